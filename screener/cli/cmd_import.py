@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import click
+
+from screener.cli.options import format_option, store_from
+from screener.contract import KIND_NAMES
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--kind", type=click.Choice(KIND_NAMES), default=None,
+              help="File kind; default: taken from each file name (companies.csv, prices.parquet, ...).")
+@click.option("--quarantine", is_flag=True, default=False,
+              help="Store rows that pass validation and record failing rows, instead of all-or-nothing.")
+@format_option
+@click.pass_context
+def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quarantine: bool, fmt: str) -> None:
+    """Import CSV, Parquet or XLSX files (or folders of them) in the data contract, as one transaction."""
+    from screener.ingest import import_paths
+    from screener.render import render
+
+    with store_from(ctx) as store:
+        summary = import_paths(store, paths, kind=kind, quarantine=quarantine)
+    render(summary.table(), fmt)
+    summary.raise_if_problems()

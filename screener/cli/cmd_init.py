@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import click
+
+from screener.cli.options import note, store_from
+
+
+@click.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create or upgrade the store and load the bundled universe and events (safe to rerun)."""
+    from screener.universe import load_bundled
+
+    with store_from(ctx) as store:
+        res = load_bundled(store)
+        note(
+            f"store {store.path} at schema v{res.schema_version}: {res.companies_added} companies added, "
+            f"{res.companies_updated} refreshed, {res.companies_kept_user} kept as edited by you; "
+            f"{res.events_added} events added"
+        )

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import click
+
+from screener.cli.options import format_option, note, store_from
+from screener.contract import ROLES, STAGES
+from screener.render import render
+
+
+@click.group()
+def universe() -> None:
+    """List the universe and edit supply-chain role tags."""
+
+
+@universe.command("list")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help="Keep companies with this role (repeat).")
+@click.option("--country", "countries", multiple=True, help="ISO country code or region, e.g. US, KR, europe (repeat).")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES), help="producer, developer, explorer.")
+@format_option
+@click.pass_context
+def list_(ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...], stages: tuple[str, ...],
+          fmt: str) -> None:
+    """List companies with their roles, country, region and stage."""
+    from screener.universe import list_universe
+
+    with store_from(ctx) as store:
+        df = list_universe(store, roles, countries, stages)
+    render(df, fmt)
+    note(f"{df.height} companies")
+
+
+@universe.command("tag")
+@click.argument("symbol")
+@click.option("--add", "add", multiple=True, help="Role to add (repeat).")
+@click.option("--remove", "remove", multiple=True, help="Role to remove (repeat).")
+@click.option("--source", required=True, help="Why: a citation or URL, kept in the tag history.")
+@click.pass_context
+def tag_(ctx: click.Context, symbol: str, add: tuple[str, ...], remove: tuple[str, ...], source: str) -> None:
+    """Add or remove role tags on SYMBOL; every change is kept with its source and time."""
+    from screener.errors import ScreenerError
+    from screener.universe import tag
+
+    if not add and not remove:
+        raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")
+    with store_from(ctx) as store:
+        roles = tag(store, symbol, add, remove, source)
+    note(f"{symbol.upper()}: roles now {';'.join(roles)}")

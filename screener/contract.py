@@ -1,0 +1,250 @@
+"""The data contract as code: one description of every file kind that providers, import and the store share.
+
+Keeping the vocabularies and column specs in one module means import, validation, the demo generator and the
+yfinance provider cannot drift apart: each asks this module what a valid ``fundamentals`` row is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES: tuple[str, ...] = (
+    "miner",
+    "processor",
+    "magnet_maker",
+    "recycler",
+    "chemicals_tolling",
+    "equipment_supplier",
+    "trader_offtaker",
+    "downstream_user",
+)
+#: Roles that turn oxide into usable magnets outside China: the thesis favours them.
+ENABLER_ROLES: frozenset[str] = frozenset(
+    {"processor", "magnet_maker", "recycler", "chemicals_tolling", "equipment_supplier"}
+)
+STAGES: tuple[str, ...] = ("producer", "developer", "explorer")
+SEGMENTS: tuple[str, ...] = ("ev_auto", "defense", "wind", "electronics", "robotics", "industrial")
+GOV_BACKING: tuple[str, ...] = (
+    "dod_offtake",
+    "dod_equity",
+    "dod_price_floor",
+    "dod_award",
+    "doe_loan",
+    "doe_grant",
+    "exim_loan",
+    "commerce_chips",
+    "state_grant",
+    "jogmec",
+    "eu_crma_strategic",
+    "eu_grant",
+    "uk_grant",
+    "kr_policy_finance",
+    "au_cmf",
+    "au_efa",
+    "ca_gov_funding",
+)
+EVENT_KINDS: tuple[str, ...] = (
+    "capacity",
+    "offtake",
+    "funding",
+    "policy",
+    "permit",
+    "production_start",
+    "equity_raise",
+)
+#: Ordered from least to most certain: headlines arrive years before volumes.
+CAPACITY_STAGES: tuple[str, ...] = (
+    "announced",
+    "loi",
+    "funded",
+    "construction",
+    "commissioning",
+    "production",
+)
+PERIODS: tuple[str, ...] = ("Q", "FY")
+#: Events not tied to one listed company (policy, agency agreements) carry this symbol.
+MARKET_SYMBOL = "*"
+
+#: Quote sub-units: Yahoo quotes some listings in 1/100 of the currency.
+SUBUNITS: dict[str, tuple[str, float]] = {"GBp": ("GBP", 0.01), "GBX": ("GBP", 0.01), "ZAc": ("ZAR", 0.01), "ILA": ("ILS", 0.01)}
+
+ISO_COUNTRIES: frozenset[str] = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO
+    JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR
+    MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO
+    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV
+    TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW""".split()
+)
+ISO_CURRENCIES: frozenset[str] = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF
+    CLP CNY CNH COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL
+    HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
+    MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON
+    RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX
+    USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split()
+)
+
+#: Regions used for grouping and filters. Allied supply is everything outside CN/HK/MO.
+REGIONS: dict[str, str] = {
+    "US": "north_america",
+    "CA": "north_america",
+    "MX": "north_america",
+    "KR": "korea",
+    "JP": "japan",
+    "AU": "australia",
+    "NZ": "australia",
+    "CN": "china",
+    "HK": "china",
+    "MO": "china",
+    "GB": "europe",
+    "NO": "europe",
+    "CH": "europe",
+}
+EU_COUNTRIES: frozenset[str] = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+for _c in EU_COUNTRIES:
+    REGIONS[_c] = "europe"
+
+
+def region_of(country: str | None) -> str:
+    """Map a country to the region the thesis reasons in; unknown places fall in ``other`` rather than failing."""
+    if not country:
+        return "other"
+    return REGIONS.get(country, "other")
+
+
+def normalise_currency(code: str) -> tuple[str, float]:
+    """Return the ISO currency and the factor that turns a quote in ``code`` into that currency.
+
+    Sub-units are checked before upper-casing because ``GBp`` (pence) and ``GBP`` differ only in case.
+    """
+    if code in SUBUNITS:
+        return SUBUNITS[code]
+    return code.upper(), 1.0
+
+
+def is_known_currency(code: str) -> bool:
+    return code in SUBUNITS or code in ISO_CURRENCIES
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a contract kind.
+
+    ``dtype`` is one of ``str``, ``date``, ``float``, ``int``; ``domain`` restricts a ``str`` (or each item of a
+    ``;``-separated ``multi`` list); ``positive``/``non_negative`` bound numbers.
+    """
+
+    name: str
+    dtype: str = "str"
+    required: bool = False
+    domain: frozenset[str] | None = None
+    multi: bool = False
+    positive: bool = False
+    non_negative: bool = False
+    upper: bool = False
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+_MONEY = ("revenue", "operating_income", "net_income", "operating_cash_flow", "free_cash_flow", "cash", "total_debt",
+          "total_equity", "inventory")
+
+KINDS: dict[str, Kind] = {
+    "companies": Kind(
+        "companies",
+        ("symbol",),
+        (
+            Column("symbol", required=True, upper=True),
+            Column("name", required=True),
+            Column("country", required=True, domain=ISO_COUNTRIES, upper=True),
+            Column("currency", required=True),
+            Column("roles", required=True, domain=frozenset(ROLES), multi=True),
+            Column("segment", domain=frozenset(SEGMENTS)),
+            Column("stage", required=True, domain=frozenset(STAGES)),
+            Column("gov_backing", multi=True),
+            Column("description"),
+            Column("source"),
+        ),
+    ),
+    "fundamentals": Kind(
+        "fundamentals",
+        ("symbol", "period_end", "period"),
+        (
+            Column("symbol", required=True, upper=True),
+            Column("period_end", "date", required=True),
+            Column("period", required=True, domain=frozenset(PERIODS), upper=True),
+            Column("currency", required=True),
+            *(Column(m, "float") for m in _MONEY[:4]),
+            Column("capital_expenditure", "float", non_negative=True),
+            *(Column(m, "float") for m in _MONEY[4:]),
+            Column("shares_outstanding", "float", positive=True),
+        ),
+    ),
+    "prices": Kind(
+        "prices",
+        ("symbol", "date"),
+        (
+            Column("symbol", required=True, upper=True),
+            Column("date", "date", required=True),
+            Column("close", "float", required=True, positive=True),
+            Column("volume", "float", non_negative=True),
+        ),
+    ),
+    "fx": Kind(
+        "fx",
+        ("currency", "date"),
+        (
+            Column("currency", required=True),
+            Column("date", "date", required=True),
+            Column("usd_per_unit", "float", required=True, positive=True),
+        ),
+    ),
+    "events": Kind(
+        "events",
+        ("symbol", "date", "kind", "description"),
+        (
+            Column("symbol", required=True, upper=True),
+            Column("date", "date", required=True),
+            Column("kind", required=True, domain=frozenset(EVENT_KINDS)),
+            Column("stage", domain=frozenset(CAPACITY_STAGES)),
+            Column("capacity_tpa", "float", non_negative=True),
+            Column("target_year", "int"),
+            Column("amount_usd", "float", non_negative=True),
+            Column("description", required=True),
+            Column("source"),
+        ),
+    ),
+}
+
+KIND_NAMES: tuple[str, ...] = tuple(KINDS)
+
+
+def polars_schema(kind: str) -> dict[str, object]:
+    """The polars dtypes of a kind's columns, in contract order, for frames handed to the store."""
+    import polars as pl
+
+    mapping = {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}
+    return {c.name: mapping[c.dtype] for c in KINDS[kind].columns}

@@ -1,0 +1,246 @@
+"""Reading contract files (CSV, Parquet, XLSX) into typed polars frames, with errors that name file, row and column.
+
+Why the strictness: users fill these files by hand from terminals and spreadsheets. A silently coerced value (an
+empty cell read as 0, a "1,234" read as text) would flow into a ranking that someone trades on. So every cell is
+checked against the contract, and the first problem stops the whole import before anything is stored.
+
+Row numbers in messages are spreadsheet rows: the header is row 1, the first data row is row 2.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from screener.contract import KIND_NAMES, KINDS, MARKET_SYMBOL, Column, is_known_currency
+from screener.errors import ScreenerError
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
+
+
+@dataclass
+class ParsedFile:
+    path: Path
+    kind: str
+    frame: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def kind_from_name(path: Path) -> str | None:
+    stem = path.name.split(".")[0].lower()
+    return stem if stem in KINDS else None
+
+
+def expand_paths(paths: Iterable[str | Path], kind: str | None) -> list[tuple[Path, str]]:
+    """Files and directories to (file, kind) pairs; a directory contributes files named after a kind."""
+    out: list[tuple[Path, str]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.iterdir()
+                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f)
+            )
+            if not found:
+                raise ScreenerError(
+                    f"{p}: no importable files (expected companies, fundamentals, prices, fx or events "
+                    f"with a .csv, .parquet or .xlsx suffix)"
+                )
+            out.extend((f, kind or kind_from_name(f) or "") for f in found)
+        elif p.is_file():
+            k = kind or kind_from_name(p)
+            if k is None:
+                raise ScreenerError(
+                    f"{p}: cannot tell the kind from the file name; pass --kind "
+                    f"({'|'.join(KIND_NAMES)}) or name it companies.csv, prices.csv, ..."
+                )
+            out.append((p, k))
+        else:
+            raise ScreenerError(f"{p}: no such file or directory")
+    for p, k in out:
+        if k not in KINDS:
+            raise ScreenerError(f"{p}: unknown kind {k!r}; use one of {', '.join(KIND_NAMES)}")
+    return out
+
+
+def _read_raw(path: Path) -> pl.DataFrame:
+    """Every column as text, so that parsing and its errors are ours, not a reader's guess."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        data = path.read_bytes()
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ScreenerError(f"{path}: not UTF-8 text (bad byte at line {line}); save it as CSV UTF-8") from None
+        if not text.strip():
+            raise ScreenerError(f"{path}: the file is empty")
+        try:
+            return pl.read_csv(text.encode("utf-8"), infer_schema=False)
+        except pl.exceptions.PolarsError as exc:
+            raise ScreenerError(f"{path}: cannot parse as CSV: {str(exc).splitlines()[0]}") from None
+    if suffix == ".parquet":
+        try:
+            df = pl.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any reader failure is the same user problem
+            raise ScreenerError(f"{path}: cannot read as Parquet: {str(exc).splitlines()[0]}") from None
+        return df.with_columns(_as_text(df))
+    if suffix == ".xlsx":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                df = pl.read_excel(path, sheet_id=1, engine="openpyxl", infer_schema_length=0)
+        except Exception as exc:  # noqa: BLE001
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ScreenerError(f"{path}: cannot read as an XLSX workbook: {first}") from None
+        return df.with_columns(_as_text(df))
+    raise ScreenerError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv, .parquet or .xlsx")
+
+
+def _as_text(df: pl.DataFrame) -> list[pl.Expr]:
+    exprs = []
+    for name, dtype in df.schema.items():
+        if dtype == pl.Date:
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d").alias(name))
+        elif dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d").alias(name))
+        elif dtype != pl.String:
+            exprs.append(pl.col(name).cast(pl.String).alias(name))
+    return exprs
+
+
+def _fail(path: Path, row: int | None, column: str | None, message: str) -> ScreenerError:
+    where = str(path)
+    if row is not None:
+        where += f", row {row}"
+    if column is not None:
+        where += f", column {column}"
+    return ScreenerError(f"{where}: {message}")
+
+
+def _first_bad(mask: pl.Series) -> int | None:
+    idx = mask.arg_true()
+    return int(idx[0]) if len(idx) else None
+
+
+def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series) -> pl.Series:
+    """Parse one text column to its contract type, raising on the first cell that does not fit."""
+    text = raw.str.strip_chars()
+    text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
+    if col.required:
+        bad = _first_bad(text.is_null())
+        if bad is not None:
+            raise _fail(path, bad + 2, col.name, "required value is empty")
+    if col.dtype == "str":
+        if col.upper:
+            text = text.str.to_uppercase()
+        if col.domain is not None:
+            for i, v in enumerate(text.to_list()):
+                if v is None:
+                    continue
+                items = [x.strip() for x in v.split(";")] if col.multi else [v]
+                if col.multi and (not items or any(x == "" for x in items)):
+                    raise _fail(path, i + 2, col.name, f"empty item in {v!r}; separate values with ';'")
+                for item in items:
+                    if item not in col.domain:
+                        from difflib import get_close_matches
+
+                        hint = get_close_matches(item.lower(), sorted(col.domain), n=1)
+                        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                        label = "country code" if col.name == "country" else col.name.rstrip("s")
+                        raise _fail(path, i + 2, col.name, f"unknown {label} {item!r}{suggestion}")
+            if col.multi:
+                text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
+        if col.name == "currency":
+            for i, v in enumerate(text.to_list()):
+                if v is not None and not is_known_currency(v):
+                    raise _fail(path, i + 2, col.name, f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW)")
+        if col.name == "symbol":
+            for i, v in enumerate(text.to_list()):
+                if v is not None and (" " in v or (v == MARKET_SYMBOL and kind != "events")):
+                    raise _fail(path, i + 2, col.name, f"invalid symbol {v!r}")
+        return text
+    if col.dtype == "date":
+        parsed = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        bad = _first_bad(parsed.is_null() & text.is_not_null())
+        if bad is not None:
+            raise _fail(path, bad + 2, col.name, f"not a date {text[bad]!r}; write YYYY-MM-DD")
+        return parsed
+    # numbers: accept plain decimals and exponents only; "1,234" or "12%" are errors, not guesses
+    parsed = text.cast(pl.Float64, strict=False)
+    bad = _first_bad(parsed.is_null() & text.is_not_null())
+    if bad is None:
+        bad = _first_bad(parsed.is_nan() | parsed.is_infinite())
+    if bad is not None:
+        raise _fail(path, bad + 2, col.name, f"not a number {text[bad]!r}")
+    if col.positive:
+        bad = _first_bad(parsed <= 0)
+        if bad is not None:
+            raise _fail(path, bad + 2, col.name, f"must be > 0, got {text[bad]}")
+    if col.non_negative:
+        bad = _first_bad(parsed < 0)
+        if bad is not None:
+            raise _fail(path, bad + 2, col.name, f"must be >= 0, got {text[bad]}")
+    if col.dtype == "int":
+        bad = _first_bad(parsed.is_not_null() & (parsed != parsed.round(0)))
+        if bad is not None:
+            raise _fail(path, bad + 2, col.name, f"not a whole number {text[bad]!r}")
+        return parsed.cast(pl.Int64)
+    return parsed
+
+
+def parse_frame(raw: pl.DataFrame, kind: str, path: Path) -> ParsedFile:
+    """Check columns, parse every cell, and reject duplicate keys; return a typed frame in contract order."""
+    spec = KINDS[kind]
+    notes: list[str] = []
+    columns = [c.strip() for c in raw.columns]
+    raw.columns = columns
+    lowered = {c: c.lower() for c in columns if c != c.lower() and c.lower() in spec.names}
+    if lowered:
+        raise _fail(path, 1, next(iter(lowered)), f"column names are lower case; rename to {next(iter(lowered.values()))!r}")
+    missing = [c for c in spec.required if c not in columns]
+    if missing:
+        raise _fail(path, 1, missing[0], f"missing required column (required: {', '.join(spec.required)})")
+    extra = [c for c in columns if c not in spec.names]
+    if extra:
+        notes.append(f"{path}: ignoring unknown column(s) {', '.join(extra)}")
+    if raw.height == 0:
+        raise ScreenerError(f"{path}: the file has a header but no rows")
+    parsed = {}
+    for col in spec.columns:
+        if col.name in columns:
+            parsed[col.name] = _parse_column(path, kind, col, raw.get_column(col.name))
+        else:
+            parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(
+                {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}[col.dtype]
+            )
+    frame = pl.DataFrame(parsed)
+    dup = frame.select(spec.key).is_duplicated()
+    bad = _first_bad(dup)
+    if bad is not None:
+        key = ", ".join(f"{k}={frame[k][bad]}" for k in spec.key)
+        rows = [i + 2 for i in frame.with_row_index().filter(
+            pl.all_horizontal([pl.col(k) == frame[k][bad] for k in spec.key])).get_column("index").to_list()]
+        raise _fail(path, rows[-1], spec.key[0], f"duplicate key ({key}) also on row {rows[0]}")
+    return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
+
+
+def read_file(path: str | Path, kind: str) -> ParsedFile:
+    p = Path(path)
+    if kind not in KINDS:
+        raise ScreenerError(f"{p}: unknown kind {kind!r}; use one of {', '.join(KIND_NAMES)}")
+    raw = _read_raw(p)
+    if raw.width == 0:
+        raise ScreenerError(f"{p}: the file is empty")
+    return parse_frame(raw, kind, p)
+
+
+def read_paths(paths: Sequence[str | Path], kind: str | None = None) -> list[ParsedFile]:
+    """Parse every file first; nothing is stored unless all of them are clean."""
+    return [read_file(p, k) for p, k in expand_paths(paths, kind)]

@@ -1,0 +1,173 @@
+"""Ordered schema migrations. The store applies every migration above its recorded version, each in a transaction.
+
+Never edit a released migration: add a new one at the end, so existing stores upgrade in place.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "core tables: companies, role tags with history, fundamentals, prices, fx, events, ingest log",
+        """
+        CREATE SEQUENCE IF NOT EXISTS seq_tag_history START 1;
+        CREATE SEQUENCE IF NOT EXISTS seq_ingest START 1;
+        CREATE TABLE companies (
+            symbol VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            country VARCHAR NOT NULL,
+            currency VARCHAR NOT NULL,
+            segment VARCHAR,
+            stage VARCHAR NOT NULL,
+            gov_backing VARCHAR,
+            description VARCHAR,
+            source VARCHAR,
+            origin VARCHAR NOT NULL,          -- 'bundled' (shipped, refreshed by init) or 'user' (owned by the user)
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE role_tags (
+            symbol VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            origin VARCHAR NOT NULL,
+            source VARCHAR,
+            tagged_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, role)
+        );
+        CREATE TABLE role_tag_history (
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_tag_history'),
+            symbol VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,          -- 'add' or 'remove'
+            actor VARCHAR NOT NULL,           -- 'bundled', 'import', 'user'
+            source VARCHAR,
+            changed_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE fundamentals (
+            symbol VARCHAR NOT NULL,
+            period_end DATE NOT NULL,
+            period VARCHAR NOT NULL,
+            currency VARCHAR NOT NULL,
+            revenue DOUBLE,
+            operating_income DOUBLE,
+            net_income DOUBLE,
+            operating_cash_flow DOUBLE,
+            capital_expenditure DOUBLE,
+            free_cash_flow DOUBLE,
+            cash DOUBLE,
+            total_debt DOUBLE,
+            total_equity DOUBLE,
+            inventory DOUBLE,
+            shares_outstanding DOUBLE,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, period_end, period)
+        );
+        CREATE TABLE prices (
+            symbol VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            close DOUBLE NOT NULL,
+            volume DOUBLE,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, date)
+        );
+        CREATE TABLE fx (
+            currency VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            usd_per_unit DOUBLE NOT NULL,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (currency, date)
+        );
+        CREATE TABLE events (
+            symbol VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            description VARCHAR NOT NULL,
+            stage VARCHAR,
+            capacity_tpa DOUBLE,
+            target_year BIGINT,
+            amount_usd DOUBLE,
+            source VARCHAR,
+            origin VARCHAR NOT NULL,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, date, kind, description)
+        );
+        CREATE TABLE ingest_log (
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_ingest'),
+            logged_at TIMESTAMP NOT NULL,
+            provider VARCHAR NOT NULL,
+            kind VARCHAR,
+            source VARCHAR,
+            symbol VARCHAR,
+            rows_in BIGINT,
+            rows_stored BIGINT,
+            rows_rejected BIGINT,
+            status VARCHAR NOT NULL,          -- 'ok', 'skipped', 'rejected', 'failed'
+            message VARCHAR
+        );
+        """,
+    ),
+    (
+        2,
+        "validation: rejected rows kept out of the main tables, with the expectation that failed",
+        """
+        CREATE SEQUENCE IF NOT EXISTS seq_rejected START 1;
+        CREATE TABLE rejected_rows (
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_rejected'),
+            rejected_at TIMESTAMP NOT NULL,
+            provider VARCHAR NOT NULL,
+            source VARCHAR,
+            kind VARCHAR NOT NULL,
+            key VARCHAR,
+            expectation VARCHAR NOT NULL,
+            column_name VARCHAR,
+            value VARCHAR
+        );
+        """,
+    ),
+    (
+        3,
+        "factor scores per as-of date",
+        """
+        CREATE TABLE score_sets (
+            as_of DATE PRIMARY KEY,
+            computed_at TIMESTAMP NOT NULL,
+            demo BOOLEAN NOT NULL,
+            n_companies BIGINT NOT NULL,
+            inputs_hash VARCHAR,
+            payload BLOB NOT NULL             -- the score frame as Parquet, so dtypes round-trip exactly
+        );
+        """,
+    ),
+    (
+        4,
+        "weekly watchlist runs",
+        """
+        CREATE SEQUENCE IF NOT EXISTS seq_run START 1;
+        CREATE TABLE watchlist_runs (
+            run_id BIGINT PRIMARY KEY DEFAULT nextval('seq_run'),
+            as_of DATE NOT NULL,
+            iso_week VARCHAR NOT NULL,
+            rules_name VARCHAR NOT NULL,
+            rules_hash VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            data_freshness VARCHAR,
+            demo BOOLEAN NOT NULL,
+            payload BLOB NOT NULL,            -- ranked rows (members and candidates) as Parquet
+            changes BLOB                      -- attributed changes against the previous run, as Parquet
+        );
+        CREATE TABLE watchlist_members (
+            run_id BIGINT NOT NULL,
+            rank BIGINT NOT NULL,
+            symbol VARCHAR NOT NULL,
+            score DOUBLE,
+            PRIMARY KEY (run_id, symbol)
+        );
+        """,
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]

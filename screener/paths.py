@@ -1,0 +1,33 @@
+"""Where the product keeps its files. One module, so the README's table of locations has one source of truth."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_DIR_NAME = "ree-screener"
+
+
+def data_home() -> Path:
+    """Per-user data folder (XDG): the store lives here unless ``--db``/``SCREENER_DB`` says otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / APP_DIR_NAME
+
+
+def cache_home() -> Path:
+    """Per-user cache folder (XDG) owned by the product; yfinance's caches are pointed here."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / APP_DIR_NAME
+
+
+def default_db_path() -> Path:
+    return data_home() / "screener.duckdb"
+
+
+def bundled_data_dir() -> Path:
+    """The bundled universe: inside the wheel as ``screener/_data``, or ``data/`` beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_data"
+    if (packaged / "companies.csv").exists():
+        return packaged
+    return here.parent / "data"

@@ -1,0 +1,159 @@
+"""One output path for every listing command: ``table``, ``csv`` and ``json`` to a stream, or a file by suffix.
+
+Why one function: analysts paste our CSV into spreadsheets and feed our JSON to scripts, so every command must
+format dates, nulls, lists and hostile text the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+
+from screener.errors import ScreenerError
+
+FORMATS = ("table", "csv", "json")
+FILE_SUFFIXES = (".csv", ".json", ".parquet", ".xlsx")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Stop a spreadsheet from reading a text cell as a formula (CSV/formula injection): prefix a quote."""
+    if text and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists become ``;``-joined text and dates ISO text, so every format shows the same cell."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.List):
+            exprs.append(pl.col(name).cast(pl.List(pl.String)).list.join(";").alias(name))
+        elif isinstance(dtype, pl.Struct):
+            exprs.append(pl.col(name).struct.json_encode().alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    exprs = [
+        pl.when(pl.col(n).str.contains(r"^[=+\-@\t\r]"))
+        .then(pl.lit("'") + pl.col(n))
+        .otherwise(pl.col(n))
+        .alias(n)
+        for n, dt in frame.schema.items()
+        if dt == pl.String
+    ]
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, list):
+        return [_json_value(x) for x in v]
+    return v
+
+
+def to_json_text(frame: pl.DataFrame) -> str:
+    """A JSON array of objects with keys in column order; NaN becomes null so every parser accepts it."""
+    rows = [{k: _json_value(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv_text(frame: pl.DataFrame) -> str:
+    return neutralise_frame(_flatten(frame)).write_csv(float_precision=None, date_format="%Y-%m-%d")
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
+            return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+        return f"{v:.3f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
+    if isinstance(v, list):
+        return ";".join(str(x) for x in v)
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    return str(v)
+
+
+def to_table_text(frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = stream or sys.stdout
+    is_tty = hasattr(out, "isatty") and out.isatty()
+    console = Console(file=out, width=None if is_tty else 100_000, highlight=False, soft_wrap=not is_tty,
+                      emoji=False, markup=False)
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name, dtype in frame.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+    for row in frame.iter_rows():
+        table.add_row(*(_cell(v) for v in row))
+    console.print(table)
+
+
+def render(frame: pl.DataFrame, fmt: str = "table", dest: IO[str] | None = None, title: str | None = None) -> None:
+    """Write ``frame`` to ``dest`` (stdout by default) as ``table``, ``csv`` or ``json``."""
+    out = dest or sys.stdout
+    if fmt == "json":
+        out.write(to_json_text(frame))
+    elif fmt == "csv":
+        out.write(to_csv_text(frame))
+    elif fmt == "table":
+        to_table_text(frame, title=title, stream=out)
+    else:  # pragma: no cover - click restricts the choice
+        raise ScreenerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    A failed export therefore leaves no half-written file and never clobbers the previous good one.
+    """
+    target = Path(path)
+    if not target.parent.exists():
+        raise ScreenerError(f"cannot write {target}: folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_frame(frame: pl.DataFrame, path: str | os.PathLike[str], sheet: str = "Data") -> Path:
+    """Write one frame to a file chosen by suffix, atomically. Multi-sheet workbooks live in the export module."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise ScreenerError(f"cannot export to {target.name}: use a .csv, .json, .parquet or .xlsx file name")
+    with atomic_path(target) as tmp:
+        if suffix == ".csv":
+            tmp.write_text(to_csv_text(frame), encoding="utf-8")
+        elif suffix == ".json":
+            tmp.write_text(to_json_text(frame), encoding="utf-8")
+        elif suffix == ".parquet":
+            frame.write_parquet(tmp)
+        else:
+            neutralise_frame(_flatten(frame)).write_excel(tmp, worksheet=sheet, autofit=True)
+    return target

@@ -1,0 +1,46 @@
+"""Shared fixtures: every test gets its own store file and never touches the user's store or the network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("SCREENER_DB", raising=False)
+    monkeypatch.delenv("SCREENER_DEBUG", raising=False)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.duckdb"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    from screener.store import Store
+
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def invoke(runner: CliRunner, db_path: Path):
+    """Run ``screener --db <tmp> ARGS`` in-process and return click's Result (stdout and stderr apart)."""
+    from screener.cli import cli
+
+    def _invoke(*args: str, input: str | None = None):
+        return runner.invoke(cli, ["--db", str(db_path), *args], input=input, catch_exceptions=False)
+
+    return _invoke
