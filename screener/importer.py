@@ -9,9 +9,11 @@ Row numbers in messages are spreadsheet rows: the header is row 1, the first dat
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
@@ -68,49 +70,139 @@ def expand_paths(paths: Iterable[str | Path], kind: str | None) -> list[tuple[Pa
 
 
 def _read_raw(path: Path) -> pl.DataFrame:
-    """Every column as text, so that parsing and its errors are ours, not a reader's guess."""
+    """Every column as text, so that parsing and its errors are ours, not a reader's guess.
+
+    Trailing blank rows (an editor's final newlines, a spreadsheet's formatted but empty rows) are dropped; a blank
+    row in the middle stays, so that it is reported with its true row number.
+    """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        data = path.read_bytes()
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise ScreenerError(f"{path}: not UTF-8 text (bad byte at line {line}); save it as CSV UTF-8") from None
-        if not text.strip():
-            raise ScreenerError(f"{path}: the file is empty")
-        try:
-            return pl.read_csv(text.encode("utf-8"), infer_schema=False)
-        except pl.exceptions.PolarsError as exc:
-            raise ScreenerError(f"{path}: cannot parse as CSV: {str(exc).splitlines()[0]}") from None
-    if suffix == ".parquet":
+        df = _read_csv(path)
+    elif suffix == ".parquet":
         try:
             df = pl.read_parquet(path)
-        except Exception as exc:  # noqa: BLE001 - any reader failure is the same user problem
-            raise ScreenerError(f"{path}: cannot read as Parquet: {str(exc).splitlines()[0]}") from None
-        return df.with_columns(_as_text(df))
-    if suffix == ".xlsx":
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                df = pl.read_excel(path, sheet_id=1, engine="openpyxl", infer_schema_length=0)
-        except Exception as exc:  # noqa: BLE001
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ScreenerError(f"{path}: cannot read as an XLSX workbook: {first}") from None
-        return df.with_columns(_as_text(df))
-    raise ScreenerError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv, .parquet or .xlsx")
+        except Exception as exc:
+            raise ScreenerError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
+        df = df.with_columns(_as_text(path, df))
+    elif suffix == ".xlsx":
+        df = _read_xlsx(path)
+    else:
+        raise ScreenerError(f"{path}: unsupported file type {suffix or '(none)'}; use .csv, .parquet or .xlsx")
+    _check_header(path, df.columns)
+    return _drop_trailing_blank_rows(df)
 
 
-def _as_text(df: pl.DataFrame) -> list[pl.Expr]:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScreenerError(f"{path}: cannot read the file: {exc.strerror or _first_line(exc)}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise _fail(path, line, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as CSV UTF-8") from None
+    if not text.strip():
+        raise ScreenerError(f"{path}: the file is empty")
+    try:
+        return pl.read_csv(text.encode("utf-8"), infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise ScreenerError(f"{path}: cannot parse as CSV: {_first_line(exc)}") from None
+
+
+def _xlsx_cell(value: object) -> str | None:
+    """Spreadsheet cells to the text a CSV would hold: dates as ISO dates, whole numbers without ``.0``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _read_xlsx(path: Path) -> pl.DataFrame:
+    """First sheet, header row first. Read with openpyxl cell by cell: a reader's type guess would turn dates into
+    timestamps and identifiers such as ``4063`` into numbers."""
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wb = load_workbook(path, read_only=True, data_only=True)
+            try:
+                sheet = wb.worksheets[0]
+                rows = [[_xlsx_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            finally:
+                wb.close()
+    except Exception as exc:
+        raise ScreenerError(f"{path}: cannot read as an XLSX workbook: {_first_line(exc)}") from None
+    if not rows or all(v is None for v in rows[0]):
+        if all(v is None for row in rows for v in row):
+            raise ScreenerError(f"{path}: the file is empty")
+        raise _fail(path, 1, None, "the first row must be the header (column names)")
+    header = [("" if v is None else str(v)) for v in rows[0]]
+    while header and header[-1] == "":
+        header.pop()
+    if "" in header:
+        raise _fail(path, 1, None, f"column {header.index('') + 1} of the header has no name")
+    repeated = next((h for i, h in enumerate(header) if h in header[:i]), None)
+    if repeated is not None:
+        raise _fail(path, 1, repeated, "the column appears more than once")
+    width = len(header)
+    body = [(row + [None] * width)[:width] for row in rows[1:]]
+    return pl.DataFrame(body, schema=dict.fromkeys(header, pl.String), orient="row")
+
+
+def _check_header(path: Path, columns: Sequence[str]) -> None:
+    """Polars renames a repeated header to ``x_duplicated_0``; say plainly that ``x`` appears twice instead."""
+    stripped = {c.strip() for c in columns}
+    seen: set[str] = set()
+    for name in columns:
+        base = re.sub(r"_duplicated_\d+$", "", name.strip())
+        if base in seen or (base != name.strip() and base in stripped):
+            raise _fail(path, 1, base, "the column appears more than once")
+        seen.add(base)
+
+
+def _drop_trailing_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
+    if df.height == 0 or df.width == 0:
+        return df
+    blank = df.select(
+        pl.all_horizontal(pl.all().cast(pl.String).str.strip_chars().fill_null("") == "")
+    ).to_series()
+    keep = df.height
+    values = blank.to_list()
+    while keep and values[keep - 1]:
+        keep -= 1
+    return df.head(keep)
+
+
+def _as_text(path: Path, df: pl.DataFrame) -> list[pl.Expr]:
     exprs = []
     for name, dtype in df.schema.items():
-        if dtype == pl.Date:
+        if dtype == pl.Date or isinstance(dtype, pl.Datetime):
             exprs.append(pl.col(name).dt.strftime("%Y-%m-%d").alias(name))
-        elif dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
-            exprs.append(pl.col(name).dt.strftime("%Y-%m-%d").alias(name))
-        elif dtype != pl.String:
+        elif isinstance(dtype, pl.List):
+            exprs.append(pl.col(name).cast(pl.List(pl.String)).list.join(";").alias(name))
+        elif dtype.is_numeric() or dtype in (pl.Boolean, pl.Categorical) or isinstance(dtype, pl.Enum):
+            exprs.append(pl.col(name).cast(pl.String).alias(name))
+        elif dtype not in (pl.String, pl.Null):
+            raise _fail(path, None, name, f"unsupported Parquet column type {dtype}; use text, numbers or dates")
+        elif dtype == pl.Null:
             exprs.append(pl.col(name).cast(pl.String).alias(name))
     return exprs
 
@@ -203,7 +295,8 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path) -> ParsedFile:
     raw.columns = columns
     lowered = {c: c.lower() for c in columns if c != c.lower() and c.lower() in spec.names}
     if lowered:
-        raise _fail(path, 1, next(iter(lowered)), f"column names are lower case; rename to {next(iter(lowered.values()))!r}")
+        name, fixed = next(iter(lowered.items()))
+        raise _fail(path, 1, name, f"column names are lower case; rename to {fixed!r}")
     missing = [c for c in spec.required if c not in columns]
     if missing:
         raise _fail(path, 1, missing[0], f"missing required column (required: {', '.join(spec.required)})")

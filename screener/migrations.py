@@ -168,6 +168,45 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "live data: company profiles from the provider, share-count history, refresh freshness per subject",
+        """
+        CREATE TABLE company_profiles (
+            symbol VARCHAR PRIMARY KEY,
+            name VARCHAR,
+            quote_currency VARCHAR,           -- the provider's quote unit, e.g. 'GBp'
+            price_unit VARCHAR,               -- the unit stored closes are in (the universe's listing currency)
+            financial_currency VARCHAR,       -- currency of the statements
+            country VARCHAR,                  -- as the provider names it (free text, not ISO)
+            sector VARCHAR,
+            industry VARCHAR,
+            summary VARCHAR,
+            shares_outstanding DOUBLE,        -- the provider's current count
+            price DOUBLE,                     -- the provider's last price, main currency unit
+            market_cap DOUBLE,                -- shares_outstanding x price, main currency unit
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE share_history (
+            symbol VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            shares DOUBLE NOT NULL,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, date)
+        );
+        CREATE TABLE refresh_state (
+            subject VARCHAR NOT NULL,         -- a symbol, or a currency pair such as 'KRWUSD=X'
+            part VARCHAR NOT NULL,            -- 'fundamentals', 'prices' or 'fx'
+            fetched_at TIMESTAMP,             -- last complete fetch: freshness is measured from here
+            attempted_at TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL,          -- 'ok', 'rejected', 'failed'
+            message VARCHAR,
+            PRIMARY KEY (subject, part)
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -69,7 +69,7 @@ def _json_value(v: Any) -> Any:
 def to_json_text(frame: pl.DataFrame) -> str:
     """A JSON array of objects with keys in column order; NaN becomes null so every parser accepts it."""
     rows = [{k: _json_value(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
-    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
 
 
 def to_csv_text(frame: pl.DataFrame) -> str:

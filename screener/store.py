@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ _VALUE_TABLES = ("fundamentals", "prices", "fx", "events")
 
 def utcnow() -> datetime:
     """Naive UTC timestamp: DuckDB ``TIMESTAMP`` has no zone and the store speaks UTC throughout."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
@@ -99,6 +99,20 @@ class Store:
         finally:
             self._in_tx = False
 
+    @contextmanager
+    def registered(self, name: str, frame: pl.DataFrame) -> Iterator[str]:
+        """Expose ``frame`` to SQL as ``name`` for set-based writes, and always drop it afterwards.
+
+        In an aborted transaction DuckDB refuses ``unregister``; the rollback drops the view anyway, and the
+        original error, not that refusal, is what the caller must see.
+        """
+        self.con.register(name, frame.to_arrow())
+        try:
+            yield name
+        finally:
+            with suppress(duckdb.Error):
+                self.con.unregister(name)
+
     # -- schema ----------------------------------------------------------------------------------------------
     def schema_version(self) -> int:
         if not self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"):
@@ -113,14 +127,27 @@ class Store:
             "applied_at TIMESTAMP)"
         )
         current = self.schema_version()
-        for version, description, sql in migrations:
+        known = max((v for v, _, _ in migrations), default=0)
+        if current > known:
+            raise ScreenerError(
+                f"the store {self.path} is at schema v{current}, newer than this version of screener knows "
+                f"(v{known}); upgrade screener or use another --db"
+            )
+        for version, description, sql in sorted(migrations, key=lambda m: m[0]):
             if version <= current:
                 continue
-            with self.transaction():
-                self.con.execute(sql)
-                self.con.execute(
-                    "INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()]
-                )
+            try:
+                with self.transaction():
+                    self.con.execute(sql)
+                    self.con.execute(
+                        "INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()]
+                    )
+            except duckdb.Error as exc:
+                # The failed step rolled back whole: the store is still a consistent v{current}.
+                raise ScreenerError(
+                    f"cannot upgrade the store {self.path} to schema v{version} ({description}): "
+                    f"{str(exc).splitlines()[0]}; it is unchanged at v{current}"
+                ) from exc
             current = version
         return current
 
@@ -164,22 +191,22 @@ class Store:
         if kind == "companies":
             df = self.companies()
         else:
-            cols = ", ".join(KINDS[kind].names + ["provider", "loaded_at"])
+            cols = ", ".join([*KINDS[kind].names, "provider", "loaded_at"])
             key = ", ".join(KINDS[kind].key)
-            df = self.query(f"SELECT {cols} FROM {kind} ORDER BY {key}")  # noqa: S608 - names from the contract
+            df = self.query(f"SELECT {cols} FROM {kind} ORDER BY {key}")
         if symbols is not None and "symbol" in df.columns:
             df = df.filter(pl.col("symbol").is_in(list(symbols)))
         return df
 
     def counts(self) -> dict[str, int]:
         tables = ["companies", "role_tags", "fundamentals", "prices", "fx", "events"]
-        return {t: int(self.scalar(f"SELECT count(*) FROM {t}")) for t in tables}  # noqa: S608
+        return {t: int(self.scalar(f"SELECT count(*) FROM {t}")) for t in tables}
 
     def providers(self) -> dict[str, list[str]]:
         """Which providers fed each table: the demo banner and the export's provider mix come from here."""
         out: dict[str, list[str]] = {}
         for t in ("companies", *_VALUE_TABLES):
-            out[t] = [r[0] for r in self.con.execute(f"SELECT DISTINCT provider FROM {t} ORDER BY 1").fetchall()]  # noqa: S608
+            out[t] = [r[0] for r in self.rows(f"SELECT DISTINCT provider FROM {t} ORDER BY 1")]
         return out
 
     def uses_demo_data(self) -> bool:
@@ -206,7 +233,7 @@ class Store:
         spec = KINDS[kind]
         stamp = loaded_at or utcnow()
         if kind == "companies":
-            return self._upsert_companies(frame, provider, origin, stamp)
+            return self._upsert_companies(frame, provider, origin, stamp, keep_existing_on_null)
         cols = [c for c in spec.names if c in frame.columns]
         incoming = frame.select(cols).with_columns(
             pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
@@ -222,70 +249,126 @@ class Store:
         else:
             sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
         collist = ", ".join(all_cols)
-        with self.transaction():
-            self.con.register("_incoming", incoming.to_arrow())
-            try:
-                self.con.execute(
-                    f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming "  # noqa: S608
-                    f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
-                )
-            finally:
-                self.con.unregister("_incoming")
+        with self.transaction(), self.registered("_incoming", incoming):
+            self.con.execute(
+                f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming "
+                f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
+            )
         return frame.height
 
-    def _upsert_companies(self, frame: pl.DataFrame, provider: str, origin: str, stamp: datetime) -> int:
+    def _upsert_companies(self, frame: pl.DataFrame, provider: str, origin: str, stamp: datetime,
+                          keep_existing_on_null: bool = False) -> int:
+        """Set-based: one INSERT ... SELECT for the rows and one pass for the role tags, whatever the frame size."""
         cols = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
         present = [c for c in cols if c in frame.columns]
+        incoming = frame.select(present).with_columns(
+            pl.lit(origin).alias("origin"), pl.lit(provider).alias("provider"),
+            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
+        )
+        all_cols = [*present, "origin", "provider", "loaded_at"]
+        value_cols = [c for c in all_cols if c != "symbol"]
+        if keep_existing_on_null:
+            sets = ", ".join(f"{c} = COALESCE(excluded.{c}, companies.{c})" for c in value_cols)
+        else:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
+        collist = ", ".join(all_cols)
         with self.transaction():
-            for row in frame.iter_rows(named=True):
-                values = [row.get(c) for c in present]
-                placeholders = ", ".join("?" for _ in present)
-                sets = ", ".join(f"{c} = excluded.{c}" for c in present if c != "symbol")
+            with self.registered("_incoming_companies", incoming):
                 self.con.execute(
-                    f"INSERT INTO companies ({', '.join(present)}, origin, provider, loaded_at) "  # noqa: S608
-                    f"VALUES ({placeholders}, ?, ?, ?) ON CONFLICT (symbol) DO UPDATE SET {sets}, "
-                    "origin = excluded.origin, provider = excluded.provider, loaded_at = excluded.loaded_at",
-                    [*values, origin, provider, stamp],
+                    f"INSERT INTO companies ({collist}) SELECT {collist} FROM _incoming_companies "
+                    f"ON CONFLICT (symbol) DO UPDATE SET {sets}"
                 )
-                if "roles" in row and row["roles"] is not None:
-                    wanted = [r for r in str(row["roles"]).split(";") if r]
-                    actor = "bundled" if origin == "bundled" else "import"
-                    self.replace_roles(row["symbol"], wanted, source=row.get("source") or provider, actor=actor,
-                                       origin=origin, at=stamp)
+            if "roles" in frame.columns:
+                source = pl.col("source") if "source" in frame.columns else pl.lit(None, dtype=pl.String)
+                wanted = (
+                    frame.filter(pl.col("roles").is_not_null())
+                    .select("symbol", pl.col("roles").str.split(";").alias("role"),
+                            pl.coalesce(source, pl.lit(provider)).alias("source"))
+                    .explode("role")
+                    .with_columns(pl.col("role").str.strip_chars())
+                    .filter(pl.col("role") != "")
+                )
+                self.set_roles(wanted, actor="bundled" if origin == "bundled" else "import", origin=origin, at=stamp)
         return frame.height
 
     def current_roles(self, symbol: str) -> list[str]:
-        rows = self.con.execute("SELECT role FROM role_tags WHERE symbol = ?", [symbol]).fetchall()
+        rows = self.rows("SELECT role FROM role_tags WHERE symbol = ?", [symbol])
         return sorted((r[0] for r in rows), key=ROLES.index)
 
     def replace_roles(self, symbol: str, roles: Sequence[str], *, source: str | None, actor: str, origin: str,
                       at: datetime | None = None) -> None:
         """Make the symbol's tags exactly ``roles``, recording each add and remove in the history."""
-        have = set(self.current_roles(symbol))
-        want = set(roles)
-        self.change_tags(symbol, add=sorted(want - have), remove=sorted(have - want), source=source, actor=actor,
-                         origin=origin, at=at)
+        wanted = pl.DataFrame({"symbol": [symbol] * len(roles), "role": list(roles), "source": [source] * len(roles)},
+                              schema={"symbol": pl.String, "role": pl.String, "source": pl.String})
+        if wanted.height == 0:
+            have = self.current_roles(symbol)
+            self.change_tags(symbol, remove=have, source=source, actor=actor, origin=origin, at=at)
+            return
+        self.set_roles(wanted, actor=actor, origin=origin, at=at)
+
+    def set_roles(self, wanted: pl.DataFrame, *, actor: str, origin: str, at: datetime | None = None,
+                  protected: pl.DataFrame | None = None) -> int:
+        """Make each symbol in ``wanted`` (symbol, role, source) carry exactly its listed roles; return the changes.
+
+        Pairs in ``protected`` (symbol, role) are left as they are: ``init`` passes the tags a user has touched, so a
+        refresh of the bundled universe neither re-adds a role the user removed nor drops one the user added.
+        """
+        key = ["symbol", "role"]
+        wanted = wanted.select(pl.col("symbol").cast(pl.String), pl.col("role").cast(pl.String),
+                               pl.col("source").cast(pl.String)).unique(subset=key, keep="first", maintain_order=True)
+        symbols = wanted.select("symbol").unique()
+        have = self.query("SELECT symbol, role FROM role_tags").join(symbols, on="symbol", how="semi")
+        adds = wanted.join(have, on=key, how="anti").with_columns(pl.lit("add").alias("action"))
+        per_symbol_source = wanted.group_by("symbol", maintain_order=True).agg(pl.col("source").first())
+        removes = (
+            have.join(wanted, on=key, how="anti")
+            .join(per_symbol_source, on="symbol", how="left")
+            .with_columns(pl.lit("remove").alias("action"))
+        )
+        changes = pl.concat([adds.select(*key, "action", "source"), removes.select(*key, "action", "source")])
+        if protected is not None and protected.height:
+            changes = changes.join(protected.select(pl.col(key).cast(pl.String)), on=key, how="anti")
+        return self.apply_tag_changes(changes, actor=actor, origin=origin, at=at)
 
     def change_tags(self, symbol: str, *, add: Sequence[str] = (), remove: Sequence[str] = (), source: str | None,
                     actor: str, origin: str = "user", at: datetime | None = None) -> None:
-        stamp = at or utcnow()
-        with self.transaction():
-            for role in add:
-                self.con.execute(
-                    "INSERT INTO role_tags VALUES (?, ?, ?, ?, ?) ON CONFLICT (symbol, role) DO UPDATE SET "
-                    "origin = excluded.origin, source = excluded.source, tagged_at = excluded.tagged_at",
-                    [symbol, role, origin, source, stamp],
-                )
-                self._history(symbol, role, "add", actor, source, stamp)
-            for role in remove:
-                self.con.execute("DELETE FROM role_tags WHERE symbol = ? AND role = ?", [symbol, role])
-                self._history(symbol, role, "remove", actor, source, stamp)
+        rows = [(symbol, r, "add", source) for r in add] + [(symbol, r, "remove", source) for r in remove]
+        changes = pl.DataFrame(rows, schema={"symbol": pl.String, "role": pl.String, "action": pl.String,
+                                             "source": pl.String}, orient="row")
+        self.apply_tag_changes(changes, actor=actor, origin=origin, at=at)
 
-    def _history(self, symbol: str, role: str, action: str, actor: str, source: str | None, at: datetime) -> None:
-        self.con.execute(
-            "INSERT INTO role_tag_history (symbol, role, action, actor, source, changed_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [symbol, role, action, actor, source, at],
+    def apply_tag_changes(self, changes: pl.DataFrame, *, actor: str, origin: str, at: datetime | None = None) -> int:
+        """Apply (symbol, role, action, source) rows set-based and append each to the tag history.
+
+        History rows are written in (symbol, action, role) order, adds before removes, so ids read chronologically.
+        """
+        if changes.height == 0:
+            return 0
+        stamp = at or utcnow()
+        ordered = (
+            changes.select(pl.col("symbol", "role", "action", "source").cast(pl.String))
+            .unique(subset=["symbol", "role", "action"], keep="first", maintain_order=True)
+            .sort(["symbol", "action", "role"])
+            .with_row_index("_i")
+            .with_columns(pl.lit(origin).alias("origin"), pl.lit(actor).alias("actor"),
+                          pl.lit(stamp).cast(pl.Datetime("us")).alias("changed_at"))
         )
+        with self.transaction(), self.registered("_tag_changes", ordered):
+            self.con.execute(
+                "INSERT INTO role_tags (symbol, role, origin, source, tagged_at) "
+                "SELECT symbol, role, origin, source, changed_at FROM _tag_changes WHERE action = 'add' "
+                "ON CONFLICT (symbol, role) DO UPDATE SET origin = excluded.origin, source = excluded.source, "
+                "tagged_at = excluded.tagged_at"
+            )
+            self.con.execute(
+                "DELETE FROM role_tags USING _tag_changes c WHERE c.action = 'remove' "
+                "AND role_tags.symbol = c.symbol AND role_tags.role = c.role"
+            )
+            self.con.execute(
+                "INSERT INTO role_tag_history (symbol, role, action, actor, source, changed_at) "
+                "SELECT symbol, role, action, actor, source, changed_at FROM _tag_changes ORDER BY _i"
+            )
+        return ordered.height
 
     def tag_history(self, symbol: str | None = None) -> pl.DataFrame:
         sql = "SELECT id, symbol, role, action, actor, source, changed_at FROM role_tag_history"
@@ -307,8 +390,8 @@ class Store:
         message: str | None = None,
     ) -> None:
         self.con.execute(
-            "INSERT INTO ingest_log (logged_at, provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, status,"
-            " message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingest_log (logged_at, provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, "
+            "status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [utcnow(), provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, status, message],
         )
 
@@ -321,8 +404,8 @@ class Store:
         with self.transaction():
             for r in rows.iter_rows(named=True):
                 self.con.execute(
-                    "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, value) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, "
+                    "value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [stamp, provider, r.get("source"), r["kind"], r.get("key"), r["expectation"],
                      r.get("column_name"), None if r.get("value") is None else str(r.get("value"))],
                 )

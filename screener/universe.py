@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screener.contract import ROLES, region_of
+from screener.contract import REGIONS, ROLES, region_of
 from screener.errors import ScreenerError
 from screener.importer import read_file
 from screener.paths import bundled_data_dir
@@ -31,49 +31,47 @@ class InitResult:
 
 
 def load_bundled(store: Store) -> InitResult:
-    """Load ``data/companies.csv`` and ``data/events.csv`` idempotently, in one transaction."""
+    """Load ``data/companies.csv`` and ``data/events.csv`` idempotently, in one transaction.
+
+    Set-based (a handful of statements whatever the universe size) so that ``init`` stays quick. Companies the user
+    owns (imported by them) are left alone, and so is every (symbol, role) tag the user has ever touched.
+    """
     folder = bundled_data_dir()
     companies = read_file(folder / "companies.csv", "companies").frame
     events = read_file(folder / "events.csv", "events").frame
     existing = store.query("SELECT symbol, origin FROM companies")
-    origin = dict(zip(existing["symbol"].to_list(), existing["origin"].to_list(), strict=True))
-    user_touched = {
-        (s, r)
-        for s, r in store.con.execute(
-            "SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'"
-        ).fetchall()
-    }
-    added = updated = kept = 0
+    user_owned = existing.filter(pl.col("origin") == "user").select("symbol")
+    bundled = companies.join(user_owned, on="symbol", how="anti")
+    kept = companies.height - bundled.height
+    added = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
+    updated = bundled.height - added
+    user_touched = store.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
     stamp = utcnow()
     fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
     with store.transaction():
-        for row in companies.iter_rows(named=True):
-            sym = row["symbol"]
-            if origin.get(sym) == "user":
-                kept += 1
-                continue
+        incoming = bundled.select(fields).with_columns(
+            pl.lit(BUNDLED_PROVIDER).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
+        )
+        with store.registered("_bundled_companies", incoming):
+            cols = ", ".join([*fields, "provider", "loaded_at"])
+            # The WHERE guards the race where a user import lands between the read above and this write.
             store.con.execute(
-                f"INSERT INTO companies ({', '.join(fields)}, origin, provider, loaded_at) VALUES "
-                f"({', '.join('?' for _ in fields)}, 'bundled', ?, ?) ON CONFLICT (symbol) DO UPDATE SET "
-                + ", ".join(f"{f} = excluded.{f}" for f in fields[1:]),
-                [*(row[f] for f in fields), BUNDLED_PROVIDER, stamp],
+                f"INSERT INTO companies ({cols}, origin) SELECT {cols}, 'bundled' FROM _bundled_companies "
+                "ON CONFLICT (symbol) DO UPDATE SET "
+                + ", ".join(f"{f} = excluded.{f}" for f in [*fields[1:], "provider", "loaded_at"])
+                + " WHERE companies.origin = 'bundled'"
             )
-            if sym in origin:
-                updated += 1
-            else:
-                added += 1
-            want = set(row["roles"].split(";"))
-            have = set(store.current_roles(sym))
-            add = sorted(r for r in want - have if (sym, r) not in user_touched)
-            remove = sorted(r for r in have - want if (sym, r) not in user_touched)
-            if add or remove:
-                store.change_tags(sym, add=add, remove=remove, source=row["source"], actor="bundled",
-                                  origin="bundled", at=stamp)
+        wanted = (
+            bundled.select("symbol", pl.col("roles").str.split(";").alias("role"), "source")
+            .explode("role")
+            .filter(pl.col("role") != "")
+        )
+        store.set_roles(wanted, actor="bundled", origin="bundled", at=stamp, protected=user_touched)
         before = int(store.scalar("SELECT count(*) FROM events"))
-        store.con.register("_bundled_events", events.with_columns(
+        bundled_events = events.with_columns(
             pl.lit("bundled").alias("origin"), pl.lit(BUNDLED_PROVIDER).alias("provider"),
-            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")).to_arrow())
-        try:
+            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"))
+        with store.registered("_bundled_events", bundled_events):
             cols = "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, " \
                    "provider, loaded_at"
             # Bundled events refresh only rows that are still bundled; a user's own row with the same key wins.
@@ -83,8 +81,6 @@ def load_bundled(store: Store) -> InitResult:
                 "capacity_tpa = excluded.capacity_tpa, target_year = excluded.target_year, "
                 "amount_usd = excluded.amount_usd, source = excluded.source WHERE events.origin = 'bundled'"
             )
-        finally:
-            store.con.unregister("_bundled_events")
         events_added = int(store.scalar("SELECT count(*) FROM events")) - before
         store.log_ingest(provider=BUNDLED_PROVIDER, status="ok", kind="companies", source=str(folder),
                          rows_in=companies.height, rows_stored=added + updated)
@@ -101,7 +97,9 @@ def list_universe(
     df = store.companies()
     if df.height == 0:
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
-    df = df.with_columns(pl.col("country").map_elements(region_of, return_dtype=pl.String).alias("region"))
+    df = df.with_columns(
+        pl.col("country").replace_strict(REGIONS, default=region_of(None), return_dtype=pl.String).alias("region")
+    )
     if roles:
         df = df.filter(pl.col("roles").str.split(";").list.eval(pl.element().is_in(list(roles))).list.any())
     if countries:
@@ -117,13 +115,17 @@ def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str], so
     """Change a company's role tags, recording who changed what, when and on what source; return the new tags."""
     sym = symbol.upper()
     if store.scalar("SELECT count(*) FROM companies WHERE symbol = ?", [sym]) == 0:
-        raise ScreenerError(f"unknown symbol {sym!r}; see 'screener universe list'")
+        known = [r[0] for r in store.rows("SELECT symbol FROM companies ORDER BY symbol")]
+        hint = suggest_symbol(sym, known)
+        raise ScreenerError(f"unknown symbol {sym!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+                            + "; see 'screener universe list'")
     for role in [*add, *remove]:
         if role not in ROLES:
             from difflib import get_close_matches
 
-            hint = get_close_matches(role, ROLES, n=1)
-            raise ScreenerError(f"unknown role {role!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            hint = get_close_matches(role.lower(), ROLES, n=1)
+            raise ScreenerError(f"unknown role {role!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                                + f"; roles are {', '.join(ROLES)}")
     overlap = set(add) & set(remove)
     if overlap:
         raise ScreenerError(f"role {sorted(overlap)[0]!r} is both added and removed")
@@ -135,3 +137,15 @@ def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str], so
         store.change_tags(sym, add=sorted(set(add) - have), remove=sorted(set(remove) & have), source=source,
                           actor="user", origin="user")
     return sorted(result, key=ROLES.index)
+
+
+def suggest_symbol(symbol: str, known: Sequence[str]) -> str | None:
+    """The closest known symbol: a missing exchange suffix (``LYC`` for ``LYC.AX``) first, then spelling."""
+    from difflib import get_close_matches
+
+    sym = symbol.upper()
+    same_root = [k for k in known if k.split(".")[0] == sym.split(".")[0]]
+    if same_root:
+        return sorted(same_root)[0]
+    hint = get_close_matches(sym, list(known), n=1, cutoff=0.6)
+    return hint[0] if hint else None

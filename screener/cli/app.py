@@ -76,7 +76,7 @@ class ScreenerGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing partial was stored.", err=True)
             ctx.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the one place that keeps tracebacks from users
+        except Exception as exc:  # the one place that keeps tracebacks from users
             if os.environ.get("SCREENER_DEBUG"):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""

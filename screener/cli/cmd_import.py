@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import format_option, store_from
+from screener.cli.options import format_option, note, store_from
 from screener.contract import KIND_NAMES
 
 
@@ -16,10 +16,15 @@ from screener.contract import KIND_NAMES
 @click.pass_context
 def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quarantine: bool, fmt: str) -> None:
     """Import CSV, Parquet or XLSX files (or folders of them) in the data contract, as one transaction."""
+    import polars as pl
+
     from screener.ingest import import_paths
     from screener.render import render
 
     with store_from(ctx) as store:
         summary = import_paths(store, paths, kind=kind, quarantine=quarantine)
-    render(summary.table(), fmt)
+    table = summary.table()
+    render(table, fmt)
+    per_kind = table.group_by("kind").agg(pl.col("stored").sum()).sort("kind")
+    note("stored: " + ", ".join(f"{n} {k}" for k, n in per_kind.iter_rows()))
     summary.raise_if_problems()

@@ -13,9 +13,13 @@ def universe() -> None:
 
 
 @universe.command("list")
-@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help="Keep companies with this role (repeat).")
-@click.option("--country", "countries", multiple=True, help="ISO country code or region, e.g. US, KR, europe (repeat).")
-@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES), help="producer, developer, explorer.")
+@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
+              help="Keep companies with this role; repeat to keep any of several.")
+@click.option("--country", "countries", multiple=True,
+              help="ISO country code or region (north_america, europe, japan, korea, australia, china, other); "
+                   "repeat to keep any of several.")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES),
+              help="Keep companies at this stage; repeat to keep any of several.")
 @format_option
 @click.pass_context
 def list_(ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...], stages: tuple[str, ...],

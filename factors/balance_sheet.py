@@ -1,0 +1,72 @@
+"""Balance sheet: net cash against market cap and debt against equity (higher is better).
+
+Thesis: "Which balance sheets can survive a subsidy-dependent build-out without dilution." Net cash that is large
+relative to the market value funds the build-out; leverage against a thin equity base does not.
+
+Missing values: ``worst``. A balance sheet that cannot be read cannot be shown to survive: a missing component
+takes the worst value observed in the cross-section and is flagged ``worst:balance_sheet.<component>``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from factors.crosssection import robust_scale_columns
+from factors.inputs import FactorContext
+from factors.registry import Params, register_factor
+
+COMPONENTS = {"net_cash_to_mcap": 1, "debt_to_equity": -1}
+
+PARAMS: dict[str, object] = {
+    "max_debt_to_equity": 10.0,
+    "clip": 3.0,
+    "weights": {"net_cash_to_mcap": 0.6, "debt_to_equity": 0.4},
+}
+
+
+def debt_to_equity(debt: pl.Expr, equity: pl.Expr, cap: float) -> pl.Expr:
+    """Debt / equity capped at ``cap``; no debt is 0 whatever the equity; debt on zero or negative equity is the cap."""
+    return (
+        pl.when(debt.is_null())
+        .then(None)
+        .when(debt <= 0)
+        .then(pl.lit(0.0))
+        .when(equity.is_null())
+        .then(None)
+        .when(equity <= 0)
+        .then(pl.lit(cap))
+        .otherwise(pl.min_horizontal(debt / equity, pl.lit(cap)))
+    )
+
+
+def combine(c: pl.DataFrame, p: Params) -> pl.Series:
+    """Sum over components of weight * clip(sign * robust z, -clip, clip); a component nobody has counts 0."""
+    names = list(COMPONENTS)
+    scaled = robust_scale_columns(c, names)
+    w, clip = p["weights"], float(p["clip"])
+    total = pl.lit(0.0)
+    for name in names:
+        total = total + w[name] * (COMPONENTS[name] * pl.col(name)).clip(-clip, clip).fill_null(0.0)
+    return scaled.select(total.alias("v")).to_series()
+
+
+@register_factor(
+    name="balance_sheet",
+    direction="higher_is_better",
+    needs=("cash", "total_debt", "total_equity", "market_cap"),
+    missing="worst",
+    params=PARAMS,
+    components=COMPONENTS,
+    description="Balance-sheet strength: net cash over market cap and debt over equity, robust-scaled and weighted.",
+    thesis="Which balance sheets can survive a subsidy-dependent build-out without dilution.",
+    combine=combine,
+    order=30,
+)
+def balance_sheet(ctx: FactorContext, p: Params) -> pl.DataFrame:
+    mcap = pl.col("market_cap_usd")
+    return ctx.base.select(
+        "symbol",
+        pl.when(mcap > 0).then(pl.col("net_cash_usd") / mcap).otherwise(None).alias("net_cash_to_mcap"),
+        debt_to_equity(pl.col("total_debt_usd"), pl.col("total_equity_usd"), float(p["max_debt_to_equity"]))
+        .alias("debt_to_equity"),
+    )

@@ -1,0 +1,74 @@
+"""Commodity dependence: how much the case needs rare-earth prices to stay high (higher is worse).
+
+Thesis: pure miners and explorers sell the commodity at whatever price the market (largely China) sets; offtakes,
+price floors and tolling-style contracts take that price risk away, and enablers and downstream users do not
+depend on a high price in the first place.
+
+Missing values: ``neutral``. Every component comes from required identity fields and the event ledger, so none is
+missing in practice; should one be, it takes the cross-sectional median.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from factors.inputs import FactorContext
+from factors.registry import Params, register_factor
+
+COMPONENTS = {"pure_miner": 1, "stage_exposure": 1, "uncontracted": 1}
+
+PARAMS: dict[str, object] = {
+    "role_class_weights": {"miner": 1.0, "integrated": 0.5},
+    "stage_weights": {"explorer": 1.0, "developer": 0.5, "producer": 0.0},
+    "offtake_half_life_years": 3.0,
+    "contract_tags": ["dod_price_floor", "dod_offtake"],
+    "tolling_roles": ["chemicals_tolling"],
+    "contract_relief": 0.75,
+    "weights": {"pure_miner": 0.7, "stage_exposure": 0.3},
+}
+
+
+def combine(c: pl.DataFrame, p: Params) -> pl.Series:
+    """(w_pm * pure_miner + w_stage * stage_exposure) * (1 - relief * (1 - uncontracted))."""
+    w = p["weights"]
+    exposure = w["pure_miner"] * pl.col("pure_miner") + w["stage_exposure"] * pl.col("stage_exposure")
+    relief = 1.0 - p["contract_relief"] * (1.0 - pl.col("uncontracted"))
+    return c.select((exposure * relief).alias("v")).to_series()
+
+
+@register_factor(
+    name="commodity_dependence",
+    direction="higher_is_worse",
+    needs=("roles", "stage", "gov_backing", "events"),
+    missing="neutral",
+    params=PARAMS,
+    components=COMPONENTS,
+    description="Dependence on high rare-earth prices: pure-miner and early-stage exposure, relieved by offtake, "
+    "price-floor or tolling contracts.",
+    thesis="Pure miners and explorers without offtake or contracted, tolling-style revenue need prices to stay high.",
+    combine=combine,
+    order=40,
+)
+def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:
+    offtakes = (
+        ctx.events.filter(pl.col("kind") == "offtake")
+        .group_by("symbol", maintain_order=True)
+        .agg((pl.lit(0.5) ** (ctx.age_years() / p["offtake_half_life_years"])).sum().alias("offtake_credit"))
+    )
+    tags = pl.col("gov_backing").fill_null("").str.split(";")
+    roles = pl.col("roles").fill_null("").str.split(";")
+    contract_tags = list(p["contract_tags"])
+    tolling = list(p["tolling_roles"])
+    contracted = (
+        pl.col("offtake_credit").fill_null(0.0)
+        + tags.list.eval(pl.element().is_in(contract_tags)).list.sum().cast(pl.Float64)
+        + roles.list.eval(pl.element().is_in(tolling)).list.any().cast(pl.Float64)
+    )
+    return ctx.base.join(offtakes, on="symbol", how="left").select(
+        "symbol",
+        pl.col("role_class").replace_strict(p["role_class_weights"], default=0.0, return_dtype=pl.Float64)
+        .alias("pure_miner"),
+        pl.col("stage").replace_strict(p["stage_weights"], default=None, return_dtype=pl.Float64)
+        .alias("stage_exposure"),
+        (1.0 - pl.min_horizontal(contracted, pl.lit(1.0))).alias("uncontracted"),
+    )

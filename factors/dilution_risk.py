@@ -1,0 +1,119 @@
+"""Dilution risk: how likely the company is to issue shares to fund itself (higher is worse).
+
+Thesis: a subsidy-dependent build-out is paid for by someone; companies that have been issuing shares, that burn
+cash with little runway, that spend heavily on capex, that raised equity recently or that are still developers or
+explorers are the ones whose holders pay for it.
+
+Missing values: ``impute_peers``. A missing component takes the median of the company's role-class peers
+(enabler, integrated, miner, downstream, trader, other), or of all companies when no peer has it, and is flagged
+``imputed:dilution_risk.<component>``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from factors.crosssection import robust_scale_columns
+from factors.inputs import FactorContext
+from factors.registry import Params, register_factor
+
+COMPONENTS = {
+    "share_growth_1y": 1,
+    "share_growth_3y": 1,
+    "cash_runway_years": -1,
+    "capex_intensity": 1,
+    "equity_raises_12m": 1,
+    "stage_risk": 1,
+}
+
+PARAMS: dict[str, object] = {
+    "max_runway_years": 10.0,
+    "equity_raise_window_days": 365,
+    "stage_weights": {"producer": 0.0, "developer": 0.5, "explorer": 1.0},
+    "clip": 3.0,
+    "weights": {
+        "share_growth_1y": 0.25,
+        "share_growth_3y": 0.15,
+        "cash_runway_years": 0.25,
+        "capex_intensity": 0.10,
+        "equity_raises_12m": 0.15,
+        "stage_risk": 0.10,
+    },
+}
+
+
+def cash_runway_years(cash: pl.Expr, fcf: pl.Expr, cap: float) -> pl.Expr:
+    """Cash over annual cash burn (burn = -FCF when FCF is negative); no burn means the capped, long runway."""
+    burn = -fcf
+    return (
+        pl.when(cash.is_null() | fcf.is_null())
+        .then(None)
+        .when(burn <= 0)
+        .then(pl.lit(cap))
+        .otherwise(pl.min_horizontal(cash.clip(lower_bound=0.0) / burn, pl.lit(cap)))
+    )
+
+
+def capex_intensity(capex: pl.Expr, revenue: pl.Expr, mcap: pl.Expr) -> pl.Expr:
+    """Capex over revenue; over market cap when revenue is nil (missing or not positive)."""
+    return (
+        pl.when(capex.is_null())
+        .then(None)
+        .when(revenue > 0)
+        .then(capex / revenue)
+        .when(mcap > 0)
+        .then(capex / mcap)
+        .otherwise(None)
+    )
+
+
+def combine(c: pl.DataFrame, p: Params) -> pl.Series:
+    """Sum over components of weight * clip(sign * robust z, -clip, clip); a component nobody has counts 0."""
+    names = list(COMPONENTS)
+    scaled = robust_scale_columns(c, names)
+    w, clip = p["weights"], float(p["clip"])
+    total = pl.lit(0.0)
+    for name in names:
+        z = (COMPONENTS[name] * pl.col(name)).clip(-clip, clip).fill_null(0.0)
+        total = total + w[name] * z
+    return scaled.select(total.alias("v")).to_series()
+
+
+@register_factor(
+    name="dilution_risk",
+    direction="higher_is_worse",
+    needs=("shares_outstanding", "share_history_1y", "share_history_3y", "cash", "free_cash_flow",
+           "capital_expenditure", "revenue", "market_cap", "events", "stage"),
+    missing="impute_peers",
+    params=PARAMS,
+    components=COMPONENTS,
+    description="Risk of equity dilution: share-count growth, cash runway, capex intensity, recent equity raises "
+    "and development stage, robust-scaled and weighted.",
+    thesis="Which balance sheets can survive a subsidy-dependent build-out without dilution.",
+    combine=combine,
+    order=20,
+)
+def dilution_risk(ctx: FactorContext, p: Params) -> pl.DataFrame:
+    since = ctx.as_of - timedelta(days=int(p["equity_raise_window_days"]))
+    raises = (
+        ctx.events.filter((pl.col("kind") == "equity_raise") & (pl.col("date") > since))
+        .group_by("symbol")
+        .agg(pl.len().cast(pl.Float64).alias("equity_raises_12m"))
+    )
+    stage_weights: dict[str, float] = p["stage_weights"]
+    return (
+        ctx.base.join(raises, on="symbol", how="left")
+        .select(
+            "symbol",
+            "share_growth_1y",
+            "share_growth_3y",
+            cash_runway_years(pl.col("cash_usd"), pl.col("free_cash_flow_ttm_usd"), float(p["max_runway_years"]))
+            .alias("cash_runway_years"),
+            capex_intensity(pl.col("capex_ttm_usd"), pl.col("revenue_ttm_usd"), pl.col("market_cap_usd"))
+            .alias("capex_intensity"),
+            pl.col("equity_raises_12m").fill_null(0.0),
+            pl.col("stage").replace_strict(stage_weights, default=None, return_dtype=pl.Float64).alias("stage_risk"),
+        )
+    )

@@ -1,0 +1,235 @@
+"""The factor engine: point-in-time inputs in, one explained score row per company out.
+
+The algorithm, step by step (``compute_scores``):
+
+1. **Point in time.** ``build_context`` keeps only what was public on the as-of date (reporting lag for statements,
+   prices on or before the date), converts money to USD at each value's own date, and reduces it to one base row
+   per company (market cap, TTM flows, latest balances, share-count growth) plus the panels factors aggregate.
+2. **Components.** Each registered factor's ``compute`` returns its raw components per company. A component whose
+   inputs are missing is null.
+3. **Missing values.** The factor's policy fills or excludes: ``neutral`` fills the cross-sectional median,
+   ``worst`` the worst observed value (by the component's sign and the factor's direction), ``impute_peers`` the
+   median of the company's role-class peers (all companies when the class has none), ``exclude`` leaves the factor
+   null. Every fill is flagged (``neutral:``, ``worst:``, ``imputed:`` + component column; ``excluded:`` + factor).
+4. **Value and percentile.** ``combine`` turns the filled components into the factor value; the percentile ranks
+   it across the companies that have one, in the same direction.
+5. **Row bookkeeping.** ``data_completeness`` is the share of counted inputs present; flags say what is demo, stale,
+   missing fx or absent. Rows are sorted by symbol.
+
+The output columns shown are the raw components (null when missing), so a reader sees what was measured and, in the
+flags, what was filled. ``scores_for`` wraps this with the store: scores are saved per as-of date with a fingerprint
+of the inputs and reused until the inputs (or the methodology) change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from factors.crosssection import percentile_rank
+from factors.inputs import (
+    FIELD_COLUMNS,
+    IDENTITY_COLUMNS,
+    INPUTS,
+    SETTINGS,
+    FactorContext,
+    FactorInputs,
+    build_context,
+    load_inputs,
+)
+from factors.registry import FACTORS, FactorSpec
+
+if TYPE_CHECKING:
+    from screener.store import Store
+
+__all__ = ["compute_scores", "inputs_fingerprint", "load_inputs", "score_columns", "scores_for"]
+
+#: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
+METHODOLOGY_VERSION = "1"
+
+_POLICY_FLAG = {"neutral": "neutral", "worst": "worst", "impute_peers": "imputed"}
+_BASE_FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals")
+_EXTRA_FIELDS = ("last_price_date", "fundamentals_period_end")
+
+
+def _clean(e: pl.Expr) -> pl.Expr:
+    """Float64 with NaN and infinities as null: a division by zero must read as 'unknown', never as a rank."""
+    f = e.cast(pl.Float64).fill_nan(None)
+    return pl.when(f.is_infinite()).then(None).otherwise(f)
+
+
+def _fill_value(spec: FactorSpec, comp: str) -> pl.Expr | None:
+    """The expression a missing component is replaced with under the factor's policy (None: leave it missing)."""
+    c = pl.col(comp)
+    if spec.missing == "neutral":
+        return c.median()
+    if spec.missing == "worst":
+        goodness = (1 if spec.higher_is_better else -1) * spec.signs[comp]
+        return c.min() if goodness > 0 else c.max()
+    if spec.missing == "impute_peers":
+        return c.median().over("role_class").fill_null(c.median())
+    return None
+
+
+def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """(symbol + F, F_pct, F.component columns; flag expressions over that frame) for one factor."""
+    raw = spec.compute(ctx, spec.params)
+    missing_cols = [c for c in spec.components if c not in raw.columns]
+    if missing_cols:
+        raise RuntimeError(f"factor {spec.name} did not return components {missing_cols}")
+    comps = (
+        ctx.base.select("symbol", "role_class")
+        .join(raw.select("symbol", *spec.components), on="symbol", how="left")
+        .sort("symbol")
+        .with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
+    )
+    filled = comps.with_columns(
+        [pl.col(c).fill_null(fill).alias(c) for c in spec.components if (fill := _fill_value(spec, c)) is not None]
+    )
+    value = spec.combine(filled.select(spec.components), spec.params)
+    if len(value) != comps.height:
+        raise RuntimeError(f"factor {spec.name}: combine returned {len(value)} values for {comps.height} companies")
+    any_missing = pl.any_horizontal([pl.col(c).is_null() for c in spec.components])
+    out = comps.with_columns(value.alias(spec.name))
+    out = out.with_columns(_clean(pl.col(spec.name)).alias(spec.name))
+    if spec.missing == "exclude":
+        out = out.with_columns(pl.when(any_missing).then(None).otherwise(pl.col(spec.name)).alias(spec.name))
+    out = out.with_columns(percentile_rank(spec.name).alias(spec.pct_column))
+    renamed = out.select(
+        "symbol",
+        spec.name,
+        spec.pct_column,
+        *[pl.col(c).alias(spec.column(c)) for c in spec.components],
+    )
+    flags: list[pl.Expr] = []
+    if spec.missing == "exclude":
+        mask = pl.any_horizontal([pl.col(spec.column(c)).is_null() for c in spec.components])
+        flags.append(pl.when(mask).then(pl.lit(f"excluded:{spec.name}")))
+    else:
+        prefix = _POLICY_FLAG[spec.missing]
+        for c in spec.components:
+            flags.append(pl.when(pl.col(spec.column(c)).is_null()).then(pl.lit(f"{prefix}:{spec.column(c)}")))
+    return renamed, flags
+
+
+def _counted_inputs() -> list[str]:
+    names: list[str] = []
+    for spec in FACTORS.values():
+        for need in spec.needs:
+            if need not in INPUTS:
+                raise RuntimeError(f"factor {spec.name} needs unknown input {need!r}; add it to factors.inputs.INPUTS")
+            if INPUTS[need].counted and need not in names:
+                names.append(need)
+    return names
+
+
+def score_columns() -> list[str]:
+    """The score frame's columns in order (identity, as_of, demo, factors, components, fields, bookkeeping)."""
+    cols = [*IDENTITY_COLUMNS, "as_of", "demo"]
+    for spec in FACTORS.values():
+        cols += [spec.name, spec.pct_column]
+    for spec in FACTORS.values():
+        cols += list(spec.component_columns)
+    return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
+
+
+def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
+    """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness)."""
+    ctx = build_context(inputs, as_of, settings)
+    frame = ctx.base
+    flag_exprs: list[pl.Expr] = [pl.when(pl.col(f)).then(pl.lit(f)) for f in _BASE_FLAGS]
+    for spec in FACTORS.values():
+        part, flags = _factor_frame(spec, ctx)
+        frame = frame.join(part, on="symbol", how="left")
+        flag_exprs += flags
+    counted = _counted_inputs()
+    completeness = (
+        pl.mean_horizontal([INPUTS[n].present.fill_null(False).cast(pl.Float64) for n in counted])  # type: ignore[union-attr]
+        if counted
+        else pl.lit(1.0)
+    )
+    frame = frame.sort("symbol").with_columns(
+        pl.lit(as_of, dtype=pl.Date).alias("as_of"),
+        completeness.alias("data_completeness"),
+        pl.concat_list(flag_exprs).list.drop_nulls().list.sort().alias("flags")
+        if flag_exprs
+        else pl.lit([], dtype=pl.List(pl.String)).alias("flags"),
+    )
+    return frame.select(score_columns())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stored scores
+# --------------------------------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    """Params and settings as JSON-able plain values (mappings sorted), for the methodology fingerprint."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def methodology_fingerprint() -> dict[str, Any]:
+    return {
+        "version": METHODOLOGY_VERSION,
+        "settings": _plain(SETTINGS),
+        "factors": [
+            {"name": s.name, "direction": s.direction, "missing": s.missing, "needs": list(s.needs),
+             "components": _plain(s.signs), "params": _plain(s.params)}
+            for s in FACTORS.values()
+        ],
+    }
+
+
+#: Per table: the columns whose content decides the scores (hashed, order-free, in the store).
+_FINGERPRINT_SQL = {
+    "companies": "symbol, name, country, currency, segment, stage, gov_backing, provider",
+    "role_tags": "symbol, role",
+    "fundamentals": "symbol, period_end, period, currency, revenue, operating_income, net_income, "
+    "operating_cash_flow, capital_expenditure, free_cash_flow, cash, total_debt, total_equity, inventory, "
+    "shares_outstanding, provider",
+    "prices": "symbol, date, close, volume, provider",
+    "fx": "currency, date, usd_per_unit, provider",
+    "events": "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, provider",
+}
+
+
+def inputs_fingerprint(store: Store, as_of: date) -> str:
+    """A hash of everything scores depend on: the stored rows, the as-of date and the methodology.
+
+    The store hashes rows itself (``bit_xor(hash(...))`` is order-free), so an edited value changes the
+    fingerprint even when the row count and load time do not.
+    """
+    parts: dict[str, Any] = {"as_of": as_of.isoformat(), "methodology": methodology_fingerprint()}
+    for table, cols in _FINGERPRINT_SQL.items():
+        n, digest = store.rows(f"SELECT count(*), bit_xor(hash({cols})) FROM {table}")[0]
+        parts[table] = [int(n), None if digest is None else str(digest)]
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False) -> pl.DataFrame:
+    """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
+    from the store, saved and returned."""
+    from screener.errors import ScreenerError
+
+    day = as_of or date.today()
+    if not store.scalar("SELECT count(*) FROM companies"):
+        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
+    fingerprint = inputs_fingerprint(store, day)
+    if not recompute:
+        info = store.score_set_info(day)
+        if info is not None and info.get("inputs_hash") == fingerprint:
+            stored = store.load_scores(day)
+            if stored is not None and stored[1].columns == score_columns():
+                return stored[1]
+    frame = compute_scores(load_inputs(store, day), day)
+    if not store.read_only:
+        store.save_scores(day, frame, demo=bool(frame["demo"].any()), inputs_hash=fingerprint)
+    return frame

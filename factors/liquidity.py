@@ -1,0 +1,42 @@
+"""Liquidity: median daily traded value in USD over the last 63 trading days (higher is better).
+
+Thesis: a watchlist is only useful if the names can be bought; rule sets use this as a gate. Traded value is close
+times volume, each day converted at that day's rate. Days without a volume are skipped; days with zero volume count
+as zero, because not trading is what illiquidity looks like.
+
+Missing values: ``worst``. A company with too few traded days takes the lowest traded value observed in the
+cross-section and is flagged ``worst:liquidity.median_traded_value_usd``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from factors.inputs import FactorContext
+from factors.registry import Params, register_factor
+
+PARAMS: dict[str, object] = {"window_rows": 63, "max_age_days": 365, "min_obs": 10}
+
+
+@register_factor(
+    name="liquidity",
+    direction="higher_is_better",
+    needs=("price_history", "volume"),
+    missing="worst",
+    params=PARAMS,
+    components={"median_traded_value_usd": 1},
+    description="Median daily traded value (close x volume) in USD over the last 63 trading days.",
+    thesis="Only names that can be traded belong on a watchlist.",
+    order=60,
+)
+def liquidity(ctx: FactorContext, p: Params) -> pl.DataFrame:
+    start = ctx.as_of - timedelta(days=int(p["max_age_days"]))
+    recent = pl.col("traded_value_usd").filter(pl.col("date") > start).tail(int(p["window_rows"])).drop_nulls()
+    agg = ctx.aggregate_prices(recent.median().alias("median"), recent.count().alias("n"))
+    return agg.select(
+        "symbol",
+        pl.when(pl.col("n") >= int(p["min_obs"])).then(pl.col("median")).otherwise(None)
+        .alias("median_traded_value_usd"),
+    )

@@ -1,0 +1,180 @@
+"""The factor registry: one decorator turns a small module into a scored, documented factor.
+
+Why a registry and discovery instead of a hand-kept list: adding a factor must touch one module (and its test). Each
+module in this package that is not part of the framework is imported once, when this module is first imported, and
+its ``@register_factor`` call adds a ``FactorSpec`` to ``FACTORS``. Nothing dispatches on names with ``getattr``:
+consumers iterate ``FACTORS`` or call ``get_factor(name)``, which fails with a suggestion on a typo.
+
+A factor is computed in two steps that the engine keeps apart on purpose:
+
+1. ``compute(ctx, params)`` returns the raw components per company (symbol + one column per component), from the
+   point-in-time context; a component is null when its inputs are missing.
+2. The engine applies the factor's missing-value policy to those components (flagging what it filled), then
+   ``combine(components, params)`` turns them into the one factor value.
+
+So every factor handles missing data the same way and every filled value is visible in the flags.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
+
+Direction = Literal["higher_is_better", "higher_is_worse"]
+MissingPolicy = Literal["neutral", "worst", "exclude", "impute_peers"]
+DIRECTIONS: tuple[str, ...] = ("higher_is_better", "higher_is_worse")
+MISSING_POLICIES: tuple[str, ...] = ("neutral", "worst", "exclude", "impute_peers")
+
+Params = Mapping[str, Any]
+ComputeFn = Callable[["FactorContext", Params], pl.DataFrame]
+CombineFn = Callable[[pl.DataFrame, Params], pl.Series]
+
+#: Modules of this package that are the framework, not factors.
+FRAMEWORK_MODULES: frozenset[str] = frozenset({"registry", "crosssection", "inputs", "engine"})
+
+
+@dataclass(frozen=True)
+class FactorSpec:
+    """Everything the engine, the docs and the rules need to know about one factor.
+
+    ``signs`` orients each component: +1 when more of the component raises the factor's raw value, -1 when it
+    lowers it. The ``worst`` policy uses it to know which end of a component is the bad one.
+    """
+
+    name: str
+    direction: Direction
+    needs: tuple[str, ...]
+    missing: MissingPolicy
+    params: Mapping[str, Any]
+    components: tuple[str, ...]
+    description: str
+    compute: ComputeFn
+    combine: CombineFn
+    signs: Mapping[str, int] = field(default_factory=dict)
+    thesis: str = ""
+    order: int = 100
+    module: str = ""
+
+    def column(self, component: str) -> str:
+        """The score-frame column of a component: ``<factor>.<component>``."""
+        return f"{self.name}.{component}"
+
+    @property
+    def component_columns(self) -> tuple[str, ...]:
+        return tuple(self.column(c) for c in self.components)
+
+    @property
+    def pct_column(self) -> str:
+        return f"{self.name}_pct"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher_is_better"
+
+
+_REGISTERED: dict[str, FactorSpec] = {}
+#: name -> spec, ordered by each factor's declared ``order`` then name (stable regardless of import order).
+FACTORS: dict[str, FactorSpec] = {}
+
+
+def _single_component(components: pl.DataFrame, params: Params) -> pl.Series:
+    """Default combine for a one-component factor: the value is the component itself."""
+    return components.to_series(0).cast(pl.Float64)
+
+
+def register_factor(
+    *,
+    name: str,
+    direction: Direction,
+    needs: tuple[str, ...],
+    missing: MissingPolicy,
+    params: Mapping[str, Any],
+    components: Mapping[str, int],
+    description: str,
+    combine: CombineFn | None = None,
+    thesis: str = "",
+    order: int = 100,
+) -> Callable[[ComputeFn], ComputeFn]:
+    """Register the decorated ``compute(ctx, params) -> DataFrame`` as factor ``name``.
+
+    ``components`` maps each component name to its sign (+1/-1, see ``FactorSpec.signs``). A factor with more than
+    one component must give ``combine``. Declarations are checked here, at import time, so a malformed factor
+    fails the test suite rather than a user's run.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"factor {name}: direction must be one of {DIRECTIONS}, got {direction!r}")
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"factor {name}: missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    if not components:
+        raise ValueError(f"factor {name}: declare at least one component")
+    bad = {c: s for c, s in components.items() if s not in (1, -1)}
+    if bad:
+        raise ValueError(f"factor {name}: component signs must be +1 or -1, got {bad}")
+    if combine is None and len(components) > 1:
+        raise ValueError(f"factor {name}: several components need a combine function")
+    if "." in name or any("." in c for c in components):
+        raise ValueError(f"factor {name}: names may not contain '.' (it separates factor and component)")
+
+    def decorate(fn: ComputeFn) -> ComputeFn:
+        if name in _REGISTERED and _REGISTERED[name].module != fn.__module__:
+            raise ValueError(f"factor {name} is registered twice ({_REGISTERED[name].module}, {fn.__module__})")
+        _REGISTERED[name] = FactorSpec(
+            name=name,
+            direction=direction,
+            needs=tuple(needs),
+            missing=missing,
+            params=MappingProxyType(dict(params)),
+            components=tuple(components),
+            description=description,
+            compute=fn,
+            combine=combine or _single_component,
+            signs=MappingProxyType(dict(components)),
+            thesis=thesis,
+            order=order,
+            module=fn.__module__,
+        )
+        ordered = sorted(_REGISTERED.values(), key=lambda s: (s.order, s.name))
+        FACTORS.clear()
+        FACTORS.update((s.name, s) for s in ordered)
+        return fn
+
+    return decorate
+
+
+def get_factor(name: str) -> FactorSpec:
+    """The spec of factor ``name``; an unknown name raises ``KeyError`` naming the closest factor."""
+    try:
+        return FACTORS[name]
+    except KeyError:
+        from difflib import get_close_matches
+
+        hint = get_close_matches(name, list(FACTORS), n=1)
+        suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise KeyError(f"unknown factor {name!r}{suffix}; known: {', '.join(FACTORS)}") from None
+
+
+def factor_modules() -> list[str]:
+    """Names of the factor modules in this package: every module that is not part of the framework."""
+    import factors
+
+    return sorted(
+        m.name for m in pkgutil.iter_modules(factors.__path__) if not m.ispkg and m.name not in FRAMEWORK_MODULES
+        and not m.name.startswith("_")
+    )
+
+
+def _discover() -> None:
+    for module in factor_modules():
+        importlib.import_module(f"factors.{module}")
+
+
+_discover()

@@ -1,0 +1,339 @@
+"""The rules engine: one rule set and one score frame in, one ranked and explained table out.
+
+The algorithm, step by step (``rank`` below follows it line by line; ``screener rules explain`` prints the same
+plan for a given rule set in words):
+
+1. **Classify.** Each company gets a role class (``enabler`` when it carries any of the rule set's enabler roles,
+   else ``miner`` when it mines, else ``downstream_user``, else its first role) and a tilt: the product of the
+   multipliers the rule set gives to the keys the company matches (each role it carries, ``enabler``, and
+   ``pure_miner`` when its roles are exactly ``miner``). A company matching no key has tilt 1.
+
+2. **Universe filter.** Roles to include (any of) or exclude (any of), countries or regions (a company passes when
+   its country or its region is listed), excluded countries and regions, stages, minimum market cap in USD, minimum
+   median traded value in USD, minimum data completeness, and an optional ``where`` condition. A missing value
+   fails a minimum. A company that fails is marked ``filtered`` with the first condition it failed.
+
+3. **Gates.** Hard conditions on factor values or percentiles, in file order. They read the factor library's
+   percentiles (across every scored company), so "liquidity_pct >= 0.2" means the same thing whatever else is
+   filtered. A company that fails (a missing value fails) is marked ``gated`` with the gate's name.
+
+4. **Missing factor values.** Under ``missing = "exclude"`` a company missing a weighted factor is marked
+   ``excluded``. What is left is the *eligible set*.
+
+5. **Percentiles over the eligible set.** Every factor is ranked again among the eligible companies only, within
+   the rule set's groups (the whole set, each role class, or each region): average rank of the non-missing values,
+   mapped to [0, 1], 0.5 for a group of one. ``F_pct`` keeps the factor's own direction (a high
+   ``dilution_risk_pct`` is a high risk).
+
+6. **Direction.** Each weighted factor becomes a "better is higher" score: the percentile for a higher-is-better
+   factor, one minus it for a higher-is-worse factor, and the opposite when the rule set prefers the worse end
+   (``prefer = "worse"``, for lists to avoid or hedge). A missing percentile counts 0.5 under ``missing =
+   "neutral"`` and 0 under ``"worst"``.
+
+7. **Weighted score.** ``contrib.F = weight_F / sum(weights) * better_F * tilt`` and ``score = sum(contrib.F)``,
+   so the contributions always add up to the score, tilt included.
+
+8. **Order.** Score descending, then the rule set's tie-break column (ascending or descending, missing last), and
+   finally symbol ascending, so equal inputs always give the same order. That position is ``candidate_rank``.
+
+9. **Membership buffer.** Last run's members (the incumbents) are kept first, in order, while their candidate rank
+   is within ``stay_within`` (M). The remaining places up to ``top_n`` (N) are filled in order from the top, so a
+   newcomer enters only within the top N unless a constraint skipped someone above it.
+
+10. **Constraints.** While places are filled, a company is skipped when its country already has
+    ``max_per_country`` members or any role it carries already has ``max_per_role`` members.
+
+11. **Members** are ranked 1..k in candidate order and each gets a one-line reason: its role class, the factors
+    that contributed most, and whether the buffer kept it. Every other company keeps a ``why_out``.
+
+Nothing here reads the store or the clock: the same scores, rules and incumbents give the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from rules.explain import reasons, usd_text
+from rules.expr import Compiled
+from rules.ruleset import RuleSet, factor_specs
+from screener.errors import ScreenerError
+
+STATUS_ORDER = {"member": 0, "candidate": 1, "excluded": 2, "gated": 3, "filtered": 4}
+LIQUIDITY_USD = "liquidity.median_traded_value_usd"
+_STRUCT_SEP = ";"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every company with its status and, for the eligible ones, percentiles, contributions and score."""
+
+    table: pl.DataFrame
+    rules: RuleSet
+    factors: tuple[str, ...]
+
+    @property
+    def members(self) -> pl.DataFrame:
+        return watchlist_rows(self.table, self.rules.factors, self.factors)
+
+
+def eligible_pct(factor: str) -> str:
+    """Payload column holding a factor's percentile over the eligible set (``F_pct`` in watchlist rows)."""
+    return f"{factor}_pct_eligible"
+
+
+def factors_in(scores: pl.DataFrame) -> tuple[str, ...]:
+    """Registered factors present in a score frame, in registration order."""
+    return tuple(f for f in factor_specs() if f in scores.columns)
+
+
+def _roles_list() -> pl.Expr:
+    return pl.col("roles").fill_null("").str.split(_STRUCT_SEP)
+
+
+def _any_role(roles: Sequence[str]) -> pl.Expr:
+    return _roles_list().list.eval(pl.element().is_in(list(roles))).list.any()
+
+
+def classify(rs: RuleSet) -> list[pl.Expr]:
+    """Step 1: role class and tilt per company."""
+    roles = _roles_list()
+    pure_miner = pl.col("roles") == "miner"
+    enabler = _any_role(rs.enabler_roles)
+    role_class = (
+        pl.when(enabler).then(pl.lit("enabler"))
+        .when(roles.list.contains("miner")).then(pl.lit("miner"))
+        .when(roles.list.contains("downstream_user")).then(pl.lit("downstream_user"))
+        .otherwise(roles.list.first())
+    )
+    tilt = pl.lit(1.0)
+    for key, mult in rs.tilts.items():
+        if key == "enabler":
+            hit = enabler
+        elif key == "pure_miner":
+            hit = pure_miner
+        else:
+            hit = roles.list.contains(key)
+        tilt = tilt * pl.when(hit.fill_null(False)).then(pl.lit(mult)).otherwise(pl.lit(1.0))
+    return [role_class.alias("role_class"), tilt.alias("tilt")]
+
+
+def universe_conditions(rs: RuleSet, columns: Collection[str],
+                        extra: Sequence[tuple[str, Compiled]] = ()) -> list[tuple[str, pl.Expr]]:
+    """Step 2 as (label, condition) pairs; the label is what a filtered company is told."""
+    u = rs.universe
+    out: list[tuple[str, pl.Expr]] = []
+    if u.include_roles:
+        out.append((f"has none of the roles {', '.join(u.include_roles)}", _any_role(u.include_roles)))
+    if u.exclude_roles:
+        out.append((f"carries an excluded role ({', '.join(u.exclude_roles)})", ~_any_role(u.exclude_roles)))
+    if u.countries or u.regions:
+        places = [*u.countries, *u.regions]
+        out.append((f"outside {', '.join(places)}",
+                    pl.col("country").is_in(list(u.countries)) | pl.col("region").is_in(list(u.regions))))
+    if u.exclude_countries:
+        out.append((f"in an excluded country ({', '.join(u.exclude_countries)})",
+                    ~pl.col("country").is_in(list(u.exclude_countries))))
+    if u.exclude_regions:
+        out.append((f"in an excluded region ({', '.join(u.exclude_regions)})",
+                    ~pl.col("region").is_in(list(u.exclude_regions))))
+    if u.stages:
+        out.append((f"stage not {' or '.join(u.stages)}", pl.col("stage").is_in(list(u.stages))))
+    if u.min_market_cap_usd is not None:
+        out.append((f"market cap below {usd_text(u.min_market_cap_usd)} or unknown",
+                    pl.col("market_cap_usd") >= u.min_market_cap_usd))
+    if u.min_liquidity_usd is not None:
+        col = LIQUIDITY_USD if LIQUIDITY_USD in columns else "liquidity"
+        out.append((f"median traded value below {usd_text(u.min_liquidity_usd)} or unknown",
+                    pl.col(col) >= u.min_liquidity_usd))
+    if u.min_data_completeness is not None:
+        out.append((f"data completeness below {u.min_data_completeness:.0%}",
+                    pl.col("data_completeness") >= u.min_data_completeness))
+    if u.where is not None:
+        out.append((f"universe.where: {u.where.text}", u.where.expr))
+    for label, cond in extra:
+        out.append((f"{label}: {cond.text}", cond.expr))
+    return out
+
+
+def _first_failure(conds: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
+    if not conds:
+        return pl.lit(None, dtype=pl.String)
+    return pl.coalesce([pl.when(cond.fill_null(False)).then(None).otherwise(pl.lit(label)) for label, cond in conds])
+
+
+def required_columns(rs: RuleSet, extra: Sequence[Compiled] = ()) -> set[str]:
+    cols = {"symbol", "name", "country", "region", "roles", "stage", "data_completeness", "flags", "demo"}
+    cols |= set(rs.factors)
+    for c in [rs.universe.where, *(g.condition for g in rs.gates), *extra]:
+        if c is not None:
+            cols |= set(c.names)
+    if rs.universe.min_market_cap_usd is not None:
+        cols.add("market_cap_usd")
+    cols.add(rs.tie_break)
+    return cols
+
+
+def rank(
+    scores: pl.DataFrame,
+    rs: RuleSet,
+    *,
+    incumbents: Collection[str] = (),
+    where: Sequence[tuple[str, Compiled]] = (),
+    top_n: int | None = None,
+) -> Ranking:
+    """Run steps 1-11 on a score frame; ``where`` adds ad hoc universe conditions and ``top_n`` overrides N."""
+    from factors.crosssection import percentile_rank
+
+    missing = sorted(required_columns(rs, [c for _, c in where]) - set(scores.columns))
+    if missing:
+        raise ScreenerError(f"the scores lack {', '.join(missing)} needed by rule set {rs.name!r}; "
+                            "rerun 'screener score' to recompute them")
+    factors = factors_in(scores)
+    specs = factor_specs()
+    n_top = top_n if top_n is not None else rs.top_n
+    stay = max(rs.stay_within, n_top)
+
+    df = scores.with_columns(classify(rs))
+    # Steps 2-3: first failed universe condition, then first failed gate.
+    df = df.with_columns(_first_failure(universe_conditions(rs, df.columns, where)).alias("_filtered"))
+    gates = [(f"failed gate {g.name} ({g.condition.text})", g.condition.expr) for g in rs.gates]
+    df = df.with_columns(
+        pl.when(pl.col("_filtered").is_not_null()).then(None).otherwise(_first_failure(gates)).alias("_gated"))
+    # Step 4: missing weighted factors under "exclude".
+    if rs.on_missing == "exclude":
+        miss = [(f"missing {f}", pl.col(f).is_not_null()) for f in rs.factors]
+        excl = _first_failure(miss)
+    else:
+        excl = pl.lit(None, dtype=pl.String)
+    df = df.with_columns(
+        pl.when(pl.col("_filtered").is_not_null()).then(pl.lit("filtered"))
+        .when(pl.col("_gated").is_not_null()).then(pl.lit("gated"))
+        .when(excl.is_not_null()).then(pl.lit("excluded"))
+        .otherwise(None).alias("status"),
+        pl.coalesce([pl.col("_filtered"), pl.col("_gated"), excl]).alias("why_out"),
+    ).drop("_filtered", "_gated")
+
+    eligible = df.filter(pl.col("status").is_null())
+    others = df.filter(pl.col("status").is_not_null())
+    group = {"universe": None, "role": "role_class", "region": "region"}[rs.group_by]
+    # Step 5: percentiles over the eligible set, grouped.
+    eligible = eligible.with_columns(
+        [percentile_rank(f, by=group).alias(eligible_pct(f)) for f in factors])
+    # Steps 6-7: direction, weights, tilt.
+    fill = 0.5 if rs.on_missing == "neutral" else 0.0
+    contribs = []
+    for w in rs.weights:
+        pct = pl.col(eligible_pct(w.factor))
+        better = pct if specs[w.factor].direction == "higher_is_better" else 1.0 - pct
+        if w.prefer == "worse":
+            better = 1.0 - better
+        contribs.append((better.fill_null(fill) * (w.weight / rs.total_weight) * pl.col("tilt"))
+                        .alias(f"contrib.{w.factor}"))
+    eligible = eligible.with_columns(contribs)
+    eligible = eligible.with_columns(pl.sum_horizontal([f"contrib.{w.factor}" for w in rs.weights]).alias("score"))
+    # Step 8: stated order.
+    eligible = eligible.sort(
+        ["score", rs.tie_break, "symbol"],
+        descending=[True, rs.tie_break_order == "desc", False],
+        nulls_last=True,
+        maintain_order=True,
+    ).with_row_index("candidate_rank", offset=1).with_columns(pl.col("candidate_rank").cast(pl.Int64))
+    # Steps 9-10: buffer and constraints.
+    chosen, kept, why = _select(eligible, set(incumbents), n_top, stay, rs)
+    ranks = pl.DataFrame({"symbol": chosen, "rank": list(range(1, len(chosen) + 1))},
+                         schema={"symbol": pl.String, "rank": pl.Int64})
+    whys = pl.DataFrame({"symbol": list(why), "_why": list(why.values())}, schema={"symbol": pl.String,
+                                                                                   "_why": pl.String})
+    eligible = eligible.join(ranks, on="symbol", how="left").join(whys, on="symbol", how="left").with_columns(
+        pl.col("symbol").is_in(pl.Series(sorted(kept), dtype=pl.String)).alias("kept_by_buffer"),
+        pl.col("symbol").is_in(pl.Series(sorted(incumbents), dtype=pl.String)).alias("incumbent"),
+        pl.when(pl.col("rank").is_not_null()).then(pl.lit("member")).otherwise(pl.lit("candidate")).alias("status"),
+        pl.when(pl.col("rank").is_not_null()).then(None).otherwise(pl.col("_why")).alias("why_out"),
+    ).drop("_why")
+    table = pl.concat([eligible, others], how="diagonal_relaxed")
+    table = table.with_columns(
+        pl.col("status").replace_strict(STATUS_ORDER, return_dtype=pl.Int32).alias("_o"),
+        pl.col("incumbent").fill_null(False), pl.col("kept_by_buffer").fill_null(False),
+    ).sort(["_o", "rank", "candidate_rank", "symbol"], nulls_last=True).drop("_o")
+    # Step 11: reasons.
+    table = table.with_columns(pl.Series("reason", reasons(table, rs, factors), dtype=pl.String))
+    return Ranking(table, rs, factors)
+
+
+def _select(eligible: pl.DataFrame, incumbents: set[str], n: int, m: int, rs: RuleSet
+            ) -> tuple[list[str], set[str], dict[str, str]]:
+    """Fill N places: incumbents within M first, then the best of the rest, skipping names that break a cap."""
+    rows = eligible.select("symbol", "country", "roles", "candidate_rank").to_dicts()
+    chosen: list[str] = []
+    kept: set[str] = set()
+    why: dict[str, str] = {}
+    per_country: dict[str, int] = {}
+    per_role: dict[str, int] = {}
+
+    def blocked(row: dict) -> str | None:
+        if rs.max_per_country is not None and per_country.get(row["country"], 0) >= rs.max_per_country:
+            return f"cap: already {rs.max_per_country} members from {row['country']}"
+        if rs.max_per_role is not None:
+            for role in (row["roles"] or "").split(_STRUCT_SEP):
+                if role and per_role.get(role, 0) >= rs.max_per_role:
+                    return f"cap: already {rs.max_per_role} members with role {role}"
+        return None
+
+    def take(row: dict) -> None:
+        chosen.append(row["symbol"])
+        per_country[row["country"]] = per_country.get(row["country"], 0) + 1
+        for role in (row["roles"] or "").split(_STRUCT_SEP):
+            if role:
+                per_role[role] = per_role.get(role, 0) + 1
+
+    for row in rows:
+        if len(chosen) >= n:
+            break
+        if row["symbol"] in incumbents and row["candidate_rank"] <= m:
+            reason = blocked(row)
+            if reason:
+                why[row["symbol"]] = reason
+                continue
+            take(row)
+            if row["candidate_rank"] > n:
+                kept.add(row["symbol"])
+    for row in rows:
+        if len(chosen) >= n:
+            break
+        if row["symbol"] in chosen:
+            continue
+        reason = blocked(row)
+        if reason:
+            why[row["symbol"]] = reason
+            continue
+        take(row)
+    chosen_set = set(chosen)
+    for row in rows:
+        sym = row["symbol"]
+        if sym in chosen_set or sym in why:
+            continue
+        if sym in incumbents and m > n:
+            why[sym] = f"rank {row['candidate_rank']} outside the buffer (top {m})"
+        else:
+            why[sym] = f"rank {row['candidate_rank']} outside the top {n}"
+    order = {r["symbol"]: r["candidate_rank"] for r in rows}
+    return sorted(chosen, key=order.__getitem__), kept, why
+
+
+def watchlist_rows(table: pl.DataFrame, weighted: Sequence[str], factors: Sequence[str]) -> pl.DataFrame:
+    """The members as watchlist rows: identity, score, contributions, percentiles, data quality, reason.
+
+    ``F_pct`` here is the percentile over the eligible set that drove the score, not the factor library's.
+    """
+    members = table.filter(pl.col("status") == "member").sort("rank")
+    return members.select(
+        [pl.col("rank"), "symbol", "name", "country", "roles", "stage",
+         pl.col("market_cap_usd") if "market_cap_usd" in table.columns
+         else pl.lit(None, dtype=pl.Float64).alias("market_cap_usd"),
+         "score", "tilt", *[f"contrib.{f}" for f in weighted],
+         *[pl.col(eligible_pct(f)).alias(f"{f}_pct") for f in factors],
+         "data_completeness", "flags", "demo", "reason"]
+    )

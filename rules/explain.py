@@ -1,0 +1,172 @@
+"""Rule sets and ranked rows in words: the plan ``rules explain`` prints and the one-line reason of each member.
+
+Why words: an analyst forwards the list to a PM who never opens a TOML file. The plan says exactly what the engine
+will do, in the engine's order, and each member's reason says why it is on the list without a table of numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from rules.ruleset import RuleSet, factor_specs
+
+#: (phrase when the factor's percentile is high, phrase when it is low), in the factor's own direction.
+PHRASES: dict[str, tuple[str, str]] = {
+    "localization_premium": ("high localization premium", "low localization premium"),
+    "dilution_risk": ("high dilution risk", "low dilution risk"),
+    "balance_sheet": ("strong balance sheet", "weak balance sheet"),
+    "commodity_dependence": ("dependent on rare-earth prices", "little dependence on rare-earth prices"),
+    "pullback": ("deep pullback from its 52-week high", "near its 52-week high"),
+    "liquidity": ("liquid", "thinly traded"),
+}
+
+
+def phrase(factor: str, pct: float | None) -> str:
+    """Words for a percentile in the factor's own direction; the middle fifth reads as "average"."""
+    if pct is None:
+        return f"no {factor} data"
+    high, low = PHRASES.get(factor, (f"high {factor.replace('_', ' ')}", f"low {factor.replace('_', ' ')}"))
+    if 0.4 < pct < 0.6:
+        return f"average {factor.replace('_', ' ')}"
+    return high if pct >= 0.6 else low
+
+
+def role_phrase(roles: str | None, role_class: str | None, segment: str | None, enablers: Sequence[str]) -> str:
+    have = [r for r in (roles or "").split(";") if r]
+    if role_class == "enabler":
+        return f"enabler ({', '.join(r for r in have if r in enablers)})"
+    if role_class == "miner":
+        others = [r for r in have if r != "miner"]
+        return "pure miner" if not others else f"miner ({', '.join(others)})"
+    if role_class == "downstream_user":
+        return f"downstream user ({segment})" if segment else "downstream user"
+    return ", ".join(have) or "no roles"
+
+
+def _better(rs: RuleSet, i: int, pct: float | None) -> float:
+    """The "better is higher" value the engine used for weight ``i`` (step 6 of the engine)."""
+    w = rs.weights[i]
+    if pct is None:
+        return 0.5 if rs.on_missing == "neutral" else 0.0
+    b = pct if factor_specs()[w.factor].direction == "higher_is_better" else 1.0 - pct
+    return 1.0 - b if w.prefer == "worse" else b
+
+
+def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[str | None]:
+    """One line per member (None for everyone else): role class, the two factors that lifted it most, the buffer.
+
+    "Lifted most" is weight times distance above the middle, so a heavily weighted but average factor does not
+    crowd out the one that actually sets the name apart.
+    """
+    out: list[str | None] = []
+    cols = table.columns
+    for row in table.iter_rows(named=True):
+        if row.get("status") != "member":
+            out.append(None)
+            continue
+        parts = [role_phrase(row.get("roles"), row.get("role_class"), row.get("segment") if "segment" in cols
+                             else None, rs.enabler_roles)]
+
+        def lift(i: int, row: dict = row) -> float:
+            return rs.weights[i].weight * (_better(rs, i, row.get(f"{rs.weights[i].factor}_pct_eligible")) - 0.5)
+
+        order = sorted(range(len(rs.weights)), key=lambda i: (-lift(i), i))
+        for n, i in enumerate(order[:2]):
+            f = rs.weights[i].factor
+            pct = row.get(f"{f}_pct_eligible")
+            text = phrase(f, pct)
+            if n == 0 and pct is not None:
+                text += f" (pct {pct:.2f})"
+            parts.append(text)
+        if row.get("kept_by_buffer"):
+            parts.append(f"kept by the buffer (rank {row['candidate_rank']}, stays within {rs.stay_within})")
+        out.append("; ".join(parts))
+    return out
+
+
+def usd_text(v: float) -> str:
+    for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"USD {v / scale:g}{unit}"
+    return f"USD {v:g}"
+
+
+def _list(items: Sequence[str], joiner: str = "or") -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {joiner} {items[-1]}"
+
+
+def plan(rs: RuleSet) -> list[tuple[str, str]]:
+    """The compiled plan as (step, words) in the order the engine runs it."""
+    specs = factor_specs()
+    u = rs.universe
+    steps: list[tuple[str, str]] = [("rule set", f"{rs.name}: {rs.description}".rstrip(": ")),
+                                    ("source", f"{rs.source} (content hash {rs.content_hash})")]
+    uni: list[str] = []
+    if u.include_roles:
+        uni.append(f"keep companies with the role {_list(u.include_roles)}")
+    if u.exclude_roles:
+        uni.append(f"drop companies carrying the role {_list(u.exclude_roles)}")
+    if u.countries or u.regions:
+        uni.append(f"keep companies in {_list([*u.countries, *(f'the {r} region' for r in u.regions)])}")
+    if u.exclude_countries or u.exclude_regions:
+        places = [*u.exclude_countries, *(f"the {r} region" for r in u.exclude_regions)]
+        uni.append(f"drop companies in {_list(places)}")
+    if u.stages:
+        uni.append(f"keep stage {_list(u.stages)}")
+    if u.min_market_cap_usd is not None:
+        uni.append(f"market cap at least {usd_text(u.min_market_cap_usd)}")
+    if u.min_liquidity_usd is not None:
+        uni.append(f"median daily traded value at least {usd_text(u.min_liquidity_usd)}")
+    if u.min_data_completeness is not None:
+        uni.append(f"data completeness at least {u.min_data_completeness:.0%}")
+    if u.where is not None:
+        uni.append(f"where {u.where.text}")
+    steps += [("universe", s) for s in uni] or [("universe", "every scored company")]
+    steps += [("gate", f"{g.name}: keep only companies where {g.condition.text} (a missing value fails)")
+              for g in rs.gates] or [("gate", "no gates")]
+    grouping = {"universe": "across the whole eligible set", "role": "within each role class (enabler, miner, "
+                "downstream_user, other)", "region": "within each region"}[rs.group_by]
+    missing = {"neutral": "a missing value counts as the middle (0.5)", "worst": "a missing value counts as the "
+               "worst (0)", "exclude": "a company missing a weighted factor is excluded"}[rs.on_missing]
+    steps.append(("percentiles", f"rank every factor again over the companies left, {grouping}; {missing}"))
+    for w in rs.weights:
+        direction = specs[w.factor].direction
+        better = "higher" if direction == "higher_is_better" else "lower"
+        if w.prefer == "worse":
+            better = "lower" if better == "higher" else "higher"
+            note = f"prefers the worse end: {better} {w.factor} ranks first"
+        else:
+            note = f"{better} {w.factor} ranks first"
+        steps.append(("weight", f"{w.factor} {w.weight / rs.total_weight:.0%} ({note})"))
+    tilts = []
+    for key, mult in rs.tilts.items():
+        who = {"enabler": f"enablers ({', '.join(rs.enabler_roles)})", "pure_miner": "pure miners"}.get(key, key)
+        tilts.append(f"x{mult:g} for {who}")
+    steps.append(("tilt", "multiply the score " + "; ".join(tilts) + " (multipliers combine by product)"
+                  if tilts else "no tilts"))
+    steps.append(("order", f"score descending, then {rs.tie_break} "
+                  f"{'descending' if rs.tie_break_order == 'desc' else 'ascending'} (missing last), then symbol"))
+    if rs.stay_within > rs.top_n:
+        steps.append(("buffer", f"newcomers enter within the top {rs.top_n}; last run's members stay while within "
+                      f"the top {rs.stay_within}"))
+    else:
+        steps.append(("buffer", "none: membership is the top N each run"))
+    cons = [f"at most {rs.top_n} names"]
+    if rs.max_per_country is not None:
+        cons.append(f"at most {rs.max_per_country} per country")
+    if rs.max_per_role is not None:
+        cons.append(f"at most {rs.max_per_role} per role (a company counts for each role it carries)")
+    steps.append(("constraints", "; ".join(cons) + "; a name that breaks a cap is skipped and the next one fills "
+                  "the place"))
+    return steps
+
+
+def plan_frame(rs: RuleSet) -> pl.DataFrame:
+    steps = plan(rs)
+    return pl.DataFrame({"step": [s for s, _ in steps], "plan": [p for _, p in steps]},
+                        schema={"step": pl.String, "plan": pl.String})

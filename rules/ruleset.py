@@ -1,0 +1,387 @@
+"""Rule sets: TOML files read with ``tomllib``, checked completely before anything runs, held in frozen dataclasses.
+
+Why so strict: a rule file is passed around a desk and edited by hand. A misspelt key that is silently ignored
+(``max_per_contry = 3``) would change the list that someone trades on without anyone noticing. So every key at every
+level is known, every value has a type, every factor, role, country, region and stage is checked against the
+product's vocabularies, and each problem is reported as one line with the file, the key and a "did you mean".
+
+The file format is documented in README.md ("Rule sets"); the bundled sets in this folder are worked examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rules.expr import NUMBER, Compiled, ExprError, Namespace, compile_condition, namespace_for, suggest
+from screener.contract import ENABLER_ROLES, ISO_COUNTRIES, REGIONS, ROLES, STAGES
+from screener.errors import ScreenerError
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+GROUP_BY = ("universe", "role", "region")
+ON_MISSING = ("neutral", "worst", "exclude")
+PREFER = ("better", "worse")
+ORDERS = ("asc", "desc")
+#: Tilt keys besides role names: classes derived from the roles (see the data contract).
+TILT_CLASSES = ("enabler", "pure_miner")
+REGION_NAMES = tuple(sorted(set(REGIONS.values()) | {"other"}))
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class RuleSetError(ScreenerError):
+    """A rule file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Weight:
+    factor: str
+    weight: float
+    prefer: str = "better"
+
+
+@dataclass(frozen=True)
+class Universe:
+    include_roles: tuple[str, ...] = ()
+    exclude_roles: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    exclude_countries: tuple[str, ...] = ()
+    exclude_regions: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    min_market_cap_usd: float | None = None
+    min_liquidity_usd: float | None = None
+    min_data_completeness: float | None = None
+    where: Compiled | None = None
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    condition: Compiled
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A validated rule set. ``text`` and ``content_hash`` identify exactly which rules produced a stored run."""
+
+    name: str
+    description: str
+    source: str
+    text: str
+    content_hash: str
+    universe: Universe
+    gates: tuple[Gate, ...]
+    weights: tuple[Weight, ...]
+    group_by: str = "universe"
+    on_missing: str = "neutral"
+    enabler_roles: tuple[str, ...] = tuple(r for r in ROLES if r in ENABLER_ROLES)
+    tilts: Mapping[str, float] = field(default_factory=dict)
+    top_n: int = 15
+    stay_within: int = 15
+    max_per_country: int | None = None
+    max_per_role: int | None = None
+    tie_break: str = "liquidity"
+    tie_break_order: str = "desc"
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        return tuple(w.factor for w in self.weights)
+
+    @property
+    def total_weight(self) -> float:
+        return sum(w.weight for w in self.weights)
+
+
+# -- vocabularies from the factor library -----------------------------------------------------------------------
+def factor_specs() -> Mapping[str, Any]:
+    """The registered factors, in registration order (imported lazily: checking a file should not score anything)."""
+    from factors.registry import FACTORS
+
+    return FACTORS
+
+
+def factor_components() -> list[str]:
+    """Component column names (``factor.component``) declared by the registered factors."""
+    out: list[str] = []
+    for name, spec in factor_specs().items():
+        for comp in getattr(spec, "components", ()) or ():
+            out.append(comp if "." in comp else f"{name}.{comp}")
+    return out
+
+
+def default_namespace() -> Namespace:
+    """Every name a score frame offers, from the factor registry and the score-frame schema."""
+    return namespace_for(list(factor_specs()), factor_components())
+
+
+# -- resolving NAME|PATH -----------------------------------------------------------------------------------------
+def user_rules_dir() -> Path:
+    """Where a user's own rule sets live, so ``--rules NAME`` finds them like the bundled ones."""
+    from screener.paths import data_home
+
+    return data_home() / "rules"
+
+
+def available() -> list[tuple[str, Path, str]]:
+    """(name, path, origin) of every rule set reachable by name; a user's file shadows a bundled one."""
+    found: dict[str, tuple[str, Path, str]] = {}
+    for origin, folder in (("bundled", BUNDLED_DIR), ("user", user_rules_dir())):
+        if folder.is_dir():
+            for p in sorted(folder.glob("*.toml")):
+                found[p.stem] = (p.stem, p, origin)
+    return [found[k] for k in sorted(found)]
+
+
+def resolve(ref: str | Path) -> Path:
+    """A rule set name (bundled or in the user's rules folder) or a path to a ``.toml`` file."""
+    text = str(ref)
+    path = Path(text).expanduser()
+    if path.suffix.lower() == ".toml" or "/" in text or "\\" in text:
+        if not path.is_file():
+            raise RuleSetError(f"rules file {text} not found")
+        return path
+    by_name = {name: p for name, p, _ in available()}
+    if text in by_name:
+        return by_name[text]
+    if path.is_file():
+        return path
+    raise RuleSetError(f"unknown rule set {text!r}{suggest(text, by_name)}; see 'screener rules list' "
+                       "(or give a path to a .toml file)")
+
+
+def load(ref: str | Path, namespace: Namespace | None = None) -> RuleSet:
+    """Resolve, read and validate a rule set; any problem is a ``RuleSetError`` naming the file and key."""
+    path = resolve(ref)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RuleSetError(f"cannot read rules file {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RuleSetError(f"{path}: not UTF-8 text") from None
+    label = f"rules/{path.name}" if path.resolve().parent == BUNDLED_DIR else str(path)
+    return parse(text, label, namespace)
+
+
+# -- validation ---------------------------------------------------------------------------------------------------
+class _Checker:
+    def __init__(self, source: str, ns: Namespace) -> None:
+        self.source = source
+        self.ns = ns
+
+    def fail(self, key: str, message: str) -> RuleSetError:
+        return RuleSetError(f"{self.source}: {key}: {message}" if key else f"{self.source}: {message}")
+
+    def keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+        for k in table:
+            if k not in allowed:
+                where = f"{prefix}.{k}" if prefix else k
+                raise self.fail(where, f"unknown key{suggest(k, allowed)}; allowed here: {', '.join(allowed)}")
+
+    def table(self, doc: Mapping[str, Any], key: str, prefix: str = "") -> Mapping[str, Any]:
+        value = doc.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(f"{prefix}{key}", f"must be a table ([{prefix}{key}]), got {_kind(value)}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be text in quotes, got {_kind(value)}")
+        return value
+
+    def number(self, value: Any, key: str, *, minimum: float | None = None, above: float | None = None,
+               maximum: float | None = None) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"must be a number, got {_kind(value)}")
+        v = float(value)
+        if v != v:
+            raise self.fail(key, "must be a number, got nan")
+        if minimum is not None and v < minimum:
+            raise self.fail(key, f"must be at least {minimum:g}, got {v:g}")
+        if above is not None and v <= above:
+            raise self.fail(key, f"must be greater than {above:g}, got {v:g}")
+        if maximum is not None and v > maximum:
+            raise self.fail(key, f"must be at most {maximum:g}, got {v:g}")
+        return v
+
+    def integer(self, value: Any, key: str, *, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {_kind(value)}")
+        if value < minimum:
+            raise self.fail(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def choice(self, value: Any, key: str, choices: tuple[str, ...], what: str) -> str:
+        v = self.text(value, key)
+        if v not in choices:
+            raise self.fail(key, f"unknown {what} {v!r}{suggest(v, choices)}; choose one of {', '.join(choices)}")
+        return v
+
+    def choices(self, value: Any, key: str, choices: tuple[str, ...] | frozenset[str], what: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a list of {what}s, e.g. [\"{sorted(choices)[0]}\"], got {_kind(value)}")
+        out: list[str] = []
+        for i, item in enumerate(value):
+            v = self.text(item, f"{key}[{i}]")
+            if v not in choices:
+                raise self.fail(f"{key}[{i}]", f"unknown {what} {v!r}{suggest(v, choices)}")
+            if v not in out:
+                out.append(v)
+        return tuple(out)
+
+    def condition(self, value: Any, key: str) -> Compiled:
+        text = self.text(value, key)
+        try:
+            return compile_condition(text, self.ns)
+        except ExprError as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def column(self, value: Any, key: str) -> str:
+        v = self.text(value, key)
+        numeric = [n for n, t in self.ns.types.items() if t == NUMBER]
+        if v not in numeric:
+            raise self.fail(key, f"unknown numeric column {v!r}{suggest(v, numeric)}")
+        return v
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"text {value!r}"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+TOP_KEYS = ("name", "description", "universe", "gates", "weights", "percentiles", "tilts", "constraints", "buffer",
+            "tie_break")
+UNIVERSE_KEYS = ("include_roles", "exclude_roles", "countries", "regions", "exclude_countries", "exclude_regions",
+                 "stages", "min_market_cap_usd", "min_liquidity_usd", "min_data_completeness", "where")
+
+
+def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None) -> RuleSet:
+    """Validate TOML text as a rule set. ``source`` names the file in messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleSetError(f"{source}: not valid TOML: {exc}") from None
+    ck = _Checker(source, namespace or default_namespace())
+    ck.keys(doc, TOP_KEYS, "")
+    if "name" not in doc:
+        raise ck.fail("name", "missing; every rule set needs a name, e.g. name = \"my-list\"")
+    name = ck.text(doc["name"], "name")
+    if not _NAME_RE.match(name):
+        raise ck.fail("name", f"{name!r} must be letters, digits, '-', '_' or '.', at most 64 characters")
+    description = ck.text(doc.get("description", ""), "description")
+    universe = _universe(ck, ck.table(doc, "universe"))
+    gates = _gates(ck, ck.table(doc, "gates"))
+    weights = _weights(ck, ck.table(doc, "weights"))
+    pct = ck.table(doc, "percentiles")
+    ck.keys(pct, ("group_by", "missing"), "percentiles")
+    group_by = ck.choice(pct.get("group_by", "universe"), "percentiles.group_by", GROUP_BY, "grouping")
+    on_missing = ck.choice(pct.get("missing", "neutral"), "percentiles.missing", ON_MISSING, "missing-value policy")
+    enablers, tilts = _tilts(ck, ck.table(doc, "tilts"))
+    cons = ck.table(doc, "constraints")
+    ck.keys(cons, ("top_n", "max_per_country", "max_per_role"), "constraints")
+    top_n = ck.integer(cons.get("top_n", 15), "constraints.top_n", minimum=1)
+    max_country = (ck.integer(cons["max_per_country"], "constraints.max_per_country", minimum=1)
+                   if "max_per_country" in cons else None)
+    max_role = (ck.integer(cons["max_per_role"], "constraints.max_per_role", minimum=1)
+                if "max_per_role" in cons else None)
+    buf = ck.table(doc, "buffer")
+    ck.keys(buf, ("stay_within",), "buffer")
+    stay = ck.integer(buf.get("stay_within", top_n), "buffer.stay_within", minimum=1)
+    if stay < top_n:
+        raise ck.fail("buffer.stay_within", f"{stay} is smaller than constraints.top_n = {top_n}; members stay "
+                      f"while within the top M, so M must be at least N (use {top_n} for no buffer)")
+    tb = ck.table(doc, "tie_break")
+    ck.keys(tb, ("key", "order"), "tie_break")
+    tie_key = ck.column(tb.get("key", "liquidity"), "tie_break.key")
+    tie_order = ck.choice(tb.get("order", "desc"), "tie_break.order", ORDERS, "order")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return RuleSet(
+        name=name, description=description, source=source, text=text, content_hash=digest, universe=universe,
+        gates=gates, weights=weights, group_by=group_by, on_missing=on_missing, enabler_roles=enablers, tilts=tilts,
+        top_n=top_n, stay_within=stay, max_per_country=max_country, max_per_role=max_role, tie_break=tie_key,
+        tie_break_order=tie_order,
+    )
+
+
+def _universe(ck: _Checker, u: Mapping[str, Any]) -> Universe:
+    ck.keys(u, UNIVERSE_KEYS, "universe")
+    p = "universe."
+    countries = ck.choices(u.get("countries", []), p + "countries", ISO_COUNTRIES, "country")
+    ex_countries = ck.choices(u.get("exclude_countries", []), p + "exclude_countries", ISO_COUNTRIES, "country")
+    return Universe(
+        include_roles=ck.choices(u.get("include_roles", []), p + "include_roles", ROLES, "role"),
+        exclude_roles=ck.choices(u.get("exclude_roles", []), p + "exclude_roles", ROLES, "role"),
+        countries=countries,
+        regions=ck.choices(u.get("regions", []), p + "regions", REGION_NAMES, "region"),
+        exclude_countries=ex_countries,
+        exclude_regions=ck.choices(u.get("exclude_regions", []), p + "exclude_regions", REGION_NAMES, "region"),
+        stages=ck.choices(u.get("stages", []), p + "stages", STAGES, "stage"),
+        min_market_cap_usd=(ck.number(u["min_market_cap_usd"], p + "min_market_cap_usd", minimum=0)
+                            if "min_market_cap_usd" in u else None),
+        min_liquidity_usd=(ck.number(u["min_liquidity_usd"], p + "min_liquidity_usd", minimum=0)
+                           if "min_liquidity_usd" in u else None),
+        min_data_completeness=(ck.number(u["min_data_completeness"], p + "min_data_completeness", minimum=0,
+                                         maximum=1) if "min_data_completeness" in u else None),
+        where=ck.condition(u["where"], p + "where") if "where" in u else None,
+    )
+
+
+def _gates(ck: _Checker, g: Mapping[str, Any]) -> tuple[Gate, ...]:
+    out = []
+    for key, value in g.items():
+        if not re.match(r"^[A-Za-z0-9_-]+$", key):
+            raise ck.fail(f"gates.{key}", "gate names are letters, digits, '-' and '_'")
+        out.append(Gate(key, ck.condition(value, f"gates.{key}")))
+    return tuple(out)
+
+
+def _weights(ck: _Checker, w: Mapping[str, Any]) -> tuple[Weight, ...]:
+    factors = list(factor_specs())
+    if not w:
+        raise ck.fail("weights", f"missing; weigh at least one factor, e.g. [weights] {factors[0]} = 1.0")
+    out: list[Weight] = []
+    for factor, value in w.items():
+        key = f"weights.{factor}"
+        if factor not in factors:
+            raise ck.fail(key, f"unknown factor {factor!r}{suggest(factor, factors)}; factors: {', '.join(factors)}")
+        prefer = "better"
+        if isinstance(value, dict):
+            ck.keys(value, ("weight", "prefer"), key)
+            if "weight" not in value:
+                raise ck.fail(f"{key}.weight", "missing; e.g. { weight = 0.5, prefer = \"worse\" }")
+            prefer = ck.choice(value.get("prefer", "better"), f"{key}.prefer", PREFER, "preference")
+            value = value["weight"]
+            key = f"{key}.weight"
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise ck.fail(key, "weights are >= 0; the factor's direction is built in, and "
+                          "{ weight = ..., prefer = \"worse\" } ranks the worse end first")
+        out.append(Weight(factor, ck.number(value, key, minimum=0), prefer))
+    if all(x.weight == 0 for x in out):
+        raise ck.fail("weights", "all weights are zero; give at least one factor a positive weight")
+    return tuple(x for x in out if x.weight > 0)
+
+
+def _tilts(ck: _Checker, t: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, float]]:
+    allowed = ("enabler_roles", *TILT_CLASSES, *ROLES)
+    ck.keys(t, allowed, "tilts")
+    enablers = (ck.choices(t["enabler_roles"], "tilts.enabler_roles", ROLES, "role") if "enabler_roles" in t
+                else tuple(r for r in ROLES if r in ENABLER_ROLES))
+    if not enablers:
+        raise ck.fail("tilts.enabler_roles", "must name at least one role")
+    mult = {k: ck.number(v, f"tilts.{k}", above=0) for k, v in t.items() if k != "enabler_roles"}
+    return enablers, mult

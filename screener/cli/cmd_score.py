@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from screener.cli.options import as_of_option, demo_banner, format_option, note, store_from, to_date
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def table_view(frame: pl.DataFrame) -> pl.DataFrame:
+    """The compact columns a terminal can show: who, how big, each factor's percentile, completeness, flags."""
+    from factors.registry import FACTORS
+
+    cols = ["symbol", "role_class", "region", "market_cap_usd", *(s.pct_column for s in FACTORS.values()),
+            "data_completeness", "flags"]
+    return frame.select([c for c in cols if c in frame.columns])
+
+
+@click.command()
+@as_of_option
+@format_option
+@click.option("--recompute", is_flag=True, default=False,
+              help="Compute again even when scores stored for this date are still current.")
+@click.pass_context
+def score(ctx: click.Context, as_of: object, fmt: str, recompute: bool) -> None:
+    """Score every company on every factor as of a date: value, percentile, components, market cap, completeness
+    and flags. The table shows percentiles; csv and json carry every column.
+
+    Example: screener score --as-of 2026-05-29 --format csv > scores.csv
+    """
+    from factors.engine import scores_for
+    from screener.render import render
+
+    with store_from(ctx) as store:
+        demo_banner(store)
+        frame = scores_for(store, to_date(as_of), recompute=recompute)
+    render(table_view(frame) if fmt == "table" else frame, fmt)
+    day = frame["as_of"][0].isoformat() if frame.height else ""
+    hint = "; the table shows percentiles, use --format csv or json for values and components" if fmt == "table" else ""
+    note(f"{frame.height} companies scored as of {day}{hint}")

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import click
+
+from screener.cli.options import as_of_option, demo_banner, store_from, to_date
+
+
+@click.command()
+@click.argument("symbol")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: one titled table per section; json: one object with a key per section.")
+@click.pass_context
+def show(ctx: click.Context, symbol: str, as_of: object, fmt: str) -> None:
+    """The company card for SYMBOL: identity, role tags and their history, latest fundamentals, recent events,
+    data freshness and the factor breakdown as of a date.
+
+    Example: screener show MP --as-of 2026-05-29
+    """
+    from screener.company_card import company_card, render_card
+
+    with store_from(ctx) as store:
+        demo_banner(store)
+        card = company_card(store, symbol, to_date(as_of), for_json=fmt == "json")
+    render_card(card, fmt)

@@ -1,0 +1,53 @@
+"""``screener weekly``: the weekly job. Score, rank, store the run, print the list and what changed."""
+
+from __future__ import annotations
+
+import click
+
+from screener.cli.options import as_of_option, format_option, note, store_from, to_date
+from screener.render import render
+
+
+@click.command()
+@click.option("--rules", "rules_ref", default="default", show_default=True, metavar="NAME|PATH",
+              help="Rule set name (see 'screener rules list') or path to a .toml file.")
+@as_of_option
+@click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the run to this file: .xlsx workbook, or .csv/.parquet/.json rows.")
+@format_option
+@click.pass_context
+def weekly(ctx: click.Context, rules_ref: str, as_of: object, export_path: str | None, fmt: str) -> None:
+    """Rank with a rule set and store the run; rerunning in the same ISO week replaces that week's run.
+
+    Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
+    holds the rows and the changes go to stderr).
+    """
+    from screener.watchlist import run_weekly, table_view
+
+    with store_from(ctx) as store:
+        res = run_weekly(store, rules_ref, to_date(as_of))
+        if res.demo:
+            from screener.cli.options import DEMO_BANNER
+
+            note(DEMO_BANNER)
+        verb = "replaced this week's run" if res.replaced else "stored"
+        note(f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
+             f"{res.rows.height} members; data: {res.data_freshness}")
+        if fmt == "table":
+            render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
+            if res.previous_run_id is None:
+                note("first run of these rules: no changes to show")
+            elif res.changes.height == 0:
+                note(f"no changes since run {res.previous_run_id}")
+            else:
+                render(res.changes.select("change", "symbol", "name", "text"), fmt,
+                       title=f"Changes since run {res.previous_run_id}")
+        else:
+            render(res.rows, fmt)
+            for line in res.changes["text"].to_list():
+                note(f"{line}")
+        if export_path:
+            from screener.export import export_run
+
+            out = export_run(store, export_path, res.run_id)
+            note(f"wrote {out}")

@@ -1,0 +1,706 @@
+"""``screener refresh``: bring the store up to date from Yahoo Finance without ever making it worse.
+
+The run, step by step:
+
+1. **Plan.** For every symbol, read when each part last completed (``refresh_state``): *fundamentals* (info,
+   the six statements, the share history) and *prices*. A part fresher than ``--max-age`` is skipped, and a symbol
+   with nothing stale costs no request at all. Prices start at the last stored date, inclusive: the overlapping
+   day reveals a split or a unit change, which triggers one full re-fetch.
+2. **Fetch** in a bounded thread pool (default 2 workers). Workers talk only to the provider, never to the store
+   (one DuckDB connection, one writer). Rate limits are retried inside the provider with exponential backoff and
+   jitter; when they persist for several symbols in a row the remaining symbols are not attempted, and say so.
+   Any failure stays with its symbol: one bad symbol never stops the others.
+3. **Validate** each batch of results with the great-expectations suites (one suite run per kind per batch keeps
+   this cheap). The market-cap cross-check compares our shares x close with Yahoo's: a failure holds back that
+   symbol's new prices, the usual culprit being a price unit.
+4. **Store** each symbol in its own transaction: passing rows are upserted with keep-existing-on-null (a gap in
+   Yahoo's answer never erases a stored value), empty frames are never written, failing rows go to
+   ``rejected_rows`` with their expectation, every part gets an ingest-log row, and ``refresh_state`` moves only
+   for parts that completed, so failures are retried next time.
+5. **FX** last: ``XXXUSD=X`` for every currency met (listings, statements), from its last stored date.
+6. **Report** a per-symbol summary. Any failure or rejected row ends the command with exit 1.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from screener.contract import MARKET_SYMBOL, normalise_currency
+from screener.errors import CompletedWithProblems, ScreenerError
+from screener.profiles import (
+    closes_on,
+    last_dates,
+    mark_refreshed,
+    profiles,
+    refresh_state,
+    share_history,
+    upsert_profiles,
+    upsert_share_history,
+)
+from screener.providers.yahoo import (
+    PROVIDER_NAME,
+    STATEMENTS,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    YahooProvider,
+    forget_responses,
+    fundamentals_frame,
+    profile_row,
+)
+from screener.store import Store, utcnow
+
+DEFAULT_WORKERS = 2
+#: After this many symbols in a row gave up on rate limits, the rest of the run is not attempted.
+RATE_LIMIT_BREAKER = 3
+#: A stored close and Yahoo's close for the same day further apart than this mean a split or a unit change.
+OVERLAP_TOLERANCE = 0.02
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PARTS = ("fundamentals", "prices")
+
+
+# -- --max-age ---------------------------------------------------------------------------------------------------
+def parse_duration(text: str) -> timedelta:
+    """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` or ``0`` (always refresh)."""
+    t = text.strip().lower()
+    if t == "0":
+        return timedelta(0)
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", t)
+    if not m:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 7d, 12h, 30m or 0")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def _format_duration(td: timedelta) -> str:
+    secs = int(td.total_seconds())
+    for unit in ("d", "h", "m"):
+        if secs and secs % _UNITS[unit] == 0:
+            return f"{secs // _UNITS[unit]}{unit}"
+    return f"{secs}s" if secs else "0"
+
+
+@dataclass(frozen=True)
+class MaxAge:
+    """How old each part may be before it is fetched again. FX follows ``prices``."""
+
+    fundamentals: timedelta = timedelta(days=7)
+    prices: timedelta = timedelta(days=1)
+
+    @classmethod
+    def parse(cls, text: str | None) -> MaxAge:
+        """``7d`` (both parts), ``prices=12h`` (one part; the other keeps its default) or
+        ``fundamentals=7d,prices=1d``."""
+        if text is None or not text.strip():
+            return cls()
+        if "=" not in text:
+            d = parse_duration(text)
+            return cls(fundamentals=d, prices=d)
+        values: dict[str, timedelta] = {}
+        for item in text.split(","):
+            name, sep, value = item.partition("=")
+            name = name.strip().lower()
+            if not sep or name not in _PARTS:
+                raise ValueError(f"{item.strip()!r}: expected fundamentals=DURATION or prices=DURATION")
+            values[name] = parse_duration(value)
+        return cls(**values)
+
+    def __str__(self) -> str:
+        return f"fundamentals={_format_duration(self.fundamentals)},prices={_format_duration(self.prices)}"
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """How far back a first fetch reaches (later fetches start at the last stored date)."""
+
+    price_days: int = 730
+    fx_days: int = 5 * 365
+    share_days: int = 5 * 365
+
+
+# -- plan and fetch ----------------------------------------------------------------------------------------------
+@dataclass
+class SymbolPlan:
+    symbol: str
+    fundamentals: bool
+    prices: bool
+    unit: str | None  # the listing currency the universe records; stored closes are in it
+    price_start: date | None = None
+    stored_close: float | None = None
+    financial_currency: str | None = None
+
+
+@dataclass
+class SymbolFetch:
+    """What one worker brought back for one symbol; ``problems`` per part are failure reasons."""
+
+    symbol: str
+    plan: SymbolPlan
+    profile: dict[str, Any] | None = None
+    fundamentals: pl.DataFrame | None = None
+    shares: pl.DataFrame | None = None
+    prices: pl.DataFrame | None = None
+    quote_currency: str | None = None
+    price_unit: str | None = None
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    not_found: str | None = None
+    gave_up_on_rate_limit: bool = False
+    retries: int = 0
+
+    def problem(self, part: str, reason: str) -> None:
+        self.problems.setdefault(part, []).append(reason)
+
+
+class _Breaker:
+    """Counts symbols in a row that gave up on rate limits; past the threshold, stop asking Yahoo."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self._run = 0
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        with self._lock:
+            return self._run >= self.threshold
+
+    def record(self, rate_limited: bool) -> None:
+        with self._lock:
+            self._run = self._run + 1 if rate_limited else 0
+
+
+def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback, today: date,
+                  breaker: _Breaker) -> SymbolFetch:
+    out = SymbolFetch(plan.symbol, plan)
+    if breaker.open:
+        reason = "not attempted: Yahoo kept rate-limiting earlier symbols; run refresh again later"
+        for part in ("fundamentals", "prices"):
+            if getattr(plan, part):
+                out.problem(part, reason)
+        return out
+    ledger = provider.reset_ledger()
+    try:
+        if plan.fundamentals:
+            _fetch_fundamentals(provider, plan, out, lookback, today)
+        if plan.prices and out.not_found is None and not out.gave_up_on_rate_limit:
+            _fetch_prices(provider, plan, out, lookback, today)
+    except NotFound as exc:
+        out.not_found = str(exc)
+    except Exception as exc:  # one symbol's surprise must not stop the run
+        out.problem("fundamentals" if plan.fundamentals else "prices", f"unexpected {type(exc).__name__}: {exc}")
+    out.retries = ledger.retries
+    breaker.record(out.gave_up_on_rate_limit)
+    return out
+
+
+def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback,
+                        today: date) -> None:
+    sym = plan.symbol
+    try:
+        out.profile = profile_row(sym, provider.info(sym))
+    except NotFound:
+        raise
+    except RateLimited as exc:
+        out.problem("fundamentals", str(exc))
+        out.gave_up_on_rate_limit = True
+        return
+    except ProviderError as exc:
+        out.problem("fundamentals", str(exc))
+    tables: dict[tuple[str, str], Any] = {}
+    for statement, freq in STATEMENTS:
+        try:
+            tables[(statement, freq)] = provider.statement(sym, statement, freq)
+        except RateLimited as exc:
+            out.problem("fundamentals", str(exc))
+            out.gave_up_on_rate_limit = True
+            return
+        except NotFound:
+            raise
+        except ProviderError as exc:
+            out.problem("fundamentals", str(exc))
+    try:
+        out.shares = provider.shares(sym, today - timedelta(days=lookback.share_days))
+    except RateLimited as exc:
+        out.problem("fundamentals", str(exc))
+        out.gave_up_on_rate_limit = True
+    except ProviderError as exc:
+        out.problem("fundamentals", str(exc))
+    if not any(t is not None for t in tables.values()):
+        return
+    currency = (out.profile or {}).get("financial_currency") or plan.financial_currency
+    if not currency:
+        out.problem("fundamentals", "statements not stored: their currency is unknown (Yahoo gave no "
+                                    "financialCurrency)")
+        return
+    out.fundamentals = fundamentals_frame(sym, tables, currency, out.shares)
+
+
+def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback,
+                  today: date) -> None:
+    sym = plan.symbol
+    full_start = today - timedelta(days=lookback.price_days)
+    try:
+        history = provider.prices(sym, plan.price_start or full_start, unit=plan.unit)
+        frame = history.frame
+        if plan.price_start is not None and plan.stored_close and frame.height:
+            overlap = frame.filter(pl.col("date") == plan.price_start)["close"].to_list()
+            if overlap and abs(overlap[0] / plan.stored_close - 1) > OVERLAP_TOLERANCE:
+                out.notes.append(f"stored close on {plan.price_start} was {plan.stored_close:g}, Yahoo now says "
+                                 f"{overlap[0]:g} (split or correction): prices re-fetched in full")
+                history = provider.prices(sym, full_start, unit=plan.unit)
+                frame = history.frame
+    except RateLimited as exc:
+        out.problem("prices", str(exc))
+        out.gave_up_on_rate_limit = True
+        return
+    except NotFound:
+        raise
+    except ProviderError as exc:
+        out.problem("prices", str(exc))
+        return
+    out.quote_currency = history.quote_currency
+    out.price_unit = history.unit
+    if out.profile is not None:
+        out.profile["price_unit"] = history.unit
+    out.prices = frame
+    if history.scale != 1.0:
+        out.notes.append(f"prices converted from {history.quote_currency} to {history.unit} (x{history.scale:g})")
+
+
+# -- the report --------------------------------------------------------------------------------------------------
+REPORT_SCHEMA: dict[str, type[pl.DataType]] = {
+    "symbol": pl.String,
+    "status": pl.String,
+    "fundamentals": pl.Int64,
+    "shares": pl.Int64,
+    "prices": pl.Int64,
+    "fx": pl.Int64,
+    "rejected": pl.Int64,
+    "retries": pl.Int64,
+    "message": pl.String,
+}
+
+
+@dataclass
+class RefreshReport:
+    """One row per symbol (and per currency pair): what was stored, what failed and why."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0
+
+    def table(self) -> pl.DataFrame:
+        symbols = sorted((r for r in self.rows if not r["symbol"].endswith("USD=X")), key=lambda r: r["symbol"])
+        pairs = sorted((r for r in self.rows if r["symbol"].endswith("USD=X")), key=lambda r: r["symbol"])
+        return pl.DataFrame([*symbols, *pairs], schema=REPORT_SCHEMA, orient="row")
+
+    @property
+    def failed(self) -> list[str]:
+        return [r["symbol"] for r in self.rows if r["status"] in ("failed", "partial")]
+
+    @property
+    def rejected(self) -> int:
+        return sum(r["rejected"] or 0 for r in self.rows)
+
+    def raise_if_problems(self) -> None:
+        failed = sorted(self.failed)
+        if not failed and not self.rejected:
+            return
+        parts = []
+        if failed:
+            shown = ", ".join(failed[:8]) + (f" and {len(failed) - 8} more" if len(failed) > 8 else "")
+            parts.append(f"{len(failed)} of {len(self.rows)} refreshed had failures ({shown})")
+        if self.rejected:
+            parts.append(f"{self.rejected} row(s) failed validation and were kept out")
+        raise CompletedWithProblems("; ".join(parts) + "; reasons are in the table above and in the ingest log")
+
+
+# -- the run -----------------------------------------------------------------------------------------------------
+class _Progress:
+    """A rich progress bar on stderr, only when asked for (the CLI asks when stderr is a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+    def __enter__(self) -> _Progress:
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task("refreshing", total=0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def add(self, n: int) -> None:
+        if self._bar is not None and n:
+            self._bar.update(self._task, total=(self._bar.tasks[0].total or 0) + n)
+
+    def advance(self, label: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=f"refreshing {label}")
+
+
+def _is_fresh(state: dict[tuple[str, str], datetime], subject: str, part: str, max_age: timedelta,
+              now: datetime) -> bool:
+    fetched = state.get((subject, part))
+    return fetched is not None and max_age > timedelta(0) and now - fetched < max_age
+
+
+def _universe(store: Store, symbols: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
+    companies = store.query("SELECT symbol, currency FROM companies ORDER BY symbol")
+    listing = dict(zip(companies["symbol"].to_list(), companies["currency"].to_list(), strict=True))
+    if symbols:
+        wanted = sorted({s.strip().upper() for s in symbols if s.strip()})
+        bad = [s for s in wanted if s == MARKET_SYMBOL or " " in s]
+        if bad:
+            raise ScreenerError(f"invalid symbol {bad[0]!r}")
+        return wanted, listing
+    wanted = [s for s in listing if s != MARKET_SYMBOL]
+    if not wanted:
+        raise ScreenerError("the universe is empty: run 'screener init' (or import a companies file) first")
+    return wanted, listing
+
+
+def refresh(
+    store: Store,
+    provider: YahooProvider | None = None,
+    *,
+    symbols: Sequence[str] | None = None,
+    max_age: MaxAge | str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = False,
+    note: Callable[[str], None] | None = None,
+    lookback: Lookback | None = None,
+    batch_size: int = 20,
+    now: datetime | None = None,
+) -> RefreshReport:
+    """Refresh ``symbols`` (default: the universe) and return the per-symbol report; see the module docstring.
+
+    ``provider`` defaults to ``YahooProvider()`` on yfinance's own session; pass one built with your own
+    ``session=`` to add rate limiting. Call ``report.raise_if_problems()`` to turn failures into an exception.
+    """
+    if workers < 1:
+        raise ScreenerError("--workers must be at least 1")
+    limits = max_age if isinstance(max_age, MaxAge) else MaxAge.parse(max_age)
+    lookback = lookback or Lookback()
+    say = note or (lambda _msg: None)
+    now = now or utcnow()
+    today = date.today()
+    wanted, listing = _universe(store, symbols)
+    outside = [s for s in wanted if s not in listing]
+    if outside:
+        say(f"Warning: {len(outside)} symbol(s) not in the universe ({', '.join(outside[:5])}); their data is "
+            "stored but not scored until a companies file adds them")
+
+    state_frame = refresh_state(store)
+    state = {(s, p): f for s, p, f in zip(state_frame["subject"].to_list(), state_frame["part"].to_list(),
+                                          state_frame["fetched_at"].to_list(), strict=True) if f is not None}
+    last_price = last_dates(store, "prices", "symbol")
+    stored_profiles = profiles(store, wanted)
+    fin_ccy = dict(zip(stored_profiles["symbol"].to_list(), stored_profiles["financial_currency"].to_list(),
+                       strict=True))
+    plans: list[SymbolPlan] = []
+    report = RefreshReport()
+    with store.transaction():
+        for sym in wanted:
+            need_f = not _is_fresh(state, sym, "fundamentals", limits.fundamentals, now)
+            need_p = not _is_fresh(state, sym, "prices", limits.prices, now)
+            if not (need_f or need_p):
+                report.skipped += 1
+                store.log_ingest(provider=PROVIDER_NAME, status="skipped", source=f"{PROVIDER_NAME}:{sym}",
+                                 symbol=sym, message=f"fresher than --max-age {limits}")
+                report.rows.append(_row(sym, "skipped", message=f"fresh (max age {limits})"))
+                continue
+            plans.append(SymbolPlan(sym, need_f, need_p, listing.get(sym), last_price.get(sym) if need_p else None,
+                                    financial_currency=fin_ccy.get(sym)))
+    stored_close = closes_on(store, {p.symbol: p.price_start for p in plans if p.price_start is not None})
+    for p in plans:
+        p.stored_close = stored_close.get(p.symbol)
+    if plans:
+        say(f"Refreshing {len(plans)} of {len(wanted)} symbol(s) from Yahoo Finance with {workers} worker(s); "
+            f"{report.skipped} fresh (max age {limits})")
+    elif wanted:
+        say(f"All {len(wanted)} symbol(s) are fresh (max age {limits}); nothing to fetch")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if plans and provider is None:
+            provider = default_provider()
+        if provider is not None:
+            forget_responses()
+        breaker = _Breaker(RATE_LIMIT_BREAKER)
+        with _Progress(progress) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
+            bar.add(len(plans))
+            futures = [pool.submit(_fetch_symbol, provider, p, lookback, today, breaker) for p in plans]
+            try:
+                met = _collect(store, futures, bar, report, batch_size, today)
+                met |= {normalise_currency(listing[s])[0] for s in wanted if listing.get(s)}
+                met |= {normalise_currency(c)[0] for c in stored_profiles["financial_currency"].drop_nulls()}
+                _refresh_fx(store, provider, pool, sorted(met - {"USD"}), state, limits, now, lookback, today,
+                            bar, report)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    return report
+
+
+def default_provider() -> YahooProvider:
+    """The provider a run uses when none is given: yfinance's own session, the product's cache folder."""
+    return YahooProvider()
+
+
+def _row(subject: str, status: str, **values: Any) -> dict[str, Any]:
+    row = dict.fromkeys(REPORT_SCHEMA)
+    row.update(symbol=subject, status=status, **values)
+    return row
+
+
+def _collect(store: Store, futures: list[Future[SymbolFetch]], bar: _Progress, report: RefreshReport,
+             batch_size: int, today: date) -> set[str]:
+    """Store results in batches as they arrive; return the currencies they met."""
+    met: set[str] = set()
+    batch: list[SymbolFetch] = []
+    for future in as_completed(futures):
+        fetch = future.result()
+        bar.advance(fetch.symbol)
+        batch.append(fetch)
+        if len(batch) >= batch_size:
+            met |= _store_batch(store, batch, report, today)
+            batch = []
+    if batch:
+        met |= _store_batch(store, batch, report, today)
+    return met
+
+
+def _concat(frames: Iterable[pl.DataFrame | None]) -> pl.DataFrame | None:
+    present = [f for f in frames if f is not None and f.height]
+    return pl.concat(present, how="vertical") if present else None
+
+
+def _split(kind: str, frame: pl.DataFrame | None, today: date) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """Validate a batch frame: (passing rows, failures with the symbol's source)."""
+    from screener.validation import validate_frame
+
+    if frame is None:
+        return None, pl.DataFrame()
+    fails = validate_frame(kind, frame, PROVIDER_NAME, today=today)
+    if fails.height == 0:
+        return frame, fails
+    bad = set(int(r) - 2 for r in fails["row"].to_list())
+    good = frame.with_row_index("_r").filter(~pl.col("_r").is_in(list(bad))).drop("_r")
+    fails = fails.with_columns(source=pl.lit(f"{PROVIDER_NAME}:") + pl.col("key").str.split("/").list.first())
+    return good, fails
+
+
+def _for(frame: pl.DataFrame | None, symbol: str) -> pl.DataFrame | None:
+    if frame is None or frame.height == 0:
+        return None
+    part = frame.filter(pl.col("symbol") == symbol)
+    return part if part.height else None
+
+
+def _market_caps(store: Store, batch: list[SymbolFetch], today: date) -> pl.DataFrame:
+    """Failures of the market-cap cross-check for symbols whose prices were fetched in this batch."""
+    from screener.validation import validate_frame
+    from screener.validation.market_cap import market_cap_frame
+
+    syms = [f.symbol for f in batch if f.prices is not None and f.prices.height]
+    if not syms:
+        return pl.DataFrame()
+    stored_prof = profiles(store, syms)
+    stored_mcap = dict(zip(stored_prof["symbol"].to_list(), stored_prof["market_cap"].to_list(), strict=True))
+    stored_shares = share_history(store, syms).group_by("symbol").agg(pl.col("shares").sort_by("date").last())
+    shares_of = dict(zip(stored_shares["symbol"].to_list(), stored_shares["shares"].to_list(), strict=True))
+    rows = []
+    for f in batch:
+        if f.symbol not in syms:
+            continue
+        shares = None
+        if f.shares is not None and f.shares.height:
+            shares = f.shares.sort("date")["shares"][-1]
+        elif f.fundamentals is not None and f.fundamentals["shares_outstanding"].drop_nulls().len():
+            shares = f.fundamentals.drop_nulls("shares_outstanding").sort("period_end")["shares_outstanding"][-1]
+        else:
+            shares = shares_of.get(f.symbol)
+        reference = (f.profile or {}).get("market_cap") or stored_mcap.get(f.symbol)
+        close = f.prices.sort("date")["close"][-1]  # type: ignore[union-attr]
+        rows.append({"symbol": f.symbol, "shares_outstanding": shares, "close": close,
+                     "price_unit": f.price_unit or f.plan.unit, "market_cap": reference})
+    frame = market_cap_frame(rows)
+    return validate_frame("market_cap", frame, PROVIDER_NAME, today=today) if frame.height else pl.DataFrame()
+
+
+def _store_batch(store: Store, batch: list[SymbolFetch], report: RefreshReport, today: date) -> set[str]:
+    """Validate the batch per kind, then store each symbol in its own transaction."""
+    met: set[str] = set()
+    profile_rows = [f.profile for f in batch if f.profile is not None]
+    from screener.profiles import PROFILE_SCHEMA
+
+    frames = {
+        "profiles": pl.DataFrame(profile_rows, schema=PROFILE_SCHEMA, orient="row") if profile_rows else None,
+        "fundamentals": _concat(f.fundamentals for f in batch),
+        "shares": _concat(f.shares for f in batch),
+        "prices": _concat(f.prices for f in batch),
+    }
+    checked = {kind: _split(kind, frame, today) for kind, frame in frames.items()}
+    mcap_fail = _market_caps(store, batch, today)
+    held_back = set(mcap_fail["key"].to_list()) if mcap_fail.height else set()
+    stamp = utcnow()
+    for f in batch:
+        for c in ((f.profile or {}).get("quote_currency"), (f.profile or {}).get("financial_currency")):
+            if c:
+                met.add(normalise_currency(c)[0])
+        if f.fundamentals is not None and f.fundamentals.height:
+            met |= set(f.fundamentals["currency"].to_list())
+        with store.transaction():
+            report.rows.append(_store_symbol(store, f, checked, mcap_fail, f.symbol in held_back, stamp))
+    return met
+
+
+def _store_symbol(store: Store, f: SymbolFetch, checked: dict[str, tuple[pl.DataFrame | None, pl.DataFrame]],
+                  mcap_fail: pl.DataFrame, hold_prices: bool, stamp: datetime) -> dict[str, Any]:
+    sym, source = f.symbol, f"{PROVIDER_NAME}:{f.symbol}"
+    counts: dict[str, int | None] = {"fundamentals": None, "shares": None, "prices": None}
+    rejected = 0
+    if f.not_found is not None:
+        for part in _PARTS:
+            if getattr(f.plan, part):
+                store.log_ingest(provider=PROVIDER_NAME, status="failed", kind=part, source=source, symbol=sym,
+                                 message=f.not_found)
+                mark_refreshed(store, sym, part, status="failed", complete=False, message=f.not_found, at=stamp)
+        return _row(sym, "failed", retries=f.retries, message=f.not_found)
+
+    def store_kind(kind: str, fetched: pl.DataFrame | None, write: Callable[[pl.DataFrame], int],
+                   hold: bool = False) -> tuple[int | None, int]:
+        good, fails = checked[kind]
+        mine = _for(good, sym)
+        bad = fails.filter(pl.col("source") == source) if fails.height else fails
+        n_bad = len(set(bad["row"].to_list())) if bad.height else 0
+        if hold and mine is not None:
+            extra = mcap_fail.filter(pl.col("key") == sym).with_columns(
+                source=pl.lit(source), kind=pl.lit("prices"), column_name=pl.lit("close"))
+            bad = pl.concat([bad, extra]) if bad.height else extra
+            n_bad = mine.height + n_bad
+            mine = None
+        if bad.height:
+            store.record_rejections(bad.drop("row"), provider=PROVIDER_NAME)
+        stored = write(mine) if mine is not None and mine.height else 0
+        return (stored if fetched is not None else None), n_bad
+
+    if f.plan.fundamentals:
+        stored_profile, bad_p = store_kind("profiles", None if f.profile is None else pl.DataFrame([f.profile]),
+                                           lambda fr: upsert_profiles(store, fr, PROVIDER_NAME, loaded_at=stamp))
+        counts["fundamentals"], bad_f = store_kind(
+            "fundamentals", f.fundamentals,
+            lambda fr: store.upsert("fundamentals", fr, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp))
+        counts["shares"], bad_s = store_kind(
+            "shares", f.shares, lambda fr: upsert_share_history(store, fr, PROVIDER_NAME, loaded_at=stamp))
+        rejected += bad_p + bad_f + bad_s
+        problems = f.problems.get("fundamentals", [])
+        _log_part(store, f, "fundamentals", counts["fundamentals"], bad_f + bad_p + bad_s, problems, stamp,
+                  extra=f"profile {'stored' if stored_profile else 'not available'}; "
+                        f"{counts['shares'] or 0} share count(s)")
+    if f.plan.prices:
+        counts["prices"], bad_pr = store_kind(
+            "prices", f.prices,
+            lambda fr: store.upsert("prices", fr, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp),
+            hold=hold_prices)
+        rejected += bad_pr
+        _log_part(store, f, "prices", counts["prices"], bad_pr, f.problems.get("prices", []), stamp)
+    problems = [p for part in _PARTS for p in f.problems.get(part, [])]
+    anything = any(v for v in counts.values())
+    status = ("partial" if anything else "failed") if problems else ("rejected" if rejected else "ok")
+    message = "; ".join([*problems, *f.notes]) or None
+    return _row(sym, status, fundamentals=counts["fundamentals"], shares=counts["shares"], prices=counts["prices"],
+                rejected=rejected, retries=f.retries, message=message)
+
+
+def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad: int, problems: list[str],
+              stamp: datetime, extra: str | None = None) -> None:
+    fetched = f.fundamentals if part == "fundamentals" else f.prices
+    rows_in = 0 if fetched is None else fetched.height
+    if problems:
+        status = "failed"
+    elif n_bad:
+        status = "rejected"
+    else:
+        status = "ok"
+    message = "; ".join([*problems, *([extra] if extra else [])]) or None
+    if n_bad:
+        message = f"{n_bad} row(s) rejected by validation" + (f"; {message}" if message else "")
+    store.log_ingest(provider=PROVIDER_NAME, status=status, kind=part, source=f"{PROVIDER_NAME}:{f.symbol}",
+                     symbol=f.symbol, rows_in=rows_in, rows_stored=stored or 0, rows_rejected=n_bad, message=message)
+    mark_refreshed(store, f.symbol, part, status=status, complete=not problems, message=message, at=stamp)
+
+
+# -- fx ----------------------------------------------------------------------------------------------------------
+def _refresh_fx(store: Store, provider: YahooProvider | None, pool: ThreadPoolExecutor, currencies: list[str],
+                state: dict[tuple[str, str], datetime], limits: MaxAge, now: datetime, lookback: Lookback,
+                today: date, bar: _Progress, report: RefreshReport) -> None:
+    last_fx = last_dates(store, "fx", "currency")
+    due = [c for c in currencies if not _is_fresh(state, f"{c}USD=X", "fx", limits.prices, now)]
+    if not due:
+        return
+    if provider is None:
+        provider = default_provider()
+        forget_responses()
+    bar.add(len(due))
+
+    def fetch(ccy: str) -> tuple[str, pl.DataFrame | None, str | None]:
+        start = last_fx.get(ccy) or today - timedelta(days=lookback.fx_days)
+        try:
+            return ccy, provider.fx(ccy, start), None
+        except ProviderError as exc:
+            return ccy, None, str(exc)
+
+    results = [fut.result() for fut in [pool.submit(fetch, c) for c in due]]
+    frames = _concat(frame for _, frame, _ in results)
+    good, fails = _split("fx", frames, today)
+    stamp = utcnow()
+    for ccy, frame, error in results:
+        pair = f"{ccy}USD=X"
+        bar.advance(pair)
+        with store.transaction():
+            mine = _for_currency(good, ccy)
+            bad = fails.filter(pl.col("key").str.starts_with(f"{ccy}/")) if fails.height else fails
+            if bad.height:
+                store.record_rejections(bad.drop("row").with_columns(source=pl.lit(f"{PROVIDER_NAME}:{pair}")),
+                                        provider=PROVIDER_NAME)
+            stored = store.upsert("fx", mine, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp) \
+                if mine is not None else 0
+            n_bad = bad.height
+            status = "failed" if error else ("rejected" if n_bad else "ok")
+            message = error or (f"{n_bad} row(s) rejected by validation" if n_bad else None)
+            store.log_ingest(provider=PROVIDER_NAME, status=status, kind="fx", source=f"{PROVIDER_NAME}:{pair}",
+                             rows_in=0 if frame is None else frame.height, rows_stored=stored, rows_rejected=n_bad,
+                             message=message)
+            mark_refreshed(store, pair, "fx", status=status, complete=error is None, message=message, at=stamp)
+            report.rows.append(_row(pair, status, fx=None if error else stored, rejected=n_bad, message=message))
+
+
+def _for_currency(frame: pl.DataFrame | None, currency: str) -> pl.DataFrame | None:
+    if frame is None:
+        return None
+    part = frame.filter(pl.col("currency") == currency)
+    return part if part.height else None
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

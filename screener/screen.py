@@ -1,0 +1,142 @@
+"""Ad hoc screens over stored scores: "Korean or Japanese processors with net cash, ranked by dilution risk".
+
+Why stored scores: a screen is a question asked between weekly runs, at the terminal, many times in a row. It must
+answer in well under a second, so it reads the newest stored score set (or the one for ``--as-of``) and only
+computes scores when none is stored. Every filter, including ``--role`` and ``--country``, goes through the
+expression grammar, so a screen can never do more than compare known columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from rules.expr import NUMBER, Compiled, ExprError, compile_condition, namespace_from_schema, suggest
+from screener.contract import ISO_COUNTRIES, REGIONS, ROLES
+from screener.errors import ScreenerError
+from screener.store import Store
+
+REGION_NAMES = tuple(sorted(set(REGIONS.values()) | {"other"}))
+BASE_COLUMNS = ("symbol", "name", "country", "roles", "stage", "market_cap_usd")
+
+
+@dataclass
+class ScreenResult:
+    rows: pl.DataFrame
+    as_of: date
+    demo: bool
+    universe: int
+    computed: bool
+
+
+def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, bool]:
+    """The stored score set (newest, or for ``as_of``); compute and store it only when there is none."""
+    found = store.load_scores(as_of)
+    if found is not None:
+        return found[0], found[1], False
+    if not store.scalar("SELECT count(*) FROM companies"):
+        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
+    from factors.engine import scores_for
+
+    day = as_of or date.today()
+    return day, scores_for(store, day), True
+
+
+def _place_condition(countries: Sequence[str]) -> str:
+    codes, regions = [], []
+    for c in countries:
+        if c.upper() in ISO_COUNTRIES:
+            codes.append(c.upper())
+        elif c.lower() in REGION_NAMES:
+            regions.append(c.lower())
+        else:
+            raise ScreenerError(f"--country: unknown country or region {c!r}"
+                                f"{suggest(c, [*sorted(ISO_COUNTRIES), *REGION_NAMES])}; "
+                                f"use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})")
+    parts = []
+    if codes:
+        parts.append("country in [" + ", ".join(f"'{c}'" for c in codes) + "]")
+    if regions:
+        parts.append("region in [" + ", ".join(f"'{r}'" for r in regions) + "]")
+    return " or ".join(parts)
+
+
+def conditions(scores: pl.DataFrame, roles: Sequence[str], countries: Sequence[str], where: str | None
+               ) -> list[tuple[str, Compiled]]:
+    """``--role``, ``--country`` and ``--where`` as checked conditions against the columns actually present."""
+    ns = namespace_from_schema(scores.schema)
+    out: list[tuple[str, Compiled]] = []
+    for r in roles:
+        if r not in ROLES:
+            raise ScreenerError(f"--role: unknown role {r!r}{suggest(r, ROLES)}")
+    if roles:
+        out.append(("--role", compile_condition(" or ".join(f"has_role('{r}')" for r in roles), ns)))
+    if countries:
+        out.append(("--country", compile_condition(_place_condition(countries), ns)))
+    if where is not None:
+        try:
+            out.append(("--where", compile_condition(where, ns)))
+        except ExprError as exc:
+            raise ExprError(f"--where: {exc}") from None
+    return out
+
+
+def _sort_spec(scores: pl.DataFrame, sort: str) -> tuple[str, bool, str | None]:
+    """``FACTOR`` sorts best first (direction-aware); any numeric column sorts descending; ``:asc``/``:desc``."""
+    from factors.registry import FACTORS
+
+    name, _, order = sort.partition(":")
+    if order and order not in ("asc", "desc"):
+        raise ScreenerError(f"--sort: order must be 'asc' or 'desc', got {order!r} (e.g. --sort dilution_risk:asc)")
+    numeric = [c for c, t in namespace_from_schema(scores.schema).types.items() if t == NUMBER]
+    if name in FACTORS and (name in scores.columns or f"{name}_pct" in scores.columns):
+        descending = FACTORS[name].direction == "higher_is_better"
+        shown = name if name in scores.columns else None
+        name = name if name in scores.columns else f"{name}_pct"
+    elif name in numeric:
+        descending, shown = True, name
+    else:
+        raise ScreenerError(f"--sort: unknown factor or column {name!r}{suggest(name, [*FACTORS, *numeric])}")
+    if order:
+        descending = order == "desc"
+    return name, descending, shown
+
+
+def run_screen(store: Store, *, rules: str | None = None, roles: Sequence[str] = (), countries: Sequence[str] = (),
+               where: str | None = None, sort: str | None = None, top: int | None = None,
+               as_of: date | None = None) -> ScreenResult:
+    """Filter (and, with a rule set, rank) the stored scores; ``top`` caps the rows (with rules: overrides N)."""
+    day, scores, computed = _scores(store, as_of)
+    conds = conditions(scores, roles, countries, where)
+    demo = bool(scores["demo"].any()) if "demo" in scores.columns and scores.height else False
+    if rules is not None:
+        from rules.engine import rank
+        from rules.ruleset import load
+
+        rows = rank(scores, load(rules), where=conds, top_n=top).members
+    else:
+        from factors.registry import FACTORS
+
+        df = scores
+        for _, c in conds:
+            df = df.filter(c.expr)
+        factors = [f for f in FACTORS if f in df.columns]
+        cols = [c for c in BASE_COLUMNS if c in df.columns] + [f"{f}_pct" for f in factors]
+        cols += [c for c in ("data_completeness", "flags") if c in df.columns]
+        if sort:
+            key, descending, shown = _sort_spec(df, sort)
+            if shown and shown not in cols:
+                cols.insert(cols.index("market_cap_usd") + 1 if "market_cap_usd" in cols else len(cols), shown)
+            df = df.sort([key, "symbol"], descending=[descending, False], nulls_last=True)
+        else:
+            df = df.sort("symbol")
+        rows = df.select(cols).with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+        if top is not None:
+            rows = rows.head(top)
+    if rules is not None and sort:
+        key, descending, _ = _sort_spec(rows, sort)
+        rows = rows.sort([key, "rank"], descending=[descending, False], nulls_last=True)
+    return ScreenResult(rows=rows, as_of=day, demo=demo, universe=scores.height, computed=computed)

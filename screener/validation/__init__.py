@@ -1,0 +1,99 @@
+"""Validation gates: a great-expectations suite per kind, run before anything reaches the store.
+
+- ``validate_frame(kind, frame, source)``: the failing values of one frame, each named by row, key, column and
+  expectation. ``refresh`` keeps those rows out and records them; ``import`` refuses the file (or, with
+  ``--quarantine``, stores the rest).
+- ``validate_parsed(parsed)``: the same per imported file.
+- ``validate_store(store)``: every suite over what is stored, for ``screener validate``.
+
+The suites themselves are data in ``suites.py``; great_expectations is imported only when a check runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from screener.validation.suites import SUITE_KINDS, Check, checks_for, key_columns
+
+if TYPE_CHECKING:
+    from screener.importer import ParsedFile
+    from screener.store import Store
+
+__all__ = ["SUITE_KINDS", "Check", "StoreValidation", "checks_for", "key_columns", "validate_frame",
+           "validate_parsed", "validate_store"]
+
+SUMMARY_SCHEMA: dict[str, type[pl.DataType]] = {
+    "kind": pl.String,
+    "expectation": pl.String,
+    "column_name": pl.String,
+    "checked": pl.Int64,
+    "failed": pl.Int64,
+    "failing_keys": pl.String,
+}
+#: How many failing keys a summary row names before it says "and N more".
+KEYS_SHOWN = 10
+
+
+def validate_frame(kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None) -> pl.DataFrame:
+    """Failing values of ``frame`` against the suite of ``kind``: columns source, row (0-based index + 2, the
+    spreadsheet row), kind, key, expectation, column_name, value. Empty when every row passes."""
+    from screener.validation.runner import failures_frame, run_checks
+
+    return failures_frame(kind, frame, run_checks(kind, frame, today), source)
+
+
+def validate_parsed(parsed: Sequence[ParsedFile]) -> dict[Path, pl.DataFrame]:
+    """Failing values per imported file (an empty frame for a clean file)."""
+    return {pf.path: validate_frame(pf.kind, pf.frame, str(pf.path)) for pf in parsed}
+
+
+@dataclass
+class StoreValidation:
+    summary: pl.DataFrame  # one row per kind and expectation
+    failures: pl.DataFrame  # one row per failing value
+
+    @property
+    def failed(self) -> int:
+        return self.failures.height
+
+
+def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
+    from screener.profiles import profiles, share_history
+    from screener.validation.market_cap import stored_market_caps
+
+    frames = {kind: store.frame(kind) for kind in ("companies", "fundamentals", "prices", "fx", "events")}
+    frames["profiles"] = profiles(store)
+    frames["shares"] = share_history(store)
+    frames["market_cap"] = stored_market_caps(store)
+    return frames
+
+
+def validate_store(store: Store, *, today: date | None = None) -> StoreValidation:
+    """Re-run every suite over what is stored. Sorted by kind (suite order) and check order, so the report is
+    the same every time for the same data."""
+    from screener.validation.runner import FAILURE_SCHEMA, failures_frame, run_checks
+
+    summary_rows = []
+    failures = []
+    for kind, frame in _stored_frames(store).items():
+        results = run_checks(kind, frame, today)
+        fails = failures_frame(kind, frame, results, f"store:{kind}")
+        failures.append(fails)
+        for res in results:
+            keys = sorted({fails["key"][i] for i in range(fails.height)
+                           if fails["expectation"][i].startswith(res.check.label)
+                           and fails["column_name"][i] == ",".join(res.check.columns)})
+            shown = "; ".join(keys[:KEYS_SHOWN]) + (f"; ... and {len(keys) - KEYS_SHOWN} more"
+                                                    if len(keys) > KEYS_SHOWN else "")
+            summary_rows.append({"kind": kind, "expectation": res.check.label,
+                                 "column_name": ",".join(res.check.columns), "checked": res.checked,
+                                 "failed": len(res.failed_rows), "failing_keys": shown or None})
+    summary = pl.DataFrame(summary_rows, schema=SUMMARY_SCHEMA, orient="row")
+    all_failures = pl.concat(failures) if failures else pl.DataFrame(schema=FAILURE_SCHEMA)
+    return StoreValidation(summary=summary, failures=all_failures)

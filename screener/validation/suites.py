@@ -1,0 +1,203 @@
+"""What each kind must satisfy, as data: one list of great-expectations checks per kind.
+
+Why data and not GX objects: this module is imported by code paths that must stay fast (no great_expectations
+import here), and a plain list makes the rules easy to read, document and test. ``runner`` turns them into GX
+expectation suites when validation actually runs.
+
+Dates may be at most one day ahead of the machine's date: an exchange east of us can already be on tomorrow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from screener.contract import (
+    CAPACITY_STAGES,
+    EVENT_KINDS,
+    ISO_COUNTRIES,
+    ISO_CURRENCIES,
+    KINDS,
+    MARKET_SYMBOL,
+    PERIODS,
+    ROLES,
+    SEGMENTS,
+    STAGES,
+    SUBUNITS,
+)
+
+#: Implied market cap (our shares x our close) over the provider's (its shares x its price) must fall in here.
+#: Wide on purpose: share classes and a few days between prices move it a little; a unit mistake moves it 100x.
+MARKET_CAP_RATIO_BOUNDS = (0.2, 5.0)
+#: Kinds beyond the data contract: provider profiles, share-count history, and the market-cap cross-check.
+EXTRA_KEYS: dict[str, tuple[str, ...]] = {
+    "profiles": ("symbol",),
+    "shares": ("symbol", "date"),
+    "market_cap": ("symbol",),
+}
+SUITE_KINDS: tuple[str, ...] = (*KINDS, *EXTRA_KEYS)
+
+_SYMBOL = r"^[A-Z0-9][A-Z0-9.\-=&^]*$"
+_TAGS = r"^[a-z0-9_]+(?:;[a-z0-9_]+)*$"
+
+
+def key_columns(kind: str) -> tuple[str, ...]:
+    return KINDS[kind].key if kind in KINDS else EXTRA_KEYS[kind]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation: ``gx_class`` names the great-expectations class, ``kwargs`` its arguments, ``rule`` says
+    in a few words what a passing value looks like (shown to users next to the expectation's name)."""
+
+    gx_class: str
+    kwargs: dict[str, Any] = field(hash=False)
+    rule: str
+
+    @property
+    def expectation_type(self) -> str:
+        return _snake(self.gx_class)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if "column_list" in self.kwargs:
+            return tuple(self.kwargs["column_list"])
+        return (self.kwargs["column"],)
+
+    @property
+    def label(self) -> str:
+        return f"{self.expectation_type} ({self.rule})"
+
+    @property
+    def match_key(self) -> tuple[str, tuple[str, ...]]:
+        """How a GX result is matched back to its check: results do not come back in suite order."""
+        return self.expectation_type, self.columns
+
+
+def _not_null(column: str) -> Check:
+    return Check("ExpectColumnValuesToNotBeNull", {"column": column}, "required")
+
+
+def _positive(column: str) -> Check:
+    return Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "strict_min": True},
+                 f"{column} > 0")
+
+
+def _non_negative(column: str) -> Check:
+    return Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0}, f"{column} >= 0")
+
+
+def _in_set(column: str, values: object, what: str) -> Check:
+    return Check("ExpectColumnValuesToBeInSet", {"column": column, "value_set": sorted(values)}, what)  # type: ignore[arg-type]
+
+
+def _regex(column: str, pattern: str, what: str) -> Check:
+    return Check("ExpectColumnValuesToMatchRegex", {"column": column, "regex": pattern}, what)
+
+
+def _not_future(column: str, today: date) -> Check:
+    latest = datetime.combine(today + timedelta(days=1), datetime.min.time())
+    return Check("ExpectColumnValuesToBeBetween", {"column": column, "max_value": latest},
+                 f"not after {latest.date().isoformat()}")
+
+
+def _unique(columns: tuple[str, ...]) -> Check:
+    if len(columns) == 1:
+        return Check("ExpectColumnValuesToBeUnique", {"column": columns[0]}, "no duplicate key")
+    return Check("ExpectCompoundColumnsToBeUnique", {"column_list": list(columns)}, "no duplicate key")
+
+
+def _roles_pattern() -> str:
+    alt = "|".join(ROLES)
+    return rf"^(?:{alt})(?:;(?:{alt}))*$"
+
+
+def checks_for(kind: str, today: date | None = None) -> list[Check]:
+    """Every check of a kind, in a stable order (the order reports list them in)."""
+    today = today or date.today()
+    listing_currencies = ISO_CURRENCIES | set(SUBUNITS)
+    if kind == "companies":
+        return [
+            *(_not_null(c) for c in ("symbol", "name", "country", "currency", "roles", "stage")),
+            _unique(("symbol",)),
+            _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
+            _in_set("country", ISO_COUNTRIES, "ISO 3166-1 alpha-2"),
+            _in_set("currency", listing_currencies, "ISO 4217 or a quote sub-unit"),
+            _regex("roles", _roles_pattern(), "known roles separated by ';'"),
+            _in_set("stage", STAGES, "known stage"),
+            _in_set("segment", SEGMENTS, "known segment"),
+            _regex("gov_backing", _TAGS, "lower-case tags separated by ';'"),
+        ]
+    if kind == "fundamentals":
+        return [
+            *(_not_null(c) for c in ("symbol", "period_end", "period", "currency")),
+            _unique(("symbol", "period_end", "period")),
+            _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
+            _in_set("period", PERIODS, "Q or FY"),
+            _in_set("currency", listing_currencies, "ISO 4217"),
+            _not_future("period_end", today),
+            _non_negative("capital_expenditure"),
+            _positive("shares_outstanding"),
+        ]
+    if kind == "prices":
+        return [
+            *(_not_null(c) for c in ("symbol", "date", "close")),
+            _unique(("symbol", "date")),
+            _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
+            _not_future("date", today),
+            _positive("close"),
+            _non_negative("volume"),
+        ]
+    if kind == "fx":
+        return [
+            *(_not_null(c) for c in ("currency", "date", "usd_per_unit")),
+            _unique(("currency", "date")),
+            _in_set("currency", ISO_CURRENCIES, "ISO 4217 main unit"),
+            _not_future("date", today),
+            _positive("usd_per_unit"),
+        ]
+    if kind == "events":
+        return [
+            *(_not_null(c) for c in ("symbol", "date", "kind", "description")),
+            _unique(("symbol", "date", "kind", "description")),
+            _regex("symbol", rf"^(?:{re.escape(MARKET_SYMBOL)}|{_SYMBOL[1:-1]})$", "Yahoo symbol or '*'"),
+            _in_set("kind", EVENT_KINDS, "known event kind"),
+            _in_set("stage", CAPACITY_STAGES, "known capacity stage"),
+            _not_future("date", today),
+            _non_negative("capacity_tpa"),
+            _non_negative("amount_usd"),
+            Check("ExpectColumnValuesToBeBetween", {"column": "target_year", "min_value": 1950, "max_value": 2100},
+                  "a year between 1950 and 2100"),
+        ]
+    if kind == "profiles":
+        return [
+            _not_null("symbol"),
+            _unique(("symbol",)),
+            _in_set("quote_currency", listing_currencies, "ISO 4217 or a quote sub-unit"),
+            _in_set("financial_currency", listing_currencies, "ISO 4217"),
+            _positive("shares_outstanding"),
+            _positive("price"),
+            _positive("market_cap"),
+        ]
+    if kind == "shares":
+        return [
+            *(_not_null(c) for c in ("symbol", "date", "shares")),
+            _unique(("symbol", "date")),
+            _not_future("date", today),
+            _positive("shares"),
+        ]
+    if kind == "market_cap":
+        low, high = MARKET_CAP_RATIO_BOUNDS
+        return [
+            _positive("implied_market_cap"),
+            Check("ExpectColumnValuesToBeBetween",
+                  {"column": "market_cap_ratio", "min_value": low, "max_value": high},
+                  f"shares x close within {low:g}..{high:g} x the provider's market cap"),
+        ]
+    raise ValueError(f"no validation suite for kind {kind!r}")

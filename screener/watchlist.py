@@ -1,0 +1,273 @@
+"""Weekly watchlist runs: score, rank with a rule set, attribute the changes, store the run.
+
+Why runs are stored whole: the list an analyst sent on Monday must be reproducible on Friday even if the data or
+the rule file changed since. A run keeps every company's ranked row (members and the rest, with why they are out),
+its changes, the rule file's text and hash, the data freshness and the provider mix, in Parquet blobs that keep
+every dtype. Runs are keyed by rule set and ISO week: rerunning in the same week replaces that week's run (keeping
+its id), so a weekly job can be retried without piling up near-duplicates.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from screener.errors import ScreenerError
+from screener.store import Store, utcnow
+
+META_PREFIX = "ree."
+VALUE_TABLES = ("fundamentals", "prices", "fx", "events")
+
+
+@dataclass
+class WeeklyResult:
+    """What ``run_weekly`` stored: the ranked members, the attributed changes and how to find the run again."""
+
+    run_id: int
+    rows: pl.DataFrame
+    changes: pl.DataFrame
+    demo: bool
+    as_of: date
+    iso_week: str
+    rules_name: str
+    rules_hash: str
+    data_freshness: str
+    previous_run_id: int | None = None
+    replaced: bool = False
+
+
+@dataclass
+class Run:
+    """A stored run, read back: ``table`` holds every company, ``rows`` the members as watchlist rows."""
+
+    run_id: int
+    as_of: date
+    iso_week: str
+    rules_name: str
+    rules_hash: str
+    created_at: datetime
+    data_freshness: str
+    demo: bool
+    table: pl.DataFrame
+    changes: pl.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def factors(self) -> list[str]:
+        return list(self.meta.get("factors", []))
+
+    @property
+    def weighted(self) -> list[str]:
+        return list(self.meta.get("weighted", []))
+
+    @property
+    def rows(self) -> pl.DataFrame:
+        from rules.engine import watchlist_rows
+
+        return watchlist_rows(self.table, self.weighted, self.factors)
+
+    @property
+    def members(self) -> list[str]:
+        return self.table.filter(pl.col("status") == "member")["symbol"].to_list()
+
+
+def iso_week(d: date) -> str:
+    year, week, _ = d.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+# -- Parquet blobs with metadata ------------------------------------------------------------------------------
+def _to_blob(frame: pl.DataFrame, meta: dict[str, Any] | None = None) -> bytes:
+    buf = io.BytesIO()
+    md = {META_PREFIX + k: json.dumps(v, ensure_ascii=False, default=str) for k, v in (meta or {}).items()}
+    frame.write_parquet(buf, metadata=md or None)
+    return buf.getvalue()
+
+
+def _from_blob(blob: bytes | None) -> tuple[pl.DataFrame | None, dict[str, Any]]:
+    if blob is None:
+        return None, {}
+    raw = bytes(blob)
+    md = pl.read_parquet_metadata(raw)
+    meta = {k.removeprefix(META_PREFIX): json.loads(v) for k, v in md.items() if k.startswith(META_PREFIX)}
+    return pl.read_parquet(io.BytesIO(raw)), meta
+
+
+# -- provenance ---------------------------------------------------------------------------------------------------
+def data_freshness(store: Store, as_of: date) -> str:
+    """The newest date of each kind of data that the run could see (nothing after ``as_of`` counts)."""
+    parts = []
+    for table, col in (("prices", "date"), ("fundamentals", "period_end"), ("fx", "date"), ("events", "date")):
+        newest = store.scalar(f"SELECT max({col}) FROM {table} WHERE {col} <= ?", [as_of])
+        parts.append(f"{table} {newest.isoformat() if newest else 'none'}")
+    info = store.score_set_info(as_of)
+    if info:
+        parts.append(f"scores computed {info['computed_at']:%Y-%m-%d %H:%M} UTC")
+    return "; ".join(parts)
+
+
+def provider_mix(store: Store) -> dict[str, dict[str, int]]:
+    """Rows per provider per table: the export's Methodology sheet shows where the numbers came from."""
+    out: dict[str, dict[str, int]] = {}
+    for table in ("companies", *VALUE_TABLES):
+        rows = store.rows(f"SELECT provider, count(*) FROM {table} GROUP BY provider ORDER BY provider")
+        out[table] = {p: int(n) for p, n in rows}
+    return out
+
+
+# -- runs -----------------------------------------------------------------------------------------------------
+_RUN_COLS = "run_id, as_of, iso_week, rules_name, rules_hash, created_at, data_freshness, demo, payload, changes"
+
+
+def _run_from_row(row: tuple[Any, ...]) -> Run:
+    table, meta = _from_blob(row[8])
+    changes, _ = _from_blob(row[9])
+    from screener.attribution import empty_changes
+
+    return Run(run_id=int(row[0]), as_of=row[1], iso_week=row[2], rules_name=row[3], rules_hash=row[4],
+               created_at=row[5], data_freshness=row[6] or "", demo=bool(row[7]),
+               table=table if table is not None else pl.DataFrame(),
+               changes=changes if changes is not None else empty_changes(), meta=meta)
+
+
+def resolve_run_id(store: Store, ref: str | int | None) -> int:
+    """``None``/``latest`` -> the most recently written run; otherwise a run id that must exist."""
+    if ref is None or str(ref).strip().lower() == "latest":
+        rid = store.scalar("SELECT run_id FROM watchlist_runs ORDER BY created_at DESC, run_id DESC LIMIT 1")
+        if rid is None:
+            raise ScreenerError("no watchlist runs yet: run 'screener weekly' (or 'screener demo') first")
+        return int(rid)
+    try:
+        rid = int(str(ref).strip())
+    except ValueError:
+        raise ScreenerError(f"--run must be a run id or 'latest', got {ref!r}; see 'screener watchlist runs'") from None
+    if not store.scalar("SELECT count(*) FROM watchlist_runs WHERE run_id = ?", [rid]):
+        raise ScreenerError(f"no watchlist run {rid}; see 'screener watchlist runs'")
+    return rid
+
+
+def load_run(store: Store, ref: str | int | None = None) -> Run:
+    rid = resolve_run_id(store, ref)
+    rows = store.rows(f"SELECT {_RUN_COLS} FROM watchlist_runs WHERE run_id = ?", [rid])
+    return _run_from_row(rows[0])
+
+
+def previous_run(store: Store, rules_name: str, week: str) -> Run | None:
+    """The latest run of the same rule set in an earlier ISO week: its members are the incumbents."""
+    rows = store.rows(
+        f"SELECT {_RUN_COLS} FROM watchlist_runs WHERE rules_name = ? AND iso_week < ? "
+        "ORDER BY iso_week DESC, as_of DESC, run_id DESC LIMIT 1",
+        [rules_name, week],
+    )
+    return _run_from_row(rows[0]) if rows else None
+
+
+def list_runs(store: Store) -> pl.DataFrame:
+    schema = {"run_id": pl.Int64, "as_of": pl.Date, "iso_week": pl.String, "rules": pl.String,
+              "rules_hash": pl.String, "members": pl.Int64, "created_at": pl.Datetime("us"), "demo": pl.Boolean,
+              "data_freshness": pl.String}
+    df = store.query(
+        "SELECT r.run_id, r.as_of, r.iso_week, r.rules_name AS rules, r.rules_hash, "
+        "(SELECT count(*) FROM watchlist_members m WHERE m.run_id = r.run_id) AS members, r.created_at, r.demo, "
+        "r.data_freshness FROM watchlist_runs r ORDER BY r.as_of DESC, r.rules_name, r.run_id DESC"
+    )
+    if df.height == 0:
+        return pl.DataFrame(schema=schema)
+    return df.cast(schema)  # type: ignore[arg-type]
+
+
+def show_run(store: Store, ref: str | int | None = None) -> tuple[Run, pl.DataFrame]:
+    run = load_run(store, ref)
+    return run, run.rows
+
+
+def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int | None = None) -> pl.DataFrame:
+    """Attributed changes between any two runs; by default the latest run against its previous one."""
+    from screener.attribution import attribute, events_between
+
+    to_run = load_run(store, to_ref)
+    if from_ref is None:
+        from_run = previous_run(store, to_run.rules_name, to_run.iso_week)
+        if from_run is None:
+            raise ScreenerError(f"run {to_run.run_id} ({to_run.rules_name}, {to_run.iso_week}) has no earlier run "
+                                "of the same rules to compare with; pass --from RUN")
+    else:
+        from_run = load_run(store, from_ref)
+    if from_run.as_of > to_run.as_of:
+        from_run, to_run = to_run, from_run
+    factors = [f for f in to_run.factors if f in from_run.factors]
+    return attribute(from_run.table, to_run.table, factors, events_between(store, from_run.as_of, to_run.as_of))
+
+
+# -- the weekly job -----------------------------------------------------------------------------------------------
+def run_weekly(store: Store, rules: str | Path = "default", as_of: date | None = None, *,
+               scores: pl.DataFrame | None = None) -> WeeklyResult:
+    """Score (reusing stored scores when inputs are unchanged), rank with ``rules``, attribute changes, store.
+
+    ``scores`` ranks a given score frame instead of the factor engine's (for what-if runs and tests).
+    """
+    from rules.engine import rank
+    from rules.explain import plan
+    from rules.ruleset import load
+    from screener.attribution import attribute, events_between
+
+    rs = load(rules)
+    day = as_of or date.today()
+    if not store.scalar("SELECT count(*) FROM companies"):
+        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
+    if scores is None:
+        from factors.engine import scores_for
+
+        scores = scores_for(store, day)
+    if scores.height == 0:
+        raise ScreenerError(f"no scores for {day}: nothing to rank")
+    week = iso_week(day)
+    prev = previous_run(store, rs.name, week)
+    ranking = rank(scores, rs, incumbents=prev.members if prev else ())
+    factors = list(ranking.factors)
+    changes = (attribute(prev.table, ranking.table, [f for f in factors if f in prev.factors],
+                         events_between(store, prev.as_of, day)) if prev else attribute(None, ranking.table, factors))
+    demo = bool(scores["demo"].any()) if "demo" in scores.columns else False
+    freshness = data_freshness(store, day)
+    meta = {
+        "rules_text": rs.text, "rules_source": rs.source, "rules_description": rs.description,
+        "plan": plan(rs), "factors": factors, "weighted": list(rs.factors), "providers": provider_mix(store),
+        "previous_run_id": prev.run_id if prev else None, "top_n": rs.top_n, "stay_within": rs.stay_within,
+    }
+    payload = _to_blob(ranking.table, meta)
+    change_blob = _to_blob(changes)
+    members = ranking.table.filter(pl.col("status") == "member").select("rank", "symbol", "score")
+    with store.transaction():
+        existing = store.scalar("SELECT run_id FROM watchlist_runs WHERE rules_name = ? AND iso_week = ?",
+                                [rs.name, week])
+        if existing is not None:
+            run_id = int(existing)
+            store.con.execute("DELETE FROM watchlist_members WHERE run_id = ?", [run_id])
+            store.con.execute("DELETE FROM watchlist_runs WHERE run_id = ?", [run_id])
+        else:
+            run_id = int(store.scalar("SELECT nextval('seq_run')"))
+        store.con.execute(
+            "INSERT INTO watchlist_runs (run_id, as_of, iso_week, rules_name, rules_hash, created_at, data_freshness, "
+            "demo, payload, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, day, week, rs.name, rs.content_hash, utcnow(), freshness, demo, payload, change_blob],
+        )
+        for r in members.iter_rows(named=True):
+            store.con.execute("INSERT INTO watchlist_members VALUES (?, ?, ?, ?)",
+                              [run_id, r["rank"], r["symbol"], r["score"]])
+    return WeeklyResult(run_id=run_id, rows=ranking.members, changes=changes, demo=demo, as_of=day, iso_week=week,
+                        rules_name=rs.name, rules_hash=rs.content_hash, data_freshness=freshness,
+                        previous_run_id=prev.run_id if prev else None, replaced=existing is not None)
+
+
+def table_view(rows: pl.DataFrame) -> pl.DataFrame:
+    """The columns that fit a terminal: csv and json keep every column, the table shows what a reader scans."""
+    weighted = [c.removeprefix("contrib.") for c in rows.columns if c.startswith("contrib.")]
+    cols = ["rank", "symbol", "name", "country", "roles", "score", *[f"{f}_pct" for f in weighted], "flags",
+            "reason"]
+    return rows.select([c for c in cols if c in rows.columns])

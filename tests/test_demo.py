@@ -1,0 +1,361 @@
+"""The synthetic demo data: deterministic, shaped by role and stage, in the contract, and always labelled demo."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from screener.contract import KINDS, normalise_currency, polars_schema
+from screener.demo import DEMO_PROVIDER, FX_LEVELS, archetype, default_end, generate_demo, load_demo
+from screener.errors import ScreenerError
+from screener.importer import parse_frame, read_file
+from screener.paths import bundled_data_dir
+from screener.store import Store
+
+END = date(2026, 3, 13)  # a Friday
+
+#: Every archetype several times, in every listing currency the bundled universe uses (GBp included).
+SYNTHETIC = pl.DataFrame(
+    [
+        ("EXA.AX", "AU", "AUD", "miner", "explorer"),
+        ("EXB.V", "CA", "CAD", "miner", "explorer"),
+        ("EXC.L", "GB", "GBp", "miner", "explorer"),
+        ("DVA", "US", "USD", "miner;processor", "developer"),
+        ("DVB.AX", "AU", "AUD", "processor;recycler", "developer"),
+        ("DVC.KQ", "KR", "KRW", "magnet_maker", "developer"),
+        ("DVD.L", "GB", "GBp", "miner;processor", "developer"),
+        ("PRA.AX", "AU", "AUD", "miner", "producer"),
+        ("PRB.T", "JP", "JPY", "trader_offtaker", "producer"),
+        ("PRC", "US", "USD", "miner", "producer"),
+        ("ENA", "US", "USD", "miner;processor;magnet_maker", "producer"),
+        ("ENB.BR", "BE", "EUR", "processor;chemicals_tolling", "producer"),
+        ("ENC.T", "JP", "JPY", "magnet_maker", "producer"),
+        ("ENE.TO", "CA", "CAD", "processor;magnet_maker", "producer"),
+        ("DSA", "US", "USD", "downstream_user", "producer"),
+        ("DSB.DE", "DE", "EUR", "downstream_user", "producer"),
+        ("DSC.KS", "KR", "KRW", "downstream_user", "producer"),
+        ("DSD.SW", "CH", "CHF", "downstream_user", "producer"),
+        ("DSE.CO", "DK", "DKK", "downstream_user", "producer"),
+        ("DSF.T", "JP", "JPY", "magnet_maker;downstream_user", "producer"),
+    ],
+    schema=["symbol", "country", "currency", "roles", "stage"],
+    orient="row",
+)
+BUNDLED = read_file(bundled_data_dir() / "companies.csv", "companies").frame
+UNIVERSE = pl.concat([SYNTHETIC, BUNDLED.select(SYNTHETIC.columns)])
+
+
+@pytest.fixture(scope="module")
+def demo() -> dict[str, pl.DataFrame]:
+    return generate_demo(UNIVERSE, end=END)
+
+
+@pytest.fixture(scope="module")
+def facts(demo: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One row per company: archetype and the USD figures the factors would see at the end date."""
+    fx_end = dict(demo["fx"].sort("date").group_by("currency").agg(pl.col("usd_per_unit").last()).iter_rows())
+    fx_end["USD"] = 1.0
+    quarters = demo["fundamentals"].filter(pl.col("period") == "Q").sort("symbol", "period_end")
+    per = quarters.group_by("symbol").agg(
+        pl.col("revenue").tail(4).sum().alias("revenue_ttm"),
+        pl.col("operating_cash_flow").tail(4).sum().alias("ocf_ttm"),
+        pl.col("free_cash_flow").tail(4).sum().alias("fcf_ttm"),
+        pl.col("free_cash_flow").min().alias("fcf_min_q"),
+        pl.col("shares_outstanding"),
+        pl.col("currency").first().alias("statement_currency"),
+    )
+    last_close = demo["prices"].sort("date").group_by("symbol").agg(pl.col("close").last())
+    rows = []
+    for r in UNIVERSE.join(per, on="symbol").join(last_close, on="symbol").iter_rows(named=True):
+        iso, sub = normalise_currency(r["currency"])
+        usd = fx_end[iso]
+        shares = r["shares_outstanding"]
+        rows.append({
+            "symbol": r["symbol"], "kind": archetype(r["roles"], r["stage"]), "listing": r["currency"],
+            "statement_currency": r["statement_currency"],
+            "mcap_usd": shares[-1] * r["close"] * sub * usd,
+            "revenue_ttm_usd": r["revenue_ttm"] * usd, "ocf_ttm_usd": r["ocf_ttm"] * usd,
+            "fcf_ttm_usd": r["fcf_ttm"] * usd, "fcf_min_q": r["fcf_min_q"],
+            "growth_years": [shares[i + 4] / shares[i] - 1 for i in range(0, len(shares) - 4, 4)],
+            "growth_1y": shares[-1] / shares[-5] - 1,
+        })
+    return pl.DataFrame(rows)
+
+
+# -- determinism -------------------------------------------------------------------------------------------------
+def _digest(frames: dict[str, pl.DataFrame]) -> str:
+    h = hashlib.sha256()
+    for kind in sorted(frames):
+        h.update(kind.encode())
+        h.update(frames[kind].write_csv().encode())
+    return h.hexdigest()
+
+
+def test_same_inputs_give_byte_identical_frames(demo: dict[str, pl.DataFrame]) -> None:
+    again = generate_demo(UNIVERSE, end=END)
+    for kind in demo:
+        assert demo[kind].equals(again[kind], null_equal=True), kind
+        assert demo[kind].write_csv() == again[kind].write_csv()
+    # the input's row order does not matter
+    assert _digest(generate_demo(UNIVERSE.reverse(), end=END)) == _digest(demo)
+
+
+def test_determinism_does_not_depend_on_the_process(demo: dict[str, pl.DataFrame], tmp_path: Path) -> None:
+    script = (
+        "import hashlib, sys\nfrom datetime import date\nimport polars as pl\n"
+        "from screener.demo import generate_demo\n"
+        f"u = pl.read_csv({str(tmp_path / 'u.csv')!r}, infer_schema=False)\n"
+        f"frames = generate_demo(u, end=date({END.year}, {END.month}, {END.day}))\n"
+        "h = hashlib.sha256()\n"
+        "for k in sorted(frames):\n    h.update(k.encode()); h.update(frames[k].write_csv().encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    UNIVERSE.write_csv(tmp_path / "u.csv")
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == _digest(demo)
+
+
+def test_seed_and_end_change_the_data(demo: dict[str, pl.DataFrame]) -> None:
+    assert _digest(generate_demo(UNIVERSE, end=END, seed=8)) != _digest(demo)
+    assert _digest(generate_demo(UNIVERSE, end=END + timedelta(days=7))) != _digest(demo)
+
+
+def test_a_company_does_not_change_when_others_are_added(demo: dict[str, pl.DataFrame]) -> None:
+    alone = generate_demo(SYNTHETIC.filter(pl.col("symbol") == "DVA"), end=END)
+    for kind in ("fundamentals", "prices", "events"):
+        assert alone[kind].equals(demo[kind].filter(pl.col("symbol") == "DVA"), null_equal=True), kind
+
+
+def test_default_end_is_the_last_friday() -> None:
+    assert default_end(date(2026, 3, 13)) == date(2026, 3, 13)  # Friday
+    assert default_end(date(2026, 3, 15)) == date(2026, 3, 13)  # Sunday
+    assert default_end(date(2026, 3, 19)) == date(2026, 3, 13)  # Thursday
+    assert default_end().weekday() == 4
+
+
+# -- the contract ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["fundamentals", "prices", "fx", "events"])
+def test_every_frame_passes_the_contract(demo: dict[str, pl.DataFrame], kind: str) -> None:
+    frame = demo[kind]
+    assert frame.height > 0
+    assert dict(frame.schema) == polars_schema(kind)
+    # re-parse as a user's file would be: every cell as text through the importer's checks
+    text = pl.read_csv(io.StringIO(frame.write_csv()), infer_schema=False)
+    parsed = parse_frame(text, kind, Path(f"{kind}.csv")).frame
+    assert parsed.equals(frame, null_equal=True)
+    assert frame.select(KINDS[kind].key).is_duplicated().sum() == 0
+
+
+def test_statements_are_in_the_listing_currency(facts: pl.DataFrame) -> None:
+    for row in facts.iter_rows(named=True):
+        assert row["statement_currency"] == normalise_currency(row["listing"])[0]
+    assert set(facts.filter(pl.col("listing") == "GBp")["statement_currency"]) == {"GBP"}
+
+
+def test_calendar(demo: dict[str, pl.DataFrame]) -> None:
+    prices = demo["prices"]
+    assert prices["date"].max() == END
+    assert prices["date"].min() >= END - timedelta(days=731)
+    assert prices["date"].min() <= END - timedelta(days=725)
+    assert prices["date"].dt.weekday().max() <= 5  # Monday=1 .. Friday=5
+    per_symbol = prices.group_by("symbol").agg(pl.len())["len"]
+    assert per_symbol.n_unique() == 1 and per_symbol[0] > 500
+    assert set(prices["symbol"]) == set(UNIVERSE["symbol"])
+    fund = demo["fundamentals"]
+    quarters = fund.filter(pl.col("period") == "Q")
+    assert set(quarters.group_by("symbol").agg(pl.len())["len"]) == {13}
+    ends = sorted(set(quarters["period_end"]))
+    assert ends[-1] <= END - timedelta(days=60)  # every quarter would be public by the end date
+    assert (ends[-1] - ends[0]).days >= 3 * 365  # three full years of changes: 3-year share growth is measurable
+    assert all((e + timedelta(days=1)).day == 1 and e.month % 3 == 0 for e in ends)
+
+
+def test_fy_rows_match_their_quarters(demo: dict[str, pl.DataFrame]) -> None:
+    fund = demo["fundamentals"]
+    fy = fund.filter(pl.col("period") == "FY")
+    assert fy.height >= 2 * UNIVERSE.height
+    for row in fy.sample(20, seed=1).iter_rows(named=True):
+        q = fund.filter((pl.col("symbol") == row["symbol"]) & (pl.col("period") == "Q")
+                        & (pl.col("period_end") <= row["period_end"])).sort("period_end").tail(4)
+        assert q["period_end"][0] > row["period_end"] - timedelta(days=366)
+        for flow in ("revenue", "operating_cash_flow", "capital_expenditure", "free_cash_flow"):
+            assert row[flow] == pytest.approx(q[flow].sum())
+        assert row["shares_outstanding"] == q["shares_outstanding"][-1]
+        assert row["cash"] == q["cash"][-1]
+    # fiscal years follow the headquarters' custom: March in Japan, June in Australia, December elsewhere
+    months = fy.join(UNIVERSE.select("symbol", "country"), on="symbol").group_by("country").agg(
+        pl.col("period_end").dt.month().unique().sort())
+    got = dict(months.iter_rows())
+    assert got.pop("JP") == [3] and got.pop("AU") == [6]
+    assert all(m == [12] for m in got.values())
+
+
+def test_fx_for_every_currency_met(demo: dict[str, pl.DataFrame]) -> None:
+    fx = demo["fx"]
+    needed = {normalise_currency(c)[0] for c in UNIVERSE["currency"]} - {"USD"}
+    assert set(fx["currency"]) == needed
+    levels = fx.group_by("currency").agg(pl.col("usd_per_unit").min().alias("lo"), pl.col("usd_per_unit").max()
+                                          .alias("hi"), pl.col("date").min().alias("first"))
+    for ccy, lo, hi, first in levels.iter_rows():
+        assert FX_LEVELS[ccy] * 0.7 < lo <= hi < FX_LEVELS[ccy] * 1.3, ccy
+        assert first <= demo["fundamentals"]["period_end"].min()  # old statements convert too
+
+
+# -- shapes by role and stage ------------------------------------------------------------------------------------
+def _of(facts: pl.DataFrame, *kinds: str) -> pl.DataFrame:
+    out = facts.filter(pl.col("kind").is_in(list(kinds)))
+    assert out.height > 0
+    return out
+
+
+@pytest.mark.parametrize(("kind", "low", "high"), [
+    ("explorer", 50e6, 500e6), ("developer", 200e6, 3e9), ("producer", 1e9, 20e9), ("enabler", 1e9, 20e9),
+    ("downstream", 20e9, 300e9),
+])
+def test_market_caps_are_plausible(facts: pl.DataFrame, kind: str, low: float, high: float) -> None:
+    caps = _of(facts, kind)["mcap_usd"]
+    assert caps.min() >= low * 0.99 and caps.max() <= high * 1.01
+
+
+def test_juniors_burn_cash_and_issue_shares(facts: pl.DataFrame, demo: dict[str, pl.DataFrame]) -> None:
+    juniors = _of(facts, "explorer", "developer")
+    assert (juniors["ocf_ttm_usd"] < 0).all() and (juniors["fcf_ttm_usd"] < 0).all()
+    assert (juniors["revenue_ttm_usd"] < 0.1 * juniors["mcap_usd"]).all()
+    assert (_of(facts, "explorer")["revenue_ttm_usd"] == 0).all()
+    for years in juniors["growth_years"]:
+        assert len(years) == 3 and all(0.099 <= g <= 0.401 for g in years), years
+    assert juniors["growth_1y"].is_between(0.099, 0.401).all()
+    raises = demo["events"].group_by("symbol").agg(pl.len())
+    counts = dict(raises.iter_rows())
+    assert all(counts.get(s, 0) >= 3 for s in juniors["symbol"])
+
+
+def test_producers_have_revenue_and_mixed_free_cash_flow(facts: pl.DataFrame) -> None:
+    producers = _of(facts, "producer", "enabler")
+    assert (producers["revenue_ttm_usd"] > 0.1 * producers["mcap_usd"]).all()
+    assert (producers["fcf_ttm_usd"] > 0).any() and (producers["fcf_ttm_usd"] < 0).any()
+    assert producers["growth_1y"].is_between(-0.001, 0.05).all()
+
+
+def test_downstream_users_are_large_and_cash_generative(facts: pl.DataFrame) -> None:
+    downstream = _of(facts, "downstream")
+    assert (downstream["revenue_ttm_usd"] > 3e9).all()
+    assert (downstream["fcf_min_q"] > 0).all()  # positive free cash flow in every quarter
+    assert downstream["growth_1y"].is_between(-0.031, 0.0).all()
+    medians = [_of(facts, k)["mcap_usd"].median() for k in ("downstream", "enabler", "developer", "explorer")]
+    assert medians == sorted(medians, reverse=True)
+
+
+def test_archetypes() -> None:
+    assert archetype("magnet_maker;downstream_user", "producer") == "downstream"
+    assert archetype("miner", "explorer") == "explorer"
+    assert archetype("processor", "developer") == "developer"
+    assert archetype("processor;recycler", "producer") == "enabler"
+    assert archetype("miner", "producer") == "producer"
+    assert archetype("trader_offtaker", "producer") == "producer"
+
+
+def test_events_are_equity_raises_of_juniors(demo: dict[str, pl.DataFrame], facts: pl.DataFrame) -> None:
+    events = demo["events"]
+    assert set(events["kind"]) == {"equity_raise"}
+    juniors = set(_of(facts, "explorer", "developer")["symbol"])
+    assert set(events["symbol"]) <= juniors
+    assert (events["amount_usd"] > 0).all()
+    assert events["description"].str.contains("synthetic").all()
+    assert events["date"].max() <= END
+
+
+def test_prices_and_volumes(demo: dict[str, pl.DataFrame]) -> None:
+    prices = demo["prices"]
+    assert (prices["close"] > 0).all() and (prices["volume"] >= 0).all()
+    assert (prices["volume"] == prices["volume"].round(0)).all()
+    # a pence listing quotes about a hundred times its pound value: shares x pence x 0.01 is the cap
+    pence = prices.filter(pl.col("symbol") == "DVD.L")["close"].median()
+    assert pence > 10
+
+
+# -- storing -----------------------------------------------------------------------------------------------------
+def _store_with(db_path: Path, companies: pl.DataFrame) -> Store:
+    store = Store(db_path)
+    store.upsert("companies", companies, "file")
+    return store
+
+
+def test_load_demo_stores_everything_as_demo(db_path: Path) -> None:
+    companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
+    with _store_with(db_path, companies) as store:
+        assert not store.uses_demo_data()
+        counts = load_demo(store, end=END)
+        frames = generate_demo(companies, end=END)
+        assert counts == {k: frames[k].height for k in ("fx", "fundamentals", "prices", "events")}
+        for kind in ("fundamentals", "prices", "fx", "events"):
+            assert set(store.frame(kind)["provider"]) == {DEMO_PROVIDER}, kind
+        assert store.rows("SELECT DISTINCT origin FROM events") == [("demo",)]
+        assert store.uses_demo_data()
+        stored = store.frame("prices").drop("provider", "loaded_at")
+        assert stored.equals(frames["prices"], null_equal=True)
+        # a rerun replaces the demo rows instead of piling them up
+        later = END + timedelta(days=7)
+        expected = {k: v.height for k, v in generate_demo(companies, end=later).items()}
+        assert load_demo(store, end=later) == expected
+        assert store.scalar("SELECT max(date) FROM prices") == later
+        assert store.counts()["events"] == expected["events"]
+        assert store.counts()["prices"] == expected["prices"]
+
+
+def test_load_demo_never_touches_real_data(db_path: Path) -> None:
+    companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
+    with _store_with(db_path, companies) as store:
+        real = pl.DataFrame([("DSA", END, 123.0, 1.0)], schema=polars_schema("prices"), orient="row")
+        store.upsert("prices", real, "file")
+        real_fx = pl.DataFrame([("EUR", END, 1.5)], schema=polars_schema("fx"), orient="row")
+        store.upsert("fx", real_fx, "file")
+        load_demo(store, end=END)
+        dsa = store.frame("prices").filter(pl.col("symbol") == "DSA")
+        assert dsa.select("close", "provider").rows() == [(123.0, "file")]
+        assert store.frame("fx").filter(pl.col("currency") == "EUR").select("usd_per_unit", "provider").rows() == [
+            (1.5, "file")]
+        assert store.frame("prices").filter(pl.col("symbol") == "DVA")["provider"].unique().to_list() == ["demo"]
+
+
+def test_load_demo_is_one_transaction(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
+    with _store_with(db_path, companies) as store:
+        real_upsert = store.upsert
+
+        def failing(kind: str, *args, **kwargs):
+            if kind == "prices":
+                raise RuntimeError("disk full")
+            return real_upsert(kind, *args, **kwargs)
+
+        monkeypatch.setattr(store, "upsert", failing)
+        with pytest.raises(RuntimeError):
+            load_demo(store, end=END)
+        counts = store.counts()
+        assert counts["fx"] == counts["fundamentals"] == counts["prices"] == counts["events"] == 0
+
+
+def test_load_demo_needs_companies(store: Store) -> None:
+    with pytest.raises(ScreenerError, match="screener init"):
+        load_demo(store, end=END)
+
+
+def test_load_demo_covers_the_bundled_universe(db_path: Path) -> None:
+    from screener.universe import load_bundled
+
+    with Store(db_path) as store:
+        load_bundled(store)
+        counts = load_demo(store)
+        assert counts["prices"] > 0 and counts["fundamentals"] > 0
+        symbols = set(store.query("SELECT DISTINCT symbol FROM fundamentals")["symbol"])
+        assert symbols == set(store.companies()["symbol"])
+        assert store.scalar("SELECT max(date) FROM prices") == default_end()

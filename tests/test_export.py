@@ -1,0 +1,184 @@
+"""Exports: the five-sheet workbook read back with openpyxl, formula neutralisation, atomic writes, suffixes."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from _rules_helpers import company, ensure_factors, score_frame
+
+from screener.errors import ScreenerError
+from screener.export import SHEETS, USD_M, export_run
+from screener.render import neutralise
+from screener.store import Store
+from screener.watchlist import run_weekly
+
+ensure_factors()
+
+AS_OF = date(2026, 6, 5)
+HOSTILE = {"EQ": "=HYPERLINK(\"http://evil.example\",\"x\")", "PL": "+1+2", "MI": "-2+3", "AT": "@SUM(A1)",
+           "TB": "\tTabbed", "CR": "\rReturn", "OK": "Plain Metals Corp"}
+
+
+def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None = None) -> int:
+    names = names or {"AAA": "Alpha Rare Earths", "BBB": "Beta Magnets", "CCC": "Gamma Recycling"}
+    rows = [company(s, name=n, localization_premium=0.2 + 0.1 * i, pullback=0.1 * i, demo=demo,
+                    roles=["processor", "magnet_maker", "recycler", "miner"][i % 4],
+                    flags=["demo", "stale"] if i % 2 else [], market_cap_usd=1.5e9 + i * 1e8,
+                    balance_sheet=None if i == 1 else 0.5)
+            for i, (s, n) in enumerate(sorted(names.items()))]
+    with Store(db_path) as st:
+        st.upsert("companies", pl.DataFrame({
+            "symbol": list(names), "name": list(names.values()), "country": ["US"] * len(names),
+            "currency": ["USD"] * len(names), "roles": ["processor"] * len(names),
+            "stage": ["producer"] * len(names)}), provider="file")
+        res = run_weekly(st, "default", AS_OF, scores=score_frame(rows, AS_OF))
+    return res.run_id
+
+
+def sheet_rows(path: Path, sheet: str) -> list[dict]:
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    values = list(ws.iter_rows(values_only=True))
+    header = values[0]
+    return [dict(zip(header, r, strict=True)) for r in values[1:]]
+
+
+def test_xlsx_round_trip_matches_watchlist_show_json(db_path: Path, tmp_path: Path, invoke) -> None:
+    make_run(db_path)
+    out = tmp_path / "list.xlsx"
+    assert invoke("export", str(out)).exit_code == 0
+    shown = json.loads(invoke("watchlist", "show", "--format", "json").stdout)
+    book = sheet_rows(out, "Watchlist")
+    assert len(book) == len(shown) == 3
+    for x, j in zip(book, shown, strict=True):
+        assert list(x) == list(j)
+        for key, jv in j.items():
+            xv = x[key]
+            if isinstance(jv, list):
+                assert xv == (";".join(jv) or None), key
+            elif isinstance(jv, str):
+                assert xv == (neutralise(jv) or None), key
+            elif isinstance(jv, float):
+                assert xv == pytest.approx(jv, rel=1e-15, abs=0), key  # xlsx keeps 16 significant digits
+            else:
+                assert xv == jv, key  # integers and booleans exactly; None stays an empty cell
+
+
+def test_workbook_is_desk_ready(db_path: Path, tmp_path: Path) -> None:
+    run_id = make_run(db_path, demo=True)
+    out = tmp_path / "list.xlsx"
+    with Store(db_path) as st:
+        export_run(st, out, run_id)
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == list(SHEETS)
+    ws = wb["Watchlist"]
+    header = [c.value for c in ws[1]]
+    assert ws.freeze_panes == "C2"
+    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}4"
+    col = {h: i + 1 for i, h in enumerate(header)}
+    assert ws.cell(2, col["market_cap_usd"]).number_format == USD_M
+    assert ws.cell(2, col["dilution_risk_pct"]).number_format == "0%"
+    assert ws.cell(2, col["data_completeness"]).number_format == "0%"
+    assert ws.cell(2, col["score"]).number_format == "0.000"
+    score_letter = openpyxl.utils.get_column_letter(col["score"])
+    ranges = [str(r.sqref) for r in ws.conditional_formatting]
+    assert f"{score_letter}2:{score_letter}4" in ranges
+    rule = next(iter(ws.conditional_formatting)).rules[0]
+    assert rule.type == "colorScale"
+    assert ws.sheet_properties.tabColor is not None  # demo runs are marked on the tab
+    # every company's factors and percentiles; the universe with why each name is out
+    factors = sheet_rows(out, "Factors")
+    assert {r["symbol"] for r in factors} == {"AAA", "BBB", "CCC"}
+    assert {"localization_premium", "localization_premium_pct", "dilution_risk.cash_runway_years",
+            "market_cap_usd"} <= set(factors[0])
+    universe = sheet_rows(out, "Universe")
+    assert {r["status"] for r in universe} == {"member"}
+    meth = {r["item"]: r["value"] for r in sheet_rows(out, "Methodology")}
+    assert meth["rule set"] == "default"
+    assert meth["as of"] == "2026-06-05"
+    assert meth["ISO week"] == "2026-W23"
+    assert meth["demo data"].startswith("yes: synthetic")
+    assert "prices none" in meth["data freshness"]
+    assert meth["providers: companies"] == "file 3 rows"
+    assert meth["plan: tilt"].startswith("multiply the score x1.15")
+    assert meth["rules text"].lstrip().startswith("#")
+
+
+def test_changes_sheet_carries_the_attribution(db_path: Path, tmp_path: Path) -> None:
+    make_run(db_path)
+    with Store(db_path) as st:
+        rows = [company(s, localization_premium=v) for s, v in (("AAA", 0.9), ("BBB", 0.1), ("CCC", 0.5))]
+        run_weekly(st, "default", date(2026, 6, 12), scores=score_frame(rows, date(2026, 6, 12)))
+        export_run(st, tmp_path / "w2.xlsx")
+    changes = sheet_rows(tmp_path / "w2.xlsx", "Changes")
+    assert changes and all(r["text"].startswith(r["change"] + ":") for r in changes)
+    assert {"change", "symbol", "factor", "pct_from", "pct_to", "event", "text"} <= set(changes[0])
+
+
+def test_formula_text_is_neutralised_in_xlsx_and_csv(db_path: Path, tmp_path: Path) -> None:
+    run_id = make_run(db_path, names=HOSTILE)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "h.xlsx", run_id)
+        export_run(st, tmp_path / "h.csv", run_id)
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    for sheet in ("Watchlist", "Factors", "Universe"):
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        name_col = header.index("name") + 1
+        names = {}
+        for r in range(2, ws.max_row + 1):
+            cell = ws.cell(r, name_col)
+            assert cell.data_type == "s"  # text, never a formula
+            names[cell.value.lstrip("'")] = cell.value
+        for raw in HOSTILE.values():
+            if raw in names:
+                assert names[raw] == ("'" + raw if raw[0] in "=+-@\t\r" else raw)
+    csv = pl.read_csv(tmp_path / "h.csv")
+    for n in csv["name"]:
+        assert n[0] not in "=+-@\t\r", n
+
+
+def test_csv_json_parquet_hold_the_watchlist_rows(db_path: Path, tmp_path: Path) -> None:
+    run_id = make_run(db_path)
+    with Store(db_path) as st:
+        for suffix in ("csv", "json", "parquet"):
+            export_run(st, tmp_path / f"w.{suffix}", run_id)
+    pq = pl.read_parquet(tmp_path / "w.parquet")
+    js = json.loads((tmp_path / "w.json").read_text())
+    cs = pl.read_csv(tmp_path / "w.csv")
+    assert pq["symbol"].to_list() == [r["symbol"] for r in js] == cs["symbol"].to_list()
+    assert pq.columns == list(js[0]) == cs.columns
+    assert pq.schema["flags"] == pl.List(pl.String)
+
+
+def test_bad_suffix_missing_folder_and_no_runs(db_path: Path, tmp_path: Path) -> None:
+    with Store(db_path) as st, pytest.raises(ScreenerError, match="no watchlist runs yet"):
+        export_run(st, tmp_path / "x.xlsx")
+    make_run(db_path)
+    with Store(db_path) as st:
+        with pytest.raises(ScreenerError, match=r"use a \.xlsx, \.csv, \.parquet or \.json"):
+            export_run(st, tmp_path / "x.txt")
+        with pytest.raises(ScreenerError, match="does not exist"):
+            export_run(st, tmp_path / "nope" / "x.xlsx")
+
+
+def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(db_path: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    make_run(db_path)
+    target = tmp_path / "list.xlsx"
+    target.write_bytes(b"previous good file")
+
+    def broken(path: Path, run: object) -> None:
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("screener.export.write_workbook", broken)
+    with Store(db_path) as st, pytest.raises(OSError):
+        export_run(st, target)
+    assert target.read_bytes() == b"previous good file"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".list.xlsx")) == []

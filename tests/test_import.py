@@ -1,0 +1,353 @@
+"""``screener import``: every bad-input path is one line naming file, row and column, exit 1, and no change."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests._foundation_helpers import (
+    COMPANIES_CSV,
+    EVENTS_CSV,
+    FUNDAMENTALS_CSV,
+    FX_CSV,
+    PRICES_CSV,
+    snapshot,
+    write,
+)
+
+
+@pytest.fixture(scope="module")
+def seed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per module through the library (no validation pass), then copied: keeps each test quick."""
+    from screener.importer import read_file
+    from screener.store import Store
+
+    folder = tmp_path_factory.mktemp("seed")
+    path = folder / "seeded.duckdb"
+    with Store(path) as store:
+        for kind, text in (("companies", COMPANIES_CSV), ("prices", PRICES_CSV)):
+            store.upsert(kind, read_file(write(folder / f"{kind}.csv", text), kind).frame, "file")
+    return path
+
+
+@pytest.fixture
+def seeded(seed_template: Path, db_path: Path) -> dict:
+    """A store holding two companies and some prices, and its snapshot before the test acts."""
+    shutil.copy(seed_template, db_path)
+    return snapshot(db_path)
+
+
+def _fails(invoke, db_path: Path, before: dict, path: Path, *, row: int | None, column: str | None,
+           text: str, extra: tuple[str, ...] = ()) -> str:
+    """Import ``path``, and check the one-line error, exit 1 and an unchanged store; return the message."""
+    result = invoke("import", str(path), *extra)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("Error: "), result.stderr
+    message = lines[-1]
+    assert "Traceback" not in result.stderr
+    assert str(path) in message
+    if row is not None:
+        assert f"row {row}" in message, message
+    if column is not None:
+        assert f"column {column}" in message, message
+    assert text in message, message
+    assert result.stdout == ""
+    assert snapshot(db_path) == before
+    return message
+
+
+# -- every error path --------------------------------------------------------------------------------------------
+def test_missing_required_column(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,volume\nAAA,2024-01-04,10\n")
+    _fails(invoke, db_path, seeded, path, row=1, column="close", text="missing required column")
+
+
+def test_non_numeric_value(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", 'symbol,date,close\nAAA,2024-01-04,11\nAAA,2024-01-05,"1,234"\n')
+    _fails(invoke, db_path, seeded, path, row=3, column="close", text="not a number '1,234'")
+
+
+def test_non_numeric_optional_value(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close,volume\nAAA,2024-01-04,11,lots\n")
+    _fails(invoke, db_path, seeded, path, row=2, column="volume", text="not a number 'lots'")
+
+
+def test_non_positive_share_count(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "fundamentals.csv",
+                 "symbol,period_end,period,currency,shares_outstanding\nAAA,2023-12-31,Q,USD,1000\n"
+                 "AAA,2024-03-31,Q,USD,0\n")
+    _fails(invoke, db_path, seeded, path, row=3, column="shares_outstanding", text="must be > 0")
+
+
+def test_non_positive_price(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close\nAAA,2024-01-04,-1.5\n")
+    _fails(invoke, db_path, seeded, path, row=2, column="close", text="must be > 0")
+
+
+def test_negative_capex(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "fundamentals.csv",
+                 "symbol,period_end,period,currency,capital_expenditure\nAAA,2023-12-31,Q,USD,-5\n")
+    _fails(invoke, db_path, seeded, path, row=2, column="capital_expenditure", text="must be >= 0")
+
+
+def test_unparseable_date(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close\nAAA,04/01/2024,1\n")
+    _fails(invoke, db_path, seeded, path, row=2, column="date", text="write YYYY-MM-DD")
+
+
+def test_unknown_role(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "companies.csv", COMPANIES_CSV.replace("magnet_maker;recycler", "magnet;recycler"))
+    message = _fails(invoke, db_path, seeded, path, row=2, column="roles", text="unknown role 'magnet'")
+    assert "did you mean 'magnet_maker'" in message
+
+
+def test_unknown_country(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "companies.csv", COMPANIES_CSV.replace(",AU,AUD,", ",XX,AUD,"))
+    _fails(invoke, db_path, seeded, path, row=3, column="country", text="unknown country code 'XX'")
+
+
+def test_unknown_currency(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "companies.csv", COMPANIES_CSV.replace(",AU,AUD,", ",AU,AUX,"))
+    _fails(invoke, db_path, seeded, path, row=3, column="currency", text="unknown currency code 'AUX'")
+
+
+def test_unknown_stage(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "companies.csv", COMPANIES_CSV.replace(",developer,", ",building,"))
+    _fails(invoke, db_path, seeded, path, row=3, column="stage", text="unknown stage 'building'")
+
+
+def test_duplicate_key_within_a_file(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv",
+                 "symbol,date,close\nAAA,2024-01-04,1\nAAA,2024-01-05,2\naaa,2024-01-04,3\n")
+    message = _fails(invoke, db_path, seeded, path, row=4, column="symbol", text="duplicate key")
+    assert "also on row 2" in message
+
+
+def test_empty_file(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "")
+    _fails(invoke, db_path, seeded, path, row=None, column=None, text="the file is empty")
+
+
+def test_header_only_file(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close\n")
+    _fails(invoke, db_path, seeded, path, row=None, column=None, text="header but no rows")
+
+
+def test_non_utf8_file(tmp_path, invoke, db_path, seeded) -> None:
+    path = tmp_path / "companies.csv"
+    path.write_bytes(COMPANIES_CSV.replace("Beta Rare Earths", "Bêta Terres Rares").encode("latin-1"))
+    _fails(invoke, db_path, seeded, path, row=3, column=None, text="not UTF-8")
+
+
+def test_unreadable_xlsx(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.xlsx", "this is not a workbook")
+    _fails(invoke, db_path, seeded, path, row=None, column=None, text="cannot read as an XLSX workbook")
+
+
+def test_unreadable_parquet(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.parquet", "this is not parquet")
+    _fails(invoke, db_path, seeded, path, row=None, column=None, text="cannot read as Parquet")
+
+
+def test_unknown_kind_option_is_a_usage_error(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "data.csv", PRICES_CSV)
+    result = invoke("import", str(path), "--kind", "quotes")
+    assert result.exit_code == 2  # click's usage error
+    assert "quotes" in result.stderr and "prices" in result.stderr
+    assert snapshot(db_path) == seeded
+
+
+def test_file_name_without_a_kind(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "quotes.csv", PRICES_CSV)
+    _fails(invoke, db_path, seeded, path, row=None, column=None, text="cannot tell the kind")
+
+
+def test_missing_path(tmp_path, invoke, db_path, seeded) -> None:
+    _fails(invoke, db_path, seeded, tmp_path / "prices.csv", row=None, column=None, text="no such file")
+
+
+def test_column_names_must_be_lower_case(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,Close\nAAA,2024-01-04,1\n")
+    _fails(invoke, db_path, seeded, path, row=1, column="Close", text="lower case")
+
+
+def test_market_symbol_only_in_events(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close\n*,2024-01-04,1\n")
+    _fails(invoke, db_path, seeded, path, row=2, column="symbol", text="invalid symbol '*'")
+
+
+def test_second_file_bad_changes_nothing(tmp_path, invoke, db_path, seeded) -> None:
+    good = write(tmp_path / "a" / "fundamentals.csv", FUNDAMENTALS_CSV)
+    bad = write(tmp_path / "b" / "prices.csv", "symbol,date,close\nAAA,2024-02-01,abc\n")
+    result = invoke("import", str(good), str(bad))
+    assert result.exit_code == 1
+    assert str(bad) in result.stderr and "row 2, column close" in result.stderr
+    assert snapshot(db_path) == seeded
+
+
+def test_directory_with_one_bad_file_changes_nothing(tmp_path, invoke, db_path, seeded) -> None:
+    folder = tmp_path / "drop"
+    write(folder / "fx.csv", FX_CSV)
+    bad = write(folder / "prices.csv", "symbol,date,close\nAAA,2024-02-01,0\n")
+    result = invoke("import", str(folder))
+    assert result.exit_code == 1 and str(bad) in result.stderr
+    assert snapshot(db_path) == seeded
+
+
+# -- warnings ----------------------------------------------------------------------------------------------------
+def test_extra_columns_are_named_in_a_warning_and_skipped(tmp_path, invoke, db_path, store_reader) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close,analyst,open\nAAA,2024-01-04,1,me,0.9\n")
+    result = invoke("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert "Warning:" in result.stderr and "analyst, open" in result.stderr
+    stored = store_reader().frame("prices")
+    assert "analyst" not in stored.columns and stored["close"].to_list() == [1.0]
+
+
+def test_unknown_symbols_are_warned_not_refused(tmp_path, invoke) -> None:
+    result = invoke("import", str(write(tmp_path / "prices.csv", PRICES_CSV)))
+    assert result.exit_code == 0
+    assert "not in the universe" in result.stderr and "AAA" in result.stderr
+
+
+# -- happy paths -------------------------------------------------------------------------------------------------
+@pytest.fixture
+def store_reader(db_path: Path):
+    """Open the store after the CLI closed it, and close it at the end of the test."""
+    from screener.store import Store
+
+    opened: list[Store] = []
+
+    def _open() -> Store:
+        for s in opened:
+            s.close()
+        opened.append(Store(db_path))
+        return opened[-1]
+
+    yield _open
+    for s in opened:
+        s.close()
+
+
+def test_csv_import_of_every_kind_prints_counts_per_kind(tmp_path, invoke, store_reader) -> None:
+    folder = tmp_path / "csv"
+    files = [write(folder / "companies.csv", COMPANIES_CSV), write(folder / "fundamentals.csv", FUNDAMENTALS_CSV),
+             write(folder / "prices.csv", PRICES_CSV), write(folder / "fx.csv", FX_CSV),
+             write(folder / "events.csv", EVENTS_CSV)]
+    result = invoke("import", *map(str, files), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert {(r["kind"], r["rows"], r["stored"]) for r in summary} == {
+        ("companies", 2, 2), ("fundamentals", 2, 2), ("prices", 3, 3), ("fx", 2, 2), ("events", 2, 2)}
+    assert "stored: 2 companies, 2 events, 2 fundamentals, 2 fx, 3 prices" in result.stderr
+    store = store_reader()
+    assert store.counts()["companies"] == 2
+    assert store.companies().filter(pl.col("symbol") == "AAA")["roles"].item() == "magnet_maker;recycler"
+    events = store.frame("events")
+    assert "*" in events["symbol"].to_list()
+    assert events.filter(pl.col("symbol") == "AAA")["target_year"].to_list() == [2026]
+    fundamentals = store.frame("fundamentals").filter(pl.col("symbol") == "BBB.AX").row(0, named=True)
+    assert fundamentals["revenue"] == 0.0 and fundamentals["operating_income"] is None  # empty is null, not 0
+    assert set(store.frame("prices")["provider"].to_list()) == {"file"}
+
+
+def test_parquet_import(tmp_path, invoke, store_reader) -> None:
+    path = tmp_path / "prices.parquet"
+    pl.DataFrame({"symbol": ["aaa", "AAA"], "date": [date(2024, 1, 2), date(2024, 1, 3)], "close": [10.0, 10.5],
+                  "volume": [100, None]}).write_parquet(path)
+    result = invoke("import", str(path))
+    assert result.exit_code == 0, result.stderr
+    stored = store_reader().frame("prices")
+    assert stored.select("symbol", "date", "close", "volume").rows() == [
+        ("AAA", date(2024, 1, 2), 10.0, 100.0), ("AAA", date(2024, 1, 3), 10.5, None)]
+
+
+def test_xlsx_import_with_dates_and_identifiers(tmp_path, invoke, store_reader) -> None:
+    companies = pl.read_csv(io.StringIO(COMPANIES_CSV), infer_schema=False)
+    companies.write_excel(tmp_path / "companies.xlsx")
+    pl.DataFrame({"symbol": ["AAA", "AAA"], "period_end": [date(2023, 12, 31), date(2024, 3, 31)],
+                  "period": ["Q", "Q"], "currency": ["USD", "USD"], "revenue": [1.5e9, None],
+                  "shares_outstanding": [5e7, 5.1e7]}).write_excel(tmp_path / "fundamentals.xlsx")
+    result = invoke("import", str(tmp_path / "companies.xlsx"), str(tmp_path / "fundamentals.xlsx"))
+    assert result.exit_code == 0, result.stderr
+    store = store_reader()
+    assert store.companies()["symbol"].to_list() == ["AAA", "BBB.AX"]
+    stored = store.frame("fundamentals")
+    assert stored.select("period_end", "revenue", "shares_outstanding").rows() == [
+        (date(2023, 12, 31), 1.5e9, 5e7), (date(2024, 3, 31), None, 5.1e7)]
+
+
+def test_xlsx_header_only_and_empty(tmp_path, invoke, db_path, seeded) -> None:
+    pl.DataFrame(schema={"symbol": pl.String, "date": pl.String, "close": pl.String}).write_excel(
+        tmp_path / "prices.xlsx")
+    _fails(invoke, db_path, seeded, tmp_path / "prices.xlsx", row=None, column=None, text="header but no rows")
+
+
+def test_directory_import_takes_files_named_after_a_kind(tmp_path, invoke, store_reader) -> None:
+    folder = tmp_path / "drop"
+    write(folder / "companies.csv", COMPANIES_CSV)
+    write(folder / "prices.csv", PRICES_CSV)
+    write(folder / "notes.csv", "not,a,kind\n1,2,3\n")
+    write(folder / "fx.txt", FX_CSV)
+    result = invoke("import", str(folder), "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    summary = pl.read_csv(io.StringIO(result.stdout))
+    assert summary["kind"].to_list() == ["companies", "prices"]
+    assert store_reader().counts()["fx"] == 0
+
+
+def test_empty_directory_is_an_error(tmp_path, invoke) -> None:
+    (tmp_path / "empty").mkdir()
+    result = invoke("import", str(tmp_path / "empty"))
+    assert result.exit_code == 1 and "no importable files" in result.stderr
+
+
+def test_import_is_an_upsert(tmp_path, invoke, store_reader) -> None:
+    assert invoke("import", str(write(tmp_path / "one" / "prices.csv", PRICES_CSV))).exit_code == 0
+    changed = "symbol,date,close\nAAA,2024-01-03,11.25\nAAA,2024-01-04,11.5\n"
+    assert invoke("import", str(write(tmp_path / "two" / "prices.csv", changed))).exit_code == 0
+    stored = store_reader().frame("prices").filter(pl.col("symbol") == "AAA")
+    assert stored.select("date", "close", "volume").rows() == [
+        (date(2024, 1, 2), 10.5, 1000.0), (date(2024, 1, 3), 11.25, None), (date(2024, 1, 4), 11.5, None)]
+
+
+def test_importing_a_company_makes_it_the_users(tmp_path, invoke, store_reader) -> None:
+    assert invoke("import", str(write(tmp_path / "companies.csv", COMPANIES_CSV))).exit_code == 0
+    store = store_reader()
+    assert set(store.companies()["origin"].to_list()) == {"user"}
+    assert set(store.tag_history()["actor"].to_list()) == {"import"}
+
+
+def test_trailing_blank_lines_are_ignored(tmp_path, invoke, store_reader) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close\r\nAAA,2024-01-04,1\r\n\r\n\r\n")
+    assert invoke("import", str(path)).exit_code == 0
+    assert store_reader().counts()["prices"] == 1
+
+
+def test_blank_row_in_the_middle_is_reported_where_it_is(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close\nAAA,2024-01-04,1\n\nAAA,2024-01-05,2\n")
+    _fails(invoke, db_path, seeded, path, row=3, column="symbol", text="required value is empty")
+
+
+def test_repeated_column_is_named(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "prices.csv", "symbol,date,close,close\nAAA,2024-01-04,1,2\n")
+    _fails(invoke, db_path, seeded, path, row=1, column="close", text="appears more than once")
+
+
+def test_repeated_column_in_xlsx_is_named(tmp_path, invoke, db_path, seeded) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "prices.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["symbol", "date", "close", "close"])
+    sheet.write_row(1, 0, ["AAA", "2024-01-04", 1, 2])
+    book.close()
+    _fails(invoke, db_path, seeded, path, row=1, column="close", text="appears more than once")

@@ -1,0 +1,298 @@
+"""Every rules/screen/weekly/watchlist/export command in every format, on a small real store scored by the engine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from _rules_helpers import MARKET_END, build_market_store
+
+FORMATS = ("table", "csv", "json")
+WEEK1 = MARKET_END - timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with market data and two weekly runs of the default rules, built once per module."""
+    from screener.store import Store
+    from screener.watchlist import run_weekly
+
+    path = tmp_path_factory.mktemp("market") / "market.duckdb"
+    with Store(path) as st:
+        build_market_store(st)
+        run_weekly(st, "default", WEEK1)
+        run_weekly(st, "default", MARKET_END)
+    return path
+
+
+@pytest.fixture
+def market(template: Path, db_path: Path) -> Path:
+    shutil.copy(template, db_path)
+    return db_path
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def parsed(fmt: str, text: str) -> list[dict] | str:
+    if fmt == "json":
+        return json.loads(text)
+    if fmt == "csv":
+        lines = text.splitlines()
+        header = lines[0].split(",")
+        return [dict(zip(header, line.split(","), strict=False)) for line in lines[1:]]
+    return text
+
+
+def fails(result, fragment: str) -> None:
+    assert result.exit_code == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+# -- rules --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rules_list(invoke, fmt: str) -> None:
+    out = ok(invoke("rules", "list", "--format", fmt))
+    for name in ("default", "balance-sheet-survivors", "downstream-squeeze"):
+        assert name in out
+    if fmt == "json":
+        rows = json.loads(out)
+        assert {r["status"] for r in rows} == {"ok"}
+        assert {"name", "origin", "top_n", "weights", "description", "file"} <= set(rows[0])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rules_check(invoke, tmp_path: Path, fmt: str) -> None:
+    good = tmp_path / "mine.toml"
+    good.write_text('name = "mine"\n[weights]\ndilution_risk = 1\n')
+    res = invoke("rules", "check", str(good), "--format", fmt)
+    out = ok(res)
+    assert "mine" in out and f"{good}: ok" in res.stderr
+
+
+def test_rules_check_broken_file(invoke, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[weights]\ndilution_rsk = 1\n')
+    fails(invoke("rules", "check", str(bad)), f"{bad}: weights.dilution_rsk: unknown factor 'dilution_rsk' "
+                                              "(did you mean 'dilution_risk'?)")
+    fails(invoke("rules", "check", str(tmp_path / "none.toml")), "not found")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rules_explain(invoke, fmt: str) -> None:
+    out = ok(invoke("rules", "explain", "downstream-squeeze", "--format", fmt))
+    assert "prefers the worse end" in out
+    default = ok(invoke("rules", "explain", "--format", fmt))
+    assert "x1.15 for enablers" in default
+    if fmt == "json":
+        steps = [r["step"] for r in json.loads(default)]
+        assert steps[:2] == ["rule set", "source"] and "constraints" in steps
+
+
+def test_rules_explain_unknown(invoke) -> None:
+    fails(invoke("rules", "explain", "defualt"), "unknown rule set 'defualt' (did you mean 'default'?)")
+
+
+# -- screen -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
+    res = invoke("screen", "--role", "miner", "--where", "market_cap_usd > 100m", "--sort", "dilution_risk",
+                 "--format", fmt)
+    out = ok(res)
+    assert "scores as of 2026-06-05 (stored)" in res.stderr
+    if fmt != "table":
+        rows = parsed(fmt, out)
+        syms = [r["symbol"] for r in rows]
+        assert set(syms) == {"MINE", "MIPR", "EXPL"}
+        risk = [float(r["dilution_risk"]) for r in rows]
+        assert risk == sorted(risk)  # best (lowest risk) first
+        assert [int(r["rank"]) for r in rows] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> None:
+    out = ok(invoke("screen", "--rules", "default", "--country", "AU", "--country", "north_america", "--top", "2",
+                    "--format", fmt))
+    if fmt == "json":
+        rows = json.loads(out)
+        assert len(rows) == 2 and [r["rank"] for r in rows] == [1, 2]
+        assert {r["country"] for r in rows} <= {"AU", "US", "CA"}
+        assert all(r["reason"] for r in rows)
+    elif fmt == "table":
+        assert "reason" in out
+
+
+def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
+    rows = json.loads(ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", "--format", "json")))
+    vals = [r["pullback_pct"] for r in rows]
+    assert vals == sorted(vals)
+    rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", "--format", "json")))
+    caps = [r["market_cap_usd"] for r in rows]
+    assert len(caps) == 3 and caps == sorted(caps, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--where", "1; DROP TABLE x"), "--where: unexpected character ';'"),
+        (("--where", "__import__('os')"), "--where: unknown function '__import__'"),
+        (("--where", "read_csv('/etc/passwd')"), "--where: unknown function 'read_csv'"),
+        (("--where", "(dilution_risk_pct < 0.5"), "--where: unbalanced parentheses"),
+        (("--where", "dilution_rsk_pct < 0.5"), "did you mean 'dilution_risk_pct'"),
+        (("--sort", "dilution_rsk"), "--sort: unknown factor or column 'dilution_rsk' (did you mean"),
+        (("--sort", "pullback:up"), "--sort: order must be 'asc' or 'desc'"),
+        (("--country", "Narnia"), "--country: unknown country or region 'Narnia'"),
+        (("--rules", "nope"), "unknown rule set 'nope'"),
+    ],
+)
+def test_screen_rejects_bad_input_in_one_line(invoke, market: Path, args: tuple[str, ...], fragment: str) -> None:
+    fails(invoke("screen", *args), fragment)
+
+
+def test_screen_csv_neutralises_formula_looking_names(invoke, market: Path) -> None:
+    out = ok(invoke("screen", "--format", "csv"))
+    assert "'=HYPERLINK" in out and "'-Defense Systems Corp" in out
+    assert ",=HYPERLINK" not in out and ",-Defense" not in out
+
+
+def test_screen_bad_role_is_a_usage_error(invoke, market: Path) -> None:
+    res = invoke("screen", "--role", "smelter")
+    assert res.exit_code == 2
+
+
+def test_screen_computes_scores_when_none_are_stored(invoke, db_path: Path) -> None:
+    from screener.store import Store
+
+    with Store(db_path) as st:
+        build_market_store(st)
+    res = invoke("screen", "--as-of", MARKET_END.isoformat(), "--format", "json")
+    assert len(json.loads(ok(res))) == 8
+    assert "(computed now)" in res.stderr
+
+
+def test_screen_start_up_keeps_heavy_libraries_out(market: Path) -> None:
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom screener.cli import cli\n"
+        f"r = CliRunner().invoke(cli, ['--db', {str(market)!r}, 'screen', '--rules', 'default', '--format', 'csv'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(','.join(m for m in ('pandas', 'sklearn', 'great_expectations', 'yfinance', 'xlsxwriter', 'openpyxl')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == ""
+
+
+# -- weekly, watchlist, export ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_weekly_prints_list_and_changes_and_is_idempotent(invoke, market: Path, fmt: str) -> None:
+    res = invoke("weekly", "--as-of", MARKET_END.isoformat(), "--format", fmt)
+    out = ok(res)
+    assert "replaced this week's run" in res.stderr
+    if fmt == "json":
+        rows = json.loads(out)
+        assert rows[0]["rank"] == 1 and "contrib.dilution_risk" in rows[0] and "reason" in rows[0]
+    runs = json.loads(ok(invoke("watchlist", "runs", "--format", "json")))
+    assert [r["iso_week"] for r in runs] == ["2026-W23", "2026-W22"]
+    again = json.loads(ok(invoke("weekly", "--as-of", (MARKET_END - timedelta(days=1)).isoformat(),
+                                 "--format", "json")))
+    assert len(json.loads(ok(invoke("watchlist", "runs", "--format", "json")))) == 2
+    assert [r["symbol"] for r in again] == [r["symbol"] for r in json.loads(
+        ok(invoke("watchlist", "show", "--format", "json")))]
+
+
+def test_weekly_new_week_with_export(invoke, market: Path, tmp_path: Path) -> None:
+    out = tmp_path / "week.xlsx"
+    res = invoke("weekly", "--rules", "balance-sheet-survivors", "--as-of", MARKET_END.isoformat(), "--export",
+                 str(out))
+    ok(res)
+    assert "first run of these rules" in res.stderr
+    assert f"wrote {out}" in res.stderr
+    assert openpyxl.load_workbook(out).sheetnames == ["Watchlist", "Changes", "Factors", "Universe", "Methodology"]
+
+
+def test_weekly_unknown_rules(invoke, market: Path) -> None:
+    fails(invoke("weekly", "--rules", "defualt"), "did you mean 'default'")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_watchlist_show(invoke, market: Path, fmt: str) -> None:
+    latest = invoke("watchlist", "show", "--format", fmt)
+    out = ok(latest)
+    assert "run 2: default, 2026-W23" in latest.stderr
+    first = ok(invoke("watchlist", "show", "--run", "1", "--format", fmt))
+    if fmt == "json":
+        rows = json.loads(out)
+        assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+        assert {"symbol", "name", "country", "roles", "score", "data_completeness", "flags", "demo",
+                "reason"} <= set(rows[0])
+        assert any(k.startswith("contrib.") for k in rows[0]) and any(k.endswith("_pct") for k in rows[0])
+        assert json.loads(first)
+
+
+def test_watchlist_show_bad_run(invoke, market: Path) -> None:
+    fails(invoke("watchlist", "show", "--run", "42"), "no watchlist run 42")
+    fails(invoke("watchlist", "show", "--run", "last week"), "--run must be a run id or 'latest'")
+
+
+def test_watchlist_show_without_runs(invoke, db_path: Path) -> None:
+    fails(invoke("watchlist", "show"), "no watchlist runs yet")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_watchlist_diff(invoke, market: Path, fmt: str) -> None:
+    res = invoke("watchlist", "diff", "--format", fmt)
+    out = ok(res)
+    assert res.stderr.strip().endswith("changes")
+    explicit = ok(invoke("watchlist", "diff", "--from", "1", "--to", "2", "--format", fmt))
+    assert explicit == out
+    if fmt == "json":
+        for r in json.loads(out):
+            assert r["text"].startswith(r["change"] + ":")
+
+
+def test_watchlist_diff_needs_an_earlier_run(invoke, market: Path) -> None:
+    fails(invoke("watchlist", "diff", "--to", "1"), "has no earlier run")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_watchlist_runs(invoke, market: Path, fmt: str) -> None:
+    out = ok(invoke("watchlist", "runs", "--format", fmt))
+    assert "2026-W23" in out and "2026-W22" in out
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "csv", "json", "parquet"])
+def test_export_every_suffix(invoke, market: Path, tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"list.{suffix}"
+    res = invoke("export", str(out), "--run", "1")
+    ok(res)
+    assert out.exists() and f"wrote {out}" in res.stderr
+
+
+def test_export_bad_input(invoke, market: Path, tmp_path: Path) -> None:
+    fails(invoke("export", str(tmp_path / "list.txt")), "use a .xlsx, .csv, .parquet or .json file name")
+    fails(invoke("export", str(tmp_path / "missing" / "list.xlsx")), "does not exist")
+    fails(invoke("export", str(tmp_path / "list.xlsx"), "--run", "9"), "no watchlist run 9")
+
+
+@pytest.mark.parametrize("command", [("rules", "list"), ("rules", "check"), ("rules", "explain"), ("screen",),
+                                     ("weekly",), ("watchlist", "show"), ("watchlist", "diff"), ("watchlist", "runs"),
+                                     ("export",)])
+def test_every_command_has_help(invoke, command: tuple[str, ...]) -> None:
+    res = invoke(*command, "--help")
+    assert res.exit_code == 0
+    assert len(res.stdout.splitlines()) > 3
+
+
+def test_screen_on_an_empty_store(invoke, db_path: Path) -> None:
+    fails(invoke("screen"), "no companies yet")
