@@ -118,4 +118,4 @@ def test_validate_reports_per_kind_and_expectation(invoke, db_path: Path) -> Non
     assert listed.exit_code == 1
     lines = listed.stdout.splitlines()
     assert lines[0] == "kind,key,column_name,expectation,value"
-    assert "prices,MP/2025-01-02,close,expect_column_values_to_be_between (close > 0),-3" in lines
+    assert "prices,MP/2025-01-02,close,expect_column_values_to_be_between (close > 0),'-3" in lines  # csv guard

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from screener.cli.options import DEMO_BANNER, format_option, note, store_from
+from screener.cli.options import format_option, note, store_from
 
 
 @click.command()
@@ -15,15 +15,16 @@ from screener.cli.options import DEMO_BANNER, format_option, note, store_from
 @click.pass_context
 def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> None:
     """First run, offline: init, synthetic demo data, the weekly job on the default rules, and the spreadsheet."""
+    from screener.cli.cmd_weekly import print_weekly
     from screener.demo import load_demo
     from screener.errors import ScreenerError
     from screener.export import export_run
-    from screener.render import render
     from screener.universe import load_bundled
     from screener.watchlist import run_weekly
 
     with store_from(ctx) as store:
-        live = [p for t, ps in store.providers().items() if t != "companies" for p in ps if p not in ("demo",)]
+        live = [p for t, ps in store.providers().items() if t != "companies" for p in ps
+                if p not in ("demo", "bundled")]
         if live:
             raise ScreenerError(
                 f"the store {store.path} holds real market data (providers: {', '.join(sorted(set(live)))}); "
@@ -31,15 +32,10 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
             )
         init = load_bundled(store)
         counts = load_demo(store)
-        note(DEMO_BANNER)
-        note(
-            f"store {store.path}: {init.companies_added + init.companies_updated + init.companies_kept_user} companies; "
-            + ", ".join(f"{n} {k}" for k, n in counts.items())
-        )
+        n_companies = init.companies_added + init.companies_updated + init.companies_kept_user
+        note(f"store {store.path}: {n_companies} companies; " + ", ".join(f"{n} {k}" for k, n in counts.items()))
         result = run_weekly(store, "default")
-        render(result.rows, fmt, title="Weekly watchlist (rules: default) - DEMO DATA")
-        if result.changes.height:
-            render(result.changes, fmt, title="Changes since the previous run")
+        print_weekly(result, fmt)
         if not no_export:
             written = export_run(store, Path(export_path), run_id=result.run_id)
             note(f"wrote {written}")

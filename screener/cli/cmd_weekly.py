@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from screener.cli.options import as_of_option, format_option, note, store_from, to_date
+from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from, to_date
 from screener.render import render
+
+if TYPE_CHECKING:
+    from screener.watchlist import WeeklyResult
 
 
 @click.command()
@@ -22,32 +27,37 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: object, export_path: str |
     Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
     holds the rows and the changes go to stderr).
     """
-    from screener.watchlist import run_weekly, table_view
+    from screener.watchlist import run_weekly
 
     with store_from(ctx) as store:
         res = run_weekly(store, rules_ref, to_date(as_of))
-        if res.demo:
-            from screener.cli.options import DEMO_BANNER
-
-            note(DEMO_BANNER)
-        verb = "replaced this week's run" if res.replaced else "stored"
-        note(f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
-             f"{res.rows.height} members; data: {res.data_freshness}")
-        if fmt == "table":
-            render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
-            if res.previous_run_id is None:
-                note("first run of these rules: no changes to show")
-            elif res.changes.height == 0:
-                note(f"no changes since run {res.previous_run_id}")
-            else:
-                render(res.changes.select("change", "symbol", "name", "text"), fmt,
-                       title=f"Changes since run {res.previous_run_id}")
-        else:
-            render(res.rows, fmt)
-            for line in res.changes["text"].to_list():
-                note(f"{line}")
+        print_weekly(res, fmt)
         if export_path:
             from screener.export import export_run
 
             out = export_run(store, export_path, res.run_id)
             note(f"wrote {out}")
+
+
+def print_weekly(res: WeeklyResult, fmt: str) -> None:
+    """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same."""
+    from screener.watchlist import table_view
+
+    if res.demo:
+        note(DEMO_BANNER)
+    verb = "replaced this week's run" if res.replaced else "stored"
+    note(f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
+         f"{res.rows.height} members; data: {res.data_freshness}")
+    if fmt == "table":
+        render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
+        if res.previous_run_id is None:
+            note("first run of these rules: no changes to show")
+        elif res.changes.height == 0:
+            note(f"no changes since run {res.previous_run_id}")
+        else:
+            render(res.changes.select("change", "symbol", "name", "text"), fmt,
+                   title=f"Changes since run {res.previous_run_id}")
+    else:
+        render(res.rows, fmt)
+        for sym, line in res.changes.select("symbol", "text").iter_rows():
+            note(f"{sym} {line}")
