@@ -84,8 +84,8 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 @register_factor(
     name="dilution_risk",
     direction="higher_is_worse",
-    needs=("shares_outstanding", "share_history_1y", "share_history_3y", "cash", "free_cash_flow",
-           "capital_expenditure", "revenue", "market_cap", "events", "stage"),
+    needs=("shares_outstanding", "share_history_1y", "share_history_3y", "cash", "operating_cash_flow",
+           "free_cash_flow", "capital_expenditure", "revenue", "market_cap", "events", "stage"),
     missing="impute_peers",
     params=PARAMS,
     components=COMPONENTS,

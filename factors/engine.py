@@ -24,7 +24,10 @@ of the inputs and reused until the inputs (or the methodology) change.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import sys
+import threading
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -138,8 +141,27 @@ def score_columns() -> list[str]:
     return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
 
 
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # the real import in the factor reports any problem
+        return
+
+
+def _prefetch(module: str = "sklearn.preprocessing") -> None:
+    """Start importing scikit-learn on a side thread.
+
+    Why: it takes about a second to import, and the point-in-time panels are built by polars, which releases the
+    GIL, so the two overlap. The factor that needs the scaler imports it normally; Python's import lock makes it
+    wait for (or reuse) this import, so results cannot differ.
+    """
+    if module not in sys.modules:
+        threading.Thread(target=_import_quietly, args=(module,), name="prefetch-sklearn", daemon=True).start()
+
+
 def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
     """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness)."""
+    _prefetch()
     ctx = build_context(inputs, as_of, settings)
     frame = ctx.base
     flag_exprs: list[pl.Expr] = [pl.when(pl.col(f)).then(pl.lit(f)) for f in _BASE_FLAGS]

@@ -41,22 +41,9 @@ SETTINGS: Mapping[str, Any] = MappingProxyType(
         "ttm_window_days": 350,
         "share_growth_early_days": 30,
         "share_growth_late_days": 120,
-        "volume_window_rows": 63,
     }
 )
 
-MONEY_FIELDS: tuple[str, ...] = (
-    "revenue",
-    "operating_income",
-    "net_income",
-    "operating_cash_flow",
-    "capital_expenditure",
-    "free_cash_flow",
-    "cash",
-    "total_debt",
-    "total_equity",
-    "inventory",
-)
 #: Flows summed over the trailing twelve months; the rest are balances taken at the latest period.
 FLOW_FIELDS: tuple[str, ...] = ("revenue", "operating_cash_flow", "capital_expenditure", "fcf")
 BALANCE_FIELDS: tuple[str, ...] = ("cash", "total_debt", "total_equity")

@@ -60,6 +60,8 @@ from screener.providers.yahoo import (
 )
 from screener.store import Store, utcnow
 
+DEMO_PROVIDER = "demo"
+
 DEFAULT_WORKERS = 2
 #: After this many symbols in a row gave up on rate limits, the rest of the run is not attempted.
 RATE_LIMIT_BREAKER = 3
@@ -608,8 +610,7 @@ def _store_symbol(store: Store, f: SymbolFetch, checked: dict[str, tuple[pl.Data
         stored_profile, bad_p = store_kind("profiles", None if f.profile is None else pl.DataFrame([f.profile]),
                                            lambda fr: upsert_profiles(store, fr, PROVIDER_NAME, loaded_at=stamp))
         counts["fundamentals"], bad_f = store_kind(
-            "fundamentals", f.fundamentals,
-            lambda fr: store.upsert("fundamentals", fr, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp))
+            "fundamentals", f.fundamentals, lambda fr: _write_real(store, "fundamentals", fr, stamp))
         counts["shares"], bad_s = store_kind(
             "shares", f.shares, lambda fr: upsert_share_history(store, fr, PROVIDER_NAME, loaded_at=stamp))
         rejected += bad_p + bad_f + bad_s
@@ -619,9 +620,7 @@ def _store_symbol(store: Store, f: SymbolFetch, checked: dict[str, tuple[pl.Data
                         f"{counts['shares'] or 0} share count(s)")
     if f.plan.prices:
         counts["prices"], bad_pr = store_kind(
-            "prices", f.prices,
-            lambda fr: store.upsert("prices", fr, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp),
-            hold=hold_prices)
+            "prices", f.prices, lambda fr: _write_real(store, "prices", fr, stamp), hold=hold_prices)
         rejected += bad_pr
         _log_part(store, f, "prices", counts["prices"], bad_pr, f.problems.get("prices", []), stamp)
     problems = [p for part in _PARTS for p in f.problems.get(part, [])]
@@ -630,6 +629,17 @@ def _store_symbol(store: Store, f: SymbolFetch, checked: dict[str, tuple[pl.Data
     message = "; ".join([*problems, *f.notes]) or None
     return _row(sym, status, fundamentals=counts["fundamentals"], shares=counts["shares"], prices=counts["prices"],
                 rejected=rejected, retries=f.retries, message=message)
+
+
+def _write_real(store: Store, kind: str, frame: pl.DataFrame, stamp: datetime) -> int:
+    """Upsert live rows (a null keeps the stored value), then drop the synthetic demo rows of the same symbol (or
+    currency) and kind: as with the demo loader, real and synthetic numbers never interleave in one series."""
+    stored = store.upsert(kind, frame, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp)
+    if stored:
+        col = "currency" if kind == "fx" else "symbol"
+        for value in frame[col].unique().to_list():
+            store.con.execute(f"DELETE FROM {kind} WHERE {col} = ? AND provider = ?", [value, DEMO_PROVIDER])
+    return stored
 
 
 def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad: int, problems: list[str],
@@ -683,8 +693,7 @@ def _refresh_fx(store: Store, provider: YahooProvider | None, pool: ThreadPoolEx
             if bad.height:
                 store.record_rejections(bad.drop("row").with_columns(source=pl.lit(f"{PROVIDER_NAME}:{pair}")),
                                         provider=PROVIDER_NAME)
-            stored = store.upsert("fx", mine, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp) \
-                if mine is not None else 0
+            stored = _write_real(store, "fx", mine, stamp) if mine is not None else 0
             n_bad = bad.height
             status = "failed" if error else ("rejected" if n_bad else "ok")
             message = error or (f"{n_bad} row(s) rejected by validation" if n_bad else None)

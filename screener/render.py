@@ -24,6 +24,7 @@ from screener.errors import ScreenerError
 FORMATS = ("table", "csv", "json")
 FILE_SUFFIXES = (".csv", ".json", ".parquet", ".xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+TABLE_TEXT_LIMIT = 160
 
 
 def neutralise(text: str) -> str:
@@ -89,7 +90,9 @@ def _cell(v: Any) -> str:
         return ";".join(str(x) for x in v)
     if isinstance(v, (datetime, date)):
         return v.isoformat()
-    return str(v)
+    text = str(v)
+    # The table is for reading; csv and json carry long texts (sources, descriptions) in full.
+    return text if len(text) <= TABLE_TEXT_LIMIT else text[: TABLE_TEXT_LIMIT - 1] + "…"
 
 
 def to_table_text(frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None) -> None:

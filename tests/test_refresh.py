@@ -238,3 +238,12 @@ def test_cli_rejects_a_bad_max_age(invoke) -> None:
     result = invoke("refresh", "--max-age", "soon")
     assert result.exit_code == 2
     assert "not a duration" in result.stderr
+
+
+def test_real_prices_replace_the_synthetic_demo_series(universe: Store, yahoo: FakeYahoo) -> None:
+    universe.con.execute("INSERT INTO prices VALUES ('MP', '2020-01-02', 5, 1, 'demo', now()), "
+                         "('BP.L', '2020-01-02', 300, 1, 'demo', now())")
+    refresh(universe, symbols=["MP"])
+    providers = universe.query("SELECT symbol, provider, count(*) AS n FROM prices GROUP BY ALL ORDER BY ALL")
+    assert providers.filter(pl.col("symbol") == "MP")["provider"].to_list() == ["yahoo"]
+    assert providers.filter(pl.col("symbol") == "BP.L")["provider"].to_list() == ["demo"]  # not refreshed: kept

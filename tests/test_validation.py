@@ -84,6 +84,11 @@ def test_import_is_all_or_nothing_with_file_row_column_and_expectation(invoke, d
         assert store.query("SELECT date FROM prices")["date"].to_list() == [date(2025, 1, 2)]
         rej = store.query("SELECT provider, source, kind, key, column_name, value FROM rejected_rows").rows()
         assert rej == [("file", str(path), "prices", f"MP/{FUTURE}", "date", FUTURE)]
+    held = invoke("validate", "--rejected", "--format", "json")
+    assert held.exit_code == 0
+    assert [(r["source"], r["key"], r["value"]) for r in json.loads(held.stdout)] == [(str(path), f"MP/{FUTURE}",
+                                                                                        FUTURE)]
+    assert "kept out of the store" in invoke("validate").stderr
 
 
 def test_validate_reports_per_kind_and_expectation(invoke, db_path: Path) -> None:

@@ -26,7 +26,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,7 +128,6 @@ class CallLedger:
 
     retries: int = 0
     waited: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 # -- yfinance set-up ---------------------------------------------------------------------------------------------
@@ -440,8 +439,8 @@ class YahooProvider:
                     if err.transient:
                         raise type(err)(f"{err} (gave up after {attempt + 1} attempts)") from None
                     raise err from None
-                delay = self.retry.delay(attempt, self._rng)
                 with self._lock:
+                    delay = self.retry.delay(attempt, self._rng)
                     self.retries += 1
                     self._pause_until = max(self._pause_until, time.monotonic() + delay)
                 self.ledger().retries += 1
@@ -484,7 +483,8 @@ class YahooProvider:
     def fundamentals(self, symbol: str, currency: str | None = None,
                      shares: pl.DataFrame | None = None) -> pl.DataFrame:
         """Contract ``fundamentals`` rows. The statement currency is ``currency`` or Yahoo's ``financialCurrency``;
-        raises when neither is known, because a number without its currency cannot be converted."""
+        raises when neither is known, because a number without its currency cannot be converted. A statement that
+        fails is left out (its columns stay null); only when every one fails does this raise."""
         if currency is None:
             currency = self.info(symbol).get("financialCurrency")
         if not currency:

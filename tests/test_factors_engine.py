@@ -1,0 +1,202 @@
+"""The engine: output shape, missing data, determinism, currency invariance, stored scores."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from factors.engine import compute_scores, inputs_fingerprint, score_columns, scores_for
+from factors.inputs import FactorInputs
+from factors.registry import FACTORS
+from tests._factors_helpers import AS_OF, company, daily, events, fx_rows, inputs, quarterly, row, universe
+
+
+def test_output_columns_dtypes_and_order() -> None:
+    out = compute_scores(universe(4), AS_OF)
+    assert out.columns == score_columns()
+    for name in ("symbol", "name", "country", "region", "roles", "stage", "segment", "currency", "gov_backing"):
+        assert name in out.columns
+    assert out.schema["as_of"] == pl.Date and out.schema["demo"] == pl.Boolean
+    assert out.schema["flags"] == pl.List(pl.String)
+    for spec in FACTORS.values():
+        assert out.schema[spec.name] == pl.Float64 and out.schema[spec.pct_column] == pl.Float64
+        for col in spec.component_columns:
+            assert out.schema[col] == pl.Float64
+    for col in ("market_cap_usd", "price_usd", "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd",
+                "free_cash_flow_ttm_usd", "cash_usd", "total_debt_usd", "net_cash_usd", "total_equity_usd",
+                "shares_outstanding", "data_completeness"):
+        assert out.schema[col] == pl.Float64
+    assert out["symbol"].to_list() == sorted(out["symbol"].to_list())
+    assert (out["as_of"] == AS_OF).all()
+    assert out["data_completeness"].to_list() == [1.0] * 4
+
+
+def test_companies_with_no_data_do_not_crash() -> None:
+    only_blank = compute_scores(inputs([company("A"), company("B", roles="miner", stage="explorer")]), AS_OF)
+    assert only_blank.height == 2
+    for r in only_blank.iter_rows(named=True):
+        assert r["data_completeness"] == 0.0
+        assert {"no_prices", "no_fundamentals", "excluded:pullback"} <= set(r["flags"])
+        assert r["pullback"] is None
+        assert r["localization_premium"] is not None  # identity-driven factors still speak
+    mixed = universe(4)
+    out = compute_scores(FactorInputs(companies=pl.concat([mixed.companies, inputs([company("Z")]).companies]),
+                                      fundamentals=mixed.fundamentals, prices=mixed.prices), AS_OF)
+    z = row(out, "Z")
+    assert z["data_completeness"] == 0.0
+    assert z["data_completeness"] < min(r["data_completeness"] for r in out.iter_rows(named=True) if r["symbol"] != "Z")
+    assert {"no_prices", "no_fundamentals"} <= set(z["flags"])
+    assert any(f.startswith("imputed:") for f in z["flags"]) and any(f.startswith("worst:") for f in z["flags"])
+
+
+def test_empty_universe_gives_an_empty_frame_with_every_column() -> None:
+    empty = FactorInputs(companies=pl.DataFrame(schema={"symbol": pl.String, "name": pl.String}))
+    out = compute_scores(empty, AS_OF)
+    assert out.height == 0 and out.columns == score_columns()
+
+
+def test_partial_data_gives_partial_completeness() -> None:
+    out = compute_scores(inputs([company("A")], prices=[daily("A")]), AS_OF)
+    a = row(out, "A")
+    assert 0.0 < a["data_completeness"] < 1.0
+    assert a["data_completeness"] == pytest.approx(3 / 14)  # price, price history, volume of 14 counted inputs
+
+
+def test_demo_rows_are_marked() -> None:
+    out = compute_scores(inputs([company("A"), company("B")], prices=[daily("A", provider="demo"), daily("B")]),
+                         AS_OF)
+    assert row(out, "A")["demo"] is True and "demo" in row(out, "A")["flags"]
+    assert row(out, "B")["demo"] is False and "demo" not in row(out, "B")["flags"]
+
+
+def _shuffled(inp: FactorInputs, seed: int) -> FactorInputs:
+    return FactorInputs(**{k: getattr(inp, k).sample(fraction=1.0, shuffle=True, seed=seed + i)
+                           for i, k in enumerate(("companies", "fundamentals", "prices", "fx", "events"))})
+
+
+def _rich_universe() -> FactorInputs:
+    base = universe(6)
+    ev = events(
+        {"symbol": "C00", "date": AS_OF - timedelta(days=40), "kind": "offtake"},
+        {"symbol": "C01", "date": AS_OF - timedelta(days=90), "kind": "equity_raise"},
+        {"symbol": "C02", "date": AS_OF - timedelta(days=200), "kind": "capacity", "stage": "construction",
+         "capacity_tpa": 5000.0, "target_year": 2028},
+        {"symbol": "C04", "date": AS_OF - timedelta(days=700), "kind": "funding"},
+    )
+    extra = quarterly("C05", 4, last=date(2025, 3, 31), period="FY", revenue=900.0, cash=50.0)
+    return FactorInputs(companies=pl.concat([base.companies, inputs([company("NODATA")]).companies]),
+                        fundamentals=pl.concat([base.fundamentals, extra], how="diagonal_relaxed"),
+                        prices=base.prices, events=ev)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_result_does_not_change_with_row_order(seed: int) -> None:
+    inp = _rich_universe()
+    assert compute_scores(inp, AS_OF).equals(compute_scores(_shuffled(inp, seed), AS_OF))
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    rate_exp=st.lists(st.integers(min_value=-3, max_value=3), min_size=3, max_size=3),
+    # Money is zero or at least one unit: subnormal floats would underflow in the conversion itself.
+    revenue=st.one_of(st.just(0.0), st.floats(min_value=1.0, max_value=1e6)),
+    cash=st.one_of(st.just(0.0), st.floats(min_value=1.0, max_value=1e6)),
+    debt=st.one_of(st.just(0.0), st.floats(min_value=1.0, max_value=1e6)),
+    close=st.floats(min_value=0.5, max_value=500.0),
+)
+def test_result_does_not_change_with_currency_once_converted(rate_exp: list[int], revenue: float, cash: float,
+                                                             debt: float, close: float) -> None:
+    # Rates are powers of two so that local = usd / rate converts back exactly; they change over time, so each value
+    # must be converted at its own date for the twins to match.
+    rates = [2.0 ** e for e in rate_exp]
+    switch = [date(2015, 1, 1), date(2025, 9, 1), date(2026, 5, 1)]
+    fx = pl.DataFrame({"currency": ["EUR"] * 3, "date": switch, "usd_per_unit": rates})
+
+    def rate_on(d: date) -> float:
+        return [r for s, r in zip(switch, rates, strict=True) if s <= d][-1]
+
+    base = universe(4)
+    usd_f = quarterly("TWUSD", 12, revenue=revenue, cash=cash, total_debt=debt, operating_cash_flow=-revenue / 3,
+                      capital_expenditure=revenue / 5, total_equity=cash * 2, shares_outstanding=1e6)
+    eur_f = usd_f.with_columns(
+        pl.lit("TWEUR").alias("symbol"), pl.lit("EUR").alias("currency"),
+        *[(pl.col(c) / pl.col("period_end").map_elements(rate_on, return_dtype=pl.Float64)).alias(c)
+          for c in ("revenue", "cash", "total_debt", "operating_cash_flow", "capital_expenditure", "total_equity")],
+    )
+    usd_p = daily("TWUSD", close=lambda i: close * (1 + (i % 17) / 16), volume=1000.0)
+    eur_p = usd_p.with_columns(
+        pl.lit("TWEUR").alias("symbol"),
+        (pl.col("close") / pl.col("date").map_elements(rate_on, return_dtype=pl.Float64)).alias("close"),
+    )
+    comps = [*base.companies.to_dicts(), company("TWUSD"), company("TWEUR", currency="EUR")]
+    out = compute_scores(inputs(comps, fundamentals=[base.fundamentals, usd_f, eur_f],
+                                prices=[base.prices, usd_p, eur_p], fx=[fx]), AS_OF)
+    a, b = row(out, "TWUSD"), row(out, "TWEUR")
+    skip = {"symbol", "name", "currency"}
+    for col in out.columns:
+        if col not in skip:
+            assert a[col] == b[col], col
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(min_value=1, max_value=9), blank=st.integers(min_value=0, max_value=3))
+def test_percentiles_stay_in_the_unit_interval(n: int, blank: int) -> None:
+    base = universe(n)
+    comps = [*base.companies.to_dicts(), *[company(f"Z{i}") for i in range(blank)]]
+    out = compute_scores(inputs(comps, fundamentals=[base.fundamentals], prices=[base.prices]), AS_OF)
+    for spec in FACTORS.values():
+        pct = out[spec.pct_column].drop_nulls()
+        assert ((pct >= 0.0) & (pct <= 1.0)).all()
+        assert out[spec.pct_column].null_count() == out[spec.name].null_count()
+    assert ((out["data_completeness"] >= 0) & (out["data_completeness"] <= 1)).all()
+
+
+# -- stored scores ------------------------------------------------------------------------------------------
+def _load(store, inp: FactorInputs) -> None:
+    with store.transaction():
+        store.upsert("companies", inp.companies.drop("provider"), "file")
+        store.upsert("fundamentals", inp.fundamentals.drop("provider"), "file")
+        store.upsert("prices", inp.prices.drop("provider"), "file")
+
+
+def test_scores_for_stores_reuses_and_recomputes(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import factors.engine as engine
+
+    _load(store, universe(3))
+    first = scores_for(store, AS_OF)
+    info = store.score_set_info(AS_OF)
+    assert info is not None and info["n_companies"] == 3 and info["inputs_hash"] == inputs_fingerprint(store, AS_OF)
+    assert first.equals(compute_scores(engine.load_inputs(store, AS_OF), AS_OF))
+
+    def boom(*a, **k):
+        raise AssertionError("recomputed although nothing changed")
+
+    monkeypatch.setattr(engine, "compute_scores", boom)
+    assert scores_for(store, AS_OF).equals(first)
+    monkeypatch.undo()
+    store.upsert("prices", daily("C00", 1, close=99.0).with_columns(pl.lit(AS_OF).alias("date")), "file")
+    changed = scores_for(store, AS_OF)
+    assert row(changed, "C00")["price_usd"] == 99.0
+    assert store.score_set_info(AS_OF)["inputs_hash"] != info["inputs_hash"]
+    assert scores_for(store, AS_OF, recompute=True).equals(changed)
+
+
+def test_fingerprint_changes_with_as_of_and_values(store) -> None:
+    _load(store, universe(2))
+    a = inputs_fingerprint(store, AS_OF)
+    assert a == inputs_fingerprint(store, AS_OF)
+    assert a != inputs_fingerprint(store, AS_OF - timedelta(days=1))
+    store.upsert("fx", fx_rows("EUR", 1.1), "file")
+    assert a != inputs_fingerprint(store, AS_OF)
+
+
+def test_scores_for_an_empty_store_is_a_clear_error(store) -> None:
+    from screener.errors import ScreenerError
+
+    with pytest.raises(ScreenerError, match="no companies"):
+        scores_for(store, AS_OF)
