@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from factors.crosssection import robust_scale_columns
+from factors.crosssection import weighted_robust_sum
 from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
 
@@ -41,13 +41,7 @@ def debt_to_equity(debt: pl.Expr, equity: pl.Expr, cap: float) -> pl.Expr:
 
 def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     """Sum over components of weight * clip(sign * robust z, -clip, clip); a component nobody has counts 0."""
-    names = list(COMPONENTS)
-    scaled = robust_scale_columns(c, names)
-    w, clip = p["weights"], float(p["clip"])
-    total = pl.lit(0.0)
-    for name in names:
-        total = total + w[name] * (COMPONENTS[name] * pl.col(name)).clip(-clip, clip).fill_null(0.0)
-    return scaled.select(total.alias("v")).to_series()
+    return weighted_robust_sum(c, COMPONENTS, p["weights"], float(p["clip"]))
 
 
 @register_factor(

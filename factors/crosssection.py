@@ -10,7 +10,7 @@ matrix of factor components, which is how the multi-component factors put unlike
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
@@ -105,3 +105,19 @@ def robust_scale_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Data
         out[:, observed] = scaler.fit_transform(matrix[:, observed])
     frame_out = pl.DataFrame({c: out[:, i] for i, c in enumerate(columns)}, schema=dict.fromkeys(columns, pl.Float64))
     return frame_out.select([pl.col(c).fill_nan(None) for c in columns])
+
+
+def weighted_robust_sum(
+    frame: pl.DataFrame, signs: Mapping[str, float], weights: Mapping[str, float], clip: float
+) -> pl.Series:
+    """Sum over components of ``weight * clip(sign * robust z, -clip, clip)``; a missing component counts 0.
+
+    Why robust z and a clip: component units differ (years of runway, growth rates, ratios) and small caps produce
+    extreme ratios; scaling by median/IQR and clipping keeps one outlier from deciding the factor.
+    """
+    names = list(signs)
+    scaled = robust_scale_columns(frame, names)
+    total = pl.lit(0.0)
+    for name in names:
+        total = total + weights[name] * (signs[name] * pl.col(name)).clip(-clip, clip).fill_null(0.0)
+    return scaled.select(total.alias("v")).to_series()

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from factors.crosssection import robust_scale_columns
+from factors.crosssection import weighted_robust_sum
 from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
 
@@ -71,14 +71,7 @@ def capex_intensity(capex: pl.Expr, revenue: pl.Expr, mcap: pl.Expr) -> pl.Expr:
 
 def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     """Sum over components of weight * clip(sign * robust z, -clip, clip); a component nobody has counts 0."""
-    names = list(COMPONENTS)
-    scaled = robust_scale_columns(c, names)
-    w, clip = p["weights"], float(p["clip"])
-    total = pl.lit(0.0)
-    for name in names:
-        z = (COMPONENTS[name] * pl.col(name)).clip(-clip, clip).fill_null(0.0)
-        total = total + w[name] * z
-    return scaled.select(total.alias("v")).to_series()
+    return weighted_robust_sum(c, COMPONENTS, p["weights"], float(p["clip"]))
 
 
 @register_factor(
