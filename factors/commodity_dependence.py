@@ -18,7 +18,7 @@ from factors.registry import Params, register_factor
 COMPONENTS = {"pure_miner": 1, "stage_exposure": 1, "uncontracted": 1}
 
 PARAMS: dict[str, object] = {
-    "role_class_weights": {"miner": 1.0, "integrated": 0.5},
+    "role_class_weights": {"pure_miner": 1.0, "integrated": 0.5},
     "stage_weights": {"explorer": 1.0, "developer": 0.5, "producer": 0.0},
     "offtake_half_life_years": 3.0,
     "contract_tags": ["dod_price_floor", "dod_offtake"],

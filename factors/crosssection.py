@@ -4,8 +4,12 @@ Why plain polars expressions: the factor engine and the rules engine both compos
 percentile "by role" costs a window expression rather than a Python loop. Every helper treats null and NaN as
 missing: a missing value never takes part in a median, a quantile or a rank, and stays missing in the output.
 
-``robust_scale_columns`` is the one helper that is not an expression: it fits scikit-learn's ``RobustScaler`` on a
-matrix of factor components, which is how the multi-component factors put unlike units on one scale.
+``robust_scale_columns`` is the one helper that is not an expression: it robust-scales a matrix of factor components
+with exactly the arithmetic of scikit-learn's ``RobustScaler`` (numpy ``nanmedian`` and ``nanpercentile``), which is
+how the multi-component factors put unlike units on one scale. Why not call the scaler itself: importing
+scikit-learn (with scipy and pandas behind it) took longer than the whole scoring run, for a median and two
+percentiles. A test fits the real ``RobustScaler`` on random matrices and requires identical output, so the two
+cannot drift apart.
 """
 
 from __future__ import annotations
@@ -86,14 +90,14 @@ def robust_zscore(col: str | pl.Expr, *, by: Group = None, scale: str = "iqr") -
 
 
 def robust_scale_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """Scale each column with scikit-learn's ``RobustScaler`` (median and interquartile range, nulls ignored).
+    """Scale each column as scikit-learn's ``RobustScaler()`` does (median and interquartile range, nulls ignored).
 
     Returns a frame of the same height with the same column names. Columns with no observed value come back all
-    null. The result does not depend on row order: the scaler's statistics are order-free and the transform is
-    element-wise.
+    null. The result does not depend on row order: the statistics are order-free and the transform is element-wise.
+    The steps mirror ``RobustScaler.fit``/``transform`` operation for operation (``nanmedian``, ``nanpercentile`` at
+    25 and 75, a scale below ``10 * eps`` replaced by 1, then subtract and divide), so the output is bit-identical.
     """
     import numpy as np
-    from sklearn.preprocessing import RobustScaler
 
     if not columns:
         return pl.DataFrame()
@@ -101,8 +105,14 @@ def robust_scale_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Data
     observed = ~np.all(np.isnan(matrix), axis=0) if matrix.shape[0] else np.zeros(len(columns), dtype=bool)
     out = np.full_like(matrix, np.nan)
     if observed.any():
-        scaler = RobustScaler(quantile_range=(25.0, 75.0))
-        out[:, observed] = scaler.fit_transform(matrix[:, observed])
+        x = matrix[:, observed].copy()
+        center = np.nanmedian(x, axis=0)
+        quantiles = np.transpose([np.nanpercentile(x[:, k], (25.0, 75.0)) for k in range(x.shape[1])])
+        scale = quantiles[1] - quantiles[0]
+        scale[scale < _ZERO_SCALE] = 1.0
+        x -= center
+        x /= scale
+        out[:, observed] = x
     frame_out = pl.DataFrame({c: out[:, i] for i, c in enumerate(columns)}, schema=dict.fromkeys(columns, pl.Float64))
     return frame_out.select([pl.col(c).fill_nan(None) for c in columns])
 

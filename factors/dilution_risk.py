@@ -5,8 +5,8 @@ cash with little runway, that spend heavily on capex, that raised equity recentl
 explorers are the ones whose holders pay for it.
 
 Missing values: ``impute_peers``. A missing component takes the median of the company's role-class peers
-(enabler, integrated, miner, downstream, trader, other), or of all companies when no peer has it, and is flagged
-``imputed:dilution_risk.<component>``.
+(``role_class``: integrated, enabler, pure_miner, downstream_user, trader_offtaker, other), or of all companies when
+no peer has it, and is flagged ``imputed:dilution_risk.<component>``.
 """
 
 from __future__ import annotations

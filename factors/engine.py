@@ -11,23 +11,22 @@ The algorithm, step by step (``compute_scores``):
    ``worst`` the worst observed value (by the component's sign and the factor's direction), ``impute_peers`` the
    median of the company's role-class peers (all companies when the class has none), ``exclude`` leaves the factor
    null. Every fill is flagged (``neutral:``, ``worst:``, ``imputed:`` + component column; ``excluded:`` + factor).
+   A factor may add notes of its own (a ``flags`` list from ``compute``), e.g. ``short_history:pullback`` when a
+   value rests on less price history than its window.
 4. **Value and percentile.** ``combine`` turns the filled components into the factor value; the percentile ranks
    it across the companies that have one, in the same direction.
 5. **Row bookkeeping.** ``data_completeness`` is the share of counted inputs present; flags say what is demo, stale,
    missing fx or absent. Rows are sorted by symbol.
 
 The output columns shown are the raw components (null when missing), so a reader sees what was measured and, in the
-flags, what was filled. ``scores_for`` wraps this with the store: scores are saved per as-of date with a fingerprint
+flags, what was filled; ``filled_values`` gives the filled numbers themselves (``screener show`` prints them). ``scores_for`` wraps this with the store: scores are saved per as-of date with a fingerprint
 of the inputs and reused until the inputs (or the methodology) change.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import sys
-import threading
 from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -50,10 +49,10 @@ from factors.registry import FACTORS, FactorSpec
 if TYPE_CHECKING:
     from screener.store import Store
 
-__all__ = ["compute_scores", "inputs_fingerprint", "load_inputs", "score_columns", "scores_for"]
+__all__ = ["compute_scores", "filled_values", "inputs_fingerprint", "load_inputs", "score_columns", "scores_for"]
 
 #: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
-METHODOLOGY_VERSION = "1"
+METHODOLOGY_VERSION = "2"
 
 _POLICY_FLAG = {"neutral": "neutral", "worst": "worst", "impute_peers": "imputed"}
 _BASE_FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals")
@@ -66,9 +65,13 @@ def _clean(e: pl.Expr) -> pl.Expr:
     return pl.when(f.is_infinite()).then(None).otherwise(f)
 
 
-def _fill_value(spec: FactorSpec, comp: str) -> pl.Expr | None:
-    """The expression a missing component is replaced with under the factor's policy (None: leave it missing)."""
-    c = pl.col(comp)
+def _fill_value(spec: FactorSpec, comp: str, column: str | None = None) -> pl.Expr | None:
+    """The expression a missing component is replaced with under the factor's policy (None: leave it missing).
+
+    ``column`` is where the measured component lives (default: the bare component name, as inside the engine; the
+    score frame's ``<factor>.<component>`` for ``filled_values``); the peer groups are the ``role_class`` column.
+    """
+    c = pl.col(column or comp)
     if spec.missing == "neutral":
         return c.median()
     if spec.missing == "worst":
@@ -79,15 +82,39 @@ def _fill_value(spec: FactorSpec, comp: str) -> pl.Expr | None:
     return None
 
 
+def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
+    """``symbol`` plus, per component a policy fills, the value the factor used in place of the missing measurement
+    (null where the component was measured or the policy leaves it missing).
+
+    Why recompute instead of storing: the fills are cross-sectional statistics of the measured components that the
+    score frame already carries, so the same expressions the engine used give the same numbers from a stored score
+    set. Pass the whole score set: a median over a subset is a different median.
+    """
+    exprs: list[pl.Expr] = []
+    for spec in FACTORS.values():
+        for comp in spec.components:
+            col = spec.column(comp)
+            fill = _fill_value(spec, comp, col)
+            if fill is None or col not in scores.columns:
+                continue
+            exprs.append(pl.when(pl.col(col).is_null()).then(fill).otherwise(None).cast(pl.Float64).alias(col))
+    return scores.select("symbol", *exprs)
+
+
+#: Optional column a factor's ``compute`` may return: a list of notes appended to the row's flags.
+FACTOR_FLAGS = "flags"
+
+
 def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, list[pl.Expr]]:
     """(symbol + F, F_pct, F.component columns; flag expressions over that frame) for one factor."""
     raw = spec.compute(ctx, spec.params)
     missing_cols = [c for c in spec.components if c not in raw.columns]
     if missing_cols:
         raise RuntimeError(f"factor {spec.name} did not return components {missing_cols}")
+    notes = [FACTOR_FLAGS] if FACTOR_FLAGS in raw.columns else []
     comps = (
         ctx.base.select("symbol", "role_class")
-        .join(raw.select("symbol", *spec.components), on="symbol", how="left")
+        .join(raw.select("symbol", *spec.components, *notes), on="symbol", how="left")
         .sort("symbol")
         .with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
     )
@@ -108,8 +135,9 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
         spec.name,
         spec.pct_column,
         *[pl.col(c).alias(spec.column(c)) for c in spec.components],
+        *[pl.col(FACTOR_FLAGS).cast(pl.List(pl.String)).fill_null([]).alias(_notes_column(spec)) for _ in notes],
     )
-    flags: list[pl.Expr] = []
+    flags: list[pl.Expr] = [pl.col(_notes_column(spec)) for _ in notes]
     if spec.missing == "exclude":
         mask = pl.any_horizontal([pl.col(spec.column(c)).is_null() for c in spec.components])
         flags.append(pl.when(mask).then(pl.lit(f"excluded:{spec.name}")))
@@ -118,6 +146,11 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
         for c in spec.components:
             flags.append(pl.when(pl.col(spec.column(c)).is_null()).then(pl.lit(f"{prefix}:{spec.column(c)}")))
     return renamed, flags
+
+
+def _notes_column(spec: FactorSpec) -> str:
+    """Scratch column carrying a factor's own flags until they join the row's ``flags`` (not in the output)."""
+    return f"_flags.{spec.name}"
 
 
 def _counted_inputs() -> list[str]:
@@ -141,27 +174,8 @@ def score_columns() -> list[str]:
     return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
 
 
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception:  # the real import in the factor reports any problem
-        return
-
-
-def _prefetch(module: str = "sklearn.preprocessing") -> None:
-    """Start importing scikit-learn on a side thread.
-
-    Why: it takes about a second to import, and the point-in-time panels are built by polars, which releases the
-    GIL, so the two overlap. The factor that needs the scaler imports it normally; Python's import lock makes it
-    wait for (or reuse) this import, so results cannot differ.
-    """
-    if module not in sys.modules:
-        threading.Thread(target=_import_quietly, args=(module,), name="prefetch-sklearn", daemon=True).start()
-
-
 def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
     """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness)."""
-    _prefetch()
     ctx = build_context(inputs, as_of, settings)
     frame = ctx.base
     flag_exprs: list[pl.Expr] = [pl.when(pl.col(f)).then(pl.lit(f)) for f in _BASE_FLAGS]
@@ -238,10 +252,14 @@ def inputs_fingerprint(store: Store, as_of: date) -> str:
 
 def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False) -> pl.DataFrame:
     """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
-    from the store, saved and returned."""
+    from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
+    a stored future set would be what later commands find first."""
     from screener.errors import ScreenerError
 
-    day = as_of or date.today()
+    today = date.today()
+    day = as_of or today
+    if day > today:
+        raise ScreenerError(f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date")
     if not store.scalar("SELECT count(*) FROM companies"):
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     fingerprint = inputs_fingerprint(store, day)

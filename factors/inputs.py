@@ -308,17 +308,34 @@ def _runs(frame: pl.DataFrame, keys: Sequence[str], known: pl.Series) -> tuple[p
     return frame, g, runs.select("g", "symbol")
 
 
+#: The values of the ``role_class`` column, in the order they are decided (first match wins).
+ROLE_CLASSES: tuple[str, ...] = ("integrated", "enabler", "pure_miner", "downstream_user", "trader_offtaker", "other")
+
+
 def _role_class(roles: pl.Expr) -> pl.Expr:
-    """The role class used for peer groups: enabler, integrated (miner + enabler), miner, downstream, trader, other."""
-    lst = roles.fill_null("").str.split(";")
+    """The role class: the data contract's vocabulary, with integrated miner-processors kept apart.
+
+    * ``integrated``: ``miner`` plus any enabler role (an enabler by the contract, and for rule sets);
+    * ``enabler``: any enabler role (processor, magnet_maker, recycler, chemicals_tolling, equipment_supplier), no miner;
+    * ``pure_miner``: roles exactly ``miner`` (the contract's pure miner);
+    * ``downstream_user``: a downstream user without a miner or enabler role;
+    * ``trader_offtaker``: a trader without a miner, enabler or downstream role;
+    * ``other``: anything else, e.g. a miner that also trades (``miner;trader_offtaker``), which is not a pure miner.
+
+    Why integrated stays apart: the thesis places miner-processors between enablers and pure miners, and peer
+    imputation should compare them with each other.
+    """
+    lst = roles.fill_null("").str.split(";").list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
     enabler = lst.list.eval(pl.element().is_in(sorted(ENABLER_ROLES))).list.any()
     miner = lst.list.contains("miner")
+    only_miner = miner & lst.list.eval(pl.element() == "miner").list.all()
     return (
         pl.when(enabler & miner).then(pl.lit("integrated"))
         .when(enabler).then(pl.lit("enabler"))
-        .when(miner).then(pl.lit("miner"))
-        .when(lst.list.contains("downstream_user")).then(pl.lit("downstream"))
-        .when(lst.list.contains("trader_offtaker")).then(pl.lit("trader"))
+        .when(only_miner).then(pl.lit("pure_miner"))
+        .when(miner).then(pl.lit("other"))
+        .when(lst.list.contains("downstream_user")).then(pl.lit("downstream_user"))
+        .when(lst.list.contains("trader_offtaker")).then(pl.lit("trader_offtaker"))
         .otherwise(pl.lit("other"))
     )
 

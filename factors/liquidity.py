@@ -6,6 +6,10 @@ as zero, because not trading is what illiquidity looks like.
 
 Missing values: ``worst``. A company with too few traded days takes the lowest traded value observed in the
 cross-section and is flagged ``worst:liquidity.median_traded_value_usd``.
+
+Short history: with at least ``min_obs`` traded days but fewer than ``window_rows`` trading days of prices in the last
+``max_age_days`` (a new listing, or an as-of date soon after the data begins), the median covers less than the
+intended quarter. The value is kept and the row is flagged ``short_history:liquidity``.
 """
 
 from __future__ import annotations
@@ -33,10 +37,17 @@ PARAMS: dict[str, object] = {"window_rows": 63, "max_age_days": 365, "min_obs": 
 )
 def liquidity(ctx: FactorContext, p: Params) -> pl.DataFrame:
     start = ctx.as_of - timedelta(days=int(p["max_age_days"]))
-    recent = pl.col("traded_value_usd").filter(pl.col("date") > start).tail(int(p["window_rows"])).drop_nulls()
-    agg = ctx.aggregate_prices(recent.median().alias("median"), recent.count().alias("n"))
+    in_window = pl.col("date") > start
+    recent = pl.col("traded_value_usd").filter(in_window).tail(int(p["window_rows"])).drop_nulls()
+    agg = ctx.aggregate_prices(
+        recent.median().alias("median"), recent.count().alias("n"), in_window.sum().alias("rows")
+    )
+    value = pl.when(pl.col("n") >= int(p["min_obs"])).then(pl.col("median")).otherwise(None)
     return agg.select(
         "symbol",
-        pl.when(pl.col("n") >= int(p["min_obs"])).then(pl.col("median")).otherwise(None)
-        .alias("median_traded_value_usd"),
+        value.alias("median_traded_value_usd"),
+        pl.when(value.is_not_null() & (pl.col("rows") < int(p["window_rows"])))
+        .then(pl.lit(["short_history:liquidity"], dtype=pl.List(pl.String)))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String)))
+        .alias("flags"),
     )

@@ -6,6 +6,10 @@ dollar value move identically.
 
 Missing values: ``exclude``. Without enough closes in the window there is no drawdown to speak of: the factor is
 null and the row is flagged ``excluded:pullback``.
+
+Short history: with at least ``min_obs`` closes but a history that starts more than ``coverage_slack_days`` after the
+window opens (a new listing, or an as-of date soon after the data begins), the high is not a 52-week high. The value
+is kept, since it is the drawdown from the highest close there is, and the row is flagged ``short_history:pullback``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import polars as pl
 from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
 
-PARAMS: dict[str, object] = {"window_days": 365, "min_obs": 20}
+PARAMS: dict[str, object] = {"window_days": 365, "min_obs": 20, "coverage_slack_days": 31}
 
 
 @register_factor(
@@ -41,11 +45,19 @@ def pullback(ctx: FactorContext, p: Params) -> pl.DataFrame:
         close.max().alias("high"),
         close.last().alias("last"),
         close.count().alias("n"),
+        pl.col("date").min().alias("first"),
     )
-    return agg.select(
-        "symbol",
+    drawdown = (
         pl.when((pl.col("n") >= int(p["min_obs"])) & (pl.col("high") > 0))
         .then(1.0 - pl.col("last") / pl.col("high"))
         .otherwise(None)
-        .alias("drawdown_52w"),
+    )
+    short = pl.col("first") > start + timedelta(days=int(p["coverage_slack_days"]))
+    return agg.select(
+        "symbol",
+        drawdown.alias("drawdown_52w"),
+        pl.when(drawdown.is_not_null() & short)
+        .then(pl.lit(["short_history:pullback"], dtype=pl.List(pl.String)))
+        .otherwise(pl.lit([], dtype=pl.List(pl.String)))
+        .alias("flags"),
     )

@@ -8,7 +8,8 @@ consumers iterate ``FACTORS`` or call ``get_factor(name)``, which fails with a s
 A factor is computed in two steps that the engine keeps apart on purpose:
 
 1. ``compute(ctx, params)`` returns the raw components per company (symbol + one column per component), from the
-   point-in-time context; a component is null when its inputs are missing.
+   point-in-time context; a component is null when its inputs are missing. It may also return a ``flags`` column
+   (list of strings) of notes the engine appends to the row's flags, e.g. ``short_history:pullback``.
 2. The engine applies the factor's missing-value policy to those components (flagging what it filled), then
    ``combine(components, params)`` turns them into the one factor value.
 

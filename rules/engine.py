@@ -5,17 +5,21 @@ plan for a given rule set in words):
 
 1. **Classify.** Each company gets a role class (``enabler`` when it carries any of the rule set's enabler roles,
    else ``miner`` when it mines, else ``downstream_user``, else its first role) and a tilt: the product of the
-   multipliers the rule set gives to the keys the company matches (each role it carries, ``enabler``, and
-   ``pure_miner`` when its roles are exactly ``miner``). A company matching no key has tilt 1.
+   multipliers the rule set gives to the keys the company matches (each role it carries, ``enabler``,
+   ``pure_miner`` when its roles are exactly ``miner``, and its downstream segment such as ``ev_auto``). A company
+   matching no key has tilt 1.
 
 2. **Universe filter.** Roles to include (any of) or exclude (any of), countries or regions (a company passes when
    its country or its region is listed), excluded countries and regions, stages, minimum market cap in USD, minimum
    median traded value in USD, minimum data completeness, and an optional ``where`` condition. A missing value
-   fails a minimum. A company that fails is marked ``filtered`` with the first condition it failed.
+   fails a minimum. A company that fails is marked ``filtered`` with the first condition it failed, in words with
+   its own value ("market cap USD 41.2m below USD 50m", "no liquidity data").
 
 3. **Gates.** Hard conditions on factor values or percentiles, in file order. They read the factor library's
    percentiles (across every scored company), so "liquidity_pct >= 0.2" means the same thing whatever else is
-   filtered. A company that fails (a missing value fails) is marked ``gated`` with the gate's name.
+   filtered. A company that fails (a missing value fails) is marked ``gated`` with the gate's name and the part of
+   the condition that failed ("failed gate tradeable (liquidity_pct 0.12 < 0.15)"); ``out_factor`` names the
+   factor whose data decided it, so a change report can look for the event behind it.
 
 4. **Missing factor values.** Under ``missing = "exclude"`` a company missing a weighted factor is marked
    ``excluded``. What is left is the *eligible set*.
@@ -44,22 +48,28 @@ plan for a given rule set in words):
     ``max_per_country`` members or any role it carries already has ``max_per_role`` members.
 
 11. **Members** are ranked 1..k in candidate order and each gets a one-line reason: its role class, the factors
-    that contributed most, and whether the buffer kept it. Every other company keeps a ``why_out``.
+    that lifted it most (only factors on the good side of the middle are cited, so a reason never praises a
+    weakness), and whether the buffer kept it. Every other company keeps a ``why_out``.
 
 Nothing here reads the store or the clock: the same scores, rules and incumbents give the same table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
 from rules.explain import reasons, usd_text
 from rules.expr import Compiled
 from rules.ruleset import RuleSet, factor_specs
+from rules.why import factor_of, why_false
 from screener.errors import ScreenerError
+
+#: Words for a row that failed a check, and the factor whose data decided it (None when no factor did).
+Describe = Callable[[Mapping[str, Any]], tuple[str, str | None]]
 
 STATUS_ORDER = {"member": 0, "candidate": 1, "excluded": 2, "gated": 3, "filtered": 4}
 LIQUIDITY_USD = "liquidity.median_traded_value_usd"
@@ -108,53 +118,90 @@ def classify(rs: RuleSet) -> list[pl.Expr]:
         .when(roles.list.contains("downstream_user")).then(pl.lit("downstream_user"))
         .otherwise(roles.list.first())
     )
+    from screener.contract import SEGMENTS
+
     tilt = pl.lit(1.0)
     for key, mult in rs.tilts.items():
         if key == "enabler":
             hit = enabler
         elif key == "pure_miner":
             hit = pure_miner
+        elif key in SEGMENTS:
+            hit = pl.col("segment") == key
         else:
             hit = roles.list.contains(key)
         tilt = tilt * pl.when(hit.fill_null(False)).then(pl.lit(mult)).otherwise(pl.lit(1.0))
     return [role_class.alias("role_class"), tilt.alias("tilt")]
 
 
+def _minimum(column: str, what: str, minimum: float, text: Callable[[float], str], factor: str | None = None
+             ) -> Describe:
+    def describe(row: Mapping[str, Any]) -> tuple[str, str | None]:
+        v = row.get(column)
+        if v is None or v != v:
+            return f"no {factor or what} data", factor
+        return f"{what} {text(v)} below {text(minimum)}", factor
+
+    return describe
+
+
+def _condition(prefix: str, cond: Compiled) -> Describe:
+    def describe(row: Mapping[str, Any]) -> tuple[str, str | None]:
+        words, names = why_false(cond.node, row)
+        factor = next((f for f in (factor_of(n) for n in names) if f), None)
+        return f"{prefix}{words}", factor
+
+    return describe
+
+
 def universe_conditions(rs: RuleSet, columns: Collection[str],
                         extra: Sequence[tuple[str, Compiled]] = ()) -> list[tuple[str, pl.Expr]]:
     """Step 2 as (label, condition) pairs; the label is what a filtered company is told."""
+    return [(label, cond) for label, cond, _ in universe_checks(rs, columns, extra)]
+
+
+def _pct_text(v: float) -> str:
+    return f"{v:.0%}"
+
+
+def universe_checks(rs: RuleSet, columns: Collection[str], extra: Sequence[tuple[str, Compiled]] = ()
+                    ) -> list[tuple[str, pl.Expr, Describe | None]]:
+    """Step 2 as (label, condition, how to say why a row failed it with its own numbers)."""
     u = rs.universe
-    out: list[tuple[str, pl.Expr]] = []
+    out: list[tuple[str, pl.Expr, Describe | None]] = []
     if u.include_roles:
-        out.append((f"has none of the roles {', '.join(u.include_roles)}", _any_role(u.include_roles)))
+        out.append((f"has none of the roles {', '.join(u.include_roles)}", _any_role(u.include_roles), None))
     if u.exclude_roles:
-        out.append((f"carries an excluded role ({', '.join(u.exclude_roles)})", ~_any_role(u.exclude_roles)))
+        out.append((f"carries an excluded role ({', '.join(u.exclude_roles)})", ~_any_role(u.exclude_roles), None))
     if u.countries or u.regions:
         places = [*u.countries, *u.regions]
         out.append((f"outside {', '.join(places)}",
-                    pl.col("country").is_in(list(u.countries)) | pl.col("region").is_in(list(u.regions))))
+                    pl.col("country").is_in(list(u.countries)) | pl.col("region").is_in(list(u.regions)), None))
     if u.exclude_countries:
         out.append((f"in an excluded country ({', '.join(u.exclude_countries)})",
-                    ~pl.col("country").is_in(list(u.exclude_countries))))
+                    ~pl.col("country").is_in(list(u.exclude_countries)), None))
     if u.exclude_regions:
         out.append((f"in an excluded region ({', '.join(u.exclude_regions)})",
-                    ~pl.col("region").is_in(list(u.exclude_regions))))
+                    ~pl.col("region").is_in(list(u.exclude_regions)), None))
     if u.stages:
-        out.append((f"stage not {' or '.join(u.stages)}", pl.col("stage").is_in(list(u.stages))))
+        out.append((f"stage not {' or '.join(u.stages)}", pl.col("stage").is_in(list(u.stages)), None))
     if u.min_market_cap_usd is not None:
         out.append((f"market cap below {usd_text(u.min_market_cap_usd)} or unknown",
-                    pl.col("market_cap_usd") >= u.min_market_cap_usd))
+                    pl.col("market_cap_usd") >= u.min_market_cap_usd,
+                    _minimum("market_cap_usd", "market cap", u.min_market_cap_usd, usd_text)))
     if u.min_liquidity_usd is not None:
         col = LIQUIDITY_USD if LIQUIDITY_USD in columns else "liquidity"
         out.append((f"median traded value below {usd_text(u.min_liquidity_usd)} or unknown",
-                    pl.col(col) >= u.min_liquidity_usd))
+                    pl.col(col) >= u.min_liquidity_usd,
+                    _minimum(col, "median traded value", u.min_liquidity_usd, usd_text, "liquidity")))
     if u.min_data_completeness is not None:
         out.append((f"data completeness below {u.min_data_completeness:.0%}",
-                    pl.col("data_completeness") >= u.min_data_completeness))
+                    pl.col("data_completeness") >= u.min_data_completeness,
+                    _minimum("data_completeness", "data completeness", u.min_data_completeness, _pct_text)))
     if u.where is not None:
-        out.append((f"universe.where: {u.where.text}", u.where.expr))
+        out.append((f"universe.where: {u.where.text}", u.where.expr, _condition("universe.where: ", u.where)))
     for label, cond in extra:
-        out.append((f"{label}: {cond.text}", cond.expr))
+        out.append((f"{label}: {cond.text}", cond.expr, _condition(f"{label}: ", cond)))
     return out
 
 
@@ -172,6 +219,10 @@ def required_columns(rs: RuleSet, extra: Sequence[Compiled] = ()) -> set[str]:
             cols |= set(c.names)
     if rs.universe.min_market_cap_usd is not None:
         cols.add("market_cap_usd")
+    from screener.contract import SEGMENTS
+
+    if any(k in SEGMENTS for k in rs.tilts):
+        cols.add("segment")
     cols.add(rs.tie_break)
     return cols
 
@@ -198,14 +249,22 @@ def rank(
 
     df = scores.with_columns(classify(rs))
     # Steps 2-3: first failed universe condition, then first failed gate.
-    df = df.with_columns(_first_failure(universe_conditions(rs, df.columns, where)).alias("_filtered"))
-    gates = [(f"failed gate {g.name} ({g.condition.text})", g.condition.expr) for g in rs.gates]
+    checks = universe_checks(rs, df.columns, where)
+    describe: dict[str, Describe] = {label: d for label, _, d in checks if d is not None}
+    df = df.with_columns(_first_failure([(label, cond) for label, cond, _ in checks]).alias("_filtered"))
+    gates = []
+    for g in rs.gates:
+        label = f"failed gate {g.name} ({g.condition.text})"
+        gates.append((label, g.condition.expr))
+        describe[label] = _gate(g.name, g.condition)
     df = df.with_columns(
         pl.when(pl.col("_filtered").is_not_null()).then(None).otherwise(_first_failure(gates)).alias("_gated"))
     # Step 4: missing weighted factors under "exclude".
     if rs.on_missing == "exclude":
         miss = [(f"missing {f}", pl.col(f).is_not_null()) for f in rs.factors]
         excl = _first_failure(miss)
+        for f in rs.factors:
+            describe[f"missing {f}"] = _no_data(f)
     else:
         excl = pl.lit(None, dtype=pl.String)
     df = df.with_columns(
@@ -217,7 +276,7 @@ def rank(
     ).drop("_filtered", "_gated")
 
     eligible = df.filter(pl.col("status").is_null())
-    others = df.filter(pl.col("status").is_not_null())
+    others = _explain_out(df.filter(pl.col("status").is_not_null()), describe)
     group = {"universe": None, "role": "role_class", "region": "region"}[rs.group_by]
     # Step 5: percentiles over the eligible set, grouped.
     eligible = eligible.with_columns(
@@ -261,6 +320,36 @@ def rank(
     # Step 11: reasons.
     table = table.with_columns(pl.Series("reason", reasons(table, rs, factors), dtype=pl.String))
     return Ranking(table, rs, factors)
+
+
+def _gate(name: str, cond: Compiled) -> Describe:
+    inner = _condition("", cond)
+
+    def describe(row: Mapping[str, Any]) -> tuple[str, str | None]:
+        words, factor = inner(row)
+        return f"failed gate {name} ({words})", factor
+
+    return describe
+
+
+def _no_data(factor: str) -> Describe:
+    def describe(row: Mapping[str, Any]) -> tuple[str, str | None]:
+        return f"no {factor} data", factor
+
+    return describe
+
+
+def _explain_out(others: pl.DataFrame, describe: Mapping[str, Describe]) -> pl.DataFrame:
+    """Replace each out-of-list row's generic label with its own numbers and name the factor that decided it."""
+    whys: list[str | None] = []
+    factors: list[str | None] = []
+    for row in others.iter_rows(named=True):
+        fn = describe.get(row["why_out"])
+        words, factor = fn(row) if fn is not None else (row["why_out"], None)
+        whys.append(words)
+        factors.append(factor)
+    return others.with_columns(pl.Series("why_out", whys, dtype=pl.String),
+                               pl.Series("out_factor", factors, dtype=pl.String))
 
 
 def _select(eligible: pl.DataFrame, incumbents: set[str], n: int, m: int, rs: RuleSet

@@ -28,7 +28,12 @@ Grammar (lowest precedence first; keywords are case-insensitive)::
     FUNCTION   := has_role | has_flag | has_backing
 
 Missing values: arithmetic and comparisons with a missing value give missing, and a row whose condition is missing
-does not pass. ``x is null`` asks for missing values explicitly.
+does not pass. ``x is null`` asks for missing values explicitly. A division by zero (``x / 0``, ``0 / 0``) and any
+other non-finite result is missing too, never an infinity that would pass ``> 1``, and a NaN or infinity stored in a
+column reads as missing: a number that is not a number cannot rank or pass a filter.
+
+Text compared with a column that has a vocabulary (country, region, stage, segment) is matched without regard to
+case, so ``country == 'kr'`` means ``country == 'KR'``, as ``screen --country kr`` does.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from screener.errors import ScreenerError
@@ -52,6 +57,8 @@ LIST = "list"
 MAX_LENGTH = 2000
 MAX_DEPTH = 60
 MAX_TREE_DEPTH = 200
+#: Largest number a literal may have: ten times the world's stock market in USD. Anything beyond is a typo.
+MAX_NUMBER = 1e15
 KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false"})
 _SUFFIXES = {"%": 0.01, "k": 1e3, "m": 1e6, "bn": 1e9}
 _COMPARE = ("==", "!=", "<", "<=", ">", ">=")
@@ -137,6 +144,23 @@ class Function:
     vocabulary: frozenset[str] | None
     build: Callable[[str], pl.Expr]
     help: str
+    #: For arguments without a closed vocabulary: the problem with a value (with a "did you mean"), or None.
+    check: Callable[[str], str | None] | None = None
+
+
+#: Flags a score row can carry (the score-frame contract) and the prefixes of the flags naming a filled input
+#: (``imputed:dilution_risk.cash_runway_years``); ``has_flag`` accepts exactly these.
+FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals")
+FLAG_PREFIXES = ("imputed", "neutral", "worst", "excluded")
+
+
+def _check_flag(value: str) -> str | None:
+    prefix, sep, rest = value.partition(":")
+    if (not sep and value in FLAGS) or (sep and rest and prefix in FLAG_PREFIXES):
+        return None
+    known = [*FLAGS, *(f"{p}:{rest or '<column>'}" for p in FLAG_PREFIXES)]
+    return (f"unknown flag {value!r}{suggest(value, known)}; flags are {', '.join(FLAGS)} or "
+            f"{'/'.join(FLAG_PREFIXES)}:<column>")
 
 
 def _has_in_list(column: str, sep: str | None) -> Callable[[str], pl.Expr]:
@@ -158,7 +182,7 @@ def _functions() -> dict[str, Function]:
         "has_role": Function("has_role", "roles", frozenset(ROLES), _has_in_list("roles", ";"),
                              "the company carries this supply-chain role"),
         "has_flag": Function("has_flag", "flags", None, _has_in_list("flags", None),
-                             "the score row carries this data flag (demo, stale, missing_fx, ...)"),
+                             "the score row carries this data flag (demo, stale, missing_fx, ...)", _check_flag),
         "has_backing": Function("has_backing", "gov_backing", frozenset(GOV_BACKING), _has_in_list("gov_backing", ";"),
                                 "the company has this government-backed demand or funding tag"),
     }
@@ -320,8 +344,8 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
             break
     if j < n and (text[j].isalpha() or text[j] == "_"):
         raise ExprError(f"malformed number {text[i:j + 1]!r} at {_where(i, text)} (suffixes: %, k, m, bn)")
-    if not math.isfinite(value):
-        raise ExprError(f"number {raw!r} is out of range at {_where(i, text)}")
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise ExprError(f"number {text[i:j]!r} is out of range (at most {MAX_NUMBER:g} in size) at {_where(i, text)}")
     tokens.append(Token("num", value, i, text[i:j]))
     return j
 
@@ -645,6 +669,34 @@ def _check_value(ns: Namespace, name_node: Node, lit: Node, text: str) -> None:
                             f"{_where(lit.pos, text)}")
 
 
+def _canonical_text(ns: Namespace, name_node: Node, lit: Node) -> Node:
+    """``'kr'`` compared with ``country`` becomes ``'KR'``: vocabulary values match without regard to case."""
+    if isinstance(name_node, Name) and isinstance(lit, Str) and name_node.name in ns.vocab:
+        vocab = ns.vocab[name_node.name]
+        if lit.value not in vocab:
+            hits = [v for v in vocab if v.lower() == lit.value.lower()]
+            if len(hits) == 1:
+                return replace(lit, value=hits[0])
+    return lit
+
+
+def canonical(node: Node, ns: Namespace) -> Node:
+    """The same expression with text literals in the canonical case of the column they are compared with."""
+    if isinstance(node, Unary):
+        return replace(node, operand=canonical(node.operand, ns))
+    if isinstance(node, IsNull):
+        return replace(node, operand=canonical(node.operand, ns))
+    if isinstance(node, In):
+        operand = canonical(node.operand, ns)
+        return replace(node, operand=operand, values=tuple(_canonical_text(ns, operand, v) for v in node.values))
+    if isinstance(node, Binary):
+        left, right = canonical(node.left, ns), canonical(node.right, ns)
+        if node.op in ("==", "!="):
+            left, right = _canonical_text(ns, right, left), _canonical_text(ns, left, right)
+        return replace(node, left=left, right=right)
+    return node
+
+
 def typecheck(node: Node, ns: Namespace, text: str) -> str:
     """Return the type of ``node`` or raise ``ExprError``: text is never added, numbers are never 'and'-ed."""
     if isinstance(node, Num | Str | Bool):
@@ -660,6 +712,9 @@ def typecheck(node: Node, ns: Namespace, text: str) -> str:
         if fn.vocabulary is not None and node.arg not in fn.vocabulary:
             raise ExprError(f"{node.func}(): unknown value {node.arg!r}{suggest(node.arg, fn.vocabulary)} at "
                             f"{_where(node.pos, text)}")
+        problem = fn.check(node.arg) if fn.check is not None else None
+        if problem:
+            raise ExprError(f"{node.func}(): {problem} at {_where(node.pos, text)}")
         return BOOL
     if isinstance(node, Unary):
         t = typecheck(node.operand, ns, text)
@@ -704,9 +759,24 @@ def _type_word(t: str) -> str:
 
 
 # -- compiling ------------------------------------------------------------------------------------------------
-def to_polars(node: Node) -> pl.Expr:
-    """Translate a type-checked AST to a polars expression; nothing else can be produced from the text."""
+def _finite(e: pl.Expr) -> pl.Expr:
+    """A number, or missing: NaN and infinities (a division by zero, a bad stored value) never compare or rank."""
     import polars as pl
+
+    f = e.cast(pl.Float64)
+    return pl.when(f.is_finite()).then(f).otherwise(None)
+
+
+def to_polars(node: Node, numeric: frozenset[str] | set[str] = frozenset()) -> pl.Expr:
+    """Translate a type-checked AST to a polars expression; nothing else can be produced from the text.
+
+    ``numeric`` names the number-typed columns, read through ``_finite`` so a NaN or infinity stored in them is
+    missing; every arithmetic result goes through it too.
+    """
+    import polars as pl
+
+    def sub(n: Node) -> pl.Expr:
+        return to_polars(n, numeric)
 
     if isinstance(node, Num):
         return pl.lit(node.value, dtype=pl.Float64)
@@ -715,30 +785,30 @@ def to_polars(node: Node) -> pl.Expr:
     if isinstance(node, Bool):
         return pl.lit(node.value, dtype=pl.Boolean)
     if isinstance(node, Name):
-        return pl.col(node.name)
+        return _finite(pl.col(node.name)) if node.name in numeric else pl.col(node.name)
     if isinstance(node, Call):
         return _functions()[node.func].build(node.arg)
     if isinstance(node, Unary):
-        inner = to_polars(node.operand)
+        inner = sub(node.operand)
         return ~inner if node.op == "not" else -inner
     if isinstance(node, IsNull):
-        inner = to_polars(node.operand)
+        inner = sub(node.operand)
         return inner.is_not_null() if node.negated else inner.is_null()
     if isinstance(node, In):
         values = [v.value for v in node.values]
-        inner = to_polars(node.operand)
+        inner = sub(node.operand)
         # is_in treats a missing left side as "not in"; keep it missing so it never passes either way
         hit = pl.when(inner.is_null()).then(None).otherwise(inner.is_in(values))
         return ~hit if node.negated else hit
     assert isinstance(node, Binary)
-    left, right = to_polars(node.left), to_polars(node.right)
+    left, right = sub(node.left), sub(node.right)
     ops: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
         "and": lambda a, b: a & b,
         "or": lambda a, b: a | b,
-        "+": lambda a, b: a + b,
-        "-": lambda a, b: a - b,
-        "*": lambda a, b: a * b,
-        "/": lambda a, b: a / b,
+        "+": lambda a, b: _finite(a + b),
+        "-": lambda a, b: _finite(a - b),
+        "*": lambda a, b: _finite(a * b),
+        "/": lambda a, b: _finite(pl.when(b == 0).then(None).otherwise(a / b)),
         "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b,
         "<": lambda a, b: a < b,
@@ -756,6 +826,7 @@ class Compiled:
     source: str
     node: Node
     names: frozenset[str]
+    numeric: frozenset[str] = frozenset()
 
     @property
     def text(self) -> str:
@@ -763,15 +834,16 @@ class Compiled:
 
     @property
     def expr(self) -> pl.Expr:
-        return to_polars(self.node)
+        return to_polars(self.node, self.numeric)
 
 
 def compile_condition(text: str, ns: Namespace) -> Compiled:
     """Parse, type-check and compile a condition (an expression that is true or false for each row)."""
     if not isinstance(text, str):
         raise ExprError("an expression must be text")
-    node = parse(text)
+    node = canonical(parse(text), ns)
     t = typecheck(node, ns, text)
     if t != BOOL:
         raise ExprError(f"{text!r} is {_type_word(t)}, not a condition; compare it, e.g. \"{to_text(node)} > 0\"")
-    return Compiled(text, node, frozenset(names_in(node)))
+    names = frozenset(names_in(node))
+    return Compiled(text, node, names, frozenset(n for n in names if ns.types.get(n) == NUMBER))

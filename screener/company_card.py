@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import IO, Any
 
 import polars as pl
@@ -45,6 +45,9 @@ class CompanyCard:
     identity: dict[str, Any]
     sections: dict[str, pl.DataFrame] = field(default_factory=dict)
     factors: dict[str, Any] = field(default_factory=dict)
+    #: Whether anything the card shows rests on demo rows: this company's, or the peers its percentiles and filled
+    #: values are measured against. Decides the demo banner.
+    rests_on_demo: bool = False
 
     def to_json_obj(self) -> dict[str, Any]:
         """One object with a key per section (lists of row objects; identity and factors as objects)."""
@@ -69,21 +72,55 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: How many candidates an ambiguous name lists.
+CANDIDATES_SHOWN = 5
+
+
+def _listing(pairs: list[tuple[str, str | None]]) -> str:
+    shown = ", ".join(f"{sym} ({name})" if name else sym for sym, name in pairs[:CANDIDATES_SHOWN])
+    more = len(pairs) - CANDIDATES_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
 def resolve_symbol(store: Store, text: str) -> str:
-    """The stored symbol for ``text`` (case-insensitive); unknown -> one line with the closest symbol or name."""
+    """The stored symbol ``text`` stands for.
+
+    In order: the symbol itself (exact, then case-insensitive); the company name (case-insensitive); a part of the
+    name, when exactly one company's name contains it. Several companies containing it -> one line naming up to
+    five of them; nothing -> one line with the closest symbol or name.
+    """
     from difflib import get_close_matches
 
-    wanted = text.strip().upper()
+    wanted = text.strip()
+    if not wanted:
+        raise ScreenerError("give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'")
     companies = store.query("SELECT symbol, name FROM companies ORDER BY symbol")
-    symbols = companies["symbol"].to_list()
-    if wanted in symbols:
-        return wanted
-    if not symbols:
+    if companies.height == 0:
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
-    by_name = [s for s, n in companies.iter_rows() if n and text.strip().lower() in n.lower()]
-    hint = by_name[:1] or get_close_matches(wanted, symbols, n=1, cutoff=0.5)
-    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-    raise ScreenerError(f"unknown symbol {text!r}{suffix}; see 'screener universe list'")
+    pairs: list[tuple[str, str | None]] = list(companies.iter_rows())
+    key = wanted.casefold()
+    for match in ([s for s, _ in pairs if s == wanted], [s for s, _ in pairs if s.casefold() == key]):
+        if len(match) == 1:
+            return match[0]
+    for match in ([(s, n) for s, n in pairs if n and n.casefold() == key],
+                  [(s, n) for s, n in pairs if n and key in n.casefold()]):
+        if len(match) == 1:
+            return match[0][0]
+        if match:
+            raise ScreenerError(f"{wanted!r} matches {len(match)} companies: {_listing(match)}; "
+                                "give the symbol or more of the name")
+    names = {n.casefold(): (s, n) for s, n in pairs if n}
+    hint: tuple[str, str | None] | None = None
+    close_symbols = get_close_matches(wanted.upper(), [s.upper() for s, _ in pairs], n=1, cutoff=0.5)
+    if close_symbols:
+        hint = next((s, n) for s, n in pairs if s.upper() == close_symbols[0])
+    else:
+        close_names = get_close_matches(key, list(names), n=1, cutoff=0.6)
+        hint = names[close_names[0]] if close_names else None
+    suffix = ""
+    if hint is not None:
+        suffix = f" (did you mean {hint[0]!r}, {hint[1]}?)" if hint[1] else f" (did you mean {hint[0]!r}?)"
+    raise ScreenerError(f"no symbol or company name matches {wanted!r}{suffix}; see 'screener universe list'")
 
 
 def _identity(store: Store, symbol: str) -> dict[str, Any]:
@@ -119,32 +156,43 @@ def _tags(store: Store, symbol: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _fundamental_rows(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
-    """The latest quarters and the latest fiscal year with a period end on or before the as-of date."""
+    """The latest quarters and the latest fiscal year with a period end on or before the as-of date.
+
+    ``reported_by`` is the day the period counts for scoring (period end + reporting lag, the engine's own setting)
+    and ``public`` whether that day is on or before the as-of date: a listed period that is not public yet is in
+    the store but not in the scores.
+    """
+    from factors.inputs import SETTINGS
+
+    lag = {str(k): int(v) for k, v in SETTINGS["reporting_lag_days"].items()}
     cols = ", ".join(["period_end", "period", "currency", *_FUNDAMENTAL_FIELDS, "provider", "loaded_at"])
     rows = store.query(
         f"SELECT {cols} FROM fundamentals WHERE symbol = ? AND period_end <= ? ORDER BY period_end DESC, period",
         [symbol, as_of],
     )
-    return pl.concat([
+    rows = pl.concat([
         rows.filter(pl.col("period") == "Q").head(QUARTERS_SHOWN),
         rows.filter(pl.col("period") == "FY").head(1),
     ]).sort(["period_end", "period"], descending=[True, False])
+    reported = pl.col("period_end") + pl.duration(
+        days=pl.col("period").replace_strict(lag, default=0, return_dtype=pl.Int64))
+    rows = rows.with_columns(reported.cast(pl.Date).alias("reported_by"))
+    rows = rows.with_columns((pl.col("reported_by") <= pl.lit(as_of, dtype=pl.Date)).alias("public"))
+    return rows.select("period_end", "period", "reported_by", "public", pl.exclude("period_end", "period",
+                                                                                     "reported_by", "public"))
 
 
-def _fundamentals(rows: pl.DataFrame, as_of: date) -> pl.DataFrame:
+def _fundamentals(rows: pl.DataFrame) -> pl.DataFrame:
     """Those periods as columns, fields as rows, so a terminal can show them side by side.
 
-    ``reported_by`` is when the period counts for scoring (period end + reporting lag).
+    ``reported_by`` is when the period counts for scoring; ``(not yet)`` marks a period that is not public on the
+    as-of date (``public`` false in json).
     """
-    from factors.inputs import SETTINGS
-
-    lag = SETTINGS["reporting_lag_days"]
     if rows.height == 0:
         return pl.DataFrame(schema={"field": pl.String})
     columns: dict[str, list[str | None]] = {}
     for r in rows.iter_rows(named=True):
-        reported = r["period_end"] + timedelta(days=int(lag.get(r["period"], 0)))
-        values: list[str | None] = [r["currency"], reported.isoformat() + ("" if reported <= as_of else " (not yet)")]
+        values: list[str | None] = [r["currency"], r["reported_by"].isoformat() + ("" if r["public"] else " (not yet)")]
         for f in _FUNDAMENTAL_FIELDS:
             v = r[f]
             values.append(None if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.4g}")
@@ -189,34 +237,57 @@ def _freshness(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
     return pl.concat(frames).sort(["data", "provider"])
 
 
-def _factors(row: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
+#: How the card names the value a missing-value policy put in place of a missing component.
+_FILL_NOTES = {"neutral": "cross-sectional median", "worst": "worst observed value",
+               "impute_peers": "imputed from role-class peers"}
+
+
+def _factors(row: dict[str, Any], filled: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The factor breakdown: per factor its value and percentile, per component the measured value and, where the
+    factor's missing-value policy filled it, the value the factor used instead."""
     from factors.registry import FACTORS
 
+    flags = list(row.get("flags") or [])
     records: list[dict[str, Any]] = []
     obj: dict[str, Any] = {}
+    # a flag's subject follows its first ':' -- the factor itself (excluded:F) or one of its components (F.c)
+    subjects = {f: f.split(":", 1)[-1] for f in flags}
     for spec in FACTORS.values():
         value, pct = row.get(spec.name), row.get(spec.pct_column)
-        records.append({"factor": spec.name, "component": "(value)", "value": value, "percentile": pct,
-                        "note": f"{spec.direction.replace('_', ' ')}; missing: {spec.missing}"})
-        comps = {}
+        own = [f for f, subj in subjects.items() if subj == spec.name or subj.startswith(spec.name + ".")]
+        notes = [f"{spec.direction.replace('_', ' ')}; missing: {spec.missing}"]
+        notes += [f for f in own if subjects[f] == spec.name]
+        records.append({"factor": spec.name, "component": "(value)", "value": value, "filled": None,
+                        "percentile": pct, "note": "; ".join(notes)})
+        comps: dict[str, Any] = {}
+        fills: dict[str, Any] = {}
         for c in spec.components:
-            v = row.get(spec.column(c))
+            col = spec.column(c)
+            v, f = row.get(col), filled.get(col)
             comps[c] = v
-            records.append({"factor": spec.name, "component": c, "value": v, "percentile": None, "note": None})
+            note = None
+            if v is None and f is not None:
+                fills[c] = f
+                note = _FILL_NOTES[spec.missing]
+                if spec.missing == "impute_peers":
+                    note += f" ({row.get('role_class')})"
+            elif v is None:
+                note = "missing: factor excluded" if spec.missing == "exclude" else "missing; no value to fill it from"
+            records.append({"factor": spec.name, "component": c, "value": v, "filled": fills.get(c),
+                            "percentile": None, "note": note})
         obj[spec.name] = {"value": value, "percentile": pct, "direction": spec.direction, "missing": spec.missing,
-                          "components": comps}
-    schema = {"factor": pl.String, "component": pl.String, "value": pl.Float64, "percentile": pl.Float64,
-              "note": pl.String}
+                          "components": comps, "filled": fills, "flags": own}
+    schema = {"factor": pl.String, "component": pl.String, "value": pl.Float64, "filled": pl.Float64,
+              "percentile": pl.Float64, "note": pl.String}
     frame = pl.DataFrame(records, schema=schema, orient="row")
-    extras = {"market_cap_usd": row.get("market_cap_usd"), "data_completeness": row.get("data_completeness"),
-              "flags": list(row.get("flags") or [])}
-    obj = {"values": obj, **extras}
-    return frame, obj
+    extras = {"role_class": row.get("role_class"), "market_cap_usd": row.get("market_cap_usd"),
+              "data_completeness": row.get("data_completeness"), "flags": flags}
+    return frame, {"values": obj, **extras}
 
 
 def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_json: bool = False) -> CompanyCard:
     """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``."""
-    from factors.engine import scores_for
+    from factors.engine import filled_values, scores_for
 
     sym = resolve_symbol(store, symbol)
     day = as_of or date.today()
@@ -224,7 +295,8 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
     current, history = _tags(store, sym)
     scores = scores_for(store, day)
     row = scores.filter(pl.col("symbol") == sym).row(0, named=True)
-    factor_frame, factor_obj = _factors(row)
+    filled = filled_values(scores).filter(pl.col("symbol") == sym).row(0, named=True)
+    factor_frame, factor_obj = _factors(row, filled)
     fundamentals = _fundamental_rows(store, sym, day)
     identity_frame = pl.DataFrame(
         {"field": list(identity), "value": ["" if v is None else str(v) for v in identity.values()]}
@@ -233,13 +305,13 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         "identity": identity_frame,
         "tags": current,
         "tag_history": history,
-        "fundamentals": fundamentals if for_json else _fundamentals(fundamentals, day),
+        "fundamentals": fundamentals if for_json else _fundamentals(fundamentals),
         "events": _events(store, sym, day),
         "freshness": _freshness(store, sym, day),
         "factors": factor_frame,
     }
     return CompanyCard(symbol=sym, as_of=day, demo=bool(row.get("demo")), identity=identity, sections=sections,
-                       factors=factor_obj)
+                       factors=factor_obj, rests_on_demo=bool(scores["demo"].any()))
 
 
 def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> None:

@@ -6,6 +6,7 @@ yfinance provider cannot drift apart: each asks this module what a valid ``funda
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 ROLES: tuple[str, ...] = (
@@ -109,6 +110,33 @@ EU_COUNTRIES: frozenset[str] = frozenset(
 )
 for _c in EU_COUNTRIES:
     REGIONS[_c] = "europe"
+
+
+REGION_NAMES: tuple[str, ...] = tuple(sorted(set(REGIONS.values()) | {"other"}))
+
+
+def split_places(values: Sequence[str], option: str = "--country") -> tuple[list[str], list[str]]:
+    """Split user place filters into ISO country codes and region names; an unknown one is an error, not an
+    empty result, because "0 companies" for a typo reads like a fact about the universe."""
+    from difflib import get_close_matches
+
+    from screener.errors import ScreenerError
+
+    codes: list[str] = []
+    regions: list[str] = []
+    for value in values:
+        if value.upper() in ISO_COUNTRIES:
+            codes.append(value.upper())
+        elif value.lower() in REGION_NAMES:
+            regions.append(value.lower())
+        else:
+            hint = get_close_matches(value.lower(), REGION_NAMES, n=1) or get_close_matches(
+                value.upper(), sorted(ISO_COUNTRIES), n=1)
+            raise ScreenerError(
+                f"{option}: unknown country or region {value!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
+            )
+    return codes, regions
 
 
 def region_of(country: str | None) -> str:

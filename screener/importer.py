@@ -37,12 +37,19 @@ def kind_from_name(path: Path) -> str | None:
     return stem if stem in KINDS else None
 
 
-def expand_paths(paths: Iterable[str | Path], kind: str | None) -> list[tuple[Path, str]]:
-    """Files and directories to (file, kind) pairs; a directory contributes files named after a kind."""
+def expand_paths(paths: Iterable[str | Path], kind: str | None) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """Files and directories to (file, kind) pairs, plus the files a directory held that are not imported
+    (named after no kind, or of another type), so the user hears which of their files were passed over."""
     out: list[tuple[Path, str]] = []
+    skipped: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
+            skipped.extend(sorted(
+                f for f in p.iterdir()
+                if f.is_file() and not f.name.startswith(".")
+                and not (f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f))
+            ))
             found = sorted(
                 f for f in p.iterdir()
                 if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f)
@@ -66,7 +73,7 @@ def expand_paths(paths: Iterable[str | Path], kind: str | None) -> list[tuple[Pa
     for p, k in out:
         if k not in KINDS:
             raise ScreenerError(f"{p}: unknown kind {k!r}; use one of {', '.join(KIND_NAMES)}")
-    return out
+    return out, skipped
 
 
 def _read_raw(path: Path) -> pl.DataFrame:
@@ -221,18 +228,18 @@ def _first_bad(mask: pl.Series) -> int | None:
     return int(idx[0]) if len(idx) else None
 
 
-def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series) -> pl.Series:
+def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, strict: bool = True) -> pl.Series:
     """Parse one text column to its contract type, raising on the first cell that does not fit."""
     text = raw.str.strip_chars()
     text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
-    if col.required:
+    if strict and col.required:
         bad = _first_bad(text.is_null())
         if bad is not None:
             raise _fail(path, bad + 2, col.name, "required value is empty")
     if col.dtype == "str":
         if col.upper:
             text = text.str.to_uppercase()
-        if col.domain is not None:
+        if strict and col.domain is not None:
             for i, v in enumerate(text.to_list()):
                 if v is None:
                     continue
@@ -249,7 +256,7 @@ def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series) -> pl.Seri
                         raise _fail(path, i + 2, col.name, f"unknown {label} {item!r}{suggestion}")
             if col.multi:
                 text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
-        if col.name == "currency":
+        if strict and col.name == "currency":
             for i, v in enumerate(text.to_list()):
                 if v is not None and not is_known_currency(v):
                     raise _fail(path, i + 2, col.name, f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW)")
@@ -271,11 +278,11 @@ def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series) -> pl.Seri
         bad = _first_bad(parsed.is_nan() | parsed.is_infinite())
     if bad is not None:
         raise _fail(path, bad + 2, col.name, f"not a number {text[bad]!r}")
-    if col.positive:
+    if strict and col.positive:
         bad = _first_bad(parsed <= 0)
         if bad is not None:
             raise _fail(path, bad + 2, col.name, f"must be > 0, got {text[bad]}")
-    if col.non_negative:
+    if strict and col.non_negative:
         bad = _first_bad(parsed < 0)
         if bad is not None:
             raise _fail(path, bad + 2, col.name, f"must be >= 0, got {text[bad]}")
@@ -287,7 +294,7 @@ def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series) -> pl.Seri
     return parsed
 
 
-def parse_frame(raw: pl.DataFrame, kind: str, path: Path) -> ParsedFile:
+def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True) -> ParsedFile:
     """Check columns, parse every cell, and reject duplicate keys; return a typed frame in contract order."""
     spec = KINDS[kind]
     notes: list[str] = []
@@ -308,14 +315,14 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path) -> ParsedFile:
     parsed = {}
     for col in spec.columns:
         if col.name in columns:
-            parsed[col.name] = _parse_column(path, kind, col, raw.get_column(col.name))
+            parsed[col.name] = _parse_column(path, kind, col, raw.get_column(col.name), strict)
         else:
             parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(
                 {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}[col.dtype]
             )
     frame = pl.DataFrame(parsed)
     dup = frame.select(spec.key).is_duplicated()
-    bad = _first_bad(dup)
+    bad = _first_bad(dup) if strict else None
     if bad is not None:
         key = ", ".join(f"{k}={frame[k][bad]}" for k in spec.key)
         rows = [i + 2 for i in frame.with_row_index().filter(
@@ -324,16 +331,27 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path) -> ParsedFile:
     return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
 
 
-def read_file(path: str | Path, kind: str) -> ParsedFile:
+def read_file(path: str | Path, kind: str, *, strict: bool = True) -> ParsedFile:
     p = Path(path)
     if kind not in KINDS:
         raise ScreenerError(f"{p}: unknown kind {kind!r}; use one of {', '.join(KIND_NAMES)}")
     raw = _read_raw(p)
     if raw.width == 0:
         raise ScreenerError(f"{p}: the file is empty")
-    return parse_frame(raw, kind, p)
+    return parse_frame(raw, kind, p, strict=strict)
 
 
-def read_paths(paths: Sequence[str | Path], kind: str | None = None) -> list[ParsedFile]:
-    """Parse every file first; nothing is stored unless all of them are clean."""
-    return [read_file(p, k) for p, k in expand_paths(paths, kind)]
+def read_paths(paths: Sequence[str | Path], kind: str | None = None, *, strict: bool = True) -> list[ParsedFile]:
+    """Parse every file first; nothing is stored unless all of them are clean.
+
+    ``strict=False`` (for ``import --quarantine``) still refuses what cannot be typed (a date that is not a date,
+    text in a number column) but leaves domain rules (required values, known codes, signs, unique keys) to the
+    validation suites, which quarantine the failing rows instead of refusing the file.
+    """
+    pairs, skipped = expand_paths(paths, kind)
+    parsed = [read_file(p, k, strict=strict) for p, k in pairs]
+    if skipped and parsed:
+        names = ", ".join(str(f) for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        parsed[0].warnings.append(f"not imported (the name is not companies, fundamentals, prices, fx or events, "
+                                  f"or the type is not .csv/.parquet/.xlsx): {names}")
+    return parsed

@@ -32,7 +32,7 @@ class ImportSummary:
     def raise_if_problems(self) -> None:
         if self.rejected:
             raise CompletedWithProblems(
-                f"{self.rejected} row(s) failed validation and were quarantined; see 'screener validate'"
+                f"{self.rejected} row(s) failed validation and were quarantined; see 'screener validate --rejected'"
             )
 
 
@@ -51,7 +51,7 @@ def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None 
                  quarantine: bool = False) -> ImportSummary:
     from click import echo
 
-    parsed = read_paths(paths, kind)
+    parsed = read_paths(paths, kind, strict=not quarantine)
     summary = ImportSummary()
     for pf in parsed:
         summary.warnings.extend(pf.warnings)
@@ -87,7 +87,11 @@ def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None 
                 if unknown:
                     echo(f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
                          f"{', '.join(unknown[:5])}; add them with a companies file to score them", err=True)
-            stored = store.upsert(pf.kind, frame, IMPORT_PROVIDER, origin="user")
+            # A missing cell (or column) means "unknown": it never erases what is stored.
+            stored, dropped = store.upsert_real(pf.kind, frame, IMPORT_PROVIDER, origin="user")
+            if dropped:
+                echo(f"Note: {pf.path}: replaced {dropped} synthetic demo row(s) of the same series, so real and "
+                     "demo numbers never mix", err=True)
             if pf.kind == "companies":
                 known |= set(frame["symbol"].to_list())
             store.log_ingest(provider=IMPORT_PROVIDER, status="ok" if not n_bad else "rejected", kind=pf.kind,

@@ -52,15 +52,13 @@ from screener.providers.yahoo import (
     STATEMENTS,
     NotFound,
     ProviderError,
-    RateLimited,
+    Unavailable,
     YahooProvider,
     forget_responses,
     fundamentals_frame,
     profile_row,
 )
 from screener.store import Store, utcnow
-
-DEMO_PROVIDER = "demo"
 
 DEFAULT_WORKERS = 2
 #: After this many symbols in a row gave up on rate limits, the rest of the run is not attempted.
@@ -156,7 +154,7 @@ class SymbolFetch:
     problems: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     not_found: str | None = None
-    gave_up_on_rate_limit: bool = False
+    gave_up_unavailable: bool = False
     retries: int = 0
 
     def problem(self, part: str, reason: str) -> None:
@@ -164,7 +162,7 @@ class SymbolFetch:
 
 
 class _Breaker:
-    """Counts symbols in a row that gave up on rate limits; past the threshold, stop asking Yahoo."""
+    """Counts symbols in a row that gave up (rate limits, no connection); past the threshold, stop asking Yahoo."""
 
     def __init__(self, threshold: int) -> None:
         self.threshold = threshold
@@ -185,7 +183,8 @@ def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback,
                   breaker: _Breaker) -> SymbolFetch:
     out = SymbolFetch(plan.symbol, plan)
     if breaker.open:
-        reason = "not attempted: Yahoo kept rate-limiting earlier symbols; run refresh again later"
+        reason = ("not attempted: Yahoo Finance was unavailable (rate limits or no connection) for the previous "
+                  "symbols; run refresh again later")
         for part in ("fundamentals", "prices"):
             if getattr(plan, part):
                 out.problem(part, reason)
@@ -194,14 +193,14 @@ def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback,
     try:
         if plan.fundamentals:
             _fetch_fundamentals(provider, plan, out, lookback, today)
-        if plan.prices and out.not_found is None and not out.gave_up_on_rate_limit:
+        if plan.prices and out.not_found is None and not out.gave_up_unavailable:
             _fetch_prices(provider, plan, out, lookback, today)
     except NotFound as exc:
         out.not_found = str(exc)
     except Exception as exc:  # one symbol's surprise must not stop the run
         out.problem("fundamentals" if plan.fundamentals else "prices", f"unexpected {type(exc).__name__}: {exc}")
     out.retries = ledger.retries
-    breaker.record(out.gave_up_on_rate_limit)
+    breaker.record(out.gave_up_unavailable)
     return out
 
 
@@ -212,9 +211,9 @@ def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFe
         out.profile = profile_row(sym, provider.info(sym))
     except NotFound:
         raise
-    except RateLimited as exc:
+    except Unavailable as exc:
         out.problem("fundamentals", str(exc))
-        out.gave_up_on_rate_limit = True
+        out.gave_up_unavailable = True
         return
     except ProviderError as exc:
         out.problem("fundamentals", str(exc))
@@ -222,9 +221,9 @@ def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFe
     for statement, freq in STATEMENTS:
         try:
             tables[(statement, freq)] = provider.statement(sym, statement, freq)
-        except RateLimited as exc:
+        except Unavailable as exc:
             out.problem("fundamentals", str(exc))
-            out.gave_up_on_rate_limit = True
+            out.gave_up_unavailable = True
             return
         except NotFound:
             raise
@@ -232,9 +231,9 @@ def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFe
             out.problem("fundamentals", str(exc))
     try:
         out.shares = provider.shares(sym, today - timedelta(days=lookback.share_days))
-    except RateLimited as exc:
+    except Unavailable as exc:
         out.problem("fundamentals", str(exc))
-        out.gave_up_on_rate_limit = True
+        out.gave_up_unavailable = True
     except ProviderError as exc:
         out.problem("fundamentals", str(exc))
     if not any(t is not None for t in tables.values()):
@@ -261,9 +260,9 @@ def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, l
                                  f"{overlap[0]:g} (split or correction): prices re-fetched in full")
                 history = provider.prices(sym, full_start, unit=plan.unit)
                 frame = history.frame
-    except RateLimited as exc:
+    except Unavailable as exc:
         out.problem("prices", str(exc))
-        out.gave_up_on_rate_limit = True
+        out.gave_up_unavailable = True
         return
     except NotFound:
         raise
@@ -634,11 +633,7 @@ def _store_symbol(store: Store, f: SymbolFetch, checked: dict[str, tuple[pl.Data
 def _write_real(store: Store, kind: str, frame: pl.DataFrame, stamp: datetime) -> int:
     """Upsert live rows (a null keeps the stored value), then drop the synthetic demo rows of the same symbol (or
     currency) and kind: as with the demo loader, real and synthetic numbers never interleave in one series."""
-    stored = store.upsert(kind, frame, PROVIDER_NAME, keep_existing_on_null=True, loaded_at=stamp)
-    if stored:
-        col = "currency" if kind == "fx" else "symbol"
-        for value in frame[col].unique().to_list():
-            store.con.execute(f"DELETE FROM {kind} WHERE {col} = ? AND provider = ?", [value, DEMO_PROVIDER])
+    stored, _ = store.upsert_real(kind, frame, PROVIDER_NAME, loaded_at=stamp)
     return stored
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +26,13 @@ FORMATS = ("table", "csv", "json")
 FILE_SUFFIXES = (".csv", ".json", ".parquet", ".xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TABLE_TEXT_LIMIT = 160
+TTY_TEXT_WIDTH = 60
+#: Columns whose text is the point of the row (a watchlist reason, a change, a failure message) get more room.
+TTY_WIDE_COLUMNS = {"reason": 150, "text": 150, "message": 150, "description": 100}
+
+
+def _tty_width(column: str) -> int:
+    return TTY_WIDE_COLUMNS.get(column, TTY_TEXT_WIDTH)
 
 
 def neutralise(text: str) -> str:
@@ -57,10 +65,19 @@ def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(exprs) if exprs else frame
 
 
+def utc_text(v: datetime) -> str:
+    """The store keeps naive UTC timestamps; say so in the text (ISO 8601 with ``Z``) so no reader guesses a zone."""
+    if v.tzinfo is not None:
+        v = v.astimezone(UTC).replace(tzinfo=None)
+    return v.replace(microsecond=0).isoformat() + "Z"
+
+
 def _json_value(v: Any) -> Any:
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return None
-    if isinstance(v, (datetime, date)):
+    if isinstance(v, datetime):
+        return utc_text(v)
+    if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, list):
         return [_json_value(x) for x in v]
@@ -74,7 +91,9 @@ def to_json_text(frame: pl.DataFrame) -> str:
 
 
 def to_csv_text(frame: pl.DataFrame) -> str:
-    return neutralise_frame(_flatten(frame)).write_csv(float_precision=None, date_format="%Y-%m-%d")
+    return neutralise_frame(_flatten(frame)).write_csv(
+        float_precision=None, date_format="%Y-%m-%d", datetime_format="%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def _cell(v: Any) -> str:
@@ -88,7 +107,9 @@ def _cell(v: Any) -> str:
         return f"{v:.3f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
     if isinstance(v, list):
         return ";".join(str(x) for x in v)
-    if isinstance(v, (datetime, date)):
+    if isinstance(v, datetime):
+        return utc_text(v)
+    if isinstance(v, date):
         return v.isoformat()
     text = str(v)
     # The table is for reading; csv and json carry long texts (sources, descriptions) in full.
@@ -101,13 +122,20 @@ def to_table_text(frame: pl.DataFrame, title: str | None = None, stream: IO[str]
 
     out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
-    console = Console(file=out, width=None if is_tty else 100_000, highlight=False, soft_wrap=not is_tty,
-                      emoji=False, markup=False)
     table = Table(title=title, show_lines=False, header_style="bold")
     for name, dtype in frame.schema.items():
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+        # One row stays one line: long text is cut with an ellipsis in a terminal (csv/json carry it whole) and
+        # nothing is squeezed or broken mid-word; a table wider than the terminal scrolls (e.g. `| less -S`).
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left", no_wrap=True, overflow="ellipsis",
+                         max_width=_tty_width(name) if is_tty and not dtype.is_numeric() else None)
     for row in frame.iter_rows():
         table.add_row(*(_cell(v) for v in row))
+    width = 100_000
+    if is_tty:
+        natural = Console(width=100_000).measure(table).maximum
+        width = max(natural, shutil.get_terminal_size().columns)
+    console = Console(file=out, width=width, highlight=False, soft_wrap=False, emoji=False, markup=False,
+                      force_terminal=is_tty or None)
     console.print(table)
 
 
@@ -130,10 +158,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     A failed export therefore leaves no half-written file and never clobbers the previous good one.
     """
-    target = Path(path)
-    if not target.parent.exists():
-        raise ScreenerError(f"cannot write {target}: folder {target.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target = check_writable(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise ScreenerError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -143,9 +172,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise ScreenerError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail before any work is done when an output file cannot be written where the user asked."""
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise ScreenerError(f"cannot write {target}: it is a folder; give a file name")
+    if not parent.exists():
+        raise ScreenerError(f"cannot write {target}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise ScreenerError(f"cannot write {target}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ScreenerError(f"cannot write {target}: folder {parent} is not writable")
+    return target
 
 
 def write_frame(frame: pl.DataFrame, path: str | os.PathLike[str], sheet: str = "Data") -> Path:

@@ -213,6 +213,33 @@ class Store:
         return any("demo" in v for k, v in self.providers().items() if k != "companies")
 
     # -- writing ---------------------------------------------------------------------------------------------
+    def upsert_real(self, kind: str, frame: pl.DataFrame, provider: str, *, origin: str = "user",
+                    loaded_at: datetime | None = None) -> tuple[int, int]:
+        """Store real (non-demo) rows: drop the synthetic demo series they touch, then upsert keeping stored values
+        where a new value is missing. Return (rows stored, demo rows dropped).
+
+        Why drop first: a real row landing on a demo row's key must not inherit synthetic values through the
+        "missing keeps stored" rule, and one series must never interleave real and synthetic numbers.
+        """
+        if frame.height == 0:
+            return 0, 0
+        dropped = 0
+        with self.transaction():
+            if kind in ("fundamentals", "prices", "fx"):
+                col = "currency" if kind == "fx" else "symbol"
+                values = sorted(frame[col].drop_nulls().unique().to_list())
+                if values:
+                    dropped = int(self.scalar(
+                        f"SELECT count(*) FROM {kind} WHERE provider = 'demo' AND list_contains(?, {col})",
+                        [values]))
+                    if dropped:
+                        self.con.execute(
+                            f"DELETE FROM {kind} WHERE provider = 'demo' AND list_contains(?, {col})",
+                            [values])
+            stored = self.upsert(kind, frame, provider, keep_existing_on_null=True, origin=origin,
+                                 loaded_at=loaded_at)
+        return stored, dropped
+
     def upsert(
         self,
         kind: str,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from screener.contract import REGIONS, ROLES, region_of
+from screener.contract import REGIONS, ROLES, region_of, split_places
 from screener.errors import ScreenerError
 from screener.importer import read_file
 from screener.paths import bundled_data_dir
@@ -103,16 +103,20 @@ def list_universe(
     if roles:
         df = df.filter(pl.col("roles").str.split(";").list.eval(pl.element().is_in(list(roles))).list.any())
     if countries:
-        wanted = [c.upper() for c in countries]
-        df = df.filter(pl.col("country").is_in(wanted) | pl.col("region").is_in([c.lower() for c in countries]))
+        codes, regions = split_places(countries)
+        df = df.filter(pl.col("country").is_in(codes) | pl.col("region").is_in(regions))
     if stages:
         df = df.filter(pl.col("stage").is_in(list(stages)))
     return df.select(["symbol", "name", "country", "region", "roles", "segment", "stage", "gov_backing", "origin",
                       "source"]).sort("symbol")
 
 
-def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str], source: str | None) -> list[str]:
-    """Change a company's role tags, recording who changed what, when and on what source; return the new tags."""
+def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str],
+        source: str | None) -> tuple[list[str], bool]:
+    """Change a company's role tags, recording who changed what, when and on what source.
+
+    Returns the tags afterwards and whether anything changed (adding a tag already there records nothing).
+    """
     sym = symbol.upper()
     if store.scalar("SELECT count(*) FROM companies WHERE symbol = ?", [sym]) == 0:
         known = [r[0] for r in store.rows("SELECT symbol FROM companies ORDER BY symbol")]
@@ -126,17 +130,21 @@ def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str], so
             hint = get_close_matches(role.lower(), ROLES, n=1)
             raise ScreenerError(f"unknown role {role!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                                 + f"; roles are {', '.join(ROLES)}")
+    if source is None or not source.strip():
+        raise ScreenerError("--source is empty: say why the tags change (a citation or URL); it is kept in the history")
     overlap = set(add) & set(remove)
     if overlap:
         raise ScreenerError(f"role {sorted(overlap)[0]!r} is both added and removed")
     have = set(store.current_roles(sym))
     result = (have | set(add)) - set(remove)
+    if result == have:
+        return sorted(result, key=ROLES.index), False
     if not result:
         raise ScreenerError(f"{sym} would have no roles left; every company needs at least one")
     with store.transaction():
         store.change_tags(sym, add=sorted(set(add) - have), remove=sorted(set(remove) & have), source=source,
                           actor="user", origin="user")
-    return sorted(result, key=ROLES.index)
+    return sorted(result, key=ROLES.index), True
 
 
 def suggest_symbol(symbol: str, known: Sequence[str]) -> str | None:

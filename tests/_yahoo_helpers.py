@@ -159,6 +159,11 @@ class FakeYahoo(Session):
         with self._guard:
             self.rules.append(Rule(pattern, status, times))
 
+    def unreachable(self) -> None:
+        """Behave like a machine with no route to Yahoo: every request fails name resolution."""
+        with self._guard:
+            self.rules.append(Rule(".*", 0, 10**9))
+
     def clear_failures(self) -> None:
         with self._guard:
             self.rules.clear()
@@ -180,6 +185,10 @@ class FakeYahoo(Session):
                 rule.times -= 1
         if self.latency:
             time.sleep(self.latency)
+        if rule is not None and rule.status == 0:
+            from curl_cffi.requests.exceptions import DNSError
+
+            raise DNSError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
         if rule is not None:
             body = "Too Many Requests" if rule.status == 429 else json.dumps({"error": {"code": str(rule.status)}})
             return _response(url, rule.status, body)

@@ -178,7 +178,7 @@ def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(db_path: Path, 
         raise OSError("disk full")
 
     monkeypatch.setattr("screener.export.write_workbook", broken)
-    with Store(db_path) as st, pytest.raises(OSError):
+    with Store(db_path) as st, pytest.raises(ScreenerError, match="disk full"):
         export_run(st, target)
     assert target.read_bytes() == b"previous good file"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".list.xlsx")) == []

@@ -314,8 +314,38 @@ def test_import_is_an_upsert(tmp_path, invoke, store_reader) -> None:
     changed = "symbol,date,close\nAAA,2024-01-03,11.25\nAAA,2024-01-04,11.5\n"
     assert invoke("import", str(write(tmp_path / "two" / "prices.csv", changed))).exit_code == 0
     stored = store_reader().frame("prices").filter(pl.col("symbol") == "AAA")
+    # the second file has no volume column: missing means unknown, so the stored volume survives
     assert stored.select("date", "close", "volume").rows() == [
-        (date(2024, 1, 2), 10.5, 1000.0), (date(2024, 1, 3), 11.25, None), (date(2024, 1, 4), 11.5, None)]
+        (date(2024, 1, 2), 10.5, 1000.0), (date(2024, 1, 3), 11.25, 1500.0), (date(2024, 1, 4), 11.5, None)]
+
+
+def test_a_partial_file_never_erases_stored_values(tmp_path, invoke, store_reader) -> None:
+    full = ("symbol,period_end,period,currency,revenue,cash,total_debt,shares_outstanding\n"
+            "AAA,2024-03-31,Q,USD,500,900,100,5000000\n")
+    partial = "symbol,period_end,period,currency,revenue,cash\nAAA,2024-03-31,Q,USD,510,\n"
+    assert invoke("import", str(write(tmp_path / "a" / "fundamentals.csv", full))).exit_code == 0
+    assert invoke("import", str(write(tmp_path / "b" / "fundamentals.csv", partial))).exit_code == 0
+    row = store_reader().frame("fundamentals").row(0, named=True)
+    assert (row["revenue"], row["cash"], row["total_debt"], row["shares_outstanding"]) == (510.0, 900.0, 100.0, 5e6)
+
+
+def test_imported_rows_replace_the_demo_series_they_touch(tmp_path, invoke, store_reader, db_path) -> None:
+    from screener.demo import load_demo
+    from screener.store import Store
+
+    assert invoke("import", str(write(tmp_path / "companies.csv", COMPANIES_CSV))).exit_code == 0
+    with Store(db_path) as s:
+        load_demo(s, end=date(2024, 6, 28))
+        demo_aaa = s.scalar("SELECT count(*) FROM prices WHERE symbol = 'AAA' AND provider = 'demo'")
+        demo_other = s.scalar("SELECT count(*) FROM prices WHERE symbol <> 'AAA' AND provider = 'demo'")
+    assert demo_aaa > 100 and demo_other > 100
+    result = invoke("import", str(write(tmp_path / "p" / "prices.csv", "symbol,date,close\nAAA,2024-06-03,10\n")))
+    assert result.exit_code == 0
+    assert "replaced" in result.stderr and "demo" in result.stderr
+    prices = store_reader().frame("prices")
+    aaa = prices.filter(pl.col("symbol") == "AAA")
+    assert aaa.select("date", "close", "provider").rows() == [(date(2024, 6, 3), 10.0, "file")]
+    assert prices.filter((pl.col("symbol") != "AAA") & (pl.col("provider") == "demo")).height == demo_other
 
 
 def test_importing_a_company_makes_it_the_users(tmp_path, invoke, store_reader) -> None:
@@ -351,3 +381,24 @@ def test_repeated_column_in_xlsx_is_named(tmp_path, invoke, db_path, seeded) -> 
     sheet.write_row(1, 0, ["AAA", "2024-01-04", 1, 2])
     book.close()
     _fails(invoke, db_path, seeded, path, row=1, column="close", text="appears more than once")
+
+
+def test_quarantine_stores_good_rows_and_records_domain_failures(tmp_path, invoke, store_reader) -> None:
+    # Without --quarantine a non-positive price refuses the file (tested above); with it, only that row is kept out.
+    body = "symbol,date,close\nAAA,2024-01-02,10\nAAA,2024-01-03,-1\nAAA,2024-01-04,0\n"
+    result = invoke("import", str(write(tmp_path / "prices.csv", body)), "--quarantine")
+    assert result.exit_code == 1
+    assert "2 row(s) failed validation and were quarantined" in result.stderr
+    store = store_reader()
+    assert store.frame("prices").select("date", "close").rows() == [(date(2024, 1, 2), 10.0)]
+    rejected = store.query("SELECT key, column_name, value FROM rejected_rows ORDER BY key")
+    assert rejected.rows() == [("AAA/2024-01-03", "close", "-1"), ("AAA/2024-01-04", "close", "0")]
+
+
+def test_a_folder_names_the_files_it_passes_over(tmp_path, invoke) -> None:
+    folder = tmp_path / "drop"
+    write(folder / "prices.csv", PRICES_CSV)
+    write(folder / "bad_prices.csv", PRICES_CSV)
+    result = invoke("import", str(folder))
+    assert result.exit_code == 0
+    assert "not imported" in result.stderr and "bad_prices.csv" in result.stderr

@@ -219,6 +219,17 @@ def test_persistent_rate_limits_stop_the_run_early(universe: Store, yahoo: FakeY
     assert attempted.height == 3 and not_attempted.height == table.height - 3
 
 
+def test_no_connection_fails_fast_without_retries(universe: Store, yahoo: FakeYahoo, sleeps: list[float]) -> None:
+    add_universe(universe, [(f"R{i}", f"R{i}", "US", "USD", "miner", "explorer") for i in range(5)])
+    yahoo.unreachable()
+    report = refresh(universe, workers=1)
+    table = report.table().filter(~pl.col("symbol").str.ends_with("USD=X"))
+    assert set(table["status"]) == {"failed"}
+    assert sleeps == []  # a DNS failure is not retried with backoff
+    assert table.filter(pl.col("message").str.contains("cannot reach Yahoo Finance")).height == 3
+    assert table.filter(pl.col("message").str.starts_with("not attempted")).height == table.height - 3
+
+
 def test_cli_refresh_prints_the_summary_and_exits_1_on_failures(universe: Store, yahoo: FakeYahoo, invoke) -> None:
     universe.close()
     result = invoke("refresh", "--symbols", "MP,NOPE", "--format", "json", "--quiet")

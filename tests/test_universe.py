@@ -248,3 +248,25 @@ def test_tag_needs_a_change_and_a_source(invoke, ready: Path) -> None:
 def test_add_and_remove_the_same_role_is_refused(invoke, ready: Path) -> None:
     result = invoke("universe", "tag", _single_role_symbol(), "--add", "miner", "--remove", "miner", "--source", "x")
     assert result.exit_code == 1 and "both added and removed" in result.stderr
+
+
+def test_unknown_country_or_region_is_an_error_not_an_empty_list(invoke, ready: Path) -> None:
+    result = invoke("universe", "list", "--country", "europa")
+    assert result.exit_code == 1
+    assert "unknown country or region 'europa' (did you mean 'europe'?)" in result.stderr
+    assert invoke("universe", "list", "--country", "XX").exit_code == 1
+
+
+def test_an_empty_source_is_refused(invoke, ready: Path, db_path: Path) -> None:
+    before = snapshot(db_path)
+    result = invoke("universe", "tag", _single_role_symbol(), "--add", "recycler", "--source", "  ")
+    assert result.exit_code == 1 and "--source is empty" in result.stderr
+    assert snapshot(db_path) == before
+
+
+def test_a_tag_that_is_already_there_changes_nothing(invoke, ready: Path, db_path: Path) -> None:
+    symbol, roles = _multi_role_symbol()
+    before = snapshot(db_path)
+    result = invoke("universe", "tag", symbol, "--add", roles[0], "--source", "x")
+    assert result.exit_code == 0 and "nothing changed" in result.stderr
+    assert snapshot(db_path) == before

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from screener.cli.options import as_of_option, demo_banner, format_option, note, store_from, to_date
+from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from, to_date
 
 if TYPE_CHECKING:
     import polars as pl
@@ -35,8 +35,9 @@ def score(ctx: click.Context, as_of: object, fmt: str, recompute: bool) -> None:
     from screener.render import render
 
     with store_from(ctx) as store:
-        demo_banner(store)
         frame = scores_for(store, to_date(as_of), recompute=recompute)
+    if frame.height and bool(frame["demo"].any()):  # only when these rows rest on demo data
+        note(DEMO_BANNER)
     render(table_view(frame) if fmt == "table" else frame, fmt)
     day = frame["as_of"][0].isoformat() if frame.height else ""
     hint = "; the table shows percentiles, use --format csv or json for values and components" if fmt == "table" else ""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import as_of_option, demo_banner, store_from, to_date
+from screener.cli.options import DEMO_BANNER, as_of_option, note, store_from, to_date
 
 
 @click.command()
@@ -12,14 +12,15 @@ from screener.cli.options import as_of_option, demo_banner, store_from, to_date
               help="table: one titled table per section; json: one object with a key per section.")
 @click.pass_context
 def show(ctx: click.Context, symbol: str, as_of: object, fmt: str) -> None:
-    """The company card for SYMBOL: identity, role tags and their history, latest fundamentals, recent events,
-    data freshness and the factor breakdown as of a date.
+    """The company card for SYMBOL (a symbol, a company name or a unique part of one): identity, role tags and their
+    history, latest fundamentals, recent events, data freshness and the factor breakdown as of a date.
 
-    Example: screener show MP --as-of 2026-05-29
+    Example: screener show MP --as-of 2026-05-29; screener show Lynas
     """
     from screener.company_card import company_card, render_card
 
     with store_from(ctx) as store:
-        demo_banner(store)
         card = company_card(store, symbol, to_date(as_of), for_json=fmt == "json")
+    if card.rests_on_demo:
+        note(DEMO_BANNER)
     render_card(card, fmt)

@@ -30,7 +30,7 @@ def list_(ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...]
     with store_from(ctx) as store:
         df = list_universe(store, roles, countries, stages)
     render(df, fmt)
-    note(f"{df.height} companies")
+    note(f"{df.height} {'company' if df.height == 1 else 'companies'}")
 
 
 @universe.command("tag")
@@ -47,5 +47,8 @@ def tag_(ctx: click.Context, symbol: str, add: tuple[str, ...], remove: tuple[st
     if not add and not remove:
         raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")
     with store_from(ctx) as store:
-        roles = tag(store, symbol, add, remove, source)
-    note(f"{symbol.upper()}: roles now {';'.join(roles)}")
+        roles, changed = tag(store, symbol, add, remove, source)
+    if changed:
+        note(f"{symbol.upper()}: roles now {';'.join(roles)}")
+    else:
+        note(f"{symbol.upper()}: nothing changed; roles are {';'.join(roles)}")

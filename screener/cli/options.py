@@ -27,13 +27,23 @@ def format_option(func: F) -> F:
     )(func)
 
 
+def _not_in_future(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A score as of a future date would be stored and then shadow today's; refuse it up front."""
+    if value is not None and value.date() > date.today():
+        from screener.errors import ScreenerError
+
+        raise ScreenerError(f"--as-of {value.date()} is in the future; use today ({date.today()}) or an earlier date")
+    return value
+
+
 def as_of_option(func: F) -> F:
     return click.option(
         "--as-of",
         "as_of",
         type=click.DateTime(formats=["%Y-%m-%d"]),
         default=None,
-        help="Point-in-time date YYYY-MM-DD (default: today): only data public by then is used.",
+        callback=_not_in_future,
+        help="Point-in-time date YYYY-MM-DD (default: today, not later): only data public by then is used.",
     )(func)
 
 

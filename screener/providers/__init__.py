@@ -9,7 +9,9 @@ from screener.providers.yahoo import (
     ProviderError,
     RateLimited,
     RetryPolicy,
+    Unavailable,
+    Unreachable,
     YahooProvider,
 )
 
-__all__ = ["NotFound", "ProviderError", "RateLimited", "RetryPolicy", "YahooProvider"]
+__all__ = ["NotFound", "ProviderError", "RateLimited", "RetryPolicy", "Unavailable", "Unreachable", "YahooProvider"]

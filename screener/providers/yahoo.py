@@ -83,8 +83,16 @@ class ProviderError(Exception):
     transient = False
 
 
-class RateLimited(ProviderError):
+class Unavailable(ProviderError):
+    """Yahoo cannot serve us right now: stop asking for this symbol, and after a few symbols in a row, for the run."""
+
+
+class RateLimited(Unavailable):
     transient = True
+
+
+class Unreachable(Unavailable):
+    """No route to Yahoo (DNS failure, connection refused): retrying in seconds does not help, so fail fast."""
 
 
 class TransientError(ProviderError):
@@ -188,6 +196,8 @@ def _translate(exc: BaseException, what: str) -> ProviderError | None:
         return NotFound("not found on Yahoo Finance (HTTP 404)")
     if "Empty fundamentals-timeseries result" in text:
         return None
+    if type(exc).__name__ == "DNSError" or "Could not resolve host" in text or "Connection refused" in text:
+        return Unreachable(f"{what}: cannot reach Yahoo Finance ({type(exc).__name__}: {text})")
     if (isinstance(status, int) and status >= 500) or _is_network_error(exc):
         return TransientError(f"{what}: {type(exc).__name__}: {text}")
     return ProviderError(f"{what}: {type(exc).__name__}: {text}")
