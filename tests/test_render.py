@@ -1,0 +1,95 @@
+"""The one output path: formats, formula neutralisation, timestamps, terminal tables and atomic files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from screener.errors import ScreenerError
+from screener.render import atomic_path, check_writable, neutralise, render, to_csv_text, write_frame
+
+FRAME = pl.DataFrame(
+    {
+        "symbol": ["MP", "=HYPERLINK(\"x\")"],
+        "as_of": [date(2026, 11, 20), date(2026, 11, 20)],
+        "loaded_at": [datetime(2026, 11, 20, 21, 5, 0), datetime(2026, 11, 20, 21, 5, 0, 123456)],
+        "score": [0.5, float("nan")],
+        "flags": [["demo", "stale"], []],
+    }
+)
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_json_is_an_array_of_objects_with_utc_timestamps_and_no_nan() -> None:
+    out = io.StringIO()
+    render(FRAME, "json", out)
+    rows = json.loads(out.getvalue())
+    assert rows[0] == {"symbol": "MP", "as_of": "2026-11-20", "loaded_at": "2026-11-20T21:05:00Z", "score": 0.5,
+                       "flags": ["demo", "stale"]}
+    assert rows[1]["score"] is None
+
+
+def test_csv_neutralises_formulas_and_writes_utc_timestamps() -> None:
+    rows = list(csv.DictReader(io.StringIO(to_csv_text(FRAME))))
+    assert rows[1]["symbol"].startswith("'=")
+    assert rows[0]["loaded_at"] == "2026-11-20T21:05:00Z"
+    assert rows[0]["flags"] == "demo;stale"
+
+
+@given(st.text(min_size=1))
+def test_neutralised_text_never_starts_a_formula(text: str) -> None:
+    assert not neutralise(text).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_terminal_table_keeps_one_line_per_row_and_cuts_long_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    long = pl.DataFrame({"symbol": ["000270.KS"], "source": ["https://example.com/" + "a" * 300]})
+    out = _Tty()
+    render(long, "table", out)
+    body = [line for line in out.getvalue().splitlines() if "000270.KS" in line]
+    assert len(body) == 1  # not wrapped, symbol not broken
+    assert "…" in body[0] and "a" * 100 not in body[0]
+
+
+def test_check_writable_explains_each_bad_path(tmp_path: Path) -> None:
+    a_file = tmp_path / "f.csv"
+    a_file.write_text("x")
+    with pytest.raises(ScreenerError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "x.csv")
+    with pytest.raises(ScreenerError, match="is not a folder"):
+        check_writable(a_file / "x.csv")
+    with pytest.raises(ScreenerError, match="it is a folder"):
+        check_writable(tmp_path)
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_written_files_get_normal_permissions(tmp_path: Path) -> None:
+    path = write_frame(FRAME, tmp_path / "x.parquet")
+    assert path.stat().st_mode & 0o044  # readable by group/others under the usual umask, unlike mkstemp's 0600
+    assert pl.read_parquet(path).height == 2
+
+
+def test_unknown_suffix_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScreenerError, match=r"use a \.csv, \.json, \.parquet or \.xlsx"):
+        write_frame(FRAME, tmp_path / "x.txt")
