@@ -90,14 +90,17 @@ def robust_zscore(col: str | pl.Expr, *, by: Group = None, scale: str = "iqr") -
 
 
 def robust_scale_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """Scale each column as scikit-learn's ``RobustScaler()`` does (median and interquartile range, nulls ignored).
+    """Scale each column with scikit-learn's ``RobustScaler`` (median and interquartile range, nulls ignored).
+
+    Why scikit-learn: it is the reference implementation of robust scaling, so the composite factors share one
+    well-known definition (and METHODOLOGY.md can point to it). Its import costs about a second, which is paid
+    only when scores are (re)computed, never by commands that reuse stored scores.
 
     Returns a frame of the same height with the same column names. Columns with no observed value come back all
     null. The result does not depend on row order: the statistics are order-free and the transform is element-wise.
-    The steps mirror ``RobustScaler.fit``/``transform`` operation for operation (``nanmedian``, ``nanpercentile`` at
-    25 and 75, a scale below ``10 * eps`` replaced by 1, then subtract and divide), so the output is bit-identical.
     """
     import numpy as np
+    from sklearn.preprocessing import RobustScaler
 
     if not columns:
         return pl.DataFrame()
@@ -105,14 +108,7 @@ def robust_scale_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Data
     observed = ~np.all(np.isnan(matrix), axis=0) if matrix.shape[0] else np.zeros(len(columns), dtype=bool)
     out = np.full_like(matrix, np.nan)
     if observed.any():
-        x = matrix[:, observed].copy()
-        center = np.nanmedian(x, axis=0)
-        quantiles = np.transpose([np.nanpercentile(x[:, k], (25.0, 75.0)) for k in range(x.shape[1])])
-        scale = quantiles[1] - quantiles[0]
-        scale[scale < _ZERO_SCALE] = 1.0
-        x -= center
-        x /= scale
-        out[:, observed] = x
+        out[:, observed] = RobustScaler(quantile_range=(25.0, 75.0)).fit_transform(matrix[:, observed])
     frame_out = pl.DataFrame({c: out[:, i] for i, c in enumerate(columns)}, schema=dict.fromkeys(columns, pl.Float64))
     return frame_out.select([pl.col(c).fill_nan(None) for c in columns])
 

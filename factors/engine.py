@@ -19,8 +19,9 @@ The algorithm, step by step (``compute_scores``):
    missing fx or absent. Rows are sorted by symbol.
 
 The output columns shown are the raw components (null when missing), so a reader sees what was measured and, in the
-flags, what was filled; ``filled_values`` gives the filled numbers themselves (``screener show`` prints them). ``scores_for`` wraps this with the store: scores are saved per as-of date with a fingerprint
-of the inputs and reused until the inputs (or the methodology) change.
+flags, what was filled; ``filled_values`` gives the filled numbers themselves (``screener show`` prints them).
+``scores_for`` wraps this with the store: scores are saved per as-of date with a fingerprint of the inputs and
+reused until the inputs (or the methodology) change.
 """
 
 from __future__ import annotations
@@ -259,7 +260,8 @@ def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = Fal
     today = date.today()
     day = as_of or today
     if day > today:
-        raise ScreenerError(f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date")
+        raise ScreenerError(f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an "
+                            "earlier date")
     if not store.scalar("SELECT count(*) FROM companies"):
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     fingerprint = inputs_fingerprint(store, day)

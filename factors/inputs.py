@@ -316,7 +316,8 @@ def _role_class(roles: pl.Expr) -> pl.Expr:
     """The role class: the data contract's vocabulary, with integrated miner-processors kept apart.
 
     * ``integrated``: ``miner`` plus any enabler role (an enabler by the contract, and for rule sets);
-    * ``enabler``: any enabler role (processor, magnet_maker, recycler, chemicals_tolling, equipment_supplier), no miner;
+    * ``enabler``: any enabler role (processor, magnet_maker, recycler, chemicals_tolling, equipment_supplier) and
+      no ``miner``;
     * ``pure_miner``: roles exactly ``miner`` (the contract's pure miner);
     * ``downstream_user``: a downstream user without a miner or enabler role;
     * ``trader_offtaker``: a trader without a miner, enabler or downstream role;

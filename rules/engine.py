@@ -27,7 +27,9 @@ plan for a given rule set in words):
 5. **Percentiles over the eligible set.** Every factor is ranked again among the eligible companies only, within
    the rule set's groups (the whole set, each role class, or each region): average rank of the non-missing values,
    mapped to [0, 1], 0.5 for a group of one. ``F_pct`` keeps the factor's own direction (a high
-   ``dilution_risk_pct`` is a high risk).
+   ``dilution_risk_pct`` is a high risk). Under ``over = "scored"`` the ranking is over every scored company
+   instead, so a short list that its gates already cut to the strong end keeps the scale its gates speak of
+   (a survivor's balance sheet never reads 0.00 just because it is the weakest of the survivors).
 
 6. **Direction.** Each weighted factor becomes a "better is higher" score: the percentile for a higher-is-better
    factor, one minus it for a higher-is-worse factor, and the opposite when the rule set prefers the worse end
@@ -278,9 +280,12 @@ def rank(
     eligible = df.filter(pl.col("status").is_null())
     others = _explain_out(df.filter(pl.col("status").is_not_null()), describe)
     group = {"universe": None, "role": "role_class", "region": "region"}[rs.group_by]
-    # Step 5: percentiles over the eligible set, grouped.
-    eligible = eligible.with_columns(
-        [percentile_rank(f, by=group).alias(eligible_pct(f)) for f in factors])
+    # Step 5: percentiles over the eligible set (or every scored company), grouped.
+    pcts = [percentile_rank(f, by=group).alias(eligible_pct(f)) for f in factors]
+    if rs.percentile_over == "scored":
+        eligible = eligible.join(df.select("symbol", *pcts), on="symbol", how="left")
+    else:
+        eligible = eligible.with_columns(pcts)
     # Steps 6-7: direction, weights, tilt.
     fill = 0.5 if rs.on_missing == "neutral" else 0.0
     contribs = []

@@ -54,11 +54,17 @@ def _better(rs: RuleSet, i: int, pct: float | None) -> float:
     return 1.0 - b if w.prefer == "worse" else b
 
 
+#: A factor is cited in a reason only when its "better is higher" value is at least this far above the middle, the
+#: same edge at which ``phrase`` stops calling it "average": a reason never praises a weakness.
+CITE_ABOVE = 0.1
+
+
 def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[str | None]:
     """One line per member (None for everyone else): role class, the two factors that lifted it most, the buffer.
 
     "Lifted most" is weight times distance above the middle, so a heavily weighted but average factor does not
-    crowd out the one that actually sets the name apart.
+    crowd out the one that actually sets the name apart. Only factors on the good side (for the rule set: the
+    worse end under ``prefer = "worse"``) are cited; a member that no factor sets apart says so.
     """
     out: list[str | None] = []
     cols = table.columns
@@ -72,14 +78,21 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
         def lift(i: int, row: dict = row) -> float:
             return rs.weights[i].weight * (_better(rs, i, row.get(f"{rs.weights[i].factor}_pct_eligible")) - 0.5)
 
+        def better(i: int, row: dict = row) -> float:
+            return _better(rs, i, row.get(f"{rs.weights[i].factor}_pct_eligible"))
+
         order = sorted(range(len(rs.weights)), key=lambda i: (-lift(i), i))
-        for n, i in enumerate(order[:2]):
+        cited = [i for i in order if better(i) >= 0.5 + CITE_ABOVE
+                 and row.get(f"{rs.weights[i].factor}_pct_eligible") is not None][:2]
+        for n, i in enumerate(cited):
             f = rs.weights[i].factor
             pct = row.get(f"{f}_pct_eligible")
             text = phrase(f, pct)
             if n == 0 and pct is not None:
                 text += f" (pct {pct:.2f})"
             parts.append(text)
+        if not cited:
+            parts.append("no single factor stands out; ranked on the mix")
         if row.get("kept_by_buffer"):
             parts.append(f"kept by the buffer (rank {row['candidate_rank']}, stays within {rs.stay_within})")
         out.append("; ".join(parts))
@@ -87,10 +100,18 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
 
 
 def usd_text(v: float) -> str:
+    """USD 50m, USD 1.2bn, USD 412k: three significant digits are what a reader compares."""
     for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(v) >= scale:
-            return f"USD {v / scale:g}{unit}"
-    return f"USD {v:g}"
+            return f"USD {v / scale:.3g}{unit}"
+    return f"USD {v:.3g}"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 run``, ``2 runs``, ``1 company``, ``3 companies``."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {many or (word[:-1] + 'ies' if word.endswith('y') else word + 's')}"
 
 
 def _list(items: Sequence[str], joiner: str = "or") -> str:
@@ -133,7 +154,12 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
                 "downstream_user, other)", "region": "within each region"}[rs.group_by]
     missing = {"neutral": "a missing value counts as the middle (0.5)", "worst": "a missing value counts as the "
                "worst (0)", "exclude": "a company missing a weighted factor is excluded"}[rs.on_missing]
-    steps.append(("percentiles", f"rank every factor again over the companies left, {grouping}; {missing}"))
+    if rs.percentile_over == "scored":
+        grouping = grouping.replace("whole eligible set", "whole universe")
+        steps.append(("percentiles", f"rank every factor over every scored company (not only those left), "
+                      f"{grouping}; {missing}"))
+    else:
+        steps.append(("percentiles", f"rank every factor again over the companies left, {grouping}; {missing}"))
     for w in rs.weights:
         direction = specs[w.factor].direction
         better = "higher" if direction == "higher_is_better" else "lower"
@@ -143,9 +169,13 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
         else:
             note = f"{better} {w.factor} ranks first"
         steps.append(("weight", f"{w.factor} {w.weight / rs.total_weight:.0%} ({note})"))
+    from screener.contract import SEGMENTS
+
     tilts = []
     for key, mult in rs.tilts.items():
         who = {"enabler": f"enablers ({', '.join(rs.enabler_roles)})", "pure_miner": "pure miners"}.get(key, key)
+        if key in SEGMENTS:
+            who = f"the {key} segment"
         tilts.append(f"x{mult:g} for {who}")
     steps.append(("tilt", "multiply the score " + "; ".join(tilts) + " (multipliers combine by product)"
                   if tilts else "no tilts"))
@@ -164,6 +194,19 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
     steps.append(("constraints", "; ".join(cons) + "; a name that breaks a cap is skipped and the next one fills "
                   "the place"))
     return steps
+
+
+def plan_lines(rs: RuleSet, width: int = 100) -> list[str]:
+    """The plan as plain text lines wrapped at ``width`` with a hanging indent: nothing is cut, whatever the width."""
+    import textwrap
+
+    steps = plan(rs)
+    label = max(len(s) for s, _ in steps) + 2
+    out: list[str] = []
+    for step, words in steps:
+        out += textwrap.wrap(words, width=max(width, label + 20), initial_indent=step.ljust(label),
+                             subsequent_indent=" " * label, break_long_words=False, break_on_hyphens=False)
+    return out
 
 
 def plan_frame(rs: RuleSet) -> pl.DataFrame:

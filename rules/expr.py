@@ -763,8 +763,8 @@ def _finite(e: pl.Expr) -> pl.Expr:
     """A number, or missing: NaN and infinities (a division by zero, a bad stored value) never compare or rank."""
     import polars as pl
 
-    f = e.cast(pl.Float64)
-    return pl.when(f.is_finite()).then(f).otherwise(None)
+    # Not ``when(is_finite)``: polars folds that into a scalar on an all-null column and the frame lengths clash.
+    return e.cast(pl.Float64).fill_nan(None).replace([math.inf, -math.inf], None)
 
 
 def to_polars(node: Node, numeric: frozenset[str] | set[str] = frozenset()) -> pl.Expr:
@@ -808,7 +808,7 @@ def to_polars(node: Node, numeric: frozenset[str] | set[str] = frozenset()) -> p
         "+": lambda a, b: _finite(a + b),
         "-": lambda a, b: _finite(a - b),
         "*": lambda a, b: _finite(a * b),
-        "/": lambda a, b: _finite(pl.when(b == 0).then(None).otherwise(a / b)),
+        "/": lambda a, b: _finite(a / b),  # x/0 is ±inf and 0/0 NaN: both become missing
         "==": lambda a, b: a == b,
         "!=": lambda a, b: a != b,
         "<": lambda a, b: a < b,

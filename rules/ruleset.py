@@ -19,16 +19,26 @@ from pathlib import Path
 from typing import Any
 
 from rules.expr import NUMBER, Compiled, ExprError, Namespace, compile_condition, namespace_for, suggest
-from screener.contract import ENABLER_ROLES, ISO_COUNTRIES, REGIONS, ROLES, STAGES
+from screener.contract import ENABLER_ROLES, ISO_COUNTRIES, REGIONS, ROLES, SEGMENTS, STAGES
 from screener.errors import ScreenerError
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 GROUP_BY = ("universe", "role", "region")
+#: What a percentile is taken over: the names that passed the filters and gates, or every scored company.
+OVER = ("eligible", "scored")
 ON_MISSING = ("neutral", "worst", "exclude")
 PREFER = ("better", "worse")
 ORDERS = ("asc", "desc")
-#: Tilt keys besides role names: classes derived from the roles (see the data contract).
+#: Tilt keys besides role and segment names: classes derived from the roles (see the data contract).
 TILT_CLASSES = ("enabler", "pure_miner")
+#: Bounds on numbers read from a rule file. Beyond them a value is a typo, and an infinite or astronomically large
+#: weight would turn the normalised weights into NaN; TOML accepts ``inf`` and ``nan``, so they are checked here.
+MAX_MAGNITUDE = 1e15
+MAX_WEIGHT = 1e6
+TILT_RANGE = (0.01, 100.0)
+MAX_COUNT = 10_000
+MAX_MARKET_CAP_USD = 1e13
+MAX_LIQUIDITY_USD = 1e12
 REGION_NAMES = tuple(sorted(set(REGIONS.values()) | {"other"}))
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -79,6 +89,7 @@ class RuleSet:
     weights: tuple[Weight, ...]
     group_by: str = "universe"
     on_missing: str = "neutral"
+    percentile_over: str = "eligible"
     enabler_roles: tuple[str, ...] = tuple(r for r in ROLES if r in ENABLER_ROLES)
     tilts: Mapping[str, float] = field(default_factory=dict)
     top_n: int = 15
@@ -145,13 +156,31 @@ def resolve(ref: str | Path) -> Path:
         if not path.is_file():
             raise RuleSetError(f"rules file {text} not found")
         return path
-    by_name = {name: p for name, p, _ in available()}
+    found = available()
+    by_name = {name: p for name, p, _ in found}
     if text in by_name:
         return by_name[text]
+    # A file's own ``name`` (what its runs are stored under) finds it too, when exactly one file declares it.
+    declared = [p for _, p, _ in found if declared_name(p) == text]
+    if len(declared) == 1:
+        return declared[0]
+    if len(declared) > 1:
+        raise RuleSetError(f"rule set name {text!r} is declared by {', '.join(str(p) for p in declared)}; "
+                           "use the file name (see 'screener rules list')")
     if path.is_file():
         return path
     raise RuleSetError(f"unknown rule set {text!r}{suggest(text, by_name)}; see 'screener rules list' "
                        "(or give a path to a .toml file)")
+
+
+def declared_name(path: Path) -> str | None:
+    """The ``name`` a rule file declares, or None when it cannot be read (``rules list`` reports why)."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = doc.get("name")
+    return name if isinstance(name, str) else None
 
 
 def load(ref: str | Path, namespace: Namespace | None = None) -> RuleSet:
@@ -199,9 +228,14 @@ class _Checker:
                maximum: float | None = None) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, got {_kind(value)}")
-        v = float(value)
-        if v != v:
-            raise self.fail(key, "must be a number, got nan")
+        try:
+            v = float(value)
+        except OverflowError:
+            v = float("inf")
+        if v != v or v in (float("inf"), float("-inf")):
+            raise self.fail(key, f"must be a finite number, got {value}")
+        if abs(v) > MAX_MAGNITUDE:
+            raise self.fail(key, f"{v:g} is out of range (at most {MAX_MAGNITUDE:g} in size)")
         if minimum is not None and v < minimum:
             raise self.fail(key, f"must be at least {minimum:g}, got {v:g}")
         if above is not None and v <= above:
@@ -210,11 +244,13 @@ class _Checker:
             raise self.fail(key, f"must be at most {maximum:g}, got {v:g}")
         return v
 
-    def integer(self, value: Any, key: str, *, minimum: int) -> int:
+    def integer(self, value: Any, key: str, *, minimum: int, maximum: int = MAX_COUNT) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"must be a whole number, got {_kind(value)}")
         if value < minimum:
             raise self.fail(key, f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise self.fail(key, f"must be at most {maximum}, got {value}")
         return value
 
     def choice(self, value: Any, key: str, choices: tuple[str, ...], what: str) -> str:
@@ -288,8 +324,9 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
     gates = _gates(ck, ck.table(doc, "gates"))
     weights = _weights(ck, ck.table(doc, "weights"))
     pct = ck.table(doc, "percentiles")
-    ck.keys(pct, ("group_by", "missing"), "percentiles")
+    ck.keys(pct, ("group_by", "missing", "over"), "percentiles")
     group_by = ck.choice(pct.get("group_by", "universe"), "percentiles.group_by", GROUP_BY, "grouping")
+    over = ck.choice(pct.get("over", "eligible"), "percentiles.over", OVER, "percentile basis")
     on_missing = ck.choice(pct.get("missing", "neutral"), "percentiles.missing", ON_MISSING, "missing-value policy")
     enablers, tilts = _tilts(ck, ck.table(doc, "tilts"))
     cons = ck.table(doc, "constraints")
@@ -312,7 +349,8 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return RuleSet(
         name=name, description=description, source=source, text=text, content_hash=digest, universe=universe,
-        gates=gates, weights=weights, group_by=group_by, on_missing=on_missing, enabler_roles=enablers, tilts=tilts,
+        gates=gates, weights=weights, group_by=group_by, on_missing=on_missing, percentile_over=over,
+        enabler_roles=enablers, tilts=tilts,
         top_n=top_n, stay_within=stay, max_per_country=max_country, max_per_role=max_role, tie_break=tie_key,
         tie_break_order=tie_order,
     )
@@ -331,10 +369,10 @@ def _universe(ck: _Checker, u: Mapping[str, Any]) -> Universe:
         exclude_countries=ex_countries,
         exclude_regions=ck.choices(u.get("exclude_regions", []), p + "exclude_regions", REGION_NAMES, "region"),
         stages=ck.choices(u.get("stages", []), p + "stages", STAGES, "stage"),
-        min_market_cap_usd=(ck.number(u["min_market_cap_usd"], p + "min_market_cap_usd", minimum=0)
-                            if "min_market_cap_usd" in u else None),
-        min_liquidity_usd=(ck.number(u["min_liquidity_usd"], p + "min_liquidity_usd", minimum=0)
-                           if "min_liquidity_usd" in u else None),
+        min_market_cap_usd=(ck.number(u["min_market_cap_usd"], p + "min_market_cap_usd", minimum=0,
+                                      maximum=MAX_MARKET_CAP_USD) if "min_market_cap_usd" in u else None),
+        min_liquidity_usd=(ck.number(u["min_liquidity_usd"], p + "min_liquidity_usd", minimum=0,
+                                     maximum=MAX_LIQUIDITY_USD) if "min_liquidity_usd" in u else None),
         min_data_completeness=(ck.number(u["min_data_completeness"], p + "min_data_completeness", minimum=0,
                                          maximum=1) if "min_data_completeness" in u else None),
         where=ck.condition(u["where"], p + "where") if "where" in u else None,
@@ -367,21 +405,23 @@ def _weights(ck: _Checker, w: Mapping[str, Any]) -> tuple[Weight, ...]:
             prefer = ck.choice(value.get("prefer", "better"), f"{key}.prefer", PREFER, "preference")
             value = value["weight"]
             key = f"{key}.weight"
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        number = ck.number(value, key)
+        if number < 0:
             raise ck.fail(key, "weights are >= 0; the factor's direction is built in, and "
                           "{ weight = ..., prefer = \"worse\" } ranks the worse end first")
-        out.append(Weight(factor, ck.number(value, key, minimum=0), prefer))
+        out.append(Weight(factor, ck.number(value, key, minimum=0, maximum=MAX_WEIGHT), prefer))
     if all(x.weight == 0 for x in out):
         raise ck.fail("weights", "all weights are zero; give at least one factor a positive weight")
     return tuple(x for x in out if x.weight > 0)
 
 
 def _tilts(ck: _Checker, t: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, float]]:
-    allowed = ("enabler_roles", *TILT_CLASSES, *ROLES)
+    allowed = ("enabler_roles", *TILT_CLASSES, *ROLES, *SEGMENTS)
     ck.keys(t, allowed, "tilts")
     enablers = (ck.choices(t["enabler_roles"], "tilts.enabler_roles", ROLES, "role") if "enabler_roles" in t
                 else tuple(r for r in ROLES if r in ENABLER_ROLES))
     if not enablers:
         raise ck.fail("tilts.enabler_roles", "must name at least one role")
-    mult = {k: ck.number(v, f"tilts.{k}", above=0) for k, v in t.items() if k != "enabler_roles"}
+    lo, hi = TILT_RANGE
+    mult = {k: ck.number(v, f"tilts.{k}", minimum=lo, maximum=hi) for k, v in t.items() if k != "enabler_roles"}
     return enablers, mult

@@ -1,16 +1,20 @@
-"""Week-over-week changes of a watchlist, each attributed to the factor whose percentile moved most.
+"""Week-over-week changes of a watchlist, each attributed to the weighted factor that moved the score.
 
 Why attribute: "XYZ left the list" is noise; "XYZ left: dilution_risk_pct 0.41 → 0.88 after an equity raise" is
-something an analyst can check and act on. The comparison basis is chosen so that it is always defined:
+something an analyst can check and act on. What is blamed depends on why the name moved:
 
-- when the company was ranked in both runs (a member or a candidate), its percentiles over the eligible set, which
-  are exactly what moved its score;
-- otherwise (it was filtered or gated in one of the runs), the factor library's percentiles across every scored
-  company, which exist for everyone.
+- ranked in both runs (a member or a candidate): the **weighted** factor whose contribution to the score
+  (``contrib.F``: weight share × direction-aware percentile × tilt) changed most in the direction of the move: for
+  an entry or a climb the one that rose most, for an exit or a fall the one that fell most. A factor the rule set
+  does not weigh never moved the score, so it is never blamed. The text shows that factor's percentile over the
+  eligible set and the change in its contribution;
+- out of the list because of a universe filter or a gate in the later run (or in the earlier one, for an entry):
+  that check, with the company's own numbers ("failed gate tradeable (liquidity_pct 0.12 < 0.15)", "no liquidity
+  data"); the factor is the one whose data decided the check.
 
-An event of a kind that can explain the chosen factor (an equity raise for dilution risk, a capacity announcement
+An event of a kind that can explain the blamed factor (an equity raise for dilution risk, a capacity announcement
 for the localization premium, ...) dated after the earlier run and up to the later one adds an "after ..." clause.
-Changes smaller than ``MIN_MOVE`` are not attributed: the name moved because its peers did.
+A contribution change smaller than ``MIN_CONTRIB`` is not a cause: the name moved because its peers did.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import polars as pl
 if TYPE_CHECKING:
     from screener.store import Store
 
-MIN_MOVE = 0.005
+MIN_CONTRIB = 0.001
 RANKED = ("member", "candidate")
 EVENT_WORDS = {
     "equity_raise": "an equity raise",
@@ -45,38 +49,41 @@ FACTOR_EVENTS: dict[str, tuple[str, ...]] = {
 }
 CHANGE_ORDER = {"entered": 0, "exited": 1, "moved": 2}
 SCHEMA = {"change": pl.String, "symbol": pl.String, "name": pl.String, "rank_from": pl.Int64, "rank_to": pl.Int64,
-          "factor": pl.String, "pct_from": pl.Float64, "pct_to": pl.Float64, "event": pl.String, "text": pl.String}
+          "factor": pl.String, "pct_from": pl.Float64, "pct_to": pl.Float64, "contrib_from": pl.Float64,
+          "contrib_to": pl.Float64, "event": pl.String, "text": pl.String}
 
 
 def empty_changes() -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMA)
 
 
-def _pct_cols(factors: Sequence[str], eligible: bool) -> list[tuple[str, str]]:
-    """(label shown to the user, payload column) per factor."""
-    return [(f"{f}_pct", f"{f}_pct_eligible" if eligible else f"{f}_pct") for f in factors]
+def _pct(row: dict, factor: str, eligible: bool) -> float | None:
+    return row.get(f"{factor}_pct_eligible" if eligible else f"{factor}_pct")
 
 
-def _biggest_move(before: dict, after: dict, factors: Sequence[str]
-                  ) -> tuple[str | None, float | None, float | None]:
-    """The factor whose percentile moved most (the first in factor order on a tie), or None below ``MIN_MOVE``."""
-    both_ranked = before.get("status") in RANKED and after.get("status") in RANKED
-    best: tuple[str | None, float | None, float | None] = (None, None, None)
-    best_move = 0.0
-    for label, col in _pct_cols(factors, both_ranked):
-        a, b = before.get(col), after.get(col)
-        if a is None or b is None:
+def _blame(before: dict, after: dict, weighted: Sequence[str], improved: bool) -> str | None:
+    """The weighted factor whose contribution moved most in the direction of the move (None below MIN_CONTRIB).
+
+    Ties go to the first factor in the rule set's order.
+    """
+    best, best_move = None, MIN_CONTRIB
+    for f in weighted:
+        c0, c1 = before.get(f"contrib.{f}"), after.get(f"contrib.{f}")
+        if c0 is None or c1 is None:
             continue
-        move = abs(b - a)
-        if move >= MIN_MOVE and move > best_move:
-            best, best_move = (label, a, b), move
+        move = (c1 - c0) if improved else (c0 - c1)
+        if move >= best_move and (best is None or move > best_move):
+            best, best_move = f, move
     return best
 
 
-def _event_clause(symbol: str, factor_label: str | None, events: pl.DataFrame) -> str | None:
-    if factor_label is None or events.height == 0:
+def _num(v: float | None) -> str:
+    return "missing" if v is None else f"{v:.2f}"
+
+
+def _event_clause(symbol: str, factor: str | None, events: pl.DataFrame) -> str | None:
+    if factor is None or events.height == 0:
         return None
-    factor = factor_label.removesuffix("_pct")
     kinds = FACTOR_EVENTS.get(factor, ())
     if not kinds:
         return None
@@ -89,13 +96,17 @@ def _event_clause(symbol: str, factor_label: str | None, events: pl.DataFrame) -
     return f"{EVENT_WORDS.get(top['kind'], top['kind'])} ({top['date'].isoformat()})"
 
 
-def attribute(before: pl.DataFrame | None, after: pl.DataFrame, factors: Sequence[str],
+def attribute(before: pl.DataFrame | None, after: pl.DataFrame, weighted: Sequence[str],
               events: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Entered, exited and moved members between two run payloads, each with its attribution text."""
+    """Entered, exited and moved members between two run payloads, each with its attribution text.
+
+    ``weighted`` are the factors the rule set weighs (the ``contrib.F`` columns); only they can be blamed.
+    """
     if before is None:
         return empty_changes()
     events = events if events is not None else pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date,
                                                                      "kind": pl.String, "description": pl.String})
+    weighted = [f for f in weighted if f"contrib.{f}" in after.columns and f"contrib.{f}" in before.columns]
     old = {r["symbol"]: r for r in before.iter_rows(named=True)}
     new = {r["symbol"]: r for r in after.iter_rows(named=True)}
     rows: list[dict] = []
@@ -107,32 +118,53 @@ def attribute(before: pl.DataFrame | None, after: pl.DataFrame, factors: Sequenc
         if not was and not now:
             continue
         change = "moved" if was and now else "entered" if now else "exited"
-        label, p0, p1 = _biggest_move(b, a, factors) if b and a else (None, None, None)
-        event = _event_clause(sym, label, events)
-        if label is None:
-            if not b:
-                head = "new to the scored universe"
-            elif not a:
-                head = "no longer in the scored universe"
-            else:
-                head = "no factor percentile moved; its peers did"
-        else:
-            head = f"{label} {p0:.2f} → {p1:.2f}" + (f" after {event}" if event else "")
-        if change == "entered":
-            context = f"now #{a['rank']}"
-        elif change == "exited":
-            context = f"was #{b['rank']}" + (f", now {a['why_out']}" if a.get("why_out") else "")
-        else:
-            context = f"#{b['rank']} → #{a['rank']}"
-        rows.append({
-            "change": change, "symbol": sym, "name": a.get("name") or b.get("name"),
-            "rank_from": b.get("rank") if was else None, "rank_to": a.get("rank") if now else None,
-            "factor": label, "pct_from": p0, "pct_to": p1, "event": event,
-            "text": f"{change}: {head} ({context})",
-        })
+        rows.append({"change": change, "symbol": sym, "name": a.get("name") or b.get("name"),
+                     "rank_from": b.get("rank") if was else None, "rank_to": a.get("rank") if now else None,
+                     **_explain(change, b, a, weighted, events)})
     out = pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else empty_changes()
     return out.with_columns(pl.col("change").replace_strict(CHANGE_ORDER, return_dtype=pl.Int32).alias("_o")).sort(
         ["_o", "rank_to", "rank_from", "symbol"], nulls_last=True).drop("_o")
+
+
+def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.DataFrame) -> dict:
+    """factor, pct_from, pct_to, contrib_from, contrib_to, event and text for one change."""
+    sym = a.get("symbol") or b.get("symbol")
+    out: dict = {"factor": None, "pct_from": None, "pct_to": None, "contrib_from": None, "contrib_to": None,
+                 "event": None}
+    if change == "entered":
+        context = f"now #{a['rank']}"
+    elif change == "exited":
+        context = f"was #{b['rank']}" + (f", now {a['why_out']}" if a.get("status") in RANKED and a.get("why_out")
+                                         else "")
+    else:
+        context = f"#{b['rank']} → #{a['rank']}"
+    # Out of the list in one of the runs because of a filter or a gate: that check is the cause.
+    out_row = a if change == "exited" else b if change == "entered" else None
+    if out_row is not None and out_row and out_row.get("status") not in RANKED:
+        factor = out_row.get("out_factor")
+        event = _event_clause(sym, factor, events)
+        out.update(factor=factor, event=event,
+                   pct_from=_pct(b, factor, False) if factor else None,
+                   pct_to=_pct(a, factor, False) if factor else None)
+        why = out_row.get("why_out") or out_row.get("status")
+        after_event = f" after {event}" if event else ""
+        head = f"{why}{after_event}" if change == "exited" else f"was out last run: {why}"
+        return {**out, "text": f"{change}: {head} ({context})"}
+    if not b:
+        return {**out, "text": f"{change}: new to the scored universe ({context})"}
+    if not a:
+        return {**out, "text": f"{change}: no longer in the scored universe ({context})"}
+    improved = change == "entered" or (change == "moved" and a["rank"] < b["rank"])
+    factor = _blame(b, a, weighted, improved)
+    if factor is None:
+        side = "in its favour" if improved else "against it"
+        return {**out, "text": f"{change}: no weighted factor moved {side}; its peers did ({context})"}
+    p0, p1 = _pct(b, factor, True), _pct(a, factor, True)
+    c0, c1 = b[f"contrib.{factor}"], a[f"contrib.{factor}"]
+    event = _event_clause(sym, factor, events)
+    head = f"{factor}_pct {_num(p0)} → {_num(p1)} (score {c1 - c0:+.3f})" + (f" after {event}" if event else "")
+    out.update(factor=factor, pct_from=p0, pct_to=p1, contrib_from=c0, contrib_to=c1, event=event)
+    return {**out, "text": f"{change}: {head} ({context})"}
 
 
 def events_between(store: Store, start: date, end: date) -> pl.DataFrame:

@@ -20,26 +20,59 @@ from typing import Any
 import polars as pl
 
 from screener.errors import ScreenerError
-from screener.render import atomic_path, neutralise, to_csv_text, to_json_text
+from screener.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
 from screener.store import Store
 from screener.watchlist import Run, load_run
 
 SUFFIXES = (".xlsx", ".csv", ".parquet", ".json")
 SHEETS = ("Watchlist", "Changes", "Factors", "Universe", "Methodology")
+#: Number formats. USD totals in millions; a share price in dollars and cents; percentiles and completeness as
+#: whole percents; ratios and growth rates as percents with one decimal; scores to three decimals; counts whole.
 USD_M = '#,##0.0,,"m"'
+USD_PRICE = "#,##0.00"
+PERCENT = "0%"
+RATIO_PERCENT = "0.0%"
+DECIMAL = "0.00"
+SCORE = "0.000"
+INTEGER = "0"
+COUNT = "#,##0"
+#: Columns that are fractions (a drawdown, a growth rate, a share of market cap): shown as percents.
+RATIO_COLUMNS = frozenset({"pullback", "pullback.drawdown_52w", "dilution_risk.share_growth_1y",
+                           "dilution_risk.share_growth_3y", "dilution_risk.capex_intensity",
+                           "balance_sheet.net_cash_to_mcap", "commodity_dependence.uncontracted"})
+#: Columns that count things.
+COUNT_COLUMNS = frozenset({"rank", "candidate_rank", "rank_from", "rank_to", "run_id",
+                           "dilution_risk.equity_raises_12m"})
+#: Factor values that are amounts in USD (the liquidity factor is its median traded value).
+USD_VALUE_COLUMNS = frozenset({"liquidity"})
 DEMO_NOTE = "yes: synthetic numbers from the seeded demo generator, not market data"
 FIELD_COLUMNS = ("market_cap_usd", "price_usd", "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd",
                  "free_cash_flow_ttm_usd", "cash_usd", "total_debt_usd", "net_cash_usd", "total_equity_usd",
                  "shares_outstanding")
 
 
+def check_target(path: str | Path) -> Path:
+    """Refuse an export path before any work: a known suffix, in a folder that exists and can be written.
+
+    ``weekly --export`` and ``demo`` call this before scoring, so a typo in the file name never leaves a stored run
+    behind an error.
+    """
+    target = Path(path)
+    if target.suffix.lower() not in SUFFIXES:
+        raise ScreenerError(f"cannot export to {target.name}: use a .xlsx, .csv, .parquet or .json file name")
+    return check_writable(target)
+
+
 def export_run(store: Store, path: str | Path, run_id: int | str | None = None) -> Path:
     """Write run ``run_id`` (default: the latest) to ``path``; the suffix picks the format."""
-    target = Path(path)
+    target = check_target(path)
+    return write_run(load_run(store, run_id), target)
+
+
+def write_run(run: Run, path: str | Path) -> Path:
+    """Write a loaded run to ``path`` atomically; the suffix picks the format."""
+    target = check_target(path)
     suffix = target.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise ScreenerError(f"cannot export to {target.name}: use a .xlsx, .csv, .parquet or .json file name")
-    run = load_run(store, run_id)
     rows = run.rows
     with atomic_path(target) as tmp:
         if suffix == ".xlsx":
@@ -54,17 +87,24 @@ def export_run(store: Store, path: str | Path, run_id: int | str | None = None) 
 
 
 # -- the workbook ---------------------------------------------------------------------------------------------------
-def _number_format(name: str) -> str | None:
-    """Excel number format by column name: the same column looks the same on every sheet."""
-    if name.endswith("_usd") or name in ("market_cap_usd",):
+def number_format(name: str, dtype: pl.DataType) -> str:
+    """Excel number format by column name: the same column looks the same on every sheet, and no number is left
+    in the General format (which shows 0.123456789 or 1.23457E+11)."""
+    if name == "price_usd":
+        return USD_PRICE
+    if name.endswith("_usd") or name in USD_VALUE_COLUMNS:
         return USD_M
     if name.endswith("_pct") or name.endswith("_pct_eligible") or name in ("data_completeness", "pct_from", "pct_to"):
-        return "0%"
+        return PERCENT
+    if name in RATIO_COLUMNS:
+        return RATIO_PERCENT
     if name == "shares_outstanding":
-        return "#,##0"
-    if name in ("score", "tilt") or name.startswith("contrib."):
-        return "0.000"
-    return None
+        return COUNT
+    if name in COUNT_COLUMNS:
+        return INTEGER
+    if name in ("score", "contrib_from", "contrib_to") or name.startswith("contrib."):
+        return SCORE
+    return INTEGER if dtype.is_integer() else DECIMAL
 
 
 def _clean(value: Any) -> Any:
@@ -80,7 +120,7 @@ def _write_sheet(wb: Any, title: str, frame: pl.DataFrame, fmts: dict[str, Any],
     cell_fmts: list[Any] = []
     for c, (name, dtype) in enumerate(frame.schema.items()):
         ws.write_string(0, c, neutralise(name), header)
-        nf = _number_format(name) if dtype.is_numeric() else None
+        nf = number_format(name, dtype) if dtype.is_numeric() else None
         cell_fmts.append(fmts.setdefault(nf, wb.add_format({"num_format": nf})) if nf else None)
         width = (widths or {}).get(name) or min(max(len(name) + 2, 10), 48)
         ws.set_column(c, c, width)
@@ -88,8 +128,8 @@ def _write_sheet(wb: Any, title: str, frame: pl.DataFrame, fmts: dict[str, Any],
         for c, value in enumerate(row):
             _write_cell(ws, r, c, _clean(value), cell_fmts[c], fmts)
     ws.freeze_panes(1, freeze_cols)
-    if frame.width:
-        ws.autofilter(0, 0, max(frame.height, 1), frame.width - 1)
+    if frame.width and frame.height:  # no filter buttons over an empty sheet
+        ws.autofilter(0, 0, frame.height, frame.width - 1)
     return ws
 
 
@@ -149,9 +189,12 @@ def methodology_rows(run: Run) -> list[tuple[str, str]]:
     rows += [
         ("column: score", "sum of the contrib.* columns (weights x direction-aware percentile x tilt)"),
         ("column: <factor>_pct (Watchlist)", "percentile among the companies that passed the universe filter and "
-         "the gates, within the rule set's groups; same direction as the factor"),
+         "the gates (among every scored company when the rule set says over = \"scored\"), within the rule set's "
+         "groups; same direction as the factor"),
         ("column: <factor>_pct (Factors)", "the factor library's percentile across every scored company"),
-        ("column: *_usd", "US dollars, shown in millions"),
+        ("column: *_usd", "US dollars; amounts (market cap, revenue, cash, debt, traded value) shown in millions, "
+         "price_usd in dollars"),
+        ("column: contrib_from / contrib_to (Changes)", "the blamed factor's contribution to the score in each run"),
         ("rules text", str(m.get("rules_text", ""))),
     ]
     return rows

@@ -1,9 +1,11 @@
 """Ad hoc screens over stored scores: "Korean or Japanese processors with net cash, ranked by dilution risk".
 
 Why stored scores: a screen is a question asked between weekly runs, at the terminal, many times in a row. It must
-answer in well under a second, so it reads the newest stored score set (or the one for ``--as-of``) and only
-computes scores when none is stored. Every filter, including ``--role`` and ``--country``, goes through the
-expression grammar, so a screen can never do more than compare known columns.
+answer in well under a second, so it reuses the stored score set for its as-of date (today unless ``--as-of``
+says otherwise) as long as that set's inputs fingerprint still matches the store, and recomputes (and stores) it
+when the data changed since or nothing is stored. It never answers from another date's set: a stale or a
+back-dated set would silently answer a different question. Every filter, including ``--role`` and ``--country``,
+goes through the expression grammar, so a screen can never do more than compare known columns.
 """
 
 from __future__ import annotations
@@ -30,19 +32,25 @@ class ScreenResult:
     demo: bool
     universe: int
     computed: bool
+    #: "stored" (reused), "computed now" (none stored) or "recomputed: the data changed since" (stale set replaced).
+    basis: str = "stored"
 
 
-def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, bool]:
-    """The stored score set (newest, or for ``as_of``); compute and store it only when there is none."""
-    found = store.load_scores(as_of)
-    if found is not None:
-        return found[0], found[1], False
+def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
+    """The current score set for ``as_of`` (default today) and how it was obtained."""
     if not store.scalar("SELECT count(*) FROM companies"):
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
-    from factors.engine import scores_for
+    from factors.engine import inputs_fingerprint, scores_for
 
     day = as_of or date.today()
-    return day, scores_for(store, day), True
+    info = store.score_set_info(day)
+    if info is None:
+        basis = "computed now"
+    elif info.get("inputs_hash") != inputs_fingerprint(store, day):
+        basis = "recomputed: the data changed since they were stored"
+    else:
+        basis = "stored"
+    return day, scores_for(store, day), basis
 
 
 def _place_condition(countries: Sequence[str]) -> str:
@@ -109,7 +117,7 @@ def run_screen(store: Store, *, rules: str | None = None, roles: Sequence[str] =
                where: str | None = None, sort: str | None = None, top: int | None = None,
                as_of: date | None = None) -> ScreenResult:
     """Filter (and, with a rule set, rank) the stored scores; ``top`` caps the rows (with rules: overrides N)."""
-    day, scores, computed = _scores(store, as_of)
+    day, scores, basis = _scores(store, as_of)
     conds = conditions(scores, roles, countries, where)
     demo = bool(scores["demo"].any()) if "demo" in scores.columns and scores.height else False
     if rules is not None:
@@ -139,4 +147,5 @@ def run_screen(store: Store, *, rules: str | None = None, roles: Sequence[str] =
     if rules is not None and sort:
         key, descending, _ = _sort_spec(rows, sort)
         rows = rows.sort([key, "rank"], descending=[descending, False], nulls_last=True)
-    return ScreenResult(rows=rows, as_of=day, demo=demo, universe=scores.height, computed=computed)
+    return ScreenResult(rows=rows, as_of=day, demo=demo, universe=scores.height, computed=basis != "stored",
+                        basis=basis)

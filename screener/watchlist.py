@@ -101,10 +101,27 @@ def _from_blob(blob: bytes | None) -> tuple[pl.DataFrame | None, dict[str, Any]]
 
 # -- provenance ---------------------------------------------------------------------------------------------------
 def data_freshness(store: Store, as_of: date) -> str:
-    """The newest date of each kind of data that the run could see (nothing after ``as_of`` counts)."""
+    """The newest date of each kind of data that the run could see (nothing after ``as_of`` counts).
+
+    A statement counts from its period end plus the factor library's reporting lag, exactly as scoring treats it:
+    a quarter that ended a month before the as-of date was not public yet, so it is not "fresh" data of this run.
+    """
+    from datetime import timedelta
+
+    from factors.inputs import SETTINGS
+
+    lags = {str(k): int(v) for k, v in SETTINGS["reporting_lag_days"].items()}
+    public = " OR ".join("(period = ? AND period_end <= ?)" for _ in lags)
+    params: list[Any] = [x for period, days in lags.items() for x in (period, as_of - timedelta(days=days))]
+    queries = (
+        ("prices", "SELECT max(date) FROM prices WHERE date <= ?", [as_of]),
+        ("fundamentals", f"SELECT max(period_end) FROM fundamentals WHERE {public}", params),
+        ("fx", "SELECT max(date) FROM fx WHERE date <= ?", [as_of]),
+        ("events", "SELECT max(date) FROM events WHERE date <= ?", [as_of]),
+    )
     parts = []
-    for table, col in (("prices", "date"), ("fundamentals", "period_end"), ("fx", "date"), ("events", "date")):
-        newest = store.scalar(f"SELECT max({col}) FROM {table} WHERE {col} <= ?", [as_of])
+    for table, sql, args in queries:
+        newest = store.scalar(sql, args)
         parts.append(f"{table} {newest.isoformat() if newest else 'none'}")
     info = store.score_set_info(as_of)
     if info:
@@ -137,9 +154,13 @@ def _run_from_row(row: tuple[Any, ...]) -> Run:
 
 
 def resolve_run_id(store: Store, ref: str | int | None) -> int:
-    """``None``/``latest`` -> the most recently written run; otherwise a run id that must exist."""
+    """``None``/``latest`` -> the run with the latest as-of date (newest run id on a tie); else a run id that exists.
+
+    Why not the most recently written: a back-dated rerun (``weekly --as-of`` last month) must not become "the
+    latest list" that ``show``, ``diff`` and ``export`` pick by default.
+    """
     if ref is None or str(ref).strip().lower() == "latest":
-        rid = store.scalar("SELECT run_id FROM watchlist_runs ORDER BY created_at DESC, run_id DESC LIMIT 1")
+        rid = store.scalar("SELECT run_id FROM watchlist_runs ORDER BY as_of DESC, run_id DESC LIMIT 1")
         if rid is None:
             raise ScreenerError("no watchlist runs yet: run 'screener weekly' (or 'screener demo') first")
         return int(rid)
@@ -187,22 +208,53 @@ def show_run(store: Store, ref: str | int | None = None) -> tuple[Run, pl.DataFr
     return run, run.rows
 
 
-def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int | None = None) -> pl.DataFrame:
-    """Attributed changes between any two runs; by default the latest run against its previous one."""
-    from screener.attribution import attribute, events_between
+@dataclass
+class RunDiff:
+    """Two runs compared: ``from_run`` is None when ``to_run`` is the first run of its rules (nothing to compare)."""
+
+    to_run: Run
+    from_run: Run | None
+    changes: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def demo(self) -> bool:
+        return self.to_run.demo or bool(self.from_run and self.from_run.demo)
+
+
+def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int | None = None) -> RunDiff:
+    """Attributed changes between two runs; by default the latest run against the previous run of its rules.
+
+    ``--from`` must be the earlier run (by as-of date, then run id): a reversed pair would turn every entry into an
+    exit, so it is refused rather than silently swapped. Runs of different rule sets (or of a rule file that changed
+    in between) can be compared, with a warning: membership then moved for reasons that are not in the data.
+    """
+    from screener.attribution import attribute, empty_changes, events_between
 
     to_run = load_run(store, to_ref)
     if from_ref is None:
         from_run = previous_run(store, to_run.rules_name, to_run.iso_week)
         if from_run is None:
-            raise ScreenerError(f"run {to_run.run_id} ({to_run.rules_name}, {to_run.iso_week}) has no earlier run "
-                                "of the same rules to compare with; pass --from RUN")
+            return RunDiff(to_run, None, empty_changes())
     else:
         from_run = load_run(store, from_ref)
-    if from_run.as_of > to_run.as_of:
-        from_run, to_run = to_run, from_run
-    factors = [f for f in to_run.factors if f in from_run.factors]
-    return attribute(from_run.table, to_run.table, factors, events_between(store, from_run.as_of, to_run.as_of))
+    if from_run.run_id == to_run.run_id:
+        raise ScreenerError(f"--from and --to are both run {to_run.run_id}; pick two different runs")
+    if (from_run.as_of, from_run.run_id) > (to_run.as_of, to_run.run_id):
+        raise ScreenerError(f"--from run {from_run.run_id} (as of {from_run.as_of}) is newer than --to run "
+                            f"{to_run.run_id} (as of {to_run.as_of}); swap them: --from {to_run.run_id} "
+                            f"--to {from_run.run_id}")
+    warnings = []
+    if from_run.rules_name != to_run.rules_name:
+        warnings.append(f"run {from_run.run_id} used rules {from_run.rules_name!r} and run {to_run.run_id} used "
+                        f"{to_run.rules_name!r}: the changes mix two different lists")
+    elif from_run.rules_hash != to_run.rules_hash:
+        warnings.append(f"the rules {to_run.rules_name!r} changed between run {from_run.run_id} and run "
+                        f"{to_run.run_id} (content hash {from_run.rules_hash} → {to_run.rules_hash}): some changes "
+                        "come from the rules, not the data")
+    weighted = [f for f in to_run.weighted if f in from_run.weighted]
+    changes = attribute(from_run.table, to_run.table, weighted, events_between(store, from_run.as_of, to_run.as_of))
+    return RunDiff(to_run, from_run, changes, warnings)
 
 
 # -- the weekly job -----------------------------------------------------------------------------------------------
@@ -231,8 +283,9 @@ def run_weekly(store: Store, rules: str | Path = "default", as_of: date | None =
     prev = previous_run(store, rs.name, week)
     ranking = rank(scores, rs, incumbents=prev.members if prev else ())
     factors = list(ranking.factors)
-    changes = (attribute(prev.table, ranking.table, [f for f in factors if f in prev.factors],
-                         events_between(store, prev.as_of, day)) if prev else attribute(None, ranking.table, factors))
+    weighted = list(rs.factors)
+    changes = (attribute(prev.table, ranking.table, [f for f in weighted if f in prev.weighted],
+                         events_between(store, prev.as_of, day)) if prev else attribute(None, ranking.table, weighted))
     demo = bool(scores["demo"].any()) if "demo" in scores.columns else False
     freshness = data_freshness(store, day)
     meta = {

@@ -33,7 +33,8 @@ _LOCAL = {"ENB": ("USD", 1.0), "MIN.AX": ("AUD", 0.5), "DWN.T": ("JPY", 0.007812
 
 
 def write_universe(folder: Path, *, n_events: int = 12) -> Path:
-    """companies, fundamentals, prices, fx and events CSVs for five companies (one without any data)."""
+    """companies, fundamentals, prices, fx and events CSVs for five companies (one without any data); 400 days of
+    prices, so the price factors see a full 52-week window."""
     folder.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(COMPANIES).write_csv(folder / "companies.csv")
     funds, prices = [], []
@@ -45,7 +46,7 @@ def write_universe(folder: Path, *, n_events: int = 12) -> Path:
             total_equity=500.0 * scale, shares_outstanding=lambda q, i=i: 1e6 * (1 + 0.02 * i) ** q,
         ))
         quote = 100.0 if cur == "GBP" else 1.0  # PRC.L quotes in pence
-        prices.append(daily(sym, 120, close=lambda d, i=i, s=scale * quote: s * (10 + i + (d % 20) / 4),
+        prices.append(daily(sym, 400, close=lambda d, i=i, s=scale * quote: s * (10 + i + (d % 20) / 4),
                             volume=1e5 * (i + 1)))
     # a quarter that ends inside the reporting lag: stored, but not yet public on AS_OF
     funds.append(quarterly("ENB", 1, last=date(2026, 4, 30), revenue=1.0, cash=1.0, shares_outstanding=1e6)

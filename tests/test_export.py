@@ -12,7 +12,7 @@ import pytest
 from _rules_helpers import company, ensure_factors, score_frame
 
 from screener.errors import ScreenerError
-from screener.export import SHEETS, USD_M, export_run
+from screener.export import SHEETS, USD_M, USD_PRICE, export_run
 from screener.render import neutralise
 from screener.store import Store
 from screener.watchlist import run_weekly
@@ -117,7 +117,17 @@ def test_changes_sheet_carries_the_attribution(db_path: Path, tmp_path: Path) ->
         export_run(st, tmp_path / "w2.xlsx")
     changes = sheet_rows(tmp_path / "w2.xlsx", "Changes")
     assert changes and all(r["text"].startswith(r["change"] + ":") for r in changes)
-    assert {"change", "symbol", "factor", "pct_from", "pct_to", "event", "text"} <= set(changes[0])
+    assert {"change", "symbol", "factor", "pct_from", "pct_to", "contrib_from", "contrib_to", "event",
+            "text"} <= set(changes[0])
+    ws = openpyxl.load_workbook(tmp_path / "w2.xlsx")["Changes"]
+    formats = {"rank_from": "0", "rank_to": "0", "pct_from": "0%", "pct_to": "0%", "contrib_from": "0.000",
+               "contrib_to": "0.000"}
+    header = [c.value for c in ws[1]]
+    for r in range(2, ws.max_row + 1):
+        for c, name in enumerate(header, start=1):
+            cell = ws.cell(r, c)
+            if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+                assert cell.number_format == formats[name], (name, cell.number_format)
 
 
 def test_formula_text_is_neutralised_in_xlsx_and_csv(db_path: Path, tmp_path: Path) -> None:
@@ -182,3 +192,48 @@ def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(db_path: Path, 
         export_run(st, target)
     assert target.read_bytes() == b"previous good file"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".list.xlsx")) == []
+
+
+def test_every_numeric_cell_has_a_deliberate_format(db_path: Path, tmp_path: Path) -> None:
+    rows = [company(s, price_usd=12.5 + i, market_cap_usd=2.5e9 + i, liquidity=3.2e6 + i,
+                    **{"liquidity.median_traded_value_usd": 3.2e6 + i, "pullback.drawdown_52w": 0.25,
+                       "dilution_risk.equity_raises_12m": 1.0, "dilution_risk.cash_runway_years": 2.5,
+                       "balance_sheet.net_cash_to_mcap": 0.12, "shares_outstanding": 1e8, "net_cash_usd": -5e7})
+            for i, s in enumerate(("AAA", "BBB", "CCC"))]
+    with Store(db_path) as st:
+        st.upsert("companies", pl.DataFrame({"symbol": ["AAA", "BBB", "CCC"], "name": ["A", "B", "C"],
+                                             "country": ["US"] * 3, "currency": ["USD"] * 3,
+                                             "roles": ["processor"] * 3, "stage": ["producer"] * 3}),
+                  provider="file")
+        run_weekly(st, "default", AS_OF, scores=score_frame(rows, AS_OF))
+        export_run(st, tmp_path / "f.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
+    expected = {"price_usd": USD_PRICE, "market_cap_usd": USD_M, "net_cash_usd": USD_M, "liquidity": USD_M,
+                "liquidity.median_traded_value_usd": USD_M, "liquidity_pct": "0%", "pullback.drawdown_52w": "0.0%",
+                "balance_sheet.net_cash_to_mcap": "0.0%", "dilution_risk.equity_raises_12m": "0",
+                "dilution_risk.cash_runway_years": "0.00", "shares_outstanding": "#,##0", "dilution_risk": "0.00",
+                "data_completeness": "0%", "score": "0.000", "rank": "0", "candidate_rank": "0", "tilt": "0.00"}
+    seen: dict[str, str] = {}
+    for sheet in ("Watchlist", "Factors", "Universe"):
+        ws = wb[sheet]
+        header = [c.value for c in ws[1]]
+        for c, name in enumerate(header, start=1):
+            cell = ws.cell(2, c)
+            if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+                assert cell.number_format != "General", (sheet, name)  # no number left unformatted
+                if name in expected:
+                    assert cell.number_format == expected[name], (sheet, name, cell.number_format)
+                    seen[name] = cell.number_format
+                if name.endswith("_usd") and name != "price_usd":
+                    assert cell.number_format == USD_M, (sheet, name)
+    assert set(seen) == set(expected)
+
+
+def test_empty_changes_sheet_has_no_filter_over_nothing(db_path: Path, tmp_path: Path) -> None:
+    make_run(db_path)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "first.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "first.xlsx")
+    changes = wb["Changes"]
+    assert changes.max_row == 1 and changes.auto_filter.ref is None
+    assert wb["Watchlist"].auto_filter.ref is not None

@@ -101,7 +101,10 @@ HOSTILE = [
     ("dilution_risk_pct < 1)", "unbalanced parentheses"),
     ("dilution_rsk_pct < 1", "did you mean 'dilution_risk_pct'"),
     ("stage == 'producr'", "did you mean 'producer'"),
-    ("country == 'kr'", "did you mean 'KR'"),
+    ("country == 'kx'", "unknown country 'kx'"),
+    ("has_flag('stal')", "has_flag(): unknown flag 'stal' (did you mean 'stale'?)"),
+    ("has_flag('imputd:liquidity')", "did you mean 'imputed:liquidity'?"),
+    ("dilution_risk_pct < 1e16", "out of range"),
     ("has_role('procesor')", "did you mean 'processor'"),
     ("has_flag(1)", "takes one 'text' argument"),
     ("dilution_risk_pct", "not a condition"),
@@ -276,3 +279,105 @@ def test_reference_semantics_cover_division() -> None:
     c = compile_condition("a / 2 == 1.5", namespace_from_schema(frame.schema))
     assert frame.filter(c.expr).height == 1
     assert math.isclose(3.0 / 2, 1.5)
+
+
+# -- missing, non-finite and case-insensitive values --------------------------------------------------------------
+ZERO = pl.DataFrame({"symbol": ["P", "Z", "ZZ", "N", "NEG"], "a": [2.0, 1.0, 0.0, None, -1.0],
+                     "b": [1.0, 0.0, 0.0, 1.0, 0.0]})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a / b > 1", ["P"]),                      # 1/0 is not +inf, so it does not pass "> 1"
+        ("a / b < 1", []),                         # -1/0 is not -inf either
+        ("(a / b) is null", ["Z", "ZZ", "N", "NEG"]),  # x/0 and 0/0 are missing, like a missing input
+        ("(a / b) is not null", ["P"]),
+        ("not (a / b > 1)", []),                   # a missing comparison fails, and so does its 'not'
+        ("a / 0 is null", ["P", "Z", "ZZ", "N", "NEG"]),
+        ("(a / b) * 0 == 0", ["P"]),               # no NaN from inf * 0 either
+        ("a / b != 2", []),
+    ],
+)
+def test_division_by_zero_is_missing(text: str, expected: list[str]) -> None:
+    assert run(text, ZERO) == expected
+
+
+def test_nan_and_infinity_in_a_column_read_as_missing() -> None:
+    frame = pl.DataFrame({"symbol": ["NAN", "INF", "NINF", "OK"], "x": [math.nan, math.inf, -math.inf, 0.5]})
+    assert run("x > 0", frame) == ["OK"]
+    assert run("x < 1", frame) == ["OK"]
+    assert run("x is null", frame) == ["NAN", "INF", "NINF"]
+    assert run("not (x > 0)", frame) == []
+    assert run("x + 1 > 0", frame) == ["OK"]
+
+
+def test_vocabulary_text_matches_without_regard_to_case() -> None:
+    assert run("country == 'kr'") == run("country == 'KR'") == ["A"]
+    assert run("country in ['kr', 'jp']") == ["A", "B"]
+    assert run("'jp' == country") == ["B"]
+    assert run("region == 'Japan'") == ["B"]
+    assert run("stage != 'PRODUCER'") == ["B", "D"]
+    assert compile_condition("country in ['kr', 'Jp']", NS).text == "country in ['KR', 'JP']"
+
+
+def test_has_flag_accepts_the_contract_flags() -> None:
+    for flag in ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals",
+                 "imputed:dilution_risk.cash_runway_years", "worst:liquidity.median_traded_value_usd",
+                 "excluded:balance_sheet", "neutral:localization_premium.capacity_pipeline"):
+        compile_condition(f"has_flag('{flag}')", NS)
+    assert run("has_flag('stale')") == ["C"]
+
+
+# -- the one-row evaluator that explains failures agrees with polars ------------------------------------------------
+any_nums = st.recursive(
+    st.one_of(st.sampled_from([0.0, 0.5, 2.0, 1000.0]).map(Num), st.sampled_from(NUM_NAMES).map(Name)),
+    lambda ch: st.one_of(st.builds(Binary, st.sampled_from(["+", "-", "*", "/"]), ch, ch),
+                         st.builds(Unary, st.just("-"), ch)),
+    max_leaves=6,
+)
+any_conditions = st.recursive(
+    st.one_of(st.builds(Binary, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), any_nums, any_nums),
+              st.builds(IsNull, any_nums, st.booleans()), atoms),
+    lambda ch: st.one_of(st.builds(Binary, st.sampled_from(["and", "or"]), ch, ch),
+                         st.builds(Unary, st.just("not"), ch)),
+    max_leaves=6,
+)
+zero_rows = st.lists(
+    st.fixed_dictionaries({"a": st.one_of(st.none(), st.sampled_from([0.0, -1.0, 3.0, math.nan, math.inf])),
+                           "b": st.one_of(st.none(), st.sampled_from([0.0, 2.0, -math.inf])),
+                           "c": opt_num, "country": st.one_of(st.none(), countries),
+                           "roles": st.one_of(st.none(), st.sampled_from(["miner", "processor"])),
+                           "demo": st.one_of(st.none(), st.booleans())}),
+    min_size=1, max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_conditions, zero_rows)
+def test_row_evaluator_agrees_with_polars_with_zeros_nan_and_infinity(node, data) -> None:
+    from rules.why import evaluate
+
+    frame = pl.DataFrame(data, schema=PROP_SCHEMA, orient="row")
+    compiled = compile_condition(to_text(node), PROP_NS)
+    got = frame.with_columns(compiled.expr.alias("v"))["v"].to_list()
+    want = [evaluate(compiled.node, r) for r in data]
+    assert [None if g is None else bool(g) for g in got] == want
+
+
+def test_why_false_names_the_failed_part_with_its_numbers() -> None:
+    from rules.why import why_false
+
+    def why(text: str, row: dict) -> str:
+        return why_false(compile_condition(text, NS).node, row)[0]
+
+    row = {"liquidity_pct": 0.12, "liquidity": 4e4, "dilution_risk_pct": 0.95, "country": "KR"}
+    assert why("liquidity_pct >= 0.15 and liquidity >= 100k", row) == "liquidity_pct 0.12 < 0.15"
+    assert why("liquidity_pct >= 0.1 and liquidity >= 100k", row) == "liquidity 40k < 100k"
+    assert why("liquidity_pct >= 0.15", {"liquidity_pct": None}) == "no liquidity data"
+    assert why("dilution_risk.cash_runway_years > 1", {}) == "no dilution_risk data"
+    assert why("dilution_risk_pct <= 0.9 or country == 'US'", row) == ("dilution_risk_pct 0.95 > 0.9 and "
+                                                                         "country 'KR' != 'US'")
+    assert why("country in ['JP', 'US']", row) == "country 'KR' not in ['JP', 'US']"
+    assert why("liquidity / (liquidity_pct - 0.12) > 1", row) == ("liquidity / (liquidity_pct - 0.12) > 1 cannot "
+                                                                  "be computed (division by zero)")

@@ -1,4 +1,4 @@
-"""Cross-sectional helpers: percentile rank, winsorize, robust z-score (checked against scikit-learn)."""
+"""Cross-sectional helpers: percentile rank, winsorize, robust z-score and scaling (checked against scikit-learn)."""
 
 from __future__ import annotations
 
@@ -108,3 +108,12 @@ def test_robust_scale_columns_is_row_order_free_and_keeps_nulls() -> None:
     rev = robust_scale_columns(df.reverse(), ["a", "b"]).reverse()
     assert out.equals(rev)
     assert robust_scale_columns(df.head(0), ["a"]).height == 0
+
+
+def test_robust_scale_columns_scales_by_median_and_iqr() -> None:
+    """Hand-computed: median 3, IQR 4 - 2 = 2, so 1 -> -1, 3 -> 0, 5 -> 1; an all-missing column stays null."""
+    df = pl.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0], "b": [None, None, None, None, None]},
+                      schema={"a": pl.Float64, "b": pl.Float64})
+    out = robust_scale_columns(df, ["a", "b"])
+    assert out["a"].to_list() == [-1.0, -0.5, 0.0, 0.5, 1.0]
+    assert out["b"].null_count() == 5

@@ -200,3 +200,69 @@ def test_scores_for_an_empty_store_is_a_clear_error(store) -> None:
 
     with pytest.raises(ScreenerError, match="no companies"):
         scores_for(store, AS_OF)
+
+
+def test_scores_for_refuses_a_future_as_of_and_stores_nothing(store) -> None:
+    from screener.errors import ScreenerError
+
+    _load(store, universe(2))
+    tomorrow = date.today() + timedelta(days=1)
+    with pytest.raises(ScreenerError) as err:
+        scores_for(store, tomorrow)
+    message = str(err.value)
+    assert "\n" not in message and f"as-of {tomorrow.isoformat()} is in the future" in message
+    assert store.score_set_info(tomorrow) is None
+    assert store.scalar("SELECT count(*) FROM score_sets") == 0
+
+
+@pytest.mark.parametrize(("roles", "role_class"), [
+    ("processor", "enabler"), ("magnet_maker;trader_offtaker", "enabler"), ("equipment_supplier", "enabler"),
+    ("magnet_maker;downstream_user", "enabler"), ("miner;processor", "integrated"),
+    ("miner;chemicals_tolling", "integrated"), ("miner", "pure_miner"), ("downstream_user", "downstream_user"),
+    ("trader_offtaker", "trader_offtaker"), ("trader_offtaker;downstream_user", "downstream_user"),
+    ("miner;trader_offtaker", "other"), ("", "other"),
+])
+def test_role_class_follows_the_contract_vocabulary(roles: str, role_class: str) -> None:
+    from factors.inputs import ROLE_CLASSES
+
+    out = compute_scores(inputs([company("A", roles=roles)]), AS_OF)
+    assert row(out, "A")["role_class"] == role_class
+    assert role_class in ROLE_CLASSES
+
+
+def test_filled_values_are_the_numbers_the_factors_used() -> None:
+    from factors.engine import filled_values
+    from factors.registry import get_factor
+
+    inp = _rich_universe()
+    out = compute_scores(inp, AS_OF)
+    filled = filled_values(out)
+    assert filled["symbol"].to_list() == out["symbol"].to_list()
+    nodata = row(filled, "NODATA")
+    # impute_peers: NODATA is an enabler (processor), so the median of the other enablers' measured runways
+    runway = "dilution_risk.cash_runway_years"
+    peers = out.filter((pl.col("role_class") == "enabler") & pl.col(runway).is_not_null())[runway]
+    assert peers.len() >= 2 and nodata[runway] == peers.median()
+    # worst: the lowest net cash to market cap observed
+    assert nodata["balance_sheet.net_cash_to_mcap"] == out["balance_sheet.net_cash_to_mcap"].min()
+    # measured components have no filled value; exclude fills nothing
+    assert all(row(filled, "C00")[c] is None for c in filled.columns if c != "symbol")
+    assert "pullback.drawdown_52w" not in filled.columns
+    # the factor value is the combine of the measured-or-filled components
+    spec = get_factor("balance_sheet")
+    used = pl.DataFrame({c: [row(out, s)[spec.column(c)] if row(out, s)[spec.column(c)] is not None
+                             else row(filled, s)[spec.column(c)] for s in out["symbol"]] for c in spec.components})
+    assert spec.combine(used, spec.params).to_list() == out["balance_sheet"].to_list()
+
+
+def test_filled_values_survive_storing_the_scores(store) -> None:
+    from factors.engine import filled_values
+
+    inp = _rich_universe()
+    with store.transaction():
+        store.upsert("companies", inp.companies.drop("provider"), "file")
+        store.upsert("fundamentals", inp.fundamentals.drop("provider"), "file")
+        store.upsert("prices", inp.prices.drop("provider"), "file")
+    computed = scores_for(store, AS_OF)
+    stored = scores_for(store, AS_OF)  # read back from the store
+    assert filled_values(stored).equals(filled_values(computed))

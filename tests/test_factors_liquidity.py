@@ -34,3 +34,17 @@ def test_too_few_traded_days_takes_the_worst_observed_value() -> None:
     assert c["liquidity.median_traded_value_usd"] is None
     assert "worst:liquidity.median_traded_value_usd" in c["flags"]
     assert c["liquidity"] == 50.0 and c["liquidity_pct"] == row(out, "B")["liquidity_pct"]
+
+
+def test_a_median_over_fewer_than_63_trading_days_is_flagged_short_history() -> None:
+    out = compute_scores(inputs([company("NEW"), company("OLD"), company("TINY")],
+                                prices=[daily("NEW", 28, close=1.0, volume=100.0),
+                                        daily("OLD", 63, close=1.0, volume=50.0),
+                                        daily("TINY", 5, close=1.0, volume=1.0)]), AS_OF)
+    new = row(out, "NEW")
+    assert new["liquidity"] == 100.0 and "short_history:liquidity" in new["flags"]
+    assert "short_history:liquidity" not in row(out, "OLD")["flags"]
+    # too few days for any value: the worst policy speaks, not a short-history note
+    tiny = row(out, "TINY")
+    assert "worst:liquidity.median_traded_value_usd" in tiny["flags"]
+    assert "short_history:liquidity" not in tiny["flags"]

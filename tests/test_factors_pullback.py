@@ -38,3 +38,24 @@ def test_too_few_closes_excludes_the_factor() -> None:
         assert r["pullback"] is None and r["pullback_pct"] is None and r["pullback.drawdown_52w"] is None
         assert "excluded:pullback" in r["flags"]
     assert row(out, "B")["pullback_pct"] == 0.5  # the only company with a value
+
+
+def test_a_value_from_less_than_a_year_of_closes_is_flagged_short_history() -> None:
+    # 28 closes: enough for a value (min_obs 20), far from a 52-week high
+    out = compute_scores(inputs([company("NEW"), company("OLD"), company("EDGE")],
+                                prices=[daily("NEW", 28, close=lambda i: 20.0 - i / 10),
+                                        daily("OLD", 400, close=lambda i: 20.0 - i / 100),
+                                        daily("EDGE", 335, close=10.0)]), AS_OF)  # first close: start + 31
+    new = row(out, "NEW")
+    assert new["pullback"] == pytest.approx(1 - 17.3 / 20.0)
+    assert "short_history:pullback" in new["flags"] and "excluded:pullback" not in new["flags"]
+    assert "short_history:pullback" not in row(out, "OLD")["flags"]
+    # history that starts within coverage_slack_days of the window's start counts as a full window
+    assert "short_history:pullback" not in row(out, "EDGE")["flags"]
+    late = compute_scores(inputs([company("EDGE")], prices=[daily("EDGE", 334, close=10.0)]), AS_OF)
+    assert "short_history:pullback" in row(late, "EDGE")["flags"]
+
+
+def test_an_excluded_value_is_not_also_flagged_short() -> None:
+    out = compute_scores(inputs([company("A")], prices=[daily("A", 10)]), AS_OF)
+    assert row(out, "A")["flags"].count("short_history:pullback") == 0

@@ -155,10 +155,14 @@ runway = "dilution_risk.cash_runway_years >= 1"
     assert status["OK"] == "member" and why["OK"] is None
     assert why["CN"] == "in an excluded region (china)"
     assert why["EXP"] == "stage not producer or developer"
-    assert why["SMALL"] == why["NOCAP"] == "market cap below USD 100m or unknown"
-    assert why["ILLIQ"] == "failed gate liquid (liquidity_pct >= 0.2)"
-    assert why["NORUN"] == "failed gate runway (dilution_risk.cash_runway_years >= 1)"  # missing fails
+    # each out-of-list name is told the check it failed, with its own numbers
+    assert why["SMALL"] == "market cap USD 50m below USD 100m"
+    assert why["NOCAP"] == "no market cap data"
+    assert why["ILLIQ"] == "failed gate liquid (liquidity_pct 0.00 < 0.2)"
+    assert why["NORUN"] == "failed gate runway (no dilution_risk data)"  # missing fails
     assert status["CN"] == "filtered" and status["ILLIQ"] == "gated"
+    out = dict(zip(t["symbol"], t["out_factor"], strict=True))
+    assert out["ILLIQ"] == "liquidity" and out["NORUN"] == "dilution_risk" and out["SMALL"] is None
 
 
 def test_include_roles_and_countries_or_regions() -> None:
@@ -180,7 +184,8 @@ def test_ad_hoc_where_conditions_join_the_universe_filter() -> None:
     cond = compile_condition("localization_premium < 0.85", namespace_from_schema(sf.schema))
     result = rank(sf, simple(n=2, m=2), where=[("--where", cond)])
     assert members(result) == ["B", "C"]
-    assert result.table.filter(pl.col("symbol") == "A")["why_out"].item() == "--where: localization_premium < 0.85"
+    assert (result.table.filter(pl.col("symbol") == "A")["why_out"].item()
+            == "--where: localization_premium 0.90 >= 0.85")
 
 
 # -- percentiles, direction, missing values --------------------------------------------------------------------------
@@ -227,7 +232,7 @@ def test_missing_factor_policy(policy: str, expected_score: float | None, status
     assert row["status"] == status
     assert row["score"] == expected_score
     if status == "excluded":
-        assert row["why_out"] == "missing balance_sheet"
+        assert row["why_out"] == "no balance_sheet data" and row["out_factor"] == "balance_sheet"
 
 
 def test_scores_add_up_and_weights_normalise() -> None:
@@ -336,3 +341,107 @@ def test_ranks_percentiles_and_membership_are_well_formed(data) -> None:
     assert per_country.max() is None or per_country.max() <= rs.max_per_country
     assert result.table.height == sf.height
     assert m["score"].is_sorted(descending=True)
+
+
+# -- reasons never contradict the numbers; the extra bundled lists ------------------------------------------------
+def _phrase_ok(reason: str, row: dict) -> None:
+    """A phrase in a reason must agree with the percentile printed beside it in the same row."""
+    checks = {"strong balance sheet": ("balance_sheet_pct", ">="), "weak balance sheet": ("balance_sheet_pct", "<="),
+              "high dilution risk": ("dilution_risk_pct", ">="), "low dilution risk": ("dilution_risk_pct", "<="),
+              "high localization premium": ("localization_premium_pct", ">="),
+              "low localization premium": ("localization_premium_pct", "<="),
+              "liquid": ("liquidity_pct", ">="), "thinly traded": ("liquidity_pct", "<=")}
+    for words, (col, op) in checks.items():
+        if any(part == words or part.startswith(words + " ") for part in reason.split("; ")):
+            v = row[col]
+            assert v is not None and (v >= 0.6 if op == ">=" else v <= 0.4), (reason, col, v)
+
+
+def test_reasons_only_cite_what_lifted_the_name() -> None:
+    rs = rules_from('name = "r"\n[weights]\nbalance_sheet = 0.5\ndilution_risk = 0.5\n[constraints]\ntop_n = 5\n')
+    rows = [company("A", balance_sheet=0.9, dilution_risk=0.9), company("B", balance_sheet=0.1, dilution_risk=0.1),
+            company("C", balance_sheet=0.5, dilution_risk=0.5), company("D", balance_sheet=0.3, dilution_risk=0.7),
+            company("E", balance_sheet=0.7, dilution_risk=0.3)]
+    m = {r["symbol"]: r for r in rank(score_frame(rows), rs).members.iter_rows(named=True)}
+    # A: strongest balance sheet but the highest dilution risk: the risk is never cited as a reason
+    assert m["A"]["reason"] == "enabler (processor); strong balance sheet (pct 1.00)"
+    assert m["B"]["reason"] == "enabler (processor); low dilution risk (pct 0.00)"
+    assert m["C"]["reason"] == "enabler (processor); no single factor stands out; ranked on the mix"
+    assert "weak" not in m["D"]["reason"] and "high dilution" not in m["D"]["reason"]
+    for row in m.values():
+        _phrase_ok(row["reason"], row)
+
+
+def survivors_universe() -> list[dict]:
+    # 14 names that pass every gate (strong balance sheet, low dilution, liquid) plus names that must not
+    good = [company(f"G{i:02d}", roles=["processor", "miner", "magnet_maker", "recycler"][i % 4],
+                    country=["US", "JP", "AU", "CA", "GB", "FR"][i % 6], balance_sheet=0.6 + i / 50,
+                    dilution_risk=0.1 + i / 60, liquidity=10 + i) for i in range(14)]
+    bad = [company(f"B{i:02d}", roles="miner", country="AU", balance_sheet=0.1 + i / 30,
+                   dilution_risk=0.7 + i / 40, liquidity=5) for i in range(10)]
+    down = [company(f"D{i:02d}", roles="downstream_user", segment="ev_auto", balance_sheet=0.2 + i / 20,
+                    dilution_risk=0.05, liquidity=50) for i in range(6)]
+    return good + bad + down
+
+
+def test_balance_sheet_survivors_reads_right_and_fills_the_list() -> None:
+    rs = load("balance-sheet-survivors")
+    result = rank(score_frame(survivors_universe()), rs)
+    m = result.members
+    assert m.height == rs.top_n  # enough names qualify, so the list is full
+    assert all(s.startswith("G") for s in m["symbol"])
+    lib = {r["symbol"]: r for r in score_frame(survivors_universe()).iter_rows(named=True)}
+    for row in m.iter_rows(named=True):
+        assert "high dilution risk" not in row["reason"] and "weak balance sheet" not in row["reason"], row["reason"]
+        _phrase_ok(row["reason"], row)
+        # percentiles are taken over every scored company: what the gates speak of is what the list shows
+        assert row["balance_sheet_pct"] == pytest.approx(lib[row["symbol"]]["balance_sheet_pct"])
+        assert row["balance_sheet_pct"] > 0.4 and row["dilution_risk_pct"] < 0.6
+
+
+def test_downstream_squeeze_holds_only_non_enabler_downstream_users_and_separates_them() -> None:
+    rows = [company("AUTO1", roles="downstream_user", segment="ev_auto", balance_sheet=0.1, pullback=0.2,
+                    market_cap_usd=5e10, liquidity=80),
+            company("AUTO2", roles="downstream_user", segment="ev_auto", balance_sheet=0.8, pullback=0.7,
+                    market_cap_usd=5e10, liquidity=60),
+            company("WIND", roles="downstream_user", segment="wind", balance_sheet=0.3, pullback=0.3,
+                    market_cap_usd=2e10, liquidity=70),
+            company("DEF", roles="downstream_user", segment="defense", balance_sheet=0.3, pullback=0.3,
+                    market_cap_usd=2e10, liquidity=70),
+            company("TDK", roles="magnet_maker;downstream_user", segment="electronics", balance_sheet=0.0,
+                    pullback=0.0, market_cap_usd=2e11, liquidity=99),
+            company("MINEUSE", roles="miner;downstream_user", segment="industrial", market_cap_usd=2e10),
+            company("PROC", roles="processor", market_cap_usd=2e10)]
+    result = rank(score_frame(rows), load("downstream-squeeze"))
+    m = result.members
+    assert sorted(m["symbol"]) == ["AUTO1", "AUTO2", "DEF", "WIND"]
+    why = dict(zip(result.table["symbol"], result.table["why_out"], strict=True))
+    assert why["TDK"].startswith("carries an excluded role") and why["MINEUSE"].startswith("carries an excluded role")
+    assert m["symbol"][0] == "AUTO1"
+    assert len(set(m["score"])) == m.height  # the segment tilt separates equal balance sheets
+    assert m.filter(pl.col("symbol") == "WIND")["score"].item() > m.filter(pl.col("symbol") == "DEF")["score"].item()
+    top = m.row(0, named=True)
+    assert top["reason"].startswith("downstream user (ev_auto); weak balance sheet")  # the worse end, in words
+    for row in m.iter_rows(named=True):
+        assert "strong balance sheet" not in row["reason"]
+
+
+def test_segment_tilts_multiply_the_score() -> None:
+    rs = rules_from('name = "s"\n[weights]\nbalance_sheet = 1\n[tilts]\nwind = 1\nev_auto = 2\n'
+                    '[constraints]\ntop_n = 3\n')
+    rows = [company("A", roles="downstream_user", segment="ev_auto"), company("B", segment=None),
+            company("C", roles="downstream_user", segment="wind")]
+    t = {r["symbol"]: r["tilt"] for r in rank(score_frame(rows), rs).table.iter_rows(named=True)}
+    assert t == {"A": 2.0, "B": 1.0, "C": 1.0}
+    assert "x2 for the ev_auto segment" in dict(plan(rs))["tilt"]
+
+
+def test_percentiles_over_every_scored_company() -> None:
+    base = 'name = "o"\n[weights]\nbalance_sheet = 1\n[gates]\nstrong = "balance_sheet_pct >= 0.5"\n' \
+           '[constraints]\ntop_n = 5\n[percentiles]\nover = "{o}"\n'
+    rows = [company(s, balance_sheet=v) for s, v in (("A", 0.1), ("B", 0.2), ("C", 0.6), ("D", 0.9))]
+    eligible = rank(score_frame(rows), rules_from(base.format(o="eligible"))).members
+    scored = rank(score_frame(rows), rules_from(base.format(o="scored"))).members
+    assert eligible["balance_sheet_pct"].to_list() == [1.0, 0.0]  # the weaker survivor reads 0.00
+    assert scored["balance_sheet_pct"].to_list() == pytest.approx([1.0, 2 / 3])
+    assert "over every scored company" in dict(plan(rules_from(base.format(o="scored"))))["percentiles"]

@@ -142,7 +142,7 @@ ERRORS = [
                                                    "'role'?)"),
     (BASE + "[percentiles]\nmissing = 'zero'\n", "percentiles.missing: unknown missing-value policy 'zero'"),
     (BASE + "[percentiles]\nrank = 'x'\n", "percentiles.rank: unknown key"),
-    (BASE + "[tilts]\nenabler = 0\n", "tilts.enabler: must be greater than 0"),
+    (BASE + "[tilts]\nenabler = 0\n", "tilts.enabler: must be at least 0.01, got 0"),
     (BASE + "[tilts]\nenablers = 1.2\n", "tilts.enablers: unknown key (did you mean 'enabler'?)"),
     (BASE + "[tilts]\nprocesor = 1.2\n", "tilts.procesor: unknown key (did you mean 'processor'?)"),
     (BASE + "[tilts]\nenabler_roles = ['processor', 'smelter']\n", "tilts.enabler_roles[1]: unknown role 'smelter'"),
@@ -154,6 +154,27 @@ ERRORS = [
     (BASE + "[tie_break]\norder = 'up'\n", "tie_break.order: unknown order 'up'"),
     (BASE + "[tie_break]\ndirection = 'asc'\n", "tie_break.direction: unknown key"),
     (BASE + "[universe]\n[universe.extra]\nx = 1\n", "universe.extra: unknown key"),
+    # numbers that are not numbers, or absurdly large: TOML accepts inf and nan, the rule file does not
+    ("name = 't'\n[weights]\ndilution_risk = inf\n", "weights.dilution_risk: must be a finite number, got inf"),
+    ("name = 't'\n[weights]\ndilution_risk = -inf\n", "weights.dilution_risk: must be a finite number, got -inf"),
+    ("name = 't'\n[weights]\ndilution_risk = nan\n", "weights.dilution_risk: must be a finite number, got nan"),
+    ("name = 't'\n[weights]\ndilution_risk = { weight = +inf }\n",
+     "weights.dilution_risk.weight: must be a finite number, got inf"),
+    ("name = 't'\n[weights]\ndilution_risk = 1e308\nliquidity = 1e308\n",
+     "weights.dilution_risk: 1e+308 is out of range"),
+    ("name = 't'\n[weights]\ndilution_risk = 2e6\n", "weights.dilution_risk: must be at most 1e+06, got 2e+06"),
+    (BASE + "[tilts]\nenabler = inf\n", "tilts.enabler: must be a finite number, got inf"),
+    (BASE + "[tilts]\nenabler = nan\n", "tilts.enabler: must be a finite number, got nan"),
+    (BASE + "[tilts]\nenabler = 1e9\n", "tilts.enabler: must be at most 100, got 1e+09"),
+    (BASE + "[tilts]\nenabler = 1e-9\n", "tilts.enabler: must be at least 0.01"),
+    (BASE + "[tilts]\nev_autos = 1.2\n", "tilts.ev_autos: unknown key (did you mean 'ev_auto'?)"),
+    (BASE + "[universe]\nmin_market_cap_usd = inf\n", "universe.min_market_cap_usd: must be a finite number"),
+    (BASE + "[universe]\nmin_market_cap_usd = 1e14\n", "universe.min_market_cap_usd: must be at most 1e+13"),
+    (BASE + "[universe]\nmin_liquidity_usd = -inf\n", "universe.min_liquidity_usd: must be a finite number"),
+    (BASE + "[universe]\nmin_data_completeness = nan\n", "universe.min_data_completeness: must be a finite number"),
+    (BASE + "[constraints]\ntop_n = 9223372036854775807\n", "constraints.top_n: must be at most 10000"),
+    (BASE + "[gates]\nbig = 'market_cap_usd > 1e300'\n", "gates.big: number '1e300' is out of range"),
+    (BASE + "[percentiles]\nover = 'everyone'\n", "percentiles.over: unknown percentile basis 'everyone'"),
 ]
 
 
@@ -174,3 +195,32 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"name = '\xe9'\n")
     with pytest.raises(RuleSetError, match="not UTF-8"):
         load(path)
+
+
+def test_weights_normalise_without_overflow() -> None:
+    rs = parse("name = 't'\n[weights]\ndilution_risk = 1e6\nliquidity = 1e6\nbalance_sheet = 5e-324\n", "t.toml")
+    shares = [w.weight / rs.total_weight for w in rs.weights]
+    assert shares[:2] == [0.5, 0.5] and sum(shares) == 1.0
+
+
+def test_segment_tilts_and_percentile_basis() -> None:
+    rs = parse(BASE + "[percentiles]\nover = 'scored'\n[tilts]\nev_auto = 1.2\ndefense = 0.85\n", "t.toml")
+    assert rs.percentile_over == "scored" and dict(rs.tilts) == {"ev_auto": 1.2, "defense": 0.85}
+    assert parse(BASE, "t.toml").percentile_over == "eligible"
+
+
+def test_a_user_file_is_reachable_by_its_file_name_and_by_its_declared_name(tmp_path: Path) -> None:
+    from rules.catalog import catalog
+
+    user = tmp_path / "xdg-data" / "ree-screener" / "rules"
+    user.mkdir(parents=True)
+    (user / "kr-jp.toml").write_text(BASE.replace('"t"', '"korea-japan-enablers"'))
+    assert load("kr-jp").name == "korea-japan-enablers"
+    assert load("korea-japan-enablers").name == "korea-japan-enablers"
+    row = catalog().filter(name="kr-jp").row(0, named=True)
+    assert row["runs_as"] == "korea-japan-enablers" and row["origin"] == "user" and row["file"].endswith("kr-jp.toml")
+    for listed in catalog()["name"]:
+        assert resolve(listed)  # every listed name is one --rules accepts
+    (user / "other.toml").write_text(BASE.replace('"t"', '"korea-japan-enablers"'))
+    with pytest.raises(RuleSetError, match="declared by"):
+        resolve("korea-japan-enablers")

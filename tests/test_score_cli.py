@@ -118,6 +118,27 @@ def test_demo_data_prints_the_banner(loaded, db_path: Path) -> None:
     assert rows["MIN.AX"]["demo"] is False
 
 
+def test_no_banner_when_no_scored_row_rests_on_demo_data(loaded, db_path: Path) -> None:
+    from screener.store import Store
+    from tests._factors_helpers import daily
+
+    with Store(db_path) as store:
+        store.upsert("prices", daily("ENB", 3, close=11.0), "demo")  # demo rows exist, but only from 2026-05-30
+    early = loaded("score", "--as-of", "2026-01-15", "--format", "json")
+    assert early.exit_code == 0, early.stderr
+    assert not any(r["demo"] for r in json.loads(early.stdout))
+    assert "DEMO DATA" not in early.stderr
+    old = loaded("score", "--as-of", "1900-01-01", "--format", "csv")
+    assert old.exit_code == 0 and "DEMO DATA" not in old.stderr
+
+
+def test_role_class_uses_the_contract_vocabulary(loaded) -> None:
+    rows = json.loads(loaded("score", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
+    assert {r["symbol"]: r["role_class"] for r in rows} == {
+        "BLANK": "pure_miner", "DWN.T": "downstream_user", "ENB": "enabler", "MIN.AX": "pure_miner",
+        "PRC.L": "enabler"}
+
+
 def test_empty_store_is_one_clear_line(invoke) -> None:
     result = invoke("score")
     assert result.exit_code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -10,11 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 from _rules_helpers import MARKET_END, build_market_store
 
 FORMATS = ("table", "csv", "json")
 WEEK1 = MARKET_END - timedelta(days=7)
+AS_OF = ("--as-of", MARKET_END.isoformat())
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,7 @@ def test_rules_explain_unknown(invoke) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
     res = invoke("screen", "--role", "miner", "--where", "market_cap_usd > 100m", "--sort", "dilution_risk",
-                 "--format", fmt)
+                 *AS_OF, "--format", fmt)
     out = ok(res)
     assert "scores as of 2026-06-05 (stored)" in res.stderr
     if fmt != "table":
@@ -123,7 +126,7 @@ def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> None:
     out = ok(invoke("screen", "--rules", "default", "--country", "AU", "--country", "north_america", "--top", "2",
-                    "--format", fmt))
+                    *AS_OF, "--format", fmt))
     if fmt == "json":
         rows = json.loads(out)
         assert len(rows) == 2 and [r["rank"] for r in rows] == [1, 2]
@@ -134,10 +137,11 @@ def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> No
 
 
 def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
-    rows = json.loads(ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", "--format", "json")))
+    rows = json.loads(ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", *AS_OF, "--format",
+                                "json")))
     vals = [r["pullback_pct"] for r in rows]
     assert vals == sorted(vals)
-    rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", "--format", "json")))
+    rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", *AS_OF, "--format", "json")))
     caps = [r["market_cap_usd"] for r in rows]
     assert len(caps) == 3 and caps == sorted(caps, reverse=True)
 
@@ -157,11 +161,11 @@ def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
     ],
 )
 def test_screen_rejects_bad_input_in_one_line(invoke, market: Path, args: tuple[str, ...], fragment: str) -> None:
-    fails(invoke("screen", *args), fragment)
+    fails(invoke("screen", *args, *AS_OF), fragment)
 
 
 def test_screen_csv_neutralises_formula_looking_names(invoke, market: Path) -> None:
-    out = ok(invoke("screen", "--format", "csv"))
+    out = ok(invoke("screen", *AS_OF, "--format", "csv"))
     assert "'=HYPERLINK" in out and "'-Defense Systems Corp" in out
     assert ",=HYPERLINK" not in out and ",-Defense" not in out
 
@@ -184,7 +188,8 @@ def test_screen_computes_scores_when_none_are_stored(invoke, db_path: Path) -> N
 def test_screen_start_up_keeps_heavy_libraries_out(market: Path) -> None:
     code = (
         "import sys\nfrom click.testing import CliRunner\nfrom screener.cli import cli\n"
-        f"r = CliRunner().invoke(cli, ['--db', {str(market)!r}, 'screen', '--rules', 'default', '--format', 'csv'])\n"
+        f"r = CliRunner().invoke(cli, ['--db', {str(market)!r}, 'screen', '--rules', 'default', '--as-of', "
+        f"{MARKET_END.isoformat()!r}, '--format', 'csv'])\n"
         "assert r.exit_code == 0, r.output\n"
         "print(','.join(m for m in ('pandas', 'sklearn', 'great_expectations', 'yfinance', 'xlsxwriter', 'openpyxl')"
         " if m in sys.modules))\n"
@@ -253,7 +258,8 @@ def test_watchlist_show_without_runs(invoke, db_path: Path) -> None:
 def test_watchlist_diff(invoke, market: Path, fmt: str) -> None:
     res = invoke("watchlist", "diff", "--format", fmt)
     out = ok(res)
-    assert res.stderr.strip().endswith("changes")
+    assert re.search(r"\d+ changes? from run 1 \(2026-05-29\) to run 2 \(2026-06-05\)", res.stderr) or \
+        "no changes from run 1 to run 2" in res.stderr
     explicit = ok(invoke("watchlist", "diff", "--from", "1", "--to", "2", "--format", fmt))
     assert explicit == out
     if fmt == "json":
@@ -261,8 +267,26 @@ def test_watchlist_diff(invoke, market: Path, fmt: str) -> None:
             assert r["text"].startswith(r["change"] + ":")
 
 
-def test_watchlist_diff_needs_an_earlier_run(invoke, market: Path) -> None:
-    fails(invoke("watchlist", "diff", "--to", "1"), "has no earlier run")
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_watchlist_diff_of_a_first_run_is_information(invoke, market: Path, fmt: str) -> None:
+    res = invoke("watchlist", "diff", "--to", "1", "--format", fmt)
+    out = ok(res)
+    assert "run 1 is the first run of the rules 'default' (2026-W22): no changes to show" in res.stderr
+    assert "Error" not in res.stderr
+    if fmt == "json":
+        assert json.loads(out) == []
+
+
+def test_watchlist_diff_refuses_a_reversed_pair(invoke, market: Path) -> None:
+    fails(invoke("watchlist", "diff", "--from", "2", "--to", "1"),
+          "--from run 2 (as of 2026-06-05) is newer than --to run 1 (as of 2026-05-29); swap them: --from 1 --to 2")
+
+
+def test_watchlist_diff_across_rule_sets_warns(invoke, market: Path) -> None:
+    ok(invoke("weekly", "--rules", "balance-sheet-survivors", *AS_OF, "--format", "csv"))
+    res = invoke("watchlist", "diff", "--from", "1", "--to", "3", "--format", "csv")
+    ok(res)
+    assert "Warning: run 1 used rules 'default' and run 3 used 'balance-sheet-survivors'" in res.stderr
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -296,3 +320,115 @@ def test_every_command_has_help(invoke, command: tuple[str, ...]) -> None:
 
 def test_screen_on_an_empty_store(invoke, db_path: Path) -> None:
     fails(invoke("screen"), "no companies yet")
+
+
+# -- screen answers from current scores only ---------------------------------------------------------------------
+def _doctored(store, day, marker: float) -> None:
+    """Store a score set for ``day`` whose inputs fingerprint does not match the store (as after a data change)."""
+    from factors.engine import scores_for
+
+    frame = scores_for(store, MARKET_END)
+    store.save_scores(day, frame.with_columns(pl.lit(marker).alias("market_cap_usd")), demo=False,
+                      inputs_hash="stale")
+
+
+def test_screen_recomputes_a_stale_score_set(invoke, market: Path) -> None:
+    from screener.store import Store
+
+    with Store(market) as st:
+        _doctored(st, MARKET_END, 7.0)
+    res = invoke("screen", *AS_OF, "--format", "json")
+    rows = json.loads(ok(res))
+    assert "(recomputed: the data changed since they were stored)" in res.stderr
+    assert all(r["market_cap_usd"] != 7.0 for r in rows)
+    again = invoke("screen", *AS_OF, "--format", "json")  # now current and stored: reused
+    assert "(stored)" in again.stderr and json.loads(ok(again)) == rows
+
+
+def test_screen_never_answers_from_another_dates_set(invoke, market: Path) -> None:
+    from datetime import date
+
+    from screener.store import Store
+
+    with Store(market) as st:
+        _doctored(st, date(2030, 1, 1), 9.0)
+    res = invoke("screen", "--format", "json")
+    rows = json.loads(ok(res))
+    assert f"scores as of {date.today()}" in res.stderr
+    assert all(r["market_cap_usd"] != 9.0 for r in rows)
+
+
+def test_where_country_matches_like_the_country_option(invoke, market: Path) -> None:
+    by_where = json.loads(ok(invoke("screen", "--where", "country == 'au'", *AS_OF, "--format", "json")))
+    by_option = json.loads(ok(invoke("screen", "--country", "au", *AS_OF, "--format", "json")))
+    assert by_where == by_option and {r["symbol"] for r in by_where} == {"MINE", "MIPR"}
+
+
+# -- nothing is stored when the export path is wrong -----------------------------------------------------------------
+@pytest.mark.parametrize(("name", "fragment"), [("x.txt", "use a .xlsx, .csv, .parquet or .json file name"),
+                                                ("missing/x.xlsx", "does not exist")])
+def test_weekly_checks_the_export_path_before_storing(invoke, market: Path, tmp_path: Path, name: str,
+                                                      fragment: str) -> None:
+    from screener.store import Store
+
+    fails(invoke("weekly", "--rules", "downstream-squeeze", *AS_OF, "--export", str(tmp_path / name)), fragment)
+    with Store(market) as st:
+        assert st.scalar("SELECT count(*) FROM watchlist_runs") == 2
+        assert st.scalar("SELECT count(*) FROM watchlist_runs WHERE rules_name = 'downstream-squeeze'") == 0
+
+
+def test_demo_checks_the_export_path_before_loading(invoke, db_path: Path, tmp_path: Path) -> None:
+    from screener.store import Store
+
+    fails(invoke("demo", "--export", str(tmp_path / "nonexistent" / "x.xlsx")), "does not exist")
+    fails(invoke("demo", "--export", str(tmp_path / "x.txt")), "use a .xlsx, .csv, .parquet or .json")
+    with Store(db_path) as st:
+        assert st.scalar("SELECT count(*) FROM companies") == 0
+        assert st.scalar("SELECT count(*) FROM watchlist_runs") == 0
+
+
+# -- words -------------------------------------------------------------------------------------------------------------
+def test_rules_explain_table_is_plain_text_and_cuts_nothing(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rules.explain import plan
+    from rules.ruleset import load
+
+    monkeypatch.setenv("COLUMNS", "100")
+    out = ok(invoke("rules", "explain", "default"))
+    assert "…" not in out and "┃" not in out and "│" not in out
+    flat = " ".join(out.split())
+    for step, words in plan(load("default")):
+        assert " ".join(words.split()) in flat, step
+        assert step in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_messages_count_in_good_grammar(invoke, db_path: Path) -> None:
+    from screener.store import Store
+
+    with Store(db_path) as st:
+        build_market_store(st)
+    ok(invoke("weekly", *AS_OF, "--format", "csv"))
+    res = invoke("watchlist", "runs")
+    assert res.stderr.strip() == "1 run"
+    res = invoke("screen", *AS_OF, "--where", "symbol == 'MINE'", "--format", "csv")
+    assert "1 of 8 companies" in res.stderr
+    res = invoke("rules", "list", "--format", "csv")
+    assert "3 rule sets" in res.stderr
+
+
+def test_demo_banner_on_show_diff_and_export_of_demo_runs(invoke, db_path: Path, tmp_path: Path) -> None:
+    from _rules_helpers import company, score_frame
+
+    from screener.cli.options import DEMO_BANNER
+    from screener.store import Store
+    from screener.watchlist import run_weekly
+
+    with Store(db_path) as st:
+        build_market_store(st)
+        rows = [company(s, demo=True) for s in ("PROC", "MAGN", "RECY")]
+        run_weekly(st, "default", WEEK1, scores=score_frame(rows, WEEK1))
+        run_weekly(st, "default", MARKET_END, scores=score_frame(rows, MARKET_END))
+    for args in (("watchlist", "show"), ("watchlist", "diff"), ("export", str(tmp_path / "d.xlsx"))):
+        res = invoke(*args)
+        ok(res)
+        assert DEMO_BANNER in res.stderr, args

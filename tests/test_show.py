@@ -87,14 +87,118 @@ def test_company_without_data_still_gets_a_card(loaded) -> None:
     assert card["fundamentals"] == [] and card["factors"]["values"]["pullback"]["value"] is None
 
 
-@pytest.mark.parametrize(("typed", "hint"), [("ENBB", "ENB"), ("MIN", "MIN.AX"), ("outback", "MIN.AX")])
+@pytest.mark.parametrize(("typed", "hint"), [("ENBB", "ENB"), ("MINAX", "MIN.AX"), ("Outbak Miner", "MIN.AX")])
 def test_unknown_symbol_is_one_line_with_a_suggestion(loaded, typed: str, hint: str) -> None:
     result = loaded("show", typed)
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1  # no demo banner before the error either
+    assert f"no symbol or company name matches {typed!r}" in lines[0] and f"did you mean {hint!r}" in lines[0]
+
+
+@pytest.mark.parametrize(("typed", "symbol"), [
+    ("enb", "ENB"), ("min.ax", "MIN.AX"),  # the symbol, any case
+    ("Outback Miner", "MIN.AX"), ("outback miner", "MIN.AX"),  # the whole name
+    ("Outback", "MIN.AX"), ("pence", "PRC.L"), ("Motors", "DWN.T"),  # a unique part of the name
+])
+def test_a_symbol_or_a_name_finds_the_company(loaded, typed: str, symbol: str) -> None:
+    result = loaded("show", typed, "--as-of", AS_OF.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["symbol"] == symbol
+
+
+def test_a_part_of_several_names_lists_the_candidates(loaded) -> None:
+    result = loaded("show", "in", "--as-of", AS_OF.isoformat())
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert f"unknown symbol {typed!r}" in lines[0] and f"did you mean {hint!r}" in lines[0]
+    assert lines[0] == ("Error: 'in' matches 3 companies: BLANK (Blank Holdings), MIN.AX (Outback Miner), "
+                        "PRC.L (Pence Processing); give the symbol or more of the name")
+
+
+def test_an_ambiguous_name_lists_at_most_five_candidates(loaded, db_path: Path) -> None:
+    import polars as pl
+
+    from screener.store import Store
+    from tests._score_cli_helpers import COMPANIES
+
+    extra = [{**COMPANIES[2], "symbol": f"ZZ{k}", "name": f"Zeta Motors {k}"} for k in range(3)]
+    with Store(db_path) as store:
+        store.upsert("companies", pl.DataFrame(extra), "file")
+    result = loaded("show", "motors")
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert "'motors' matches 4 companies" in line and "DWN.T (Downstream Motors)" in line
+    result = loaded("show", "e")  # in 7 of the 8 names (not in Blank Holdings)
+    assert result.stderr.strip() == (
+        "Error: 'e' matches 7 companies: DWN.T (Downstream Motors), ENB (Enabler Magnetics), MIN.AX (Outback Miner), "
+        "PRC.L (Pence Processing), ZZ0 (Zeta Motors 0) and 2 more; give the symbol or more of the name")
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_an_empty_name_is_a_clear_error(loaded, typed: str) -> None:
+    result = loaded("show", typed)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "Error: give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'"]
+
+
+def test_json_fundamentals_say_when_each_period_became_public(loaded) -> None:
+    card = json.loads(loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
+    periods = {p["period_end"]: p for p in card["fundamentals"]}
+    late = periods["2026-05-12"]  # ends 20 days before as-of: public only after the 60-day lag
+    assert late["reported_by"] == "2026-07-11" and late["public"] is False
+    q1 = periods["2026-03-31"]
+    assert q1["reported_by"] == "2026-05-30" and q1["public"] is True
+    # the same marker in the table
+    table = loaded("show", "ENB", "--as-of", AS_OF.isoformat()).stdout
+    assert "2026-07-11 (not yet)" in table and "2026-05-30 (not yet)" not in table and "2026-05-30" in table
+
+
+def test_filled_components_show_the_value_the_factor_used(loaded) -> None:
+    scores = json.loads(loaded("score", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
+    card = json.loads(loaded("show", "BLANK", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
+    dil = card["factors"]["values"]["dilution_risk"]
+    assert dil["components"]["cash_runway_years"] is None  # measured: nothing
+    # imputed from role-class peers: BLANK is a pure miner, and MIN.AX the only other one with a value
+    min_ax = next(r for r in scores if r["symbol"] == "MIN.AX")
+    assert card["factors"]["role_class"] == "pure_miner"
+    assert dil["filled"]["cash_runway_years"] == min_ax["dilution_risk.cash_runway_years"]
+    assert "imputed:dilution_risk.cash_runway_years" in dil["flags"]
+    # worst observed: the lowest net cash to market cap of the cross-section
+    bs = card["factors"]["values"]["balance_sheet"]
+    assert bs["filled"]["net_cash_to_mcap"] == min(r["balance_sheet.net_cash_to_mcap"] for r in scores
+                                                   if r["balance_sheet.net_cash_to_mcap"] is not None)
+    assert bs["filled"]["debt_to_equity"] == max(r["balance_sheet.debt_to_equity"] for r in scores
+                                                 if r["balance_sheet.debt_to_equity"] is not None)
+    # measured components are not "filled", and excluded factors fill nothing
+    assert "stage_risk" not in dil["filled"] and card["factors"]["values"]["pullback"]["filled"] == {}
+    table = loaded("show", "BLANK", "--as-of", AS_OF.isoformat()).stdout
+    breakdown = table.split("Factor breakdown")[1]
+    header = breakdown.splitlines()[2]
+    assert "filled" in header
+    runway = next(line for line in breakdown.splitlines() if "cash_runway_years" in line)
+    assert "imputed from role-class peers (pure_miner)" in runway
+    assert f"{dil['filled']['cash_runway_years']:.3g}" in runway
+
+
+def test_banner_only_when_the_card_rests_on_demo_rows(loaded, db_path: Path) -> None:
+    from screener.store import Store
+    from tests._factors_helpers import daily
+
+    assert "DEMO DATA" not in loaded("show", "ENB", "--as-of", AS_OF.isoformat()).stderr
+    with Store(db_path) as store:
+        store.upsert("prices", daily("ENB", 3, close=11.0), "demo")
+    # an unknown symbol is checked before anything is said about the data
+    bad = loaded("show", "NOPE")
+    assert bad.exit_code == 1 and "DEMO DATA" not in bad.stderr
+    # MIN.AX is real, but its percentiles are measured against a demo-priced ENB
+    assert "DEMO DATA" in loaded("show", "MIN.AX", "--as-of", AS_OF.isoformat()).stderr
+    # before the demo prices existed, nothing on the card rests on them
+    early = loaded("show", "ENB", "--as-of", "2026-01-15")
+    assert early.exit_code == 0, early.stderr
+    assert "DEMO DATA" not in early.stderr and "[demo data]" not in early.stdout
 
 
 def test_show_on_an_empty_store(invoke) -> None:

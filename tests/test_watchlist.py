@@ -127,12 +127,15 @@ def test_exit_is_attributed_to_the_factor_that_moved_with_the_event_behind_it(ws
     ch = {r["symbol"]: r for r in res.changes.iter_rows(named=True)}
     assert set(ch) == {"B", "C", "D"}
     b = ch["B"]
-    assert b["change"] == "exited" and b["factor"] == "dilution_risk_pct"
+    assert b["change"] == "exited" and b["factor"] == "dilution_risk"
     assert b["event"] == "an equity raise (2026-06-08)"
-    assert b["text"] == ("exited: dilution_risk_pct 0.50 → 1.00 after an equity raise (2026-06-08) "
+    assert (b["contrib_from"], b["contrib_to"]) == (0.25, 0.0)
+    assert b["text"] == ("exited: dilution_risk_pct 0.50 → 1.00 (score -0.250) after an equity raise (2026-06-08) "
                          "(was #2, now rank 4 outside the top 3)")
     assert ch["D"]["change"] == "entered" and ch["D"]["rank_to"] == 3
     assert ch["C"]["change"] == "moved" and (ch["C"]["rank_from"], ch["C"]["rank_to"]) == (3, 2)
+    # C climbed because its dilution contribution rose (its peer B's risk pushed C's percentile down)
+    assert ch["C"]["text"] == "moved: dilution_risk_pct 0.50 → 0.40 (score +0.050) (#3 → #2)"
     assert res.changes["change"].to_list() == ["entered", "exited", "moved"]
 
 
@@ -143,10 +146,9 @@ def test_exit_through_a_gate_compares_library_percentiles_and_names_the_gate(wst
     res = run_weekly(wstore, p, WEEK2, scores=score_frame(week_rows(dilution={"A": 0.95}), WEEK2))
     a = res.changes.filter(pl.col("symbol") == "A").row(0, named=True)
     assert a["change"] == "exited"
-    assert a["factor"] == "dilution_risk_pct" and a["pct_from"] == 0.5 and a["pct_to"] == 1.0
+    assert a["factor"] == "dilution_risk" and a["pct_from"] == 0.5 and a["pct_to"] == 1.0
     assert a["event"] is None
-    assert a["text"] == ("exited: dilution_risk_pct 0.50 → 1.00 (was #1, now failed gate not_diluting "
-                         "(dilution_risk_pct <= 0.8))")
+    assert a["text"] == "exited: failed gate not_diluting (dilution_risk_pct 1.00 > 0.8) (was #1)"
 
 
 def test_move_without_a_factor_change_says_so(wstore, rules_path: Path) -> None:
@@ -163,15 +165,20 @@ def test_show_diff_and_errors(wstore, rules_path: Path) -> None:
     with pytest.raises(ScreenerError, match="no watchlist runs yet"):
         load_run(wstore)
     r1 = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
-    with pytest.raises(ScreenerError, match="no earlier run"):
-        diff_runs(wstore)
+    first = diff_runs(wstore)  # the first run has nothing to compare with: information, not an error
+    assert first.from_run is None and first.changes.height == 0 and first.to_run.run_id == r1.run_id
     r2 = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(dilution={"B": 0.99}), WEEK2))
     run, rows = show_run(wstore, "latest")
     assert run.run_id == r2.run_id and rows.equals(r2.rows)
     assert show_run(wstore, str(r1.run_id))[1].equals(r1.rows)
-    assert diff_runs(wstore).equals(r2.changes)
-    assert diff_runs(wstore, r1.run_id, r2.run_id).equals(r2.changes)
-    assert diff_runs(wstore, r2.run_id, r1.run_id).equals(r2.changes)  # order-insensitive by as-of
+    assert diff_runs(wstore).changes.equals(r2.changes)
+    assert diff_runs(wstore, r1.run_id, r2.run_id).changes.equals(r2.changes)
+    assert diff_runs(wstore, r1.run_id, r2.run_id).warnings == []
+    with pytest.raises(ScreenerError, match=rf"--from run {r2.run_id} \(as of 2026-06-12\) is newer than --to run "
+                       rf"{r1.run_id} \(as of 2026-06-05\); swap them"):
+        diff_runs(wstore, r2.run_id, r1.run_id)
+    with pytest.raises(ScreenerError, match="pick two different runs"):
+        diff_runs(wstore, r1.run_id, r1.run_id)
     with pytest.raises(ScreenerError, match="no watchlist run 99"):
         load_run(wstore, 99)
     with pytest.raises(ScreenerError, match="--run must be a run id or 'latest'"):
@@ -188,3 +195,80 @@ def test_demo_scores_mark_the_run(wstore, rules_path: Path) -> None:
 def test_weekly_without_companies_is_a_clear_error(store, rules_path: Path) -> None:
     with pytest.raises(ScreenerError, match="no companies yet"):
         run_weekly(store, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
+
+
+# -- attribution blames the weighted factor that moved the score ------------------------------------------------
+def test_attribution_blames_the_weighted_factor_not_the_biggest_percentile_move(wstore, tmp_path: Path) -> None:
+    p = tmp_path / "tight.toml"
+    p.write_text(RULES.replace("stay_within = 5", "stay_within = 3"))
+    run_weekly(wstore, p, WEEK1, scores=score_frame([dict(r, pullback=1.0 if r["symbol"] == "B" else 0.5)
+                                                     for r in week_rows()], WEEK1))
+    # B's pullback (not weighted) collapses; its dilution risk (weighted) rises a little; its localization
+    # premium (weighted) improves a little. B falls out: only the weighted factor that fell can be the cause.
+    rows = [dict(r, pullback=0.5) for r in week_rows(dilution={"B": 0.9}, lp={"B": 0.85})]
+    rows = [dict(r, pullback=0.0) if r["symbol"] == "B" else r for r in rows]
+    rows = [dict(r, localization_premium=0.65) if r["symbol"] == "C" else r for r in rows]
+    res = run_weekly(wstore, p, WEEK2, scores=score_frame(rows, WEEK2))
+    ch = {r["symbol"]: r for r in res.changes.iter_rows(named=True)}
+    assert ch["B"]["change"] == "exited"
+    assert ch["B"]["factor"] == "dilution_risk"  # not pullback (zero weight) nor the premium (it rose)
+    assert ch["B"]["contrib_to"] < ch["B"]["contrib_from"]
+    assert ch["B"]["text"].startswith("exited: dilution_risk_pct 0.50 → 1.00 (score -0.")
+    # a climber is attributed to the factor whose contribution rose most
+    climbers = [r for r in ch.values() if r["change"] in ("entered", "moved") and r["text"].split(":")[1].strip()
+                .startswith(("dilution", "localization"))]
+    for r in climbers:
+        assert r["contrib_to"] > r["contrib_from"], r["text"]
+
+
+def test_exit_through_a_universe_filter_says_which_and_with_what(wstore, tmp_path: Path) -> None:
+    p = tmp_path / "liq.toml"
+    p.write_text(RULES.replace("stay_within = 5", "stay_within = 3")
+                 + '[universe]\nmin_liquidity_usd = 1_000_000\n[gates]\ntradeable = "liquidity_pct >= 0.15"\n')
+    base = [dict(r, liquidity=20 - i, **{"liquidity.median_traded_value_usd": 5e6})
+            for i, r in enumerate(week_rows())]
+    run_weekly(wstore, p, WEEK1, scores=score_frame(base, WEEK1))
+    after = [dict(r) for r in base]
+    after[0]["liquidity.median_traded_value_usd"] = None            # A: no liquidity data any more
+    after[1]["liquidity"] = 0.0                                       # B: least liquid of all: fails the gate
+    res = run_weekly(wstore, p, WEEK2, scores=score_frame(after, WEEK2))
+    ch = {r["symbol"]: r for r in res.changes.iter_rows(named=True)}
+    assert ch["A"]["text"] == "exited: no liquidity data (was #1)"
+    assert ch["A"]["factor"] == "liquidity"
+    assert ch["B"]["text"] == "exited: failed gate tradeable (liquidity_pct 0.00 < 0.15) (was #2)"
+    # back in the next week: the entry says what kept it out
+    res3 = run_weekly(wstore, p, date(2026, 6, 19), scores=score_frame(base, date(2026, 6, 19)))
+    ch3 = {r["symbol"]: r["text"] for r in res3.changes.iter_rows(named=True)}
+    assert ch3["A"] == "entered: was out last run: no liquidity data (now #1)"
+
+
+def test_diff_across_rule_sets_warns_and_latest_is_the_latest_as_of(wstore, rules_path: Path, tmp_path: Path
+                                                                   ) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text(RULES.replace('name = "wk"', 'name = "other"'))
+    a = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(), WEEK2))
+    b = run_weekly(wstore, other, WEEK1, scores=score_frame(week_rows(), WEEK1))  # written later, back-dated
+    assert load_run(wstore).run_id == a.run_id  # latest = latest as-of, not the most recently written
+    d = diff_runs(wstore, b.run_id, a.run_id)
+    assert d.warnings and "used rules 'other'" in d.warnings[0] and "'wk'" in d.warnings[0]
+    changed = tmp_path / "wk2.toml"
+    changed.write_text(RULES + "\n# edited\n")
+    c = run_weekly(wstore, changed, date(2026, 6, 19), scores=score_frame(week_rows(), date(2026, 6, 19)))
+    assert "changed between run" in diff_runs(wstore, a.run_id, c.run_id).warnings[0]
+    # same as-of date: the newer run id is the latest
+    e = run_weekly(wstore, other, date(2026, 6, 19), scores=score_frame(week_rows(), date(2026, 6, 19)))
+    assert load_run(wstore).run_id == max(c.run_id, e.run_id)
+
+
+def test_data_freshness_counts_statements_only_once_public(wstore, rules_path: Path) -> None:
+    from factors.inputs import SETTINGS
+
+    lag = SETTINGS["reporting_lag_days"]["Q"]
+    public = date(2026, 3, 31)   # more than the lag before WEEK1
+    fresh = date(2026, 5, 31)    # a quarter that ended days before WEEK1: not reported yet
+    assert (WEEK1 - public).days > lag > (WEEK1 - fresh).days
+    wstore.upsert("fundamentals", pl.DataFrame({
+        "symbol": ["A", "A", "B"], "period_end": [public, fresh, date(2025, 12, 31)], "period": ["Q", "Q", "FY"],
+        "currency": ["USD"] * 3, "revenue": [1.0, 2.0, 3.0]}), provider="file")
+    res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
+    assert "fundamentals 2026-03-31" in res.data_freshness

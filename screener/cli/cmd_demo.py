@@ -15,13 +15,16 @@ from screener.cli.options import format_option, note, store_from
 @click.pass_context
 def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> None:
     """First run, offline: init, synthetic demo data, the weekly job on the default rules, and the spreadsheet."""
+    from rules.explain import plural
     from screener.cli.cmd_weekly import print_weekly
     from screener.demo import load_demo
     from screener.errors import ScreenerError
-    from screener.export import export_run
+    from screener.export import check_target, export_run
     from screener.universe import load_bundled
     from screener.watchlist import run_weekly
 
+    if not no_export:
+        check_target(export_path)  # before anything is loaded, scored or stored
     with store_from(ctx) as store:
         live = [p for t, ps in store.providers().items() if t != "companies" for p in ps
                 if p not in ("demo", "bundled")]
@@ -33,7 +36,8 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
         init = load_bundled(store)
         counts = load_demo(store)
         n_companies = init.companies_added + init.companies_updated + init.companies_kept_user
-        note(f"store {store.path}: {n_companies} companies; " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        note(f"store {store.path}: {plural(n_companies, 'company')}; "
+             + ", ".join(f"{n} {k}" for k, n in counts.items()))
         result = run_weekly(store, "default")
         print_weekly(result, fmt)
         if not no_export:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import note, store_from
+from screener.cli.options import DEMO_BANNER, note, store_from
 
 
 @click.command()
@@ -12,9 +12,17 @@ from screener.cli.options import note, store_from
 @click.option("--run", "run_ref", default="latest", show_default=True, metavar="ID|latest", help="Run to export.")
 @click.pass_context
 def export(ctx: click.Context, path: str, run_ref: str) -> None:
-    """Write a run to PATH: .xlsx (Watchlist, Changes, Factors, Universe, Methodology) or .csv/.parquet/.json rows."""
-    from screener.export import export_run
+    """Write a run to PATH: .xlsx (Watchlist, Changes, Factors, Universe, Methodology) or .csv/.parquet/.json rows.
 
+    latest is the run with the latest as-of date (the newest run id on a tie).
+    """
+    from screener.export import check_target, write_run
+    from screener.watchlist import load_run
+
+    check_target(path)
     with store_from(ctx) as store:
-        out = export_run(store, path, run_ref)
-    note(f"wrote {out}")
+        run = load_run(store, run_ref)
+    if run.demo:
+        note(DEMO_BANNER)
+    out = write_run(run, path)
+    note(f"wrote {out} (run {run.run_id}: {run.rules_name}, as of {run.as_of})")

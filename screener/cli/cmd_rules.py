@@ -16,13 +16,19 @@ def rules() -> None:
 @rules.command("list")
 @format_option
 def list_(fmt: str) -> None:
-    """List the rule sets reachable by name: bundled ones and your own in the user rules folder."""
+    """List the rule sets reachable by name: bundled ones and your own in the user rules folder.
+
+    NAME is the file name without .toml; RUNS_AS is the name the file declares, under which its runs are stored.
+    --rules accepts either.
+    """
     from rules.catalog import catalog
+    from rules.explain import plural
     from rules.ruleset import user_rules_dir
 
     df = catalog()
     render(df, fmt)
-    note(f"{df.height} rule sets; add your own as NAME.toml in {user_rules_dir()} or pass --rules PATH")
+    note(f"{plural(df.height, 'rule set')}; --rules takes the name (or runs_as); add your own as NAME.toml in "
+         f"{user_rules_dir()} or pass --rules PATH")
 
 
 @rules.command("check")
@@ -42,8 +48,19 @@ def check(path: str, fmt: str) -> None:
 @click.argument("ref", required=False, default="default", metavar="[NAME|PATH]")
 @format_option
 def explain(ref: str, fmt: str) -> None:
-    """Print the compiled plan of a rule set in words: filters, gates, weights, tilts, buffer, constraints."""
-    from rules.explain import plan_frame
+    """Print the compiled plan of a rule set in words: filters, gates, weights, tilts, buffer, constraints.
+
+    The table format is plain text wrapped to the terminal, so no step is cut short; csv and json give one row
+    per step.
+    """
+    import shutil
+
+    from rules.explain import plan_frame, plan_lines
     from rules.ruleset import load
 
-    render(plan_frame(load(ref)), fmt)
+    rs = load(ref)
+    if fmt == "table":
+        width = shutil.get_terminal_size((100, 24)).columns
+        click.echo("\n".join(plan_lines(rs, max(width, 60))))
+    else:
+        render(plan_frame(rs), fmt)

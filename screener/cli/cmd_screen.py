@@ -45,5 +45,6 @@ def screen(ctx: click.Context, rules_ref: str | None, roles: tuple[str, ...], co
 
         rows = table_view(rows)
     render(rows, fmt)
-    how = "computed now" if res.computed else "stored"
-    note(f"{res.rows.height} of {res.universe} companies; scores as of {res.as_of} ({how})")
+    from rules.explain import plural
+
+    note(f"{res.rows.height} of {plural(res.universe, 'company')}; scores as of {res.as_of} ({res.basis})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import format_option, note, store_from
+from screener.cli.options import DEMO_BANNER, format_option, note, store_from
 from screener.render import render
 
 
@@ -18,33 +18,56 @@ def watchlist() -> None:
 @format_option
 @click.pass_context
 def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
-    """Print the members of a stored run (csv and json carry every column)."""
+    """Print the members of a stored run (csv and json carry every column).
+
+    latest is the run with the latest as-of date (the newest run id on a tie).
+    """
+    from rules.explain import plural
     from screener.watchlist import show_run, table_view
 
     with store_from(ctx) as store:
         run, rows = show_run(store, run_ref)
     if run.demo:
-        from screener.cli.options import DEMO_BANNER
-
         note(DEMO_BANNER)
-    note(f"run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of}; {rows.height} members; "
+    note(f"run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of}; {plural(rows.height, 'member')}; "
          f"data: {run.data_freshness}")
     render(table_view(rows) if fmt == "table" else rows, fmt)
 
 
 @watchlist.command("diff")
-@click.option("--from", "from_ref", default=None, metavar="RUN", help="Earlier run id (default: the run before --to).")
-@click.option("--to", "to_ref", default="latest", show_default=True, metavar="RUN", help="Later run id or latest.")
+@click.option("--from", "from_ref", default=None, metavar="RUN",
+              help="Earlier run id (default: the previous run of the same rules as --to).")
+@click.option("--to", "to_ref", default="latest", show_default=True, metavar="RUN",
+              help="Later run id, or latest (the latest as-of date).")
 @format_option
 @click.pass_context
 def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> None:
-    """Entered, exited and moved names between two runs, each attributed to the factor that moved most."""
+    """Entered, exited and moved names between two runs, each attributed to the weighted factor that moved it.
+
+    --from must be the earlier run. Comparing runs of different rule sets works but warns on stderr.
+    """
+    from rules.explain import plural
     from screener.watchlist import diff_runs
 
     with store_from(ctx) as store:
-        changes = diff_runs(store, from_ref, to_ref)
+        d = diff_runs(store, from_ref, to_ref)
+    if d.demo:
+        note(DEMO_BANNER)
+    to = d.to_run
+    if d.from_run is None:
+        note(f"run {to.run_id} is the first run of the rules {to.rules_name!r} ({to.iso_week}): no changes to show")
+        if fmt != "table":
+            render(d.changes, fmt)
+        return
+    for w in d.warnings:
+        note(f"Warning: {w}")
+    changes = d.changes
+    if fmt == "table" and changes.height == 0:
+        note(f"no changes from run {d.from_run.run_id} to run {to.run_id}")
+        return
     render(changes.select("change", "symbol", "name", "text") if fmt == "table" else changes, fmt)
-    note(f"{changes.height} changes")
+    note(f"{plural(changes.height, 'change')} from run {d.from_run.run_id} ({d.from_run.as_of}) to run {to.run_id} "
+         f"({to.as_of})")
 
 
 @watchlist.command("runs")
@@ -52,9 +75,10 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> Non
 @click.pass_context
 def runs(ctx: click.Context, fmt: str) -> None:
     """List stored runs, newest first."""
+    from rules.explain import plural
     from screener.watchlist import list_runs
 
     with store_from(ctx) as store:
         df = list_runs(store)
     render(df, fmt)
-    note(f"{df.height} runs")
+    note(plural(df.height, "run"))

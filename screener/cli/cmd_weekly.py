@@ -27,27 +27,29 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: object, export_path: str |
     Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
     holds the rows and the changes go to stderr).
     """
+    from screener.export import check_target, export_run
     from screener.watchlist import run_weekly
 
+    if export_path:
+        check_target(export_path)  # before anything is scored or stored
     with store_from(ctx) as store:
         res = run_weekly(store, rules_ref, to_date(as_of))
         print_weekly(res, fmt)
         if export_path:
-            from screener.export import export_run
-
             out = export_run(store, export_path, res.run_id)
             note(f"wrote {out}")
 
 
 def print_weekly(res: WeeklyResult, fmt: str) -> None:
     """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same."""
+    from rules.explain import plural
     from screener.watchlist import table_view
 
     if res.demo:
         note(DEMO_BANNER)
     verb = "replaced this week's run" if res.replaced else "stored"
     note(f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
-         f"{res.rows.height} members; data: {res.data_freshness}")
+         f"{plural(res.rows.height, 'member')}; data: {res.data_freshness}")
     if fmt == "table":
         render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
         if res.previous_run_id is None:
