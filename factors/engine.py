@@ -175,8 +175,19 @@ def score_columns() -> list[str]:
     return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
 
 
+def _preload_scaler() -> None:
+    """Start importing scikit-learn (about a second) on a thread while the point-in-time panels are built; the
+    first robust scaling then finds it loaded. Import is idempotent and thread-safe, so results do not change."""
+    import sys
+    import threading
+
+    if "sklearn.preprocessing" not in sys.modules:
+        threading.Thread(target=__import__, args=("sklearn.preprocessing",), daemon=True).start()
+
+
 def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
     """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness)."""
+    _preload_scaler()
     ctx = build_context(inputs, as_of, settings)
     frame = ctx.base
     flag_exprs: list[pl.Expr] = [pl.when(pl.col(f)).then(pl.lit(f)) for f in _BASE_FLAGS]
