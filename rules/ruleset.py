@@ -194,8 +194,18 @@ def load(ref: str | Path, namespace: Namespace | None = None) -> RuleSet:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RuleSetError(f"{path}: not UTF-8 text") from None
-    label = f"rules/{path.name}" if path.resolve().parent == BUNDLED_DIR else str(path)
-    return parse(text, label, namespace)
+    bundled = path.resolve().parent == BUNDLED_DIR.resolve()
+    label = f"rules/{path.name}" if bundled else str(path)
+    rs = parse(text, label, namespace)
+    if not bundled:
+        # Weekly runs are stored under the declared name: a user file must not slip its runs into a bundled set's
+        # history (membership buffers and week-over-week changes would then mix two rule sets).
+        for other in sorted(BUNDLED_DIR.glob("*.toml")):
+            if other.stem != path.stem and declared_name(other) == rs.name:
+                raise RuleSetError(f"{label}: name: {rs.name!r} is the name of the bundled rule set "
+                                   f"rules/{other.name}; give this file a name of its own so its weekly runs are "
+                                   "kept apart")
+    return rs
 
 
 # -- validation ---------------------------------------------------------------------------------------------------

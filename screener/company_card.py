@@ -16,6 +16,7 @@ import polars as pl
 
 from screener.contract import region_of
 from screener.errors import ScreenerError
+from screener.render import utc_text
 from screener.store import Store
 
 #: How many role-tag changes and events the card shows.
@@ -65,7 +66,9 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value != value:  # NaN
         return None
@@ -196,7 +199,7 @@ def _fundamentals(rows: pl.DataFrame) -> pl.DataFrame:
         for f in _FUNDAMENTAL_FIELDS:
             v = r[f]
             values.append(None if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.4g}")
-        values += [r["provider"], r["loaded_at"].isoformat(sep=" ") if r["loaded_at"] else None]
+        values += [r["provider"], utc_text(r["loaded_at"]) if r["loaded_at"] else None]
         columns[f"{r['period']} {r['period_end'].isoformat()}"] = values
     fields = ["currency", "reported_by", *_FUNDAMENTAL_FIELDS, "provider", "loaded_at"]
     return pl.DataFrame({"field": fields, **columns})

@@ -113,6 +113,8 @@ for _c in EU_COUNTRIES:
 
 
 REGION_NAMES: tuple[str, ...] = tuple(sorted(set(REGIONS.values()) | {"other"}))
+#: Everyday names that are not ISO codes, mapped to the code a user most likely means.
+COMMON_ALIASES: dict[str, str] = {"UK": "GB", "USA": "US", "EU": "europe", "KOREA": "KR", "JAPAN": "JP"}
 
 
 def split_places(values: Sequence[str], option: str = "--country") -> tuple[list[str], list[str]]:
@@ -130,8 +132,9 @@ def split_places(values: Sequence[str], option: str = "--country") -> tuple[list
         elif value.lower() in REGION_NAMES:
             regions.append(value.lower())
         else:
-            hint = get_close_matches(value.lower(), REGION_NAMES, n=1) or get_close_matches(
-                value.upper(), sorted(ISO_COUNTRIES), n=1)
+            hint = ([COMMON_ALIASES[value.upper()]] if value.upper() in COMMON_ALIASES else
+                    get_close_matches(value.lower(), REGION_NAMES, n=1)
+                    or get_close_matches(value.upper(), sorted(ISO_COUNTRIES), n=1))
             raise ScreenerError(
                 f"{option}: unknown country or region {value!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                 + f"; use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"

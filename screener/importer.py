@@ -2,7 +2,8 @@
 
 Why the strictness: users fill these files by hand from terminals and spreadsheets. A silently coerced value (an
 empty cell read as 0, a "1,234" read as text) would flow into a ranking that someone trades on. So every cell is
-checked against the contract, and the first problem stops the whole import before anything is stored.
+checked against the contract, and any problem stops the whole import before anything is stored; every problem in
+the file is reported at once, so a user fixes the file in one pass.
 
 Row numbers in messages are spreadsheet rows: the header is row 1, the first data row is row 2.
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
 import polars as pl
 
-from screener.contract import KIND_NAMES, KINDS, MARKET_SYMBOL, Column, is_known_currency
+from screener.contract import ISO_CURRENCIES, KIND_NAMES, KINDS, MARKET_SYMBOL, Column, is_known_currency
 from screener.errors import ScreenerError
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -228,14 +229,38 @@ def _first_bad(mask: pl.Series) -> int | None:
     return int(idx[0]) if len(idx) else None
 
 
-def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, strict: bool = True) -> pl.Series:
-    """Parse one text column to its contract type, raising on the first cell that does not fit."""
+class ContractError(ScreenerError):
+    """Every problem found in one file, in reading order (row, then column). The message is the first one; the
+    rest are in ``details`` so the CLI can list them all instead of making the user fix one cell per run."""
+
+    def __init__(self, path: Path, problems: list[tuple[int, int, str, str]]) -> None:
+        ordered = sorted(problems)
+        self.details = [str(_fail(path, row, column, message)) for row, _, column, message in ordered]
+        more = len(ordered) - 1
+        super().__init__(self.details[0] + (f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+                                            if more else ""))
+
+
+#: Bounds that no real filing or quote reaches; a value outside them is a unit or typing mistake.
+EARLIEST_DATE = date(1900, 1, 1)
+MAX_AMOUNT = 1e15
+
+
+def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, problems: list[tuple[int, int, str, str]],
+                  position: int, strict: bool = True) -> pl.Series:
+    """Parse one text column to its contract type, recording every cell that does not fit in ``problems``.
+
+    Without ``strict`` only cells that cannot be typed at all are problems; rule checks are left to validation.
+    """
+
+    def bad(mask: pl.Series, message: Callable[[int], str]) -> None:
+        for i in mask.fill_null(False).arg_true().to_list():
+            problems.append((int(i) + 2, position, col.name, message(int(i))))
+
     text = raw.str.strip_chars()
     text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
     if strict and col.required:
-        bad = _first_bad(text.is_null())
-        if bad is not None:
-            raise _fail(path, bad + 2, col.name, "required value is empty")
+        bad(text.is_null(), lambda i: "required value is empty")
     if col.dtype == "str":
         if col.upper:
             text = text.str.to_uppercase()
@@ -245,7 +270,8 @@ def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, strict: bo
                     continue
                 items = [x.strip() for x in v.split(";")] if col.multi else [v]
                 if col.multi and (not items or any(x == "" for x in items)):
-                    raise _fail(path, i + 2, col.name, f"empty item in {v!r}; separate values with ';'")
+                    problems.append((i + 2, position, col.name, f"empty item in {v!r}; separate values with ';'"))
+                    continue
                 for item in items:
                     if item not in col.domain:
                         from difflib import get_close_matches
@@ -253,49 +279,52 @@ def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, strict: bo
                         hint = get_close_matches(item.lower(), sorted(col.domain), n=1)
                         suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
                         label = "country code" if col.name == "country" else col.name.rstrip("s")
-                        raise _fail(path, i + 2, col.name, f"unknown {label} {item!r}{suggestion}")
+                        problems.append((i + 2, position, col.name, f"unknown {label} {item!r}{suggestion}"))
+                        break
             if col.multi:
                 text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
         if strict and col.name == "currency":
+            # Statements and fx rates are in whole currency units; only a listing may be quoted in a sub-unit.
+            known = is_known_currency if kind == "companies" else ISO_CURRENCIES.__contains__
             for i, v in enumerate(text.to_list()):
-                if v is not None and not is_known_currency(v):
-                    raise _fail(path, i + 2, col.name, f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW)")
+                if v is not None and not known(v):
+                    problems.append((i + 2, position, col.name,
+                                     f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW"
+                                     + (")" if kind == "companies" else "; sub-units such as GBp only for listings)")))
         if col.name == "symbol":
             for i, v in enumerate(text.to_list()):
                 if v is not None and (" " in v or (v == MARKET_SYMBOL and kind != "events")):
-                    raise _fail(path, i + 2, col.name, f"invalid symbol {v!r}")
+                    problems.append((i + 2, position, col.name, f"invalid symbol {v!r}"))
         return text
     if col.dtype == "date":
         parsed = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        bad = _first_bad(parsed.is_null() & text.is_not_null())
-        if bad is not None:
-            raise _fail(path, bad + 2, col.name, f"not a date {text[bad]!r}; write YYYY-MM-DD")
+        bad(parsed.is_null() & text.is_not_null(), lambda i: f"not a date {text[i]!r}; write YYYY-MM-DD")
+        if strict:
+            bad(parsed < EARLIEST_DATE, lambda i: f"implausible date {text[i]} (before {EARLIEST_DATE})")
         return parsed
     # numbers: accept plain decimals and exponents only; "1,234" or "12%" are errors, not guesses
     parsed = text.cast(pl.Float64, strict=False)
-    bad = _first_bad(parsed.is_null() & text.is_not_null())
-    if bad is None:
-        bad = _first_bad(parsed.is_nan() | parsed.is_infinite())
-    if bad is not None:
-        raise _fail(path, bad + 2, col.name, f"not a number {text[bad]!r}")
+    unreadable = (parsed.is_null() & text.is_not_null()) | parsed.is_nan() | parsed.is_infinite()
+    bad(unreadable, lambda i: f"not a number {text[i]!r}")
+    parsed = pl.select(pl.when(unreadable).then(None).otherwise(parsed).alias(col.name)).to_series()
+    if strict:
+        bad(parsed.abs() > MAX_AMOUNT, lambda i: f"implausible value {text[i]} (more than {MAX_AMOUNT:.0e} in size)")
     if strict and col.positive:
-        bad = _first_bad(parsed <= 0)
-        if bad is not None:
-            raise _fail(path, bad + 2, col.name, f"must be > 0, got {text[bad]}")
+        bad(parsed <= 0, lambda i: f"must be > 0, got {text[i]}")
     if strict and col.non_negative:
-        bad = _first_bad(parsed < 0)
-        if bad is not None:
-            raise _fail(path, bad + 2, col.name, f"must be >= 0, got {text[bad]}")
+        bad(parsed < 0, lambda i: f"must be >= 0, got {text[i]}")
     if col.dtype == "int":
-        bad = _first_bad(parsed.is_not_null() & (parsed != parsed.round(0)))
-        if bad is not None:
-            raise _fail(path, bad + 2, col.name, f"not a whole number {text[bad]!r}")
-        return parsed.cast(pl.Int64)
+        fractional = parsed.is_not_null() & (parsed != parsed.round(0))
+        bad(fractional, lambda i: f"not a whole number {text[i]!r}")
+        return pl.select(pl.when(fractional).then(None).otherwise(parsed).alias(col.name)).to_series().cast(pl.Int64)
     return parsed
 
 
 def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True) -> ParsedFile:
-    """Check columns, parse every cell, and reject duplicate keys; return a typed frame in contract order."""
+    """Check columns, parse every cell, and reject duplicate keys; return a typed frame in contract order.
+
+    Raises ``ContractError`` listing every problem in the file (the first one is its message).
+    """
     spec = KINDS[kind]
     notes: list[str] = []
     columns = [c.strip() for c in raw.columns]
@@ -312,22 +341,28 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         notes.append(f"{path}: ignoring unknown column(s) {', '.join(extra)}")
     if raw.height == 0:
         raise ScreenerError(f"{path}: the file has a header but no rows")
+    problems: list[tuple[int, int, str, str]] = []
     parsed = {}
-    for col in spec.columns:
+    for position, col in enumerate(spec.columns):
         if col.name in columns:
-            parsed[col.name] = _parse_column(path, kind, col, raw.get_column(col.name), strict)
+            parsed[col.name] = _parse_column(path, kind, col, raw.get_column(col.name), problems, position, strict)
         else:
             parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(
                 {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}[col.dtype]
             )
     frame = pl.DataFrame(parsed)
-    dup = frame.select(spec.key).is_duplicated()
-    bad = _first_bad(dup) if strict else None
-    if bad is not None:
-        key = ", ".join(f"{k}={frame[k][bad]}" for k in spec.key)
-        rows = [i + 2 for i in frame.with_row_index().filter(
-            pl.all_horizontal([pl.col(k) == frame[k][bad] for k in spec.key])).get_column("index").to_list()]
-        raise _fail(path, rows[-1], spec.key[0], f"duplicate key ({key}) also on row {rows[0]}")
+    if strict:
+        seen: dict[tuple[object, ...], int] = {}
+        for i, key in enumerate(frame.select(spec.key).iter_rows()):
+            if any(v is None for v in key):
+                continue
+            if key in seen:
+                shown = ", ".join(f"{k}={v}" for k, v in zip(spec.key, key, strict=True))
+                problems.append((i + 2, 0, spec.key[0], f"duplicate key ({shown}) also on row {seen[key]}"))
+            else:
+                seen[key] = i + 2
+    if problems:
+        raise ContractError(path, problems)
     return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
 
 

@@ -70,6 +70,10 @@ _PARTS = ("fundamentals", "prices")
 
 
 # -- --max-age ---------------------------------------------------------------------------------------------------
+#: Ages beyond this are typing mistakes (and overflow a timedelta); ten years is already "never refresh".
+MAX_AGE_LIMIT = timedelta(days=3650)
+
+
 def parse_duration(text: str) -> timedelta:
     """``7d``, ``12h``, ``30m``, ``90s``, ``2w`` or ``0`` (always refresh)."""
     t = text.strip().lower()
@@ -78,7 +82,10 @@ def parse_duration(text: str) -> timedelta:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", t)
     if not m:
         raise ValueError(f"{text!r} is not a duration; write e.g. 7d, 12h, 30m or 0")
-    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds > MAX_AGE_LIMIT.total_seconds():
+        raise ValueError(f"{text!r} is longer than {MAX_AGE_LIMIT.days} days; use a shorter age")
+    return timedelta(seconds=seconds)
 
 
 def _format_duration(td: timedelta) -> str:
@@ -190,15 +197,20 @@ def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback,
                 out.problem(part, reason)
         return out
     ledger = provider.reset_ledger()
+    prices_attempted = False
     try:
         if plan.fundamentals:
             _fetch_fundamentals(provider, plan, out, lookback, today)
         if plan.prices and out.not_found is None and not out.gave_up_unavailable:
+            prices_attempted = True
             _fetch_prices(provider, plan, out, lookback, today)
     except NotFound as exc:
         out.not_found = str(exc)
     except Exception as exc:  # one symbol's surprise must not stop the run
-        out.problem("fundamentals" if plan.fundamentals else "prices", f"unexpected {type(exc).__name__}: {exc}")
+        out.problem("prices" if prices_attempted else "fundamentals", f"unexpected {type(exc).__name__}: {exc}")
+    if plan.prices and not prices_attempted and out.not_found is None:
+        # Never mark prices as fetched when no price request was made: they must be retried next run.
+        out.problem("prices", "not attempted: fundamentals failed first; run refresh again later")
     out.retries = ledger.retries
     breaker.record(out.gave_up_unavailable)
     return out
@@ -319,10 +331,16 @@ class RefreshReport:
         parts = []
         if failed:
             shown = ", ".join(failed[:8]) + (f" and {len(failed) - 8} more" if len(failed) > 8 else "")
-            parts.append(f"{len(failed)} of {len(self.rows)} refreshed had failures ({shown})")
+            pairs = [r for r in self.rows if r["symbol"].endswith("USD=X")]
+            n_sym, n_fx = len(self.rows) - len(pairs), len(pairs)
+            bad_fx = sum(1 for f in failed if f.endswith("USD=X"))
+            counted = f"{len(failed) - bad_fx} of {n_sym} symbol(s)" + (f" and {bad_fx} of {n_fx} fx pair(s)"
+                                                                       if n_fx else "")
+            parts.append(f"{counted} had failures ({shown})")
         if self.rejected:
-            parts.append(f"{self.rejected} row(s) failed validation and were kept out")
-        raise CompletedWithProblems("; ".join(parts) + "; reasons are in the table above and in the ingest log")
+            parts.append(f"{self.rejected} row(s) failed validation and were kept out "
+                         "(see 'screener validate --rejected')")
+        raise CompletedWithProblems("; ".join(parts) + "; the reasons are in the table above")
 
 
 # -- the run -----------------------------------------------------------------------------------------------------
@@ -455,7 +473,7 @@ def refresh(
                 met |= {normalise_currency(listing[s])[0] for s in wanted if listing.get(s)}
                 met |= {normalise_currency(c)[0] for c in stored_profiles["financial_currency"].drop_nulls()}
                 _refresh_fx(store, provider, pool, sorted(met - {"USD"}), state, limits, now, lookback, today,
-                            bar, report)
+                            bar, report, breaker)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -622,7 +640,7 @@ def _store_symbol(store: Store, f: SymbolFetch, checked: dict[str, tuple[pl.Data
             "prices", f.prices, lambda fr: _write_real(store, "prices", fr, stamp), hold=hold_prices)
         rejected += bad_pr
         _log_part(store, f, "prices", counts["prices"], bad_pr, f.problems.get("prices", []), stamp)
-    problems = [p for part in _PARTS for p in f.problems.get(part, [])]
+    problems = list(dict.fromkeys(p for part in _PARTS for p in f.problems.get(part, [])))
     anything = any(v for v in counts.values())
     status = ("partial" if anything else "failed") if problems else ("rejected" if rejected else "ok")
     message = "; ".join([*problems, *f.notes]) or None
@@ -658,7 +676,7 @@ def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad
 # -- fx ----------------------------------------------------------------------------------------------------------
 def _refresh_fx(store: Store, provider: YahooProvider | None, pool: ThreadPoolExecutor, currencies: list[str],
                 state: dict[tuple[str, str], datetime], limits: MaxAge, now: datetime, lookback: Lookback,
-                today: date, bar: _Progress, report: RefreshReport) -> None:
+                today: date, bar: _Progress, report: RefreshReport, breaker: _Breaker | None = None) -> None:
     last_fx = last_dates(store, "fx", "currency")
     due = [c for c in currencies if not _is_fresh(state, f"{c}USD=X", "fx", limits.prices, now)]
     if not due:
@@ -669,6 +687,9 @@ def _refresh_fx(store: Store, provider: YahooProvider | None, pool: ThreadPoolEx
     bar.add(len(due))
 
     def fetch(ccy: str) -> tuple[str, pl.DataFrame | None, str | None]:
+        if breaker is not None and breaker.open:
+            return ccy, None, ("not attempted: Yahoo Finance was unavailable (rate limits or no connection); "
+                               "run refresh again later")
         start = last_fx.get(ccy) or today - timedelta(days=lookback.fx_days)
         try:
             return ccy, provider.fx(ccy, start), None

@@ -402,3 +402,28 @@ def test_a_folder_names_the_files_it_passes_over(tmp_path, invoke) -> None:
     result = invoke("import", str(folder))
     assert result.exit_code == 0
     assert "not imported" in result.stderr and "bad_prices.csv" in result.stderr
+
+
+def test_every_problem_in_a_file_is_listed_at_once(tmp_path, invoke, db_path) -> None:
+    body = ("symbol,date,close,volume\nAAA,2024-01-02,0,\nAAA,2024-01-03,-1,5\nAAA,0001-01-01,3,-2\n"
+            "AAA,2024-01-02,4,\nBBB.AX,2024-01-04,1e300,\n")
+    before = snapshot(db_path)
+    result = invoke("import", str(write(tmp_path / "prices.csv", body)))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1].endswith("row 2, column close: must be > 0, got 0 (and 5 more problems in this file)")
+    listed = "\n".join(lines[:-1])
+    for expected in ("row 3, column close: must be > 0, got -1",
+                     "row 4, column date: implausible date 0001-01-01",
+                     "row 4, column volume: must be >= 0, got -2",
+                     "row 5, column symbol: duplicate key (symbol=AAA, date=2024-01-02) also on row 2",
+                     "row 6, column close: implausible value 1e300"):
+        assert expected in listed
+    assert snapshot(db_path) == before
+
+
+def test_statements_in_a_quote_sub_unit_are_refused(tmp_path, invoke) -> None:
+    body = "symbol,period_end,period,currency,revenue\nAAA,2024-03-31,Q,GBp,1\n"
+    result = invoke("import", str(write(tmp_path / "fundamentals.csv", body)))
+    assert result.exit_code == 1
+    assert "unknown currency code 'GBp'" in result.stderr and "only for listings" in result.stderr

@@ -138,8 +138,20 @@ def test_rate_limited_statements_never_erase_stored_data(universe: Store, yahoo:
     log = universe.query("SELECT status, message FROM ingest_log WHERE symbol = 'MP' AND kind = 'fundamentals' "
                          "ORDER BY id DESC LIMIT 1").row(0, named=True)
     assert log["status"] == "failed" and "429" in log["message"]
-    with pytest.raises(Exception, match=r"1 of 1 refreshed had failures \(MP\)"):
+    with pytest.raises(Exception, match=r"1 of 1 symbol\(s\) had failures \(MP\)"):
         report.raise_if_problems()
+
+
+def test_prices_skipped_after_a_failure_are_retried_next_run(universe: Store, yahoo: FakeYahoo) -> None:
+    yahoo.fail(r"quoteSummary/MP", 429)
+    first = refresh(universe, symbols=["MP"])
+    assert first.failed == ["MP"]
+    state = universe.query("SELECT status FROM refresh_state WHERE subject = 'MP' AND part = 'prices'")
+    assert state["status"].to_list() == ["failed"]  # never "ok" when no price request was made
+    yahoo.clear_failures()
+    again = refresh(universe, symbols=["MP"])
+    assert again.failed == []
+    assert universe.scalar("SELECT count(*) FROM prices WHERE symbol = 'MP'") > 0
 
 
 def test_retries_then_success_are_reported(universe: Store, yahoo: FakeYahoo, sleeps: list[float]) -> None:
@@ -237,12 +249,30 @@ def test_cli_refresh_prints_the_summary_and_exits_1_on_failures(universe: Store,
     rows: list[dict[str, Any]] = json.loads(result.stdout)
     assert [r["symbol"] for r in rows] == ["MP", "NOPE"]  # NOPE is not in the universe: warned, then tried
     assert rows[0]["status"] == "ok" and rows[1]["status"] == "failed"
-    assert result.stderr.startswith("Error: 1 of 2 refreshed had failures (NOPE)")
+    assert result.stderr.startswith("Error: 1 of 2 symbol(s) had failures (NOPE)")
     again = invoke("refresh", "--symbols", "MP")
     assert again.exit_code == 0
     assert "skipped" in again.stdout and "Refreshing" not in again.stderr
     assert "fresh" in again.stderr  # a note, on stderr only
     assert "Warning" not in again.stderr and "\x1b[" not in again.stderr  # no progress bar off a terminal
+
+
+def test_fx_is_not_asked_for_once_yahoo_is_unavailable(universe: Store, yahoo: FakeYahoo,
+                                                       sleeps: list[float]) -> None:
+    add_universe(universe, [(f"R{i}", f"R{i}", "US", "USD", "miner", "explorer") for i in range(4)])
+    yahoo.unreachable()
+    report = refresh(universe, workers=1)
+    pairs = report.table().filter(pl.col("symbol").str.ends_with("USD=X"))
+    assert pairs.height > 0 and set(pairs["status"]) == {"failed"}
+    assert pairs["message"].str.starts_with("not attempted").all()
+    assert yahoo.data_calls("USD=X") == []
+
+
+def test_cli_refuses_an_empty_symbol_list_and_an_absurd_max_age(invoke) -> None:
+    result = invoke("refresh", "--symbols", ",,")
+    assert result.exit_code == 1 and "names no symbol" in result.stderr
+    result = invoke("refresh", "--max-age", "99999999999d")
+    assert result.exit_code == 2 and "longer than 3650 days" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_rejects_a_bad_max_age(invoke) -> None:

@@ -224,3 +224,11 @@ def test_a_user_file_is_reachable_by_its_file_name_and_by_its_declared_name(tmp_
     (user / "other.toml").write_text(BASE.replace('"t"', '"korea-japan-enablers"'))
     with pytest.raises(RuleSetError, match="declared by"):
         resolve("korea-japan-enablers")
+
+
+def test_a_user_file_cannot_take_a_bundled_sets_name(tmp_path: Path) -> None:
+    user = tmp_path / "xdg-data" / "ree-screener" / "rules"
+    user.mkdir(parents=True)
+    (user / "mydefault.toml").write_text(BASE.replace('"t"', '"default"'))
+    with pytest.raises(RuleSetError, match=r"mydefault\.toml: name: 'default' is the name of the bundled rule set"):
+        load("mydefault")

@@ -270,3 +270,8 @@ def test_a_tag_that_is_already_there_changes_nothing(invoke, ready: Path, db_pat
     result = invoke("universe", "tag", symbol, "--add", roles[0], "--source", "x")
     assert result.exit_code == 0 and "nothing changed" in result.stderr
     assert snapshot(db_path) == before
+
+
+def test_a_common_country_name_suggests_its_code(invoke, ready: Path) -> None:
+    result = invoke("universe", "list", "--country", "uk")
+    assert result.exit_code == 1 and "(did you mean 'GB'?)" in result.stderr

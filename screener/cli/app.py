@@ -35,6 +35,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: An error with many parts (every bad cell of a file) lists this many under its one-line summary.
+MAX_DETAIL_LINES = 30
+
+
 @dataclass
 class AppContext:
     db: str | None
@@ -65,6 +69,12 @@ class ScreenerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ScreenerError as exc:
+            # The parts come first and the one-line summary last, where a terminal user's eye lands.
+            details = getattr(exc, "details", [])[1:]
+            for line in details[:MAX_DETAIL_LINES]:
+                click.echo(f"  {line}", err=True)
+            if len(details) > MAX_DETAIL_LINES:
+                click.echo(f"  ... and {len(details) - MAX_DETAIL_LINES} more", err=True)
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):

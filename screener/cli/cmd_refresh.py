@@ -39,9 +39,13 @@ def refresh(ctx: click.Context, symbols: tuple[str, ...], max_age: object, worke
     from screener.refresh import stderr_is_terminal
     from screener.render import render
 
-    wanted = [s for item in symbols for s in item.split(",") if s.strip()] or None
+    wanted = [s.strip() for item in symbols for s in item.split(",") if s.strip()]
+    if symbols and not wanted:
+        from screener.errors import ScreenerError
+
+        raise ScreenerError("--symbols was given but names no symbol; e.g. --symbols MP,LYC.AX")
     with store_from(ctx) as store:
-        report = run_refresh(store, symbols=wanted, max_age=max_age, workers=workers,  # type: ignore[arg-type]
+        report = run_refresh(store, symbols=wanted or None, max_age=max_age, workers=workers,  # type: ignore[arg-type]
                              progress=not quiet and stderr_is_terminal(), note=None if quiet else note)
     render(report.table(), fmt)
     report.raise_if_problems()

@@ -140,7 +140,7 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _unique(("symbol", "period_end", "period")),
             _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
             _in_set("period", PERIODS, "Q or FY"),
-            _in_set("currency", listing_currencies, "ISO 4217"),
+            _in_set("currency", ISO_CURRENCIES, "ISO 4217 main unit (statements are never in pence)"),
             _not_future("period_end", today),
             _non_negative("capital_expenditure"),
             _positive("shares_outstanding"),
