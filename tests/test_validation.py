@@ -124,3 +124,8 @@ def test_validate_reports_per_kind_and_expectation(invoke, db_path: Path) -> Non
     lines = listed.stdout.splitlines()
     assert lines[0] == "kind,key,column_name,expectation,value"
     assert "prices,MP/2025-01-02,close,expect_column_values_to_be_between (close > 0),'-3" in lines  # csv guard
+
+
+def test_validate_refuses_two_listings_at_once(invoke) -> None:
+    result = invoke("validate", "--failures", "--rejected")
+    assert result.exit_code == 1 and "give one of them" in result.stderr

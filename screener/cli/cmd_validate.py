@@ -17,9 +17,11 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, fmt: 
     were checked, how many failed and which keys. Exits 1 when anything stored fails."""
     import polars as pl
 
-    from screener.errors import CompletedWithProblems
+    from screener.errors import CompletedWithProblems, ScreenerError
     from screener.render import render
 
+    if show_failures and show_rejected:
+        raise ScreenerError("--failures and --rejected list different things; give one of them")
     with store_from(ctx) as store:
         if show_rejected:
             render(store.query(
@@ -29,7 +31,8 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, fmt: 
         from screener.validation import validate_store
 
         result = validate_store(store)
-        held = int(store.scalar("SELECT count(*) FROM rejected_rows") or 0)
+        # one rejected row can fail several expectations: count rows (source and key), not failing values
+        held = int(store.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows") or 0)
     if show_failures:
         render(result.failures.select("kind", "key", "column_name", "expectation", "value"), fmt)
     else:
