@@ -76,8 +76,9 @@ def test_max_age_forms() -> None:
 def test_first_run_stores_everything_and_a_second_run_makes_no_request(universe: Store, yahoo: FakeYahoo) -> None:
     report = refresh(universe)
     table = report.table()
-    assert table["symbol"].to_list() == ["7203.T", "BP.L", "MP", "GBPUSD=X", "JPYUSD=X"]
-    assert set(table["status"]) == {"ok"}
+    shown = table.to_dicts()  # printed with any failure below, so an intermittent one explains itself
+    assert table["symbol"].to_list() == ["7203.T", "BP.L", "MP", "GBPUSD=X", "JPYUSD=X"], shown
+    assert set(table["status"]) == {"ok"}, shown
     assert report.failed == [] and report.rejected == 0
     fund = universe.frame("fundamentals")
     assert fund.group_by("symbol").len().sort("symbol")["len"].to_list() == [9, 9, 9]
@@ -91,13 +92,13 @@ def test_first_run_stores_everything_and_a_second_run_makes_no_request(universe:
     assert share_history(universe, ["MP"])["shares"].to_list() == [1.61e8, 1.08e8]
     assert sorted(universe.frame("fx")["currency"].unique().to_list()) == ["GBP", "JPY"]
     log = universe.query("SELECT symbol, kind, status FROM ingest_log WHERE symbol IS NOT NULL ORDER BY id")
-    assert log.filter(pl.col("status") != "ok").height == 0
-    assert log.height == 6  # fundamentals and prices for three symbols
+    assert log.filter(pl.col("status") != "ok").height == 0, log.to_dicts()
+    assert log.height == 6, log.to_dicts()  # fundamentals and prices for three symbols
     assert refresh_state(universe).height == 8  # 3 symbols x 2 parts + 2 currency pairs
 
     before = len(yahoo.calls)
     again = refresh(universe)
-    assert len(yahoo.calls) == before  # not one request
+    assert len(yahoo.calls) == before, yahoo.calls[before:]  # not one request
     assert set(again.table()["status"]) == {"skipped"}
     skipped = universe.scalar("SELECT count(*) FROM ingest_log WHERE status = 'skipped'")
     assert skipped == 3
