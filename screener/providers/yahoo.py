@@ -166,6 +166,13 @@ def configure_yfinance(cache_dir: Path) -> None:
             logger.propagate = False
         # yfinance's own deprecation notes and the pandas 3 warnings its code triggers are attributed to yfinance.
         warnings.filterwarnings("ignore", module=r"yfinance(\.|$)")
+        # yfinance opens its SQLite caches lazily and without a lock; open them here, on one thread, so that refresh
+        # workers never race to create the same tables (which can fail with "database is locked" under load).
+        with contextlib.suppress(Exception):
+            import yfinance.cache as yc
+
+            yc.get_tz_cache().lookup("^WARMUP")
+            yc.get_cookie_cache().lookup("basic")
 
 
 def forget_responses() -> None:
