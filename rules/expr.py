@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,16 @@ from screener.errors import ScreenerError
 
 if TYPE_CHECKING:  # polars is imported where expressions are built, so parsing alone stays light
     import polars as pl
+
+#: The operators of the language, shared by the polars compiler and the row-by-row explainer (rules.why), which
+#: both apply them to their own values (polars expressions, Python numbers).
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+}
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
 
 NUMBER = "number"
 TEXT = "text"
@@ -802,21 +813,13 @@ def to_polars(node: Node, numeric: frozenset[str] | set[str] = frozenset()) -> p
         return ~hit if node.negated else hit
     assert isinstance(node, Binary)
     left, right = sub(node.left), sub(node.right)
-    ops: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
-        "and": lambda a, b: a & b,
-        "or": lambda a, b: a | b,
-        "+": lambda a, b: _finite(a + b),
-        "-": lambda a, b: _finite(a - b),
-        "*": lambda a, b: _finite(a * b),
-        "/": lambda a, b: _finite(a / b),  # x/0 is ±inf and 0/0 NaN: both become missing
-        "==": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    return ops[node.op](left, right)
+    if node.op == "and":
+        return left & right
+    if node.op == "or":
+        return left | right
+    if node.op in ARITHMETIC:
+        return _finite(ARITHMETIC[node.op](left, right))  # x/0 is ±inf and 0/0 NaN: both become missing
+    return COMPARISONS[node.op](left, right)
 
 
 @dataclass(frozen=True)

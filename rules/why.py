@@ -9,10 +9,12 @@ propagates, a division by zero is missing, a missing condition fails), and only 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rules.expr import (
+    ARITHMETIC,
+    COMPARISONS,
     Binary,
     Bool,
     Call,
@@ -29,21 +31,6 @@ from rules.expr import (
 )
 
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
-_ARITH: dict[str, Callable[[float, float], float]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-}
-_CMP: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
 
 def _number(v: float) -> float | None:
     f = float(v)
@@ -88,14 +75,14 @@ def evaluate(node: Node, row: Mapping[str, Any]) -> Any:
         return None if a is None or b is None else False
     if a is None or b is None:
         return None
-    if node.op in _ARITH:
+    if node.op in ARITHMETIC:
         if node.op == "/" and b == 0:
             return None
         try:
-            return _number(_ARITH[node.op](a, b))
+            return _number(ARITHMETIC[node.op](a, b))
         except (OverflowError, ZeroDivisionError):
             return None
-    return _CMP[node.op](a, b)
+    return COMPARISONS[node.op](a, b)
 
 
 def number_text(v: float, name: str = "") -> str:

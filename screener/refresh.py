@@ -216,38 +216,40 @@ def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback,
     return out
 
 
-def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback,
-                        today: date) -> None:
-    sym = plan.symbol
+def _attempt(out: SymbolFetch, part: str, call: Callable[[], Any]) -> Any:
+    """Run one provider call for ``part``; a failure is recorded on the symbol and gives ``None``.
+
+    ``NotFound`` propagates (the whole symbol is unknown); ``Unavailable`` also marks the symbol as given up, so
+    the caller stops asking Yahoo for it.
+    """
     try:
-        out.profile = profile_row(sym, provider.info(sym))
+        return call()
     except NotFound:
         raise
     except Unavailable as exc:
-        out.problem("fundamentals", str(exc))
+        out.problem(part, str(exc))
         out.gave_up_unavailable = True
-        return
     except ProviderError as exc:
-        out.problem("fundamentals", str(exc))
+        out.problem(part, str(exc))
+    return None
+
+
+def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback,
+                        today: date) -> None:
+    sym = plan.symbol
+    info = _attempt(out, "fundamentals", lambda: provider.info(sym))
+    if info is not None:
+        out.profile = profile_row(sym, info)
+    if out.gave_up_unavailable:
+        return
     tables: dict[tuple[str, str], Any] = {}
     for statement, freq in STATEMENTS:
-        try:
-            tables[(statement, freq)] = provider.statement(sym, statement, freq)
-        except Unavailable as exc:
-            out.problem("fundamentals", str(exc))
-            out.gave_up_unavailable = True
+        tables[(statement, freq)] = _attempt(
+            out, "fundamentals", lambda s=statement, f=freq: provider.statement(sym, s, f))
+        if out.gave_up_unavailable:
             return
-        except NotFound:
-            raise
-        except ProviderError as exc:
-            out.problem("fundamentals", str(exc))
-    try:
-        out.shares = provider.shares(sym, today - timedelta(days=lookback.share_days))
-    except Unavailable as exc:
-        out.problem("fundamentals", str(exc))
-        out.gave_up_unavailable = True
-    except ProviderError as exc:
-        out.problem("fundamentals", str(exc))
+    out.shares = _attempt(out, "fundamentals",
+                          lambda: provider.shares(sym, today - timedelta(days=lookback.share_days)))
     if not any(t is not None for t in tables.values()):
         return
     currency = (out.profile or {}).get("financial_currency") or plan.financial_currency
@@ -262,25 +264,19 @@ def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, l
                   today: date) -> None:
     sym = plan.symbol
     full_start = today - timedelta(days=lookback.price_days)
-    try:
-        history = provider.prices(sym, plan.price_start or full_start, unit=plan.unit)
-        frame = history.frame
-        if plan.price_start is not None and plan.stored_close and frame.height:
-            overlap = frame.filter(pl.col("date") == plan.price_start)["close"].to_list()
-            if overlap and abs(overlap[0] / plan.stored_close - 1) > OVERLAP_TOLERANCE:
-                out.notes.append(f"stored close on {plan.price_start} was {plan.stored_close:g}, Yahoo now says "
-                                 f"{overlap[0]:g} (split or correction): prices re-fetched in full")
-                history = provider.prices(sym, full_start, unit=plan.unit)
-                frame = history.frame
-    except Unavailable as exc:
-        out.problem("prices", str(exc))
-        out.gave_up_unavailable = True
+    history = _attempt(out, "prices", lambda: provider.prices(sym, plan.price_start or full_start, unit=plan.unit))
+    if history is None:
         return
-    except NotFound:
-        raise
-    except ProviderError as exc:
-        out.problem("prices", str(exc))
-        return
+    frame = history.frame
+    if plan.price_start is not None and plan.stored_close and frame.height:
+        overlap = frame.filter(pl.col("date") == plan.price_start)["close"].to_list()
+        if overlap and abs(overlap[0] / plan.stored_close - 1) > OVERLAP_TOLERANCE:
+            out.notes.append(f"stored close on {plan.price_start} was {plan.stored_close:g}, Yahoo now says "
+                             f"{overlap[0]:g} (split or correction): prices re-fetched in full")
+            history = _attempt(out, "prices", lambda: provider.prices(sym, full_start, unit=plan.unit))
+            if history is None:
+                return
+            frame = history.frame
     out.quote_currency = history.quote_currency
     out.price_unit = history.unit
     if out.profile is not None:
