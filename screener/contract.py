@@ -62,7 +62,12 @@ CAPACITY_STAGES: tuple[str, ...] = (
     "commissioning",
     "production",
 )
-PERIODS: tuple[str, ...] = ("Q", "FY")
+PERIODS: tuple[str, ...] = ("Q", "H", "FY")
+#: Nominal length of each period label in days: a label says how long the period is, and spacing must agree.
+PERIOD_DAYS: dict[str, int] = {"Q": 91, "H": 182, "FY": 365}
+#: The spacing between consecutive period ends that identifies each label (inclusive bounds, in days). Wide enough
+#: for 52/53-week years and calendar quirks, narrow enough that a half year can never pass for a quarter.
+PERIOD_SPACING: dict[str, tuple[int, int]] = {"Q": (70, 112), "H": (150, 215), "FY": (330, 400)}
 #: Events not tied to one listed company (policy, agency agreements) carry this symbol.
 MARKET_SYMBOL = "*"
 
@@ -140,6 +145,18 @@ def split_places(values: Sequence[str], option: str = "--country") -> tuple[list
                 + f"; use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
             )
     return codes, regions
+
+
+def period_of_spacing(days: int) -> str | None:
+    """The period label that ``days`` between two consecutive period ends implies, or ``None`` when it fits none.
+
+    Why spacing and not a provider's label: Yahoo's "quarterly" tables hold half-year columns for ASX and AIM
+    companies, and a half year summed as a quarter doubles trailing revenue.
+    """
+    for label, (low, high) in PERIOD_SPACING.items():
+        if low <= days <= high:
+            return label
+    return None
 
 
 def region_of(country: str | None) -> str:
@@ -268,6 +285,15 @@ KINDS: dict[str, Kind] = {
             Column("amount_usd", "float", non_negative=True),
             Column("description", required=True),
             Column("source"),
+        ),
+    ),
+    "splits": Kind(
+        "splits",
+        ("symbol", "date"),
+        (
+            Column("symbol", required=True, upper=True),
+            Column("date", "date", required=True),
+            Column("ratio", "float", required=True, positive=True),
         ),
     ),
 }

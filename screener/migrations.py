@@ -207,6 +207,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        6,
+        "trustworthy data: stock splits, resolution of rejected rows, first empty answer per refresh subject",
+        """
+        CREATE TABLE splits (
+            symbol VARCHAR NOT NULL,
+            date DATE NOT NULL,               -- first trading day at the new share count
+            ratio DOUBLE NOT NULL,            -- new shares per old share (5 for 5:1, 0.1 for 1:10)
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (symbol, date)
+        );
+        ALTER TABLE rejected_rows ADD COLUMN resolved_at TIMESTAMP;   -- a later load stored the same key
+        ALTER TABLE refresh_state ADD COLUMN empty_since TIMESTAMP;   -- first of a run of empty answers
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

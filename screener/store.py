@@ -24,7 +24,7 @@ from screener.migrations import LATEST_VERSION, MIGRATIONS
 from screener.paths import default_db_path
 
 #: Columns per table that are bookkeeping rather than contract data.
-_VALUE_TABLES = ("fundamentals", "prices", "fx", "events")
+_VALUE_TABLES = ("fundamentals", "prices", "fx", "events", "splits")
 
 
 def utcnow() -> datetime:
@@ -199,7 +199,7 @@ class Store:
         return df
 
     def counts(self) -> dict[str, int]:
-        tables = ["companies", "role_tags", "fundamentals", "prices", "fx", "events"]
+        tables = ["companies", "role_tags", "fundamentals", "prices", "fx", "events", "splits"]
         return {t: int(self.scalar(f"SELECT count(*) FROM {t}")) for t in tables}
 
     def providers(self) -> dict[str, list[str]]:

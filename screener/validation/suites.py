@@ -139,7 +139,7 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             *(_not_null(c) for c in ("symbol", "period_end", "period", "currency")),
             _unique(("symbol", "period_end", "period")),
             _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
-            _in_set("period", PERIODS, "Q or FY"),
+            _in_set("period", PERIODS, "Q, H or FY"),
             _in_set("currency", ISO_CURRENCIES, "ISO 4217 main unit (statements are never in pence)"),
             _not_future("period_end", today),
             _non_negative("capital_expenditure"),
@@ -174,6 +174,14 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _non_negative("amount_usd"),
             Check("ExpectColumnValuesToBeBetween", {"column": "target_year", "min_value": 1950, "max_value": 2100},
                   "a year between 1950 and 2100"),
+        ]
+    if kind == "splits":
+        return [
+            *(_not_null(c) for c in ("symbol", "date", "ratio")),
+            _unique(("symbol", "date")),
+            _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
+            _not_future("date", today),
+            _positive("ratio"),
         ]
     if kind == "profiles":
         return [
