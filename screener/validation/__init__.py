@@ -1,12 +1,16 @@
 """Validation gates: a great-expectations suite per kind, run before anything reaches the store.
 
-- ``validate_frame(kind, frame, source)``: the failing values of one frame, each named by row, key, column and
-  expectation. ``refresh`` keeps those rows out and records them; ``import`` refuses the file (or, with
+- ``validate_frame(kind, frame, source, *, today, splits)``: the failing values of one frame, each named by row,
+  key, column and expectation. ``today`` bounds dates (default: the machine's date); ``splits`` (symbol, date,
+  ratio) are the known splits, which explain price and share-count jumps. Every load goes through
+  ``screener.intake``, which keeps failing rows out and records them; ``import`` refuses the file instead (or, with
   ``--quarantine``, stores the rest).
-- ``validate_parsed(parsed)``: the same per imported file.
-- ``validate_store(store)``: every suite over what is stored, for ``screener validate``.
+- ``validate_parsed(parsed, *, today, splits)``: the same per imported file.
+- ``validate_store(store, *, today)``: every suite over what is stored (with the stored splits), for
+  ``screener validate``, including the refresh subjects whose latest answer was empty.
 
-The suites themselves are data in ``suites.py``; great_expectations is imported only when a check runs.
+The suites themselves are data in ``suites.py``; the cross-row columns they check are computed in ``derived.py``;
+great_expectations is imported only when a check runs.
 """
 
 from __future__ import annotations
@@ -40,17 +44,21 @@ SUMMARY_SCHEMA: dict[str, type[pl.DataType]] = {
 KEYS_SHOWN = 10
 
 
-def validate_frame(kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None) -> pl.DataFrame:
+def validate_frame(kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None,
+                   splits: pl.DataFrame | None = None) -> pl.DataFrame:
     """Failing values of ``frame`` against the suite of ``kind``: columns source, row (0-based index + 2, the
     spreadsheet row), kind, key, expectation, column_name, value. Empty when every row passes."""
+    from screener.validation.derived import derive
     from screener.validation.runner import failures_frame, run_checks
 
-    return failures_frame(kind, frame, run_checks(kind, frame, today), source)
+    derived = derive(kind, frame, splits)
+    return failures_frame(kind, derived, run_checks(kind, derived, today), source)
 
 
-def validate_parsed(parsed: Sequence[ParsedFile]) -> dict[Path, pl.DataFrame]:
+def validate_parsed(parsed: Sequence[ParsedFile], *, today: date | None = None,
+                    splits: pl.DataFrame | None = None) -> dict[Path, pl.DataFrame]:
     """Failing values per imported file (an empty frame for a clean file)."""
-    return {pf.path: validate_frame(pf.kind, pf.frame, str(pf.path)) for pf in parsed}
+    return {pf.path: validate_frame(pf.kind, pf.frame, str(pf.path), today=today, splits=splits) for pf in parsed}
 
 
 @dataclass
@@ -67,32 +75,37 @@ def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
     from screener.profiles import profiles, share_history
     from screener.validation.market_cap import stored_market_caps
 
-    frames = {kind: store.frame(kind) for kind in ("companies", "fundamentals", "prices", "fx", "events")}
+    frames = {kind: store.frame(kind) for kind in ("companies", "fundamentals", "prices", "fx", "events", "splits")}
     frames["profiles"] = profiles(store)
     frames["shares"] = share_history(store)
     frames["market_cap"] = stored_market_caps(store)
+    frames["refresh"] = store.query(
+        "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part")
     return frames
 
 
 def validate_store(store: Store, *, today: date | None = None) -> StoreValidation:
     """Re-run every suite over what is stored. Sorted by kind (suite order) and check order, so the report is
     the same every time for the same data."""
+    from screener.validation.derived import derive
     from screener.validation.runner import FAILURE_SCHEMA, failures_frame, run_checks
 
     summary_rows = []
     failures = []
-    for kind, frame in _stored_frames(store).items():
-        results = run_checks(kind, frame, today)
-        fails = failures_frame(kind, frame, results, f"store:{kind}")
+    frames = _stored_frames(store)
+    splits = frames["splits"]
+    for kind, frame in frames.items():
+        derived = derive(kind, frame, splits)
+        results = run_checks(kind, derived, today)
+        fails = failures_frame(kind, derived, results, f"store:{kind}")
         failures.append(fails)
         for res in results:
-            keys = sorted({fails["key"][i] for i in range(fails.height)
-                           if fails["expectation"][i].startswith(res.check.label)
-                           and fails["column_name"][i] == ",".join(res.check.columns)})
+            part = failures_frame(kind, derived, [res], f"store:{kind}")
+            keys = sorted(set(part["key"].to_list()))
             shown = "; ".join(keys[:KEYS_SHOWN]) + (f"; ... and {len(keys) - KEYS_SHOWN} more"
                                                     if len(keys) > KEYS_SHOWN else "")
             summary_rows.append({"kind": kind, "expectation": res.check.label,
-                                 "column_name": ",".join(res.check.columns), "checked": res.checked,
+                                 "column_name": res.check.column_name, "checked": res.checked,
                                  "failed": len(res.failed_rows), "failing_keys": shown or None})
     summary = pl.DataFrame(summary_rows, schema=SUMMARY_SCHEMA, orient="row")
     all_failures = pl.concat(failures) if failures else pl.DataFrame(schema=FAILURE_SCHEMA)

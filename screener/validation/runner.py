@@ -19,7 +19,8 @@ from typing import Any
 
 import polars as pl
 
-from screener.validation.suites import Check, checks_for, key_columns
+from screener.validation.keys import key_strings
+from screener.validation.suites import Check, checks_for, columns_of
 
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
@@ -77,7 +78,8 @@ def _pandas(frame: pl.DataFrame, columns: list[str]) -> Any:
 
 
 def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> list[CheckResult]:
-    """Run the kind's checks on the columns the frame has; a check on an absent column is skipped."""
+    """Run the kind's checks on the columns the frame has; a check on an absent column is skipped. Checks on
+    derived columns need the frame from ``derived.derive`` (``validate_frame`` and ``validate_store`` pass it)."""
     today = today or date.today()
     checks = [c for c in checks_for(kind, today) if all(col in frame.columns for col in c.columns)]
     if frame.height == 0 or not checks:
@@ -93,8 +95,7 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
     by_key = {c.match_key: CheckResult(c, frame.height) for c in checks}
     for res in outcome.results:
         cfg = res.expectation_config
-        cols = tuple(cfg.kwargs["column_list"]) if "column_list" in cfg.kwargs else (cfg.kwargs.get("column"),)
-        target = by_key.get((cfg.type, cols))
+        target = by_key.get((cfg.type, columns_of(cfg.kwargs)))
         if target is None:
             continue
         info = res.exception_info or {}
@@ -122,12 +123,7 @@ def _text(value: Any) -> str | None:
 
 def key_of(frame: pl.DataFrame, kind: str, index: int) -> str:
     """A row's key as ``MP/2025-06-30/FY``: what rejected-row reports and ``validate`` name failing rows by."""
-    parts = []
-    for col in key_columns(kind):
-        if col in frame.columns:
-            text = _text(frame[col][index]) or ""
-            parts.append(text if len(text) <= 40 else text[:39] + "…")
-    return "/".join(parts)
+    return key_strings(kind, frame.slice(index, 1))[0]
 
 
 FAILURE_SCHEMA: dict[str, type[pl.DataType]] = {
@@ -142,14 +138,19 @@ FAILURE_SCHEMA: dict[str, type[pl.DataType]] = {
 
 
 def failures_frame(kind: str, frame: pl.DataFrame, results: list[CheckResult], source: str) -> pl.DataFrame:
-    """One row per failing value: source, spreadsheet row (header = 1), kind, key, expectation, column, value."""
+    """One row per failing value: source, spreadsheet row (header = 1), kind, key, expectation, column, value.
+
+    A check on a derived column is reported under the contract column it is about, with the value that explains
+    it (``1050.0 after 10.5``), so the report reads the same for every check."""
+    failing = sorted({i for res in results for i in res.failed_rows})
+    keys = dict(zip(failing, key_strings(kind, frame[failing]).to_list(), strict=True)) if failing else {}
     rows = []
     for res in results:
+        shown = res.check.shown_columns
         for i in res.failed_rows:
-            value = "/".join(_text(frame[c][i]) or "" for c in res.check.columns) if len(res.check.columns) > 1 \
-                else _text(frame[res.check.columns[0]][i])
-            rows.append({"source": source, "row": i + 2, "kind": kind, "key": key_of(frame, kind, i),
+            value = "/".join(_text(frame[c][i]) or "" for c in shown) if len(shown) > 1 else _text(frame[shown[0]][i])
+            rows.append({"source": source, "row": i + 2, "kind": kind, "key": keys[i],
                          "expectation": res.check.label if res.error is None else f"{res.check.label}: {res.error}",
-                         "column_name": ",".join(res.check.columns), "value": value})
+                         "column_name": res.check.column_name, "value": value})
     out = pl.DataFrame(rows, schema=FAILURE_SCHEMA, orient="row")
     return out.sort(["row", "column_name", "expectation"])

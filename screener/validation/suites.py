@@ -5,6 +5,10 @@ import here), and a plain list makes the rules easy to read, document and test. 
 expectation suites when validation actually runs.
 
 Dates may be at most one day ahead of the machine's date: an exchange east of us can already be on tomorrow.
+
+Checks across rows (a jump from the previous close, the spacing of a period series, an FY against its quarters)
+run on columns that ``derived`` computes first; their failures are reported under the contract column they are
+about, with a value that shows the comparison.
 """
 
 from __future__ import annotations
@@ -27,15 +31,26 @@ from screener.contract import (
     STAGES,
     SUBUNITS,
 )
+from screener.validation.derived import (
+    FLOWS,
+    FY_TOLERANCE,
+    PRICE_JUMP_LIMIT,
+    SHARE_JUMP_LIMIT,
+    change_column,
+    parts_column,
+    shown_column,
+)
 
 #: Implied market cap (our shares x our close) over the provider's (its shares x its price) must fall in here.
 #: Wide on purpose: share classes and a few days between prices move it a little; a unit mistake moves it 100x.
 MARKET_CAP_RATIO_BOUNDS = (0.2, 5.0)
-#: Kinds beyond the data contract: provider profiles, share-count history, and the market-cap cross-check.
+#: Kinds beyond the data contract: provider profiles, share-count history, the market-cap cross-check, and the
+#: refresh state of each subject (an empty answer where data was expected).
 EXTRA_KEYS: dict[str, tuple[str, ...]] = {
     "profiles": ("symbol",),
     "shares": ("symbol", "date"),
     "market_cap": ("symbol",),
+    "refresh": ("subject", "part"),
 }
 SUITE_KINDS: tuple[str, ...] = (*KINDS, *EXTRA_KEYS)
 
@@ -59,6 +74,10 @@ class Check:
     gx_class: str
     kwargs: dict[str, Any] = field(hash=False)
     rule: str
+    #: The contract column a failure is reported under, when the checked column is a derived one.
+    about: str | None = None
+    #: Columns whose values a failure shows, when the checked values alone would not explain it.
+    shown: tuple[str, ...] = ()
 
     @property
     def expectation_type(self) -> str:
@@ -66,9 +85,17 @@ class Check:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        if "column_list" in self.kwargs:
-            return tuple(self.kwargs["column_list"])
-        return (self.kwargs["column"],)
+        """The columns great-expectations checks (derived ones included)."""
+        return columns_of(self.kwargs)
+
+    @property
+    def column_name(self) -> str:
+        """What reports name as the failing column."""
+        return self.about or ",".join(self.columns)
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        return self.shown or self.columns
 
     @property
     def label(self) -> str:
@@ -78,6 +105,36 @@ class Check:
     def match_key(self) -> tuple[str, tuple[str, ...]]:
         """How a GX result is matched back to its check: results do not come back in suite order."""
         return self.expectation_type, self.columns
+
+
+def columns_of(kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """The columns named in an expectation's arguments: a column list, a column pair, or one column."""
+    if "column_list" in kwargs:
+        return tuple(kwargs["column_list"])
+    if "column_A" in kwargs:
+        return kwargs["column_A"], kwargs["column_B"]
+    return (kwargs["column"],)
+
+
+def _jump(value: str, limit: float, what: str) -> Check:
+    name = change_column(value)
+    return Check("ExpectColumnValuesToBeBetween", {"column": name, "min_value": 1 / limit, "max_value": limit},
+                 f"within {limit:g}x of the previous {what} unless a split explains it", about=value,
+                 shown=(shown_column(name),))
+
+
+def _spacing() -> Check:
+    return Check("ExpectColumnPairValuesToBeEqual",
+                 {"column_A": "period", "column_B": "period_by_spacing", "ignore_row_if": "either_value_is_missing"},
+                 "spaced as labelled: Q about 91 days, H about 182, FY about 365", about="period",
+                 shown=(shown_column("period_by_spacing"),))
+
+
+def _fy_parts(flow: str) -> Check:
+    name = parts_column(flow)
+    return Check("ExpectColumnValuesToBeBetween", {"column": name, "min_value": 0, "max_value": FY_TOLERANCE},
+                 f"FY within {FY_TOLERANCE:.0%} of the sum of its quarters (or halves)", about=flow,
+                 shown=(shown_column(name),))
 
 
 def _not_null(column: str) -> Check:
@@ -144,6 +201,9 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _not_future("period_end", today),
             _non_negative("capital_expenditure"),
             _positive("shares_outstanding"),
+            _jump("shares_outstanding", SHARE_JUMP_LIMIT, "period's share count"),
+            _spacing(),
+            *(_fy_parts(flow) for flow in FLOWS),
         ]
     if kind == "prices":
         return [
@@ -153,6 +213,7 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _not_future("date", today),
             _positive("close"),
             _non_negative("volume"),
+            _jump("close", PRICE_JUMP_LIMIT, "close"),
         ]
     if kind == "fx":
         return [
@@ -161,6 +222,7 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _in_set("currency", ISO_CURRENCIES, "ISO 4217 main unit"),
             _not_future("date", today),
             _positive("usd_per_unit"),
+            _jump("usd_per_unit", PRICE_JUMP_LIMIT, "rate"),
         ]
     if kind == "events":
         return [
@@ -199,6 +261,7 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _unique(("symbol", "date")),
             _not_future("date", today),
             _positive("shares"),
+            _jump("shares", SHARE_JUMP_LIMIT, "share count"),
         ]
     if kind == "market_cap":
         low, high = MARKET_CAP_RATIO_BOUNDS
@@ -207,5 +270,10 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             Check("ExpectColumnValuesToBeBetween",
                   {"column": "market_cap_ratio", "min_value": low, "max_value": high},
                   f"shares x close within {low:g}..{high:g} x the provider's market cap"),
+        ]
+    if kind == "refresh":
+        return [
+            Check("ExpectColumnValuesToNotBeInSet", {"column": "status", "value_set": ["empty"]},
+                  "an answer with data where data was expected", shown=(shown_column("status"),)),
         ]
     raise ValueError(f"no validation suite for kind {kind!r}")

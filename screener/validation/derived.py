@@ -1,0 +1,235 @@
+"""Cross-row facts, computed in polars, that the great-expectations suites then check row by row.
+
+Why derived columns: the damage that breaks rankings is rarely visible in one cell. A close stored in pence next to
+closes in pounds, a share count off by a thousand, half years labelled as quarters, or an annual figure that is not
+the sum of its quarters all look plausible alone; they show only against the neighbouring rows. Each function here
+adds columns that put that comparison on the row itself (``close_change``, ``period_by_spacing``,
+``revenue_vs_parts``), so a failure is reported like any other: by key, column and value. Row order is kept.
+
+Splits: a split changes the price and the share count on its date. A jump that the split ratio accounts for is not
+damage, whether the provider's history is split-adjusted (no jump) or raw (a jump the ratio explains).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from screener.contract import PERIOD_SPACING, PERIODS
+
+#: A close or an FX rate that moves more than this factor from one row to the next is a unit error, not a market.
+PRICE_JUMP_LIMIT = 20.0
+#: A share count that moves more than this factor between consecutive periods, with no split, is a unit error.
+SHARE_JUMP_LIMIT = 3.0
+#: An FY flow may differ from the sum of its quarters (or halves) by this share of their size.
+FY_TOLERANCE = 0.10
+#: Flows that add up over a year; balances (cash, debt, shares) do not.
+FLOWS: tuple[str, ...] = ("revenue", "operating_income", "net_income", "operating_cash_flow", "capital_expenditure",
+                          "free_cash_flow")
+#: The quarters (halves) inside a fiscal year end after ``FY end - 330 days`` and no later than a week after it
+#: (52/53-week years): the previous year's last quarter is about 365 days earlier and the next one 91 days later.
+_PARTS_WINDOW = (timedelta(days=330), timedelta(days=7))
+_PARTS = {"Q": 4, "H": 2}
+_ROW = "_row_index"
+
+
+def change_column(value: str) -> str:
+    return f"{value}_change"
+
+
+def shown_column(name: str) -> str:
+    return f"{name}_shown"
+
+
+def parts_column(flow: str) -> str:
+    return f"{flow}_vs_parts"
+
+
+def _closest_to_one(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+    """Of two ratios, the one nearer 1 on a log scale (``a`` when ``b`` is unknown)."""
+    return pl.when(b.is_null() | (a.log().abs() <= b.log().abs())).then(a).otherwise(b)
+
+
+def _split_factor(rows: pl.DataFrame, series: str, on: str, splits: pl.DataFrame | None) -> pl.Series:
+    """Per row, the product of the ratios of every split of its symbol on or before its date (1 before any)."""
+    if splits is None or splits.height == 0 or series != "symbol":
+        return pl.Series("_cum", [1.0] * rows.height, dtype=pl.Float64)
+    cum = (
+        splits.select(pl.col("symbol").cast(pl.String), pl.col("date").cast(pl.Date).alias("_split_on"),
+                      pl.col("ratio").cast(pl.Float64))
+        .drop_nulls()
+        .filter(pl.col("ratio") > 0)
+        .sort("symbol", "_split_on")
+        .with_columns(pl.col("ratio").cum_prod().over("symbol").alias("_cum"))
+        .sort("_split_on")
+    )
+    left = rows.select(pl.col(series).alias("symbol"), pl.col(on).cast(pl.Date).alias("_on"),
+                       pl.int_range(pl.len()).alias("_pos"))
+    joined = left.sort("_on").join_asof(cum.select("symbol", "_split_on", "_cum"), left_on="_on",
+                                        right_on="_split_on", by="symbol", strategy="backward", check_sortedness=False)
+    return joined.sort("_pos")["_cum"].fill_null(1.0)
+
+
+def _jumps(frame: pl.DataFrame, *, series: str, on: str, value: str, limit: float, splits: pl.DataFrame | None,
+           exponent: int) -> pl.DataFrame:
+    """Add ``<value>_change`` (ratio to the previous sound row, after splits) and a readable ``..._shown``.
+
+    ``exponent`` says how a split moves the value: +1 for prices (a 5:1 split divides the price by 5, so the price
+    times the cumulative ratio is comparable across it), -1 for share counts. The row that returns from a one-row
+    spike is compared with the row before the spike, so only the bad row is blamed.
+    """
+    name, shown = change_column(value), shown_column(change_column(value))
+    rows = (
+        frame.select(_ROW, series, on, value)
+        .filter(pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0))
+        .unique(subset=[series, on, value], keep="first")
+        .sort(series, on, value)
+    )
+    if rows.height == 0:
+        return frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name),
+                                  pl.lit(None, dtype=pl.String).alias(shown))
+    rows = rows.with_columns(_split_factor(rows, series, on, splits).alias("_cum").cast(pl.Float64))
+    x = pl.col(value).cast(pl.Float64)
+    level = x * pl.col("_cum").pow(exponent)
+
+    def prev(expr: pl.Expr, k: int) -> pl.Expr:
+        return expr.shift(k).over(series)
+
+    low, high = 1 / limit, limit
+    step1 = _closest_to_one(x / prev(x, 1), level / prev(level, 1))
+    step2 = _closest_to_one(x / prev(x, 2), level / prev(level, 2))
+    ok1 = step1.is_between(low, high)
+    jumped = step1.is_not_null() & ~ok1
+    back = jumped & prev(jumped, 1).fill_null(False) & step2.is_between(low, high)
+    derived = rows.with_columns(
+        pl.when(back).then(step2).otherwise(step1).alias(name),
+        pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
+    ).with_columns(
+        pl.when(pl.col(name).is_not_null())
+        .then(pl.format("{} after {}", x, pl.col("_before")))
+        .alias(shown)
+    )
+    keyed = derived.select(series, on, value, name, shown)
+    return frame.join(keyed, on=[series, on, value], how="left", nulls_equal=True).sort(_ROW)
+
+
+def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``period_by_spacing``: the label the days since the previous period of the same series (symbol and
+    label) imply. A longer gap in a series whose typical (median) spacing fits its label is a missing period, not
+    another label, and keeps the label; a shorter one never does."""
+    rows = (
+        frame.select("symbol", "period_end", "period")
+        .filter(pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null()
+                & pl.col("period").is_in(list(PERIODS)))
+        .unique()
+        .sort("symbol", "period", "period_end")
+        .with_columns((pl.col("period_end") - pl.col("period_end").shift(1)).over("symbol", "period")
+                      .dt.total_days().alias("period_gap_days"))
+    )
+    implied = pl.lit(None, dtype=pl.String)
+    for label, (lo, hi) in reversed(list(PERIOD_SPACING.items())):
+        implied = pl.when(pl.col("period_gap_days").is_between(lo, hi)).then(pl.lit(label)).otherwise(implied)
+    high = pl.col("period").replace_strict({k: v[1] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
+    low = pl.col("period").replace_strict({k: v[0] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
+    typical = pl.col("period_gap_days").median().over("symbol", "period")
+    gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
+    derived = rows.with_columns(
+        pl.when(pl.col("period_gap_days").is_null()).then(None)
+        .when(gap).then(pl.col("period"))
+        .otherwise(pl.coalesce(implied, pl.format("{} days", pl.col("period_gap_days"))))
+        .alias("period_by_spacing"),
+    ).with_columns(
+        pl.when(pl.col("period_gap_days").is_not_null())
+        .then(pl.format("{}, {} days after the previous {} ({})", pl.col("period"), pl.col("period_gap_days"),
+                        pl.col("period"),
+                        pl.when(gap).then(pl.lit("a missing period"))
+                        .otherwise(pl.coalesce(implied, pl.lit("no period")) + pl.lit(" spacing"))))
+        .alias(shown_column("period_by_spacing"))
+    )
+    keyed = derived.select("symbol", "period_end", "period", "period_gap_days", "period_by_spacing",
+                           shown_column("period_by_spacing"))
+    return frame.join(keyed, on=["symbol", "period_end", "period"], how="left", nulls_equal=True).sort(_ROW)
+
+
+def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (symbol, period_end, period) plus ``period_gap_days`` (days since the previous period end of the
+    same symbol and label) and ``period_by_spacing`` (the label that spacing implies; see ``_spacing``)."""
+    return _spacing(frame.with_row_index(_ROW)).sort(_ROW).drop(_ROW)
+
+
+def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``<flow>_vs_parts`` for FY rows: |FY - sum of its parts| over the larger of |FY| and the parts' total
+    size, when every quarter (else every half) inside the year is present with a value. Null otherwise."""
+    flows = [f for f in FLOWS if f in frame.columns]
+    base = frame.select(_ROW, "symbol", "period_end", "period", *flows).filter(
+        pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null())
+    fy = base.filter(pl.col("period") == "FY").select(_ROW, "symbol", pl.col("period_end").alias("_fy_end"),
+                                                       *(pl.col(f).alias(f"_fy_{f}") for f in flows))
+    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(subset=["symbol", "period_end", "period"],
+                                                                     keep="first")
+    out_cols = [parts_column(f) for f in flows] + [shown_column(parts_column(f)) for f in flows]
+    if fy.height == 0 or parts.height == 0:
+        return frame.with_columns(pl.lit(None, dtype=pl.Float64 if not c.endswith("_shown") else pl.String).alias(c)
+                                  for c in out_cols)
+    before, after = _PARTS_WINDOW
+    inside = fy.join(parts, on="symbol", how="inner").filter(
+        (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after))
+    per_label = inside.group_by(_ROW, "period").agg(
+        pl.len().alias("_n"),
+        *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
+        *(pl.col(f).sum().alias(f"_sum_{f}") for f in flows),
+        *(pl.col(f).abs().sum().alias(f"_abs_{f}") for f in flows),
+    )
+    # quarters first: a year fully covered by quarters is checked against them, else against its halves
+    per_label = per_label.with_columns(
+        pl.col("period").replace_strict(_PARTS, return_dtype=pl.Int64).alias("_want"),
+        pl.col("period").replace_strict({"Q": 0, "H": 1}, return_dtype=pl.Int64).alias("_pref"),
+    ).filter(pl.col("_n") == pl.col("_want"))
+    best = per_label.sort(_ROW, "_pref").unique(subset=[_ROW], keep="first")
+    checked = fy.join(best, on=_ROW, how="inner")
+    exprs = []
+    for f in flows:
+        fy_v, total, size = pl.col(f"_fy_{f}"), pl.col(f"_sum_{f}"), pl.col(f"_abs_{f}")
+        complete = (pl.col(f"_n_{f}") == pl.col("_want")) & fy_v.is_not_null()
+        scale = pl.max_horizontal(fy_v.abs(), size)
+        gap = pl.when(scale > 0).then((fy_v - total).abs() / scale).otherwise(0.0)
+        parts_name = pl.when(pl.col("period") == "Q").then(pl.lit("quarters")).otherwise(pl.lit("halves"))
+        exprs.append(pl.when(complete).then(gap).alias(parts_column(f)))
+        exprs.append(pl.when(complete).then(pl.format("FY {} vs {} from its {}", fy_v, total, parts_name))
+                     .alias(shown_column(parts_column(f))))
+    derived = checked.select(_ROW, *exprs)
+    return frame.join(derived, on=_ROW, how="left").sort(_ROW)
+
+
+def _refresh(frame: pl.DataFrame) -> pl.DataFrame:
+    since = pl.col("empty_since").dt.strftime("%Y-%m-%d %H:%M:%S") if "empty_since" in frame.columns \
+        else pl.lit(None, pl.String)
+    message = pl.col("message") if "message" in frame.columns else pl.lit(None, pl.String)
+    text = pl.col("status") + pl.when(since.is_not_null()).then(pl.lit(" since ") + since).otherwise(pl.lit("")) \
+        + pl.when(message.is_not_null()).then(pl.lit(": ") + message).otherwise(pl.lit(""))
+    return frame.with_columns(text.alias(shown_column("status")))
+
+
+def derive(kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``frame`` with the derived columns its kind's suite checks, in the same row order. ``splits`` (symbol,
+    date, ratio) are the known splits; jumps they explain pass."""
+    cols = set(frame.columns)
+    out = frame.with_row_index(_ROW)
+    if kind == "prices" and {"symbol", "date", "close"} <= cols:
+        out = _jumps(out, series="symbol", on="date", value="close", limit=PRICE_JUMP_LIMIT, splits=splits,
+                     exponent=1)
+    elif kind == "fx" and {"currency", "date", "usd_per_unit"} <= cols:
+        out = _jumps(out, series="currency", on="date", value="usd_per_unit", limit=PRICE_JUMP_LIMIT, splits=None,
+                     exponent=1)
+    elif kind == "shares" and {"symbol", "date", "shares"} <= cols:
+        out = _jumps(out, series="symbol", on="date", value="shares", limit=SHARE_JUMP_LIMIT, splits=splits,
+                     exponent=-1)
+    elif kind == "fundamentals" and {"symbol", "period_end", "period"} <= cols:
+        if "shares_outstanding" in cols:
+            out = _jumps(out, series="symbol", on="period_end", value="shares_outstanding", limit=SHARE_JUMP_LIMIT,
+                         splits=splits, exponent=-1)
+        out = _fy_parts(_spacing(out))
+    elif kind == "refresh" and "status" in cols:
+        out = _refresh(out)
+    return out.sort(_ROW).drop(_ROW)
