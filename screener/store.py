@@ -11,6 +11,7 @@ import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,54 @@ from screener.paths import default_db_path
 
 #: Columns per table that are bookkeeping rather than contract data.
 _VALUE_TABLES = ("fundamentals", "prices", "fx", "events", "splits")
+
+DEMO_PROVIDER = "demo"
+#: Which provider's row wins a key, highest first. A user's own import (``file``) is what they vouch for, so a live
+#: provider does not overwrite it unless asked to (``override``); the curated universe shipped with the product
+#: (``bundled``) yields to both; synthetic demo rows yield to everything. Equal ranks: the latest load wins.
+PROVIDER_PRECEDENCE: dict[str, int] = {"file": 30, "yahoo": 20, "bundled": 10, DEMO_PROVIDER: 0}
+#: A provider missing from the table ranks as a live provider.
+DEFAULT_PRECEDENCE = PROVIDER_PRECEDENCE["yahoo"]
+
+
+def precedence(provider: str) -> int:
+    """The rank of ``provider`` in ``PROVIDER_PRECEDENCE`` (higher wins)."""
+    return PROVIDER_PRECEDENCE.get(provider, DEFAULT_PRECEDENCE)
+
+
+def _rank_sql(column: str) -> str:
+    """``PROVIDER_PRECEDENCE`` as a SQL CASE over ``column``: the table is the one definition, SQL only reads it."""
+    whens = " ".join(f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {rank}"
+                     for name, rank in PROVIDER_PRECEDENCE.items())
+    return f"(CASE {column} {whens} ELSE {DEFAULT_PRECEDENCE} END)"
+
+
+def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool) -> str:
+    """The ``DO UPDATE SET`` list. With ``keep_existing_on_null`` a null keeps the stored value only when the stored
+    row has the incoming row's provider (and currency): every value then still carries the provider that sent it."""
+    if not keep_existing_on_null:
+        return ", ".join(f"{c} = excluded.{c}" for c in value_cols)
+    same = f"{table}.provider = excluded.provider"
+    if currency:
+        same += f" AND {table}.currency IS NOT DISTINCT FROM excluded.currency"
+    return ", ".join(
+        f"{c} = excluded.{c}" if c in ("provider", "loaded_at", "currency")
+        else f"{c} = CASE WHEN {same} THEN COALESCE(excluded.{c}, {table}.{c}) ELSE excluded.{c} END"
+        for c in value_cols
+    )
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What a real write did: rows stored, synthetic demo rows dropped, rows kept out by a higher-precedence
+    provider's stored rows. Unpacks as ``(stored, dropped)`` so that two-name unpacking keeps working."""
+
+    stored: int
+    dropped: int = 0
+    kept_out: int = 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter((self.stored, self.dropped))
 
 
 def utcnow() -> datetime:
@@ -214,31 +263,70 @@ class Store:
 
     # -- writing ---------------------------------------------------------------------------------------------
     def upsert_real(self, kind: str, frame: pl.DataFrame, provider: str, *, origin: str = "user",
-                    loaded_at: datetime | None = None) -> tuple[int, int]:
-        """Store real (non-demo) rows: drop the synthetic demo series they touch, then upsert keeping stored values
-        where a new value is missing. Return (rows stored, demo rows dropped).
+                    loaded_at: datetime | None = None, override: bool = False) -> UpsertResult:
+        """Store real rows under the provider precedence, and resolve earlier rejections of the keys stored.
 
-        Why drop first: a real row landing on a demo row's key must not inherit synthetic values through the
-        "missing keeps stored" rule, and one series must never interleave real and synthetic numbers.
+        - A stored row whose provider ranks above ``provider`` (``PROVIDER_PRECEDENCE``) keeps its key: the incoming
+          row is kept out and counted in ``kept_out``, unless ``override`` lets this provider replace it.
+        - An incoming row merges into the stored one ("missing keeps stored") only when both come from the same
+          provider in the same currency; otherwise it replaces the stored row whole. A row therefore never mixes
+          two providers' values, and a value is never relabelled into another currency.
+        - Real rows drop the synthetic demo series they touch first: one series must never interleave real and
+          synthetic numbers, and a demo value must never survive under a real provider's name.
+
+        Returns ``UpsertResult(stored, dropped, kept_out)``; it unpacks as ``stored, dropped``.
         """
         if frame.height == 0:
-            return 0, 0
+            return UpsertResult(0)
         dropped = 0
+        stamp = loaded_at or utcnow()
         with self.transaction():
-            if kind in ("fundamentals", "prices", "fx"):
+            if kind in ("fundamentals", "prices", "fx") and provider != DEMO_PROVIDER:
                 col = "currency" if kind == "fx" else "symbol"
                 values = sorted(frame[col].drop_nulls().unique().to_list())
                 if values:
                     dropped = int(self.scalar(
-                        f"SELECT count(*) FROM {kind} WHERE provider = 'demo' AND list_contains(?, {col})",
-                        [values]))
+                        f"SELECT count(*) FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
+                        [DEMO_PROVIDER, values]))
                     if dropped:
                         self.con.execute(
-                            f"DELETE FROM {kind} WHERE provider = 'demo' AND list_contains(?, {col})",
-                            [values])
-            stored = self.upsert(kind, frame, provider, keep_existing_on_null=True, origin=origin,
-                                 loaded_at=loaded_at)
-        return stored, dropped
+                            f"DELETE FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
+                            [DEMO_PROVIDER, values])
+            kept = frame if override else self._outranked(kind, frame, provider)
+            kept_out = frame.height - kept.height
+            stored = self.upsert(kind, kept, provider, keep_existing_on_null=True, origin=origin, loaded_at=stamp)
+            self.resolve_rejections(kind, kept, at=stamp)
+        return UpsertResult(stored, dropped, kept_out)
+
+    def _outranked(self, kind: str, frame: pl.DataFrame, provider: str) -> pl.DataFrame:
+        """``frame`` without the rows whose key is stored by a provider of higher precedence (set-based)."""
+        key = list(KINDS[kind].key)
+        rank = precedence(provider)
+        with self.registered("_incoming_keys", frame.select(key)) as name:
+            blocked = self.query(
+                f"SELECT DISTINCT {', '.join(f'i.{k}' for k in key)} FROM {name} i JOIN {kind} t "
+                f"ON {' AND '.join(f't.{k} = i.{k}' for k in key)} WHERE {_rank_sql('t.provider')} > ?", [rank])
+        if blocked.height == 0:
+            return frame
+        return frame.join(blocked.cast(frame.select(key).schema), on=key, how="anti", nulls_equal=True)
+
+    def resolve_rejections(self, kind: str, stored: pl.DataFrame, *, at: datetime | None = None) -> int:
+        """Mark the ledger's rejections of these keys as resolved: a later load stored the same key, so the row is
+        no longer kept out. Set-based; returns the number of ledger rows resolved."""
+        if stored.height == 0:
+            return 0
+        from screener.validation.keys import key_strings
+
+        keys = key_strings(kind, stored).unique().to_frame("key")
+        before = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
+        if before == 0:
+            return 0
+        with self.transaction(), self.registered("_resolved_keys", keys) as name:
+            self.con.execute(
+                f"UPDATE rejected_rows SET resolved_at = ? FROM {name} r WHERE rejected_rows.resolved_at IS NULL "
+                "AND rejected_rows.kind = ? AND rejected_rows.key = r.key", [at or utcnow(), kind])
+        after = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
+        return before - after
 
     def upsert(
         self,
@@ -252,8 +340,10 @@ class Store:
     ) -> int:
         """Insert or update rows of a contract kind on its key; return the number of rows written.
 
-        ``keep_existing_on_null`` makes a missing value mean "unknown": the stored value survives. Live providers
-        use it so that a gap in Yahoo's answer can never erase data.
+        ``keep_existing_on_null`` makes a missing value mean "unknown": the stored value survives, but only when the
+        stored row comes from the same provider in the same currency. Otherwise the row is replaced whole, because a
+        kept value would be relabelled with another provider's name or another currency (AUD cash read as USD).
+        Precedence between providers is ``upsert_real``'s business; this is the plain write beneath it.
         """
         if frame.height == 0:
             return 0
@@ -271,10 +361,7 @@ class Store:
             extra = ["origin"]
         all_cols = cols + extra + ["provider", "loaded_at"]
         value_cols = [c for c in all_cols if c not in spec.key]
-        if keep_existing_on_null:
-            sets = ", ".join(f"{c} = COALESCE(excluded.{c}, {kind}.{c})" for c in value_cols)
-        else:
-            sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
+        sets = _set_clause(kind, value_cols, keep_existing_on_null, currency="currency" in value_cols)
         collist = ", ".join(all_cols)
         with self.transaction(), self.registered("_incoming", incoming):
             self.con.execute(
@@ -294,10 +381,7 @@ class Store:
         )
         all_cols = [*present, "origin", "provider", "loaded_at"]
         value_cols = [c for c in all_cols if c != "symbol"]
-        if keep_existing_on_null:
-            sets = ", ".join(f"{c} = COALESCE(excluded.{c}, companies.{c})" for c in value_cols)
-        else:
-            sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
+        sets = _set_clause("companies", value_cols, keep_existing_on_null, currency="currency" in value_cols)
         collist = ", ".join(all_cols)
         with self.transaction():
             with self.registered("_incoming_companies", incoming):
@@ -423,19 +507,22 @@ class Store:
         )
 
     def record_rejections(self, rows: pl.DataFrame, *, provider: str) -> int:
-        """Store failing rows apart from the main tables. ``rows`` has kind, source, key, expectation,
-        column_name and value columns (strings)."""
+        """Store failing rows apart from the main tables, set-based. ``rows`` has kind, key, expectation and
+        optionally source, column_name and value columns; ledger ids follow the frame's order."""
         if rows.height == 0:
             return 0
-        stamp = utcnow()
-        with self.transaction():
-            for r in rows.iter_rows(named=True):
-                self.con.execute(
-                    "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, "
-                    "value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [stamp, provider, r.get("source"), r["kind"], r.get("key"), r["expectation"],
-                     r.get("column_name"), None if r.get("value") is None else str(r.get("value"))],
-                )
+        text = [c for c in ("source", "key", "column_name", "value") if c not in rows.columns]
+        ledger = (
+            rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in text)
+            .select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+                    *(pl.col(c).cast(pl.String) for c in ("source", "kind", "key", "expectation", "column_name",
+                                                           "value")))
+        )
+        with self.transaction(), self.registered("_rejections", ledger) as name:
+            self.con.execute(
+                "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, value) "
+                f"SELECT ?, ?, source, kind, key, expectation, column_name, value FROM {name} ORDER BY _i",
+                [utcnow(), provider])
         return rows.height
 
     # -- scores ----------------------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from screener.contract import polars_schema
 from screener.errors import ScreenerError
@@ -151,15 +153,18 @@ def test_company_upsert_is_set_based_and_records_role_history(store: Store) -> N
     assert store.tag_history("BBB")["source"].to_list() == ["file"]
 
 
-def test_company_upsert_can_keep_existing_values(store: Store) -> None:
+def test_company_upsert_keeps_existing_values_of_the_same_provider_only(store: Store) -> None:
     base = pl.DataFrame({"symbol": ["AAA"], "name": ["A"], "country": ["US"], "currency": ["USD"],
                          "roles": ["miner"], "stage": ["producer"], "description": ["kept"]})
-    store.upsert("companies", base, "file")
-    store.upsert("companies", base.with_columns(pl.lit(None, dtype=pl.String).alias("description"),
-                                                pl.lit("New name").alias("name")),
-                 "live", keep_existing_on_null=True)
+    renamed = base.with_columns(pl.lit(None, dtype=pl.String).alias("description"), pl.lit("New name").alias("name"))
+    store.upsert("companies", base, "live")
+    store.upsert("companies", renamed, "live", keep_existing_on_null=True)
     row = store.companies().row(0, named=True)
     assert (row["name"], row["description"], row["provider"]) == ("New name", "kept", "live")
+    # another provider's row never inherits the description under its own name
+    store.upsert("companies", renamed, "other", keep_existing_on_null=True)
+    row = store.companies().row(0, named=True)
+    assert (row["name"], row["description"], row["provider"]) == ("New name", None, "other")
 
 
 def test_uses_demo_data_looks_at_market_data_only(store: Store) -> None:
@@ -191,3 +196,165 @@ def test_locked_store_gives_one_line_and_exit_1(db_path: Path, invoke) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("Error: the store ") and "in use by another process" in lines[0]
     assert "Traceback" not in result.output and "IO Error" not in result.stderr
+
+
+# -- provenance and precedence -----------------------------------------------------------------------------------
+def _row(store: Store, *cols: str) -> tuple[object, ...]:
+    return store.frame("fundamentals").select(*cols).row(0)
+
+
+def test_another_currency_never_inherits_stored_values(store: Store) -> None:
+    # A user's AUD statement, then Yahoo's row for the same key in USD (asked to override the user's import).
+    store.upsert_real("fundamentals", _fundamentals(currency="AUD", cash=1.2e9, revenue=300.0), "file")
+    store.upsert_real("fundamentals", _fundamentals(currency="USD", revenue=200.0), "yahoo", override=True)
+    # the AUD cash is not relabelled USD under Yahoo's name: the row is Yahoo's, whole
+    assert _row(store, "currency", "revenue", "cash", "provider") == ("USD", 200.0, None, "yahoo")
+
+
+def test_the_same_provider_in_another_currency_replaces_the_row_whole(store: Store) -> None:
+    store.upsert_real("fundamentals", _fundamentals(currency="KRW", cash=5e12, revenue=1e12), "yahoo")
+    store.upsert_real("fundamentals", _fundamentals(currency="USD", revenue=7.5e8), "yahoo")
+    assert _row(store, "currency", "revenue", "cash") == ("USD", 7.5e8, None)  # not 5e12 "USD" of cash
+
+
+def test_the_same_provider_in_the_same_currency_keeps_what_it_did_not_send(store: Store) -> None:
+    store.upsert_real("fundamentals", _fundamentals(currency="KRW", cash=5e12, revenue=1e12), "yahoo")
+    store.upsert_real("fundamentals", _fundamentals(currency="KRW", revenue=1.1e12), "yahoo")
+    assert _row(store, "currency", "revenue", "cash", "provider") == ("KRW", 1.1e12, 5e12, "yahoo")
+
+
+def test_a_users_import_is_not_overwritten_by_yahoo_unless_asked(store: Store) -> None:
+    store.upsert_real("fundamentals", _fundamentals(currency="AUD", cash=1.2e9), "file")
+    result = store.upsert_real("fundamentals", _fundamentals(currency="USD", cash=9.0, revenue=1.0), "yahoo")
+    assert (result.stored, result.kept_out) == (0, 1)
+    assert _row(store, "currency", "cash", "revenue", "provider") == ("AUD", 1.2e9, None, "file")
+    forced = store.upsert_real("fundamentals", _fundamentals(currency="USD", cash=9.0), "yahoo", override=True)
+    assert (forced.stored, forced.kept_out) == (1, 0)
+    assert _row(store, "currency", "cash", "provider") == ("USD", 9.0, "yahoo")
+
+
+def test_precedence_is_one_explicit_table() -> None:
+    from screener.store import PROVIDER_PRECEDENCE, precedence
+
+    assert precedence("file") > precedence("yahoo") > precedence("demo")
+    assert precedence("bundled") > precedence("demo")
+    assert min(PROVIDER_PRECEDENCE, key=PROVIDER_PRECEDENCE.__getitem__) == "demo"
+    assert precedence("some-new-feed") == precedence("yahoo")  # an unlisted provider ranks as a live one
+
+
+def test_demo_rows_never_overwrite_real_ones_and_yield_to_them(store: Store) -> None:
+    prices = _prices([("AAA", date(2024, 1, 2), 10.0, 5.0), ("AAA", date(2024, 1, 3), 11.0, 5.0)])
+    store.upsert_real("prices", prices.head(1), "yahoo")
+    demo = store.upsert_real("prices", prices.with_columns(pl.col("close") * 2), "demo")
+    assert (demo.stored, demo.kept_out) == (1, 1)
+    assert store.frame("prices").select("close", "provider").rows() == [(10.0, "yahoo"), (22.0, "demo")]
+
+
+def test_upsert_real_counts_unpack_as_stored_and_dropped(store: Store) -> None:
+    store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None), ("AAA", date(2024, 1, 5), 1.0, None)]),
+                 "demo")
+    store.upsert_real("prices", _prices([("BBB", date(2024, 1, 2), 3.0, None)]), "file")
+    incoming = _prices([("AAA", date(2024, 1, 2), 2.0, None), ("BBB", date(2024, 1, 2), 4.0, None)])
+    stored, dropped = store.upsert_real("prices", incoming, "yahoo")  # the form refresh uses
+    assert (stored, dropped) == (1, 2)  # BBB's row is the user's; AAA's two demo rows made way
+    result = store.upsert_real("prices", incoming, "yahoo")
+    assert (result.stored, result.dropped, result.kept_out) == (1, 0, 1)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=st.lists(st.tuples(
+    st.sampled_from(["file", "yahoo", "demo"]), st.sampled_from(["USD", "AUD", "JPY"]), st.booleans(),
+    st.one_of(st.none(), st.integers(1, 9)), st.one_of(st.none(), st.integers(1, 9))), min_size=1, max_size=6))
+def test_every_stored_value_came_from_the_row_provider_in_its_currency(store: Store, writes: list) -> None:
+    """Whatever the sequence of writes, each stored value was sent by the provider the row names, in the currency
+    the row names; and without override no provider displaces one of higher precedence."""
+    from screener.store import precedence
+
+    store.con.execute("DELETE FROM fundamentals")
+    best = None
+    for provider, currency, override, revenue, cash in writes:
+        store.upsert_real("fundamentals", _fundamentals(currency=currency, revenue=revenue, cash=cash), provider,
+                          override=override)
+        if best is None or override or precedence(provider) >= precedence(best):
+            best = provider
+    currency, revenue, cash, provider = _row(store, "currency", "revenue", "cash", "provider")
+    assert provider == best
+    sent = [(r, c) for p, cur, _, r, c in writes if p == provider and cur == currency]
+    assert revenue is None or revenue in [float(r) for r, _ in sent if r is not None]
+    assert cash is None or cash in [float(c) for _, c in sent if c is not None]
+
+
+class _Counting:
+    """A store's connection that counts the statements executed through it."""
+
+    def __init__(self, con: object) -> None:
+        self.con = con
+        self.statements: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+    def execute(self, sql: str, *args: object) -> object:
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)  # type: ignore[attr-defined]
+
+
+def _statements(store: Store, action: object) -> int:
+    real, counting = store.con, _Counting(store.con)
+    store.con = counting  # type: ignore[assignment]
+    try:
+        action()  # type: ignore[operator]
+    finally:
+        store.con = real
+    return len(counting.statements)
+
+
+def test_a_real_write_of_many_rows_is_set_based(store: Store) -> None:
+    n = 50_000
+    frame = pl.DataFrame({"symbol": [f"S{i % 5000}" for i in range(n)],
+                          "date": [date(2020, 1, 1) + timedelta(days=i // 5000) for i in range(n)],
+                          "close": [1.0] * n, "volume": [None] * n}, schema=polars_schema("prices"))
+    store.upsert_real("prices", frame, "file")
+    store.record_rejections(_rejections("S1/2020-01-01"), provider="yahoo")
+    again = frame.with_columns(pl.lit(2.0).alias("close"))
+    assert _statements(store, lambda: store.upsert_real("prices", again, "yahoo", override=True)) < 20
+    assert store.scalar("SELECT count(*) FROM prices WHERE close = 2 AND provider = 'yahoo'") == n
+    assert store.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NOT NULL") == 1
+
+
+def test_rejections_are_recorded_set_based(store: Store) -> None:
+    many = _rejections(*(f"S{i}/2024-01-02" for i in range(1000)))
+    assert _statements(store, lambda: store.record_rejections(many, provider="file")) < 5
+    assert store.scalar("SELECT count(*) FROM rejected_rows") == 1000
+
+
+# -- the rejected-rows ledger ------------------------------------------------------------------------------------
+def _rejections(*keys: str, kind: str = "prices") -> pl.DataFrame:
+    return pl.DataFrame({"source": ["f.csv"] * len(keys), "kind": [kind] * len(keys), "key": list(keys),
+                         "expectation": ["x"] * len(keys), "column_name": ["close"] * len(keys),
+                         "value": ["-1"] * len(keys)})
+
+
+def test_rejections_are_recorded_in_order(store: Store) -> None:
+    assert store.record_rejections(_rejections("AAA/2024-01-03", "AAA/2024-01-02", "BBB/2024-01-02"),
+                                   provider="file") == 3
+    rows = store.rows("SELECT provider, key, resolved_at FROM rejected_rows ORDER BY id")
+    assert rows == [("file", "AAA/2024-01-03", None), ("file", "AAA/2024-01-02", None),
+                    ("file", "BBB/2024-01-02", None)]
+
+
+def test_a_later_load_of_the_same_key_resolves_its_rejection(store: Store) -> None:
+    store.record_rejections(_rejections("AAA/2024-01-02", "AAA/2024-01-03"), provider="file")
+    store.record_rejections(_rejections("AAA/2024-01-02", kind="fx"), provider="file")  # same text, other kind
+    store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file",
+                      loaded_at=datetime(2024, 2, 1, 9, 30))
+    rows = store.rows("SELECT kind, key, resolved_at FROM rejected_rows ORDER BY id")
+    assert rows == [("prices", "AAA/2024-01-02", datetime(2024, 2, 1, 9, 30)), ("prices", "AAA/2024-01-03", None),
+                    ("fx", "AAA/2024-01-02", None)]
+
+
+def test_a_load_kept_out_by_precedence_resolves_nothing(store: Store) -> None:
+    store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file")
+    store.record_rejections(_rejections("AAA/2024-01-02"), provider="yahoo")
+    store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 11.0, None)]), "yahoo")
+    assert store.rows("SELECT resolved_at FROM rejected_rows") == [(None,)]
