@@ -49,6 +49,9 @@ FX_LEVELS: dict[str, float] = {
 }
 #: Fiscal years end in March in Japan and June in Australia; elsewhere in December.
 FY_END_MONTH: dict[str, int] = {"JP": 3, "AU": 6, "NZ": 3, "IN": 3}
+#: Headquarters whose companies report half years (``H``) instead of quarters, as ASX-listed companies do: the demo
+#: then exercises half-year statements from import to trailing twelve months.
+HALF_YEAR_COUNTRIES: frozenset[str] = frozenset({"AU"})
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class _Company:
     sub: float  # listing unit in statement-currency units (0.01 for pence)
     fx_end: float  # USD per statement-currency unit at the end date
     fy_month: int
+    half_years: bool
     enabler: bool
     trader_only: bool
 
@@ -367,29 +371,31 @@ _STOCKS = ("cash", "total_debt", "total_equity", "inventory", "shares_outstandin
 
 
 def _statement_rows(c: _Company, q: dict, qends: list[date]) -> list[dict]:
-    """Quarterly rows plus an FY row for each fiscal year whose four quarters are all present."""
+    """Quarterly rows (or half-year rows for half-year reporters) plus an FY row for each fiscal year whose four
+    quarters are all present. A half year or a year sums its quarters' flows and takes its last quarter's balances,
+    so every FY equals the sum of its parts and the parts are spaced as labelled."""
     values = {}
     for name in (*_FLOWS, *_STOCKS):
         v = q[name]
         values[name] = None if v is None else np.round(np.asarray(v, dtype=float))
-    rows = []
-    for i, pe in enumerate(qends):
-        row = {"symbol": c.symbol, "period_end": pe, "period": "Q", "currency": c.iso}
-        for name, v in values.items():
-            row[name] = None if v is None else float(v[i])
-        rows.append(row)
-    for i, pe in enumerate(qends):
-        if pe.month != c.fy_month or i < 3:
-            continue
-        row = {"symbol": c.symbol, "period_end": pe, "period": "FY", "currency": c.iso}
+
+    def period(label: str, i: int, n: int) -> dict:
+        row = {"symbol": c.symbol, "period_end": qends[i], "period": label, "currency": c.iso}
         for name, v in values.items():
             if v is None:
                 row[name] = None
             elif name in _FLOWS:
-                row[name] = float(v[i - 3 : i + 1].sum())
+                row[name] = float(v[i - n + 1 : i + 1].sum())
             else:
                 row[name] = float(v[i])
-        rows.append(row)
+        return row
+
+    half_end_months = {c.fy_month, (c.fy_month + 5) % 12 + 1}
+    if c.half_years:
+        rows = [period("H", i, 2) for i, pe in enumerate(qends) if pe.month in half_end_months and i >= 1]
+    else:
+        rows = [period("Q", i, 1) for i in range(len(qends))]
+    rows += [period("FY", i, 4) for i, pe in enumerate(qends) if pe.month == c.fy_month and i >= 3]
     return rows
 
 
@@ -398,8 +404,8 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
     """Synthetic ``fundamentals``, ``prices``, ``fx`` and ``events`` for every company, in contract shapes.
 
     ``companies`` needs ``symbol``, ``country``, ``currency``, ``roles`` and ``stage``. Prices cover the last two
-    years of business days up to ``end``; fundamentals the 13 quarters public by ``end`` (three years of changes);
-    fx the whole span.
+    years of business days up to ``end``; fundamentals the 13 quarters public by ``end`` (three years of changes),
+    reported as half years in ``HALF_YEAR_COUNTRIES``, with FY rows; fx the whole span.
     """
     days, qends = _timeline(end)
     price_from = np.datetime64(end - timedelta(days=365 * PRICE_YEARS), "D")
@@ -425,6 +431,7 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
         c = _Company(
             symbol=r["symbol"], kind=archetype(r["roles"], r["stage"]), listing=r["currency"], iso=iso, sub=sub,
             fx_end=fx_end[iso], fy_month=FY_END_MONTH.get(r["country"] or "", 12),
+            half_years=(r["country"] or "") in HALF_YEAR_COUNTRIES,
             enabler=bool(roles & ENABLER_ROLES), trader_only=roles == {"trader_offtaker"},
         )
         q, prices, evs = _company(c, days, qends, seed)
@@ -479,8 +486,11 @@ def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[s
     """Generate demo data for every company in the store and store it with provider ``demo`` in one transaction.
 
     Earlier demo rows are replaced (a rerun next week moves the window instead of piling up), and real data is
-    never touched. Returns the number of rows stored per kind.
+    never touched. Every frame goes through the validation suites (``screener.intake``), with ``end`` as today, like
+    any other load. Returns the number of rows stored per kind.
     """
+    from screener.intake import intake
+
     companies = store.companies()
     if companies.height == 0:
         raise ScreenerError("the store has no companies: run 'screener init' first (or import a companies file)")
@@ -491,7 +501,7 @@ def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[s
         for kind in ("fx", "fundamentals", "prices", "events"):
             store.con.execute(f"DELETE FROM {kind} WHERE provider = ?", [DEMO_PROVIDER])
             frame = _keep_real_data(store, kind, frames[kind])
-            counts[kind] = store.upsert(kind, frame, DEMO_PROVIDER, origin=DEMO_PROVIDER)
-            store.log_ingest(provider=DEMO_PROVIDER, status="ok", kind=kind, source=f"seed {seed}, end {end}",
-                             rows_in=frames[kind].height, rows_stored=counts[kind])
+            done = intake(store, kind, frame, DEMO_PROVIDER, source=f"demo: seed {seed}, end {end}",
+                          origin=DEMO_PROVIDER, today=end)
+            counts[kind] = done.stored
     return counts

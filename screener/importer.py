@@ -19,7 +19,15 @@ from pathlib import Path
 
 import polars as pl
 
-from screener.contract import ISO_CURRENCIES, KIND_NAMES, KINDS, MARKET_SYMBOL, Column, is_known_currency
+from screener.contract import (
+    ISO_CURRENCIES,
+    KIND_NAMES,
+    KINDS,
+    MARKET_SYMBOL,
+    PERIOD_DAYS,
+    Column,
+    is_known_currency,
+)
 from screener.errors import ScreenerError
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -31,6 +39,10 @@ class ParsedFile:
     kind: str
     frame: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
+
+
+def _kinds_text() -> str:
+    return ", ".join(KIND_NAMES[:-1]) + f" or {KIND_NAMES[-1]}"
 
 
 def kind_from_name(path: Path) -> str | None:
@@ -57,7 +69,7 @@ def expand_paths(paths: Iterable[str | Path], kind: str | None) -> tuple[list[tu
             )
             if not found:
                 raise ScreenerError(
-                    f"{p}: no importable files (expected companies, fundamentals, prices, fx or events "
+                    f"{p}: no importable files (expected {_kinds_text()} "
                     f"with a .csv, .parquet or .xlsx suffix)"
                 )
             out.extend((f, kind or kind_from_name(f) or "") for f in found)
@@ -215,9 +227,11 @@ def _as_text(path: Path, df: pl.DataFrame) -> list[pl.Expr]:
     return exprs
 
 
-def _fail(path: Path, row: int | None, column: str | None, message: str) -> ScreenerError:
+def _fail(path: Path, row: int | None, column: str | None, message: str, rows: str | None = None) -> ScreenerError:
     where = str(path)
-    if row is not None:
+    if rows is not None:
+        where += f", {rows}"
+    elif row is not None:
         where += f", row {row}"
     if column is not None:
         where += f", column {column}"
@@ -229,13 +243,18 @@ def _first_bad(mask: pl.Series) -> int | None:
     return int(idx[0]) if len(idx) else None
 
 
+#: (first row, column position, column, message[, the rows it is about, when more than one]).
+Problem = tuple[int, int, str, str] | tuple[int, int, str, str, str]
+
+
 class ContractError(ScreenerError):
     """Every problem found in one file, in reading order (row, then column). The message is the first one; the
     rest are in ``details`` so the CLI can list them all instead of making the user fix one cell per run."""
 
-    def __init__(self, path: Path, problems: list[tuple[int, int, str, str]]) -> None:
+    def __init__(self, path: Path, problems: list[Problem]) -> None:
         ordered = sorted(problems)
-        self.details = [str(_fail(path, row, column, message)) for row, _, column, message in ordered]
+        self.details = [str(_fail(path, p[0], p[2], p[3], p[4] if len(p) > 4 else None))  # type: ignore[misc]
+                        for p in ordered]
         more = len(ordered) - 1
         super().__init__(self.details[0] + (f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
                                             if more else ""))
@@ -246,7 +265,7 @@ EARLIEST_DATE = date(1900, 1, 1)
 MAX_AMOUNT = 1e15
 
 
-def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, problems: list[tuple[int, int, str, str]],
+def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, problems: list[Problem],
                   position: int, strict: bool = True) -> pl.Series:
     """Parse one text column to its contract type, recording every cell that does not fit in ``problems``.
 
@@ -341,7 +360,7 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         notes.append(f"{path}: ignoring unknown column(s) {', '.join(extra)}")
     if raw.height == 0:
         raise ScreenerError(f"{path}: the file has a header but no rows")
-    problems: list[tuple[int, int, str, str]] = []
+    problems: list[Problem] = []
     parsed = {}
     for position, col in enumerate(spec.columns):
         if col.name in columns:
@@ -361,9 +380,53 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
                 problems.append((i + 2, 0, spec.key[0], f"duplicate key ({shown}) also on row {seen[key]}"))
             else:
                 seen[key] = i + 2
+    if strict and kind == "fundamentals":
+        problems.extend(_spacing_problems(frame, spec.names.index("period")))
     if problems:
         raise ContractError(path, problems)
     return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
+
+
+def _and(items: Sequence[object], limit: int = 8) -> str:
+    """``3``, ``3 and 5``, ``3, 5 and 7``, ``3, 5, ... and 4 more``."""
+    shown = [str(i) for i in items[:limit]]
+    if len(items) > limit:
+        return ", ".join(shown) + f" and {len(items) - limit} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    return f"row {rows[0]}" if len(rows) == 1 else f"rows {_and(rows)}"
+
+
+def _spacing_problems(frame: pl.DataFrame, position: int) -> list[Problem]:
+    """One problem per series (symbol and period label) whose periods are spaced unlike the label: a half year
+    labelled ``Q`` would be summed as a quarter and double trailing revenue. The rule is ``validation.derived``'s,
+    so import and ``validate`` agree."""
+    from screener.validation.derived import with_spacing
+
+    spaced = with_spacing(frame).with_row_index("_i").with_columns(
+        (pl.col("period_by_spacing").is_not_null() & (pl.col("period") != pl.col("period_by_spacing"))).alias("_bad"))
+    out: list[Problem] = []
+    series = spaced.filter(pl.col("_bad").any().over("symbol", "period"))
+    for (symbol, period), group in series.group_by("symbol", "period", maintain_order=True):
+        bad = group.filter(pl.col("_bad"))
+        # a series spaced unlike its label throughout is named whole, its first row included
+        whole = bad.height == group["period_by_spacing"].count()
+        rows = sorted(int(i) + 2 for i in (group if whole else bad)["_i"].to_list())
+        implied = sorted(set(bad["period_by_spacing"].to_list()))
+        gaps = _and(sorted(set(bad["period_gap_days"].to_list())), 4)
+        ends = "this period ends" if len(rows) == 1 else "these periods end"
+        message = f"{symbol} is labelled {period} but {ends} {gaps} days after the previous {period}"
+        if len(implied) == 1 and implied[0] in PERIOD_DAYS:
+            label = implied[0]
+            message += f", the spacing of {label}; label them {label}"
+            if PERIOD_DAYS[label] > PERIOD_DAYS[period]:
+                message += f" (or add the missing {period} periods in between)"
+        else:
+            message += ", which fits no period's spacing; check the labels and period ends"
+        out.append((rows[0], position, "period", message, _rows_text(rows)))
+    return out
 
 
 def read_file(path: str | Path, kind: str, *, strict: bool = True) -> ParsedFile:
@@ -387,6 +450,6 @@ def read_paths(paths: Sequence[str | Path], kind: str | None = None, *, strict: 
     parsed = [read_file(p, k, strict=strict) for p, k in pairs]
     if skipped and parsed:
         names = ", ".join(str(f) for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        parsed[0].warnings.append(f"not imported (the name is not companies, fundamentals, prices, fx or events, "
+        parsed[0].warnings.append(f"not imported (the name is not {_kinds_text()}, "
                                   f"or the type is not .csv/.parquet/.xlsx): {names}")
     return parsed

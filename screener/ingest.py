@@ -1,13 +1,15 @@
 """``screener import``: parse every file, validate, then store everything in one transaction.
 
 Why parse everything before writing anything: an import is a unit. If the third of five files has a bad row, the
-first two must not be half-applied, or the store would mix two vintages of the user's data.
+first two must not be half-applied, or the store would mix two vintages of the user's data. Validation is not
+optional: every file goes through the suites of ``screener.intake``, as every other load does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -36,31 +38,37 @@ class ImportSummary:
             )
 
 
-def _validate(parsed: list[ParsedFile]) -> dict[Path, pl.DataFrame]:
-    """Run the great-expectations suites; return failing rows per file (empty when validation is unavailable)."""
-    try:
-        from screener.validation import validate_parsed
-    except ModuleNotFoundError as exc:  # the validation package is optional only while it is being built
-        if exc.name and exc.name.startswith("screener.validation"):
-            return {}
-        raise
-    return validate_parsed(parsed)
+def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
+    """Splits that explain jumps in this import: the stored ones, and those the import itself brings."""
+    frames = [store.frame("splits").select("symbol", "date", "ratio")]
+    frames += [pf.frame.select("symbol", "date", "ratio") for pf in parsed if pf.kind == "splits"]
+    return pl.concat(frames).drop_nulls().unique(subset=["symbol", "date"], keep="last", maintain_order=True)
 
 
 def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None = None,
-                 quarantine: bool = False) -> ImportSummary:
+                 quarantine: bool = False, today: date | None = None) -> ImportSummary:
+    """Parse every file, validate every file, then store them all in one transaction through ``intake.admit``.
+
+    Without ``quarantine`` any failing value refuses the whole import (every failure is listed); with it, the
+    passing rows are stored and the failing ones recorded. A user's import is provider ``file``, the top of the
+    provider precedence, so no stored row keeps it out.
+    """
     from click import echo
+
+    from screener.intake import admit, check
 
     parsed = read_paths(paths, kind, strict=not quarantine)
     summary = ImportSummary()
     for pf in parsed:
         summary.warnings.extend(pf.warnings)
-    failures = {p: f for p, f in _validate(parsed).items() if f.height}
+    splits = _known_splits(store, parsed)
+    checked = [check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits) for pf in parsed]
+    failures = [c.failures for c in checked if c.failures.height]
     if failures and not quarantine:
         lines = [
             f"{r['source']}, row {r['row']}, column {r['column_name']}: failed {r['expectation']} "
             f"(value {r['value']!r})"
-            for p, f in failures.items() for r in f.iter_rows(named=True)
+            for f in failures for r in f.iter_rows(named=True)
         ]
         for line in lines[1:20]:
             echo(f"  {line}", err=True)
@@ -72,31 +80,25 @@ def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None 
         echo(f"Warning: {w}", err=True)
     known = set(store.query("SELECT symbol FROM companies")["symbol"].to_list())
     with store.transaction():
-        for pf in parsed:
-            frame = pf.frame
-            bad = failures.get(pf.path)
-            n_bad = 0
-            if bad is not None and bad.height:
-                bad_rows = sorted(set(bad["row"].to_list()))
-                n_bad = len(bad_rows)
-                frame = frame.with_row_index("_r").filter(~(pl.col("_r") + 2).is_in(bad_rows)).drop("_r")
-                store.record_rejections(bad.drop("row"), provider=IMPORT_PROVIDER)
+        for pf, c in zip(parsed, checked, strict=True):
+            frame = c.passing
             if pf.kind != "companies" and "symbol" in frame.columns:
                 introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].to_list())
                 unknown = sorted(introduced - known)
                 if unknown:
                     echo(f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
                          f"{', '.join(unknown[:5])}; add them with a companies file to score them", err=True)
-            # A missing cell (or column) means "unknown": it never erases what is stored.
-            stored, dropped = store.upsert_real(pf.kind, frame, IMPORT_PROVIDER, origin="user")
-            if dropped:
-                echo(f"Note: {pf.path}: replaced {dropped} synthetic demo row(s) of the same series, so real and "
-                     "demo numbers never mix", err=True)
+            # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
+            done = admit(store, c, IMPORT_PROVIDER, origin="user")
+            if done.dropped:
+                echo(f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
+                     "and demo numbers never mix", err=True)
+            if done.kept_out:
+                echo(f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored "
+                     "them", err=True)
             if pf.kind == "companies":
                 known |= set(frame["symbol"].to_list())
-            store.log_ingest(provider=IMPORT_PROVIDER, status="ok" if not n_bad else "rejected", kind=pf.kind,
-                             source=str(pf.path), rows_in=pf.frame.height, rows_stored=stored, rows_rejected=n_bad)
-            summary.rejected += n_bad
-            summary.rows.append({"file": str(pf.path), "kind": pf.kind, "rows": pf.frame.height, "stored": stored,
-                                 "rejected": n_bad})
+            summary.rejected += done.rejected
+            summary.rows.append({"file": str(pf.path), "kind": pf.kind, "rows": done.rows, "stored": done.stored,
+                                 "rejected": done.rejected})
     return summary

@@ -16,7 +16,7 @@ from screener.contract import REGIONS, ROLES, region_of, split_places
 from screener.errors import ScreenerError
 from screener.importer import read_file
 from screener.paths import bundled_data_dir
-from screener.store import Store, utcnow
+from screener.store import Store, UpsertResult, utcnow
 
 BUNDLED_PROVIDER = "bundled"
 
@@ -28,27 +28,35 @@ class InitResult:
     companies_kept_user: int
     events_added: int
     schema_version: int
+    #: Bundled rows that failed validation: kept out and recorded in the rejected-rows ledger.
+    rejected: int = 0
 
 
 def load_bundled(store: Store) -> InitResult:
     """Load ``data/companies.csv`` and ``data/events.csv`` idempotently, in one transaction.
 
-    Set-based (a handful of statements whatever the universe size) so that ``init`` stays quick. Companies the user
-    owns (imported by them) are left alone, and so is every (symbol, role) tag the user has ever touched.
+    Both go through the validation suites (``screener.intake``) like every other load: a bundled row that fails is
+    kept out and recorded, not stored. Set-based (a handful of statements whatever the universe size) so that
+    ``init`` stays quick. Companies the user owns (imported by them) are left alone, and so is every (symbol, role)
+    tag the user has ever touched.
     """
+    from screener.intake import admit, check
+
     folder = bundled_data_dir()
-    companies = read_file(folder / "companies.csv", "companies").frame
-    events = read_file(folder / "events.csv", "events").frame
-    existing = store.query("SELECT symbol, origin FROM companies")
-    user_owned = existing.filter(pl.col("origin") == "user").select("symbol")
-    bundled = companies.join(user_owned, on="symbol", how="anti")
-    kept = companies.height - bundled.height
-    added = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
-    updated = bundled.height - added
-    user_touched = store.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
+    companies = check("companies", read_file(folder / "companies.csv", "companies").frame,
+                      str(folder / "companies.csv"))
+    events = check("events", read_file(folder / "events.csv", "events").frame, str(folder / "events.csv"))
     stamp = utcnow()
-    fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
-    with store.transaction():
+    counts: dict[str, int] = {}
+
+    def write_companies(frame: pl.DataFrame) -> UpsertResult:
+        existing = store.query("SELECT symbol, origin FROM companies")
+        user_owned = existing.filter(pl.col("origin") == "user").select("symbol")
+        bundled = frame.join(user_owned, on="symbol", how="anti")
+        counts["added"] = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
+        counts["updated"] = bundled.height - counts["added"]
+        user_touched = store.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
+        fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
         incoming = bundled.select(fields).with_columns(
             pl.lit(BUNDLED_PROVIDER).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
         )
@@ -67,8 +75,15 @@ def load_bundled(store: Store) -> InitResult:
             .filter(pl.col("role") != "")
         )
         store.set_roles(wanted, actor="bundled", origin="bundled", at=stamp, protected=user_touched)
+        store.resolve_rejections("companies", bundled, at=stamp)
+        return UpsertResult(bundled.height, kept_out=frame.height - bundled.height)
+
+    def write_events(frame: pl.DataFrame) -> UpsertResult:
+        key = ["symbol", "date", "kind", "description"]
+        users = store.query(f"SELECT {', '.join(key)} FROM events WHERE origin <> 'bundled'")
+        ours = frame.join(users, on=key, how="anti", nulls_equal=True)
         before = int(store.scalar("SELECT count(*) FROM events"))
-        bundled_events = events.with_columns(
+        bundled_events = ours.with_columns(
             pl.lit("bundled").alias("origin"), pl.lit(BUNDLED_PROVIDER).alias("provider"),
             pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"))
         with store.registered("_bundled_events", bundled_events):
@@ -81,10 +96,15 @@ def load_bundled(store: Store) -> InitResult:
                 "capacity_tpa = excluded.capacity_tpa, target_year = excluded.target_year, "
                 "amount_usd = excluded.amount_usd, source = excluded.source WHERE events.origin = 'bundled'"
             )
-        events_added = int(store.scalar("SELECT count(*) FROM events")) - before
-        store.log_ingest(provider=BUNDLED_PROVIDER, status="ok", kind="companies", source=str(folder),
-                         rows_in=companies.height, rows_stored=added + updated)
-    return InitResult(added, updated, kept, events_added, store.schema_version())
+        counts["events_added"] = int(store.scalar("SELECT count(*) FROM events")) - before
+        store.resolve_rejections("events", ours, at=stamp)
+        return UpsertResult(ours.height, kept_out=frame.height - ours.height)
+
+    with store.transaction():
+        done = admit(store, companies, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_companies)
+        admit(store, events, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_events)
+    return InitResult(counts["added"], counts["updated"], done.kept_out, counts["events_added"],
+                      store.schema_version(), companies.rejected + events.rejected)
 
 
 def list_universe(

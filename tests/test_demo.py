@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -60,32 +61,31 @@ def demo() -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="module")
 def facts(demo: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """One row per company: archetype and the USD figures the factors would see at the end date."""
+    """One row per company: archetype and the USD figures the factors would see at the end date, from its quarters
+    (or its half years, for a half-year reporter)."""
     fx_end = dict(demo["fx"].sort("date").group_by("currency").agg(pl.col("usd_per_unit").last()).iter_rows())
     fx_end["USD"] = 1.0
-    quarters = demo["fundamentals"].filter(pl.col("period") == "Q").sort("symbol", "period_end")
-    per = quarters.group_by("symbol").agg(
-        pl.col("revenue").tail(4).sum().alias("revenue_ttm"),
-        pl.col("operating_cash_flow").tail(4).sum().alias("ocf_ttm"),
-        pl.col("free_cash_flow").tail(4).sum().alias("fcf_ttm"),
-        pl.col("free_cash_flow").min().alias("fcf_min_q"),
-        pl.col("shares_outstanding"),
-        pl.col("currency").first().alias("statement_currency"),
-    )
-    last_close = demo["prices"].sort("date").group_by("symbol").agg(pl.col("close").last())
+    parts = demo["fundamentals"].filter(pl.col("period") != "FY").sort("symbol", "period_end")
+    last_close = dict(demo["prices"].sort("date").group_by("symbol").agg(pl.col("close").last()).iter_rows())
     rows = []
-    for r in UNIVERSE.join(per, on="symbol").join(last_close, on="symbol").iter_rows(named=True):
+    for r in UNIVERSE.iter_rows(named=True):
+        mine = parts.filter(pl.col("symbol") == r["symbol"])
+        (period,) = set(mine["period"])
+        per_year = {"Q": 4, "H": 2}[period]
         iso, sub = normalise_currency(r["currency"])
         usd = fx_end[iso]
-        shares = r["shares_outstanding"]
+        shares = mine["shares_outstanding"].to_list()
         rows.append({
             "symbol": r["symbol"], "kind": archetype(r["roles"], r["stage"]), "listing": r["currency"],
-            "statement_currency": r["statement_currency"],
-            "mcap_usd": shares[-1] * r["close"] * sub * usd,
-            "revenue_ttm_usd": r["revenue_ttm"] * usd, "ocf_ttm_usd": r["ocf_ttm"] * usd,
-            "fcf_ttm_usd": r["fcf_ttm"] * usd, "fcf_min_q": r["fcf_min_q"],
-            "growth_years": [shares[i + 4] / shares[i] - 1 for i in range(0, len(shares) - 4, 4)],
-            "growth_1y": shares[-1] / shares[-5] - 1,
+            "period": period, "statement_currency": mine["currency"][0],
+            "mcap_usd": shares[-1] * last_close[r["symbol"]] * sub * usd,
+            "revenue_ttm_usd": mine["revenue"].tail(per_year).sum() * usd,
+            "ocf_ttm_usd": mine["operating_cash_flow"].tail(per_year).sum() * usd,
+            "fcf_ttm_usd": mine["free_cash_flow"].tail(per_year).sum() * usd,
+            "fcf_min_q": mine["free_cash_flow"].min(),
+            "growth_years": [shares[i + per_year] / shares[i] - 1
+                             for i in range(len(shares) - 1 - per_year, -1, -per_year)][::-1],
+            "growth_1y": shares[-1] / shares[-1 - per_year] - 1,
         })
     return pl.DataFrame(rows)
 
@@ -172,25 +172,35 @@ def test_calendar(demo: dict[str, pl.DataFrame]) -> None:
     assert set(prices["symbol"]) == set(UNIVERSE["symbol"])
     fund = demo["fundamentals"]
     quarters = fund.filter(pl.col("period") == "Q")
+    half_years = fund.filter(pl.col("period") == "H")
+    australian = set(UNIVERSE.filter(pl.col("country") == "AU")["symbol"])
+    assert australian and set(half_years["symbol"]) == australian  # ASX companies report half years
+    assert set(quarters["symbol"]) == set(UNIVERSE["symbol"]) - australian
     assert set(quarters.group_by("symbol").agg(pl.len())["len"]) == {13}
     ends = sorted(set(quarters["period_end"]))
     assert ends[-1] <= END - timedelta(days=60)  # every quarter would be public by the end date
     assert (ends[-1] - ends[0]).days >= 3 * 365  # three full years of changes: 3-year share growth is measurable
     assert all((e + timedelta(days=1)).day == 1 and e.month % 3 == 0 for e in ends)
+    halves = sorted(set(half_years["period_end"]))
+    assert {e.month for e in halves} == {6, 12} and halves[-1] <= ends[-1]
+    assert set(half_years.group_by("symbol").agg(pl.len())["len"]) == {6}
+    assert {(b - a).days for a, b in itertools.pairwise(halves)} <= set(range(181, 185))
 
 
 def test_fy_rows_match_their_quarters(demo: dict[str, pl.DataFrame]) -> None:
     fund = demo["fundamentals"]
     fy = fund.filter(pl.col("period") == "FY")
     assert fy.height >= 2 * UNIVERSE.height
-    for row in fy.sample(20, seed=1).iter_rows(named=True):
-        q = fund.filter((pl.col("symbol") == row["symbol"]) & (pl.col("period") == "Q")
-                        & (pl.col("period_end") <= row["period_end"])).sort("period_end").tail(4)
-        assert q["period_end"][0] > row["period_end"] - timedelta(days=366)
+    for row in fy.sample(40, seed=1).iter_rows(named=True):
+        mine = fund.filter((pl.col("symbol") == row["symbol"]) & (pl.col("period") != "FY")
+                           & (pl.col("period_end") <= row["period_end"])).sort("period_end")
+        parts = mine.tail({"Q": 4, "H": 2}[mine["period"][0]])
+        assert parts["period_end"][0] > row["period_end"] - timedelta(days=366)
+        assert parts["period_end"][-1] == row["period_end"]
         for flow in ("revenue", "operating_cash_flow", "capital_expenditure", "free_cash_flow"):
-            assert row[flow] == pytest.approx(q[flow].sum())
-        assert row["shares_outstanding"] == q["shares_outstanding"][-1]
-        assert row["cash"] == q["cash"][-1]
+            assert row[flow] == pytest.approx(parts[flow].sum())
+        assert row["shares_outstanding"] == parts["shares_outstanding"][-1]
+        assert row["cash"] == parts["cash"][-1]
     # fiscal years follow the headquarters' custom: March in Japan, June in Australia, December elsewhere
     months = fy.join(UNIVERSE.select("symbol", "country"), on="symbol").group_by("country").agg(
         pl.col("period_end").dt.month().unique().sort())
@@ -231,9 +241,16 @@ def test_juniors_burn_cash_and_issue_shares(facts: pl.DataFrame, demo: dict[str,
     assert (juniors["ocf_ttm_usd"] < 0).all() and (juniors["fcf_ttm_usd"] < 0).all()
     assert (juniors["revenue_ttm_usd"] < 0.1 * juniors["mcap_usd"]).all()
     assert (_of(facts, "explorer")["revenue_ttm_usd"] == 0).all()
-    for years in juniors["growth_years"]:
+    # the generator's years end at the last quarter; a half-year reporter's years end at its last half year, so
+    # one of its years can straddle two placements
+    by_quarter = juniors.filter(pl.col("period") == "Q")
+    for years in by_quarter["growth_years"]:
         assert len(years) == 3 and all(0.099 <= g <= 0.401 for g in years), years
-    assert juniors["growth_1y"].is_between(0.099, 0.401).all()
+    assert by_quarter["growth_1y"].is_between(0.099, 0.401).all()
+    by_half = juniors.filter(pl.col("period") == "H")
+    assert by_half.height > 0
+    for years in by_half["growth_years"]:
+        assert len(years) >= 2 and all(0.0 < g < 1.0 for g in years), years
     raises = demo["events"].group_by("symbol").agg(pl.len())
     counts = dict(raises.iter_rows())
     assert all(counts.get(s, 0) >= 3 for s in juniors["symbol"])
@@ -351,11 +368,47 @@ def test_load_demo_needs_companies(store: Store) -> None:
 
 def test_load_demo_covers_the_bundled_universe(db_path: Path) -> None:
     from screener.universe import load_bundled
+    from screener.validation import validate_store
 
     with Store(db_path) as store:
         load_bundled(store)
-        counts = load_demo(store)
+        counts = load_demo(store, end=END)
         assert counts["prices"] > 0 and counts["fundamentals"] > 0
         symbols = set(store.query("SELECT DISTINCT symbol FROM fundamentals")["symbol"])
         assert symbols == set(store.companies()["symbol"])
-        assert store.scalar("SELECT max(date) FROM prices") == default_end()
+        assert store.scalar("SELECT max(date) FROM prices") == END
+        assert store.scalar("SELECT count(*) FROM rejected_rows") == 0
+        latest = max(END, store.scalar("SELECT max(date) FROM events"))  # bundled events may postdate the demo
+        assert validate_store(store, today=latest).failed == 0
+
+
+# -- validation --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["fundamentals", "prices", "fx", "events"])
+def test_every_frame_passes_every_check(demo: dict[str, pl.DataFrame], kind: str) -> None:
+    from screener.validation import validate_frame
+    from screener.validation.derived import derive
+
+    assert validate_frame(kind, demo[kind], "demo", today=END).height == 0
+    if kind == "fundamentals":
+        # not vacuous: years are checked against their quarters and against their halves, and spacing is known
+        derived = derive(kind, demo[kind]).filter(pl.col("revenue_vs_parts").is_not_null())
+        assert {"quarters", "halves"} == set(derived["revenue_vs_parts_shown"].str.extract(r"its (\w+)$").to_list())
+        assert derive(kind, demo[kind])["period_by_spacing"].drop_nulls().n_unique() == 3
+
+
+def test_load_demo_validates_what_it_stores(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import screener.demo
+
+    companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
+    frames = generate_demo(companies, end=END)
+    day = frames["prices"].filter(pl.col("symbol") == "DVA")["date"][100]
+    broken = dict(frames, prices=frames["prices"].with_columns(
+        pl.when((pl.col("symbol") == "DVA") & (pl.col("date") == day)).then(pl.col("close") * 1000)
+        .otherwise(pl.col("close")).alias("close")))
+    monkeypatch.setattr(screener.demo, "generate_demo", lambda *a, **k: broken)
+    with _store_with(db_path, companies) as store:
+        counts = load_demo(store, end=END)
+        assert counts["prices"] == frames["prices"].height - 1
+        assert store.scalar("SELECT count(*) FROM prices WHERE symbol = 'DVA' AND date = ?", [day]) == 0
+        assert store.rows("SELECT provider, kind, key, column_name FROM rejected_rows") == [
+            ("demo", "prices", f"DVA/{day.isoformat()}", "close")]

@@ -427,3 +427,83 @@ def test_statements_in_a_quote_sub_unit_are_refused(tmp_path, invoke) -> None:
     result = invoke("import", str(write(tmp_path / "fundamentals.csv", body)))
     assert result.exit_code == 1
     assert "unknown currency code 'GBp'" in result.stderr and "only for listings" in result.stderr
+
+
+# -- periods, splits, precedence and the one validation path ------------------------------------------------------
+HALVES = ("symbol,period_end,period,currency,revenue\nBBB.AX,2023-06-30,{p},AUD,10\nBBB.AX,2023-12-31,{p},AUD,11\n"
+          "BBB.AX,2024-06-30,{p},AUD,12\nBBB.AX,2024-12-31,{p},AUD,13\n")
+
+
+def test_a_quarterly_series_spaced_as_half_years_is_refused_in_one_line(tmp_path, invoke, db_path, seeded) -> None:
+    path = write(tmp_path / "fundamentals.csv", HALVES.format(p="Q"))
+    message = _fails(invoke, db_path, seeded, path, row=None, column="period", text="BBB.AX is labelled Q")
+    assert f"{path}, rows 2, 3, 4 and 5, column period:" in message
+    assert "the spacing of H; label them H" in message
+    assert message.count("\n") == 0
+
+
+def test_a_half_year_series_imports(tmp_path, invoke, store_reader) -> None:
+    result = invoke("import", str(write(tmp_path / "fundamentals.csv", HALVES.format(p="H"))))
+    assert result.exit_code == 0, result.stderr
+    stored = store_reader().frame("fundamentals")
+    assert stored.select("period", "revenue").rows() == [("H", 10.0), ("H", 11.0), ("H", 12.0), ("H", 13.0)]
+
+
+def test_a_spacing_problem_is_listed_with_the_files_other_problems(tmp_path, invoke, db_path, seeded) -> None:
+    body = HALVES.format(p="Q") + "AAA,2024-03-31,Q,USD,abc\nCCC,2024-03-31,H,USD,1\nCCC,2024-06-30,H,USD,1\n"
+    result = invoke("import", str(write(tmp_path / "fundamentals.csv", body)))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].endswith("(and 2 more problems in this file)")
+    listed = "\n".join(lines)
+    assert "rows 2, 3, 4 and 5, column period: BBB.AX is labelled Q" in listed
+    assert "row 6, column revenue: not a number 'abc'" in listed
+    assert "rows 7 and 8, column period: CCC is labelled H but these periods end 91 days after the previous H, " \
+           "the spacing of Q; label them Q" in listed
+    assert snapshot(db_path) == seeded
+
+
+CONSOLIDATION_PRICES = "symbol,date,close\nAAA,2024-03-01,0.2\nAAA,2024-03-04,10.1\nAAA,2024-03-05,10.2\n"
+SPLITS_CSV = "symbol,date,ratio\nAAA,2024-03-04,0.02\n"
+
+
+def test_a_split_explains_a_price_jump_in_the_same_import_or_stored_before(tmp_path, invoke, db_path,
+                                                                           store_reader) -> None:
+    prices = write(tmp_path / "prices.csv", CONSOLIDATION_PRICES)
+    refused = invoke("import", str(prices))
+    assert refused.exit_code == 1 and "row 3, column close" in refused.stderr and "10.1 after 0.2" in refused.stderr
+    splits = write(tmp_path / "splits.csv", SPLITS_CSV)
+    assert invoke("import", str(prices), str(splits)).exit_code == 0
+    later = write(tmp_path / "later" / "prices.csv", "symbol,date,close\nAAA,2024-03-01,0.21\nAAA,2024-03-04,10\n")
+    assert invoke("import", str(later)).exit_code == 0  # the stored split explains it now
+    store = store_reader()
+    assert store.frame("splits").select("symbol", "date", "ratio", "provider").rows() == [
+        ("AAA", date(2024, 3, 4), 0.02, "file")]
+
+
+def test_import_replaces_another_providers_row_whole(tmp_path, invoke, db_path, store_reader) -> None:
+    from screener.contract import polars_schema
+    from screener.store import Store
+
+    row = dict.fromkeys(polars_schema("fundamentals")) | {
+        "symbol": "BBB.AX", "period_end": date(2024, 6, 30), "period": "FY", "currency": "USD", "revenue": 5e6,
+        "cash": 7e6}
+    with Store(db_path) as s:
+        s.upsert_real("fundamentals", pl.DataFrame([row], schema=polars_schema("fundamentals")), "yahoo")
+    body = "symbol,period_end,period,currency,revenue\nBBB.AX,2024-06-30,FY,AUD,8000000\n"
+    assert invoke("import", str(write(tmp_path / "fundamentals.csv", body))).exit_code == 0
+    got = store_reader().frame("fundamentals").select("currency", "revenue", "cash", "provider").rows()
+    assert got == [("AUD", 8e6, None, "file")]  # Yahoo's USD cash is not relabelled as the user's AUD
+
+
+def test_validation_cannot_be_skipped(tmp_path, invoke, db_path, seeded, monkeypatch) -> None:
+    """If the validation package cannot load, nothing is imported: there is no unvalidated way into the store."""
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("screener.validation")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "screener.validation", None)
+    path = write(tmp_path / "prices.csv", "symbol,date,close\nAAA,2024-01-04,1\n")
+    result = invoke("import", str(path))
+    assert result.exit_code != 0
+    assert snapshot(db_path) == seeded

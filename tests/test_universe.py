@@ -275,3 +275,25 @@ def test_a_tag_that_is_already_there_changes_nothing(invoke, ready: Path, db_pat
 def test_a_common_country_name_suggests_its_code(invoke, ready: Path) -> None:
     result = invoke("universe", "list", "--country", "uk")
     assert result.exit_code == 1 and "(did you mean 'GB'?)" in result.stderr
+
+
+def test_init_validates_the_bundled_rows(tmp_path: Path, invoke, db_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``init`` goes through the same suites as every load: a bundled row that fails is kept out and recorded."""
+    import screener.universe
+
+    folder = tmp_path / "bundled"
+    folder.mkdir()
+    shutil.copy(bundled_data_dir() / "companies.csv", folder / "companies.csv")
+    symbol = BUNDLED["symbol"].sort()[0]
+    write(folder / "events.csv", "symbol,date,kind,stage,capacity_tpa,target_year,amount_usd,description,source\n"
+                                 f"{symbol},2024-05-01,offtake,,,,,A signed offtake.,https://example.com/o\n"
+                                 f"{symbol},2999-01-04,offtake,,,,,A date no clock reaches.,https://example.com/f\n")
+    monkeypatch.setattr(screener.universe, "bundled_data_dir", lambda: folder)
+    result = invoke("init")
+    assert result.exit_code == 0, result.stderr
+    assert "1 bundled row(s) failed validation" in result.stderr
+    with Store(db_path) as store:
+        assert store.frame("events")["description"].to_list() == ["A signed offtake."]
+        assert store.rows("SELECT provider, kind, column_name, value FROM rejected_rows") == [
+            ("bundled", "events", "date", "2999-01-04")]

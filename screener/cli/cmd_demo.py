@@ -38,6 +38,10 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
         n_companies = init.companies_added + init.companies_updated + init.companies_kept_user
         note(f"store {store.path}: {plural(n_companies, 'company')}; "
              + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        held = int(store.scalar("SELECT count(*) FROM rejected_rows WHERE provider = 'demo' AND resolved_at IS NULL"))
+        if held:
+            note(f"{held} demo value(s) failed validation and were kept out; list them with "
+                 "'screener validate --rejected'")
         result = run_weekly(store, "default")
         print_weekly(result, fmt)
         if not no_export:

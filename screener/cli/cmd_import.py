@@ -15,7 +15,11 @@ from screener.contract import KIND_NAMES
 @format_option
 @click.pass_context
 def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quarantine: bool, fmt: str) -> None:
-    """Import CSV, Parquet or XLSX files (or folders of them) in the data contract, as one transaction."""
+    """Import CSV, Parquet or XLSX files (or folders of them) in the data contract, as one transaction.
+
+    Every file goes through the validation suites first; a splits file in the same import explains the price and
+    share-count jumps of its splits. Your imports (provider 'file') rank above Yahoo: a later refresh does not
+    overwrite them unless asked to."""
     import polars as pl
 
     from screener.ingest import import_paths

@@ -18,3 +18,6 @@ def init(ctx: click.Context) -> None:
             f"{res.companies_updated} refreshed, {res.companies_kept_user} kept as edited by you; "
             f"{res.events_added} events added"
         )
+        if res.rejected:
+            note(f"{res.rejected} bundled row(s) failed validation and were kept out; list them with "
+                 "'screener validate --rejected'")

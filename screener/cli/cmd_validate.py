@@ -9,12 +9,21 @@ from screener.cli.options import format_option, note, store_from
 @click.option("--failures", "show_failures", is_flag=True, default=False,
               help="List every failing stored value (kind, key, column, expectation, value) instead of the summary.")
 @click.option("--rejected", "show_rejected", is_flag=True, default=False,
-              help="List the rows that import --quarantine and refresh kept out of the store, with their reasons.")
+              help="List the rows that validation still keeps out of the store (import --quarantine, refresh, "
+                   "demo, init), with their reasons.")
+@click.option("--include-resolved", is_flag=True, default=False,
+              help="With --rejected: also list rejections a later load resolved by storing the same key.")
 @format_option
 @click.pass_context
-def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, fmt: str) -> None:
+def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, include_resolved: bool,
+             fmt: str) -> None:
     """Re-run the validation suites over everything stored and report, per kind and expectation, how many rows
-    were checked, how many failed and which keys. Exits 1 when anything stored fails."""
+    were checked, how many failed and which keys. Exits 1 when anything stored fails.
+
+    Besides each value's own rules, the suites check across rows: a close or FX rate more than 20x the previous
+    one, a share count more than 3x the previous period's (unless a stored split explains it), periods spaced
+    unlike their label, an FY more than 10% away from the sum of its quarters, and refresh subjects whose latest
+    answer was empty where data was expected."""
     import polars as pl
 
     from screener.errors import CompletedWithProblems, ScreenerError
@@ -22,23 +31,29 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, fmt: 
 
     if show_failures and show_rejected:
         raise ScreenerError("--failures and --rejected list different things; give one of them")
+    if include_resolved and not show_rejected:
+        raise ScreenerError("--include-resolved lists resolved rejections: give it with --rejected")
     with store_from(ctx) as store:
         if show_rejected:
-            render(store.query(
-                "SELECT rejected_at, provider, source, kind, key, column_name, expectation, value FROM rejected_rows "
-                "ORDER BY id"), fmt)
+            cols = "rejected_at, provider, source, kind, key, column_name, expectation, value"
+            if include_resolved:
+                render(store.query(f"SELECT {cols}, resolved_at FROM rejected_rows ORDER BY id"), fmt)
+            else:
+                render(store.query(f"SELECT {cols} FROM rejected_rows WHERE resolved_at IS NULL ORDER BY id"), fmt)
             return
         from screener.validation import validate_store
 
         result = validate_store(store)
-        # one rejected row can fail several expectations: count rows (source and key), not failing values
-        held = int(store.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows") or 0)
+        # one rejected row can fail several expectations: count rows (source and key), not failing values; a
+        # rejection that a later load resolved (it stored the same key) no longer keeps anything out
+        held = int(store.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows "
+                                "WHERE resolved_at IS NULL") or 0)
     if show_failures:
         render(result.failures.select("kind", "key", "column_name", "expectation", "value"), fmt)
     else:
         render(result.summary, fmt)
     if held:
-        note(f"{held} row(s) were kept out of the store by earlier imports or refreshes; list them with --rejected")
+        note(f"{held} row(s) are still kept out of the store by earlier loads; list them with --rejected")
     if result.failed:
         kinds = sorted(set(result.failures["kind"].to_list()))
         raise CompletedWithProblems(f"{result.failed} stored value(s) failed validation ({', '.join(kinds)})")
