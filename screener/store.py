@@ -317,10 +317,10 @@ class Store:
             return 0
         from screener.validation.keys import key_strings
 
-        keys = key_strings(kind, stored).unique().to_frame("key")
         before = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
         if before == 0:
             return 0
+        keys = key_strings(kind, stored).unique().to_frame("key")
         with self.transaction(), self.registered("_resolved_keys", keys) as name:
             self.con.execute(
                 f"UPDATE rejected_rows SET resolved_at = ? FROM {name} r WHERE rejected_rows.resolved_at IS NULL "
