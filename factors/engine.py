@@ -262,13 +262,15 @@ def inputs_fingerprint(store: Store, as_of: date) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False) -> pl.DataFrame:
+def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False,
+               today: date | None = None) -> pl.DataFrame:
     """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
     from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
-    a stored future set would be what later commands find first."""
+    a stored future set would be what later commands find first. ``today`` (default the local date) is the only
+    clock read, so callers and tests can pin it."""
     from screener.errors import ScreenerError
 
-    today = date.today()
+    today = today or date.today()
     day = as_of or today
     if day > today:
         raise ScreenerError(f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an "

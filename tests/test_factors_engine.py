@@ -206,13 +206,16 @@ def test_scores_for_refuses_a_future_as_of_and_stores_nothing(store) -> None:
     from screener.errors import ScreenerError
 
     _load(store, universe(2))
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = AS_OF + timedelta(days=1)  # "today" is pinned: the test passes at any hour of any day
     with pytest.raises(ScreenerError) as err:
-        scores_for(store, tomorrow)
+        scores_for(store, tomorrow, today=AS_OF)
     message = str(err.value)
     assert "\n" not in message and f"as-of {tomorrow.isoformat()} is in the future" in message
+    assert f"use today ({AS_OF.isoformat()})" in message
     assert store.score_set_info(tomorrow) is None
     assert store.scalar("SELECT count(*) FROM score_sets") == 0
+    # the same day is not the future, and no as-of means that pinned today
+    assert scores_for(store, today=AS_OF)["as_of"].unique().to_list() == [AS_OF]
 
 
 @pytest.mark.parametrize(("roles", "role_class"), [
