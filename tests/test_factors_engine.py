@@ -269,3 +269,20 @@ def test_filled_values_survive_storing_the_scores(store) -> None:
     computed = scores_for(store, AS_OF)
     stored = scores_for(store, AS_OF)  # read back from the store
     assert filled_values(stored).equals(filled_values(computed))
+
+
+def test_every_row_flag_the_engine_sets_can_be_asked_for_with_has_flag() -> None:
+    from factors.engine import _BASE_FLAGS
+    from rules.expr import compile_condition, namespace_from_schema
+
+    assert {"halted", "stale:cash_usd", "stale:shares_outstanding"} <= set(_BASE_FLAGS)
+    old_cash = quarterly("A", 4, last=date(2024, 12, 31), cash=1.0)
+    halted = daily("A", volume=lambda i: 0.0 if i > 250 else 1e5)
+    out = compute_scores(inputs([company("A"), company("B")], fundamentals=[old_cash],
+                                prices=[halted, daily("B")]), AS_OF)
+    ns = namespace_from_schema(out.schema)
+    for flag in _BASE_FLAGS:
+        compile_condition(f"has_flag('{flag}')", ns)  # none is refused as unknown
+    for flag, hits in (("halted", ["A"]), ("stale:cash_usd", ["A"])):
+        cond = compile_condition(f"has_flag('{flag}')", ns)
+        assert out.filter(cond.expr)["symbol"].to_list() == hits, flag
