@@ -66,7 +66,8 @@ def main() -> None:
 
     n = inputs.companies.height
     print(f"companies {n:,}; prices {inputs.prices.height:,}; fundamentals {inputs.fundamentals.height:,}; "
-          f"events {inputs.events.height:,}")
+          f"events {inputs.events.height:,}; splits {inputs.splits.height:,}; "
+          f"share counts {inputs.share_history.height:,}")
     print(f"read inputs: {load_s:.2f}s, peak RSS after reading {rss_loaded:.2f} GB")
     print(f"compute_scores first call (incl. scikit-learn import): {first:.2f}s")
     if times:

@@ -1,4 +1,5 @@
-"""Synthetic universe for the scoring benchmark: N companies x 40 quarters x 260 trading days (default N = 50,000).
+"""Synthetic universe for the scoring benchmark: N companies x 40 quarters x 260 trading days (default N = 50,000),
+plus a split for one company in twenty and each company's latest daily share count.
 
 Frames are built directly in polars from numpy arrays (no Python loop over companies), in the data-contract shapes
 and in key order, as ``load_inputs`` reads them from the store. Nothing here is market data.
@@ -156,7 +157,25 @@ def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorI
         pl.col("capacity_tpa").fill_nan(None),
         pl.when(pl.col("target_year") < 0).then(None).otherwise(pl.col("target_year")).alias("target_year"),
     ).sort(["symbol", "date", "kind", "description"])
-    return FactorInputs(companies=companies, fundamentals=fundamentals, prices=prices, fx=fx, events=events)
+    # splits: one in twenty companies split once in the last ten years (2:1 .. 10:1, or a 1:10 consolidation);
+    # the share history: each company's latest daily count, as load_inputs reads it, in the last three weeks
+    ns = n // 20
+    split_days = _trading_days(as_of, 2600)
+    splits = pl.DataFrame({
+        "symbol": rng.choice(symbols, ns, replace=False),
+        "date": rng.choice(split_days, ns),
+        "ratio": rng.choice(np.array([2.0, 3.0, 5.0, 10.0, 0.1]), ns),
+        "provider": "synthetic",
+    }).sort(["symbol", "date"])
+    latest_shares = shares0 * (1 + growth) ** (QUARTERS + 1)
+    share_history = pl.DataFrame({
+        "symbol": symbols,
+        "date": rng.choice(_trading_days(as_of, 15), n),
+        "shares": latest_shares.round(),
+        "provider": "synthetic",
+    })
+    return FactorInputs(companies=companies, fundamentals=fundamentals, prices=prices, fx=fx, events=events,
+                        splits=splits, share_history=share_history)
 
 
 def _quarter_end(as_of: date, k: int) -> date:
@@ -170,7 +189,7 @@ def _quarter_end(as_of: date, k: int) -> date:
     return nxt - timedelta(days=1)
 
 
-KINDS = ("companies", "fundamentals", "prices", "fx", "events")
+KINDS = ("companies", "fundamentals", "prices", "fx", "events", "splits", "share_history")
 
 
 def write(inputs: FactorInputs, out: Path) -> None:
@@ -180,7 +199,9 @@ def write(inputs: FactorInputs, out: Path) -> None:
 
 
 def read(folder: Path) -> FactorInputs:
-    return FactorInputs(**{kind: pl.read_parquet(folder / f"{kind}.parquet") for kind in KINDS})
+    """The frames written by ``write``; a kind missing from an older folder is read as empty."""
+    return FactorInputs(**{kind: pl.read_parquet(folder / f"{kind}.parquet") for kind in KINDS
+                           if (folder / f"{kind}.parquet").exists()})
 
 
 def main() -> None:

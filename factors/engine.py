@@ -37,6 +37,7 @@ import polars as pl
 from factors.crosssection import percentile_rank
 from factors.inputs import (
     FIELD_COLUMNS,
+    FIELD_FLAGS,
     IDENTITY_COLUMNS,
     INPUTS,
     SETTINGS,
@@ -53,10 +54,10 @@ if TYPE_CHECKING:
 __all__ = ["compute_scores", "filled_values", "inputs_fingerprint", "load_inputs", "score_columns", "scores_for"]
 
 #: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
-METHODOLOGY_VERSION = "2"
+METHODOLOGY_VERSION = "3"
 
 _POLICY_FLAG = {"neutral": "neutral", "worst": "worst", "impute_peers": "imputed"}
-_BASE_FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals")
+_BASE_FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals", "halted", *FIELD_FLAGS)
 _EXTRA_FIELDS = ("last_price_date", "fundamentals_period_end")
 
 
@@ -245,6 +246,8 @@ _FINGERPRINT_SQL = {
     "prices": "symbol, date, close, volume, provider",
     "fx": "currency, date, usd_per_unit, provider",
     "events": "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, provider",
+    "splits": "symbol, date, ratio, provider",
+    "share_history": "symbol, date, shares, provider",
 }
 
 
@@ -262,13 +265,15 @@ def inputs_fingerprint(store: Store, as_of: date) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False) -> pl.DataFrame:
+def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False,
+               today: date | None = None) -> pl.DataFrame:
     """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
     from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
-    a stored future set would be what later commands find first."""
+    a stored future set would be what later commands find first. ``today`` (default the local date) is the only
+    clock read, so callers and tests can pin it."""
     from screener.errors import ScreenerError
 
-    today = date.today()
+    today = today or date.today()
     day = as_of or today
     if day > today:
         raise ScreenerError(f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an "

@@ -1,15 +1,20 @@
 """Point-in-time inputs: what was public on the as-of date, in US dollars, one row per company.
 
-Why this module exists: every factor must see the same view of the data, and that view must be honest about time and
-money. Three rules are enforced here once, so no factor can get them wrong:
+Why this module exists: every factor must see the same view of the data, and that view must be honest about time,
+money and share counts. The rules are enforced here once, so no factor can get them wrong:
 
-* **Reporting lag.** A fundamentals period counts only from ``period_end + lag``: 60 days after a quarter (``Q``),
-  90 after a fiscal year (``FY``). A quarter that ended 30 days before the as-of date does not exist yet.
+* **Reporting lag.** A statement period counts only from ``period_end + lag``: 60 days after a quarter (``Q``), 90
+  after a half year (``H``) or a fiscal year (``FY``). A quarter that ended 30 days before the as-of date does not
+  exist yet. ``is_public``/``public_statements_sql``/``reported_by`` are the one definition every caller uses.
+* **Trailing twelve months from whole periods.** Four consecutive quarters, two consecutive halves, or a fiscal year
+  (rolled forward by the half year that follows it): never a partial sum scaled up.
 * **Prices on or before the as-of date.** Nothing later is read.
 * **USD at the value's own date.** Each money value is converted with the latest ``fx`` rate on or before its own
-  date (a price at its trading day, a statement value at its period end). ``USD`` needs no rate. Quote sub-units
-  (``GBp``, ``ZAc``, ``ILA``) are scaled to their currency first. A value with no rate is left null and the company
-  is flagged ``missing_fx``: it never counts as dollars.
+  date (a price at its trading day, a statement value at its period end). ``USD`` is 1 on every date. Quote
+  sub-units (``GBp``, ``ZAc``, ``ILA``) are scaled to their currency first. A value with no rate is left null and the
+  company is flagged ``missing_fx``: it never counts as dollars.
+* **One share basis.** Closes are split-adjusted (as yfinance delivers them), share counts are as reported: every
+  count is put on the closes' basis with the stored splits dated after it, so a split is never read as issuance.
 
 The heavy part is the price panel (the benchmark has 13 million rows), so prices are handled without string joins:
 rows sorted by (symbol, date) form one run per symbol, the run id indexes the company's currency, and the fx rate is
@@ -18,15 +23,25 @@ gathered from a dense day-by-currency grid.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import reduce
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from screener.contract import ENABLER_ROLES, MARKET_SYMBOL, REGIONS, normalise_currency, polars_schema
+from screener.contract import (
+    ENABLER_ROLES,
+    MARKET_SYMBOL,
+    PERIOD_SPACING,
+    PERIODS,
+    REGIONS,
+    normalise_currency,
+    polars_schema,
+)
 
 if TYPE_CHECKING:
     from screener.store import Store
@@ -34,10 +49,13 @@ if TYPE_CHECKING:
 #: Engine settings (documented in METHODOLOGY.md, "Point in time").
 SETTINGS: Mapping[str, Any] = MappingProxyType(
     {
-        "reporting_lag_days": MappingProxyType({"Q": 60, "FY": 90}),
+        # H: 90 days covers the deadlines of half-year reporters (ASX: 75 days under the Corporations Act; AIM and
+        # the UK's DTR: three months), so a half year is never read before most of them could have published it.
+        "reporting_lag_days": MappingProxyType({"Q": 60, "H": 90, "FY": 90}),
         "price_window_days": 400,
         "stale_price_days": 10,
         "stale_fundamentals_days": 400,
+        "halted_trading_days": 20,
         "ttm_window_days": 350,
         "share_growth_early_days": 30,
         "share_growth_late_days": 120,
@@ -66,6 +84,52 @@ FIELD_COLUMNS: tuple[str, ...] = (
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "symbol", "name", "country", "region", "roles", "role_class", "stage", "segment", "currency", "gov_backing",
 )
+
+#: Fields whose value can be older than the staleness limit even when newer rows of other fields exist; each gets
+#: its own flag ``stale:<field>`` (a boolean column of the base frame under that name).
+STALE_FIELDS: tuple[str, ...] = (
+    "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd", "free_cash_flow_ttm_usd", "cash_usd",
+    "total_debt_usd", "total_equity_usd", "shares_outstanding",
+)
+FIELD_FLAGS: tuple[str, ...] = tuple(f"stale:{c}" for c in STALE_FIELDS)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The reporting lag: one definition for scoring, the watchlist's freshness line and the company card
+# --------------------------------------------------------------------------------------------------------------
+def reporting_lags(settings: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Days after its period end from which a statement of each period label counts, for every contract period.
+
+    Why it refuses a missing label: a period without a lag would either never count or count at once; both are
+    silent errors, so a settings mapping that forgets one (as ``H`` once was) fails loudly instead.
+    """
+    lags = (settings or SETTINGS)["reporting_lag_days"]
+    missing = [p for p in PERIODS if p not in lags]
+    if missing:
+        raise ValueError(f"reporting_lag_days has no lag for period(s) {', '.join(missing)}")
+    return {p: int(lags[p]) for p in PERIODS}
+
+
+def is_public(as_of: date, settings: Mapping[str, Any] | None = None) -> pl.Expr:
+    """True where a statement row (``period``, ``period_end``) was public on ``as_of``; null/false otherwise
+    (a period label outside the contract is never public)."""
+    cutoffs = {p: as_of - timedelta(days=d) for p, d in reporting_lags(settings).items()}
+    cutoff = pl.col("period").replace_strict(cutoffs, default=None, return_dtype=pl.Date)
+    return (pl.col("period_end") <= cutoff).fill_null(False)
+
+
+def reported_by(settings: Mapping[str, Any] | None = None) -> pl.Expr:
+    """The day a statement row counts for scoring: period end plus its period's reporting lag (null for a label
+    outside the contract)."""
+    days = pl.col("period").replace_strict(reporting_lags(settings), default=None, return_dtype=pl.Int64)
+    return (pl.col("period_end") + pl.duration(days=days)).cast(pl.Date)
+
+
+def public_statements_sql(as_of: date, settings: Mapping[str, Any] | None = None) -> tuple[str, list[Any]]:
+    """The same rule as ``is_public`` as a SQL condition on ``period``/``period_end`` with its parameters."""
+    lags = reporting_lags(settings)
+    sql = "(" + " OR ".join("(period = ? AND period_end <= ?)" for _ in lags) + ")"
+    return sql, [x for period, days in lags.items() for x in (period, as_of - timedelta(days=days))]
 
 
 @dataclass(frozen=True)
@@ -113,9 +177,18 @@ INPUTS: Mapping[str, InputSpec] = MappingProxyType(
 # --------------------------------------------------------------------------------------------------------------
 # Inputs as frames
 # --------------------------------------------------------------------------------------------------------------
+#: The daily share-count history (not a file kind: the live provider fills it), as scoring reads it.
+SHARE_HISTORY_SCHEMA: Mapping[str, Any] = MappingProxyType({"symbol": pl.String, "date": pl.Date, "shares": pl.Float64})
+
+
+def _schema(kind: str) -> dict[str, Any]:
+    base = dict(SHARE_HISTORY_SCHEMA) if kind == "share_history" else polars_schema(kind)
+    return {**base, "provider": pl.String}
+
+
 def _conform(kind: str, frame: pl.DataFrame | None) -> pl.DataFrame:
     """Contract columns in contract order and dtypes, plus ``provider``; absent columns become typed nulls."""
-    schema: dict[str, Any] = {**polars_schema(kind), "provider": pl.String}
+    schema = _schema(kind)
     if frame is None:
         return pl.DataFrame(schema=schema)
     exprs = []
@@ -128,9 +201,17 @@ def _conform(kind: str, frame: pl.DataFrame | None) -> pl.DataFrame:
     return frame.select(exprs)
 
 
+_KINDS = ("companies", "fundamentals", "prices", "fx", "events", "splits", "share_history")
+
+
 @dataclass(frozen=True)
 class FactorInputs:
     """Everything scoring reads, as contract-shaped frames (an optional ``provider`` column marks demo rows).
+
+    ``splits`` (symbol, date, ratio) holds every known split, including those after the as-of date: they only put
+    share counts on the basis of the split-adjusted closes (see ``build_context``). ``share_history`` (symbol, date,
+    shares) is the daily share count; only rows on or before the as-of date are read, and only the latest per
+    company matters (``load_inputs`` reads just that row).
 
     Frames are conformed on construction, so tests can pass only the columns they care about.
     """
@@ -140,9 +221,11 @@ class FactorInputs:
     prices: pl.DataFrame = field(default_factory=lambda: _conform("prices", None))
     fx: pl.DataFrame = field(default_factory=lambda: _conform("fx", None))
     events: pl.DataFrame = field(default_factory=lambda: _conform("events", None))
+    splits: pl.DataFrame = field(default_factory=lambda: _conform("splits", None))
+    share_history: pl.DataFrame = field(default_factory=lambda: _conform("share_history", None))
 
     def __post_init__(self) -> None:
-        for kind in ("companies", "fundamentals", "prices", "fx", "events"):
+        for kind in _KINDS:
             object.__setattr__(self, kind, _conform(kind, getattr(self, kind)))
 
 
@@ -150,7 +233,9 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
     """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key.
 
     Fundamentals are read up to ``as_of`` and the reporting lag is applied in scoring, so the same rule holds for
-    frames that never touched a store.
+    frames that never touched a store. Two reads differ on purpose: every split is read (a split after ``as_of``
+    is already inside the stored closes, so the share counts need it too; it carries no value of its own), and of
+    the share history only the latest count on or before ``as_of`` per company.
     """
     def rows(kind: str, where: str, order: str) -> pl.DataFrame:
         cols = ", ".join([*polars_schema(kind), "provider"])
@@ -162,6 +247,10 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
         prices=rows("prices", "date <= ?", "symbol, date"),
         fx=rows("fx", "date <= ?", "currency, date"),
         events=rows("events", "date <= ?", "symbol, date, kind, description"),
+        splits=store.query("SELECT symbol, date, ratio, provider FROM splits ORDER BY symbol, date"),
+        share_history=store.query(
+            "SELECT symbol, max(date) AS date, arg_max(shares, date) AS shares, arg_max(provider, date) AS provider "
+            "FROM share_history WHERE date <= ? GROUP BY symbol ORDER BY symbol", [as_of]),
     )
 
 
@@ -171,9 +260,10 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
 class FxTable:
     """USD per unit of each currency on every day, forward-filled from the latest rate on or before that day.
 
-    Currencies are addressed by integer code: code 0 is USD (rate 1 every day); a currency with no fx row has no
-    code, so its rate is null. The dense grid turns a conversion into one integer gather, which keeps the 13-million
-    row price panel free of joins.
+    Currencies are addressed by integer code: code 0 is USD (rate 1 on every date, before the first fx row too); a
+    currency with no fx row has no code, so its rate is null, and so is any rate asked for a day before that
+    currency's first row. The dense grid turns a conversion into one integer gather, which keeps the 13-million row
+    price panel free of joins.
     """
 
     def __init__(self, fx: pl.DataFrame, as_of: date) -> None:
@@ -210,7 +300,11 @@ class FxTable:
         offset = day.cast(pl.Int32).cast(pl.Int64) - (first - _EPOCH).days
         idx = code * ndays + offset
         if offset.min() < 0:  # type: ignore[operator]
+            # a day before the first fx row: no rate for a currency, but a US dollar is still a US dollar
             idx = pl.select(pl.when(offset >= 0).then(idx).otherwise(None)).to_series()
+            return pl.select(
+                pl.when(code == 0).then(pl.lit(1.0)).otherwise(grid.gather(idx)).alias("rate")
+            ).to_series()
         return grid.gather(idx).alias("rate")
 
 
@@ -381,6 +475,9 @@ def _price_parts(prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: d
     in_window = pl.col("date") > window_start
     latest = p.lazy().group_by("g", maintain_order=True).agg(
         pl.col("date").last().alias("last_price_date"),
+        # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
+        pl.when(pl.col("volume").is_null() | (pl.col("volume") != 0)).then(pl.col("date")).max()
+        .alias("last_trade_date"),
         pl.col("close_usd").last().alias("price_usd"),
         in_window.sum().cast(pl.Int64).alias("price_days"),
         (in_window & pl.col("volume").is_not_null()).sum().cast(pl.Int64).alias("volume_days"),
@@ -399,32 +496,76 @@ def _price_parts(prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: d
 _USD_FIELDS = ("revenue", "operating_cash_flow", "capital_expenditure", "free_cash_flow", "cash", "total_debt",
                "total_equity")
 
+#: The score column of each flow's trailing twelve months.
+TTM_COLUMNS: Mapping[str, str] = MappingProxyType({
+    "revenue": "revenue_ttm_usd", "operating_cash_flow": "operating_cash_flow_ttm_usd",
+    "capital_expenditure": "capex_ttm_usd", "fcf": "free_cash_flow_ttm_usd",
+})
+#: How a trailing twelve months can be built, in the order that breaks a tie of freshness (``<column>_basis``).
+TTM_BASES: tuple[str, ...] = ("4Q", "2H", "FY+H", "FY")
 
-def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: date,
+
+def _usable_splits(splits: pl.DataFrame, comp: pl.DataFrame) -> pl.DataFrame:
+    """The universe's splits with a usable ratio (finite, > 0), one per (symbol, date), in key order."""
+    sp = splits.drop_nulls(["symbol", "date", "ratio"]).filter(pl.col("ratio").is_finite() & (pl.col("ratio") > 0))
+    sp = sp.join(comp.select("symbol"), on="symbol", how="semi")
+    return sp.sort(["symbol", "date", "ratio"]).unique(["symbol", "date"], keep="first", maintain_order=True)
+
+
+def _split_basis(counts: pl.DataFrame, splits: pl.DataFrame, key: str) -> pl.Series:
+    """The factor that puts each share count (``key``, ``date``) on the basis of the split-adjusted closes.
+
+    It is the product of the ratios of the same company's splits dated *after* the count (a split's date is its
+    first trading day at the new count, so a count of that very day already includes it); 1.0 when there is none.
+    Why every later split, even one after the as-of date: the stored closes already carry it. It multiplies every
+    count of the company alike, so market cap (count x close) and share growth (a ratio of counts) come out as
+    they would without it; the split contributes no value of its own from after the as-of date.
+    """
+    ones = pl.repeat(1.0, counts.height, eager=True, dtype=pl.Float64).alias("basis")
+    if splits.height == 0 or counts.height == 0:
+        return ones
+    sp = splits.select(key, pl.col("date").alias("_split_date"), "ratio")
+    left = counts.select(key, "date").with_row_index("_row").filter(
+        pl.col(key).is_in(sp[key].unique().implode()) & pl.col("date").is_not_null()
+    )
+    if left.height == 0:
+        return ones
+    factor = (
+        left.join(sp, on=key, how="inner")
+        .filter(pl.col("_split_date") > pl.col("date"))
+        .group_by("_row")
+        .agg(pl.col("ratio").product().alias("basis"))
+    )
+    return ones.scatter(factor["_row"], factor["basis"]) if factor.height else ones
+
+
+def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, splits: pl.DataFrame, as_of: date,
                        settings: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-company fields, reported periods with USD columns).
 
-    Written as two vectorised passes over the periods rather than per-company filters: pass 1 finds, per company,
-    the latest quarter and fiscal year reporting each field (as row numbers); those are broadcast back to the rows
-    through the run id, and pass 2 sums the quarters inside the trailing window and finds the share-count
-    reference periods. Everything else is a gather by row number.
+    Written as two vectorised passes over the public periods rather than per-company filters: pass 1 finds, per
+    company, the latest quarter, half year and fiscal year reporting each field (as row numbers); those are broadcast
+    back to the rows through the run id, and pass 2 counts and sums the periods inside the trailing window and finds
+    the year-earlier half and the share-count reference periods. Everything else is a gather by row number.
 
-    * TTM of a flow: the latest fiscal year when it ends on or after the latest quarter reporting the field;
-      otherwise the mean of that quarter and the quarters in the ``ttm_window_days`` before it, times four (their
-      sum when all four are present). Null when one of those periods had no fx rate.
+    * TTM of a flow, from whole periods only. Candidates: ``4Q``, the latest quarter reporting the field and the
+      three before it (exactly four quarters ending within ``ttm_window_days``, spaced like quarters); ``2H``, the
+      latest two half years likewise; ``FY+H``, the latest fiscal year rolled forward by the half year that follows
+      it, minus the same half a year earlier (both halves known); ``FY``, the latest fiscal year. The freshest end
+      date wins; ties go in that order (so whole quarters beat halves, and a plain sum beats a difference). A
+      partial set is not a candidate: never a mean times four. Null when the chosen periods lack an fx rate (and
+      flagged ``missing_fx``), not an older candidate.
     * Balances (cash, debt, equity) and the share count: the latest period reporting them. Null, not an older value,
       when that period had no fx rate.
+    * Share counts are first put on the closes' basis (``_split_basis``), so growth is never a split.
     * Share growth over k = 1 and 3 years: against the latest period ending between ``365k + late`` and
       ``365k - early`` days before the latest share count, annualised: (now / then) ** (365.25 / days) - 1.
+    * ``<field>_date``: the date each value stands for (a TTM's last period end), which decides ``stale:<field>``.
     """
-    lag = settings["reporting_lag_days"]
     f = (
         fund.lazy()
         .select("symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider")
-        .filter(
-            ((pl.col("period") == "Q") & (pl.col("period_end") <= as_of - timedelta(days=int(lag["Q"]))))
-            | ((pl.col("period") == "FY") & (pl.col("period_end") <= as_of - timedelta(days=int(lag["FY"]))))
-        )
+        .filter(is_public(as_of, settings))
         .drop_nulls(["symbol", "period_end"])
         .collect()
     )
@@ -439,32 +580,53 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_o
     f = f.with_columns(
         g.alias("g").set_sorted(),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("i"),
-        usd_per_unit.alias("_usd_per_unit"),
+        # Inside the passes a missing rate is NaN, not null: a sum over periods then carries it (one aggregation
+        # instead of a sum and a count). Every NaN is turned back into null before anything leaves this function.
+        usd_per_unit.fill_null(float("nan")).alias("_usd_per_unit"),
         code.is_in(sorted(fx.demo_codes)).fill_null(False).alias("_fx_demo"),
     )
+    if splits.height:  # as-reported counts -> the basis of the split-adjusted closes
+        sp = splits.join(runs, on="symbol", how="inner").select("g", "date", "ratio")
+        # only the rows of companies that split: a gather of a per-company mask, no scan of the symbols
+        split_run = runs["g"].is_in(sp["g"].implode())
+        affected = (split_run.gather(g) & f["shares_outstanding"].is_not_null()).arg_true()
+        if len(affected):
+            basis = _split_basis(pl.DataFrame({"g": g.gather(affected), "date": f["period_end"].gather(affected)}),
+                                 sp, "g")
+            factor = pl.repeat(1.0, f.height, eager=True, dtype=pl.Float64).scatter(affected, basis)
+            f = f.with_columns(pl.col("shares_outstanding") * factor)
     f = f.with_columns([(pl.col(m) * pl.col("_usd_per_unit")).alias(f"{m}_usd") for m in _USD_FIELDS]).with_columns(
         pl.coalesce(pl.col("operating_cash_flow") - pl.col("capital_expenditure"), pl.col("free_cash_flow"))
         .alias("fcf"),
         pl.coalesce(pl.col("operating_cash_flow_usd") - pl.col("capital_expenditure_usd"), pl.col("free_cash_flow_usd"))
         .alias("fcf_usd"),
     )
-    is_q, is_fy = pl.col("period") == "Q", pl.col("period") == "FY"
     pe, i = pl.col("period_end"), pl.col("i")
-    money_present = pl.any_horizontal([pl.col(m).is_not_null() for m in _USD_FIELDS])
+    flow_usd = [f"{fld}_usd" for fld in FLOW_FIELDS]
+    all_runs = runs.select("g").lazy()
+
+    def per_run(frame: pl.LazyFrame, aggs: list[pl.Expr]) -> pl.DataFrame:
+        """Aggregate per company run, one row per run of ``runs`` (null where the frame has no row of it)."""
+        agg = frame.group_by("g", maintain_order=True).agg(aggs)
+        return all_runs.join(agg, on="g", how="left", maintain_order="left").drop("g").collect()
+
+    def of_label(label: str, *extra: str) -> pl.LazyFrame:
+        """The rows of one period label with only the columns a pass reads: each label's aggregations run over
+        its own rows (a universe of quarterly reporters pays almost nothing for the half-year candidates)."""
+        cols = ["g", "i", "period_end", *FLOW_FIELDS, *flow_usd, *extra]
+        return f.lazy().filter(pl.col("period") == label).select(cols)
 
     # pass 1: per company, row numbers of the latest periods that report each field
-    pass1 = [
+    per = per_run(f.lazy(), [
         pe.max().alias("fundamentals_period_end"),
-        (money_present & pl.col("_usd_per_unit").is_null()).any().alias("fundamentals_missing_fx"),
         ((pl.col("provider") == "demo").fill_null(False) | pl.col("_fx_demo")).any().alias("fundamentals_demo"),
-    ]
-    for fld in FLOW_FIELDS:
-        has = pl.col(fld).is_not_null()
-        pass1 += [pl.when(is_q & has).then(i).max().alias(f"_q_{fld}"), pl.when(is_fy & has).then(i).max()
-                  .alias(f"_fy_{fld}")]
-    for fld in (*BALANCE_FIELDS, "shares_outstanding"):
-        pass1.append(pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_last_{fld}"))
-    per = f.lazy().group_by("g", maintain_order=True).agg(pass1).collect()
+        *[pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_last_{fld}")
+          for fld in (*BALANCE_FIELDS, "shares_outstanding")],
+    ])
+    labels = {"q": "Q", "h": "H", "fy": "FY"}
+    for lbl, label in labels.items():
+        per = per.hstack(per_run(of_label(label), [pl.when(pl.col(fld).is_not_null()).then(i).max()
+                                                   .alias(f"_{lbl}_{fld}") for fld in FLOW_FIELDS]))
 
     def at(row_col: str, value: str) -> pl.Series:
         """The value of column ``value`` at the per-company row number ``row_col`` (null stays null)."""
@@ -472,56 +634,111 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_o
 
     # broadcast the anchors back to the rows
     window = timedelta(days=int(settings["ttm_window_days"]))
-    anchors = {f"_qend_{fld}": at(f"_q_{fld}", "period_end").gather(g) for fld in FLOW_FIELDS}
+    anchors = {f"_{lbl}end_{fld}": at(f"_{lbl}_{fld}", "period_end").gather(g)
+               for fld in FLOW_FIELDS for lbl in ("q", "h")}
     anchors["_snow"] = at("_last_shares_outstanding", "period_end").gather(g)
     f = f.with_columns(**anchors)
     early, late = int(settings["share_growth_early_days"]), int(settings["share_growth_late_days"])
+    year_low, year_high = PERIOD_SPACING["FY"]
+
+    # pass 2: per label, the periods inside the trailing window; for halves also the one a year earlier
+    for lbl in ("q", "h"):
+        aggs = []
+        for fld in FLOW_FIELDS:
+            end = pl.col(f"_{lbl}end_{fld}")
+            inside = pl.col(fld).is_not_null() & (pe > end - window)
+            aggs += [
+                inside.sum().alias(f"_{lbl}n_{fld}"),
+                pl.when(inside).then(pe).min().alias(f"_{lbl}first_{fld}"),
+                pl.when(inside).then(pl.col(f"{fld}_usd")).sum().alias(f"_{lbl}sum_{fld}"),  # NaN: a rate missing
+            ]
+            if lbl == "h":
+                year_before = pl.col(fld).is_not_null() & (pe >= end - timedelta(days=year_high)) & (
+                    pe <= end - timedelta(days=year_low))
+                aggs.append(pl.when(year_before).then(i).max().alias(f"_hprev_{fld}"))
+        per = per.hstack(per_run(of_label(labels[lbl], *[f"_{lbl}end_{fld}" for fld in FLOW_FIELDS]), aggs))
     has_shares = pl.col("shares_outstanding").is_not_null()
-    pass2 = []
-    for fld in FLOW_FIELDS:
-        in_q = is_q & pl.col(fld).is_not_null() & (pe > pl.col(f"_qend_{fld}") - window)
-        usd = pl.col(f"{fld}_usd")
-        pass2 += [
-            in_q.sum().alias(f"_n_{fld}"),
-            (in_q & usd.is_not_null()).sum().alias(f"_nusd_{fld}"),
-            pl.when(in_q).then(usd).sum().alias(f"_sum_{fld}"),
-        ]
+    refs = []
     for k in (1, 3):
         ref = has_shares & (pe <= pl.col("_snow") - timedelta(days=365 * k - early)) & (
             pe >= pl.col("_snow") - timedelta(days=365 * k + late)
         )
-        pass2.append(pl.when(ref).then(i).max().alias(f"_ref{k}"))
-    per = per.hstack(f.lazy().group_by("g", maintain_order=True).agg(pass2).drop("g").collect())
+        refs.append(pl.when(ref).then(i).max().alias(f"_ref{k}"))
+    per = per.hstack(per_run(f.lazy().select("g", "i", "period_end", "shares_outstanding", "_snow"), refs))
 
     out: dict[str, pl.Series] = {"symbol": runs["symbol"], "fundamentals_period_end": per["fundamentals_period_end"]}
-    names = {"revenue": "revenue_ttm_usd", "operating_cash_flow": "operating_cash_flow_ttm_usd",
-             "capital_expenditure": "capex_ttm_usd", "fcf": "free_cash_flow_ttm_usd"}
-    for fld, name in names.items():
-        q_end, fy_end = at(f"_q_{fld}", "period_end"), at(f"_fy_{fld}", "period_end")
-        fy_val = at(f"_fy_{fld}", f"{fld}_usd")
-        n, nusd, total = per[f"_n_{fld}"], per[f"_nusd_{fld}"], per[f"_sum_{fld}"]
-        out[name] = pl.select(
-            pl.when(pl.lit(fy_end).is_not_null() & (pl.lit(q_end).is_null() | (pl.lit(fy_end) >= pl.lit(q_end))))
-            .then(pl.lit(fy_val))
-            .when((pl.lit(n) > 0) & (pl.lit(nusd) == pl.lit(n)))
-            .then(pl.lit(total) * 4.0 / pl.lit(n).cast(pl.Float64))
-            .otherwise(None)
-            .alias(name)
-        ).to_series()
+    no_fx: list[pl.Series] = []
+    q_low = PERIOD_SPACING["Q"][0]
+    h_low, h_high = PERIOD_SPACING["H"]
+    for fld, name in TTM_COLUMNS.items():
+        c = pl.DataFrame({
+            "q_end": at(f"_q_{fld}", "period_end"), "h_end": at(f"_h_{fld}", "period_end"),
+            "fy_end": at(f"_fy_{fld}", "period_end"), "fy_usd": at(f"_fy_{fld}", f"{fld}_usd"),
+            "h_usd": at(f"_h_{fld}", f"{fld}_usd"), "hprev": per[f"_hprev_{fld}"],
+            "hprev_usd": at(f"_hprev_{fld}", f"{fld}_usd"),
+            **{f"{lbl}{part}": per[f"_{lbl}{part}_{fld}"] for lbl in ("q", "h") for part in ("n", "first", "sum")},
+        })
+        span = {lbl: (pl.col(f"{lbl}_end") - pl.col(f"{lbl}first")).dt.total_days() for lbl in ("q", "h")}
+        ends = {  # each candidate's end date, null when it cannot be built
+            "4Q": pl.when((pl.col("qn") == 4) & (span["q"] >= 3 * q_low)).then(pl.col("q_end")),
+            "2H": pl.when((pl.col("hn") == 2) & (span["h"] >= h_low)).then(pl.col("h_end")),
+            "FY+H": pl.when(pl.col("hprev").is_not_null()
+                            & (pl.col("h_end") - pl.col("fy_end")).dt.total_days().is_between(h_low, h_high))
+            .then(pl.col("h_end")),
+            "FY": pl.col("fy_end"),
+        }
+        values = {  # NaN when a period used has no rate
+            "4Q": pl.col("qsum"),
+            "2H": pl.col("hsum"),
+            "FY+H": pl.col("fy_usd") + pl.col("h_usd") - pl.col("hprev_usd"),
+            "FY": pl.col("fy_usd"),
+        }
+        best = pl.max_horizontal(list(ends.values()))
+        first, *rest = TTM_BASES
+        hit = {b: (ends[b] == best).fill_null(False) for b in TTM_BASES}
+        value, basis = pl.when(hit[first]).then(values[first]), pl.when(hit[first]).then(pl.lit(first))
+        for b in rest:
+            value, basis = value.when(hit[b]).then(values[b]), basis.when(hit[b]).then(pl.lit(b))
+        chosen = c.select(value.otherwise(None).cast(pl.Float64).fill_nan(None).alias(name),
+                          basis.otherwise(None).cast(pl.String).alias(f"{name}_basis"), best.alias(f"{name}_date"))
+        out.update({col: chosen[col] for col in chosen.columns})
+        no_fx.append(chosen[f"{name}_date"].is_not_null() & chosen[name].is_null())
     for fld in BALANCE_FIELDS:
-        out[f"{fld}_usd"] = at(f"_last_{fld}", f"{fld}_usd")
+        out[f"{fld}_usd"] = at(f"_last_{fld}", f"{fld}_usd").fill_nan(None)
+        out[f"{fld}_usd_date"] = at(f"_last_{fld}", "period_end")
+        no_fx.append(out[f"{fld}_usd_date"].is_not_null() & out[f"{fld}_usd"].is_null())
     out["shares_outstanding"] = at("_last_shares_outstanding", "shares_outstanding")
     pe_now = at("_last_shares_outstanding", "period_end")
+    out["shares_outstanding_date"] = pe_now
     for k in (1, 3):
         s_ref, pe_ref = at(f"_ref{k}", "shares_outstanding"), at(f"_ref{k}", "period_end")
         days = (pe_now - pe_ref).dt.total_days().cast(pl.Float64)
         out[f"share_growth_{k}y"] = ((out["shares_outstanding"] / s_ref).pow(365.25 / days) - 1.0).alias(
             f"share_growth_{k}y")
-    out["fundamentals_missing_fx"] = per["fundamentals_missing_fx"]
+    out["fundamentals_missing_fx"] = reduce(operator.or_, no_fx).alias("fundamentals_missing_fx")
     out["fundamentals_demo"] = per["fundamentals_demo"]
     agg = pl.DataFrame(out)
-    rows = f.drop("g", "i", "_fx_demo", *anchors)
+    nan_free = ["_usd_per_unit", *[f"{m}_usd" for m in _USD_FIELDS], "fcf_usd"]
+    rows = f.drop("g", "i", "_fx_demo", *anchors).with_columns([pl.col(c).fill_nan(None) for c in nan_free])
     return agg, rows
+
+
+def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.DataFrame,
+                        as_of: date) -> pl.DataFrame:
+    """Per company, the latest daily share count on or before ``as_of`` on the closes' basis: symbol,
+    ``_sh_date``, ``_sh_shares``, ``_sh_demo``. A count that is not positive is unknown, not zero."""
+    h = history.drop_nulls(["symbol", "date", "shares"]).filter(
+        (pl.col("date") <= as_of) & pl.col("shares").is_finite() & (pl.col("shares") > 0)
+    )
+    h = h.join(comp.select("symbol"), on="symbol", how="semi").sort(["symbol", "date"])
+    h = h.group_by("symbol", maintain_order=True).last()
+    basis = _split_basis(h.select("symbol", "date"), splits, "symbol")
+    return h.select(
+        "symbol",
+        pl.col("date").alias("_sh_date"),
+        (pl.col("shares") * basis).alias("_sh_shares"),
+        (pl.col("provider") == "demo").fill_null(False).alias("_sh_demo"),
+    )
 
 
 def _events(events: pl.DataFrame, comp: pl.DataFrame, as_of: date) -> pl.DataFrame:
@@ -531,21 +748,45 @@ def _events(events: pl.DataFrame, comp: pl.DataFrame, as_of: date) -> pl.DataFra
 
 
 def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any] | None = None) -> FactorContext:
-    """Assemble the point-in-time base frame (one row per company) and the panels factors aggregate."""
+    """Assemble the point-in-time base frame (one row per company) and the panels factors aggregate.
+
+    Besides the score fields, the base frame carries ``<field>_date`` (the date each value stands for),
+    ``<ttm column>_basis`` (how each trailing twelve months was built), ``last_trade_date`` and one boolean column
+    per row flag (``stale``, ``halted``, ... and ``stale:<field>``, see ``FIELD_FLAGS``).
+    """
     cfg: Mapping[str, Any] = {**SETTINGS, **(settings or {})}
     fx = FxTable(inputs.fx, as_of)
     comp = _companies(inputs.companies, fx)
+    splits = _usable_splits(inputs.splits, comp)
     latest, panel, runs = _price_parts(inputs.prices, comp, fx, as_of, cfg)
-    fund_agg, fund_rows = _fundamental_parts(inputs.fundamentals, comp, fx, as_of, cfg)
+    fund_agg, fund_rows = _fundamental_parts(inputs.fundamentals, comp, fx, splits, as_of, cfg)
+    shares_now = _latest_share_count(inputs.share_history, comp, splits, as_of)
+    split_demo = splits.filter(pl.col("provider") == "demo").select("symbol").unique().with_columns(
+        pl.lit(True).alias("_split_demo"))
     events = _events(inputs.events, comp, as_of)
     ev_demo = events.group_by("symbol").agg((pl.col("provider") == "demo").fill_null(False).any().alias("events_demo"))
     fx_demo = pl.col("code").is_in(sorted(fx.demo_codes)).fill_null(False)
     stale_price = as_of - timedelta(days=int(cfg["stale_price_days"]))
     stale_fund = as_of - timedelta(days=int(cfg["stale_fundamentals_days"]))
+    # no trade for more than N trading days (counted as weekdays) up to the as-of date: a halt, not old liquidity
+    untraded = pl.business_day_count(pl.col("last_trade_date") + timedelta(days=1), pl.lit(as_of + timedelta(days=1)))
+    # the daily share history replaces the statement count when it is newer (both on the closes' basis)
+    use_history = pl.col("_sh_date").is_not_null() & (
+        pl.col("shares_outstanding_date").is_null() | (pl.col("_sh_date") > pl.col("shares_outstanding_date"))
+    )
     base = (
         comp.join(latest, on="symbol", how="left")
         .join(fund_agg, on="symbol", how="left")
+        .join(shares_now, on="symbol", how="left")
+        .join(split_demo, on="symbol", how="left")
         .join(ev_demo, on="symbol", how="left")
+        .with_columns(
+            pl.when(use_history).then(pl.col("_sh_shares")).otherwise(pl.col("shares_outstanding"))
+            .alias("shares_outstanding"),
+            pl.when(use_history).then(pl.col("_sh_date")).otherwise(pl.col("shares_outstanding_date"))
+            .alias("shares_outstanding_date"),
+            (use_history & pl.col("_sh_demo")).fill_null(False).alias("_sh_demo"),
+        )
         .with_columns(
             (pl.col("shares_outstanding") * pl.col("price_usd")).alias("market_cap_usd"),
             (pl.col("cash_usd") - pl.col("total_debt_usd")).alias("net_cash_usd"),
@@ -557,12 +798,20 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
              | (pl.col("code").is_null() & (pl.col("last_price_date").is_not_null()))).alias("missing_fx"),
             (pl.col("company_demo") | pl.col("prices_demo").fill_null(False)
              | pl.col("fundamentals_demo").fill_null(False) | pl.col("events_demo").fill_null(False)
+             | pl.col("_sh_demo") | pl.col("_split_demo").fill_null(False)
              | (fx_demo & pl.col("last_price_date").is_not_null())).alias("demo"),
+            *[(pl.col(f"{c}_date") < stale_fund).fill_null(False).alias(f"stale:{c}") for c in STALE_FIELDS],
+            (pl.col("last_price_date").is_not_null()
+             & (pl.col("last_trade_date").is_null() | (untraded > int(cfg["halted_trading_days"])).fill_null(False)))
+            .alias("halted"),
+        )
+        .with_columns(
             ((pl.col("last_price_date") < stale_price).fill_null(False)
-             | (pl.col("fundamentals_period_end") < stale_fund).fill_null(False)).alias("stale"),
+             | (pl.col("fundamentals_period_end") < stale_fund).fill_null(False)
+             | pl.any_horizontal([pl.col(f) for f in FIELD_FLAGS])).alias("stale"),
         )
         .drop("prices_missing_fx", "fundamentals_missing_fx", "prices_demo", "fundamentals_demo", "events_demo",
-              "company_demo")
+              "company_demo", "_sh_date", "_sh_shares", "_sh_demo", "_split_demo")
         .sort("symbol")
     )
     # Inf or NaN (a zero share count in an old period, say) would poison ranks: treat them as missing.

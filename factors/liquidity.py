@@ -7,6 +7,12 @@ as zero, because not trading is what illiquidity looks like.
 Missing values: ``worst``. A company with too few traded days takes the lowest traded value observed in the
 cross-section and is flagged ``worst:liquidity.median_traded_value_usd``.
 
+Halted names: a company flagged ``halted`` (no trade for more than ``halted_trading_days`` trading days before the
+as-of date: no price rows, or zero volume; often a voluntary suspension before a capital raise) has no measured
+value, whatever it traded before the halt. Its old volume says nothing about whether it can be bought now, so it
+takes the worst fill like any unmeasured name, and a gate on the measured value (the default rule set's
+``tradeable``) fails, since a missing value never passes a condition.
+
 Short history: with at least ``min_obs`` traded days but fewer than ``window_rows`` trading days of prices in the last
 ``max_age_days`` (a new listing, or an as-of date soon after the data begins), the median covers less than the
 intended quarter. The value is kept and the row is flagged ``short_history:liquidity``.
@@ -42,7 +48,8 @@ def liquidity(ctx: FactorContext, p: Params) -> pl.DataFrame:
     agg = ctx.aggregate_prices(
         recent.median().alias("median"), recent.count().alias("n"), in_window.sum().alias("rows")
     )
-    value = pl.when(pl.col("n") >= int(p["min_obs"])).then(pl.col("median")).otherwise(None)
+    agg = agg.join(ctx.base.select("symbol", "halted"), on="symbol", how="left")
+    value = pl.when((pl.col("n") >= int(p["min_obs"])) & ~pl.col("halted").fill_null(False)).then(pl.col("median"))
     return agg.select(
         "symbol",
         value.alias("median_traded_value_usd"),

@@ -161,8 +161,8 @@ class Function:
 
 #: Flags a score row can carry (the score-frame contract) and the prefixes of the flags naming a filled input
 #: (``imputed:dilution_risk.cash_runway_years``); ``has_flag`` accepts exactly these.
-FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals")
-FLAG_PREFIXES = ("imputed", "neutral", "worst", "excluded")
+FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals", "halted")
+FLAG_PREFIXES = ("imputed", "neutral", "worst", "excluded", "stale")
 
 
 def _check_flag(value: str) -> str | None:

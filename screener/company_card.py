@@ -23,6 +23,8 @@ from screener.store import Store
 TAG_HISTORY_ROWS = 5
 EVENT_ROWS = 10
 QUARTERS_SHOWN = 4
+#: Three halves: the two a trailing twelve months sums, or the one after a fiscal year and the one a year before.
+HALVES_SHOWN = 3
 
 SECTION_TITLES: dict[str, str] = {
     "identity": "Identity",
@@ -159,15 +161,15 @@ def _tags(store: Store, symbol: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _fundamental_rows(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
-    """The latest quarters and the latest fiscal year with a period end on or before the as-of date.
+    """The latest quarters, half years and fiscal year with a period end on or before the as-of date: every period
+    a trailing twelve months can be built from (four quarters, two halves, a fiscal year and the half after it).
 
-    ``reported_by`` is the day the period counts for scoring (period end + reporting lag, the engine's own setting)
+    ``reported_by`` is the day the period counts for scoring (period end + reporting lag, the engine's own rule)
     and ``public`` whether that day is on or before the as-of date: a listed period that is not public yet is in
     the store but not in the scores.
     """
-    from factors.inputs import SETTINGS
+    from factors.inputs import is_public, reported_by
 
-    lag = {str(k): int(v) for k, v in SETTINGS["reporting_lag_days"].items()}
     cols = ", ".join(["period_end", "period", "currency", *_FUNDAMENTAL_FIELDS, "provider", "loaded_at"])
     rows = store.query(
         f"SELECT {cols} FROM fundamentals WHERE symbol = ? AND period_end <= ? ORDER BY period_end DESC, period",
@@ -175,12 +177,10 @@ def _fundamental_rows(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
     )
     rows = pl.concat([
         rows.filter(pl.col("period") == "Q").head(QUARTERS_SHOWN),
+        rows.filter(pl.col("period") == "H").head(HALVES_SHOWN),
         rows.filter(pl.col("period") == "FY").head(1),
     ]).sort(["period_end", "period"], descending=[True, False])
-    reported = pl.col("period_end") + pl.duration(
-        days=pl.col("period").replace_strict(lag, default=0, return_dtype=pl.Int64))
-    rows = rows.with_columns(reported.cast(pl.Date).alias("reported_by"))
-    rows = rows.with_columns((pl.col("reported_by") <= pl.lit(as_of, dtype=pl.Date)).alias("public"))
+    rows = rows.with_columns(reported_by().alias("reported_by"), is_public(as_of).alias("public"))
     return rows.select("period_end", "period", "reported_by", "public", pl.exclude("period_end", "period",
                                                                                      "reported_by", "public"))
 
@@ -214,7 +214,8 @@ def _events(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
 
 
 def _freshness(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
-    """Per data kind and provider: the latest dated value on or before as-of, the row count and the load time."""
+    """Per data kind and provider (prices, fundamentals, events, daily share counts): the latest dated value on or
+    before as-of, the row count and the load time."""
     parts = [
         store.query(
             "SELECT 'prices' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
@@ -229,6 +230,12 @@ def _freshness(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
         store.query(
             "SELECT 'events' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
             "FROM events WHERE symbol = ? AND date <= ? GROUP BY provider",
+            [symbol, as_of],
+        ),
+        # the daily share count: market cap uses it when it is newer than the last statement
+        store.query(
+            "SELECT 'shares' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+            "FROM share_history WHERE symbol = ? AND date <= ? GROUP BY provider",
             [symbol, as_of],
         ),
     ]

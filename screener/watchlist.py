@@ -106,13 +106,9 @@ def data_freshness(store: Store, as_of: date) -> str:
     A statement counts from its period end plus the factor library's reporting lag, exactly as scoring treats it:
     a quarter that ended a month before the as-of date was not public yet, so it is not "fresh" data of this run.
     """
-    from datetime import timedelta
+    from factors.inputs import public_statements_sql
 
-    from factors.inputs import SETTINGS
-
-    lags = {str(k): int(v) for k, v in SETTINGS["reporting_lag_days"].items()}
-    public = " OR ".join("(period = ? AND period_end <= ?)" for _ in lags)
-    params: list[Any] = [x for period, days in lags.items() for x in (period, as_of - timedelta(days=days))]
+    public, params = public_statements_sql(as_of)
     queries = (
         ("prices", "SELECT max(date) FROM prices WHERE date <= ?", [as_of]),
         ("fundamentals", f"SELECT max(period_end) FROM fundamentals WHERE {public}", params),

@@ -206,13 +206,16 @@ def test_scores_for_refuses_a_future_as_of_and_stores_nothing(store) -> None:
     from screener.errors import ScreenerError
 
     _load(store, universe(2))
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = AS_OF + timedelta(days=1)  # "today" is pinned: the test passes at any hour of any day
     with pytest.raises(ScreenerError) as err:
-        scores_for(store, tomorrow)
+        scores_for(store, tomorrow, today=AS_OF)
     message = str(err.value)
     assert "\n" not in message and f"as-of {tomorrow.isoformat()} is in the future" in message
+    assert f"use today ({AS_OF.isoformat()})" in message
     assert store.score_set_info(tomorrow) is None
     assert store.scalar("SELECT count(*) FROM score_sets") == 0
+    # the same day is not the future, and no as-of means that pinned today
+    assert scores_for(store, today=AS_OF)["as_of"].unique().to_list() == [AS_OF]
 
 
 @pytest.mark.parametrize(("roles", "role_class"), [
@@ -266,3 +269,20 @@ def test_filled_values_survive_storing_the_scores(store) -> None:
     computed = scores_for(store, AS_OF)
     stored = scores_for(store, AS_OF)  # read back from the store
     assert filled_values(stored).equals(filled_values(computed))
+
+
+def test_every_row_flag_the_engine_sets_can_be_asked_for_with_has_flag() -> None:
+    from factors.engine import _BASE_FLAGS
+    from rules.expr import compile_condition, namespace_from_schema
+
+    assert {"halted", "stale:cash_usd", "stale:shares_outstanding"} <= set(_BASE_FLAGS)
+    old_cash = quarterly("A", 4, last=date(2024, 12, 31), cash=1.0)
+    halted = daily("A", volume=lambda i: 0.0 if i > 250 else 1e5)
+    out = compute_scores(inputs([company("A"), company("B")], fundamentals=[old_cash],
+                                prices=[halted, daily("B")]), AS_OF)
+    ns = namespace_from_schema(out.schema)
+    for flag in _BASE_FLAGS:
+        compile_condition(f"has_flag('{flag}')", ns)  # none is refused as unknown
+    for flag, hits in (("halted", ["A"]), ("stale:cash_usd", ["A"])):
+        cond = compile_condition(f"has_flag('{flag}')", ns)
+        assert out.filter(cond.expr)["symbol"].to_list() == hits, flag

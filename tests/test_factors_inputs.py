@@ -30,16 +30,16 @@ def test_ttm_sums_the_last_four_quarters_and_balances_come_from_the_latest() -> 
     assert b["fundamentals_period_end"] == date(2026, 3, 31)
 
 
-def test_ttm_annualises_missing_quarters_and_prefers_a_newer_fiscal_year() -> None:
+def test_ttm_never_annualises_missing_quarters_and_prefers_a_newer_fiscal_year() -> None:
     q = quarterly("A", 4, revenue=[10.0, None, 30.0, 20.0], free_cash_flow=[None, None, None, -5.0])
     b = row(_base(inputs([company("A")], fundamentals=[q])), "A")
-    assert b["revenue_ttm_usd"] == pytest.approx((10 + 30 + 20) / 3 * 4)
-    assert b["free_cash_flow_ttm_usd"] == -20.0  # reported fcf used when ocf/capex are absent
-    fy = quarterly("A", 1, period="FY", revenue=500.0)  # FY ending on the latest quarter end: FY wins
-    fy = fy.with_columns(pl.lit(date(2025, 12, 31)).alias("period_end"))
+    assert b["revenue_ttm_usd"] is None  # three quarters are not a year; never (10 + 30 + 20) / 3 * 4
+    assert b["free_cash_flow_ttm_usd"] is None  # nor is one quarter's reported fcf
+    fy = quarterly("A", 1, period="FY", revenue=500.0)  # FY ending after the latest quarter: FY wins
+    fy = fy.with_columns(pl.lit(date(2026, 2, 28)).alias("period_end"))
     q_old = quarterly("A", 4, last=date(2025, 12, 31), revenue=1.0)
     b = row(_base(inputs([company("A")], fundamentals=[q_old, fy])), "A")
-    assert b["revenue_ttm_usd"] == 500.0
+    assert b["revenue_ttm_usd"] == 500.0 and b["revenue_ttm_usd_basis"] == "FY"
 
 
 def test_a_quarter_inside_the_reporting_lag_is_ignored() -> None:
@@ -101,6 +101,32 @@ def test_missing_rate_is_null_and_flagged_never_usd() -> None:
     assert a["price_usd"] is None and "missing_fx" in a["flags"]
 
 
+def test_us_dollars_convert_on_dates_before_the_first_fx_row() -> None:
+    # fx imported for recent dates only: a USD company's old statements and prices still count as dollars
+    recent_fx = fx_rows("EUR", 1.1, since=date(2026, 5, 1))
+    fund = quarterly("A", 12, revenue=10.0, cash=5.0, shares_outstanding=100.0)  # ends 2023-06-30 .. 2026-03-31
+    prices = daily("A", close=2.0)  # 300 days, most before 2026-05-01
+    with_fx = compute_scores(inputs([company("A")], fundamentals=[fund], prices=[prices], fx=[recent_fx]), AS_OF)
+    a = row(with_fx, "A")
+    assert a["revenue_ttm_usd"] == 40.0 and a["cash_usd"] == 5.0 and a["market_cap_usd"] == 200.0
+    assert "missing_fx" not in a["flags"]
+    # the same company scores exactly as it does with no fx table at all
+    without_fx = compute_scores(inputs([company("A")], fundamentals=[fund], prices=[prices]), AS_OF)
+    assert with_fx.equals(without_fx)
+
+
+def test_other_currencies_are_flagged_only_when_a_value_used_has_no_rate() -> None:
+    fund = quarterly("A", 12, currency="EUR", revenue=10.0, cash=5.0)  # ends 2023-06-30 .. 2026-03-31
+    # rates from mid 2025: the four quarters and the cash used convert; older unused quarters do not matter
+    covered = row(_base(inputs([company("A", currency="EUR")], fundamentals=[fund],
+                               fx=[fx_rows("EUR", 2.0, since=date(2025, 6, 1))])), "A")
+    assert covered["revenue_ttm_usd"] == 80.0 and covered["cash_usd"] == 10.0 and not covered["missing_fx"]
+    # rates from 2026 only: the earlier quarters of the trailing year have none, so the TTM is unknown and flagged
+    late = row(_base(inputs([company("A", currency="EUR")], fundamentals=[fund],
+                            fx=[fx_rows("EUR", 2.0, since=date(2026, 1, 1))])), "A")
+    assert late["revenue_ttm_usd"] is None and late["cash_usd"] == 10.0 and late["missing_fx"]
+
+
 def test_pence_quotes_are_scaled_to_pounds() -> None:
     prices = daily("X.L", close=250.0)
     fund = quarterly("X.L", 4, currency="GBP", shares_outstanding=100.0, cash=10.0)
@@ -133,6 +159,30 @@ def test_stale_and_absent_data_flags() -> None:
     assert "stale" in row(out, "B")["flags"]
     assert {"no_prices", "no_fundamentals"} <= set(row(out, "C")["flags"])
     assert "stale" not in row(out, "C")["flags"]
+
+
+def test_an_old_balance_is_stale_even_when_newer_rows_of_other_fields_exist() -> None:
+    # revenue is reported every quarter up to 2026-03-31; cash, debt and shares stopped after 2024-12-31
+    n = 12  # 2023-06-30 .. 2026-03-31; index 6 is 2024-12-31
+    old_until = [1.0 if i <= 6 else None for i in range(n)]
+    fund = quarterly("A", n, revenue=10.0, cash=old_until, total_debt=old_until, shares_outstanding=old_until,
+                     total_equity=5.0)
+    twin = quarterly("B", n, revenue=10.0, cash=1.0, total_debt=1.0, shares_outstanding=1.0, total_equity=5.0)
+    out = compute_scores(inputs([company("A"), company("B")], fundamentals=[fund, twin],
+                                prices=[daily("A"), daily("B")]), AS_OF)
+    a, b = row(out, "A"), row(out, "B")
+    assert a["cash_usd"] == 1.0 and a["fundamentals_period_end"] == date(2026, 3, 31)
+    assert {"stale", "stale:cash_usd", "stale:total_debt_usd", "stale:shares_outstanding"} <= set(a["flags"])
+    assert "stale:total_equity_usd" not in a["flags"] and "stale:revenue_ttm_usd" not in a["flags"]
+    assert not any(f.startswith("stale") for f in b["flags"])
+
+
+def test_an_old_trailing_year_is_stale_per_field() -> None:
+    fresh_cash = quarterly("A", 1, cash=1.0)  # 2026-03-31
+    old_year = quarterly("A", 1, period="FY", last=date(2024, 12, 31), revenue=100.0)
+    a = row(compute_scores(inputs([company("A")], fundamentals=[fresh_cash, old_year]), AS_OF), "A")
+    assert a["revenue_ttm_usd"] == 100.0
+    assert {"stale", "stale:revenue_ttm_usd"} <= set(a["flags"]) and "stale:cash_usd" not in a["flags"]
 
 
 def test_market_wide_and_future_events_are_not_attributed() -> None:

@@ -204,3 +204,27 @@ def test_banner_only_when_the_card_rests_on_demo_rows(loaded, db_path: Path) -> 
 def test_show_on_an_empty_store(invoke) -> None:
     result = invoke("show", "MP")
     assert result.exit_code == 1 and "no companies" in result.stderr
+
+
+def test_half_years_are_listed_with_their_own_lag_and_the_daily_share_count_is_in_freshness(loaded,
+                                                                                            db_path: Path) -> None:
+    import polars as pl
+
+    from screener.profiles import upsert_share_history
+    from screener.store import Store
+
+    with Store(db_path) as store:
+        store.upsert("fundamentals", pl.DataFrame({
+            "symbol": ["MIN.AX"] * 3, "period_end": ["2025-06-30", "2025-12-31", "2026-03-31"],
+            "period": ["H", "H", "H"], "currency": ["AUD"] * 3, "revenue": [1.0, 2.0, 3.0]}).with_columns(
+            pl.col("period_end").str.to_date()), "file")
+        upsert_share_history(store, pl.DataFrame({"symbol": ["MIN.AX"], "date": ["2026-05-20"], "shares": [1e9]})
+                             .with_columns(pl.col("date").str.to_date()), "yahoo")
+    card = json.loads(loaded("show", "MIN.AX", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
+    halves = {p["period_end"]: p for p in card["fundamentals"] if p["period"] == "H"}
+    assert set(halves) == {"2025-06-30", "2025-12-31", "2026-03-31"}
+    # 62 days after its end a quarter would count; a half year needs 90
+    assert halves["2026-03-31"]["reported_by"] == "2026-06-29" and halves["2026-03-31"]["public"] is False
+    assert halves["2025-12-31"]["reported_by"] == "2026-03-31" and halves["2025-12-31"]["public"] is True
+    fresh = {(f["data"], f["provider"]): f for f in card["freshness"]}
+    assert fresh[("shares", "yahoo")]["latest"] == "2026-05-20"

@@ -272,3 +272,17 @@ def test_data_freshness_counts_statements_only_once_public(wstore, rules_path: P
         "currency": ["USD"] * 3, "revenue": [1.0, 2.0, 3.0]}), provider="file")
     res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
     assert "fundamentals 2026-03-31" in res.data_freshness
+
+
+def test_data_freshness_counts_half_years_after_their_own_lag(wstore, rules_path: Path) -> None:
+    from factors.inputs import reporting_lags
+
+    lag = reporting_lags()
+    public = date(2026, 2, 28)  # a half year more than its lag before WEEK1
+    pending = date(2026, 3, 31)  # past a quarter's lag, inside a half year's
+    assert (WEEK1 - public).days > lag["H"] > (WEEK1 - pending).days > lag["Q"]
+    wstore.upsert("fundamentals", pl.DataFrame({
+        "symbol": ["A", "B", "C"], "period_end": [public, pending, date(2025, 12, 31)], "period": ["H", "H", "Q"],
+        "currency": ["USD"] * 3, "revenue": [1.0, 2.0, 3.0]}), provider="file")
+    res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
+    assert "fundamentals 2026-02-28" in res.data_freshness
