@@ -7,9 +7,12 @@ from pathlib import Path
 
 import polars as pl
 
-from tests._factors_helpers import daily, events, quarterly
+from tests._factors_helpers import LAST_Q, daily, events, quarterly
 
 AS_OF = date(2026, 6, 1)
+#: ENB reports fiscal quarters ending Feb/May/Aug/Nov: its last public one, and one inside the reporting lag.
+ENB_LAST_Q = date(2026, 2, 28)
+ENB_LATE_Q = date(2026, 5, 31)
 
 COMPANIES = [
     {"symbol": "ENB", "name": "Enabler Magnetics", "country": "US", "currency": "USD",
@@ -40,17 +43,17 @@ def write_universe(folder: Path, *, n_events: int = 12) -> Path:
     funds, prices = [], []
     for i, (sym, (cur, rate)) in enumerate(_LOCAL.items()):
         scale = 1 / rate
+        # ENB's fiscal quarters end in Feb/May/Aug/Nov, so its late quarter below is a real quarter end
         funds.append(quarterly(
-            sym, 13, currency=cur, revenue=100.0 * scale * (i + 1), operating_cash_flow=10.0 * scale,
+            sym, 13, currency=cur, last=ENB_LAST_Q if sym == "ENB" else LAST_Q, revenue=100.0 * scale * (i + 1), operating_cash_flow=10.0 * scale,
             capital_expenditure=5.0 * scale * (i + 1), cash=200.0 * scale, total_debt=50.0 * scale * i,
             total_equity=500.0 * scale, shares_outstanding=lambda q, i=i: 1e6 * (1 + 0.02 * i) ** q,
         ))
         quote = 100.0 if cur == "GBP" else 1.0  # PRC.L quotes in pence
         prices.append(daily(sym, 400, close=lambda d, i=i, s=scale * quote: s * (10 + i + (d % 20) / 4),
                             volume=1e5 * (i + 1)))
-    # a quarter that ends inside the reporting lag: stored, but not yet public on AS_OF
-    funds.append(quarterly("ENB", 1, last=date(2026, 4, 30), revenue=1.0, cash=1.0, shares_outstanding=1e6)
-                 .with_columns(pl.lit(AS_OF - timedelta(days=20)).alias("period_end")))
+    # a quarter that ends inside the reporting lag (a day before AS_OF): stored, but not yet public on AS_OF
+    funds.append(quarterly("ENB", 1, last=ENB_LATE_Q, revenue=1.0, cash=1.0, shares_outstanding=1e6))
     pl.concat(funds, how="diagonal_relaxed").write_csv(folder / "fundamentals.csv")
     pl.concat(prices).write_csv(folder / "prices.csv")
     fx = pl.DataFrame({"currency": ["AUD", "JPY", "GBP", "CAD"], "date": [date(2020, 1, 1)] * 4,

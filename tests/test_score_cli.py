@@ -43,7 +43,7 @@ def test_json_has_one_row_per_company_with_every_column(loaded) -> None:
     # pence quotes: 100 x GBp price at 1.25 USD per GBP; market cap = shares x USD price
     assert by["PRC.L"]["price_usd"] == pytest.approx(by["PRC.L"]["market_cap_usd"] / by["PRC.L"]["shares_outstanding"])
     # the quarter inside the reporting lag is not used
-    assert by["ENB"]["fundamentals_period_end"] == "2026-03-31"
+    assert by["ENB"]["fundamentals_period_end"] == "2026-02-28"
     assert by["BLANK"]["data_completeness"] == 0.0
     assert {"no_prices", "no_fundamentals"} <= set(by["BLANK"]["flags"])
     assert by["ENB"]["data_completeness"] == 1.0 and by["ENB"]["flags"] == []
@@ -101,7 +101,7 @@ def test_scores_are_stored_and_reused_until_inputs_change(loaded, db_path: Path,
 def test_as_of_moves_the_point_in_time(loaded) -> None:
     early = json.loads(loaded("score", "--as-of", "2026-04-15", "--format", "json").stdout)
     enb = next(r for r in early if r["symbol"] == "ENB")
-    assert enb["fundamentals_period_end"] == "2025-12-31"  # Q1 2026 is not reported before 2026-05-30
+    assert enb["fundamentals_period_end"] == "2025-11-30"  # the quarter to 2026-02-28 is public from 2026-04-29
     assert enb["last_price_date"] == "2026-04-15"
 
 

@@ -34,7 +34,7 @@ def test_table_prints_every_section_with_a_heading(loaded) -> None:
     for name in FACTORS:
         assert name in out
     assert "Enabler Magnetics" in out and "magnet_maker;recycler" in out
-    assert "Q 2026-03-31" in out and "FY" not in out.split("Latest fundamentals")[1].split("Recent events")[0]
+    assert "Q 2026-02-28" in out and "FY" not in out.split("Latest fundamentals")[1].split("Recent events")[0]
     assert "data_completeness: 1.00" in out
 
 
@@ -47,7 +47,7 @@ def test_json_is_one_object_with_a_key_per_section(loaded) -> None:
     assert card["symbol"] == "ENB" and card["identity"]["region"] == "north_america"
     assert {t["role"] for t in card["tags"]} == {"magnet_maker", "recycler"}
     # latest fundamentals per period, with currency; the quarter inside the reporting lag is listed but marked
-    assert card["fundamentals"][0]["period_end"] == "2026-05-12" and card["fundamentals"][0]["currency"] == "USD"
+    assert card["fundamentals"][0]["period_end"] == "2026-05-31" and card["fundamentals"][0]["currency"] == "USD"
     # last 10 events, newest first, company events only
     assert len(card["events"]) == EVENT_ROWS
     dates = [e["date"] for e in card["events"]]
@@ -147,13 +147,13 @@ def test_an_empty_name_is_a_clear_error(loaded, typed: str) -> None:
 def test_json_fundamentals_say_when_each_period_became_public(loaded) -> None:
     card = json.loads(loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
     periods = {p["period_end"]: p for p in card["fundamentals"]}
-    late = periods["2026-05-12"]  # ends 20 days before as-of: public only after the 60-day lag
-    assert late["reported_by"] == "2026-07-11" and late["public"] is False
-    q1 = periods["2026-03-31"]
-    assert q1["reported_by"] == "2026-05-30" and q1["public"] is True
+    late = periods["2026-05-31"]  # ends a day before as-of: public only after the 60-day lag
+    assert late["reported_by"] == "2026-07-30" and late["public"] is False
+    q1 = periods["2026-02-28"]
+    assert q1["reported_by"] == "2026-04-29" and q1["public"] is True
     # the same marker in the table
     table = loaded("show", "ENB", "--as-of", AS_OF.isoformat()).stdout
-    assert "2026-07-11 (not yet)" in table and "2026-05-30 (not yet)" not in table and "2026-05-30" in table
+    assert "2026-07-30 (not yet)" in table and "2026-04-29 (not yet)" not in table and "2026-04-29" in table
 
 
 def test_filled_components_show_the_value_the_factor_used(loaded) -> None:
