@@ -768,8 +768,12 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
     fx_demo = pl.col("code").is_in(sorted(fx.demo_codes)).fill_null(False)
     stale_price = as_of - timedelta(days=int(cfg["stale_price_days"]))
     stale_fund = as_of - timedelta(days=int(cfg["stale_fundamentals_days"]))
-    # no trade for more than N trading days (counted as weekdays) up to the as-of date: a halt, not old liquidity
-    untraded = pl.business_day_count(pl.col("last_trade_date") + timedelta(days=1), pl.lit(as_of + timedelta(days=1)))
+    # no trade for more than N trading days (counted as weekdays): a halt, not old liquidity.
+    # The count runs to the store's last session on or before the as-of date (the latest close of any company), not
+    # to the as-of date itself: a store that was not refreshed for a month is stale, which every row says, and must
+    # not make every name look halted and empty the list.
+    last_session = pl.col("last_price_date").max()
+    untraded = pl.business_day_count(pl.col("last_trade_date") + timedelta(days=1), last_session + timedelta(days=1))
     # the daily share history replaces the statement count when it is newer (both on the closes' basis)
     use_history = pl.col("_sh_date").is_not_null() & (
         pl.col("shares_outstanding_date").is_null() | (pl.col("_sh_date") > pl.col("shares_outstanding_date"))

@@ -117,3 +117,18 @@ def test_a_halted_name_fails_the_default_rule_sets_tradeable_gate() -> None:
     for symbol in ("ZERO", "GONE"):
         assert status[symbol] == "gated", (symbol, why[symbol])
         assert why[symbol].startswith("failed gate tradeable"), why[symbol]
+
+
+def test_a_store_not_refreshed_for_a_month_is_stale_not_halted() -> None:
+    """Every name's last close is 31 days old: that is a stale store, not 3 trading halts; the halt count runs to the
+    store's last session, so the quiet twin is still told apart from the ones that traded to that session."""
+    last_session = AS_OF - timedelta(days=31)
+    quiet_since = last_session - timedelta(days=31)
+    prices = [daily("A", end=last_session), daily("B", end=last_session),
+              _quiet_since("Q", quiet_since).filter(pl.col("date") <= last_session)]
+    out = compute_scores(inputs([company("A"), company("B"), company("Q")], prices=prices), AS_OF)
+    for symbol in ("A", "B"):
+        flags = row(out, symbol)["flags"]
+        assert "halted" not in flags and "stale" in flags, (symbol, flags)
+        assert row(out, symbol)["liquidity.median_traded_value_usd"] is not None
+    assert "halted" in row(out, "Q")["flags"]
