@@ -91,7 +91,8 @@ def mark_refreshed(store: Store, subject: str, part: str, *, status: str, comple
     """Record an attempt. Only a complete fetch moves ``fetched_at``, so a failed part is retried on the next run."""
     stamp = at or utcnow()
     store.con.execute(
-        "INSERT INTO refresh_state VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject, part) DO UPDATE SET "
+        "INSERT INTO refresh_state (subject, part, fetched_at, attempted_at, status, message) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject, part) DO UPDATE SET "
         "fetched_at = COALESCE(excluded.fetched_at, refresh_state.fetched_at), attempted_at = excluded.attempted_at, "
         "status = excluded.status, message = excluded.message",
         [subject, part, stamp if complete else None, stamp, status, message],

@@ -26,11 +26,12 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -249,7 +250,7 @@ def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFe
         if out.gave_up_unavailable:
             return
     out.shares = _attempt(out, "fundamentals",
-                          lambda: provider.shares(sym, today - timedelta(days=lookback.share_days)))
+                          lambda: provider.shares(sym, today - timedelta(days=lookback.share_days), today))
     if not any(t is not None for t in tables.values()):
         return
     currency = (out.profile or {}).get("financial_currency") or plan.financial_currency
@@ -264,7 +265,8 @@ def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, l
                   today: date) -> None:
     sym = plan.symbol
     full_start = today - timedelta(days=lookback.price_days)
-    history = _attempt(out, "prices", lambda: provider.prices(sym, plan.price_start or full_start, unit=plan.unit))
+    history = _attempt(out, "prices", lambda: provider.prices(sym, plan.price_start or full_start, unit=plan.unit,
+                                                              end=today))
     if history is None:
         return
     frame = history.frame
@@ -273,7 +275,7 @@ def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, l
         if overlap and abs(overlap[0] / plan.stored_close - 1) > OVERLAP_TOLERANCE:
             out.notes.append(f"stored close on {plan.price_start} was {plan.stored_close:g}, Yahoo now says "
                              f"{overlap[0]:g} (split or correction): prices re-fetched in full")
-            history = _attempt(out, "prices", lambda: provider.prices(sym, full_start, unit=plan.unit))
+            history = _attempt(out, "prices", lambda: provider.prices(sym, full_start, unit=plan.unit, end=today))
             if history is None:
                 return
             frame = history.frame
@@ -372,6 +374,27 @@ class _Progress:
             self._bar.update(self._task, advance=1, description=f"refreshing {label}")
 
 
+def _naive_utc(when: datetime) -> datetime:
+    """The store speaks naive UTC; an aware ``now`` is converted, a naive one is taken as UTC."""
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo is not None else when
+
+
+class _RunClock:
+    """The run's clock: ``now`` (given or the wall clock at the start) plus the time the run has taken so far.
+
+    Every date a run decides with (its "today", the end of each price request, validation's "future") comes from
+    ``now``, never from the wall clock, so a run given the same ``now`` fetches and stores the same thing at any
+    hour; the stamps it writes (``loaded_at``, ``fetched_at``) still advance as the run goes.
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._t0 = time.monotonic()
+
+    def stamp(self) -> datetime:
+        return (self.now + timedelta(seconds=time.monotonic() - self._t0)).replace(microsecond=0)
+
+
 def _is_fresh(state: dict[tuple[str, str], datetime], subject: str, part: str, max_age: timedelta,
               now: datetime) -> bool:
     fetched = state.get((subject, part))
@@ -410,14 +433,17 @@ def refresh(
 
     ``provider`` defaults to ``YahooProvider()`` on yfinance's own session; pass one built with your own
     ``session=`` to add rate limiting. Call ``report.raise_if_problems()`` to turn failures into an exception.
+    ``now`` (default: the wall clock, UTC) is the run's clock: freshness is measured from it and its date is the
+    run's "today" (the last day prices and FX are asked for, the limit validation calls "the future").
     """
     if workers < 1:
         raise ScreenerError("--workers must be at least 1")
     limits = max_age if isinstance(max_age, MaxAge) else MaxAge.parse(max_age)
     lookback = lookback or Lookback()
     say = note or (lambda _msg: None)
-    now = now or utcnow()
-    today = date.today()
+    now = _naive_utc(now or utcnow())
+    today = now.date()
+    clock = _RunClock(now)
     wanted, listing = _universe(store, symbols)
     outside = [s for s in wanted if s not in listing]
     if outside:
@@ -465,11 +491,11 @@ def refresh(
             bar.add(len(plans))
             futures = [pool.submit(_fetch_symbol, provider, p, lookback, today, breaker) for p in plans]
             try:
-                met = _collect(store, futures, bar, report, batch_size, today)
+                met = _collect(store, futures, bar, report, batch_size, today, clock)
                 met |= {normalise_currency(listing[s])[0] for s in wanted if listing.get(s)}
                 met |= {normalise_currency(c)[0] for c in stored_profiles["financial_currency"].drop_nulls()}
                 _refresh_fx(store, provider, pool, sorted(met - {"USD"}), state, limits, now, lookback, today,
-                            bar, report, breaker)
+                            bar, report, breaker, clock)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -488,7 +514,7 @@ def _row(subject: str, status: str, **values: Any) -> dict[str, Any]:
 
 
 def _collect(store: Store, futures: list[Future[SymbolFetch]], bar: _Progress, report: RefreshReport,
-             batch_size: int, today: date) -> set[str]:
+             batch_size: int, today: date, clock: _RunClock) -> set[str]:
     """Store results in batches as they arrive; return the currencies they met."""
     met: set[str] = set()
     batch: list[SymbolFetch] = []
@@ -497,10 +523,10 @@ def _collect(store: Store, futures: list[Future[SymbolFetch]], bar: _Progress, r
         bar.advance(fetch.symbol)
         batch.append(fetch)
         if len(batch) >= batch_size:
-            met |= _store_batch(store, batch, report, today)
+            met |= _store_batch(store, batch, report, today, clock.stamp())
             batch = []
     if batch:
-        met |= _store_batch(store, batch, report, today)
+        met |= _store_batch(store, batch, report, today, clock.stamp())
     return met
 
 
@@ -562,7 +588,8 @@ def _market_caps(store: Store, batch: list[SymbolFetch], today: date) -> pl.Data
     return validate_frame("market_cap", frame, PROVIDER_NAME, today=today) if frame.height else pl.DataFrame()
 
 
-def _store_batch(store: Store, batch: list[SymbolFetch], report: RefreshReport, today: date) -> set[str]:
+def _store_batch(store: Store, batch: list[SymbolFetch], report: RefreshReport, today: date,
+                 stamp: datetime) -> set[str]:
     """Validate the batch per kind, then store each symbol in its own transaction."""
     met: set[str] = set()
     profile_rows = [f.profile for f in batch if f.profile is not None]
@@ -577,7 +604,6 @@ def _store_batch(store: Store, batch: list[SymbolFetch], report: RefreshReport, 
     checked = {kind: _split(kind, frame, today) for kind, frame in frames.items()}
     mcap_fail = _market_caps(store, batch, today)
     held_back = set(mcap_fail["key"].to_list()) if mcap_fail.height else set()
-    stamp = utcnow()
     for f in batch:
         for c in ((f.profile or {}).get("quote_currency"), (f.profile or {}).get("financial_currency")):
             if c:
@@ -672,7 +698,8 @@ def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad
 # -- fx ----------------------------------------------------------------------------------------------------------
 def _refresh_fx(store: Store, provider: YahooProvider | None, pool: ThreadPoolExecutor, currencies: list[str],
                 state: dict[tuple[str, str], datetime], limits: MaxAge, now: datetime, lookback: Lookback,
-                today: date, bar: _Progress, report: RefreshReport, breaker: _Breaker | None = None) -> None:
+                today: date, bar: _Progress, report: RefreshReport, breaker: _Breaker | None = None,
+                clock: _RunClock | None = None) -> None:
     last_fx = last_dates(store, "fx", "currency")
     due = [c for c in currencies if not _is_fresh(state, f"{c}USD=X", "fx", limits.prices, now)]
     if not due:
@@ -688,14 +715,14 @@ def _refresh_fx(store: Store, provider: YahooProvider | None, pool: ThreadPoolEx
                                "run refresh again later")
         start = last_fx.get(ccy) or today - timedelta(days=lookback.fx_days)
         try:
-            return ccy, provider.fx(ccy, start), None
+            return ccy, provider.fx(ccy, start, today), None
         except ProviderError as exc:
             return ccy, None, str(exc)
 
     results = [fut.result() for fut in [pool.submit(fetch, c) for c in due]]
     frames = _concat(frame for _, frame, _ in results)
     good, fails = _split("fx", frames, today)
-    stamp = utcnow()
+    stamp = (clock or _RunClock(now)).stamp()
     for ccy, frame, error in results:
         pair = f"{ccy}USD=X"
         bar.advance(pair)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +32,11 @@ STATEMENT_KEYS = {
     "CashCashEquivalentsAndShortTermInvestments": 50.0, "TotalDebt": 30.0, "StockholdersEquity": 200.0,
     "Inventory": 15.0, "OrdinarySharesNumber": None,
 }
+#: The fake market's "today": the last trading day every synthetic listing has a bar for. A fixed date, never the
+#: clock, so that what the fake serves is the same at any hour and on any day the tests run.
+ANCHOR = date(2026, 8, 14)
+#: A run's ``now`` (naive UTC) just after that day's close everywhere the fake lists (Tokyo to New York).
+ANCHOR_NOW = datetime(2026, 8, 14, 23, 0)
 ANNUAL_ENDS = ("2022-12-31", "2023-12-31", "2024-12-31", "2025-12-31")
 QUARTER_ENDS = ("2025-06-30", "2025-09-30", "2025-12-31", "2026-03-31", "2026-06-30")
 
@@ -98,6 +103,7 @@ class Listing:
     share_counts: list[tuple[str, float]] = field(default_factory=list)
     bars: list[tuple[int, float, float, float, float, int]] | None = None
     modules: dict[str, Any] = field(default_factory=dict)
+    anchor: date = ANCHOR
 
     def __post_init__(self) -> None:
         if self.name is None:
@@ -108,9 +114,17 @@ class Listing:
             self.bars = self._synthetic_bars()
 
     def _synthetic_bars(self) -> list[tuple[int, float, float, float, float, int]]:
+        """One bar per weekday up to ``anchor``, stamped at noon exchange time like Yahoo's daily bars (a time of
+        day, not midnight).
+
+        Why a fixed anchor and not today: yfinance's ``history()`` without an ``end`` asks Yahoo up to the wall-clock
+        now and drops the last bar when its stamp is at or after that instant (its fix for Yahoo appending a live
+        quote past ``end``), and this fake, like Yahoo, serves only bars before ``period2``. Bars built from
+        today's date therefore vanished whenever the tests ran before noon at the exchange. Bars on fixed dates,
+        asked for with an explicit ``end`` after them, arrive at any hour.
+        """
         tz = ZoneInfo(self.timezone)
-        today = date.today()
-        days = [today - timedelta(days=k) for k in range(self.days, -1, -1)]
+        days = [self.anchor - timedelta(days=k) for k in range(self.days, -1, -1)]
         days = [d for d in days if d.weekday() < 5]
         bars = []
         for i, d in enumerate(days):
@@ -264,7 +278,8 @@ class FakeYahoo(Session):
         if not types:  # get_shares_full asks without a type and reads 'shares_out'
             entry: dict[str, Any] = {"meta": {"symbol": [symbol]}}
             if item is not None and item.share_counts:
-                stamps = [int(datetime.fromisoformat(d).replace(hour=20).timestamp()) for d, _ in item.share_counts]
+                # yfinance reads these UTC stamps as exchange-local wall times: noon keeps the date in any zone
+                stamps = [_utc_epoch(d, 12) for d, _ in item.share_counts]
                 entry.update({"timestamp": stamps, "shares_out": [int(n) for _, n in item.share_counts]})
             return _response(url, 200, json.dumps({"timeseries": {"result": [entry], "error": None}}))
         result = []
@@ -272,7 +287,7 @@ class FakeYahoo(Session):
             entry = {"meta": {"symbol": [symbol], "type": [t]}}
             data = (item.statements or {}).get(t) if item is not None else None
             if data:
-                entry["timestamp"] = [int(datetime.fromisoformat(e["asOfDate"]).timestamp()) for e in data]
+                entry["timestamp"] = [_utc_epoch(e["asOfDate"], 0) for e in data]
                 entry[t] = data
             result.append(entry)
         return _response(url, 200, json.dumps({"timeseries": {"result": result, "error": None}}))
@@ -304,6 +319,11 @@ class FakeYahoo(Session):
         else:
             result["indicators"] = {"quote": [{}], "adjclose": [{}]}
         return _response(url, 200, json.dumps({"chart": {"result": [result], "error": None}}))
+
+
+def _utc_epoch(day: str, hour: int) -> int:
+    """Epoch seconds of ``day`` at ``hour`` UTC: independent of the machine's time zone."""
+    return int(datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC).timestamp())
 
 
 def _raw(value: float) -> dict[str, Any]:

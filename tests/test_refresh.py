@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from _yahoo_helpers import FakeYahoo, Listing, reset_yfinance
+from _yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 from screener.profiles import profiles, refresh_state, share_history
 from screener.providers.yahoo import RetryPolicy, YahooProvider
@@ -44,8 +44,13 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def yahoo(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeYahoo:
-    """The offline Yahoo, also used by the CLI (``default_provider`` is pointed at it)."""
+    """The offline Yahoo, also used by the CLI (``default_provider`` is pointed at it).
+
+    A run's clock is the fake market's: ``now`` defaults to just after the close of its last trading day, so that
+    every run, the CLI's included, sees the same days whatever the hour the tests run at.
+    """
     reset_yfinance()
+    monkeypatch.setattr("screener.refresh.utcnow", lambda: ANCHOR_NOW)
     fake = FakeYahoo(listings())
 
     def provider() -> YahooProvider:
@@ -122,6 +127,20 @@ def test_prices_resume_from_the_last_stored_date_without_refetching_fundamentals
     assert datetime.fromtimestamp(period1, ZoneInfo("America/New_York")).date() == last
     assert report.table().filter(pl.col("symbol") == "MP")["prices"].to_list() == [1]  # the overlapping day
     assert universe.scalar("SELECT count(*) FROM prices WHERE symbol = 'MP'") == n_before
+
+
+def test_a_run_sees_the_days_up_to_its_own_today_not_the_clocks(universe: Store, yahoo: FakeYahoo) -> None:
+    """``now`` is the run's clock: a run dated 2026-08-11 stores nothing after that day, at any wall-clock hour."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    report = refresh(universe, symbols=["MP"], now=datetime(2026, 8, 11, 23, 0))
+    assert report.failed == [], report.table().to_dicts()
+    assert universe.scalar("SELECT max(date) FROM prices WHERE symbol = 'MP'") == date(2026, 8, 11)
+    chart = yahoo.data_calls(r"/v8/finance/chart/MP\?.*period1")[0]
+    period2 = int(chart.split("period2=")[1].split("&")[0])
+    assert datetime.fromtimestamp(period2, ZoneInfo("America/New_York")) == datetime(
+        2026, 8, 12, tzinfo=ZoneInfo("America/New_York"))  # the whole of 2026-08-11, exchange time
 
 
 def test_rate_limited_statements_never_erase_stored_data(universe: Store, yahoo: FakeYahoo) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
-from _yahoo_helpers import FakeYahoo, Listing, recorded_aapl, recorded_statements, reset_yfinance
+from _yahoo_helpers import ANCHOR, FakeYahoo, Listing, recorded_aapl, recorded_statements, reset_yfinance
 
 from screener.providers.yahoo import (
     STATEMENT_FIELDS,
@@ -19,6 +19,9 @@ from screener.providers.yahoo import (
     fundamentals_frame,
     price_scale,
 )
+
+#: Where price requests start: two years before the fake market's last trading day (never the clock's today).
+START = ANCHOR - timedelta(days=730)
 
 
 @pytest.fixture
@@ -95,10 +98,10 @@ def test_statement_currency_is_financial_currency_not_the_listing(make) -> None:
 def test_gbp_prices_keep_the_universe_unit_or_go_to_the_main_unit(make) -> None:
     bp = Listing("BP.L", quote_currency="GBp", financial_currency="USD", timezone="Europe/London", price=380.0)
     _, provider = make(bp)
-    as_listed = provider.prices("BP.L", unit="GBp")
+    as_listed = provider.prices("BP.L", START, unit="GBp", end=ANCHOR)
     assert (as_listed.quote_currency, as_listed.unit, as_listed.scale) == ("GBp", "GBp", 1.0)
     assert as_listed.frame["close"][-1] == pytest.approx(380.0)
-    main = provider.prices("BP.L")
+    main = provider.prices("BP.L", START, end=ANCHOR)
     assert (main.unit, main.scale) == ("GBP", 0.01)
     assert main.frame["close"][-1] == pytest.approx(3.80)
     assert main.frame["volume"].to_list() == as_listed.frame["volume"].to_list()
@@ -116,14 +119,14 @@ def test_price_scale_reconciles_sub_units_and_refuses_other_currencies() -> None
 def test_share_history_keeps_the_last_count_of_a_repeated_date(make) -> None:
     mp = Listing("MP", share_counts=[("2025-01-02", 1.60e8), ("2025-01-02", 1.61e8), ("2025-06-30", 1.65e8)])
     _, provider = make(mp)
-    shares = provider.shares("MP", date(2020, 1, 1))
+    shares = provider.shares("MP", date(2020, 1, 1), ANCHOR)
     assert shares["date"].to_list() == [date(2025, 1, 2), date(2025, 6, 30)]
     assert shares["shares"].to_list() == [1.61e8, 1.65e8]
 
 
 def test_no_share_history_is_empty_not_zero(make) -> None:
     _, provider = make(Listing("MP"))
-    assert provider.shares("MP").height == 0
+    assert provider.shares("MP", START, ANCHOR).height == 0
 
 
 def test_missing_ticker_is_not_found(make) -> None:
@@ -131,7 +134,7 @@ def test_missing_ticker_is_not_found(make) -> None:
     with pytest.raises(NotFound, match="not found on Yahoo Finance"):
         provider.info("NOPE.AX")
     with pytest.raises(NotFound):
-        provider.prices("NOPE.AX")
+        provider.prices("NOPE.AX", START, end=ANCHOR)
 
 
 def test_rate_limit_is_retried_with_backoff_then_succeeds(make, sleeps: list[float]) -> None:
@@ -164,7 +167,7 @@ def test_session_goes_straight_to_yfinance_and_caches_live_in_the_product_folder
     from yfinance.data import YfData
 
     fake, provider = make(Listing("MP"))
-    provider.prices("MP")
+    provider.prices("MP", START, end=ANCHOR)
     assert YfData._instances[YfData]._session is fake
     assert yf.config.debug.hide_exceptions is False
     folder = tmp_path / "xdg-cache" / "ree-screener" / "yfinance"
@@ -185,7 +188,7 @@ def test_mapped_labels_are_labels_yfinance_knows() -> None:
 
 def test_fx_is_usd_per_unit_and_usd_needs_none(make) -> None:
     _, provider = make(Listing("KRWUSD=X", price=0.00072, timezone="Asia/Seoul"))
-    fx = provider.fx("KRW", date(2020, 1, 1))
+    fx = provider.fx("KRW", date(2020, 1, 1), ANCHOR)
     assert fx["currency"].unique().to_list() == ["KRW"]
     assert fx["usd_per_unit"][-1] == pytest.approx(0.00072, rel=0.01)
     assert provider.fx("USD").height == 0

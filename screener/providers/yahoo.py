@@ -390,6 +390,11 @@ def _series_points(series: Any) -> list[tuple[date, float]]:
     return sorted(points.items())
 
 
+def _exclusive_end(end: date) -> str:
+    """yfinance's ``end`` is exclusive (midnight at the exchange): the day after ``end`` includes ``end`` itself."""
+    return (end + timedelta(days=1)).isoformat()
+
+
 # -- the provider ------------------------------------------------------------------------------------------------
 class YahooProvider:
     """Fetch one symbol's pieces from Yahoo; usable on its own from Python as well as through ``refresh``.
@@ -511,11 +516,13 @@ class YahooProvider:
             raise ProviderError("; ".join(problems))
         return fundamentals_frame(symbol, tables, currency, shares)
 
-    def shares(self, symbol: str, start: date | None = None) -> pl.DataFrame:
-        """Share-count history (symbol, date, shares) from ``get_shares_full``; a repeated date keeps its last
-        count. Empty when Yahoo has none."""
-        start = start or date.today() - timedelta(days=5 * 365)
-        series = self.call("share count", lambda: self.ticker(symbol).get_shares_full(start=start.isoformat()))
+    def shares(self, symbol: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+        """Share-count history (symbol, date, shares) from ``get_shares_full``, ``start`` to ``end`` inclusive; a
+        repeated date keeps its last count. Empty when Yahoo has none. ``end`` defaults to today (see ``prices``)."""
+        end = end or date.today()
+        start = start or end - timedelta(days=5 * 365)
+        series = self.call("share count", lambda: self.ticker(symbol).get_shares_full(
+            start=start.isoformat(), end=_exclusive_end(end)))
         points = _series_points(series)
         schema = {"symbol": pl.String, "date": pl.Date, "shares": pl.Float64}
         if not points:
@@ -523,15 +530,24 @@ class YahooProvider:
         return pl.DataFrame({"symbol": [symbol] * len(points), "date": [d for d, _ in points],
                              "shares": [n for _, n in points]}, schema=schema).filter(pl.col("shares") > 0)
 
-    def prices(self, symbol: str, start: date | None = None, *, unit: str | None = None) -> PriceHistory:
-        """Daily closes (contract ``prices``) from ``start`` (inclusive), scaled from Yahoo's quote unit to ``unit``
-        (see ``price_scale``). Closes are split-adjusted, not dividend-adjusted (``auto_adjust=False``)."""
-        start = start or date.today() - timedelta(days=730)
+    def prices(self, symbol: str, start: date | None = None, *, unit: str | None = None,
+               end: date | None = None) -> PriceHistory:
+        """Daily closes (contract ``prices``) from ``start`` to ``end`` (both inclusive, exchange dates), scaled from
+        Yahoo's quote unit to ``unit`` (see ``price_scale``). Closes are split-adjusted, not dividend-adjusted
+        (``auto_adjust=False``).
+
+        ``end`` is always sent: without one yfinance asks up to the wall-clock "now" and drops the last bar when its
+        time stamp is at or after that instant, so what a run sees would depend on the hour it runs. With an ``end``
+        (the caller's "today"; refresh derives it from its ``now``) the answer covers whole exchange days.
+        """
+        end = end or date.today()
+        start = start or end - timedelta(days=730)
         holder: dict[str, Any] = {}
 
         def fetch() -> Any:
             t = self.ticker(symbol)
-            table = t.history(start=start.isoformat(), interval="1d", auto_adjust=False, actions=False)
+            table = t.history(start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False,
+                              actions=False)
             holder["meta"] = t.get_history_metadata() or {}
             return table
 
@@ -550,16 +566,18 @@ class YahooProvider:
         )
         return PriceHistory(frame, quote, out_unit, scale)
 
-    def fx(self, currency: str, start: date | None = None) -> pl.DataFrame:
-        """US dollars per unit of ``currency`` (contract ``fx``), from the ``XXXUSD=X`` close."""
+    def fx(self, currency: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+        """US dollars per unit of ``currency`` (contract ``fx``), from the ``XXXUSD=X`` close, ``start`` to ``end``
+        inclusive (see ``prices`` for why ``end`` is always sent)."""
         iso, _ = normalise_currency(currency)
         schema = polars_schema("fx")
         if iso == "USD":
             return pl.DataFrame(schema=schema)
-        start = start or date.today() - timedelta(days=5 * 365)
+        end = end or date.today()
+        start = start or end - timedelta(days=5 * 365)
         pair = f"{iso}USD=X"
         table = self.call(f"fx {pair}", lambda: self.ticker(pair).history(
-            start=start.isoformat(), interval="1d", auto_adjust=False, actions=False))
+            start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False, actions=False))
         if table is None or getattr(table, "empty", True):
             return pl.DataFrame(schema=schema)
         closes = _series_points(table["Close"])
