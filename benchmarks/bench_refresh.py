@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
-from _yahoo_helpers import FakeYahoo, Listing, reset_yfinance  # noqa: E402
+from _yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance  # noqa: E402
 
 from screener.providers.yahoo import YahooProvider  # noqa: E402
 from screener.refresh import DEFAULT_WORKERS, refresh  # noqa: E402
@@ -52,14 +52,14 @@ def run(folder: Path, n: int, latency: float, workers: int, second: bool) -> dic
     with Store(folder / "bench.duckdb") as store:
         store.upsert("companies", companies, "file")
         t0 = time.perf_counter()
-        report = refresh(store, provider, workers=workers)
+        report = refresh(store, provider, workers=workers, now=ANCHOR_NOW)  # the fake market's clock
         out["seconds"] = time.perf_counter() - t0
         out["requests"] = len(fake.calls)
         out["failed"] = len(report.failed)
         if second:
             before = len(fake.calls)
             t0 = time.perf_counter()
-            again = refresh(store, provider, workers=workers)
+            again = refresh(store, provider, workers=workers, now=ANCHOR_NOW)
             out["second_seconds"] = time.perf_counter() - t0
             out["second_requests"] = len(fake.calls) - before
             out["second_skipped"] = again.skipped

@@ -81,20 +81,32 @@ def share_history(store: Store, symbols: Iterable[str] | None = None) -> pl.Data
 
 
 def refresh_state(store: Store) -> pl.DataFrame:
+    """One row per subject and part: when it last completed (``fetched_at``), was last tried, how that went
+    (``status``: ok, rejected, failed, empty, not_attempted) and, for statements, since when Yahoo's answer has been
+    empty (``empty_since``, null once a real answer arrives)."""
     return store.query(
-        "SELECT subject, part, fetched_at, attempted_at, status, message FROM refresh_state ORDER BY subject, part"
+        "SELECT subject, part, fetched_at, attempted_at, status, message, empty_since FROM refresh_state "
+        "ORDER BY subject, part"
     )
 
 
 def mark_refreshed(store: Store, subject: str, part: str, *, status: str, complete: bool,
-                   message: str | None = None, at: datetime | None = None) -> None:
-    """Record an attempt. Only a complete fetch moves ``fetched_at``, so a failed part is retried on the next run."""
+                   message: str | None = None, at: datetime | None = None, empty: bool | None = None) -> None:
+    """Record an attempt. Only a complete fetch moves ``fetched_at``, so a failed part is retried on the next run.
+
+    ``empty``: ``True`` when Yahoo answered with no data (``empty_since`` keeps the first such answer of a run of
+    them, so a later run can tell an answer that stays empty for days from a passing one), ``False`` when it
+    answered with data (the run of empty answers is over), ``None`` when it did not answer (nothing learned).
+    """
     stamp = at or utcnow()
+    since = {True: "COALESCE(refresh_state.empty_since, excluded.empty_since)", False: "NULL",
+             None: "refresh_state.empty_since"}[empty]
     store.con.execute(
-        "INSERT INTO refresh_state VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject, part) DO UPDATE SET "
+        "INSERT INTO refresh_state (subject, part, fetched_at, attempted_at, status, message, empty_since) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, part) DO UPDATE SET "
         "fetched_at = COALESCE(excluded.fetched_at, refresh_state.fetched_at), attempted_at = excluded.attempted_at, "
-        "status = excluded.status, message = excluded.message",
-        [subject, part, stamp if complete else None, stamp, status, message],
+        f"status = excluded.status, message = excluded.message, empty_since = {since}",
+        [subject, part, stamp if complete else None, stamp, status, message, stamp if empty else None],
     )
 
 

@@ -3,7 +3,8 @@
 It drives the real yfinance library end to end: the cookie request, the crumb, then the data URLs (quoteSummary,
 v7 quote, fundamentals-timeseries, chart). Bodies have the shapes of the real responses recorded in
 ``tests/fixtures/yahoo`` (MIT, see the LICENSE file there), and some listings replay those recordings verbatim.
-Failures (HTTP 429, 404) are injected per URL pattern; every request is counted.
+Failures (HTTP 429, 401, 404, or HTTP 200 with an empty result) are injected per URL pattern, hooks can hold or
+answer any request (to force an interleaving of threads, or to advance a test's clock); every request is counted.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +33,11 @@ STATEMENT_KEYS = {
     "CashCashEquivalentsAndShortTermInvestments": 50.0, "TotalDebt": 30.0, "StockholdersEquity": 200.0,
     "Inventory": 15.0, "OrdinarySharesNumber": None,
 }
+#: The fake market's "today": the last trading day every synthetic listing has a bar for. A fixed date, never the
+#: clock, so that what the fake serves is the same at any hour and on any day the tests run.
+ANCHOR = date(2026, 8, 14)
+#: A run's ``now`` (naive UTC) just after that day's close everywhere the fake lists (Tokyo to New York).
+ANCHOR_NOW = datetime(2026, 8, 14, 23, 0)
 ANNUAL_ENDS = ("2022-12-31", "2023-12-31", "2024-12-31", "2025-12-31")
 QUARTER_ENDS = ("2025-06-30", "2025-09-30", "2025-12-31", "2026-03-31", "2026-06-30")
 
@@ -45,11 +51,20 @@ def _entry(as_of: str, value: float, period_type: str, currency: str) -> dict[st
             "reportedValue": {"raw": value, "fmt": f"{value:.2f}"}}
 
 
+#: Half-year ends of an ASX company with a June year end: Yahoo serves them in its "quarterly" tables.
+HALF_YEAR_ENDS = ("2024-06-30", "2024-12-31", "2025-06-30", "2025-12-31", "2026-06-30")
+
+
 def synthetic_statements(currency: str = "USD", scale: float = 1e6, shares: float = 1e8,
-                         drop: Iterable[str] = ()) -> dict[str, list[dict[str, Any]]]:
-    """Four fiscal years and five quarters for the keys the provider maps; capex negative as Yahoo sends it."""
+                         drop: Iterable[str] = (), quarter_ends: tuple[str, ...] = QUARTER_ENDS,
+                         quarter_type: str = "3M") -> dict[str, list[dict[str, Any]]]:
+    """Four fiscal years and five sub-annual periods for the keys the provider maps, capex negative as Yahoo sends
+    it. The sub-annual ones go under Yahoo's ``quarterly`` keys whatever their length: pass ``HALF_YEAR_ENDS`` and
+    ``"6M"`` for a half-yearly reporter."""
     out: dict[str, list[dict[str, Any]]] = {}
-    for prefix, ends, ptype, mult in (("annual", ANNUAL_ENDS, "12M", 4.0), ("quarterly", QUARTER_ENDS, "3M", 1.0)):
+    per_year = 4.0 if quarter_type == "3M" else 2.0
+    for prefix, ends, ptype, mult in (("annual", ANNUAL_ENDS, "12M", per_year),
+                                      ("quarterly", quarter_ends, quarter_type, 1.0)):
         for key, base in STATEMENT_KEYS.items():
             if key in drop:
                 continue
@@ -98,6 +113,10 @@ class Listing:
     share_counts: list[tuple[str, float]] = field(default_factory=list)
     bars: list[tuple[int, float, float, float, float, int]] | None = None
     modules: dict[str, Any] = field(default_factory=dict)
+    anchor: date = ANCHOR
+    quote_type: str = "EQUITY"
+    #: split actions as (date, numerator, denominator): ("2026-07-01", 5, 1) is a 5:1 split, 1 and 10 a 1:10
+    splits: list[tuple[str, float, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.name is None:
@@ -108,9 +127,17 @@ class Listing:
             self.bars = self._synthetic_bars()
 
     def _synthetic_bars(self) -> list[tuple[int, float, float, float, float, int]]:
+        """One bar per weekday up to ``anchor``, stamped at noon exchange time like Yahoo's daily bars (a time of
+        day, not midnight).
+
+        Why a fixed anchor and not today: yfinance's ``history()`` without an ``end`` asks Yahoo up to the wall-clock
+        now and drops the last bar when its stamp is at or after that instant (its fix for Yahoo appending a live
+        quote past ``end``), and this fake, like Yahoo, serves only bars before ``period2``. Bars built from
+        today's date therefore vanished whenever the tests ran before noon at the exchange. Bars on fixed dates,
+        asked for with an explicit ``end`` after them, arrive at any hour.
+        """
         tz = ZoneInfo(self.timezone)
-        today = date.today()
-        days = [today - timedelta(days=k) for k in range(self.days, -1, -1)]
+        days = [self.anchor - timedelta(days=k) for k in range(self.days, -1, -1)]
         days = [d for d in days if d.weekday() < 5]
         bars = []
         for i, d in enumerate(days):
@@ -140,6 +167,16 @@ class Rule:
     pattern: str
     status: int
     times: int
+    body: str | None = None
+
+
+#: What Yahoo answers a request whose crumb it no longer accepts.
+INVALID_CRUMB = json.dumps({"finance": {"result": None, "error": {"code": "Unauthorized",
+                                                                  "description": "Invalid Crumb"}}})
+#: What a throttled Yahoo often answers a statement request: HTTP 200, and nothing in it.
+EMPTY_TIMESERIES = json.dumps({"timeseries": {"result": [], "error": None}})
+#: A hook sees each request's full URL first; it may block, or answer (a Response) instead of the fake.
+Hook = Callable[[str], "Response | None"]
 
 
 class FakeYahoo(Session):
@@ -151,13 +188,19 @@ class FakeYahoo(Session):
         self.latency = latency
         self.calls: list[str] = []
         self.rules: list[Rule] = []
+        self.hooks: list[Hook] = []
         self._guard = threading.Lock()
 
     # -- test controls -----------------------------------------------------------------------------------------
-    def fail(self, pattern: str, status: int = 429, times: int = 10**9) -> None:
-        """Answer ``status`` to the next ``times`` requests whose URL matches the regex ``pattern``."""
+    def fail(self, pattern: str, status: int = 429, times: int = 10**9, body: str | None = None) -> None:
+        """Answer ``status`` to the next ``times`` requests whose URL matches the regex ``pattern``; HTTP 401 comes
+        with Yahoo's "Invalid Crumb" body, others with a short error body unless ``body`` is given."""
         with self._guard:
-            self.rules.append(Rule(pattern, status, times))
+            self.rules.append(Rule(pattern, status, times, body))
+
+    def empty(self, pattern: str, times: int = 10**9) -> None:
+        """Answer HTTP 200 with an empty statement result (``"result": []``), as a throttled Yahoo does."""
+        self.fail(pattern, 200, times, EMPTY_TIMESERIES)
 
     def unreachable(self) -> None:
         """Behave like a machine with no route to Yahoo: every request fails name resolution."""
@@ -180,6 +223,12 @@ class FakeYahoo(Session):
         full = url + ("&" if "?" in url else "?") + "&".join(f"{k}={v}" for k, v in (params or {}).items())
         with self._guard:
             self.calls.append(full)
+            hooks = list(self.hooks)
+        for hook in hooks:
+            answer = hook(full)
+            if answer is not None:
+                return answer
+        with self._guard:
             rule = next((r for r in self.rules if r.times > 0 and re.search(r.pattern, full)), None)
             if rule is not None:
                 rule.times -= 1
@@ -188,9 +237,12 @@ class FakeYahoo(Session):
         if rule is not None and rule.status == 0:
             from curl_cffi.requests.exceptions import DNSError
 
-            raise DNSError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
+            raise DNSError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com", code=6)
         if rule is not None:
-            body = "Too Many Requests" if rule.status == 429 else json.dumps({"error": {"code": str(rule.status)}})
+            body = rule.body
+            if body is None:
+                body = {429: "Too Many Requests", 401: INVALID_CRUMB}.get(
+                    rule.status, json.dumps({"error": {"code": str(rule.status)}}))
             return _response(url, rule.status, body)
         return self._answer(urlsplit(url), query)
 
@@ -232,7 +284,7 @@ class FakeYahoo(Session):
         modules = {
             "assetProfile": {"country": item.country, "sector": item.sector, "industry": item.industry,
                              "longBusinessSummary": item.summary, "maxAge": 86400},
-            "quoteType": {"exchange": "NMS", "quoteType": "EQUITY", "symbol": symbol, "shortName": item.name,
+            "quoteType": {"exchange": "NMS", "quoteType": item.quote_type, "symbol": symbol, "shortName": item.name,
                           "longName": item.name, "timeZoneFullName": item.timezone, "maxAge": 1},
             "financialData": {"currentPrice": _raw(item.price), "maxAge": 86400},
             "summaryDetail": {"currency": item.quote_currency, "marketCap": _raw(item.price * item.shares)},
@@ -251,7 +303,7 @@ class FakeYahoo(Session):
         quote.update({"symbol": symbol, "shortName": item.name, "longName": item.name, "displayName": item.name,
                       "currency": item.quote_currency, "regularMarketPrice": item.price,
                       "sharesOutstanding": item.shares, "marketCap": item.price * item.shares,
-                      "exchangeTimezoneName": item.timezone})
+                      "exchangeTimezoneName": item.timezone, "quoteType": item.quote_type})
         if item.financial_currency:
             quote["financialCurrency"] = item.financial_currency
         else:
@@ -264,7 +316,8 @@ class FakeYahoo(Session):
         if not types:  # get_shares_full asks without a type and reads 'shares_out'
             entry: dict[str, Any] = {"meta": {"symbol": [symbol]}}
             if item is not None and item.share_counts:
-                stamps = [int(datetime.fromisoformat(d).replace(hour=20).timestamp()) for d, _ in item.share_counts]
+                # yfinance reads these UTC stamps as exchange-local wall times: noon keeps the date in any zone
+                stamps = [_utc_epoch(d, 12) for d, _ in item.share_counts]
                 entry.update({"timestamp": stamps, "shares_out": [int(n) for _, n in item.share_counts]})
             return _response(url, 200, json.dumps({"timeseries": {"result": [entry], "error": None}}))
         result = []
@@ -272,7 +325,7 @@ class FakeYahoo(Session):
             entry = {"meta": {"symbol": [symbol], "type": [t]}}
             data = (item.statements or {}).get(t) if item is not None else None
             if data:
-                entry["timestamp"] = [int(datetime.fromisoformat(e["asOfDate"]).timestamp()) for e in data]
+                entry["timestamp"] = [_utc_epoch(e["asOfDate"], 0) for e in data]
                 entry[t] = data
             result.append(entry)
         return _response(url, 200, json.dumps({"timeseries": {"result": result, "error": None}}))
@@ -284,11 +337,13 @@ class FakeYahoo(Session):
                                                         "description": "No data found, symbol may be delisted"}}}
             return _response(url, 404, json.dumps(body))
         bars = item.bars or []
+        splits = [(_local_noon(d, item.timezone), n, m) for d, n, m in item.splits]
         if "period1" in query:
             lo, hi = int(query["period1"]), int(query.get("period2", 2**40))
             bars = [b for b in bars if lo <= b[0] < hi]
+            splits = [s for s in splits if lo <= s[0] < hi]
         else:
-            bars = bars[-1:]
+            bars, splits = bars[-1:], []
         meta = dict(load_fixture("history_chart_AAPL.json")["chart"]["result"][0]["meta"])
         meta.update({"currency": item.quote_currency, "symbol": symbol, "exchangeTimezoneName": item.timezone,
                      "longName": item.name, "shortName": item.name, "regularMarketPrice": item.price,
@@ -303,7 +358,20 @@ class FakeYahoo(Session):
             }
         else:
             result["indicators"] = {"quote": [{}], "adjclose": [{}]}
+        if splits:  # the shape of Yahoo's chart events, keyed by the event's time stamp as a string
+            result["events"] = {"splits": {str(ts): {"date": ts, "numerator": n, "denominator": m,
+                                                     "splitRatio": f"{n:g}:{m:g}"} for ts, n, m in splits}}
         return _response(url, 200, json.dumps({"chart": {"result": [result], "error": None}}))
+
+
+def _local_noon(day: str, timezone: str) -> int:
+    """Epoch seconds of noon on ``day`` at the exchange, as the fake stamps its bars and events."""
+    return int(datetime.fromisoformat(day).replace(hour=12, tzinfo=ZoneInfo(timezone)).timestamp())
+
+
+def _utc_epoch(day: str, hour: int) -> int:
+    """Epoch seconds of ``day`` at ``hour`` UTC: independent of the machine's time zone."""
+    return int(datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC).timestamp())
 
 
 def _raw(value: float) -> dict[str, Any]:
@@ -315,7 +383,7 @@ def _response(url: str, status: int, body: str) -> Response:
     r.url = url
     r.status_code = status
     r.ok = status < 400
-    r.reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
+    r.reason = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
     r.content = body.encode("utf-8")
     return r
 

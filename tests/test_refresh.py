@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 import pytest
-from _yahoo_helpers import FakeYahoo, Listing, reset_yfinance
+from _yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 from screener.profiles import profiles, refresh_state, share_history
 from screener.providers.yahoo import RetryPolicy, YahooProvider
@@ -44,8 +45,13 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def yahoo(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeYahoo:
-    """The offline Yahoo, also used by the CLI (``default_provider`` is pointed at it)."""
+    """The offline Yahoo, also used by the CLI (``default_provider`` is pointed at it).
+
+    A run's clock is the fake market's: ``now`` defaults to just after the close of its last trading day, so that
+    every run, the CLI's included, sees the same days whatever the hour the tests run at.
+    """
     reset_yfinance()
+    monkeypatch.setattr("screener.refresh.utcnow", lambda: ANCHOR_NOW)
     fake = FakeYahoo(listings())
 
     def provider() -> YahooProvider:
@@ -122,6 +128,20 @@ def test_prices_resume_from_the_last_stored_date_without_refetching_fundamentals
     assert datetime.fromtimestamp(period1, ZoneInfo("America/New_York")).date() == last
     assert report.table().filter(pl.col("symbol") == "MP")["prices"].to_list() == [1]  # the overlapping day
     assert universe.scalar("SELECT count(*) FROM prices WHERE symbol = 'MP'") == n_before
+
+
+def test_a_run_sees_the_days_up_to_its_own_today_not_the_clocks(universe: Store, yahoo: FakeYahoo) -> None:
+    """``now`` is the run's clock: a run dated 2026-08-11 stores nothing after that day, at any wall-clock hour."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    report = refresh(universe, symbols=["MP"], now=datetime(2026, 8, 11, 23, 0))
+    assert report.failed == [], report.table().to_dicts()
+    assert universe.scalar("SELECT max(date) FROM prices WHERE symbol = 'MP'") == date(2026, 8, 11)
+    chart = yahoo.data_calls(r"/v8/finance/chart/MP\?.*period1")[0]
+    period2 = int(chart.split("period2=")[1].split("&")[0])
+    assert datetime.fromtimestamp(period2, ZoneInfo("America/New_York")) == datetime(
+        2026, 8, 12, tzinfo=ZoneInfo("America/New_York"))  # the whole of 2026-08-11, exchange time
 
 
 def test_rate_limited_statements_never_erase_stored_data(universe: Store, yahoo: FakeYahoo) -> None:
@@ -221,15 +241,33 @@ def test_market_cap_cross_check_holds_back_prices_in_the_wrong_unit(universe: St
     assert universe.scalar("SELECT count(*) FROM prices WHERE symbol = 'MP'") == 0
 
 
-def test_persistent_rate_limits_stop_the_run_early(universe: Store, yahoo: FakeYahoo) -> None:
+def test_a_storm_of_rate_limits_stops_the_run_early_in_one_line_and_loses_nothing(universe: Store,
+                                                                                   yahoo: FakeYahoo) -> None:
     add_universe(universe, [(f"R{i}", f"R{i}", "US", "USD", "miner", "explorer") for i in range(5)])
+    refresh(universe, symbols=["R3"])  # something stored before the storm
+    kept = {k: universe.frame(k, ["R3"]).drop("loaded_at") for k in ("fundamentals", "prices")}
+    fetched_at = universe.query("SELECT part, fetched_at FROM refresh_state WHERE subject = 'R3' ORDER BY part")
     yahoo.fail(r"finance\.yahoo\.com/(v10|v7|v8|ws)/", 429)
-    report = refresh(universe, workers=1)
+    mark = len(yahoo.calls)
+    report = refresh(universe, workers=1, max_age="0")
     table = report.table().filter(~pl.col("symbol").str.ends_with("USD=X"))
-    assert set(table["status"]) == {"failed"}
-    attempted = table.filter(pl.col("message").str.contains("rate limited"))
-    not_attempted = table.filter(pl.col("message").str.starts_with("not attempted"))
-    assert attempted.height == 3 and not_attempted.height == table.height - 3
+    given_up = table.filter(pl.col("status") == "failed")
+    assert given_up.height == 3 and given_up["message"].str.contains("rate limited").all()
+    not_attempted = table.filter(pl.col("status") == "not_attempted")
+    assert not_attempted.height == table.height - 3
+    assert yahoo.data_calls()[mark:] == [u for u in yahoo.data_calls()[mark:]
+                                         if any(f"/{s}" in u for s in given_up["symbol"])]  # no request for the rest
+    pairs = report.table().filter(pl.col("symbol").str.ends_with("USD=X"))
+    assert set(pairs["status"]) == {"not_attempted"}
+    assert report.stopped == "Yahoo Finance was rate-limited (HTTP 429) for 3 symbols in a row"
+    with pytest.raises(Exception) as err:
+        report.raise_if_problems()
+    line = str(err.value)
+    assert "\n" not in line and line.startswith(f"stopped early: {report.stopped}; 7 not attempted")
+    for kind, frame in kept.items():  # nothing stored is lost, nothing is marked fresh
+        assert universe.frame(kind, ["R3"]).drop("loaded_at").equals(frame)
+    assert universe.query("SELECT part, fetched_at FROM refresh_state WHERE subject = 'R3' ORDER BY part").equals(
+        fetched_at)
 
 
 def test_no_connection_fails_fast_without_retries(universe: Store, yahoo: FakeYahoo, sleeps: list[float]) -> None:
@@ -237,10 +275,11 @@ def test_no_connection_fails_fast_without_retries(universe: Store, yahoo: FakeYa
     yahoo.unreachable()
     report = refresh(universe, workers=1)
     table = report.table().filter(~pl.col("symbol").str.ends_with("USD=X"))
-    assert set(table["status"]) == {"failed"}
     assert sleeps == []  # a DNS failure is not retried with backoff
-    assert table.filter(pl.col("message").str.contains("cannot reach Yahoo Finance")).height == 3
-    assert table.filter(pl.col("message").str.starts_with("not attempted")).height == table.height - 3
+    failed = table.filter(pl.col("status") == "failed")
+    assert failed.height == 3 and failed["message"].str.contains("cannot reach Yahoo Finance").all()
+    assert table.filter(pl.col("status") == "not_attempted").height == table.height - 3
+    assert report.stopped == "Yahoo Finance could not be reached for 3 symbols in a row"
 
 
 def test_cli_refresh_prints_the_summary_and_exits_1_on_failures(universe: Store, yahoo: FakeYahoo, invoke) -> None:
@@ -264,7 +303,7 @@ def test_fx_is_not_asked_for_once_yahoo_is_unavailable(universe: Store, yahoo: F
     yahoo.unreachable()
     report = refresh(universe, workers=1)
     pairs = report.table().filter(pl.col("symbol").str.ends_with("USD=X"))
-    assert pairs.height > 0 and set(pairs["status"]) == {"failed"}
+    assert pairs.height > 0 and set(pairs["status"]) == {"not_attempted"}
     assert pairs["message"].str.starts_with("not attempted").all()
     assert yahoo.data_calls("USD=X") == []
 
@@ -289,3 +328,193 @@ def test_real_prices_replace_the_synthetic_demo_series(universe: Store, yahoo: F
     providers = universe.query("SELECT symbol, provider, count(*) AS n FROM prices GROUP BY ALL ORDER BY ALL")
     assert providers.filter(pl.col("symbol") == "MP")["provider"].to_list() == ["yahoo"]
     assert providers.filter(pl.col("symbol") == "BP.L")["provider"].to_list() == ["demo"]  # not refreshed: kept
+
+
+# -- empty answers ----------------------------------------------------------------------------------------------
+STATEMENT_REQUESTS = r"timeseries/{}\?.*type=(annual|quarterly)"
+
+
+def _state(store: Store, subject: str, part: str = "fundamentals") -> dict[str, Any]:
+    return store.query("SELECT status, fetched_at, empty_since, message FROM refresh_state "
+                       f"WHERE subject = '{subject}' AND part = '{part}'").row(0, named=True)
+
+
+@pytest.mark.parametrize("answer", ["http 200, result []", "http 401 invalid crumb"])
+def test_statements_that_all_come_back_empty_are_unknown_not_ok(universe: Store, yahoo: FakeYahoo,
+                                                                 answer: str) -> None:
+    if answer.startswith("http 200"):
+        yahoo.empty(STATEMENT_REQUESTS.format("MP"))
+    else:
+        yahoo.fail(STATEMENT_REQUESTS.format("MP"), 401)
+    report = refresh(universe, symbols=["MP"])
+    row = report.table().filter(pl.col("symbol") == "MP").row(0, named=True)
+    assert row["status"] == "empty", row
+    assert "statements came back empty: unknown" in row["message"] and row["prices"] > 0
+    assert universe.scalar("SELECT count(*) FROM fundamentals") == 0
+    assert report.empty == ["MP"] and report.failed == []
+    with pytest.raises(Exception, match=r"^1 symbol\(s\) came back empty from Yahoo, which is unknown, not 'no "
+                                        r"data' \(MP\)"):
+        report.raise_if_problems()
+    state = _state(universe, "MP")
+    assert (state["status"], state["fetched_at"]) == ("empty", None)  # not fresh
+    assert state["empty_since"] is not None
+    assert _state(universe, "MP", "prices")["fetched_at"] is not None  # the prices that did come are fresh
+    mark = len(yahoo.calls)
+    again = refresh(universe, symbols=["MP"])  # asked again at once: nothing counted it as fresh
+    assert any(re.search(STATEMENT_REQUESTS.format("MP"), u) for u in yahoo.calls[mark:])
+    assert again.table()["status"].to_list() == ["empty"]
+
+
+def test_an_empty_answer_never_refreshes_stored_statements(universe: Store, yahoo: FakeYahoo) -> None:
+    refresh(universe, symbols=["MP"])
+    stored = universe.frame("fundamentals", ["MP"]).drop("loaded_at")
+    fetched_at = _state(universe, "MP")["fetched_at"]
+    yahoo.empty(STATEMENT_REQUESTS.format("MP"))
+    for days in (8, 10, 30):  # stale, and empty in runs days apart: stored statements keep it unknown
+        report = refresh(universe, symbols=["MP"], now=ANCHOR_NOW + timedelta(days=days))
+        row = report.table().row(0, named=True)
+        assert row["status"] == "empty" and "the stored statements are kept" in row["message"], row
+        assert universe.frame("fundamentals", ["MP"]).drop("loaded_at").equals(stored)
+        state = _state(universe, "MP")
+        assert (state["status"], state["fetched_at"]) == ("empty", fetched_at)
+    # Only the quarterly tables empty, quarterly statements stored: the annual ones are stored, the part stays
+    # unknown (a throttled answer can empty some tables and not others).
+    yahoo.clear_failures()
+    yahoo.empty(r"timeseries/MP\?.*type=quarterly")
+    report = refresh(universe, symbols=["MP"], now=ANCHOR_NOW + timedelta(days=40))
+    row = report.table().row(0, named=True)
+    assert row["status"] == "empty" and row["fundamentals"] == 4, row
+    assert "quarterly statements came back empty, though quarterly statements are stored" in row["message"]
+    assert _state(universe, "MP")["fetched_at"] == fetched_at
+
+
+def test_no_statements_is_concluded_only_with_corroboration(universe: Store, yahoo: FakeYahoo) -> None:
+    yahoo.listings["REMX"] = Listing("REMX", quote_type="ETF", statements={})
+    yahoo.listings["NEWCO"] = Listing("NEWCO", statements={})
+    add_universe(universe, [("REMX", "Rare earth ETF", "US", "USD", "miner", "producer"),
+                            ("NEWCO", "New Co", "US", "USD", "miner", "explorer")])
+    first = refresh(universe, symbols=["REMX", "NEWCO"])
+    status = dict(first.table().select("symbol", "status").iter_rows())
+    assert status == {"NEWCO": "empty", "REMX": "no_statements"}  # an ETF has none; an equity's empty is unknown
+    assert "Yahoo lists it as ETF" in first.table().filter(pl.col("symbol") == "REMX")["message"][0]
+    assert _state(universe, "REMX")["fetched_at"] is not None  # corroborated: fresh, asked again next week
+    since = _state(universe, "NEWCO")["empty_since"]
+    assert since is not None and _state(universe, "NEWCO")["fetched_at"] is None
+
+    later = refresh(universe, symbols=["NEWCO"], now=ANCHOR_NOW + timedelta(hours=6))
+    assert later.table()["status"].to_list() == ["empty"]  # the same day proves nothing
+    assert _state(universe, "NEWCO")["empty_since"] == since  # the first empty answer is kept
+
+    next_day = refresh(universe, symbols=["NEWCO"], now=ANCHOR_NOW + timedelta(days=1, hours=1))
+    row = next_day.table().row(0, named=True)
+    assert row["status"] == "no_statements" and "empty in every run since" in row["message"], row
+    next_day.raise_if_problems()  # concluded: not a problem
+    state = _state(universe, "NEWCO")
+    assert state["status"] == "empty" and state["fetched_at"] is not None and state["empty_since"] == since
+
+    yahoo.listings["NEWCO"].statements = Listing("X").statements  # statements appear: the run of empties ends
+    refresh(universe, symbols=["NEWCO"], now=ANCHOR_NOW + timedelta(days=9))
+    state = _state(universe, "NEWCO")
+    assert (state["status"], state["empty_since"]) == ("ok", None)
+
+
+# -- the quote does not block the rest --------------------------------------------------------------------------
+def test_a_failed_quote_does_not_block_statements_and_prices_once_a_profile_is_stored(universe: Store,
+                                                                                     yahoo: FakeYahoo) -> None:
+    refresh(universe, symbols=["MP"])
+    yahoo.listings["MP"].price = 21.0
+    yahoo.listings["MP"].bars = None
+    yahoo.listings["MP"].__post_init__()  # a new last close
+    yahoo.fail(r"quoteSummary/MP", 429)
+    mark = len(yahoo.calls)
+    report = refresh(universe, symbols=["MP"], max_age="0")
+    row = report.table().row(0, named=True)
+    assert any("timeseries/MP" in u for u in yahoo.calls[mark:])
+    assert (row["status"], row["fundamentals"]) == ("partial", 9), row
+    assert "profile not refreshed, the stored one kept" in row["message"]
+    assert universe.scalar("SELECT close FROM prices WHERE symbol = 'MP' ORDER BY date DESC LIMIT 1") == 21.0
+    assert profiles(universe, ["MP"])["financial_currency"].to_list() == ["USD"]  # the stored profile stays
+    assert _state(universe, "MP")["status"] == "failed"  # the profile part is asked again next run
+
+
+# -- deadline and request budget --------------------------------------------------------------------------------
+def _more_symbols(store: Store, yahoo: FakeYahoo, n: int) -> list[str]:
+    syms = [f"R{i}" for i in range(n)]
+    add_universe(store, [(s, s, "US", "USD", "miner", "explorer") for s in syms])
+    for s in syms:
+        yahoo.listings[s] = Listing(s)
+    return syms
+
+
+def test_the_run_stops_at_its_deadline_and_says_so_in_one_line(universe: Store, yahoo: FakeYahoo) -> None:
+    syms = _more_symbols(universe, yahoo, 6)
+    elapsed = [0.0]
+
+    def ten_seconds_per_request(url: str) -> None:
+        elapsed[0] += 10.0
+
+    yahoo.hooks.append(ten_seconds_per_request)
+    report = refresh(universe, symbols=syms, workers=1, deadline="5m", monotonic=lambda: elapsed[0])
+    table = report.table()
+    status = ",".join(table["status"])
+    assert re.fullmatch(r"(ok,)+((failed|partial),)?(not_attempted,)*not_attempted", status), table.to_dicts()
+    assert report.stopped == "the run's deadline (5m) passed"
+    not_attempted = table.filter(pl.col("status") == "not_attempted")["symbol"].to_list()
+    assert not [u for u in yahoo.data_calls() if any(f"/{s}?" in u for s in not_attempted)]
+    for s in not_attempted:
+        assert universe.scalar(f"SELECT count(*) FROM refresh_state WHERE subject = '{s}' AND fetched_at IS NOT NULL"
+                               ) == 0
+    with pytest.raises(Exception) as err:
+        report.raise_if_problems()
+    assert str(err.value).startswith(f"stopped early: the run's deadline (5m) passed; {len(not_attempted)} not "
+                                     "attempted") and "\n" not in str(err.value)
+
+
+def test_the_request_budget_stops_the_run(universe: Store, yahoo: FakeYahoo) -> None:
+    syms = _more_symbols(universe, yahoo, 4)
+    report = refresh(universe, symbols=syms, workers=1, max_requests=20)  # 9 calls per symbol
+    table = report.table()
+    # 9 calls per symbol: two symbols done, the third interrupted after its quote and first statement (kept)
+    assert table["status"].to_list() == ["ok", "ok", "partial", "not_attempted"], table.to_dicts()
+    assert table["fundamentals"].to_list()[:3] == [9, 9, 4]
+    assert table["message"][2] == ("interrupted: the run's request budget (20 requests) is spent; run refresh again "
+                                   "later; prices not attempted")
+    assert _state(universe, "R2")["fetched_at"] is None
+    assert report.stopped == "the run's request budget (20 requests) is spent"
+    assert universe.scalar("SELECT count(DISTINCT symbol) FROM prices") == 2
+    unlimited = refresh(universe, symbols=syms, workers=1, max_requests=0)  # 0: no budget; the rest is fetched
+    assert set(unlimited.table()["status"]) <= {"ok", "skipped"} and unlimited.stopped is None
+
+
+def test_cli_shows_the_deadline_and_budget_defaults_and_refuses_bad_ones(invoke) -> None:
+    from screener.refresh import DEFAULT_DEADLINE, DEFAULT_MAX_REQUESTS, parse_duration
+
+    shown = invoke("refresh", "--help").stdout
+    assert "--deadline" in shown and "--max-requests" in shown
+    flat = " ".join(shown.split())
+    assert "[default: 20m]" in flat and f"[default: {DEFAULT_MAX_REQUESTS};" in flat
+    assert parse_duration("20m") == DEFAULT_DEADLINE
+    bad = invoke("refresh", "--deadline", "soon")
+    assert bad.exit_code == 2 and "not a duration" in bad.stderr
+    bad = invoke("refresh", "--max-requests", "-1")
+    assert bad.exit_code == 2 and "Traceback" not in bad.stderr
+
+
+# -- splits -----------------------------------------------------------------------------------------------------
+def test_splits_are_stored_and_counted_from_the_first_price_fetch(universe: Store, yahoo: FakeYahoo) -> None:
+    mp = yahoo.listings["MP"]
+    mp.days, mp.bars = 1500, None
+    mp.splits = [("2023-05-01", 2, 1), ("2025-11-03", 1, 10), ("2026-07-01", 5, 1)]
+    mp.__post_init__()
+    report = refresh(universe, symbols=["MP"])
+    row = report.table().row(0, named=True)
+    assert (row["status"], row["splits"]) == ("ok", 3), row
+    splits = universe.frame("splits", ["MP"])
+    assert splits.select("date", "ratio").rows() == [(date(2023, 5, 1), 2.0), (date(2025, 11, 3), 0.1),
+                                                     (date(2026, 7, 1), 5.0)]
+    assert set(splits["provider"]) == {"yahoo"}
+    # The 2023 split is known though closes are kept for two years only.
+    assert universe.scalar("SELECT min(date) FROM prices WHERE symbol = 'MP'") >= date(2024, 8, 14)
+    again = refresh(universe, symbols=["MP"], max_age="prices=0")  # from the last stored day: no split in it
+    assert again.table()["splits"].to_list() == [0]
+    assert universe.scalar("SELECT count(*) FROM splits") == 3

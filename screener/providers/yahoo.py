@@ -6,7 +6,18 @@ Why it is this careful:
   and jitter. A rate limit seen by one worker pauses all of them (a shared cool-down), because Yahoo limits the
   client, not the symbol.
 - An empty or failed answer means "unknown": the methods return nothing (``None`` or an empty frame) for it, never
-  zeros, so a caller has nothing to store and nothing stored is overwritten.
+  zeros, so a caller has nothing to store and nothing stored is overwritten. "Empty" is told from "failed" by
+  exception type and by the answer holding no data, never by yfinance's message text: a throttled Yahoo answers
+  HTTP 200 with ``"result": []`` and an HTTP 401 "Invalid Crumb" reaches yfinance as the same empty result, so an
+  empty answer never means "this company has no statements" on its own.
+- Statement requests are serialised across threads: yfinance keeps a process-wide, unlocked switch
+  (``YfData.fundamentals_use_chunked``) that one thread's failed statement request turns on, sending every other
+  thread's request down a slower path that comes back empty under throttling.
+- Statement columns are labelled by their spacing (``column_periods``), not by yfinance's "quarterly": ASX and AIM
+  companies report half-yearly, and a half year taken for a quarter doubles trailing revenue.
+- Split actions come with the price history (``PriceHistory.splits``): closes are split-adjusted, share counts in
+  statements are not, so splits must be known to read share counts right.
+- A run can hand the provider a ``RunGuard`` (deadline, request budget, stop switch); every request asks it first.
 - Currencies come from Yahoo's own fields: statements from ``financialCurrency``, prices from the chart's
   ``currency``. The exchange suffix says nothing reliable (a ``.L`` listing may quote in GBp, GBP or USD).
 
@@ -25,21 +36,24 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
 
-from screener.contract import normalise_currency, polars_schema
+from screener.contract import PERIOD_SPACING, normalise_currency, period_of_spacing, polars_schema
 from screener.paths import cache_home
 
 PROVIDER_NAME = "yahoo"
 T = TypeVar("T")
 
-#: (statement, yfinance frequency) pairs fetched for each symbol; the frequency maps to the contract's period.
+#: (statement, yfinance frequency) pairs fetched for each symbol. The frequency is yfinance's table, not the period:
+#: each column's period comes from its spacing (``column_periods``).
 STATEMENTS: tuple[tuple[str, str], ...] = (
     ("income", "yearly"),
     ("income", "quarterly"),
@@ -48,7 +62,6 @@ STATEMENTS: tuple[tuple[str, str], ...] = (
     ("cash_flow", "yearly"),
     ("cash_flow", "quarterly"),
 )
-PERIOD_OF_FREQ = {"yearly": "FY", "quarterly": "Q"}
 
 #: Contract column -> yfinance row labels, most specific first; the first label with a value for a period wins.
 #: Labels are matched ignoring case and spaces, so yfinance's raw keys (``TotalRevenue``) match too.
@@ -105,6 +118,68 @@ class NotFound(ProviderError):
     """Yahoo does not know the symbol (wrong suffix, delisted)."""
 
 
+class EmptyAnswer(ProviderError):
+    """Yahoo answered with no data at all: HTTP 200 with ``"result": []`` (what throttling often looks like) or an
+    error page such as HTTP 401 "Invalid Crumb", which yfinance reads as the same empty result. Unknown: it never
+    means "there is nothing", and it is not retried here (a company without quarterly tables answers this way too,
+    every time)."""
+
+
+class Stopped(ProviderError):
+    """The run stopped asking Yahoo (deadline passed, request budget spent, or Yahoo unavailable for several symbols
+    in a row); no request was made. The message is the run's reason."""
+
+
+class RunGuard:
+    """Run-wide limits shared by every worker: a deadline, a request budget and a stop switch.
+
+    Why: under throttling, retries and more symbols only prolong the throttling; a run that stops, says why, and
+    leaves the rest for the next run loses nothing (what is not fetched is not marked fresh). ``admit`` is asked
+    before every request attempt, so an in-flight symbol stops at its next request, not after all of them.
+    ``clock`` is a monotonic clock in seconds, injectable so that tests decide when the deadline passes.
+    """
+
+    def __init__(self, *, deadline: float | None = None, max_requests: int | None = None,
+                 deadline_label: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._ends_at = clock() + deadline if deadline else None
+        self._deadline_label = deadline_label or (f"{deadline:g}s" if deadline else "")
+        self.max_requests = max_requests or None
+        self.requests = 0
+        self._reason: str | None = None
+        self._lock = threading.Lock()
+
+    def stop(self, reason: str) -> None:
+        """Stop the run; the first reason given is the one reported."""
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run stopped, or ``None`` while it may go on (the deadline is checked here too)."""
+        with self._lock:
+            self._check_deadline()
+            return self._reason
+
+    def time_left(self) -> float | None:
+        return None if self._ends_at is None else self._ends_at - self._clock()
+
+    def admit(self) -> None:
+        """Count one request, or raise ``Stopped`` when the run must not make it."""
+        with self._lock:
+            self._check_deadline()
+            if self._reason is None and self.max_requests is not None and self.requests >= self.max_requests:
+                self._reason = f"the run's request budget ({self.max_requests} requests) is spent"
+            if self._reason is not None:
+                raise Stopped(self._reason)
+            self.requests += 1
+
+    def _check_deadline(self) -> None:
+        if self._reason is None and self._ends_at is not None and self._clock() >= self._ends_at:
+            self._reason = f"the run's deadline ({self._deadline_label}) passed"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter: attempt ``n`` waits ``min(max_delay, base_delay * 2**n)`` shortened by up to
@@ -122,12 +197,14 @@ class RetryPolicy:
 
 @dataclass
 class PriceHistory:
-    """Daily closes for one symbol, already scaled to ``unit``; ``quote_currency`` is what Yahoo quoted."""
+    """Daily closes for one symbol, already scaled to ``unit``; ``quote_currency`` is what Yahoo quoted; ``splits``
+    are the split actions in the same window (contract ``splits``: new shares per old share)."""
 
     frame: pl.DataFrame
     quote_currency: str | None
     unit: str | None
     scale: float = 1.0
+    splits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=polars_schema("splits")))
 
 
 @dataclass
@@ -184,8 +261,12 @@ def forget_responses() -> None:
         clear()
 
 
-def _translate(exc: BaseException, what: str) -> ProviderError | None:
-    """Map a yfinance or HTTP failure to one of ours; ``None`` means Yahoo answered but had nothing (unknown)."""
+def _translate(exc: BaseException, what: str) -> ProviderError:
+    """Map a yfinance or HTTP failure to one of ours, by exception type and HTTP status only.
+
+    yfinance's message texts are not a contract (they change between releases and some carry Yahoo's own words),
+    so nothing here reads them; the text only travels on, in the message, for people.
+    """
     if isinstance(exc, ProviderError):
         return exc
     from yfinance import exceptions as yfe
@@ -193,21 +274,27 @@ def _translate(exc: BaseException, what: str) -> ProviderError | None:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
-    if isinstance(exc, yfe.YFRateLimitError) or status == 429 or "Too Many Requests" in text:
+    if isinstance(exc, yfe.YFRateLimitError) or status == 429:
         return RateLimited(f"{what}: rate limited by Yahoo (HTTP 429)")
     if isinstance(exc, yfe.YFPricesMissingError):
         return ProviderError(f"{what}: Yahoo has no price data ({exc.rationale})")
     if isinstance(exc, yfe.YFTickerMissingError):
         return NotFound(f"not found on Yahoo Finance ({exc.rationale})")
-    if status == 404 or "HTTP Error 404" in text:
+    if status == 404:
         return NotFound("not found on Yahoo Finance (HTTP 404)")
-    if "Empty fundamentals-timeseries result" in text:
-        return None
-    if type(exc).__name__ == "DNSError" or "Could not resolve host" in text or "Connection refused" in text:
+    if _is_unreachable(exc):
         return Unreachable(f"{what}: cannot reach Yahoo Finance ({type(exc).__name__}: {text})")
-    if (isinstance(status, int) and status >= 500) or _is_network_error(exc):
+    if (isinstance(status, int) and status >= 500) or _is_network_error(exc) or isinstance(exc, yfe.YFDataException):
         return TransientError(f"{what}: {type(exc).__name__}: {text}")
     return ProviderError(f"{what}: {type(exc).__name__}: {text}")
+
+
+#: curl's "could not resolve host" and "could not connect": no route to Yahoo, retrying in seconds does not help.
+_UNREACHABLE_CURL_CODES = (6, 7)
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    return type(exc).__name__ == "DNSError" or getattr(exc, "code", None) in _UNREACHABLE_CURL_CODES
 
 
 def _is_network_error(exc: BaseException) -> bool:
@@ -215,6 +302,10 @@ def _is_network_error(exc: BaseException) -> bool:
         return True
     return type(exc).__name__ in {"Timeout", "ConnectTimeout", "ReadTimeout", "ConnectionError", "DNSError",
                                   "ProxyError", "SSLError", "ChunkedEncodingError"}
+
+
+#: One statement request at a time in the whole process; see ``YahooProvider.statement``.
+_STATEMENT_LOCK = threading.Lock()
 
 
 # -- pure mapping helpers ---------------------------------------------------------------------------------------
@@ -268,10 +359,42 @@ def statement_values(table: Any, fields: Mapping[str, tuple[str, ...]]) -> dict[
     return out
 
 
+def _sub_annual(label: str | None) -> str | None:
+    return label if label in ("Q", "H") else None
+
+
+def column_periods(ends: Iterable[date], freq: str) -> dict[date, str | None]:
+    """The period of each statement column (``Q``, ``H`` or ``FY``), told by the spacing of the columns; ``None``
+    when it cannot be told.
+
+    - ``yearly``: ``FY``, unless the column ends sooner after the previous one than any fiscal year can (a
+      transition period after a change of year end): that column is not a year. A longer gap is a missing year.
+    - ``quarterly`` (yfinance's word for the table, not the period): each gap between neighbouring columns says
+      ``Q`` (about 91 days) or ``H`` (about 182) through ``period_of_spacing``; a gap that fits neither (a missing
+      year, an odd date) says nothing. The table's period is what most gaps say; a column gets it when every gap
+      beside it agrees. Anything else (a single column, a tie, a quarter beside a missing quarter, which looks like
+      a half year) is left unknown rather than guessed: a half year read as a quarter doubles trailing revenue.
+    """
+    days = sorted(set(ends))
+    if freq == "yearly":
+        shortest_year = PERIOD_SPACING["FY"][0]
+        return {d: "FY" if i == 0 or (d - days[i - 1]).days >= shortest_year else None for i, d in enumerate(days)}
+    gaps = [_sub_annual(period_of_spacing((b - a).days)) for a, b in pairwise(days)]
+    ranked = Counter(g for g in gaps if g).most_common(2)
+    table = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
+    out: dict[date, str | None] = {}
+    for i, d in enumerate(days):
+        beside = {g for g in (gaps[i - 1] if i > 0 else None, gaps[i] if i < len(gaps) else None) if g}
+        out[d] = table if table is not None and beside == {table} else None
+    return out
+
+
 def fundamentals_frame(symbol: str, tables: Mapping[tuple[str, str], Any], currency: str,
-                       shares: pl.DataFrame | None = None) -> pl.DataFrame:
+                       shares: pl.DataFrame | None = None, notes: list[str] | None = None) -> pl.DataFrame:
     """Merge the six statements into contract ``fundamentals`` rows.
 
+    - each column's period (``Q``, ``H``, ``FY``) comes from ``column_periods``; a column whose period cannot be
+      told is left out, and ``notes`` (when given) says how many and which;
     - capex comes from Yahoo as a (negative) cash outflow and is stored as its magnitude;
     - free cash flow is Yahoo's own line, else operating cash flow minus capex when both are known;
     - a period without ``Ordinary Shares Number`` takes the last share count from the share history within
@@ -282,10 +405,21 @@ def fundamentals_frame(symbol: str, tables: Mapping[tuple[str, str], Any], curre
     """
     iso, factor = normalise_currency(currency)
     merged: dict[tuple[date, str], dict[str, float | None]] = {}
+    unlabelled: set[date] = set()
     for (statement, freq), table in tables.items():
-        period = PERIOD_OF_FREQ[freq]
-        for period_end, values in statement_values(table, STATEMENT_FIELDS[statement]).items():
+        by_end = statement_values(table, STATEMENT_FIELDS[statement])
+        periods = column_periods(by_end, freq)
+        for period_end, values in by_end.items():
+            period = periods[period_end]
+            if period is None:
+                if any(v is not None for v in values.values()):
+                    unlabelled.add(period_end)
+                continue
             merged.setdefault((period_end, period), {}).update(values)
+    if unlabelled and notes is not None:
+        shown = ", ".join(d.isoformat() for d in sorted(unlabelled))
+        notes.append(f"statement columns ending {shown} left out: their period (quarter, half or year) cannot be "
+                     "told from their spacing")
     share_points = _share_points(shares)
     rows = []
     for (period_end, period), values in sorted(merged.items()):
@@ -378,6 +512,18 @@ def profile_row(symbol: str, info: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def splits_frame(symbol: str, history: Any) -> pl.DataFrame:
+    """Contract ``splits`` rows (symbol, date, ratio = new shares per old: 5.0 for 5:1, 0.1 for 1:10) from the
+    ``Stock Splits`` column of a yfinance price history (zero on days without a split)."""
+    schema = polars_schema("splits")
+    column = history["Stock Splits"] if history is not None and "Stock Splits" in history.columns else None
+    points = [(d, r) for d, r in _series_points(column) if r > 0]
+    if not points:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame({"symbol": [symbol] * len(points), "date": [d for d, _ in points],
+                         "ratio": [r for _, r in points]}, schema=schema)
+
+
 def _series_points(series: Any) -> list[tuple[date, float]]:
     """A time-indexed pandas Series to (local date, value), keeping the last value of a repeated date."""
     if series is None or len(series) == 0:
@@ -390,12 +536,18 @@ def _series_points(series: Any) -> list[tuple[date, float]]:
     return sorted(points.items())
 
 
+def _exclusive_end(end: date) -> str:
+    """yfinance's ``end`` is exclusive (midnight at the exchange): the day after ``end`` includes ``end`` itself."""
+    return (end + timedelta(days=1)).isoformat()
+
+
 # -- the provider ------------------------------------------------------------------------------------------------
 class YahooProvider:
     """Fetch one symbol's pieces from Yahoo; usable on its own from Python as well as through ``refresh``.
 
     ``session`` (a ``curl_cffi.requests.Session`` or ``requests.Session``) is passed to yfinance unchanged; ``None``
     lets yfinance make its own. ``sleep`` and ``seed`` exist so that tests and benchmarks control waiting.
+    ``guard`` (a ``RunGuard``, set by ``refresh`` for the length of a run) is asked before every request.
     """
 
     name = PROVIDER_NAME
@@ -412,6 +564,7 @@ class YahooProvider:
         self._local = threading.local()
         self.calls = 0
         self.retries = 0
+        self.guard: RunGuard | None = None
         configure_yfinance(self.cache_dir)
 
     # -- plumbing --------------------------------------------------------------------------------------------
@@ -440,32 +593,42 @@ class YahooProvider:
             self._sleep(remaining)
             self.ledger().waited += remaining
 
-    def call(self, what: str, fn: Callable[[], T]) -> T | None:
-        """Run one yfinance request with retries; ``None`` when Yahoo answered with nothing."""
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one yfinance request with retries (transient failures only, with backoff); raise a
+        ``ProviderError`` when it fails. The run's guard is asked before every attempt (``Stopped``)."""
         for attempt in range(self.retry.retries + 1):
             self._await_cooldown()
+            guard = self.guard
+            if guard is not None:
+                guard.admit()
             with self._lock:
                 self.calls += 1
             try:
                 return fn()
             except Exception as exc:
                 err = _translate(exc, what)
-                if err is None:
-                    return None
+                # yfinance memoises answers by URL for the life of the process: without this, a retry (or a later
+                # run in the same process) would be served the failed answer again without asking Yahoo.
+                forget_responses()
                 if not err.transient or attempt >= self.retry.retries:
                     if err.transient:
                         raise type(err)(f"{err} (gave up after {attempt + 1} attempts)") from None
                     raise err from None
                 with self._lock:
                     delay = self.retry.delay(attempt, self._rng)
+                    left = guard.time_left() if guard is not None else None
+                    if left is not None and delay >= left:  # the wait alone would outlast the run
+                        raise type(err)(f"{err} (gave up after {attempt + 1} attempts: the run's deadline is "
+                                        "sooner than the next retry)") from None
                     self.retries += 1
                     self._pause_until = max(self._pause_until, time.monotonic() + delay)
                 self.ledger().retries += 1
-        return None  # pragma: no cover - the loop always returns or raises
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     # -- the pieces ------------------------------------------------------------------------------------------
     def info(self, symbol: str) -> dict[str, Any]:
-        """Yahoo's ``info`` for the symbol; raises ``NotFound`` when Yahoo has no quote for it."""
+        """Yahoo's ``info`` for the symbol (``quoteType`` says whether it is an equity); raises ``NotFound`` when
+        Yahoo has no quote for it."""
         info = self.call("info", lambda: dict(self.ticker(symbol).info or {}))
         if not info or not any(info.get(k) for k in ("quoteType", "currency", "longName", "shortName")):
             raise NotFound("not found on Yahoo Finance (no quote)")
@@ -475,17 +638,42 @@ class YahooProvider:
         return profile_row(symbol, self.info(symbol))
 
     def statement(self, symbol: str, statement: str, freq: str) -> Any:
-        """One statement table as yfinance gives it (pretty row labels), or ``None`` when Yahoo has none."""
+        """One statement table as yfinance gives it (pretty row labels), or ``None`` when Yahoo's answer held no
+        data (unknown: see ``EmptyAnswer``). Raises ``ProviderError`` when the request failed.
+
+        Statement requests hold a process-wide lock: yfinance 1.7 turns on ``YfData.fundamentals_use_chunked``
+        (shared by every thread, no lock) when one statement request fails, and a request made by another thread
+        while it is on goes down the chunked path, which under throttling comes back empty. One at a time, each
+        request sees the switch as the previous one left it.
+        """
         getters = {"income": "get_income_stmt", "balance_sheet": "get_balance_sheet", "cash_flow": "get_cash_flow"}
         method = getters[statement]
         label = f"{statement.replace('_', ' ')} ({'annual' if freq == 'yearly' else 'quarterly'})"
-        table = self.call(label, lambda: getattr(self.ticker(symbol), method)(freq=freq, pretty=True))
+
+        def fetch() -> Any:
+            from yfinance import exceptions as yfe
+
+            with _STATEMENT_LOCK:
+                try:
+                    return getattr(self.ticker(symbol), method)(freq=freq, pretty=True)
+                except yfe.YFException as exc:
+                    # The base class, not a subclass: yfinance raises exactly this when the payload holds no
+                    # result (HTTP 200 with "result": [], or an error page such as HTTP 401 Invalid Crumb).
+                    if type(exc) is yfe.YFException:
+                        raise EmptyAnswer(f"{label}: Yahoo answered with no data") from None
+                    raise
+
+        try:
+            table = self.call(label, fetch)
+        except EmptyAnswer:
+            return None
         if table is None or getattr(table, "empty", True):
             return None
         return table
 
     def statements(self, symbol: str) -> tuple[dict[tuple[str, str], Any], list[str]]:
-        """All six statements; a failed one is left out and its reason returned, so the others still count."""
+        """All six statements (``None`` for an empty answer); a failed one is left out and its reason returned, so
+        the others still count."""
         tables: dict[tuple[str, str], Any] = {}
         problems: list[str] = []
         for statement, freq in STATEMENTS:
@@ -509,13 +697,17 @@ class YahooProvider:
         tables, problems = self.statements(symbol)
         if problems and not any(t is not None for t in tables.values()):
             raise ProviderError("; ".join(problems))
+        if not any(t is not None for t in tables.values()):
+            raise EmptyAnswer("statements: Yahoo answered with no data for any of the six (unknown, not none)")
         return fundamentals_frame(symbol, tables, currency, shares)
 
-    def shares(self, symbol: str, start: date | None = None) -> pl.DataFrame:
-        """Share-count history (symbol, date, shares) from ``get_shares_full``; a repeated date keeps its last
-        count. Empty when Yahoo has none."""
-        start = start or date.today() - timedelta(days=5 * 365)
-        series = self.call("share count", lambda: self.ticker(symbol).get_shares_full(start=start.isoformat()))
+    def shares(self, symbol: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+        """Share-count history (symbol, date, shares) from ``get_shares_full``, ``start`` to ``end`` inclusive; a
+        repeated date keeps its last count. Empty when Yahoo has none. ``end`` defaults to today (see ``prices``)."""
+        end = end or date.today()
+        start = start or end - timedelta(days=5 * 365)
+        series = self.call("share count", lambda: self.ticker(symbol).get_shares_full(
+            start=start.isoformat(), end=_exclusive_end(end)))
         points = _series_points(series)
         schema = {"symbol": pl.String, "date": pl.Date, "shares": pl.Float64}
         if not points:
@@ -523,15 +715,25 @@ class YahooProvider:
         return pl.DataFrame({"symbol": [symbol] * len(points), "date": [d for d, _ in points],
                              "shares": [n for _, n in points]}, schema=schema).filter(pl.col("shares") > 0)
 
-    def prices(self, symbol: str, start: date | None = None, *, unit: str | None = None) -> PriceHistory:
-        """Daily closes (contract ``prices``) from ``start`` (inclusive), scaled from Yahoo's quote unit to ``unit``
-        (see ``price_scale``). Closes are split-adjusted, not dividend-adjusted (``auto_adjust=False``)."""
-        start = start or date.today() - timedelta(days=730)
+    def prices(self, symbol: str, start: date | None = None, *, unit: str | None = None,
+               end: date | None = None) -> PriceHistory:
+        """Daily closes (contract ``prices``) from ``start`` to ``end`` (both inclusive, exchange dates), scaled from
+        Yahoo's quote unit to ``unit`` (see ``price_scale``). Closes are split-adjusted, not dividend-adjusted
+        (``auto_adjust=False``). The split actions of the same window come with them, from the same request
+        (``PriceHistory.splits``).
+
+        ``end`` is always sent: without one yfinance asks up to the wall-clock "now" and drops the last bar when its
+        time stamp is at or after that instant, so what a run sees would depend on the hour it runs. With an ``end``
+        (the caller's "today"; refresh derives it from its ``now``) the answer covers whole exchange days.
+        """
+        end = end or date.today()
+        start = start or end - timedelta(days=730)
         holder: dict[str, Any] = {}
 
         def fetch() -> Any:
             t = self.ticker(symbol)
-            table = t.history(start=start.isoformat(), interval="1d", auto_adjust=False, actions=False)
+            table = t.history(start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False,
+                              actions=True)
             holder["meta"] = t.get_history_metadata() or {}
             return table
 
@@ -548,18 +750,20 @@ class YahooProvider:
              "close": [c * scale for _, c in closes], "volume": [volumes.get(d) for d, _ in closes]},
             schema=schema,
         )
-        return PriceHistory(frame, quote, out_unit, scale)
+        return PriceHistory(frame, quote, out_unit, scale, splits_frame(symbol, table))
 
-    def fx(self, currency: str, start: date | None = None) -> pl.DataFrame:
-        """US dollars per unit of ``currency`` (contract ``fx``), from the ``XXXUSD=X`` close."""
+    def fx(self, currency: str, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+        """US dollars per unit of ``currency`` (contract ``fx``), from the ``XXXUSD=X`` close, ``start`` to ``end``
+        inclusive (see ``prices`` for why ``end`` is always sent)."""
         iso, _ = normalise_currency(currency)
         schema = polars_schema("fx")
         if iso == "USD":
             return pl.DataFrame(schema=schema)
-        start = start or date.today() - timedelta(days=5 * 365)
+        end = end or date.today()
+        start = start or end - timedelta(days=5 * 365)
         pair = f"{iso}USD=X"
         table = self.call(f"fx {pair}", lambda: self.ticker(pair).history(
-            start=start.isoformat(), interval="1d", auto_adjust=False, actions=False))
+            start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False, actions=False))
         if table is None or getattr(table, "empty", True):
             return pl.DataFrame(schema=schema)
         closes = _series_points(table["Close"])
