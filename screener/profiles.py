@@ -58,12 +58,20 @@ def _upsert(store: Store, table: str, frame: pl.DataFrame, provider: str, loaded
 
 
 def upsert_profiles(store: Store, frame: pl.DataFrame, provider: str, *, loaded_at: datetime | None = None) -> int:
-    return _upsert(store, "company_profiles", frame, provider, loaded_at)
+    """Store provider profiles; an earlier rejection of the same symbol's profile is resolved by it."""
+    stored = _upsert(store, "company_profiles", frame, provider, loaded_at)
+    if stored:
+        store.resolve_rejections("profiles", frame, at=loaded_at)
+    return stored
 
 
 def upsert_share_history(store: Store, frame: pl.DataFrame, provider: str, *,
                          loaded_at: datetime | None = None) -> int:
-    return _upsert(store, "share_history", frame, provider, loaded_at)
+    """Store daily share counts; an earlier rejection of the same (symbol, date) is resolved by it."""
+    stored = _upsert(store, "share_history", frame, provider, loaded_at)
+    if stored:
+        store.resolve_rejections("shares", frame, at=loaded_at)
+    return stored
 
 
 def _filtered(df: pl.DataFrame, symbols: Iterable[str] | None) -> pl.DataFrame:

@@ -33,7 +33,6 @@ The run, step by step:
 
 from __future__ import annotations
 
-import inspect
 import re
 import sys
 import threading
@@ -74,6 +73,7 @@ from screener.providers.yahoo import (
     profile_row,
 )
 from screener.store import Store, utcnow
+from screener.validation.keys import key_strings
 
 DEFAULT_WORKERS = 2
 #: After this many symbols in a row gave up on rate limits (or found no route to Yahoo), the run stops asking.
@@ -573,6 +573,7 @@ def refresh(
     deadline: timedelta | str | None = DEFAULT_DEADLINE,
     max_requests: int | None = DEFAULT_MAX_REQUESTS,
     monotonic: Callable[[], float] = time.monotonic,
+    override_imports: bool = False,
 ) -> RefreshReport:
     """Refresh ``symbols`` (default: the universe) and return the per-symbol report; see the module docstring.
 
@@ -582,7 +583,9 @@ def refresh(
     run's "today" (the last day prices and FX are asked for, the limit validation calls "the future").
     ``deadline`` (``None`` or ``0``: none) and ``max_requests`` (``None`` or ``0``: no budget) bound the run; past
     either, the remaining symbols are not attempted (``report.stopped`` says why). ``monotonic`` is the clock the
-    deadline is measured on (tests inject one).
+    deadline is measured on (tests inject one). ``override_imports`` lets Yahoo replace rows of a higher-precedence
+    provider (a user's own import, see ``Store.upsert_real``); by default those rows are kept and counted in the
+    symbol's message.
     """
     if workers < 1:
         raise ScreenerError("--workers must be at least 1")
@@ -646,7 +649,7 @@ def refresh(
         if provider is not None:
             forget_responses()
         breaker = _Breaker(RATE_LIMIT_BREAKER, guard)
-        run = _Run(store, report, guard, breaker, lookback, clock, limits, state)
+        run = _Run(store, report, guard, breaker, lookback, clock, limits, state, override=override_imports)
         with _Guarded(provider, guard), _Progress(progress) as bar, \
                 ThreadPoolExecutor(max_workers=workers) as pool:
             bar.add(len(plans))
@@ -677,6 +680,8 @@ class _Run:
     limits: MaxAge
     state: dict[tuple[str, str], datetime]
     stopped_seen: bool = False  # a symbol or pair went without its requests because the run stopped
+    override: bool = False  # Yahoo may replace rows a higher-precedence provider (a user's import) stored
+    kept_out: dict[str, int] = field(default_factory=dict)  # per subject: rows kept because a user's import wins
 
     @property
     def today(self) -> date:
@@ -732,13 +737,11 @@ def _concat(frames: Iterable[pl.DataFrame | None]) -> pl.DataFrame | None:
 
 
 def _validate(kind: str, frame: pl.DataFrame, today: date, splits: pl.DataFrame | None) -> pl.DataFrame:
-    """``validate_frame``, handing it the known splits when it takes them (a share count that jumps at a split is
-    not an error)."""
+    """``validate_frame`` with the known splits (stored and just fetched): a price or share count that jumps at a
+    split is not a unit error."""
     from screener.validation import validate_frame
 
-    if splits is not None and "splits" in inspect.signature(validate_frame).parameters:
-        return validate_frame(kind, frame, PROVIDER_NAME, today=today, splits=splits)  # type: ignore[call-arg]
-    return validate_frame(kind, frame, PROVIDER_NAME, today=today)
+    return validate_frame(kind, frame, PROVIDER_NAME, today=today, splits=splits)
 
 
 def _split(kind: str, frame: pl.DataFrame | None, today: date,
@@ -881,9 +884,14 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
         bad = fails.filter(pl.col("source") == source) if fails.height else fails
         n_bad = len(set(bad["row"].to_list())) if bad.height else 0
         if hold and mine is not None:
-            extra = mcap_fail.filter(pl.col("key") == sym).with_columns(
-                source=pl.lit(source), kind=pl.lit("prices"), column_name=pl.lit("close"))
-            bad = pl.concat([bad, extra]) if bad.height else extra
+            # One ledger row per price held back, keyed like the price itself, so that a later load that stores
+            # the same day resolves it; the expectation says which cross-check held it.
+            failed = mcap_fail.filter(pl.col("key") == sym).row(0, named=True)
+            extra = mine.select(
+                pl.lit(source).alias("source"), pl.lit(0, dtype=pl.Int64).alias("row"), pl.lit("prices").alias("kind"),
+                key_strings("prices", mine).alias("key"), pl.lit(failed["expectation"]).alias("expectation"),
+                pl.lit("close").alias("column_name"), pl.lit(failed["value"], dtype=pl.String).alias("value"))
+            bad = pl.concat([bad.select(extra.columns), extra]) if bad.height else extra
             n_bad = mine.height + n_bad
             mine = None
         if bad.height:
@@ -897,7 +905,7 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
         stored_profile, bad_p = store_kind("profiles", None if f.profile is None else pl.DataFrame([f.profile]),
                                            lambda fr: upsert_profiles(store, fr, PROVIDER_NAME, loaded_at=stamp))
         counts["fundamentals"], bad_f = store_kind(
-            "fundamentals", f.fundamentals, lambda fr: _write_real(store, "fundamentals", fr, stamp))
+            "fundamentals", f.fundamentals, lambda fr: _write_real(run, sym, "fundamentals", fr, stamp))
         counts["shares"], bad_s = store_kind(
             "shares", f.shares, lambda fr: upsert_share_history(store, fr, PROVIDER_NAME, loaded_at=stamp))
         rejected += bad_p + bad_f + bad_s
@@ -919,8 +927,8 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
                   complete=not problems and (empty is not True or none_reason is not None))
     if f.plan.prices:
         counts["prices"], bad_pr = store_kind(
-            "prices", f.prices, lambda fr: _write_real(store, "prices", fr, stamp), hold=hold_prices)
-        counts["splits"], bad_sp = store_kind("splits", f.splits, lambda fr: _write_real(store, "splits", fr, stamp))
+            "prices", f.prices, lambda fr: _write_real(run, sym, "prices", fr, stamp), hold=hold_prices)
+        counts["splits"], bad_sp = store_kind("splits", f.splits, lambda fr: _write_real(run, sym, "splits", fr, stamp))
         rejected += bad_pr + bad_sp
         _log_part(store, f, "prices", counts["prices"], bad_pr + bad_sp, f.problems.get("prices", []), stamp,
                   complete=not f.problems.get("prices"))
@@ -934,16 +942,21 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
         status = "rejected"
     else:
         status = "no_statements" if none_reason is not None else "ok"
-    message = "; ".join([*problems, *([empty_note] if empty_note else []), *f.notes]) or None
+    kept = run.kept_out.get(sym)
+    kept_note = [f"{kept} row(s) not replaced: your own import takes precedence over Yahoo"] if kept else []
+    message = "; ".join([*problems, *([empty_note] if empty_note else []), *f.notes, *kept_note]) or None
     return _row(sym, status, fundamentals=counts["fundamentals"], shares=counts["shares"], prices=counts["prices"],
                 splits=counts["splits"], rejected=rejected, retries=f.retries, message=message)
 
 
-def _write_real(store: Store, kind: str, frame: pl.DataFrame, stamp: datetime) -> int:
-    """Upsert live rows (a null keeps the stored value), then drop the synthetic demo rows of the same symbol (or
-    currency) and kind: as with the demo loader, real and synthetic numbers never interleave in one series."""
-    stored, _ = store.upsert_real(kind, frame, PROVIDER_NAME, loaded_at=stamp)
-    return stored
+def _write_real(run: _Run, subject: str, kind: str, frame: pl.DataFrame, stamp: datetime) -> int:
+    """Upsert live rows through the store's precedence (a null keeps the stored value of the same provider and
+    currency; a user's import is kept unless the run overrides it), dropping the synthetic demo rows of the same
+    series. Rows kept because a higher-precedence provider stored them are counted for the subject's message."""
+    result = run.store.upsert_real(kind, frame, PROVIDER_NAME, loaded_at=stamp, override=run.override)
+    if result.kept_out:
+        run.kept_out[subject] = run.kept_out.get(subject, 0) + result.kept_out
+    return result.stored
 
 
 def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad: int, problems: list[str],
@@ -1005,11 +1018,15 @@ def _refresh_fx(run: _Run, provider: YahooProvider | None, pool: ThreadPoolExecu
             if bad.height:
                 store.record_rejections(bad.drop("row").with_columns(source=pl.lit(f"{PROVIDER_NAME}:{pair}")),
                                         provider=PROVIDER_NAME)
-            stored = _write_real(store, "fx", mine, stamp) if mine is not None else 0
+            stored = _write_real(run, pair, "fx", mine, stamp) if mine is not None else 0
             n_bad = bad.height
             status = ("failed" if attempted else "not_attempted") if error else ("rejected" if n_bad else "ok")
             run.stopped_seen = run.stopped_seen or not attempted
-            message = error or (f"{n_bad} row(s) rejected by validation" if n_bad else None)
+            kept = run.kept_out.get(pair)
+            message = "; ".join(
+                ([error] if error else [f"{n_bad} row(s) rejected by validation"] if n_bad else [])
+                + ([f"{kept} row(s) not replaced: your own import takes precedence over Yahoo"] if kept else [])
+            ) or None
             store.log_ingest(provider=PROVIDER_NAME, status=status, kind="fx", source=f"{PROVIDER_NAME}:{pair}",
                              rows_in=0 if frame is None else frame.height, rows_stored=stored, rows_rejected=n_bad,
                              message=message)

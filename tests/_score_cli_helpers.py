@@ -45,7 +45,8 @@ def write_universe(folder: Path, *, n_events: int = 12) -> Path:
         scale = 1 / rate
         # ENB's fiscal quarters end in Feb/May/Aug/Nov, so its late quarter below is a real quarter end
         funds.append(quarterly(
-            sym, 13, currency=cur, last=ENB_LAST_Q if sym == "ENB" else LAST_Q, revenue=100.0 * scale * (i + 1), operating_cash_flow=10.0 * scale,
+            sym, 13, currency=cur, last=ENB_LAST_Q if sym == "ENB" else LAST_Q,
+            revenue=100.0 * scale * (i + 1), operating_cash_flow=10.0 * scale,
             capital_expenditure=5.0 * scale * (i + 1), cash=200.0 * scale, total_debt=50.0 * scale * i,
             total_equity=500.0 * scale, shares_outstanding=lambda q, i=i: 1e6 * (1 + 0.02 * i) ** q,
         ))

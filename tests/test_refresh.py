@@ -221,6 +221,18 @@ def test_invalid_rows_are_kept_out_and_recorded(universe: Store, yahoo: FakeYaho
     assert log[0] == "rejected" and log[1] == 1 and "1 row(s) rejected by validation" in log[2]
 
 
+def test_a_rejected_profile_is_resolved_when_a_later_refresh_stores_it(universe: Store, yahoo: FakeYahoo) -> None:
+    yahoo.listings["MP"].shares = -1.0  # Yahoo's quote says a negative share count: the profile is kept out
+    refresh(universe, symbols=["MP"])
+    open_rows = "SELECT count(*) FROM rejected_rows WHERE kind = 'profiles' AND key = 'MP' AND resolved_at IS NULL"
+    assert universe.scalar(open_rows) >= 1
+    assert universe.scalar("SELECT count(*) FROM company_profiles WHERE symbol = 'MP'") == 0
+    yahoo.listings["MP"].shares = 1.08e8
+    refresh(universe, symbols=["MP"], max_age="0")
+    assert universe.scalar("SELECT count(*) FROM company_profiles WHERE symbol = 'MP'") == 1
+    assert universe.scalar(open_rows) == 0
+
+
 def test_market_cap_cross_check_holds_back_prices_in_the_wrong_unit(universe: Store, yahoo: FakeYahoo) -> None:
     # The universe says BP.L quotes in USD, Yahoo in GBp: refused outright, never stored 100x off.
     universe.con.execute("UPDATE companies SET currency = 'USD' WHERE symbol = 'BP.L'")
@@ -233,12 +245,18 @@ def test_market_cap_cross_check_holds_back_prices_in_the_wrong_unit(universe: St
     report = refresh(universe, symbols=["MP"])
     row = report.table().filter(pl.col("symbol") == "MP").row(0, named=True)
     assert row["status"] == "rejected" and row["prices"] == 0
-    rej = universe.query("SELECT kind, key, column_name, expectation, value FROM rejected_rows "
-                         "WHERE source = 'yahoo:MP'").row(0, named=True)
-    assert (rej["kind"], rej["key"], rej["column_name"]) == ("prices", "MP", "close")
+    held = universe.query("SELECT kind, key, column_name, expectation, value FROM rejected_rows "
+                          "WHERE source = 'yahoo:MP' ORDER BY key")
+    assert held.height == row["rejected"] > 1  # one ledger row per price held back, keyed like the price
+    rej = held.row(-1, named=True)
+    assert (rej["kind"], rej["column_name"]) == ("prices", "close") and rej["key"].startswith("MP/")
     assert "within 0.2..5 x the provider's market cap" in rej["expectation"]
     assert float(rej["value"]) == pytest.approx(1.08e8 * 20.0 / (1e11 * 20.0))
     assert universe.scalar("SELECT count(*) FROM prices WHERE symbol = 'MP'") == 0
+    # Once the share count is right again, storing the same days resolves the hold-backs in the ledger.
+    yahoo.listings["MP"].shares = 1.08e8
+    assert refresh(universe, symbols=["MP"], max_age="0").table().filter(pl.col("symbol") == "MP")["status"][0] == "ok"
+    assert universe.scalar("SELECT count(*) FROM rejected_rows WHERE source = 'yahoo:MP' AND resolved_at IS NULL") == 0
 
 
 def test_a_storm_of_rate_limits_stops_the_run_early_in_one_line_and_loses_nothing(universe: Store,
@@ -518,3 +536,29 @@ def test_splits_are_stored_and_counted_from_the_first_price_fetch(universe: Stor
     again = refresh(universe, symbols=["MP"], max_age="prices=0")  # from the last stored day: no split in it
     assert again.table()["splits"].to_list() == [0]
     assert universe.scalar("SELECT count(*) FROM splits") == 3
+
+
+def test_a_users_import_wins_over_yahoo_unless_the_refresh_overrides_it(universe: Store, yahoo: FakeYahoo,
+                                                                          invoke) -> None:
+    """Precedence through the command: the user's own FY row (another currency, another number) survives a refresh
+    whole and the report says so; ``--overwrite-imports`` lets Yahoo replace it, again whole, never mixed."""
+    mine = pl.DataFrame({"symbol": ["MP"], "period_end": [date(2025, 12, 31)], "period": ["FY"], "currency": ["AUD"],
+                         "revenue": [999.0], "cash": [1.2e9]})
+    universe.upsert_real("fundamentals", mine, "file")
+    universe.close()
+    key = "SELECT provider, currency, revenue, cash FROM fundamentals WHERE symbol = 'MP' AND period = 'FY' " \
+          "AND period_end = DATE '2025-12-31'"
+    result = invoke("refresh", "--symbols", "MP", "--format", "json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)[0]
+    assert row["status"] == "ok" and "not replaced: your own import takes precedence" in row["message"]
+    with Store(universe.path) as store:
+        assert store.rows(key) == [("file", "AUD", 999.0, 1.2e9)]
+        assert store.scalar("SELECT count(*) FROM fundamentals WHERE symbol = 'MP' AND provider = 'yahoo'") > 0
+    result = invoke("refresh", "--symbols", "MP", "--max-age", "0", "--overwrite-imports", "--format", "json",
+                    "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert "not replaced" not in (json.loads(result.stdout)[0]["message"] or "")
+    with Store(universe.path) as store:
+        provider, currency, revenue, cash = store.rows(key)[0]
+        assert (provider, currency) == ("yahoo", "USD") and revenue != 999.0 and cash != 1.2e9

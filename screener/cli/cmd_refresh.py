@@ -50,11 +50,14 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> o
               help=DEADLINE_HELP)
 @click.option("--max-requests", "max_requests", type=click.IntRange(min=0), default=3000, show_default=True,
               help=MAX_REQUESTS_HELP)
+@click.option("--overwrite-imports", "overwrite_imports", is_flag=True, default=False,
+              help="Let Yahoo replace rows you imported yourself (provider 'file'). By default your own import "
+                   "wins and the report counts the Yahoo rows it kept out.")
 @click.option("--quiet", is_flag=True, default=False, help="No progress bar and no notes on stderr.")
 @format_option
 @click.pass_context
 def refresh(ctx: click.Context, symbols: tuple[str, ...], max_age: object, workers: int, deadline: object,
-            max_requests: int, quiet: bool, fmt: str) -> None:
+            max_requests: int, overwrite_imports: bool, quiet: bool, fmt: str) -> None:
     """Fetch live statements, share counts, prices, splits and FX from Yahoo Finance, validate them, and store them.
 
     Incremental: fresh symbols cost no request, prices resume at the last stored date. A symbol that fails, or
@@ -74,6 +77,7 @@ def refresh(ctx: click.Context, symbols: tuple[str, ...], max_age: object, worke
     with store_from(ctx) as store:
         report = run_refresh(store, symbols=wanted or None, max_age=max_age, workers=workers,  # type: ignore[arg-type]
                              progress=not quiet and stderr_is_terminal(), note=None if quiet else note,
-                             deadline=deadline or timedelta(0), max_requests=max_requests)  # type: ignore[arg-type]
+                             deadline=deadline or timedelta(0), max_requests=max_requests,  # type: ignore[arg-type]
+                             override_imports=overwrite_imports)
     render(report.table(), fmt)
     report.raise_if_problems()
