@@ -35,8 +35,15 @@ def universe(n: int) -> tuple[pl.DataFrame, list[Listing]]:
         sym, eur = f"B{i:03d}", i % 5 == 4
         ccy = "EUR" if eur else "USD"
         rows.append((sym, f"Bench {i}", "DE" if eur else "US", ccy, "processor", "producer"))
-        listings.append(Listing(sym, quote_currency=ccy, financial_currency=ccy, price=10.0 + i,
-                                timezone="Europe/Berlin" if eur else "America/New_York"))
+        listings.append(
+            Listing(
+                sym,
+                quote_currency=ccy,
+                financial_currency=ccy,
+                price=10.0 + i,
+                timezone="Europe/Berlin" if eur else "America/New_York",
+            )
+        )
     listings.append(Listing("EURUSD=X", price=1.08, timezone="Europe/London"))
     frame = pl.DataFrame(rows, schema=["symbol", "name", "country", "currency", "roles", "stage"], orient="row")
     return frame, listings
@@ -83,13 +90,19 @@ def main() -> None:
     print(f"refresh of {args.symbols} symbols, {args.latency * 1000:.0f} ms per request\n")
     print("| run | workers | wall time (s) | requests | failed symbols |")
     print("|---|---:|---:|---:|---:|")
-    print(f"| first refresh | {DEFAULT_WORKERS} (default) | {parallel['seconds']:.1f} | {parallel['requests']:.0f} "
-          f"| {parallel['failed']:.0f} |")
+    print(
+        f"| first refresh | {DEFAULT_WORKERS} (default) | {parallel['seconds']:.1f} | {parallel['requests']:.0f} "
+        f"| {parallel['failed']:.0f} |"
+    )
     if serial is not None:
-        print(f"| first refresh | 1 (serial) | {serial['seconds']:.1f} | {serial['requests']:.0f} "
-              f"| {serial['failed']:.0f} |")
-    print(f"| second refresh right after | {DEFAULT_WORKERS} | {parallel['second_seconds']:.2f} "
-          f"| {parallel['second_requests']:.0f} | 0 ({parallel['second_skipped']:.0f} skipped as fresh) |")
+        print(
+            f"| first refresh | 1 (serial) | {serial['seconds']:.1f} | {serial['requests']:.0f} "
+            f"| {serial['failed']:.0f} |"
+        )
+    print(
+        f"| second refresh right after | {DEFAULT_WORKERS} | {parallel['second_seconds']:.2f} "
+        f"| {parallel['second_requests']:.0f} | 0 ({parallel['second_skipped']:.0f} skipped as fresh) |"
+    )
     print(f"\n(great-expectations import and context, once per process, not in the times above: {warmup:.1f} s)")
     if parallel["second_requests"] != 0:
         raise SystemExit("the second refresh made requests; it must make none")

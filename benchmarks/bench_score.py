@@ -43,8 +43,17 @@ def main() -> None:
         folder = args.data
         if folder is None:
             folder = Path(tmp) / "universe"
-            subprocess.run([sys.executable, str(Path(__file__).with_name("gen_universe.py")), "--n", str(args.n),
-                            "--out", str(folder)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("gen_universe.py")),
+                    "--n",
+                    str(args.n),
+                    "--out",
+                    str(folder),
+                ],
+                check=True,
+            )
         from gen_universe import AS_OF, read
 
         t = time.perf_counter()
@@ -65,14 +74,18 @@ def main() -> None:
         assert again.equals(scores), "scoring is not deterministic"
 
     n = inputs.companies.height
-    print(f"companies {n:,}; prices {inputs.prices.height:,}; fundamentals {inputs.fundamentals.height:,}; "
-          f"events {inputs.events.height:,}; splits {inputs.splits.height:,}; "
-          f"share counts {inputs.share_history.height:,}")
+    print(
+        f"companies {n:,}; prices {inputs.prices.height:,}; fundamentals {inputs.fundamentals.height:,}; "
+        f"events {inputs.events.height:,}; splits {inputs.splits.height:,}; "
+        f"share counts {inputs.share_history.height:,}"
+    )
     print(f"read inputs: {load_s:.2f}s, peak RSS after reading {rss_loaded:.2f} GB")
     print(f"compute_scores first call (incl. scikit-learn import): {first:.2f}s")
     if times:
-        print(f"compute_scores steady state: best {min(times):.2f}s, median {sorted(times)[len(times) // 2]:.2f}s "
-              f"over {len(times)} calls")
+        print(
+            f"compute_scores steady state: best {min(times):.2f}s, median {sorted(times)[len(times) // 2]:.2f}s "
+            f"over {len(times)} calls"
+        )
     print(f"peak RSS (read + score): {_peak_rss_gb():.2f} GB")
     scored = {c: scores[c].is_not_null().sum() for c in scores.columns if c.endswith("_pct")}
     print("factor values per factor:", ", ".join(f"{k[:-4]} {v:,}" for k, v in scored.items()))

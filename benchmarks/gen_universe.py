@@ -30,8 +30,15 @@ QUARTERS = 40
 TRADING_DAYS = 260
 #: listing currency -> (fx currency, rough USD per unit); GBp is quoted in pence.
 CURRENCIES = {
-    "USD": ("USD", 1.0), "AUD": ("AUD", 0.66), "CAD": ("CAD", 0.73), "JPY": ("JPY", 0.0067), "KRW": ("KRW", 0.00073),
-    "EUR": ("EUR", 1.08), "GBp": ("GBP", 1.27), "CNY": ("CNY", 0.14), "HKD": ("HKD", 0.128),
+    "USD": ("USD", 1.0),
+    "AUD": ("AUD", 0.66),
+    "CAD": ("CAD", 0.73),
+    "JPY": ("JPY", 0.0067),
+    "KRW": ("KRW", 0.00073),
+    "EUR": ("EUR", 1.08),
+    "GBp": ("GBP", 1.27),
+    "CNY": ("CNY", 0.14),
+    "HKD": ("HKD", 0.128),
 }
 EVENT_KINDS = ("capacity", "offtake", "funding", "equity_raise", "permit")
 CAP_STAGES = ("announced", "loi", "funded", "construction", "commissioning", "production")
@@ -47,21 +54,36 @@ def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorI
     rng = np.random.default_rng(seed)
     symbols = np.array([f"S{i:06d}.X" for i in range(n)])
     listing = rng.choice(list(CURRENCIES), n, p=[0.3, 0.15, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05])
-    role_sets = np.array(["miner", "processor", "magnet_maker", "miner;processor", "recycler", "downstream_user",
-                          "chemicals_tolling", "equipment_supplier", "trader_offtaker", "miner;magnet_maker"])
+    role_sets = np.array(
+        [
+            "miner",
+            "processor",
+            "magnet_maker",
+            "miner;processor",
+            "recycler",
+            "downstream_user",
+            "chemicals_tolling",
+            "equipment_supplier",
+            "trader_offtaker",
+            "miner;magnet_maker",
+        ]
+    )
     countries = np.array(["US", "AU", "CA", "JP", "KR", "FR", "GB", "CN", "DE", "BR"])
-    companies = pl.DataFrame({
-        "symbol": symbols,
-        "name": np.char.add("Synthetic ", symbols),
-        "country": rng.choice(countries, n),
-        "currency": listing,
-        "roles": rng.choice(role_sets, n),
-        "segment": None,
-        "stage": rng.choice(np.array(STAGES), n, p=[0.5, 0.3, 0.2]),
-        "gov_backing": rng.choice(np.array(["", "doe_loan", "dod_offtake;jogmec", "dod_price_floor"]), n,
-                                  p=[0.85, 0.05, 0.05, 0.05]),
-        "provider": "synthetic",
-    }).with_columns(pl.col("gov_backing").replace("", None), pl.col("segment").cast(pl.String))
+    companies = pl.DataFrame(
+        {
+            "symbol": symbols,
+            "name": np.char.add("Synthetic ", symbols),
+            "country": rng.choice(countries, n),
+            "currency": listing,
+            "roles": rng.choice(role_sets, n),
+            "segment": None,
+            "stage": rng.choice(np.array(STAGES), n, p=[0.5, 0.3, 0.2]),
+            "gov_backing": rng.choice(
+                np.array(["", "doe_loan", "dod_offtake;jogmec", "dod_price_floor"]), n, p=[0.85, 0.05, 0.05, 0.05]
+            ),
+            "provider": "synthetic",
+        }
+    ).with_columns(pl.col("gov_backing").replace("", None), pl.col("segment").cast(pl.String))
     assert set(role_sets) and all(r in ROLES for rs in role_sets for r in rs.split(";"))
 
     # prices: 260 trading days per company, a geometric random walk, in key order
@@ -70,13 +92,15 @@ def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorI
     steps = rng.normal(0.0, 0.025, (n, TRADING_DAYS))
     close = (start_px[:, None] * np.exp(np.cumsum(steps, axis=1))).ravel()
     volume = rng.lognormal(11.0, 1.5, n * TRADING_DAYS).round()
-    prices = pl.DataFrame({
-        "symbol": np.repeat(symbols, TRADING_DAYS),
-        "date": np.tile(days, n),
-        "close": close,
-        "volume": volume,
-        "provider": "synthetic",
-    })
+    prices = pl.DataFrame(
+        {
+            "symbol": np.repeat(symbols, TRADING_DAYS),
+            "date": np.tile(days, n),
+            "close": close,
+            "volume": volume,
+            "provider": "synthetic",
+        }
+    )
 
     # fundamentals: 40 quarters (and the fiscal years they make up), shares drifting up, a few gaps
     q_ends = np.array([_quarter_end(as_of, k) for k in range(QUARTERS)][::-1], dtype="datetime64[D]")
@@ -96,24 +120,26 @@ def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorI
         a[rng.random(a.shape[0]) < p] = np.nan
         return a
 
-    fund_q = pl.DataFrame({
-        "symbol": np.repeat(symbols, QUARTERS),
-        "period_end": np.tile(q_ends, n),
-        "period": "Q",
-        "currency": np.repeat(fin_ccy, QUARTERS),
-        "revenue": gaps(revenue),
-        "operating_income": gaps(revenue * 0.1),
-        "net_income": gaps(revenue * 0.07),
-        "operating_cash_flow": gaps(ocf),
-        "capital_expenditure": gaps(capex),
-        "free_cash_flow": gaps(ocf - capex),
-        "cash": gaps(np.repeat(scale, QUARTERS) * rng.lognormal(0.5, 0.8, nq)),
-        "total_debt": gaps(np.repeat(scale, QUARTERS) * rng.lognormal(0.0, 1.0, nq)),
-        "total_equity": gaps(np.repeat(scale, QUARTERS) * rng.lognormal(1.0, 0.8, nq)),
-        "inventory": gaps(revenue * 0.3),
-        "shares_outstanding": gaps(np.repeat(shares0, QUARTERS) * (1 + np.repeat(growth, QUARTERS)) ** qidx),
-        "provider": "synthetic",
-    }).with_columns(pl.selectors.float().fill_nan(None))
+    fund_q = pl.DataFrame(
+        {
+            "symbol": np.repeat(symbols, QUARTERS),
+            "period_end": np.tile(q_ends, n),
+            "period": "Q",
+            "currency": np.repeat(fin_ccy, QUARTERS),
+            "revenue": gaps(revenue),
+            "operating_income": gaps(revenue * 0.1),
+            "net_income": gaps(revenue * 0.07),
+            "operating_cash_flow": gaps(ocf),
+            "capital_expenditure": gaps(capex),
+            "free_cash_flow": gaps(ocf - capex),
+            "cash": gaps(np.repeat(scale, QUARTERS) * rng.lognormal(0.5, 0.8, nq)),
+            "total_debt": gaps(np.repeat(scale, QUARTERS) * rng.lognormal(0.0, 1.0, nq)),
+            "total_equity": gaps(np.repeat(scale, QUARTERS) * rng.lognormal(1.0, 0.8, nq)),
+            "inventory": gaps(revenue * 0.3),
+            "shares_outstanding": gaps(np.repeat(shares0, QUARTERS) * (1 + np.repeat(growth, QUARTERS)) ** qidx),
+            "provider": "synthetic",
+        }
+    ).with_columns(pl.selectors.float().fill_nan(None))
     fund_fy = (
         fund_q.with_columns(pl.col("period_end").dt.year().alias("_y"))
         .filter(pl.col("period_end").dt.month() == 12)
@@ -130,9 +156,16 @@ def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorI
             continue
         walk = level * np.exp(np.cumsum(rng.normal(0, 0.004, fx_days.shape[0])))
         fx_parts.append(pl.DataFrame({"currency": iso, "date": fx_days, "usd_per_unit": walk, "provider": "synthetic"}))
-    fx_parts.append(pl.DataFrame({"currency": "GBP", "date": fx_days,
-                                  "usd_per_unit": 1.27 * np.exp(np.cumsum(rng.normal(0, 0.004, fx_days.shape[0]))),
-                                  "provider": "synthetic"}))
+    fx_parts.append(
+        pl.DataFrame(
+            {
+                "currency": "GBP",
+                "date": fx_days,
+                "usd_per_unit": 1.27 * np.exp(np.cumsum(rng.normal(0, 0.004, fx_days.shape[0]))),
+                "provider": "synthetic",
+            }
+        )
+    )
     fx = pl.concat(fx_parts).sort(["currency", "date"])
 
     # events: about three per company over the last four years
@@ -140,42 +173,59 @@ def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorI
     ev_days = _trading_days(as_of, 1000)
     kinds = rng.choice(np.array(EVENT_KINDS), ne)
     is_cap = kinds == "capacity"
-    events = pl.DataFrame({
-        "symbol": rng.choice(symbols, ne),
-        "date": rng.choice(ev_days, ne),
-        "kind": kinds,
-        "stage": np.where(is_cap, rng.choice(np.array(CAP_STAGES), ne), ""),
-        "capacity_tpa": np.where(is_cap, rng.choice([500.0, 1000.0, 3000.0, 6000.0], ne), np.nan),
-        "target_year": np.where(is_cap, rng.integers(2025, 2031, ne), -1),
-        "amount_usd": rng.lognormal(17, 1.5, ne),
-        "description": np.char.add("synthetic event ", np.arange(ne).astype(str)),
-        "source": None,
-        "provider": "synthetic",
-    }).with_columns(
-        pl.col("stage").replace("", None),
-        pl.col("source").cast(pl.String),
-        pl.col("capacity_tpa").fill_nan(None),
-        pl.when(pl.col("target_year") < 0).then(None).otherwise(pl.col("target_year")).alias("target_year"),
-    ).sort(["symbol", "date", "kind", "description"])
+    events = (
+        pl.DataFrame(
+            {
+                "symbol": rng.choice(symbols, ne),
+                "date": rng.choice(ev_days, ne),
+                "kind": kinds,
+                "stage": np.where(is_cap, rng.choice(np.array(CAP_STAGES), ne), ""),
+                "capacity_tpa": np.where(is_cap, rng.choice([500.0, 1000.0, 3000.0, 6000.0], ne), np.nan),
+                "target_year": np.where(is_cap, rng.integers(2025, 2031, ne), -1),
+                "amount_usd": rng.lognormal(17, 1.5, ne),
+                "description": np.char.add("synthetic event ", np.arange(ne).astype(str)),
+                "source": None,
+                "provider": "synthetic",
+            }
+        )
+        .with_columns(
+            pl.col("stage").replace("", None),
+            pl.col("source").cast(pl.String),
+            pl.col("capacity_tpa").fill_nan(None),
+            pl.when(pl.col("target_year") < 0).then(None).otherwise(pl.col("target_year")).alias("target_year"),
+        )
+        .sort(["symbol", "date", "kind", "description"])
+    )
     # splits: one in twenty companies split once in the last ten years (2:1 .. 10:1, or a 1:10 consolidation);
     # the share history: each company's latest daily count, as load_inputs reads it, in the last three weeks
     ns = n // 20
     split_days = _trading_days(as_of, 2600)
-    splits = pl.DataFrame({
-        "symbol": rng.choice(symbols, ns, replace=False),
-        "date": rng.choice(split_days, ns),
-        "ratio": rng.choice(np.array([2.0, 3.0, 5.0, 10.0, 0.1]), ns),
-        "provider": "synthetic",
-    }).sort(["symbol", "date"])
+    splits = pl.DataFrame(
+        {
+            "symbol": rng.choice(symbols, ns, replace=False),
+            "date": rng.choice(split_days, ns),
+            "ratio": rng.choice(np.array([2.0, 3.0, 5.0, 10.0, 0.1]), ns),
+            "provider": "synthetic",
+        }
+    ).sort(["symbol", "date"])
     latest_shares = shares0 * (1 + growth) ** (QUARTERS + 1)
-    share_history = pl.DataFrame({
-        "symbol": symbols,
-        "date": rng.choice(_trading_days(as_of, 15), n),
-        "shares": latest_shares.round(),
-        "provider": "synthetic",
-    })
-    return FactorInputs(companies=companies, fundamentals=fundamentals, prices=prices, fx=fx, events=events,
-                        splits=splits, share_history=share_history)
+    share_history = pl.DataFrame(
+        {
+            "symbol": symbols,
+            "date": rng.choice(_trading_days(as_of, 15), n),
+            "shares": latest_shares.round(),
+            "provider": "synthetic",
+        }
+    )
+    return FactorInputs(
+        companies=companies,
+        fundamentals=fundamentals,
+        prices=prices,
+        fx=fx,
+        events=events,
+        splits=splits,
+        share_history=share_history,
+    )
 
 
 def _quarter_end(as_of: date, k: int) -> date:
@@ -200,8 +250,9 @@ def write(inputs: FactorInputs, out: Path) -> None:
 
 def read(folder: Path) -> FactorInputs:
     """The frames written by ``write``; a kind missing from an older folder is read as empty."""
-    return FactorInputs(**{kind: pl.read_parquet(folder / f"{kind}.parquet") for kind in KINDS
-                           if (folder / f"{kind}.parquet").exists()})
+    return FactorInputs(
+        **{kind: pl.read_parquet(folder / f"{kind}.parquet") for kind in KINDS if (folder / f"{kind}.parquet").exists()}
+    )
 
 
 def main() -> None:

@@ -61,6 +61,7 @@ def balance_sheet(ctx: FactorContext, p: Params) -> pl.DataFrame:
     return ctx.base.select(
         "symbol",
         pl.when(mcap > 0).then(pl.col("net_cash_usd") / mcap).otherwise(None).alias("net_cash_to_mcap"),
-        debt_to_equity(pl.col("total_debt_usd"), pl.col("total_equity_usd"), float(p["max_debt_to_equity"]))
-        .alias("debt_to_equity"),
+        debt_to_equity(pl.col("total_debt_usd"), pl.col("total_equity_usd"), float(p["max_debt_to_equity"])).alias(
+            "debt_to_equity"
+        ),
     )

@@ -66,9 +66,11 @@ def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:
     )
     return ctx.base.join(offtakes, on="symbol", how="left").select(
         "symbol",
-        pl.col("role_class").replace_strict(p["role_class_weights"], default=0.0, return_dtype=pl.Float64)
+        pl.col("role_class")
+        .replace_strict(p["role_class_weights"], default=0.0, return_dtype=pl.Float64)
         .alias("pure_miner"),
-        pl.col("stage").replace_strict(p["stage_weights"], default=None, return_dtype=pl.Float64)
+        pl.col("stage")
+        .replace_strict(p["stage_weights"], default=None, return_dtype=pl.Float64)
         .alias("stage_exposure"),
         (1.0 - pl.min_horizontal(contracted, pl.lit(1.0))).alias("uncontracted"),
     )

@@ -77,8 +77,19 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 @register_factor(
     name="dilution_risk",
     direction="higher_is_worse",
-    needs=("shares_outstanding", "share_history_1y", "share_history_3y", "cash", "operating_cash_flow",
-           "free_cash_flow", "capital_expenditure", "revenue", "market_cap", "events", "stage"),
+    needs=(
+        "shares_outstanding",
+        "share_history_1y",
+        "share_history_3y",
+        "cash",
+        "operating_cash_flow",
+        "free_cash_flow",
+        "capital_expenditure",
+        "revenue",
+        "market_cap",
+        "events",
+        "stage",
+    ),
     missing="impute_peers",
     params=PARAMS,
     components=COMPONENTS,
@@ -96,17 +107,16 @@ def dilution_risk(ctx: FactorContext, p: Params) -> pl.DataFrame:
         .agg(pl.len().cast(pl.Float64).alias("equity_raises_12m"))
     )
     stage_weights: dict[str, float] = p["stage_weights"]
-    return (
-        ctx.base.join(raises, on="symbol", how="left")
-        .select(
-            "symbol",
-            "share_growth_1y",
-            "share_growth_3y",
-            cash_runway_years(pl.col("cash_usd"), pl.col("free_cash_flow_ttm_usd"), float(p["max_runway_years"]))
-            .alias("cash_runway_years"),
-            capex_intensity(pl.col("capex_ttm_usd"), pl.col("revenue_ttm_usd"), pl.col("market_cap_usd"))
-            .alias("capex_intensity"),
-            pl.col("equity_raises_12m").fill_null(0.0),
-            pl.col("stage").replace_strict(stage_weights, default=None, return_dtype=pl.Float64).alias("stage_risk"),
-        )
+    return ctx.base.join(raises, on="symbol", how="left").select(
+        "symbol",
+        "share_growth_1y",
+        "share_growth_3y",
+        cash_runway_years(pl.col("cash_usd"), pl.col("free_cash_flow_ttm_usd"), float(p["max_runway_years"])).alias(
+            "cash_runway_years"
+        ),
+        capex_intensity(pl.col("capex_ttm_usd"), pl.col("revenue_ttm_usd"), pl.col("market_cap_usd")).alias(
+            "capex_intensity"
+        ),
+        pl.col("equity_raises_12m").fill_null(0.0),
+        pl.col("stage").replace_strict(stage_weights, default=None, return_dtype=pl.Float64).alias("stage_risk"),
     )

@@ -229,8 +229,14 @@ def methodology_fingerprint() -> dict[str, Any]:
         "version": METHODOLOGY_VERSION,
         "settings": _plain(SETTINGS),
         "factors": [
-            {"name": s.name, "direction": s.direction, "missing": s.missing, "needs": list(s.needs),
-             "components": _plain(s.signs), "params": _plain(s.params)}
+            {
+                "name": s.name,
+                "direction": s.direction,
+                "missing": s.missing,
+                "needs": list(s.needs),
+                "components": _plain(s.signs),
+                "params": _plain(s.params),
+            }
             for s in FACTORS.values()
         ],
     }
@@ -265,8 +271,9 @@ def inputs_fingerprint(store: Store, as_of: date) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = False,
-               today: date | None = None) -> pl.DataFrame:
+def scores_for(
+    store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
+) -> pl.DataFrame:
     """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
     from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
     a stored future set would be what later commands find first. ``today`` (default the local date) is the only
@@ -276,8 +283,9 @@ def scores_for(store: Store, as_of: date | None = None, *, recompute: bool = Fal
     today = today or date.today()
     day = as_of or today
     if day > today:
-        raise ScreenerError(f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an "
-                            "earlier date")
+        raise ScreenerError(
+            f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date"
+        )
     if not store.scalar("SELECT count(*) FROM companies"):
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     fingerprint = inputs_fingerprint(store, day)

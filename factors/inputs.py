@@ -82,14 +82,29 @@ FIELD_COLUMNS: tuple[str, ...] = (
 )
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
-    "symbol", "name", "country", "region", "roles", "role_class", "stage", "segment", "currency", "gov_backing",
+    "symbol",
+    "name",
+    "country",
+    "region",
+    "roles",
+    "role_class",
+    "stage",
+    "segment",
+    "currency",
+    "gov_backing",
 )
 
 #: Fields whose value can be older than the staleness limit even when newer rows of other fields exist; each gets
 #: its own flag ``stale:<field>`` (a boolean column of the base frame under that name).
 STALE_FIELDS: tuple[str, ...] = (
-    "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd", "free_cash_flow_ttm_usd", "cash_usd",
-    "total_debt_usd", "total_equity_usd", "shares_outstanding",
+    "revenue_ttm_usd",
+    "operating_cash_flow_ttm_usd",
+    "capex_ttm_usd",
+    "free_cash_flow_ttm_usd",
+    "cash_usd",
+    "total_debt_usd",
+    "total_equity_usd",
+    "shares_outstanding",
 )
 FIELD_FLAGS: tuple[str, ...] = tuple(f"stale:{c}" for c in STALE_FIELDS)
 
@@ -158,14 +173,15 @@ INPUTS: Mapping[str, InputSpec] = MappingProxyType(
         "volume": InputSpec("traded volume in the last year", pl.col("volume_days") > 0),
         "shares_outstanding": InputSpec("latest share count", pl.col("shares_outstanding").is_not_null()),
         "share_history_1y": InputSpec("share count about a year earlier", pl.col("share_growth_1y").is_not_null()),
-        "share_history_3y": InputSpec("share count about three years earlier",
-                                      pl.col("share_growth_3y").is_not_null()),
+        "share_history_3y": InputSpec("share count about three years earlier", pl.col("share_growth_3y").is_not_null()),
         "revenue": InputSpec("trailing-twelve-month revenue", pl.col("revenue_ttm_usd").is_not_null()),
-        "operating_cash_flow": InputSpec("trailing-twelve-month operating cash flow",
-                                         pl.col("operating_cash_flow_ttm_usd").is_not_null()),
+        "operating_cash_flow": InputSpec(
+            "trailing-twelve-month operating cash flow", pl.col("operating_cash_flow_ttm_usd").is_not_null()
+        ),
         "capital_expenditure": InputSpec("trailing-twelve-month capex", pl.col("capex_ttm_usd").is_not_null()),
-        "free_cash_flow": InputSpec("trailing-twelve-month free cash flow",
-                                    pl.col("free_cash_flow_ttm_usd").is_not_null()),
+        "free_cash_flow": InputSpec(
+            "trailing-twelve-month free cash flow", pl.col("free_cash_flow_ttm_usd").is_not_null()
+        ),
         "cash": InputSpec("latest cash", pl.col("cash_usd").is_not_null()),
         "total_debt": InputSpec("latest total debt", pl.col("total_debt_usd").is_not_null()),
         "total_equity": InputSpec("latest total equity", pl.col("total_equity_usd").is_not_null()),
@@ -237,6 +253,7 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
     is already inside the stored closes, so the share counts need it too; it carries no value of its own), and of
     the share history only the latest count on or before ``as_of`` per company.
     """
+
     def rows(kind: str, where: str, order: str) -> pl.DataFrame:
         cols = ", ".join([*polars_schema(kind), "provider"])
         return store.query(f"SELECT {cols} FROM {kind} WHERE {where} ORDER BY {order}", [as_of])
@@ -250,7 +267,9 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
         splits=store.query("SELECT symbol, date, ratio, provider FROM splits ORDER BY symbol, date"),
         share_history=store.query(
             "SELECT symbol, max(date) AS date, arg_max(shares, date) AS shares, arg_max(provider, date) AS provider "
-            "FROM share_history WHERE date <= ? GROUP BY symbol ORDER BY symbol", [as_of]),
+            "FROM share_history WHERE date <= ? GROUP BY symbol ORDER BY symbol",
+            [as_of],
+        ),
     )
 
 
@@ -302,9 +321,7 @@ class FxTable:
         if offset.min() < 0:  # type: ignore[operator]
             # a day before the first fx row: no rate for a currency, but a US dollar is still a US dollar
             idx = pl.select(pl.when(offset >= 0).then(idx).otherwise(None)).to_series()
-            return pl.select(
-                pl.when(code == 0).then(pl.lit(1.0)).otherwise(grid.gather(idx)).alias("rate")
-            ).to_series()
+            return pl.select(pl.when(code == 0).then(pl.lit(1.0)).otherwise(grid.gather(idx)).alias("rate")).to_series()
         return grid.gather(idx).alias("rate")
 
 
@@ -377,6 +394,7 @@ def _runs(frame: pl.DataFrame, keys: Sequence[str], known: pl.Series) -> tuple[p
     The sortedness check works on the runs (strictly ascending symbols, then strictly ascending remaining keys
     within each run), which is far cheaper than comparing millions of strings with their neighbours.
     """
+
     def number(f: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         g = f.select(pl.col("symbol").rle_id().alias("g"))["g"]
         runs = f.select(pl.col("symbol").rle()).unnest("symbol").rename({"value": "symbol"}).with_row_index("g")
@@ -425,12 +443,18 @@ def _role_class(roles: pl.Expr) -> pl.Expr:
     miner = lst.list.contains("miner")
     only_miner = miner & lst.list.eval(pl.element() == "miner").list.all()
     return (
-        pl.when(enabler & miner).then(pl.lit("integrated"))
-        .when(enabler).then(pl.lit("enabler"))
-        .when(only_miner).then(pl.lit("pure_miner"))
-        .when(miner).then(pl.lit("other"))
-        .when(lst.list.contains("downstream_user")).then(pl.lit("downstream_user"))
-        .when(lst.list.contains("trader_offtaker")).then(pl.lit("trader_offtaker"))
+        pl.when(enabler & miner)
+        .then(pl.lit("integrated"))
+        .when(enabler)
+        .then(pl.lit("enabler"))
+        .when(only_miner)
+        .then(pl.lit("pure_miner"))
+        .when(miner)
+        .then(pl.lit("other"))
+        .when(lst.list.contains("downstream_user"))
+        .then(pl.lit("downstream_user"))
+        .when(lst.list.contains("trader_offtaker"))
+        .then(pl.lit("trader_offtaker"))
         .otherwise(pl.lit("other"))
     )
 
@@ -438,9 +462,7 @@ def _role_class(roles: pl.Expr) -> pl.Expr:
 def _companies(frame: pl.DataFrame, fx: FxTable) -> pl.DataFrame:
     comp = _sorted(frame, ["symbol"]).unique(subset=["symbol"], keep="first", maintain_order=True)
     cmap = _currency_map(comp["currency"].to_list())
-    cmap = cmap.with_columns(
-        pl.col("iso").replace_strict(fx.codes, default=None, return_dtype=pl.Int64).alias("code")
-    )
+    cmap = cmap.with_columns(pl.col("iso").replace_strict(fx.codes, default=None, return_dtype=pl.Int64).alias("code"))
     region = pl.col("country").replace_strict(dict(REGIONS), default="other", return_dtype=pl.String)
     return (
         comp.join(cmap, left_on="currency", right_on="raw", how="left")
@@ -454,8 +476,9 @@ def _companies(frame: pl.DataFrame, fx: FxTable) -> pl.DataFrame:
     )
 
 
-def _price_parts(prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: date,
-                 settings: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _price_parts(
+    prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: date, settings: Mapping[str, Any]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(latest-per-company frame, panel, runs): the price side of the base frame."""
     p = prices.select("symbol", "date", "close", "volume", "provider")
     p = p.filter(pl.col("date") <= as_of).drop_nulls(["symbol", "date"])
@@ -473,18 +496,26 @@ def _price_parts(prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: d
         (pl.col("provider") == "demo").fill_null(False).alias("demo") if has_demo else pl.lit(False).alias("demo"),
     ).with_columns((pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"))
     in_window = pl.col("date") > window_start
-    latest = p.lazy().group_by("g", maintain_order=True).agg(
-        pl.col("date").last().alias("last_price_date"),
-        # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
-        pl.when(pl.col("volume").is_null() | (pl.col("volume") != 0)).then(pl.col("date")).max()
-        .alias("last_trade_date"),
-        pl.col("close_usd").last().alias("price_usd"),
-        in_window.sum().cast(pl.Int64).alias("price_days"),
-        (in_window & pl.col("volume").is_not_null()).sum().cast(pl.Int64).alias("volume_days"),
-        ((pl.col("close_usd").is_null() & in_window).any() | pl.col("close_usd").last().is_null())
-        .alias("prices_missing_fx"),
-        pl.col("demo").any().alias("prices_demo"),
-    ).collect()
+    latest = (
+        p.lazy()
+        .group_by("g", maintain_order=True)
+        .agg(
+            pl.col("date").last().alias("last_price_date"),
+            # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
+            pl.when(pl.col("volume").is_null() | (pl.col("volume") != 0))
+            .then(pl.col("date"))
+            .max()
+            .alias("last_trade_date"),
+            pl.col("close_usd").last().alias("price_usd"),
+            in_window.sum().cast(pl.Int64).alias("price_days"),
+            (in_window & pl.col("volume").is_not_null()).sum().cast(pl.Int64).alias("volume_days"),
+            ((pl.col("close_usd").is_null() & in_window).any() | pl.col("close_usd").last().is_null()).alias(
+                "prices_missing_fx"
+            ),
+            pl.col("demo").any().alias("prices_demo"),
+        )
+        .collect()
+    )
     latest = runs.select("g", "symbol").join(latest, on="g", how="inner").drop("g")
     panel = p.select(pl.col("g").set_sorted(), "date", "close_usd", "volume", "traded_value_usd")
     if p.height and p["date"].min() <= window_start:  # type: ignore[operator]
@@ -493,14 +524,25 @@ def _price_parts(prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: d
 
 
 #: Fundamentals fields converted to USD and carried to the factors (fcf is derived, see ``_fundamental_parts``).
-_USD_FIELDS = ("revenue", "operating_cash_flow", "capital_expenditure", "free_cash_flow", "cash", "total_debt",
-               "total_equity")
+_USD_FIELDS = (
+    "revenue",
+    "operating_cash_flow",
+    "capital_expenditure",
+    "free_cash_flow",
+    "cash",
+    "total_debt",
+    "total_equity",
+)
 
 #: The score column of each flow's trailing twelve months.
-TTM_COLUMNS: Mapping[str, str] = MappingProxyType({
-    "revenue": "revenue_ttm_usd", "operating_cash_flow": "operating_cash_flow_ttm_usd",
-    "capital_expenditure": "capex_ttm_usd", "fcf": "free_cash_flow_ttm_usd",
-})
+TTM_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {
+        "revenue": "revenue_ttm_usd",
+        "operating_cash_flow": "operating_cash_flow_ttm_usd",
+        "capital_expenditure": "capex_ttm_usd",
+        "fcf": "free_cash_flow_ttm_usd",
+    }
+)
 #: How a trailing twelve months can be built, in the order that breaks a tie of freshness (``<column>_basis``).
 TTM_BASES: tuple[str, ...] = ("4Q", "2H", "FY+H", "FY")
 
@@ -525,8 +567,10 @@ def _split_basis(counts: pl.DataFrame, splits: pl.DataFrame, key: str) -> pl.Ser
     if splits.height == 0 or counts.height == 0:
         return ones
     sp = splits.select(key, pl.col("date").alias("_split_date"), "ratio")
-    left = counts.select(key, "date").with_row_index("_row").filter(
-        pl.col(key).is_in(sp[key].unique().implode()) & pl.col("date").is_not_null()
+    left = (
+        counts.select(key, "date")
+        .with_row_index("_row")
+        .filter(pl.col(key).is_in(sp[key].unique().implode()) & pl.col("date").is_not_null())
     )
     if left.height == 0:
         return ones
@@ -539,8 +583,9 @@ def _split_basis(counts: pl.DataFrame, splits: pl.DataFrame, key: str) -> pl.Ser
     return ones.scatter(factor["_row"], factor["basis"]) if factor.height else ones
 
 
-def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, splits: pl.DataFrame, as_of: date,
-                       settings: Mapping[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _fundamental_parts(
+    fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, splits: pl.DataFrame, as_of: date, settings: Mapping[str, Any]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-company fields, reported periods with USD columns).
 
     Written as two vectorised passes over the public periods rather than per-company filters: pass 1 finds, per
@@ -591,15 +636,18 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
         split_run = runs["g"].is_in(sp["g"].implode())
         affected = (split_run.gather(g) & f["shares_outstanding"].is_not_null()).arg_true()
         if len(affected):
-            basis = _split_basis(pl.DataFrame({"g": g.gather(affected), "date": f["period_end"].gather(affected)}),
-                                 sp, "g")
+            basis = _split_basis(
+                pl.DataFrame({"g": g.gather(affected), "date": f["period_end"].gather(affected)}), sp, "g"
+            )
             factor = pl.repeat(1.0, f.height, eager=True, dtype=pl.Float64).scatter(affected, basis)
             f = f.with_columns(pl.col("shares_outstanding") * factor)
     f = f.with_columns([(pl.col(m) * pl.col("_usd_per_unit")).alias(f"{m}_usd") for m in _USD_FIELDS]).with_columns(
-        pl.coalesce(pl.col("operating_cash_flow") - pl.col("capital_expenditure"), pl.col("free_cash_flow"))
-        .alias("fcf"),
-        pl.coalesce(pl.col("operating_cash_flow_usd") - pl.col("capital_expenditure_usd"), pl.col("free_cash_flow_usd"))
-        .alias("fcf_usd"),
+        pl.coalesce(pl.col("operating_cash_flow") - pl.col("capital_expenditure"), pl.col("free_cash_flow")).alias(
+            "fcf"
+        ),
+        pl.coalesce(
+            pl.col("operating_cash_flow_usd") - pl.col("capital_expenditure_usd"), pl.col("free_cash_flow_usd")
+        ).alias("fcf_usd"),
     )
     pe, i = pl.col("period_end"), pl.col("i")
     flow_usd = [f"{fld}_usd" for fld in FLOW_FIELDS]
@@ -617,16 +665,25 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
         return f.lazy().filter(pl.col("period") == label).select(cols)
 
     # pass 1: per company, row numbers of the latest periods that report each field
-    per = per_run(f.lazy(), [
-        pe.max().alias("fundamentals_period_end"),
-        ((pl.col("provider") == "demo").fill_null(False) | pl.col("_fx_demo")).any().alias("fundamentals_demo"),
-        *[pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_last_{fld}")
-          for fld in (*BALANCE_FIELDS, "shares_outstanding")],
-    ])
+    per = per_run(
+        f.lazy(),
+        [
+            pe.max().alias("fundamentals_period_end"),
+            ((pl.col("provider") == "demo").fill_null(False) | pl.col("_fx_demo")).any().alias("fundamentals_demo"),
+            *[
+                pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_last_{fld}")
+                for fld in (*BALANCE_FIELDS, "shares_outstanding")
+            ],
+        ],
+    )
     labels = {"q": "Q", "h": "H", "fy": "FY"}
     for lbl, label in labels.items():
-        per = per.hstack(per_run(of_label(label), [pl.when(pl.col(fld).is_not_null()).then(i).max()
-                                                   .alias(f"_{lbl}_{fld}") for fld in FLOW_FIELDS]))
+        per = per.hstack(
+            per_run(
+                of_label(label),
+                [pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_{lbl}_{fld}") for fld in FLOW_FIELDS],
+            )
+        )
 
     def at(row_col: str, value: str) -> pl.Series:
         """The value of column ``value`` at the per-company row number ``row_col`` (null stays null)."""
@@ -634,8 +691,9 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
 
     # broadcast the anchors back to the rows
     window = timedelta(days=int(settings["ttm_window_days"]))
-    anchors = {f"_{lbl}end_{fld}": at(f"_{lbl}_{fld}", "period_end").gather(g)
-               for fld in FLOW_FIELDS for lbl in ("q", "h")}
+    anchors = {
+        f"_{lbl}end_{fld}": at(f"_{lbl}_{fld}", "period_end").gather(g) for fld in FLOW_FIELDS for lbl in ("q", "h")
+    }
     anchors["_snow"] = at("_last_shares_outstanding", "period_end").gather(g)
     f = f.with_columns(**anchors)
     early, late = int(settings["share_growth_early_days"]), int(settings["share_growth_late_days"])
@@ -653,15 +711,20 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
                 pl.when(inside).then(pl.col(f"{fld}_usd")).sum().alias(f"_{lbl}sum_{fld}"),  # NaN: a rate missing
             ]
             if lbl == "h":
-                year_before = pl.col(fld).is_not_null() & (pe >= end - timedelta(days=year_high)) & (
-                    pe <= end - timedelta(days=year_low))
+                year_before = (
+                    pl.col(fld).is_not_null()
+                    & (pe >= end - timedelta(days=year_high))
+                    & (pe <= end - timedelta(days=year_low))
+                )
                 aggs.append(pl.when(year_before).then(i).max().alias(f"_hprev_{fld}"))
         per = per.hstack(per_run(of_label(labels[lbl], *[f"_{lbl}end_{fld}" for fld in FLOW_FIELDS]), aggs))
     has_shares = pl.col("shares_outstanding").is_not_null()
     refs = []
     for k in (1, 3):
-        ref = has_shares & (pe <= pl.col("_snow") - timedelta(days=365 * k - early)) & (
-            pe >= pl.col("_snow") - timedelta(days=365 * k + late)
+        ref = (
+            has_shares
+            & (pe <= pl.col("_snow") - timedelta(days=365 * k - early))
+            & (pe >= pl.col("_snow") - timedelta(days=365 * k + late))
         )
         refs.append(pl.when(ref).then(i).max().alias(f"_ref{k}"))
     per = per.hstack(per_run(f.lazy().select("g", "i", "period_end", "shares_outstanding", "_snow"), refs))
@@ -671,20 +734,26 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
     q_low = PERIOD_SPACING["Q"][0]
     h_low, h_high = PERIOD_SPACING["H"]
     for fld, name in TTM_COLUMNS.items():
-        c = pl.DataFrame({
-            "q_end": at(f"_q_{fld}", "period_end"), "h_end": at(f"_h_{fld}", "period_end"),
-            "fy_end": at(f"_fy_{fld}", "period_end"), "fy_usd": at(f"_fy_{fld}", f"{fld}_usd"),
-            "h_usd": at(f"_h_{fld}", f"{fld}_usd"), "hprev": per[f"_hprev_{fld}"],
-            "hprev_usd": at(f"_hprev_{fld}", f"{fld}_usd"),
-            **{f"{lbl}{part}": per[f"_{lbl}{part}_{fld}"] for lbl in ("q", "h") for part in ("n", "first", "sum")},
-        })
+        c = pl.DataFrame(
+            {
+                "q_end": at(f"_q_{fld}", "period_end"),
+                "h_end": at(f"_h_{fld}", "period_end"),
+                "fy_end": at(f"_fy_{fld}", "period_end"),
+                "fy_usd": at(f"_fy_{fld}", f"{fld}_usd"),
+                "h_usd": at(f"_h_{fld}", f"{fld}_usd"),
+                "hprev": per[f"_hprev_{fld}"],
+                "hprev_usd": at(f"_hprev_{fld}", f"{fld}_usd"),
+                **{f"{lbl}{part}": per[f"_{lbl}{part}_{fld}"] for lbl in ("q", "h") for part in ("n", "first", "sum")},
+            }
+        )
         span = {lbl: (pl.col(f"{lbl}_end") - pl.col(f"{lbl}first")).dt.total_days() for lbl in ("q", "h")}
         ends = {  # each candidate's end date, null when it cannot be built
             "4Q": pl.when((pl.col("qn") == 4) & (span["q"] >= 3 * q_low)).then(pl.col("q_end")),
             "2H": pl.when((pl.col("hn") == 2) & (span["h"] >= h_low)).then(pl.col("h_end")),
-            "FY+H": pl.when(pl.col("hprev").is_not_null()
-                            & (pl.col("h_end") - pl.col("fy_end")).dt.total_days().is_between(h_low, h_high))
-            .then(pl.col("h_end")),
+            "FY+H": pl.when(
+                pl.col("hprev").is_not_null()
+                & (pl.col("h_end") - pl.col("fy_end")).dt.total_days().is_between(h_low, h_high)
+            ).then(pl.col("h_end")),
             "FY": pl.col("fy_end"),
         }
         values = {  # NaN when a period used has no rate
@@ -699,8 +768,11 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
         value, basis = pl.when(hit[first]).then(values[first]), pl.when(hit[first]).then(pl.lit(first))
         for b in rest:
             value, basis = value.when(hit[b]).then(values[b]), basis.when(hit[b]).then(pl.lit(b))
-        chosen = c.select(value.otherwise(None).cast(pl.Float64).fill_nan(None).alias(name),
-                          basis.otherwise(None).cast(pl.String).alias(f"{name}_basis"), best.alias(f"{name}_date"))
+        chosen = c.select(
+            value.otherwise(None).cast(pl.Float64).fill_nan(None).alias(name),
+            basis.otherwise(None).cast(pl.String).alias(f"{name}_basis"),
+            best.alias(f"{name}_date"),
+        )
         out.update({col: chosen[col] for col in chosen.columns})
         no_fx.append(chosen[f"{name}_date"].is_not_null() & chosen[name].is_null())
     for fld in BALANCE_FIELDS:
@@ -714,7 +786,8 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
         s_ref, pe_ref = at(f"_ref{k}", "shares_outstanding"), at(f"_ref{k}", "period_end")
         days = (pe_now - pe_ref).dt.total_days().cast(pl.Float64)
         out[f"share_growth_{k}y"] = ((out["shares_outstanding"] / s_ref).pow(365.25 / days) - 1.0).alias(
-            f"share_growth_{k}y")
+            f"share_growth_{k}y"
+        )
     out["fundamentals_missing_fx"] = reduce(operator.or_, no_fx).alias("fundamentals_missing_fx")
     out["fundamentals_demo"] = per["fundamentals_demo"]
     agg = pl.DataFrame(out)
@@ -723,8 +796,7 @@ def _fundamental_parts(fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, spli
     return agg, rows
 
 
-def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.DataFrame,
-                        as_of: date) -> pl.DataFrame:
+def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.DataFrame, as_of: date) -> pl.DataFrame:
     """Per company, the latest daily share count on or before ``as_of`` on the closes' basis: symbol,
     ``_sh_date``, ``_sh_shares``, ``_sh_demo``. A count that is not positive is unknown, not zero."""
     h = history.drop_nulls(["symbol", "date", "shares"]).filter(
@@ -761,8 +833,12 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
     latest, panel, runs = _price_parts(inputs.prices, comp, fx, as_of, cfg)
     fund_agg, fund_rows = _fundamental_parts(inputs.fundamentals, comp, fx, splits, as_of, cfg)
     shares_now = _latest_share_count(inputs.share_history, comp, splits, as_of)
-    split_demo = splits.filter(pl.col("provider") == "demo").select("symbol").unique().with_columns(
-        pl.lit(True).alias("_split_demo"))
+    split_demo = (
+        splits.filter(pl.col("provider") == "demo")
+        .select("symbol")
+        .unique()
+        .with_columns(pl.lit(True).alias("_split_demo"))
+    )
     events = _events(inputs.events, comp, as_of)
     ev_demo = events.group_by("symbol").agg((pl.col("provider") == "demo").fill_null(False).any().alias("events_demo"))
     fx_demo = pl.col("code").is_in(sorted(fx.demo_codes)).fill_null(False)
@@ -785,9 +861,13 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
         .join(split_demo, on="symbol", how="left")
         .join(ev_demo, on="symbol", how="left")
         .with_columns(
-            pl.when(use_history).then(pl.col("_sh_shares")).otherwise(pl.col("shares_outstanding"))
+            pl.when(use_history)
+            .then(pl.col("_sh_shares"))
+            .otherwise(pl.col("shares_outstanding"))
             .alias("shares_outstanding"),
-            pl.when(use_history).then(pl.col("_sh_date")).otherwise(pl.col("shares_outstanding_date"))
+            pl.when(use_history)
+            .then(pl.col("_sh_date"))
+            .otherwise(pl.col("shares_outstanding_date"))
             .alias("shares_outstanding_date"),
             (use_history & pl.col("_sh_demo")).fill_null(False).alias("_sh_demo"),
         )
@@ -798,24 +878,45 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
             pl.col("volume_days").fill_null(0),
             pl.col("last_price_date").is_null().alias("no_prices"),
             pl.col("fundamentals_period_end").is_null().alias("no_fundamentals"),
-            (pl.col("prices_missing_fx").fill_null(False) | pl.col("fundamentals_missing_fx").fill_null(False)
-             | (pl.col("code").is_null() & (pl.col("last_price_date").is_not_null()))).alias("missing_fx"),
-            (pl.col("company_demo") | pl.col("prices_demo").fill_null(False)
-             | pl.col("fundamentals_demo").fill_null(False) | pl.col("events_demo").fill_null(False)
-             | pl.col("_sh_demo") | pl.col("_split_demo").fill_null(False)
-             | (fx_demo & pl.col("last_price_date").is_not_null())).alias("demo"),
+            (
+                pl.col("prices_missing_fx").fill_null(False)
+                | pl.col("fundamentals_missing_fx").fill_null(False)
+                | (pl.col("code").is_null() & (pl.col("last_price_date").is_not_null()))
+            ).alias("missing_fx"),
+            (
+                pl.col("company_demo")
+                | pl.col("prices_demo").fill_null(False)
+                | pl.col("fundamentals_demo").fill_null(False)
+                | pl.col("events_demo").fill_null(False)
+                | pl.col("_sh_demo")
+                | pl.col("_split_demo").fill_null(False)
+                | (fx_demo & pl.col("last_price_date").is_not_null())
+            ).alias("demo"),
             *[(pl.col(f"{c}_date") < stale_fund).fill_null(False).alias(f"stale:{c}") for c in STALE_FIELDS],
-            (pl.col("last_price_date").is_not_null()
-             & (pl.col("last_trade_date").is_null() | (untraded > int(cfg["halted_trading_days"])).fill_null(False)))
-            .alias("halted"),
+            (
+                pl.col("last_price_date").is_not_null()
+                & (pl.col("last_trade_date").is_null() | (untraded > int(cfg["halted_trading_days"])).fill_null(False))
+            ).alias("halted"),
         )
         .with_columns(
-            ((pl.col("last_price_date") < stale_price).fill_null(False)
-             | (pl.col("fundamentals_period_end") < stale_fund).fill_null(False)
-             | pl.any_horizontal([pl.col(f) for f in FIELD_FLAGS])).alias("stale"),
+            (
+                (pl.col("last_price_date") < stale_price).fill_null(False)
+                | (pl.col("fundamentals_period_end") < stale_fund).fill_null(False)
+                | pl.any_horizontal([pl.col(f) for f in FIELD_FLAGS])
+            ).alias("stale"),
         )
-        .drop("prices_missing_fx", "fundamentals_missing_fx", "prices_demo", "fundamentals_demo", "events_demo",
-              "company_demo", "_sh_date", "_sh_shares", "_sh_demo", "_split_demo")
+        .drop(
+            "prices_missing_fx",
+            "fundamentals_missing_fx",
+            "prices_demo",
+            "fundamentals_demo",
+            "events_demo",
+            "company_demo",
+            "_sh_date",
+            "_sh_shares",
+            "_sh_demo",
+            "_split_demo",
+        )
         .sort("symbol")
     )
     # Inf or NaN (a zero share count in an old period, say) would poison ranks: treat them as missing.
@@ -823,5 +924,12 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
     base = base.with_columns([pl.col(c).fill_nan(None) for c in floats]).with_columns(
         [pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c) for c in floats]
     )
-    return FactorContext(as_of=as_of, settings=MappingProxyType(dict(cfg)), base=base, prices=panel,
-                         price_runs=runs, fundamentals=fund_rows, events=events)
+    return FactorContext(
+        as_of=as_of,
+        settings=MappingProxyType(dict(cfg)),
+        base=base,
+        prices=panel,
+        price_runs=runs,
+        fundamentals=fund_rows,
+        events=events,
+    )

@@ -56,9 +56,11 @@ PARAMS: dict[str, object] = {
 
 def role_exposure(roles: pl.Expr, weights: dict[str, float]) -> pl.Expr:
     """Mean role weight over the company's roles (unknown roles are ignored; no known role gives null)."""
-    return roles.str.split(";").list.eval(
-        pl.element().replace_strict(weights, default=None, return_dtype=pl.Float64)
-    ).list.mean()
+    return (
+        roles.str.split(";")
+        .list.eval(pl.element().replace_strict(weights, default=None, return_dtype=pl.Float64))
+        .list.mean()
+    )
 
 
 def decay(ctx: FactorContext, half_life_years: float) -> pl.Expr:
@@ -98,9 +100,11 @@ def risked_capacity(ctx: FactorContext, p: Params) -> pl.DataFrame:
         * pl.col("stage").replace_strict(stages, default=0.0, return_dtype=pl.Float64)
         * (1.0 + p["capacity_discount_rate"]) ** (-years.cast(pl.Float64))
     )
-    return ev.sort(["symbol", "capacity_tpa", "target_year"], nulls_last=True).group_by(
-        "symbol", maintain_order=True
-    ).agg(risked.sum().alias("risked_tpa"))
+    return (
+        ev.sort(["symbol", "capacity_tpa", "target_year"], nulls_last=True)
+        .group_by("symbol", maintain_order=True)
+        .agg(risked.sum().alias("risked_tpa"))
+    )
 
 
 def _saturate(x: pl.Expr, scale: float) -> pl.Expr:
@@ -135,9 +139,13 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
     base = ctx.base
     region_weights: dict[str, float] = p["region_weights"]
-    tags = pl.col("gov_backing").fill_null("").str.split(";").list.eval(
-        pl.element().filter(pl.element().str.len_chars() > 0)
-    ).list.len()
+    tags = (
+        pl.col("gov_backing")
+        .fill_null("")
+        .str.split(";")
+        .list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
+        .list.len()
+    )
     frame = (
         base.select("symbol", "roles", "region", "gov_backing", "market_cap_usd")
         .join(_gov_events(ctx, p), on="symbol", how="left")
@@ -148,7 +156,8 @@ def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
     return frame.select(
         "symbol",
         role_exposure(pl.col("roles"), p["role_weights"]).alias("role_exposure"),
-        pl.col("region").replace_strict(region_weights, default=p["allied_weight"], return_dtype=pl.Float64)
+        pl.col("region")
+        .replace_strict(region_weights, default=p["allied_weight"], return_dtype=pl.Float64)
         .alias("allied_footprint"),
         (tags.cast(pl.Float64) * p["gov_tag_weight"] + pl.col("gov_events")).alias("gov_backing"),
         pl.when(pl.col("risked_tpa") <= 0)
@@ -158,4 +167,3 @@ def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
         .otherwise(None)
         .alias("capacity_pipeline"),
     )
-

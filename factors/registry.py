@@ -168,8 +168,9 @@ def factor_modules() -> list[str]:
     import factors
 
     return sorted(
-        m.name for m in pkgutil.iter_modules(factors.__path__) if not m.ispkg and m.name not in FRAMEWORK_MODULES
-        and not m.name.startswith("_")
+        m.name
+        for m in pkgutil.iter_modules(factors.__path__)
+        if not m.ispkg and m.name not in FRAMEWORK_MODULES and not m.name.startswith("_")
     )
 
 

@@ -115,9 +115,12 @@ def classify(rs: RuleSet) -> list[pl.Expr]:
     pure_miner = pl.col("roles") == "miner"
     enabler = _any_role(rs.enabler_roles)
     role_class = (
-        pl.when(enabler).then(pl.lit("enabler"))
-        .when(roles.list.contains("miner")).then(pl.lit("miner"))
-        .when(roles.list.contains("downstream_user")).then(pl.lit("downstream_user"))
+        pl.when(enabler)
+        .then(pl.lit("enabler"))
+        .when(roles.list.contains("miner"))
+        .then(pl.lit("miner"))
+        .when(roles.list.contains("downstream_user"))
+        .then(pl.lit("downstream_user"))
         .otherwise(roles.list.first())
     )
     from screener.contract import SEGMENTS
@@ -136,8 +139,9 @@ def classify(rs: RuleSet) -> list[pl.Expr]:
     return [role_class.alias("role_class"), tilt.alias("tilt")]
 
 
-def _minimum(column: str, what: str, minimum: float, text: Callable[[float], str], factor: str | None = None
-             ) -> Describe:
+def _minimum(
+    column: str, what: str, minimum: float, text: Callable[[float], str], factor: str | None = None
+) -> Describe:
     def describe(row: Mapping[str, Any]) -> tuple[str, str | None]:
         v = row.get(column)
         if v is None or v != v:
@@ -156,8 +160,9 @@ def _condition(prefix: str, cond: Compiled) -> Describe:
     return describe
 
 
-def universe_conditions(rs: RuleSet, columns: Collection[str],
-                        extra: Sequence[tuple[str, Compiled]] = ()) -> list[tuple[str, pl.Expr]]:
+def universe_conditions(
+    rs: RuleSet, columns: Collection[str], extra: Sequence[tuple[str, Compiled]] = ()
+) -> list[tuple[str, pl.Expr]]:
     """Step 2 as (label, condition) pairs; the label is what a filtered company is told."""
     return [(label, cond) for label, cond, _ in universe_checks(rs, columns, extra)]
 
@@ -166,8 +171,9 @@ def _pct_text(v: float) -> str:
     return f"{v:.0%}"
 
 
-def universe_checks(rs: RuleSet, columns: Collection[str], extra: Sequence[tuple[str, Compiled]] = ()
-                    ) -> list[tuple[str, pl.Expr, Describe | None]]:
+def universe_checks(
+    rs: RuleSet, columns: Collection[str], extra: Sequence[tuple[str, Compiled]] = ()
+) -> list[tuple[str, pl.Expr, Describe | None]]:
     """Step 2 as (label, condition, how to say why a row failed it with its own numbers)."""
     u = rs.universe
     out: list[tuple[str, pl.Expr, Describe | None]] = []
@@ -177,29 +183,56 @@ def universe_checks(rs: RuleSet, columns: Collection[str], extra: Sequence[tuple
         out.append((f"carries an excluded role ({', '.join(u.exclude_roles)})", ~_any_role(u.exclude_roles), None))
     if u.countries or u.regions:
         places = [*u.countries, *u.regions]
-        out.append((f"outside {', '.join(places)}",
-                    pl.col("country").is_in(list(u.countries)) | pl.col("region").is_in(list(u.regions)), None))
+        out.append(
+            (
+                f"outside {', '.join(places)}",
+                pl.col("country").is_in(list(u.countries)) | pl.col("region").is_in(list(u.regions)),
+                None,
+            )
+        )
     if u.exclude_countries:
-        out.append((f"in an excluded country ({', '.join(u.exclude_countries)})",
-                    ~pl.col("country").is_in(list(u.exclude_countries)), None))
+        out.append(
+            (
+                f"in an excluded country ({', '.join(u.exclude_countries)})",
+                ~pl.col("country").is_in(list(u.exclude_countries)),
+                None,
+            )
+        )
     if u.exclude_regions:
-        out.append((f"in an excluded region ({', '.join(u.exclude_regions)})",
-                    ~pl.col("region").is_in(list(u.exclude_regions)), None))
+        out.append(
+            (
+                f"in an excluded region ({', '.join(u.exclude_regions)})",
+                ~pl.col("region").is_in(list(u.exclude_regions)),
+                None,
+            )
+        )
     if u.stages:
         out.append((f"stage not {' or '.join(u.stages)}", pl.col("stage").is_in(list(u.stages)), None))
     if u.min_market_cap_usd is not None:
-        out.append((f"market cap below {usd_text(u.min_market_cap_usd)} or unknown",
-                    pl.col("market_cap_usd") >= u.min_market_cap_usd,
-                    _minimum("market_cap_usd", "market cap", u.min_market_cap_usd, usd_text)))
+        out.append(
+            (
+                f"market cap below {usd_text(u.min_market_cap_usd)} or unknown",
+                pl.col("market_cap_usd") >= u.min_market_cap_usd,
+                _minimum("market_cap_usd", "market cap", u.min_market_cap_usd, usd_text),
+            )
+        )
     if u.min_liquidity_usd is not None:
         col = LIQUIDITY_USD if LIQUIDITY_USD in columns else "liquidity"
-        out.append((f"median traded value below {usd_text(u.min_liquidity_usd)} or unknown",
-                    pl.col(col) >= u.min_liquidity_usd,
-                    _minimum(col, "median traded value", u.min_liquidity_usd, usd_text, "liquidity")))
+        out.append(
+            (
+                f"median traded value below {usd_text(u.min_liquidity_usd)} or unknown",
+                pl.col(col) >= u.min_liquidity_usd,
+                _minimum(col, "median traded value", u.min_liquidity_usd, usd_text, "liquidity"),
+            )
+        )
     if u.min_data_completeness is not None:
-        out.append((f"data completeness below {u.min_data_completeness:.0%}",
-                    pl.col("data_completeness") >= u.min_data_completeness,
-                    _minimum("data_completeness", "data completeness", u.min_data_completeness, _pct_text)))
+        out.append(
+            (
+                f"data completeness below {u.min_data_completeness:.0%}",
+                pl.col("data_completeness") >= u.min_data_completeness,
+                _minimum("data_completeness", "data completeness", u.min_data_completeness, _pct_text),
+            )
+        )
     if u.where is not None:
         out.append((f"universe.where: {u.where.text}", u.where.expr, _condition("universe.where: ", u.where)))
     for label, cond in extra:
@@ -242,8 +275,10 @@ def rank(
 
     missing = sorted(required_columns(rs, [c for _, c in where]) - set(scores.columns))
     if missing:
-        raise ScreenerError(f"the scores lack {', '.join(missing)} needed by rule set {rs.name!r}; "
-                            "rerun 'screener score' to recompute them")
+        raise ScreenerError(
+            f"the scores lack {', '.join(missing)} needed by rule set {rs.name!r}; "
+            "rerun 'screener score' to recompute them"
+        )
     factors = factors_in(scores)
     specs = factor_specs()
     n_top = top_n if top_n is not None else rs.top_n
@@ -260,7 +295,8 @@ def rank(
         gates.append((label, g.condition.expr))
         describe[label] = _gate(g.name, g.condition)
     df = df.with_columns(
-        pl.when(pl.col("_filtered").is_not_null()).then(None).otherwise(_first_failure(gates)).alias("_gated"))
+        pl.when(pl.col("_filtered").is_not_null()).then(None).otherwise(_first_failure(gates)).alias("_gated")
+    )
     # Step 4: missing weighted factors under "exclude".
     if rs.on_missing == "exclude":
         miss = [(f"missing {f}", pl.col(f).is_not_null()) for f in rs.factors]
@@ -270,10 +306,14 @@ def rank(
     else:
         excl = pl.lit(None, dtype=pl.String)
     df = df.with_columns(
-        pl.when(pl.col("_filtered").is_not_null()).then(pl.lit("filtered"))
-        .when(pl.col("_gated").is_not_null()).then(pl.lit("gated"))
-        .when(excl.is_not_null()).then(pl.lit("excluded"))
-        .otherwise(None).alias("status"),
+        pl.when(pl.col("_filtered").is_not_null())
+        .then(pl.lit("filtered"))
+        .when(pl.col("_gated").is_not_null())
+        .then(pl.lit("gated"))
+        .when(excl.is_not_null())
+        .then(pl.lit("excluded"))
+        .otherwise(None)
+        .alias("status"),
         pl.coalesce([pl.col("_filtered"), pl.col("_gated"), excl]).alias("why_out"),
     ).drop("_filtered", "_gated")
 
@@ -294,34 +334,51 @@ def rank(
         better = pct if specs[w.factor].direction == "higher_is_better" else 1.0 - pct
         if w.prefer == "worse":
             better = 1.0 - better
-        contribs.append((better.fill_null(fill) * (w.weight / rs.total_weight) * pl.col("tilt"))
-                        .alias(f"contrib.{w.factor}"))
+        contribs.append(
+            (better.fill_null(fill) * (w.weight / rs.total_weight) * pl.col("tilt")).alias(f"contrib.{w.factor}")
+        )
     eligible = eligible.with_columns(contribs)
     eligible = eligible.with_columns(pl.sum_horizontal([f"contrib.{w.factor}" for w in rs.weights]).alias("score"))
     # Step 8: stated order.
-    eligible = eligible.sort(
-        ["score", rs.tie_break, "symbol"],
-        descending=[True, rs.tie_break_order == "desc", False],
-        nulls_last=True,
-        maintain_order=True,
-    ).with_row_index("candidate_rank", offset=1).with_columns(pl.col("candidate_rank").cast(pl.Int64))
+    eligible = (
+        eligible.sort(
+            ["score", rs.tie_break, "symbol"],
+            descending=[True, rs.tie_break_order == "desc", False],
+            nulls_last=True,
+            maintain_order=True,
+        )
+        .with_row_index("candidate_rank", offset=1)
+        .with_columns(pl.col("candidate_rank").cast(pl.Int64))
+    )
     # Steps 9-10: buffer and constraints.
     chosen, kept, why = _select(eligible, set(incumbents), n_top, stay, rs)
-    ranks = pl.DataFrame({"symbol": chosen, "rank": list(range(1, len(chosen) + 1))},
-                         schema={"symbol": pl.String, "rank": pl.Int64})
-    whys = pl.DataFrame({"symbol": list(why), "_why": list(why.values())}, schema={"symbol": pl.String,
-                                                                                   "_why": pl.String})
-    eligible = eligible.join(ranks, on="symbol", how="left").join(whys, on="symbol", how="left").with_columns(
-        pl.col("symbol").is_in(pl.Series(sorted(kept), dtype=pl.String)).alias("kept_by_buffer"),
-        pl.col("symbol").is_in(pl.Series(sorted(incumbents), dtype=pl.String)).alias("incumbent"),
-        pl.when(pl.col("rank").is_not_null()).then(pl.lit("member")).otherwise(pl.lit("candidate")).alias("status"),
-        pl.when(pl.col("rank").is_not_null()).then(None).otherwise(pl.col("_why")).alias("why_out"),
-    ).drop("_why")
+    ranks = pl.DataFrame(
+        {"symbol": chosen, "rank": list(range(1, len(chosen) + 1))}, schema={"symbol": pl.String, "rank": pl.Int64}
+    )
+    whys = pl.DataFrame(
+        {"symbol": list(why), "_why": list(why.values())}, schema={"symbol": pl.String, "_why": pl.String}
+    )
+    eligible = (
+        eligible.join(ranks, on="symbol", how="left")
+        .join(whys, on="symbol", how="left")
+        .with_columns(
+            pl.col("symbol").is_in(pl.Series(sorted(kept), dtype=pl.String)).alias("kept_by_buffer"),
+            pl.col("symbol").is_in(pl.Series(sorted(incumbents), dtype=pl.String)).alias("incumbent"),
+            pl.when(pl.col("rank").is_not_null()).then(pl.lit("member")).otherwise(pl.lit("candidate")).alias("status"),
+            pl.when(pl.col("rank").is_not_null()).then(None).otherwise(pl.col("_why")).alias("why_out"),
+        )
+        .drop("_why")
+    )
     table = pl.concat([eligible, others], how="diagonal_relaxed")
-    table = table.with_columns(
-        pl.col("status").replace_strict(STATUS_ORDER, return_dtype=pl.Int32).alias("_o"),
-        pl.col("incumbent").fill_null(False), pl.col("kept_by_buffer").fill_null(False),
-    ).sort(["_o", "rank", "candidate_rank", "symbol"], nulls_last=True).drop("_o")
+    table = (
+        table.with_columns(
+            pl.col("status").replace_strict(STATUS_ORDER, return_dtype=pl.Int32).alias("_o"),
+            pl.col("incumbent").fill_null(False),
+            pl.col("kept_by_buffer").fill_null(False),
+        )
+        .sort(["_o", "rank", "candidate_rank", "symbol"], nulls_last=True)
+        .drop("_o")
+    )
     # Step 11: reasons.
     table = table.with_columns(pl.Series("reason", reasons(table, rs, factors), dtype=pl.String))
     return Ranking(table, rs, factors)
@@ -353,12 +410,14 @@ def _explain_out(others: pl.DataFrame, describe: Mapping[str, Describe]) -> pl.D
         words, factor = fn(row) if fn is not None else (row["why_out"], None)
         whys.append(words)
         factors.append(factor)
-    return others.with_columns(pl.Series("why_out", whys, dtype=pl.String),
-                               pl.Series("out_factor", factors, dtype=pl.String))
+    return others.with_columns(
+        pl.Series("why_out", whys, dtype=pl.String), pl.Series("out_factor", factors, dtype=pl.String)
+    )
 
 
-def _select(eligible: pl.DataFrame, incumbents: set[str], n: int, m: int, rs: RuleSet
-            ) -> tuple[list[str], set[str], dict[str, str]]:
+def _select(
+    eligible: pl.DataFrame, incumbents: set[str], n: int, m: int, rs: RuleSet
+) -> tuple[list[str], set[str], dict[str, str]]:
     """Fill N places: incumbents within M first, then the best of the rest, skipping names that break a cap."""
     rows = eligible.select("symbol", "country", "roles", "candidate_rank").to_dicts()
     chosen: list[str] = []
@@ -424,10 +483,23 @@ def watchlist_rows(table: pl.DataFrame, weighted: Sequence[str], factors: Sequen
     """
     members = table.filter(pl.col("status") == "member").sort("rank")
     return members.select(
-        [pl.col("rank"), "symbol", "name", "country", "roles", "stage",
-         pl.col("market_cap_usd") if "market_cap_usd" in table.columns
-         else pl.lit(None, dtype=pl.Float64).alias("market_cap_usd"),
-         "score", "tilt", *[f"contrib.{f}" for f in weighted],
-         *[pl.col(eligible_pct(f)).alias(f"{f}_pct") for f in factors],
-         "data_completeness", "flags", "demo", "reason"]
+        [
+            pl.col("rank"),
+            "symbol",
+            "name",
+            "country",
+            "roles",
+            "stage",
+            pl.col("market_cap_usd")
+            if "market_cap_usd" in table.columns
+            else pl.lit(None, dtype=pl.Float64).alias("market_cap_usd"),
+            "score",
+            "tilt",
+            *[f"contrib.{f}" for f in weighted],
+            *[pl.col(eligible_pct(f)).alias(f"{f}_pct") for f in factors],
+            "data_completeness",
+            "flags",
+            "demo",
+            "reason",
+        ]
     )

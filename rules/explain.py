@@ -72,8 +72,14 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
         if row.get("status") != "member":
             out.append(None)
             continue
-        parts = [role_phrase(row.get("roles"), row.get("role_class"), row.get("segment") if "segment" in cols
-                             else None, rs.enabler_roles)]
+        parts = [
+            role_phrase(
+                row.get("roles"),
+                row.get("role_class"),
+                row.get("segment") if "segment" in cols else None,
+                rs.enabler_roles,
+            )
+        ]
 
         def lift(i: int, row: dict = row) -> float:
             return rs.weights[i].weight * (_better(rs, i, row.get(f"{rs.weights[i].factor}_pct_eligible")) - 0.5)
@@ -82,8 +88,11 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
             return _better(rs, i, row.get(f"{rs.weights[i].factor}_pct_eligible"))
 
         order = sorted(range(len(rs.weights)), key=lambda i: (-lift(i), i))
-        cited = [i for i in order if better(i) >= 0.5 + CITE_ABOVE
-                 and row.get(f"{rs.weights[i].factor}_pct_eligible") is not None][:2]
+        cited = [
+            i
+            for i in order
+            if better(i) >= 0.5 + CITE_ABOVE and row.get(f"{rs.weights[i].factor}_pct_eligible") is not None
+        ][:2]
         for n, i in enumerate(cited):
             f = rs.weights[i].factor
             pct = row.get(f"{f}_pct_eligible")
@@ -125,8 +134,10 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
     """The compiled plan as (step, words) in the order the engine runs it."""
     specs = factor_specs()
     u = rs.universe
-    steps: list[tuple[str, str]] = [("rule set", f"{rs.name}: {rs.description}".rstrip(": ")),
-                                    ("source", f"{rs.source} (content hash {rs.content_hash})")]
+    steps: list[tuple[str, str]] = [
+        ("rule set", f"{rs.name}: {rs.description}".rstrip(": ")),
+        ("source", f"{rs.source} (content hash {rs.content_hash})"),
+    ]
     uni: list[str] = []
     if u.include_roles:
         uni.append(f"keep companies with the role {_list(u.include_roles)}")
@@ -148,16 +159,24 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
     if u.where is not None:
         uni.append(f"where {u.where.text}")
     steps += [("universe", s) for s in uni] or [("universe", "every scored company")]
-    steps += [("gate", f"{g.name}: keep only companies where {g.condition.text} (a missing value fails)")
-              for g in rs.gates] or [("gate", "no gates")]
-    grouping = {"universe": "across the whole eligible set", "role": "within each role class (enabler, miner, "
-                "downstream_user, other)", "region": "within each region"}[rs.group_by]
-    missing = {"neutral": "a missing value counts as the middle (0.5)", "worst": "a missing value counts as the "
-               "worst (0)", "exclude": "a company missing a weighted factor is excluded"}[rs.on_missing]
+    steps += [
+        ("gate", f"{g.name}: keep only companies where {g.condition.text} (a missing value fails)") for g in rs.gates
+    ] or [("gate", "no gates")]
+    grouping = {
+        "universe": "across the whole eligible set",
+        "role": "within each role class (enabler, miner, downstream_user, other)",
+        "region": "within each region",
+    }[rs.group_by]
+    missing = {
+        "neutral": "a missing value counts as the middle (0.5)",
+        "worst": "a missing value counts as the worst (0)",
+        "exclude": "a company missing a weighted factor is excluded",
+    }[rs.on_missing]
     if rs.percentile_over == "scored":
         grouping = grouping.replace("whole eligible set", "whole universe")
-        steps.append(("percentiles", f"rank every factor over every scored company (not only those left), "
-                      f"{grouping}; {missing}"))
+        steps.append(
+            ("percentiles", f"rank every factor over every scored company (not only those left), {grouping}; {missing}")
+        )
     else:
         steps.append(("percentiles", f"rank every factor again over the companies left, {grouping}; {missing}"))
     for w in rs.weights:
@@ -177,13 +196,27 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
         if key in SEGMENTS:
             who = f"the {key} segment"
         tilts.append(f"x{mult:g} for {who}")
-    steps.append(("tilt", "multiply the score " + "; ".join(tilts) + " (multipliers combine by product)"
-                  if tilts else "no tilts"))
-    steps.append(("order", f"score descending, then {rs.tie_break} "
-                  f"{'descending' if rs.tie_break_order == 'desc' else 'ascending'} (missing last), then symbol"))
+    steps.append(
+        (
+            "tilt",
+            "multiply the score " + "; ".join(tilts) + " (multipliers combine by product)" if tilts else "no tilts",
+        )
+    )
+    steps.append(
+        (
+            "order",
+            f"score descending, then {rs.tie_break} "
+            f"{'descending' if rs.tie_break_order == 'desc' else 'ascending'} (missing last), then symbol",
+        )
+    )
     if rs.stay_within > rs.top_n:
-        steps.append(("buffer", f"newcomers enter within the top {rs.top_n}; last run's members stay while within "
-                      f"the top {rs.stay_within}"))
+        steps.append(
+            (
+                "buffer",
+                f"newcomers enter within the top {rs.top_n}; last run's members stay while within "
+                f"the top {rs.stay_within}",
+            )
+        )
     else:
         steps.append(("buffer", "none: membership is the top N each run"))
     cons = [f"at most {rs.top_n} names"]
@@ -191,8 +224,9 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
         cons.append(f"at most {rs.max_per_country} per country")
     if rs.max_per_role is not None:
         cons.append(f"at most {rs.max_per_role} per role (a company counts for each role it carries)")
-    steps.append(("constraints", "; ".join(cons) + "; a name that breaks a cap is skipped and the next one fills "
-                  "the place"))
+    steps.append(
+        ("constraints", "; ".join(cons) + "; a name that breaks a cap is skipped and the next one fills the place")
+    )
     return steps
 
 
@@ -204,12 +238,19 @@ def plan_lines(rs: RuleSet, width: int = 100) -> list[str]:
     label = max(len(s) for s, _ in steps) + 2
     out: list[str] = []
     for step, words in steps:
-        out += textwrap.wrap(words, width=max(width, label + 20), initial_indent=step.ljust(label),
-                             subsequent_indent=" " * label, break_long_words=False, break_on_hyphens=False)
+        out += textwrap.wrap(
+            words,
+            width=max(width, label + 20),
+            initial_indent=step.ljust(label),
+            subsequent_indent=" " * label,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
     return out
 
 
 def plan_frame(rs: RuleSet) -> pl.DataFrame:
     steps = plan(rs)
-    return pl.DataFrame({"step": [s for s, _ in steps], "plan": [p for _, p in steps]},
-                        schema={"step": pl.String, "plan": pl.String})
+    return pl.DataFrame(
+        {"step": [s for s, _ in steps], "plan": [p for _, p in steps]}, schema={"step": pl.String, "plan": pl.String}
+    )

@@ -53,10 +53,18 @@ if TYPE_CHECKING:  # polars is imported where expressions are built, so parsing 
 #: The operators of the language, shared by the polars compiler and the row-by-row explainer (rules.why), which
 #: both apply them to their own values (polars expressions, Python numbers).
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
 }
 COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -170,8 +178,10 @@ def _check_flag(value: str) -> str | None:
     if (not sep and value in FLAGS) or (sep and rest and prefix in FLAG_PREFIXES):
         return None
     known = [*FLAGS, *(f"{p}:{rest or '<column>'}" for p in FLAG_PREFIXES)]
-    return (f"unknown flag {value!r}{suggest(value, known)}; flags are {', '.join(FLAGS)} or "
-            f"{'/'.join(FLAG_PREFIXES)}:<column>")
+    return (
+        f"unknown flag {value!r}{suggest(value, known)}; flags are {', '.join(FLAGS)} or "
+        f"{'/'.join(FLAG_PREFIXES)}:<column>"
+    )
 
 
 def _has_in_list(column: str, sep: str | None) -> Callable[[str], pl.Expr]:
@@ -190,12 +200,28 @@ def _functions() -> dict[str, Function]:
     from screener.contract import GOV_BACKING, ROLES
 
     return {
-        "has_role": Function("has_role", "roles", frozenset(ROLES), _has_in_list("roles", ";"),
-                             "the company carries this supply-chain role"),
-        "has_flag": Function("has_flag", "flags", None, _has_in_list("flags", None),
-                             "the score row carries this data flag (demo, stale, missing_fx, ...)", _check_flag),
-        "has_backing": Function("has_backing", "gov_backing", frozenset(GOV_BACKING), _has_in_list("gov_backing", ";"),
-                                "the company has this government-backed demand or funding tag"),
+        "has_role": Function(
+            "has_role",
+            "roles",
+            frozenset(ROLES),
+            _has_in_list("roles", ";"),
+            "the company carries this supply-chain role",
+        ),
+        "has_flag": Function(
+            "has_flag",
+            "flags",
+            None,
+            _has_in_list("flags", None),
+            "the score row carries this data flag (demo, stale, missing_fx, ...)",
+            _check_flag,
+        ),
+        "has_backing": Function(
+            "has_backing",
+            "gov_backing",
+            frozenset(GOV_BACKING),
+            _has_in_list("gov_backing", ";"),
+            "the company has this government-backed demand or funding tag",
+        ),
     }
 
 
@@ -225,9 +251,19 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 IDENTITY_TEXT = ("symbol", "name", "country", "region", "roles", "stage", "segment", "currency", "gov_backing")
-FIELDS_USD = ("market_cap_usd", "price_usd", "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd",
-              "free_cash_flow_ttm_usd", "cash_usd", "total_debt_usd", "net_cash_usd", "total_equity_usd",
-              "shares_outstanding")
+FIELDS_USD = (
+    "market_cap_usd",
+    "price_usd",
+    "revenue_ttm_usd",
+    "operating_cash_flow_ttm_usd",
+    "capex_ttm_usd",
+    "free_cash_flow_ttm_usd",
+    "cash_usd",
+    "total_debt_usd",
+    "net_cash_usd",
+    "total_equity_usd",
+    "shares_outstanding",
+)
 
 
 def _vocabularies() -> dict[str, frozenset[str]]:
@@ -241,8 +277,9 @@ def _vocabularies() -> dict[str, frozenset[str]]:
     }
 
 
-def namespace_for(factors: Iterable[str], components: Iterable[str] = (), extra: Mapping[str, str] | None = None
-                  ) -> Namespace:
+def namespace_for(
+    factors: Iterable[str], components: Iterable[str] = (), extra: Mapping[str, str] | None = None
+) -> Namespace:
     """The names a score frame offers for the given factors and components (plus any ``extra`` typed names)."""
     types: dict[str, str] = {n: TEXT for n in IDENTITY_TEXT}
     types.update({n: NUMBER for n in FIELDS_USD})
@@ -314,7 +351,7 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("kw", low, i, word) if low in KEYWORDS else Token("name", word, i, word))
             i = j
         else:
-            two = text[i:i + 2]
+            two = text[i : i + 2]
             if two in ("==", "!=", "<=", ">="):
                 tokens.append(Token("op", two, i, two))
                 i += 2
@@ -335,8 +372,12 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
     j = i
     while j < n and (text[j].isdigit() or text[j] in "._"):
         j += 1
-    if j < n and text[j] in "eE" and j + 1 < n and (text[j + 1].isdigit() or (text[j + 1] in "+-" and j + 2 < n
-                                                                                and text[j + 2].isdigit())):
+    if (
+        j < n
+        and text[j] in "eE"
+        and j + 1 < n
+        and (text[j + 1].isdigit() or (text[j + 1] in "+-" and j + 2 < n and text[j + 2].isdigit()))
+    ):
         j += 2
         while j < n and text[j].isdigit():
             j += 1
@@ -348,13 +389,14 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
     except ValueError:
         raise ExprError(f"malformed number {raw!r} at {_where(i, text)}") from None
     for suffix, scale in sorted(_SUFFIXES.items(), key=lambda kv: -len(kv[0])):
-        if text.startswith(suffix, j) and not (j + len(suffix) < n and (text[j + len(suffix)].isalnum()
-                                                                         or text[j + len(suffix)] == "_")):
+        if text.startswith(suffix, j) and not (
+            j + len(suffix) < n and (text[j + len(suffix)].isalnum() or text[j + len(suffix)] == "_")
+        ):
             value *= scale
             j += len(suffix)
             break
     if j < n and (text[j].isalpha() or text[j] == "_"):
-        raise ExprError(f"malformed number {text[i:j + 1]!r} at {_where(i, text)} (suffixes: %, k, m, bn)")
+        raise ExprError(f"malformed number {text[i : j + 1]!r} at {_where(i, text)} (suffixes: %, k, m, bn)")
     if not math.isfinite(value) or abs(value) > MAX_NUMBER:
         raise ExprError(f"number {text[i:j]!r} is out of range (at most {MAX_NUMBER:g} in size) at {_where(i, text)}")
     tokens.append(Token("num", value, i, text[i:j]))
@@ -372,7 +414,7 @@ def _string(text: str, i: int, tokens: list[Token]) -> int:
             j += 2
             continue
         if ch == quote:
-            tokens.append(Token("str", "".join(out), i, text[i:j + 1]))
+            tokens.append(Token("str", "".join(out), i, text[i : j + 1]))
             return j + 1
         out.append(ch)
         j += 1
@@ -411,7 +453,7 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.at("end"):
-            raise ExprError("empty expression: write a condition such as \"dilution_risk_pct < 0.5\"")
+            raise ExprError('empty expression: write a condition such as "dilution_risk_pct < 0.5"')
         node = self.or_()
         if not self.at("end"):
             tok = self.peek()
@@ -456,8 +498,11 @@ class _Parser:
         if tok.kind == "op" and tok.value in _COMPARE:
             self.take()
             node: Node = Binary(tok.value, left, self.sum_(), tok.pos)
-        elif tok.kind == "kw" and tok.value in ("in", "not") and (tok.value == "in" or self.tokens[self.i + 1].value
-                                                                   == "in"):
+        elif (
+            tok.kind == "kw"
+            and tok.value in ("in", "not")
+            and (tok.value == "in" or self.tokens[self.i + 1].value == "in")
+        ):
             negated = tok.value == "not"
             if negated:
                 self.take()
@@ -553,8 +598,10 @@ class _Parser:
         functions = _functions()
         if name_tok.value not in functions:
             allowed = ", ".join(functions)
-            raise ExprError(f"unknown function {name_tok.value!r}{suggest(name_tok.value, functions)} at "
-                            f"{_where(name_tok.pos, self.text)}; the only functions are {allowed}")
+            raise ExprError(
+                f"unknown function {name_tok.value!r}{suggest(name_tok.value, functions)} at "
+                f"{_where(name_tok.pos, self.text)}; the only functions are {allowed}"
+            )
         self.take()  # (
         arg = self.take()
         if arg.kind != "str":
@@ -587,8 +634,10 @@ def parse(text: str) -> Node:
     """Parse ``text`` into an AST, or raise ``ExprError`` with one line naming the position."""
     node = _Parser(text).parse()
     if depth(node) > MAX_TREE_DEPTH:
-        raise ExprError(f"expression is too long a chain ({depth(node)} levels; the limit is {MAX_TREE_DEPTH}): "
-                        "split it into several conditions")
+        raise ExprError(
+            f"expression is too long a chain ({depth(node)} levels; the limit is {MAX_TREE_DEPTH}): "
+            "split it into several conditions"
+        )
     return node
 
 
@@ -620,6 +669,7 @@ def _prec(node: Node) -> int:
 
 def to_text(node: Node) -> str:
     """Canonical text of an AST with only the parentheses it needs; ``parse(to_text(n)) == n``."""
+
     def wrap(child: Node, min_prec: int) -> str:
         s = to_text(child)
         return f"({s})" if _prec(child) < min_prec else s
@@ -676,8 +726,9 @@ def _check_value(ns: Namespace, name_node: Node, lit: Node, text: str) -> None:
     if isinstance(name_node, Name) and isinstance(lit, Str) and name_node.name in ns.vocab:
         vocab = ns.vocab[name_node.name]
         if lit.value not in vocab:
-            raise ExprError(f"unknown {name_node.name} {lit.value!r}{suggest(lit.value, vocab)} at "
-                            f"{_where(lit.pos, text)}")
+            raise ExprError(
+                f"unknown {name_node.name} {lit.value!r}{suggest(lit.value, vocab)} at {_where(lit.pos, text)}"
+            )
 
 
 def _canonical_text(ns: Namespace, name_node: Node, lit: Node) -> Node:
@@ -721,8 +772,10 @@ def typecheck(node: Node, ns: Namespace, text: str) -> str:
         fn = _functions()[node.func]
         ns.type_of(fn.column, node.pos, text)
         if fn.vocabulary is not None and node.arg not in fn.vocabulary:
-            raise ExprError(f"{node.func}(): unknown value {node.arg!r}{suggest(node.arg, fn.vocabulary)} at "
-                            f"{_where(node.pos, text)}")
+            raise ExprError(
+                f"{node.func}(): unknown value {node.arg!r}{suggest(node.arg, fn.vocabulary)} at "
+                f"{_where(node.pos, text)}"
+            )
         problem = fn.check(node.arg) if fn.check is not None else None
         if problem:
             raise ExprError(f"{node.func}(): {problem} at {_where(node.pos, text)}")
@@ -740,8 +793,10 @@ def typecheck(node: Node, ns: Namespace, text: str) -> str:
         t = typecheck(node.operand, ns, text)
         for v in node.values:
             if _literal_type(v) != t:
-                raise ExprError(f"list item {to_text(v)} is {_type_word(_literal_type(v))} but the left side is "
-                                f"{_type_word(t)} at {_where(v.pos, text)}")
+                raise ExprError(
+                    f"list item {to_text(v)} is {_type_word(_literal_type(v))} but the left side is "
+                    f"{_type_word(t)} at {_where(v.pos, text)}"
+                )
             _check_value(ns, node.operand, v, text)
         return BOOL
     assert isinstance(node, Binary)
@@ -749,8 +804,10 @@ def typecheck(node: Node, ns: Namespace, text: str) -> str:
     if node.op in ("and", "or"):
         for side, t in ((node.left, lt), (node.right, rt)):
             if t != BOOL:
-                raise ExprError(f"'{node.op}' joins conditions, but {to_text(side)!r} is {_type_word(t)}, at "
-                                f"{_where(node.pos, text)}")
+                raise ExprError(
+                    f"'{node.op}' joins conditions, but {to_text(side)!r} is {_type_word(t)}, at "
+                    f"{_where(node.pos, text)}"
+                )
         return BOOL
     if node.op in ("+", "-", "*", "/"):
         if lt != NUMBER or rt != NUMBER:
@@ -847,6 +904,6 @@ def compile_condition(text: str, ns: Namespace) -> Compiled:
     node = canonical(parse(text), ns)
     t = typecheck(node, ns, text)
     if t != BOOL:
-        raise ExprError(f"{text!r} is {_type_word(t)}, not a condition; compare it, e.g. \"{to_text(node)} > 0\"")
+        raise ExprError(f'{text!r} is {_type_word(t)}, not a condition; compare it, e.g. "{to_text(node)} > 0"')
     names = frozenset(names_in(node))
     return Compiled(text, node, names, frozenset(n for n in names if ns.types.get(n) == NUMBER))

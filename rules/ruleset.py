@@ -165,12 +165,15 @@ def resolve(ref: str | Path) -> Path:
     if len(declared) == 1:
         return declared[0]
     if len(declared) > 1:
-        raise RuleSetError(f"rule set name {text!r} is declared by {', '.join(str(p) for p in declared)}; "
-                           "use the file name (see 'screener rules list')")
+        raise RuleSetError(
+            f"rule set name {text!r} is declared by {', '.join(str(p) for p in declared)}; "
+            "use the file name (see 'screener rules list')"
+        )
     if path.is_file():
         return path
-    raise RuleSetError(f"unknown rule set {text!r}{suggest(text, by_name)}; see 'screener rules list' "
-                       "(or give a path to a .toml file)")
+    raise RuleSetError(
+        f"unknown rule set {text!r}{suggest(text, by_name)}; see 'screener rules list' (or give a path to a .toml file)"
+    )
 
 
 def declared_name(path: Path) -> str | None:
@@ -202,9 +205,11 @@ def load(ref: str | Path, namespace: Namespace | None = None) -> RuleSet:
         # history (membership buffers and week-over-week changes would then mix two rule sets).
         for other in sorted(BUNDLED_DIR.glob("*.toml")):
             if other.stem != path.stem and declared_name(other) == rs.name:
-                raise RuleSetError(f"{label}: name: {rs.name!r} is the name of the bundled rule set "
-                                   f"rules/{other.name}; give this file a name of its own so its weekly runs are "
-                                   "kept apart")
+                raise RuleSetError(
+                    f"{label}: name: {rs.name!r} is the name of the bundled rule set "
+                    f"rules/{other.name}; give this file a name of its own so its weekly runs are "
+                    "kept apart"
+                )
     return rs
 
 
@@ -234,8 +239,15 @@ class _Checker:
             raise self.fail(key, f"must be text in quotes, got {_kind(value)}")
         return value
 
-    def number(self, value: Any, key: str, *, minimum: float | None = None, above: float | None = None,
-               maximum: float | None = None) -> float:
+    def number(
+        self,
+        value: Any,
+        key: str,
+        *,
+        minimum: float | None = None,
+        above: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, got {_kind(value)}")
         try:
@@ -271,7 +283,7 @@ class _Checker:
 
     def choices(self, value: Any, key: str, choices: tuple[str, ...] | frozenset[str], what: str) -> tuple[str, ...]:
         if not isinstance(value, list):
-            raise self.fail(key, f"must be a list of {what}s, e.g. [\"{sorted(choices)[0]}\"], got {_kind(value)}")
+            raise self.fail(key, f'must be a list of {what}s, e.g. ["{sorted(choices)[0]}"], got {_kind(value)}')
         out: list[str] = []
         for i, item in enumerate(value):
             v = self.text(item, f"{key}[{i}]")
@@ -310,10 +322,31 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-TOP_KEYS = ("name", "description", "universe", "gates", "weights", "percentiles", "tilts", "constraints", "buffer",
-            "tie_break")
-UNIVERSE_KEYS = ("include_roles", "exclude_roles", "countries", "regions", "exclude_countries", "exclude_regions",
-                 "stages", "min_market_cap_usd", "min_liquidity_usd", "min_data_completeness", "where")
+TOP_KEYS = (
+    "name",
+    "description",
+    "universe",
+    "gates",
+    "weights",
+    "percentiles",
+    "tilts",
+    "constraints",
+    "buffer",
+    "tie_break",
+)
+UNIVERSE_KEYS = (
+    "include_roles",
+    "exclude_roles",
+    "countries",
+    "regions",
+    "exclude_countries",
+    "exclude_regions",
+    "stages",
+    "min_market_cap_usd",
+    "min_liquidity_usd",
+    "min_data_completeness",
+    "where",
+)
 
 
 def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None) -> RuleSet:
@@ -325,7 +358,7 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
     ck = _Checker(source, namespace or default_namespace())
     ck.keys(doc, TOP_KEYS, "")
     if "name" not in doc:
-        raise ck.fail("name", "missing; every rule set needs a name, e.g. name = \"my-list\"")
+        raise ck.fail("name", 'missing; every rule set needs a name, e.g. name = "my-list"')
     name = ck.text(doc["name"], "name")
     if not _NAME_RE.match(name):
         raise ck.fail("name", f"{name!r} must be letters, digits, '-', '_' or '.', at most 64 characters")
@@ -342,26 +375,47 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
     cons = ck.table(doc, "constraints")
     ck.keys(cons, ("top_n", "max_per_country", "max_per_role"), "constraints")
     top_n = ck.integer(cons.get("top_n", 15), "constraints.top_n", minimum=1)
-    max_country = (ck.integer(cons["max_per_country"], "constraints.max_per_country", minimum=1)
-                   if "max_per_country" in cons else None)
-    max_role = (ck.integer(cons["max_per_role"], "constraints.max_per_role", minimum=1)
-                if "max_per_role" in cons else None)
+    max_country = (
+        ck.integer(cons["max_per_country"], "constraints.max_per_country", minimum=1)
+        if "max_per_country" in cons
+        else None
+    )
+    max_role = (
+        ck.integer(cons["max_per_role"], "constraints.max_per_role", minimum=1) if "max_per_role" in cons else None
+    )
     buf = ck.table(doc, "buffer")
     ck.keys(buf, ("stay_within",), "buffer")
     stay = ck.integer(buf.get("stay_within", top_n), "buffer.stay_within", minimum=1)
     if stay < top_n:
-        raise ck.fail("buffer.stay_within", f"{stay} is smaller than constraints.top_n = {top_n}; members stay "
-                      f"while within the top M, so M must be at least N (use {top_n} for no buffer)")
+        raise ck.fail(
+            "buffer.stay_within",
+            f"{stay} is smaller than constraints.top_n = {top_n}; members stay "
+            f"while within the top M, so M must be at least N (use {top_n} for no buffer)",
+        )
     tb = ck.table(doc, "tie_break")
     ck.keys(tb, ("key", "order"), "tie_break")
     tie_key = ck.column(tb.get("key", "liquidity"), "tie_break.key")
     tie_order = ck.choice(tb.get("order", "desc"), "tie_break.order", ORDERS, "order")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return RuleSet(
-        name=name, description=description, source=source, text=text, content_hash=digest, universe=universe,
-        gates=gates, weights=weights, group_by=group_by, on_missing=on_missing, percentile_over=over,
-        enabler_roles=enablers, tilts=tilts,
-        top_n=top_n, stay_within=stay, max_per_country=max_country, max_per_role=max_role, tie_break=tie_key,
+        name=name,
+        description=description,
+        source=source,
+        text=text,
+        content_hash=digest,
+        universe=universe,
+        gates=gates,
+        weights=weights,
+        group_by=group_by,
+        on_missing=on_missing,
+        percentile_over=over,
+        enabler_roles=enablers,
+        tilts=tilts,
+        top_n=top_n,
+        stay_within=stay,
+        max_per_country=max_country,
+        max_per_role=max_role,
+        tie_break=tie_key,
         tie_break_order=tie_order,
     )
 
@@ -379,12 +433,21 @@ def _universe(ck: _Checker, u: Mapping[str, Any]) -> Universe:
         exclude_countries=ex_countries,
         exclude_regions=ck.choices(u.get("exclude_regions", []), p + "exclude_regions", REGION_NAMES, "region"),
         stages=ck.choices(u.get("stages", []), p + "stages", STAGES, "stage"),
-        min_market_cap_usd=(ck.number(u["min_market_cap_usd"], p + "min_market_cap_usd", minimum=0,
-                                      maximum=MAX_MARKET_CAP_USD) if "min_market_cap_usd" in u else None),
-        min_liquidity_usd=(ck.number(u["min_liquidity_usd"], p + "min_liquidity_usd", minimum=0,
-                                     maximum=MAX_LIQUIDITY_USD) if "min_liquidity_usd" in u else None),
-        min_data_completeness=(ck.number(u["min_data_completeness"], p + "min_data_completeness", minimum=0,
-                                         maximum=1) if "min_data_completeness" in u else None),
+        min_market_cap_usd=(
+            ck.number(u["min_market_cap_usd"], p + "min_market_cap_usd", minimum=0, maximum=MAX_MARKET_CAP_USD)
+            if "min_market_cap_usd" in u
+            else None
+        ),
+        min_liquidity_usd=(
+            ck.number(u["min_liquidity_usd"], p + "min_liquidity_usd", minimum=0, maximum=MAX_LIQUIDITY_USD)
+            if "min_liquidity_usd" in u
+            else None
+        ),
+        min_data_completeness=(
+            ck.number(u["min_data_completeness"], p + "min_data_completeness", minimum=0, maximum=1)
+            if "min_data_completeness" in u
+            else None
+        ),
         where=ck.condition(u["where"], p + "where") if "where" in u else None,
     )
 
@@ -411,14 +474,17 @@ def _weights(ck: _Checker, w: Mapping[str, Any]) -> tuple[Weight, ...]:
         if isinstance(value, dict):
             ck.keys(value, ("weight", "prefer"), key)
             if "weight" not in value:
-                raise ck.fail(f"{key}.weight", "missing; e.g. { weight = 0.5, prefer = \"worse\" }")
+                raise ck.fail(f"{key}.weight", 'missing; e.g. { weight = 0.5, prefer = "worse" }')
             prefer = ck.choice(value.get("prefer", "better"), f"{key}.prefer", PREFER, "preference")
             value = value["weight"]
             key = f"{key}.weight"
         number = ck.number(value, key)
         if number < 0:
-            raise ck.fail(key, "weights are >= 0; the factor's direction is built in, and "
-                          "{ weight = ..., prefer = \"worse\" } ranks the worse end first")
+            raise ck.fail(
+                key,
+                "weights are >= 0; the factor's direction is built in, and "
+                '{ weight = ..., prefer = "worse" } ranks the worse end first',
+            )
         out.append(Weight(factor, ck.number(value, key, minimum=0, maximum=MAX_WEIGHT), prefer))
     if all(x.weight == 0 for x in out):
         raise ck.fail("weights", "all weights are zero; give at least one factor a positive weight")
@@ -428,8 +494,11 @@ def _weights(ck: _Checker, w: Mapping[str, Any]) -> tuple[Weight, ...]:
 def _tilts(ck: _Checker, t: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, float]]:
     allowed = ("enabler_roles", *TILT_CLASSES, *ROLES, *SEGMENTS)
     ck.keys(t, allowed, "tilts")
-    enablers = (ck.choices(t["enabler_roles"], "tilts.enabler_roles", ROLES, "role") if "enabler_roles" in t
-                else tuple(r for r in ROLES if r in ENABLER_ROLES))
+    enablers = (
+        ck.choices(t["enabler_roles"], "tilts.enabler_roles", ROLES, "role")
+        if "enabler_roles" in t
+        else tuple(r for r in ROLES if r in ENABLER_ROLES)
+    )
     if not enablers:
         raise ck.fail("tilts.enabler_roles", "must name at least one role")
     lo, hi = TILT_RANGE

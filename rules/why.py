@@ -32,6 +32,7 @@ from rules.expr import (
 
 _NEGATED = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 
+
 def _number(v: float) -> float | None:
     f = float(v)
     return f if math.isfinite(f) else None
@@ -134,8 +135,9 @@ def factor_of(name: str, factors: Mapping[str, Any] | None = None) -> str | None
     return base if base in factors else None
 
 
-def why_false(node: Node, row: Mapping[str, Any], factors: Mapping[str, Any] | None = None
-              ) -> tuple[str, tuple[str, ...]]:
+def why_false(
+    node: Node, row: Mapping[str, Any], factors: Mapping[str, Any] | None = None
+) -> tuple[str, tuple[str, ...]]:
     """(words, columns involved) for the part of a condition that did not hold for ``row``.
 
     Conditions joined with ``and`` name the first part that failed; ``or`` names every part; a part that could

@@ -48,9 +48,20 @@ FACTOR_EVENTS: dict[str, tuple[str, ...]] = {
     "liquidity": ("equity_raise",),
 }
 CHANGE_ORDER = {"entered": 0, "exited": 1, "moved": 2}
-SCHEMA = {"change": pl.String, "symbol": pl.String, "name": pl.String, "rank_from": pl.Int64, "rank_to": pl.Int64,
-          "factor": pl.String, "pct_from": pl.Float64, "pct_to": pl.Float64, "contrib_from": pl.Float64,
-          "contrib_to": pl.Float64, "event": pl.String, "text": pl.String}
+SCHEMA = {
+    "change": pl.String,
+    "symbol": pl.String,
+    "name": pl.String,
+    "rank_from": pl.Int64,
+    "rank_to": pl.Int64,
+    "factor": pl.String,
+    "pct_from": pl.Float64,
+    "pct_to": pl.Float64,
+    "contrib_from": pl.Float64,
+    "contrib_to": pl.Float64,
+    "event": pl.String,
+    "text": pl.String,
+}
 
 
 def empty_changes() -> pl.DataFrame:
@@ -90,22 +101,27 @@ def _event_clause(symbol: str, factor: str | None, events: pl.DataFrame) -> str 
     mine = events.filter((pl.col("symbol") == symbol) & pl.col("kind").is_in(list(kinds)))
     if mine.height == 0:
         return None
-    mine = mine.with_columns(pl.col("kind").replace_strict({k: i for i, k in enumerate(kinds)},
-                                                           return_dtype=pl.Int32).alias("_k"))
+    mine = mine.with_columns(
+        pl.col("kind").replace_strict({k: i for i, k in enumerate(kinds)}, return_dtype=pl.Int32).alias("_k")
+    )
     top = mine.sort(["date", "_k", "description"], descending=[True, False, False]).row(0, named=True)
     return f"{EVENT_WORDS.get(top['kind'], top['kind'])} ({top['date'].isoformat()})"
 
 
-def attribute(before: pl.DataFrame | None, after: pl.DataFrame, weighted: Sequence[str],
-              events: pl.DataFrame | None = None) -> pl.DataFrame:
+def attribute(
+    before: pl.DataFrame | None, after: pl.DataFrame, weighted: Sequence[str], events: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Entered, exited and moved members between two run payloads, each with its attribution text.
 
     ``weighted`` are the factors the rule set weighs (the ``contrib.F`` columns); only they can be blamed.
     """
     if before is None:
         return empty_changes()
-    events = events if events is not None else pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date,
-                                                                     "kind": pl.String, "description": pl.String})
+    events = (
+        events
+        if events is not None
+        else pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "kind": pl.String, "description": pl.String})
+    )
     weighted = [f for f in weighted if f"contrib.{f}" in after.columns and f"contrib.{f}" in before.columns]
     old = {r["symbol"]: r for r in before.iter_rows(named=True)}
     new = {r["symbol"]: r for r in after.iter_rows(named=True)}
@@ -118,24 +134,41 @@ def attribute(before: pl.DataFrame | None, after: pl.DataFrame, weighted: Sequen
         if not was and not now:
             continue
         change = "moved" if was and now else "entered" if now else "exited"
-        rows.append({"change": change, "symbol": sym, "name": a.get("name") or b.get("name"),
-                     "rank_from": b.get("rank") if was else None, "rank_to": a.get("rank") if now else None,
-                     **_explain(change, b, a, weighted, events)})
+        rows.append(
+            {
+                "change": change,
+                "symbol": sym,
+                "name": a.get("name") or b.get("name"),
+                "rank_from": b.get("rank") if was else None,
+                "rank_to": a.get("rank") if now else None,
+                **_explain(change, b, a, weighted, events),
+            }
+        )
     out = pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else empty_changes()
-    return out.with_columns(pl.col("change").replace_strict(CHANGE_ORDER, return_dtype=pl.Int32).alias("_o")).sort(
-        ["_o", "rank_to", "rank_from", "symbol"], nulls_last=True).drop("_o")
+    return (
+        out.with_columns(pl.col("change").replace_strict(CHANGE_ORDER, return_dtype=pl.Int32).alias("_o"))
+        .sort(["_o", "rank_to", "rank_from", "symbol"], nulls_last=True)
+        .drop("_o")
+    )
 
 
 def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.DataFrame) -> dict:
     """factor, pct_from, pct_to, contrib_from, contrib_to, event and text for one change."""
     sym = a.get("symbol") or b.get("symbol")
-    out: dict = {"factor": None, "pct_from": None, "pct_to": None, "contrib_from": None, "contrib_to": None,
-                 "event": None}
+    out: dict = {
+        "factor": None,
+        "pct_from": None,
+        "pct_to": None,
+        "contrib_from": None,
+        "contrib_to": None,
+        "event": None,
+    }
     if change == "entered":
         context = f"now #{a['rank']}"
     elif change == "exited":
-        context = f"was #{b['rank']}" + (f", now {a['why_out']}" if a.get("status") in RANKED and a.get("why_out")
-                                         else "")
+        context = f"was #{b['rank']}" + (
+            f", now {a['why_out']}" if a.get("status") in RANKED and a.get("why_out") else ""
+        )
     else:
         context = f"#{b['rank']} → #{a['rank']}"
     # Out of the list in one of the runs because of a filter or a gate: that check is the cause.
@@ -143,9 +176,12 @@ def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.
     if out_row is not None and out_row and out_row.get("status") not in RANKED:
         factor = out_row.get("out_factor")
         event = _event_clause(sym, factor, events)
-        out.update(factor=factor, event=event,
-                   pct_from=_pct(b, factor, False) if factor else None,
-                   pct_to=_pct(a, factor, False) if factor else None)
+        out.update(
+            factor=factor,
+            event=event,
+            pct_from=_pct(b, factor, False) if factor else None,
+            pct_to=_pct(a, factor, False) if factor else None,
+        )
         why = out_row.get("why_out") or out_row.get("status")
         after_event = f" after {event}" if event else ""
         head = f"{why}{after_event}" if change == "exited" else f"was out last run: {why}"

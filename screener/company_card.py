@@ -36,8 +36,19 @@ SECTION_TITLES: dict[str, str] = {
     "factors": "Factor breakdown",
 }
 
-_FUNDAMENTAL_FIELDS = ("revenue", "operating_income", "net_income", "operating_cash_flow", "capital_expenditure",
-                       "free_cash_flow", "cash", "total_debt", "total_equity", "inventory", "shares_outstanding")
+_FUNDAMENTAL_FIELDS = (
+    "revenue",
+    "operating_income",
+    "net_income",
+    "operating_cash_flow",
+    "capital_expenditure",
+    "free_cash_flow",
+    "cash",
+    "total_debt",
+    "total_equity",
+    "inventory",
+    "shares_outstanding",
+)
 
 
 @dataclass
@@ -107,13 +118,16 @@ def resolve_symbol(store: Store, text: str) -> str:
     for match in ([s for s, _ in pairs if s == wanted], [s for s, _ in pairs if s.casefold() == key]):
         if len(match) == 1:
             return match[0]
-    for match in ([(s, n) for s, n in pairs if n and n.casefold() == key],
-                  [(s, n) for s, n in pairs if n and key in n.casefold()]):
+    for match in (
+        [(s, n) for s, n in pairs if n and n.casefold() == key],
+        [(s, n) for s, n in pairs if n and key in n.casefold()],
+    ):
         if len(match) == 1:
             return match[0][0]
         if match:
-            raise ScreenerError(f"{wanted!r} matches {len(match)} companies: {_listing(match)}; "
-                                "give the symbol or more of the name")
+            raise ScreenerError(
+                f"{wanted!r} matches {len(match)} companies: {_listing(match)}; give the symbol or more of the name"
+            )
     names = {n.casefold(): (s, n) for s, n in pairs if n}
     hint: tuple[str, str | None] | None = None
     close_symbols = get_close_matches(wanted.upper(), [s.upper() for s, _ in pairs], n=1, cutoff=0.5)
@@ -154,8 +168,10 @@ def _tags(store: Store, symbol: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         "SELECT role, origin, source, tagged_at FROM role_tags WHERE symbol = ? ORDER BY role", [symbol]
     )
     history = store.tag_history(symbol)
-    recent = history.sort("id", descending=True).head(TAG_HISTORY_ROWS).select(
-        "changed_at", "role", "action", "actor", "source"
+    recent = (
+        history.sort("id", descending=True)
+        .head(TAG_HISTORY_ROWS)
+        .select("changed_at", "role", "action", "actor", "source")
     )
     return current, recent
 
@@ -175,14 +191,17 @@ def _fundamental_rows(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
         f"SELECT {cols} FROM fundamentals WHERE symbol = ? AND period_end <= ? ORDER BY period_end DESC, period",
         [symbol, as_of],
     )
-    rows = pl.concat([
-        rows.filter(pl.col("period") == "Q").head(QUARTERS_SHOWN),
-        rows.filter(pl.col("period") == "H").head(HALVES_SHOWN),
-        rows.filter(pl.col("period") == "FY").head(1),
-    ]).sort(["period_end", "period"], descending=[True, False])
+    rows = pl.concat(
+        [
+            rows.filter(pl.col("period") == "Q").head(QUARTERS_SHOWN),
+            rows.filter(pl.col("period") == "H").head(HALVES_SHOWN),
+            rows.filter(pl.col("period") == "FY").head(1),
+        ]
+    ).sort(["period_end", "period"], descending=[True, False])
     rows = rows.with_columns(reported_by().alias("reported_by"), is_public(as_of).alias("public"))
-    return rows.select("period_end", "period", "reported_by", "public", pl.exclude("period_end", "period",
-                                                                                     "reported_by", "public"))
+    return rows.select(
+        "period_end", "period", "reported_by", "public", pl.exclude("period_end", "period", "reported_by", "public")
+    )
 
 
 def _fundamentals(rows: pl.DataFrame) -> pl.DataFrame:
@@ -239,8 +258,13 @@ def _freshness(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
             [symbol, as_of],
         ),
     ]
-    schema = {"data": pl.String, "provider": pl.String, "latest": pl.Date, "rows": pl.Int64,
-              "loaded_at": pl.Datetime("us")}
+    schema = {
+        "data": pl.String,
+        "provider": pl.String,
+        "latest": pl.Date,
+        "rows": pl.Int64,
+        "loaded_at": pl.Datetime("us"),
+    }
     frames = [p.cast(schema) for p in parts if p.height]  # type: ignore[arg-type]
     if not frames:
         return pl.DataFrame(schema=schema)
@@ -248,8 +272,11 @@ def _freshness(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
 
 
 #: How the card names the value a missing-value policy put in place of a missing component.
-_FILL_NOTES = {"neutral": "cross-sectional median", "worst": "worst observed value",
-               "impute_peers": "imputed from role-class peers"}
+_FILL_NOTES = {
+    "neutral": "cross-sectional median",
+    "worst": "worst observed value",
+    "impute_peers": "imputed from role-class peers",
+}
 
 
 def _factors(row: dict[str, Any], filled: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -267,8 +294,16 @@ def _factors(row: dict[str, Any], filled: dict[str, Any]) -> tuple[pl.DataFrame,
         own = [f for f, subj in subjects.items() if subj == spec.name or subj.startswith(spec.name + ".")]
         notes = [f"{spec.direction.replace('_', ' ')}; missing: {spec.missing}"]
         notes += [f for f in own if subjects[f] == spec.name]
-        records.append({"factor": spec.name, "component": "(value)", "value": value, "filled": None,
-                        "percentile": pct, "note": "; ".join(notes)})
+        records.append(
+            {
+                "factor": spec.name,
+                "component": "(value)",
+                "value": value,
+                "filled": None,
+                "percentile": pct,
+                "note": "; ".join(notes),
+            }
+        )
         comps: dict[str, Any] = {}
         fills: dict[str, Any] = {}
         for c in spec.components:
@@ -283,15 +318,40 @@ def _factors(row: dict[str, Any], filled: dict[str, Any]) -> tuple[pl.DataFrame,
                     note += f" ({row.get('role_class')})"
             elif v is None:
                 note = "missing: factor excluded" if spec.missing == "exclude" else "missing; no value to fill it from"
-            records.append({"factor": spec.name, "component": c, "value": v, "filled": fills.get(c),
-                            "percentile": None, "note": note})
-        obj[spec.name] = {"value": value, "percentile": pct, "direction": spec.direction, "missing": spec.missing,
-                          "components": comps, "filled": fills, "flags": own}
-    schema = {"factor": pl.String, "component": pl.String, "value": pl.Float64, "filled": pl.Float64,
-              "percentile": pl.Float64, "note": pl.String}
+            records.append(
+                {
+                    "factor": spec.name,
+                    "component": c,
+                    "value": v,
+                    "filled": fills.get(c),
+                    "percentile": None,
+                    "note": note,
+                }
+            )
+        obj[spec.name] = {
+            "value": value,
+            "percentile": pct,
+            "direction": spec.direction,
+            "missing": spec.missing,
+            "components": comps,
+            "filled": fills,
+            "flags": own,
+        }
+    schema = {
+        "factor": pl.String,
+        "component": pl.String,
+        "value": pl.Float64,
+        "filled": pl.Float64,
+        "percentile": pl.Float64,
+        "note": pl.String,
+    }
     frame = pl.DataFrame(records, schema=schema, orient="row")
-    extras = {"role_class": row.get("role_class"), "market_cap_usd": row.get("market_cap_usd"),
-              "data_completeness": row.get("data_completeness"), "flags": flags}
+    extras = {
+        "role_class": row.get("role_class"),
+        "market_cap_usd": row.get("market_cap_usd"),
+        "data_completeness": row.get("data_completeness"),
+        "flags": flags,
+    }
     return frame, {"values": obj, **extras}
 
 
@@ -320,8 +380,15 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         "freshness": _freshness(store, sym, day),
         "factors": factor_frame,
     }
-    return CompanyCard(symbol=sym, as_of=day, demo=bool(row.get("demo")), identity=identity, sections=sections,
-                       factors=factor_obj, rests_on_demo=bool(scores["demo"].any()))
+    return CompanyCard(
+        symbol=sym,
+        as_of=day,
+        demo=bool(row.get("demo")),
+        identity=identity,
+        sections=sections,
+        factors=factor_obj,
+        rests_on_demo=bool(scores["demo"].any()),
+    )
 
 
 def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> None:

@@ -73,7 +73,10 @@ MARKET_SYMBOL = "*"
 
 #: Quote sub-units: Yahoo quotes some listings in 1/100 of the currency.
 SUBUNITS: dict[str, tuple[str, float]] = {
-    "GBp": ("GBP", 0.01), "GBX": ("GBP", 0.01), "ZAc": ("ZAR", 0.01), "ILA": ("ILS", 0.01),
+    "GBp": ("GBP", 0.01),
+    "GBX": ("GBP", 0.01),
+    "ZAc": ("ZAR", 0.01),
+    "ILA": ("ILS", 0.01),
 }
 
 ISO_COUNTRIES: frozenset[str] = frozenset(
@@ -137,11 +140,15 @@ def split_places(values: Sequence[str], option: str = "--country") -> tuple[list
         elif value.lower() in REGION_NAMES:
             regions.append(value.lower())
         else:
-            hint = ([COMMON_ALIASES[value.upper()]] if value.upper() in COMMON_ALIASES else
-                    get_close_matches(value.lower(), REGION_NAMES, n=1)
-                    or get_close_matches(value.upper(), sorted(ISO_COUNTRIES), n=1))
+            hint = (
+                [COMMON_ALIASES[value.upper()]]
+                if value.upper() in COMMON_ALIASES
+                else get_close_matches(value.lower(), REGION_NAMES, n=1)
+                or get_close_matches(value.upper(), sorted(ISO_COUNTRIES), n=1)
+            )
             raise ScreenerError(
-                f"{option}: unknown country or region {value!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                f"{option}: unknown country or region {value!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
                 + f"; use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
             )
     return codes, regions
@@ -219,8 +226,17 @@ class Kind:
         raise KeyError(name)
 
 
-_MONEY = ("revenue", "operating_income", "net_income", "operating_cash_flow", "free_cash_flow", "cash", "total_debt",
-          "total_equity", "inventory")
+_MONEY = (
+    "revenue",
+    "operating_income",
+    "net_income",
+    "operating_cash_flow",
+    "free_cash_flow",
+    "cash",
+    "total_debt",
+    "total_equity",
+    "inventory",
+)
 
 KINDS: dict[str, Kind] = {
     "companies": Kind(

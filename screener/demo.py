@@ -41,11 +41,41 @@ REPORTING_LAG_DAYS = 60
 
 #: US dollars per unit around which each currency's synthetic series moves.
 FX_LEVELS: dict[str, float] = {
-    "AUD": 0.65, "KRW": 0.00072, "JPY": 0.0067, "EUR": 1.08, "CAD": 0.73, "GBP": 1.27, "DKK": 0.145, "CHF": 1.12,
-    "NOK": 0.094, "SEK": 0.095, "NZD": 0.60, "HKD": 0.128, "CNY": 0.138, "CNH": 0.138, "SGD": 0.74, "TWD": 0.031,
-    "INR": 0.012, "IDR": 0.000063, "MYR": 0.22, "THB": 0.028, "PHP": 0.018, "VND": 0.00004, "ZAR": 0.054,
-    "ILS": 0.27, "PLN": 0.25, "CZK": 0.043, "HUF": 0.0028, "BRL": 0.19, "MXN": 0.055, "CLP": 0.0011,
-    "PEN": 0.27, "ARS": 0.0011, "TRY": 0.03, "SAR": 0.267, "AED": 0.272,
+    "AUD": 0.65,
+    "KRW": 0.00072,
+    "JPY": 0.0067,
+    "EUR": 1.08,
+    "CAD": 0.73,
+    "GBP": 1.27,
+    "DKK": 0.145,
+    "CHF": 1.12,
+    "NOK": 0.094,
+    "SEK": 0.095,
+    "NZD": 0.60,
+    "HKD": 0.128,
+    "CNY": 0.138,
+    "CNH": 0.138,
+    "SGD": 0.74,
+    "TWD": 0.031,
+    "INR": 0.012,
+    "IDR": 0.000063,
+    "MYR": 0.22,
+    "THB": 0.028,
+    "PHP": 0.018,
+    "VND": 0.00004,
+    "ZAR": 0.054,
+    "ILS": 0.27,
+    "PLN": 0.25,
+    "CZK": 0.043,
+    "HUF": 0.0028,
+    "BRL": 0.19,
+    "MXN": 0.055,
+    "CLP": 0.0011,
+    "PEN": 0.27,
+    "ARS": 0.0011,
+    "TRY": 0.03,
+    "SAR": 0.267,
+    "AED": 0.272,
 }
 #: Fiscal years end in March in Japan and June in Australia; elsewhere in December.
 FY_END_MONTH: dict[str, int] = {"JP": 3, "AU": 6, "NZ": 3, "IN": 3}
@@ -210,14 +240,18 @@ def _company(c: _Company, days: np.ndarray, qends: list[date], seed: int) -> tup
         di = int(in_q[rng.integers(0, len(in_q))])
         offer = float(_sig(np.array([path[di] * (1 - rng.uniform(0.05, 0.15))]))[0])
         proceeds[qi] += new_shares * offer * c.sub
-        events.append({
-            "symbol": c.symbol,
-            "date": days[di].astype(date),
-            "kind": "equity_raise",
-            "amount_usd": float(round(new_shares * offer * usd_per_listing_unit, -3)),
-            "description": f"Placement of {new_shares:,.0f} new shares at {offer:g} {c.listing} (synthetic demo event)",
-            "source": DEMO_SOURCE,
-        })
+        events.append(
+            {
+                "symbol": c.symbol,
+                "date": days[di].astype(date),
+                "kind": "equity_raise",
+                "amount_usd": float(round(new_shares * offer * usd_per_listing_unit, -3)),
+                "description": (
+                    f"Placement of {new_shares:,.0f} new shares at {offer:g} {c.listing} (synthetic demo event)"
+                ),
+                "source": DEMO_SOURCE,
+            }
+        )
     if c.kind in ("explorer", "developer"):
         q = _junior_statements(rng, c, mcap, shares, proceeds)
     else:
@@ -230,8 +264,9 @@ def _company(c: _Company, days: np.ndarray, qends: list[date], seed: int) -> tup
     return q, prices, events
 
 
-def _share_history(rng: np.random.Generator, kind: str,
-                   shares_end: float) -> tuple[np.ndarray, list[tuple[int, float]]]:
+def _share_history(
+    rng: np.random.Generator, kind: str, shares_end: float
+) -> tuple[np.ndarray, list[tuple[int, float]]]:
     """Shares at each quarter end, and the (quarter, new shares) of each equity raise.
 
     Explorers and developers grow their share count 10-40% in every year (1-2 placements plus a trickle of options);
@@ -260,13 +295,16 @@ def _share_history(rng: np.random.Generator, kind: str,
     after = np.concatenate([np.cumsum(total_log[::-1])[::-1][1:], [0.0]])
     shares = np.round(shares_end * np.exp(-after))
     before = shares * np.exp(-total_log)
-    raises = [(qi, float(round(before[qi] * math.exp(log_growth[qi]) * math.expm1(raise_log[qi]))))
-              for qi in np.flatnonzero(raise_log).tolist()]
+    raises = [
+        (qi, float(round(before[qi] * math.exp(log_growth[qi]) * math.expm1(raise_log[qi]))))
+        for qi in np.flatnonzero(raise_log).tolist()
+    ]
     return shares, raises
 
 
-def _junior_statements(rng: np.random.Generator, c: _Company, mcap: float, shares: np.ndarray,
-                       proceeds: np.ndarray) -> dict:
+def _junior_statements(
+    rng: np.random.Generator, c: _Company, mcap: float, shares: np.ndarray, proceeds: np.ndarray
+) -> dict:
     """Explorers and developers: little or no revenue, cash burn funded by placements (and sometimes a loan)."""
     lo, hi = SPEND_OF_MCAP[c.kind]
     annual_spend = float(np.clip(proceeds.sum() / 3 * rng.uniform(0.75, 1.1), lo * mcap, hi * mcap))
@@ -295,23 +333,51 @@ def _junior_statements(rng: np.random.Generator, c: _Company, mcap: float, share
     equity0 = cash0 + mcap * rng.uniform(0.05, 0.2 if c.kind == "explorer" else 0.5)
     equity = equity0 + np.cumsum(net_income + proceeds)
     return {
-        "revenue": revenue, "operating_income": op_income, "net_income": net_income, "operating_cash_flow": ocf,
-        "capital_expenditure": capex, "free_cash_flow": fcf, "cash": cash, "total_debt": debt,
-        "total_equity": equity, "inventory": None, "shares_outstanding": shares,
+        "revenue": revenue,
+        "operating_income": op_income,
+        "net_income": net_income,
+        "operating_cash_flow": ocf,
+        "capital_expenditure": capex,
+        "free_cash_flow": fcf,
+        "cash": cash,
+        "total_debt": debt,
+        "total_equity": equity,
+        "inventory": None,
+        "shares_outstanding": shares,
     }
 
 
 #: Producers, enablers, pure traders and downstream users: price/sales, revenue growth a year and operating margin
 #: are drawn uniformly from these ranges; margin noise and depreciation are shares of revenue.
 _SENIOR: dict[str, dict[str, tuple[float, float]]] = {
-    "downstream": {"price_to_sales": (0.3, 3.0), "growth": (-0.03, 0.10), "margin": (0.06, 0.20),
-                   "margin_sd": 0.01, "depreciation": 0.04},
-    "trader": {"price_to_sales": (0.15, 0.4), "growth": (-0.05, 0.08), "margin": (0.02, 0.05),
-               "margin_sd": 0.005, "depreciation": 0.01},
-    "enabler": {"price_to_sales": (1.0, 3.0), "growth": (-0.05, 0.20), "margin": (0.0, 0.18),
-                "margin_sd": 0.03, "depreciation": 0.05},
-    "producer": {"price_to_sales": (1.2, 4.0), "growth": (-0.15, 0.25), "margin": (-0.12, 0.25),
-                 "margin_sd": 0.04, "depreciation": 0.08},
+    "downstream": {
+        "price_to_sales": (0.3, 3.0),
+        "growth": (-0.03, 0.10),
+        "margin": (0.06, 0.20),
+        "margin_sd": 0.01,
+        "depreciation": 0.04,
+    },
+    "trader": {
+        "price_to_sales": (0.15, 0.4),
+        "growth": (-0.05, 0.08),
+        "margin": (0.02, 0.05),
+        "margin_sd": 0.005,
+        "depreciation": 0.01,
+    },
+    "enabler": {
+        "price_to_sales": (1.0, 3.0),
+        "growth": (-0.05, 0.20),
+        "margin": (0.0, 0.18),
+        "margin_sd": 0.03,
+        "depreciation": 0.05,
+    },
+    "producer": {
+        "price_to_sales": (1.2, 4.0),
+        "growth": (-0.15, 0.25),
+        "margin": (-0.12, 0.25),
+        "margin_sd": 0.04,
+        "depreciation": 0.08,
+    },
 }
 
 
@@ -360,9 +426,17 @@ def _senior_statements(rng: np.random.Generator, c: _Company, mcap: float, share
     inv_ratio = {"downstream": (0.08, 0.15), "enabler": (0.15, 0.3)}.get(k, (0.15, 0.35))
     inventory = revenue * 4 * rng.uniform(*inv_ratio) * np.exp(rng.normal(0, 0.05, QUARTERS))
     return {
-        "revenue": revenue, "operating_income": op_income, "net_income": np.array(ni_q), "operating_cash_flow": ocf,
-        "capital_expenditure": capex, "free_cash_flow": fcf, "cash": np.array(cash_q), "total_debt": np.array(debt_q),
-        "total_equity": equity, "inventory": inventory, "shares_outstanding": shares,
+        "revenue": revenue,
+        "operating_income": op_income,
+        "net_income": np.array(ni_q),
+        "operating_cash_flow": ocf,
+        "capital_expenditure": capex,
+        "free_cash_flow": fcf,
+        "cash": np.array(cash_q),
+        "total_debt": np.array(debt_q),
+        "total_equity": equity,
+        "inventory": inventory,
+        "shares_outstanding": shares,
     }
 
 
@@ -429,20 +503,30 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
         iso, sub = normalise_currency(r["currency"])
         roles = {x for x in (r["roles"] or "").split(";") if x}
         c = _Company(
-            symbol=r["symbol"], kind=archetype(r["roles"], r["stage"]), listing=r["currency"], iso=iso, sub=sub,
-            fx_end=fx_end[iso], fy_month=FY_END_MONTH.get(r["country"] or "", 12),
+            symbol=r["symbol"],
+            kind=archetype(r["roles"], r["stage"]),
+            listing=r["currency"],
+            iso=iso,
+            sub=sub,
+            fx_end=fx_end[iso],
+            fy_month=FY_END_MONTH.get(r["country"] or "", 12),
             half_years=(r["country"] or "") in HALF_YEAR_COUNTRIES,
-            enabler=bool(roles & ENABLER_ROLES), trader_only=roles == {"trader_offtaker"},
+            enabler=bool(roles & ENABLER_ROLES),
+            trader_only=roles == {"trader_offtaker"},
         )
         q, prices, evs = _company(c, days, qends, seed)
         fund_rows.extend(_statement_rows(c, q, qends))
         keep = prices["date"] >= price_from
-        price_parts.append(pl.DataFrame({
-            "symbol": [c.symbol] * int(keep.sum()),
-            "date": prices["date"][keep],
-            "close": prices["close"][keep],
-            "volume": prices["volume"][keep],
-        }))
+        price_parts.append(
+            pl.DataFrame(
+                {
+                    "symbol": [c.symbol] * int(keep.sum()),
+                    "date": prices["date"][keep],
+                    "close": prices["close"][keep],
+                    "volume": prices["volume"][keep],
+                }
+            )
+        )
         events.extend(evs)
 
     def shaped(kind: str, frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
@@ -450,16 +534,30 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
         missing = [pl.lit(None, dtype=dt).alias(n) for n, dt in schema.items() if n not in frame.columns]
         return frame.with_columns(missing).select([pl.col(n).cast(dt) for n, dt in schema.items()]).sort(key)
 
-    fx = pl.DataFrame({
-        "currency": pl.Series(fx_cols["currency"], dtype=pl.String),
-        "date": np.concatenate(fx_cols["date"]) if isos else np.array([], dtype="datetime64[D]"),
-        "usd_per_unit": np.concatenate(fx_cols["usd_per_unit"]) if isos else np.array([], dtype=float),
-    })
-    fund = pl.DataFrame(fund_rows, schema=polars_schema("fundamentals"), orient="row") if fund_rows else \
-        pl.DataFrame(schema=polars_schema("fundamentals"))
+    fx = pl.DataFrame(
+        {
+            "currency": pl.Series(fx_cols["currency"], dtype=pl.String),
+            "date": np.concatenate(fx_cols["date"]) if isos else np.array([], dtype="datetime64[D]"),
+            "usd_per_unit": np.concatenate(fx_cols["usd_per_unit"]) if isos else np.array([], dtype=float),
+        }
+    )
+    fund = (
+        pl.DataFrame(fund_rows, schema=polars_schema("fundamentals"), orient="row")
+        if fund_rows
+        else pl.DataFrame(schema=polars_schema("fundamentals"))
+    )
     prices_df = pl.concat(price_parts) if price_parts else pl.DataFrame(schema=polars_schema("prices"))
-    ev = pl.DataFrame(events, schema={"symbol": pl.String, "date": pl.Date, "kind": pl.String,
-                                      "amount_usd": pl.Float64, "description": pl.String, "source": pl.String})
+    ev = pl.DataFrame(
+        events,
+        schema={
+            "symbol": pl.String,
+            "date": pl.Date,
+            "kind": pl.String,
+            "amount_usd": pl.Float64,
+            "description": pl.String,
+            "source": pl.String,
+        },
+    )
     return {
         "fundamentals": shaped("fundamentals", fund, ["symbol", "period_end", "period"]),
         "prices": shaped("prices", prices_df, ["symbol", "date"]),
@@ -501,7 +599,14 @@ def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[s
         for kind in ("fx", "fundamentals", "prices", "events"):
             store.con.execute(f"DELETE FROM {kind} WHERE provider = ?", [DEMO_PROVIDER])
             frame = _keep_real_data(store, kind, frames[kind])
-            done = intake(store, kind, frame, DEMO_PROVIDER, source=f"demo: seed {seed}, end {end}",
-                          origin=DEMO_PROVIDER, today=end)
+            done = intake(
+                store,
+                kind,
+                frame,
+                DEMO_PROVIDER,
+                source=f"demo: seed {seed}, end {end}",
+                origin=DEMO_PROVIDER,
+                today=end,
+            )
             counts[kind] = done.stored
     return counts

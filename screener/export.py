@@ -37,18 +37,37 @@ SCORE = "0.000"
 INTEGER = "0"
 COUNT = "#,##0"
 #: Columns that are fractions (a drawdown, a growth rate, a share of market cap): shown as percents.
-RATIO_COLUMNS = frozenset({"pullback", "pullback.drawdown_52w", "dilution_risk.share_growth_1y",
-                           "dilution_risk.share_growth_3y", "dilution_risk.capex_intensity",
-                           "balance_sheet.net_cash_to_mcap", "commodity_dependence.uncontracted"})
+RATIO_COLUMNS = frozenset(
+    {
+        "pullback",
+        "pullback.drawdown_52w",
+        "dilution_risk.share_growth_1y",
+        "dilution_risk.share_growth_3y",
+        "dilution_risk.capex_intensity",
+        "balance_sheet.net_cash_to_mcap",
+        "commodity_dependence.uncontracted",
+    }
+)
 #: Columns that count things.
-COUNT_COLUMNS = frozenset({"rank", "candidate_rank", "rank_from", "rank_to", "run_id",
-                           "dilution_risk.equity_raises_12m"})
+COUNT_COLUMNS = frozenset(
+    {"rank", "candidate_rank", "rank_from", "rank_to", "run_id", "dilution_risk.equity_raises_12m"}
+)
 #: Factor values that are amounts in USD (the liquidity factor is its median traded value).
 USD_VALUE_COLUMNS = frozenset({"liquidity"})
 DEMO_NOTE = "yes: synthetic numbers from the seeded demo generator, not market data"
-FIELD_COLUMNS = ("market_cap_usd", "price_usd", "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd",
-                 "free_cash_flow_ttm_usd", "cash_usd", "total_debt_usd", "net_cash_usd", "total_equity_usd",
-                 "shares_outstanding")
+FIELD_COLUMNS = (
+    "market_cap_usd",
+    "price_usd",
+    "revenue_ttm_usd",
+    "operating_cash_flow_ttm_usd",
+    "capex_ttm_usd",
+    "free_cash_flow_ttm_usd",
+    "cash_usd",
+    "total_debt_usd",
+    "net_cash_usd",
+    "total_equity_usd",
+    "shares_outstanding",
+)
 
 
 def check_target(path: str | Path) -> Path:
@@ -113,8 +132,15 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _write_sheet(wb: Any, title: str, frame: pl.DataFrame, fmts: dict[str, Any], *, freeze_cols: int = 0,
-                 widths: dict[str, int] | None = None) -> Any:
+def _write_sheet(
+    wb: Any,
+    title: str,
+    frame: pl.DataFrame,
+    fmts: dict[str, Any],
+    *,
+    freeze_cols: int = 0,
+    widths: dict[str, int] | None = None,
+) -> Any:
     ws = wb.add_worksheet(title)
     header = fmts["header"]
     cell_fmts: list[Any] = []
@@ -161,8 +187,21 @@ def _factors_frame(run: Run) -> pl.DataFrame:
 
 
 def _universe_frame(run: Run) -> pl.DataFrame:
-    want = ("symbol", "name", "country", "region", "roles", "segment", "stage", "gov_backing", "status", "rank",
-            "candidate_rank", "score", "why_out")
+    want = (
+        "symbol",
+        "name",
+        "country",
+        "region",
+        "roles",
+        "segment",
+        "stage",
+        "gov_backing",
+        "status",
+        "rank",
+        "candidate_rank",
+        "score",
+        "why_out",
+    )
     return run.table.select([c for c in want if c in run.table.columns])
 
 
@@ -188,12 +227,18 @@ def methodology_rows(run: Run) -> list[tuple[str, str]]:
         rows.append((f"plan: {step}", str(words)))
     rows += [
         ("column: score", "sum of the contrib.* columns (weights x direction-aware percentile x tilt)"),
-        ("column: <factor>_pct (Watchlist)", "percentile among the companies that passed the universe filter and "
-         "the gates (among every scored company when the rule set says over = \"scored\"), within the rule set's "
-         "groups; same direction as the factor"),
+        (
+            "column: <factor>_pct (Watchlist)",
+            "percentile among the companies that passed the universe filter and "
+            'the gates (among every scored company when the rule set says over = "scored"), within the rule set\'s '
+            "groups; same direction as the factor",
+        ),
         ("column: <factor>_pct (Factors)", "the factor library's percentile across every scored company"),
-        ("column: *_usd", "US dollars; amounts (market cap, revenue, cash, debt, traded value) shown in millions, "
-         "price_usd in dollars"),
+        (
+            "column: *_usd",
+            "US dollars; amounts (market cap, revenue, cash, debt, traded value) shown in millions, "
+            "price_usd in dollars",
+        ),
         ("column: contrib_from / contrib_to (Changes)", "the blamed factor's contribution to the score in each run"),
         ("rules text", str(m.get("rules_text", ""))),
     ]
@@ -204,8 +249,9 @@ def write_workbook(path: Path, run: Run) -> None:
     """The five-sheet workbook: Watchlist, Changes, Factors, Universe, Methodology."""
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                         "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(
+        str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    )
     fmts: dict[str, Any] = {
         "header": wb.add_format({"bold": True, "bg_color": "#DDE4EE", "bottom": 1, "text_wrap": False}),
         "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
@@ -213,18 +259,30 @@ def write_workbook(path: Path, run: Run) -> None:
         "wrap": wb.add_format({"text_wrap": True, "valign": "top"}),
     }
     rows = run.rows
-    ws = _write_sheet(wb, "Watchlist", rows, fmts, freeze_cols=2,
-                      widths={"name": 32, "roles": 24, "reason": 80, "rank": 6, "symbol": 12})
+    ws = _write_sheet(
+        wb,
+        "Watchlist",
+        rows,
+        fmts,
+        freeze_cols=2,
+        widths={"name": 32, "roles": 24, "reason": 80, "rank": 6, "symbol": 12},
+    )
     if rows.height and "score" in rows.columns:
         c = rows.columns.index("score")
-        ws.conditional_format(1, c, rows.height, c, {"type": "3_color_scale", "min_color": "#F8696B",
-                                                     "mid_color": "#FFEB84", "max_color": "#63BE7B"})
+        ws.conditional_format(
+            1,
+            c,
+            rows.height,
+            c,
+            {"type": "3_color_scale", "min_color": "#F8696B", "mid_color": "#FFEB84", "max_color": "#63BE7B"},
+        )
     if run.demo:
         ws.set_tab_color("#C00000")
     _write_sheet(wb, "Changes", run.changes, fmts, freeze_cols=2, widths={"text": 100, "name": 32})
     _write_sheet(wb, "Factors", _factors_frame(run), fmts, freeze_cols=1, widths={"name": 32, "roles": 24})
-    _write_sheet(wb, "Universe", _universe_frame(run), fmts, freeze_cols=1,
-                 widths={"name": 32, "roles": 24, "why_out": 60})
+    _write_sheet(
+        wb, "Universe", _universe_frame(run), fmts, freeze_cols=1, widths={"name": 32, "roles": 24, "why_out": 60}
+    )
     meth = wb.add_worksheet("Methodology")
     meth.set_column(0, 0, 34)
     meth.set_column(1, 1, 110, fmts["wrap"])

@@ -58,19 +58,21 @@ def expand_paths(paths: Iterable[str | Path], kind: str | None) -> tuple[list[tu
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            skipped.extend(sorted(
-                f for f in p.iterdir()
-                if f.is_file() and not f.name.startswith(".")
-                and not (f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f))
-            ))
+            skipped.extend(
+                sorted(
+                    f
+                    for f in p.iterdir()
+                    if f.is_file()
+                    and not f.name.startswith(".")
+                    and not (f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f))
+                )
+            )
             found = sorted(
-                f for f in p.iterdir()
-                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f)
+                f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and kind_from_name(f)
             )
             if not found:
                 raise ScreenerError(
-                    f"{p}: no importable files (expected {_kinds_text()} "
-                    f"with a .csv, .parquet or .xlsx suffix)"
+                    f"{p}: no importable files (expected {_kinds_text()} with a .csv, .parquet or .xlsx suffix)"
                 )
             out.extend((f, kind or kind_from_name(f) or "") for f in found)
         elif p.is_file():
@@ -201,9 +203,7 @@ def _check_header(path: Path, columns: Sequence[str]) -> None:
 def _drop_trailing_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0 or df.width == 0:
         return df
-    blank = df.select(
-        pl.all_horizontal(pl.all().cast(pl.String).str.strip_chars().fill_null("") == "")
-    ).to_series()
+    blank = df.select(pl.all_horizontal(pl.all().cast(pl.String).str.strip_chars().fill_null("") == "")).to_series()
     keep = df.height
     values = blank.to_list()
     while keep and values[keep - 1]:
@@ -253,11 +253,14 @@ class ContractError(ScreenerError):
 
     def __init__(self, path: Path, problems: list[Problem]) -> None:
         ordered = sorted(problems)
-        self.details = [str(_fail(path, p[0], p[2], p[3], p[4] if len(p) > 4 else None))  # type: ignore[misc]
-                        for p in ordered]
+        self.details = [
+            str(_fail(path, p[0], p[2], p[3], p[4] if len(p) > 4 else None))  # type: ignore[misc]
+            for p in ordered
+        ]
         more = len(ordered) - 1
-        super().__init__(self.details[0] + (f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
-                                            if more else ""))
+        super().__init__(
+            self.details[0] + (f" (and {more} more problem{'s' if more > 1 else ''} in this file)" if more else "")
+        )
 
 
 #: Bounds that no real filing or quote reaches; a value outside them is a unit or typing mistake.
@@ -265,8 +268,9 @@ EARLIEST_DATE = date(1900, 1, 1)
 MAX_AMOUNT = 1e15
 
 
-def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, problems: list[Problem],
-                  position: int, strict: bool = True) -> pl.Series:
+def _parse_column(
+    path: Path, kind: str, col: Column, raw: pl.Series, problems: list[Problem], position: int, strict: bool = True
+) -> pl.Series:
     """Parse one text column to its contract type, recording every cell that does not fit in ``problems``.
 
     Without ``strict`` only cells that cannot be typed at all are problems; rule checks are left to validation.
@@ -307,9 +311,15 @@ def _parse_column(path: Path, kind: str, col: Column, raw: pl.Series, problems: 
             known = is_known_currency if kind == "companies" else ISO_CURRENCIES.__contains__
             for i, v in enumerate(text.to_list()):
                 if v is not None and not known(v):
-                    problems.append((i + 2, position, col.name,
-                                     f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW"
-                                     + (")" if kind == "companies" else "; sub-units such as GBp only for listings)")))
+                    problems.append(
+                        (
+                            i + 2,
+                            position,
+                            col.name,
+                            f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW"
+                            + (")" if kind == "companies" else "; sub-units such as GBp only for listings)"),
+                        )
+                    )
         if col.name == "symbol":
             for i, v in enumerate(text.to_list()):
                 if v is not None and (" " in v or (v == MARKET_SYMBOL and kind != "events")):
@@ -405,8 +415,15 @@ def _spacing_problems(frame: pl.DataFrame, position: int) -> list[Problem]:
     so import and ``validate`` agree."""
     from screener.validation.derived import with_spacing
 
-    spaced = with_spacing(frame).with_row_index("_i").with_columns(
-        (pl.col("period_by_spacing").is_not_null() & (pl.col("period") != pl.col("period_by_spacing"))).alias("_bad"))
+    spaced = (
+        with_spacing(frame)
+        .with_row_index("_i")
+        .with_columns(
+            (pl.col("period_by_spacing").is_not_null() & (pl.col("period") != pl.col("period_by_spacing"))).alias(
+                "_bad"
+            )
+        )
+    )
     out: list[Problem] = []
     series = spaced.filter(pl.col("_bad").any().over("symbol", "period"))
     for (symbol, period), group in series.group_by("symbol", "period", maintain_order=True):
@@ -450,6 +467,7 @@ def read_paths(paths: Sequence[str | Path], kind: str | None = None, *, strict: 
     parsed = [read_file(p, k, strict=strict) for p, k in pairs]
     if skipped and parsed:
         names = ", ".join(str(f) for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        parsed[0].warnings.append(f"not imported (the name is not {_kinds_text()}, "
-                                  f"or the type is not .csv/.parquet/.xlsx): {names}")
+        parsed[0].warnings.append(
+            f"not imported (the name is not {_kinds_text()}, or the type is not .csv/.parquet/.xlsx): {names}"
+        )
     return parsed

@@ -45,8 +45,14 @@ def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
     return pl.concat(frames).drop_nulls().unique(subset=["symbol", "date"], keep="last", maintain_order=True)
 
 
-def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None = None,
-                 quarantine: bool = False, today: date | None = None) -> ImportSummary:
+def import_paths(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    kind: str | None = None,
+    quarantine: bool = False,
+    today: date | None = None,
+) -> ImportSummary:
     """Parse every file, validate every file, then store them all in one transaction through ``intake.admit``.
 
     Without ``quarantine`` any failing value refuses the whole import (every failure is listed); with it, the
@@ -68,14 +74,17 @@ def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None 
         lines = [
             f"{r['source']}, row {r['row']}, column {r['column_name']}: failed {r['expectation']} "
             f"(value {r['value']!r})"
-            for f in failures for r in f.iter_rows(named=True)
+            for f in failures
+            for r in f.iter_rows(named=True)
         ]
         for line in lines[1:20]:
             echo(f"  {line}", err=True)
         if len(lines) > 20:
             echo(f"  ... and {len(lines) - 20} more", err=True)
-        raise ScreenerError(f"{lines[0]}; nothing was imported ({len(lines)} failing value(s); "
-                            "use --quarantine to store the passing rows)")
+        raise ScreenerError(
+            f"{lines[0]}; nothing was imported ({len(lines)} failing value(s); "
+            "use --quarantine to store the passing rows)"
+        )
     for w in summary.warnings:
         echo(f"Warning: {w}", err=True)
     known = set(store.query("SELECT symbol FROM companies")["symbol"].to_list())
@@ -86,19 +95,34 @@ def import_paths(store: Store, paths: Sequence[str | Path], *, kind: str | None 
                 introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].to_list())
                 unknown = sorted(introduced - known)
                 if unknown:
-                    echo(f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
-                         f"{', '.join(unknown[:5])}; add them with a companies file to score them", err=True)
+                    echo(
+                        f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
+                        f"{', '.join(unknown[:5])}; add them with a companies file to score them",
+                        err=True,
+                    )
             # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
             done = admit(store, c, IMPORT_PROVIDER, origin="user")
             if done.dropped:
-                echo(f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
-                     "and demo numbers never mix", err=True)
+                echo(
+                    f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
+                    "and demo numbers never mix",
+                    err=True,
+                )
             if done.kept_out:
-                echo(f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored "
-                     "them", err=True)
+                echo(
+                    f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them",
+                    err=True,
+                )
             if pf.kind == "companies":
                 known |= set(frame["symbol"].to_list())
             summary.rejected += done.rejected
-            summary.rows.append({"file": str(pf.path), "kind": pf.kind, "rows": done.rows, "stored": done.stored,
-                                 "rejected": done.rejected})
+            summary.rows.append(
+                {
+                    "file": str(pf.path),
+                    "kind": pf.kind,
+                    "rows": done.rows,
+                    "stored": done.stored,
+                    "rejected": done.rejected,
+                }
+            )
     return summary

@@ -68,18 +68,27 @@ class Intake:
     dropped: int
 
 
-def check(kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None,
-          splits: pl.DataFrame | None = None) -> Checked:
+def check(
+    kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None, splits: pl.DataFrame | None = None
+) -> Checked:
     """Validate ``frame`` with the suite of ``kind``; ``splits`` (symbol, date, ratio) explain price and share jumps."""
     from screener.validation import validate_frame
 
-    failures = validate_frame(kind, frame, source, today=today, splits=splits) if frame.height else \
-        pl.DataFrame()
+    failures = validate_frame(kind, frame, source, today=today, splits=splits) if frame.height else pl.DataFrame()
     return Checked(kind, source, frame, failures)
 
 
-def admit(store: Store, checked: Checked, provider: str, *, origin: str = "user", loaded_at: datetime | None = None,
-          override: bool = False, write: Writer | None = None, log: bool = True) -> Intake:
+def admit(
+    store: Store,
+    checked: Checked,
+    provider: str,
+    *,
+    origin: str = "user",
+    loaded_at: datetime | None = None,
+    override: bool = False,
+    write: Writer | None = None,
+    log: bool = True,
+) -> Intake:
     """Store the passing rows (``Store.upsert_real`` unless ``write`` is given), record the failing ones in the
     ledger, and log the load; all in one transaction. Storing first resolves earlier rejections of the keys it
     stores, so a rejection recorded now is never resolved by the same load."""
@@ -89,8 +98,9 @@ def admit(store: Store, checked: Checked, provider: str, *, origin: str = "user"
         if write is not None:
             result = write(passing)
         else:
-            result = store.upsert_real(checked.kind, passing, provider, origin=origin, loaded_at=stamp,
-                                       override=override)
+            result = store.upsert_real(
+                checked.kind, passing, provider, origin=origin, loaded_at=stamp, override=override
+            )
         if checked.failures.height:
             store.record_rejections(checked.failures.drop("row"), provider=provider)
         if log:
@@ -100,19 +110,51 @@ def admit(store: Store, checked: Checked, provider: str, *, origin: str = "user"
                 notes.append(f"{result.kept_out} row(s) kept out: a provider of higher precedence stored them")
             if result.dropped:
                 notes.append(f"{result.dropped} synthetic demo row(s) of the same series dropped")
-            store.log_ingest(provider=provider, status=status, kind=checked.kind, source=checked.source,
-                             rows_in=checked.frame.height, rows_stored=result.stored,
-                             rows_rejected=checked.rejected, message="; ".join(notes) or None)
-    return Intake(checked.kind, checked.source, checked.frame.height, result.stored, checked.rejected,
-                  result.kept_out, result.dropped)
+            store.log_ingest(
+                provider=provider,
+                status=status,
+                kind=checked.kind,
+                source=checked.source,
+                rows_in=checked.frame.height,
+                rows_stored=result.stored,
+                rows_rejected=checked.rejected,
+                message="; ".join(notes) or None,
+            )
+    return Intake(
+        checked.kind,
+        checked.source,
+        checked.frame.height,
+        result.stored,
+        checked.rejected,
+        result.kept_out,
+        result.dropped,
+    )
 
 
-def intake(store: Store, kind: str, frame: pl.DataFrame, provider: str, *, source: str, origin: str = "user",
-           loaded_at: datetime | None = None, override: bool = False, today: date | None = None,
-           splits: pl.DataFrame | None = None, write: Writer | None = None) -> Intake:
+def intake(
+    store: Store,
+    kind: str,
+    frame: pl.DataFrame,
+    provider: str,
+    *,
+    source: str,
+    origin: str = "user",
+    loaded_at: datetime | None = None,
+    override: bool = False,
+    today: date | None = None,
+    splits: pl.DataFrame | None = None,
+    write: Writer | None = None,
+) -> Intake:
     """Validate ``frame`` and store what passes: ``admit(store, check(...), ...)``. Without ``splits``, the stored
     splits explain jumps."""
     if splits is None and kind in ("prices", "fundamentals"):
         splits = store.frame("splits")
-    return admit(store, check(kind, frame, source, today=today, splits=splits), provider, origin=origin,
-                 loaded_at=loaded_at, override=override, write=write)
+    return admit(
+        store,
+        check(kind, frame, source, today=today, splits=splits),
+        provider,
+        origin=origin,
+        loaded_at=loaded_at,
+        override=override,
+        write=write,
+    )

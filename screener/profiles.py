@@ -65,8 +65,7 @@ def upsert_profiles(store: Store, frame: pl.DataFrame, provider: str, *, loaded_
     return stored
 
 
-def upsert_share_history(store: Store, frame: pl.DataFrame, provider: str, *,
-                         loaded_at: datetime | None = None) -> int:
+def upsert_share_history(store: Store, frame: pl.DataFrame, provider: str, *, loaded_at: datetime | None = None) -> int:
     """Store daily share counts; an earlier rejection of the same (symbol, date) is resolved by it."""
     stored = _upsert(store, "share_history", frame, provider, loaded_at)
     if stored:
@@ -98,8 +97,17 @@ def refresh_state(store: Store) -> pl.DataFrame:
     )
 
 
-def mark_refreshed(store: Store, subject: str, part: str, *, status: str, complete: bool,
-                   message: str | None = None, at: datetime | None = None, empty: bool | None = None) -> None:
+def mark_refreshed(
+    store: Store,
+    subject: str,
+    part: str,
+    *,
+    status: str,
+    complete: bool,
+    message: str | None = None,
+    at: datetime | None = None,
+    empty: bool | None = None,
+) -> None:
     """Record an attempt. Only a complete fetch moves ``fetched_at``, so a failed part is retried on the next run.
 
     ``empty``: ``True`` when Yahoo answered with no data (``empty_since`` keeps the first such answer of a run of
@@ -107,8 +115,11 @@ def mark_refreshed(store: Store, subject: str, part: str, *, status: str, comple
     answered with data (the run of empty answers is over), ``None`` when it did not answer (nothing learned).
     """
     stamp = at or utcnow()
-    since = {True: "COALESCE(refresh_state.empty_since, excluded.empty_since)", False: "NULL",
-             None: "refresh_state.empty_since"}[empty]
+    since = {
+        True: "COALESCE(refresh_state.empty_since, excluded.empty_since)",
+        False: "NULL",
+        None: "refresh_state.empty_since",
+    }[empty]
     store.con.execute(
         "INSERT INTO refresh_state (subject, part, fetched_at, attempted_at, status, message, empty_since) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, part) DO UPDATE SET "
@@ -130,8 +141,9 @@ def closes_on(store: Store, wanted: dict[str, date]) -> dict[str, float]:
     """The stored close of each symbol on a given date: the overlap that reveals a split or a unit change."""
     if not wanted:
         return {}
-    frame = pl.DataFrame({"symbol": list(wanted), "date": list(wanted.values())},
-                         schema={"symbol": pl.String, "date": pl.Date})
+    frame = pl.DataFrame(
+        {"symbol": list(wanted), "date": list(wanted.values())}, schema={"symbol": pl.String, "date": pl.Date}
+    )
     store.con.register("_wanted_closes", frame.to_arrow())
     try:
         rows = store.rows("SELECT p.symbol, p.close FROM prices p JOIN _wanted_closes w USING (symbol, date)")

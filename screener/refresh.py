@@ -238,13 +238,13 @@ class _Breaker:
         with self._lock:
             self._run = [*self._run, unavailable] if unavailable else []
             if len(self._run) >= self.threshold:
-                why = ("was rate-limited (HTTP 429)" if "rate limited" in self._run
-                       else "could not be reached")
+                why = "was rate-limited (HTTP 429)" if "rate limited" in self._run else "could not be reached"
                 self.guard.stop(f"Yahoo Finance {why} for {len(self._run)} symbols in a row")
 
 
-def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback, today: date,
-                  guard: RunGuard, breaker: _Breaker) -> SymbolFetch:
+def _fetch_symbol(
+    provider: YahooProvider, plan: SymbolPlan, lookback: Lookback, today: date, guard: RunGuard, breaker: _Breaker
+) -> SymbolFetch:
     out = SymbolFetch(plan.symbol, plan)
     reason = guard.reason
     if reason is not None:
@@ -265,8 +265,12 @@ def _fetch_symbol(provider: YahooProvider, plan: SymbolPlan, lookback: Lookback,
         out.problem("prices" if prices_attempted else "fundamentals", f"unexpected {type(exc).__name__}: {exc}")
     if plan.prices and not prices_attempted and out.not_found is None:
         # Never mark prices as fetched when no price request was made: they must be retried next run.
-        out.problem("prices", "prices not attempted" if out.stopped else
-                    "not attempted: fundamentals failed first; run refresh again later")
+        out.problem(
+            "prices",
+            "prices not attempted"
+            if out.stopped
+            else "not attempted: fundamentals failed first; run refresh again later",
+        )
     out.retries = ledger.retries
     breaker.record(out.unavailable)
     return out
@@ -319,8 +323,9 @@ def _fetch_info(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch) -> 
         out.quote_type = str(info.get("quoteType") or "").upper() or None
 
 
-def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback,
-                        today: date) -> None:
+def _fetch_fundamentals(
+    provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback, today: date
+) -> None:
     sym = plan.symbol
     _fetch_info(provider, plan, out)
     if out.halted:
@@ -339,8 +344,9 @@ def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFe
         if out.halted:  # keep what came: it is stored, the part stays incomplete (not fresh)
             break
     if not out.halted:
-        shares = _attempt(out, "fundamentals",
-                          lambda: provider.shares(sym, today - timedelta(days=lookback.share_days), today))
+        shares = _attempt(
+            out, "fundamentals", lambda: provider.shares(sym, today - timedelta(days=lookback.share_days), today)
+        )
         out.shares = None if shares is _FAILED else shares
     if not tables:
         out.all_empty = failed == 0 and not out.halted
@@ -351,27 +357,30 @@ def _fetch_fundamentals(provider: YahooProvider, plan: SymbolPlan, out: SymbolFe
             out.empty.append(f"the {word} statements came back empty, though {word} statements are stored")
     currency = (out.profile or {}).get("financial_currency") or plan.financial_currency
     if not currency:
-        out.problem("fundamentals", "statements not stored: their currency is unknown (Yahoo gave no "
-                                    "financialCurrency)")
+        out.problem(
+            "fundamentals", "statements not stored: their currency is unknown (Yahoo gave no financialCurrency)"
+        )
         return
     out.fundamentals = fundamentals_frame(sym, tables, currency, out.shares, notes=out.notes)
 
 
-def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback,
-                  today: date) -> None:
+def _fetch_prices(provider: YahooProvider, plan: SymbolPlan, out: SymbolFetch, lookback: Lookback, today: date) -> None:
     sym = plan.symbol
     keep_from = today - timedelta(days=lookback.price_days)
     full_start = today - timedelta(days=max(lookback.price_days, lookback.split_days))
-    history = _attempt(out, "prices", lambda: provider.prices(sym, plan.price_start or full_start, unit=plan.unit,
-                                                              end=today))
+    history = _attempt(
+        out, "prices", lambda: provider.prices(sym, plan.price_start or full_start, unit=plan.unit, end=today)
+    )
     if history is _FAILED:
         return
     frame = history.frame
     if plan.price_start is not None and plan.stored_close and frame.height:
         overlap = frame.filter(pl.col("date") == plan.price_start)["close"].to_list()
         if overlap and abs(overlap[0] / plan.stored_close - 1) > OVERLAP_TOLERANCE:
-            out.notes.append(f"stored close on {plan.price_start} was {plan.stored_close:g}, Yahoo now says "
-                             f"{overlap[0]:g} (split or correction): prices re-fetched in full")
+            out.notes.append(
+                f"stored close on {plan.price_start} was {plan.stored_close:g}, Yahoo now says "
+                f"{overlap[0]:g} (split or correction): prices re-fetched in full"
+            )
             history = _attempt(out, "prices", lambda: provider.prices(sym, full_start, unit=plan.unit, end=today))
             if history is _FAILED:
                 return
@@ -454,22 +463,27 @@ class RefreshReport:
             return
         parts = []
         if self.stopped or not_attempted:
-            parts.append(f"stopped early: {self.stopped or 'the run stopped asking Yahoo'}; "
-                         f"{len(not_attempted)} not attempted (stored data kept, not marked fresh; run refresh "
-                         "again later to continue)")
+            parts.append(
+                f"stopped early: {self.stopped or 'the run stopped asking Yahoo'}; "
+                f"{len(not_attempted)} not attempted (stored data kept, not marked fresh; run refresh "
+                "again later to continue)"
+            )
         if failed:
             pairs = [r for r in self.rows if r["symbol"].endswith("USD=X")]
             n_sym, n_fx = len(self.rows) - len(pairs), len(pairs)
             bad_fx = sum(1 for f in failed if f.endswith("USD=X"))
-            counted = f"{len(failed) - bad_fx} of {n_sym} symbol(s)" + (f" and {bad_fx} of {n_fx} fx pair(s)"
-                                                                       if bad_fx else "")
+            counted = f"{len(failed) - bad_fx} of {n_sym} symbol(s)" + (
+                f" and {bad_fx} of {n_fx} fx pair(s)" if bad_fx else ""
+            )
             parts.append(f"{counted} had failures ({_listed(failed)})")
         if empty:
-            parts.append(f"{len(empty)} symbol(s) came back empty from Yahoo, which is unknown, not 'no data' "
-                         f"({_listed(empty)})")
+            parts.append(
+                f"{len(empty)} symbol(s) came back empty from Yahoo, which is unknown, not 'no data' ({_listed(empty)})"
+            )
         if self.rejected:
-            parts.append(f"{self.rejected} row(s) failed validation and were kept out "
-                         "(see 'screener validate --rejected')")
+            parts.append(
+                f"{self.rejected} row(s) failed validation and were kept out (see 'screener validate --rejected')"
+            )
         raise CompletedWithProblems("; ".join(parts) + "; the reasons are in the table above")
 
 
@@ -484,8 +498,14 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
 
     def __enter__(self) -> _Progress:
         if self._bar is not None:
@@ -528,8 +548,9 @@ class _RunClock:
         return (self.now + timedelta(seconds=time.monotonic() - self._t0)).replace(microsecond=0)
 
 
-def _is_fresh(state: dict[tuple[str, str], datetime], subject: str, part: str, max_age: timedelta,
-              now: datetime) -> bool:
+def _is_fresh(
+    state: dict[tuple[str, str], datetime], subject: str, part: str, max_age: timedelta, now: datetime
+) -> bool:
     fetched = state.get((subject, part))
     return fetched is not None and max_age > timedelta(0) and now - fetched < max_age
 
@@ -553,8 +574,10 @@ def _stored_periods(store: Store, symbols: Sequence[str]) -> dict[str, frozenset
     """The statement periods stored per symbol, whoever stored them: an empty answer never outranks them."""
     if not symbols:
         return {}
-    rows = store.rows("SELECT symbol, list(DISTINCT period) FROM fundamentals WHERE list_contains(?, symbol) "
-                      "GROUP BY symbol", [list(symbols)])
+    rows = store.rows(
+        "SELECT symbol, list(DISTINCT period) FROM fundamentals WHERE list_contains(?, symbol) GROUP BY symbol",
+        [list(symbols)],
+    )
     return {sym: frozenset(periods) for sym, periods in rows}
 
 
@@ -598,24 +621,46 @@ def refresh(
     now = _naive_utc(now or utcnow())
     today = now.date()
     clock = _RunClock(now)
-    guard = RunGuard(deadline=until.total_seconds() if until else None, max_requests=max_requests or None,
-                     deadline_label=_format_duration(until) if until else None, clock=monotonic)
+    guard = RunGuard(
+        deadline=until.total_seconds() if until else None,
+        max_requests=max_requests or None,
+        deadline_label=_format_duration(until) if until else None,
+        clock=monotonic,
+    )
     wanted, listing = _universe(store, symbols)
     outside = [s for s in wanted if s not in listing]
     if outside:
-        say(f"Warning: {len(outside)} symbol(s) not in the universe ({', '.join(outside[:5])}); their data is "
-            "stored but not scored until a companies file adds them")
+        say(
+            f"Warning: {len(outside)} symbol(s) not in the universe ({', '.join(outside[:5])}); their data is "
+            "stored but not scored until a companies file adds them"
+        )
 
     state_frame = refresh_state(store)
-    state = {(s, p): f for s, p, f in zip(state_frame["subject"].to_list(), state_frame["part"].to_list(),
-                                          state_frame["fetched_at"].to_list(), strict=True) if f is not None}
-    empty_since = {s: e for s, p, e in zip(state_frame["subject"].to_list(), state_frame["part"].to_list(),
-                                           state_frame["empty_since"].to_list(), strict=True)
-                   if p == "fundamentals" and e is not None}
+    state = {
+        (s, p): f
+        for s, p, f in zip(
+            state_frame["subject"].to_list(),
+            state_frame["part"].to_list(),
+            state_frame["fetched_at"].to_list(),
+            strict=True,
+        )
+        if f is not None
+    }
+    empty_since = {
+        s: e
+        for s, p, e in zip(
+            state_frame["subject"].to_list(),
+            state_frame["part"].to_list(),
+            state_frame["empty_since"].to_list(),
+            strict=True,
+        )
+        if p == "fundamentals" and e is not None
+    }
     last_price = last_dates(store, "prices", "symbol")
     stored_profiles = profiles(store, wanted)
-    fin_ccy = dict(zip(stored_profiles["symbol"].to_list(), stored_profiles["financial_currency"].to_list(),
-                       strict=True))
+    fin_ccy = dict(
+        zip(stored_profiles["symbol"].to_list(), stored_profiles["financial_currency"].to_list(), strict=True)
+    )
     periods = _stored_periods(store, wanted)
     plans: list[SymbolPlan] = []
     report = RefreshReport()
@@ -625,20 +670,36 @@ def refresh(
             need_p = not _is_fresh(state, sym, "prices", limits.prices, now)
             if not (need_f or need_p):
                 report.skipped += 1
-                store.log_ingest(provider=PROVIDER_NAME, status="skipped", source=f"{PROVIDER_NAME}:{sym}",
-                                 symbol=sym, message=f"fresher than --max-age {limits}")
+                store.log_ingest(
+                    provider=PROVIDER_NAME,
+                    status="skipped",
+                    source=f"{PROVIDER_NAME}:{sym}",
+                    symbol=sym,
+                    message=f"fresher than --max-age {limits}",
+                )
                 report.rows.append(_row(sym, "skipped", message=f"fresh (max age {limits})"))
                 continue
-            plans.append(SymbolPlan(sym, need_f, need_p, listing.get(sym), last_price.get(sym) if need_p else None,
-                                    financial_currency=fin_ccy.get(sym), has_profile=sym in fin_ccy,
-                                    stored_periods=periods.get(sym, frozenset()),
-                                    empty_since=empty_since.get(sym)))
+            plans.append(
+                SymbolPlan(
+                    sym,
+                    need_f,
+                    need_p,
+                    listing.get(sym),
+                    last_price.get(sym) if need_p else None,
+                    financial_currency=fin_ccy.get(sym),
+                    has_profile=sym in fin_ccy,
+                    stored_periods=periods.get(sym, frozenset()),
+                    empty_since=empty_since.get(sym),
+                )
+            )
     stored_close = closes_on(store, {p.symbol: p.price_start for p in plans if p.price_start is not None})
     for p in plans:
         p.stored_close = stored_close.get(p.symbol)
     if plans:
-        say(f"Refreshing {len(plans)} of {len(wanted)} symbol(s) from Yahoo Finance with {workers} worker(s); "
-            f"{report.skipped} fresh (max age {limits})")
+        say(
+            f"Refreshing {len(plans)} of {len(wanted)} symbol(s) from Yahoo Finance with {workers} worker(s); "
+            f"{report.skipped} fresh (max age {limits})"
+        )
     elif wanted:
         say(f"All {len(wanted)} symbol(s) are fresh (max age {limits}); nothing to fetch")
 
@@ -650,11 +711,12 @@ def refresh(
             forget_responses()
         breaker = _Breaker(RATE_LIMIT_BREAKER, guard)
         run = _Run(store, report, guard, breaker, lookback, clock, limits, state, override=override_imports)
-        with _Guarded(provider, guard), _Progress(progress) as bar, \
-                ThreadPoolExecutor(max_workers=workers) as pool:
+        with _Guarded(provider, guard), _Progress(progress) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
             bar.add(len(plans))
-            futures = [pool.submit(_fetch_symbol, provider, p, lookback, today, guard, breaker)  # type: ignore[arg-type]
-                       for p in plans]
+            futures = [
+                pool.submit(_fetch_symbol, provider, p, lookback, today, guard, breaker)  # type: ignore[arg-type]
+                for p in plans
+            ]
             try:
                 met = _collect(run, futures, bar, batch_size)
                 met |= {normalise_currency(listing[s])[0] for s in wanted if listing.get(s)}
@@ -744,8 +806,9 @@ def _validate(kind: str, frame: pl.DataFrame, today: date, splits: pl.DataFrame 
     return validate_frame(kind, frame, PROVIDER_NAME, today=today, splits=splits)
 
 
-def _split(kind: str, frame: pl.DataFrame | None, today: date,
-           splits: pl.DataFrame | None = None) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+def _split(
+    kind: str, frame: pl.DataFrame | None, today: date, splits: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
     """Validate a batch frame: (passing rows, failures with the symbol's source)."""
     if frame is None:
         return None, pl.DataFrame()
@@ -789,8 +852,15 @@ def _market_caps(store: Store, batch: list[SymbolFetch], today: date) -> pl.Data
             shares = shares_of.get(f.symbol)
         reference = (f.profile or {}).get("market_cap") or stored_mcap.get(f.symbol)
         close = f.prices.sort("date")["close"][-1]  # type: ignore[union-attr]
-        rows.append({"symbol": f.symbol, "shares_outstanding": shares, "close": close,
-                     "price_unit": f.price_unit or f.plan.unit, "market_cap": reference})
+        rows.append(
+            {
+                "symbol": f.symbol,
+                "shares_outstanding": shares,
+                "close": close,
+                "price_unit": f.price_unit or f.plan.unit,
+                "market_cap": reference,
+            }
+        )
     frame = market_cap_frame(rows)
     return _validate("market_cap", frame, today, None) if frame.height else pl.DataFrame()
 
@@ -850,12 +920,20 @@ def _no_statements(f: SymbolFetch, now: datetime) -> str | None:
 def _empty_message(f: SymbolFetch, now: datetime) -> str:
     since = f.plan.empty_since or now
     stored = "; the stored statements are kept" if f.plan.stored_periods else ""
-    return ("statements came back empty: unknown (a throttled Yahoo answers the same way); not fresh, asked again "
-            f"next run{stored}; first empty {since:%Y-%m-%d %H:%M} UTC")
+    return (
+        "statements came back empty: unknown (a throttled Yahoo answers the same way); not fresh, asked again "
+        f"next run{stored}; first empty {since:%Y-%m-%d %H:%M} UTC"
+    )
 
 
-def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFrame | None, pl.DataFrame]],
-                  mcap_fail: pl.DataFrame, hold_prices: bool, stamp: datetime) -> dict[str, Any]:
+def _store_symbol(
+    run: _Run,
+    f: SymbolFetch,
+    checked: dict[str, tuple[pl.DataFrame | None, pl.DataFrame]],
+    mcap_fail: pl.DataFrame,
+    hold_prices: bool,
+    stamp: datetime,
+) -> dict[str, Any]:
     store = run.store
     sym, source = f.symbol, f"{PROVIDER_NAME}:{f.symbol}"
     counts: dict[str, int | None] = {"fundamentals": None, "shares": None, "prices": None, "splits": None}
@@ -865,20 +943,28 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
         message = f"not attempted: {f.stopped}; run refresh again later"
         for part in _PARTS:
             if getattr(f.plan, part):
-                store.log_ingest(provider=PROVIDER_NAME, status="not_attempted", kind=part, source=source,
-                                 symbol=sym, message=message)
+                store.log_ingest(
+                    provider=PROVIDER_NAME,
+                    status="not_attempted",
+                    kind=part,
+                    source=source,
+                    symbol=sym,
+                    message=message,
+                )
                 mark_refreshed(store, sym, part, status="not_attempted", complete=False, message=message, at=stamp)
         return _row(sym, "not_attempted", message=message)
     if f.not_found is not None:
         for part in _PARTS:
             if getattr(f.plan, part):
-                store.log_ingest(provider=PROVIDER_NAME, status="failed", kind=part, source=source, symbol=sym,
-                                 message=f.not_found)
+                store.log_ingest(
+                    provider=PROVIDER_NAME, status="failed", kind=part, source=source, symbol=sym, message=f.not_found
+                )
                 mark_refreshed(store, sym, part, status="failed", complete=False, message=f.not_found, at=stamp)
         return _row(sym, "failed", retries=f.retries, message=f.not_found)
 
-    def store_kind(kind: str, fetched: pl.DataFrame | None, write: Callable[[pl.DataFrame], int],
-                   hold: bool = False) -> tuple[int | None, int]:
+    def store_kind(
+        kind: str, fetched: pl.DataFrame | None, write: Callable[[pl.DataFrame], int], hold: bool = False
+    ) -> tuple[int | None, int]:
         good, fails = checked[kind]
         mine = _for(good, sym)
         bad = fails.filter(pl.col("source") == source) if fails.height else fails
@@ -888,9 +974,14 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
             # the same day resolves it; the expectation says which cross-check held it.
             failed = mcap_fail.filter(pl.col("key") == sym).row(0, named=True)
             extra = mine.select(
-                pl.lit(source).alias("source"), pl.lit(0, dtype=pl.Int64).alias("row"), pl.lit("prices").alias("kind"),
-                key_strings("prices", mine).alias("key"), pl.lit(failed["expectation"]).alias("expectation"),
-                pl.lit("close").alias("column_name"), pl.lit(failed["value"], dtype=pl.String).alias("value"))
+                pl.lit(source).alias("source"),
+                pl.lit(0, dtype=pl.Int64).alias("row"),
+                pl.lit("prices").alias("kind"),
+                key_strings("prices", mine).alias("key"),
+                pl.lit(failed["expectation"]).alias("expectation"),
+                pl.lit("close").alias("column_name"),
+                pl.lit(failed["value"], dtype=pl.String).alias("value"),
+            )
             bad = pl.concat([bad.select(extra.columns), extra]) if bad.height else extra
             n_bad = mine.height + n_bad
             mine = None
@@ -902,16 +993,20 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
     empty_note: str | None = None
     none_reason: str | None = None
     if f.plan.fundamentals:
-        stored_profile, bad_p = store_kind("profiles", None if f.profile is None else pl.DataFrame([f.profile]),
-                                           lambda fr: upsert_profiles(store, fr, PROVIDER_NAME, loaded_at=stamp))
+        stored_profile, bad_p = store_kind(
+            "profiles",
+            None if f.profile is None else pl.DataFrame([f.profile]),
+            lambda fr: upsert_profiles(store, fr, PROVIDER_NAME, loaded_at=stamp),
+        )
         counts["fundamentals"], bad_f = store_kind(
-            "fundamentals", f.fundamentals, lambda fr: _write_real(run, sym, "fundamentals", fr, stamp))
+            "fundamentals", f.fundamentals, lambda fr: _write_real(run, sym, "fundamentals", fr, stamp)
+        )
         counts["shares"], bad_s = store_kind(
-            "shares", f.shares, lambda fr: upsert_share_history(store, fr, PROVIDER_NAME, loaded_at=stamp))
+            "shares", f.shares, lambda fr: upsert_share_history(store, fr, PROVIDER_NAME, loaded_at=stamp)
+        )
         rejected += bad_p + bad_f + bad_s
         problems = f.problems.get("fundamentals", [])
-        extra = (f"profile {'stored' if stored_profile else 'not available'}; "
-                 f"{counts['shares'] or 0} share count(s)")
+        extra = f"profile {'stored' if stored_profile else 'not available'}; {counts['shares'] or 0} share count(s)"
         empty: bool | None = None
         if f.all_empty:
             none_reason = _no_statements(f, run.clock.now)
@@ -922,16 +1017,34 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
             empty = True
         elif not problems and f.fundamentals is not None:
             empty = False
-        _log_part(store, f, "fundamentals", counts["fundamentals"], bad_f + bad_p + bad_s, problems, stamp,
-                  extra="; ".join(x for x in (empty_note, extra) if x), empty=empty,
-                  complete=not problems and (empty is not True or none_reason is not None))
+        _log_part(
+            store,
+            f,
+            "fundamentals",
+            counts["fundamentals"],
+            bad_f + bad_p + bad_s,
+            problems,
+            stamp,
+            extra="; ".join(x for x in (empty_note, extra) if x),
+            empty=empty,
+            complete=not problems and (empty is not True or none_reason is not None),
+        )
     if f.plan.prices:
         counts["prices"], bad_pr = store_kind(
-            "prices", f.prices, lambda fr: _write_real(run, sym, "prices", fr, stamp), hold=hold_prices)
+            "prices", f.prices, lambda fr: _write_real(run, sym, "prices", fr, stamp), hold=hold_prices
+        )
         counts["splits"], bad_sp = store_kind("splits", f.splits, lambda fr: _write_real(run, sym, "splits", fr, stamp))
         rejected += bad_pr + bad_sp
-        _log_part(store, f, "prices", counts["prices"], bad_pr + bad_sp, f.problems.get("prices", []), stamp,
-                  complete=not f.problems.get("prices"))
+        _log_part(
+            store,
+            f,
+            "prices",
+            counts["prices"],
+            bad_pr + bad_sp,
+            f.problems.get("prices", []),
+            stamp,
+            complete=not f.problems.get("prices"),
+        )
     problems = list(dict.fromkeys(p for part in _PARTS for p in f.problems.get(part, [])))
     anything = any(v for v in counts.values())
     if problems:
@@ -945,8 +1058,17 @@ def _store_symbol(run: _Run, f: SymbolFetch, checked: dict[str, tuple[pl.DataFra
     kept = run.kept_out.get(sym)
     kept_note = [f"{kept} row(s) not replaced: your own import takes precedence over Yahoo"] if kept else []
     message = "; ".join([*problems, *([empty_note] if empty_note else []), *f.notes, *kept_note]) or None
-    return _row(sym, status, fundamentals=counts["fundamentals"], shares=counts["shares"], prices=counts["prices"],
-                splits=counts["splits"], rejected=rejected, retries=f.retries, message=message)
+    return _row(
+        sym,
+        status,
+        fundamentals=counts["fundamentals"],
+        shares=counts["shares"],
+        prices=counts["prices"],
+        splits=counts["splits"],
+        rejected=rejected,
+        retries=f.retries,
+        message=message,
+    )
 
 
 def _write_real(run: _Run, subject: str, kind: str, frame: pl.DataFrame, stamp: datetime) -> int:
@@ -959,8 +1081,19 @@ def _write_real(run: _Run, subject: str, kind: str, frame: pl.DataFrame, stamp: 
     return result.stored
 
 
-def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad: int, problems: list[str],
-              stamp: datetime, *, complete: bool, extra: str | None = None, empty: bool | None = None) -> None:
+def _log_part(
+    store: Store,
+    f: SymbolFetch,
+    part: str,
+    stored: int | None,
+    n_bad: int,
+    problems: list[str],
+    stamp: datetime,
+    *,
+    complete: bool,
+    extra: str | None = None,
+    empty: bool | None = None,
+) -> None:
     """Ingest-log row and refresh state for one part. ``complete`` moves ``fetched_at`` (the part counts as fresh);
     ``empty`` records an empty answer (``True``), a real one (``False``) or neither (``None``, e.g. a failure)."""
     fetched = f.fundamentals if part == "fundamentals" else f.prices
@@ -976,14 +1109,24 @@ def _log_part(store: Store, f: SymbolFetch, part: str, stored: int | None, n_bad
     message = "; ".join([*problems, *([extra] if extra else [])]) or None
     if n_bad:
         message = f"{n_bad} row(s) rejected by validation" + (f"; {message}" if message else "")
-    store.log_ingest(provider=PROVIDER_NAME, status=status, kind=part, source=f"{PROVIDER_NAME}:{f.symbol}",
-                     symbol=f.symbol, rows_in=rows_in, rows_stored=stored or 0, rows_rejected=n_bad, message=message)
+    store.log_ingest(
+        provider=PROVIDER_NAME,
+        status=status,
+        kind=part,
+        source=f"{PROVIDER_NAME}:{f.symbol}",
+        symbol=f.symbol,
+        rows_in=rows_in,
+        rows_stored=stored or 0,
+        rows_rejected=n_bad,
+        message=message,
+    )
     mark_refreshed(store, f.symbol, part, status=status, complete=complete, message=message, at=stamp, empty=empty)
 
 
 # -- fx ----------------------------------------------------------------------------------------------------------
-def _refresh_fx(run: _Run, provider: YahooProvider | None, pool: ThreadPoolExecutor, currencies: list[str],
-                bar: _Progress) -> None:
+def _refresh_fx(
+    run: _Run, provider: YahooProvider | None, pool: ThreadPoolExecutor, currencies: list[str], bar: _Progress
+) -> None:
     store, today, guard, lookback = run.store, run.today, run.guard, run.lookback
     last_fx = last_dates(store, "fx", "currency")
     due = [c for c in currencies if not _is_fresh(run.state, f"{c}USD=X", "fx", run.limits.prices, run.clock.now)]
@@ -1016,23 +1159,33 @@ def _refresh_fx(run: _Run, provider: YahooProvider | None, pool: ThreadPoolExecu
             mine = _for_currency(good, ccy)
             bad = fails.filter(pl.col("key").str.starts_with(f"{ccy}/")) if fails.height else fails
             if bad.height:
-                store.record_rejections(bad.drop("row").with_columns(source=pl.lit(f"{PROVIDER_NAME}:{pair}")),
-                                        provider=PROVIDER_NAME)
+                store.record_rejections(
+                    bad.drop("row").with_columns(source=pl.lit(f"{PROVIDER_NAME}:{pair}")), provider=PROVIDER_NAME
+                )
             stored = _write_real(run, pair, "fx", mine, stamp) if mine is not None else 0
             n_bad = bad.height
             status = ("failed" if attempted else "not_attempted") if error else ("rejected" if n_bad else "ok")
             run.stopped_seen = run.stopped_seen or not attempted
             kept = run.kept_out.get(pair)
-            message = "; ".join(
-                ([error] if error else [f"{n_bad} row(s) rejected by validation"] if n_bad else [])
-                + ([f"{kept} row(s) not replaced: your own import takes precedence over Yahoo"] if kept else [])
-            ) or None
-            store.log_ingest(provider=PROVIDER_NAME, status=status, kind="fx", source=f"{PROVIDER_NAME}:{pair}",
-                             rows_in=0 if frame is None else frame.height, rows_stored=stored, rows_rejected=n_bad,
-                             message=message)
+            message = (
+                "; ".join(
+                    ([error] if error else [f"{n_bad} row(s) rejected by validation"] if n_bad else [])
+                    + ([f"{kept} row(s) not replaced: your own import takes precedence over Yahoo"] if kept else [])
+                )
+                or None
+            )
+            store.log_ingest(
+                provider=PROVIDER_NAME,
+                status=status,
+                kind="fx",
+                source=f"{PROVIDER_NAME}:{pair}",
+                rows_in=0 if frame is None else frame.height,
+                rows_stored=stored,
+                rows_rejected=n_bad,
+                message=message,
+            )
             mark_refreshed(store, pair, "fx", status=status, complete=error is None, message=message, at=stamp)
-            run.report.rows.append(_row(pair, status, fx=None if error else stored, rejected=n_bad,
-                                        message=message))
+            run.report.rows.append(_row(pair, status, fx=None if error else stored, rejected=n_bad, message=message))
 
 
 def _for_currency(frame: pl.DataFrame | None, currency: str) -> pl.DataFrame | None:

@@ -55,10 +55,7 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 
 def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
     exprs = [
-        pl.when(pl.col(n).str.contains(r"^[=+\-@\t\r]"))
-        .then(pl.lit("'") + pl.col(n))
-        .otherwise(pl.col(n))
-        .alias(n)
+        pl.when(pl.col(n).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(n)).otherwise(pl.col(n)).alias(n)
         for n, dt in frame.schema.items()
         if dt == pl.String
     ]
@@ -126,16 +123,28 @@ def to_table_text(frame: pl.DataFrame, title: str | None = None, stream: IO[str]
     for name, dtype in frame.schema.items():
         # One row stays one line: long text is cut with an ellipsis in a terminal (csv/json carry it whole) and
         # nothing is squeezed or broken mid-word; a table wider than the terminal scrolls (e.g. `| less -S`).
-        table.add_column(name, justify="right" if dtype.is_numeric() else "left", no_wrap=True, overflow="ellipsis",
-                         max_width=_tty_width(name) if is_tty and not dtype.is_numeric() else None)
+        table.add_column(
+            name,
+            justify="right" if dtype.is_numeric() else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=_tty_width(name) if is_tty and not dtype.is_numeric() else None,
+        )
     for row in frame.iter_rows():
         table.add_row(*(_cell(v) for v in row))
     width = 100_000
     if is_tty:
         natural = Console(width=100_000).measure(table).maximum
         width = max(natural, shutil.get_terminal_size().columns)
-    console = Console(file=out, width=width, highlight=False, soft_wrap=False, emoji=False, markup=False,
-                      force_terminal=is_tty or None)
+    console = Console(
+        file=out,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+        markup=False,
+        force_terminal=is_tty or None,
+    )
     console.print(table)
 
 

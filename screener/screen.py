@@ -61,9 +61,11 @@ def _place_condition(countries: Sequence[str]) -> str:
         elif c.lower() in REGION_NAMES:
             regions.append(c.lower())
         else:
-            raise ScreenerError(f"--country: unknown country or region {c!r}"
-                                f"{suggest(c, [*sorted(ISO_COUNTRIES), *REGION_NAMES])}; "
-                                f"use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})")
+            raise ScreenerError(
+                f"--country: unknown country or region {c!r}"
+                f"{suggest(c, [*sorted(ISO_COUNTRIES), *REGION_NAMES])}; "
+                f"use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
+            )
     parts = []
     if codes:
         parts.append("country in [" + ", ".join(f"'{c}'" for c in codes) + "]")
@@ -72,8 +74,9 @@ def _place_condition(countries: Sequence[str]) -> str:
     return " or ".join(parts)
 
 
-def conditions(scores: pl.DataFrame, roles: Sequence[str], countries: Sequence[str], where: str | None
-               ) -> list[tuple[str, Compiled]]:
+def conditions(
+    scores: pl.DataFrame, roles: Sequence[str], countries: Sequence[str], where: str | None
+) -> list[tuple[str, Compiled]]:
     """``--role``, ``--country`` and ``--where`` as checked conditions against the columns actually present."""
     ns = namespace_from_schema(scores.schema)
     out: list[tuple[str, Compiled]] = []
@@ -113,9 +116,17 @@ def _sort_spec(scores: pl.DataFrame, sort: str) -> tuple[str, bool, str | None]:
     return name, descending, shown
 
 
-def run_screen(store: Store, *, rules: str | None = None, roles: Sequence[str] = (), countries: Sequence[str] = (),
-               where: str | None = None, sort: str | None = None, top: int | None = None,
-               as_of: date | None = None) -> ScreenResult:
+def run_screen(
+    store: Store,
+    *,
+    rules: str | None = None,
+    roles: Sequence[str] = (),
+    countries: Sequence[str] = (),
+    where: str | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+    as_of: date | None = None,
+) -> ScreenResult:
     """Filter (and, with a rule set, rank) the stored scores; ``top`` caps the rows (with rules: overrides N)."""
     day, scores, basis = _scores(store, as_of)
     conds = conditions(scores, roles, countries, where)
@@ -147,5 +158,6 @@ def run_screen(store: Store, *, rules: str | None = None, roles: Sequence[str] =
     if rules is not None and sort:
         key, descending, _ = _sort_spec(rows, sort)
         rows = rows.sort([key, "rank"], descending=[descending, False], nulls_last=True)
-    return ScreenResult(rows=rows, as_of=day, demo=demo, universe=scores.height, computed=basis != "stored",
-                        basis=basis)
+    return ScreenResult(
+        rows=rows, as_of=day, demo=demo, universe=scores.height, computed=basis != "stored", basis=basis
+    )

@@ -43,8 +43,9 @@ def precedence(provider: str) -> int:
 
 def _rank_sql(column: str) -> str:
     """``PROVIDER_PRECEDENCE`` as a SQL CASE over ``column``: the table is the one definition, SQL only reads it."""
-    whens = " ".join(f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {rank}"
-                     for name, rank in PROVIDER_PRECEDENCE.items())
+    whens = " ".join(
+        f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {rank}" for name, rank in PROVIDER_PRECEDENCE.items()
+    )
     return f"(CASE {column} {whens} ELSE {DEFAULT_PRECEDENCE} END)"
 
 
@@ -57,7 +58,8 @@ def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bo
     if currency:
         same += f" AND {table}.currency IS NOT DISTINCT FROM excluded.currency"
     return ", ".join(
-        f"{c} = excluded.{c}" if c in ("provider", "loaded_at", "currency")
+        f"{c} = excluded.{c}"
+        if c in ("provider", "loaded_at", "currency")
         else f"{c} = CASE WHEN {same} THEN COALESCE(excluded.{c}, {table}.{c}) ELSE excluded.{c} END"
         for c in value_cols
     )
@@ -188,9 +190,7 @@ class Store:
             try:
                 with self.transaction():
                     self.con.execute(sql)
-                    self.con.execute(
-                        "INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()]
-                    )
+                    self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()])
             except duckdb.Error as exc:
                 # The failed step rolled back whole: the store is still a consistent v{current}.
                 raise ScreenerError(
@@ -231,8 +231,21 @@ class Store:
         else:
             roles = pl.DataFrame(schema={"symbol": pl.String, "roles": pl.String})
         out = base.join(roles, on="symbol", how="left").with_columns(pl.col("roles").fill_null(""))
-        cols = ["symbol", "name", "country", "currency", "roles", "segment", "stage", "gov_backing", "description",
-                "source", "origin", "provider", "loaded_at"]
+        cols = [
+            "symbol",
+            "name",
+            "country",
+            "currency",
+            "roles",
+            "segment",
+            "stage",
+            "gov_backing",
+            "description",
+            "source",
+            "origin",
+            "provider",
+            "loaded_at",
+        ]
         return out.select(cols)
 
     def frame(self, kind: str, symbols: Iterable[str] | None = None) -> pl.DataFrame:
@@ -262,8 +275,16 @@ class Store:
         return any("demo" in v for k, v in self.providers().items() if k != "companies")
 
     # -- writing ---------------------------------------------------------------------------------------------
-    def upsert_real(self, kind: str, frame: pl.DataFrame, provider: str, *, origin: str = "user",
-                    loaded_at: datetime | None = None, override: bool = False) -> UpsertResult:
+    def upsert_real(
+        self,
+        kind: str,
+        frame: pl.DataFrame,
+        provider: str,
+        *,
+        origin: str = "user",
+        loaded_at: datetime | None = None,
+        override: bool = False,
+    ) -> UpsertResult:
         """Store real rows under the provider precedence, and resolve earlier rejections of the keys stored.
 
         - A stored row whose provider ranks above ``provider`` (``PROVIDER_PRECEDENCE``) keeps its key: the incoming
@@ -285,13 +306,17 @@ class Store:
                 col = "currency" if kind == "fx" else "symbol"
                 values = sorted(frame[col].drop_nulls().unique().to_list())
                 if values:
-                    dropped = int(self.scalar(
-                        f"SELECT count(*) FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
-                        [DEMO_PROVIDER, values]))
+                    dropped = int(
+                        self.scalar(
+                            f"SELECT count(*) FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
+                            [DEMO_PROVIDER, values],
+                        )
+                    )
                     if dropped:
                         self.con.execute(
                             f"DELETE FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
-                            [DEMO_PROVIDER, values])
+                            [DEMO_PROVIDER, values],
+                        )
             kept = frame if override else self._outranked(kind, frame, provider)
             kept_out = frame.height - kept.height
             stored = self.upsert(kind, kept, provider, keep_existing_on_null=True, origin=origin, loaded_at=stamp)
@@ -305,7 +330,9 @@ class Store:
         with self.registered("_incoming_keys", frame.select(key)) as name:
             blocked = self.query(
                 f"SELECT DISTINCT {', '.join(f'i.{k}' for k in key)} FROM {name} i JOIN {kind} t "
-                f"ON {' AND '.join(f't.{k} = i.{k}' for k in key)} WHERE {_rank_sql('t.provider')} > ?", [rank])
+                f"ON {' AND '.join(f't.{k} = i.{k}' for k in key)} WHERE {_rank_sql('t.provider')} > ?",
+                [rank],
+            )
         if blocked.height == 0:
             return frame
         return frame.join(blocked.cast(frame.select(key).schema), on=key, how="anti", nulls_equal=True)
@@ -324,7 +351,9 @@ class Store:
         with self.transaction(), self.registered("_resolved_keys", keys) as name:
             self.con.execute(
                 f"UPDATE rejected_rows SET resolved_at = ? FROM {name} r WHERE rejected_rows.resolved_at IS NULL "
-                "AND rejected_rows.kind = ? AND rejected_rows.key = r.key", [at or utcnow(), kind])
+                "AND rejected_rows.kind = ? AND rejected_rows.key = r.key",
+                [at or utcnow(), kind],
+            )
         after = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
         return before - after
 
@@ -370,13 +399,15 @@ class Store:
             )
         return frame.height
 
-    def _upsert_companies(self, frame: pl.DataFrame, provider: str, origin: str, stamp: datetime,
-                          keep_existing_on_null: bool = False) -> int:
+    def _upsert_companies(
+        self, frame: pl.DataFrame, provider: str, origin: str, stamp: datetime, keep_existing_on_null: bool = False
+    ) -> int:
         """Set-based: one INSERT ... SELECT for the rows and one pass for the role tags, whatever the frame size."""
         cols = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
         present = [c for c in cols if c in frame.columns]
         incoming = frame.select(present).with_columns(
-            pl.lit(origin).alias("origin"), pl.lit(provider).alias("provider"),
+            pl.lit(origin).alias("origin"),
+            pl.lit(provider).alias("provider"),
             pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
         )
         all_cols = [*present, "origin", "provider", "loaded_at"]
@@ -393,8 +424,11 @@ class Store:
                 source = pl.col("source") if "source" in frame.columns else pl.lit(None, dtype=pl.String)
                 wanted = (
                     frame.filter(pl.col("roles").is_not_null())
-                    .select("symbol", pl.col("roles").str.split(";").alias("role"),
-                            pl.coalesce(source, pl.lit(provider)).alias("source"))
+                    .select(
+                        "symbol",
+                        pl.col("roles").str.split(";").alias("role"),
+                        pl.coalesce(source, pl.lit(provider)).alias("source"),
+                    )
                     .explode("role")
                     .with_columns(pl.col("role").str.strip_chars())
                     .filter(pl.col("role") != "")
@@ -406,27 +440,45 @@ class Store:
         rows = self.rows("SELECT role FROM role_tags WHERE symbol = ?", [symbol])
         return sorted((r[0] for r in rows), key=ROLES.index)
 
-    def replace_roles(self, symbol: str, roles: Sequence[str], *, source: str | None, actor: str, origin: str,
-                      at: datetime | None = None) -> None:
+    def replace_roles(
+        self,
+        symbol: str,
+        roles: Sequence[str],
+        *,
+        source: str | None,
+        actor: str,
+        origin: str,
+        at: datetime | None = None,
+    ) -> None:
         """Make the symbol's tags exactly ``roles``, recording each add and remove in the history."""
-        wanted = pl.DataFrame({"symbol": [symbol] * len(roles), "role": list(roles), "source": [source] * len(roles)},
-                              schema={"symbol": pl.String, "role": pl.String, "source": pl.String})
+        wanted = pl.DataFrame(
+            {"symbol": [symbol] * len(roles), "role": list(roles), "source": [source] * len(roles)},
+            schema={"symbol": pl.String, "role": pl.String, "source": pl.String},
+        )
         if wanted.height == 0:
             have = self.current_roles(symbol)
             self.change_tags(symbol, remove=have, source=source, actor=actor, origin=origin, at=at)
             return
         self.set_roles(wanted, actor=actor, origin=origin, at=at)
 
-    def set_roles(self, wanted: pl.DataFrame, *, actor: str, origin: str, at: datetime | None = None,
-                  protected: pl.DataFrame | None = None) -> int:
+    def set_roles(
+        self,
+        wanted: pl.DataFrame,
+        *,
+        actor: str,
+        origin: str,
+        at: datetime | None = None,
+        protected: pl.DataFrame | None = None,
+    ) -> int:
         """Make each symbol in ``wanted`` (symbol, role, source) carry exactly its listed roles; return the changes.
 
         Pairs in ``protected`` (symbol, role) are left as they are: ``init`` passes the tags a user has touched, so a
         refresh of the bundled universe neither re-adds a role the user removed nor drops one the user added.
         """
         key = ["symbol", "role"]
-        wanted = wanted.select(pl.col("symbol").cast(pl.String), pl.col("role").cast(pl.String),
-                               pl.col("source").cast(pl.String)).unique(subset=key, keep="first", maintain_order=True)
+        wanted = wanted.select(
+            pl.col("symbol").cast(pl.String), pl.col("role").cast(pl.String), pl.col("source").cast(pl.String)
+        ).unique(subset=key, keep="first", maintain_order=True)
         symbols = wanted.select("symbol").unique()
         have = self.query("SELECT symbol, role FROM role_tags").join(symbols, on="symbol", how="semi")
         adds = wanted.join(have, on=key, how="anti").with_columns(pl.lit("add").alias("action"))
@@ -441,11 +493,23 @@ class Store:
             changes = changes.join(protected.select(pl.col(key).cast(pl.String)), on=key, how="anti")
         return self.apply_tag_changes(changes, actor=actor, origin=origin, at=at)
 
-    def change_tags(self, symbol: str, *, add: Sequence[str] = (), remove: Sequence[str] = (), source: str | None,
-                    actor: str, origin: str = "user", at: datetime | None = None) -> None:
+    def change_tags(
+        self,
+        symbol: str,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        source: str | None,
+        actor: str,
+        origin: str = "user",
+        at: datetime | None = None,
+    ) -> None:
         rows = [(symbol, r, "add", source) for r in add] + [(symbol, r, "remove", source) for r in remove]
-        changes = pl.DataFrame(rows, schema={"symbol": pl.String, "role": pl.String, "action": pl.String,
-                                             "source": pl.String}, orient="row")
+        changes = pl.DataFrame(
+            rows,
+            schema={"symbol": pl.String, "role": pl.String, "action": pl.String, "source": pl.String},
+            orient="row",
+        )
         self.apply_tag_changes(changes, actor=actor, origin=origin, at=at)
 
     def apply_tag_changes(self, changes: pl.DataFrame, *, actor: str, origin: str, at: datetime | None = None) -> int:
@@ -461,8 +525,11 @@ class Store:
             .unique(subset=["symbol", "role", "action"], keep="first", maintain_order=True)
             .sort(["symbol", "action", "role"])
             .with_row_index("_i")
-            .with_columns(pl.lit(origin).alias("origin"), pl.lit(actor).alias("actor"),
-                          pl.lit(stamp).cast(pl.Datetime("us")).alias("changed_at"))
+            .with_columns(
+                pl.lit(origin).alias("origin"),
+                pl.lit(actor).alias("actor"),
+                pl.lit(stamp).cast(pl.Datetime("us")).alias("changed_at"),
+            )
         )
         with self.transaction(), self.registered("_tag_changes", ordered):
             self.con.execute(
@@ -512,17 +579,16 @@ class Store:
         if rows.height == 0:
             return 0
         text = [c for c in ("source", "key", "column_name", "value") if c not in rows.columns]
-        ledger = (
-            rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in text)
-            .select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
-                    *(pl.col(c).cast(pl.String) for c in ("source", "kind", "key", "expectation", "column_name",
-                                                           "value")))
+        ledger = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in text).select(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+            *(pl.col(c).cast(pl.String) for c in ("source", "kind", "key", "expectation", "column_name", "value")),
         )
         with self.transaction(), self.registered("_rejections", ledger) as name:
             self.con.execute(
                 "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, value) "
                 f"SELECT ?, ?, source, kind, key, expectation, column_name, value FROM {name} ORDER BY _i",
-                [utcnow(), provider])
+                [utcnow(), provider],
+            )
         return rows.height
 
     # -- scores ----------------------------------------------------------------------------------------------

@@ -43,8 +43,9 @@ def load_bundled(store: Store) -> InitResult:
     from screener.intake import admit, check
 
     folder = bundled_data_dir()
-    companies = check("companies", read_file(folder / "companies.csv", "companies").frame,
-                      str(folder / "companies.csv"))
+    companies = check(
+        "companies", read_file(folder / "companies.csv", "companies").frame, str(folder / "companies.csv")
+    )
     events = check("events", read_file(folder / "events.csv", "events").frame, str(folder / "events.csv"))
     stamp = utcnow()
     counts: dict[str, int] = {}
@@ -84,11 +85,15 @@ def load_bundled(store: Store) -> InitResult:
         ours = frame.join(users, on=key, how="anti", nulls_equal=True)
         before = int(store.scalar("SELECT count(*) FROM events"))
         bundled_events = ours.with_columns(
-            pl.lit("bundled").alias("origin"), pl.lit(BUNDLED_PROVIDER).alias("provider"),
-            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"))
+            pl.lit("bundled").alias("origin"),
+            pl.lit(BUNDLED_PROVIDER).alias("provider"),
+            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
+        )
         with store.registered("_bundled_events", bundled_events):
-            cols = "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, " \
-                   "provider, loaded_at"
+            cols = (
+                "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, "
+                "provider, loaded_at"
+            )
             # Bundled events refresh only rows that are still bundled; a user's own row with the same key wins.
             store.con.execute(
                 f"INSERT INTO events ({cols}) SELECT {cols} FROM _bundled_events ON CONFLICT "
@@ -103,8 +108,14 @@ def load_bundled(store: Store) -> InitResult:
     with store.transaction():
         done = admit(store, companies, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_companies)
         admit(store, events, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_events)
-    return InitResult(counts["added"], counts["updated"], done.kept_out, counts["events_added"],
-                      store.schema_version(), companies.rejected + events.rejected)
+    return InitResult(
+        counts["added"],
+        counts["updated"],
+        done.kept_out,
+        counts["events_added"],
+        store.schema_version(),
+        companies.rejected + events.rejected,
+    )
 
 
 def list_universe(
@@ -127,12 +138,14 @@ def list_universe(
         df = df.filter(pl.col("country").is_in(codes) | pl.col("region").is_in(regions))
     if stages:
         df = df.filter(pl.col("stage").is_in(list(stages)))
-    return df.select(["symbol", "name", "country", "region", "roles", "segment", "stage", "gov_backing", "origin",
-                      "source"]).sort("symbol")
+    return df.select(
+        ["symbol", "name", "country", "region", "roles", "segment", "stage", "gov_backing", "origin", "source"]
+    ).sort("symbol")
 
 
-def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str],
-        source: str | None) -> tuple[list[str], bool]:
+def tag(
+    store: Store, symbol: str, add: Sequence[str], remove: Sequence[str], source: str | None
+) -> tuple[list[str], bool]:
     """Change a company's role tags, recording who changed what, when and on what source.
 
     Returns the tags afterwards and whether anything changed (adding a tag already there records nothing).
@@ -141,15 +154,21 @@ def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str],
     if store.scalar("SELECT count(*) FROM companies WHERE symbol = ?", [sym]) == 0:
         known = [r[0] for r in store.rows("SELECT symbol FROM companies ORDER BY symbol")]
         hint = suggest_symbol(sym, known)
-        raise ScreenerError(f"unknown symbol {sym!r}" + (f" (did you mean {hint!r}?)" if hint else "")
-                            + "; see 'screener universe list'")
+        raise ScreenerError(
+            f"unknown symbol {sym!r}"
+            + (f" (did you mean {hint!r}?)" if hint else "")
+            + "; see 'screener universe list'"
+        )
     for role in [*add, *remove]:
         if role not in ROLES:
             from difflib import get_close_matches
 
             hint = get_close_matches(role.lower(), ROLES, n=1)
-            raise ScreenerError(f"unknown role {role!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                                + f"; roles are {', '.join(ROLES)}")
+            raise ScreenerError(
+                f"unknown role {role!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; roles are {', '.join(ROLES)}"
+            )
     if source is None or not source.strip():
         raise ScreenerError("--source is empty: say why the tags change (a citation or URL); it is kept in the history")
     overlap = set(add) & set(remove)
@@ -162,8 +181,14 @@ def tag(store: Store, symbol: str, add: Sequence[str], remove: Sequence[str],
     if not result:
         raise ScreenerError(f"{sym} would have no roles left; every company needs at least one")
     with store.transaction():
-        store.change_tags(sym, add=sorted(set(add) - have), remove=sorted(set(remove) & have), source=source,
-                          actor="user", origin="user")
+        store.change_tags(
+            sym,
+            add=sorted(set(add) - have),
+            remove=sorted(set(remove) & have),
+            source=source,
+            actor="user",
+            origin="user",
+        )
     return sorted(result, key=ROLES.index), True
 
 

@@ -143,10 +143,19 @@ def _run_from_row(row: tuple[Any, ...]) -> Run:
     changes, _ = _from_blob(row[9])
     from screener.attribution import empty_changes
 
-    return Run(run_id=int(row[0]), as_of=row[1], iso_week=row[2], rules_name=row[3], rules_hash=row[4],
-               created_at=row[5], data_freshness=row[6] or "", demo=bool(row[7]),
-               table=table if table is not None else pl.DataFrame(),
-               changes=changes if changes is not None else empty_changes(), meta=meta)
+    return Run(
+        run_id=int(row[0]),
+        as_of=row[1],
+        iso_week=row[2],
+        rules_name=row[3],
+        rules_hash=row[4],
+        created_at=row[5],
+        data_freshness=row[6] or "",
+        demo=bool(row[7]),
+        table=table if table is not None else pl.DataFrame(),
+        changes=changes if changes is not None else empty_changes(),
+        meta=meta,
+    )
 
 
 def resolve_run_id(store: Store, ref: str | int | None) -> int:
@@ -186,9 +195,17 @@ def previous_run(store: Store, rules_name: str, week: str) -> Run | None:
 
 
 def list_runs(store: Store) -> pl.DataFrame:
-    schema = {"run_id": pl.Int64, "as_of": pl.Date, "iso_week": pl.String, "rules": pl.String,
-              "rules_hash": pl.String, "members": pl.Int64, "created_at": pl.Datetime("us"), "demo": pl.Boolean,
-              "data_freshness": pl.String}
+    schema = {
+        "run_id": pl.Int64,
+        "as_of": pl.Date,
+        "iso_week": pl.String,
+        "rules": pl.String,
+        "rules_hash": pl.String,
+        "members": pl.Int64,
+        "created_at": pl.Datetime("us"),
+        "demo": pl.Boolean,
+        "data_freshness": pl.String,
+    }
     df = store.query(
         "SELECT r.run_id, r.as_of, r.iso_week, r.rules_name AS rules, r.rules_hash, "
         "(SELECT count(*) FROM watchlist_members m WHERE m.run_id = r.run_id) AS members, r.created_at, r.demo, "
@@ -237,25 +254,32 @@ def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int
     if from_run.run_id == to_run.run_id:
         raise ScreenerError(f"--from and --to are both run {to_run.run_id}; pick two different runs")
     if (from_run.as_of, from_run.run_id) > (to_run.as_of, to_run.run_id):
-        raise ScreenerError(f"--from run {from_run.run_id} (as of {from_run.as_of}) is newer than --to run "
-                            f"{to_run.run_id} (as of {to_run.as_of}); swap them: --from {to_run.run_id} "
-                            f"--to {from_run.run_id}")
+        raise ScreenerError(
+            f"--from run {from_run.run_id} (as of {from_run.as_of}) is newer than --to run "
+            f"{to_run.run_id} (as of {to_run.as_of}); swap them: --from {to_run.run_id} "
+            f"--to {from_run.run_id}"
+        )
     warnings = []
     if from_run.rules_name != to_run.rules_name:
-        warnings.append(f"run {from_run.run_id} used rules {from_run.rules_name!r} and run {to_run.run_id} used "
-                        f"{to_run.rules_name!r}: the changes mix two different lists")
+        warnings.append(
+            f"run {from_run.run_id} used rules {from_run.rules_name!r} and run {to_run.run_id} used "
+            f"{to_run.rules_name!r}: the changes mix two different lists"
+        )
     elif from_run.rules_hash != to_run.rules_hash:
-        warnings.append(f"the rules {to_run.rules_name!r} changed between run {from_run.run_id} and run "
-                        f"{to_run.run_id} (content hash {from_run.rules_hash} → {to_run.rules_hash}): some changes "
-                        "come from the rules, not the data")
+        warnings.append(
+            f"the rules {to_run.rules_name!r} changed between run {from_run.run_id} and run "
+            f"{to_run.run_id} (content hash {from_run.rules_hash} → {to_run.rules_hash}): some changes "
+            "come from the rules, not the data"
+        )
     weighted = [f for f in to_run.weighted if f in from_run.weighted]
     changes = attribute(from_run.table, to_run.table, weighted, events_between(store, from_run.as_of, to_run.as_of))
     return RunDiff(to_run, from_run, changes, warnings)
 
 
 # -- the weekly job -----------------------------------------------------------------------------------------------
-def run_weekly(store: Store, rules: str | Path = "default", as_of: date | None = None, *,
-               scores: pl.DataFrame | None = None) -> WeeklyResult:
+def run_weekly(
+    store: Store, rules: str | Path = "default", as_of: date | None = None, *, scores: pl.DataFrame | None = None
+) -> WeeklyResult:
     """Score (reusing stored scores when inputs are unchanged), rank with ``rules``, attribute changes, store.
 
     ``scores`` ranks a given score frame instead of the factor engine's (for what-if runs and tests).
@@ -280,21 +304,37 @@ def run_weekly(store: Store, rules: str | Path = "default", as_of: date | None =
     ranking = rank(scores, rs, incumbents=prev.members if prev else ())
     factors = list(ranking.factors)
     weighted = list(rs.factors)
-    changes = (attribute(prev.table, ranking.table, [f for f in weighted if f in prev.weighted],
-                         events_between(store, prev.as_of, day)) if prev else attribute(None, ranking.table, weighted))
+    changes = (
+        attribute(
+            prev.table,
+            ranking.table,
+            [f for f in weighted if f in prev.weighted],
+            events_between(store, prev.as_of, day),
+        )
+        if prev
+        else attribute(None, ranking.table, weighted)
+    )
     demo = bool(scores["demo"].any()) if "demo" in scores.columns else False
     freshness = data_freshness(store, day)
     meta = {
-        "rules_text": rs.text, "rules_source": rs.source, "rules_description": rs.description,
-        "plan": plan(rs), "factors": factors, "weighted": list(rs.factors), "providers": provider_mix(store),
-        "previous_run_id": prev.run_id if prev else None, "top_n": rs.top_n, "stay_within": rs.stay_within,
+        "rules_text": rs.text,
+        "rules_source": rs.source,
+        "rules_description": rs.description,
+        "plan": plan(rs),
+        "factors": factors,
+        "weighted": list(rs.factors),
+        "providers": provider_mix(store),
+        "previous_run_id": prev.run_id if prev else None,
+        "top_n": rs.top_n,
+        "stay_within": rs.stay_within,
     }
     payload = _to_blob(ranking.table, meta)
     change_blob = _to_blob(changes)
     members = ranking.table.filter(pl.col("status") == "member").select("rank", "symbol", "score")
     with store.transaction():
-        existing = store.scalar("SELECT run_id FROM watchlist_runs WHERE rules_name = ? AND iso_week = ?",
-                                [rs.name, week])
+        existing = store.scalar(
+            "SELECT run_id FROM watchlist_runs WHERE rules_name = ? AND iso_week = ?", [rs.name, week]
+        )
         if existing is not None:
             run_id = int(existing)
             store.con.execute("DELETE FROM watchlist_members WHERE run_id = ?", [run_id])
@@ -307,16 +347,26 @@ def run_weekly(store: Store, rules: str | Path = "default", as_of: date | None =
             [run_id, day, week, rs.name, rs.content_hash, utcnow(), freshness, demo, payload, change_blob],
         )
         for r in members.iter_rows(named=True):
-            store.con.execute("INSERT INTO watchlist_members VALUES (?, ?, ?, ?)",
-                              [run_id, r["rank"], r["symbol"], r["score"]])
-    return WeeklyResult(run_id=run_id, rows=ranking.members, changes=changes, demo=demo, as_of=day, iso_week=week,
-                        rules_name=rs.name, rules_hash=rs.content_hash, data_freshness=freshness,
-                        previous_run_id=prev.run_id if prev else None, replaced=existing is not None)
+            store.con.execute(
+                "INSERT INTO watchlist_members VALUES (?, ?, ?, ?)", [run_id, r["rank"], r["symbol"], r["score"]]
+            )
+    return WeeklyResult(
+        run_id=run_id,
+        rows=ranking.members,
+        changes=changes,
+        demo=demo,
+        as_of=day,
+        iso_week=week,
+        rules_name=rs.name,
+        rules_hash=rs.content_hash,
+        data_freshness=freshness,
+        previous_run_id=prev.run_id if prev else None,
+        replaced=existing is not None,
+    )
 
 
 def table_view(rows: pl.DataFrame) -> pl.DataFrame:
     """The columns that fit a terminal: csv and json keep every column, the table shows what a reader scans."""
     weighted = [c.removeprefix("contrib.") for c in rows.columns if c.startswith("contrib.")]
-    cols = ["rank", "symbol", "name", "country", "roles", "score", *[f"{f}_pct" for f in weighted], "flags",
-            "reason"]
+    cols = ["rank", "symbol", "name", "country", "roles", "score", *[f"{f}_pct" for f in weighted], "flags", "reason"]
     return rows.select([c for c in cols if c in rows.columns])

@@ -7,7 +7,14 @@ from typing import Any
 
 #: Every table a write could touch: "nothing changed" means all of them are identical.
 TABLES = (
-    "companies", "role_tags", "role_tag_history", "fundamentals", "prices", "fx", "events", "ingest_log",
+    "companies",
+    "role_tags",
+    "role_tag_history",
+    "fundamentals",
+    "prices",
+    "fx",
+    "events",
+    "ingest_log",
     "rejected_rows",
 )
 

@@ -15,21 +15,66 @@ ENB_LAST_Q = date(2026, 2, 28)
 ENB_LATE_Q = date(2026, 5, 31)
 
 COMPANIES = [
-    {"symbol": "ENB", "name": "Enabler Magnetics", "country": "US", "currency": "USD",
-     "roles": "magnet_maker;recycler", "segment": "", "stage": "producer", "gov_backing": "dod_award",
-     "description": "Sintered NdFeB magnets.", "source": "https://example.com/enb"},
-    {"symbol": "MIN.AX", "name": "Outback Miner", "country": "AU", "currency": "AUD", "roles": "miner",
-     "segment": "", "stage": "developer", "gov_backing": "", "description": "Ionic clay.",
-     "source": "https://example.com/min"},
-    {"symbol": "DWN.T", "name": "Downstream Motors", "country": "JP", "currency": "JPY", "roles": "downstream_user",
-     "segment": "ev_auto", "stage": "producer", "gov_backing": "", "description": "Automaker.",
-     "source": "https://example.com/dwn"},
-    {"symbol": "PRC.L", "name": "Pence Processing", "country": "GB", "currency": "GBp", "roles": "processor",
-     "segment": "", "stage": "developer", "gov_backing": "uk_grant", "description": "Separation plant.",
-     "source": "https://example.com/prc"},
-    {"symbol": "BLANK", "name": "Blank Holdings", "country": "CA", "currency": "CAD", "roles": "miner",
-     "segment": "", "stage": "explorer", "gov_backing": "", "description": "No data yet.",
-     "source": "https://example.com/blank"},
+    {
+        "symbol": "ENB",
+        "name": "Enabler Magnetics",
+        "country": "US",
+        "currency": "USD",
+        "roles": "magnet_maker;recycler",
+        "segment": "",
+        "stage": "producer",
+        "gov_backing": "dod_award",
+        "description": "Sintered NdFeB magnets.",
+        "source": "https://example.com/enb",
+    },
+    {
+        "symbol": "MIN.AX",
+        "name": "Outback Miner",
+        "country": "AU",
+        "currency": "AUD",
+        "roles": "miner",
+        "segment": "",
+        "stage": "developer",
+        "gov_backing": "",
+        "description": "Ionic clay.",
+        "source": "https://example.com/min",
+    },
+    {
+        "symbol": "DWN.T",
+        "name": "Downstream Motors",
+        "country": "JP",
+        "currency": "JPY",
+        "roles": "downstream_user",
+        "segment": "ev_auto",
+        "stage": "producer",
+        "gov_backing": "",
+        "description": "Automaker.",
+        "source": "https://example.com/dwn",
+    },
+    {
+        "symbol": "PRC.L",
+        "name": "Pence Processing",
+        "country": "GB",
+        "currency": "GBp",
+        "roles": "processor",
+        "segment": "",
+        "stage": "developer",
+        "gov_backing": "uk_grant",
+        "description": "Separation plant.",
+        "source": "https://example.com/prc",
+    },
+    {
+        "symbol": "BLANK",
+        "name": "Blank Holdings",
+        "country": "CA",
+        "currency": "CAD",
+        "roles": "miner",
+        "segment": "",
+        "stage": "explorer",
+        "gov_backing": "",
+        "description": "No data yet.",
+        "source": "https://example.com/blank",
+    },
 ]
 
 _LOCAL = {"ENB": ("USD", 1.0), "MIN.AX": ("AUD", 0.5), "DWN.T": ("JPY", 0.0078125), "PRC.L": ("GBP", 1.25)}
@@ -44,27 +89,58 @@ def write_universe(folder: Path, *, n_events: int = 12) -> Path:
     for i, (sym, (cur, rate)) in enumerate(_LOCAL.items()):
         scale = 1 / rate
         # ENB's fiscal quarters end in Feb/May/Aug/Nov, so its late quarter below is a real quarter end
-        funds.append(quarterly(
-            sym, 13, currency=cur, last=ENB_LAST_Q if sym == "ENB" else LAST_Q,
-            revenue=100.0 * scale * (i + 1), operating_cash_flow=10.0 * scale,
-            capital_expenditure=5.0 * scale * (i + 1), cash=200.0 * scale, total_debt=50.0 * scale * i,
-            total_equity=500.0 * scale, shares_outstanding=lambda q, i=i: 1e6 * (1 + 0.02 * i) ** q,
-        ))
+        funds.append(
+            quarterly(
+                sym,
+                13,
+                currency=cur,
+                last=ENB_LAST_Q if sym == "ENB" else LAST_Q,
+                revenue=100.0 * scale * (i + 1),
+                operating_cash_flow=10.0 * scale,
+                capital_expenditure=5.0 * scale * (i + 1),
+                cash=200.0 * scale,
+                total_debt=50.0 * scale * i,
+                total_equity=500.0 * scale,
+                shares_outstanding=lambda q, i=i: 1e6 * (1 + 0.02 * i) ** q,
+            )
+        )
         quote = 100.0 if cur == "GBP" else 1.0  # PRC.L quotes in pence
-        prices.append(daily(sym, 400, close=lambda d, i=i, s=scale * quote: s * (10 + i + (d % 20) / 4),
-                            volume=1e5 * (i + 1)))
+        prices.append(
+            daily(sym, 400, close=lambda d, i=i, s=scale * quote: s * (10 + i + (d % 20) / 4), volume=1e5 * (i + 1))
+        )
     # a quarter that ends inside the reporting lag (a day before AS_OF): stored, but not yet public on AS_OF
     funds.append(quarterly("ENB", 1, last=ENB_LATE_Q, revenue=1.0, cash=1.0, shares_outstanding=1e6))
     pl.concat(funds, how="diagonal_relaxed").write_csv(folder / "fundamentals.csv")
     pl.concat(prices).write_csv(folder / "prices.csv")
-    fx = pl.DataFrame({"currency": ["AUD", "JPY", "GBP", "CAD"], "date": [date(2020, 1, 1)] * 4,
-                       "usd_per_unit": [0.5, 0.0078125, 1.25, 0.75]})
+    fx = pl.DataFrame(
+        {
+            "currency": ["AUD", "JPY", "GBP", "CAD"],
+            "date": [date(2020, 1, 1)] * 4,
+            "usd_per_unit": [0.5, 0.0078125, 1.25, 0.75],
+        }
+    )
     fx.write_csv(folder / "fx.csv")
-    ev = events(*[{"symbol": "ENB", "date": AS_OF - timedelta(days=30 * k), "kind": "offtake",
-                   "description": f"Offtake number {k}", "source": "https://example.com/ev"} for k in range(n_events)],
-                {"symbol": "MIN.AX", "date": AS_OF - timedelta(days=60), "kind": "equity_raise",
-                 "amount_usd": 5e6, "description": "Placement", "source": "https://example.com/raise"},
-                {"symbol": "*", "date": AS_OF - timedelta(days=5), "kind": "policy", "description": "Market note"})
+    ev = events(
+        *[
+            {
+                "symbol": "ENB",
+                "date": AS_OF - timedelta(days=30 * k),
+                "kind": "offtake",
+                "description": f"Offtake number {k}",
+                "source": "https://example.com/ev",
+            }
+            for k in range(n_events)
+        ],
+        {
+            "symbol": "MIN.AX",
+            "date": AS_OF - timedelta(days=60),
+            "kind": "equity_raise",
+            "amount_usd": 5e6,
+            "description": "Placement",
+            "source": "https://example.com/raise",
+        },
+        {"symbol": "*", "date": AS_OF - timedelta(days=5), "kind": "policy", "description": "Market note"},
+    )
     ev.write_csv(folder / "events.csv")
     return folder
 
@@ -76,7 +152,8 @@ def build_template(folder: Path) -> Path:
     from screener.cli import cli
 
     db = folder / "template.duckdb"
-    result = CliRunner().invoke(cli, ["--db", str(db), "import", str(write_universe(folder / "data"))],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--db", str(db), "import", str(write_universe(folder / "data"))], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.stderr
     return db

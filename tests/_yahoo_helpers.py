@@ -28,10 +28,17 @@ FIXTURES = Path(__file__).parent / "fixtures" / "yahoo"
 
 #: yfinance type keys (without the annual/quarterly prefix) that the synthetic statements fill.
 STATEMENT_KEYS = {
-    "TotalRevenue": 100.0, "OperatingIncome": 12.0, "NetIncome": 8.0,
-    "OperatingCashFlow": 20.0, "CapitalExpenditure": -7.5, "FreeCashFlow": 12.5,
-    "CashCashEquivalentsAndShortTermInvestments": 50.0, "TotalDebt": 30.0, "StockholdersEquity": 200.0,
-    "Inventory": 15.0, "OrdinarySharesNumber": None,
+    "TotalRevenue": 100.0,
+    "OperatingIncome": 12.0,
+    "NetIncome": 8.0,
+    "OperatingCashFlow": 20.0,
+    "CapitalExpenditure": -7.5,
+    "FreeCashFlow": 12.5,
+    "CashCashEquivalentsAndShortTermInvestments": 50.0,
+    "TotalDebt": 30.0,
+    "StockholdersEquity": 200.0,
+    "Inventory": 15.0,
+    "OrdinarySharesNumber": None,
 }
 #: The fake market's "today": the last trading day every synthetic listing has a bar for. A fixed date, never the
 #: clock, so that what the fake serves is the same at any hour and on any day the tests run.
@@ -47,24 +54,36 @@ def load_fixture(name: str) -> Any:
 
 
 def _entry(as_of: str, value: float, period_type: str, currency: str) -> dict[str, Any]:
-    return {"dataId": 1, "asOfDate": as_of, "periodType": period_type, "currencyCode": currency,
-            "reportedValue": {"raw": value, "fmt": f"{value:.2f}"}}
+    return {
+        "dataId": 1,
+        "asOfDate": as_of,
+        "periodType": period_type,
+        "currencyCode": currency,
+        "reportedValue": {"raw": value, "fmt": f"{value:.2f}"},
+    }
 
 
 #: Half-year ends of an ASX company with a June year end: Yahoo serves them in its "quarterly" tables.
 HALF_YEAR_ENDS = ("2024-06-30", "2024-12-31", "2025-06-30", "2025-12-31", "2026-06-30")
 
 
-def synthetic_statements(currency: str = "USD", scale: float = 1e6, shares: float = 1e8,
-                         drop: Iterable[str] = (), quarter_ends: tuple[str, ...] = QUARTER_ENDS,
-                         quarter_type: str = "3M") -> dict[str, list[dict[str, Any]]]:
+def synthetic_statements(
+    currency: str = "USD",
+    scale: float = 1e6,
+    shares: float = 1e8,
+    drop: Iterable[str] = (),
+    quarter_ends: tuple[str, ...] = QUARTER_ENDS,
+    quarter_type: str = "3M",
+) -> dict[str, list[dict[str, Any]]]:
     """Four fiscal years and five sub-annual periods for the keys the provider maps, capex negative as Yahoo sends
     it. The sub-annual ones go under Yahoo's ``quarterly`` keys whatever their length: pass ``HALF_YEAR_ENDS`` and
     ``"6M"`` for a half-yearly reporter."""
     out: dict[str, list[dict[str, Any]]] = {}
     per_year = 4.0 if quarter_type == "3M" else 2.0
-    for prefix, ends, ptype, mult in (("annual", ANNUAL_ENDS, "12M", per_year),
-                                      ("quarterly", quarter_ends, quarter_type, 1.0)):
+    for prefix, ends, ptype, mult in (
+        ("annual", ANNUAL_ENDS, "12M", per_year),
+        ("quarterly", quarter_ends, quarter_type, 1.0),
+    ):
         for key, base in STATEMENT_KEYS.items():
             if key in drop:
                 continue
@@ -72,8 +91,12 @@ def synthetic_statements(currency: str = "USD", scale: float = 1e6, shares: floa
             for i, end in enumerate(ends):
                 if key == "OrdinarySharesNumber":
                     value = shares * (1 + 0.02 * i)
-                elif key in ("CashCashEquivalentsAndShortTermInvestments", "TotalDebt", "StockholdersEquity",
-                             "Inventory"):
+                elif key in (
+                    "CashCashEquivalentsAndShortTermInvestments",
+                    "TotalDebt",
+                    "StockholdersEquity",
+                    "Inventory",
+                ):
                     value = base * scale * (1 + 0.1 * i)
                 else:
                     value = base * scale * mult * (1 + 0.1 * i)
@@ -151,13 +174,24 @@ def recorded_aapl() -> Listing:
     """AAPL with its recorded chart, quote and profile, and its recorded quarterly income statement."""
     chart = load_fixture("history_chart_AAPL.json")["chart"]["result"][0]
     q = chart["indicators"]["quote"][0]
-    bars = [(ts, o, h, lo, c, v) for ts, o, h, lo, c, v in
-            zip(chart["timestamp"], q["open"], q["high"], q["low"], q["close"], q["volume"], strict=True)]
+    bars = [
+        (ts, o, h, lo, c, v)
+        for ts, o, h, lo, c, v in zip(
+            chart["timestamp"], q["open"], q["high"], q["low"], q["close"], q["volume"], strict=True
+        )
+    ]
     profile = load_fixture("profile_api_assetProfile-quoteType-fundProfile_AAPL.json")["quoteSummary"]["result"][0]
     return Listing(
-        "AAPL", name="Apple Inc.", country="United States", sector="Technology", industry="Consumer Electronics",
-        summary=profile["assetProfile"]["longBusinessSummary"], price=269.7, shares=14840390000,
-        statements=recorded_statements("timeseries_income_statement_quarterly_AAPL.json"), bars=bars,
+        "AAPL",
+        name="Apple Inc.",
+        country="United States",
+        sector="Technology",
+        industry="Consumer Electronics",
+        summary=profile["assetProfile"]["longBusinessSummary"],
+        price=269.7,
+        shares=14840390000,
+        statements=recorded_statements("timeseries_income_statement_quarterly_AAPL.json"),
+        bars=bars,
         modules={"assetProfile": profile["assetProfile"], "quoteType": profile["quoteType"]},
     )
 
@@ -171,8 +205,9 @@ class Rule:
 
 
 #: What Yahoo answers a request whose crumb it no longer accepts.
-INVALID_CRUMB = json.dumps({"finance": {"result": None, "error": {"code": "Unauthorized",
-                                                                  "description": "Invalid Crumb"}}})
+INVALID_CRUMB = json.dumps(
+    {"finance": {"result": None, "error": {"code": "Unauthorized", "description": "Invalid Crumb"}}}
+)
 #: What a throttled Yahoo often answers a statement request: HTTP 200, and nothing in it.
 EMPTY_TIMESERIES = json.dumps({"timeseries": {"result": [], "error": None}})
 #: A hook sees each request's full URL first; it may block, or answer (a Response) instead of the fake.
@@ -242,7 +277,8 @@ class FakeYahoo(Session):
             body = rule.body
             if body is None:
                 body = {429: "Too Many Requests", 401: INVALID_CRUMB}.get(
-                    rule.status, json.dumps({"error": {"code": str(rule.status)}}))
+                    rule.status, json.dumps({"error": {"code": str(rule.status)}})
+                )
             return _response(url, rule.status, body)
         return self._answer(urlsplit(url), query)
 
@@ -271,21 +307,38 @@ class FakeYahoo(Session):
         from http.cookiejar import Cookie
 
         expires = int(time.time()) + 365 * 86400
-        cookie = Cookie(0, "A3", "fake", None, False, ".yahoo.com", True, True, "/", True, True, expires, False,
-                        None, None, {})
+        cookie = Cookie(
+            0, "A3", "fake", None, False, ".yahoo.com", True, True, "/", True, True, expires, False, None, None, {}
+        )
         self.cookies.jar.set_cookie(cookie)
 
     def _quote_summary(self, url: str, symbol: str) -> Response:
         item = self.listings.get(symbol)
         if item is None:
-            body = {"quoteSummary": {"result": None, "error": {"code": "Not Found",
-                                                               "description": f"Quote not found for symbol: {symbol}"}}}
+            body = {
+                "quoteSummary": {
+                    "result": None,
+                    "error": {"code": "Not Found", "description": f"Quote not found for symbol: {symbol}"},
+                }
+            }
             return _response(url, 404, json.dumps(body))
         modules = {
-            "assetProfile": {"country": item.country, "sector": item.sector, "industry": item.industry,
-                             "longBusinessSummary": item.summary, "maxAge": 86400},
-            "quoteType": {"exchange": "NMS", "quoteType": item.quote_type, "symbol": symbol, "shortName": item.name,
-                          "longName": item.name, "timeZoneFullName": item.timezone, "maxAge": 1},
+            "assetProfile": {
+                "country": item.country,
+                "sector": item.sector,
+                "industry": item.industry,
+                "longBusinessSummary": item.summary,
+                "maxAge": 86400,
+            },
+            "quoteType": {
+                "exchange": "NMS",
+                "quoteType": item.quote_type,
+                "symbol": symbol,
+                "shortName": item.name,
+                "longName": item.name,
+                "timeZoneFullName": item.timezone,
+                "maxAge": 1,
+            },
             "financialData": {"currentPrice": _raw(item.price), "maxAge": 86400},
             "summaryDetail": {"currency": item.quote_currency, "marketCap": _raw(item.price * item.shares)},
             "defaultKeyStatistics": {"sharesOutstanding": _raw(item.shares)},
@@ -300,10 +353,20 @@ class FakeYahoo(Session):
         if item is None:
             return _response(url, 200, json.dumps({"quoteResponse": {"result": [], "error": None}}))
         quote = dict(load_fixture("quote_v7_AAPL.json")["quoteResponse"]["result"][0])
-        quote.update({"symbol": symbol, "shortName": item.name, "longName": item.name, "displayName": item.name,
-                      "currency": item.quote_currency, "regularMarketPrice": item.price,
-                      "sharesOutstanding": item.shares, "marketCap": item.price * item.shares,
-                      "exchangeTimezoneName": item.timezone, "quoteType": item.quote_type})
+        quote.update(
+            {
+                "symbol": symbol,
+                "shortName": item.name,
+                "longName": item.name,
+                "displayName": item.name,
+                "currency": item.quote_currency,
+                "regularMarketPrice": item.price,
+                "sharesOutstanding": item.shares,
+                "marketCap": item.price * item.shares,
+                "exchangeTimezoneName": item.timezone,
+                "quoteType": item.quote_type,
+            }
+        )
         if item.financial_currency:
             quote["financialCurrency"] = item.financial_currency
         else:
@@ -333,8 +396,12 @@ class FakeYahoo(Session):
     def _chart(self, url: str, symbol: str, query: dict[str, str]) -> Response:
         item = self.listings.get(symbol)
         if item is None:
-            body = {"chart": {"result": None, "error": {"code": "Not Found",
-                                                        "description": "No data found, symbol may be delisted"}}}
+            body = {
+                "chart": {
+                    "result": None,
+                    "error": {"code": "Not Found", "description": "No data found, symbol may be delisted"},
+                }
+            }
             return _response(url, 404, json.dumps(body))
         bars = item.bars or []
         splits = [(_local_noon(d, item.timezone), n, m) for d, n, m in item.splits]
@@ -345,22 +412,42 @@ class FakeYahoo(Session):
         else:
             bars, splits = bars[-1:], []
         meta = dict(load_fixture("history_chart_AAPL.json")["chart"]["result"][0]["meta"])
-        meta.update({"currency": item.quote_currency, "symbol": symbol, "exchangeTimezoneName": item.timezone,
-                     "longName": item.name, "shortName": item.name, "regularMarketPrice": item.price,
-                     "range": "", "dataGranularity": "1d"})
+        meta.update(
+            {
+                "currency": item.quote_currency,
+                "symbol": symbol,
+                "exchangeTimezoneName": item.timezone,
+                "longName": item.name,
+                "shortName": item.name,
+                "regularMarketPrice": item.price,
+                "range": "",
+                "dataGranularity": "1d",
+            }
+        )
         result: dict[str, Any] = {"meta": meta}
         if bars:
             result["timestamp"] = [b[0] for b in bars]
             result["indicators"] = {
-                "quote": [{"open": [b[1] for b in bars], "high": [b[2] for b in bars], "low": [b[3] for b in bars],
-                           "close": [b[4] for b in bars], "volume": [b[5] for b in bars]}],
+                "quote": [
+                    {
+                        "open": [b[1] for b in bars],
+                        "high": [b[2] for b in bars],
+                        "low": [b[3] for b in bars],
+                        "close": [b[4] for b in bars],
+                        "volume": [b[5] for b in bars],
+                    }
+                ],
                 "adjclose": [{"adjclose": [b[4] for b in bars]}],
             }
         else:
             result["indicators"] = {"quote": [{}], "adjclose": [{}]}
         if splits:  # the shape of Yahoo's chart events, keyed by the event's time stamp as a string
-            result["events"] = {"splits": {str(ts): {"date": ts, "numerator": n, "denominator": m,
-                                                     "splitRatio": f"{n:g}:{m:g}"} for ts, n, m in splits}}
+            result["events"] = {
+                "splits": {
+                    str(ts): {"date": ts, "numerator": n, "denominator": m, "splitRatio": f"{n:g}:{m:g}"}
+                    for ts, n, m in splits
+                }
+            }
         return _response(url, 200, json.dumps({"chart": {"result": [result], "error": None}}))
 
 

@@ -14,9 +14,7 @@ def test_an_unexpected_error_is_one_line_and_exit_2(invoke, monkeypatch: pytest.
     monkeypatch.setattr("screener.universe.list_universe", _boom)
     result = invoke("universe", "list")
     assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        "Internal error: RuntimeError: boom (rerun with SCREENER_DEBUG=1 for details)"
-    )
+    assert result.stderr.strip() == ("Internal error: RuntimeError: boom (rerun with SCREENER_DEBUG=1 for details)")
     assert result.stdout == ""
 
 

@@ -63,7 +63,6 @@ def test_every_command_is_in_the_readme() -> None:
     text = README.read_text(encoding="utf-8")
     headings = [line[4:].strip() for line in text.splitlines() if line.startswith("### ")]
     missing = [
-        path for path, _ in _command_paths()
-        if f"screener {path}" not in text and not any(path in h for h in headings)
+        path for path, _ in _command_paths() if f"screener {path}" not in text and not any(path in h for h in headings)
     ]
     assert not missing, f"not documented in README.md: {', '.join(missing)}"

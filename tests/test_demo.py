@@ -75,18 +75,24 @@ def facts(demo: dict[str, pl.DataFrame]) -> pl.DataFrame:
         iso, sub = normalise_currency(r["currency"])
         usd = fx_end[iso]
         shares = mine["shares_outstanding"].to_list()
-        rows.append({
-            "symbol": r["symbol"], "kind": archetype(r["roles"], r["stage"]), "listing": r["currency"],
-            "period": period, "statement_currency": mine["currency"][0],
-            "mcap_usd": shares[-1] * last_close[r["symbol"]] * sub * usd,
-            "revenue_ttm_usd": mine["revenue"].tail(per_year).sum() * usd,
-            "ocf_ttm_usd": mine["operating_cash_flow"].tail(per_year).sum() * usd,
-            "fcf_ttm_usd": mine["free_cash_flow"].tail(per_year).sum() * usd,
-            "fcf_min_q": mine["free_cash_flow"].min(),
-            "growth_years": [shares[i + per_year] / shares[i] - 1
-                             for i in range(len(shares) - 1 - per_year, -1, -per_year)][::-1],
-            "growth_1y": shares[-1] / shares[-1 - per_year] - 1,
-        })
+        rows.append(
+            {
+                "symbol": r["symbol"],
+                "kind": archetype(r["roles"], r["stage"]),
+                "listing": r["currency"],
+                "period": period,
+                "statement_currency": mine["currency"][0],
+                "mcap_usd": shares[-1] * last_close[r["symbol"]] * sub * usd,
+                "revenue_ttm_usd": mine["revenue"].tail(per_year).sum() * usd,
+                "ocf_ttm_usd": mine["operating_cash_flow"].tail(per_year).sum() * usd,
+                "fcf_ttm_usd": mine["free_cash_flow"].tail(per_year).sum() * usd,
+                "fcf_min_q": mine["free_cash_flow"].min(),
+                "growth_years": [
+                    shares[i + per_year] / shares[i] - 1 for i in range(len(shares) - 1 - per_year, -1, -per_year)
+                ][::-1],
+                "growth_1y": shares[-1] / shares[-1 - per_year] - 1,
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -192,8 +198,11 @@ def test_fy_rows_match_their_quarters(demo: dict[str, pl.DataFrame]) -> None:
     fy = fund.filter(pl.col("period") == "FY")
     assert fy.height >= 2 * UNIVERSE.height
     for row in fy.sample(40, seed=1).iter_rows(named=True):
-        mine = fund.filter((pl.col("symbol") == row["symbol"]) & (pl.col("period") != "FY")
-                           & (pl.col("period_end") <= row["period_end"])).sort("period_end")
+        mine = fund.filter(
+            (pl.col("symbol") == row["symbol"])
+            & (pl.col("period") != "FY")
+            & (pl.col("period_end") <= row["period_end"])
+        ).sort("period_end")
         parts = mine.tail({"Q": 4, "H": 2}[mine["period"][0]])
         assert parts["period_end"][0] > row["period_end"] - timedelta(days=366)
         assert parts["period_end"][-1] == row["period_end"]
@@ -202,8 +211,11 @@ def test_fy_rows_match_their_quarters(demo: dict[str, pl.DataFrame]) -> None:
         assert row["shares_outstanding"] == parts["shares_outstanding"][-1]
         assert row["cash"] == parts["cash"][-1]
     # fiscal years follow the headquarters' custom: March in Japan, June in Australia, December elsewhere
-    months = fy.join(UNIVERSE.select("symbol", "country"), on="symbol").group_by("country").agg(
-        pl.col("period_end").dt.month().unique().sort())
+    months = (
+        fy.join(UNIVERSE.select("symbol", "country"), on="symbol")
+        .group_by("country")
+        .agg(pl.col("period_end").dt.month().unique().sort())
+    )
     got = dict(months.iter_rows())
     assert got.pop("JP") == [3] and got.pop("AU") == [6]
     assert all(m == [12] for m in got.values())
@@ -213,8 +225,11 @@ def test_fx_for_every_currency_met(demo: dict[str, pl.DataFrame]) -> None:
     fx = demo["fx"]
     needed = {normalise_currency(c)[0] for c in UNIVERSE["currency"]} - {"USD"}
     assert set(fx["currency"]) == needed
-    levels = fx.group_by("currency").agg(pl.col("usd_per_unit").min().alias("lo"), pl.col("usd_per_unit").max()
-                                          .alias("hi"), pl.col("date").min().alias("first"))
+    levels = fx.group_by("currency").agg(
+        pl.col("usd_per_unit").min().alias("lo"),
+        pl.col("usd_per_unit").max().alias("hi"),
+        pl.col("date").min().alias("first"),
+    )
     for ccy, lo, hi, first in levels.iter_rows():
         assert FX_LEVELS[ccy] * 0.7 < lo <= hi < FX_LEVELS[ccy] * 1.3, ccy
         assert first <= demo["fundamentals"]["period_end"].min()  # old statements convert too
@@ -227,10 +242,16 @@ def _of(facts: pl.DataFrame, *kinds: str) -> pl.DataFrame:
     return out
 
 
-@pytest.mark.parametrize(("kind", "low", "high"), [
-    ("explorer", 50e6, 500e6), ("developer", 200e6, 3e9), ("producer", 1e9, 20e9), ("enabler", 1e9, 20e9),
-    ("downstream", 20e9, 300e9),
-])
+@pytest.mark.parametrize(
+    ("kind", "low", "high"),
+    [
+        ("explorer", 50e6, 500e6),
+        ("developer", 200e6, 3e9),
+        ("producer", 1e9, 20e9),
+        ("enabler", 1e9, 20e9),
+        ("downstream", 20e9, 300e9),
+    ],
+)
 def test_market_caps_are_plausible(facts: pl.DataFrame, kind: str, low: float, high: float) -> None:
     caps = _of(facts, kind)["mcap_usd"]
     assert caps.min() >= low * 0.99 and caps.max() <= high * 1.01
@@ -340,7 +361,8 @@ def test_load_demo_never_touches_real_data(db_path: Path) -> None:
         dsa = store.frame("prices").filter(pl.col("symbol") == "DSA")
         assert dsa.select("close", "provider").rows() == [(123.0, "file")]
         assert store.frame("fx").filter(pl.col("currency") == "EUR").select("usd_per_unit", "provider").rows() == [
-            (1.5, "file")]
+            (1.5, "file")
+        ]
         assert store.frame("prices").filter(pl.col("symbol") == "DVA")["provider"].unique().to_list() == ["demo"]
 
 
@@ -402,13 +424,20 @@ def test_load_demo_validates_what_it_stores(db_path: Path, monkeypatch: pytest.M
     companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
     frames = generate_demo(companies, end=END)
     day = frames["prices"].filter(pl.col("symbol") == "DVA")["date"][100]
-    broken = dict(frames, prices=frames["prices"].with_columns(
-        pl.when((pl.col("symbol") == "DVA") & (pl.col("date") == day)).then(pl.col("close") * 1000)
-        .otherwise(pl.col("close")).alias("close")))
+    broken = dict(
+        frames,
+        prices=frames["prices"].with_columns(
+            pl.when((pl.col("symbol") == "DVA") & (pl.col("date") == day))
+            .then(pl.col("close") * 1000)
+            .otherwise(pl.col("close"))
+            .alias("close")
+        ),
+    )
     monkeypatch.setattr(screener.demo, "generate_demo", lambda *a, **k: broken)
     with _store_with(db_path, companies) as store:
         counts = load_demo(store, end=END)
         assert counts["prices"] == frames["prices"].height - 1
         assert store.scalar("SELECT count(*) FROM prices WHERE symbol = 'DVA' AND date = ?", [day]) == 0
         assert store.rows("SELECT provider, kind, key, column_name FROM rejected_rows") == [
-            ("demo", "prices", f"DVA/{day.isoformat()}", "close")]
+            ("demo", "prices", f"DVA/{day.isoformat()}", "close")
+        ]

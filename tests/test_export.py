@@ -20,22 +20,48 @@ from screener.watchlist import run_weekly
 ensure_factors()
 
 AS_OF = date(2026, 6, 5)
-HOSTILE = {"EQ": "=HYPERLINK(\"http://evil.example\",\"x\")", "PL": "+1+2", "MI": "-2+3", "AT": "@SUM(A1)",
-           "TB": "\tTabbed", "CR": "\rReturn", "OK": "Plain Metals Corp"}
+HOSTILE = {
+    "EQ": '=HYPERLINK("http://evil.example","x")',
+    "PL": "+1+2",
+    "MI": "-2+3",
+    "AT": "@SUM(A1)",
+    "TB": "\tTabbed",
+    "CR": "\rReturn",
+    "OK": "Plain Metals Corp",
+}
 
 
 def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None = None) -> int:
     names = names or {"AAA": "Alpha Rare Earths", "BBB": "Beta Magnets", "CCC": "Gamma Recycling"}
-    rows = [company(s, name=n, localization_premium=0.2 + 0.1 * i, pullback=0.1 * i, demo=demo,
-                    roles=["processor", "magnet_maker", "recycler", "miner"][i % 4],
-                    flags=["demo", "stale"] if i % 2 else [], market_cap_usd=1.5e9 + i * 1e8,
-                    balance_sheet=None if i == 1 else 0.5)
-            for i, (s, n) in enumerate(sorted(names.items()))]
+    rows = [
+        company(
+            s,
+            name=n,
+            localization_premium=0.2 + 0.1 * i,
+            pullback=0.1 * i,
+            demo=demo,
+            roles=["processor", "magnet_maker", "recycler", "miner"][i % 4],
+            flags=["demo", "stale"] if i % 2 else [],
+            market_cap_usd=1.5e9 + i * 1e8,
+            balance_sheet=None if i == 1 else 0.5,
+        )
+        for i, (s, n) in enumerate(sorted(names.items()))
+    ]
     with Store(db_path) as st:
-        st.upsert("companies", pl.DataFrame({
-            "symbol": list(names), "name": list(names.values()), "country": ["US"] * len(names),
-            "currency": ["USD"] * len(names), "roles": ["processor"] * len(names),
-            "stage": ["producer"] * len(names)}), provider="file")
+        st.upsert(
+            "companies",
+            pl.DataFrame(
+                {
+                    "symbol": list(names),
+                    "name": list(names.values()),
+                    "country": ["US"] * len(names),
+                    "currency": ["USD"] * len(names),
+                    "roles": ["processor"] * len(names),
+                    "stage": ["producer"] * len(names),
+                }
+            ),
+            provider="file",
+        )
         res = run_weekly(st, "default", AS_OF, scores=score_frame(rows, AS_OF))
     return res.run_id
 
@@ -94,8 +120,12 @@ def test_workbook_is_desk_ready(db_path: Path, tmp_path: Path) -> None:
     # every company's factors and percentiles; the universe with why each name is out
     factors = sheet_rows(out, "Factors")
     assert {r["symbol"] for r in factors} == {"AAA", "BBB", "CCC"}
-    assert {"localization_premium", "localization_premium_pct", "dilution_risk.cash_runway_years",
-            "market_cap_usd"} <= set(factors[0])
+    assert {
+        "localization_premium",
+        "localization_premium_pct",
+        "dilution_risk.cash_runway_years",
+        "market_cap_usd",
+    } <= set(factors[0])
     universe = sheet_rows(out, "Universe")
     assert {r["status"] for r in universe} == {"member"}
     meth = {r["item"]: r["value"] for r in sheet_rows(out, "Methodology")}
@@ -117,11 +147,18 @@ def test_changes_sheet_carries_the_attribution(db_path: Path, tmp_path: Path) ->
         export_run(st, tmp_path / "w2.xlsx")
     changes = sheet_rows(tmp_path / "w2.xlsx", "Changes")
     assert changes and all(r["text"].startswith(r["change"] + ":") for r in changes)
-    assert {"change", "symbol", "factor", "pct_from", "pct_to", "contrib_from", "contrib_to", "event",
-            "text"} <= set(changes[0])
+    assert {"change", "symbol", "factor", "pct_from", "pct_to", "contrib_from", "contrib_to", "event", "text"} <= set(
+        changes[0]
+    )
     ws = openpyxl.load_workbook(tmp_path / "w2.xlsx")["Changes"]
-    formats = {"rank_from": "0", "rank_to": "0", "pct_from": "0%", "pct_to": "0%", "contrib_from": "0.000",
-               "contrib_to": "0.000"}
+    formats = {
+        "rank_from": "0",
+        "rank_to": "0",
+        "pct_from": "0%",
+        "pct_to": "0%",
+        "contrib_from": "0.000",
+        "contrib_to": "0.000",
+    }
     header = [c.value for c in ws[1]]
     for r in range(2, ws.max_row + 1):
         for c, name in enumerate(header, start=1):
@@ -177,8 +214,9 @@ def test_bad_suffix_missing_folder_and_no_runs(db_path: Path, tmp_path: Path) ->
             export_run(st, tmp_path / "nope" / "x.xlsx")
 
 
-def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(db_path: Path, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_run(db_path)
     target = tmp_path / "list.xlsx"
     target.write_bytes(b"previous good file")
@@ -195,24 +233,61 @@ def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(db_path: Path, 
 
 
 def test_every_numeric_cell_has_a_deliberate_format(db_path: Path, tmp_path: Path) -> None:
-    rows = [company(s, price_usd=12.5 + i, market_cap_usd=2.5e9 + i, liquidity=3.2e6 + i,
-                    **{"liquidity.median_traded_value_usd": 3.2e6 + i, "pullback.drawdown_52w": 0.25,
-                       "dilution_risk.equity_raises_12m": 1.0, "dilution_risk.cash_runway_years": 2.5,
-                       "balance_sheet.net_cash_to_mcap": 0.12, "shares_outstanding": 1e8, "net_cash_usd": -5e7})
-            for i, s in enumerate(("AAA", "BBB", "CCC"))]
+    rows = [
+        company(
+            s,
+            price_usd=12.5 + i,
+            market_cap_usd=2.5e9 + i,
+            liquidity=3.2e6 + i,
+            **{
+                "liquidity.median_traded_value_usd": 3.2e6 + i,
+                "pullback.drawdown_52w": 0.25,
+                "dilution_risk.equity_raises_12m": 1.0,
+                "dilution_risk.cash_runway_years": 2.5,
+                "balance_sheet.net_cash_to_mcap": 0.12,
+                "shares_outstanding": 1e8,
+                "net_cash_usd": -5e7,
+            },
+        )
+        for i, s in enumerate(("AAA", "BBB", "CCC"))
+    ]
     with Store(db_path) as st:
-        st.upsert("companies", pl.DataFrame({"symbol": ["AAA", "BBB", "CCC"], "name": ["A", "B", "C"],
-                                             "country": ["US"] * 3, "currency": ["USD"] * 3,
-                                             "roles": ["processor"] * 3, "stage": ["producer"] * 3}),
-                  provider="file")
+        st.upsert(
+            "companies",
+            pl.DataFrame(
+                {
+                    "symbol": ["AAA", "BBB", "CCC"],
+                    "name": ["A", "B", "C"],
+                    "country": ["US"] * 3,
+                    "currency": ["USD"] * 3,
+                    "roles": ["processor"] * 3,
+                    "stage": ["producer"] * 3,
+                }
+            ),
+            provider="file",
+        )
         run_weekly(st, "default", AS_OF, scores=score_frame(rows, AS_OF))
         export_run(st, tmp_path / "f.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
-    expected = {"price_usd": USD_PRICE, "market_cap_usd": USD_M, "net_cash_usd": USD_M, "liquidity": USD_M,
-                "liquidity.median_traded_value_usd": USD_M, "liquidity_pct": "0%", "pullback.drawdown_52w": "0.0%",
-                "balance_sheet.net_cash_to_mcap": "0.0%", "dilution_risk.equity_raises_12m": "0",
-                "dilution_risk.cash_runway_years": "0.00", "shares_outstanding": "#,##0", "dilution_risk": "0.00",
-                "data_completeness": "0%", "score": "0.000", "rank": "0", "candidate_rank": "0", "tilt": "0.00"}
+    expected = {
+        "price_usd": USD_PRICE,
+        "market_cap_usd": USD_M,
+        "net_cash_usd": USD_M,
+        "liquidity": USD_M,
+        "liquidity.median_traded_value_usd": USD_M,
+        "liquidity_pct": "0%",
+        "pullback.drawdown_52w": "0.0%",
+        "balance_sheet.net_cash_to_mcap": "0.0%",
+        "dilution_risk.equity_raises_12m": "0",
+        "dilution_risk.cash_runway_years": "0.00",
+        "shares_outstanding": "#,##0",
+        "dilution_risk": "0.00",
+        "data_completeness": "0%",
+        "score": "0.000",
+        "rank": "0",
+        "candidate_rank": "0",
+        "tilt": "0.00",
+    }
     seen: dict[str, str] = {}
     for sheet in ("Watchlist", "Factors", "Universe"):
         ws = wb[sheet]

@@ -160,8 +160,14 @@ def test_canonical_text_is_stable() -> None:
 
 # -- properties ----------------------------------------------------------------------------------------------------
 NUM_NAMES = ("a", "b", "c")
-PROP_SCHEMA = {"a": pl.Float64, "b": pl.Float64, "c": pl.Float64, "country": pl.String, "roles": pl.String,
-               "demo": pl.Boolean}
+PROP_SCHEMA = {
+    "a": pl.Float64,
+    "b": pl.Float64,
+    "c": pl.Float64,
+    "country": pl.String,
+    "roles": pl.String,
+    "demo": pl.Boolean,
+}
 PROP_NS = namespace_from_schema(PROP_SCHEMA)
 
 small = st.floats(min_value=0, max_value=1000, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 3))
@@ -178,8 +184,9 @@ countries = st.sampled_from(["KR", "JP", "US"])
 atoms = st.one_of(
     st.builds(Binary, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), nums, nums),
     st.builds(Binary, st.sampled_from(["==", "!="]), st.just(Name("country")), countries.map(Str)),
-    st.builds(In, st.just(Name("country")), st.lists(countries.map(Str), min_size=1, max_size=3).map(tuple),
-              st.booleans()),
+    st.builds(
+        In, st.just(Name("country")), st.lists(countries.map(Str), min_size=1, max_size=3).map(tuple), st.booleans()
+    ),
     st.builds(In, nums, st.lists(small.map(Num), min_size=1, max_size=3).map(tuple), st.booleans()),
     st.builds(IsNull, nums, st.booleans()),
     st.booleans().map(Bool),
@@ -188,17 +195,25 @@ atoms = st.one_of(
 )
 conditions = st.recursive(
     atoms,
-    lambda ch: st.one_of(st.builds(Binary, st.sampled_from(["and", "or"]), ch, ch), st.builds(Unary, st.just("not"),
-                                                                                              ch)),
+    lambda ch: st.one_of(
+        st.builds(Binary, st.sampled_from(["and", "or"]), ch, ch), st.builds(Unary, st.just("not"), ch)
+    ),
     max_leaves=8,
 )
 opt_num = st.one_of(st.none(), small)
 rows = st.lists(
-    st.fixed_dictionaries({"a": opt_num, "b": opt_num, "c": opt_num,
-                           "country": st.one_of(st.none(), countries),
-                           "roles": st.one_of(st.none(), st.sampled_from(["miner", "processor", "miner;processor"])),
-                           "demo": st.one_of(st.none(), st.booleans())}),
-    min_size=1, max_size=6,
+    st.fixed_dictionaries(
+        {
+            "a": opt_num,
+            "b": opt_num,
+            "c": opt_num,
+            "country": st.one_of(st.none(), countries),
+            "roles": st.one_of(st.none(), st.sampled_from(["miner", "processor", "miner;processor"])),
+            "demo": st.one_of(st.none(), st.booleans()),
+        }
+    ),
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -235,9 +250,18 @@ def ref(node, row):
         return None if left is None or right is None else False
     if left is None or right is None:
         return None
-    ops = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y,
-           "==": lambda x, y: x == y, "!=": lambda x, y: x != y, "<": lambda x, y: x < y, "<=": lambda x, y: x <= y,
-           ">": lambda x, y: x > y, ">=": lambda x, y: x >= y}
+    ops = {
+        "+": lambda x, y: x + y,
+        "-": lambda x, y: x - y,
+        "*": lambda x, y: x * y,
+        "/": lambda x, y: x / y,
+        "==": lambda x, y: x == y,
+        "!=": lambda x, y: x != y,
+        "<": lambda x, y: x < y,
+        "<=": lambda x, y: x <= y,
+        ">": lambda x, y: x > y,
+        ">=": lambda x, y: x >= y,
+    }
     return ops[node.op](left, right)
 
 
@@ -282,20 +306,21 @@ def test_reference_semantics_cover_division() -> None:
 
 
 # -- missing, non-finite and case-insensitive values --------------------------------------------------------------
-ZERO = pl.DataFrame({"symbol": ["P", "Z", "ZZ", "N", "NEG"], "a": [2.0, 1.0, 0.0, None, -1.0],
-                     "b": [1.0, 0.0, 0.0, 1.0, 0.0]})
+ZERO = pl.DataFrame(
+    {"symbol": ["P", "Z", "ZZ", "N", "NEG"], "a": [2.0, 1.0, 0.0, None, -1.0], "b": [1.0, 0.0, 0.0, 1.0, 0.0]}
+)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a / b > 1", ["P"]),                      # 1/0 is not +inf, so it does not pass "> 1"
-        ("a / b < 1", []),                         # -1/0 is not -inf either
+        ("a / b > 1", ["P"]),  # 1/0 is not +inf, so it does not pass "> 1"
+        ("a / b < 1", []),  # -1/0 is not -inf either
         ("(a / b) is null", ["Z", "ZZ", "N", "NEG"]),  # x/0 and 0/0 are missing, like a missing input
         ("(a / b) is not null", ["P"]),
-        ("not (a / b > 1)", []),                   # a missing comparison fails, and so does its 'not'
+        ("not (a / b > 1)", []),  # a missing comparison fails, and so does its 'not'
         ("a / 0 is null", ["P", "Z", "ZZ", "N", "NEG"]),
-        ("(a / b) * 0 == 0", ["P"]),               # no NaN from inf * 0 either
+        ("(a / b) * 0 == 0", ["P"]),  # no NaN from inf * 0 either
         ("a / b != 2", []),
     ],
 )
@@ -322,9 +347,17 @@ def test_vocabulary_text_matches_without_regard_to_case() -> None:
 
 
 def test_has_flag_accepts_the_contract_flags() -> None:
-    for flag in ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals",
-                 "imputed:dilution_risk.cash_runway_years", "worst:liquidity.median_traded_value_usd",
-                 "excluded:balance_sheet", "neutral:localization_premium.capacity_pipeline"):
+    for flag in (
+        "demo",
+        "stale",
+        "missing_fx",
+        "no_prices",
+        "no_fundamentals",
+        "imputed:dilution_risk.cash_runway_years",
+        "worst:liquidity.median_traded_value_usd",
+        "excluded:balance_sheet",
+        "neutral:localization_premium.capacity_pipeline",
+    ):
         compile_condition(f"has_flag('{flag}')", NS)
     assert run("has_flag('stale')") == ["C"]
 
@@ -332,24 +365,35 @@ def test_has_flag_accepts_the_contract_flags() -> None:
 # -- the one-row evaluator that explains failures agrees with polars ------------------------------------------------
 any_nums = st.recursive(
     st.one_of(st.sampled_from([0.0, 0.5, 2.0, 1000.0]).map(Num), st.sampled_from(NUM_NAMES).map(Name)),
-    lambda ch: st.one_of(st.builds(Binary, st.sampled_from(["+", "-", "*", "/"]), ch, ch),
-                         st.builds(Unary, st.just("-"), ch)),
+    lambda ch: st.one_of(
+        st.builds(Binary, st.sampled_from(["+", "-", "*", "/"]), ch, ch), st.builds(Unary, st.just("-"), ch)
+    ),
     max_leaves=6,
 )
 any_conditions = st.recursive(
-    st.one_of(st.builds(Binary, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), any_nums, any_nums),
-              st.builds(IsNull, any_nums, st.booleans()), atoms),
-    lambda ch: st.one_of(st.builds(Binary, st.sampled_from(["and", "or"]), ch, ch),
-                         st.builds(Unary, st.just("not"), ch)),
+    st.one_of(
+        st.builds(Binary, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), any_nums, any_nums),
+        st.builds(IsNull, any_nums, st.booleans()),
+        atoms,
+    ),
+    lambda ch: st.one_of(
+        st.builds(Binary, st.sampled_from(["and", "or"]), ch, ch), st.builds(Unary, st.just("not"), ch)
+    ),
     max_leaves=6,
 )
 zero_rows = st.lists(
-    st.fixed_dictionaries({"a": st.one_of(st.none(), st.sampled_from([0.0, -1.0, 3.0, math.nan, math.inf])),
-                           "b": st.one_of(st.none(), st.sampled_from([0.0, 2.0, -math.inf])),
-                           "c": opt_num, "country": st.one_of(st.none(), countries),
-                           "roles": st.one_of(st.none(), st.sampled_from(["miner", "processor"])),
-                           "demo": st.one_of(st.none(), st.booleans())}),
-    min_size=1, max_size=5,
+    st.fixed_dictionaries(
+        {
+            "a": st.one_of(st.none(), st.sampled_from([0.0, -1.0, 3.0, math.nan, math.inf])),
+            "b": st.one_of(st.none(), st.sampled_from([0.0, 2.0, -math.inf])),
+            "c": opt_num,
+            "country": st.one_of(st.none(), countries),
+            "roles": st.one_of(st.none(), st.sampled_from(["miner", "processor"])),
+            "demo": st.one_of(st.none(), st.booleans()),
+        }
+    ),
+    min_size=1,
+    max_size=5,
 )
 
 
@@ -376,8 +420,10 @@ def test_why_false_names_the_failed_part_with_its_numbers() -> None:
     assert why("liquidity_pct >= 0.1 and liquidity >= 100k", row) == "liquidity 40k < 100k"
     assert why("liquidity_pct >= 0.15", {"liquidity_pct": None}) == "no liquidity data"
     assert why("dilution_risk.cash_runway_years > 1", {}) == "no dilution_risk data"
-    assert why("dilution_risk_pct <= 0.9 or country == 'US'", row) == ("dilution_risk_pct 0.95 > 0.9 and "
-                                                                         "country 'KR' != 'US'")
+    assert why("dilution_risk_pct <= 0.9 or country == 'US'", row) == (
+        "dilution_risk_pct 0.95 > 0.9 and country 'KR' != 'US'"
+    )
     assert why("country in ['JP', 'US']", row) == "country 'KR' not in ['JP', 'US']"
-    assert why("liquidity / (liquidity_pct - 0.12) > 1", row) == ("liquidity / (liquidity_pct - 0.12) > 1 cannot "
-                                                                  "be computed (division by zero)")
+    assert why("liquidity / (liquidity_pct - 0.12) > 1", row) == (
+        "liquidity / (liquidity_pct - 0.12) > 1 cannot be computed (division by zero)"
+    )

@@ -22,8 +22,10 @@ def _case(extra: list | None = None):
         "E": (100.0, 100.0, 1000.0),
     }
     comps = [company(s) for s in specs]
-    funds = [quarterly(s, 4, cash=c, total_debt=d, total_equity=e, shares_outstanding=100.0)
-             for s, (c, d, e) in specs.items()]
+    funds = [
+        quarterly(s, 4, cash=c, total_debt=d, total_equity=e, shares_outstanding=100.0)
+        for s, (c, d, e) in specs.items()
+    ]
     prices = [daily(s, close=2.0) for s in specs]
     for c, f, p in extra or []:
         comps.append(c)

@@ -100,8 +100,9 @@ def test_robust_zscore_by_group() -> None:
 
 
 def test_robust_scale_columns_is_row_order_free_and_keeps_nulls() -> None:
-    df = pl.DataFrame({"a": [1.0, None, 3.0, 10.0], "b": [None, None, None, None]}, schema={"a": pl.Float64,
-                                                                                         "b": pl.Float64})
+    df = pl.DataFrame(
+        {"a": [1.0, None, 3.0, 10.0], "b": [None, None, None, None]}, schema={"a": pl.Float64, "b": pl.Float64}
+    )
     out = robust_scale_columns(df, ["a", "b"])
     assert out["b"].null_count() == 4
     assert out["a"][1] is None
@@ -112,8 +113,9 @@ def test_robust_scale_columns_is_row_order_free_and_keeps_nulls() -> None:
 
 def test_robust_scale_columns_scales_by_median_and_iqr() -> None:
     """Hand-computed: median 3, IQR 4 - 2 = 2, so 1 -> -1, 3 -> 0, 5 -> 1; an all-missing column stays null."""
-    df = pl.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0], "b": [None, None, None, None, None]},
-                      schema={"a": pl.Float64, "b": pl.Float64})
+    df = pl.DataFrame(
+        {"a": [1.0, 2.0, 3.0, 4.0, 5.0], "b": [None, None, None, None, None]}, schema={"a": pl.Float64, "b": pl.Float64}
+    )
     out = robust_scale_columns(df, ["a", "b"])
     assert out["a"].to_list() == [-1.0, -0.5, 0.0, 0.5, 1.0]
     assert out["b"].null_count() == 5

@@ -26,17 +26,49 @@ def _yearly(rate: float, base: float = 1000.0) -> list[float]:
 
 
 def _case() -> tuple[list, list, list, object]:
-    comps = [company("A", stage="developer"), company("B"), company("C", stage="explorer"),
-             company("D", stage="explorer")]
+    comps = [
+        company("A", stage="developer"),
+        company("B"),
+        company("C", stage="explorer"),
+        company("D", stage="explorer"),
+    ]
     funds = [
-        quarterly("A", N_Q, shares_outstanding=_yearly(0.10), cash=100.0, operating_cash_flow=-10.0,
-                  capital_expenditure=15.0, revenue=50.0),
-        quarterly("B", N_Q, shares_outstanding=1000.0, cash=1000.0, operating_cash_flow=20.0,
-                  capital_expenditure=5.0, revenue=100.0),
-        quarterly("C", N_Q, shares_outstanding=1000.0, cash=50.0, operating_cash_flow=-5.0,
-                  capital_expenditure=5.0, revenue=0.0),
-        quarterly("D", N_Q, shares_outstanding=_yearly(0.20), cash=10.0, operating_cash_flow=-20.0,
-                  capital_expenditure=0.0, revenue=10.0),
+        quarterly(
+            "A",
+            N_Q,
+            shares_outstanding=_yearly(0.10),
+            cash=100.0,
+            operating_cash_flow=-10.0,
+            capital_expenditure=15.0,
+            revenue=50.0,
+        ),
+        quarterly(
+            "B",
+            N_Q,
+            shares_outstanding=1000.0,
+            cash=1000.0,
+            operating_cash_flow=20.0,
+            capital_expenditure=5.0,
+            revenue=100.0,
+        ),
+        quarterly(
+            "C",
+            N_Q,
+            shares_outstanding=1000.0,
+            cash=50.0,
+            operating_cash_flow=-5.0,
+            capital_expenditure=5.0,
+            revenue=0.0,
+        ),
+        quarterly(
+            "D",
+            N_Q,
+            shares_outstanding=_yearly(0.20),
+            cash=10.0,
+            operating_cash_flow=-20.0,
+            capital_expenditure=0.0,
+            revenue=10.0,
+        ),
     ]
     prices = [daily(s, close=1.0) for s in "ABCD"]
     ev = events(
@@ -93,13 +125,34 @@ def test_positive_free_cash_flow_means_the_capped_runway() -> None:
 def test_missing_components_are_imputed_from_role_class_peers() -> None:
     peers = [company(f"E{i}", roles="processor") for i in range(3)]
     miners = [company(f"M{i}", roles="miner") for i in range(3)]
-    funds = [quarterly(c["symbol"], N_Q, shares_outstanding=_yearly(0.05), cash=500.0, operating_cash_flow=-5.0,
-                       capital_expenditure=5.0, revenue=40.0) for c in peers]
-    funds += [quarterly(c["symbol"], N_Q, shares_outstanding=_yearly(0.40), cash=5.0, operating_cash_flow=-50.0,
-                        capital_expenditure=50.0, revenue=1.0) for c in miners]
+    funds = [
+        quarterly(
+            c["symbol"],
+            N_Q,
+            shares_outstanding=_yearly(0.05),
+            cash=500.0,
+            operating_cash_flow=-5.0,
+            capital_expenditure=5.0,
+            revenue=40.0,
+        )
+        for c in peers
+    ]
+    funds += [
+        quarterly(
+            c["symbol"],
+            N_Q,
+            shares_outstanding=_yearly(0.40),
+            cash=5.0,
+            operating_cash_flow=-50.0,
+            capital_expenditure=50.0,
+            revenue=1.0,
+        )
+        for c in miners
+    ]
     prices = [daily(c["symbol"]) for c in [*peers, *miners]]
-    out = compute_scores(inputs([*peers, *miners, company("X", roles="magnet_maker")], fundamentals=funds,
-                                prices=prices), AS_OF)
+    out = compute_scores(
+        inputs([*peers, *miners, company("X", roles="magnet_maker")], fundamentals=funds, prices=prices), AS_OF
+    )
     x = row(out, "X")
     for comp in ("share_growth_1y", "share_growth_3y", "cash_runway_years", "capex_intensity"):
         assert x[f"dilution_risk.{comp}"] is None
@@ -112,27 +165,52 @@ def test_missing_components_are_imputed_from_role_class_peers() -> None:
 
 def test_dilution_risk_rises_with_share_growth_example() -> None:
     base = universe(6)
-    low = quarterly("LOW", N_Q, shares_outstanding=_yearly(0.01), cash=100.0, revenue=50.0, capital_expenditure=5.0,
-                    operating_cash_flow=10.0)
+    low = quarterly(
+        "LOW",
+        N_Q,
+        shares_outstanding=_yearly(0.01),
+        cash=100.0,
+        revenue=50.0,
+        capital_expenditure=5.0,
+        operating_cash_flow=10.0,
+    )
     high = low.with_columns(symbol=pl.lit("HIGH"), shares_outstanding=pl.Series(_yearly(0.30)))
-    inp = inputs([*base.companies.to_dicts(), company("LOW"), company("HIGH")],
-                 fundamentals=[base.fundamentals, low, high], prices=[base.prices, daily("LOW"), daily("HIGH")])
+    inp = inputs(
+        [*base.companies.to_dicts(), company("LOW"), company("HIGH")],
+        fundamentals=[base.fundamentals, low, high],
+        prices=[base.prices, daily("LOW"), daily("HIGH")],
+    )
     out = compute_scores(inp, AS_OF)
     assert row(out, "HIGH")["dilution_risk"] > row(out, "LOW")["dilution_risk"]
 
 
 @settings(max_examples=25, deadline=None)
-@given(g1=st.floats(min_value=-0.2, max_value=1.0), bump=st.floats(min_value=0.001, max_value=1.0),
-       cash=st.floats(min_value=1.0, max_value=1e4), ocf=st.floats(min_value=-100.0, max_value=100.0))
-def test_dilution_risk_rises_with_share_growth_all_else_equal(g1: float, bump: float, cash: float,
-                                                              ocf: float) -> None:
+@given(
+    g1=st.floats(min_value=-0.2, max_value=1.0),
+    bump=st.floats(min_value=0.001, max_value=1.0),
+    cash=st.floats(min_value=1.0, max_value=1e4),
+    ocf=st.floats(min_value=-100.0, max_value=100.0),
+)
+def test_dilution_risk_rises_with_share_growth_all_else_equal(g1: float, bump: float, cash: float, ocf: float) -> None:
     base = universe(5)
     twins = []
     for sym, rate in (("LOW", g1), ("HIGH", g1 + bump)):
-        twins.append(quarterly(sym, N_Q, shares_outstanding=_yearly(rate), cash=cash, operating_cash_flow=ocf,
-                               capital_expenditure=5.0, revenue=50.0))
-    inp = inputs([*base.companies.to_dicts(), company("LOW"), company("HIGH")],
-                 fundamentals=[base.fundamentals, *twins], prices=[base.prices, daily("LOW"), daily("HIGH")])
+        twins.append(
+            quarterly(
+                sym,
+                N_Q,
+                shares_outstanding=_yearly(rate),
+                cash=cash,
+                operating_cash_flow=ocf,
+                capital_expenditure=5.0,
+                revenue=50.0,
+            )
+        )
+    inp = inputs(
+        [*base.companies.to_dicts(), company("LOW"), company("HIGH")],
+        fundamentals=[base.fundamentals, *twins],
+        prices=[base.prices, daily("LOW"), daily("HIGH")],
+    )
     out = compute_scores(inp, AS_OF)
     lo, hi = row(out, "LOW"), row(out, "HIGH")
     assert hi["dilution_risk.share_growth_1y"] > lo["dilution_risk.share_growth_1y"]

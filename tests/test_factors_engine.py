@@ -26,9 +26,20 @@ def test_output_columns_dtypes_and_order() -> None:
         assert out.schema[spec.name] == pl.Float64 and out.schema[spec.pct_column] == pl.Float64
         for col in spec.component_columns:
             assert out.schema[col] == pl.Float64
-    for col in ("market_cap_usd", "price_usd", "revenue_ttm_usd", "operating_cash_flow_ttm_usd", "capex_ttm_usd",
-                "free_cash_flow_ttm_usd", "cash_usd", "total_debt_usd", "net_cash_usd", "total_equity_usd",
-                "shares_outstanding", "data_completeness"):
+    for col in (
+        "market_cap_usd",
+        "price_usd",
+        "revenue_ttm_usd",
+        "operating_cash_flow_ttm_usd",
+        "capex_ttm_usd",
+        "free_cash_flow_ttm_usd",
+        "cash_usd",
+        "total_debt_usd",
+        "net_cash_usd",
+        "total_equity_usd",
+        "shares_outstanding",
+        "data_completeness",
+    ):
         assert out.schema[col] == pl.Float64
     assert out["symbol"].to_list() == sorted(out["symbol"].to_list())
     assert (out["as_of"] == AS_OF).all()
@@ -44,8 +55,14 @@ def test_companies_with_no_data_do_not_crash() -> None:
         assert r["pullback"] is None
         assert r["localization_premium"] is not None  # identity-driven factors still speak
     mixed = universe(4)
-    out = compute_scores(FactorInputs(companies=pl.concat([mixed.companies, inputs([company("Z")]).companies]),
-                                      fundamentals=mixed.fundamentals, prices=mixed.prices), AS_OF)
+    out = compute_scores(
+        FactorInputs(
+            companies=pl.concat([mixed.companies, inputs([company("Z")]).companies]),
+            fundamentals=mixed.fundamentals,
+            prices=mixed.prices,
+        ),
+        AS_OF,
+    )
     z = row(out, "Z")
     assert z["data_completeness"] == 0.0
     assert z["data_completeness"] < min(r["data_completeness"] for r in out.iter_rows(named=True) if r["symbol"] != "Z")
@@ -67,15 +84,18 @@ def test_partial_data_gives_partial_completeness() -> None:
 
 
 def test_demo_rows_are_marked() -> None:
-    out = compute_scores(inputs([company("A"), company("B")], prices=[daily("A", provider="demo"), daily("B")]),
-                         AS_OF)
+    out = compute_scores(inputs([company("A"), company("B")], prices=[daily("A", provider="demo"), daily("B")]), AS_OF)
     assert row(out, "A")["demo"] is True and "demo" in row(out, "A")["flags"]
     assert row(out, "B")["demo"] is False and "demo" not in row(out, "B")["flags"]
 
 
 def _shuffled(inp: FactorInputs, seed: int) -> FactorInputs:
-    return FactorInputs(**{k: getattr(inp, k).sample(fraction=1.0, shuffle=True, seed=seed + i)
-                           for i, k in enumerate(("companies", "fundamentals", "prices", "fx", "events"))})
+    return FactorInputs(
+        **{
+            k: getattr(inp, k).sample(fraction=1.0, shuffle=True, seed=seed + i)
+            for i, k in enumerate(("companies", "fundamentals", "prices", "fx", "events"))
+        }
+    )
 
 
 def _rich_universe() -> FactorInputs:
@@ -83,14 +103,23 @@ def _rich_universe() -> FactorInputs:
     ev = events(
         {"symbol": "C00", "date": AS_OF - timedelta(days=40), "kind": "offtake"},
         {"symbol": "C01", "date": AS_OF - timedelta(days=90), "kind": "equity_raise"},
-        {"symbol": "C02", "date": AS_OF - timedelta(days=200), "kind": "capacity", "stage": "construction",
-         "capacity_tpa": 5000.0, "target_year": 2028},
+        {
+            "symbol": "C02",
+            "date": AS_OF - timedelta(days=200),
+            "kind": "capacity",
+            "stage": "construction",
+            "capacity_tpa": 5000.0,
+            "target_year": 2028,
+        },
         {"symbol": "C04", "date": AS_OF - timedelta(days=700), "kind": "funding"},
     )
     extra = quarterly("C05", 4, last=date(2025, 3, 31), period="FY", revenue=900.0, cash=50.0)
-    return FactorInputs(companies=pl.concat([base.companies, inputs([company("NODATA")]).companies]),
-                        fundamentals=pl.concat([base.fundamentals, extra], how="diagonal_relaxed"),
-                        prices=base.prices, events=ev)
+    return FactorInputs(
+        companies=pl.concat([base.companies, inputs([company("NODATA")]).companies]),
+        fundamentals=pl.concat([base.fundamentals, extra], how="diagonal_relaxed"),
+        prices=base.prices,
+        events=ev,
+    )
 
 
 @settings(max_examples=10, deadline=None)
@@ -109,11 +138,12 @@ def test_result_does_not_change_with_row_order(seed: int) -> None:
     debt=st.one_of(st.just(0.0), st.floats(min_value=1.0, max_value=1e6)),
     close=st.floats(min_value=0.5, max_value=500.0),
 )
-def test_result_does_not_change_with_currency_once_converted(rate_exp: list[int], revenue: float, cash: float,
-                                                             debt: float, close: float) -> None:
+def test_result_does_not_change_with_currency_once_converted(
+    rate_exp: list[int], revenue: float, cash: float, debt: float, close: float
+) -> None:
     # Rates are powers of two so that local = usd / rate converts back exactly; they change over time, so each value
     # must be converted at its own date for the twins to match.
-    rates = [2.0 ** e for e in rate_exp]
+    rates = [2.0**e for e in rate_exp]
     switch = [date(2015, 1, 1), date(2025, 9, 1), date(2026, 5, 1)]
     fx = pl.DataFrame({"currency": ["EUR"] * 3, "date": switch, "usd_per_unit": rates})
 
@@ -121,12 +151,24 @@ def test_result_does_not_change_with_currency_once_converted(rate_exp: list[int]
         return [r for s, r in zip(switch, rates, strict=True) if s <= d][-1]
 
     base = universe(4)
-    usd_f = quarterly("TWUSD", 12, revenue=revenue, cash=cash, total_debt=debt, operating_cash_flow=-revenue / 3,
-                      capital_expenditure=revenue / 5, total_equity=cash * 2, shares_outstanding=1e6)
+    usd_f = quarterly(
+        "TWUSD",
+        12,
+        revenue=revenue,
+        cash=cash,
+        total_debt=debt,
+        operating_cash_flow=-revenue / 3,
+        capital_expenditure=revenue / 5,
+        total_equity=cash * 2,
+        shares_outstanding=1e6,
+    )
     eur_f = usd_f.with_columns(
-        pl.lit("TWEUR").alias("symbol"), pl.lit("EUR").alias("currency"),
-        *[(pl.col(c) / pl.col("period_end").map_elements(rate_on, return_dtype=pl.Float64)).alias(c)
-          for c in ("revenue", "cash", "total_debt", "operating_cash_flow", "capital_expenditure", "total_equity")],
+        pl.lit("TWEUR").alias("symbol"),
+        pl.lit("EUR").alias("currency"),
+        *[
+            (pl.col(c) / pl.col("period_end").map_elements(rate_on, return_dtype=pl.Float64)).alias(c)
+            for c in ("revenue", "cash", "total_debt", "operating_cash_flow", "capital_expenditure", "total_equity")
+        ],
     )
     usd_p = daily("TWUSD", close=lambda i: close * (1 + (i % 17) / 16), volume=1000.0)
     eur_p = usd_p.with_columns(
@@ -134,8 +176,10 @@ def test_result_does_not_change_with_currency_once_converted(rate_exp: list[int]
         (pl.col("close") / pl.col("date").map_elements(rate_on, return_dtype=pl.Float64)).alias("close"),
     )
     comps = [*base.companies.to_dicts(), company("TWUSD"), company("TWEUR", currency="EUR")]
-    out = compute_scores(inputs(comps, fundamentals=[base.fundamentals, usd_f, eur_f],
-                                prices=[base.prices, usd_p, eur_p], fx=[fx]), AS_OF)
+    out = compute_scores(
+        inputs(comps, fundamentals=[base.fundamentals, usd_f, eur_f], prices=[base.prices, usd_p, eur_p], fx=[fx]),
+        AS_OF,
+    )
     a, b = row(out, "TWUSD"), row(out, "TWEUR")
     skip = {"symbol", "name", "currency"}
     for col in out.columns:
@@ -218,13 +262,23 @@ def test_scores_for_refuses_a_future_as_of_and_stores_nothing(store) -> None:
     assert scores_for(store, today=AS_OF)["as_of"].unique().to_list() == [AS_OF]
 
 
-@pytest.mark.parametrize(("roles", "role_class"), [
-    ("processor", "enabler"), ("magnet_maker;trader_offtaker", "enabler"), ("equipment_supplier", "enabler"),
-    ("magnet_maker;downstream_user", "enabler"), ("miner;processor", "integrated"),
-    ("miner;chemicals_tolling", "integrated"), ("miner", "pure_miner"), ("downstream_user", "downstream_user"),
-    ("trader_offtaker", "trader_offtaker"), ("trader_offtaker;downstream_user", "downstream_user"),
-    ("miner;trader_offtaker", "other"), ("", "other"),
-])
+@pytest.mark.parametrize(
+    ("roles", "role_class"),
+    [
+        ("processor", "enabler"),
+        ("magnet_maker;trader_offtaker", "enabler"),
+        ("equipment_supplier", "enabler"),
+        ("magnet_maker;downstream_user", "enabler"),
+        ("miner;processor", "integrated"),
+        ("miner;chemicals_tolling", "integrated"),
+        ("miner", "pure_miner"),
+        ("downstream_user", "downstream_user"),
+        ("trader_offtaker", "trader_offtaker"),
+        ("trader_offtaker;downstream_user", "downstream_user"),
+        ("miner;trader_offtaker", "other"),
+        ("", "other"),
+    ],
+)
 def test_role_class_follows_the_contract_vocabulary(roles: str, role_class: str) -> None:
     from factors.inputs import ROLE_CLASSES
 
@@ -253,8 +307,17 @@ def test_filled_values_are_the_numbers_the_factors_used() -> None:
     assert "pullback.drawdown_52w" not in filled.columns
     # the factor value is the combine of the measured-or-filled components
     spec = get_factor("balance_sheet")
-    used = pl.DataFrame({c: [row(out, s)[spec.column(c)] if row(out, s)[spec.column(c)] is not None
-                             else row(filled, s)[spec.column(c)] for s in out["symbol"]] for c in spec.components})
+    used = pl.DataFrame(
+        {
+            c: [
+                row(out, s)[spec.column(c)]
+                if row(out, s)[spec.column(c)] is not None
+                else row(filled, s)[spec.column(c)]
+                for s in out["symbol"]
+            ]
+            for c in spec.components
+        }
+    )
     assert spec.combine(used, spec.params).to_list() == out["balance_sheet"].to_list()
 
 
@@ -278,8 +341,9 @@ def test_every_row_flag_the_engine_sets_can_be_asked_for_with_has_flag() -> None
     assert {"halted", "stale:cash_usd", "stale:shares_outstanding"} <= set(_BASE_FLAGS)
     old_cash = quarterly("A", 4, last=date(2024, 12, 31), cash=1.0)
     halted = daily("A", volume=lambda i: 0.0 if i > 250 else 1e5)
-    out = compute_scores(inputs([company("A"), company("B")], fundamentals=[old_cash],
-                                prices=[halted, daily("B")]), AS_OF)
+    out = compute_scores(
+        inputs([company("A"), company("B")], fundamentals=[old_cash], prices=[halted, daily("B")]), AS_OF
+    )
     ns = namespace_from_schema(out.schema)
     for flag in _BASE_FLAGS:
         compile_condition(f"has_flag('{flag}')", ns)  # none is refused as unknown

@@ -17,8 +17,17 @@ def _base(inp: FactorInputs, as_of: date = AS_OF) -> pl.DataFrame:
 
 
 def test_ttm_sums_the_last_four_quarters_and_balances_come_from_the_latest() -> None:
-    fund = quarterly("A", 6, revenue=[1, 2, 3, 4, 5, 6], operating_cash_flow=10.0, capital_expenditure=4.0,
-                     cash=[1, 2, 3, 4, 5, 6], total_debt=7.0, total_equity=70.0, shares_outstanding=1000.0)
+    fund = quarterly(
+        "A",
+        6,
+        revenue=[1, 2, 3, 4, 5, 6],
+        operating_cash_flow=10.0,
+        capital_expenditure=4.0,
+        cash=[1, 2, 3, 4, 5, 6],
+        total_debt=7.0,
+        total_equity=70.0,
+        shares_outstanding=1000.0,
+    )
     b = row(_base(inputs([company("A")], fundamentals=[fund], prices=[daily("A", close=2.0)])), "A")
     assert b["revenue_ttm_usd"] == 3 + 4 + 5 + 6
     assert b["operating_cash_flow_ttm_usd"] == 40.0
@@ -71,16 +80,18 @@ def test_prices_after_as_of_are_never_read() -> None:
 
 
 def test_fx_converts_each_value_at_its_own_date() -> None:
-    fx = pl.DataFrame({"currency": ["EUR", "EUR"], "date": [date(2020, 1, 1), date(2025, 11, 15)],
-                       "usd_per_unit": [1.0, 2.0]})
+    fx = pl.DataFrame(
+        {"currency": ["EUR", "EUR"], "date": [date(2020, 1, 1), date(2025, 11, 15)], "usd_per_unit": [1.0, 2.0]}
+    )
     fund = quarterly("A", 4, currency="EUR", revenue=10.0, cash=100.0)  # quarters end 2025-06-30 .. 2026-03-31
     b = row(_base(inputs([company("A", currency="EUR")], fundamentals=[fund], fx=[fx])), "A")
     # Q2 and Q3 2025 at 1.0, Q4 2025 and Q1 2026 at 2.0
     assert b["revenue_ttm_usd"] == 10 + 10 + 20 + 20
     assert b["cash_usd"] == 200.0
     prices = daily("A", 3, close=4.0)
-    fx_daily = pl.DataFrame({"currency": ["EUR"] * 2, "date": [AS_OF - timedelta(days=5), AS_OF],
-                             "usd_per_unit": [1.5, 0.5]})
+    fx_daily = pl.DataFrame(
+        {"currency": ["EUR"] * 2, "date": [AS_OF - timedelta(days=5), AS_OF], "usd_per_unit": [1.5, 0.5]}
+    )
     b = row(_base(inputs([company("A", currency="EUR")], prices=[prices], fx=[fx_daily])), "A")
     assert b["price_usd"] == 2.0  # the as-of day's close at the as-of day's rate
 
@@ -88,9 +99,9 @@ def test_fx_converts_each_value_at_its_own_date() -> None:
 def test_missing_rate_is_null_and_flagged_never_usd() -> None:
     fund = quarterly("A", 4, currency="CHF", cash=100.0, shares_outstanding=10.0)
     prices = daily("A", close=3.0)
-    out = compute_scores(inputs([company("A", currency="CHF"), company("B")], fundamentals=[fund], prices=[prices,
-                                                                                                          daily("B")]),
-                         AS_OF)
+    out = compute_scores(
+        inputs([company("A", currency="CHF"), company("B")], fundamentals=[fund], prices=[prices, daily("B")]), AS_OF
+    )
     a = row(out, "A")
     assert a["cash_usd"] is None and a["price_usd"] is None and a["market_cap_usd"] is None
     assert "missing_fx" in a["flags"]
@@ -118,20 +129,41 @@ def test_us_dollars_convert_on_dates_before_the_first_fx_row() -> None:
 def test_other_currencies_are_flagged_only_when_a_value_used_has_no_rate() -> None:
     fund = quarterly("A", 12, currency="EUR", revenue=10.0, cash=5.0)  # ends 2023-06-30 .. 2026-03-31
     # rates from mid 2025: the four quarters and the cash used convert; older unused quarters do not matter
-    covered = row(_base(inputs([company("A", currency="EUR")], fundamentals=[fund],
-                               fx=[fx_rows("EUR", 2.0, since=date(2025, 6, 1))])), "A")
+    covered = row(
+        _base(
+            inputs(
+                [company("A", currency="EUR")], fundamentals=[fund], fx=[fx_rows("EUR", 2.0, since=date(2025, 6, 1))]
+            )
+        ),
+        "A",
+    )
     assert covered["revenue_ttm_usd"] == 80.0 and covered["cash_usd"] == 10.0 and not covered["missing_fx"]
     # rates from 2026 only: the earlier quarters of the trailing year have none, so the TTM is unknown and flagged
-    late = row(_base(inputs([company("A", currency="EUR")], fundamentals=[fund],
-                            fx=[fx_rows("EUR", 2.0, since=date(2026, 1, 1))])), "A")
+    late = row(
+        _base(
+            inputs(
+                [company("A", currency="EUR")], fundamentals=[fund], fx=[fx_rows("EUR", 2.0, since=date(2026, 1, 1))]
+            )
+        ),
+        "A",
+    )
     assert late["revenue_ttm_usd"] is None and late["cash_usd"] == 10.0 and late["missing_fx"]
 
 
 def test_pence_quotes_are_scaled_to_pounds() -> None:
     prices = daily("X.L", close=250.0)
     fund = quarterly("X.L", 4, currency="GBP", shares_outstanding=100.0, cash=10.0)
-    b = row(_base(inputs([company("X.L", currency="GBp", country="GB")], prices=[prices], fundamentals=[fund],
-                         fx=[fx_rows("GBP", 1.25)])), "X.L")
+    b = row(
+        _base(
+            inputs(
+                [company("X.L", currency="GBp", country="GB")],
+                prices=[prices],
+                fundamentals=[fund],
+                fx=[fx_rows("GBP", 1.25)],
+            )
+        ),
+        "X.L",
+    )
     assert b["price_usd"] == pytest.approx(2.5 * 1.25)
     assert b["market_cap_usd"] == pytest.approx(100 * 2.5 * 1.25)
     assert b["cash_usd"] == pytest.approx(12.5)
@@ -152,8 +184,10 @@ def test_share_growth_is_annualised_over_the_actual_span() -> None:
 def test_stale_and_absent_data_flags() -> None:
     old_prices = daily("A", 50, end=AS_OF - timedelta(days=20))
     old_fund = quarterly("B", 4, last=date(2024, 12, 31), cash=1.0)
-    out = compute_scores(inputs([company("A"), company("B"), company("C")], prices=[old_prices, daily("B")],
-                                fundamentals=[old_fund]), AS_OF)
+    out = compute_scores(
+        inputs([company("A"), company("B"), company("C")], prices=[old_prices, daily("B")], fundamentals=[old_fund]),
+        AS_OF,
+    )
     assert {"stale", "no_fundamentals"} <= set(row(out, "A")["flags"])
     assert row(out, "A")["last_price_date"] == AS_OF - timedelta(days=20)
     assert "stale" in row(out, "B")["flags"]
@@ -165,11 +199,13 @@ def test_an_old_balance_is_stale_even_when_newer_rows_of_other_fields_exist() ->
     # revenue is reported every quarter up to 2026-03-31; cash, debt and shares stopped after 2024-12-31
     n = 12  # 2023-06-30 .. 2026-03-31; index 6 is 2024-12-31
     old_until = [1.0 if i <= 6 else None for i in range(n)]
-    fund = quarterly("A", n, revenue=10.0, cash=old_until, total_debt=old_until, shares_outstanding=old_until,
-                     total_equity=5.0)
+    fund = quarterly(
+        "A", n, revenue=10.0, cash=old_until, total_debt=old_until, shares_outstanding=old_until, total_equity=5.0
+    )
     twin = quarterly("B", n, revenue=10.0, cash=1.0, total_debt=1.0, shares_outstanding=1.0, total_equity=5.0)
-    out = compute_scores(inputs([company("A"), company("B")], fundamentals=[fund, twin],
-                                prices=[daily("A"), daily("B")]), AS_OF)
+    out = compute_scores(
+        inputs([company("A"), company("B")], fundamentals=[fund, twin], prices=[daily("A"), daily("B")]), AS_OF
+    )
     a, b = row(out, "A"), row(out, "B")
     assert a["cash_usd"] == 1.0 and a["fundamentals_period_end"] == date(2026, 3, 31)
     assert {"stale", "stale:cash_usd", "stale:total_debt_usd", "stale:shares_outstanding"} <= set(a["flags"])
@@ -199,6 +235,9 @@ def test_unsorted_inputs_give_identical_context() -> None:
     fund = quarterly("A", 8, revenue=lambda i: float(i), cash=1.0)
     p = daily("A", close=lambda i: 1.0 + i)
     inp = inputs([company("A"), company("B")], fundamentals=[fund], prices=[p, daily("B")])
-    shuffled = FactorInputs(companies=inp.companies.reverse(), fundamentals=inp.fundamentals.sample(fraction=1.0,
-                            shuffle=True, seed=1), prices=inp.prices.sample(fraction=1.0, shuffle=True, seed=2))
+    shuffled = FactorInputs(
+        companies=inp.companies.reverse(),
+        fundamentals=inp.fundamentals.sample(fraction=1.0, shuffle=True, seed=1),
+        prices=inp.prices.sample(fraction=1.0, shuffle=True, seed=2),
+    )
     assert build_context(inp, AS_OF).base.equals(build_context(shuffled, AS_OF).base)

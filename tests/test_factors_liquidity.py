@@ -18,10 +18,14 @@ def test_hand_computed_median_over_the_last_63_days() -> None:
     volume: list[float | None] = [float(i) for i in range(70)]
     volume[69] = None  # no volume reported on the last day: skipped
     volume[60] = 0.0  # a day without trades counts as zero
-    out = compute_scores(inputs([company("A"), company("B.AX", currency="AUD")],
-                                prices=[daily("A", 70, close=2.0, volume=volume),
-                                        daily("B.AX", 70, close=4.0, volume=volume)],
-                                fx=[fx_rows("AUD", 0.5)]), AS_OF)
+    out = compute_scores(
+        inputs(
+            [company("A"), company("B.AX", currency="AUD")],
+            prices=[daily("A", 70, close=2.0, volume=volume), daily("B.AX", 70, close=4.0, volume=volume)],
+            fx=[fx_rows("AUD", 0.5)],
+        ),
+        AS_OF,
+    )
     window = [2.0 * v for v in volume[7:] if v is not None]
     assert len(window) == 62
     assert row(out, "A")["liquidity"] == pytest.approx(statistics.median(window))
@@ -31,9 +35,17 @@ def test_hand_computed_median_over_the_last_63_days() -> None:
 
 
 def test_too_few_traded_days_takes_the_worst_observed_value() -> None:
-    out = compute_scores(inputs([company("A"), company("B"), company("C")],
-                                prices=[daily("A", close=1.0, volume=100.0), daily("B", close=1.0, volume=50.0),
-                                        daily("C", 5, close=1.0, volume=1e9)]), AS_OF)
+    out = compute_scores(
+        inputs(
+            [company("A"), company("B"), company("C")],
+            prices=[
+                daily("A", close=1.0, volume=100.0),
+                daily("B", close=1.0, volume=50.0),
+                daily("C", 5, close=1.0, volume=1e9),
+            ],
+        ),
+        AS_OF,
+    )
     c = row(out, "C")
     assert c["liquidity.median_traded_value_usd"] is None
     assert "worst:liquidity.median_traded_value_usd" in c["flags"]
@@ -41,10 +53,17 @@ def test_too_few_traded_days_takes_the_worst_observed_value() -> None:
 
 
 def test_a_median_over_fewer_than_63_trading_days_is_flagged_short_history() -> None:
-    out = compute_scores(inputs([company("NEW"), company("OLD"), company("TINY")],
-                                prices=[daily("NEW", 28, close=1.0, volume=100.0),
-                                        daily("OLD", 63, close=1.0, volume=50.0),
-                                        daily("TINY", 5, close=1.0, volume=1.0)]), AS_OF)
+    out = compute_scores(
+        inputs(
+            [company("NEW"), company("OLD"), company("TINY")],
+            prices=[
+                daily("NEW", 28, close=1.0, volume=100.0),
+                daily("OLD", 63, close=1.0, volume=50.0),
+                daily("TINY", 5, close=1.0, volume=1.0),
+            ],
+        ),
+        AS_OF,
+    )
     new = row(out, "NEW")
     assert new["liquidity"] == 100.0 and "short_history:liquidity" in new["flags"]
     assert "short_history:liquidity" not in row(out, "OLD")["flags"]
@@ -60,13 +79,15 @@ def _weekdays_since(last_trade: date) -> int:
     return int(np.busday_count(last_trade + timedelta(days=1), AS_OF + timedelta(days=1)))
 
 
-def _quiet_since(symbol: str, last_trade: date, *, rows: bool = True, close: float = 10.0,
-                 volume: float = 1e6) -> pl.DataFrame:
+def _quiet_since(
+    symbol: str, last_trade: date, *, rows: bool = True, close: float = 10.0, volume: float = 1e6
+) -> pl.DataFrame:
     """300 days of prices traded every day up to ``last_trade``; after it zero volume (``rows``) or no rows."""
     frame = daily(symbol, close=close, volume=volume)
     if rows:
-        return frame.with_columns(pl.when(pl.col("date") > last_trade).then(0.0).otherwise(pl.col("volume"))
-                                  .alias("volume"))
+        return frame.with_columns(
+            pl.when(pl.col("date") > last_trade).then(0.0).otherwise(pl.col("volume")).alias("volume")
+        )
     return frame.filter(pl.col("date") <= last_trade)
 
 
@@ -74,9 +95,17 @@ def _quiet_since(symbol: str, last_trade: date, *, rows: bool = True, close: flo
 def test_no_trade_for_more_than_20_trading_days_is_halted_and_has_no_liquidity(rows: bool) -> None:
     edge, past = AS_OF - timedelta(days=28), AS_OF - timedelta(days=31)  # Monday 4 May; Friday 1 May
     assert (_weekdays_since(edge), _weekdays_since(past)) == (20, 21)
-    out = compute_scores(inputs([company("EDGE"), company("PAST"), company("LIVE")],
-                                prices=[_quiet_since("EDGE", edge, rows=rows), _quiet_since("PAST", past, rows=rows),
-                                        daily("LIVE", volume=10.0)]), AS_OF)
+    out = compute_scores(
+        inputs(
+            [company("EDGE"), company("PAST"), company("LIVE")],
+            prices=[
+                _quiet_since("EDGE", edge, rows=rows),
+                _quiet_since("PAST", past, rows=rows),
+                daily("LIVE", volume=10.0),
+            ],
+        ),
+        AS_OF,
+    )
     edge_row, past_row = row(out, "EDGE"), row(out, "PAST")
     assert "halted" not in edge_row["flags"] and edge_row["liquidity.median_traded_value_usd"] is not None
     # the old volume would give a median of millions; a halted name has no measured liquidity at all
@@ -105,9 +134,15 @@ def test_a_halted_name_fails_the_default_rule_sets_tradeable_gate() -> None:
     inp = FactorInputs(
         companies=pl.concat([peers.companies, pl.DataFrame([live, rows, gone])], how="diagonal_relaxed"),
         fundamentals=pl.concat([peers.fundamentals.drop("provider"), live_f, rows_f, gone_f], how="diagonal_relaxed"),
-        prices=pl.concat([peers.prices.drop("provider"), live_p,
-                          _quiet_since("ZERO", halt, rows=True, volume=1e7),
-                          _quiet_since("GONE", halt, rows=False, volume=1e7)], how="diagonal_relaxed"),
+        prices=pl.concat(
+            [
+                peers.prices.drop("provider"),
+                live_p,
+                _quiet_since("ZERO", halt, rows=True, volume=1e7),
+                _quiet_since("GONE", halt, rows=False, volume=1e7),
+            ],
+            how="diagonal_relaxed",
+        ),
     )
     scores = compute_scores(inp, AS_OF)
     table = rank(scores, load("default")).table
@@ -124,8 +159,11 @@ def test_a_store_not_refreshed_for_a_month_is_stale_not_halted() -> None:
     store's last session, so the quiet twin is still told apart from the ones that traded to that session."""
     last_session = AS_OF - timedelta(days=31)
     quiet_since = last_session - timedelta(days=31)
-    prices = [daily("A", end=last_session), daily("B", end=last_session),
-              _quiet_since("Q", quiet_since).filter(pl.col("date") <= last_session)]
+    prices = [
+        daily("A", end=last_session),
+        daily("B", end=last_session),
+        _quiet_since("Q", quiet_since).filter(pl.col("date") <= last_session),
+    ]
     out = compute_scores(inputs([company("A"), company("B"), company("Q")], prices=prices), AS_OF)
     for symbol in ("A", "B"):
         flags = row(out, symbol)["flags"]

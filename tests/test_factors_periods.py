@@ -22,14 +22,25 @@ def _base(inp: FactorInputs, as_of: date = AS_OF) -> pl.DataFrame:
     return build_context(inp, as_of).base
 
 
-def periods(symbol: str, rows: list[tuple[date, str, float | None]], *, field: str = "revenue",
-            currency: str = "USD") -> pl.DataFrame:
+def periods(
+    symbol: str, rows: list[tuple[date, str, float | None]], *, field: str = "revenue", currency: str = "USD"
+) -> pl.DataFrame:
     """Statement rows (period end, label, value of ``field``) for one company."""
     return pl.DataFrame(
-        {"symbol": [symbol] * len(rows), "period_end": [r[0] for r in rows], "period": [r[1] for r in rows],
-         "currency": [currency] * len(rows), field: [r[2] for r in rows]},
-        schema={"symbol": pl.String, "period_end": pl.Date, "period": pl.String, "currency": pl.String,
-                field: pl.Float64},
+        {
+            "symbol": [symbol] * len(rows),
+            "period_end": [r[0] for r in rows],
+            "period": [r[1] for r in rows],
+            "currency": [currency] * len(rows),
+            field: [r[2] for r in rows],
+        },
+        schema={
+            "symbol": pl.String,
+            "period_end": pl.Date,
+            "period": pl.String,
+            "currency": pl.String,
+            field: pl.Float64,
+        },
     )
 
 
@@ -46,15 +57,23 @@ def test_a_half_year_reporter_gets_one_year_of_revenue_not_two() -> None:
     quarters = quarterly("A", 4, last=date(2025, 12, 31), revenue=25.0)
     assert _ttm(quarters)["value"] == 100.0
     # a longer history of halves still sums only the latest two
-    longer = periods("A", [(date(2024, 6, 30), "H", 1.0), (date(2024, 12, 31), "H", 2.0),
-                           (date(2025, 6, 30), "H", 50.0), (date(2025, 12, 31), "H", 50.0)])
+    longer = periods(
+        "A",
+        [
+            (date(2024, 6, 30), "H", 1.0),
+            (date(2024, 12, 31), "H", 2.0),
+            (date(2025, 6, 30), "H", 50.0),
+            (date(2025, 12, 31), "H", 50.0),
+        ],
+    )
     assert _ttm(longer)["value"] == 100.0
 
 
 def test_a_fiscal_year_is_rolled_forward_by_the_half_year_that_follows_it() -> None:
     # June fiscal year: FY2025 = H(Dec 2024) 40 + H(Jun 2025) 60; then H(Dec 2025) 70 is the freshest half
-    fund = periods("A", [(date(2024, 12, 31), "H", 40.0), (date(2025, 6, 30), "FY", 100.0),
-                         (date(2025, 12, 31), "H", 70.0)])
+    fund = periods(
+        "A", [(date(2024, 12, 31), "H", 40.0), (date(2025, 6, 30), "FY", 100.0), (date(2025, 12, 31), "H", 70.0)]
+    )
     assert _ttm(fund) == {"value": 100.0 + 70.0 - 40.0, "basis": "FY+H", "end": date(2025, 12, 31)}
     # without the year-earlier half the fiscal year stands alone (an older but whole year)
     alone = fund.filter(pl.col("period_end") != date(2024, 12, 31))
@@ -87,13 +106,17 @@ def test_a_partial_set_of_quarters_is_never_scaled_up() -> None:
     # with an older whole fiscal year behind the gap, that year is the answer
     fy = periods("A", [(date(2025, 6, 30), "FY", 500.0)])
     assert _ttm(pl.concat([gap.select(fy.columns), fy]).sort("period_end")) == {
-        "value": 500.0, "basis": "FY", "end": date(2025, 6, 30)}
+        "value": 500.0,
+        "basis": "FY",
+        "end": date(2025, 6, 30),
+    }
 
 
 def test_mixed_labels_inside_the_window_are_not_summed_together() -> None:
     # two quarters and a half year cover twelve months only if mixed: the engine refuses to mix
-    fund = periods("A", [(date(2025, 6, 30), "H", 40.0), (date(2025, 9, 30), "Q", 25.0),
-                         (date(2025, 12, 31), "Q", 25.0)])
+    fund = periods(
+        "A", [(date(2025, 6, 30), "H", 40.0), (date(2025, 9, 30), "Q", 25.0), (date(2025, 12, 31), "Q", 25.0)]
+    )
     assert _ttm(fund)["value"] is None
 
 
@@ -104,7 +127,10 @@ def test_the_freshest_candidate_wins_and_a_tie_goes_to_quarters() -> None:
     assert _ttm(pl.concat([quarters.select(same_day_fy.columns), same_day_fy]))["basis"] == "4Q"
     newer_fy = periods("A", [(date(2026, 3, 1), "FY", 500.0)])
     assert _ttm(pl.concat([quarters.select(newer_fy.columns), newer_fy])) == {
-        "value": 500.0, "basis": "FY", "end": date(2026, 3, 1)}
+        "value": 500.0,
+        "basis": "FY",
+        "end": date(2026, 3, 1),
+    }
     newer_halves = periods("A", [(date(2025, 8, 31), "H", 40.0), (date(2026, 2, 28), "H", 60.0)])
     assert _ttm(pl.concat([quarters.select(newer_halves.columns), newer_halves]))["basis"] == "2H"
     same_day_halves = periods("A", [(date(2025, 6, 30), "H", 40.0), (date(2025, 12, 31), "H", 60.0)])
@@ -143,12 +169,14 @@ MONTHS = _month_ends(date(2026, 3, 31), 48)
     keep=st.lists(st.booleans(), min_size=48 * 3, max_size=48 * 3),
     fy_month=st.sampled_from([3, 6, 9, 12]),
 )
-def test_whatever_the_mix_the_ttm_is_the_twelve_months_it_names(monthly: list[int], keep: list[bool],
-                                                                  fy_month: int) -> None:
+def test_whatever_the_mix_the_ttm_is_the_twelve_months_it_names(
+    monthly: list[int], keep: list[bool], fy_month: int
+) -> None:
     rows: list[tuple[date, str, float | None]] = []
     for k, end in enumerate(MONTHS):
+
         def total(n: int, k: int = k) -> float | None:
-            return float(sum(monthly[k - n + 1:k + 1])) if k - n + 1 >= 0 else None
+            return float(sum(monthly[k - n + 1 : k + 1])) if k - n + 1 >= 0 else None
 
         if end.month % 3 == 0 and keep[3 * k] and total(3) is not None:
             rows.append((end, "Q", total(3)))
@@ -169,7 +197,7 @@ def test_whatever_the_mix_the_ttm_is_the_twelve_months_it_names(monthly: list[in
         assert not fy_ends and not whole_year_of_quarters
         return
     k = MONTHS.index(got["end"])
-    assert got["value"] == float(sum(monthly[k - 11:k + 1])), got
+    assert got["value"] == float(sum(monthly[k - 11 : k + 1])), got
     # and it is at least as fresh as every public fiscal year and every whole year of quarters
     assert got["end"] >= max(fy_ends, default=date.min)
     if whole_year_of_quarters:

@@ -110,8 +110,16 @@ def test_get_factor_suggests_on_a_typo() -> None:
     ],
 )
 def test_malformed_declarations_are_rejected(kwargs: dict, message: str) -> None:
-    decl = {"name": "tmp_factor", "direction": "higher_is_better", "needs": (), "missing": "neutral", "params": {},
-            "components": {"a": 1}, "description": "x", **kwargs}
+    decl = {
+        "name": "tmp_factor",
+        "direction": "higher_is_better",
+        "needs": (),
+        "missing": "neutral",
+        "params": {},
+        "components": {"a": 1},
+        "description": "x",
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=message):
         register_factor(**decl)
 
@@ -127,8 +135,16 @@ def scratch_registry() -> Iterator[None]:
 
 
 def test_a_new_factor_needs_only_its_own_module(scratch_registry: None) -> None:
-    @register_factor(name="size", direction="higher_is_better", needs=("market_cap",), missing="exclude",
-                     params={}, components={"log_market_cap": 1}, description="Bigger is steadier.", order=70)
+    @register_factor(
+        name="size",
+        direction="higher_is_better",
+        needs=("market_cap",),
+        missing="exclude",
+        params={},
+        components={"log_market_cap": 1},
+        description="Bigger is steadier.",
+        order=70,
+    )
     def size(ctx, p):  # type: ignore[no-untyped-def]
         return ctx.base.select("symbol", pl.col("market_cap_usd").log10().alias("log_market_cap"))
 

@@ -23,17 +23,22 @@ ENDS = quarter_ends(13)  # 2023-03-31 .. 2026-03-31
 
 
 def splits(*rows: tuple[str, date, float]) -> pl.DataFrame:
-    return pl.DataFrame({"symbol": [r[0] for r in rows], "date": [r[1] for r in rows], "ratio": [r[2] for r in rows]},
-                        schema={"symbol": pl.String, "date": pl.Date, "ratio": pl.Float64})
+    return pl.DataFrame(
+        {"symbol": [r[0] for r in rows], "date": [r[1] for r in rows], "ratio": [r[2] for r in rows]},
+        schema={"symbol": pl.String, "date": pl.Date, "ratio": pl.Float64},
+    )
 
 
 def share_history(*rows: tuple[str, date, float]) -> pl.DataFrame:
-    return pl.DataFrame({"symbol": [r[0] for r in rows], "date": [r[1] for r in rows], "shares": [r[2] for r in rows]},
-                        schema={"symbol": pl.String, "date": pl.Date, "shares": pl.Float64})
+    return pl.DataFrame(
+        {"symbol": [r[0] for r in rows], "date": [r[1] for r in rows], "shares": [r[2] for r in rows]},
+        schema={"symbol": pl.String, "date": pl.Date, "shares": pl.Float64},
+    )
 
 
-def _with(inp: FactorInputs, comps: list[dict], funds: list[pl.DataFrame], prices: list[pl.DataFrame],
-          **extra: pl.DataFrame) -> FactorInputs:
+def _with(
+    inp: FactorInputs, comps: list[dict], funds: list[pl.DataFrame], prices: list[pl.DataFrame], **extra: pl.DataFrame
+) -> FactorInputs:
     """``inp`` (peers) plus more companies and their rows."""
     return FactorInputs(
         companies=pl.concat([inp.companies, pl.DataFrame(comps)], how="diagonal_relaxed"),
@@ -53,8 +58,13 @@ def test_a_split_between_two_statements_is_not_dilution(ratio: float) -> None:
     for symbol, counts in (("SPLIT", reported), ("SAME", after)):
         c, f, p = full_company(symbol, shares=counts, close=2.5, n_q=13)
         twins.append((c, f, p))
-    inp = _with(universe(6), [t[0] for t in twins], [t[1] for t in twins], [t[2] for t in twins],
-                splits=splits(("SPLIT", split_day, ratio)))
+    inp = _with(
+        universe(6),
+        [t[0] for t in twins],
+        [t[1] for t in twins],
+        [t[2] for t in twins],
+        splits=splits(("SPLIT", split_day, ratio)),
+    )
     out = compute_scores(inp, AS_OF)
     split, same = row(out, "SPLIT"), row(out, "SAME")
     assert split["dilution_risk.share_growth_1y"] == same["dilution_risk.share_growth_1y"] == 0.0
@@ -63,8 +73,9 @@ def test_a_split_between_two_statements_is_not_dilution(ratio: float) -> None:
     assert split["dilution_risk_pct"] == same["dilution_risk_pct"]
     assert split["market_cap_usd"] == same["market_cap_usd"] == after * 2.5
     # without the split on record the same counts read as issuance (or a buyback): the twin test can fail
-    blind = compute_scores(FactorInputs(companies=inp.companies, fundamentals=inp.fundamentals, prices=inp.prices),
-                           AS_OF)
+    blind = compute_scores(
+        FactorInputs(companies=inp.companies, fundamentals=inp.fundamentals, prices=inp.prices), AS_OF
+    )
     assert row(blind, "SPLIT")["dilution_risk.share_growth_1y"] != 0.0
 
 
@@ -80,11 +91,18 @@ def test_share_growth_ignores_any_split(ratio: float, k: int, on_the_day: bool, 
     split_day = ENDS[k] if on_the_day else ENDS[k] - timedelta(days=10)
     organic = [1e8 * (1 + growth) ** (i / 4) for i in range(13)]
     reported = [s * (ratio if e >= split_day else 1.0) for s, e in zip(organic, ENDS, strict=True)]
-    funds = [quarterly("SPLIT", 13, shares_outstanding=reported),
-             quarterly("TWIN", 13, shares_outstanding=[s * ratio for s in organic])]
-    base = build_context(FactorInputs(companies=pl.DataFrame([company("SPLIT"), company("TWIN")]),
-                                      fundamentals=pl.concat(funds), splits=splits(("SPLIT", split_day, ratio))),
-                         AS_OF).base
+    funds = [
+        quarterly("SPLIT", 13, shares_outstanding=reported),
+        quarterly("TWIN", 13, shares_outstanding=[s * ratio for s in organic]),
+    ]
+    base = build_context(
+        FactorInputs(
+            companies=pl.DataFrame([company("SPLIT"), company("TWIN")]),
+            fundamentals=pl.concat(funds),
+            splits=splits(("SPLIT", split_day, ratio)),
+        ),
+        AS_OF,
+    ).base
     split, twin = row(base, "SPLIT"), row(base, "TWIN")
     for col in ("share_growth_1y", "share_growth_3y", "shares_outstanding"):
         assert split[col] == pytest.approx(twin[col], rel=1e-9, abs=1e-12), col
@@ -94,7 +112,7 @@ def test_share_growth_ignores_any_split(ratio: float, k: int, on_the_day: bool, 
 def test_a_split_after_the_as_of_date_changes_only_the_basis() -> None:
     ratio = 4.0
     peers = universe(4)
-    c, f, p = full_company("X", shares=lambda i: 1e8 * 1.05 ** i, close=8.0, volume=1e5)
+    c, f, p = full_company("X", shares=lambda i: 1e8 * 1.05**i, close=8.0, volume=1e5)
     unadjusted = _with(peers, [c], [f], [p])
     # fetched after a 4:1 split on AS_OF + 30: closes / 4 and volumes x 4 (as yfinance delivers them); the
     # statements still say what was reported
@@ -103,21 +121,27 @@ def test_a_split_after_the_as_of_date_changes_only_the_basis() -> None:
     a, b = compute_scores(unadjusted, AS_OF), compute_scores(adjusted, AS_OF)
     assert row(b, "X")["shares_outstanding"] == row(a, "X")["shares_outstanding"] * ratio
     assert row(b, "X")["price_usd"] == row(a, "X")["price_usd"] / ratio
-    assert_frame_equal(a.drop("shares_outstanding", "price_usd"), b.drop("shares_outstanding", "price_usd"),
-                       check_exact=False, rel_tol=1e-12)
+    assert_frame_equal(
+        a.drop("shares_outstanding", "price_usd"),
+        b.drop("shares_outstanding", "price_usd"),
+        check_exact=False,
+        rel_tol=1e-12,
+    )
 
 
 # -- the latest known share count ---------------------------------------------------------------------------------
 def test_market_cap_uses_the_daily_share_history_when_it_is_newer_than_the_last_statement() -> None:
     fund = quarterly("A", 8, shares_outstanding=1e8)  # last public statement 2026-03-31
     not_public = quarterly("A", 1, last=date(2026, 3, 31), shares_outstanding=9e9).with_columns(
-        pl.lit(date(2026, 5, 12)).alias("period_end"))  # inside the 60-day lag: not known on AS_OF
+        pl.lit(date(2026, 5, 12)).alias("period_end")
+    )  # inside the 60-day lag: not known on AS_OF
     prices = daily("A", close=2.0)
     comps = pl.DataFrame([company("A")])
 
     def base(history: pl.DataFrame | None, sp: pl.DataFrame | None = None) -> dict:
-        inp = FactorInputs(companies=comps, fundamentals=pl.concat([fund, not_public]), prices=prices,
-                           share_history=history, splits=sp)
+        inp = FactorInputs(
+            companies=comps, fundamentals=pl.concat([fund, not_public]), prices=prices, share_history=history, splits=sp
+        )
         return row(build_context(inp, AS_OF).base, "A")
 
     newer = base(share_history(("A", date(2026, 5, 15), 1.2e8)))
@@ -136,8 +160,12 @@ def test_a_stale_statement_count_is_not_stale_when_the_daily_count_is_current() 
     old = quarterly("A", 4, last=date(2024, 12, 31), shares_outstanding=1e8)
     inp = FactorInputs(companies=pl.DataFrame([company("A")]), fundamentals=old, prices=daily("A"))
     assert "stale:shares_outstanding" in row(compute_scores(inp, AS_OF), "A")["flags"]
-    current = FactorInputs(companies=inp.companies, fundamentals=old, prices=inp.prices,
-                           share_history=share_history(("A", date(2026, 5, 29), 1e8)))
+    current = FactorInputs(
+        companies=inp.companies,
+        fundamentals=old,
+        prices=inp.prices,
+        share_history=share_history(("A", date(2026, 5, 29), 1e8)),
+    )
     assert "stale:shares_outstanding" not in row(compute_scores(current, AS_OF), "A")["flags"]
 
 
@@ -156,14 +184,19 @@ def test_scoring_as_of_a_date_reads_no_share_count_or_split_dated_after_it(store
     from screener.profiles import upsert_share_history
 
     _load(store, universe(3))
-    upsert_share_history(store, share_history(("C00", date(2026, 5, 20), 1.1e8), ("C01", date(2026, 5, 1), 2e8)),
-                         "yahoo")
+    upsert_share_history(
+        store, share_history(("C00", date(2026, 5, 20), 1.1e8), ("C01", date(2026, 5, 1), 2e8)), "yahoo"
+    )
     before = compute_scores(load_inputs(store, AS_OF), AS_OF)
     # the future arrives: later daily counts, a later statement with a huge count, a later split of another name
-    upsert_share_history(store, share_history(("C00", AS_OF + timedelta(days=1), 9e12),
-                                              ("C02", AS_OF + timedelta(days=5), 9e12)), "yahoo")
-    store.upsert("fundamentals", quarterly("C01", 1, last=AS_OF + timedelta(days=10), shares_outstanding=9e12,
-                                           cash=-1.0), "file")
+    upsert_share_history(
+        store,
+        share_history(("C00", AS_OF + timedelta(days=1), 9e12), ("C02", AS_OF + timedelta(days=5), 9e12)),
+        "yahoo",
+    )
+    store.upsert(
+        "fundamentals", quarterly("C01", 1, last=AS_OF + timedelta(days=10), shares_outstanding=9e12, cash=-1.0), "file"
+    )
     loaded = load_inputs(store, AS_OF)
     assert loaded.share_history["date"].max() <= AS_OF and loaded.share_history["symbol"].is_unique().all()
     assert_frame_equal(compute_scores(loaded, AS_OF), before)

@@ -43,8 +43,17 @@ def seeded(seed_template: Path, db_path: Path) -> dict:
     return snapshot(db_path)
 
 
-def _fails(invoke, db_path: Path, before: dict, path: Path, *, row: int | None, column: str | None,
-           text: str, extra: tuple[str, ...] = ()) -> str:
+def _fails(
+    invoke,
+    db_path: Path,
+    before: dict,
+    path: Path,
+    *,
+    row: int | None,
+    column: str | None,
+    text: str,
+    extra: tuple[str, ...] = (),
+) -> str:
     """Import ``path``, and check the one-line error, exit 1 and an unchanged store; return the message."""
     result = invoke("import", str(path), *extra)
     assert result.exit_code == 1, result.output
@@ -80,9 +89,10 @@ def test_non_numeric_optional_value(tmp_path, invoke, db_path, seeded) -> None:
 
 
 def test_non_positive_share_count(tmp_path, invoke, db_path, seeded) -> None:
-    path = write(tmp_path / "fundamentals.csv",
-                 "symbol,period_end,period,currency,shares_outstanding\nAAA,2023-12-31,Q,USD,1000\n"
-                 "AAA,2024-03-31,Q,USD,0\n")
+    path = write(
+        tmp_path / "fundamentals.csv",
+        "symbol,period_end,period,currency,shares_outstanding\nAAA,2023-12-31,Q,USD,1000\nAAA,2024-03-31,Q,USD,0\n",
+    )
     _fails(invoke, db_path, seeded, path, row=3, column="shares_outstanding", text="must be > 0")
 
 
@@ -92,8 +102,10 @@ def test_non_positive_price(tmp_path, invoke, db_path, seeded) -> None:
 
 
 def test_negative_capex(tmp_path, invoke, db_path, seeded) -> None:
-    path = write(tmp_path / "fundamentals.csv",
-                 "symbol,period_end,period,currency,capital_expenditure\nAAA,2023-12-31,Q,USD,-5\n")
+    path = write(
+        tmp_path / "fundamentals.csv",
+        "symbol,period_end,period,currency,capital_expenditure\nAAA,2023-12-31,Q,USD,-5\n",
+    )
     _fails(invoke, db_path, seeded, path, row=2, column="capital_expenditure", text="must be >= 0")
 
 
@@ -124,8 +136,7 @@ def test_unknown_stage(tmp_path, invoke, db_path, seeded) -> None:
 
 
 def test_duplicate_key_within_a_file(tmp_path, invoke, db_path, seeded) -> None:
-    path = write(tmp_path / "prices.csv",
-                 "symbol,date,close\nAAA,2024-01-04,1\nAAA,2024-01-05,2\naaa,2024-01-04,3\n")
+    path = write(tmp_path / "prices.csv", "symbol,date,close\nAAA,2024-01-04,1\nAAA,2024-01-05,2\naaa,2024-01-04,3\n")
     message = _fails(invoke, db_path, seeded, path, row=4, column="symbol", text="duplicate key")
     assert "also on row 2" in message
 
@@ -238,14 +249,23 @@ def store_reader(db_path: Path):
 
 def test_csv_import_of_every_kind_prints_counts_per_kind(tmp_path, invoke, store_reader) -> None:
     folder = tmp_path / "csv"
-    files = [write(folder / "companies.csv", COMPANIES_CSV), write(folder / "fundamentals.csv", FUNDAMENTALS_CSV),
-             write(folder / "prices.csv", PRICES_CSV), write(folder / "fx.csv", FX_CSV),
-             write(folder / "events.csv", EVENTS_CSV)]
+    files = [
+        write(folder / "companies.csv", COMPANIES_CSV),
+        write(folder / "fundamentals.csv", FUNDAMENTALS_CSV),
+        write(folder / "prices.csv", PRICES_CSV),
+        write(folder / "fx.csv", FX_CSV),
+        write(folder / "events.csv", EVENTS_CSV),
+    ]
     result = invoke("import", *map(str, files), "--format", "json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert {(r["kind"], r["rows"], r["stored"]) for r in summary} == {
-        ("companies", 2, 2), ("fundamentals", 2, 2), ("prices", 3, 3), ("fx", 2, 2), ("events", 2, 2)}
+        ("companies", 2, 2),
+        ("fundamentals", 2, 2),
+        ("prices", 3, 3),
+        ("fx", 2, 2),
+        ("events", 2, 2),
+    }
     assert "stored: 2 companies, 2 events, 2 fundamentals, 2 fx, 3 prices" in result.stderr
     store = store_reader()
     assert store.counts()["companies"] == 2
@@ -260,33 +280,51 @@ def test_csv_import_of_every_kind_prints_counts_per_kind(tmp_path, invoke, store
 
 def test_parquet_import(tmp_path, invoke, store_reader) -> None:
     path = tmp_path / "prices.parquet"
-    pl.DataFrame({"symbol": ["aaa", "AAA"], "date": [date(2024, 1, 2), date(2024, 1, 3)], "close": [10.0, 10.5],
-                  "volume": [100, None]}).write_parquet(path)
+    pl.DataFrame(
+        {
+            "symbol": ["aaa", "AAA"],
+            "date": [date(2024, 1, 2), date(2024, 1, 3)],
+            "close": [10.0, 10.5],
+            "volume": [100, None],
+        }
+    ).write_parquet(path)
     result = invoke("import", str(path))
     assert result.exit_code == 0, result.stderr
     stored = store_reader().frame("prices")
     assert stored.select("symbol", "date", "close", "volume").rows() == [
-        ("AAA", date(2024, 1, 2), 10.0, 100.0), ("AAA", date(2024, 1, 3), 10.5, None)]
+        ("AAA", date(2024, 1, 2), 10.0, 100.0),
+        ("AAA", date(2024, 1, 3), 10.5, None),
+    ]
 
 
 def test_xlsx_import_with_dates_and_identifiers(tmp_path, invoke, store_reader) -> None:
     companies = pl.read_csv(io.StringIO(COMPANIES_CSV), infer_schema=False)
     companies.write_excel(tmp_path / "companies.xlsx")
-    pl.DataFrame({"symbol": ["AAA", "AAA"], "period_end": [date(2023, 12, 31), date(2024, 3, 31)],
-                  "period": ["Q", "Q"], "currency": ["USD", "USD"], "revenue": [1.5e9, None],
-                  "shares_outstanding": [5e7, 5.1e7]}).write_excel(tmp_path / "fundamentals.xlsx")
+    pl.DataFrame(
+        {
+            "symbol": ["AAA", "AAA"],
+            "period_end": [date(2023, 12, 31), date(2024, 3, 31)],
+            "period": ["Q", "Q"],
+            "currency": ["USD", "USD"],
+            "revenue": [1.5e9, None],
+            "shares_outstanding": [5e7, 5.1e7],
+        }
+    ).write_excel(tmp_path / "fundamentals.xlsx")
     result = invoke("import", str(tmp_path / "companies.xlsx"), str(tmp_path / "fundamentals.xlsx"))
     assert result.exit_code == 0, result.stderr
     store = store_reader()
     assert store.companies()["symbol"].to_list() == ["AAA", "BBB.AX"]
     stored = store.frame("fundamentals")
     assert stored.select("period_end", "revenue", "shares_outstanding").rows() == [
-        (date(2023, 12, 31), 1.5e9, 5e7), (date(2024, 3, 31), None, 5.1e7)]
+        (date(2023, 12, 31), 1.5e9, 5e7),
+        (date(2024, 3, 31), None, 5.1e7),
+    ]
 
 
 def test_xlsx_header_only_and_empty(tmp_path, invoke, db_path, seeded) -> None:
     pl.DataFrame(schema={"symbol": pl.String, "date": pl.String, "close": pl.String}).write_excel(
-        tmp_path / "prices.xlsx")
+        tmp_path / "prices.xlsx"
+    )
     _fails(invoke, db_path, seeded, tmp_path / "prices.xlsx", row=None, column=None, text="header but no rows")
 
 
@@ -316,12 +354,17 @@ def test_import_is_an_upsert(tmp_path, invoke, store_reader) -> None:
     stored = store_reader().frame("prices").filter(pl.col("symbol") == "AAA")
     # the second file has no volume column: missing means unknown, so the stored volume survives
     assert stored.select("date", "close", "volume").rows() == [
-        (date(2024, 1, 2), 10.5, 1000.0), (date(2024, 1, 3), 11.25, 1500.0), (date(2024, 1, 4), 11.5, None)]
+        (date(2024, 1, 2), 10.5, 1000.0),
+        (date(2024, 1, 3), 11.25, 1500.0),
+        (date(2024, 1, 4), 11.5, None),
+    ]
 
 
 def test_a_partial_file_never_erases_stored_values(tmp_path, invoke, store_reader) -> None:
-    full = ("symbol,period_end,period,currency,revenue,cash,total_debt,shares_outstanding\n"
-            "AAA,2024-03-31,Q,USD,500,900,100,5000000\n")
+    full = (
+        "symbol,period_end,period,currency,revenue,cash,total_debt,shares_outstanding\n"
+        "AAA,2024-03-31,Q,USD,500,900,100,5000000\n"
+    )
     partial = "symbol,period_end,period,currency,revenue,cash\nAAA,2024-03-31,Q,USD,510,\n"
     assert invoke("import", str(write(tmp_path / "a" / "fundamentals.csv", full))).exit_code == 0
     assert invoke("import", str(write(tmp_path / "b" / "fundamentals.csv", partial))).exit_code == 0
@@ -405,19 +448,23 @@ def test_a_folder_names_the_files_it_passes_over(tmp_path, invoke) -> None:
 
 
 def test_every_problem_in_a_file_is_listed_at_once(tmp_path, invoke, db_path) -> None:
-    body = ("symbol,date,close,volume\nAAA,2024-01-02,0,\nAAA,2024-01-03,-1,5\nAAA,0001-01-01,3,-2\n"
-            "AAA,2024-01-02,4,\nBBB.AX,2024-01-04,1e300,\n")
+    body = (
+        "symbol,date,close,volume\nAAA,2024-01-02,0,\nAAA,2024-01-03,-1,5\nAAA,0001-01-01,3,-2\n"
+        "AAA,2024-01-02,4,\nBBB.AX,2024-01-04,1e300,\n"
+    )
     before = snapshot(db_path)
     result = invoke("import", str(write(tmp_path / "prices.csv", body)))
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines[-1].endswith("row 2, column close: must be > 0, got 0 (and 5 more problems in this file)")
     listed = "\n".join(lines[:-1])
-    for expected in ("row 3, column close: must be > 0, got -1",
-                     "row 4, column date: implausible date 0001-01-01",
-                     "row 4, column volume: must be >= 0, got -2",
-                     "row 5, column symbol: duplicate key (symbol=AAA, date=2024-01-02) also on row 2",
-                     "row 6, column close: implausible value 1e300"):
+    for expected in (
+        "row 3, column close: must be > 0, got -1",
+        "row 4, column date: implausible date 0001-01-01",
+        "row 4, column volume: must be >= 0, got -2",
+        "row 5, column symbol: duplicate key (symbol=AAA, date=2024-01-02) also on row 2",
+        "row 6, column close: implausible value 1e300",
+    ):
         assert expected in listed
     assert snapshot(db_path) == before
 
@@ -430,8 +477,10 @@ def test_statements_in_a_quote_sub_unit_are_refused(tmp_path, invoke) -> None:
 
 
 # -- periods, splits, precedence and the one validation path ------------------------------------------------------
-HALVES = ("symbol,period_end,period,currency,revenue\nBBB.AX,2023-06-30,{p},AUD,10\nBBB.AX,2023-12-31,{p},AUD,11\n"
-          "BBB.AX,2024-06-30,{p},AUD,12\nBBB.AX,2024-12-31,{p},AUD,13\n")
+HALVES = (
+    "symbol,period_end,period,currency,revenue\nBBB.AX,2023-06-30,{p},AUD,10\nBBB.AX,2023-12-31,{p},AUD,11\n"
+    "BBB.AX,2024-06-30,{p},AUD,12\nBBB.AX,2024-12-31,{p},AUD,13\n"
+)
 
 
 def test_a_quarterly_series_spaced_as_half_years_is_refused_in_one_line(tmp_path, invoke, db_path, seeded) -> None:
@@ -458,8 +507,10 @@ def test_a_spacing_problem_is_listed_with_the_files_other_problems(tmp_path, inv
     listed = "\n".join(lines)
     assert "rows 2, 3, 4 and 5, column period: BBB.AX is labelled Q" in listed
     assert "row 6, column revenue: not a number 'abc'" in listed
-    assert "rows 7 and 8, column period: CCC is labelled H but these periods end 91 days after the previous H, " \
-           "the spacing of Q; label them Q" in listed
+    assert (
+        "rows 7 and 8, column period: CCC is labelled H but these periods end 91 days after the previous H, "
+        "the spacing of Q; label them Q" in listed
+    )
     assert snapshot(db_path) == seeded
 
 
@@ -467,8 +518,9 @@ CONSOLIDATION_PRICES = "symbol,date,close\nAAA,2024-03-01,0.2\nAAA,2024-03-04,10
 SPLITS_CSV = "symbol,date,ratio\nAAA,2024-03-04,0.02\n"
 
 
-def test_a_split_explains_a_price_jump_in_the_same_import_or_stored_before(tmp_path, invoke, db_path,
-                                                                           store_reader) -> None:
+def test_a_split_explains_a_price_jump_in_the_same_import_or_stored_before(
+    tmp_path, invoke, db_path, store_reader
+) -> None:
     prices = write(tmp_path / "prices.csv", CONSOLIDATION_PRICES)
     refused = invoke("import", str(prices))
     assert refused.exit_code == 1 and "row 3, column close" in refused.stderr and "10.1 after 0.2" in refused.stderr
@@ -478,7 +530,8 @@ def test_a_split_explains_a_price_jump_in_the_same_import_or_stored_before(tmp_p
     assert invoke("import", str(later)).exit_code == 0  # the stored split explains it now
     store = store_reader()
     assert store.frame("splits").select("symbol", "date", "ratio", "provider").rows() == [
-        ("AAA", date(2024, 3, 4), 0.02, "file")]
+        ("AAA", date(2024, 3, 4), 0.02, "file")
+    ]
 
 
 def test_import_replaces_another_providers_row_whole(tmp_path, invoke, db_path, store_reader) -> None:
@@ -486,8 +539,13 @@ def test_import_replaces_another_providers_row_whole(tmp_path, invoke, db_path, 
     from screener.store import Store
 
     row = dict.fromkeys(polars_schema("fundamentals")) | {
-        "symbol": "BBB.AX", "period_end": date(2024, 6, 30), "period": "FY", "currency": "USD", "revenue": 5e6,
-        "cash": 7e6}
+        "symbol": "BBB.AX",
+        "period_end": date(2024, 6, 30),
+        "period": "FY",
+        "currency": "USD",
+        "revenue": 5e6,
+        "cash": 7e6,
+    }
     with Store(db_path) as s:
         s.upsert_real("fundamentals", pl.DataFrame([row], schema=polars_schema("fundamentals")), "yahoo")
     body = "symbol,period_end,period,currency,revenue\nBBB.AX,2024-06-30,FY,AUD,8000000\n"

@@ -110,8 +110,9 @@ def test_first_run_stores_everything_and_a_second_run_makes_no_request(universe:
     assert skipped == 3
 
 
-def test_prices_resume_from_the_last_stored_date_without_refetching_fundamentals(universe: Store,
-                                                                                yahoo: FakeYahoo) -> None:
+def test_prices_resume_from_the_last_stored_date_without_refetching_fundamentals(
+    universe: Store, yahoo: FakeYahoo
+) -> None:
     refresh(universe, symbols=["MP"])
     last = universe.scalar("SELECT max(date) FROM prices WHERE symbol = 'MP'")
     n_before = universe.scalar("SELECT count(*) FROM prices WHERE symbol = 'MP'")
@@ -141,7 +142,8 @@ def test_a_run_sees_the_days_up_to_its_own_today_not_the_clocks(universe: Store,
     chart = yahoo.data_calls(r"/v8/finance/chart/MP\?.*period1")[0]
     period2 = int(chart.split("period2=")[1].split("&")[0])
     assert datetime.fromtimestamp(period2, ZoneInfo("America/New_York")) == datetime(
-        2026, 8, 12, tzinfo=ZoneInfo("America/New_York"))  # the whole of 2026-08-11, exchange time
+        2026, 8, 12, tzinfo=ZoneInfo("America/New_York")
+    )  # the whole of 2026-08-11, exchange time
 
 
 def test_rate_limited_statements_never_erase_stored_data(universe: Store, yahoo: FakeYahoo) -> None:
@@ -154,10 +156,13 @@ def test_rate_limited_statements_never_erase_stored_data(universe: Store, yahoo:
     assert row["status"] == "failed"  # and the symbol's remaining requests were not made: Yahoo is limiting
     assert "rate limited by Yahoo (HTTP 429)" in row["message"] and "gave up after 3 attempts" in row["message"]
     assert universe.frame("fundamentals", ["MP"]).drop("loaded_at").equals(stored)
-    assert universe.scalar("SELECT fetched_at FROM refresh_state WHERE subject = 'MP' AND part = 'fundamentals'") \
-        == fetched_at  # not marked fresh: the next run tries again
-    log = universe.query("SELECT status, message FROM ingest_log WHERE symbol = 'MP' AND kind = 'fundamentals' "
-                         "ORDER BY id DESC LIMIT 1").row(0, named=True)
+    assert (
+        universe.scalar("SELECT fetched_at FROM refresh_state WHERE subject = 'MP' AND part = 'fundamentals'")
+        == fetched_at
+    )  # not marked fresh: the next run tries again
+    log = universe.query(
+        "SELECT status, message FROM ingest_log WHERE symbol = 'MP' AND kind = 'fundamentals' ORDER BY id DESC LIMIT 1"
+    ).row(0, named=True)
     assert log["status"] == "failed" and "429" in log["message"]
     with pytest.raises(Exception, match=r"1 of 1 symbol\(s\) had failures \(MP\)"):
         report.raise_if_problems()
@@ -210,10 +215,17 @@ def test_invalid_rows_are_kept_out_and_recorded(universe: Store, yahoo: FakeYaho
     row = report.table().filter(pl.col("symbol") == "MP").row(0, named=True)
     assert (row["status"], row["rejected"]) == ("rejected", 1)
     rejected = universe.query("SELECT provider, source, kind, key, expectation, column_name, value FROM rejected_rows")
-    assert rejected.rows(named=True) == [{
-        "provider": "yahoo", "source": "yahoo:MP", "kind": "prices", "key": f"MP/{bad_day.isoformat()}",
-        "expectation": "expect_column_values_to_be_between (volume >= 0)", "column_name": "volume", "value": "-5",
-    }]
+    assert rejected.rows(named=True) == [
+        {
+            "provider": "yahoo",
+            "source": "yahoo:MP",
+            "kind": "prices",
+            "key": f"MP/{bad_day.isoformat()}",
+            "expectation": "expect_column_values_to_be_between (volume >= 0)",
+            "column_name": "volume",
+            "value": "-5",
+        }
+    ]
     stored = universe.frame("prices", ["MP"])
     assert stored.height == row["prices"] > 0
     assert bad_day not in stored["date"].to_list()  # kept out of the main table
@@ -245,8 +257,9 @@ def test_market_cap_cross_check_holds_back_prices_in_the_wrong_unit(universe: St
     report = refresh(universe, symbols=["MP"])
     row = report.table().filter(pl.col("symbol") == "MP").row(0, named=True)
     assert row["status"] == "rejected" and row["prices"] == 0
-    held = universe.query("SELECT kind, key, column_name, expectation, value FROM rejected_rows "
-                          "WHERE source = 'yahoo:MP' ORDER BY key")
+    held = universe.query(
+        "SELECT kind, key, column_name, expectation, value FROM rejected_rows WHERE source = 'yahoo:MP' ORDER BY key"
+    )
     assert held.height == row["rejected"] > 1  # one ledger row per price held back, keyed like the price
     rej = held.row(-1, named=True)
     assert (rej["kind"], rej["column_name"]) == ("prices", "close") and rej["key"].startswith("MP/")
@@ -259,8 +272,9 @@ def test_market_cap_cross_check_holds_back_prices_in_the_wrong_unit(universe: St
     assert universe.scalar("SELECT count(*) FROM rejected_rows WHERE source = 'yahoo:MP' AND resolved_at IS NULL") == 0
 
 
-def test_a_storm_of_rate_limits_stops_the_run_early_in_one_line_and_loses_nothing(universe: Store,
-                                                                                   yahoo: FakeYahoo) -> None:
+def test_a_storm_of_rate_limits_stops_the_run_early_in_one_line_and_loses_nothing(
+    universe: Store, yahoo: FakeYahoo
+) -> None:
     add_universe(universe, [(f"R{i}", f"R{i}", "US", "USD", "miner", "explorer") for i in range(5)])
     refresh(universe, symbols=["R3"])  # something stored before the storm
     kept = {k: universe.frame(k, ["R3"]).drop("loaded_at") for k in ("fundamentals", "prices")}
@@ -273,8 +287,9 @@ def test_a_storm_of_rate_limits_stops_the_run_early_in_one_line_and_loses_nothin
     assert given_up.height == 3 and given_up["message"].str.contains("rate limited").all()
     not_attempted = table.filter(pl.col("status") == "not_attempted")
     assert not_attempted.height == table.height - 3
-    assert yahoo.data_calls()[mark:] == [u for u in yahoo.data_calls()[mark:]
-                                         if any(f"/{s}" in u for s in given_up["symbol"])]  # no request for the rest
+    assert yahoo.data_calls()[mark:] == [
+        u for u in yahoo.data_calls()[mark:] if any(f"/{s}" in u for s in given_up["symbol"])
+    ]  # no request for the rest
     pairs = report.table().filter(pl.col("symbol").str.ends_with("USD=X"))
     assert set(pairs["status"]) == {"not_attempted"}
     assert report.stopped == "Yahoo Finance was rate-limited (HTTP 429) for 3 symbols in a row"
@@ -285,7 +300,8 @@ def test_a_storm_of_rate_limits_stops_the_run_early_in_one_line_and_loses_nothin
     for kind, frame in kept.items():  # nothing stored is lost, nothing is marked fresh
         assert universe.frame(kind, ["R3"]).drop("loaded_at").equals(frame)
     assert universe.query("SELECT part, fetched_at FROM refresh_state WHERE subject = 'R3' ORDER BY part").equals(
-        fetched_at)
+        fetched_at
+    )
 
 
 def test_no_connection_fails_fast_without_retries(universe: Store, yahoo: FakeYahoo, sleeps: list[float]) -> None:
@@ -315,8 +331,7 @@ def test_cli_refresh_prints_the_summary_and_exits_1_on_failures(universe: Store,
     assert "Warning" not in again.stderr and "\x1b[" not in again.stderr  # no progress bar off a terminal
 
 
-def test_fx_is_not_asked_for_once_yahoo_is_unavailable(universe: Store, yahoo: FakeYahoo,
-                                                       sleeps: list[float]) -> None:
+def test_fx_is_not_asked_for_once_yahoo_is_unavailable(universe: Store, yahoo: FakeYahoo, sleeps: list[float]) -> None:
     add_universe(universe, [(f"R{i}", f"R{i}", "US", "USD", "miner", "explorer") for i in range(4)])
     yahoo.unreachable()
     report = refresh(universe, workers=1)
@@ -340,8 +355,10 @@ def test_cli_rejects_a_bad_max_age(invoke) -> None:
 
 
 def test_real_prices_replace_the_synthetic_demo_series(universe: Store, yahoo: FakeYahoo) -> None:
-    universe.con.execute("INSERT INTO prices VALUES ('MP', '2020-01-02', 5, 1, 'demo', now()), "
-                         "('BP.L', '2020-01-02', 300, 1, 'demo', now())")
+    universe.con.execute(
+        "INSERT INTO prices VALUES ('MP', '2020-01-02', 5, 1, 'demo', now()), "
+        "('BP.L', '2020-01-02', 300, 1, 'demo', now())"
+    )
     refresh(universe, symbols=["MP"])
     providers = universe.query("SELECT symbol, provider, count(*) AS n FROM prices GROUP BY ALL ORDER BY ALL")
     assert providers.filter(pl.col("symbol") == "MP")["provider"].to_list() == ["yahoo"]
@@ -353,13 +370,14 @@ STATEMENT_REQUESTS = r"timeseries/{}\?.*type=(annual|quarterly)"
 
 
 def _state(store: Store, subject: str, part: str = "fundamentals") -> dict[str, Any]:
-    return store.query("SELECT status, fetched_at, empty_since, message FROM refresh_state "
-                       f"WHERE subject = '{subject}' AND part = '{part}'").row(0, named=True)
+    return store.query(
+        "SELECT status, fetched_at, empty_since, message FROM refresh_state "
+        f"WHERE subject = '{subject}' AND part = '{part}'"
+    ).row(0, named=True)
 
 
 @pytest.mark.parametrize("answer", ["http 200, result []", "http 401 invalid crumb"])
-def test_statements_that_all_come_back_empty_are_unknown_not_ok(universe: Store, yahoo: FakeYahoo,
-                                                                 answer: str) -> None:
+def test_statements_that_all_come_back_empty_are_unknown_not_ok(universe: Store, yahoo: FakeYahoo, answer: str) -> None:
     if answer.startswith("http 200"):
         yahoo.empty(STATEMENT_REQUESTS.format("MP"))
     else:
@@ -370,8 +388,11 @@ def test_statements_that_all_come_back_empty_are_unknown_not_ok(universe: Store,
     assert "statements came back empty: unknown" in row["message"] and row["prices"] > 0
     assert universe.scalar("SELECT count(*) FROM fundamentals") == 0
     assert report.empty == ["MP"] and report.failed == []
-    with pytest.raises(Exception, match=r"^1 symbol\(s\) came back empty from Yahoo, which is unknown, not 'no "
-                                        r"data' \(MP\)"):
+    with pytest.raises(
+        Exception,
+        match=r"^1 symbol\(s\) came back empty from Yahoo, which is unknown, not 'no "
+        r"data' \(MP\)",
+    ):
         report.raise_if_problems()
     state = _state(universe, "MP")
     assert (state["status"], state["fetched_at"]) == ("empty", None)  # not fresh
@@ -409,8 +430,13 @@ def test_an_empty_answer_never_refreshes_stored_statements(universe: Store, yaho
 def test_no_statements_is_concluded_only_with_corroboration(universe: Store, yahoo: FakeYahoo) -> None:
     yahoo.listings["REMX"] = Listing("REMX", quote_type="ETF", statements={})
     yahoo.listings["NEWCO"] = Listing("NEWCO", statements={})
-    add_universe(universe, [("REMX", "Rare earth ETF", "US", "USD", "miner", "producer"),
-                            ("NEWCO", "New Co", "US", "USD", "miner", "explorer")])
+    add_universe(
+        universe,
+        [
+            ("REMX", "Rare earth ETF", "US", "USD", "miner", "producer"),
+            ("NEWCO", "New Co", "US", "USD", "miner", "explorer"),
+        ],
+    )
     first = refresh(universe, symbols=["REMX", "NEWCO"])
     status = dict(first.table().select("symbol", "status").iter_rows())
     assert status == {"NEWCO": "empty", "REMX": "no_statements"}  # an ETF has none; an equity's empty is unknown
@@ -437,8 +463,9 @@ def test_no_statements_is_concluded_only_with_corroboration(universe: Store, yah
 
 
 # -- the quote does not block the rest --------------------------------------------------------------------------
-def test_a_failed_quote_does_not_block_statements_and_prices_once_a_profile_is_stored(universe: Store,
-                                                                                     yahoo: FakeYahoo) -> None:
+def test_a_failed_quote_does_not_block_statements_and_prices_once_a_profile_is_stored(
+    universe: Store, yahoo: FakeYahoo
+) -> None:
     refresh(universe, symbols=["MP"])
     yahoo.listings["MP"].price = 21.0
     yahoo.listings["MP"].bars = None
@@ -480,12 +507,14 @@ def test_the_run_stops_at_its_deadline_and_says_so_in_one_line(universe: Store, 
     not_attempted = table.filter(pl.col("status") == "not_attempted")["symbol"].to_list()
     assert not [u for u in yahoo.data_calls() if any(f"/{s}?" in u for s in not_attempted)]
     for s in not_attempted:
-        assert universe.scalar(f"SELECT count(*) FROM refresh_state WHERE subject = '{s}' AND fetched_at IS NOT NULL"
-                               ) == 0
+        assert (
+            universe.scalar(f"SELECT count(*) FROM refresh_state WHERE subject = '{s}' AND fetched_at IS NOT NULL") == 0
+        )
     with pytest.raises(Exception) as err:
         report.raise_if_problems()
-    assert str(err.value).startswith(f"stopped early: the run's deadline (5m) passed; {len(not_attempted)} not "
-                                     "attempted") and "\n" not in str(err.value)
+    assert str(err.value).startswith(
+        f"stopped early: the run's deadline (5m) passed; {len(not_attempted)} not attempted"
+    ) and "\n" not in str(err.value)
 
 
 def test_the_request_budget_stops_the_run(universe: Store, yahoo: FakeYahoo) -> None:
@@ -495,8 +524,9 @@ def test_the_request_budget_stops_the_run(universe: Store, yahoo: FakeYahoo) -> 
     # 9 calls per symbol: two symbols done, the third interrupted after its quote and first statement (kept)
     assert table["status"].to_list() == ["ok", "ok", "partial", "not_attempted"], table.to_dicts()
     assert table["fundamentals"].to_list()[:3] == [9, 9, 4]
-    assert table["message"][2] == ("interrupted: the run's request budget (20 requests) is spent; run refresh again "
-                                   "later; prices not attempted")
+    assert table["message"][2] == (
+        "interrupted: the run's request budget (20 requests) is spent; run refresh again later; prices not attempted"
+    )
     assert _state(universe, "R2")["fetched_at"] is None
     assert report.stopped == "the run's request budget (20 requests) is spent"
     assert universe.scalar("SELECT count(DISTINCT symbol) FROM prices") == 2
@@ -528,8 +558,11 @@ def test_splits_are_stored_and_counted_from_the_first_price_fetch(universe: Stor
     row = report.table().row(0, named=True)
     assert (row["status"], row["splits"]) == ("ok", 3), row
     splits = universe.frame("splits", ["MP"])
-    assert splits.select("date", "ratio").rows() == [(date(2023, 5, 1), 2.0), (date(2025, 11, 3), 0.1),
-                                                     (date(2026, 7, 1), 5.0)]
+    assert splits.select("date", "ratio").rows() == [
+        (date(2023, 5, 1), 2.0),
+        (date(2025, 11, 3), 0.1),
+        (date(2026, 7, 1), 5.0),
+    ]
     assert set(splits["provider"]) == {"yahoo"}
     # The 2023 split is known though closes are kept for two years only.
     assert universe.scalar("SELECT min(date) FROM prices WHERE symbol = 'MP'") >= date(2024, 8, 14)
@@ -538,16 +571,27 @@ def test_splits_are_stored_and_counted_from_the_first_price_fetch(universe: Stor
     assert universe.scalar("SELECT count(*) FROM splits") == 3
 
 
-def test_a_users_import_wins_over_yahoo_unless_the_refresh_overrides_it(universe: Store, yahoo: FakeYahoo,
-                                                                          invoke) -> None:
+def test_a_users_import_wins_over_yahoo_unless_the_refresh_overrides_it(
+    universe: Store, yahoo: FakeYahoo, invoke
+) -> None:
     """Precedence through the command: the user's own FY row (another currency, another number) survives a refresh
     whole and the report says so; ``--overwrite-imports`` lets Yahoo replace it, again whole, never mixed."""
-    mine = pl.DataFrame({"symbol": ["MP"], "period_end": [date(2025, 12, 31)], "period": ["FY"], "currency": ["AUD"],
-                         "revenue": [999.0], "cash": [1.2e9]})
+    mine = pl.DataFrame(
+        {
+            "symbol": ["MP"],
+            "period_end": [date(2025, 12, 31)],
+            "period": ["FY"],
+            "currency": ["AUD"],
+            "revenue": [999.0],
+            "cash": [1.2e9],
+        }
+    )
     universe.upsert_real("fundamentals", mine, "file")
     universe.close()
-    key = "SELECT provider, currency, revenue, cash FROM fundamentals WHERE symbol = 'MP' AND period = 'FY' " \
-          "AND period_end = DATE '2025-12-31'"
+    key = (
+        "SELECT provider, currency, revenue, cash FROM fundamentals WHERE symbol = 'MP' AND period = 'FY' "
+        "AND period_end = DATE '2025-12-31'"
+    )
     result = invoke("refresh", "--symbols", "MP", "--format", "json", "--quiet")
     assert result.exit_code == 0, result.stderr
     row = json.loads(result.stdout)[0]
@@ -555,8 +599,9 @@ def test_a_users_import_wins_over_yahoo_unless_the_refresh_overrides_it(universe
     with Store(universe.path) as store:
         assert store.rows(key) == [("file", "AUD", 999.0, 1.2e9)]
         assert store.scalar("SELECT count(*) FROM fundamentals WHERE symbol = 'MP' AND provider = 'yahoo'") > 0
-    result = invoke("refresh", "--symbols", "MP", "--max-age", "0", "--overwrite-imports", "--format", "json",
-                    "--quiet")
+    result = invoke(
+        "refresh", "--symbols", "MP", "--max-age", "0", "--overwrite-imports", "--format", "json", "--quiet"
+    )
     assert result.exit_code == 0, result.stderr
     assert "not replaced" not in (json.loads(result.stdout)[0]["message"] or "")
     with Store(universe.path) as store:

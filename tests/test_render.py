@@ -18,7 +18,7 @@ from screener.render import atomic_path, check_writable, neutralise, render, to_
 
 FRAME = pl.DataFrame(
     {
-        "symbol": ["MP", "=HYPERLINK(\"x\")"],
+        "symbol": ["MP", '=HYPERLINK("x")'],
         "as_of": [date(2026, 11, 20), date(2026, 11, 20)],
         "loaded_at": [datetime(2026, 11, 20, 21, 5, 0), datetime(2026, 11, 20, 21, 5, 0, 123456)],
         "score": [0.5, float("nan")],
@@ -36,8 +36,13 @@ def test_json_is_an_array_of_objects_with_utc_timestamps_and_no_nan() -> None:
     out = io.StringIO()
     render(FRAME, "json", out)
     rows = json.loads(out.getvalue())
-    assert rows[0] == {"symbol": "MP", "as_of": "2026-11-20", "loaded_at": "2026-11-20T21:05:00Z", "score": 0.5,
-                       "flags": ["demo", "stale"]}
+    assert rows[0] == {
+        "symbol": "MP",
+        "as_of": "2026-11-20",
+        "loaded_at": "2026-11-20T21:05:00Z",
+        "score": 0.5,
+        "flags": ["demo", "stale"],
+    }
     assert rows[1]["score"] is None
 
 

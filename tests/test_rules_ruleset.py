@@ -76,8 +76,10 @@ def test_content_hash_follows_the_text() -> None:
 
 def test_weights_table_form_and_zero_weights_drop_out() -> None:
     rs = parse(BASE + 'balance_sheet = { weight = 0.5, prefer = "worse" }\npullback = 0\n', "t.toml")
-    assert [(w.factor, w.weight, w.prefer) for w in rs.weights] == [("dilution_risk", 1.0, "better"),
-                                                                     ("balance_sheet", 0.5, "worse")]
+    assert [(w.factor, w.weight, w.prefer) for w in rs.weights] == [
+        ("dilution_risk", 1.0, "better"),
+        ("balance_sheet", 0.5, "worse"),
+    ]
 
 
 ERRORS = [
@@ -88,58 +90,84 @@ ERRORS = [
     ("name = 'bad name!'\n[weights]\ndilution_risk = 1\n", "name: 'bad name!' must be letters"),
     (BASE + "extra = 1\n", "weights.extra: unknown factor 'extra'"),
     ("name = 't'\ncolour = 'red'\n[weights]\ndilution_risk = 1\n", "colour: unknown key"),
-    ("name = 't'\ndesciption = 'x'\n[weights]\ndilution_risk = 1\n",
-     "desciption: unknown key (did you mean 'description'?)"),
+    (
+        "name = 't'\ndesciption = 'x'\n[weights]\ndilution_risk = 1\n",
+        "desciption: unknown key (did you mean 'description'?)",
+    ),
     ("name = 't'\n", "weights: missing"),
-    ("name = 't'\n[weights]\ndilution_rsk = 1\n", "weights.dilution_rsk: unknown factor 'dilution_rsk' (did you mean "
-                                                   "'dilution_risk'?)"),
+    (
+        "name = 't'\n[weights]\ndilution_rsk = 1\n",
+        "weights.dilution_rsk: unknown factor 'dilution_rsk' (did you mean 'dilution_risk'?)",
+    ),
     ("name = 't'\n[weights]\ndilution_risk = 'high'\n", "weights.dilution_risk: must be a number, got text 'high'"),
     ("name = 't'\n[weights]\ndilution_risk = true\n", "weights.dilution_risk: must be a number, got true/false"),
     ("name = 't'\n[weights]\ndilution_risk = -1\n", "weights.dilution_risk: weights are >= 0"),
     ("name = 't'\n[weights]\ndilution_risk = 0\nliquidity = 0.0\n", "weights: all weights are zero"),
-    ("name = 't'\n[weights]\ndilution_risk = { weight = 1, prefer = 'wrose' }\n",
-     "weights.dilution_risk.prefer: unknown preference 'wrose' (did you mean 'worse'?)"),
-    ("name = 't'\n[weights]\ndilution_risk = { wieght = 1 }\n", "weights.dilution_risk.wieght: unknown key (did you "
-                                                                 "mean 'weight'?)"),
+    (
+        "name = 't'\n[weights]\ndilution_risk = { weight = 1, prefer = 'wrose' }\n",
+        "weights.dilution_risk.prefer: unknown preference 'wrose' (did you mean 'worse'?)",
+    ),
+    (
+        "name = 't'\n[weights]\ndilution_risk = { wieght = 1 }\n",
+        "weights.dilution_risk.wieght: unknown key (did you mean 'weight'?)",
+    ),
     ("name = 't'\n[weights]\ndilution_risk = { prefer = 'worse' }\n", "weights.dilution_risk.weight: missing"),
     ("name = 't'\nweights = 3\n", "weights: must be a table"),
     (BASE + "[constraints]\ntop_n = 0\n", "constraints.top_n: must be at least 1, got 0"),
     (BASE + "[constraints]\ntop_n = 2.5\n", "constraints.top_n: must be a whole number"),
     (BASE + "[constraints]\ntop_n = '10'\n", "constraints.top_n: must be a whole number, got text '10'"),
-    (BASE + "[constraints]\nmax_per_contry = 3\n", "constraints.max_per_contry: unknown key (did you mean "
-                                                   "'max_per_country'?)"),
+    (
+        BASE + "[constraints]\nmax_per_contry = 3\n",
+        "constraints.max_per_contry: unknown key (did you mean 'max_per_country'?)",
+    ),
     (BASE + "[constraints]\nmax_per_country = 0\n", "constraints.max_per_country: must be at least 1"),
     (BASE + "[constraints]\nmax_per_role = -2\n", "constraints.max_per_role: must be at least 1"),
-    (BASE + "[constraints]\ntop_n = 10\n[buffer]\nstay_within = 8\n", "buffer.stay_within: 8 is smaller than "
-                                                                        "constraints.top_n = 10"),
+    (
+        BASE + "[constraints]\ntop_n = 10\n[buffer]\nstay_within = 8\n",
+        "buffer.stay_within: 8 is smaller than constraints.top_n = 10",
+    ),
     (BASE + "[buffer]\nstay = 8\n", "buffer.stay: unknown key (did you mean 'stay_within'?)"),
-    (BASE + "[universe]\ninclude_roles = ['procesor']\n", "universe.include_roles[0]: unknown role 'procesor' (did "
-                                                          "you mean 'processor'?)"),
+    (
+        BASE + "[universe]\ninclude_roles = ['procesor']\n",
+        "universe.include_roles[0]: unknown role 'procesor' (did you mean 'processor'?)",
+    ),
     (BASE + "[universe]\nexclude_roles = 'miner'\n", "universe.exclude_roles: must be a list of roles"),
     (BASE + "[universe]\ncountries = ['KR', 'XX']\n", "universe.countries[1]: unknown country 'XX'"),
     (BASE + "[universe]\ncountries = ['kr']\n", "universe.countries[0]: unknown country 'kr' (did you mean 'KR'?)"),
-    (BASE + "[universe]\nregions = ['europa']\n", "universe.regions[0]: unknown region 'europa' (did you mean "
-                                                  "'europe'?)"),
-    (BASE + "[universe]\nexclude_regions = ['chna']\n", "universe.exclude_regions[0]: unknown region 'chna' (did you "
-                                                        "mean 'china'?)"),
-    (BASE + "[universe]\nstages = ['producr']\n", "universe.stages[0]: unknown stage 'producr' (did you mean "
-                                                  "'producer'?)"),
-    (BASE + "[universe]\nmin_market_cap = 5\n", "universe.min_market_cap: unknown key (did you mean "
-                                                "'min_market_cap_usd'?)"),
+    (
+        BASE + "[universe]\nregions = ['europa']\n",
+        "universe.regions[0]: unknown region 'europa' (did you mean 'europe'?)",
+    ),
+    (
+        BASE + "[universe]\nexclude_regions = ['chna']\n",
+        "universe.exclude_regions[0]: unknown region 'chna' (did you mean 'china'?)",
+    ),
+    (
+        BASE + "[universe]\nstages = ['producr']\n",
+        "universe.stages[0]: unknown stage 'producr' (did you mean 'producer'?)",
+    ),
+    (
+        BASE + "[universe]\nmin_market_cap = 5\n",
+        "universe.min_market_cap: unknown key (did you mean 'min_market_cap_usd'?)",
+    ),
     (BASE + "[universe]\nmin_market_cap_usd = '100m'\n", "universe.min_market_cap_usd: must be a number, got text"),
     (BASE + "[universe]\nmin_market_cap_usd = -1\n", "universe.min_market_cap_usd: must be at least 0"),
     (BASE + "[universe]\nmin_data_completeness = 1.5\n", "universe.min_data_completeness: must be at most 1"),
-    (BASE + "[universe]\nwhere = 'dilution_rsk_pct < 1'\n", "universe.where: unknown name 'dilution_rsk_pct' (did you "
-                                                            "mean 'dilution_risk_pct'?)"),
+    (
+        BASE + "[universe]\nwhere = 'dilution_rsk_pct < 1'\n",
+        "universe.where: unknown name 'dilution_rsk_pct' (did you mean 'dilution_risk_pct'?)",
+    ),
     (BASE + "[universe]\nwhere = 5\n", "universe.where: must be text in quotes"),
-    (BASE + "[gates]\nliquid = \"liquidity_pct >= 0.2; DROP TABLE x\"\n", "gates.liquid: unexpected character ';'"),
+    (BASE + '[gates]\nliquid = "liquidity_pct >= 0.2; DROP TABLE x"\n', "gates.liquid: unexpected character ';'"),
     (BASE + "[gates]\nliquid = \"__import__('os')\"\n", "gates.liquid: unknown function '__import__'"),
-    (BASE + "[gates]\nliquid = \"(liquidity_pct >= 0.2\"\n", "gates.liquid: unbalanced parentheses"),
-    (BASE + "[gates]\nliquid = \"liquidity_pct\"\n", "gates.liquid: 'liquidity_pct' is a number, not a condition"),
+    (BASE + '[gates]\nliquid = "(liquidity_pct >= 0.2"\n', "gates.liquid: unbalanced parentheses"),
+    (BASE + '[gates]\nliquid = "liquidity_pct"\n', "gates.liquid: 'liquidity_pct' is a number, not a condition"),
     (BASE + "[gates]\n'bad gate' = \"liquidity_pct > 0\"\n", "gates.bad gate: gate names are letters"),
     (BASE + "[percentiles]\ngroup_by = 'sector'\n", "percentiles.group_by: unknown grouping 'sector'"),
-    (BASE + "[percentiles]\ngroup_by = 'roles'\n", "percentiles.group_by: unknown grouping 'roles' (did you mean "
-                                                   "'role'?)"),
+    (
+        BASE + "[percentiles]\ngroup_by = 'roles'\n",
+        "percentiles.group_by: unknown grouping 'roles' (did you mean 'role'?)",
+    ),
     (BASE + "[percentiles]\nmissing = 'zero'\n", "percentiles.missing: unknown missing-value policy 'zero'"),
     (BASE + "[percentiles]\nrank = 'x'\n", "percentiles.rank: unknown key"),
     (BASE + "[tilts]\nenabler = 0\n", "tilts.enabler: must be at least 0.01, got 0"),
@@ -148,8 +176,10 @@ ERRORS = [
     (BASE + "[tilts]\nenabler_roles = ['processor', 'smelter']\n", "tilts.enabler_roles[1]: unknown role 'smelter'"),
     (BASE + "[tilts]\nenabler_roles = []\n", "tilts.enabler_roles: must name at least one role"),
     (BASE + "[tilts]\ndownstream_user = 'low'\n", "tilts.downstream_user: must be a number"),
-    (BASE + "[tie_break]\nkey = 'liquidty'\n", "tie_break.key: unknown numeric column 'liquidty' (did you mean "
-                                               "'liquidity'?)"),
+    (
+        BASE + "[tie_break]\nkey = 'liquidty'\n",
+        "tie_break.key: unknown numeric column 'liquidty' (did you mean 'liquidity'?)",
+    ),
     (BASE + "[tie_break]\nkey = 'country'\n", "tie_break.key: unknown numeric column 'country'"),
     (BASE + "[tie_break]\norder = 'up'\n", "tie_break.order: unknown order 'up'"),
     (BASE + "[tie_break]\ndirection = 'asc'\n", "tie_break.direction: unknown key"),
@@ -158,10 +188,14 @@ ERRORS = [
     ("name = 't'\n[weights]\ndilution_risk = inf\n", "weights.dilution_risk: must be a finite number, got inf"),
     ("name = 't'\n[weights]\ndilution_risk = -inf\n", "weights.dilution_risk: must be a finite number, got -inf"),
     ("name = 't'\n[weights]\ndilution_risk = nan\n", "weights.dilution_risk: must be a finite number, got nan"),
-    ("name = 't'\n[weights]\ndilution_risk = { weight = +inf }\n",
-     "weights.dilution_risk.weight: must be a finite number, got inf"),
-    ("name = 't'\n[weights]\ndilution_risk = 1e308\nliquidity = 1e308\n",
-     "weights.dilution_risk: 1e+308 is out of range"),
+    (
+        "name = 't'\n[weights]\ndilution_risk = { weight = +inf }\n",
+        "weights.dilution_risk.weight: must be a finite number, got inf",
+    ),
+    (
+        "name = 't'\n[weights]\ndilution_risk = 1e308\nliquidity = 1e308\n",
+        "weights.dilution_risk: 1e+308 is out of range",
+    ),
     ("name = 't'\n[weights]\ndilution_risk = 2e6\n", "weights.dilution_risk: must be at most 1e+06, got 2e+06"),
     (BASE + "[tilts]\nenabler = inf\n", "tilts.enabler: must be a finite number, got inf"),
     (BASE + "[tilts]\nenabler = nan\n", "tilts.enabler: must be a finite number, got nan"),

@@ -74,8 +74,9 @@ def test_table_is_compact_and_says_where_the_rest_is(loaded) -> None:
     assert "--format csv or json" in result.stderr
 
 
-def test_scores_are_stored_and_reused_until_inputs_change(loaded, db_path: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scores_are_stored_and_reused_until_inputs_change(
+    loaded, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import factors.engine as engine
     from screener.store import Store
 
@@ -135,8 +136,12 @@ def test_no_banner_when_no_scored_row_rests_on_demo_data(loaded, db_path: Path) 
 def test_role_class_uses_the_contract_vocabulary(loaded) -> None:
     rows = json.loads(loaded("score", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
     assert {r["symbol"]: r["role_class"] for r in rows} == {
-        "BLANK": "pure_miner", "DWN.T": "downstream_user", "ENB": "enabler", "MIN.AX": "pure_miner",
-        "PRC.L": "enabler"}
+        "BLANK": "pure_miner",
+        "DWN.T": "downstream_user",
+        "ENB": "enabler",
+        "MIN.AX": "pure_miner",
+        "PRC.L": "enabler",
+    }
 
 
 def test_empty_store_is_one_clear_line(invoke) -> None:

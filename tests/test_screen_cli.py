@@ -87,8 +87,10 @@ def test_rules_check(invoke, tmp_path: Path, fmt: str) -> None:
 def test_rules_check_broken_file(invoke, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "bad"\n[weights]\ndilution_rsk = 1\n')
-    fails(invoke("rules", "check", str(bad)), f"{bad}: weights.dilution_rsk: unknown factor 'dilution_rsk' "
-                                              "(did you mean 'dilution_risk'?)")
+    fails(
+        invoke("rules", "check", str(bad)),
+        f"{bad}: weights.dilution_rsk: unknown factor 'dilution_rsk' (did you mean 'dilution_risk'?)",
+    )
     fails(invoke("rules", "check", str(tmp_path / "none.toml")), "not found")
 
 
@@ -110,8 +112,18 @@ def test_rules_explain_unknown(invoke) -> None:
 # -- screen -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
-    res = invoke("screen", "--role", "miner", "--where", "market_cap_usd > 100m", "--sort", "dilution_risk",
-                 *AS_OF, "--format", fmt)
+    res = invoke(
+        "screen",
+        "--role",
+        "miner",
+        "--where",
+        "market_cap_usd > 100m",
+        "--sort",
+        "dilution_risk",
+        *AS_OF,
+        "--format",
+        fmt,
+    )
     out = ok(res)
     assert "scores as of 2026-06-05 (stored)" in res.stderr
     if fmt != "table":
@@ -125,8 +137,22 @@ def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> None:
-    out = ok(invoke("screen", "--rules", "default", "--country", "AU", "--country", "north_america", "--top", "2",
-                    *AS_OF, "--format", fmt))
+    out = ok(
+        invoke(
+            "screen",
+            "--rules",
+            "default",
+            "--country",
+            "AU",
+            "--country",
+            "north_america",
+            "--top",
+            "2",
+            *AS_OF,
+            "--format",
+            fmt,
+        )
+    )
     if fmt == "json":
         rows = json.loads(out)
         assert len(rows) == 2 and [r["rank"] for r in rows] == [1, 2]
@@ -137,8 +163,7 @@ def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> No
 
 
 def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
-    rows = json.loads(ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", *AS_OF, "--format",
-                                "json")))
+    rows = json.loads(ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", *AS_OF, "--format", "json")))
     vals = [r["pullback_pct"] for r in rows]
     assert vals == sorted(vals)
     rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", *AS_OF, "--format", "json")))
@@ -209,17 +234,20 @@ def test_weekly_prints_list_and_changes_and_is_idempotent(invoke, market: Path, 
         assert rows[0]["rank"] == 1 and "contrib.dilution_risk" in rows[0] and "reason" in rows[0]
     runs = json.loads(ok(invoke("watchlist", "runs", "--format", "json")))
     assert [r["iso_week"] for r in runs] == ["2026-W23", "2026-W22"]
-    again = json.loads(ok(invoke("weekly", "--as-of", (MARKET_END - timedelta(days=1)).isoformat(),
-                                 "--format", "json")))
+    again = json.loads(
+        ok(invoke("weekly", "--as-of", (MARKET_END - timedelta(days=1)).isoformat(), "--format", "json"))
+    )
     assert len(json.loads(ok(invoke("watchlist", "runs", "--format", "json")))) == 2
-    assert [r["symbol"] for r in again] == [r["symbol"] for r in json.loads(
-        ok(invoke("watchlist", "show", "--format", "json")))]
+    assert [r["symbol"] for r in again] == [
+        r["symbol"] for r in json.loads(ok(invoke("watchlist", "show", "--format", "json")))
+    ]
 
 
 def test_weekly_new_week_with_export(invoke, market: Path, tmp_path: Path) -> None:
     out = tmp_path / "week.xlsx"
-    res = invoke("weekly", "--rules", "balance-sheet-survivors", "--as-of", MARKET_END.isoformat(), "--export",
-                 str(out))
+    res = invoke(
+        "weekly", "--rules", "balance-sheet-survivors", "--as-of", MARKET_END.isoformat(), "--export", str(out)
+    )
     ok(res)
     assert "first run of these rules" in res.stderr
     assert f"wrote {out}" in res.stderr
@@ -239,8 +267,9 @@ def test_watchlist_show(invoke, market: Path, fmt: str) -> None:
     if fmt == "json":
         rows = json.loads(out)
         assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
-        assert {"symbol", "name", "country", "roles", "score", "data_completeness", "flags", "demo",
-                "reason"} <= set(rows[0])
+        assert {"symbol", "name", "country", "roles", "score", "data_completeness", "flags", "demo", "reason"} <= set(
+            rows[0]
+        )
         assert any(k.startswith("contrib.") for k in rows[0]) and any(k.endswith("_pct") for k in rows[0])
         assert json.loads(first)
 
@@ -258,8 +287,10 @@ def test_watchlist_show_without_runs(invoke, db_path: Path) -> None:
 def test_watchlist_diff(invoke, market: Path, fmt: str) -> None:
     res = invoke("watchlist", "diff", "--format", fmt)
     out = ok(res)
-    assert re.search(r"\d+ changes? from run 1 \(2026-05-29\) to run 2 \(2026-06-05\)", res.stderr) or \
-        "no changes from run 1 to run 2" in res.stderr
+    assert (
+        re.search(r"\d+ changes? from run 1 \(2026-05-29\) to run 2 \(2026-06-05\)", res.stderr)
+        or "no changes from run 1 to run 2" in res.stderr
+    )
     explicit = ok(invoke("watchlist", "diff", "--from", "1", "--to", "2", "--format", fmt))
     assert explicit == out
     if fmt == "json":
@@ -278,8 +309,10 @@ def test_watchlist_diff_of_a_first_run_is_information(invoke, market: Path, fmt:
 
 
 def test_watchlist_diff_refuses_a_reversed_pair(invoke, market: Path) -> None:
-    fails(invoke("watchlist", "diff", "--from", "2", "--to", "1"),
-          "--from run 2 (as of 2026-06-05) is newer than --to run 1 (as of 2026-05-29); swap them: --from 1 --to 2")
+    fails(
+        invoke("watchlist", "diff", "--from", "2", "--to", "1"),
+        "--from run 2 (as of 2026-06-05) is newer than --to run 1 (as of 2026-05-29); swap them: --from 1 --to 2",
+    )
 
 
 def test_watchlist_diff_across_rule_sets_warns(invoke, market: Path) -> None:
@@ -309,9 +342,20 @@ def test_export_bad_input(invoke, market: Path, tmp_path: Path) -> None:
     fails(invoke("export", str(tmp_path / "list.xlsx"), "--run", "9"), "no watchlist run 9")
 
 
-@pytest.mark.parametrize("command", [("rules", "list"), ("rules", "check"), ("rules", "explain"), ("screen",),
-                                     ("weekly",), ("watchlist", "show"), ("watchlist", "diff"), ("watchlist", "runs"),
-                                     ("export",)])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("rules", "list"),
+        ("rules", "check"),
+        ("rules", "explain"),
+        ("screen",),
+        ("weekly",),
+        ("watchlist", "show"),
+        ("watchlist", "diff"),
+        ("watchlist", "runs"),
+        ("export",),
+    ],
+)
 def test_every_command_has_help(invoke, command: tuple[str, ...]) -> None:
     res = invoke(*command, "--help")
     assert res.exit_code == 0
@@ -328,8 +372,7 @@ def _doctored(store, day, marker: float) -> None:
     from factors.engine import scores_for
 
     frame = scores_for(store, MARKET_END)
-    store.save_scores(day, frame.with_columns(pl.lit(marker).alias("market_cap_usd")), demo=False,
-                      inputs_hash="stale")
+    store.save_scores(day, frame.with_columns(pl.lit(marker).alias("market_cap_usd")), demo=False, inputs_hash="stale")
 
 
 def test_screen_recomputes_a_stale_score_set(invoke, market: Path) -> None:
@@ -369,10 +412,13 @@ def test_where_country_matches_like_the_country_option(invoke, market: Path) -> 
 
 
 # -- nothing is stored when the export path is wrong -----------------------------------------------------------------
-@pytest.mark.parametrize(("name", "fragment"), [("x.txt", "use a .xlsx, .csv, .parquet or .json file name"),
-                                                ("missing/x.xlsx", "does not exist")])
-def test_weekly_checks_the_export_path_before_storing(invoke, market: Path, tmp_path: Path, name: str,
-                                                      fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [("x.txt", "use a .xlsx, .csv, .parquet or .json file name"), ("missing/x.xlsx", "does not exist")],
+)
+def test_weekly_checks_the_export_path_before_storing(
+    invoke, market: Path, tmp_path: Path, name: str, fragment: str
+) -> None:
     from screener.store import Store
 
     fails(invoke("weekly", "--rules", "downstream-squeeze", *AS_OF, "--export", str(tmp_path / name)), fragment)

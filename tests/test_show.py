@@ -42,8 +42,18 @@ def test_json_is_one_object_with_a_key_per_section(loaded) -> None:
     result = loaded("show", "enb", "--as-of", AS_OF.isoformat(), "--format", "json")
     assert result.exit_code == 0, result.stderr
     card = json.loads(result.stdout)
-    assert set(card) == {"symbol", "as_of", "demo", "identity", "tags", "tag_history", "fundamentals", "events",
-                         "freshness", "factors"}
+    assert set(card) == {
+        "symbol",
+        "as_of",
+        "demo",
+        "identity",
+        "tags",
+        "tag_history",
+        "fundamentals",
+        "events",
+        "freshness",
+        "factors",
+    }
     assert card["symbol"] == "ENB" and card["identity"]["region"] == "north_america"
     assert {t["role"] for t in card["tags"]} == {"magnet_maker", "recycler"}
     # latest fundamentals per period, with currency; the quarter inside the reporting lag is listed but marked
@@ -75,7 +85,11 @@ def test_tag_changes_show_with_their_source(loaded) -> None:
     card = json.loads(loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
     latest = card["tag_history"][0]
     assert (latest["role"], latest["action"], latest["actor"], latest["source"]) == (
-        "processor", "add", "user", "https://example.com/10-K")
+        "processor",
+        "add",
+        "user",
+        "https://example.com/10-K",
+    )
 
 
 def test_company_without_data_still_gets_a_card(loaded) -> None:
@@ -97,11 +111,18 @@ def test_unknown_symbol_is_one_line_with_a_suggestion(loaded, typed: str, hint: 
     assert f"no symbol or company name matches {typed!r}" in lines[0] and f"did you mean {hint!r}" in lines[0]
 
 
-@pytest.mark.parametrize(("typed", "symbol"), [
-    ("enb", "ENB"), ("min.ax", "MIN.AX"),  # the symbol, any case
-    ("Outback Miner", "MIN.AX"), ("outback miner", "MIN.AX"),  # the whole name
-    ("Outback", "MIN.AX"), ("pence", "PRC.L"), ("Motors", "DWN.T"),  # a unique part of the name
-])
+@pytest.mark.parametrize(
+    ("typed", "symbol"),
+    [
+        ("enb", "ENB"),
+        ("min.ax", "MIN.AX"),  # the symbol, any case
+        ("Outback Miner", "MIN.AX"),
+        ("outback miner", "MIN.AX"),  # the whole name
+        ("Outback", "MIN.AX"),
+        ("pence", "PRC.L"),
+        ("Motors", "DWN.T"),  # a unique part of the name
+    ],
+)
 def test_a_symbol_or_a_name_finds_the_company(loaded, typed: str, symbol: str) -> None:
     result = loaded("show", typed, "--as-of", AS_OF.isoformat(), "--format", "json")
     assert result.exit_code == 0, result.stderr
@@ -113,8 +134,10 @@ def test_a_part_of_several_names_lists_the_candidates(loaded) -> None:
     assert result.exit_code == 1 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0] == ("Error: 'in' matches 3 companies: BLANK (Blank Holdings), MIN.AX (Outback Miner), "
-                        "PRC.L (Pence Processing); give the symbol or more of the name")
+    assert lines[0] == (
+        "Error: 'in' matches 3 companies: BLANK (Blank Holdings), MIN.AX (Outback Miner), "
+        "PRC.L (Pence Processing); give the symbol or more of the name"
+    )
 
 
 def test_an_ambiguous_name_lists_at_most_five_candidates(loaded, db_path: Path) -> None:
@@ -133,7 +156,8 @@ def test_an_ambiguous_name_lists_at_most_five_candidates(loaded, db_path: Path) 
     result = loaded("show", "e")  # in 7 of the 8 names (not in Blank Holdings)
     assert result.stderr.strip() == (
         "Error: 'e' matches 7 companies: DWN.T (Downstream Motors), ENB (Enabler Magnetics), MIN.AX (Outback Miner), "
-        "PRC.L (Pence Processing), ZZ0 (Zeta Motors 0) and 2 more; give the symbol or more of the name")
+        "PRC.L (Pence Processing), ZZ0 (Zeta Motors 0) and 2 more; give the symbol or more of the name"
+    )
 
 
 @pytest.mark.parametrize("typed", ["", "   "])
@@ -141,7 +165,8 @@ def test_an_empty_name_is_a_clear_error(loaded, typed: str) -> None:
     result = loaded("show", typed)
     assert result.exit_code == 1 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "Error: give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'"]
+        "Error: give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'"
+    ]
 
 
 def test_json_fundamentals_say_when_each_period_became_public(loaded) -> None:
@@ -168,10 +193,12 @@ def test_filled_components_show_the_value_the_factor_used(loaded) -> None:
     assert "imputed:dilution_risk.cash_runway_years" in dil["flags"]
     # worst observed: the lowest net cash to market cap of the cross-section
     bs = card["factors"]["values"]["balance_sheet"]
-    assert bs["filled"]["net_cash_to_mcap"] == min(r["balance_sheet.net_cash_to_mcap"] for r in scores
-                                                   if r["balance_sheet.net_cash_to_mcap"] is not None)
-    assert bs["filled"]["debt_to_equity"] == max(r["balance_sheet.debt_to_equity"] for r in scores
-                                                 if r["balance_sheet.debt_to_equity"] is not None)
+    assert bs["filled"]["net_cash_to_mcap"] == min(
+        r["balance_sheet.net_cash_to_mcap"] for r in scores if r["balance_sheet.net_cash_to_mcap"] is not None
+    )
+    assert bs["filled"]["debt_to_equity"] == max(
+        r["balance_sheet.debt_to_equity"] for r in scores if r["balance_sheet.debt_to_equity"] is not None
+    )
     # measured components are not "filled", and excluded factors fill nothing
     assert "stage_risk" not in dil["filled"] and card["factors"]["values"]["pullback"]["filled"] == {}
     table = loaded("show", "BLANK", "--as-of", AS_OF.isoformat()).stdout
@@ -206,20 +233,35 @@ def test_show_on_an_empty_store(invoke) -> None:
     assert result.exit_code == 1 and "no companies" in result.stderr
 
 
-def test_half_years_are_listed_with_their_own_lag_and_the_daily_share_count_is_in_freshness(loaded,
-                                                                                            db_path: Path) -> None:
+def test_half_years_are_listed_with_their_own_lag_and_the_daily_share_count_is_in_freshness(
+    loaded, db_path: Path
+) -> None:
     import polars as pl
 
     from screener.profiles import upsert_share_history
     from screener.store import Store
 
     with Store(db_path) as store:
-        store.upsert("fundamentals", pl.DataFrame({
-            "symbol": ["MIN.AX"] * 3, "period_end": ["2025-06-30", "2025-12-31", "2026-03-31"],
-            "period": ["H", "H", "H"], "currency": ["AUD"] * 3, "revenue": [1.0, 2.0, 3.0]}).with_columns(
-            pl.col("period_end").str.to_date()), "file")
-        upsert_share_history(store, pl.DataFrame({"symbol": ["MIN.AX"], "date": ["2026-05-20"], "shares": [1e9]})
-                             .with_columns(pl.col("date").str.to_date()), "yahoo")
+        store.upsert(
+            "fundamentals",
+            pl.DataFrame(
+                {
+                    "symbol": ["MIN.AX"] * 3,
+                    "period_end": ["2025-06-30", "2025-12-31", "2026-03-31"],
+                    "period": ["H", "H", "H"],
+                    "currency": ["AUD"] * 3,
+                    "revenue": [1.0, 2.0, 3.0],
+                }
+            ).with_columns(pl.col("period_end").str.to_date()),
+            "file",
+        )
+        upsert_share_history(
+            store,
+            pl.DataFrame({"symbol": ["MIN.AX"], "date": ["2026-05-20"], "shares": [1e9]}).with_columns(
+                pl.col("date").str.to_date()
+            ),
+            "yahoo",
+        )
     card = json.loads(loaded("show", "MIN.AX", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
     halves = {p["period_end"]: p for p in card["fundamentals"] if p["period"] == "H"}
     assert set(halves) == {"2025-06-30", "2025-12-31", "2026-03-31"}

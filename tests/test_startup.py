@@ -37,8 +37,13 @@ def test_help_and_universe_list_do_not_import_heavy_libraries(db_path: Path) -> 
 
     with Store(db_path) as store:
         load_bundled(store)
-    got = _run([["--help"], ["--db", str(db_path), "universe", "list", "--format", "json"],
-                ["--db", str(db_path), "universe", "list", "--role", "magnet_maker"]])
+    got = _run(
+        [
+            ["--help"],
+            ["--db", str(db_path), "universe", "list", "--format", "json"],
+            ["--db", str(db_path), "universe", "list", "--role", "magnet_maker"],
+        ]
+    )
     assert got["modules"] == []
     assert got["codes"] == [0, 0, 0]
 

@@ -37,8 +37,7 @@ def test_fresh_store_applies_every_migration_in_order(store: Store) -> None:
     assert [r[1] for r in rows] == [m[1] for m in MIGRATIONS]
     assert all(r[2] is not None for r in rows)
     assert store.schema_version() == LATEST_VERSION
-    for table in ("companies", "role_tags", "role_tag_history", "fundamentals", "prices", "fx", "events",
-                  "ingest_log"):
+    for table in ("companies", "role_tags", "role_tag_history", "fundamentals", "prices", "fx", "events", "ingest_log"):
         assert store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]) == 1
 
 
@@ -58,9 +57,12 @@ def test_new_migrations_apply_in_version_order(store: Store) -> None:
     ]
     assert store.migrate([*MIGRATIONS, *extra]) == LATEST_VERSION + 2
     assert [r[0] for r in store.rows("SELECT version FROM schema_version ORDER BY version")][-2:] == [
-        LATEST_VERSION + 1, LATEST_VERSION + 2]
-    assert store.rows("SELECT column_name FROM information_schema.columns WHERE table_name = 't_extra' "
-                      "ORDER BY ordinal_position") == [("x",), ("y",)]
+        LATEST_VERSION + 1,
+        LATEST_VERSION + 2,
+    ]
+    assert store.rows(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 't_extra' ORDER BY ordinal_position"
+    ) == [("x",), ("y",)]
 
 
 def test_failing_migration_rolls_back_and_leaves_the_version(store: Store) -> None:
@@ -114,11 +116,14 @@ def test_a_write_that_fails_halfway_stores_nothing(store: Store) -> None:
 # -- upserts -----------------------------------------------------------------------------------------------------
 def test_upsert_updates_on_the_key_and_stamps_provider(store: Store) -> None:
     store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, 10.0)]), "first")
-    store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 2.0, None), ("AAA", date(2024, 1, 3), 3.0, 5.0)]),
-                 "second")
+    store.upsert(
+        "prices", _prices([("AAA", date(2024, 1, 2), 2.0, None), ("AAA", date(2024, 1, 3), 3.0, 5.0)]), "second"
+    )
     got = store.frame("prices")
     assert got.select("date", "close", "volume", "provider").rows() == [
-        (date(2024, 1, 2), 2.0, None, "second"), (date(2024, 1, 3), 3.0, 5.0, "second")]
+        (date(2024, 1, 2), 2.0, None, "second"),
+        (date(2024, 1, 3), 3.0, 5.0, "second"),
+    ]
     assert got["loaded_at"].null_count() == 0
 
 
@@ -134,19 +139,29 @@ def test_keep_existing_on_null_keeps_stored_values(store: Store) -> None:
 
 
 def test_company_upsert_is_set_based_and_records_role_history(store: Store) -> None:
-    companies = pl.DataFrame({
-        "symbol": ["AAA", "BBB"], "name": ["A", "B"], "country": ["US", "JP"], "currency": ["USD", "JPY"],
-        "roles": ["miner;processor", "magnet_maker"], "stage": ["producer", "developer"],
-        "source": ["https://a", None],
-    })
+    companies = pl.DataFrame(
+        {
+            "symbol": ["AAA", "BBB"],
+            "name": ["A", "B"],
+            "country": ["US", "JP"],
+            "currency": ["USD", "JPY"],
+            "roles": ["miner;processor", "magnet_maker"],
+            "stage": ["producer", "developer"],
+            "source": ["https://a", None],
+        }
+    )
     assert store.upsert("companies", companies, "file") == 2
     assert store.companies().select("symbol", "roles", "origin").rows() == [
-        ("AAA", "miner;processor", "user"), ("BBB", "magnet_maker", "user")]
+        ("AAA", "miner;processor", "user"),
+        ("BBB", "magnet_maker", "user"),
+    ]
     store.upsert("companies", companies.with_columns(pl.lit("processor;recycler").alias("roles")).head(1), "file")
     history = store.tag_history("AAA").select("role", "action", "actor", "source").rows()
     assert history == [
-        ("miner", "add", "import", "https://a"), ("processor", "add", "import", "https://a"),
-        ("recycler", "add", "import", "https://a"), ("miner", "remove", "import", "https://a"),
+        ("miner", "add", "import", "https://a"),
+        ("processor", "add", "import", "https://a"),
+        ("recycler", "add", "import", "https://a"),
+        ("miner", "remove", "import", "https://a"),
     ]
     assert store.current_roles("AAA") == ["processor", "recycler"]
     # a missing source falls back to the provider, so every history row says where it came from
@@ -154,8 +169,17 @@ def test_company_upsert_is_set_based_and_records_role_history(store: Store) -> N
 
 
 def test_company_upsert_keeps_existing_values_of_the_same_provider_only(store: Store) -> None:
-    base = pl.DataFrame({"symbol": ["AAA"], "name": ["A"], "country": ["US"], "currency": ["USD"],
-                         "roles": ["miner"], "stage": ["producer"], "description": ["kept"]})
+    base = pl.DataFrame(
+        {
+            "symbol": ["AAA"],
+            "name": ["A"],
+            "country": ["US"],
+            "currency": ["USD"],
+            "roles": ["miner"],
+            "stage": ["producer"],
+            "description": ["kept"],
+        }
+    )
     renamed = base.with_columns(pl.lit(None, dtype=pl.String).alias("description"), pl.lit("New name").alias("name"))
     store.upsert("companies", base, "live")
     store.upsert("companies", renamed, "live", keep_existing_on_null=True)
@@ -177,13 +201,19 @@ def test_uses_demo_data_looks_at_market_data_only(store: Store) -> None:
 def test_locked_store_gives_one_line_and_exit_1(db_path: Path, invoke) -> None:
     Store(db_path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(db_path)!r})
             print("ready", flush=True)
             sys.stdin.read()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None
@@ -251,8 +281,9 @@ def test_demo_rows_never_overwrite_real_ones_and_yield_to_them(store: Store) -> 
 
 
 def test_upsert_real_counts_unpack_as_stored_and_dropped(store: Store) -> None:
-    store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None), ("AAA", date(2024, 1, 5), 1.0, None)]),
-                 "demo")
+    store.upsert(
+        "prices", _prices([("AAA", date(2024, 1, 2), 1.0, None), ("AAA", date(2024, 1, 5), 1.0, None)]), "demo"
+    )
     store.upsert_real("prices", _prices([("BBB", date(2024, 1, 2), 3.0, None)]), "file")
     incoming = _prices([("AAA", date(2024, 1, 2), 2.0, None), ("BBB", date(2024, 1, 2), 4.0, None)])
     stored, dropped = store.upsert_real("prices", incoming, "yahoo")  # the form refresh uses
@@ -262,9 +293,19 @@ def test_upsert_real_counts_unpack_as_stored_and_dropped(store: Store) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(writes=st.lists(st.tuples(
-    st.sampled_from(["file", "yahoo", "demo"]), st.sampled_from(["USD", "AUD", "JPY"]), st.booleans(),
-    st.one_of(st.none(), st.integers(1, 9)), st.one_of(st.none(), st.integers(1, 9))), min_size=1, max_size=6))
+@given(
+    writes=st.lists(
+        st.tuples(
+            st.sampled_from(["file", "yahoo", "demo"]),
+            st.sampled_from(["USD", "AUD", "JPY"]),
+            st.booleans(),
+            st.one_of(st.none(), st.integers(1, 9)),
+            st.one_of(st.none(), st.integers(1, 9)),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_every_stored_value_came_from_the_row_provider_in_its_currency(store: Store, writes: list) -> None:
     """Whatever the sequence of writes, each stored value was sent by the provider the row names, in the currency
     the row names; and without override no provider displaces one of higher precedence."""
@@ -273,8 +314,9 @@ def test_every_stored_value_came_from_the_row_provider_in_its_currency(store: St
     store.con.execute("DELETE FROM fundamentals")
     best = None
     for provider, currency, override, revenue, cash in writes:
-        store.upsert_real("fundamentals", _fundamentals(currency=currency, revenue=revenue, cash=cash), provider,
-                          override=override)
+        store.upsert_real(
+            "fundamentals", _fundamentals(currency=currency, revenue=revenue, cash=cash), provider, override=override
+        )
         if best is None or override or precedence(provider) >= precedence(best):
             best = provider
     currency, revenue, cash, provider = _row(store, "currency", "revenue", "cash", "provider")
@@ -311,9 +353,15 @@ def _statements(store: Store, action: object) -> int:
 
 def test_a_real_write_of_many_rows_is_set_based(store: Store) -> None:
     n = 50_000
-    frame = pl.DataFrame({"symbol": [f"S{i % 5000}" for i in range(n)],
-                          "date": [date(2020, 1, 1) + timedelta(days=i // 5000) for i in range(n)],
-                          "close": [1.0] * n, "volume": [None] * n}, schema=polars_schema("prices"))
+    frame = pl.DataFrame(
+        {
+            "symbol": [f"S{i % 5000}" for i in range(n)],
+            "date": [date(2020, 1, 1) + timedelta(days=i // 5000) for i in range(n)],
+            "close": [1.0] * n,
+            "volume": [None] * n,
+        },
+        schema=polars_schema("prices"),
+    )
     store.upsert_real("prices", frame, "file")
     store.record_rejections(_rejections("S1/2020-01-01"), provider="yahoo")
     again = frame.with_columns(pl.lit(2.0).alias("close"))
@@ -330,27 +378,42 @@ def test_rejections_are_recorded_set_based(store: Store) -> None:
 
 # -- the rejected-rows ledger ------------------------------------------------------------------------------------
 def _rejections(*keys: str, kind: str = "prices") -> pl.DataFrame:
-    return pl.DataFrame({"source": ["f.csv"] * len(keys), "kind": [kind] * len(keys), "key": list(keys),
-                         "expectation": ["x"] * len(keys), "column_name": ["close"] * len(keys),
-                         "value": ["-1"] * len(keys)})
+    return pl.DataFrame(
+        {
+            "source": ["f.csv"] * len(keys),
+            "kind": [kind] * len(keys),
+            "key": list(keys),
+            "expectation": ["x"] * len(keys),
+            "column_name": ["close"] * len(keys),
+            "value": ["-1"] * len(keys),
+        }
+    )
 
 
 def test_rejections_are_recorded_in_order(store: Store) -> None:
-    assert store.record_rejections(_rejections("AAA/2024-01-03", "AAA/2024-01-02", "BBB/2024-01-02"),
-                                   provider="file") == 3
+    assert (
+        store.record_rejections(_rejections("AAA/2024-01-03", "AAA/2024-01-02", "BBB/2024-01-02"), provider="file") == 3
+    )
     rows = store.rows("SELECT provider, key, resolved_at FROM rejected_rows ORDER BY id")
-    assert rows == [("file", "AAA/2024-01-03", None), ("file", "AAA/2024-01-02", None),
-                    ("file", "BBB/2024-01-02", None)]
+    assert rows == [
+        ("file", "AAA/2024-01-03", None),
+        ("file", "AAA/2024-01-02", None),
+        ("file", "BBB/2024-01-02", None),
+    ]
 
 
 def test_a_later_load_of_the_same_key_resolves_its_rejection(store: Store) -> None:
     store.record_rejections(_rejections("AAA/2024-01-02", "AAA/2024-01-03"), provider="file")
     store.record_rejections(_rejections("AAA/2024-01-02", kind="fx"), provider="file")  # same text, other kind
-    store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file",
-                      loaded_at=datetime(2024, 2, 1, 9, 30))
+    store.upsert_real(
+        "prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file", loaded_at=datetime(2024, 2, 1, 9, 30)
+    )
     rows = store.rows("SELECT kind, key, resolved_at FROM rejected_rows ORDER BY id")
-    assert rows == [("prices", "AAA/2024-01-02", datetime(2024, 2, 1, 9, 30)), ("prices", "AAA/2024-01-03", None),
-                    ("fx", "AAA/2024-01-02", None)]
+    assert rows == [
+        ("prices", "AAA/2024-01-02", datetime(2024, 2, 1, 9, 30)),
+        ("prices", "AAA/2024-01-03", None),
+        ("fx", "AAA/2024-01-02", None),
+    ]
 
 
 def test_a_load_kept_out_by_precedence_resolves_nothing(store: Store) -> None:

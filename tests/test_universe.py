@@ -96,23 +96,42 @@ def test_user_companies_survive_a_later_init(tmp_path: Path, invoke, ready: Path
         companies = store.companies()
         mine = companies.filter(pl.col("symbol") == bundled["symbol"]).row(0, named=True)
         assert (mine["name"], mine["roles"], mine["stage"], mine["origin"]) == (
-            "My own name", "recycler", "developer", "user")
+            "My own name",
+            "recycler",
+            "developer",
+            "user",
+        )
         assert companies.filter(pl.col("symbol") == "ZZZ.AX")["origin"].to_list() == ["user"]
 
 
 def test_user_events_win_over_bundled_ones(tmp_path: Path, invoke, ready: Path) -> None:
     events = read_file(bundled_data_dir() / "events.csv", "events").frame.sort("symbol", "date").row(0, named=True)
     row = events | {"source": "my correction"}
-    line = ",".join("" if row[c] is None else f'"{row[c]}"' for c in
-                    ["symbol", "date", "kind", "stage", "capacity_tpa", "target_year", "amount_usd", "description",
-                     "source"])
-    path = write(tmp_path / "events.csv",
-                 "symbol,date,kind,stage,capacity_tpa,target_year,amount_usd,description,source\n" + line + "\n")
+    line = ",".join(
+        "" if row[c] is None else f'"{row[c]}"'
+        for c in [
+            "symbol",
+            "date",
+            "kind",
+            "stage",
+            "capacity_tpa",
+            "target_year",
+            "amount_usd",
+            "description",
+            "source",
+        ]
+    )
+    path = write(
+        tmp_path / "events.csv",
+        "symbol,date,kind,stage,capacity_tpa,target_year,amount_usd,description,source\n" + line + "\n",
+    )
     assert invoke("import", str(path)).exit_code == 0
     assert invoke("init").exit_code == 0
     with Store(ready) as store:
-        got = store.rows("SELECT source, origin FROM events WHERE symbol = ? AND date = ? AND kind = ? "
-                         "AND description = ?", [row["symbol"], row["date"], row["kind"], row["description"]])
+        got = store.rows(
+            "SELECT source, origin FROM events WHERE symbol = ? AND date = ? AND kind = ? AND description = ?",
+            [row["symbol"], row["date"], row["kind"], row["description"]],
+        )
     assert got == [("my correction", "user")]
 
 
@@ -188,19 +207,33 @@ def test_every_format_parses(invoke, ready: Path, fmt: str) -> None:
 # -- tag ---------------------------------------------------------------------------------------------------------
 def test_tag_records_who_when_and_source(invoke, ready: Path) -> None:
     symbol = _single_role_symbol()
-    result = invoke("universe", "tag", symbol.lower(), "--add", "recycler", "--add", "trader_offtaker",
-                    "--source", "https://example.com/filing")
+    result = invoke(
+        "universe",
+        "tag",
+        symbol.lower(),
+        "--add",
+        "recycler",
+        "--add",
+        "trader_offtaker",
+        "--source",
+        "https://example.com/filing",
+    )
     assert result.exit_code == 0, result.stderr
     assert "recycler" in result.stderr
     with Store(ready) as store:
         history = store.tag_history(symbol).filter(pl.col("actor") == "user")
         assert history.select("role", "action", "source").rows() == [
-            ("recycler", "add", "https://example.com/filing"), ("trader_offtaker", "add", "https://example.com/filing")]
+            ("recycler", "add", "https://example.com/filing"),
+            ("trader_offtaker", "add", "https://example.com/filing"),
+        ]
         assert history["changed_at"].null_count() == 0
-        tags = store.rows("SELECT role, origin, source FROM role_tags WHERE symbol = ? AND origin = 'user' "
-                          "ORDER BY role", [symbol])
-        assert tags == [("recycler", "user", "https://example.com/filing"),
-                        ("trader_offtaker", "user", "https://example.com/filing")]
+        tags = store.rows(
+            "SELECT role, origin, source FROM role_tags WHERE symbol = ? AND origin = 'user' ORDER BY role", [symbol]
+        )
+        assert tags == [
+            ("recycler", "user", "https://example.com/filing"),
+            ("trader_offtaker", "user", "https://example.com/filing"),
+        ]
 
 
 def test_tag_remove(invoke, ready: Path) -> None:
@@ -277,8 +310,9 @@ def test_a_common_country_name_suggests_its_code(invoke, ready: Path) -> None:
     assert result.exit_code == 1 and "(did you mean 'GB'?)" in result.stderr
 
 
-def test_init_validates_the_bundled_rows(tmp_path: Path, invoke, db_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_validates_the_bundled_rows(
+    tmp_path: Path, invoke, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``init`` goes through the same suites as every load: a bundled row that fails is kept out and recorded."""
     import screener.universe
 
@@ -286,9 +320,12 @@ def test_init_validates_the_bundled_rows(tmp_path: Path, invoke, db_path: Path,
     folder.mkdir()
     shutil.copy(bundled_data_dir() / "companies.csv", folder / "companies.csv")
     symbol = BUNDLED["symbol"].sort()[0]
-    write(folder / "events.csv", "symbol,date,kind,stage,capacity_tpa,target_year,amount_usd,description,source\n"
-                                 f"{symbol},2024-05-01,offtake,,,,,A signed offtake.,https://example.com/o\n"
-                                 f"{symbol},2999-01-04,offtake,,,,,A date no clock reaches.,https://example.com/f\n")
+    write(
+        folder / "events.csv",
+        "symbol,date,kind,stage,capacity_tpa,target_year,amount_usd,description,source\n"
+        f"{symbol},2024-05-01,offtake,,,,,A signed offtake.,https://example.com/o\n"
+        f"{symbol},2999-01-04,offtake,,,,,A date no clock reaches.,https://example.com/f\n",
+    )
     monkeypatch.setattr(screener.universe, "bundled_data_dir", lambda: folder)
     result = invoke("init")
     assert result.exit_code == 0, result.stderr
@@ -296,4 +333,5 @@ def test_init_validates_the_bundled_rows(tmp_path: Path, invoke, db_path: Path,
     with Store(db_path) as store:
         assert store.frame("events")["description"].to_list() == ["A signed offtake."]
         assert store.rows("SELECT provider, kind, column_name, value FROM rejected_rows") == [
-            ("bundled", "events", "date", "2999-01-04")]
+            ("bundled", "events", "date", "2999-01-04")
+        ]

@@ -38,46 +38,64 @@ def test_every_check_can_be_matched_back_to_its_result() -> None:
 
 
 def test_failures_name_row_key_column_expectation_and_value() -> None:
-    frame = pl.DataFrame({
-        "symbol": ["MP", "MP", "LYC.AX", "LYC.AX"],
-        "date": [date(2025, 1, 2), date.fromisoformat(FUTURE), date(2025, 1, 2), date(2025, 1, 3)],
-        "close": [20.0, 21.0, -1.5, 7.0],
-        "volume": [100.0, None, 5.0, -3.0],
-    })
+    frame = pl.DataFrame(
+        {
+            "symbol": ["MP", "MP", "LYC.AX", "LYC.AX"],
+            "date": [date(2025, 1, 2), date.fromisoformat(FUTURE), date(2025, 1, 2), date(2025, 1, 3)],
+            "close": [20.0, 21.0, -1.5, 7.0],
+            "volume": [100.0, None, 5.0, -3.0],
+        }
+    )
     fails = validate_frame("prices", frame, "prices.csv", today=TODAY)
     assert fails.columns == ["source", "row", "kind", "key", "expectation", "column_name", "value"]
     got = {(r["row"], r["key"], r["column_name"], r["value"]) for r in fails.iter_rows(named=True)}
-    assert got == {(3, f"MP/{FUTURE}", "date", FUTURE), (4, "LYC.AX/2025-01-02", "close", "-1.5"),
-                   (5, "LYC.AX/2025-01-03", "volume", "-3")}
+    assert got == {
+        (3, f"MP/{FUTURE}", "date", FUTURE),
+        (4, "LYC.AX/2025-01-02", "close", "-1.5"),
+        (5, "LYC.AX/2025-01-03", "volume", "-3"),
+    }
     close = fails.filter(pl.col("column_name") == "close").row(0, named=True)
     assert close["expectation"] == "expect_column_values_to_be_between (close > 0)"
     assert set(fails["source"]) == {"prices.csv"} and set(fails["kind"]) == {"prices"}
 
 
 def test_suites_cover_codes_vocabularies_periods_and_duplicates() -> None:
-    fund = pl.DataFrame({"symbol": ["MP", "MP"], "period_end": [date(2025, 6, 30)] * 2, "period": ["H1", "H1"],
-                         "currency": ["USD", "XYZ"], "capital_expenditure": [-1.0, 2.0],
-                         "shares_outstanding": [0.0, 1.0]})
+    fund = pl.DataFrame(
+        {
+            "symbol": ["MP", "MP"],
+            "period_end": [date(2025, 6, 30)] * 2,
+            "period": ["H1", "H1"],
+            "currency": ["USD", "XYZ"],
+            "capital_expenditure": [-1.0, 2.0],
+            "shares_outstanding": [0.0, 1.0],
+        }
+    )
     fails = validate_frame("fundamentals", fund, "f", today=TODAY)
     by_col = {c: set(fails.filter(pl.col("column_name") == c)["row"]) for c in fails["column_name"].unique()}
     assert by_col["period"] == {2, 3} and by_col["currency"] == {3} and by_col["capital_expenditure"] == {2}
     assert by_col["shares_outstanding"] == {2} and by_col["symbol,period_end,period"] == {2, 3}
-    companies = pl.DataFrame({"symbol": ["MP"], "name": ["MP"], "country": ["XX"], "currency": ["USD"],
-                              "roles": ["miner;wizard"], "stage": ["dreaming"]})
+    companies = pl.DataFrame(
+        {
+            "symbol": ["MP"],
+            "name": ["MP"],
+            "country": ["XX"],
+            "currency": ["USD"],
+            "roles": ["miner;wizard"],
+            "stage": ["dreaming"],
+        }
+    )
     fails = validate_frame("companies", companies, "c", today=TODAY)
     assert sorted(fails["column_name"]) == ["country", "roles", "stage"]
     fx = pl.DataFrame({"currency": ["GBp"], "date": [date(2025, 1, 2)], "usd_per_unit": [0.0]})
     assert sorted(validate_frame("fx", fx, "x", today=TODAY)["column_name"]) == ["currency", "usd_per_unit"]
 
 
-def test_import_is_all_or_nothing_with_file_row_column_and_expectation(invoke, db_path: Path,
-                                                                      tmp_path: Path) -> None:
+def test_import_is_all_or_nothing_with_file_row_column_and_expectation(invoke, db_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "prices.csv"
     path.write_text(f"symbol,date,close,volume\nMP,2025-01-02,20,100\nMP,{FUTURE},21,100\n", encoding="utf-8")
     result = invoke("import", str(path))
     assert result.exit_code == 1
-    assert (f"Error: {path}, row 3, column date: failed expect_column_values_to_be_between (not after"
-            in result.stderr)
+    assert f"Error: {path}, row 3, column date: failed expect_column_values_to_be_between (not after" in result.stderr
     assert f"(value '{FUTURE}'); nothing was imported" in result.stderr
     with Store(db_path) as store:
         assert store.scalar("SELECT count(*) FROM prices") == 0
@@ -85,16 +103,16 @@ def test_import_is_all_or_nothing_with_file_row_column_and_expectation(invoke, d
 
     result = invoke("import", str(path), "--quarantine", "--format", "json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [{"file": str(path), "kind": "prices", "rows": 2, "stored": 1,
-                                          "rejected": 1}]
+    assert json.loads(result.stdout) == [{"file": str(path), "kind": "prices", "rows": 2, "stored": 1, "rejected": 1}]
     with Store(db_path) as store:
         assert store.query("SELECT date FROM prices")["date"].to_list() == [date(2025, 1, 2)]
         rej = store.query("SELECT provider, source, kind, key, column_name, value FROM rejected_rows").rows()
         assert rej == [("file", str(path), "prices", f"MP/{FUTURE}", "date", FUTURE)]
     held = invoke("validate", "--rejected", "--format", "json")
     assert held.exit_code == 0
-    assert [(r["source"], r["key"], r["value"]) for r in json.loads(held.stdout)] == [(str(path), f"MP/{FUTURE}",
-                                                                                        FUTURE)]
+    assert [(r["source"], r["key"], r["value"]) for r in json.loads(held.stdout)] == [
+        (str(path), f"MP/{FUTURE}", FUTURE)
+    ]
     assert "kept out of the store" in invoke("validate").stderr
 
 
@@ -110,10 +128,14 @@ def test_validate_reports_per_kind_and_expectation(invoke, db_path: Path) -> Non
     assert "pass" in clean.stderr and "%|" not in clean.stderr  # no great-expectations progress bars
 
     with Store(db_path) as store:
-        store.con.execute("INSERT INTO prices VALUES ('MP', '2025-01-02', -3, 10, 'file', now()), "
-                          f"('MP', '{FUTURE}', 20, 10, 'file', now())")
-        store.con.execute("INSERT INTO company_profiles (symbol, price_unit, market_cap, provider, loaded_at) "
-                          "VALUES ('MP', 'USD', 2e12, 'yahoo', now())")
+        store.con.execute(
+            "INSERT INTO prices VALUES ('MP', '2025-01-02', -3, 10, 'file', now()), "
+            f"('MP', '{FUTURE}', 20, 10, 'file', now())"
+        )
+        store.con.execute(
+            "INSERT INTO company_profiles (symbol, price_unit, market_cap, provider, loaded_at) "
+            "VALUES ('MP', 'USD', 2e12, 'yahoo', now())"
+        )
         store.con.execute("INSERT INTO share_history VALUES ('MP', '2025-01-01', 1.6e8, 'yahoo', now())")
     dirty = invoke("validate", "--format", "json")
     assert dirty.exit_code == 1
@@ -159,21 +181,29 @@ def _splits(*rows: tuple[str, date, float]) -> pl.DataFrame:
 def test_a_price_jump_of_more_than_20x_is_reported_with_key_column_and_value() -> None:
     fails = _failing("prices", _prices([10.0, 10.5, 1050.0, 1040.0]), "close")
     assert fails.select("row", "key", "value").rows() == [(4, "MP/2025-01-04", "1050.0 after 10.5")]
-    assert fails["expectation"][0] == ("expect_column_values_to_be_between (within 20x of the previous close "
-                                       "unless a split explains it)")
+    assert fails["expectation"][0] == (
+        "expect_column_values_to_be_between (within 20x of the previous close unless a split explains it)"
+    )
     assert _failing("prices", _prices([10.0, 10.5, 199.0, 198.0]), "close").height == 0  # 19x: a market, not a unit
 
 
 def test_a_split_on_that_date_explains_the_jump_and_only_that_one() -> None:
     consolidation = _prices([10.0, 10.5, 525.0, 520.0])  # 1:50 on 2025-01-04: the price is 50x
     assert _failing("prices", consolidation, "close", _splits(("MP", date(2025, 1, 4), 0.02))).height == 0
-    for other in (_splits(("MP", date(2025, 1, 3), 0.02)), _splits(("LYC.AX", date(2025, 1, 4), 0.02)),
-                  _splits(("MP", date(2025, 1, 4), 0.5))):
+    for other in (
+        _splits(("MP", date(2025, 1, 3), 0.02)),
+        _splits(("LYC.AX", date(2025, 1, 4), 0.02)),
+        _splits(("MP", date(2025, 1, 4), 0.5)),
+    ):
         assert _failing("prices", consolidation, "close", other)["key"].to_list() == ["MP/2025-01-04"]
     # a provider's split-adjusted history has no jump, and the known split does not invent one
     adjusted = _prices([0.2, 0.21, 10.5, 10.4])
-    assert _failing("prices", adjusted.with_columns(pl.col("close") * 50), "close",
-                    _splits(("MP", date(2025, 1, 4), 0.02))).height == 0
+    assert (
+        _failing(
+            "prices", adjusted.with_columns(pl.col("close") * 50), "close", _splits(("MP", date(2025, 1, 4), 0.02))
+        ).height
+        == 0
+    )
 
 
 def test_only_the_bad_row_of_a_one_day_spike_is_blamed() -> None:
@@ -182,10 +212,15 @@ def test_only_the_bad_row_of_a_one_day_spike_is_blamed() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(steps=st.lists(st.floats(-0.3, 0.3), min_size=3, max_size=30), at=st.integers(1, 29),
-       factor=st.sampled_from([0.01, 0.001, 30.0, 100.0, 1000.0]), ratio=st.sampled_from([0.02, 0.1, 2.0, 50.0]))
-def test_a_unit_error_anywhere_in_a_smooth_series_blames_exactly_that_row(steps: list[float], at: int, factor: float,
-                                                                         ratio: float) -> None:
+@given(
+    steps=st.lists(st.floats(-0.3, 0.3), min_size=3, max_size=30),
+    at=st.integers(1, 29),
+    factor=st.sampled_from([0.01, 0.001, 30.0, 100.0, 1000.0]),
+    ratio=st.sampled_from([0.02, 0.1, 2.0, 50.0]),
+)
+def test_a_unit_error_anywhere_in_a_smooth_series_blames_exactly_that_row(
+    steps: list[float], at: int, factor: float, ratio: float
+) -> None:
     """Property of the derived column the GX check bounds: a smooth series (daily moves within 35%) passes, with or
     without a split it records; one close off by a unit factor is the only row outside 1/20..20."""
     import math
@@ -202,7 +237,7 @@ def test_a_unit_error_anywhere_in_a_smooth_series_blames_exactly_that_row(steps:
     split = _splits(("MP", _days(len(closes))[at], ratio))
     raw = [c / ratio if i >= at else c for i, c in enumerate(closes)]  # the price as quoted, unadjusted
     assert blamed(raw, split) == []
-    assert blamed([*closes[:at], closes[at] * factor, *closes[at + 1:]]) == [at]
+    assert blamed([*closes[:at], closes[at] * factor, *closes[at + 1 :]]) == [at]
 
 
 def test_an_fx_jump_of_more_than_20x_is_reported() -> None:
@@ -211,8 +246,17 @@ def test_an_fx_jump_of_more_than_20x_is_reported() -> None:
 
 
 def _fundamentals(rows: list[tuple[str, date, str, float | None, float | None]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"symbol": pl.String, "period_end": pl.Date, "period": pl.String,
-                                      "revenue": pl.Float64, "shares_outstanding": pl.Float64}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "symbol": pl.String,
+            "period_end": pl.Date,
+            "period": pl.String,
+            "revenue": pl.Float64,
+            "shares_outstanding": pl.Float64,
+        },
+        orient="row",
+    )
 
 
 QUARTERS = [date(2024, 3, 31), date(2024, 6, 30), date(2024, 9, 30), date(2024, 12, 31)]
@@ -253,26 +297,40 @@ def test_fy_must_match_the_sum_of_its_quarters_within_10_percent() -> None:
     fails = _failing("fundamentals", off, "revenue")
     assert fails.select("key", "value").rows() == [("MP/2024-12-31/FY", "FY 480.0 vs 400.0 from its quarters")]
     # only when every quarter inside the year is there: three quarters say nothing about the year
-    assert _failing("fundamentals", _fundamentals([*quarters[1:], ("MP", QUARTERS[-1], "FY", 480.0, None)]),
-                    "revenue").height == 0
-    halves = _fundamentals([("LYC.AX", date(2024, 12, 31), "H", 50.0, None), ("LYC.AX", date(2025, 6, 30), "H", 60.0,
-                                                                             None),
-                            ("LYC.AX", date(2025, 6, 30), "FY", 220.0, None)])
+    assert (
+        _failing(
+            "fundamentals", _fundamentals([*quarters[1:], ("MP", QUARTERS[-1], "FY", 480.0, None)]), "revenue"
+        ).height
+        == 0
+    )
+    halves = _fundamentals(
+        [
+            ("LYC.AX", date(2024, 12, 31), "H", 50.0, None),
+            ("LYC.AX", date(2025, 6, 30), "H", 60.0, None),
+            ("LYC.AX", date(2025, 6, 30), "FY", 220.0, None),
+        ]
+    )
     assert _failing("fundamentals", halves, "revenue")["value"].to_list() == ["FY 220.0 vs 110.0 from its halves"]
 
 
 def test_validate_uses_the_stored_splits_and_reports_empty_answers(invoke, db_path: Path) -> None:
     with Store(db_path) as store:
-        store.con.execute("INSERT INTO prices VALUES ('MP', '2025-01-02', 10, 1, 'file', now()), "
-                          "('MP', '2025-01-03', 500, 1, 'file', now())")
-        store.con.execute("INSERT INTO refresh_state (subject, part, attempted_at, status, empty_since) VALUES "
-                          "('LYC.AX', 'fundamentals', '2025-01-05 10:00:00', 'empty', '2025-01-04 09:00:00'), "
-                          "('MP', 'fundamentals', '2025-01-05 10:00:00', 'ok', NULL)")
+        store.con.execute(
+            "INSERT INTO prices VALUES ('MP', '2025-01-02', 10, 1, 'file', now()), "
+            "('MP', '2025-01-03', 500, 1, 'file', now())"
+        )
+        store.con.execute(
+            "INSERT INTO refresh_state (subject, part, attempted_at, status, empty_since) VALUES "
+            "('LYC.AX', 'fundamentals', '2025-01-05 10:00:00', 'empty', '2025-01-04 09:00:00'), "
+            "('MP', 'fundamentals', '2025-01-05 10:00:00', 'ok', NULL)"
+        )
     listed = invoke("validate", "--failures", "--format", "json")
     assert listed.exit_code == 1
     got = {(r["kind"], r["key"], r["column_name"], r["value"]) for r in json.loads(listed.stdout)}
-    assert got == {("prices", "MP/2025-01-03", "close", "500.0 after 10.0"),
-                   ("refresh", "LYC.AX/fundamentals", "status", "empty since 2025-01-04 09:00:00")}
+    assert got == {
+        ("prices", "MP/2025-01-03", "close", "500.0 after 10.0"),
+        ("refresh", "LYC.AX/fundamentals", "status", "empty since 2025-01-04 09:00:00"),
+    }
     with Store(db_path) as store:
         store.con.execute("INSERT INTO splits VALUES ('MP', '2025-01-03', 0.02, 'file', now())")
         store.con.execute("UPDATE refresh_state SET status = 'ok', empty_since = NULL")
@@ -294,6 +352,8 @@ def test_validate_counts_only_what_is_still_kept_out(invoke, db_path: Path, tmp_
     held = json.loads(invoke("validate", "--rejected", "--format", "json").stdout)
     assert [r["key"] for r in held] == [f"MP/{FUTURE}"]
     every = json.loads(invoke("validate", "--rejected", "--include-resolved", "--format", "json").stdout)
-    assert [(r["key"], r["resolved_at"] is not None) for r in every] == [(f"MP/{FUTURE}", False),
-                                                                         ("MP/2025-01-03", True)]
+    assert [(r["key"], r["resolved_at"] is not None) for r in every] == [
+        (f"MP/{FUTURE}", False),
+        ("MP/2025-01-03", True),
+    ]
     assert invoke("validate", "--include-resolved").exit_code == 1

@@ -14,7 +14,7 @@ from screener.watchlist import diff_runs, iso_week, list_runs, load_run, run_wee
 
 ensure_factors()
 
-WEEK1 = date(2026, 6, 5)   # Friday, 2026-W23
+WEEK1 = date(2026, 6, 5)  # Friday, 2026-W23
 WEEK1_MON = date(2026, 6, 1)
 WEEK2 = date(2026, 6, 12)  # 2026-W24
 
@@ -43,9 +43,20 @@ def rules_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def wstore(store):
     syms = ["A", "B", "C", "D", "E", "F"]
-    store.upsert("companies", pl.DataFrame({
-        "symbol": syms, "name": [f"{s} Corp" for s in syms], "country": ["US"] * 6, "currency": ["USD"] * 6,
-        "roles": ["processor"] * 6, "stage": ["producer"] * 6}), provider="file")
+    store.upsert(
+        "companies",
+        pl.DataFrame(
+            {
+                "symbol": syms,
+                "name": [f"{s} Corp" for s in syms],
+                "country": ["US"] * 6,
+                "currency": ["USD"] * 6,
+                "roles": ["processor"] * 6,
+                "stage": ["producer"] * 6,
+            }
+        ),
+        provider="file",
+    )
     return store
 
 
@@ -69,10 +80,18 @@ def test_first_run_is_stored_with_its_provenance(wstore, rules_path: Path) -> No
     assert res.changes.height == 0 and res.previous_run_id is None and not res.replaced
     assert (res.iso_week, res.rules_name, res.as_of) == ("2026-W23", "wk", WEEK1)
     runs = list_runs(wstore)
-    assert runs.select("run_id", "iso_week", "rules", "members", "demo").row(0) == (res.run_id, "2026-W23", "wk", 3,
-                                                                                     False)
-    assert wstore.rows("SELECT rank, symbol FROM watchlist_members WHERE run_id = ? ORDER BY rank",
-                       [res.run_id]) == [(1, "A"), (2, "B"), (3, "C")]
+    assert runs.select("run_id", "iso_week", "rules", "members", "demo").row(0) == (
+        res.run_id,
+        "2026-W23",
+        "wk",
+        3,
+        False,
+    )
+    assert wstore.rows("SELECT rank, symbol FROM watchlist_members WHERE run_id = ? ORDER BY rank", [res.run_id]) == [
+        (1, "A"),
+        (2, "B"),
+        (3, "C"),
+    ]
     run = load_run(wstore, res.run_id)
     assert run.rows.equals(res.rows)
     assert run.rules_hash == res.rules_hash and len(run.rules_hash) == 16
@@ -116,11 +135,18 @@ def test_exit_is_attributed_to_the_factor_that_moved_with_the_event_behind_it(ws
     rules_path = tmp_path / "tight.toml"
     rules_path.write_text(RULES.replace("stay_within = 5", "stay_within = 3"))
     first = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
-    wstore.upsert("events", pl.DataFrame({
-        "symbol": ["B", "B", "B", "A"], "date": [date(2026, 6, 8), date(2026, 6, 20), date(2026, 6, 1),
-                                                 date(2026, 6, 9)],
-        "kind": ["equity_raise", "equity_raise", "equity_raise", "capacity"],
-        "description": ["placement", "later raise", "earlier raise", "new line"]}), provider="file")
+    wstore.upsert(
+        "events",
+        pl.DataFrame(
+            {
+                "symbol": ["B", "B", "B", "A"],
+                "date": [date(2026, 6, 8), date(2026, 6, 20), date(2026, 6, 1), date(2026, 6, 9)],
+                "kind": ["equity_raise", "equity_raise", "equity_raise", "capacity"],
+                "description": ["placement", "later raise", "earlier raise", "new line"],
+            }
+        ),
+        provider="file",
+    )
     res = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(dilution={"B": 0.99}), WEEK2))
     assert res.previous_run_id == first.run_id
     assert res.rows["symbol"].to_list() == ["A", "C", "D"]
@@ -130,8 +156,10 @@ def test_exit_is_attributed_to_the_factor_that_moved_with_the_event_behind_it(ws
     assert b["change"] == "exited" and b["factor"] == "dilution_risk"
     assert b["event"] == "an equity raise (2026-06-08)"
     assert (b["contrib_from"], b["contrib_to"]) == (0.25, 0.0)
-    assert b["text"] == ("exited: dilution_risk_pct 0.50 → 1.00 (score -0.250) after an equity raise (2026-06-08) "
-                         "(was #2, now rank 4 outside the top 3)")
+    assert b["text"] == (
+        "exited: dilution_risk_pct 0.50 → 1.00 (score -0.250) after an equity raise (2026-06-08) "
+        "(was #2, now rank 4 outside the top 3)"
+    )
     assert ch["D"]["change"] == "entered" and ch["D"]["rank_to"] == 3
     assert ch["C"]["change"] == "moved" and (ch["C"]["rank_from"], ch["C"]["rank_to"]) == (3, 2)
     # C climbed because its dilution contribution rose (its peer B's risk pushed C's percentile down)
@@ -174,8 +202,11 @@ def test_show_diff_and_errors(wstore, rules_path: Path) -> None:
     assert diff_runs(wstore).changes.equals(r2.changes)
     assert diff_runs(wstore, r1.run_id, r2.run_id).changes.equals(r2.changes)
     assert diff_runs(wstore, r1.run_id, r2.run_id).warnings == []
-    with pytest.raises(ScreenerError, match=rf"--from run {r2.run_id} \(as of 2026-06-12\) is newer than --to run "
-                       rf"{r1.run_id} \(as of 2026-06-05\); swap them"):
+    with pytest.raises(
+        ScreenerError,
+        match=rf"--from run {r2.run_id} \(as of 2026-06-12\) is newer than --to run "
+        rf"{r1.run_id} \(as of 2026-06-05\); swap them",
+    ):
         diff_runs(wstore, r2.run_id, r1.run_id)
     with pytest.raises(ScreenerError, match="pick two different runs"):
         diff_runs(wstore, r1.run_id, r1.run_id)
@@ -201,8 +232,12 @@ def test_weekly_without_companies_is_a_clear_error(store, rules_path: Path) -> N
 def test_attribution_blames_the_weighted_factor_not_the_biggest_percentile_move(wstore, tmp_path: Path) -> None:
     p = tmp_path / "tight.toml"
     p.write_text(RULES.replace("stay_within = 5", "stay_within = 3"))
-    run_weekly(wstore, p, WEEK1, scores=score_frame([dict(r, pullback=1.0 if r["symbol"] == "B" else 0.5)
-                                                     for r in week_rows()], WEEK1))
+    run_weekly(
+        wstore,
+        p,
+        WEEK1,
+        scores=score_frame([dict(r, pullback=1.0 if r["symbol"] == "B" else 0.5) for r in week_rows()], WEEK1),
+    )
     # B's pullback (not weighted) collapses; its dilution risk (weighted) rises a little; its localization
     # premium (weighted) improves a little. B falls out: only the weighted factor that fell can be the cause.
     rows = [dict(r, pullback=0.5) for r in week_rows(dilution={"B": 0.9}, lp={"B": 0.85})]
@@ -215,22 +250,27 @@ def test_attribution_blames_the_weighted_factor_not_the_biggest_percentile_move(
     assert ch["B"]["contrib_to"] < ch["B"]["contrib_from"]
     assert ch["B"]["text"].startswith("exited: dilution_risk_pct 0.50 → 1.00 (score -0.")
     # a climber is attributed to the factor whose contribution rose most
-    climbers = [r for r in ch.values() if r["change"] in ("entered", "moved") and r["text"].split(":")[1].strip()
-                .startswith(("dilution", "localization"))]
+    climbers = [
+        r
+        for r in ch.values()
+        if r["change"] in ("entered", "moved")
+        and r["text"].split(":")[1].strip().startswith(("dilution", "localization"))
+    ]
     for r in climbers:
         assert r["contrib_to"] > r["contrib_from"], r["text"]
 
 
 def test_exit_through_a_universe_filter_says_which_and_with_what(wstore, tmp_path: Path) -> None:
     p = tmp_path / "liq.toml"
-    p.write_text(RULES.replace("stay_within = 5", "stay_within = 3")
-                 + '[universe]\nmin_liquidity_usd = 1_000_000\n[gates]\ntradeable = "liquidity_pct >= 0.15"\n')
-    base = [dict(r, liquidity=20 - i, **{"liquidity.median_traded_value_usd": 5e6})
-            for i, r in enumerate(week_rows())]
+    p.write_text(
+        RULES.replace("stay_within = 5", "stay_within = 3")
+        + '[universe]\nmin_liquidity_usd = 1_000_000\n[gates]\ntradeable = "liquidity_pct >= 0.15"\n'
+    )
+    base = [dict(r, liquidity=20 - i, **{"liquidity.median_traded_value_usd": 5e6}) for i, r in enumerate(week_rows())]
     run_weekly(wstore, p, WEEK1, scores=score_frame(base, WEEK1))
     after = [dict(r) for r in base]
-    after[0]["liquidity.median_traded_value_usd"] = None            # A: no liquidity data any more
-    after[1]["liquidity"] = 0.0                                       # B: least liquid of all: fails the gate
+    after[0]["liquidity.median_traded_value_usd"] = None  # A: no liquidity data any more
+    after[1]["liquidity"] = 0.0  # B: least liquid of all: fails the gate
     res = run_weekly(wstore, p, WEEK2, scores=score_frame(after, WEEK2))
     ch = {r["symbol"]: r for r in res.changes.iter_rows(named=True)}
     assert ch["A"]["text"] == "exited: no liquidity data (was #1)"
@@ -242,8 +282,7 @@ def test_exit_through_a_universe_filter_says_which_and_with_what(wstore, tmp_pat
     assert ch3["A"] == "entered: was out last run: no liquidity data (now #1)"
 
 
-def test_diff_across_rule_sets_warns_and_latest_is_the_latest_as_of(wstore, rules_path: Path, tmp_path: Path
-                                                                   ) -> None:
+def test_diff_across_rule_sets_warns_and_latest_is_the_latest_as_of(wstore, rules_path: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.toml"
     other.write_text(RULES.replace('name = "wk"', 'name = "other"'))
     a = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(), WEEK2))
@@ -264,12 +303,22 @@ def test_data_freshness_counts_statements_only_once_public(wstore, rules_path: P
     from factors.inputs import SETTINGS
 
     lag = SETTINGS["reporting_lag_days"]["Q"]
-    public = date(2026, 3, 31)   # more than the lag before WEEK1
-    fresh = date(2026, 5, 31)    # a quarter that ended days before WEEK1: not reported yet
+    public = date(2026, 3, 31)  # more than the lag before WEEK1
+    fresh = date(2026, 5, 31)  # a quarter that ended days before WEEK1: not reported yet
     assert (WEEK1 - public).days > lag > (WEEK1 - fresh).days
-    wstore.upsert("fundamentals", pl.DataFrame({
-        "symbol": ["A", "A", "B"], "period_end": [public, fresh, date(2025, 12, 31)], "period": ["Q", "Q", "FY"],
-        "currency": ["USD"] * 3, "revenue": [1.0, 2.0, 3.0]}), provider="file")
+    wstore.upsert(
+        "fundamentals",
+        pl.DataFrame(
+            {
+                "symbol": ["A", "A", "B"],
+                "period_end": [public, fresh, date(2025, 12, 31)],
+                "period": ["Q", "Q", "FY"],
+                "currency": ["USD"] * 3,
+                "revenue": [1.0, 2.0, 3.0],
+            }
+        ),
+        provider="file",
+    )
     res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
     assert "fundamentals 2026-03-31" in res.data_freshness
 
@@ -281,8 +330,18 @@ def test_data_freshness_counts_half_years_after_their_own_lag(wstore, rules_path
     public = date(2026, 2, 28)  # a half year more than its lag before WEEK1
     pending = date(2026, 3, 31)  # past a quarter's lag, inside a half year's
     assert (WEEK1 - public).days > lag["H"] > (WEEK1 - pending).days > lag["Q"]
-    wstore.upsert("fundamentals", pl.DataFrame({
-        "symbol": ["A", "B", "C"], "period_end": [public, pending, date(2025, 12, 31)], "period": ["H", "H", "Q"],
-        "currency": ["USD"] * 3, "revenue": [1.0, 2.0, 3.0]}), provider="file")
+    wstore.upsert(
+        "fundamentals",
+        pl.DataFrame(
+            {
+                "symbol": ["A", "B", "C"],
+                "period_end": [public, pending, date(2025, 12, 31)],
+                "period": ["H", "H", "Q"],
+                "currency": ["USD"] * 3,
+                "revenue": [1.0, 2.0, 3.0],
+            }
+        ),
+        provider="file",
+    )
     res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
     assert "fundamentals 2026-02-28" in res.data_freshness

@@ -40,8 +40,9 @@ def make(sleeps: list[float]):
 
     def _make(*listings: Listing, retries: int = 3) -> tuple[FakeYahoo, YahooProvider]:
         fake = FakeYahoo(listings)
-        provider = YahooProvider(fake, retry=RetryPolicy(retries=retries, base_delay=1.0, max_delay=8.0),
-                                 sleep=sleeps.append, seed=1)
+        provider = YahooProvider(
+            fake, retry=RetryPolicy(retries=retries, base_delay=1.0, max_delay=8.0), sleep=sleeps.append, seed=1
+        )
         return fake, provider
 
     return _make
@@ -72,8 +73,9 @@ def test_capex_is_a_positive_magnitude_and_fcf_is_yahoos(make) -> None:
 def test_missing_fcf_is_derived_and_missing_lines_stay_null() -> None:
     import pandas as pd
 
-    cash_flow = pd.DataFrame({pd.Timestamp("2025-12-31"): [100.0, -30.0]},
-                             index=["Operating Cash Flow", "Capital Expenditure"])
+    cash_flow = pd.DataFrame(
+        {pd.Timestamp("2025-12-31"): [100.0, -30.0]}, index=["Operating Cash Flow", "Capital Expenditure"]
+    )
     income = pd.DataFrame({pd.Timestamp("2025-12-31"): [float("nan")]}, index=["Total Revenue"])
     f = fundamentals_frame("MP", {("cash_flow", "yearly"): cash_flow, ("income", "yearly"): income}, "USD")
     assert f.row(0, named=True)["free_cash_flow"] == 70.0
@@ -210,8 +212,9 @@ def test_an_empty_answer_is_unknown_whatever_form_it_takes(make, answer: str) ->
     assert provider.statement("MP", "income", "yearly") is None  # unknown: no table, no exception, no zeros
     tables, problems = provider.statements("MP")
     assert problems == []
-    assert [k for k, t in tables.items() if t is None] == [(s, "yearly") for s in ("income", "balance_sheet",
-                                                                                  "cash_flow")]
+    assert [k for k, t in tables.items() if t is None] == [
+        (s, "yearly") for s in ("income", "balance_sheet", "cash_flow")
+    ]
     fake.clear_failures()  # the failed answer was not memoised: the next request asks Yahoo again
     assert provider.statement("MP", "income", "yearly") is not None
 
@@ -311,8 +314,13 @@ def test_a_retry_that_would_outlast_the_deadline_is_not_waited_for(make, sleeps:
 def test_an_asx_quarterly_table_of_half_years_is_read_as_half_years(make) -> None:
     from _yahoo_helpers import HALF_YEAR_ENDS, synthetic_statements
 
-    lyc = Listing("LYC.AX", quote_currency="AUD", financial_currency="AUD", timezone="Australia/Sydney",
-                  statements=synthetic_statements("AUD", quarter_ends=HALF_YEAR_ENDS, quarter_type="6M"))
+    lyc = Listing(
+        "LYC.AX",
+        quote_currency="AUD",
+        financial_currency="AUD",
+        timezone="Australia/Sydney",
+        statements=synthetic_statements("AUD", quarter_ends=HALF_YEAR_ENDS, quarter_type="6M"),
+    )
     _, provider = make(lyc, Listing("MP"))
     f = provider.fundamentals("LYC.AX")
     sub = f.filter(pl.col("period") != "FY").sort("period_end")
@@ -330,9 +338,14 @@ def _month_end(year: int, month: int) -> date:
 
 
 period_ends = st.builds(
-    lambda label, n, year, month, jitter: (label, [
-        _month_end(year, month + k * (3 if label == "Q" else 6)) + timedelta(days=jitter[k]) for k in range(n)]),
-    st.sampled_from(["Q", "H"]), st.integers(2, 8), st.integers(2000, 2030), st.integers(1, 12),
+    lambda label, n, year, month, jitter: (
+        label,
+        [_month_end(year, month + k * (3 if label == "Q" else 6)) + timedelta(days=jitter[k]) for k in range(n)],
+    ),
+    st.sampled_from(["Q", "H"]),
+    st.integers(2, 8),
+    st.integers(2000, 2030),
+    st.integers(1, 12),
     st.lists(st.integers(-3, 3), min_size=8, max_size=8),
 )
 
@@ -355,7 +368,7 @@ def test_a_missing_column_never_makes_a_wrong_period(case: tuple[str, list[date]
 
     label, ends = case
     gone = data.draw(st.integers(1, len(ends) - 2))
-    periods = column_periods(ends[:gone] + ends[gone + 1:], "quarterly")
+    periods = column_periods(ends[:gone] + ends[gone + 1 :], "quarterly")
     assert set(periods.values()) <= {label, None}
     assert list(periods.values()).count(label) >= len(ends) - 4  # only the neighbours of the gap can be unknown
 
@@ -376,8 +389,10 @@ def test_a_lone_quarterly_column_is_left_out_and_said_so() -> None:
     notes: list[str] = []
     f = fundamentals_frame("X", {("income", "quarterly"): income}, "USD", notes=notes)
     assert f.height == 0
-    assert notes == ["statement columns ending 2026-06-30 left out: their period (quarter, half or year) cannot be "
-                     "told from their spacing"]
+    assert notes == [
+        "statement columns ending 2026-06-30 left out: their period (quarter, half or year) cannot be "
+        "told from their spacing"
+    ]
 
 
 # -- splits -----------------------------------------------------------------------------------------------------

@@ -90,8 +90,9 @@ class ScreenerGroup(click.Group):
             if os.environ.get("SCREENER_DEBUG"):
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(f"Internal error: {type(exc).__name__}: {first} (rerun with SCREENER_DEBUG=1 for details)",
-                       err=True)
+            click.echo(
+                f"Internal error: {type(exc).__name__}: {first} (rerun with SCREENER_DEBUG=1 for details)", err=True
+            )
             ctx.exit(2)
         return None
 

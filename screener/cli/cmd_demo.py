@@ -8,8 +8,14 @@ from screener.cli.options import format_option, note, store_from
 
 
 @click.command()
-@click.option("--export", "export_path", type=click.Path(dir_okay=False), default="screener-demo-watchlist.xlsx",
-              show_default=True, help="Spreadsheet to write (.xlsx, .csv, .parquet or .json).")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False),
+    default="screener-demo-watchlist.xlsx",
+    show_default=True,
+    help="Spreadsheet to write (.xlsx, .csv, .parquet or .json).",
+)
 @click.option("--no-export", is_flag=True, default=False, help="Do not write the spreadsheet.")
 @format_option
 @click.pass_context
@@ -26,8 +32,9 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     if not no_export:
         check_target(export_path)  # before anything is loaded, scored or stored
     with store_from(ctx) as store:
-        live = [p for t, ps in store.providers().items() if t != "companies" for p in ps
-                if p not in ("demo", "bundled")]
+        live = [
+            p for t, ps in store.providers().items() if t != "companies" for p in ps if p not in ("demo", "bundled")
+        ]
         if live:
             raise ScreenerError(
                 f"the store {store.path} holds real market data (providers: {', '.join(sorted(set(live)))}); "
@@ -36,12 +43,15 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
         init = load_bundled(store)
         counts = load_demo(store)
         n_companies = init.companies_added + init.companies_updated + init.companies_kept_user
-        note(f"store {store.path}: {plural(n_companies, 'company')}; "
-             + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        note(
+            f"store {store.path}: {plural(n_companies, 'company')}; " + ", ".join(f"{n} {k}" for k, n in counts.items())
+        )
         held = int(store.scalar("SELECT count(*) FROM rejected_rows WHERE provider = 'demo' AND resolved_at IS NULL"))
         if held:
-            note(f"{held} demo value(s) failed validation and were kept out; list them with "
-                 "'screener validate --rejected'")
+            note(
+                f"{held} demo value(s) failed validation and were kept out; list them with "
+                "'screener validate --rejected'"
+            )
         result = run_weekly(store, "default")
         print_weekly(result, fmt)
         if not no_export:

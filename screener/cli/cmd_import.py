@@ -8,10 +8,18 @@ from screener.contract import KIND_NAMES
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--kind", type=click.Choice(KIND_NAMES), default=None,
-              help="File kind; default: taken from each file name (companies.csv, prices.parquet, ...).")
-@click.option("--quarantine", is_flag=True, default=False,
-              help="Store rows that pass validation and record failing rows, instead of all-or-nothing.")
+@click.option(
+    "--kind",
+    type=click.Choice(KIND_NAMES),
+    default=None,
+    help="File kind; default: taken from each file name (companies.csv, prices.parquet, ...).",
+)
+@click.option(
+    "--quarantine",
+    is_flag=True,
+    default=False,
+    help="Store rows that pass validation and record failing rows, instead of all-or-nothing.",
+)
 @format_option
 @click.pass_context
 def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quarantine: bool, fmt: str) -> None:

@@ -19,5 +19,7 @@ def init(ctx: click.Context) -> None:
             f"{res.events_added} events added"
         )
         if res.rejected:
-            note(f"{res.rejected} bundled row(s) failed validation and were kept out; list them with "
-                 "'screener validate --rejected'")
+            note(
+                f"{res.rejected} bundled row(s) failed validation and were kept out; list them with "
+                "'screener validate --rejected'"
+            )

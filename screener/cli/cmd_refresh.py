@@ -41,23 +41,53 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> o
 
 
 @click.command()
-@click.option("--symbols", multiple=True, metavar="SYM[,SYM...]",
-              help="Symbols to refresh (repeat the option or separate with commas); default: the whole universe.")
+@click.option(
+    "--symbols",
+    multiple=True,
+    metavar="SYM[,SYM...]",
+    help="Symbols to refresh (repeat the option or separate with commas); default: the whole universe.",
+)
 @click.option("--max-age", "max_age", default=None, callback=_max_age, help=MAX_AGE_HELP)
-@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True,
-              help="Symbols fetched at once. More is faster but more likely to be rate-limited by Yahoo.")
-@click.option("--deadline", default="20m", show_default=True, metavar="DURATION", callback=_deadline,
-              help=DEADLINE_HELP)
-@click.option("--max-requests", "max_requests", type=click.IntRange(min=0), default=3000, show_default=True,
-              help=MAX_REQUESTS_HELP)
-@click.option("--overwrite-imports", "overwrite_imports", is_flag=True, default=False,
-              help="Let Yahoo replace rows you imported yourself (provider 'file'). By default your own import "
-                   "wins and the report counts the Yahoo rows it kept out.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=2,
+    show_default=True,
+    help="Symbols fetched at once. More is faster but more likely to be rate-limited by Yahoo.",
+)
+@click.option(
+    "--deadline", default="20m", show_default=True, metavar="DURATION", callback=_deadline, help=DEADLINE_HELP
+)
+@click.option(
+    "--max-requests",
+    "max_requests",
+    type=click.IntRange(min=0),
+    default=3000,
+    show_default=True,
+    help=MAX_REQUESTS_HELP,
+)
+@click.option(
+    "--overwrite-imports",
+    "overwrite_imports",
+    is_flag=True,
+    default=False,
+    help="Let Yahoo replace rows you imported yourself (provider 'file'). By default your own import "
+    "wins and the report counts the Yahoo rows it kept out.",
+)
 @click.option("--quiet", is_flag=True, default=False, help="No progress bar and no notes on stderr.")
 @format_option
 @click.pass_context
-def refresh(ctx: click.Context, symbols: tuple[str, ...], max_age: object, workers: int, deadline: object,
-            max_requests: int, overwrite_imports: bool, quiet: bool, fmt: str) -> None:
+def refresh(
+    ctx: click.Context,
+    symbols: tuple[str, ...],
+    max_age: object,
+    workers: int,
+    deadline: object,
+    max_requests: int,
+    overwrite_imports: bool,
+    quiet: bool,
+    fmt: str,
+) -> None:
     """Fetch live statements, share counts, prices, splits and FX from Yahoo Finance, validate them, and store them.
 
     Incremental: fresh symbols cost no request, prices resume at the last stored date. A symbol that fails, or
@@ -75,9 +105,16 @@ def refresh(ctx: click.Context, symbols: tuple[str, ...], max_age: object, worke
 
         raise ScreenerError("--symbols was given but names no symbol; e.g. --symbols MP,LYC.AX")
     with store_from(ctx) as store:
-        report = run_refresh(store, symbols=wanted or None, max_age=max_age, workers=workers,  # type: ignore[arg-type]
-                             progress=not quiet and stderr_is_terminal(), note=None if quiet else note,
-                             deadline=deadline or timedelta(0), max_requests=max_requests,  # type: ignore[arg-type]
-                             override_imports=overwrite_imports)
+        report = run_refresh(
+            store,
+            symbols=wanted or None,
+            max_age=max_age,
+            workers=workers,  # type: ignore[arg-type]
+            progress=not quiet and stderr_is_terminal(),
+            note=None if quiet else note,
+            deadline=deadline or timedelta(0),
+            max_requests=max_requests,  # type: ignore[arg-type]
+            override_imports=overwrite_imports,
+        )
     render(report.table(), fmt)
     report.raise_if_problems()

@@ -27,8 +27,10 @@ def list_(fmt: str) -> None:
 
     df = catalog()
     render(df, fmt)
-    note(f"{plural(df.height, 'rule set')}; --rules takes the name (or runs_as); add your own as NAME.toml in "
-         f"{user_rules_dir()} or pass --rules PATH")
+    note(
+        f"{plural(df.height, 'rule set')}; --rules takes the name (or runs_as); add your own as NAME.toml in "
+        f"{user_rules_dir()} or pass --rules PATH"
+    )
 
 
 @rules.command("check")

@@ -14,16 +14,27 @@ def table_view(frame: pl.DataFrame) -> pl.DataFrame:
     """The compact columns a terminal can show: who, how big, each factor's percentile, completeness, flags."""
     from factors.registry import FACTORS
 
-    cols = ["symbol", "role_class", "region", "market_cap_usd", *(s.pct_column for s in FACTORS.values()),
-            "data_completeness", "flags"]
+    cols = [
+        "symbol",
+        "role_class",
+        "region",
+        "market_cap_usd",
+        *(s.pct_column for s in FACTORS.values()),
+        "data_completeness",
+        "flags",
+    ]
     return frame.select([c for c in cols if c in frame.columns])
 
 
 @click.command()
 @as_of_option
 @format_option
-@click.option("--recompute", is_flag=True, default=False,
-              help="Compute again even when scores stored for this date are still current.")
+@click.option(
+    "--recompute",
+    is_flag=True,
+    default=False,
+    help="Compute again even when scores stored for this date are still current.",
+)
 @click.pass_context
 def score(ctx: click.Context, as_of: object, fmt: str, recompute: bool) -> None:
     """Score every company on every factor as of a date: value, percentile, components, market cap, completeness

@@ -10,22 +10,56 @@ from screener.render import render
 
 
 @click.command()
-@click.option("--rules", "rules_ref", default=None, metavar="NAME|PATH",
-              help="Rank with a rule set (its filters, gates, weights and tilts); default: filter only.")
-@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
-              help="Keep companies with this role (repeat: any of them).")
-@click.option("--country", "countries", multiple=True, metavar="CODE|REGION",
-              help="ISO country code or region, e.g. KR, JP, europe (repeat).")
-@click.option("--where", "where", default=None, metavar="EXPR",
-              help="Condition in the rule language, e.g. \"net_cash_usd > 0 and dilution_risk_pct < 0.5\".")
-@click.option("--sort", "sort", default=None, metavar="FACTOR[:asc|:desc]",
-              help="Sort by a factor (best first) or any numeric column (largest first).")
+@click.option(
+    "--rules",
+    "rules_ref",
+    default=None,
+    metavar="NAME|PATH",
+    help="Rank with a rule set (its filters, gates, weights and tilts); default: filter only.",
+)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(ROLES),
+    help="Keep companies with this role (repeat: any of them).",
+)
+@click.option(
+    "--country",
+    "countries",
+    multiple=True,
+    metavar="CODE|REGION",
+    help="ISO country code or region, e.g. KR, JP, europe (repeat).",
+)
+@click.option(
+    "--where",
+    "where",
+    default=None,
+    metavar="EXPR",
+    help='Condition in the rule language, e.g. "net_cash_usd > 0 and dilution_risk_pct < 0.5".',
+)
+@click.option(
+    "--sort",
+    "sort",
+    default=None,
+    metavar="FACTOR[:asc|:desc]",
+    help="Sort by a factor (best first) or any numeric column (largest first).",
+)
 @click.option("--top", "top", type=click.IntRange(min=1), default=None, help="Show at most N rows (with --rules: N).")
 @as_of_option
 @format_option
 @click.pass_context
-def screen(ctx: click.Context, rules_ref: str | None, roles: tuple[str, ...], countries: tuple[str, ...],
-           where: str | None, sort: str | None, top: int | None, as_of: object, fmt: str) -> None:
+def screen(
+    ctx: click.Context,
+    rules_ref: str | None,
+    roles: tuple[str, ...],
+    countries: tuple[str, ...],
+    where: str | None,
+    sort: str | None,
+    top: int | None,
+    as_of: object,
+    fmt: str,
+) -> None:
     """Filter and rank the stored scores without storing a run.
 
     Example: screener screen --role processor --country KR --country JP --where "net_cash_usd > 0" --sort dilution_risk
@@ -33,8 +67,16 @@ def screen(ctx: click.Context, rules_ref: str | None, roles: tuple[str, ...], co
     from screener.screen import run_screen
 
     with store_from(ctx) as store:
-        res = run_screen(store, rules=rules_ref, roles=roles, countries=countries, where=where, sort=sort, top=top,
-                         as_of=to_date(as_of))
+        res = run_screen(
+            store,
+            rules=rules_ref,
+            roles=roles,
+            countries=countries,
+            where=where,
+            sort=sort,
+            top=top,
+            as_of=to_date(as_of),
+        )
     if res.demo:
         from screener.cli.options import DEMO_BANNER
 

@@ -8,8 +8,14 @@ from screener.cli.options import DEMO_BANNER, as_of_option, note, store_from, to
 @click.command()
 @click.argument("symbol")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table: one titled table per section; json: one object with a key per section.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: one titled table per section; json: one object with a key per section.",
+)
 @click.pass_context
 def show(ctx: click.Context, symbol: str, as_of: object, fmt: str) -> None:
     """The company card for SYMBOL (a symbol, a company name or a unique part of one): identity, role tags and their

@@ -13,17 +13,32 @@ def universe() -> None:
 
 
 @universe.command("list")
-@click.option("--role", "roles", multiple=True, type=click.Choice(ROLES),
-              help="Keep companies with this role; repeat to keep any of several.")
-@click.option("--country", "countries", multiple=True,
-              help="ISO country code or region (north_america, europe, japan, korea, australia, china, other); "
-                   "repeat to keep any of several.")
-@click.option("--stage", "stages", multiple=True, type=click.Choice(STAGES),
-              help="Keep companies at this stage; repeat to keep any of several.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(ROLES),
+    help="Keep companies with this role; repeat to keep any of several.",
+)
+@click.option(
+    "--country",
+    "countries",
+    multiple=True,
+    help="ISO country code or region (north_america, europe, japan, korea, australia, china, other); "
+    "repeat to keep any of several.",
+)
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=click.Choice(STAGES),
+    help="Keep companies at this stage; repeat to keep any of several.",
+)
 @format_option
 @click.pass_context
-def list_(ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...], stages: tuple[str, ...],
-          fmt: str) -> None:
+def list_(
+    ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...], stages: tuple[str, ...], fmt: str
+) -> None:
     """List companies with their roles, country, region and stage."""
     from screener.universe import list_universe
 

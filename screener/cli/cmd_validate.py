@@ -6,17 +6,30 @@ from screener.cli.options import format_option, note, store_from
 
 
 @click.command()
-@click.option("--failures", "show_failures", is_flag=True, default=False,
-              help="List every failing stored value (kind, key, column, expectation, value) instead of the summary.")
-@click.option("--rejected", "show_rejected", is_flag=True, default=False,
-              help="List the rows that validation still keeps out of the store (import --quarantine, refresh, "
-                   "demo, init), with their reasons.")
-@click.option("--include-resolved", is_flag=True, default=False,
-              help="With --rejected: also list rejections a later load resolved by storing the same key.")
+@click.option(
+    "--failures",
+    "show_failures",
+    is_flag=True,
+    default=False,
+    help="List every failing stored value (kind, key, column, expectation, value) instead of the summary.",
+)
+@click.option(
+    "--rejected",
+    "show_rejected",
+    is_flag=True,
+    default=False,
+    help="List the rows that validation still keeps out of the store (import --quarantine, refresh, "
+    "demo, init), with their reasons.",
+)
+@click.option(
+    "--include-resolved",
+    is_flag=True,
+    default=False,
+    help="With --rejected: also list rejections a later load resolved by storing the same key.",
+)
 @format_option
 @click.pass_context
-def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, include_resolved: bool,
-             fmt: str) -> None:
+def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, include_resolved: bool, fmt: str) -> None:
     """Re-run the validation suites over everything stored and report, per kind and expectation, how many rows
     were checked, how many failed and which keys. Exits 1 when anything stored fails.
 
@@ -46,8 +59,9 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, inclu
         result = validate_store(store)
         # one rejected row can fail several expectations: count rows (source and key), not failing values; a
         # rejection that a later load resolved (it stored the same key) no longer keeps anything out
-        held = int(store.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows "
-                                "WHERE resolved_at IS NULL") or 0)
+        held = int(
+            store.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows WHERE resolved_at IS NULL") or 0
+        )
     if show_failures:
         render(result.failures.select("kind", "key", "column_name", "expectation", "value"), fmt)
     else:

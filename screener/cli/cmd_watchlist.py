@@ -29,16 +29,29 @@ def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
         run, rows = show_run(store, run_ref)
     if run.demo:
         note(DEMO_BANNER)
-    note(f"run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of}; {plural(rows.height, 'member')}; "
-         f"data: {run.data_freshness}")
+    note(
+        f"run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of}; {plural(rows.height, 'member')}; "
+        f"data: {run.data_freshness}"
+    )
     render(table_view(rows) if fmt == "table" else rows, fmt)
 
 
 @watchlist.command("diff")
-@click.option("--from", "from_ref", default=None, metavar="RUN",
-              help="Earlier run id (default: the previous run of the same rules as --to).")
-@click.option("--to", "to_ref", default="latest", show_default=True, metavar="RUN",
-              help="Later run id, or latest (the latest as-of date).")
+@click.option(
+    "--from",
+    "from_ref",
+    default=None,
+    metavar="RUN",
+    help="Earlier run id (default: the previous run of the same rules as --to).",
+)
+@click.option(
+    "--to",
+    "to_ref",
+    default="latest",
+    show_default=True,
+    metavar="RUN",
+    help="Later run id, or latest (the latest as-of date).",
+)
 @format_option
 @click.pass_context
 def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> None:
@@ -66,8 +79,10 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> Non
         note(f"no changes from run {d.from_run.run_id} to run {to.run_id}")
         return
     render(changes.select("change", "symbol", "name", "text") if fmt == "table" else changes, fmt)
-    note(f"{plural(changes.height, 'change')} from run {d.from_run.run_id} ({d.from_run.as_of}) to run {to.run_id} "
-         f"({to.as_of})")
+    note(
+        f"{plural(changes.height, 'change')} from run {d.from_run.run_id} ({d.from_run.as_of}) to run {to.run_id} "
+        f"({to.as_of})"
+    )
 
 
 @watchlist.command("runs")

@@ -14,11 +14,22 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--rules", "rules_ref", default="default", show_default=True, metavar="NAME|PATH",
-              help="Rule set name (see 'screener rules list') or path to a .toml file.")
+@click.option(
+    "--rules",
+    "rules_ref",
+    default="default",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="Rule set name (see 'screener rules list') or path to a .toml file.",
+)
 @as_of_option
-@click.option("--export", "export_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the run to this file: .xlsx workbook, or .csv/.parquet/.json rows.")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the run to this file: .xlsx workbook, or .csv/.parquet/.json rows.",
+)
 @format_option
 @click.pass_context
 def weekly(ctx: click.Context, rules_ref: str, as_of: object, export_path: str | None, fmt: str) -> None:
@@ -48,8 +59,10 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
     if res.demo:
         note(DEMO_BANNER)
     verb = "replaced this week's run" if res.replaced else "stored"
-    note(f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
-         f"{plural(res.rows.height, 'member')}; data: {res.data_freshness}")
+    note(
+        f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
+        f"{plural(res.rows.height, 'member')}; data: {res.data_freshness}"
+    )
     if fmt == "table":
         render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
         if res.previous_run_id is None:
@@ -57,8 +70,11 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
         elif res.changes.height == 0:
             note(f"no changes since run {res.previous_run_id}")
         else:
-            render(res.changes.select("change", "symbol", "name", "text"), fmt,
-                   title=f"Changes since run {res.previous_run_id}")
+            render(
+                res.changes.select("change", "symbol", "name", "text"),
+                fmt,
+                title=f"Changes since run {res.previous_run_id}",
+            )
     else:
         render(res.rows, fmt)
         for sym, line in res.changes.select("symbol", "text").iter_rows():

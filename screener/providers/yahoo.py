@@ -139,8 +139,14 @@ class RunGuard:
     ``clock`` is a monotonic clock in seconds, injectable so that tests decide when the deadline passes.
     """
 
-    def __init__(self, *, deadline: float | None = None, max_requests: int | None = None,
-                 deadline_label: str | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        deadline: float | None = None,
+        max_requests: int | None = None,
+        deadline_label: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
         self._ends_at = clock() + deadline if deadline else None
         self._deadline_label = deadline_label or (f"{deadline:g}s" if deadline else "")
@@ -300,8 +306,16 @@ def _is_unreachable(exc: BaseException) -> bool:
 def _is_network_error(exc: BaseException) -> bool:
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True
-    return type(exc).__name__ in {"Timeout", "ConnectTimeout", "ReadTimeout", "ConnectionError", "DNSError",
-                                  "ProxyError", "SSLError", "ChunkedEncodingError"}
+    return type(exc).__name__ in {
+        "Timeout",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "ConnectionError",
+        "DNSError",
+        "ProxyError",
+        "SSLError",
+        "ChunkedEncodingError",
+    }
 
 
 #: One statement request at a time in the whole process; see ``YahooProvider.statement``.
@@ -389,8 +403,13 @@ def column_periods(ends: Iterable[date], freq: str) -> dict[date, str | None]:
     return out
 
 
-def fundamentals_frame(symbol: str, tables: Mapping[tuple[str, str], Any], currency: str,
-                       shares: pl.DataFrame | None = None, notes: list[str] | None = None) -> pl.DataFrame:
+def fundamentals_frame(
+    symbol: str,
+    tables: Mapping[tuple[str, str], Any],
+    currency: str,
+    shares: pl.DataFrame | None = None,
+    notes: list[str] | None = None,
+) -> pl.DataFrame:
     """Merge the six statements into contract ``fundamentals`` rows.
 
     - each column's period (``Q``, ``H``, ``FY``) comes from ``column_periods``; a column whose period cannot be
@@ -418,8 +437,10 @@ def fundamentals_frame(symbol: str, tables: Mapping[tuple[str, str], Any], curre
             merged.setdefault((period_end, period), {}).update(values)
     if unlabelled and notes is not None:
         shown = ", ".join(d.isoformat() for d in sorted(unlabelled))
-        notes.append(f"statement columns ending {shown} left out: their period (quarter, half or year) cannot be "
-                     "told from their spacing")
+        notes.append(
+            f"statement columns ending {shown} left out: their period (quarter, half or year) cannot be "
+            "told from their spacing"
+        )
     share_points = _share_points(shares)
     rows = []
     for (period_end, period), values in sorted(merged.items()):
@@ -472,8 +493,9 @@ def price_scale(quote_currency: str | None, unit: str | None) -> tuple[float, st
         return q_factor, q_iso
     u_iso, u_factor = normalise_currency(unit)
     if u_iso != q_iso:
-        raise ProviderError(f"Yahoo quotes it in {quote_currency} but the universe lists {unit}; "
-                            "fix the company's currency")
+        raise ProviderError(
+            f"Yahoo quotes it in {quote_currency} but the universe lists {unit}; fix the company's currency"
+        )
     return q_factor / u_factor, unit
 
 
@@ -493,9 +515,10 @@ def profile_row(symbol: str, info: Mapping[str, Any]) -> dict[str, Any]:
     market_cap = shares * price if shares is not None and price is not None else None
     if market_cap is None and factor == 1.0:
         market_cap = _number(info.get("marketCap"))
-    text = {k: (str(info[k]).strip() or None) if info.get(k) is not None else None
-            for k in ("longName", "shortName", "financialCurrency", "country", "sector", "industry",
-                      "longBusinessSummary")}
+    text = {
+        k: (str(info[k]).strip() or None) if info.get(k) is not None else None
+        for k in ("longName", "shortName", "financialCurrency", "country", "sector", "industry", "longBusinessSummary")
+    }
     return {
         "symbol": symbol,
         "name": text["longName"] or text["shortName"],
@@ -520,8 +543,10 @@ def splits_frame(symbol: str, history: Any) -> pl.DataFrame:
     points = [(d, r) for d, r in _series_points(column) if r > 0]
     if not points:
         return pl.DataFrame(schema=schema)
-    return pl.DataFrame({"symbol": [symbol] * len(points), "date": [d for d, _ in points],
-                         "ratio": [r for _, r in points]}, schema=schema)
+    return pl.DataFrame(
+        {"symbol": [symbol] * len(points), "date": [d for d, _ in points], "ratio": [r for _, r in points]},
+        schema=schema,
+    )
 
 
 def _series_points(series: Any) -> list[tuple[date, float]]:
@@ -552,8 +577,15 @@ class YahooProvider:
 
     name = PROVIDER_NAME
 
-    def __init__(self, session: Any = None, *, retry: RetryPolicy | None = None, cache_dir: Path | None = None,
-                 sleep: Callable[[float], None] = time.sleep, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        session: Any = None,
+        *,
+        retry: RetryPolicy | None = None,
+        cache_dir: Path | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
         self.session = session
         self.retry = retry or RetryPolicy()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_home() / "yfinance"
@@ -618,8 +650,10 @@ class YahooProvider:
                     delay = self.retry.delay(attempt, self._rng)
                     left = guard.time_left() if guard is not None else None
                     if left is not None and delay >= left:  # the wait alone would outlast the run
-                        raise type(err)(f"{err} (gave up after {attempt + 1} attempts: the run's deadline is "
-                                        "sooner than the next retry)") from None
+                        raise type(err)(
+                            f"{err} (gave up after {attempt + 1} attempts: the run's deadline is "
+                            "sooner than the next retry)"
+                        ) from None
                     self.retries += 1
                     self._pause_until = max(self._pause_until, time.monotonic() + delay)
                 self.ledger().retries += 1
@@ -685,8 +719,9 @@ class YahooProvider:
                 problems.append(str(exc))
         return tables, problems
 
-    def fundamentals(self, symbol: str, currency: str | None = None,
-                     shares: pl.DataFrame | None = None) -> pl.DataFrame:
+    def fundamentals(
+        self, symbol: str, currency: str | None = None, shares: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         """Contract ``fundamentals`` rows. The statement currency is ``currency`` or Yahoo's ``financialCurrency``;
         raises when neither is known, because a number without its currency cannot be converted. A statement that
         fails is left out (its columns stay null); only when every one fails does this raise."""
@@ -706,17 +741,21 @@ class YahooProvider:
         repeated date keeps its last count. Empty when Yahoo has none. ``end`` defaults to today (see ``prices``)."""
         end = end or date.today()
         start = start or end - timedelta(days=5 * 365)
-        series = self.call("share count", lambda: self.ticker(symbol).get_shares_full(
-            start=start.isoformat(), end=_exclusive_end(end)))
+        series = self.call(
+            "share count", lambda: self.ticker(symbol).get_shares_full(start=start.isoformat(), end=_exclusive_end(end))
+        )
         points = _series_points(series)
         schema = {"symbol": pl.String, "date": pl.Date, "shares": pl.Float64}
         if not points:
             return pl.DataFrame(schema=schema)
-        return pl.DataFrame({"symbol": [symbol] * len(points), "date": [d for d, _ in points],
-                             "shares": [n for _, n in points]}, schema=schema).filter(pl.col("shares") > 0)
+        return pl.DataFrame(
+            {"symbol": [symbol] * len(points), "date": [d for d, _ in points], "shares": [n for _, n in points]},
+            schema=schema,
+        ).filter(pl.col("shares") > 0)
 
-    def prices(self, symbol: str, start: date | None = None, *, unit: str | None = None,
-               end: date | None = None) -> PriceHistory:
+    def prices(
+        self, symbol: str, start: date | None = None, *, unit: str | None = None, end: date | None = None
+    ) -> PriceHistory:
         """Daily closes (contract ``prices``) from ``start`` to ``end`` (both inclusive, exchange dates), scaled from
         Yahoo's quote unit to ``unit`` (see ``price_scale``). Closes are split-adjusted, not dividend-adjusted
         (``auto_adjust=False``). The split actions of the same window come with them, from the same request
@@ -732,8 +771,9 @@ class YahooProvider:
 
         def fetch() -> Any:
             t = self.ticker(symbol)
-            table = t.history(start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False,
-                              actions=True)
+            table = t.history(
+                start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False, actions=True
+            )
             holder["meta"] = t.get_history_metadata() or {}
             return table
 
@@ -746,8 +786,12 @@ class YahooProvider:
         closes = _series_points(table["Close"])
         volumes = dict(_series_points(table["Volume"])) if "Volume" in table.columns else {}
         frame = pl.DataFrame(
-            {"symbol": [symbol] * len(closes), "date": [d for d, _ in closes],
-             "close": [c * scale for _, c in closes], "volume": [volumes.get(d) for d, _ in closes]},
+            {
+                "symbol": [symbol] * len(closes),
+                "date": [d for d, _ in closes],
+                "close": [c * scale for _, c in closes],
+                "volume": [volumes.get(d) for d, _ in closes],
+            },
             schema=schema,
         )
         return PriceHistory(frame, quote, out_unit, scale, splits_frame(symbol, table))
@@ -762,10 +806,16 @@ class YahooProvider:
         end = end or date.today()
         start = start or end - timedelta(days=5 * 365)
         pair = f"{iso}USD=X"
-        table = self.call(f"fx {pair}", lambda: self.ticker(pair).history(
-            start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False, actions=False))
+        table = self.call(
+            f"fx {pair}",
+            lambda: self.ticker(pair).history(
+                start=start.isoformat(), end=_exclusive_end(end), interval="1d", auto_adjust=False, actions=False
+            ),
+        )
         if table is None or getattr(table, "empty", True):
             return pl.DataFrame(schema=schema)
         closes = _series_points(table["Close"])
-        return pl.DataFrame({"currency": [iso] * len(closes), "date": [d for d, _ in closes],
-                             "usd_per_unit": [c for _, c in closes]}, schema=schema)
+        return pl.DataFrame(
+            {"currency": [iso] * len(closes), "date": [d for d, _ in closes], "usd_per_unit": [c for _, c in closes]},
+            schema=schema,
+        )

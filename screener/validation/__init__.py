@@ -29,8 +29,16 @@ if TYPE_CHECKING:
     from screener.importer import ParsedFile
     from screener.store import Store
 
-__all__ = ["SUITE_KINDS", "Check", "StoreValidation", "checks_for", "key_columns", "validate_frame",
-           "validate_parsed", "validate_store"]
+__all__ = [
+    "SUITE_KINDS",
+    "Check",
+    "StoreValidation",
+    "checks_for",
+    "key_columns",
+    "validate_frame",
+    "validate_parsed",
+    "validate_store",
+]
 
 SUMMARY_SCHEMA: dict[str, type[pl.DataType]] = {
     "kind": pl.String,
@@ -44,8 +52,9 @@ SUMMARY_SCHEMA: dict[str, type[pl.DataType]] = {
 KEYS_SHOWN = 10
 
 
-def validate_frame(kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None,
-                   splits: pl.DataFrame | None = None) -> pl.DataFrame:
+def validate_frame(
+    kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None, splits: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Failing values of ``frame`` against the suite of ``kind``: columns source, row (0-based index + 2, the
     spreadsheet row), kind, key, expectation, column_name, value. Empty when every row passes."""
     from screener.validation.derived import derive
@@ -55,8 +64,9 @@ def validate_frame(kind: str, frame: pl.DataFrame, source: str, *, today: date |
     return failures_frame(kind, derived, run_checks(kind, derived, today), source)
 
 
-def validate_parsed(parsed: Sequence[ParsedFile], *, today: date | None = None,
-                    splits: pl.DataFrame | None = None) -> dict[Path, pl.DataFrame]:
+def validate_parsed(
+    parsed: Sequence[ParsedFile], *, today: date | None = None, splits: pl.DataFrame | None = None
+) -> dict[Path, pl.DataFrame]:
     """Failing values per imported file (an empty frame for a clean file)."""
     return {pf.path: validate_frame(pf.kind, pf.frame, str(pf.path), today=today, splits=splits) for pf in parsed}
 
@@ -80,7 +90,8 @@ def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
     frames["shares"] = share_history(store)
     frames["market_cap"] = stored_market_caps(store)
     frames["refresh"] = store.query(
-        "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part")
+        "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part"
+    )
     return frames
 
 
@@ -102,11 +113,19 @@ def validate_store(store: Store, *, today: date | None = None) -> StoreValidatio
         for res in results:
             part = failures_frame(kind, derived, [res], f"store:{kind}")
             keys = sorted(set(part["key"].to_list()))
-            shown = "; ".join(keys[:KEYS_SHOWN]) + (f"; ... and {len(keys) - KEYS_SHOWN} more"
-                                                    if len(keys) > KEYS_SHOWN else "")
-            summary_rows.append({"kind": kind, "expectation": res.check.label,
-                                 "column_name": res.check.column_name, "checked": res.checked,
-                                 "failed": len(res.failed_rows), "failing_keys": shown or None})
+            shown = "; ".join(keys[:KEYS_SHOWN]) + (
+                f"; ... and {len(keys) - KEYS_SHOWN} more" if len(keys) > KEYS_SHOWN else ""
+            )
+            summary_rows.append(
+                {
+                    "kind": kind,
+                    "expectation": res.check.label,
+                    "column_name": res.check.column_name,
+                    "checked": res.checked,
+                    "failed": len(res.failed_rows),
+                    "failing_keys": shown or None,
+                }
+            )
     summary = pl.DataFrame(summary_rows, schema=SUMMARY_SCHEMA, orient="row")
     all_failures = pl.concat(failures) if failures else pl.DataFrame(schema=FAILURE_SCHEMA)
     return StoreValidation(summary=summary, failures=all_failures)

@@ -25,8 +25,14 @@ SHARE_JUMP_LIMIT = 3.0
 #: An FY flow may differ from the sum of its quarters (or halves) by this share of their size.
 FY_TOLERANCE = 0.10
 #: Flows that add up over a year; balances (cash, debt, shares) do not.
-FLOWS: tuple[str, ...] = ("revenue", "operating_income", "net_income", "operating_cash_flow", "capital_expenditure",
-                          "free_cash_flow")
+FLOWS: tuple[str, ...] = (
+    "revenue",
+    "operating_income",
+    "net_income",
+    "operating_cash_flow",
+    "capital_expenditure",
+    "free_cash_flow",
+)
 #: The quarters (halves) inside a fiscal year end after ``FY end - 330 days`` and no later than a week after it
 #: (52/53-week years): the previous year's last quarter is about 365 days earlier and the next one 91 days later.
 _PARTS_WINDOW = (timedelta(days=330), timedelta(days=7))
@@ -56,23 +62,34 @@ def _split_factor(rows: pl.DataFrame, series: str, on: str, splits: pl.DataFrame
     if splits is None or splits.height == 0 or series != "symbol":
         return pl.Series("_cum", [1.0] * rows.height, dtype=pl.Float64)
     cum = (
-        splits.select(pl.col("symbol").cast(pl.String), pl.col("date").cast(pl.Date).alias("_split_on"),
-                      pl.col("ratio").cast(pl.Float64))
+        splits.select(
+            pl.col("symbol").cast(pl.String),
+            pl.col("date").cast(pl.Date).alias("_split_on"),
+            pl.col("ratio").cast(pl.Float64),
+        )
         .drop_nulls()
         .filter(pl.col("ratio") > 0)
         .sort("symbol", "_split_on")
         .with_columns(pl.col("ratio").cum_prod().over("symbol").alias("_cum"))
         .sort("_split_on")
     )
-    left = rows.select(pl.col(series).alias("symbol"), pl.col(on).cast(pl.Date).alias("_on"),
-                       pl.int_range(pl.len()).alias("_pos"))
-    joined = left.sort("_on").join_asof(cum.select("symbol", "_split_on", "_cum"), left_on="_on",
-                                        right_on="_split_on", by="symbol", strategy="backward", check_sortedness=False)
+    left = rows.select(
+        pl.col(series).alias("symbol"), pl.col(on).cast(pl.Date).alias("_on"), pl.int_range(pl.len()).alias("_pos")
+    )
+    joined = left.sort("_on").join_asof(
+        cum.select("symbol", "_split_on", "_cum"),
+        left_on="_on",
+        right_on="_split_on",
+        by="symbol",
+        strategy="backward",
+        check_sortedness=False,
+    )
     return joined.sort("_pos")["_cum"].fill_null(1.0)
 
 
-def _jumps(frame: pl.DataFrame, *, series: str, on: str, value: str, limit: float, splits: pl.DataFrame | None,
-           exponent: int) -> pl.DataFrame:
+def _jumps(
+    frame: pl.DataFrame, *, series: str, on: str, value: str, limit: float, splits: pl.DataFrame | None, exponent: int
+) -> pl.DataFrame:
     """Add ``<value>_change`` (ratio to the previous sound row, after splits) and a readable ``..._shown``.
 
     ``exponent`` says how a split moves the value: +1 for prices (a 5:1 split divides the price by 5, so the price
@@ -87,8 +104,9 @@ def _jumps(frame: pl.DataFrame, *, series: str, on: str, value: str, limit: floa
         .sort(series, on, value)
     )
     if rows.height == 0:
-        return frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name),
-                                  pl.lit(None, dtype=pl.String).alias(shown))
+        return frame.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
+        )
     rows = rows.with_columns(_split_factor(rows, series, on, splits).alias("_cum").cast(pl.Float64))
     x = pl.col(value).cast(pl.Float64)
     level = x * pl.col("_cum").pow(exponent)
@@ -106,9 +124,7 @@ def _jumps(frame: pl.DataFrame, *, series: str, on: str, value: str, limit: floa
         pl.when(back).then(step2).otherwise(step1).alias(name),
         pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
     ).with_columns(
-        pl.when(pl.col(name).is_not_null())
-        .then(pl.format("{} after {}", x, pl.col("_before")))
-        .alias(shown)
+        pl.when(pl.col(name).is_not_null()).then(pl.format("{} after {}", x, pl.col("_before"))).alias(shown)
     )
     keyed = derived.select(series, on, value, name, shown)
     return frame.join(keyed, on=[series, on, value], how="left", nulls_equal=True).sort(_ROW)
@@ -120,12 +136,17 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     another label, and keeps the label; a shorter one never does."""
     rows = (
         frame.select("symbol", "period_end", "period")
-        .filter(pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null()
-                & pl.col("period").is_in(list(PERIODS)))
+        .filter(
+            pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null() & pl.col("period").is_in(list(PERIODS))
+        )
         .unique()
         .sort("symbol", "period", "period_end")
-        .with_columns((pl.col("period_end") - pl.col("period_end").shift(1)).over("symbol", "period")
-                      .dt.total_days().alias("period_gap_days"))
+        .with_columns(
+            (pl.col("period_end") - pl.col("period_end").shift(1))
+            .over("symbol", "period")
+            .dt.total_days()
+            .alias("period_gap_days")
+        )
     )
     implied = pl.lit(None, dtype=pl.String)
     for label, (lo, hi) in reversed(list(PERIOD_SPACING.items())):
@@ -135,20 +156,30 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     typical = pl.col("period_gap_days").median().over("symbol", "period")
     gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
     derived = rows.with_columns(
-        pl.when(pl.col("period_gap_days").is_null()).then(None)
-        .when(gap).then(pl.col("period"))
+        pl.when(pl.col("period_gap_days").is_null())
+        .then(None)
+        .when(gap)
+        .then(pl.col("period"))
         .otherwise(pl.coalesce(implied, pl.format("{} days", pl.col("period_gap_days"))))
         .alias("period_by_spacing"),
     ).with_columns(
         pl.when(pl.col("period_gap_days").is_not_null())
-        .then(pl.format("{}, {} days after the previous {} ({})", pl.col("period"), pl.col("period_gap_days"),
-                        pl.col("period"),
-                        pl.when(gap).then(pl.lit("a missing period"))
-                        .otherwise(pl.coalesce(implied, pl.lit("no period")) + pl.lit(" spacing"))))
+        .then(
+            pl.format(
+                "{}, {} days after the previous {} ({})",
+                pl.col("period"),
+                pl.col("period_gap_days"),
+                pl.col("period"),
+                pl.when(gap)
+                .then(pl.lit("a missing period"))
+                .otherwise(pl.coalesce(implied, pl.lit("no period")) + pl.lit(" spacing")),
+            )
+        )
         .alias(shown_column("period_by_spacing"))
     )
-    keyed = derived.select("symbol", "period_end", "period", "period_gap_days", "period_by_spacing",
-                           shown_column("period_by_spacing"))
+    keyed = derived.select(
+        "symbol", "period_end", "period", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing")
+    )
     return frame.join(keyed, on=["symbol", "period_end", "period"], how="left", nulls_equal=True).sort(_ROW)
 
 
@@ -163,18 +194,23 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     size, when every quarter (else every half) inside the year is present with a value. Null otherwise."""
     flows = [f for f in FLOWS if f in frame.columns]
     base = frame.select(_ROW, "symbol", "period_end", "period", *flows).filter(
-        pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null())
-    fy = base.filter(pl.col("period") == "FY").select(_ROW, "symbol", pl.col("period_end").alias("_fy_end"),
-                                                       *(pl.col(f).alias(f"_fy_{f}") for f in flows))
-    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(subset=["symbol", "period_end", "period"],
-                                                                     keep="first")
+        pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null()
+    )
+    fy = base.filter(pl.col("period") == "FY").select(
+        _ROW, "symbol", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
+    )
+    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(
+        subset=["symbol", "period_end", "period"], keep="first"
+    )
     out_cols = [parts_column(f) for f in flows] + [shown_column(parts_column(f)) for f in flows]
     if fy.height == 0 or parts.height == 0:
-        return frame.with_columns(pl.lit(None, dtype=pl.Float64 if not c.endswith("_shown") else pl.String).alias(c)
-                                  for c in out_cols)
+        return frame.with_columns(
+            pl.lit(None, dtype=pl.Float64 if not c.endswith("_shown") else pl.String).alias(c) for c in out_cols
+        )
     before, after = _PARTS_WINDOW
     inside = fy.join(parts, on="symbol", how="inner").filter(
-        (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after))
+        (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
+    )
     per_label = inside.group_by(_ROW, "period").agg(
         pl.len().alias("_n"),
         *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
@@ -196,18 +232,27 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
         gap = pl.when(scale > 0).then((fy_v - total).abs() / scale).otherwise(0.0)
         parts_name = pl.when(pl.col("period") == "Q").then(pl.lit("quarters")).otherwise(pl.lit("halves"))
         exprs.append(pl.when(complete).then(gap).alias(parts_column(f)))
-        exprs.append(pl.when(complete).then(pl.format("FY {} vs {} from its {}", fy_v, total, parts_name))
-                     .alias(shown_column(parts_column(f))))
+        exprs.append(
+            pl.when(complete)
+            .then(pl.format("FY {} vs {} from its {}", fy_v, total, parts_name))
+            .alias(shown_column(parts_column(f)))
+        )
     derived = checked.select(_ROW, *exprs)
     return frame.join(derived, on=_ROW, how="left").sort(_ROW)
 
 
 def _refresh(frame: pl.DataFrame) -> pl.DataFrame:
-    since = pl.col("empty_since").dt.strftime("%Y-%m-%d %H:%M:%S") if "empty_since" in frame.columns \
+    since = (
+        pl.col("empty_since").dt.strftime("%Y-%m-%d %H:%M:%S")
+        if "empty_since" in frame.columns
         else pl.lit(None, pl.String)
+    )
     message = pl.col("message") if "message" in frame.columns else pl.lit(None, pl.String)
-    text = pl.col("status") + pl.when(since.is_not_null()).then(pl.lit(" since ") + since).otherwise(pl.lit("")) \
+    text = (
+        pl.col("status")
+        + pl.when(since.is_not_null()).then(pl.lit(" since ") + since).otherwise(pl.lit(""))
         + pl.when(message.is_not_null()).then(pl.lit(": ") + message).otherwise(pl.lit(""))
+    )
     return frame.with_columns(text.alias(shown_column("status")))
 
 
@@ -217,18 +262,26 @@ def derive(kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None) -
     cols = set(frame.columns)
     out = frame.with_row_index(_ROW)
     if kind == "prices" and {"symbol", "date", "close"} <= cols:
-        out = _jumps(out, series="symbol", on="date", value="close", limit=PRICE_JUMP_LIMIT, splits=splits,
-                     exponent=1)
+        out = _jumps(out, series="symbol", on="date", value="close", limit=PRICE_JUMP_LIMIT, splits=splits, exponent=1)
     elif kind == "fx" and {"currency", "date", "usd_per_unit"} <= cols:
-        out = _jumps(out, series="currency", on="date", value="usd_per_unit", limit=PRICE_JUMP_LIMIT, splits=None,
-                     exponent=1)
+        out = _jumps(
+            out, series="currency", on="date", value="usd_per_unit", limit=PRICE_JUMP_LIMIT, splits=None, exponent=1
+        )
     elif kind == "shares" and {"symbol", "date", "shares"} <= cols:
-        out = _jumps(out, series="symbol", on="date", value="shares", limit=SHARE_JUMP_LIMIT, splits=splits,
-                     exponent=-1)
+        out = _jumps(
+            out, series="symbol", on="date", value="shares", limit=SHARE_JUMP_LIMIT, splits=splits, exponent=-1
+        )
     elif kind == "fundamentals" and {"symbol", "period_end", "period"} <= cols:
         if "shares_outstanding" in cols:
-            out = _jumps(out, series="symbol", on="period_end", value="shares_outstanding", limit=SHARE_JUMP_LIMIT,
-                         splits=splits, exponent=-1)
+            out = _jumps(
+                out,
+                series="symbol",
+                on="period_end",
+                value="shares_outstanding",
+                limit=SHARE_JUMP_LIMIT,
+                splits=splits,
+                exponent=-1,
+            )
         out = _fy_parts(_spacing(out))
     elif kind == "refresh" and "status" in cols:
         out = _refresh(out)

@@ -36,9 +36,17 @@ def market_cap_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
             continue
         factor = normalise_currency(r["price_unit"])[1] if r.get("price_unit") else 1.0
         implied = float(shares) * float(close) * factor
-        out.append({"symbol": r["symbol"], "shares_outstanding": float(shares), "close": float(close),
-                    "price_unit": r.get("price_unit"), "implied_market_cap": implied,
-                    "market_cap": float(reference), "market_cap_ratio": implied / float(reference)})
+        out.append(
+            {
+                "symbol": r["symbol"],
+                "shares_outstanding": float(shares),
+                "close": float(close),
+                "price_unit": r.get("price_unit"),
+                "implied_market_cap": implied,
+                "market_cap": float(reference),
+                "market_cap_ratio": implied / float(reference),
+            }
+        )
     return pl.DataFrame(out, schema=SCHEMA, orient="row").sort("symbol")
 
 

@@ -149,8 +149,16 @@ def failures_frame(kind: str, frame: pl.DataFrame, results: list[CheckResult], s
         shown = res.check.shown_columns
         for i in res.failed_rows:
             value = "/".join(_text(frame[c][i]) or "" for c in shown) if len(shown) > 1 else _text(frame[shown[0]][i])
-            rows.append({"source": source, "row": i + 2, "kind": kind, "key": keys[i],
-                         "expectation": res.check.label if res.error is None else f"{res.check.label}: {res.error}",
-                         "column_name": res.check.column_name, "value": value})
+            rows.append(
+                {
+                    "source": source,
+                    "row": i + 2,
+                    "kind": kind,
+                    "key": keys[i],
+                    "expectation": res.check.label if res.error is None else f"{res.check.label}: {res.error}",
+                    "column_name": res.check.column_name,
+                    "value": value,
+                }
+            )
     out = pl.DataFrame(rows, schema=FAILURE_SCHEMA, orient="row")
     return out.sort(["row", "column_name", "expectation"])

@@ -118,23 +118,34 @@ def columns_of(kwargs: dict[str, Any]) -> tuple[str, ...]:
 
 def _jump(value: str, limit: float, what: str) -> Check:
     name = change_column(value)
-    return Check("ExpectColumnValuesToBeBetween", {"column": name, "min_value": 1 / limit, "max_value": limit},
-                 f"within {limit:g}x of the previous {what} unless a split explains it", about=value,
-                 shown=(shown_column(name),))
+    return Check(
+        "ExpectColumnValuesToBeBetween",
+        {"column": name, "min_value": 1 / limit, "max_value": limit},
+        f"within {limit:g}x of the previous {what} unless a split explains it",
+        about=value,
+        shown=(shown_column(name),),
+    )
 
 
 def _spacing() -> Check:
-    return Check("ExpectColumnPairValuesToBeEqual",
-                 {"column_A": "period", "column_B": "period_by_spacing", "ignore_row_if": "either_value_is_missing"},
-                 "spaced as labelled: Q about 91 days, H about 182, FY about 365", about="period",
-                 shown=(shown_column("period_by_spacing"),))
+    return Check(
+        "ExpectColumnPairValuesToBeEqual",
+        {"column_A": "period", "column_B": "period_by_spacing", "ignore_row_if": "either_value_is_missing"},
+        "spaced as labelled: Q about 91 days, H about 182, FY about 365",
+        about="period",
+        shown=(shown_column("period_by_spacing"),),
+    )
 
 
 def _fy_parts(flow: str) -> Check:
     name = parts_column(flow)
-    return Check("ExpectColumnValuesToBeBetween", {"column": name, "min_value": 0, "max_value": FY_TOLERANCE},
-                 f"FY within {FY_TOLERANCE:.0%} of the sum of its quarters (or halves)", about=flow,
-                 shown=(shown_column(name),))
+    return Check(
+        "ExpectColumnValuesToBeBetween",
+        {"column": name, "min_value": 0, "max_value": FY_TOLERANCE},
+        f"FY within {FY_TOLERANCE:.0%} of the sum of its quarters (or halves)",
+        about=flow,
+        shown=(shown_column(name),),
+    )
 
 
 def _not_null(column: str) -> Check:
@@ -142,8 +153,9 @@ def _not_null(column: str) -> Check:
 
 
 def _positive(column: str) -> Check:
-    return Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "strict_min": True},
-                 f"{column} > 0")
+    return Check(
+        "ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "strict_min": True}, f"{column} > 0"
+    )
 
 
 def _non_negative(column: str) -> Check:
@@ -160,8 +172,11 @@ def _regex(column: str, pattern: str, what: str) -> Check:
 
 def _not_future(column: str, today: date) -> Check:
     latest = datetime.combine(today + timedelta(days=1), datetime.min.time())
-    return Check("ExpectColumnValuesToBeBetween", {"column": column, "max_value": latest},
-                 f"not after {latest.date().isoformat()}")
+    return Check(
+        "ExpectColumnValuesToBeBetween",
+        {"column": column, "max_value": latest},
+        f"not after {latest.date().isoformat()}",
+    )
 
 
 def _unique(columns: tuple[str, ...]) -> Check:
@@ -234,8 +249,11 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _not_future("date", today),
             _non_negative("capacity_tpa"),
             _non_negative("amount_usd"),
-            Check("ExpectColumnValuesToBeBetween", {"column": "target_year", "min_value": 1950, "max_value": 2100},
-                  "a year between 1950 and 2100"),
+            Check(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "target_year", "min_value": 1950, "max_value": 2100},
+                "a year between 1950 and 2100",
+            ),
         ]
     if kind == "splits":
         return [
@@ -267,13 +285,19 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
         low, high = MARKET_CAP_RATIO_BOUNDS
         return [
             _positive("implied_market_cap"),
-            Check("ExpectColumnValuesToBeBetween",
-                  {"column": "market_cap_ratio", "min_value": low, "max_value": high},
-                  f"shares x close within {low:g}..{high:g} x the provider's market cap"),
+            Check(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "market_cap_ratio", "min_value": low, "max_value": high},
+                f"shares x close within {low:g}..{high:g} x the provider's market cap",
+            ),
         ]
     if kind == "refresh":
         return [
-            Check("ExpectColumnValuesToNotBeInSet", {"column": "status", "value_set": ["empty"]},
-                  "an answer with data where data was expected", shown=(shown_column("status"),)),
+            Check(
+                "ExpectColumnValuesToNotBeInSet",
+                {"column": "status", "value_set": ["empty"]},
+                "an answer with data where data was expected",
+                shown=(shown_column("status"),),
+            ),
         ]
     raise ValueError(f"no validation suite for kind {kind!r}")
