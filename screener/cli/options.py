@@ -71,11 +71,3 @@ def note(message: str) -> None:
 
 
 DEMO_BANNER = "DEMO DATA: synthetic numbers from the seeded generator, not market data (provider 'demo')."
-
-
-def demo_banner(store: Store) -> bool:
-    """Print the banner when any stored market data is synthetic; return whether it did."""
-    if store.uses_demo_data():
-        note(DEMO_BANNER)
-        return True
-    return False
