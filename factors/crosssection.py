@@ -5,11 +5,13 @@ percentile "by role" costs a window expression rather than a Python loop. Every 
 missing: a missing value never takes part in a median, a quantile or a rank, and stays missing in the output.
 
 ``robust_scale_columns`` is the one helper that is not an expression: it robust-scales a matrix of factor components
-with exactly the arithmetic of scikit-learn's ``RobustScaler`` (numpy ``nanmedian`` and ``nanpercentile``), which is
-how the multi-component factors put unlike units on one scale. Why not call the scaler itself: importing
-scikit-learn (with scipy and pandas behind it) took longer than the whole scoring run, for a median and two
-percentiles. A test fits the real ``RobustScaler`` on random matrices and requires identical output, so the two
-cannot drift apart.
+by calling scikit-learn's ``RobustScaler`` itself, which is how the multi-component factors put unlike units on one
+scale. Why the real scaler rather than a copy of its arithmetic: it is the reference implementation, so the
+composite factors share one well-known definition that METHODOLOGY.md can name. Its import (scipy behind it, about a
+second) happens only when scores are computed: inside that function, and earlier on a thread that the factor engine
+starts while it builds the point-in-time panels. Commands that reuse stored scores never import it.
+``robust_zscore`` is the expression form of the same scaling, and a test holds it to the real ``RobustScaler`` on
+random columns.
 """
 
 from __future__ import annotations

@@ -160,13 +160,6 @@ def _condition(prefix: str, cond: Compiled) -> Describe:
     return describe
 
 
-def universe_conditions(
-    rs: RuleSet, columns: Collection[str], extra: Sequence[tuple[str, Compiled]] = ()
-) -> list[tuple[str, pl.Expr]]:
-    """Step 2 as (label, condition) pairs; the label is what a filtered company is told."""
-    return [(label, cond) for label, cond, _ in universe_checks(rs, columns, extra)]
-
-
 def _pct_text(v: float) -> str:
     return f"{v:.0%}"
 

@@ -12,7 +12,6 @@ Every file is written to a temporary file and renamed over the target only when 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -293,7 +292,3 @@ def write_workbook(path: Path, run: Run) -> None:
         meth.write_string(r, 1, neutralise(v))
     meth.freeze_panes(1, 0)
     wb.close()
-
-
-def sheet_names() -> Sequence[str]:
-    return SHEETS

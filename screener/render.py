@@ -1,7 +1,8 @@
-"""One output path for every listing command: ``table``, ``csv`` and ``json`` to a stream, or a file by suffix.
+"""One output path for every listing command: ``table``, ``csv`` and ``json`` to a stream.
 
 Why one function: analysts paste our CSV into spreadsheets and feed our JSON to scripts, so every command must
-format dates, nulls, lists and hostile text the same way.
+format dates, nulls, lists and hostile text the same way. Files are written by the export module with the same text
+helpers (``to_csv_text``, ``to_json_text``) and this module's ``check_writable`` and ``atomic_path``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import polars as pl
 from screener.errors import ScreenerError
 
 FORMATS = ("table", "csv", "json")
-FILE_SUFFIXES = (".csv", ".json", ".parquet", ".xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TABLE_TEXT_LIMIT = 160
 TTY_TEXT_WIDTH = 60
@@ -201,22 +201,4 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
         raise ScreenerError(f"cannot write {target}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ScreenerError(f"cannot write {target}: folder {parent} is not writable")
-    return target
-
-
-def write_frame(frame: pl.DataFrame, path: str | os.PathLike[str], sheet: str = "Data") -> Path:
-    """Write one frame to a file chosen by suffix, atomically. Multi-sheet workbooks live in the export module."""
-    target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in FILE_SUFFIXES:
-        raise ScreenerError(f"cannot export to {target.name}: use a .csv, .json, .parquet or .xlsx file name")
-    with atomic_path(target) as tmp:
-        if suffix == ".csv":
-            tmp.write_text(to_csv_text(frame), encoding="utf-8")
-        elif suffix == ".json":
-            tmp.write_text(to_json_text(frame), encoding="utf-8")
-        elif suffix == ".parquet":
-            frame.write_parquet(tmp)
-        else:
-            neutralise_frame(_flatten(frame)).write_excel(tmp, worksheet=sheet, autofit=True)
     return target

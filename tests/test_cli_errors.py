@@ -3,7 +3,12 @@ traceback, and SCREENER_DEBUG brings the traceback back for a developer."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from click.testing import Result
+
+from screener.cli.app import COMMANDS, CommandLoadError, cli, load_command
 
 
 def _boom(*args: object, **kwargs: object) -> None:
@@ -31,3 +36,59 @@ def test_a_domain_error_is_one_line_and_exit_1(invoke) -> None:
     assert result.stderr.strip().splitlines() == [
         "Error: the store has no companies yet: run 'screener init' (or 'screener demo')"
     ]
+
+
+#: Broken registry entries and the part of the message that says what is wrong with each.
+BAD_ENTRIES = [
+    ("screener.cli.cmd_tpyo:tpyo", "No module named 'screener.cli.cmd_tpyo'"),
+    ("screener.cli.cmd_init:inti", "screener.cli.cmd_init has no 'inti'"),
+    ("screener.cli.options:note", "it is a function, not a click command"),
+]
+
+
+def _one_line_load_error(result: Result, target: str, why: str) -> None:
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"Internal error: CommandLoadError: command 'tpyo' ({target}) cannot be loaded: {why} "
+        "(rerun with SCREENER_DEBUG=1 for details)"
+    )
+
+
+@pytest.mark.parametrize(("target", "why"), BAD_ENTRIES)
+def test_a_broken_registry_entry_fails_help_in_one_line_naming_it(
+    runner, monkeypatch: pytest.MonkeyPatch, target: str, why: str
+) -> None:
+    monkeypatch.setitem(COMMANDS, "tpyo", target)
+    _one_line_load_error(runner.invoke(cli, ["--help"]), target, why)
+    _one_line_load_error(runner.invoke(cli, []), target, why)  # no arguments shows the help too
+
+
+@pytest.mark.parametrize(("target", "why"), BAD_ENTRIES)
+def test_invoking_a_broken_registry_entry_fails_in_one_line_naming_it(
+    invoke, monkeypatch: pytest.MonkeyPatch, target: str, why: str
+) -> None:
+    monkeypatch.setitem(COMMANDS, "tpyo", target)
+    result = invoke("tpyo")
+    _one_line_load_error(result, target, why)
+    assert result.stdout == ""
+
+
+def test_a_registry_entry_without_an_attribute_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(COMMANDS, "tpyo", "screener.cli.cmd_init")
+    want = "command 'tpyo' is registered as 'screener.cli.cmd_init', not as 'module:attribute'"
+    with pytest.raises(CommandLoadError, match=re.escape(want)):
+        load_command("tpyo")
+
+
+def test_screener_debug_shows_why_a_registry_entry_does_not_load(runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(COMMANDS, "tpyo", "screener.cli.cmd_tpyo:tpyo")
+    monkeypatch.setenv("SCREENER_DEBUG", "1")
+    with pytest.raises(CommandLoadError) as info:
+        runner.invoke(cli, ["--help"], catch_exceptions=False)
+    assert isinstance(info.value.__cause__, ModuleNotFoundError)
+
+
+def test_a_name_that_is_not_registered_is_a_usage_error(invoke) -> None:
+    result = invoke("tpyo")
+    assert result.exit_code == 2
+    assert "No such command 'tpyo'" in result.stderr

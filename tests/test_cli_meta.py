@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import click
 import pytest
 
-from screener.cli.app import COMMANDS, ScreenerGroup, cli
+from screener.cli.app import COMMANDS, cli, load_command
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _loaded() -> dict[str, click.Command]:
-    """Registered commands whose module exists; a module not yet written is simply not offered by the CLI."""
+    """Every registered command, loaded: an entry that does not load fails here instead of going missing."""
     out = {}
     for name in COMMANDS:
-        command = ScreenerGroup._load(name)
-        if command is not None:
-            out[name] = command
+        command = load_command(name)
+        assert command is not None, name
+        out[name] = command
     return out
 
 
@@ -36,6 +37,16 @@ def _command_paths() -> list[tuple[str, click.Command]]:
     for name, command in sorted(_loaded().items()):
         walk(name, command)
     return paths
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_registered_command_loads(name: str) -> None:
+    # imported here by hand, not through load_command, so a loader that skipped an entry could not hide it
+    module_name, attr = COMMANDS[name].split(":")
+    command = getattr(importlib.import_module(module_name), attr)
+    assert isinstance(command, click.Command), f"{COMMANDS[name]} is a {type(command).__name__}, not a click command"
+    assert (command.help or "").strip(), f"'screener {name}' has no help text (give it a docstring)"
+    assert load_command(name) is command
 
 
 def test_registry_entries_resolve() -> None:

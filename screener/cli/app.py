@@ -2,7 +2,7 @@
 
 Commands are loaded lazily from ``COMMANDS`` so that ``screener --help`` and light commands never pay for the heavy
 libraries (pandas, great-expectations, scikit-learn, yfinance), which each command imports inside its body.
-One place, ``ScreenerGroup.invoke``, turns domain errors into one line and an exit code.
+One place, ``_one_line_errors``, turns domain errors into one line and an exit code.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
@@ -44,57 +46,92 @@ class AppContext:
     db: str | None
 
 
+class CommandLoadError(RuntimeError):
+    """A ``COMMANDS`` entry that does not give a click command: a bug in the registry, not in the user's input.
+
+    Why an error and not a missing command: a typo in the registry would otherwise drop the command from the CLI
+    and from its own meta-test without a word. The message names the entry so the fix is one line.
+    """
+
+
+def load_command(name: str) -> click.Command | None:
+    """The command registered as ``name``, imported on first use; None for a name that is not registered.
+
+    Raises ``CommandLoadError`` naming the entry when its module does not import, lacks the attribute, or the
+    attribute is not a click command.
+    """
+    target = COMMANDS.get(name)
+    if target is None:
+        return None
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise CommandLoadError(f"command {name!r} is registered as {target!r}, not as 'module:attribute'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CommandLoadError(f"command {name!r} ({target}) cannot be loaded: {first}") from exc
+    command = getattr(module, attr, None)
+    if command is None:
+        raise CommandLoadError(f"command {name!r} ({target}) cannot be loaded: {module_name} has no {attr!r}")
+    if not isinstance(command, click.Command):
+        raise CommandLoadError(
+            f"command {name!r} ({target}) cannot be loaded: it is a {type(command).__name__}, not a click command"
+        )
+    return command
+
+
 class ScreenerGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        # names only: listing must not import every command module; help imports them through get_command
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
+        return load_command(cmd_name)
 
-    @staticmethod
-    def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None
-            raise
-        return getattr(module, attr)
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # ``screener --help`` (or no arguments) formats the command list while parsing, before ``invoke``: a broken
+        # registry entry met there gets the same one-line report
+        with _one_line_errors(ctx):
+            return super().parse_args(ctx, args)
+        return []  # not reached: the handler exits
 
     def invoke(self, ctx: click.Context) -> object:
-        try:
+        with _one_line_errors(ctx):
             return super().invoke(ctx)
-        except ScreenerError as exc:
-            # The parts come first and the one-line summary last, where a terminal user's eye lands.
-            details = getattr(exc, "details", [])[1:]
-            for line in details[:MAX_DETAIL_LINES]:
-                click.echo(f"  {line}", err=True)
-            if len(details) > MAX_DETAIL_LINES:
-                click.echo(f"  ... and {len(details) - MAX_DETAIL_LINES} more", err=True)
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        return None  # not reached: the handler exits
+
+
+@contextmanager
+def _one_line_errors(ctx: click.Context) -> Iterator[None]:
+    """The one place that turns an error into output: a domain error is its message and exit code, a surprise is
+    one line and exit 2 (SCREENER_DEBUG=1 keeps the traceback), click's own errors pass through."""
+    try:
+        yield
+    except ScreenerError as exc:
+        # The parts come first and the one-line summary last, where a terminal user's eye lands.
+        details = getattr(exc, "details", [])[1:]
+        for line in details[:MAX_DETAIL_LINES]:
+            click.echo(f"  {line}", err=True)
+        if len(details) > MAX_DETAIL_LINES:
+            click.echo(f"  ... and {len(details) - MAX_DETAIL_LINES} more", err=True)
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except BrokenPipeError:
+        # `screener score | head`: the reader left; that is not an error worth a message.
+        sys.stderr.close()
+        ctx.exit(0)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing partial was stored.", err=True)
+        ctx.exit(130)
+    except Exception as exc:  # the one place that keeps tracebacks from users
+        if os.environ.get("SCREENER_DEBUG"):
             raise
-        except BrokenPipeError:
-            # `screener score | head`: the reader left; that is not an error worth a message.
-            sys.stderr.close()
-            ctx.exit(0)
-        except KeyboardInterrupt:
-            click.echo("Interrupted; nothing partial was stored.", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # the one place that keeps tracebacks from users
-            if os.environ.get("SCREENER_DEBUG"):
-                raise
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(
-                f"Internal error: {type(exc).__name__}: {first} (rerun with SCREENER_DEBUG=1 for details)", err=True
-            )
-            ctx.exit(2)
-        return None
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(f"Internal error: {type(exc).__name__}: {first} (rerun with SCREENER_DEBUG=1 for details)", err=True)
+        ctx.exit(2)
 
 
 @click.group(cls=ScreenerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

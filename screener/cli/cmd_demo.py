@@ -4,18 +4,11 @@ from pathlib import Path
 
 import click
 
-from screener.cli.options import format_option, note, store_from
+from screener.cli.options import export_option, format_option, note, store_from
 
 
 @click.command()
-@click.option(
-    "--export",
-    "export_path",
-    type=click.Path(dir_okay=False),
-    default="screener-demo-watchlist.xlsx",
-    show_default=True,
-    help="Spreadsheet to write (.xlsx, .csv, .parquet or .json).",
-)
+@export_option(default="screener-demo-watchlist.xlsx")
 @click.option("--no-export", is_flag=True, default=False, help="Do not write the spreadsheet.")
 @format_option
 @click.pass_context

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, note, store_from
+from screener.cli.options import DEMO_BANNER, note, run_option, store_from
 
 
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--run", "run_ref", default="latest", show_default=True, metavar="ID|latest", help="Run to export.")
+@run_option
 @click.pass_context
 def export(ctx: click.Context, path: str, run_ref: str) -> None:
     """Write a run to PATH: .xlsx (Watchlist, Changes, Factors, Universe, Methodology) or .csv/.parquet/.json rows.

@@ -4,9 +4,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from, to_date
+from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import polars as pl
 
 
@@ -36,7 +38,7 @@ def table_view(frame: pl.DataFrame) -> pl.DataFrame:
     help="Compute again even when scores stored for this date are still current.",
 )
 @click.pass_context
-def score(ctx: click.Context, as_of: object, fmt: str, recompute: bool) -> None:
+def score(ctx: click.Context, as_of: date | None, fmt: str, recompute: bool) -> None:
     """Score every company on every factor as of a date: value, percentile, components, market cap, completeness
     and flags. The table shows percentiles; csv and json carry every column.
 
@@ -46,7 +48,7 @@ def score(ctx: click.Context, as_of: object, fmt: str, recompute: bool) -> None:
     from screener.render import render
 
     with store_from(ctx) as store:
-        frame = scores_for(store, to_date(as_of), recompute=recompute)
+        frame = scores_for(store, as_of, recompute=recompute)
     if frame.height and bool(frame["demo"].any()):  # only when these rows rest on demo data
         note(DEMO_BANNER)
     render(table_view(frame) if fmt == "table" else frame, fmt)

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import click
 
-from screener.cli.options import as_of_option, format_option, note, store_from, to_date
-from screener.contract import ROLES
+from screener.cli.options import (
+    as_of_option,
+    country_option,
+    format_option,
+    note,
+    role_option,
+    rules_option,
+    store_from,
+)
 from screener.render import render
 
 
 @click.command()
-@click.option(
-    "--rules",
-    "rules_ref",
-    default=None,
-    metavar="NAME|PATH",
-    help="Rank with a rule set (its filters, gates, weights and tilts); default: filter only.",
-)
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    type=click.Choice(ROLES),
-    help="Keep companies with this role (repeat: any of them).",
-)
-@click.option(
-    "--country",
-    "countries",
-    multiple=True,
-    metavar="CODE|REGION",
-    help="ISO country code or region, e.g. KR, JP, europe (repeat).",
-)
+@rules_option(default=None, without="Ranks with its filters, gates, weights and tilts; without it, filter only.")
+@role_option
+@country_option
 @click.option(
     "--where",
     "where",
@@ -57,7 +48,7 @@ def screen(
     where: str | None,
     sort: str | None,
     top: int | None,
-    as_of: object,
+    as_of: date | None,
     fmt: str,
 ) -> None:
     """Filter and rank the stored scores without storing a run.
@@ -75,7 +66,7 @@ def screen(
             where=where,
             sort=sort,
             top=top,
-            as_of=to_date(as_of),
+            as_of=as_of,
         )
     if res.demo:
         from screener.cli.options import DEMO_BANNER

@@ -1,23 +1,18 @@
 from __future__ import annotations
 
+from datetime import date
+
 import click
 
-from screener.cli.options import DEMO_BANNER, as_of_option, note, store_from, to_date
+from screener.cli.options import DEMO_BANNER, as_of_option, card_format_option, note, store_from
 
 
 @click.command()
 @click.argument("symbol")
 @as_of_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: one titled table per section; json: one object with a key per section.",
-)
+@card_format_option
 @click.pass_context
-def show(ctx: click.Context, symbol: str, as_of: object, fmt: str) -> None:
+def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str) -> None:
     """The company card for SYMBOL (a symbol, a company name or a unique part of one): identity, role tags and their
     history, latest fundamentals, recent events, data freshness and the factor breakdown as of a date.
 
@@ -26,7 +21,7 @@ def show(ctx: click.Context, symbol: str, as_of: object, fmt: str) -> None:
     from screener.company_card import company_card, render_card
 
     with store_from(ctx) as store:
-        card = company_card(store, symbol, to_date(as_of), for_json=fmt == "json")
+        card = company_card(store, symbol, as_of, for_json=fmt == "json")
     if card.rests_on_demo:
         note(DEMO_BANNER)
     render_card(card, fmt)

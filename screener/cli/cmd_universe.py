@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import format_option, note, store_from
-from screener.contract import ROLES, STAGES
+from screener.cli.options import country_option, format_option, note, role_option, store_from
+from screener.contract import STAGES
 from screener.render import render
 
 
@@ -13,20 +13,8 @@ def universe() -> None:
 
 
 @universe.command("list")
-@click.option(
-    "--role",
-    "roles",
-    multiple=True,
-    type=click.Choice(ROLES),
-    help="Keep companies with this role; repeat to keep any of several.",
-)
-@click.option(
-    "--country",
-    "countries",
-    multiple=True,
-    help="ISO country code or region (north_america, europe, japan, korea, australia, china, other); "
-    "repeat to keep any of several.",
-)
+@role_option
+@country_option
 @click.option(
     "--stage",
     "stages",

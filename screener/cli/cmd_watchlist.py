@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, format_option, note, store_from
+from screener.cli.options import DEMO_BANNER, format_option, note, run_option, store_from
 from screener.render import render
 
 
@@ -14,7 +14,7 @@ def watchlist() -> None:
 
 
 @watchlist.command("show")
-@click.option("--run", "run_ref", default="latest", show_default=True, metavar="ID|latest", help="Run to show.")
+@run_option
 @format_option
 @click.pass_context
 def show(ctx: click.Context, run_ref: str, fmt: str) -> None:

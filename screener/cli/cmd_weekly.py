@@ -6,33 +6,30 @@ from typing import TYPE_CHECKING
 
 import click
 
-from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from, to_date
+from screener.cli.options import (
+    DEMO_BANNER,
+    as_of_option,
+    export_option,
+    format_option,
+    note,
+    rules_option,
+    store_from,
+)
 from screener.render import render
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from screener.watchlist import WeeklyResult
 
 
 @click.command()
-@click.option(
-    "--rules",
-    "rules_ref",
-    default="default",
-    show_default=True,
-    metavar="NAME|PATH",
-    help="Rule set name (see 'screener rules list') or path to a .toml file.",
-)
+@rules_option(default="default")
 @as_of_option
-@click.option(
-    "--export",
-    "export_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the run to this file: .xlsx workbook, or .csv/.parquet/.json rows.",
-)
+@export_option(default=None)
 @format_option
 @click.pass_context
-def weekly(ctx: click.Context, rules_ref: str, as_of: object, export_path: str | None, fmt: str) -> None:
+def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: str | None, fmt: str) -> None:
     """Rank with a rule set and store the run; rerunning in the same ISO week replaces that week's run.
 
     Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
@@ -44,7 +41,7 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: object, export_path: str |
     if export_path:
         check_target(export_path)  # before anything is scored or stored
     with store_from(ctx) as store:
-        res = run_weekly(store, rules_ref, to_date(as_of))
+        res = run_weekly(store, rules_ref, as_of)
         print_weekly(res, fmt)
         if export_path:
             out = export_run(store, export_path, res.run_id)
