@@ -437,6 +437,9 @@ def _role_class(roles: pl.Expr) -> pl.Expr:
 
     Why integrated stays apart: the thesis places miner-processors between enablers and pure miners, and peer
     imputation should compare them with each other.
+
+    This is the only place a company's role class is decided: ``score``, ``screen``, ``show`` and stored runs all
+    carry this column unchanged. A rule set's coarser grouping is its ``tilt_class`` (``rules.engine.classify``).
     """
     lst = roles.fill_null("").str.split(";").list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
     enabler = lst.list.eval(pl.element().is_in(sorted(ENABLER_ROLES))).list.any()

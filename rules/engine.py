@@ -3,11 +3,13 @@
 The algorithm, step by step (``rank`` below follows it line by line; ``screener rules explain`` prints the same
 plan for a given rule set in words):
 
-1. **Classify.** Each company gets a role class (``enabler`` when it carries any of the rule set's enabler roles,
+1. **Classify.** Each company gets a tilt class (``enabler`` when it carries any of the rule set's enabler roles,
    else ``miner`` when it mines, else ``downstream_user``, else its first role) and a tilt: the product of the
    multipliers the rule set gives to the keys the company matches (each role it carries, ``enabler``,
    ``pure_miner`` when its roles are exactly ``miner``, and its downstream segment such as ``ev_auto``). A company
-   matching no key has tilt 1.
+   matching no key has tilt 1. The tilt class is the rule set's own coarse class, in its own ``tilt_class``
+   column: it depends on the rule set's ``enabler_roles``, so it cannot be the score frame's ``role_class`` (the
+   data contract's six classes, decided once in ``factors.inputs``), which passes through untouched.
 
 2. **Universe filter.** Roles to include (any of) or exclude (any of), countries or regions (a company passes when
    its country or its region is listed), excluded countries and regions, stages, minimum market cap in USD, minimum
@@ -25,7 +27,7 @@ plan for a given rule set in words):
    ``excluded``. What is left is the *eligible set*.
 
 5. **Percentiles over the eligible set.** Every factor is ranked again among the eligible companies only, within
-   the rule set's groups (the whole set, each role class, or each region): average rank of the non-missing values,
+   the rule set's groups (the whole set, each tilt class, or each region): average rank of the non-missing values,
    mapped to [0, 1], 0.5 for a group of one. ``F_pct`` keeps the factor's own direction (a high
    ``dilution_risk_pct`` is a high risk). Under ``over = "scored"`` the ranking is over every scored company
    instead, so a short list that its gates already cut to the strong end keeps the scale its gates speak of
@@ -49,7 +51,7 @@ plan for a given rule set in words):
 10. **Constraints.** While places are filled, a company is skipped when its country already has
     ``max_per_country`` members or any role it carries already has ``max_per_role`` members.
 
-11. **Members** are ranked 1..k in candidate order and each gets a one-line reason: its role class, the factors
+11. **Members** are ranked 1..k in candidate order and each gets a one-line reason: its tilt class, the factors
     that lifted it most (only factors on the good side of the middle are cited, so a reason never praises a
     weakness), and whether the buffer kept it. Every other company keeps a ``why_out``.
 
@@ -109,12 +111,22 @@ def _any_role(roles: Sequence[str]) -> pl.Expr:
     return _roles_list().list.eval(pl.element().is_in(list(roles))).list.any()
 
 
+#: The column holding the rule set's coarse class (step 1); ``group_by = "role"`` groups by it.
+TILT_CLASS = "tilt_class"
+
+
 def classify(rs: RuleSet) -> list[pl.Expr]:
-    """Step 1: role class and tilt per company."""
+    """Step 1: tilt class and tilt per company.
+
+    Why a column of its own: "enabler" here means the rule set's ``enabler_roles``, which a rule file may narrow,
+    so the class is a property of the rule set, not of the company. The company's ``role_class`` comes from the
+    score frame and is never rewritten, so a company has the same role class in ``score``, ``screen`` and every
+    stored run.
+    """
     roles = _roles_list()
     pure_miner = pl.col("roles") == "miner"
     enabler = _any_role(rs.enabler_roles)
-    role_class = (
+    tilt_class = (
         pl.when(enabler)
         .then(pl.lit("enabler"))
         .when(roles.list.contains("miner"))
@@ -136,7 +148,7 @@ def classify(rs: RuleSet) -> list[pl.Expr]:
         else:
             hit = roles.list.contains(key)
         tilt = tilt * pl.when(hit.fill_null(False)).then(pl.lit(mult)).otherwise(pl.lit(1.0))
-    return [role_class.alias("role_class"), tilt.alias("tilt")]
+    return [tilt_class.alias(TILT_CLASS), tilt.alias("tilt")]
 
 
 def _minimum(
@@ -312,7 +324,7 @@ def rank(
 
     eligible = df.filter(pl.col("status").is_null())
     others = _explain_out(df.filter(pl.col("status").is_not_null()), describe)
-    group = {"universe": None, "role": "role_class", "region": "region"}[rs.group_by]
+    group = {"universe": None, "role": TILT_CLASS, "region": "region"}[rs.group_by]
     # Step 5: percentiles over the eligible set (or every scored company), grouped.
     pcts = [percentile_rank(f, by=group).alias(eligible_pct(f)) for f in factors]
     if rs.percentile_over == "scored":

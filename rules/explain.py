@@ -33,14 +33,15 @@ def phrase(factor: str, pct: float | None) -> str:
     return high if pct >= 0.6 else low
 
 
-def role_phrase(roles: str | None, role_class: str | None, segment: str | None, enablers: Sequence[str]) -> str:
+def role_phrase(roles: str | None, tilt_class: str | None, segment: str | None, enablers: Sequence[str]) -> str:
+    """The role part of a reason, from the rule set's tilt class (the engine's step 1), which names the enablers."""
     have = [r for r in (roles or "").split(";") if r]
-    if role_class == "enabler":
+    if tilt_class == "enabler":
         return f"enabler ({', '.join(r for r in have if r in enablers)})"
-    if role_class == "miner":
+    if tilt_class == "miner":
         others = [r for r in have if r != "miner"]
         return "pure miner" if not others else f"miner ({', '.join(others)})"
-    if role_class == "downstream_user":
+    if tilt_class == "downstream_user":
         return f"downstream user ({segment})" if segment else "downstream user"
     return ", ".join(have) or "no roles"
 
@@ -60,7 +61,7 @@ CITE_ABOVE = 0.1
 
 
 def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[str | None]:
-    """One line per member (None for everyone else): role class, the two factors that lifted it most, the buffer.
+    """One line per member (None for everyone else): tilt class, the two factors that lifted it most, the buffer.
 
     "Lifted most" is weight times distance above the middle, so a heavily weighted but average factor does not
     crowd out the one that actually sets the name apart. Only factors on the good side (for the rule set: the
@@ -75,7 +76,7 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
         parts = [
             role_phrase(
                 row.get("roles"),
-                row.get("role_class"),
+                row.get("tilt_class"),
                 row.get("segment") if "segment" in cols else None,
                 rs.enabler_roles,
             )
@@ -164,7 +165,7 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
     ] or [("gate", "no gates")]
     grouping = {
         "universe": "across the whole eligible set",
-        "role": "within each role class (enabler, miner, downstream_user, other)",
+        "role": "within each tilt class (enabler, miner, downstream_user, else the company's first role)",
         "region": "within each region",
     }[rs.group_by]
     missing = {

@@ -267,11 +267,11 @@ FIELDS_USD = (
 
 
 def _vocabularies() -> dict[str, frozenset[str]]:
-    from screener.contract import ISO_COUNTRIES, REGIONS, SEGMENTS, STAGES
+    from screener.contract import ISO_COUNTRIES, REGION_NAMES, SEGMENTS, STAGES
 
     return {
         "country": ISO_COUNTRIES,
-        "region": frozenset(REGIONS.values()) | {"other"},
+        "region": frozenset(REGION_NAMES),
         "stage": frozenset(STAGES),
         "segment": frozenset(SEGMENTS),
     }

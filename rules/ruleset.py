@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rules.expr import NUMBER, Compiled, ExprError, Namespace, compile_condition, namespace_for, suggest
-from screener.contract import ENABLER_ROLES, ISO_COUNTRIES, REGIONS, ROLES, SEGMENTS, STAGES
+from screener.contract import ENABLER_ROLES, ISO_COUNTRIES, REGION_NAMES, ROLES, SEGMENTS, STAGES, place_hint
 from screener.errors import ScreenerError
 
 BUNDLED_DIR = Path(__file__).resolve().parent
@@ -39,7 +39,6 @@ TILT_RANGE = (0.01, 100.0)
 MAX_COUNT = 10_000
 MAX_MARKET_CAP_USD = 1e13
 MAX_LIQUIDITY_USD = 1e12
-REGION_NAMES = tuple(sorted(set(REGIONS.values()) | {"other"}))
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -281,17 +280,45 @@ class _Checker:
             raise self.fail(key, f"unknown {what} {v!r}{suggest(v, choices)}; choose one of {', '.join(choices)}")
         return v
 
-    def choices(self, value: Any, key: str, choices: tuple[str, ...] | frozenset[str], what: str) -> tuple[str, ...]:
+    def choices(
+        self,
+        value: Any,
+        key: str,
+        choices: tuple[str, ...] | frozenset[str],
+        what: str,
+        hint: Callable[[str], str] | None = None,
+    ) -> tuple[str, ...]:
         if not isinstance(value, list):
             raise self.fail(key, f'must be a list of {what}s, e.g. ["{sorted(choices)[0]}"], got {_kind(value)}')
         out: list[str] = []
         for i, item in enumerate(value):
             v = self.text(item, f"{key}[{i}]")
             if v not in choices:
-                raise self.fail(f"{key}[{i}]", f"unknown {what} {v!r}{suggest(v, choices)}")
+                said = hint(v) if hint is not None else suggest(v, choices)
+                raise self.fail(f"{key}[{i}]", f"unknown {what} {v!r}{said}")
             if v not in out:
                 out.append(v)
         return tuple(out)
+
+    def places(self, value: Any, key: str, kind: str) -> tuple[str, ...]:
+        """A list of ISO codes (``kind`` "country") or region names ("region"), checked against the contract's
+        tables with the same hint as ``--country`` on the command line. A place of the other kind is pointed to the
+        key that takes it (``regions = ["UK"]``: did you mean the country GB, under ``countries``)."""
+        if kind == "country":
+            known: tuple[str, ...] | frozenset[str] = ISO_COUNTRIES
+            other_kind, sibling = "region", key.replace("countries", "regions")
+        else:
+            known, other_kind, sibling = REGION_NAMES, "country", key.replace("regions", "countries")
+
+        def hint(v: str) -> str:
+            h = place_hint(v, prefer=kind)
+            if h is None:
+                return ""
+            if h in known:
+                return f" (did you mean {h!r}?)"
+            return f" (did you mean the {other_kind} {h!r}? list it under {sibling})"
+
+        return self.choices(value, key, known, kind, hint=hint)
 
     def condition(self, value: Any, key: str) -> Compiled:
         text = self.text(value, key)
@@ -423,15 +450,15 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
 def _universe(ck: _Checker, u: Mapping[str, Any]) -> Universe:
     ck.keys(u, UNIVERSE_KEYS, "universe")
     p = "universe."
-    countries = ck.choices(u.get("countries", []), p + "countries", ISO_COUNTRIES, "country")
-    ex_countries = ck.choices(u.get("exclude_countries", []), p + "exclude_countries", ISO_COUNTRIES, "country")
+    countries = ck.places(u.get("countries", []), p + "countries", "country")
+    ex_countries = ck.places(u.get("exclude_countries", []), p + "exclude_countries", "country")
     return Universe(
         include_roles=ck.choices(u.get("include_roles", []), p + "include_roles", ROLES, "role"),
         exclude_roles=ck.choices(u.get("exclude_roles", []), p + "exclude_roles", ROLES, "role"),
         countries=countries,
-        regions=ck.choices(u.get("regions", []), p + "regions", REGION_NAMES, "region"),
+        regions=ck.places(u.get("regions", []), p + "regions", "region"),
         exclude_countries=ex_countries,
-        exclude_regions=ck.choices(u.get("exclude_regions", []), p + "exclude_regions", REGION_NAMES, "region"),
+        exclude_regions=ck.places(u.get("exclude_regions", []), p + "exclude_regions", "region"),
         stages=ck.choices(u.get("stages", []), p + "stages", STAGES, "stage"),
         min_market_cap_usd=(
             ck.number(u["min_market_cap_usd"], p + "min_market_cap_usd", minimum=0, maximum=MAX_MARKET_CAP_USD)

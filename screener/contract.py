@@ -120,16 +120,47 @@ for _c in EU_COUNTRIES:
     REGIONS[_c] = "europe"
 
 
-REGION_NAMES: tuple[str, ...] = tuple(sorted(set(REGIONS.values()) | {"other"}))
+#: The region of a country that ``REGIONS`` does not list (and of a company with no country).
+OTHER_REGION = "other"
+#: The one table of region names: every place filter (``universe list``, ``screen``, rule sets' ``regions``) and
+#: the expression language's ``region`` accept exactly these.
+REGION_NAMES: tuple[str, ...] = tuple(sorted(set(REGIONS.values()) | {OTHER_REGION}))
 #: Everyday names that are not ISO codes, mapped to the code a user most likely means.
 COMMON_ALIASES: dict[str, str] = {"UK": "GB", "USA": "US", "EU": "europe", "KOREA": "KR", "JAPAN": "JP"}
+#: What a place filter accepts, in words, for the end of an error message.
+PLACES_HELP = f"use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
+
+
+def place_hint(value: str, prefer: str = "region") -> str | None:
+    """The place a user most likely meant by ``value``, or None: itself in the right case, the code of an everyday
+    name (UK -> GB, EU -> europe), else the closest region name or ISO code (``prefer`` says which kind to try
+    first; only a word of two or three letters is matched against the codes).
+
+    Why one function: a typo gets the same hint from every command that takes a place and from a rule file.
+    """
+    from difflib import get_close_matches
+
+    if value.upper() in ISO_COUNTRIES:
+        return value.upper()
+    if value.lower() in REGION_NAMES:
+        return value.lower()
+    if value.upper() in COMMON_ALIASES:
+        return COMMON_ALIASES[value.upper()]
+    regions = get_close_matches(value.lower(), REGION_NAMES, n=1)
+    if not regions and len(value) >= 3:
+        regions = [r for r in REGION_NAMES if r.startswith(value.lower())][:1]
+    # a longer word is a name, not a mistyped two-letter code ("chna" is not "NA")
+    countries = get_close_matches(value.upper(), sorted(ISO_COUNTRIES), n=1) if len(value) <= 3 else []
+    hits = [*regions, *countries] if prefer == "region" else [*countries, *regions]
+    return hits[0] if hits else None
 
 
 def split_places(values: Sequence[str], option: str = "--country") -> tuple[list[str], list[str]]:
-    """Split user place filters into ISO country codes and region names; an unknown one is an error, not an
-    empty result, because "0 companies" for a typo reads like a fact about the universe."""
-    from difflib import get_close_matches
+    """Split user place filters into ISO country codes and region names, case-insensitively.
 
+    The one parser of places typed by a user (``universe list`` and ``screen`` both call it). An unknown place is
+    an error, not an empty result, because "0 companies" for a typo reads like a fact about the universe.
+    """
     from screener.errors import ScreenerError
 
     codes: list[str] = []
@@ -140,16 +171,11 @@ def split_places(values: Sequence[str], option: str = "--country") -> tuple[list
         elif value.lower() in REGION_NAMES:
             regions.append(value.lower())
         else:
-            hint = (
-                [COMMON_ALIASES[value.upper()]]
-                if value.upper() in COMMON_ALIASES
-                else get_close_matches(value.lower(), REGION_NAMES, n=1)
-                or get_close_matches(value.upper(), sorted(ISO_COUNTRIES), n=1)
-            )
+            hint = place_hint(value)
             raise ScreenerError(
                 f"{option}: unknown country or region {value!r}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
+                + (f" (did you mean {hint!r}?)" if hint else "")
+                + f"; {PLACES_HELP}"
             )
     return codes, regions
 
@@ -169,8 +195,8 @@ def period_of_spacing(days: int) -> str | None:
 def region_of(country: str | None) -> str:
     """Map a country to the region the thesis reasons in; unknown places fall in ``other`` rather than failing."""
     if not country:
-        return "other"
-    return REGIONS.get(country, "other")
+        return OTHER_REGION
+    return REGIONS.get(country, OTHER_REGION)
 
 
 def normalise_currency(code: str) -> tuple[str, float]:

@@ -17,11 +17,10 @@ from datetime import date
 import polars as pl
 
 from rules.expr import NUMBER, Compiled, ExprError, compile_condition, namespace_from_schema, suggest
-from screener.contract import ISO_COUNTRIES, REGIONS, ROLES
+from screener.contract import ROLES, split_places
 from screener.errors import ScreenerError
 from screener.store import Store
 
-REGION_NAMES = tuple(sorted(set(REGIONS.values()) | {"other"}))
 BASE_COLUMNS = ("symbol", "name", "country", "roles", "stage", "market_cap_usd")
 
 
@@ -54,18 +53,8 @@ def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
 
 
 def _place_condition(countries: Sequence[str]) -> str:
-    codes, regions = [], []
-    for c in countries:
-        if c.upper() in ISO_COUNTRIES:
-            codes.append(c.upper())
-        elif c.lower() in REGION_NAMES:
-            regions.append(c.lower())
-        else:
-            raise ScreenerError(
-                f"--country: unknown country or region {c!r}"
-                f"{suggest(c, [*sorted(ISO_COUNTRIES), *REGION_NAMES])}; "
-                f"use an ISO code (US, KR, JP) or a region ({', '.join(REGION_NAMES)})"
-            )
+    """``--country`` values as one condition, parsed (and refused with a hint) like ``universe list --country``."""
+    codes, regions = split_places(countries)
     parts = []
     if codes:
         parts.append("country in [" + ", ".join(f"'{c}'" for c in codes) + "]")

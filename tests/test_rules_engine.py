@@ -85,7 +85,7 @@ def test_enabler_ranks_above_its_pure_miner_twin_and_a_downstream_user_below_bot
 def test_integrated_miner_processor_counts_as_enabler() -> None:
     rows = [company("A", roles="miner;processor"), company("B", roles="miner")]
     t = rank(score_frame(rows), load("default")).table.sort("symbol")
-    assert t["role_class"].to_list() == ["enabler", "miner"]
+    assert t["tilt_class"].to_list() == ["enabler", "miner"]
     assert t["tilt"].to_list() == [1.15, 0.9]
 
 

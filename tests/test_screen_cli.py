@@ -411,6 +411,26 @@ def test_where_country_matches_like_the_country_option(invoke, market: Path) -> 
     assert by_where == by_option and {r["symbol"] for r in by_where} == {"MINE", "MIPR"}
 
 
+@pytest.mark.parametrize("place", ["UK", "eu", "europa", "Narnia"])
+def test_screen_refuses_an_unknown_place_with_the_same_hint_as_universe_list(invoke, market: Path, place: str) -> None:
+    screened = invoke("screen", "--country", place, *AS_OF)
+    listed = invoke("universe", "list", "--country", place)
+    fails(screened, f"--country: unknown country or region {place!r}")
+    fails(listed, f"--country: unknown country or region {place!r}")
+    assert screened.stderr == listed.stderr
+    if place == "UK":
+        assert "(did you mean 'GB'?)" in screened.stderr
+
+
+def test_screen_and_universe_list_accept_exactly_the_contracts_places(invoke, market: Path) -> None:
+    from screener.contract import REGION_NAMES
+
+    for place in [*REGION_NAMES, "Europe", "au", "JP"]:
+        screened = json.loads(ok(invoke("screen", "--country", place, *AS_OF, "--format", "json")))
+        listed = json.loads(ok(invoke("universe", "list", "--country", place, "--format", "json")))
+        assert {r["symbol"] for r in screened} == {r["symbol"] for r in listed}, place
+
+
 # -- nothing is stored when the export path is wrong -----------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "fragment"),
