@@ -1,4 +1,5 @@
-"""Every command has help text and a place in the README: the CLI is the public contract, so it is documented."""
+"""Every command has help text and a place in docs/, with every option: the CLI is the public contract, so it is
+documented."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from screener.cli.app import COMMANDS, cli, load_command
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _loaded() -> dict[str, click.Command]:
@@ -70,10 +71,51 @@ def test_top_level_help_lists_every_command(runner) -> None:
         assert re.search(rf"^\s+{re.escape(name)}\s", result.stdout, re.MULTILINE), name
 
 
-def test_every_command_is_in_the_readme() -> None:
-    text = README.read_text(encoding="utf-8")
-    headings = [line[4:].strip() for line in text.splitlines() if line.startswith("### ")]
-    missing = [
-        path for path, _ in _command_paths() if f"screener {path}" not in text and not any(path in h for h in headings)
-    ]
-    assert not missing, f"not documented in README.md: {', '.join(missing)}"
+def _doc_sections() -> list[tuple[str, str]]:
+    """(heading, text from the heading to the next heading of the same or a higher level) for every docs/ page.
+
+    Lines inside code fences are never headings (a ``# comment`` in a shell example is not a section).
+    """
+    sections: list[tuple[str, str]] = []
+    for page in sorted(DOCS.glob("*.md")):
+        lines = page.read_text(encoding="utf-8").splitlines()
+        heads: list[tuple[int, int, str]] = []
+        fenced = False
+        for i, line in enumerate(lines):
+            if line.startswith("```"):
+                fenced = not fenced
+            elif not fenced and (m := re.match(r"^(#+) (.*)$", line)):
+                heads.append((i, len(m.group(1)), m.group(2)))
+        for n, (start, level, title) in enumerate(heads):
+            end = next((i for i, lvl, _ in heads[n + 1 :] if lvl <= level), len(lines))
+            sections.append((title, "\n".join(lines[start:end])))
+    return sections
+
+
+def _long_options(command: click.Command) -> list[str]:
+    """The command's own long flags (``--role``, ``--no-export``); ``--help`` is click's and documented once."""
+    return sorted(
+        {
+            opt
+            for param in command.params
+            if isinstance(param, click.Option)
+            for opt in (*param.opts, *param.secondary_opts)
+            if opt.startswith("--")
+        }
+    )
+
+
+@pytest.mark.parametrize(("path", "command"), _command_paths(), ids=[p for p, _ in _command_paths()])
+def test_every_command_and_option_is_documented(path: str, command: click.Command) -> None:
+    # a section of docs/ whose heading names the command documents it; its options must appear in such a section
+    heading = re.compile(rf"screener {re.escape(path)}(?=[\s`]|$)")
+    texts = [text for title, text in _doc_sections() if heading.search(title)]
+    assert texts, f"'screener {path}' has no section in docs/ (a heading naming `screener {path}`)"
+    missing = [opt for opt in _long_options(command) if not any(re.search(rf"{opt}(?![\w-])", t) for t in texts)]
+    assert not missing, f"'screener {path}': {', '.join(missing)} not documented in its docs/ section"
+
+
+def test_global_options_are_documented() -> None:
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    missing = [opt for opt in _long_options(cli) if not re.search(rf"{opt}(?![\w-])", text)]
+    assert not missing, f"global options not documented in docs/cli.md: {', '.join(missing)}"
