@@ -5,7 +5,7 @@ Why so strict: a rule file is passed around a desk and edited by hand. A misspel
 level is known, every value has a type, every factor, role, country, region and stage is checked against the
 product's vocabularies, and each problem is reported as one line with the file, the key and a "did you mean".
 
-The file format is documented in README.md ("Rule sets"); the bundled sets in this folder are worked examples.
+The file format is documented in docs/rules.md; the bundled sets in this folder are worked examples.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Where the product keeps its files. One module, so the README's table of locations has one source of truth."""
+"""Where the product keeps its files.
+
+One module, so the table of locations in docs/cli.md ("The store") has one source of truth.
+"""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ EMPTY_CONFIRMATION = timedelta(days=1)
 STATEMENT_QUOTE_TYPES = frozenset({"EQUITY"})
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PARTS = ("fundamentals", "prices")
-#: Report statuses: what each says about the data (see the README's refresh section).
+#: Report statuses: what each says about the data (see docs/live-data.md).
 STATUSES = ("ok", "skipped", "rejected", "partial", "failed", "empty", "no_statements", "not_attempted")
 _PROBLEM_STATUSES = ("failed", "partial")
 
