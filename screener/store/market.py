@@ -1,4 +1,4 @@
-"""The DuckDB store: the only module that persists anything.
+"""Market data in the store: companies and their role tags, fundamentals, prices, fx, events and splits.
 
 Why one class owns every write: each write must be a single transaction (an import with one bad row changes
 nothing), every row must carry its provider and load time, and a failed or empty provider answer must never erase
@@ -7,22 +7,14 @@ what is stored. Centralising writes here keeps those three promises in one place
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
-import duckdb
 import polars as pl
 
 from screener.contract import KINDS, ROLES
-from screener.errors import ScreenerError, StoreLockedError
-from screener.migrations import LATEST_VERSION, MIGRATIONS
-from screener.paths import default_db_path
+from screener.store.connection import StoreBase, utcnow
 
 #: Columns per table that are bookkeeping rather than contract data.
 _VALUE_TABLES = ("fundamentals", "prices", "fx", "events", "splits")
@@ -78,140 +70,8 @@ class UpsertResult:
         return iter((self.stored, self.dropped))
 
 
-def utcnow() -> datetime:
-    """Naive UTC timestamp: DuckDB ``TIMESTAMP`` has no zone and the store speaks UTC throughout."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
-    if path:
-        return Path(path).expanduser()
-    env = os.environ.get("SCREENER_DB")
-    if env:
-        return Path(env).expanduser()
-    return default_db_path()
-
-
-class Store:
-    """An open DuckDB file with the schema at the latest version.
-
-    Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
-        self.path = resolve_db_path(path)
-        self.read_only = read_only
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
-            raise ScreenerError(f"no store at {self.path}: run 'screener init' (or 'screener demo') first")
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise StoreLockedError(
-                    f"the store {self.path} is in use by another process; close it (or wait for it) and retry"
-                ) from None
-            raise ScreenerError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
-        except duckdb.Error as exc:
-            raise ScreenerError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
-        self._in_tx = False
-        if not read_only:
-            self.migrate()
-        elif self.schema_version() < LATEST_VERSION:
-            raise ScreenerError(f"the store {self.path} needs an upgrade: run 'screener init'")
-
-    # -- lifecycle -------------------------------------------------------------------------------------------
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """All writes inside land together or not at all; nested use joins the outer transaction."""
-        if self._in_tx:
-            yield self
-            return
-        self.con.execute("BEGIN TRANSACTION")
-        self._in_tx = True
-        try:
-            yield self
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        else:
-            self.con.execute("COMMIT")
-        finally:
-            self._in_tx = False
-
-    @contextmanager
-    def registered(self, name: str, frame: pl.DataFrame) -> Iterator[str]:
-        """Expose ``frame`` to SQL as ``name`` for set-based writes, and always drop it afterwards.
-
-        In an aborted transaction DuckDB refuses ``unregister``; the rollback drops the view anyway, and the
-        original error, not that refusal, is what the caller must see.
-        """
-        self.con.register(name, frame.to_arrow())
-        try:
-            yield name
-        finally:
-            with suppress(duckdb.Error):
-                self.con.unregister(name)
-
-    # -- schema ----------------------------------------------------------------------------------------------
-    def schema_version(self) -> int:
-        if not self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"):
-            return 0
-        version = self.scalar("SELECT max(version) FROM schema_version")
-        return int(version) if version is not None else 0
-
-    def migrate(self, migrations: Sequence[tuple[int, str, str]] = MIGRATIONS) -> int:
-        """Apply every migration above the stored version, each in its own transaction; return the new version."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description VARCHAR, "
-            "applied_at TIMESTAMP)"
-        )
-        current = self.schema_version()
-        known = max((v for v, _, _ in migrations), default=0)
-        if current > known:
-            raise ScreenerError(
-                f"the store {self.path} is at schema v{current}, newer than this version of screener knows "
-                f"(v{known}); upgrade screener or use another --db"
-            )
-        for version, description, sql in sorted(migrations, key=lambda m: m[0]):
-            if version <= current:
-                continue
-            try:
-                with self.transaction():
-                    self.con.execute(sql)
-                    self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()])
-            except duckdb.Error as exc:
-                # The failed step rolled back whole: the store is still a consistent v{current}.
-                raise ScreenerError(
-                    f"cannot upgrade the store {self.path} to schema v{version} ({description}): "
-                    f"{str(exc).splitlines()[0]}; it is unchanged at v{current}"
-                ) from exc
-            current = version
-        return current
-
-    # -- reading ---------------------------------------------------------------------------------------------
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        """Run a parameterised query and return a polars frame (values are always bound, never pasted)."""
-        return self.con.sql(sql, params=list(params) if params else None).pl()
-
-    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Fetch every row: DuckDB 2 refuses new work on a connection while a result is left half-read."""
-        return self.con.execute(sql, list(params) if params else []).fetchall()
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        rows = self.rows(sql, params)
-        return rows[0][0] if rows else None
+class MarketData(StoreBase):
+    """Reads and writes of the contract kinds, under the provider precedence."""
 
     def companies(self) -> pl.DataFrame:
         """The universe in contract shape, roles as a ``;`` string in canonical order, plus origin and provider."""
@@ -336,26 +196,6 @@ class Store:
         if blocked.height == 0:
             return frame
         return frame.join(blocked.cast(frame.select(key).schema), on=key, how="anti", nulls_equal=True)
-
-    def resolve_rejections(self, kind: str, stored: pl.DataFrame, *, at: datetime | None = None) -> int:
-        """Mark the ledger's rejections of these keys as resolved: a later load stored the same key, so the row is
-        no longer kept out. Set-based; returns the number of ledger rows resolved."""
-        if stored.height == 0:
-            return 0
-        from screener.validation.keys import key_strings
-
-        before = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
-        if before == 0:
-            return 0
-        keys = key_strings(kind, stored).unique().to_frame("key")
-        with self.transaction(), self.registered("_resolved_keys", keys) as name:
-            self.con.execute(
-                f"UPDATE rejected_rows SET resolved_at = ? FROM {name} r WHERE rejected_rows.resolved_at IS NULL "
-                "AND rejected_rows.kind = ? AND rejected_rows.key = r.key",
-                [at or utcnow(), kind],
-            )
-        after = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
-        return before - after
 
     def upsert(
         self,
@@ -553,79 +393,3 @@ class Store:
         if symbol:
             return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
         return self.query(sql + " ORDER BY id")
-
-    def log_ingest(
-        self,
-        *,
-        provider: str,
-        status: str,
-        kind: str | None = None,
-        source: str | None = None,
-        symbol: str | None = None,
-        rows_in: int | None = None,
-        rows_stored: int | None = None,
-        rows_rejected: int | None = None,
-        message: str | None = None,
-    ) -> None:
-        self.con.execute(
-            "INSERT INTO ingest_log (logged_at, provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, "
-            "status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [utcnow(), provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, status, message],
-        )
-
-    def record_rejections(self, rows: pl.DataFrame, *, provider: str) -> int:
-        """Store failing rows apart from the main tables, set-based. ``rows`` has kind, key, expectation and
-        optionally source, column_name and value columns; ledger ids follow the frame's order."""
-        if rows.height == 0:
-            return 0
-        text = [c for c in ("source", "key", "column_name", "value") if c not in rows.columns]
-        ledger = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in text).select(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
-            *(pl.col(c).cast(pl.String) for c in ("source", "kind", "key", "expectation", "column_name", "value")),
-        )
-        with self.transaction(), self.registered("_rejections", ledger) as name:
-            self.con.execute(
-                "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, value) "
-                f"SELECT ?, ?, source, kind, key, expectation, column_name, value FROM {name} ORDER BY _i",
-                [utcnow(), provider],
-            )
-        return rows.height
-
-    # -- scores ----------------------------------------------------------------------------------------------
-    def save_scores(self, as_of: date, frame: pl.DataFrame, *, demo: bool, inputs_hash: str | None = None) -> None:
-        """Replace the score set of one as-of date. Parquet keeps every dtype (lists of flags included)."""
-        buf = io.BytesIO()
-        frame.write_parquet(buf)
-        with self.transaction():
-            self.con.execute("DELETE FROM score_sets WHERE as_of = ?", [as_of])
-            self.con.execute(
-                "INSERT INTO score_sets VALUES (?, ?, ?, ?, ?, ?)",
-                [as_of, utcnow(), demo, frame.height, inputs_hash, buf.getvalue()],
-            )
-
-    def load_scores(self, as_of: date | None = None) -> tuple[date, pl.DataFrame] | None:
-        """The score set for ``as_of`` (or the newest one); ``None`` when nothing was scored yet."""
-        if as_of is None:
-            rows = self.rows("SELECT as_of, payload FROM score_sets ORDER BY as_of DESC LIMIT 1")
-        else:
-            rows = self.rows("SELECT as_of, payload FROM score_sets WHERE as_of = ?", [as_of])
-        if not rows:
-            return None
-        return rows[0][0], pl.read_parquet(io.BytesIO(rows[0][1]))
-
-    def score_set_info(self, as_of: date) -> dict[str, Any] | None:
-        rows = self.rows(
-            "SELECT as_of, computed_at, demo, n_companies, inputs_hash FROM score_sets WHERE as_of = ?", [as_of]
-        )
-        if not rows:
-            return None
-        return dict(zip(["as_of", "computed_at", "demo", "n_companies", "inputs_hash"], rows[0], strict=True))
-
-
-@contextmanager
-def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Iterator[Store]:
-    store = Store(path, read_only=read_only)
-    try:
-        yield store
-    finally:
-        store.close()
