@@ -71,3 +71,29 @@ class Logs(StoreBase):
                 [utcnow(), provider],
             )
         return rows.height
+
+    def rejected_rows(self, *, include_resolved: bool = False) -> pl.DataFrame:
+        """The rejection ledger in id order; without ``include_resolved`` only the rows still kept out."""
+        cols = "rejected_at, provider, source, kind, key, column_name, expectation, value"
+        if include_resolved:
+            return self.query(f"SELECT {cols}, resolved_at FROM rejected_rows ORDER BY id")
+        return self.query(f"SELECT {cols} FROM rejected_rows WHERE resolved_at IS NULL ORDER BY id")
+
+    def held_row_count(self) -> int:
+        """Rows still kept out: one rejected row can fail several expectations, so count rows (source and key),
+        not failing values; a rejection that a later load resolved no longer keeps anything out."""
+        return int(
+            self.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows WHERE resolved_at IS NULL") or 0
+        )
+
+    def open_rejection_count(self, provider: str) -> int:
+        """Unresolved ledger entries (failing values) of one provider."""
+        return int(
+            self.scalar("SELECT count(*) FROM rejected_rows WHERE provider = ? AND resolved_at IS NULL", [provider])
+        )
+
+    def refresh_state(self) -> pl.DataFrame:
+        """The refresh bookkeeping: which subject and part answered empty since when."""
+        return self.query(
+            "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part"
+        )

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import polars as pl
 
-from screener.contract import KINDS, ROLES
+from screener.contract import KINDS, ROLES, polars_schema
 from screener.store.connection import StoreBase, utcnow
 
 #: Columns per table that are bookkeeping rather than contract data.
 _VALUE_TABLES = ("fundamentals", "prices", "fx", "events", "splits")
+
+#: Point-in-time filter and key order of each dated kind that scoring reads.
+_AS_OF_READS: dict[str, tuple[str, str]] = {
+    "fundamentals": ("period_end <= ?", "symbol, period_end, period"),
+    "prices": ("date <= ?", "symbol, date"),
+    "fx": ("date <= ?", "currency, date"),
+    "events": ("date <= ?", "symbol, date, kind, description"),
+}
 
 DEMO_PROVIDER = "demo"
 #: Which provider's row wins a key, highest first. A user's own import (``file``) is what they vouch for, so a live
@@ -393,3 +401,142 @@ class MarketData(StoreBase):
         if symbol:
             return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
         return self.query(sql + " ORDER BY id")
+
+    # -- named reads: every question another module asks of the market tables ---------------------------------
+    def company_count(self) -> int:
+        """How many companies are stored: commands refuse to score an empty universe."""
+        return int(self.scalar("SELECT count(*) FROM companies"))
+
+    def company_symbols(self) -> set[str]:
+        """Every stored symbol: an import warns about rows for companies the universe does not list."""
+        return set(self.query("SELECT symbol FROM companies")["symbol"].to_list())
+
+    def company_names(self) -> pl.DataFrame:
+        """(symbol, name) by symbol: what a company search matches against."""
+        return self.query("SELECT symbol, name FROM companies ORDER BY symbol")
+
+    def company_currencies(self) -> pl.DataFrame:
+        """(symbol, currency) by symbol: a refresh fetches each listing in its own currency."""
+        return self.query("SELECT symbol, currency FROM companies ORDER BY symbol")
+
+    def role_tags_of(self, symbol: str) -> pl.DataFrame:
+        """The symbol's current tags with their origin, source and time, by role."""
+        return self.query(
+            "SELECT role, origin, source, tagged_at FROM role_tags WHERE symbol = ? ORDER BY role", [symbol]
+        )
+
+    def content_digest(self, table: str, cols: str) -> tuple[int, str | None]:
+        """Row count and an order-free hash of ``cols`` over ``table``: an edited value changes it even when the
+        row count and load time do not."""
+        n, digest = self.rows(f"SELECT count(*), bit_xor(hash({cols})) FROM {table}")[0]
+        return int(n), None if digest is None else str(digest)
+
+    def rows_as_of(self, kind: str, as_of: date) -> pl.DataFrame:
+        """Contract columns plus provider of a dated kind, on or before ``as_of`` (point in time), in key order."""
+        where, order = _AS_OF_READS[kind]
+        cols = ", ".join([*polars_schema(kind), "provider"])
+        return self.query(f"SELECT {cols} FROM {kind} WHERE {where} ORDER BY {order}", [as_of])
+
+    def all_splits(self) -> pl.DataFrame:
+        """Every split, whatever its date: a split after as-of is already inside the stored closes."""
+        return self.query("SELECT symbol, date, ratio, provider FROM splits ORDER BY symbol, date")
+
+    def latest_shares(self, as_of: date) -> pl.DataFrame:
+        """Per company, the latest daily share count on or before ``as_of``."""
+        return self.query(
+            "SELECT symbol, max(date) AS date, arg_max(shares, date) AS shares, arg_max(provider, date) AS provider "
+            "FROM share_history WHERE date <= ? GROUP BY symbol ORDER BY symbol",
+            [as_of],
+        )
+
+    def events_between(self, start: date, end: date) -> pl.DataFrame:
+        """Company events dated after ``start`` and up to ``end`` (point in time: nothing after ``end``)."""
+        return self.query(
+            "SELECT symbol, date, kind, description FROM events WHERE date > ? AND date <= ? AND symbol <> '*' "
+            "ORDER BY symbol, date, kind, description",
+            [start, end],
+        )
+
+    def company_events(self, symbol: str, as_of: date, limit: int) -> pl.DataFrame:
+        """The symbol's newest ``limit`` events on or before ``as_of``."""
+        return self.query(
+            "SELECT date, kind, stage, capacity_tpa, target_year, amount_usd, description, source FROM events "
+            "WHERE symbol = ? AND date <= ? ORDER BY date DESC, kind, description LIMIT ?",
+            [symbol, as_of, limit],
+        )
+
+    def company_fundamentals(self, symbol: str, as_of: date, fields: Sequence[str]) -> pl.DataFrame:
+        """The symbol's statements with period end on or before ``as_of``, newest first."""
+        cols = ", ".join(["period_end", "period", "currency", *fields, "provider", "loaded_at"])
+        return self.query(
+            f"SELECT {cols} FROM fundamentals WHERE symbol = ? AND period_end <= ? ORDER BY period_end DESC, period",
+            [symbol, as_of],
+        )
+
+    def freshness_parts(self, symbol: str, as_of: date) -> list[pl.DataFrame]:
+        """Per data kind and provider (prices, fundamentals, events, daily share counts): the latest dated value on
+        or before as-of, the row count and the load time."""
+        return [
+            self.query(
+                "SELECT 'prices' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+                "FROM prices WHERE symbol = ? AND date <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+            self.query(
+                "SELECT 'fundamentals' AS data, provider, max(period_end) AS latest, count(*) AS rows, "
+                "max(loaded_at) AS loaded_at FROM fundamentals WHERE symbol = ? AND period_end <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+            self.query(
+                "SELECT 'events' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+                "FROM events WHERE symbol = ? AND date <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+            # the daily share count: market cap uses it when it is newer than the last statement
+            self.query(
+                "SELECT 'shares' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+                "FROM share_history WHERE symbol = ? AND date <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+        ]
+
+    def stored_periods(self, symbols: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The statement periods stored per symbol, whoever stored them: an empty answer never outranks them."""
+        if not symbols:
+            return {}
+        rows = self.rows(
+            "SELECT symbol, list(DISTINCT period) FROM fundamentals WHERE list_contains(?, symbol) GROUP BY symbol",
+            [list(symbols)],
+        )
+        return {sym: frozenset(periods) for sym, periods in rows}
+
+    def market_cap_inputs(self) -> pl.DataFrame:
+        """Per profiled company: the latest close, the latest share count (share history first, else the newest
+        statement), the unit closes are stored in, and the provider's market cap."""
+        return self.query(
+            """
+            WITH lc AS (SELECT symbol, arg_max(close, date) AS close FROM prices GROUP BY symbol),
+                 sh AS (SELECT symbol, arg_max(shares, date) AS shares FROM share_history GROUP BY symbol),
+                 fs AS (SELECT symbol, arg_max(shares_outstanding, period_end) AS shares FROM fundamentals
+                        WHERE shares_outstanding IS NOT NULL GROUP BY symbol)
+            SELECT p.symbol, coalesce(sh.shares, fs.shares) AS shares_outstanding, lc.close,
+                   coalesce(p.price_unit, c.currency) AS price_unit, p.market_cap
+            FROM company_profiles p
+            JOIN lc USING (symbol)
+            LEFT JOIN sh USING (symbol)
+            LEFT JOIN fs USING (symbol)
+            LEFT JOIN companies c USING (symbol)
+            ORDER BY p.symbol
+            """
+        )
+
+    def keys_from_other_providers(
+        self, kind: str, cols: Sequence[str], provider: str, *, distinct: bool = False
+    ) -> pl.DataFrame:
+        """The ``cols`` of every row of ``kind`` that ``provider`` did not store."""
+        head = "SELECT DISTINCT" if distinct else "SELECT"
+        return self.query(f"{head} {', '.join(cols)} FROM {kind} WHERE provider <> ?", [provider])
+
+    def delete_provider_rows(self, kind: str, provider: str) -> None:
+        """Drop every row of ``kind`` that ``provider`` stored (a demo rerun replaces its own rows only)."""
+        self.con.execute(f"DELETE FROM {kind} WHERE provider = ?", [provider])

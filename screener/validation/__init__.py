@@ -89,9 +89,7 @@ def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
     frames["profiles"] = profiles(store)
     frames["shares"] = share_history(store)
     frames["market_cap"] = stored_market_caps(store)
-    frames["refresh"] = store.query(
-        "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part"
-    )
+    frames["refresh"] = store.refresh_state()
     return frames
 
 
