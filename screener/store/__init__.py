@@ -1,6 +1,6 @@
 """The DuckDB store: the only package that persists anything, and the only one that speaks SQL.
 
-One module per concern (``connection``, ``market``, ``logs``, ``scores``, ``runs``), each a part of the one
+One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``), each a part of the one
 ``Store`` class, so that callers hold a single object and a transaction spans every concern.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from screener.store.connection import StoreBase, resolve_db_path, utcnow
+from screener.store.live import LiveData
 from screener.store.logs import Logs
 from screener.store.market import (
     DEFAULT_PRECEDENCE,
@@ -20,6 +21,7 @@ from screener.store.market import (
     UpsertResult,
     precedence,
 )
+from screener.store.runs import Runs
 from screener.store.scores import Scores
 
 __all__ = [
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 
-class Store(MarketData, Logs, Scores):
+class Store(MarketData, LiveData, Logs, Scores, Runs):
     """An open DuckDB file with the schema at the latest version.
 
     Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.

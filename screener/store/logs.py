@@ -91,9 +91,3 @@ class Logs(StoreBase):
         return int(
             self.scalar("SELECT count(*) FROM rejected_rows WHERE provider = ? AND resolved_at IS NULL", [provider])
         )
-
-    def refresh_state(self) -> pl.DataFrame:
-        """The refresh bookkeeping: which subject and part answered empty since when."""
-        return self.query(
-            "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part"
-        )

@@ -540,3 +540,71 @@ class MarketData(StoreBase):
     def delete_provider_rows(self, kind: str, provider: str) -> None:
         """Drop every row of ``kind`` that ``provider`` stored (a demo rerun replaces its own rows only)."""
         self.con.execute(f"DELETE FROM {kind} WHERE provider = ?", [provider])
+
+    # -- the bundled universe: refreshed by init, yielding to whatever the user owns ----------------------------
+    def write_bundled_companies(self, frame: pl.DataFrame, provider: str, stamp: datetime) -> tuple[UpsertResult, int]:
+        """Store the shipped companies except those a user owns, with their tags except the ones a user touched.
+
+        Returns the write's result and how many companies are new to the store.
+        """
+        existing = self.query("SELECT symbol, origin FROM companies")
+        user_owned = existing.filter(pl.col("origin") == "user").select("symbol")
+        bundled = frame.join(user_owned, on="symbol", how="anti")
+        added = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
+        user_touched = self.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
+        fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
+        incoming = bundled.select(fields).with_columns(
+            pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
+        )
+        with self.registered("_bundled_companies", incoming):
+            cols = ", ".join([*fields, "provider", "loaded_at"])
+            # The WHERE guards the race where a user import lands between the read above and this write.
+            self.con.execute(
+                f"INSERT INTO companies ({cols}, origin) SELECT {cols}, 'bundled' FROM _bundled_companies "
+                "ON CONFLICT (symbol) DO UPDATE SET "
+                + ", ".join(f"{f} = excluded.{f}" for f in [*fields[1:], "provider", "loaded_at"])
+                + " WHERE companies.origin = 'bundled'"
+            )
+        wanted = (
+            bundled.select("symbol", pl.col("roles").str.split(";").alias("role"), "source")
+            .explode("role")
+            .filter(pl.col("role") != "")
+        )
+        self.set_roles(wanted, actor="bundled", origin="bundled", at=stamp, protected=user_touched)
+        self.resolve_rejections("companies", bundled, at=stamp)
+        return UpsertResult(bundled.height, kept_out=frame.height - bundled.height), added
+
+    def write_bundled_events(self, frame: pl.DataFrame, provider: str, stamp: datetime) -> tuple[UpsertResult, int]:
+        """Store the shipped events except keys a user's own row holds. Returns the result and the events added."""
+        key = ["symbol", "date", "kind", "description"]
+        users = self.query(f"SELECT {', '.join(key)} FROM events WHERE origin <> 'bundled'")
+        ours = frame.join(users, on=key, how="anti", nulls_equal=True)
+        before = int(self.scalar("SELECT count(*) FROM events"))
+        bundled_events = ours.with_columns(
+            pl.lit("bundled").alias("origin"),
+            pl.lit(provider).alias("provider"),
+            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
+        )
+        with self.registered("_bundled_events", bundled_events):
+            cols = (
+                "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, "
+                "provider, loaded_at"
+            )
+            # Bundled events refresh only rows that are still bundled; a user's own row with the same key wins.
+            self.con.execute(
+                f"INSERT INTO events ({cols}) SELECT {cols} FROM _bundled_events ON CONFLICT "
+                "(symbol, date, kind, description) DO UPDATE SET stage = excluded.stage, "
+                "capacity_tpa = excluded.capacity_tpa, target_year = excluded.target_year, "
+                "amount_usd = excluded.amount_usd, source = excluded.source WHERE events.origin = 'bundled'"
+            )
+        added = int(self.scalar("SELECT count(*) FROM events")) - before
+        self.resolve_rejections("events", ours, at=stamp)
+        return UpsertResult(ours.height, kept_out=frame.height - ours.height), added
+
+    def has_company(self, symbol: str) -> bool:
+        """Whether ``symbol`` is in the universe."""
+        return self.scalar("SELECT count(*) FROM companies WHERE symbol = ?", [symbol]) != 0
+
+    def symbol_list(self) -> list[str]:
+        """Every stored symbol in order: the candidates a "did you mean" hint picks from."""
+        return [r[0] for r in self.rows("SELECT symbol FROM companies ORDER BY symbol")]
