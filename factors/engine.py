@@ -265,8 +265,8 @@ def inputs_fingerprint(store: Store, as_of: date) -> str:
     """
     parts: dict[str, Any] = {"as_of": as_of.isoformat(), "methodology": methodology_fingerprint()}
     for table, cols in _FINGERPRINT_SQL.items():
-        n, digest = store.rows(f"SELECT count(*), bit_xor(hash({cols})) FROM {table}")[0]
-        parts[table] = [int(n), None if digest is None else str(digest)]
+        n, digest = store.content_digest(table, cols)
+        parts[table] = [n, digest]
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -286,7 +286,7 @@ def scores_for(
         raise ScreenerError(
             f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date"
         )
-    if not store.scalar("SELECT count(*) FROM companies"):
+    if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     fingerprint = inputs_fingerprint(store, day)
     if not recompute:

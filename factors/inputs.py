@@ -254,22 +254,14 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
     the share history only the latest count on or before ``as_of`` per company.
     """
 
-    def rows(kind: str, where: str, order: str) -> pl.DataFrame:
-        cols = ", ".join([*polars_schema(kind), "provider"])
-        return store.query(f"SELECT {cols} FROM {kind} WHERE {where} ORDER BY {order}", [as_of])
-
     return FactorInputs(
         companies=store.companies(),
-        fundamentals=rows("fundamentals", "period_end <= ?", "symbol, period_end, period"),
-        prices=rows("prices", "date <= ?", "symbol, date"),
-        fx=rows("fx", "date <= ?", "currency, date"),
-        events=rows("events", "date <= ?", "symbol, date, kind, description"),
-        splits=store.query("SELECT symbol, date, ratio, provider FROM splits ORDER BY symbol, date"),
-        share_history=store.query(
-            "SELECT symbol, max(date) AS date, arg_max(shares, date) AS shares, arg_max(provider, date) AS provider "
-            "FROM share_history WHERE date <= ? GROUP BY symbol ORDER BY symbol",
-            [as_of],
-        ),
+        fundamentals=store.rows_as_of("fundamentals", as_of),
+        prices=store.rows_as_of("prices", as_of),
+        fx=store.rows_as_of("fx", as_of),
+        events=store.rows_as_of("events", as_of),
+        splits=store.all_splits(),
+        share_history=store.latest_shares(as_of),
     )
 
 

@@ -205,8 +205,4 @@ def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.
 
 def events_between(store: Store, start: date, end: date) -> pl.DataFrame:
     """Company events dated after ``start`` and up to ``end`` (point in time: nothing after ``end``)."""
-    return store.query(
-        "SELECT symbol, date, kind, description FROM events WHERE date > ? AND date <= ? AND symbol <> '*' "
-        "ORDER BY symbol, date, kind, description",
-        [start, end],
-    )
+    return store.events_between(start, end)

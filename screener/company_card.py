@@ -110,7 +110,7 @@ def resolve_symbol(store: Store, text: str) -> str:
     wanted = text.strip()
     if not wanted:
         raise ScreenerError("give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'")
-    companies = store.query("SELECT symbol, name FROM companies ORDER BY symbol")
+    companies = store.company_names()
     if companies.height == 0:
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     pairs: list[tuple[str, str | None]] = list(companies.iter_rows())
@@ -164,9 +164,7 @@ def _identity(store: Store, symbol: str) -> dict[str, Any]:
 
 
 def _tags(store: Store, symbol: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    current = store.query(
-        "SELECT role, origin, source, tagged_at FROM role_tags WHERE symbol = ? ORDER BY role", [symbol]
-    )
+    current = store.role_tags_of(symbol)
     history = store.tag_history(symbol)
     recent = (
         history.sort("id", descending=True)
@@ -186,11 +184,7 @@ def _fundamental_rows(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
     """
     from factors.inputs import is_public, reported_by
 
-    cols = ", ".join(["period_end", "period", "currency", *_FUNDAMENTAL_FIELDS, "provider", "loaded_at"])
-    rows = store.query(
-        f"SELECT {cols} FROM fundamentals WHERE symbol = ? AND period_end <= ? ORDER BY period_end DESC, period",
-        [symbol, as_of],
-    )
+    rows = store.company_fundamentals(symbol, as_of, _FUNDAMENTAL_FIELDS)
     rows = pl.concat(
         [
             rows.filter(pl.col("period") == "Q").head(QUARTERS_SHOWN),
@@ -225,39 +219,13 @@ def _fundamentals(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _events(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
-    return store.query(
-        "SELECT date, kind, stage, capacity_tpa, target_year, amount_usd, description, source FROM events "
-        "WHERE symbol = ? AND date <= ? ORDER BY date DESC, kind, description LIMIT ?",
-        [symbol, as_of, EVENT_ROWS],
-    )
+    return store.company_events(symbol, as_of, EVENT_ROWS)
 
 
 def _freshness(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
     """Per data kind and provider (prices, fundamentals, events, daily share counts): the latest dated value on or
     before as-of, the row count and the load time."""
-    parts = [
-        store.query(
-            "SELECT 'prices' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
-            "FROM prices WHERE symbol = ? AND date <= ? GROUP BY provider",
-            [symbol, as_of],
-        ),
-        store.query(
-            "SELECT 'fundamentals' AS data, provider, max(period_end) AS latest, count(*) AS rows, "
-            "max(loaded_at) AS loaded_at FROM fundamentals WHERE symbol = ? AND period_end <= ? GROUP BY provider",
-            [symbol, as_of],
-        ),
-        store.query(
-            "SELECT 'events' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
-            "FROM events WHERE symbol = ? AND date <= ? GROUP BY provider",
-            [symbol, as_of],
-        ),
-        # the daily share count: market cap uses it when it is newer than the last statement
-        store.query(
-            "SELECT 'shares' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
-            "FROM share_history WHERE symbol = ? AND date <= ? GROUP BY provider",
-            [symbol, as_of],
-        ),
-    ]
+    parts = store.freshness_parts(symbol, as_of)
     schema = {
         "data": pl.String,
         "provider": pl.String,

@@ -573,10 +573,10 @@ def _keep_real_data(store: Store, kind: str, frame: pl.DataFrame) -> pl.DataFram
         return frame
     if kind == "events":
         key = list(KINDS["events"].key)
-        real = store.query(f"SELECT {', '.join(key)} FROM events WHERE provider <> ?", [DEMO_PROVIDER])
+        real = store.keys_from_other_providers("events", key, DEMO_PROVIDER)
         return frame.join(real, on=key, how="anti", nulls_equal=True)
     col = "currency" if kind == "fx" else "symbol"
-    real = store.query(f"SELECT DISTINCT {col} FROM {kind} WHERE provider <> ?", [DEMO_PROVIDER])
+    real = store.keys_from_other_providers(kind, [col], DEMO_PROVIDER, distinct=True)
     return frame.join(real, on=col, how="anti")
 
 
@@ -597,7 +597,7 @@ def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[s
     counts: dict[str, int] = {}
     with store.transaction():
         for kind in ("fx", "fundamentals", "prices", "events"):
-            store.con.execute(f"DELETE FROM {kind} WHERE provider = ?", [DEMO_PROVIDER])
+            store.delete_provider_rows(kind, DEMO_PROVIDER)
             frame = _keep_real_data(store, kind, frames[kind])
             done = intake(
                 store,

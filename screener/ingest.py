@@ -87,7 +87,7 @@ def import_paths(
         )
     for w in summary.warnings:
         echo(f"Warning: {w}", err=True)
-    known = set(store.query("SELECT symbol FROM companies")["symbol"].to_list())
+    known = store.company_symbols()
     with store.transaction():
         for pf, c in zip(parsed, checked, strict=True):
             frame = c.passing

@@ -556,7 +556,7 @@ def _is_fresh(
 
 
 def _universe(store: Store, symbols: Sequence[str] | None) -> tuple[list[str], dict[str, str]]:
-    companies = store.query("SELECT symbol, currency FROM companies ORDER BY symbol")
+    companies = store.company_currencies()
     listing = dict(zip(companies["symbol"].to_list(), companies["currency"].to_list(), strict=True))
     if symbols:
         wanted = sorted({s.strip().upper() for s in symbols if s.strip()})
@@ -572,13 +572,7 @@ def _universe(store: Store, symbols: Sequence[str] | None) -> tuple[list[str], d
 
 def _stored_periods(store: Store, symbols: Sequence[str]) -> dict[str, frozenset[str]]:
     """The statement periods stored per symbol, whoever stored them: an empty answer never outranks them."""
-    if not symbols:
-        return {}
-    rows = store.rows(
-        "SELECT symbol, list(DISTINCT period) FROM fundamentals WHERE list_contains(?, symbol) GROUP BY symbol",
-        [list(symbols)],
-    )
-    return {sym: frozenset(periods) for sym, periods in rows}
+    return store.stored_periods(symbols)
 
 
 def refresh(

@@ -37,7 +37,7 @@ class ScreenResult:
 
 def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
     """The current score set for ``as_of`` (default today) and how it was obtained."""
-    if not store.scalar("SELECT count(*) FROM companies"):
+    if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
     from factors.engine import inputs_fingerprint, scores_for
 

@@ -51,59 +51,14 @@ def load_bundled(store: Store) -> InitResult:
     counts: dict[str, int] = {}
 
     def write_companies(frame: pl.DataFrame) -> UpsertResult:
-        existing = store.query("SELECT symbol, origin FROM companies")
-        user_owned = existing.filter(pl.col("origin") == "user").select("symbol")
-        bundled = frame.join(user_owned, on="symbol", how="anti")
-        counts["added"] = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
-        counts["updated"] = bundled.height - counts["added"]
-        user_touched = store.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
-        fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
-        incoming = bundled.select(fields).with_columns(
-            pl.lit(BUNDLED_PROVIDER).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
-        )
-        with store.registered("_bundled_companies", incoming):
-            cols = ", ".join([*fields, "provider", "loaded_at"])
-            # The WHERE guards the race where a user import lands between the read above and this write.
-            store.con.execute(
-                f"INSERT INTO companies ({cols}, origin) SELECT {cols}, 'bundled' FROM _bundled_companies "
-                "ON CONFLICT (symbol) DO UPDATE SET "
-                + ", ".join(f"{f} = excluded.{f}" for f in [*fields[1:], "provider", "loaded_at"])
-                + " WHERE companies.origin = 'bundled'"
-            )
-        wanted = (
-            bundled.select("symbol", pl.col("roles").str.split(";").alias("role"), "source")
-            .explode("role")
-            .filter(pl.col("role") != "")
-        )
-        store.set_roles(wanted, actor="bundled", origin="bundled", at=stamp, protected=user_touched)
-        store.resolve_rejections("companies", bundled, at=stamp)
-        return UpsertResult(bundled.height, kept_out=frame.height - bundled.height)
+        result, added = store.write_bundled_companies(frame, BUNDLED_PROVIDER, stamp)
+        counts["added"] = added
+        counts["updated"] = result.stored - added
+        return result
 
     def write_events(frame: pl.DataFrame) -> UpsertResult:
-        key = ["symbol", "date", "kind", "description"]
-        users = store.query(f"SELECT {', '.join(key)} FROM events WHERE origin <> 'bundled'")
-        ours = frame.join(users, on=key, how="anti", nulls_equal=True)
-        before = int(store.scalar("SELECT count(*) FROM events"))
-        bundled_events = ours.with_columns(
-            pl.lit("bundled").alias("origin"),
-            pl.lit(BUNDLED_PROVIDER).alias("provider"),
-            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
-        )
-        with store.registered("_bundled_events", bundled_events):
-            cols = (
-                "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, "
-                "provider, loaded_at"
-            )
-            # Bundled events refresh only rows that are still bundled; a user's own row with the same key wins.
-            store.con.execute(
-                f"INSERT INTO events ({cols}) SELECT {cols} FROM _bundled_events ON CONFLICT "
-                "(symbol, date, kind, description) DO UPDATE SET stage = excluded.stage, "
-                "capacity_tpa = excluded.capacity_tpa, target_year = excluded.target_year, "
-                "amount_usd = excluded.amount_usd, source = excluded.source WHERE events.origin = 'bundled'"
-            )
-        counts["events_added"] = int(store.scalar("SELECT count(*) FROM events")) - before
-        store.resolve_rejections("events", ours, at=stamp)
-        return UpsertResult(ours.height, kept_out=frame.height - ours.height)
+        result, counts["events_added"] = store.write_bundled_events(frame, BUNDLED_PROVIDER, stamp)
+        return result
 
     with store.transaction():
         done = admit(store, companies, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_companies)
@@ -151,8 +106,8 @@ def tag(
     Returns the tags afterwards and whether anything changed (adding a tag already there records nothing).
     """
     sym = symbol.upper()
-    if store.scalar("SELECT count(*) FROM companies WHERE symbol = ?", [sym]) == 0:
-        known = [r[0] for r in store.rows("SELECT symbol FROM companies ORDER BY symbol")]
+    if not store.has_company(sym):
+        known = store.symbol_list()
         hint = suggest_symbol(sym, known)
         raise ScreenerError(
             f"unknown symbol {sym!r}"

@@ -22,7 +22,6 @@ from screener.errors import ScreenerError
 from screener.store import Store, utcnow
 
 META_PREFIX = "ree."
-VALUE_TABLES = ("fundamentals", "prices", "fx", "events")
 
 
 @dataclass
@@ -108,17 +107,10 @@ def data_freshness(store: Store, as_of: date) -> str:
     """
     from factors.inputs import public_statements_sql
 
-    public, params = public_statements_sql(as_of)
-    queries = (
-        ("prices", "SELECT max(date) FROM prices WHERE date <= ?", [as_of]),
-        ("fundamentals", f"SELECT max(period_end) FROM fundamentals WHERE {public}", params),
-        ("fx", "SELECT max(date) FROM fx WHERE date <= ?", [as_of]),
-        ("events", "SELECT max(date) FROM events WHERE date <= ?", [as_of]),
-    )
-    parts = []
-    for table, sql, args in queries:
-        newest = store.scalar(sql, args)
-        parts.append(f"{table} {newest.isoformat() if newest else 'none'}")
+    parts = [
+        f"{table} {newest.isoformat() if newest else 'none'}"
+        for table, newest in store.newest_dates(as_of, public_statements_sql(as_of)).items()
+    ]
     info = store.score_set_info(as_of)
     if info:
         parts.append(f"scores computed {info['computed_at']:%Y-%m-%d %H:%M} UTC")
@@ -127,17 +119,10 @@ def data_freshness(store: Store, as_of: date) -> str:
 
 def provider_mix(store: Store) -> dict[str, dict[str, int]]:
     """Rows per provider per table: the export's Methodology sheet shows where the numbers came from."""
-    out: dict[str, dict[str, int]] = {}
-    for table in ("companies", *VALUE_TABLES):
-        rows = store.rows(f"SELECT provider, count(*) FROM {table} GROUP BY provider ORDER BY provider")
-        out[table] = {p: int(n) for p, n in rows}
-    return out
+    return store.provider_counts()
 
 
 # -- runs -----------------------------------------------------------------------------------------------------
-_RUN_COLS = "run_id, as_of, iso_week, rules_name, rules_hash, created_at, data_freshness, demo, payload, changes"
-
-
 def _run_from_row(row: tuple[Any, ...]) -> Run:
     table, meta = _from_blob(row[8])
     changes, _ = _from_blob(row[9])
@@ -165,33 +150,30 @@ def resolve_run_id(store: Store, ref: str | int | None) -> int:
     latest list" that ``show``, ``diff`` and ``export`` pick by default.
     """
     if ref is None or str(ref).strip().lower() == "latest":
-        rid = store.scalar("SELECT run_id FROM watchlist_runs ORDER BY as_of DESC, run_id DESC LIMIT 1")
-        if rid is None:
+        latest = store.latest_run_id()
+        if latest is None:
             raise ScreenerError("no watchlist runs yet: run 'screener weekly' (or 'screener demo') first")
-        return int(rid)
+        return latest
     try:
         rid = int(str(ref).strip())
     except ValueError:
         raise ScreenerError(f"--run must be a run id or 'latest', got {ref!r}; see 'screener watchlist runs'") from None
-    if not store.scalar("SELECT count(*) FROM watchlist_runs WHERE run_id = ?", [rid]):
+    if not store.run_exists(rid):
         raise ScreenerError(f"no watchlist run {rid}; see 'screener watchlist runs'")
     return rid
 
 
 def load_run(store: Store, ref: str | int | None = None) -> Run:
     rid = resolve_run_id(store, ref)
-    rows = store.rows(f"SELECT {_RUN_COLS} FROM watchlist_runs WHERE run_id = ?", [rid])
-    return _run_from_row(rows[0])
+    row = store.run_row(rid)
+    assert row is not None  # resolve_run_id checked that it exists
+    return _run_from_row(row)
 
 
 def previous_run(store: Store, rules_name: str, week: str) -> Run | None:
     """The latest run of the same rule set in an earlier ISO week: its members are the incumbents."""
-    rows = store.rows(
-        f"SELECT {_RUN_COLS} FROM watchlist_runs WHERE rules_name = ? AND iso_week < ? "
-        "ORDER BY iso_week DESC, as_of DESC, run_id DESC LIMIT 1",
-        [rules_name, week],
-    )
-    return _run_from_row(rows[0]) if rows else None
+    row = store.previous_run_row(rules_name, week)
+    return _run_from_row(row) if row is not None else None
 
 
 def list_runs(store: Store) -> pl.DataFrame:
@@ -206,11 +188,7 @@ def list_runs(store: Store) -> pl.DataFrame:
         "demo": pl.Boolean,
         "data_freshness": pl.String,
     }
-    df = store.query(
-        "SELECT r.run_id, r.as_of, r.iso_week, r.rules_name AS rules, r.rules_hash, "
-        "(SELECT count(*) FROM watchlist_members m WHERE m.run_id = r.run_id) AS members, r.created_at, r.demo, "
-        "r.data_freshness FROM watchlist_runs r ORDER BY r.as_of DESC, r.rules_name, r.run_id DESC"
-    )
+    df = store.run_list()
     if df.height == 0:
         return pl.DataFrame(schema=schema)
     return df.cast(schema)  # type: ignore[arg-type]
@@ -291,7 +269,7 @@ def run_weekly(
 
     rs = load(rules)
     day = as_of or date.today()
-    if not store.scalar("SELECT count(*) FROM companies"):
+    if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
     if scores is None:
         from factors.engine import scores_for
@@ -331,25 +309,18 @@ def run_weekly(
     payload = _to_blob(ranking.table, meta)
     change_blob = _to_blob(changes)
     members = ranking.table.filter(pl.col("status") == "member").select("rank", "symbol", "score")
-    with store.transaction():
-        existing = store.scalar(
-            "SELECT run_id FROM watchlist_runs WHERE rules_name = ? AND iso_week = ?", [rs.name, week]
-        )
-        if existing is not None:
-            run_id = int(existing)
-            store.con.execute("DELETE FROM watchlist_members WHERE run_id = ?", [run_id])
-            store.con.execute("DELETE FROM watchlist_runs WHERE run_id = ?", [run_id])
-        else:
-            run_id = int(store.scalar("SELECT nextval('seq_run')"))
-        store.con.execute(
-            "INSERT INTO watchlist_runs (run_id, as_of, iso_week, rules_name, rules_hash, created_at, data_freshness, "
-            "demo, payload, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, day, week, rs.name, rs.content_hash, utcnow(), freshness, demo, payload, change_blob],
-        )
-        for r in members.iter_rows(named=True):
-            store.con.execute(
-                "INSERT INTO watchlist_members VALUES (?, ?, ?, ?)", [run_id, r["rank"], r["symbol"], r["score"]]
-            )
+    run_id, replaced = store.save_run(
+        as_of=day,
+        week=week,
+        rules_name=rs.name,
+        rules_hash=rs.content_hash,
+        created_at=utcnow(),
+        data_freshness=freshness,
+        demo=demo,
+        payload=payload,
+        changes=change_blob,
+        members=members,
+    )
     return WeeklyResult(
         run_id=run_id,
         rows=ranking.members,
@@ -361,7 +332,7 @@ def run_weekly(
         rules_hash=rs.content_hash,
         data_freshness=freshness,
         previous_run_id=prev.run_id if prev else None,
-        replaced=existing is not None,
+        replaced=replaced,
     )
 
 

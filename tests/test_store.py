@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from screener.contract import polars_schema
 from screener.errors import ScreenerError
-from screener.migrations import LATEST_VERSION, MIGRATIONS
 from screener.store import Store
+from screener.store.migrations import LATEST_VERSION, MIGRATIONS
 
 
 def _prices(rows: list[tuple[str, date, float | None, float | None]]) -> pl.DataFrame:

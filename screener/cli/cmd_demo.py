@@ -39,7 +39,7 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
         note(
             f"store {store.path}: {plural(n_companies, 'company')}; " + ", ".join(f"{n} {k}" for k, n in counts.items())
         )
-        held = int(store.scalar("SELECT count(*) FROM rejected_rows WHERE provider = 'demo' AND resolved_at IS NULL"))
+        held = store.open_rejection_count("demo")
         if held:
             note(
                 f"{held} demo value(s) failed validation and were kept out; list them with "

@@ -48,20 +48,14 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, inclu
         raise ScreenerError("--include-resolved lists resolved rejections: give it with --rejected")
     with store_from(ctx) as store:
         if show_rejected:
-            cols = "rejected_at, provider, source, kind, key, column_name, expectation, value"
-            if include_resolved:
-                render(store.query(f"SELECT {cols}, resolved_at FROM rejected_rows ORDER BY id"), fmt)
-            else:
-                render(store.query(f"SELECT {cols} FROM rejected_rows WHERE resolved_at IS NULL ORDER BY id"), fmt)
+            render(store.rejected_rows(include_resolved=include_resolved), fmt)
             return
         from screener.validation import validate_store
 
         result = validate_store(store)
         # one rejected row can fail several expectations: count rows (source and key), not failing values; a
         # rejection that a later load resolved (it stored the same key) no longer keeps anything out
-        held = int(
-            store.scalar("SELECT count(DISTINCT (source, kind, key)) FROM rejected_rows WHERE resolved_at IS NULL") or 0
-        )
+        held = store.held_row_count()
     if show_failures:
         render(result.failures.select("kind", "key", "column_name", "expectation", "value"), fmt)
     else:

@@ -82,16 +82,13 @@ class StoreValidation:
 
 
 def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
-    from screener.profiles import profiles, share_history
     from screener.validation.market_cap import stored_market_caps
 
     frames = {kind: store.frame(kind) for kind in ("companies", "fundamentals", "prices", "fx", "events", "splits")}
-    frames["profiles"] = profiles(store)
-    frames["shares"] = share_history(store)
+    frames["profiles"] = store.profiles()
+    frames["shares"] = store.share_history()
     frames["market_cap"] = stored_market_caps(store)
-    frames["refresh"] = store.query(
-        "SELECT subject, part, status, empty_since, message FROM refresh_state ORDER BY subject, part"
-    )
+    frames["refresh"] = store.refresh_state().select("subject", "part", "status", "empty_since", "message")
     return frames
 
 

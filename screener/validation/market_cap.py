@@ -53,20 +53,5 @@ def market_cap_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 def stored_market_caps(store: Store) -> pl.DataFrame:
     """The check's inputs from what is stored: the latest close, the latest share count (share history first,
     else the newest statement), the unit closes are stored in, and the provider's market cap from its profile."""
-    rows = store.query(
-        """
-        WITH lc AS (SELECT symbol, arg_max(close, date) AS close FROM prices GROUP BY symbol),
-             sh AS (SELECT symbol, arg_max(shares, date) AS shares FROM share_history GROUP BY symbol),
-             fs AS (SELECT symbol, arg_max(shares_outstanding, period_end) AS shares FROM fundamentals
-                    WHERE shares_outstanding IS NOT NULL GROUP BY symbol)
-        SELECT p.symbol, coalesce(sh.shares, fs.shares) AS shares_outstanding, lc.close,
-               coalesce(p.price_unit, c.currency) AS price_unit, p.market_cap
-        FROM company_profiles p
-        JOIN lc USING (symbol)
-        LEFT JOIN sh USING (symbol)
-        LEFT JOIN fs USING (symbol)
-        LEFT JOIN companies c USING (symbol)
-        ORDER BY p.symbol
-        """
-    )
+    rows = store.market_cap_inputs()
     return market_cap_frame(rows.iter_rows(named=True))

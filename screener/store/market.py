@@ -1,4 +1,4 @@
-"""The DuckDB store: the only module that persists anything.
+"""Market data in the store: companies and their role tags, fundamentals, prices, fx, events and splits.
 
 Why one class owns every write: each write must be a single transaction (an import with one bad row changes
 nothing), every row must carry its provider and load time, and a failed or empty provider answer must never erase
@@ -7,25 +7,25 @@ what is stored. Centralising writes here keeps those three promises in one place
 
 from __future__ import annotations
 
-import io
-import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import Any
+from datetime import date, datetime
 
-import duckdb
 import polars as pl
 
-from screener.contract import KINDS, ROLES
-from screener.errors import ScreenerError, StoreLockedError
-from screener.migrations import LATEST_VERSION, MIGRATIONS
-from screener.paths import default_db_path
+from screener.contract import KINDS, ROLES, polars_schema
+from screener.store.connection import StoreBase, utcnow
 
 #: Columns per table that are bookkeeping rather than contract data.
 _VALUE_TABLES = ("fundamentals", "prices", "fx", "events", "splits")
+
+#: Point-in-time filter and key order of each dated kind that scoring reads.
+_AS_OF_READS: dict[str, tuple[str, str]] = {
+    "fundamentals": ("period_end <= ?", "symbol, period_end, period"),
+    "prices": ("date <= ?", "symbol, date"),
+    "fx": ("date <= ?", "currency, date"),
+    "events": ("date <= ?", "symbol, date, kind, description"),
+}
 
 DEMO_PROVIDER = "demo"
 #: Which provider's row wins a key, highest first. A user's own import (``file``) is what they vouch for, so a live
@@ -78,140 +78,8 @@ class UpsertResult:
         return iter((self.stored, self.dropped))
 
 
-def utcnow() -> datetime:
-    """Naive UTC timestamp: DuckDB ``TIMESTAMP`` has no zone and the store speaks UTC throughout."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
-    if path:
-        return Path(path).expanduser()
-    env = os.environ.get("SCREENER_DB")
-    if env:
-        return Path(env).expanduser()
-    return default_db_path()
-
-
-class Store:
-    """An open DuckDB file with the schema at the latest version.
-
-    Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
-        self.path = resolve_db_path(path)
-        self.read_only = read_only
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
-            raise ScreenerError(f"no store at {self.path}: run 'screener init' (or 'screener demo') first")
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise StoreLockedError(
-                    f"the store {self.path} is in use by another process; close it (or wait for it) and retry"
-                ) from None
-            raise ScreenerError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
-        except duckdb.Error as exc:
-            raise ScreenerError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
-        self._in_tx = False
-        if not read_only:
-            self.migrate()
-        elif self.schema_version() < LATEST_VERSION:
-            raise ScreenerError(f"the store {self.path} needs an upgrade: run 'screener init'")
-
-    # -- lifecycle -------------------------------------------------------------------------------------------
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[Store]:
-        """All writes inside land together or not at all; nested use joins the outer transaction."""
-        if self._in_tx:
-            yield self
-            return
-        self.con.execute("BEGIN TRANSACTION")
-        self._in_tx = True
-        try:
-            yield self
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        else:
-            self.con.execute("COMMIT")
-        finally:
-            self._in_tx = False
-
-    @contextmanager
-    def registered(self, name: str, frame: pl.DataFrame) -> Iterator[str]:
-        """Expose ``frame`` to SQL as ``name`` for set-based writes, and always drop it afterwards.
-
-        In an aborted transaction DuckDB refuses ``unregister``; the rollback drops the view anyway, and the
-        original error, not that refusal, is what the caller must see.
-        """
-        self.con.register(name, frame.to_arrow())
-        try:
-            yield name
-        finally:
-            with suppress(duckdb.Error):
-                self.con.unregister(name)
-
-    # -- schema ----------------------------------------------------------------------------------------------
-    def schema_version(self) -> int:
-        if not self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"):
-            return 0
-        version = self.scalar("SELECT max(version) FROM schema_version")
-        return int(version) if version is not None else 0
-
-    def migrate(self, migrations: Sequence[tuple[int, str, str]] = MIGRATIONS) -> int:
-        """Apply every migration above the stored version, each in its own transaction; return the new version."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description VARCHAR, "
-            "applied_at TIMESTAMP)"
-        )
-        current = self.schema_version()
-        known = max((v for v, _, _ in migrations), default=0)
-        if current > known:
-            raise ScreenerError(
-                f"the store {self.path} is at schema v{current}, newer than this version of screener knows "
-                f"(v{known}); upgrade screener or use another --db"
-            )
-        for version, description, sql in sorted(migrations, key=lambda m: m[0]):
-            if version <= current:
-                continue
-            try:
-                with self.transaction():
-                    self.con.execute(sql)
-                    self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()])
-            except duckdb.Error as exc:
-                # The failed step rolled back whole: the store is still a consistent v{current}.
-                raise ScreenerError(
-                    f"cannot upgrade the store {self.path} to schema v{version} ({description}): "
-                    f"{str(exc).splitlines()[0]}; it is unchanged at v{current}"
-                ) from exc
-            current = version
-        return current
-
-    # -- reading ---------------------------------------------------------------------------------------------
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        """Run a parameterised query and return a polars frame (values are always bound, never pasted)."""
-        return self.con.sql(sql, params=list(params) if params else None).pl()
-
-    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Fetch every row: DuckDB 2 refuses new work on a connection while a result is left half-read."""
-        return self.con.execute(sql, list(params) if params else []).fetchall()
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        rows = self.rows(sql, params)
-        return rows[0][0] if rows else None
+class MarketData(StoreBase):
+    """Reads and writes of the contract kinds, under the provider precedence."""
 
     def companies(self) -> pl.DataFrame:
         """The universe in contract shape, roles as a ``;`` string in canonical order, plus origin and provider."""
@@ -336,26 +204,6 @@ class Store:
         if blocked.height == 0:
             return frame
         return frame.join(blocked.cast(frame.select(key).schema), on=key, how="anti", nulls_equal=True)
-
-    def resolve_rejections(self, kind: str, stored: pl.DataFrame, *, at: datetime | None = None) -> int:
-        """Mark the ledger's rejections of these keys as resolved: a later load stored the same key, so the row is
-        no longer kept out. Set-based; returns the number of ledger rows resolved."""
-        if stored.height == 0:
-            return 0
-        from screener.validation.keys import key_strings
-
-        before = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
-        if before == 0:
-            return 0
-        keys = key_strings(kind, stored).unique().to_frame("key")
-        with self.transaction(), self.registered("_resolved_keys", keys) as name:
-            self.con.execute(
-                f"UPDATE rejected_rows SET resolved_at = ? FROM {name} r WHERE rejected_rows.resolved_at IS NULL "
-                "AND rejected_rows.kind = ? AND rejected_rows.key = r.key",
-                [at or utcnow(), kind],
-            )
-        after = int(self.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NULL AND kind = ?", [kind]))
-        return before - after
 
     def upsert(
         self,
@@ -554,78 +402,209 @@ class Store:
             return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
         return self.query(sql + " ORDER BY id")
 
-    def log_ingest(
-        self,
-        *,
-        provider: str,
-        status: str,
-        kind: str | None = None,
-        source: str | None = None,
-        symbol: str | None = None,
-        rows_in: int | None = None,
-        rows_stored: int | None = None,
-        rows_rejected: int | None = None,
-        message: str | None = None,
-    ) -> None:
-        self.con.execute(
-            "INSERT INTO ingest_log (logged_at, provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, "
-            "status, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [utcnow(), provider, kind, source, symbol, rows_in, rows_stored, rows_rejected, status, message],
+    # -- named reads: every question another module asks of the market tables ---------------------------------
+    def company_count(self) -> int:
+        """How many companies are stored: commands refuse to score an empty universe."""
+        return int(self.scalar("SELECT count(*) FROM companies"))
+
+    def company_symbols(self) -> set[str]:
+        """Every stored symbol: an import warns about rows for companies the universe does not list."""
+        return set(self.query("SELECT symbol FROM companies")["symbol"].to_list())
+
+    def company_names(self) -> pl.DataFrame:
+        """(symbol, name) by symbol: what a company search matches against."""
+        return self.query("SELECT symbol, name FROM companies ORDER BY symbol")
+
+    def company_currencies(self) -> pl.DataFrame:
+        """(symbol, currency) by symbol: a refresh fetches each listing in its own currency."""
+        return self.query("SELECT symbol, currency FROM companies ORDER BY symbol")
+
+    def role_tags_of(self, symbol: str) -> pl.DataFrame:
+        """The symbol's current tags with their origin, source and time, by role."""
+        return self.query(
+            "SELECT role, origin, source, tagged_at FROM role_tags WHERE symbol = ? ORDER BY role", [symbol]
         )
 
-    def record_rejections(self, rows: pl.DataFrame, *, provider: str) -> int:
-        """Store failing rows apart from the main tables, set-based. ``rows`` has kind, key, expectation and
-        optionally source, column_name and value columns; ledger ids follow the frame's order."""
-        if rows.height == 0:
-            return 0
-        text = [c for c in ("source", "key", "column_name", "value") if c not in rows.columns]
-        ledger = rows.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in text).select(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
-            *(pl.col(c).cast(pl.String) for c in ("source", "kind", "key", "expectation", "column_name", "value")),
+    def content_digest(self, table: str, cols: str) -> tuple[int, str | None]:
+        """Row count and an order-free hash of ``cols`` over ``table``: an edited value changes it even when the
+        row count and load time do not."""
+        n, digest = self.rows(f"SELECT count(*), bit_xor(hash({cols})) FROM {table}")[0]
+        return int(n), None if digest is None else str(digest)
+
+    def rows_as_of(self, kind: str, as_of: date) -> pl.DataFrame:
+        """Contract columns plus provider of a dated kind, on or before ``as_of`` (point in time), in key order."""
+        where, order = _AS_OF_READS[kind]
+        cols = ", ".join([*polars_schema(kind), "provider"])
+        return self.query(f"SELECT {cols} FROM {kind} WHERE {where} ORDER BY {order}", [as_of])
+
+    def all_splits(self) -> pl.DataFrame:
+        """Every split, whatever its date: a split after as-of is already inside the stored closes."""
+        return self.query("SELECT symbol, date, ratio, provider FROM splits ORDER BY symbol, date")
+
+    def latest_shares(self, as_of: date) -> pl.DataFrame:
+        """Per company, the latest daily share count on or before ``as_of``."""
+        return self.query(
+            "SELECT symbol, max(date) AS date, arg_max(shares, date) AS shares, arg_max(provider, date) AS provider "
+            "FROM share_history WHERE date <= ? GROUP BY symbol ORDER BY symbol",
+            [as_of],
         )
-        with self.transaction(), self.registered("_rejections", ledger) as name:
-            self.con.execute(
-                "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, value) "
-                f"SELECT ?, ?, source, kind, key, expectation, column_name, value FROM {name} ORDER BY _i",
-                [utcnow(), provider],
-            )
-        return rows.height
 
-    # -- scores ----------------------------------------------------------------------------------------------
-    def save_scores(self, as_of: date, frame: pl.DataFrame, *, demo: bool, inputs_hash: str | None = None) -> None:
-        """Replace the score set of one as-of date. Parquet keeps every dtype (lists of flags included)."""
-        buf = io.BytesIO()
-        frame.write_parquet(buf)
-        with self.transaction():
-            self.con.execute("DELETE FROM score_sets WHERE as_of = ?", [as_of])
-            self.con.execute(
-                "INSERT INTO score_sets VALUES (?, ?, ?, ?, ?, ?)",
-                [as_of, utcnow(), demo, frame.height, inputs_hash, buf.getvalue()],
-            )
+    def events_between(self, start: date, end: date) -> pl.DataFrame:
+        """Company events dated after ``start`` and up to ``end`` (point in time: nothing after ``end``)."""
+        return self.query(
+            "SELECT symbol, date, kind, description FROM events WHERE date > ? AND date <= ? AND symbol <> '*' "
+            "ORDER BY symbol, date, kind, description",
+            [start, end],
+        )
 
-    def load_scores(self, as_of: date | None = None) -> tuple[date, pl.DataFrame] | None:
-        """The score set for ``as_of`` (or the newest one); ``None`` when nothing was scored yet."""
-        if as_of is None:
-            rows = self.rows("SELECT as_of, payload FROM score_sets ORDER BY as_of DESC LIMIT 1")
-        else:
-            rows = self.rows("SELECT as_of, payload FROM score_sets WHERE as_of = ?", [as_of])
-        if not rows:
-            return None
-        return rows[0][0], pl.read_parquet(io.BytesIO(rows[0][1]))
+    def company_events(self, symbol: str, as_of: date, limit: int) -> pl.DataFrame:
+        """The symbol's newest ``limit`` events on or before ``as_of``."""
+        return self.query(
+            "SELECT date, kind, stage, capacity_tpa, target_year, amount_usd, description, source FROM events "
+            "WHERE symbol = ? AND date <= ? ORDER BY date DESC, kind, description LIMIT ?",
+            [symbol, as_of, limit],
+        )
 
-    def score_set_info(self, as_of: date) -> dict[str, Any] | None:
+    def company_fundamentals(self, symbol: str, as_of: date, fields: Sequence[str]) -> pl.DataFrame:
+        """The symbol's statements with period end on or before ``as_of``, newest first."""
+        cols = ", ".join(["period_end", "period", "currency", *fields, "provider", "loaded_at"])
+        return self.query(
+            f"SELECT {cols} FROM fundamentals WHERE symbol = ? AND period_end <= ? ORDER BY period_end DESC, period",
+            [symbol, as_of],
+        )
+
+    def freshness_parts(self, symbol: str, as_of: date) -> list[pl.DataFrame]:
+        """Per data kind and provider (prices, fundamentals, events, daily share counts): the latest dated value on
+        or before as-of, the row count and the load time."""
+        return [
+            self.query(
+                "SELECT 'prices' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+                "FROM prices WHERE symbol = ? AND date <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+            self.query(
+                "SELECT 'fundamentals' AS data, provider, max(period_end) AS latest, count(*) AS rows, "
+                "max(loaded_at) AS loaded_at FROM fundamentals WHERE symbol = ? AND period_end <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+            self.query(
+                "SELECT 'events' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+                "FROM events WHERE symbol = ? AND date <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+            # the daily share count: market cap uses it when it is newer than the last statement
+            self.query(
+                "SELECT 'shares' AS data, provider, max(date) AS latest, count(*) AS rows, max(loaded_at) AS loaded_at "
+                "FROM share_history WHERE symbol = ? AND date <= ? GROUP BY provider",
+                [symbol, as_of],
+            ),
+        ]
+
+    def stored_periods(self, symbols: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The statement periods stored per symbol, whoever stored them: an empty answer never outranks them."""
+        if not symbols:
+            return {}
         rows = self.rows(
-            "SELECT as_of, computed_at, demo, n_companies, inputs_hash FROM score_sets WHERE as_of = ?", [as_of]
+            "SELECT symbol, list(DISTINCT period) FROM fundamentals WHERE list_contains(?, symbol) GROUP BY symbol",
+            [list(symbols)],
         )
-        if not rows:
-            return None
-        return dict(zip(["as_of", "computed_at", "demo", "n_companies", "inputs_hash"], rows[0], strict=True))
+        return {sym: frozenset(periods) for sym, periods in rows}
 
+    def market_cap_inputs(self) -> pl.DataFrame:
+        """Per profiled company: the latest close, the latest share count (share history first, else the newest
+        statement), the unit closes are stored in, and the provider's market cap."""
+        return self.query(
+            """
+            WITH lc AS (SELECT symbol, arg_max(close, date) AS close FROM prices GROUP BY symbol),
+                 sh AS (SELECT symbol, arg_max(shares, date) AS shares FROM share_history GROUP BY symbol),
+                 fs AS (SELECT symbol, arg_max(shares_outstanding, period_end) AS shares FROM fundamentals
+                        WHERE shares_outstanding IS NOT NULL GROUP BY symbol)
+            SELECT p.symbol, coalesce(sh.shares, fs.shares) AS shares_outstanding, lc.close,
+                   coalesce(p.price_unit, c.currency) AS price_unit, p.market_cap
+            FROM company_profiles p
+            JOIN lc USING (symbol)
+            LEFT JOIN sh USING (symbol)
+            LEFT JOIN fs USING (symbol)
+            LEFT JOIN companies c USING (symbol)
+            ORDER BY p.symbol
+            """
+        )
 
-@contextmanager
-def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Iterator[Store]:
-    store = Store(path, read_only=read_only)
-    try:
-        yield store
-    finally:
-        store.close()
+    def keys_from_other_providers(
+        self, kind: str, cols: Sequence[str], provider: str, *, distinct: bool = False
+    ) -> pl.DataFrame:
+        """The ``cols`` of every row of ``kind`` that ``provider`` did not store."""
+        head = "SELECT DISTINCT" if distinct else "SELECT"
+        return self.query(f"{head} {', '.join(cols)} FROM {kind} WHERE provider <> ?", [provider])
+
+    def delete_provider_rows(self, kind: str, provider: str) -> None:
+        """Drop every row of ``kind`` that ``provider`` stored (a demo rerun replaces its own rows only)."""
+        self.con.execute(f"DELETE FROM {kind} WHERE provider = ?", [provider])
+
+    # -- the bundled universe: refreshed by init, yielding to whatever the user owns ----------------------------
+    def write_bundled_companies(self, frame: pl.DataFrame, provider: str, stamp: datetime) -> tuple[UpsertResult, int]:
+        """Store the shipped companies except those a user owns, with their tags except the ones a user touched.
+
+        Returns the write's result and how many companies are new to the store.
+        """
+        existing = self.query("SELECT symbol, origin FROM companies")
+        user_owned = existing.filter(pl.col("origin") == "user").select("symbol")
+        bundled = frame.join(user_owned, on="symbol", how="anti")
+        added = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
+        user_touched = self.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
+        fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
+        incoming = bundled.select(fields).with_columns(
+            pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
+        )
+        with self.registered("_bundled_companies", incoming):
+            cols = ", ".join([*fields, "provider", "loaded_at"])
+            # The WHERE guards the race where a user import lands between the read above and this write.
+            self.con.execute(
+                f"INSERT INTO companies ({cols}, origin) SELECT {cols}, 'bundled' FROM _bundled_companies "
+                "ON CONFLICT (symbol) DO UPDATE SET "
+                + ", ".join(f"{f} = excluded.{f}" for f in [*fields[1:], "provider", "loaded_at"])
+                + " WHERE companies.origin = 'bundled'"
+            )
+        wanted = (
+            bundled.select("symbol", pl.col("roles").str.split(";").alias("role"), "source")
+            .explode("role")
+            .filter(pl.col("role") != "")
+        )
+        self.set_roles(wanted, actor="bundled", origin="bundled", at=stamp, protected=user_touched)
+        self.resolve_rejections("companies", bundled, at=stamp)
+        return UpsertResult(bundled.height, kept_out=frame.height - bundled.height), added
+
+    def write_bundled_events(self, frame: pl.DataFrame, provider: str, stamp: datetime) -> tuple[UpsertResult, int]:
+        """Store the shipped events except keys a user's own row holds. Returns the result and the events added."""
+        key = ["symbol", "date", "kind", "description"]
+        users = self.query(f"SELECT {', '.join(key)} FROM events WHERE origin <> 'bundled'")
+        ours = frame.join(users, on=key, how="anti", nulls_equal=True)
+        before = int(self.scalar("SELECT count(*) FROM events"))
+        bundled_events = ours.with_columns(
+            pl.lit("bundled").alias("origin"),
+            pl.lit(provider).alias("provider"),
+            pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
+        )
+        with self.registered("_bundled_events", bundled_events):
+            cols = (
+                "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, "
+                "provider, loaded_at"
+            )
+            # Bundled events refresh only rows that are still bundled; a user's own row with the same key wins.
+            self.con.execute(
+                f"INSERT INTO events ({cols}) SELECT {cols} FROM _bundled_events ON CONFLICT "
+                "(symbol, date, kind, description) DO UPDATE SET stage = excluded.stage, "
+                "capacity_tpa = excluded.capacity_tpa, target_year = excluded.target_year, "
+                "amount_usd = excluded.amount_usd, source = excluded.source WHERE events.origin = 'bundled'"
+            )
+        added = int(self.scalar("SELECT count(*) FROM events")) - before
+        self.resolve_rejections("events", ours, at=stamp)
+        return UpsertResult(ours.height, kept_out=frame.height - ours.height), added
+
+    def has_company(self, symbol: str) -> bool:
+        """Whether ``symbol`` is in the universe."""
+        return self.scalar("SELECT count(*) FROM companies WHERE symbol = ?", [symbol]) != 0
+
+    def symbol_list(self) -> list[str]:
+        """Every stored symbol in order: the candidates a "did you mean" hint picks from."""
+        return [r[0] for r in self.rows("SELECT symbol FROM companies ORDER BY symbol")]

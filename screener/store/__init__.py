@@ -1,0 +1,54 @@
+"""The DuckDB store: the only package that persists anything, and the only one that speaks SQL.
+
+One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``), each a part of the one
+``Store`` class, so that callers hold a single object and a transaction spans every concern.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from screener.store.connection import StoreBase, resolve_db_path, utcnow
+from screener.store.live import LiveData
+from screener.store.logs import Logs
+from screener.store.market import (
+    DEFAULT_PRECEDENCE,
+    DEMO_PROVIDER,
+    PROVIDER_PRECEDENCE,
+    MarketData,
+    UpsertResult,
+    precedence,
+)
+from screener.store.runs import Runs
+from screener.store.scores import Scores
+
+__all__ = [
+    "DEFAULT_PRECEDENCE",
+    "DEMO_PROVIDER",
+    "PROVIDER_PRECEDENCE",
+    "Store",
+    "StoreBase",
+    "UpsertResult",
+    "open_store",
+    "precedence",
+    "resolve_db_path",
+    "utcnow",
+]
+
+
+class Store(MarketData, LiveData, Logs, Scores, Runs):
+    """An open DuckDB file with the schema at the latest version.
+
+    Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.
+    """
+
+
+@contextmanager
+def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Iterator[Store]:
+    store = Store(path, read_only=read_only)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,44 @@
+"""Score sets in the store: one stored frame per as-of date, so that ``show`` and ``export`` read what was scored."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from screener.store.connection import StoreBase, utcnow
+
+
+class Scores(StoreBase):
+    """The score sets, one per as-of date."""
+
+    def save_scores(self, as_of: date, frame: pl.DataFrame, *, demo: bool, inputs_hash: str | None = None) -> None:
+        """Replace the score set of one as-of date. Parquet keeps every dtype (lists of flags included)."""
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        with self.transaction():
+            self.con.execute("DELETE FROM score_sets WHERE as_of = ?", [as_of])
+            self.con.execute(
+                "INSERT INTO score_sets VALUES (?, ?, ?, ?, ?, ?)",
+                [as_of, utcnow(), demo, frame.height, inputs_hash, buf.getvalue()],
+            )
+
+    def load_scores(self, as_of: date | None = None) -> tuple[date, pl.DataFrame] | None:
+        """The score set for ``as_of`` (or the newest one); ``None`` when nothing was scored yet."""
+        if as_of is None:
+            rows = self.rows("SELECT as_of, payload FROM score_sets ORDER BY as_of DESC LIMIT 1")
+        else:
+            rows = self.rows("SELECT as_of, payload FROM score_sets WHERE as_of = ?", [as_of])
+        if not rows:
+            return None
+        return rows[0][0], pl.read_parquet(io.BytesIO(rows[0][1]))
+
+    def score_set_info(self, as_of: date) -> dict[str, Any] | None:
+        rows = self.rows(
+            "SELECT as_of, computed_at, demo, n_companies, inputs_hash FROM score_sets WHERE as_of = ?", [as_of]
+        )
+        if not rows:
+            return None
+        return dict(zip(["as_of", "computed_at", "demo", "n_companies", "inputs_hash"], rows[0], strict=True))
