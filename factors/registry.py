@@ -1,8 +1,10 @@
 """The factor registry: one decorator turns a small module into a scored, documented factor.
 
-Why a registry and discovery instead of a hand-kept list: adding a factor must touch one module (and its test). Each
-module in this package that is not part of the framework is imported once, when this module is first imported, and
-its ``@register_factor`` call adds a ``FactorSpec`` to ``FACTORS``. Nothing dispatches on names with ``getattr``:
+Why a registry and discovery instead of a hand-kept list: adding a factor must touch one module (and its test). The
+factors live in their own package, ``factors.library``, which holds nothing else: every module of it is imported
+once, in name order, when this module is first imported, and its ``@register_factor`` call adds a ``FactorSpec`` to
+``FACTORS``. Helpers (inputs, engine, cross-sectional maths) live beside that folder, so none is ever imported as a
+factor. Nothing dispatches on names with ``getattr``:
 consumers iterate ``FACTORS`` or call ``get_factor(name)``, which fails with a suggestion on a typo.
 
 A factor is computed in two steps that the engine keeps apart on purpose:
@@ -43,8 +45,8 @@ Params = Mapping[str, Any]
 ComputeFn = Callable[["FactorContext", Params], pl.DataFrame]
 CombineFn = Callable[[pl.DataFrame, Params], pl.Series]
 
-#: Modules of this package that are the framework, not factors.
-FRAMEWORK_MODULES: frozenset[str] = frozenset({"registry", "crosssection", "inputs", "engine"})
+#: The package whose modules are the factors (and only factors).
+LIBRARY = "factors.library"
 
 
 @dataclass(frozen=True)
@@ -202,20 +204,16 @@ def get_factor(name: str) -> FactorSpec:
         raise KeyError(f"unknown factor {name!r}{suffix}; known: {', '.join(FACTORS)}") from None
 
 
-def factor_modules() -> list[str]:
-    """Names of the factor modules in this package: every module that is not part of the framework."""
-    import factors
-
-    return sorted(
-        m.name
-        for m in pkgutil.iter_modules(factors.__path__)
-        if not m.ispkg and m.name not in FRAMEWORK_MODULES and not m.name.startswith("_")
-    )
+def factor_modules(package: str = LIBRARY) -> list[str]:
+    """Names of the factor modules: every module of the factor package, sorted, so discovery is deterministic."""
+    folder = importlib.import_module(package)
+    return sorted(m.name for m in pkgutil.iter_modules(folder.__path__) if not m.ispkg)
 
 
-def _discover() -> None:
-    for module in factor_modules():
-        importlib.import_module(f"factors.{module}")
+def discover(package: str = LIBRARY) -> None:
+    """Import every module of the factor package; each registers its factor as it is imported."""
+    for module in factor_modules(package):
+        importlib.import_module(f"{package}.{module}")
 
 
-_discover()
+discover()
