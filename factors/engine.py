@@ -5,7 +5,8 @@ The algorithm, step by step (``compute_scores``):
 1. **Point in time.** ``build_context`` keeps only what was public on the as-of date (reporting lag for statements,
    prices on or before the date), converts money to USD at each value's own date, and reduces it to one base row
    per company (market cap, TTM flows, latest balances, share-count growth) plus the panels factors aggregate.
-2. **Components.** Each registered factor's ``compute`` returns its raw components per company. A component whose
+2. **Components.** Each registered factor's ``compute`` returns its raw components per company, from a context cut
+   down to the inputs it declares (``needs``, see ``GRANTS``): reading anything else fails. A component whose
    inputs are missing is null.
 3. **Missing values.** The factor's policy fills or excludes: ``neutral`` fills the cross-sectional median,
    ``worst`` the worst observed value (by the component's sign and the factor's direction), ``impute_peers`` the
@@ -29,7 +30,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -103,13 +106,136 @@ def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
     return scores.select("symbol", *exprs)
 
 
+# --------------------------------------------------------------------------------------------------------------
+# What a factor receives: the inputs it declares
+# --------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grant:
+    """What one declared input (a name of ``factors.inputs.INPUTS``) hands a factor: base-frame columns, columns of
+    the price and statement panels, and whether the event ledger comes with it."""
+
+    base: tuple[str, ...] = ()
+    prices: tuple[str, ...] = ()
+    fundamentals: tuple[str, ...] = ()
+    events: bool = False
+
+
+def _ttm(column: str) -> tuple[str, ...]:
+    return (column, f"{column}_basis", f"{column}_date")
+
+
+#: Per input of ``INPUTS``: what a factor that declares it in ``needs`` receives. ``symbol`` (and the panels' keys)
+#: always come along; nothing else does.
+GRANTS: Mapping[str, Grant] = MappingProxyType(
+    {
+        "roles": Grant(base=("roles", "role_class")),
+        "country": Grant(base=("country", "region")),
+        "stage": Grant(base=("stage",)),
+        "gov_backing": Grant(base=("gov_backing",)),
+        "events": Grant(events=True),
+        "price": Grant(base=("price_usd", "last_price_date")),
+        "price_history": Grant(base=("price_days",), prices=("close_usd",)),
+        "volume": Grant(base=("volume_days", "last_trade_date", "halted"), prices=("volume", "traded_value_usd")),
+        "shares_outstanding": Grant(
+            base=("shares_outstanding", "shares_outstanding_date"), fundamentals=("shares_outstanding",)
+        ),
+        "share_history_1y": Grant(base=("share_growth_1y",)),
+        "share_history_3y": Grant(base=("share_growth_3y",)),
+        "revenue": Grant(base=_ttm("revenue_ttm_usd"), fundamentals=("revenue", "revenue_usd")),
+        "operating_cash_flow": Grant(
+            base=_ttm("operating_cash_flow_ttm_usd"), fundamentals=("operating_cash_flow", "operating_cash_flow_usd")
+        ),
+        "capital_expenditure": Grant(
+            base=_ttm("capex_ttm_usd"), fundamentals=("capital_expenditure", "capital_expenditure_usd")
+        ),
+        "free_cash_flow": Grant(
+            base=_ttm("free_cash_flow_ttm_usd"), fundamentals=("free_cash_flow", "free_cash_flow_usd", "fcf", "fcf_usd")
+        ),
+        "cash": Grant(base=("cash_usd", "cash_usd_date"), fundamentals=("cash", "cash_usd")),
+        "total_debt": Grant(
+            base=("total_debt_usd", "total_debt_usd_date"), fundamentals=("total_debt", "total_debt_usd")
+        ),
+        "total_equity": Grant(
+            base=("total_equity_usd", "total_equity_usd_date"), fundamentals=("total_equity", "total_equity_usd")
+        ),
+        "market_cap": Grant(base=("market_cap_usd",)),
+    }
+)
+#: Base columns built from several inputs: a factor receives one only when it declares all of them.
+DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType({"net_cash_usd": ("cash", "total_debt")})
+_PRICE_KEYS = ("g", "date")
+_STATEMENT_KEYS = ("symbol", "period_end", "period", "currency", "provider", "_usd_per_unit")
+_PANELS = frozenset({"prices", "price_runs", "fundamentals", "events"})
+
+
+class InputNotDeclared(RuntimeError):
+    """A factor read an input its ``needs`` do not declare."""
+
+
+@dataclass
+class DeclaredContext(FactorContext):
+    """The context one factor receives: the base frame and panels cut down to what its ``needs`` declare.
+
+    Why: ``needs`` decides ``data_completeness`` and documents what a factor rests on; if a factor could read a
+    column it did not declare, both would quietly be wrong. A withheld panel raises on access, a withheld base
+    column is simply absent (polars names it in its error, which the engine re-raises as ``InputNotDeclared``).
+    """
+
+    factor: str = ""
+    withheld: frozenset[str] = frozenset()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _PANELS and name in object.__getattribute__(self, "withheld"):
+            factor = object.__getattribute__(self, "factor")
+            need = "events" if name == "events" else "a price or statement input"
+            raise InputNotDeclared(f"factor {factor} reads ctx.{name} but its needs declare no {need}")
+        return object.__getattribute__(self, name)
+
+
+def context_for(spec: FactorSpec, ctx: FactorContext) -> DeclaredContext:
+    """``ctx`` restricted to the inputs ``spec.needs`` declares (see ``GRANTS``)."""
+    unknown = [n for n in spec.needs if n not in GRANTS]
+    if unknown:
+        raise RuntimeError(f"factor {spec.name} needs unknown input {unknown[0]!r}; add it to factors.inputs.INPUTS")
+    grants = [GRANTS[n] for n in spec.needs]
+    base = ["symbol", *(c for g in grants for c in g.base)]
+    base += [c for c, needs in DERIVED.items() if set(needs) <= set(spec.needs)]
+    prices = [c for g in grants for c in g.prices]
+    statements = [c for g in grants for c in g.fundamentals]
+    withheld: set[str] = set()
+    if not prices:
+        withheld |= {"prices", "price_runs"}
+    if not statements:
+        withheld.add("fundamentals")
+    if not any(g.events for g in grants):
+        withheld.add("events")
+    return DeclaredContext(
+        as_of=ctx.as_of,
+        settings=ctx.settings,
+        base=ctx.base.select(list(dict.fromkeys(base))),
+        prices=ctx.prices.select(list(dict.fromkeys([*_PRICE_KEYS, *prices]))) if prices else ctx.prices,
+        price_runs=ctx.price_runs,
+        fundamentals=ctx.fundamentals.select(
+            [c for c in dict.fromkeys([*_STATEMENT_KEYS, *statements]) if c in ctx.fundamentals.columns]
+        ),
+        events=ctx.events,
+        factor=spec.name,
+        withheld=frozenset(withheld),
+    )
+
+
 #: Optional column a factor's ``compute`` may return: a list of notes appended to the row's flags.
 FACTOR_FLAGS = "flags"
 
 
 def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, list[pl.Expr]]:
     """(symbol + F, F_pct, F.component columns; flag expressions over that frame) for one factor."""
-    raw = spec.compute(ctx, spec.params)
+    try:
+        raw = spec.compute(context_for(spec, ctx), spec.params)
+    except pl.exceptions.ColumnNotFoundError as e:
+        raise InputNotDeclared(
+            f"factor {spec.name} reads a column its needs do not declare (or none at all): {e}"
+        ) from e
     missing_cols = [c for c in spec.components if c not in raw.columns]
     if missing_cols:
         raise RuntimeError(f"factor {spec.name} did not return components {missing_cols}")

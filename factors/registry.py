@@ -1,8 +1,10 @@
 """The factor registry: one decorator turns a small module into a scored, documented factor.
 
-Why a registry and discovery instead of a hand-kept list: adding a factor must touch one module (and its test). Each
-module in this package that is not part of the framework is imported once, when this module is first imported, and
-its ``@register_factor`` call adds a ``FactorSpec`` to ``FACTORS``. Nothing dispatches on names with ``getattr``:
+Why a registry and discovery instead of a hand-kept list: adding a factor must touch one module (and its test). The
+factors live in their own package, ``factors.library``, which holds nothing else: every module of it is imported
+once, in name order, when this module is first imported, and its ``@register_factor`` call adds a ``FactorSpec`` to
+``FACTORS``. Helpers (inputs, engine, cross-sectional maths) live beside that folder, so none is ever imported as a
+factor. Nothing dispatches on names with ``getattr``:
 consumers iterate ``FACTORS`` or call ``get_factor(name)``, which fails with a suggestion on a typo.
 
 A factor is computed in two steps that the engine keeps apart on purpose:
@@ -34,13 +36,17 @@ Direction = Literal["higher_is_better", "higher_is_worse"]
 MissingPolicy = Literal["neutral", "worst", "exclude", "impute_peers"]
 DIRECTIONS: tuple[str, ...] = ("higher_is_better", "higher_is_worse")
 MISSING_POLICIES: tuple[str, ...] = ("neutral", "worst", "exclude", "impute_peers")
+#: What a number is, for the places that show it (the workbook's number formats): an amount in USD, a fraction
+#: shown as a percent, a whole count. A column a factor does not declare is shown by its name's convention.
+NumberKind = Literal["usd", "ratio", "count", "decimal"]
+NUMBER_KINDS: tuple[str, ...] = ("usd", "ratio", "count", "decimal")
 
 Params = Mapping[str, Any]
 ComputeFn = Callable[["FactorContext", Params], pl.DataFrame]
 CombineFn = Callable[[pl.DataFrame, Params], pl.Series]
 
-#: Modules of this package that are the framework, not factors.
-FRAMEWORK_MODULES: frozenset[str] = frozenset({"registry", "crosssection", "inputs", "engine"})
+#: The package whose modules are the factors (and only factors).
+LIBRARY = "factors.library"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,12 @@ class FactorSpec:
 
     ``signs`` orients each component: +1 when more of the component raises the factor's raw value, -1 when it
     lowers it. The ``worst`` policy uses it to know which end of a component is the bad one.
+
+    What the rest of the product says about the factor is declared here too, so a factor is one file:
+    ``phrases`` are the words a member's reason uses for a high and a low percentile (in the factor's direction),
+    ``moved_by`` the event kinds that can move the factor (a change attributed to it cites the latest such event;
+    the order breaks ties between events on the same day), ``formats`` what kind of number each column is
+    (keyed by the factor's name for its value, by component name for a component; see ``NUMBER_KINDS``).
     """
 
     name: str
@@ -64,6 +76,9 @@ class FactorSpec:
     thesis: str = ""
     order: int = 100
     module: str = ""
+    phrases: tuple[str, str] = ("", "")
+    moved_by: tuple[str, ...] = ()
+    formats: Mapping[str, NumberKind] = field(default_factory=dict)
 
     def column(self, component: str) -> str:
         """The score-frame column of a component: ``<factor>.<component>``."""
@@ -80,6 +95,10 @@ class FactorSpec:
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "higher_is_better"
+
+    def column_formats(self) -> dict[str, NumberKind]:
+        """The declared number kinds by score-frame column (``F`` for the value, ``F.component`` for components)."""
+        return {(self.name if key == self.name else self.column(key)): kind for key, kind in self.formats.items()}
 
 
 _REGISTERED: dict[str, FactorSpec] = {}
@@ -104,12 +123,16 @@ def register_factor(
     combine: CombineFn | None = None,
     thesis: str = "",
     order: int = 100,
+    phrases: tuple[str, str] | None = None,
+    moved_by: tuple[str, ...] = (),
+    formats: Mapping[str, NumberKind] | None = None,
 ) -> Callable[[ComputeFn], ComputeFn]:
     """Register the decorated ``compute(ctx, params) -> DataFrame`` as factor ``name``.
 
     ``components`` maps each component name to its sign (+1/-1, see ``FactorSpec.signs``). A factor with more than
-    one component must give ``combine``. Declarations are checked here, at import time, so a malformed factor
-    fails the test suite rather than a user's run.
+    one component must give ``combine``. ``phrases`` defaults to "high <name>" / "low <name>"; ``moved_by`` and
+    ``formats`` (see ``FactorSpec``) default to none. Declarations are checked here, at import time, so a malformed
+    factor fails the test suite rather than a user's run.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"factor {name}: direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -124,6 +147,21 @@ def register_factor(
         raise ValueError(f"factor {name}: several components need a combine function")
     if "." in name or any("." in c for c in components):
         raise ValueError(f"factor {name}: names may not contain '.' (it separates factor and component)")
+    words = name.replace("_", " ")
+    phrases = tuple(phrases) if phrases is not None else (f"high {words}", f"low {words}")  # type: ignore[assignment]
+    if len(phrases) != 2 or not all(isinstance(p, str) and p for p in phrases):
+        raise ValueError(f"factor {name}: phrases must be two non-empty texts (high, low), got {phrases!r}")
+    from screener.contract import EVENT_KINDS
+
+    unknown_events = [k for k in moved_by if k not in EVENT_KINDS]
+    if unknown_events or len(set(moved_by)) != len(moved_by):
+        raise ValueError(f"factor {name}: moved_by must name distinct event kinds of {EVENT_KINDS}, got {moved_by}")
+    formats = dict(formats or {})
+    bad_formats = {k: v for k, v in formats.items() if k not in (name, *components) or v not in NUMBER_KINDS}
+    if bad_formats:
+        raise ValueError(
+            f"factor {name}: formats map the factor or a component to one of {NUMBER_KINDS}, got {bad_formats}"
+        )
 
     def decorate(fn: ComputeFn) -> ComputeFn:
         if name in _REGISTERED and _REGISTERED[name].module != fn.__module__:
@@ -142,6 +180,9 @@ def register_factor(
             thesis=thesis,
             order=order,
             module=fn.__module__,
+            phrases=phrases,  # type: ignore[arg-type]
+            moved_by=tuple(moved_by),
+            formats=MappingProxyType(formats),
         )
         ordered = sorted(_REGISTERED.values(), key=lambda s: (s.order, s.name))
         FACTORS.clear()
@@ -163,20 +204,16 @@ def get_factor(name: str) -> FactorSpec:
         raise KeyError(f"unknown factor {name!r}{suffix}; known: {', '.join(FACTORS)}") from None
 
 
-def factor_modules() -> list[str]:
-    """Names of the factor modules in this package: every module that is not part of the framework."""
-    import factors
-
-    return sorted(
-        m.name
-        for m in pkgutil.iter_modules(factors.__path__)
-        if not m.ispkg and m.name not in FRAMEWORK_MODULES and not m.name.startswith("_")
-    )
+def factor_modules(package: str = LIBRARY) -> list[str]:
+    """Names of the factor modules: every module of the factor package, sorted, so discovery is deterministic."""
+    folder = importlib.import_module(package)
+    return sorted(m.name for m in pkgutil.iter_modules(folder.__path__) if not m.ispkg)
 
 
-def _discover() -> None:
-    for module in factor_modules():
-        importlib.import_module(f"factors.{module}")
+def discover(package: str = LIBRARY) -> None:
+    """Import every module of the factor package; each registers its factor as it is imported."""
+    for module in factor_modules(package):
+        importlib.import_module(f"{package}.{module}")
 
 
-_discover()
+discover()

@@ -12,24 +12,19 @@ import polars as pl
 
 from rules.ruleset import RuleSet, factor_specs
 
-#: (phrase when the factor's percentile is high, phrase when it is low), in the factor's own direction.
-PHRASES: dict[str, tuple[str, str]] = {
-    "localization_premium": ("high localization premium", "low localization premium"),
-    "dilution_risk": ("high dilution risk", "low dilution risk"),
-    "balance_sheet": ("strong balance sheet", "weak balance sheet"),
-    "commodity_dependence": ("dependent on rare-earth prices", "little dependence on rare-earth prices"),
-    "pullback": ("deep pullback from its 52-week high", "near its 52-week high"),
-    "liquidity": ("liquid", "thinly traded"),
-}
-
 
 def phrase(factor: str, pct: float | None) -> str:
-    """Words for a percentile in the factor's own direction; the middle fifth reads as "average"."""
+    """Words for a percentile in the factor's own direction; the middle fifth reads as "average".
+
+    The high and low words are the factor's own (``phrases`` in its registration), so a new factor brings them.
+    """
     if pct is None:
         return f"no {factor} data"
-    high, low = PHRASES.get(factor, (f"high {factor.replace('_', ' ')}", f"low {factor.replace('_', ' ')}"))
+    spec = factor_specs().get(factor)
+    words = factor.replace("_", " ")
+    high, low = spec.phrases if spec is not None else (f"high {words}", f"low {words}")
     if 0.4 < pct < 0.6:
-        return f"average {factor.replace('_', ' ')}"
+        return f"average {words}"
     return high if pct >= 0.6 else low
 
 

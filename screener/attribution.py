@@ -39,14 +39,6 @@ EVENT_WORDS = {
     "permit": "a permit",
     "production_start": "a production start",
 }
-#: Which event kinds can move which factor; order breaks ties between events on the same day.
-FACTOR_EVENTS: dict[str, tuple[str, ...]] = {
-    "dilution_risk": ("equity_raise", "funding"),
-    "balance_sheet": ("equity_raise", "funding"),
-    "localization_premium": ("capacity", "offtake", "funding", "policy", "production_start", "permit"),
-    "commodity_dependence": ("offtake", "production_start"),
-    "liquidity": ("equity_raise",),
-}
 CHANGE_ORDER = {"entered": 0, "exited": 1, "moved": 2}
 SCHEMA = {
     "change": pl.String,
@@ -88,6 +80,15 @@ def _blame(before: dict, after: dict, weighted: Sequence[str], improved: bool) -
     return best
 
 
+def moved_by(factor: str) -> tuple[str, ...]:
+    """The event kinds that can move ``factor``, in tie-break order: the factor declares them at registration
+    (``moved_by``). A name that is not a factor (a universe filter's column) is moved by none."""
+    from factors.registry import FACTORS
+
+    spec = FACTORS.get(factor)
+    return spec.moved_by if spec is not None else ()
+
+
 def _num(v: float | None) -> str:
     return "missing" if v is None else f"{v:.2f}"
 
@@ -95,7 +96,7 @@ def _num(v: float | None) -> str:
 def _event_clause(symbol: str, factor: str | None, events: pl.DataFrame) -> str | None:
     if factor is None or events.height == 0:
         return None
-    kinds = FACTOR_EVENTS.get(factor, ())
+    kinds = moved_by(factor)
     if not kinds:
         return None
     mine = events.filter((pl.col("symbol") == symbol) & pl.col("kind").is_in(list(kinds)))

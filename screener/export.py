@@ -12,6 +12,7 @@ Every file is written to a temporary file and renamed over the target only when 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -35,24 +36,10 @@ DECIMAL = "0.00"
 SCORE = "0.000"
 INTEGER = "0"
 COUNT = "#,##0"
-#: Columns that are fractions (a drawdown, a growth rate, a share of market cap): shown as percents.
-RATIO_COLUMNS = frozenset(
-    {
-        "pullback",
-        "pullback.drawdown_52w",
-        "dilution_risk.share_growth_1y",
-        "dilution_risk.share_growth_3y",
-        "dilution_risk.capex_intensity",
-        "balance_sheet.net_cash_to_mcap",
-        "commodity_dependence.uncontracted",
-    }
-)
-#: Columns that count things.
-COUNT_COLUMNS = frozenset(
-    {"rank", "candidate_rank", "rank_from", "rank_to", "run_id", "dilution_risk.equity_raises_12m"}
-)
-#: Factor values that are amounts in USD (the liquidity factor is its median traded value).
-USD_VALUE_COLUMNS = frozenset({"liquidity"})
+#: Columns that count things (factor columns declare their own kind, see ``factor_formats``).
+COUNT_COLUMNS = frozenset({"rank", "candidate_rank", "rank_from", "rank_to", "run_id"})
+#: The Excel format of each number kind a factor declares for its columns (``formats`` in its registration).
+KIND_FORMATS = {"usd": USD_M, "ratio": RATIO_PERCENT, "count": INTEGER, "decimal": DECIMAL}
 DEMO_NOTE = "yes: synthetic numbers from the seeded demo generator, not market data"
 FIELD_COLUMNS = (
     "market_cap_usd",
@@ -105,17 +92,26 @@ def write_run(run: Run, path: str | Path) -> Path:
 
 
 # -- the workbook ---------------------------------------------------------------------------------------------------
-def number_format(name: str, dtype: pl.DataType) -> str:
+def factor_formats() -> dict[str, str]:
+    """Excel format by factor column, from what each registered factor declares its numbers to be."""
+    from factors.registry import FACTORS
+
+    return {col: KIND_FORMATS[kind] for spec in FACTORS.values() for col, kind in spec.column_formats().items()}
+
+
+def number_format(name: str, dtype: pl.DataType, declared: Mapping[str, str] | None = None) -> str:
     """Excel number format by column name: the same column looks the same on every sheet, and no number is left
-    in the General format (which shows 0.123456789 or 1.23457E+11)."""
+    in the General format (which shows 0.123456789 or 1.23457E+11). A factor's column takes the format of the
+    kind its factor declares (``declared``: default ``factor_formats()``); other columns follow their name."""
+    declared = factor_formats() if declared is None else declared
+    if name in declared:
+        return declared[name]
     if name == "price_usd":
         return USD_PRICE
-    if name.endswith("_usd") or name in USD_VALUE_COLUMNS:
+    if name.endswith("_usd"):
         return USD_M
     if name.endswith("_pct") or name.endswith("_pct_eligible") or name in ("data_completeness", "pct_from", "pct_to"):
         return PERCENT
-    if name in RATIO_COLUMNS:
-        return RATIO_PERCENT
     if name == "shares_outstanding":
         return COUNT
     if name in COUNT_COLUMNS:
@@ -142,10 +138,11 @@ def _write_sheet(
 ) -> Any:
     ws = wb.add_worksheet(title)
     header = fmts["header"]
+    declared = factor_formats()
     cell_fmts: list[Any] = []
     for c, (name, dtype) in enumerate(frame.schema.items()):
         ws.write_string(0, c, neutralise(name), header)
-        nf = number_format(name, dtype) if dtype.is_numeric() else None
+        nf = number_format(name, dtype, declared) if dtype.is_numeric() else None
         cell_fmts.append(fmts.setdefault(nf, wb.add_format({"num_format": nf})) if nf else None)
         width = (widths or {}).get(name) or min(max(len(name) + 2, 10), 48)
         ws.set_column(c, c, width)

@@ -72,7 +72,7 @@ def test_factor_has_its_own_test_module(name: str) -> None:
 def test_factor_declaration_is_complete(name: str) -> None:
     spec = FACTORS[name]
     assert spec.description and spec.thesis
-    assert spec.module == f"factors.{name}", "one module per factor, named after it"
+    assert spec.module == f"factors.library.{name}", "one module per factor, named after it"
     assert set(spec.signs) == set(spec.components)
     unknown = [n for n in spec.needs if n not in INPUTS]
     assert not unknown, f"{name} needs undeclared inputs {unknown}"

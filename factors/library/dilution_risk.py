@@ -97,6 +97,14 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     "and development stage, robust-scaled and weighted.",
     thesis="Which balance sheets can survive a subsidy-dependent build-out without dilution.",
     combine=combine,
+    phrases=("high dilution risk", "low dilution risk"),
+    moved_by=("equity_raise", "funding"),
+    formats={
+        "share_growth_1y": "ratio",
+        "share_growth_3y": "ratio",
+        "capex_intensity": "ratio",
+        "equity_raises_12m": "count",
+    },
     order=20,
 )
 def dilution_risk(ctx: FactorContext, p: Params) -> pl.DataFrame:

@@ -47,6 +47,9 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     "price-floor or tolling contracts.",
     thesis="Pure miners and explorers without offtake or contracted, tolling-style revenue need prices to stay high.",
     combine=combine,
+    phrases=("dependent on rare-earth prices", "little dependence on rare-earth prices"),
+    moved_by=("offtake", "production_start"),
+    formats={"uncontracted": "ratio"},
     order=40,
 )
 def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:

@@ -39,6 +39,9 @@ PARAMS: dict[str, object] = {"window_rows": 63, "max_age_days": 365, "min_obs": 
     components={"median_traded_value_usd": 1},
     description="Median daily traded value (close x volume) in USD over the last 63 trading days.",
     thesis="Only names that can be traded belong on a watchlist.",
+    phrases=("liquid", "thinly traded"),
+    moved_by=("equity_raise",),
+    formats={"liquidity": "usd"},
     order=60,
 )
 def liquidity(ctx: FactorContext, p: Params) -> pl.DataFrame:

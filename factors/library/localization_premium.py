@@ -134,6 +134,8 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     "and a risked capacity pipeline relative to size.",
     thesis="Favour the enablers over pure miners; downstream users face a 12-24 month margin squeeze.",
     combine=combine,
+    phrases=("high localization premium", "low localization premium"),
+    moved_by=("capacity", "offtake", "funding", "policy", "production_start", "permit"),
     order=10,
 )
 def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:

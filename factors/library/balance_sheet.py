@@ -54,6 +54,9 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     description="Balance-sheet strength: net cash over market cap and debt over equity, robust-scaled and weighted.",
     thesis="Which balance sheets can survive a subsidy-dependent build-out without dilution.",
     combine=combine,
+    phrases=("strong balance sheet", "weak balance sheet"),
+    moved_by=("equity_raise", "funding"),
+    formats={"net_cash_to_mcap": "ratio"},
     order=30,
 )
 def balance_sheet(ctx: FactorContext, p: Params) -> pl.DataFrame:

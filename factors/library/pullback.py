@@ -33,6 +33,8 @@ PARAMS: dict[str, object] = {"window_days": 365, "min_obs": 20, "coverage_slack_
     components={"drawdown_52w": 1},
     description="Drawdown of the latest USD close from the highest USD close of the last 52 weeks.",
     thesis="More compelling on pullbacks.",
+    phrases=("deep pullback from its 52-week high", "near its 52-week high"),
+    formats={"pullback": "ratio", "drawdown_52w": "ratio"},
     order=50,
 )
 def pullback(ctx: FactorContext, p: Params) -> pl.DataFrame:
