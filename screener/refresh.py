@@ -46,7 +46,7 @@ from typing import Any
 import polars as pl
 
 from screener.contract import MARKET_SYMBOL, normalise_currency
-from screener.errors import CompletedWithProblems, ScreenerError
+from screener.errors import ArgumentError, CompletedWithProblems, Option, ScreenerError
 from screener.profiles import (
     closes_on,
     last_dates,
@@ -588,9 +588,9 @@ def refresh(
     each symbol or FX pair (label ``""`` when the total grows); the library prints nothing itself.
     """
     if workers < 1:
-        raise ScreenerError("--workers must be at least 1")
+        raise ArgumentError(Option("workers"), " must be at least 1")
     if max_requests is not None and max_requests < 0:
-        raise ScreenerError("--max-requests must be 0 (no budget) or more")
+        raise ArgumentError(Option("max_requests"), " must be 0 (no budget) or more")
     limits = max_age if isinstance(max_age, MaxAge) else MaxAge.parse(max_age)
     until = parse_deadline(deadline)
     lookback = lookback or Lookback()
