@@ -52,6 +52,11 @@ def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
     return day, scores_for(store, day), basis
 
 
+class WhereError(ArgumentError, ExprError):
+    """A ``where`` condition that does not compile: still an ``ExprError`` for callers that catch those, named by
+    its parameter like every ``ArgumentError`` (the CLI words it ``--where``)."""
+
+
 def _place_condition(countries: Sequence[str]) -> str:
     """``--country`` values as one condition, parsed (and refused with a hint) like ``universe list --country``."""
     codes, regions = split_places(countries)
@@ -80,7 +85,7 @@ def conditions(
         try:
             out.append(("--where", compile_condition(where, ns)))
         except ExprError as exc:
-            raise ExprError(f"--where: {exc}") from None
+            raise WhereError(Option("where"), f": {exc}") from None
     return out
 
 
