@@ -31,6 +31,12 @@ class InitResult:
     #: Bundled rows that failed validation: kept out and recorded in the rejected-rows ledger.
     rejected: int = 0
 
+    @property
+    def companies(self) -> int:
+        """The bundled companies in the store after the load, whatever happened to each: added, refreshed, or kept
+        as the user edited them (rows that failed validation are not among them)."""
+        return self.companies_added + self.companies_updated + self.companies_kept_user
+
 
 def load_bundled(store: Store) -> InitResult:
     """Load ``data/companies.csv`` and ``data/events.csv`` idempotently, in one transaction.

@@ -50,3 +50,12 @@ def test_the_demo_command_refuses_a_store_with_real_data_and_says_where_to_run_i
     )
     with Store(db_path) as store:
         assert store.frame("prices")["close"].to_list() == [10.0]  # nothing loaded next to it
+
+
+def test_the_bundled_load_counts_its_companies_whatever_happened_to_each(store: Store) -> None:
+    from screener.universe import load_bundled
+
+    first = load_bundled(store)
+    assert first.companies == first.companies_added == store.company_count() > 0
+    again = load_bundled(store)  # nothing new: every company is refreshed or kept, none added
+    assert again.companies_added == 0 and again.companies == first.companies

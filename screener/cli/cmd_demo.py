@@ -31,9 +31,9 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
             raise ScreenerError(f"{exc}; run the demo in its own store: screener --db demo.duckdb demo") from None
         init = load_bundled(store)
         counts = load_demo(store)
-        n_companies = init.companies_added + init.companies_updated + init.companies_kept_user
         note(
-            f"store {store.path}: {plural(n_companies, 'company')}; " + ", ".join(f"{n} {k}" for k, n in counts.items())
+            f"store {store.path}: {plural(init.companies, 'company')}; "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
         )
         held = store.open_rejection_count("demo")
         if held:
