@@ -76,7 +76,7 @@ def conditions(
     out: list[tuple[str, Compiled]] = []
     for r in roles:
         if r not in ROLES:
-            raise ArgumentError(Option("role"), f": unknown role {r!r}{suggest(r, ROLES)}")
+            raise ArgumentError(Option("roles"), f": unknown role {r!r}{suggest(r, ROLES)}")
     if roles:
         out.append(("--role", compile_condition(" or ".join(f"has_role('{r}')" for r in roles), ns)))
     if countries:

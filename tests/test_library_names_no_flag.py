@@ -92,6 +92,7 @@ def test_an_argument_error_names_the_parameter_and_the_cli_words_its_flag() -> N
     assert str(exc) == "max_requests must be 0 or more, e.g. max_requests 100"
     assert exc.options == ["max_requests", "max_requests"]
     assert exc.worded(flag_of) == "--max-requests must be 0 or more, e.g. --max-requests 100"
+    assert flag_of("roles") == "--role" and flag_of("countries") == "--country"
 
 
 @pytest.mark.parametrize(
@@ -129,7 +130,7 @@ def test_screen_arguments_are_named_by_parameter(store: Store) -> None:
     scores = pl.DataFrame({"symbol": ["MP"], "roles": ["miner"], "net_cash_usd": [1.0]})
     with pytest.raises(ArgumentError) as caught:
         conditions(scores, ["procesor"], [], None)
-    assert str(caught.value).startswith("role: unknown role 'procesor'")
+    assert str(caught.value).startswith("roles: unknown role 'procesor'")
     assert caught.value.worded(flag_of).startswith("--role: unknown role 'procesor'")
 
 

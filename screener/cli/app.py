@@ -37,10 +37,14 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Library parameters whose flag is not the name with dashes: a repeated flag is singular, its parameter plural.
+FLAG_NAMES: dict[str, str] = {"roles": "--role", "countries": "--country"}
+
+
 def flag_of(parameter: str) -> str:
     """The command-line flag of a library parameter named in an ``ArgumentError``: ``max_requests`` is
-    ``--max-requests``."""
-    return "--" + parameter.replace("_", "-")
+    ``--max-requests``, ``roles`` is ``--role``."""
+    return FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
 
 
 #: An error with many parts (every bad cell of a file) lists this many under its one-line summary.

@@ -7,6 +7,7 @@ from typing import Any
 
 
 def stderr_is_terminal() -> bool:
+    """A bar only makes sense on a terminal: piped or captured stderr must stay plain lines."""
     return sys.stderr.isatty()
 
 
