@@ -580,6 +580,32 @@ def _keep_real_data(store: Store, kind: str, frame: pl.DataFrame) -> pl.DataFram
     return frame.join(real, on=col, how="anti")
 
 
+class RealDataInStore(ScreenerError):
+    """The store holds market data from a real provider, so synthetic demo rows must not be loaded into it."""
+
+    def __init__(self, path: object, providers: list[str]) -> None:
+        self.path = path
+        self.providers = providers
+        super().__init__(f"the store {path} holds real market data (providers: {', '.join(providers)})")
+
+
+def real_data_providers(store: Store) -> list[str]:
+    """The providers of real market data in the store, sorted: anything but the demo itself and the bundled
+    universe, in any table but ``companies`` (a universe alone, even the user's own, is not market data)."""
+    from screener.universe import BUNDLED_PROVIDER
+
+    safe = {DEMO_PROVIDER, BUNDLED_PROVIDER}
+    return sorted({p for t, ps in store.providers().items() if t != "companies" for p in ps if p not in safe})
+
+
+def check_demo_store(store: Store) -> None:
+    """Refuse a store with real market data: the demo's synthetic numbers would sit next to real ones, and a user
+    could not tell which ranking rests on which. Raises ``RealDataInStore``."""
+    live = real_data_providers(store)
+    if live:
+        raise RealDataInStore(store.path, live)
+
+
 def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[str, int]:
     """Generate demo data for every company in the store and store it with provider ``demo`` in one transaction.
 

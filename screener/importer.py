@@ -28,7 +28,7 @@ from screener.contract import (
     Column,
     is_known_currency,
 )
-from screener.errors import ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -78,9 +78,10 @@ def expand_paths(paths: Iterable[str | Path], kind: str | None) -> tuple[list[tu
         elif p.is_file():
             k = kind or kind_from_name(p)
             if k is None:
-                raise ScreenerError(
-                    f"{p}: cannot tell the kind from the file name; pass --kind "
-                    f"({'|'.join(KIND_NAMES)}) or name it companies.csv, prices.csv, ..."
+                raise ArgumentError(
+                    f"{p}: cannot tell the kind from the file name; pass ",
+                    Option("kind"),
+                    f" ({'|'.join(KIND_NAMES)}) or name it companies.csv, prices.csv, ...",
                 )
             out.append((p, k))
         else:

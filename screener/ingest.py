@@ -7,7 +7,7 @@ optional: every file goes through the suites of ``screener.intake``, as every ot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,6 +38,15 @@ class ImportSummary:
             )
 
 
+class ImportRefused(ScreenerError):
+    """A strict import met failing values and stored nothing. ``failures`` lists every one (source, row, column,
+    expectation, value) so the caller can show them all; the message is the first one and the count."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        super().__init__(f"{failures[0]}; nothing was imported ({len(failures)} failing value(s))")
+
+
 def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
     """Splits that explain jumps in this import: the stored ones, and those the import itself brings."""
     frames = [store.frame("splits").select("symbol", "date", "ratio")]
@@ -52,15 +61,16 @@ def import_paths(
     kind: str | None = None,
     quarantine: bool = False,
     today: date | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> ImportSummary:
     """Parse every file, validate every file, then store them all in one transaction through ``intake.admit``.
 
     Without ``quarantine`` any failing value refuses the whole import (every failure is listed); with it, the
     passing rows are stored and the failing ones recorded. A user's import is provider ``file``, the top of the
-    provider precedence, so no stored row keeps it out.
+    provider precedence, so no stored row keeps it out. ``note`` receives the warnings and notes as they happen
+    (files with symbols outside the universe, demo rows replaced, rows kept out); a library caller that passes
+    nothing sees none, the CLI prints them on stderr. A refused import raises ``ImportRefused``.
     """
-    from click import echo
-
     from screener.intake import admit, check
 
     parsed = read_paths(paths, kind, strict=not quarantine)
@@ -77,16 +87,10 @@ def import_paths(
             for f in failures
             for r in f.iter_rows(named=True)
         ]
-        for line in lines[1:20]:
-            echo(f"  {line}", err=True)
-        if len(lines) > 20:
-            echo(f"  ... and {len(lines) - 20} more", err=True)
-        raise ScreenerError(
-            f"{lines[0]}; nothing was imported ({len(lines)} failing value(s); "
-            "use --quarantine to store the passing rows)"
-        )
+        raise ImportRefused(lines)
+    say = note or (lambda _msg: None)
     for w in summary.warnings:
-        echo(f"Warning: {w}", err=True)
+        say(f"Warning: {w}")
     known = store.company_symbols()
     with store.transaction():
         for pf, c in zip(parsed, checked, strict=True):
@@ -95,24 +99,19 @@ def import_paths(
                 introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].to_list())
                 unknown = sorted(introduced - known)
                 if unknown:
-                    echo(
+                    say(
                         f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
-                        f"{', '.join(unknown[:5])}; add them with a companies file to score them",
-                        err=True,
+                        f"{', '.join(unknown[:5])}; add them with a companies file to score them"
                     )
             # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
             done = admit(store, c, IMPORT_PROVIDER, origin="user")
             if done.dropped:
-                echo(
+                say(
                     f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
-                    "and demo numbers never mix",
-                    err=True,
+                    "and demo numbers never mix"
                 )
             if done.kept_out:
-                echo(
-                    f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them",
-                    err=True,
-                )
+                say(f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them")
             if pf.kind == "companies":
                 known |= set(frame["symbol"].to_list())
             summary.rejected += done.rejected

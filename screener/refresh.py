@@ -34,7 +34,6 @@ The run, step by step:
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 import warnings
@@ -47,7 +46,7 @@ from typing import Any
 import polars as pl
 
 from screener.contract import MARKET_SYMBOL, normalise_currency
-from screener.errors import CompletedWithProblems, ScreenerError
+from screener.errors import ArgumentError, CompletedWithProblems, Option, ScreenerError
 from screener.profiles import (
     closes_on,
     last_dates,
@@ -489,41 +488,24 @@ class RefreshReport:
 
 # -- the run -----------------------------------------------------------------------------------------------------
 class _Progress:
-    """A rich progress bar on stderr, only when asked for (the CLI asks when stderr is a terminal)."""
+    """Counts the run's steps and tells ``on_progress`` (label, done, total) at each; the library draws nothing.
 
-    def __init__(self, enabled: bool) -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    The total grows as the run learns its work (symbols first, then the FX pairs found due)."""
 
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-
-    def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.start()
-            self._task = self._bar.add_task("refreshing", total=0)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+    def __init__(self, on_progress: Callable[[str, int, int], None] | None) -> None:
+        self._tell = on_progress
+        self.done = 0
+        self.total = 0
 
     def add(self, n: int) -> None:
-        if self._bar is not None and n:
-            self._bar.update(self._task, total=(self._bar.tasks[0].total or 0) + n)
+        if self._tell is not None and n:
+            self.total += n
+            self._tell("", self.done, self.total)
 
     def advance(self, label: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=f"refreshing {label}")
+        if self._tell is not None:
+            self.done += 1
+            self._tell(label, self.done, self.total)
 
 
 def _naive_utc(when: datetime) -> datetime:
@@ -582,7 +564,7 @@ def refresh(
     symbols: Sequence[str] | None = None,
     max_age: MaxAge | str | None = None,
     workers: int = DEFAULT_WORKERS,
-    progress: bool = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
     note: Callable[[str], None] | None = None,
     lookback: Lookback | None = None,
     batch_size: int = 20,
@@ -602,12 +584,13 @@ def refresh(
     either, the remaining symbols are not attempted (``report.stopped`` says why). ``monotonic`` is the clock the
     deadline is measured on (tests inject one). ``override_imports`` lets Yahoo replace rows of a higher-precedence
     provider (a user's own import, see ``Store.upsert_real``); by default those rows are kept and counted in the
-    symbol's message.
+    symbol's message. ``note`` receives the run's notes and warnings, ``on_progress`` ``(label, done, total)`` after
+    each symbol or FX pair (label ``""`` when the total grows); the library prints nothing itself.
     """
     if workers < 1:
-        raise ScreenerError("--workers must be at least 1")
+        raise ArgumentError(Option("workers"), " must be at least 1")
     if max_requests is not None and max_requests < 0:
-        raise ScreenerError("--max-requests must be 0 (no budget) or more")
+        raise ArgumentError(Option("max_requests"), " must be 0 (no budget) or more")
     limits = max_age if isinstance(max_age, MaxAge) else MaxAge.parse(max_age)
     until = parse_deadline(deadline)
     lookback = lookback or Lookback()
@@ -705,7 +688,8 @@ def refresh(
             forget_responses()
         breaker = _Breaker(RATE_LIMIT_BREAKER, guard)
         run = _Run(store, report, guard, breaker, lookback, clock, limits, state, override=override_imports)
-        with _Guarded(provider, guard), _Progress(progress) as bar, ThreadPoolExecutor(max_workers=workers) as pool:
+        bar = _Progress(on_progress)
+        with _Guarded(provider, guard), ThreadPoolExecutor(max_workers=workers) as pool:
             bar.add(len(plans))
             futures = [
                 pool.submit(_fetch_symbol, provider, p, lookback, today, guard, breaker)  # type: ignore[arg-type]
@@ -1187,7 +1171,3 @@ def _for_currency(frame: pl.DataFrame | None, currency: str) -> pl.DataFrame | N
         return None
     part = frame.filter(pl.col("currency") == currency)
     return part if part.height else None
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

@@ -18,7 +18,7 @@ import polars as pl
 
 from rules.expr import NUMBER, Compiled, ExprError, compile_condition, namespace_from_schema, suggest
 from screener.contract import ROLES, split_places
-from screener.errors import ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError
 from screener.store import Store
 
 BASE_COLUMNS = ("symbol", "name", "country", "roles", "stage", "market_cap_usd")
@@ -52,6 +52,11 @@ def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
     return day, scores_for(store, day), basis
 
 
+class WhereError(ArgumentError, ExprError):
+    """A ``where`` condition that does not compile: still an ``ExprError`` for callers that catch those, named by
+    its parameter like every ``ArgumentError`` (the CLI words it ``--where``)."""
+
+
 def _place_condition(countries: Sequence[str]) -> str:
     """``--country`` values as one condition, parsed (and refused with a hint) like ``universe list --country``."""
     codes, regions = split_places(countries)
@@ -71,7 +76,7 @@ def conditions(
     out: list[tuple[str, Compiled]] = []
     for r in roles:
         if r not in ROLES:
-            raise ScreenerError(f"--role: unknown role {r!r}{suggest(r, ROLES)}")
+            raise ArgumentError(Option("roles"), f": unknown role {r!r}{suggest(r, ROLES)}")
     if roles:
         out.append(("--role", compile_condition(" or ".join(f"has_role('{r}')" for r in roles), ns)))
     if countries:
@@ -80,7 +85,7 @@ def conditions(
         try:
             out.append(("--where", compile_condition(where, ns)))
         except ExprError as exc:
-            raise ExprError(f"--where: {exc}") from None
+            raise WhereError(Option("where"), f": {exc}") from None
     return out
 
 
@@ -90,7 +95,12 @@ def _sort_spec(scores: pl.DataFrame, sort: str) -> tuple[str, bool, str | None]:
 
     name, _, order = sort.partition(":")
     if order and order not in ("asc", "desc"):
-        raise ScreenerError(f"--sort: order must be 'asc' or 'desc', got {order!r} (e.g. --sort dilution_risk:asc)")
+        raise ArgumentError(
+            Option("sort"),
+            f": order must be 'asc' or 'desc', got {order!r} (e.g. ",
+            Option("sort"),
+            " dilution_risk:asc)",
+        )
     numeric = [c for c, t in namespace_from_schema(scores.schema).types.items() if t == NUMBER]
     if name in FACTORS and (name in scores.columns or f"{name}_pct" in scores.columns):
         descending = FACTORS[name].direction == "higher_is_better"
@@ -99,7 +109,7 @@ def _sort_spec(scores: pl.DataFrame, sort: str) -> tuple[str, bool, str | None]:
     elif name in numeric:
         descending, shown = True, name
     else:
-        raise ScreenerError(f"--sort: unknown factor or column {name!r}{suggest(name, [*FACTORS, *numeric])}")
+        raise ArgumentError(Option("sort"), f": unknown factor or column {name!r}{suggest(name, [*FACTORS, *numeric])}")
     if order:
         descending = order == "desc"
     return name, descending, shown

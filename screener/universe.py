@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from screener.contract import REGIONS, ROLES, region_of, split_places
-from screener.errors import ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError
 from screener.importer import read_file
 from screener.paths import bundled_data_dir
 from screener.store import Store, UpsertResult, utcnow
@@ -30,6 +30,12 @@ class InitResult:
     schema_version: int
     #: Bundled rows that failed validation: kept out and recorded in the rejected-rows ledger.
     rejected: int = 0
+
+    @property
+    def companies(self) -> int:
+        """The bundled companies in the store after the load, whatever happened to each: added, refreshed, or kept
+        as the user edited them (rows that failed validation are not among them)."""
+        return self.companies_added + self.companies_updated + self.companies_kept_user
 
 
 def load_bundled(store: Store) -> InitResult:
@@ -125,7 +131,9 @@ def tag(
                 + f"; roles are {', '.join(ROLES)}"
             )
     if source is None or not source.strip():
-        raise ScreenerError("--source is empty: say why the tags change (a citation or URL); it is kept in the history")
+        raise ArgumentError(
+            Option("source"), " is empty: say why the tags change (a citation or URL); it is kept in the history"
+        )
     overlap = set(add) & set(remove)
     if overlap:
         raise ScreenerError(f"role {sorted(overlap)[0]!r} is both added and removed")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from screener import __version__
-from screener.errors import ScreenerError
+from screener.errors import ArgumentError, ScreenerError
 
 #: command name -> "module:attribute"; adding a command is one line here plus its module.
 COMMANDS: dict[str, str] = {
@@ -35,6 +35,16 @@ COMMANDS: dict[str, str] = {
     "export": "screener.cli.cmd_export:export",
     "rules": "screener.cli.cmd_rules:rules",
 }
+
+
+#: Library parameters whose flag is not the name with dashes: a repeated flag is singular, its parameter plural.
+FLAG_NAMES: dict[str, str] = {"roles": "--role", "countries": "--country"}
+
+
+def flag_of(parameter: str) -> str:
+    """The command-line flag of a library parameter named in an ``ArgumentError``: ``max_requests`` is
+    ``--max-requests``, ``roles`` is ``--role``."""
+    return FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
 
 
 #: An error with many parts (every bad cell of a file) lists this many under its one-line summary.
@@ -115,7 +125,8 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
             click.echo(f"  {line}", err=True)
         if len(details) > MAX_DETAIL_LINES:
             click.echo(f"  ... and {len(details) - MAX_DETAIL_LINES} more", err=True)
-        click.echo(f"Error: {exc}", err=True)
+        message = exc.worded(flag_of) if isinstance(exc, ArgumentError) else str(exc)
+        click.echo(f"Error: {message}", err=True)
         ctx.exit(exc.exit_code)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise

@@ -16,7 +16,7 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     """First run, offline: init, synthetic demo data, the weekly job on the default rules, and the spreadsheet."""
     from rules.explain import plural
     from screener.cli.cmd_weekly import print_weekly
-    from screener.demo import load_demo
+    from screener.demo import RealDataInStore, check_demo_store, load_demo
     from screener.errors import ScreenerError
     from screener.export import check_target, export_run
     from screener.universe import load_bundled
@@ -25,19 +25,15 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     if not no_export:
         check_target(export_path)  # before anything is loaded, scored or stored
     with store_from(ctx) as store:
-        live = [
-            p for t, ps in store.providers().items() if t != "companies" for p in ps if p not in ("demo", "bundled")
-        ]
-        if live:
-            raise ScreenerError(
-                f"the store {store.path} holds real market data (providers: {', '.join(sorted(set(live)))}); "
-                "run the demo in its own store: screener --db demo.duckdb demo"
-            )
+        try:
+            check_demo_store(store)
+        except RealDataInStore as exc:
+            raise ScreenerError(f"{exc}; run the demo in its own store: screener --db demo.duckdb demo") from None
         init = load_bundled(store)
         counts = load_demo(store)
-        n_companies = init.companies_added + init.companies_updated + init.companies_kept_user
         note(
-            f"store {store.path}: {plural(n_companies, 'company')}; " + ", ".join(f"{n} {k}" for k, n in counts.items())
+            f"store {store.path}: {plural(init.companies, 'company')}; "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
         )
         held = store.open_rejection_count("demo")
         if held:

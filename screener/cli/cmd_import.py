@@ -30,11 +30,23 @@ def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quaran
     overwrite them unless asked to."""
     import polars as pl
 
-    from screener.ingest import import_paths
+    from screener.errors import ScreenerError
+    from screener.ingest import ImportRefused, import_paths
     from screener.render import render
 
     with store_from(ctx) as store:
-        summary = import_paths(store, paths, kind=kind, quarantine=quarantine)
+        try:
+            summary = import_paths(store, paths, kind=kind, quarantine=quarantine, note=note)
+        except ImportRefused as exc:
+            lines = exc.failures
+            for line in lines[1:20]:
+                note(f"  {line}")
+            if len(lines) > 20:
+                note(f"  ... and {len(lines) - 20} more")
+            raise ScreenerError(
+                f"{lines[0]}; nothing was imported ({len(lines)} failing value(s); "
+                "use --quarantine to store the passing rows)"
+            ) from None
     table = summary.table()
     render(table, fmt)
     per_kind = table.group_by("kind").agg(pl.col("stored").sum()).sort("kind")

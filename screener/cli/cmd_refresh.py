@@ -95,8 +95,8 @@ def refresh(
     the ingest log), never erases stored data and is not marked fresh; the command then exits 1. So does a run
     stopped early by --deadline, --max-requests or persistent rate limits.
     """
+    from screener.cli.progress import ProgressBar, stderr_is_terminal
     from screener.refresh import refresh as run_refresh
-    from screener.refresh import stderr_is_terminal
     from screener.render import render
 
     wanted = [s.strip() for item in symbols for s in item.split(",") if s.strip()]
@@ -104,13 +104,13 @@ def refresh(
         from screener.errors import ScreenerError
 
         raise ScreenerError("--symbols was given but names no symbol; e.g. --symbols MP,LYC.AX")
-    with store_from(ctx) as store:
+    with store_from(ctx) as store, ProgressBar(not quiet and stderr_is_terminal(), "refreshing") as bar:
         report = run_refresh(
             store,
             symbols=wanted or None,
             max_age=max_age,
             workers=workers,  # type: ignore[arg-type]
-            progress=not quiet and stderr_is_terminal(),
+            on_progress=bar,
             note=None if quiet else note,
             deadline=deadline or timedelta(0),
             max_requests=max_requests,  # type: ignore[arg-type]

@@ -1,0 +1,154 @@
+"""Library errors name arguments by their Python parameter, never by a command-line flag; the CLI adds the flag.
+
+Why: ``refresh(store, workers=0)`` called from a script must not talk about ``--workers``, an option the caller never
+saw; the command line must still read exactly as before (the CLI tests assert those texts).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from screener.cli.app import flag_of
+from screener.errors import ArgumentError, Option
+from screener.importer import read_paths
+from screener.refresh import refresh
+from screener.screen import conditions
+from screener.store import Store
+from screener.universe import tag
+
+ROOT = Path(__file__).resolve().parent.parent
+SCANNED = ("screener", "factors", "rules")
+CLI_AND_OUTPUT = ("screener/cli/", "screener/render.py", "screener/export.py")
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+#: Flags library strings still name; the list only shrinks. Why each is still there: the watchlist's texts are
+#: asserted as the library's own messages; the ingest log and the rank's exclusion labels are recorded data a user
+#: already reads; ``validate --rejected`` is a command hint in a run's one-line summary; the store (``--db``) and
+#: the place parser (``--country``) word their errors for the command line.
+KNOWN = {
+    ("screener/contract.py", "--country"),
+    ("screener/ingest.py", "--rejected"),
+    ("screener/refresh.py", "--rejected"),
+    ("screener/refresh.py", "--max-age"),
+    ("screener/screen.py", "--role"),
+    ("screener/screen.py", "--country"),
+    ("screener/screen.py", "--where"),
+    ("screener/store/connection.py", "--db"),
+    ("screener/watchlist.py", "--from"),
+    ("screener/watchlist.py", "--to"),
+    ("screener/watchlist.py", "--run"),
+}
+
+
+def flags_named(source: str) -> set[str]:
+    """The ``--flag`` words in the string literals of ``source``, docstrings left out (they may cite the CLI)."""
+    tree = ast.parse(source)
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {
+        flag
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
+        for flag in _FLAG.findall(node.value)
+    }
+
+
+def _library_flags() -> set[tuple[str, str]]:
+    found = set()
+    for folder in SCANNED:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if not rel.startswith(CLI_AND_OUTPUT):
+                found |= {(rel, f) for f in flags_named(path.read_text(encoding="utf-8"))}
+    return found
+
+
+def test_the_flag_scan_reads_strings_not_docstrings_nor_code() -> None:
+    source = '''"""Module doc: --doc."""
+def f(x):
+    """Doc: --also-doc."""
+    y = x--1
+    raise ValueError(f"--workers must be at least {x}; see 'screener validate --rejected'")
+'''
+    assert flags_named(source) == {"--workers", "--rejected"}
+
+
+def test_library_strings_name_no_new_flag() -> None:
+    assert _library_flags() <= KNOWN
+
+
+def test_an_argument_error_names_the_parameter_and_the_cli_words_its_flag() -> None:
+    exc = ArgumentError(Option("max_requests"), " must be 0 or more, e.g. ", Option("max_requests"), " 100")
+    assert str(exc) == "max_requests must be 0 or more, e.g. max_requests 100"
+    assert exc.options == ["max_requests", "max_requests"]
+    assert exc.worded(flag_of) == "--max-requests must be 0 or more, e.g. --max-requests 100"
+    assert flag_of("roles") == "--role" and flag_of("countries") == "--country"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "library", "cli"),
+    [
+        ({"workers": 0}, "workers must be at least 1", "--workers must be at least 1"),
+        (
+            {"max_requests": -1},
+            "max_requests must be 0 (no budget) or more",
+            "--max-requests must be 0 (no budget) or more",
+        ),
+    ],
+)
+def test_refresh_refuses_bad_limits_without_naming_a_flag(
+    store: Store, arguments: dict[str, int], library: str, cli: str
+) -> None:
+    with pytest.raises(ArgumentError) as caught:
+        refresh(store, **arguments)  # type: ignore[arg-type]
+    assert str(caught.value) == library
+    assert caught.value.worded(flag_of) == cli
+
+
+def test_tag_without_a_source_names_the_parameter(store: Store) -> None:
+    cols = ["symbol", "name", "country", "currency", "roles", "stage"]
+    store.upsert(
+        "companies", pl.DataFrame([("MP", "MP", "US", "USD", "miner", "producer")], schema=cols, orient="row"), "file"
+    )
+    with pytest.raises(ArgumentError) as caught:
+        tag(store, "MP", ["miner"], [], "  ")
+    assert str(caught.value).startswith("source is empty: say why the tags change")
+    assert caught.value.worded(flag_of).startswith("--source is empty: say why the tags change")
+
+
+def test_screen_arguments_are_named_by_parameter(store: Store) -> None:
+    scores = pl.DataFrame({"symbol": ["MP"], "roles": ["miner"], "net_cash_usd": [1.0]})
+    with pytest.raises(ArgumentError) as caught:
+        conditions(scores, ["procesor"], [], None)
+    assert str(caught.value).startswith("roles: unknown role 'procesor'")
+    assert caught.value.worded(flag_of).startswith("--role: unknown role 'procesor'")
+
+
+def test_an_unnamed_kind_asks_for_the_kind_parameter(tmp_path: Path) -> None:
+    path = tmp_path / "mystery.csv"
+    path.write_text("symbol\nMP\n", encoding="utf-8")
+    with pytest.raises(ArgumentError) as caught:
+        read_paths([path])
+    assert "--" not in str(caught.value) and "pass kind (" in str(caught.value)
+    assert "cannot tell the kind from the file name; pass --kind (" in caught.value.worded(flag_of)
+
+
+def test_a_bad_where_is_an_expression_error_named_by_parameter(store: Store) -> None:
+    from rules.expr import ExprError
+
+    scores = pl.DataFrame({"symbol": ["MP"], "roles": ["miner"], "net_cash_usd": [1.0]})
+    with pytest.raises(ExprError) as caught:
+        conditions(scores, [], [], "net_cash_usd >")
+    assert isinstance(caught.value, ArgumentError) and caught.value.options == ["where"]
+    assert str(caught.value).startswith("where: ") and "--" not in str(caught.value)
+    assert caught.value.worded(flag_of) == "--" + str(caught.value)
