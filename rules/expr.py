@@ -251,19 +251,6 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 IDENTITY_TEXT = ("symbol", "name", "country", "region", "roles", "stage", "segment", "currency", "gov_backing")
-FIELDS_USD = (
-    "market_cap_usd",
-    "price_usd",
-    "revenue_ttm_usd",
-    "operating_cash_flow_ttm_usd",
-    "capex_ttm_usd",
-    "free_cash_flow_ttm_usd",
-    "cash_usd",
-    "total_debt_usd",
-    "net_cash_usd",
-    "total_equity_usd",
-    "shares_outstanding",
-)
 
 
 def _vocabularies() -> dict[str, frozenset[str]]:
@@ -281,8 +268,10 @@ def namespace_for(
     factors: Iterable[str], components: Iterable[str] = (), extra: Mapping[str, str] | None = None
 ) -> Namespace:
     """The names a score frame offers for the given factors and components (plus any ``extra`` typed names)."""
+    from factors.inputs import FIELD_COLUMNS  # the score frame's numeric fields, defined once by the engine
+
     types: dict[str, str] = {n: TEXT for n in IDENTITY_TEXT}
-    types.update({n: NUMBER for n in FIELDS_USD})
+    types.update({n: NUMBER for n in FIELD_COLUMNS})
     types["data_completeness"] = NUMBER
     types["demo"] = BOOL
     types["flags"] = LIST

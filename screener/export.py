@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from factors.inputs import FIELD_COLUMNS
 from screener.errors import ScreenerError
 from screener.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
 from screener.store import Store
@@ -41,19 +42,6 @@ COUNT_COLUMNS = frozenset({"rank", "candidate_rank", "rank_from", "rank_to", "ru
 #: The Excel format of each number kind a factor declares for its columns (``formats`` in its registration).
 KIND_FORMATS = {"usd": USD_M, "ratio": RATIO_PERCENT, "count": INTEGER, "decimal": DECIMAL}
 DEMO_NOTE = "yes: synthetic numbers from the seeded demo generator, not market data"
-FIELD_COLUMNS = (
-    "market_cap_usd",
-    "price_usd",
-    "revenue_ttm_usd",
-    "operating_cash_flow_ttm_usd",
-    "capex_ttm_usd",
-    "free_cash_flow_ttm_usd",
-    "cash_usd",
-    "total_debt_usd",
-    "net_cash_usd",
-    "total_equity_usd",
-    "shares_outstanding",
-)
 
 
 def check_target(path: str | Path) -> Path:
