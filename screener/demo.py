@@ -633,6 +633,7 @@ def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[s
                 source=f"demo: seed {seed}, end {end}",
                 origin=DEMO_PROVIDER,
                 today=end,
+                policy="quarantine",
             )
             counts[kind] = done.stored
     return counts

@@ -16,6 +16,7 @@ import polars as pl
 
 from screener.errors import CompletedWithProblems, ScreenerError
 from screener.importer import ParsedFile, read_paths
+from screener.intake import Policy, Refused
 from screener.store import Store
 
 IMPORT_PROVIDER = "file"
@@ -38,13 +39,14 @@ class ImportSummary:
             )
 
 
-class ImportRefused(ScreenerError):
-    """A strict import met failing values and stored nothing. ``failures`` lists every one (source, row, column,
-    expectation, value) so the caller can show them all; the message is the first one and the count."""
+class ImportRefused(Refused):
+    """A strict import (the ``refuse`` policy) met failing values and stored nothing. ``failures`` lists every one
+    (source, row, column, expectation, value) so the caller can show them all; the message is the first one and the
+    count."""
 
     def __init__(self, failures: list[str]) -> None:
         self.failures = failures
-        super().__init__(f"{failures[0]}; nothing was imported ({len(failures)} failing value(s))")
+        ScreenerError.__init__(self, f"{failures[0]}; nothing was imported ({len(failures)} failing value(s))")
 
 
 def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
@@ -71,23 +73,18 @@ def import_paths(
     (files with symbols outside the universe, demo rows replaced, rows kept out); a library caller that passes
     nothing sees none, the CLI prints them on stderr. A refused import raises ``ImportRefused``.
     """
-    from screener.intake import admit, check
+    from screener.intake import admit, check, refuse_failing
 
+    policy: Policy = "quarantine" if quarantine else "refuse"
     parsed = read_paths(paths, kind, strict=not quarantine)
     summary = ImportSummary()
     for pf in parsed:
         summary.warnings.extend(pf.warnings)
     splits = _known_splits(store, parsed)
     checked = [check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits) for pf in parsed]
-    failures = [c.failures for c in checked if c.failures.height]
-    if failures and not quarantine:
-        lines = [
-            f"{r['source']}, row {r['row']}, column {r['column_name']}: failed {r['expectation']} "
-            f"(value {r['value']!r})"
-            for f in failures
-            for r in f.iter_rows(named=True)
-        ]
-        raise ImportRefused(lines)
+    if policy == "refuse":
+        # Every file is checked before the first is stored: an import is a unit.
+        refuse_failing(checked, ImportRefused)
     say = note or (lambda _msg: None)
     for w in summary.warnings:
         say(f"Warning: {w}")
@@ -104,7 +101,7 @@ def import_paths(
                         f"{', '.join(unknown[:5])}; add them with a companies file to score them"
                     )
             # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
-            done = admit(store, c, IMPORT_PROVIDER, origin="user")
+            done = admit(store, c, IMPORT_PROVIDER, origin="user", policy=policy)
             if done.dropped:
                 say(
                     f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "

@@ -1,10 +1,11 @@
 """The one way rows enter the store: validate a frame with its kind's suite, record what fails, store the rest.
 
-Why one path: a check that one loader skips is a check the store cannot promise. Import, the demo generator and
-``init`` all call ``intake`` (or ``check`` then ``admit``, when a caller must see every failure before anything is
-written, as import does), so every stored row passed the same suites, and every row kept out is in the
-rejected-rows ledger with its reason. ``refresh`` validates with the same ``validate_frame`` and writes through the
-same ``Store.upsert_real``.
+Why one path: a check that one loader skips is a check the store cannot promise. Import, refresh, the demo
+generator and ``init`` all call ``intake`` (or ``check`` then ``admit``, when a caller validates a batch once and
+stores it in parts, as import and refresh do), so every stored row passed the same suites. The failure policy is
+the caller's choice and nobody else's: ``refuse`` raises ``Refused`` with every failure and stores nothing,
+``quarantine`` stores the passing rows and records every row kept out in the rejected-rows ledger with its reason.
+No other module writes a contract kind (a test scans the source for it).
 
 Costs: great_expectations is imported on the first check (a few seconds, once per process); a check costs about
 0.1 s per 10 000 rows.
@@ -12,14 +13,21 @@ Costs: great_expectations is imported on the first check (a few seconds, once pe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
+from typing import Literal
 
 import polars as pl
 
+from screener.errors import ScreenerError
 from screener.store import Store, UpsertResult, utcnow
+
+#: What a load does with rows that fail validation: ``refuse`` stores nothing and raises ``Refused``;
+#: ``quarantine`` stores the passing rows and records the failing ones in the rejected-rows ledger.
+Policy = Literal["refuse", "quarantine"]
+POLICIES: tuple[Policy, ...] = ("refuse", "quarantine")
 
 #: A custom write (``init`` keeps user-owned rows its own way): given the passing rows, store them and resolve
 #: their earlier rejections (``Store.resolve_rejections``).
@@ -52,6 +60,45 @@ class Checked:
         if not self.failing_rows:
             return self.frame
         return self.frame.with_row_index("_r").filter(~pl.col("_r").is_in(self.failing_rows)).drop("_r")
+
+    def part(self, rows: pl.Expr, source: str) -> Checked:
+        """The rows matching ``rows`` with their own failures (renumbered, labelled ``source``): a batch validated
+        once is stored in parts, each part admitted on its own (refresh stores each symbol in its transaction)."""
+        indexed = self.frame.with_row_index("_r").filter(rows)
+        renumber = {old + 2: new + 2 for new, old in enumerate(indexed["_r"].to_list())}
+        failures = self.failures
+        if failures.height:
+            failures = failures.filter(pl.col("row").cast(pl.Int64).is_in(list(renumber))).with_columns(
+                pl.col("row").cast(pl.Int64).replace_strict(renumber, return_dtype=failures.schema["row"]),
+                pl.lit(source).alias("source"),
+            )
+        return Checked(self.kind, source, indexed.drop("_r"), failures)
+
+    def lines(self) -> list[str]:
+        """Every failing value as one readable line: source, row, column, expectation and value."""
+        return [
+            f"{r['source']}, row {r['row']}, column {r['column_name']}: failed {r['expectation']} "
+            f"(value {r['value']!r})"
+            for r in self.failures.iter_rows(named=True)
+        ]
+
+
+class Refused(ScreenerError):
+    """A load under the ``refuse`` policy met failing values and stored nothing. ``failures`` lists every one
+    (source, row, column, expectation, value) so the caller can show them all; the message is the first one and
+    the count."""
+
+    def __init__(self, failures: list[str]) -> None:
+        self.failures = failures
+        super().__init__(f"{failures[0]}; nothing was stored ({len(failures)} failing value(s))")
+
+
+def refuse_failing(checked: Iterable[Checked], error: type[Refused] = Refused) -> None:
+    """Raise ``error`` with every failure of every frame, if any failed: the ``refuse`` policy over a whole load,
+    checked before the first row is written."""
+    lines = [line for c in checked for line in c.lines()]
+    if lines:
+        raise error(lines)
 
 
 @dataclass(frozen=True)
@@ -88,10 +135,16 @@ def admit(
     override: bool = False,
     write: Writer | None = None,
     log: bool = True,
+    policy: Policy = "quarantine",
 ) -> Intake:
-    """Store the passing rows (``Store.upsert_real`` unless ``write`` is given), record the failing ones in the
-    ledger, and log the load; all in one transaction. Storing first resolves earlier rejections of the keys it
-    stores, so a rejection recorded now is never resolved by the same load."""
+    """Apply ``policy`` to the failures, then store the passing rows (``Store.upsert_real`` unless ``write`` is
+    given), record the failing ones in the ledger, and log the load; all in one transaction. Storing first resolves
+    earlier rejections of the keys it stores, so a rejection recorded now is never resolved by the same load.
+    Under ``refuse``, a failure raises ``Refused`` before anything is written."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    if policy == "refuse":
+        refuse_failing([checked])
     stamp = loaded_at or utcnow()
     passing = checked.passing
     with store.transaction():
@@ -144,9 +197,10 @@ def intake(
     today: date | None = None,
     splits: pl.DataFrame | None = None,
     write: Writer | None = None,
+    policy: Policy = "quarantine",
 ) -> Intake:
-    """Validate ``frame`` and store what passes: ``admit(store, check(...), ...)``. Without ``splits``, the stored
-    splits explain jumps."""
+    """Validate ``frame`` and store it under ``policy``: ``admit(store, check(...), ...)``. Without ``splits``, the
+    stored splits explain jumps."""
     if splits is None and kind in ("prices", "fundamentals"):
         splits = store.frame("splits")
     return admit(
@@ -157,4 +211,5 @@ def intake(
         loaded_at=loaded_at,
         override=override,
         write=write,
+        policy=policy,
     )

@@ -47,6 +47,7 @@ import polars as pl
 
 from screener.contract import MARKET_SYMBOL, normalise_currency
 from screener.errors import ArgumentError, CompletedWithProblems, Option, ScreenerError
+from screener.intake import Checked, admit, check
 from screener.profiles import (
     closes_on,
     last_dates,
@@ -71,7 +72,7 @@ from screener.providers.yahoo import (
     fundamentals_frame,
     profile_row,
 )
-from screener.store import Store, utcnow
+from screener.store import Store, UpsertResult, utcnow
 from screener.validation.keys import key_strings
 
 DEFAULT_WORKERS = 2
@@ -784,26 +785,41 @@ def _validate(kind: str, frame: pl.DataFrame, today: date, splits: pl.DataFrame 
     return validate_frame(kind, frame, PROVIDER_NAME, today=today, splits=splits)
 
 
-def _split(
-    kind: str, frame: pl.DataFrame | None, today: date, splits: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """Validate a batch frame: (passing rows, failures with the symbol's source)."""
+def _check(kind: str, frame: pl.DataFrame | None, today: date, splits: pl.DataFrame | None = None) -> Checked | None:
+    """Validate a batch frame once (``intake.check``); each symbol's part is admitted on its own later."""
     if frame is None:
-        return None, pl.DataFrame()
-    fails = _validate(kind, frame, today, splits)
-    if fails.height == 0:
-        return frame, fails
-    bad = set(int(r) - 2 for r in fails["row"].to_list())
-    good = frame.with_row_index("_r").filter(~pl.col("_r").is_in(list(bad))).drop("_r")
-    fails = fails.with_columns(source=pl.lit(f"{PROVIDER_NAME}:") + pl.col("key").str.split("/").list.first())
-    return good, fails
-
-
-def _for(frame: pl.DataFrame | None, symbol: str) -> pl.DataFrame | None:
-    if frame is None or frame.height == 0:
         return None
-    part = frame.filter(pl.col("symbol") == symbol)
-    return part if part.height else None
+    return check(kind, frame, PROVIDER_NAME, today=today, splits=splits)
+
+
+def _admit(
+    run: _Run, subject: str, part: Checked, stamp: datetime, write: Callable[[pl.DataFrame], int] | None = None
+) -> int:
+    """Store one subject's part through ``intake.admit`` under the ``quarantine`` policy: the passing rows go
+    through the store's precedence (a null keeps the stored value of the same provider and currency; a user's
+    import is kept unless the run overrides it; the synthetic demo rows of the same series are dropped), the
+    failing ones go to the ledger. Rows kept because a higher-precedence provider stored them are counted for the
+    subject's message. ``write`` stores a live table beside the contract kinds (profiles, share counts)."""
+    writer = None
+    if write is not None:
+        live = write
+
+        def writer(frame: pl.DataFrame) -> UpsertResult:
+            return UpsertResult(live(frame) if frame.height else 0)
+
+    done = admit(
+        run.store,
+        part,
+        PROVIDER_NAME,
+        loaded_at=stamp,
+        override=run.override,
+        write=writer,
+        log=False,
+        policy="quarantine",
+    )
+    if done.kept_out:
+        run.kept_out[subject] = run.kept_out.get(subject, 0) + done.kept_out
+    return done.stored
 
 
 def _market_caps(store: Store, batch: list[SymbolFetch], today: date) -> pl.DataFrame:
@@ -867,7 +883,7 @@ def _store_batch(run: _Run, batch: list[SymbolFetch]) -> set[str]:
         "splits": _concat(f.splits for f in batch),
     }
     splits = _known_splits(store, batch)
-    checked = {kind: _split(kind, frame, today, splits) for kind, frame in frames.items()}
+    checked = {kind: _check(kind, frame, today, splits) for kind, frame in frames.items()}
     mcap_fail = _market_caps(store, batch, today)
     held_back = set(mcap_fail["key"].to_list()) if mcap_fail.height else set()
     stamp = run.clock.stamp()
@@ -907,7 +923,7 @@ def _empty_message(f: SymbolFetch, now: datetime) -> str:
 def _store_symbol(
     run: _Run,
     f: SymbolFetch,
-    checked: dict[str, tuple[pl.DataFrame | None, pl.DataFrame]],
+    checked: dict[str, Checked | None],
     mcap_fail: pl.DataFrame,
     hold_prices: bool,
     stamp: datetime,
@@ -941,32 +957,19 @@ def _store_symbol(
         return _row(sym, "failed", retries=f.retries, message=f.not_found)
 
     def store_kind(
-        kind: str, fetched: pl.DataFrame | None, write: Callable[[pl.DataFrame], int], hold: bool = False
+        kind: str,
+        fetched: pl.DataFrame | None,
+        write: Callable[[pl.DataFrame], int] | None = None,
+        hold: bool = False,
     ) -> tuple[int | None, int]:
-        good, fails = checked[kind]
-        mine = _for(good, sym)
-        bad = fails.filter(pl.col("source") == source) if fails.height else fails
-        n_bad = len(set(bad["row"].to_list())) if bad.height else 0
-        if hold and mine is not None:
-            # One ledger row per price held back, keyed like the price itself, so that a later load that stores
-            # the same day resolves it; the expectation says which cross-check held it.
-            failed = mcap_fail.filter(pl.col("key") == sym).row(0, named=True)
-            extra = mine.select(
-                pl.lit(source).alias("source"),
-                pl.lit(0, dtype=pl.Int64).alias("row"),
-                pl.lit("prices").alias("kind"),
-                key_strings("prices", mine).alias("key"),
-                pl.lit(failed["expectation"]).alias("expectation"),
-                pl.lit("close").alias("column_name"),
-                pl.lit(failed["value"], dtype=pl.String).alias("value"),
-            )
-            bad = pl.concat([bad.select(extra.columns), extra]) if bad.height else extra
-            n_bad = mine.height + n_bad
-            mine = None
-        if bad.height:
-            store.record_rejections(bad.drop("row"), provider=PROVIDER_NAME)
-        stored = write(mine) if mine is not None and mine.height else 0
-        return (stored if fetched is not None else None), n_bad
+        batch = checked[kind]
+        part = batch.part(pl.col("symbol") == sym, source) if batch is not None else None
+        if part is None or part.frame.height == 0:
+            return (0 if fetched is not None else None), 0
+        if hold and part.passing.height:
+            part = _held_back(part, mcap_fail.filter(pl.col("key") == sym).row(0, named=True))
+        stored = _admit(run, sym, part, stamp, write)
+        return (stored if fetched is not None else None), part.rejected
 
     empty_note: str | None = None
     none_reason: str | None = None
@@ -976,9 +979,7 @@ def _store_symbol(
             None if f.profile is None else pl.DataFrame([f.profile]),
             lambda fr: upsert_profiles(store, fr, PROVIDER_NAME, loaded_at=stamp),
         )
-        counts["fundamentals"], bad_f = store_kind(
-            "fundamentals", f.fundamentals, lambda fr: _write_real(run, sym, "fundamentals", fr, stamp)
-        )
+        counts["fundamentals"], bad_f = store_kind("fundamentals", f.fundamentals)
         counts["shares"], bad_s = store_kind(
             "shares", f.shares, lambda fr: upsert_share_history(store, fr, PROVIDER_NAME, loaded_at=stamp)
         )
@@ -1008,10 +1009,8 @@ def _store_symbol(
             complete=not problems and (empty is not True or none_reason is not None),
         )
     if f.plan.prices:
-        counts["prices"], bad_pr = store_kind(
-            "prices", f.prices, lambda fr: _write_real(run, sym, "prices", fr, stamp), hold=hold_prices
-        )
-        counts["splits"], bad_sp = store_kind("splits", f.splits, lambda fr: _write_real(run, sym, "splits", fr, stamp))
+        counts["prices"], bad_pr = store_kind("prices", f.prices, hold=hold_prices)
+        counts["splits"], bad_sp = store_kind("splits", f.splits)
         rejected += bad_pr + bad_sp
         _log_part(
             store,
@@ -1049,14 +1048,27 @@ def _store_symbol(
     )
 
 
-def _write_real(run: _Run, subject: str, kind: str, frame: pl.DataFrame, stamp: datetime) -> int:
-    """Upsert live rows through the store's precedence (a null keeps the stored value of the same provider and
-    currency; a user's import is kept unless the run overrides it), dropping the synthetic demo rows of the same
-    series. Rows kept because a higher-precedence provider stored them are counted for the subject's message."""
-    result = run.store.upsert_real(kind, frame, PROVIDER_NAME, loaded_at=stamp, override=run.override)
-    if result.kept_out:
-        run.kept_out[subject] = run.kept_out.get(subject, 0) + result.kept_out
-    return result.stored
+def _held_back(part: Checked, failed: dict[str, Any]) -> Checked:
+    """``part`` with every passing price failed too: the market-cap cross-check held the symbol's prices back. One
+    ledger row per price, keyed like the price itself, so that a later load that stores the same day resolves it;
+    the expectation says which cross-check held it."""
+    rows = part.frame.with_row_index("_r").filter(~pl.col("_r").is_in(part.failing_rows))
+    extra = rows.select(
+        pl.lit(part.source).alias("source"),
+        (pl.col("_r").cast(pl.Int64) + 2).alias("row"),
+        pl.lit("prices").alias("kind"),
+        key_strings("prices", rows).alias("key"),
+        pl.lit(failed["expectation"]).alias("expectation"),
+        pl.lit("close").alias("column_name"),
+        pl.lit(failed["value"], dtype=pl.String).alias("value"),
+    )
+    failures = part.failures
+    if failures.height:
+        extra = extra.cast(dict(failures.select(extra.columns).schema))  # type: ignore[arg-type]
+        failures = pl.concat([failures.select(extra.columns), extra])
+    else:
+        failures = extra
+    return Checked(part.kind, part.source, part.frame, failures)
 
 
 def _log_part(
@@ -1128,20 +1140,15 @@ def _refresh_fx(
     with _Guarded(provider, guard):
         results = [fut.result() for fut in [pool.submit(fetch, c) for c in due]]
     frames = _concat(frame for _, frame, _, _ in results)
-    good, fails = _split("fx", frames, today)
+    batch = _check("fx", frames, today)
     stamp = run.clock.stamp()
     for ccy, frame, error, attempted in results:
         pair = f"{ccy}USD=X"
         bar.advance(pair)
         with store.transaction():
-            mine = _for_currency(good, ccy)
-            bad = fails.filter(pl.col("key").str.starts_with(f"{ccy}/")) if fails.height else fails
-            if bad.height:
-                store.record_rejections(
-                    bad.drop("row").with_columns(source=pl.lit(f"{PROVIDER_NAME}:{pair}")), provider=PROVIDER_NAME
-                )
-            stored = _write_real(run, pair, "fx", mine, stamp) if mine is not None else 0
-            n_bad = bad.height
+            part = batch.part(pl.col("currency") == ccy, f"{PROVIDER_NAME}:{pair}") if batch is not None else None
+            stored = _admit(run, pair, part, stamp) if part is not None and part.frame.height else 0
+            n_bad = part.failures.height if part is not None else 0
             status = ("failed" if attempted else "not_attempted") if error else ("rejected" if n_bad else "ok")
             run.stopped_seen = run.stopped_seen or not attempted
             kept = run.kept_out.get(pair)
@@ -1164,10 +1171,3 @@ def _refresh_fx(
             )
             mark_refreshed(store, pair, "fx", status=status, complete=error is None, message=message, at=stamp)
             run.report.rows.append(_row(pair, status, fx=None if error else stored, rejected=n_bad, message=message))
-
-
-def _for_currency(frame: pl.DataFrame | None, currency: str) -> pl.DataFrame | None:
-    if frame is None:
-        return None
-    part = frame.filter(pl.col("currency") == currency)
-    return part if part.height else None

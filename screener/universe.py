@@ -67,8 +67,18 @@ def load_bundled(store: Store) -> InitResult:
         return result
 
     with store.transaction():
-        done = admit(store, companies, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_companies)
-        admit(store, events, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_events)
+        done = admit(
+            store,
+            companies,
+            BUNDLED_PROVIDER,
+            origin="bundled",
+            loaded_at=stamp,
+            write=write_companies,
+            policy="quarantine",
+        )
+        admit(
+            store, events, BUNDLED_PROVIDER, origin="bundled", loaded_at=stamp, write=write_events, policy="quarantine"
+        )
     return InitResult(
         counts["added"],
         counts["updated"],
