@@ -7,9 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from tests._factors_helpers import LAST_Q, daily, events, quarterly
+from tests.builders import AS_OF, LAST_Q, daily, events, quarterly
 
-AS_OF = date(2026, 6, 1)
 #: ENB reports fiscal quarters ending Feb/May/Aug/Nov: its last public one, and one inside the reporting lag.
 ENB_LAST_Q = date(2026, 2, 28)
 ENB_LATE_Q = date(2026, 5, 31)

@@ -1,4 +1,8 @@
-"""Shared fixtures: every test gets its own store file and never touches the user's store or the network."""
+"""Shared fixtures: every test gets its own store file and never touches the user's store or the network.
+
+Shared builders (companies, frames, score frames, the small market and their dates) live in ``tests/builders.py``,
+re-exported here; every test module imports them the same way: ``from tests.builders import ...``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from tests import builders as builders
 
 
 @pytest.fixture(autouse=True)

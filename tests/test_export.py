@@ -9,17 +9,16 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
-from _rules_helpers import company, ensure_factors, score_frame
 
 from screener.errors import ScreenerError
 from screener.export import SHEETS, USD_M, USD_PRICE, export_run
 from screener.render import neutralise
 from screener.store import Store
 from screener.watchlist import run_weekly
+from tests.builders import MARKET_END, company, ensure_factors, score_frame
 
 ensure_factors()
 
-AS_OF = date(2026, 6, 5)
 HOSTILE = {
     "EQ": '=HYPERLINK("http://evil.example","x")',
     "PL": "+1+2",
@@ -62,7 +61,7 @@ def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None 
             ),
             provider="file",
         )
-        res = run_weekly(st, "default", AS_OF, scores=score_frame(rows, AS_OF))
+        res = run_weekly(st, "default", MARKET_END, scores=score_frame(rows, MARKET_END))
     return res.run_id
 
 
@@ -266,7 +265,7 @@ def test_every_numeric_cell_has_a_deliberate_format(db_path: Path, tmp_path: Pat
             ),
             provider="file",
         )
-        run_weekly(st, "default", AS_OF, scores=score_frame(rows, AS_OF))
+        run_weekly(st, "default", MARKET_END, scores=score_frame(rows, MARKET_END))
         export_run(st, tmp_path / "f.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
     expected = {

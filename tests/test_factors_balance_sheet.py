@@ -7,7 +7,7 @@ import pytest
 
 from factors.engine import compute_scores
 from factors.registry import get_factor
-from tests._factors_helpers import AS_OF, company, daily, inputs, quarterly, row
+from tests.builders import AS_OF, company, daily, inputs, quarterly, row
 
 SPEC = get_factor("balance_sheet")
 P = SPEC.params

@@ -8,7 +8,7 @@ import pytest
 
 from factors.engine import compute_scores
 from factors.registry import get_factor
-from tests._factors_helpers import AS_OF, company, events, inputs, row
+from tests.builders import AS_OF, company, events, inputs, row
 
 P = get_factor("commodity_dependence").params
 

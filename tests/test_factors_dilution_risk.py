@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from factors.engine import compute_scores
 from factors.registry import get_factor
-from tests._factors_helpers import AS_OF, company, daily, events, inputs, quarterly, row, universe
+from tests.builders import AS_OF, company, daily, events, inputs, quarterly, row, universe
 
 SPEC = get_factor("dilution_risk")
 P = SPEC.params

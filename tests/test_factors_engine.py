@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from factors.engine import compute_scores, inputs_fingerprint, score_columns, scores_for
 from factors.inputs import FactorInputs
 from factors.registry import FACTORS
-from tests._factors_helpers import AS_OF, company, daily, events, fx_rows, inputs, quarterly, row, universe
+from tests.builders import AS_OF, company, daily, events, fx_rows, inputs, quarterly, row, universe
 
 
 def test_output_columns_dtypes_and_order() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from factors.engine import compute_scores
 from factors.inputs import FactorInputs, build_context
-from tests._factors_helpers import AS_OF, company, daily, events, fx_rows, inputs, quarterly, row
+from tests.builders import AS_OF, company, daily, events, fx_rows, inputs, quarterly, row
 
 
 def _base(inp: FactorInputs, as_of: date = AS_OF) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 
 from factors.engine import compute_scores
 from factors.inputs import FactorInputs
-from tests._factors_helpers import AS_OF, company, daily, fx_rows, inputs, row
+from tests.builders import AS_OF, company, daily, fx_rows, inputs, row
 
 
 def test_hand_computed_median_over_the_last_63_days() -> None:
@@ -124,7 +124,7 @@ def test_a_missing_volume_is_unknown_not_a_halt() -> None:
 def test_a_halted_name_fails_the_default_rule_sets_tradeable_gate() -> None:
     from rules.engine import rank
     from rules.ruleset import load
-    from tests._factors_helpers import full_company, universe
+    from tests.builders import full_company, universe
 
     peers = universe(6)
     live, live_f, live_p = full_company("LIVE", volume=1e7)

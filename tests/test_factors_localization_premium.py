@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from factors.engine import compute_scores
 from factors.registry import get_factor
-from tests._factors_helpers import AS_OF, company, daily, events, inputs, quarterly, row
+from tests.builders import AS_OF, company, daily, events, inputs, quarterly, row
 
 P = get_factor("localization_premium").params
 

@@ -12,7 +12,7 @@ from factors import registry
 from factors.engine import GRANTS, InputNotDeclared, compute_scores, context_for
 from factors.inputs import INPUTS, build_context
 from factors.registry import FACTORS, register_factor
-from tests._factors_helpers import AS_OF, universe
+from tests.builders import AS_OF, universe
 
 
 @pytest.fixture

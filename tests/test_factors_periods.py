@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factors.inputs import SETTINGS, TTM_BASES, FactorInputs, build_context, is_public, reporting_lags
-from tests._factors_helpers import AS_OF, company, inputs, quarterly, row
+from tests.builders import AS_OF, company, inputs, quarterly, row
 
 
 def _base(inp: FactorInputs, as_of: date = AS_OF) -> pl.DataFrame:
@@ -139,7 +139,7 @@ def test_the_freshest_candidate_wins_and_a_tie_goes_to_quarters() -> None:
 
 
 def test_a_missing_rate_on_the_chosen_periods_is_null_and_flagged() -> None:
-    from tests._factors_helpers import fx_rows
+    from tests.builders import fx_rows
 
     quarters = quarterly("A", 4, currency="EUR", revenue=25.0)  # 2025-06-30 .. 2026-03-31
     old_fy = periods("A", [(date(2024, 12, 31), "FY", 90.0)], currency="EUR")

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from factors.engine import compute_scores
-from tests._factors_helpers import AS_OF, company, daily, inputs, row
+from tests.builders import AS_OF, company, daily, inputs, row
 
 
 def test_hand_computed_drawdown_ignores_highs_outside_the_window() -> None:

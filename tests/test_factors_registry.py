@@ -13,7 +13,7 @@ from factors import registry
 from factors.engine import compute_scores, score_columns
 from factors.inputs import INPUTS
 from factors.registry import FACTORS, factor_modules, get_factor, register_factor
-from tests._factors_helpers import AS_OF, universe
+from tests.builders import AS_OF, universe
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODOLOGY = (ROOT / "METHODOLOGY.md").read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from factors.engine import compute_scores
 from factors.inputs import FactorInputs, build_context, load_inputs
-from tests._factors_helpers import AS_OF, company, daily, full_company, quarter_ends, quarterly, row, universe
+from tests.builders import AS_OF, company, daily, full_company, quarter_ends, quarterly, row, universe
 
 ENDS = quarter_ends(13)  # 2023-03-31 .. 2026-03-31
 

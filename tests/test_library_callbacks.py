@@ -11,12 +11,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from _yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 from screener.ingest import ImportRefused, import_paths
 from screener.providers.yahoo import RetryPolicy, YahooProvider
 from screener.refresh import refresh
 from screener.store import Store
+from tests._yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 TODAY = date(2025, 6, 30)
 

@@ -6,12 +6,12 @@ import ast
 from pathlib import Path
 
 import pytest
-from _rules_helpers import ensure_factors
 
 from rules.expr import ExprError, compile_condition, namespace_for
 from rules.ruleset import RuleSetError, parse
 from screener.contract import ISO_COUNTRIES, REGION_NAMES, split_places
 from screener.errors import ScreenerError
+from tests.builders import ensure_factors
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = 'name = "t"\n[weights]\ndilution_risk = 1\n[universe]\n'

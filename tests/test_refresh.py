@@ -9,12 +9,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from _yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 from screener.profiles import profiles, refresh_state, share_history
 from screener.providers.yahoo import RetryPolicy, YahooProvider
 from screener.refresh import MaxAge, parse_duration, refresh
 from screener.store import Store
+from tests._yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 UNIVERSE = [
     ("MP", "MP Materials Corp.", "US", "USD", "miner;processor;magnet_maker", "producer"),

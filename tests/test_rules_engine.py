@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from _rules_helpers import company, ensure_factors, rules_from, score_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +11,7 @@ from rules.engine import rank
 from rules.explain import plan
 from rules.ruleset import load
 from screener.errors import ScreenerError
+from tests.builders import company, ensure_factors, rules_from, score_frame
 
 ensure_factors()
 

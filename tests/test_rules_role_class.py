@@ -12,14 +12,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from _factors_helpers import AS_OF, company, inputs
-from _rules_helpers import MARKET_END, build_market_store, rules_from
 
 from factors.engine import compute_scores
 from rules.engine import rank
 from rules.expr import compile_condition, namespace_from_schema
 from rules.ruleset import load
 from screener.contract import ROLES
+from tests.builders import AS_OF, MARKET_END, build_market_store, company, inputs, rules_from
 
 BUNDLED = ("default", "balance-sheet-survivors", "downstream-squeeze")
 #: Every company eligible, grouped by tilt class, with a narrowed enabler list: the case where the rule set's

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _rules_helpers import ensure_factors
 
 from rules.ruleset import RuleSetError, available, load, parse, resolve
+from tests.builders import ensure_factors
 
 BUNDLED = ("default", "balance-sheet-survivors", "downstream-squeeze")
 

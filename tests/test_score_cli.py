@@ -108,7 +108,7 @@ def test_as_of_moves_the_point_in_time(loaded) -> None:
 
 def test_demo_data_prints_the_banner(loaded, db_path: Path) -> None:
     from screener.store import Store
-    from tests._factors_helpers import daily
+    from tests.builders import daily
 
     with Store(db_path) as store:
         store.upsert("prices", daily("ENB", 3, close=11.0), "demo")
@@ -121,7 +121,7 @@ def test_demo_data_prints_the_banner(loaded, db_path: Path) -> None:
 
 def test_no_banner_when_no_scored_row_rests_on_demo_data(loaded, db_path: Path) -> None:
     from screener.store import Store
-    from tests._factors_helpers import daily
+    from tests.builders import daily
 
     with Store(db_path) as store:
         store.upsert("prices", daily("ENB", 3, close=11.0), "demo")  # demo rows exist, but only from 2026-05-30

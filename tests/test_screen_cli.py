@@ -13,11 +13,12 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
-from _rules_helpers import MARKET_END, build_market_store
+
+from tests.builders import MARKET_END, build_market_store
 
 FORMATS = ("table", "csv", "json")
 WEEK1 = MARKET_END - timedelta(days=7)
-AS_OF = ("--as-of", MARKET_END.isoformat())
+AS_OF_ARGS = ("--as-of", MARKET_END.isoformat())
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
         "market_cap_usd > 100m",
         "--sort",
         "dilution_risk",
-        *AS_OF,
+        *AS_OF_ARGS,
         "--format",
         fmt,
     )
@@ -148,7 +149,7 @@ def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> No
             "north_america",
             "--top",
             "2",
-            *AS_OF,
+            *AS_OF_ARGS,
             "--format",
             fmt,
         )
@@ -163,10 +164,12 @@ def test_screen_with_rules_country_and_top(invoke, market: Path, fmt: str) -> No
 
 
 def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
-    rows = json.loads(ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", *AS_OF, "--format", "json")))
+    rows = json.loads(
+        ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", *AS_OF_ARGS, "--format", "json"))
+    )
     vals = [r["pullback_pct"] for r in rows]
     assert vals == sorted(vals)
-    rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", *AS_OF, "--format", "json")))
+    rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", *AS_OF_ARGS, "--format", "json")))
     caps = [r["market_cap_usd"] for r in rows]
     assert len(caps) == 3 and caps == sorted(caps, reverse=True)
 
@@ -186,11 +189,11 @@ def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
     ],
 )
 def test_screen_rejects_bad_input_in_one_line(invoke, market: Path, args: tuple[str, ...], fragment: str) -> None:
-    fails(invoke("screen", *args, *AS_OF), fragment)
+    fails(invoke("screen", *args, *AS_OF_ARGS), fragment)
 
 
 def test_screen_csv_neutralises_formula_looking_names(invoke, market: Path) -> None:
-    out = ok(invoke("screen", *AS_OF, "--format", "csv"))
+    out = ok(invoke("screen", *AS_OF_ARGS, "--format", "csv"))
     assert "'=HYPERLINK" in out and "'-Defense Systems Corp" in out
     assert ",=HYPERLINK" not in out and ",-Defense" not in out
 
@@ -316,7 +319,7 @@ def test_watchlist_diff_refuses_a_reversed_pair(invoke, market: Path) -> None:
 
 
 def test_watchlist_diff_across_rule_sets_warns(invoke, market: Path) -> None:
-    ok(invoke("weekly", "--rules", "balance-sheet-survivors", *AS_OF, "--format", "csv"))
+    ok(invoke("weekly", "--rules", "balance-sheet-survivors", *AS_OF_ARGS, "--format", "csv"))
     res = invoke("watchlist", "diff", "--from", "1", "--to", "3", "--format", "csv")
     ok(res)
     assert "Warning: run 1 used rules 'default' and run 3 used 'balance-sheet-survivors'" in res.stderr
@@ -380,11 +383,11 @@ def test_screen_recomputes_a_stale_score_set(invoke, market: Path) -> None:
 
     with Store(market) as st:
         _doctored(st, MARKET_END, 7.0)
-    res = invoke("screen", *AS_OF, "--format", "json")
+    res = invoke("screen", *AS_OF_ARGS, "--format", "json")
     rows = json.loads(ok(res))
     assert "(recomputed: the data changed since they were stored)" in res.stderr
     assert all(r["market_cap_usd"] != 7.0 for r in rows)
-    again = invoke("screen", *AS_OF, "--format", "json")  # now current and stored: reused
+    again = invoke("screen", *AS_OF_ARGS, "--format", "json")  # now current and stored: reused
     assert "(stored)" in again.stderr and json.loads(ok(again)) == rows
 
 
@@ -406,14 +409,14 @@ def test_screen_never_answers_from_another_dates_set(invoke, market: Path) -> No
 
 
 def test_where_country_matches_like_the_country_option(invoke, market: Path) -> None:
-    by_where = json.loads(ok(invoke("screen", "--where", "country == 'au'", *AS_OF, "--format", "json")))
-    by_option = json.loads(ok(invoke("screen", "--country", "au", *AS_OF, "--format", "json")))
+    by_where = json.loads(ok(invoke("screen", "--where", "country == 'au'", *AS_OF_ARGS, "--format", "json")))
+    by_option = json.loads(ok(invoke("screen", "--country", "au", *AS_OF_ARGS, "--format", "json")))
     assert by_where == by_option and {r["symbol"] for r in by_where} == {"MINE", "MIPR"}
 
 
 @pytest.mark.parametrize("place", ["UK", "eu", "europa", "Narnia"])
 def test_screen_refuses_an_unknown_place_with_the_same_hint_as_universe_list(invoke, market: Path, place: str) -> None:
-    screened = invoke("screen", "--country", place, *AS_OF)
+    screened = invoke("screen", "--country", place, *AS_OF_ARGS)
     listed = invoke("universe", "list", "--country", place)
     fails(screened, f"--country: unknown country or region {place!r}")
     fails(listed, f"--country: unknown country or region {place!r}")
@@ -426,7 +429,7 @@ def test_screen_and_universe_list_accept_exactly_the_contracts_places(invoke, ma
     from screener.contract import REGION_NAMES
 
     for place in [*REGION_NAMES, "Europe", "au", "JP"]:
-        screened = json.loads(ok(invoke("screen", "--country", place, *AS_OF, "--format", "json")))
+        screened = json.loads(ok(invoke("screen", "--country", place, *AS_OF_ARGS, "--format", "json")))
         listed = json.loads(ok(invoke("universe", "list", "--country", place, "--format", "json")))
         assert {r["symbol"] for r in screened} == {r["symbol"] for r in listed}, place
 
@@ -441,7 +444,7 @@ def test_weekly_checks_the_export_path_before_storing(
 ) -> None:
     from screener.store import Store
 
-    fails(invoke("weekly", "--rules", "downstream-squeeze", *AS_OF, "--export", str(tmp_path / name)), fragment)
+    fails(invoke("weekly", "--rules", "downstream-squeeze", *AS_OF_ARGS, "--export", str(tmp_path / name)), fragment)
     with Store(market) as st:
         assert st.scalar("SELECT count(*) FROM watchlist_runs") == 2
         assert st.scalar("SELECT count(*) FROM watchlist_runs WHERE rules_name = 'downstream-squeeze'") == 0
@@ -477,21 +480,20 @@ def test_messages_count_in_good_grammar(invoke, db_path: Path) -> None:
 
     with Store(db_path) as st:
         build_market_store(st)
-    ok(invoke("weekly", *AS_OF, "--format", "csv"))
+    ok(invoke("weekly", *AS_OF_ARGS, "--format", "csv"))
     res = invoke("watchlist", "runs")
     assert res.stderr.strip() == "1 run"
-    res = invoke("screen", *AS_OF, "--where", "symbol == 'MINE'", "--format", "csv")
+    res = invoke("screen", *AS_OF_ARGS, "--where", "symbol == 'MINE'", "--format", "csv")
     assert "1 of 8 companies" in res.stderr
     res = invoke("rules", "list", "--format", "csv")
     assert "3 rule sets" in res.stderr
 
 
 def test_demo_banner_on_show_diff_and_export_of_demo_runs(invoke, db_path: Path, tmp_path: Path) -> None:
-    from _rules_helpers import company, score_frame
-
     from screener.cli.options import DEMO_BANNER
     from screener.store import Store
     from screener.watchlist import run_weekly
+    from tests.builders import company, score_frame
 
     with Store(db_path) as st:
         build_market_store(st)

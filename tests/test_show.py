@@ -212,7 +212,7 @@ def test_filled_components_show_the_value_the_factor_used(loaded) -> None:
 
 def test_banner_only_when_the_card_rests_on_demo_rows(loaded, db_path: Path) -> None:
     from screener.store import Store
-    from tests._factors_helpers import daily
+    from tests.builders import daily
 
     assert "DEMO DATA" not in loaded("show", "ENB", "--as-of", AS_OF.isoformat()).stderr
     with Store(db_path) as store:

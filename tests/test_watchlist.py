@@ -7,10 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from _rules_helpers import company, ensure_factors, score_frame
 
 from screener.errors import ScreenerError
 from screener.watchlist import diff_runs, iso_week, list_runs, load_run, run_weekly, show_run
+from tests.builders import company, ensure_factors, score_frame
 
 ensure_factors()
 

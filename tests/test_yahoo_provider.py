@@ -8,7 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from _yahoo_helpers import ANCHOR, FakeYahoo, Listing, recorded_aapl, recorded_statements, reset_yfinance
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from screener.providers.yahoo import (
     fundamentals_frame,
     price_scale,
 )
+from tests._yahoo_helpers import ANCHOR, FakeYahoo, Listing, recorded_aapl, recorded_statements, reset_yfinance
 
 #: Where price requests start: two years before the fake market's last trading day (never the clock's today).
 START = ANCHOR - timedelta(days=730)
@@ -247,7 +247,7 @@ def test_statement_requests_are_serialised_across_workers(make) -> None:
     throttled = threading.Event()
     a_on_chunked_path = threading.Event()
     b_asked_while_throttled = threading.Event()
-    from _yahoo_helpers import EMPTY_TIMESERIES, _response
+    from tests._yahoo_helpers import EMPTY_TIMESERIES, _response
 
     def yahoo_throttling_during_a_failure(url: str):
         if "fundamentals-timeseries" not in url or "type=" not in url:
@@ -312,7 +312,7 @@ def test_a_retry_that_would_outlast_the_deadline_is_not_waited_for(make, sleeps:
 
 # -- periods by spacing -----------------------------------------------------------------------------------------
 def test_an_asx_quarterly_table_of_half_years_is_read_as_half_years(make) -> None:
-    from _yahoo_helpers import HALF_YEAR_ENDS, synthetic_statements
+    from tests._yahoo_helpers import HALF_YEAR_ENDS, synthetic_statements
 
     lyc = Listing(
         "LYC.AX",
