@@ -46,6 +46,7 @@ from factors.inputs import (
     SETTINGS,
     FactorContext,
     FactorInputs,
+    Grant,
     build_context,
     load_inputs,
 )
@@ -109,58 +110,8 @@ def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 # What a factor receives: the inputs it declares
 # --------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Grant:
-    """What one declared input (a name of ``factors.inputs.INPUTS``) hands a factor: base-frame columns, columns of
-    the price and statement panels, and whether the event ledger comes with it."""
-
-    base: tuple[str, ...] = ()
-    prices: tuple[str, ...] = ()
-    fundamentals: tuple[str, ...] = ()
-    events: bool = False
-
-
-def _ttm(column: str) -> tuple[str, ...]:
-    return (column, f"{column}_basis", f"{column}_date")
-
-
-#: Per input of ``INPUTS``: what a factor that declares it in ``needs`` receives. ``symbol`` (and the panels' keys)
-#: always come along; nothing else does.
-GRANTS: Mapping[str, Grant] = MappingProxyType(
-    {
-        "roles": Grant(base=("roles", "role_class")),
-        "country": Grant(base=("country", "region")),
-        "stage": Grant(base=("stage",)),
-        "gov_backing": Grant(base=("gov_backing",)),
-        "events": Grant(events=True),
-        "price": Grant(base=("price_usd", "last_price_date")),
-        "price_history": Grant(base=("price_days",), prices=("close_usd",)),
-        "volume": Grant(base=("volume_days", "last_trade_date", "halted"), prices=("volume", "traded_value_usd")),
-        "shares_outstanding": Grant(
-            base=("shares_outstanding", "shares_outstanding_date"), fundamentals=("shares_outstanding",)
-        ),
-        "share_history_1y": Grant(base=("share_growth_1y",)),
-        "share_history_3y": Grant(base=("share_growth_3y",)),
-        "revenue": Grant(base=_ttm("revenue_ttm_usd"), fundamentals=("revenue", "revenue_usd")),
-        "operating_cash_flow": Grant(
-            base=_ttm("operating_cash_flow_ttm_usd"), fundamentals=("operating_cash_flow", "operating_cash_flow_usd")
-        ),
-        "capital_expenditure": Grant(
-            base=_ttm("capex_ttm_usd"), fundamentals=("capital_expenditure", "capital_expenditure_usd")
-        ),
-        "free_cash_flow": Grant(
-            base=_ttm("free_cash_flow_ttm_usd"), fundamentals=("free_cash_flow", "free_cash_flow_usd", "fcf", "fcf_usd")
-        ),
-        "cash": Grant(base=("cash_usd", "cash_usd_date"), fundamentals=("cash", "cash_usd")),
-        "total_debt": Grant(
-            base=("total_debt_usd", "total_debt_usd_date"), fundamentals=("total_debt", "total_debt_usd")
-        ),
-        "total_equity": Grant(
-            base=("total_equity_usd", "total_equity_usd_date"), fundamentals=("total_equity", "total_equity_usd")
-        ),
-        "market_cap": Grant(base=("market_cap_usd",)),
-    }
-)
+#: Per input of ``INPUTS``: what a factor that declares it in ``needs`` receives (declared on each ``InputSpec``).
+GRANTS: Mapping[str, Grant] = MappingProxyType({name: spec.grant for name, spec in INPUTS.items()})
 #: Base columns built from several inputs: a factor receives one only when it declares all of them.
 DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType({"net_cash_usd": ("cash", "total_debt")})
 _PRICE_KEYS = ("g", "date")

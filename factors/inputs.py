@@ -148,12 +148,30 @@ def public_statements_sql(as_of: date, settings: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What one declared input (a name of ``factors.inputs.INPUTS``) hands a factor: base-frame columns, columns of
+    the price and statement panels, and whether the event ledger comes with it."""
+
+    base: tuple[str, ...] = ()
+    prices: tuple[str, ...] = ()
+    fundamentals: tuple[str, ...] = ()
+    events: bool = False
+
+
+def _ttm(column: str) -> tuple[str, ...]:
+    return (column, f"{column}_basis", f"{column}_date")
+
+
+@dataclass(frozen=True)
 class InputSpec:
     """One input a factor can need. ``counted`` inputs enter ``data_completeness``; identity fields (required by
-    the data contract) and the event ledger (an empty ledger is information, not a gap) do not."""
+    the data contract) and the event ledger (an empty ledger is information, not a gap) do not. ``grant`` is what a
+    factor that declares the input receives, and all it receives: declared here, beside the input, so that adding
+    an input is one entry."""
 
     description: str
     present: pl.Expr | None = None
+    grant: Grant = field(default_factory=Grant)
 
     @property
     def counted(self) -> bool:
@@ -163,29 +181,87 @@ class InputSpec:
 #: The vocabulary of ``FactorSpec.needs``. Presence is judged on the point-in-time base frame.
 INPUTS: Mapping[str, InputSpec] = MappingProxyType(
     {
-        "roles": InputSpec("supply-chain role tags"),
-        "country": InputSpec("headquarters country"),
-        "stage": InputSpec("producer, developer or explorer"),
-        "gov_backing": InputSpec("government-backing tags on the company"),
-        "events": InputSpec("the event ledger (capacity, offtake, funding, equity raises)"),
-        "price": InputSpec("a USD close on or before the as-of date", pl.col("price_usd").is_not_null()),
-        "price_history": InputSpec("USD closes in the last year", pl.col("price_days") > 0),
-        "volume": InputSpec("traded volume in the last year", pl.col("volume_days") > 0),
-        "shares_outstanding": InputSpec("latest share count", pl.col("shares_outstanding").is_not_null()),
-        "share_history_1y": InputSpec("share count about a year earlier", pl.col("share_growth_1y").is_not_null()),
-        "share_history_3y": InputSpec("share count about three years earlier", pl.col("share_growth_3y").is_not_null()),
-        "revenue": InputSpec("trailing-twelve-month revenue", pl.col("revenue_ttm_usd").is_not_null()),
+        "roles": InputSpec("supply-chain role tags", grant=Grant(base=("roles", "role_class"))),
+        "country": InputSpec("headquarters country", grant=Grant(base=("country", "region"))),
+        "stage": InputSpec("producer, developer or explorer", grant=Grant(base=("stage",))),
+        "gov_backing": InputSpec("government-backing tags on the company", grant=Grant(base=("gov_backing",))),
+        "events": InputSpec("the event ledger (capacity, offtake, funding, equity raises)", grant=Grant(events=True)),
+        "price": InputSpec(
+            "a USD close on or before the as-of date",
+            pl.col("price_usd").is_not_null(),
+            grant=Grant(base=("price_usd", "last_price_date")),
+        ),
+        "price_history": InputSpec(
+            "USD closes in the last year",
+            pl.col("price_days") > 0,
+            grant=Grant(base=("price_days",), prices=("close_usd",)),
+        ),
+        "volume": InputSpec(
+            "traded volume in the last year",
+            pl.col("volume_days") > 0,
+            grant=Grant(base=("volume_days", "last_trade_date", "halted"), prices=("volume", "traded_value_usd")),
+        ),
+        "shares_outstanding": InputSpec(
+            "latest share count",
+            pl.col("shares_outstanding").is_not_null(),
+            grant=Grant(base=("shares_outstanding", "shares_outstanding_date"), fundamentals=("shares_outstanding",)),
+        ),
+        "share_history_1y": InputSpec(
+            "share count about a year earlier",
+            pl.col("share_growth_1y").is_not_null(),
+            grant=Grant(base=("share_growth_1y",)),
+        ),
+        "share_history_3y": InputSpec(
+            "share count about three years earlier",
+            pl.col("share_growth_3y").is_not_null(),
+            grant=Grant(base=("share_growth_3y",)),
+        ),
+        "revenue": InputSpec(
+            "trailing-twelve-month revenue",
+            pl.col("revenue_ttm_usd").is_not_null(),
+            grant=Grant(base=_ttm("revenue_ttm_usd"), fundamentals=("revenue", "revenue_usd")),
+        ),
         "operating_cash_flow": InputSpec(
-            "trailing-twelve-month operating cash flow", pl.col("operating_cash_flow_ttm_usd").is_not_null()
+            "trailing-twelve-month operating cash flow",
+            pl.col("operating_cash_flow_ttm_usd").is_not_null(),
+            grant=Grant(
+                base=_ttm("operating_cash_flow_ttm_usd"),
+                fundamentals=("operating_cash_flow", "operating_cash_flow_usd"),
+            ),
         ),
-        "capital_expenditure": InputSpec("trailing-twelve-month capex", pl.col("capex_ttm_usd").is_not_null()),
+        "capital_expenditure": InputSpec(
+            "trailing-twelve-month capex",
+            pl.col("capex_ttm_usd").is_not_null(),
+            grant=Grant(base=_ttm("capex_ttm_usd"), fundamentals=("capital_expenditure", "capital_expenditure_usd")),
+        ),
         "free_cash_flow": InputSpec(
-            "trailing-twelve-month free cash flow", pl.col("free_cash_flow_ttm_usd").is_not_null()
+            "trailing-twelve-month free cash flow",
+            pl.col("free_cash_flow_ttm_usd").is_not_null(),
+            grant=Grant(
+                base=_ttm("free_cash_flow_ttm_usd"),
+                fundamentals=("free_cash_flow", "free_cash_flow_usd", "fcf", "fcf_usd"),
+            ),
         ),
-        "cash": InputSpec("latest cash", pl.col("cash_usd").is_not_null()),
-        "total_debt": InputSpec("latest total debt", pl.col("total_debt_usd").is_not_null()),
-        "total_equity": InputSpec("latest total equity", pl.col("total_equity_usd").is_not_null()),
-        "market_cap": InputSpec("market capitalisation", pl.col("market_cap_usd").is_not_null()),
+        "cash": InputSpec(
+            "latest cash",
+            pl.col("cash_usd").is_not_null(),
+            grant=Grant(base=("cash_usd", "cash_usd_date"), fundamentals=("cash", "cash_usd")),
+        ),
+        "total_debt": InputSpec(
+            "latest total debt",
+            pl.col("total_debt_usd").is_not_null(),
+            grant=Grant(base=("total_debt_usd", "total_debt_usd_date"), fundamentals=("total_debt", "total_debt_usd")),
+        ),
+        "total_equity": InputSpec(
+            "latest total equity",
+            pl.col("total_equity_usd").is_not_null(),
+            grant=Grant(
+                base=("total_equity_usd", "total_equity_usd_date"), fundamentals=("total_equity", "total_equity_usd")
+            ),
+        ),
+        "market_cap": InputSpec(
+            "market capitalisation", pl.col("market_cap_usd").is_not_null(), grant=Grant(base=("market_cap_usd",))
+        ),
     }
 )
 
