@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from factors.inputs import FactorInputs
+from factors.inputs import FIELD_COLUMNS, FactorInputs
 
 #: The as-of date of factor tests and of the score and show CLI tests.
 AS_OF = date(2026, 6, 1)
@@ -263,19 +263,8 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "pullback": ("drawdown_52w",),
     "liquidity": ("median_traded_value_usd",),
 }
-FIELDS = (
-    "market_cap_usd",
-    "price_usd",
-    "revenue_ttm_usd",
-    "operating_cash_flow_ttm_usd",
-    "capex_ttm_usd",
-    "free_cash_flow_ttm_usd",
-    "cash_usd",
-    "total_debt_usd",
-    "net_cash_usd",
-    "total_equity_usd",
-    "shares_outstanding",
-)
+#: The score frame's point-in-time fields, as the engine defines them (a built frame has the engine's shape).
+FIELDS = FIELD_COLUMNS
 
 
 def ensure_factors() -> None:
