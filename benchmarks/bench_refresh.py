@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 import polars as pl  # noqa: E402
 from _yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance  # noqa: E402
 
+from screener.intake.refresh import DEFAULT_WORKERS, refresh  # noqa: E402
 from screener.providers.yahoo import YahooProvider  # noqa: E402
-from screener.refresh import DEFAULT_WORKERS, refresh  # noqa: E402
 from screener.store import Store  # noqa: E402
 
 

@@ -16,7 +16,7 @@ def _boom(*args: object, **kwargs: object) -> None:
 
 
 def test_an_unexpected_error_is_one_line_and_exit_2(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("screener.universe.list_universe", _boom)
+    monkeypatch.setattr("screener.intake.universe.list_universe", _boom)
     result = invoke("universe", "list")
     assert result.exit_code == 2
     assert result.stderr.strip() == ("Internal error: RuntimeError: boom (rerun with SCREENER_DEBUG=1 for details)")
@@ -24,7 +24,7 @@ def test_an_unexpected_error_is_one_line_and_exit_2(invoke, monkeypatch: pytest.
 
 
 def test_screener_debug_shows_the_real_exception(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("screener.universe.list_universe", _boom)
+    monkeypatch.setattr("screener.intake.universe.list_universe", _boom)
     monkeypatch.setenv("SCREENER_DEBUG", "1")
     with pytest.raises(RuntimeError, match="boom"):
         invoke("universe", "list")

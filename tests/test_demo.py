@@ -15,10 +15,11 @@ import polars as pl
 import pytest
 
 from screener.contract import KINDS, normalise_currency, polars_schema
-from screener.demo import DEMO_PROVIDER, FX_LEVELS, archetype, default_end, generate_demo, load_demo
 from screener.errors import ScreenerError
-from screener.importer import parse_frame, read_file
+from screener.intake.demo import load_demo
 from screener.paths import bundled_data_dir
+from screener.providers.demo import DEMO_PROVIDER, FX_LEVELS, archetype, default_end, generate_demo
+from screener.providers.files import parse_frame, read_file
 from screener.store import Store
 
 END = date(2026, 3, 13)  # a Friday
@@ -117,7 +118,7 @@ def test_same_inputs_give_byte_identical_frames(demo: dict[str, pl.DataFrame]) -
 def test_determinism_does_not_depend_on_the_process(demo: dict[str, pl.DataFrame], tmp_path: Path) -> None:
     script = (
         "import hashlib, sys\nfrom datetime import date\nimport polars as pl\n"
-        "from screener.demo import generate_demo\n"
+        "from screener.providers.demo import generate_demo\n"
         f"u = pl.read_csv({str(tmp_path / 'u.csv')!r}, infer_schema=False)\n"
         f"frames = generate_demo(u, end=date({END.year}, {END.month}, {END.day}))\n"
         "h = hashlib.sha256()\n"
@@ -389,7 +390,7 @@ def test_load_demo_needs_companies(store: Store) -> None:
 
 
 def test_load_demo_covers_the_bundled_universe(db_path: Path) -> None:
-    from screener.universe import load_bundled
+    from screener.intake.universe import load_bundled
     from screener.validation import validate_store
 
     with Store(db_path) as store:
@@ -419,7 +420,7 @@ def test_every_frame_passes_every_check(demo: dict[str, pl.DataFrame], kind: str
 
 
 def test_load_demo_validates_what_it_stores(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import screener.demo
+    import screener.intake.demo
 
     companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
     frames = generate_demo(companies, end=END)
@@ -433,7 +434,7 @@ def test_load_demo_validates_what_it_stores(db_path: Path, monkeypatch: pytest.M
             .alias("close")
         ),
     )
-    monkeypatch.setattr(screener.demo, "generate_demo", lambda *a, **k: broken)
+    monkeypatch.setattr(screener.intake.demo, "generate_demo", lambda *a, **k: broken)
     with _store_with(db_path, companies) as store:
         counts = load_demo(store, end=END)
         assert counts["prices"] == frames["prices"].height - 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from screener.demo import RealDataInStore, check_demo_store, real_data_providers
+from screener.intake.demo import RealDataInStore, check_demo_store, real_data_providers
 from screener.store import Store
 
 COMPANIES = pl.DataFrame(
@@ -53,7 +53,7 @@ def test_the_demo_command_refuses_a_store_with_real_data_and_says_where_to_run_i
 
 
 def test_the_bundled_load_counts_its_companies_whatever_happened_to_each(store: Store) -> None:
-    from screener.universe import load_bundled
+    from screener.intake.universe import load_bundled
 
     first = load_bundled(store)
     assert first.companies == first.companies_added == store.company_count() > 0

@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from screener.errors import ScreenerError
-from screener.export import SHEETS, USD_M, USD_PRICE, export_run
-from screener.render import neutralise
+from screener.output.export import SHEETS, USD_M, USD_PRICE, export_run
+from screener.output.render import neutralise
 from screener.store import Store
-from screener.watchlist import run_weekly
+from screener.watchlist.runs import run_weekly
 from tests.builders import MARKET_END, company, ensure_factors, score_frame
 
 ensure_factors()
@@ -224,7 +224,7 @@ def test_failed_export_leaves_no_half_file_and_keeps_the_old_one(
         path.write_bytes(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr("screener.export.write_workbook", broken)
+    monkeypatch.setattr("screener.output.export.write_workbook", broken)
     with Store(db_path) as st, pytest.raises(ScreenerError, match="disk full"):
         export_run(st, target)
     assert target.read_bytes() == b"previous good file"

@@ -12,8 +12,8 @@ import pytest
 from factors import registry
 from factors.registry import FACTORS, register_factor
 from rules.explain import phrase
-from screener.attribution import attribute, moved_by
-from screener.export import INTEGER, RATIO_PERCENT, USD_M, factor_formats, number_format
+from screener.output.export import INTEGER, RATIO_PERCENT, USD_M, factor_formats, number_format
+from screener.watchlist.attribution import attribute, moved_by
 
 
 @pytest.fixture

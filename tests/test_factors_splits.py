@@ -181,7 +181,7 @@ def test_scoring_as_of_a_date_reads_no_share_count_or_split_dated_after_it(store
     """What is allowed: a split dated after the as-of date is read, and only as the basis factor that multiplies
     every share count of its company alike (the stored closes carry it). No share count (statement or daily) and no
     other value dated after the as-of date is read."""
-    from screener.profiles import upsert_share_history
+    from screener.store.profiles import upsert_share_history
 
     _load(store, universe(3))
     upsert_share_history(

@@ -25,7 +25,7 @@ from tests._foundation_helpers import (
 @pytest.fixture(scope="module")
 def seed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Built once per module through the library (no validation pass), then copied: keeps each test quick."""
-    from screener.importer import read_file
+    from screener.providers.files import read_file
     from screener.store import Store
 
     folder = tmp_path_factory.mktemp("seed")
@@ -373,7 +373,7 @@ def test_a_partial_file_never_erases_stored_values(tmp_path, invoke, store_reade
 
 
 def test_imported_rows_replace_the_demo_series_they_touch(tmp_path, invoke, store_reader, db_path) -> None:
-    from screener.demo import load_demo
+    from screener.intake.demo import load_demo
     from screener.store import Store
 
     assert invoke("import", str(write(tmp_path / "companies.csv", COMPANIES_CSV))).exit_code == 0

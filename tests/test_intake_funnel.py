@@ -2,7 +2,7 @@
 
 Why a scan: a loader that writes with ``Store.upsert_real`` itself skips the validation suites and the ledger, and
 nothing at run time notices; so the rule is checked on the source. The only store writers of contract kinds a module
-outside ``screener/intake.py`` and ``screener/store/`` may call are inside a function it hands to ``admit`` or
+outside ``screener/intake/__init__.py`` and ``screener/store/`` may call are inside a function it hands to ``admit`` or
 ``intake`` as ``write=`` (``init`` keeps user-owned rows its own way, after the same validation).
 """
 
@@ -19,7 +19,7 @@ from screener.intake import Refused, check, intake
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("screener", "factors", "rules")
-FUNNEL = ROOT / "screener" / "intake.py"
+FUNNEL = ROOT / "screener" / "intake" / "__init__.py"
 STORE = ROOT / "screener" / "store"
 #: Store methods that write rows of a contract kind.
 _WRITERS = {"upsert_real", "upsert", "write_bundled_companies", "write_bundled_events"}

@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from screener.ingest import ImportRefused, import_paths
+from screener.intake.imports import ImportRefused, import_paths
+from screener.intake.refresh import refresh
 from screener.providers.yahoo import RetryPolicy, YahooProvider
-from screener.refresh import refresh
 from screener.store import Store
 from tests._yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 

@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from screener.profiles import profiles, refresh_state, share_history
+from screener.intake.refresh import MaxAge, parse_duration, refresh
 from screener.providers.yahoo import RetryPolicy, YahooProvider
-from screener.refresh import MaxAge, parse_duration, refresh
 from screener.store import Store
+from screener.store.profiles import profiles, refresh_state, share_history
 from tests._yahoo_helpers import ANCHOR_NOW, FakeYahoo, Listing, reset_yfinance
 
 UNIVERSE = [
@@ -51,13 +51,13 @@ def yahoo(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> FakeYahoo:
     every run, the CLI's included, sees the same days whatever the hour the tests run at.
     """
     reset_yfinance()
-    monkeypatch.setattr("screener.refresh.utcnow", lambda: ANCHOR_NOW)
+    monkeypatch.setattr("screener.intake.refresh.utcnow", lambda: ANCHOR_NOW)
     fake = FakeYahoo(listings())
 
     def provider() -> YahooProvider:
         return YahooProvider(fake, retry=RetryPolicy(retries=2, base_delay=0.5), sleep=sleeps.append, seed=3)
 
-    monkeypatch.setattr("screener.refresh.default_provider", provider)
+    monkeypatch.setattr("screener.intake.refresh.default_provider", provider)
     return fake
 
 
@@ -535,7 +535,7 @@ def test_the_request_budget_stops_the_run(universe: Store, yahoo: FakeYahoo) -> 
 
 
 def test_cli_shows_the_deadline_and_budget_defaults_and_refuses_bad_ones(invoke) -> None:
-    from screener.refresh import DEFAULT_DEADLINE, DEFAULT_MAX_REQUESTS, parse_duration
+    from screener.intake.refresh import DEFAULT_DEADLINE, DEFAULT_MAX_REQUESTS, parse_duration
 
     shown = invoke("refresh", "--help").stdout
     assert "--deadline" in shown and "--max-requests" in shown

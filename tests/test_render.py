@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from screener.errors import ScreenerError
-from screener.render import atomic_path, check_writable, neutralise, render, to_csv_text
+from screener.output.render import atomic_path, check_writable, neutralise, render, to_csv_text
 
 FRAME = pl.DataFrame(
     {

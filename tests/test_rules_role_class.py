@@ -122,7 +122,7 @@ def market(store, db_path: Path) -> Path:
 
 def test_score_and_every_stored_run_agree_on_each_companys_class(invoke, market: Path) -> None:
     from screener.store import Store
-    from screener.watchlist import load_run
+    from screener.watchlist.runs import load_run
 
     as_of = ("--as-of", MARKET_END.isoformat())
     scored = invoke("score", *as_of, "--format", "json")

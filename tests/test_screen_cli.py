@@ -25,7 +25,7 @@ AS_OF_ARGS = ("--as-of", MARKET_END.isoformat())
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with market data and two weekly runs of the default rules, built once per module."""
     from screener.store import Store
-    from screener.watchlist import run_weekly
+    from screener.watchlist.runs import run_weekly
 
     path = tmp_path_factory.mktemp("market") / "market.duckdb"
     with Store(path) as st:
@@ -492,7 +492,7 @@ def test_messages_count_in_good_grammar(invoke, db_path: Path) -> None:
 def test_demo_banner_on_show_diff_and_export_of_demo_runs(invoke, db_path: Path, tmp_path: Path) -> None:
     from screener.cli.options import DEMO_BANNER
     from screener.store import Store
-    from screener.watchlist import run_weekly
+    from screener.watchlist.runs import run_weekly
     from tests.builders import company, score_frame
 
     with Store(db_path) as st:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from factors.registry import FACTORS
-from screener.company_card import EVENT_ROWS, SECTION_TITLES
+from screener.watchlist.card import EVENT_ROWS, SECTION_TITLES
 from tests._score_cli_helpers import AS_OF, build_template
 
 
@@ -238,8 +238,8 @@ def test_half_years_are_listed_with_their_own_lag_and_the_daily_share_count_is_i
 ) -> None:
     import polars as pl
 
-    from screener.profiles import upsert_share_history
     from screener.store import Store
+    from screener.store.profiles import upsert_share_history
 
     with Store(db_path) as store:
         store.upsert(

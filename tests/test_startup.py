@@ -32,8 +32,8 @@ def _run(runs: list[list[str]]) -> dict:
 
 
 def test_help_and_universe_list_do_not_import_heavy_libraries(db_path: Path) -> None:
+    from screener.intake.universe import load_bundled
     from screener.store import Store
-    from screener.universe import load_bundled
 
     with Store(db_path) as store:
         load_bundled(store)

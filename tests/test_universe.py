@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from screener.contract import REGIONS, ROLES
-from screener.importer import read_file
 from screener.paths import bundled_data_dir
+from screener.providers.files import read_file
 from screener.store import Store
 from tests._foundation_helpers import snapshot, write
 
@@ -23,7 +23,7 @@ BUNDLED = read_file(bundled_data_dir() / "companies.csv", "companies").frame
 def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ``init`` per module; each test gets a copy, which is much faster than initialising again."""
     path = tmp_path_factory.mktemp("init") / "initialised.duckdb"
-    from screener.universe import load_bundled
+    from screener.intake.universe import load_bundled
 
     with Store(path) as store:
         load_bundled(store)
@@ -314,7 +314,7 @@ def test_init_validates_the_bundled_rows(
     tmp_path: Path, invoke, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``init`` goes through the same suites as every load: a bundled row that fails is kept out and recorded."""
-    import screener.universe
+    import screener.intake.universe
 
     folder = tmp_path / "bundled"
     folder.mkdir()
@@ -326,7 +326,7 @@ def test_init_validates_the_bundled_rows(
         f"{symbol},2024-05-01,offtake,,,,,A signed offtake.,https://example.com/o\n"
         f"{symbol},2999-01-04,offtake,,,,,A date no clock reaches.,https://example.com/f\n",
     )
-    monkeypatch.setattr(screener.universe, "bundled_data_dir", lambda: folder)
+    monkeypatch.setattr(screener.intake.universe, "bundled_data_dir", lambda: folder)
     result = invoke("init")
     assert result.exit_code == 0, result.stderr
     assert "1 bundled row(s) failed validation" in result.stderr

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from screener.errors import ScreenerError
-from screener.watchlist import diff_runs, iso_week, list_runs, load_run, run_weekly, show_run
+from screener.watchlist.runs import diff_runs, iso_week, list_runs, load_run, run_weekly, show_run
 from tests.builders import company, ensure_factors, score_frame
 
 ensure_factors()

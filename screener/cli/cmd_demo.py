@@ -16,11 +16,11 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     """First run, offline: init, synthetic demo data, the weekly job on the default rules, and the spreadsheet."""
     from rules.explain import plural
     from screener.cli.cmd_weekly import print_weekly
-    from screener.demo import RealDataInStore, check_demo_store, load_demo
     from screener.errors import ScreenerError
-    from screener.export import check_target, export_run
-    from screener.universe import load_bundled
-    from screener.watchlist import run_weekly
+    from screener.intake.demo import RealDataInStore, check_demo_store, load_demo
+    from screener.intake.universe import load_bundled
+    from screener.output.export import check_target, export_run
+    from screener.watchlist.runs import run_weekly
 
     if not no_export:
         check_target(export_path)  # before anything is loaded, scored or stored

@@ -16,8 +16,8 @@ def export(ctx: click.Context, path: str, run_ref: str) -> None:
 
     latest is the run with the latest as-of date (the newest run id on a tie).
     """
-    from screener.export import check_target, write_run
-    from screener.watchlist import load_run
+    from screener.output.export import check_target, write_run
+    from screener.watchlist.runs import load_run
 
     check_target(path)
     with store_from(ctx) as store:

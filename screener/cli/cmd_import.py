@@ -31,8 +31,8 @@ def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quaran
     import polars as pl
 
     from screener.errors import ScreenerError
-    from screener.ingest import ImportRefused, import_paths
-    from screener.render import render
+    from screener.intake.imports import ImportRefused, import_paths
+    from screener.output.render import render
 
     with store_from(ctx) as store:
         try:

@@ -9,7 +9,7 @@ from screener.cli.options import note, store_from
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create or upgrade the store and load the bundled universe and events (safe to rerun)."""
-    from screener.universe import load_bundled
+    from screener.intake.universe import load_bundled
 
     with store_from(ctx) as store:
         res = load_bundled(store)

@@ -23,7 +23,7 @@ MAX_REQUESTS_HELP = (
 
 
 def _deadline(ctx: click.Context, param: click.Parameter, value: str) -> object:
-    from screener.refresh import parse_deadline
+    from screener.intake.refresh import parse_deadline
 
     try:
         return parse_deadline(value)
@@ -32,7 +32,7 @@ def _deadline(ctx: click.Context, param: click.Parameter, value: str) -> object:
 
 
 def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
-    from screener.refresh import MaxAge
+    from screener.intake.refresh import MaxAge
 
     try:
         return MaxAge.parse(value)
@@ -96,8 +96,8 @@ def refresh(
     stopped early by --deadline, --max-requests or persistent rate limits.
     """
     from screener.cli.progress import ProgressBar, stderr_is_terminal
-    from screener.refresh import refresh as run_refresh
-    from screener.render import render
+    from screener.intake.refresh import refresh as run_refresh
+    from screener.output.render import render
 
     wanted = [s.strip() for item in symbols for s in item.split(",") if s.strip()]
     if symbols and not wanted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from screener.cli.options import format_option, note
-from screener.render import render
+from screener.output.render import render
 
 
 @click.group()

@@ -45,7 +45,7 @@ def score(ctx: click.Context, as_of: date | None, fmt: str, recompute: bool) -> 
     Example: screener score --as-of 2026-05-29 --format csv > scores.csv
     """
     from factors.engine import scores_for
-    from screener.render import render
+    from screener.output.render import render
 
     with store_from(ctx) as store:
         frame = scores_for(store, as_of, recompute=recompute)

@@ -15,7 +15,7 @@ from screener.cli.options import (
     rules_option,
     store_from,
 )
-from screener.render import render
+from screener.output.render import render
 
 
 @click.command()
@@ -55,7 +55,7 @@ def screen(
 
     Example: screener screen --role processor --country KR --country JP --where "net_cash_usd > 0" --sort dilution_risk
     """
-    from screener.screen import run_screen
+    from screener.watchlist.screen import run_screen
 
     with store_from(ctx) as store:
         res = run_screen(
@@ -74,7 +74,7 @@ def screen(
         note(DEMO_BANNER)
     rows = res.rows
     if fmt == "table" and rules_ref is not None:
-        from screener.watchlist import table_view
+        from screener.watchlist.runs import table_view
 
         rows = table_view(rows)
     render(rows, fmt)

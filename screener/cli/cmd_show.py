@@ -18,7 +18,7 @@ def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str) -> None:
 
     Example: screener show MP --as-of 2026-05-29; screener show Lynas
     """
-    from screener.company_card import company_card, render_card
+    from screener.watchlist.card import company_card, render_card
 
     with store_from(ctx) as store:
         card = company_card(store, symbol, as_of, for_json=fmt == "json")

@@ -4,7 +4,7 @@ import click
 
 from screener.cli.options import country_option, format_option, note, role_option, store_from
 from screener.contract import STAGES
-from screener.render import render
+from screener.output.render import render
 
 
 @click.group()
@@ -28,7 +28,7 @@ def list_(
     ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...], stages: tuple[str, ...], fmt: str
 ) -> None:
     """List companies with their roles, country, region and stage."""
-    from screener.universe import list_universe
+    from screener.intake.universe import list_universe
 
     with store_from(ctx) as store:
         df = list_universe(store, roles, countries, stages)
@@ -45,7 +45,7 @@ def list_(
 def tag_(ctx: click.Context, symbol: str, add: tuple[str, ...], remove: tuple[str, ...], source: str) -> None:
     """Add or remove role tags on SYMBOL; every change is kept with its source and time."""
     from screener.errors import ScreenerError
-    from screener.universe import tag
+    from screener.intake.universe import tag
 
     if not add and not remove:
         raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")

@@ -40,7 +40,7 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, inclu
     import polars as pl
 
     from screener.errors import CompletedWithProblems, ScreenerError
-    from screener.render import render
+    from screener.output.render import render
 
     if show_failures and show_rejected:
         raise ScreenerError("--failures and --rejected list different things; give one of them")

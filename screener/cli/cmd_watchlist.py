@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from screener.cli.options import DEMO_BANNER, format_option, note, run_option, store_from
-from screener.render import render
+from screener.output.render import render
 
 
 @click.group()
@@ -23,7 +23,7 @@ def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
     latest is the run with the latest as-of date (the newest run id on a tie).
     """
     from rules.explain import plural
-    from screener.watchlist import show_run, table_view
+    from screener.watchlist.runs import show_run, table_view
 
     with store_from(ctx) as store:
         run, rows = show_run(store, run_ref)
@@ -60,7 +60,7 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> Non
     --from must be the earlier run. Comparing runs of different rule sets works but warns on stderr.
     """
     from rules.explain import plural
-    from screener.watchlist import diff_runs
+    from screener.watchlist.runs import diff_runs
 
     with store_from(ctx) as store:
         d = diff_runs(store, from_ref, to_ref)
@@ -91,7 +91,7 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> Non
 def runs(ctx: click.Context, fmt: str) -> None:
     """List stored runs, newest first."""
     from rules.explain import plural
-    from screener.watchlist import list_runs
+    from screener.watchlist.runs import list_runs
 
     with store_from(ctx) as store:
         df = list_runs(store)

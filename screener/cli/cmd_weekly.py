@@ -15,12 +15,12 @@ from screener.cli.options import (
     rules_option,
     store_from,
 )
-from screener.render import render
+from screener.output.render import render
 
 if TYPE_CHECKING:
     from datetime import date
 
-    from screener.watchlist import WeeklyResult
+    from screener.watchlist.runs import WeeklyResult
 
 
 @click.command()
@@ -35,8 +35,8 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: 
     Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
     holds the rows and the changes go to stderr).
     """
-    from screener.export import check_target, export_run
-    from screener.watchlist import run_weekly
+    from screener.output.export import check_target, export_run
+    from screener.watchlist.runs import run_weekly
 
     if export_path:
         check_target(export_path)  # before anything is scored or stored
@@ -51,7 +51,7 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: 
 def print_weekly(res: WeeklyResult, fmt: str) -> None:
     """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same."""
     from rules.explain import plural
-    from screener.watchlist import table_view
+    from screener.watchlist.runs import table_view
 
     if res.demo:
         note(DEMO_BANNER)

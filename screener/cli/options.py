@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from screener.contract import REGION_NAMES, ROLES
-from screener.render import FORMATS
+from screener.output.render import FORMATS
 from screener.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])

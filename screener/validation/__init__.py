@@ -26,7 +26,7 @@ import polars as pl
 from screener.validation.suites import SUITE_KINDS, Check, checks_for, key_columns
 
 if TYPE_CHECKING:
-    from screener.importer import ParsedFile
+    from screener.providers.files import ParsedFile
     from screener.store import Store
 
 __all__ = [

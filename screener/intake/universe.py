@@ -14,8 +14,8 @@ import polars as pl
 
 from screener.contract import REGIONS, ROLES, region_of, split_places
 from screener.errors import ArgumentError, Option, ScreenerError
-from screener.importer import read_file
 from screener.paths import bundled_data_dir
+from screener.providers.files import read_file
 from screener.store import Store, UpsertResult, utcnow
 
 BUNDLED_PROVIDER = "bundled"

@@ -21,9 +21,9 @@ import polars as pl
 
 from factors.inputs import FIELD_COLUMNS
 from screener.errors import ScreenerError
-from screener.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
+from screener.output.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
 from screener.store import Store
-from screener.watchlist import Run, load_run
+from screener.watchlist.runs import Run, load_run
 
 SUFFIXES = (".xlsx", ".csv", ".parquet", ".json")
 SHEETS = ("Watchlist", "Changes", "Factors", "Universe", "Methodology")

@@ -20,16 +20,11 @@ import math
 import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from screener.contract import ENABLER_ROLES, KINDS, normalise_currency, polars_schema
-from screener.errors import ScreenerError
-
-if TYPE_CHECKING:
-    from screener.store import Store
+from screener.contract import ENABLER_ROLES, normalise_currency, polars_schema
 
 DEMO_PROVIDER = "demo"
 DEMO_SOURCE = "synthetic demo data (screener demo generator), not a real filing"
@@ -564,76 +559,3 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
         "fx": shaped("fx", fx, ["currency", "date"]),
         "events": shaped("events", ev, ["symbol", "date", "kind", "description"]),
     }
-
-
-def _keep_real_data(store: Store, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Drop demo rows where real data exists: a symbol (or currency) with any non-demo rows of this kind keeps them
-    alone, so the demo fills gaps and never overwrites or interleaves with a user's or a provider's numbers."""
-    if frame.height == 0:
-        return frame
-    if kind == "events":
-        key = list(KINDS["events"].key)
-        real = store.keys_from_other_providers("events", key, DEMO_PROVIDER)
-        return frame.join(real, on=key, how="anti", nulls_equal=True)
-    col = "currency" if kind == "fx" else "symbol"
-    real = store.keys_from_other_providers(kind, [col], DEMO_PROVIDER, distinct=True)
-    return frame.join(real, on=col, how="anti")
-
-
-class RealDataInStore(ScreenerError):
-    """The store holds market data from a real provider, so synthetic demo rows must not be loaded into it."""
-
-    def __init__(self, path: object, providers: list[str]) -> None:
-        self.path = path
-        self.providers = providers
-        super().__init__(f"the store {path} holds real market data (providers: {', '.join(providers)})")
-
-
-def real_data_providers(store: Store) -> list[str]:
-    """The providers of real market data in the store, sorted: anything but the demo itself and the bundled
-    universe, in any table but ``companies`` (a universe alone, even the user's own, is not market data)."""
-    from screener.universe import BUNDLED_PROVIDER
-
-    safe = {DEMO_PROVIDER, BUNDLED_PROVIDER}
-    return sorted({p for t, ps in store.providers().items() if t != "companies" for p in ps if p not in safe})
-
-
-def check_demo_store(store: Store) -> None:
-    """Refuse a store with real market data: the demo's synthetic numbers would sit next to real ones, and a user
-    could not tell which ranking rests on which. Raises ``RealDataInStore``."""
-    live = real_data_providers(store)
-    if live:
-        raise RealDataInStore(store.path, live)
-
-
-def load_demo(store: Store, *, end: date | None = None, seed: int = 7) -> dict[str, int]:
-    """Generate demo data for every company in the store and store it with provider ``demo`` in one transaction.
-
-    Earlier demo rows are replaced (a rerun next week moves the window instead of piling up), and real data is
-    never touched. Every frame goes through the validation suites (``screener.intake``), with ``end`` as today, like
-    any other load. Returns the number of rows stored per kind.
-    """
-    from screener.intake import intake
-
-    companies = store.companies()
-    if companies.height == 0:
-        raise ScreenerError("the store has no companies: run 'screener init' first (or import a companies file)")
-    end = end or default_end()
-    frames = generate_demo(companies, end=end, seed=seed)
-    counts: dict[str, int] = {}
-    with store.transaction():
-        for kind in ("fx", "fundamentals", "prices", "events"):
-            store.delete_provider_rows(kind, DEMO_PROVIDER)
-            frame = _keep_real_data(store, kind, frames[kind])
-            done = intake(
-                store,
-                kind,
-                frame,
-                DEMO_PROVIDER,
-                source=f"demo: seed {seed}, end {end}",
-                origin=DEMO_PROVIDER,
-                today=end,
-                policy="quarantine",
-            )
-            counts[kind] = done.stored
-    return counts

@@ -48,16 +48,6 @@ import polars as pl
 from screener.contract import MARKET_SYMBOL, normalise_currency
 from screener.errors import ArgumentError, CompletedWithProblems, Option, ScreenerError
 from screener.intake import Checked, admit, check
-from screener.profiles import (
-    closes_on,
-    last_dates,
-    mark_refreshed,
-    profiles,
-    refresh_state,
-    share_history,
-    upsert_profiles,
-    upsert_share_history,
-)
 from screener.providers.yahoo import (
     PROVIDER_NAME,
     STATEMENTS,
@@ -73,6 +63,16 @@ from screener.providers.yahoo import (
     profile_row,
 )
 from screener.store import Store, UpsertResult, utcnow
+from screener.store.profiles import (
+    closes_on,
+    last_dates,
+    mark_refreshed,
+    profiles,
+    refresh_state,
+    share_history,
+    upsert_profiles,
+    upsert_share_history,
+)
 from screener.validation.keys import key_strings
 
 DEFAULT_WORKERS = 2
@@ -870,7 +870,7 @@ def _known_splits(store: Store, batch: list[SymbolFetch]) -> pl.DataFrame | None
 
 def _store_batch(run: _Run, batch: list[SymbolFetch]) -> set[str]:
     """Validate the batch per kind, then store each symbol in its own transaction."""
-    from screener.profiles import PROFILE_SCHEMA
+    from screener.store.profiles import PROFILE_SCHEMA
 
     store, today = run.store, run.today
     met: set[str] = set()

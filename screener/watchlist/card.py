@@ -16,7 +16,7 @@ import polars as pl
 
 from screener.contract import region_of
 from screener.errors import ScreenerError
-from screener.render import utc_text
+from screener.output.render import utc_text
 from screener.store import Store
 
 #: How many role-tag changes and events the card shows.
@@ -363,7 +363,7 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> Non
     """Table: one titled table per section (empty sections say so); json: one object with a key per section."""
     import sys
 
-    from screener.render import render
+    from screener.output.render import render
 
     out = dest or sys.stdout
     if fmt == "json":

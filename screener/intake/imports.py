@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 
 from screener.errors import CompletedWithProblems, ScreenerError
-from screener.importer import ParsedFile, read_paths
 from screener.intake import Policy, Refused
+from screener.providers.files import ParsedFile, read_paths
 from screener.store import Store
 
 IMPORT_PROVIDER = "file"

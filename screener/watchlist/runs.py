@@ -126,7 +126,7 @@ def provider_mix(store: Store) -> dict[str, dict[str, int]]:
 def _run_from_row(row: tuple[Any, ...]) -> Run:
     table, meta = _from_blob(row[8])
     changes, _ = _from_blob(row[9])
-    from screener.attribution import empty_changes
+    from screener.watchlist.attribution import empty_changes
 
     return Run(
         run_id=int(row[0]),
@@ -220,7 +220,7 @@ def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int
     exit, so it is refused rather than silently swapped. Runs of different rule sets (or of a rule file that changed
     in between) can be compared, with a warning: membership then moved for reasons that are not in the data.
     """
-    from screener.attribution import attribute, empty_changes, events_between
+    from screener.watchlist.attribution import attribute, empty_changes, events_between
 
     to_run = load_run(store, to_ref)
     if from_ref is None:
@@ -265,7 +265,7 @@ def run_weekly(
     from rules.engine import rank
     from rules.explain import plan
     from rules.ruleset import load
-    from screener.attribution import attribute, events_between
+    from screener.watchlist.attribution import attribute, events_between
 
     rs = load(rules)
     day = as_of or date.today()
