@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -239,6 +240,9 @@ def universe(n: int = 6, **overrides: Any) -> FactorInputs:
 def row(frame: pl.DataFrame, symbol: str) -> dict[str, Any]:
     return frame.filter(pl.col("symbol") == symbol).row(0, named=True)
 
+
+#: The repository root, for tests that read the source tree, the docs or pyproject.toml.
+ROOT = Path(__file__).resolve().parent.parent
 
 PUBLIC_FACTORS: dict[str, str] = {
     "localization_premium": "higher_is_better",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -13,9 +12,8 @@ from factors import registry
 from factors.engine import compute_scores, score_columns
 from factors.inputs import INPUTS
 from factors.registry import FACTORS, factor_modules, get_factor, register_factor
-from tests.builders import AS_OF, universe
+from tests.builders import AS_OF, ROOT, universe
 
-ROOT = Path(__file__).resolve().parent.parent
 METHODOLOGY = (ROOT / "METHODOLOGY.md").read_text(encoding="utf-8")
 PUBLIC = ["localization_premium", "dilution_risk", "balance_sheet", "commodity_dependence", "pullback", "liquidity"]
 
@@ -63,7 +61,7 @@ def test_factor_is_documented_in_methodology(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(FACTORS))
 def test_factor_has_its_own_test_module(name: str) -> None:
-    path = ROOT / "tests" / f"test_factors_{name}.py"
+    path = ROOT / "tests" / "factors" / "library" / f"test_{name}.py"
     assert path.exists(), f"{name} has no {path.name}"
     assert "hand_computed" in path.read_text(encoding="utf-8"), f"{path.name} has no hand-computed test"
 

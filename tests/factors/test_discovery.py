@@ -11,8 +11,7 @@ import pytest
 
 from factors import registry
 from factors.registry import FACTORS, LIBRARY, discover, factor_modules
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.builders import ROOT
 
 FACTOR_MODULE = """
 import polars as pl

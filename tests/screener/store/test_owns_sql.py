@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.builders import ROOT
+
 SCANNED = ("screener", "factors", "rules")
 STORE = ROOT / "screener" / "store"
 #: Connection methods that run SQL or expose a frame to it.

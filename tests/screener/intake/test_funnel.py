@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ast
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from screener.intake import Refused, check, intake
+from tests.builders import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("screener", "factors", "rules")
 FUNNEL = ROOT / "screener" / "intake" / "__init__.py"
 STORE = ROOT / "screener" / "store"

@@ -23,6 +23,7 @@ from screener.providers.yahoo import (
     price_scale,
 )
 from tests._yahoo_helpers import ANCHOR, FakeYahoo, Listing, recorded_aapl, recorded_statements, reset_yfinance
+from tests.builders import ROOT
 
 #: Where price requests start: two years before the fake market's last trading day (never the clock's today).
 START = ANCHOR - timedelta(days=730)
@@ -418,7 +419,7 @@ def test_the_installed_yfinance_is_in_the_pinned_range_and_has_what_the_provider
     from packaging.requirements import Requirement
     from yfinance.data import YfData
 
-    deps = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     pin = next(Requirement(d) for d in deps if Requirement(d).name == "yfinance")
     assert pin.specifier.contains(version("yfinance")), (str(pin), version("yfinance"))
     assert pin.specifier.contains("1.7.0") and not pin.specifier.contains("1.8.0")

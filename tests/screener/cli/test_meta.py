@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import click
 import pytest
 
 from screener.cli.app import COMMANDS, cli, load_command
+from tests.builders import ROOT
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = ROOT / "docs"
 
 
 def _loaded() -> dict[str, click.Command]:

@@ -11,9 +11,8 @@ from rules.expr import ExprError, compile_condition, namespace_for
 from rules.ruleset import RuleSetError, parse
 from screener.contract import ISO_COUNTRIES, REGION_NAMES, split_places
 from screener.errors import ScreenerError
-from tests.builders import ensure_factors
+from tests.builders import ROOT, ensure_factors
 
-ROOT = Path(__file__).resolve().parents[1]
 BASE = 'name = "t"\n[weights]\ndilution_risk = 1\n[universe]\n'
 #: Names a user might try that are not regions.
 NOT_REGIONS = ("europa", "EU", "asia", "emea", "north-america", "latam", "UK", "GB", "")
