@@ -243,6 +243,12 @@ def _counted_inputs() -> list[str]:
     return names
 
 
+def rests_on_demo(scores: pl.DataFrame) -> bool:
+    """Whether any scored row reads synthetic demo numbers (its ``demo`` flag), so whoever shows the scores must
+    say so. The one rule behind every demo banner: a score set, a screen, a run and a company card all ask here."""
+    return scores.height > 0 and "demo" in scores.columns and bool(scores["demo"].any())
+
+
 def score_columns() -> list[str]:
     """The score frame's columns in order (identity, as_of, demo, factors, components, fields, bookkeeping)."""
     cols = [*IDENTITY_COLUMNS, "as_of", "demo"]
@@ -374,5 +380,5 @@ def scores_for(
                 return stored[1]
     frame = compute_scores(load_inputs(store, day), day)
     if not store.read_only:
-        store.save_scores(day, frame, demo=bool(frame["demo"].any()), inputs_hash=fingerprint)
+        store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
     return frame

@@ -155,13 +155,14 @@ def place_hint(value: str, prefer: str = "region") -> str | None:
     return hits[0] if hits else None
 
 
-def split_places(values: Sequence[str], option: str = "--country") -> tuple[list[str], list[str]]:
+def split_places(values: Sequence[str]) -> tuple[list[str], list[str]]:
     """Split user place filters into ISO country codes and region names, case-insensitively.
 
     The one parser of places typed by a user (``universe list`` and ``screen`` both call it). An unknown place is
-    an error, not an empty result, because "0 companies" for a typo reads like a fact about the universe.
+    an error, not an empty result, because "0 companies" for a typo reads like a fact about the universe. The error
+    names the argument as ``countries`` (the parameter of both callers); the CLI words it ``--country``.
     """
-    from screener.errors import ScreenerError
+    from screener.errors import ArgumentError, Option
 
     codes: list[str] = []
     regions: list[str] = []
@@ -172,10 +173,11 @@ def split_places(values: Sequence[str], option: str = "--country") -> tuple[list
             regions.append(value.lower())
         else:
             hint = place_hint(value)
-            raise ScreenerError(
-                f"{option}: unknown country or region {value!r}"
+            raise ArgumentError(
+                Option("countries"),
+                f": unknown country or region {value!r}"
                 + (f" (did you mean {hint!r}?)" if hint else "")
-                + f"; {PLACES_HELP}"
+                + f"; {PLACES_HELP}",
             )
     return codes, regions
 

@@ -16,7 +16,15 @@ class StoreLockedError(ScreenerError):
 
 
 class CompletedWithProblems(ScreenerError):
-    """The command did its work but some parts failed (e.g. symbols in a refresh); exit 1 after the summary."""
+    """The command did its work but some parts failed (e.g. symbols in a refresh); exit 1 after the summary.
+
+    ``rejected`` counts the rows validation kept out, so a caller can point to where they are listed (the CLI names
+    ``screener validate --rejected``; a script reads ``Store.rejected_rows``) without the library naming a command.
+    """
+
+    def __init__(self, message: str, *, rejected: int = 0) -> None:
+        self.rejected = rejected
+        super().__init__(message)
 
 
 class Option:

@@ -25,23 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("screener", "factors", "rules")
 CLI_AND_OUTPUT = ("screener/cli/", "screener/output/")
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
-#: Flags library strings still name; the list only shrinks. Why each is still there: the watchlist's texts are
-#: asserted as the library's own messages; the ingest log and the rank's exclusion labels are recorded data a user
-#: already reads; ``validate --rejected`` is a command hint in a run's one-line summary; the store (``--db``) and
-#: the place parser (``--country``) word their errors for the command line.
-KNOWN = {
-    ("screener/contract.py", "--country"),
-    ("screener/intake/imports.py", "--rejected"),
-    ("screener/intake/refresh.py", "--rejected"),
-    ("screener/intake/refresh.py", "--max-age"),
-    ("screener/watchlist/screen.py", "--role"),
-    ("screener/watchlist/screen.py", "--country"),
-    ("screener/watchlist/screen.py", "--where"),
-    ("screener/store/connection.py", "--db"),
-    ("screener/watchlist/runs.py", "--from"),
-    ("screener/watchlist/runs.py", "--to"),
-    ("screener/watchlist/runs.py", "--run"),
-}
+#: Flags library strings still name; the list only shrinks, and it is empty: every message names its argument by
+#: parameter (``ArgumentError``/``Option``), labels filters through the caller's namer, or leaves the command hint
+#: to the CLI (``CompletedWithProblems.rejected``).
+KNOWN: set[tuple[str, str]] = set()
 
 
 def flags_named(source: str) -> set[str]:
@@ -152,3 +139,36 @@ def test_a_bad_where_is_an_expression_error_named_by_parameter(store: Store) -> 
     assert isinstance(caught.value, ArgumentError) and caught.value.options == ["where"]
     assert str(caught.value).startswith("where: ") and "--" not in str(caught.value)
     assert caught.value.worded(flag_of) == "--" + str(caught.value)
+
+
+def test_quarantined_rows_are_counted_on_the_error_and_the_cli_says_where_to_list_them(tmp_path: Path, invoke) -> None:
+    from screener.errors import CompletedWithProblems
+    from screener.intake.imports import import_paths
+
+    body = "symbol,date,close\nAAA,2024-01-02,10\nAAA,2024-01-03,-1\n"
+    path = tmp_path / "prices.csv"
+    path.write_text(body, encoding="utf-8")
+    with Store(tmp_path / "lib.duckdb") as store, pytest.raises(CompletedWithProblems) as caught:
+        import_paths(store, [path], quarantine=True).raise_if_problems()
+    assert caught.value.rejected == 1 and "--" not in str(caught.value)
+    res = invoke("import", str(path), "--quarantine")
+    assert res.stderr.rstrip().endswith(
+        "1 row(s) failed validation and were quarantined; see 'screener validate --rejected'"
+    )
+
+
+def test_a_newer_store_names_the_db_argument(tmp_path: Path) -> None:
+    path = tmp_path / "future.duckdb"
+    with Store(path) as s:
+        s.con.execute("INSERT INTO schema_version VALUES (999, 'future', NULL)")
+    with pytest.raises(ArgumentError) as caught:
+        Store(path)
+    assert str(caught.value).endswith("use another db") and caught.value.worded(flag_of).endswith("use another --db")
+
+
+def test_screen_filters_are_labelled_by_the_callers_namer(store: Store) -> None:
+    scores = pl.DataFrame({"symbol": ["MP"], "roles": ["miner"], "country": ["US"], "net_cash_usd": [1.0]})
+    labels = [label for label, _ in conditions(scores, ["miner"], ["US"], "net_cash_usd > 0")]
+    assert labels == ["roles", "countries", "where"]
+    named = [label for label, _ in conditions(scores, ["miner"], ["US"], "net_cash_usd > 0", label_of=flag_of)]
+    assert named == ["--role", "--country", "--where"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from screener import __version__
-from screener.errors import ArgumentError, ScreenerError
+from screener.errors import ArgumentError, CompletedWithProblems, ScreenerError
 
 #: command name -> "module:attribute"; adding a command is one line here plus its module.
 COMMANDS: dict[str, str] = {
@@ -38,7 +38,13 @@ COMMANDS: dict[str, str] = {
 
 
 #: Library parameters whose flag is not the name with dashes: a repeated flag is singular, its parameter plural.
-FLAG_NAMES: dict[str, str] = {"roles": "--role", "countries": "--country"}
+FLAG_NAMES: dict[str, str] = {
+    "roles": "--role",
+    "countries": "--country",
+    "ref": "--run",
+    "from_ref": "--from",
+    "to_ref": "--to",
+}
 
 
 def flag_of(parameter: str) -> str:
@@ -126,6 +132,8 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         if len(details) > MAX_DETAIL_LINES:
             click.echo(f"  ... and {len(details) - MAX_DETAIL_LINES} more", err=True)
         message = exc.worded(flag_of) if isinstance(exc, ArgumentError) else str(exc)
+        if isinstance(exc, CompletedWithProblems) and exc.rejected:
+            message += "; see 'screener validate --rejected'"
         click.echo(f"Error: {message}", err=True)
         ctx.exit(exc.exit_code)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):

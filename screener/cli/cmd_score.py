@@ -44,12 +44,12 @@ def score(ctx: click.Context, as_of: date | None, fmt: str, recompute: bool) -> 
 
     Example: screener score --as-of 2026-05-29 --format csv > scores.csv
     """
-    from factors.engine import scores_for
+    from factors.engine import rests_on_demo, scores_for
     from screener.output.render import render
 
     with store_from(ctx) as store:
         frame = scores_for(store, as_of, recompute=recompute)
-    if frame.height and bool(frame["demo"].any()):  # only when these rows rest on demo data
+    if rests_on_demo(frame):
         note(DEMO_BANNER)
     render(table_view(frame) if fmt == "table" else frame, fmt)
     day = frame["as_of"][0].isoformat() if frame.height else ""

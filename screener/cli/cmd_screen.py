@@ -55,6 +55,7 @@ def screen(
 
     Example: screener screen --role processor --country KR --country JP --where "net_cash_usd > 0" --sort dilution_risk
     """
+    from screener.cli.app import flag_of
     from screener.watchlist.screen import run_screen
 
     with store_from(ctx) as store:
@@ -67,6 +68,7 @@ def screen(
             sort=sort,
             top=top,
             as_of=as_of,
+            label_of=flag_of,
         )
     if res.demo:
         from screener.cli.options import DEMO_BANNER

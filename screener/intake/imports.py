@@ -35,7 +35,7 @@ class ImportSummary:
     def raise_if_problems(self) -> None:
         if self.rejected:
             raise CompletedWithProblems(
-                f"{self.rejected} row(s) failed validation and were quarantined; see 'screener validate --rejected'"
+                f"{self.rejected} row(s) failed validation and were quarantined", rejected=self.rejected
             )
 
 

@@ -481,10 +481,8 @@ class RefreshReport:
                 f"{len(empty)} symbol(s) came back empty from Yahoo, which is unknown, not 'no data' ({_listed(empty)})"
             )
         if self.rejected:
-            parts.append(
-                f"{self.rejected} row(s) failed validation and were kept out (see 'screener validate --rejected')"
-            )
-        raise CompletedWithProblems("; ".join(parts) + "; the reasons are in the table above")
+            parts.append(f"{self.rejected} row(s) failed validation and were kept out")
+        raise CompletedWithProblems("; ".join(parts) + "; the reasons are in the table above", rejected=self.rejected)
 
 
 # -- the run -----------------------------------------------------------------------------------------------------
@@ -653,7 +651,7 @@ def refresh(
                     status="skipped",
                     source=f"{PROVIDER_NAME}:{sym}",
                     symbol=sym,
-                    message=f"fresher than --max-age {limits}",
+                    message=f"fresher than the maximum age {limits}",
                 )
                 report.rows.append(_row(sym, "skipped", message=f"fresh (max age {limits})"))
                 continue

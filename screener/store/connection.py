@@ -16,7 +16,7 @@ from typing import Any, Self
 import duckdb
 import polars as pl
 
-from screener.errors import ScreenerError, StoreLockedError
+from screener.errors import ArgumentError, Option, ScreenerError, StoreLockedError
 from screener.paths import default_db_path
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS
 
@@ -123,9 +123,10 @@ class StoreBase:
         current = self.schema_version()
         known = max((v for v, _, _ in migrations), default=0)
         if current > known:
-            raise ScreenerError(
+            raise ArgumentError(
                 f"the store {self.path} is at schema v{current}, newer than this version of screener knows "
-                f"(v{known}); upgrade screener or use another --db"
+                f"(v{known}); upgrade screener or use another ",
+                Option("db"),
             )
         for version, description, sql in sorted(migrations, key=lambda m: m[0]):
             if version <= current:

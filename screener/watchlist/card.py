@@ -325,7 +325,7 @@ def _factors(row: dict[str, Any], filled: dict[str, Any]) -> tuple[pl.DataFrame,
 
 def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_json: bool = False) -> CompanyCard:
     """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``."""
-    from factors.engine import filled_values, scores_for
+    from factors.engine import filled_values, rests_on_demo, scores_for
 
     sym = resolve_symbol(store, symbol)
     day = as_of or date.today()
@@ -355,7 +355,7 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         identity=identity,
         sections=sections,
         factors=factor_obj,
-        rests_on_demo=bool(scores["demo"].any()),
+        rests_on_demo=rests_on_demo(scores),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from screener.errors import ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError
 from screener.store import Store, utcnow
 
 META_PREFIX = "ree."
@@ -143,11 +143,12 @@ def _run_from_row(row: tuple[Any, ...]) -> Run:
     )
 
 
-def resolve_run_id(store: Store, ref: str | int | None) -> int:
+def resolve_run_id(store: Store, ref: str | int | None, *, parameter: str = "ref") -> int:
     """``None``/``latest`` -> the run with the latest as-of date (newest run id on a tie); else a run id that exists.
 
     Why not the most recently written: a back-dated rerun (``weekly --as-of`` last month) must not become "the
-    latest list" that ``show``, ``diff`` and ``export`` pick by default.
+    latest list" that ``show``, ``diff`` and ``export`` pick by default. ``parameter`` names the caller's argument
+    in an error (``ref``, ``from_ref``, ``to_ref``); the CLI words each as its flag.
     """
     if ref is None or str(ref).strip().lower() == "latest":
         latest = store.latest_run_id()
@@ -157,14 +158,17 @@ def resolve_run_id(store: Store, ref: str | int | None) -> int:
     try:
         rid = int(str(ref).strip())
     except ValueError:
-        raise ScreenerError(f"--run must be a run id or 'latest', got {ref!r}; see 'screener watchlist runs'") from None
+        raise ArgumentError(
+            Option(parameter), f" must be a run id or 'latest', got {ref!r}; see 'screener watchlist runs'"
+        ) from None
     if not store.run_exists(rid):
         raise ScreenerError(f"no watchlist run {rid}; see 'screener watchlist runs'")
     return rid
 
 
-def load_run(store: Store, ref: str | int | None = None) -> Run:
-    rid = resolve_run_id(store, ref)
+def load_run(store: Store, ref: str | int | None = None, *, parameter: str = "ref") -> Run:
+    """The stored run ``ref`` names (an id, ``latest`` or None); ``parameter`` names ``ref`` in an error."""
+    rid = resolve_run_id(store, ref, parameter=parameter)
     row = store.run_row(rid)
     assert row is not None  # resolve_run_id checked that it exists
     return _run_from_row(row)
@@ -216,26 +220,33 @@ class RunDiff:
 def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int | None = None) -> RunDiff:
     """Attributed changes between two runs; by default the latest run against the previous run of its rules.
 
-    ``--from`` must be the earlier run (by as-of date, then run id): a reversed pair would turn every entry into an
+    ``from_ref`` must be the earlier run (by as-of date, then run id): a reversed pair would turn every entry into an
     exit, so it is refused rather than silently swapped. Runs of different rule sets (or of a rule file that changed
     in between) can be compared, with a warning: membership then moved for reasons that are not in the data.
     """
     from screener.watchlist.attribution import attribute, empty_changes, events_between
 
-    to_run = load_run(store, to_ref)
+    to_run = load_run(store, to_ref, parameter="to_ref")
     if from_ref is None:
         from_run = previous_run(store, to_run.rules_name, to_run.iso_week)
         if from_run is None:
             return RunDiff(to_run, None, empty_changes())
     else:
-        from_run = load_run(store, from_ref)
+        from_run = load_run(store, from_ref, parameter="from_ref")
     if from_run.run_id == to_run.run_id:
-        raise ScreenerError(f"--from and --to are both run {to_run.run_id}; pick two different runs")
+        raise ArgumentError(
+            Option("from_ref"), " and ", Option("to_ref"), f" are both run {to_run.run_id}; pick two different runs"
+        )
     if (from_run.as_of, from_run.run_id) > (to_run.as_of, to_run.run_id):
-        raise ScreenerError(
-            f"--from run {from_run.run_id} (as of {from_run.as_of}) is newer than --to run "
-            f"{to_run.run_id} (as of {to_run.as_of}); swap them: --from {to_run.run_id} "
-            f"--to {from_run.run_id}"
+        raise ArgumentError(
+            Option("from_ref"),
+            f" run {from_run.run_id} (as of {from_run.as_of}) is newer than ",
+            Option("to_ref"),
+            f" run {to_run.run_id} (as of {to_run.as_of}); swap them: ",
+            Option("from_ref"),
+            f" {to_run.run_id} ",
+            Option("to_ref"),
+            f" {from_run.run_id}",
         )
     warnings = []
     if from_run.rules_name != to_run.rules_name:
@@ -292,7 +303,9 @@ def run_weekly(
         if prev
         else attribute(None, ranking.table, weighted)
     )
-    demo = bool(scores["demo"].any()) if "demo" in scores.columns else False
+    from factors.engine import rests_on_demo
+
+    demo = rests_on_demo(scores)
     freshness = data_freshness(store, day)
     meta = {
         "rules_text": rs.text,

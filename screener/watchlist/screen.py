@@ -10,7 +10,7 @@ goes through the expression grammar, so a screen can never do more than compare 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -69,21 +69,30 @@ def _place_condition(countries: Sequence[str]) -> str:
 
 
 def conditions(
-    scores: pl.DataFrame, roles: Sequence[str], countries: Sequence[str], where: str | None
+    scores: pl.DataFrame,
+    roles: Sequence[str],
+    countries: Sequence[str],
+    where: str | None,
+    *,
+    label_of: Callable[[str], str] = str,
 ) -> list[tuple[str, Compiled]]:
-    """``--role``, ``--country`` and ``--where`` as checked conditions against the columns actually present."""
+    """``roles``, ``countries`` and ``where`` as checked conditions against the columns actually present.
+
+    Each condition is labelled ``label_of(parameter)``: the label names the filter in a ranked row's exclusion
+    reason, so a script reads ``where: ...`` and the CLI (passing its flag namer) reads ``--where: ...``.
+    """
     ns = namespace_from_schema(scores.schema)
     out: list[tuple[str, Compiled]] = []
     for r in roles:
         if r not in ROLES:
             raise ArgumentError(Option("roles"), f": unknown role {r!r}{suggest(r, ROLES)}")
     if roles:
-        out.append(("--role", compile_condition(" or ".join(f"has_role('{r}')" for r in roles), ns)))
+        out.append((label_of("roles"), compile_condition(" or ".join(f"has_role('{r}')" for r in roles), ns)))
     if countries:
-        out.append(("--country", compile_condition(_place_condition(countries), ns)))
+        out.append((label_of("countries"), compile_condition(_place_condition(countries), ns)))
     if where is not None:
         try:
-            out.append(("--where", compile_condition(where, ns)))
+            out.append((label_of("where"), compile_condition(where, ns)))
         except ExprError as exc:
             raise WhereError(Option("where"), f": {exc}") from None
     return out
@@ -125,11 +134,16 @@ def run_screen(
     sort: str | None = None,
     top: int | None = None,
     as_of: date | None = None,
+    label_of: Callable[[str], str] = str,
 ) -> ScreenResult:
-    """Filter (and, with a rule set, rank) the stored scores; ``top`` caps the rows (with rules: overrides N)."""
+    """Filter (and, with a rule set, rank) the stored scores; ``top`` caps the rows (with rules: overrides N).
+
+    ``label_of`` names the filters in exclusion reasons (see ``conditions``)."""
     day, scores, basis = _scores(store, as_of)
-    conds = conditions(scores, roles, countries, where)
-    demo = bool(scores["demo"].any()) if "demo" in scores.columns and scores.height else False
+    conds = conditions(scores, roles, countries, where, label_of=label_of)
+    from factors.engine import rests_on_demo
+
+    demo = rests_on_demo(scores)
     if rules is not None:
         from rules.engine import rank
         from rules.ruleset import load

@@ -350,3 +350,13 @@ def test_every_row_flag_the_engine_sets_can_be_asked_for_with_has_flag() -> None
     for flag, hits in (("halted", ["A"]), ("stale:cash_usd", ["A"])):
         cond = compile_condition(f"has_flag('{flag}')", ns)
         assert out.filter(cond.expr)["symbol"].to_list() == hits, flag
+
+
+def test_one_rule_says_whether_scores_rest_on_demo_data() -> None:
+    from factors.engine import rests_on_demo
+
+    real = pl.DataFrame({"symbol": ["A", "B"], "demo": [False, False]})
+    assert not rests_on_demo(real)
+    assert rests_on_demo(real.with_columns(pl.Series("demo", [False, True])))
+    assert not rests_on_demo(real.clear())  # nothing scored rests on nothing
+    assert not rests_on_demo(real.drop("demo"))  # a frame without the flag (an import's own scores) is not demo

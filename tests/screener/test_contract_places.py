@@ -9,6 +9,7 @@ import pytest
 
 from rules.expr import ExprError, compile_condition, namespace_for
 from rules.ruleset import RuleSetError, parse
+from screener.cli.app import flag_of
 from screener.contract import ISO_COUNTRIES, REGION_NAMES, split_places
 from screener.errors import ScreenerError
 from tests.builders import ROOT, ensure_factors
@@ -115,8 +116,9 @@ def test_a_rule_file_with_an_unknown_place_gets_the_command_lines_hint(
 def test_the_command_line_hint_is_one_line_and_names_every_region() -> None:
     with pytest.raises(ScreenerError) as info:
         split_places(["UK"])
-    msg = str(info.value)
+    msg = info.value.worded(flag_of)
     assert "\n" not in msg
     assert msg.startswith("--country: unknown country or region 'UK' (did you mean 'GB'?); use an ISO code")
+    assert str(info.value).startswith("countries: unknown country or region 'UK'")
     assert msg.endswith(f"a region ({', '.join(REGION_NAMES)})")
     assert "GB" in ISO_COUNTRIES and "UK" not in ISO_COUNTRIES

@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from screener.errors import ScreenerError
+from screener.cli.app import flag_of
+from screener.errors import ArgumentError, ScreenerError
 from screener.watchlist.runs import diff_runs, iso_week, list_runs, load_run, run_weekly, show_run
 from tests.builders import company, ensure_factors, score_frame
 
@@ -202,18 +203,19 @@ def test_show_diff_and_errors(wstore, rules_path: Path) -> None:
     assert diff_runs(wstore).changes.equals(r2.changes)
     assert diff_runs(wstore, r1.run_id, r2.run_id).changes.equals(r2.changes)
     assert diff_runs(wstore, r1.run_id, r2.run_id).warnings == []
-    with pytest.raises(
-        ScreenerError,
-        match=rf"--from run {r2.run_id} \(as of 2026-06-12\) is newer than --to run "
-        rf"{r1.run_id} \(as of 2026-06-05\); swap them",
-    ):
+    with pytest.raises(ArgumentError) as reversed_pair:
         diff_runs(wstore, r2.run_id, r1.run_id)
+    assert reversed_pair.value.worded(flag_of).startswith(
+        f"--from run {r2.run_id} (as of 2026-06-12) is newer than --to run {r1.run_id} (as of 2026-06-05); swap them"
+    )
     with pytest.raises(ScreenerError, match="pick two different runs"):
         diff_runs(wstore, r1.run_id, r1.run_id)
     with pytest.raises(ScreenerError, match="no watchlist run 99"):
         load_run(wstore, 99)
-    with pytest.raises(ScreenerError, match="--run must be a run id or 'latest'"):
+    with pytest.raises(ArgumentError) as bad_ref:
         load_run(wstore, "yesterday")
+    assert bad_ref.value.worded(flag_of).startswith("--run must be a run id or 'latest'")
+    assert str(bad_ref.value).startswith("ref must be a run id or 'latest'")
 
 
 def test_demo_scores_mark_the_run(wstore, rules_path: Path) -> None:
@@ -345,3 +347,15 @@ def test_data_freshness_counts_half_years_after_their_own_lag(wstore, rules_path
     )
     res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
     assert "fundamentals 2026-02-28" in res.data_freshness
+
+
+def test_a_diff_names_the_run_argument_it_could_not_read(wstore, rules_path: Path) -> None:
+    # each run argument is named by its own parameter, so the command line names the flag the user typed
+    run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
+    with pytest.raises(ArgumentError) as bad_from:
+        diff_runs(wstore, "yesterday")
+    assert bad_from.value.options == ["from_ref"]
+    assert bad_from.value.worded(flag_of).startswith("--from must be a run id or 'latest', got 'yesterday'")
+    with pytest.raises(ArgumentError) as bad_to:
+        diff_runs(wstore, None, "later")
+    assert bad_to.value.worded(flag_of).startswith("--to must be a run id or 'latest', got 'later'")
