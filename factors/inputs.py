@@ -35,12 +35,15 @@ import polars as pl
 
 from screener.contract import (
     ENABLER_ROLES,
+    KINDS,
     MARKET_SYMBOL,
     PERIOD_SPACING,
     PERIODS,
     REGIONS,
+    known_from,
     normalise_currency,
     polars_schema,
+    with_defaults,
 )
 
 if TYPE_CHECKING:
@@ -290,7 +293,7 @@ def _conform(kind: str, frame: pl.DataFrame | None) -> pl.DataFrame:
             exprs.append(col if frame.schema[name] == dtype else col.cast(dtype).alias(name))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
-    return frame.select(exprs)
+    return with_defaults(kind, frame.select(exprs)) if kind in KINDS else frame.select(exprs)
 
 
 _KINDS = ("companies", "fundamentals", "prices", "fx", "events", "splits", "share_history")
@@ -331,7 +334,7 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
     """
 
     return FactorInputs(
-        companies=store.companies(),
+        companies=store.companies(as_of=as_of),
         fundamentals=store.rows_as_of("fundamentals", as_of),
         prices=store.rows_as_of("prices", as_of),
         fx=store.rows_as_of("fx", as_of),
@@ -884,8 +887,20 @@ def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.Da
     )
 
 
+def listed_on(as_of: date) -> pl.Expr:
+    """Whether a company was listed on ``as_of``: from ``listed_from`` (unknown: always) to before ``delisted_on``.
+
+    Why: a back-dated score must rank the universe a user could have traded that day, not today's listings."""
+    return (pl.col("listed_from").is_null() | (pl.col("listed_from") <= as_of)) & (
+        pl.col("delisted_on").is_null() | (pl.col("delisted_on") > as_of)
+    )
+
+
 def _events(events: pl.DataFrame, comp: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    ev = events.filter((pl.col("date") <= as_of) & (pl.col("symbol") != MARKET_SYMBOL))
+    """The company events known on ``as_of``: a month-, quarter- or year-level date counts from its period's end."""
+    ev = events.filter(
+        (known_from(pl.col("date"), pl.col("date_precision")) <= as_of) & (pl.col("symbol") != MARKET_SYMBOL)
+    )
     ev = ev.join(comp.select("symbol"), on="symbol", how="semi")
     return _sorted(ev, ["symbol", "date", "kind", "description"])
 
@@ -899,7 +914,7 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
     """
     cfg: Mapping[str, Any] = {**SETTINGS, **(settings or {})}
     fx = FxTable(inputs.fx, as_of)
-    comp = _companies(inputs.companies, fx)
+    comp = _companies(inputs.companies.filter(listed_on(as_of)), fx)
     splits = _usable_splits(inputs.splits, comp)
     latest, panel, runs = _price_parts(inputs.prices, comp, fx, as_of, cfg)
     fund_agg, fund_rows = _fundamental_parts(inputs.fundamentals, comp, fx, splits, as_of, cfg)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 ROLES: tuple[str, ...] = (
     "miner",
@@ -52,7 +56,20 @@ EVENT_KINDS: tuple[str, ...] = (
     "permit",
     "production_start",
     "equity_raise",
+    "setback",
 )
+#: What a capacity tonnage measures. The capacity ledger converts each to NdPr-oxide-equivalent tonnes
+#: (``factors.library.localization_premium.UNIT_TO_NDPR``; METHODOLOGY gives the factors and their sources).
+CAPACITY_UNITS: tuple[str, ...] = ("ndpr_oxide", "treo", "mrec", "metal", "magnet", "feedstock")
+#: Where a project stands besides its stage: a cancelled project counts nothing, a suspended one nothing until a
+#: later event reactivates it, a delayed one is discounted.
+PROJECT_STATUSES: tuple[str, ...] = ("active", "delayed", "suspended", "cancelled")
+COUNTERPARTY_TYPES: tuple[str, ...] = ("government", "private")
+#: Whether the company receives the money or offtake commitment, or pays it: only what it receives is backing.
+DIRECTIONS: tuple[str, ...] = ("receives", "pays")
+#: How exact an event's date is. A month-, quarter- or year-level date is written as the period's first day and
+#: becomes known at the period's end (``known_from``), so a back-dated score never sees it early.
+DATE_PRECISIONS: tuple[str, ...] = ("day", "month", "quarter", "year")
 #: Ordered from least to most certain: headlines arrive years before volumes.
 CAPACITY_STAGES: tuple[str, ...] = (
     "announced",
@@ -219,8 +236,10 @@ def is_known_currency(code: str) -> bool:
 class Column:
     """One column of a contract kind.
 
-    ``dtype`` is one of ``str``, ``date``, ``float``, ``int``; ``domain`` restricts a ``str`` (or each item of a
-    ``;``-separated ``multi`` list); ``positive``/``non_negative`` bound numbers.
+    ``dtype`` is one of ``str``, ``date``, ``float``, ``int``, ``bool``; ``domain`` restricts a ``str`` (or each
+    item of a ``;``-separated ``multi`` list); ``positive``/``non_negative``/``fraction`` bound numbers
+    (``fraction``: 0 to 1). ``default`` fills a missing column or an empty cell, so files written before the column
+    existed still import and mean what they meant.
     """
 
     name: str
@@ -231,6 +250,8 @@ class Column:
     positive: bool = False
     non_negative: bool = False
     upper: bool = False
+    fraction: bool = False
+    default: object = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +302,10 @@ KINDS: dict[str, Kind] = {
             Column("gov_backing", multi=True),
             Column("description"),
             Column("source"),
+            Column("exposure", "float", fraction=True),
+            Column("exposure_source"),
+            Column("listed_from", "date"),
+            Column("delisted_on", "date"),
         ),
     ),
     "fundamentals": Kind(
@@ -329,6 +354,15 @@ KINDS: dict[str, Kind] = {
             Column("amount_usd", "float", non_negative=True),
             Column("description", required=True),
             Column("source"),
+            Column("project"),
+            Column("unit", domain=frozenset(CAPACITY_UNITS)),
+            Column("equity_share", "float", fraction=True, default=1.0),
+            Column("status", domain=frozenset(PROJECT_STATUSES), default="active"),
+            Column("counterparty"),
+            Column("counterparty_type", domain=frozenset(COUNTERPARTY_TYPES)),
+            Column("direction", domain=frozenset(DIRECTIONS)),
+            Column("binding", "bool"),
+            Column("date_precision", domain=frozenset(DATE_PRECISIONS), default="day"),
         ),
     ),
     "splits": Kind(
@@ -349,5 +383,42 @@ def polars_schema(kind: str) -> dict[str, object]:
     """The polars dtypes of a kind's columns, in contract order, for frames handed to the store."""
     import polars as pl
 
-    mapping = {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}
+    mapping = {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64, "bool": pl.Boolean}
     return {c.name: mapping[c.dtype] for c in KINDS[kind].columns}
+
+
+def with_defaults(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with each defaulted column's nulls filled (and the column added when absent).
+
+    The one place contract defaults are applied: import, the bundled loader and scoring all call it, so an events
+    file written before ``equity_share`` existed means a whole stake, wherever it is read.
+    """
+    import polars as pl
+
+    schema = polars_schema(kind)
+    exprs = []
+    for c in KINDS[kind].columns:
+        if c.default is None:
+            continue
+        value = pl.lit(c.default, dtype=schema[c.name])  # type: ignore[arg-type]
+        exprs.append(pl.col(c.name).fill_null(value) if c.name in frame.columns else value.alias(c.name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def known_from(date: pl.Expr, precision: pl.Expr) -> pl.Expr:
+    """The first day a dated fact is known: the end of its period for a month, quarter or year precision.
+
+    Why the end: "August 2025" may mean the 31st; counting it from the 1st would let a score back-dated to
+    2025-08-10 see it. A null precision is a day.
+    """
+    import polars as pl
+
+    return (
+        pl.when(precision == "month")
+        .then(date.dt.month_end())
+        .when(precision == "quarter")
+        .then(date.dt.offset_by("1q").dt.truncate("1q").dt.offset_by("-1d"))
+        .when(precision == "year")
+        .then(pl.date(date.dt.year(), 12, 31))
+        .otherwise(date)
+    )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from screener.cli.options import country_option, format_option, note, role_option, store_from
@@ -41,16 +43,32 @@ def list_(
 @click.option("--add", "add", multiple=True, help="Role to add (repeat).")
 @click.option("--remove", "remove", multiple=True, help="Role to remove (repeat).")
 @click.option("--source", required=True, help="Why: a citation or URL, kept in the tag history.")
+@click.option(
+    "--effective",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day the change took effect, YYYY-MM-DD (default: today); scores as of an earlier date keep the old tags.",
+)
 @click.pass_context
-def tag_(ctx: click.Context, symbol: str, add: tuple[str, ...], remove: tuple[str, ...], source: str) -> None:
-    """Add or remove role tags on SYMBOL; every change is kept with its source and time."""
+def tag_(
+    ctx: click.Context,
+    symbol: str,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    source: str,
+    effective: datetime | None,
+) -> None:
+    """Add or remove role tags on SYMBOL; every change is kept with its source, time and effective date.
+
+    Example: screener universe tag HOC.L --remove miner --add trader_offtaker --effective 2026-03-31 --source URL
+    """
     from screener.errors import ScreenerError
     from screener.intake.universe import tag
 
     if not add and not remove:
         raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")
     with store_from(ctx) as store:
-        roles, changed = tag(store, symbol, add, remove, source)
+        roles, changed = tag(store, symbol, add, remove, source, effective=effective.date() if effective else None)
     if changed:
         note(f"{symbol.upper()}: roles now {';'.join(roles)}")
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -115,11 +116,19 @@ def list_universe(
 
 
 def tag(
-    store: Store, symbol: str, add: Sequence[str], remove: Sequence[str], source: str | None
+    store: Store,
+    symbol: str,
+    add: Sequence[str],
+    remove: Sequence[str],
+    source: str | None,
+    *,
+    effective: date | None = None,
 ) -> tuple[list[str], bool]:
     """Change a company's role tags, recording who changed what, when and on what source.
 
-    Returns the tags afterwards and whether anything changed (adding a tag already there records nothing).
+    ``effective`` is the day the change took effect in the world (a retag after a disposal announced last month);
+    without it, today. A score back-dated before that day reads the tags as they were. Returns the tags afterwards
+    and whether anything changed (adding a tag already there records nothing).
     """
     sym = symbol.upper()
     if not store.has_company(sym):
@@ -161,6 +170,7 @@ def tag(
             source=source,
             actor="user",
             origin="user",
+            effective=effective,
         )
     return sorted(result, key=ROLES.index), True
 

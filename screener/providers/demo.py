@@ -24,7 +24,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from screener.contract import ENABLER_ROLES, normalise_currency, polars_schema
+from screener.contract import ENABLER_ROLES, normalise_currency, polars_schema, with_defaults
 
 DEMO_PROVIDER = "demo"
 DEMO_SOURCE = "synthetic demo data (screener demo generator), not a real filing"
@@ -527,7 +527,8 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
     def shaped(kind: str, frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
         schema = polars_schema(kind)
         missing = [pl.lit(None, dtype=dt).alias(n) for n, dt in schema.items() if n not in frame.columns]
-        return frame.with_columns(missing).select([pl.col(n).cast(dt) for n, dt in schema.items()]).sort(key)
+        typed = frame.with_columns(missing).select([pl.col(n).cast(dt) for n, dt in schema.items()])
+        return with_defaults(kind, typed).sort(key)
 
     fx = pl.DataFrame(
         {

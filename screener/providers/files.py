@@ -27,6 +27,8 @@ from screener.contract import (
     PERIOD_DAYS,
     Column,
     is_known_currency,
+    polars_schema,
+    with_defaults,
 )
 from screener.errors import ArgumentError, Option, ScreenerError
 
@@ -267,6 +269,8 @@ class ContractError(ScreenerError):
 #: Bounds that no real filing or quote reaches; a value outside them is a unit or typing mistake.
 EARLIEST_DATE = date(1900, 1, 1)
 MAX_AMOUNT = 1e15
+#: How a true/false cell may be written, case-insensitively.
+_BOOLEANS: dict[str, bool] = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
 def _parse_column(
@@ -326,6 +330,11 @@ def _parse_column(
                 if v is not None and (" " in v or (v == MARKET_SYMBOL and kind != "events")):
                     problems.append((i + 2, position, col.name, f"invalid symbol {v!r}"))
         return text
+    if col.dtype == "bool":
+        lowered = text.str.to_lowercase()
+        parsed = lowered.replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
+        bad(parsed.is_null() & text.is_not_null(), lambda i: f"not true or false {text[i]!r}")
+        return parsed
     if col.dtype == "date":
         parsed = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
         bad(parsed.is_null() & text.is_not_null(), lambda i: f"not a date {text[i]!r}; write YYYY-MM-DD")
@@ -343,6 +352,8 @@ def _parse_column(
         bad(parsed <= 0, lambda i: f"must be > 0, got {text[i]}")
     if strict and col.non_negative:
         bad(parsed < 0, lambda i: f"must be >= 0, got {text[i]}")
+    if strict and col.fraction:
+        bad((parsed < 0) | (parsed > 1), lambda i: f"must be between 0 and 1, got {text[i]}")
     if col.dtype == "int":
         fractional = parsed.is_not_null() & (parsed != parsed.round(0))
         bad(fractional, lambda i: f"not a whole number {text[i]!r}")
@@ -356,6 +367,7 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
     Raises ``ContractError`` listing every problem in the file (the first one is its message).
     """
     spec = KINDS[kind]
+    schema = polars_schema(kind)
     notes: list[str] = []
     columns = [c.strip() for c in raw.columns]
     raw.columns = columns
@@ -377,10 +389,8 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         if col.name in columns:
             parsed[col.name] = _parse_column(path, kind, col, raw.get_column(col.name), problems, position, strict)
         else:
-            parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(
-                {"str": pl.String, "date": pl.Date, "float": pl.Float64, "int": pl.Int64}[col.dtype]
-            )
-    frame = pl.DataFrame(parsed)
+            parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(schema[col.name])
+    frame = with_defaults(kind, pl.DataFrame(parsed))
     if strict:
         seen: dict[tuple[object, ...], int] = {}
         for i, key in enumerate(frame.select(spec.key).iter_rows()):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from screener.contract import KINDS, ROLES, polars_schema
+from screener.contract import KINDS, ROLES, known_from, polars_schema
 from screener.store.connection import StoreBase, utcnow
 
 #: Columns per table that are bookkeeping rather than contract data.
@@ -28,6 +28,8 @@ _AS_OF_READS: dict[str, tuple[str, str]] = {
 }
 
 DEMO_PROVIDER = "demo"
+#: The companies table's own columns: the contract's, less the roles (kept as tags in ``role_tags``).
+COMPANY_FIELDS: list[str] = [c for c in KINDS["companies"].names if c != "roles"]
 #: Which provider's row wins a key, highest first. A user's own import (``file``) is what they vouch for, so a live
 #: provider does not overwrite it unless asked to (``override``); the curated universe shipped with the product
 #: (``bundled``) yields to both; synthetic demo rows yield to everything. Equal ranks: the latest load wins.
@@ -81,13 +83,14 @@ class UpsertResult:
 class MarketData(StoreBase):
     """Reads and writes of the contract kinds, under the provider precedence."""
 
-    def companies(self) -> pl.DataFrame:
-        """The universe in contract shape, roles as a ``;`` string in canonical order, plus origin and provider."""
+    def companies(self, as_of: date | None = None) -> pl.DataFrame:
+        """The universe in contract shape, roles as a ``;`` string in canonical order, plus origin and provider.
+
+        With ``as_of``, the roles are those in force that day (``roles_as_of``); without, today's."""
         order = {r: i for i, r in enumerate(ROLES)}
-        tags = self.query("SELECT symbol, role FROM role_tags")
+        tags = self.query("SELECT symbol, role FROM role_tags") if as_of is None else self.roles_as_of(as_of)
         base = self.query(
-            "SELECT symbol, name, country, currency, segment, stage, gov_backing, description, source, origin, "
-            "provider, loaded_at FROM companies ORDER BY symbol"
+            f"SELECT {', '.join(COMPANY_FIELDS)}, origin, provider, loaded_at FROM companies ORDER BY symbol"
         )
         if tags.height:
             roles = (
@@ -99,22 +102,7 @@ class MarketData(StoreBase):
         else:
             roles = pl.DataFrame(schema={"symbol": pl.String, "roles": pl.String})
         out = base.join(roles, on="symbol", how="left").with_columns(pl.col("roles").fill_null(""))
-        cols = [
-            "symbol",
-            "name",
-            "country",
-            "currency",
-            "roles",
-            "segment",
-            "stage",
-            "gov_backing",
-            "description",
-            "source",
-            "origin",
-            "provider",
-            "loaded_at",
-        ]
-        return out.select(cols)
+        return out.select([*KINDS["companies"].names, "origin", "provider", "loaded_at"])
 
     def frame(self, kind: str, symbols: Iterable[str] | None = None) -> pl.DataFrame:
         """All stored rows of a kind in contract column order plus ``provider`` and ``loaded_at``."""
@@ -251,8 +239,7 @@ class MarketData(StoreBase):
         self, frame: pl.DataFrame, provider: str, origin: str, stamp: datetime, keep_existing_on_null: bool = False
     ) -> int:
         """Set-based: one INSERT ... SELECT for the rows and one pass for the role tags, whatever the frame size."""
-        cols = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
-        present = [c for c in cols if c in frame.columns]
+        present = [c for c in COMPANY_FIELDS if c in frame.columns]
         incoming = frame.select(present).with_columns(
             pl.lit(origin).alias("origin"),
             pl.lit(provider).alias("provider"),
@@ -351,6 +338,7 @@ class MarketData(StoreBase):
         actor: str,
         origin: str = "user",
         at: datetime | None = None,
+        effective: date | None = None,
     ) -> None:
         rows = [(symbol, r, "add", source) for r in add] + [(symbol, r, "remove", source) for r in remove]
         changes = pl.DataFrame(
@@ -358,12 +346,23 @@ class MarketData(StoreBase):
             schema={"symbol": pl.String, "role": pl.String, "action": pl.String, "source": pl.String},
             orient="row",
         )
-        self.apply_tag_changes(changes, actor=actor, origin=origin, at=at)
+        self.apply_tag_changes(changes, actor=actor, origin=origin, at=at, effective=effective)
 
-    def apply_tag_changes(self, changes: pl.DataFrame, *, actor: str, origin: str, at: datetime | None = None) -> int:
+    def apply_tag_changes(
+        self,
+        changes: pl.DataFrame,
+        *,
+        actor: str,
+        origin: str,
+        at: datetime | None = None,
+        effective: date | None = None,
+    ) -> int:
         """Apply (symbol, role, action, source) rows set-based and append each to the tag history.
 
         History rows are written in (symbol, action, role) order, adds before removes, so ids read chronologically.
+        Each row records when the change took effect, which is what a back-dated score reads (``roles_as_of``):
+        ``effective`` when given; else none (always in force) for a symbol's first tags, since a company enters
+        the universe with the roles it has; else the day of the change.
         """
         if changes.height == 0:
             return 0
@@ -391,13 +390,36 @@ class MarketData(StoreBase):
                 "AND role_tags.symbol = c.symbol AND role_tags.role = c.role"
             )
             self.con.execute(
-                "INSERT INTO role_tag_history (symbol, role, action, actor, source, changed_at) "
-                "SELECT symbol, role, action, actor, source, changed_at FROM _tag_changes ORDER BY _i"
+                "INSERT INTO role_tag_history (symbol, role, action, actor, source, changed_at, effective_on) "
+                "SELECT symbol, role, action, actor, source, changed_at, CASE WHEN ?::DATE IS NOT NULL THEN ?::DATE "
+                "WHEN NOT EXISTS (SELECT 1 FROM role_tag_history h WHERE h.symbol = c.symbol) THEN NULL "
+                "ELSE CAST(changed_at AS DATE) END FROM _tag_changes c ORDER BY _i",
+                [effective, effective],
             )
         return ordered.height
 
+    def roles_as_of(self, as_of: date) -> pl.DataFrame:
+        """(symbol, role) pairs in force on ``as_of``: today's tags with every change that took effect later undone.
+
+        For each (symbol, role) changed after ``as_of``, its first later change says what held before it: a later
+        ``add`` means the role was absent, a later ``remove`` that it was present. Pairs never changed after
+        ``as_of`` hold as they are today.
+        """
+        current = self.query("SELECT symbol, role FROM role_tags")
+        later = self.query(
+            "SELECT symbol, role, arg_min(action, (effective_on, id)) AS first_action FROM role_tag_history "
+            "WHERE effective_on > ? GROUP BY symbol, role",
+            [as_of],
+        )
+        if later.height == 0:
+            return current
+        key = ["symbol", "role"]
+        untouched = current.join(later, on=key, how="anti")
+        held = later.filter(pl.col("first_action") == "remove").select(key)
+        return pl.concat([untouched, held]).unique(maintain_order=True)
+
     def tag_history(self, symbol: str | None = None) -> pl.DataFrame:
-        sql = "SELECT id, symbol, role, action, actor, source, changed_at FROM role_tag_history"
+        sql = "SELECT id, symbol, role, action, actor, source, changed_at, effective_on FROM role_tag_history"
         if symbol:
             return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
         return self.query(sql + " ORDER BY id")
@@ -450,20 +472,25 @@ class MarketData(StoreBase):
         )
 
     def events_between(self, start: date, end: date) -> pl.DataFrame:
-        """Company events dated after ``start`` and up to ``end`` (point in time: nothing after ``end``)."""
-        return self.query(
-            "SELECT symbol, date, kind, description FROM events WHERE date > ? AND date <= ? AND symbol <> '*' "
-            "ORDER BY symbol, date, kind, description",
-            [start, end],
+        """Company events that became known after ``start`` and up to ``end`` (point in time: nothing after ``end``;
+        a month-, quarter- or year-level date becomes known at its period's end, ``contract.known_from``)."""
+        rows = self.query(
+            "SELECT symbol, date, kind, description, date_precision FROM events "
+            "WHERE date > ? AND date <= ? AND symbol <> '*' ORDER BY symbol, date, kind, description",
+            [start - timedelta(days=366), end],
         )
+        known = known_from(pl.col("date"), pl.col("date_precision"))
+        return rows.filter((known > start) & (known <= end)).drop("date_precision")
 
     def company_events(self, symbol: str, as_of: date, limit: int) -> pl.DataFrame:
-        """The symbol's newest ``limit`` events on or before ``as_of``."""
-        return self.query(
-            "SELECT date, kind, stage, capacity_tpa, target_year, amount_usd, description, source FROM events "
-            "WHERE symbol = ? AND date <= ? ORDER BY date DESC, kind, description LIMIT ?",
-            [symbol, as_of, limit],
+        """The symbol's newest ``limit`` events known on ``as_of`` (``contract.known_from``)."""
+        rows = self.query(
+            "SELECT date, kind, stage, capacity_tpa, target_year, amount_usd, description, source, date_precision "
+            "FROM events WHERE symbol = ? AND date <= ? ORDER BY date DESC, kind, description",
+            [symbol, as_of],
         )
+        known = known_from(pl.col("date"), pl.col("date_precision"))
+        return rows.filter(known <= as_of).drop("date_precision").head(limit)
 
     def company_fundamentals(self, symbol: str, as_of: date, fields: Sequence[str]) -> pl.DataFrame:
         """The symbol's statements with period end on or before ``as_of``, newest first."""
@@ -552,7 +579,7 @@ class MarketData(StoreBase):
         bundled = frame.join(user_owned, on="symbol", how="anti")
         added = bundled.join(existing.select("symbol"), on="symbol", how="anti").height
         user_touched = self.query("SELECT DISTINCT symbol, role FROM role_tag_history WHERE actor <> 'bundled'")
-        fields = ["symbol", "name", "country", "currency", "segment", "stage", "gov_backing", "description", "source"]
+        fields = COMPANY_FIELDS
         incoming = bundled.select(fields).with_columns(
             pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
         )
@@ -586,16 +613,14 @@ class MarketData(StoreBase):
             pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at"),
         )
         with self.registered("_bundled_events", bundled_events):
-            cols = (
-                "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, source, origin, "
-                "provider, loaded_at"
-            )
+            values = [c for c in KINDS["events"].names if c not in key]
+            cols = ", ".join([*key, *values, "origin", "provider", "loaded_at"])
             # Bundled events refresh only rows that are still bundled; a user's own row with the same key wins.
             self.con.execute(
                 f"INSERT INTO events ({cols}) SELECT {cols} FROM _bundled_events ON CONFLICT "
-                "(symbol, date, kind, description) DO UPDATE SET stage = excluded.stage, "
-                "capacity_tpa = excluded.capacity_tpa, target_year = excluded.target_year, "
-                "amount_usd = excluded.amount_usd, source = excluded.source WHERE events.origin = 'bundled'"
+                "(symbol, date, kind, description) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in values)
+                + " WHERE events.origin = 'bundled'"
             )
         added = int(self.scalar("SELECT count(*) FROM events")) - before
         self.resolve_rejections("events", ours, at=stamp)

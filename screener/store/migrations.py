@@ -223,6 +223,29 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE refresh_state ADD COLUMN empty_since TIMESTAMP;   -- first of a run of empty answers
         """,
     ),
+    (
+        7,
+        "thesis engine v2: exposure and listing dates, project ledger columns on events, dated tag changes",
+        """
+        ALTER TABLE companies ADD COLUMN exposure DOUBLE;             -- 0-1 share of the business in the chain
+        ALTER TABLE companies ADD COLUMN exposure_source VARCHAR;
+        ALTER TABLE companies ADD COLUMN listed_from DATE;
+        ALTER TABLE companies ADD COLUMN delisted_on DATE;
+        ALTER TABLE events ADD COLUMN project VARCHAR;                -- one project across stages and partners
+        ALTER TABLE events ADD COLUMN unit VARCHAR;                   -- what capacity_tpa measures
+        ALTER TABLE events ADD COLUMN equity_share DOUBLE DEFAULT 1;
+        ALTER TABLE events ADD COLUMN status VARCHAR DEFAULT 'active';
+        ALTER TABLE events ADD COLUMN counterparty VARCHAR;
+        ALTER TABLE events ADD COLUMN counterparty_type VARCHAR;      -- 'government' or 'private'
+        ALTER TABLE events ADD COLUMN direction VARCHAR;              -- 'receives' or 'pays'
+        ALTER TABLE events ADD COLUMN binding BOOLEAN;
+        ALTER TABLE events ADD COLUMN date_precision VARCHAR DEFAULT 'day';
+        UPDATE events SET equity_share = 1 WHERE equity_share IS NULL;
+        UPDATE events SET status = 'active' WHERE status IS NULL;
+        UPDATE events SET date_precision = 'day' WHERE date_precision IS NULL;
+        ALTER TABLE role_tag_history ADD COLUMN effective_on DATE;    -- when the change took effect; NULL: always
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -20,12 +20,17 @@ from typing import Any
 
 from screener.contract import (
     CAPACITY_STAGES,
+    CAPACITY_UNITS,
+    COUNTERPARTY_TYPES,
+    DATE_PRECISIONS,
+    DIRECTIONS,
     EVENT_KINDS,
     ISO_COUNTRIES,
     ISO_CURRENCIES,
     KINDS,
     MARKET_SYMBOL,
     PERIODS,
+    PROJECT_STATUSES,
     ROLES,
     SEGMENTS,
     STAGES,
@@ -162,6 +167,10 @@ def _non_negative(column: str) -> Check:
     return Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0}, f"{column} >= 0")
 
 
+def _fraction(column: str) -> Check:
+    return Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0, "max_value": 1}, "between 0 and 1")
+
+
 def _in_set(column: str, values: object, what: str) -> Check:
     return Check("ExpectColumnValuesToBeInSet", {"column": column, "value_set": sorted(values)}, what)  # type: ignore[arg-type]
 
@@ -205,6 +214,7 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _in_set("stage", STAGES, "known stage"),
             _in_set("segment", SEGMENTS, "known segment"),
             _regex("gov_backing", _TAGS, "lower-case tags separated by ';'"),
+            _fraction("exposure"),
         ]
     if kind == "fundamentals":
         return [
@@ -249,6 +259,12 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _not_future("date", today),
             _non_negative("capacity_tpa"),
             _non_negative("amount_usd"),
+            _in_set("unit", CAPACITY_UNITS, "known capacity unit"),
+            _fraction("equity_share"),
+            _in_set("status", PROJECT_STATUSES, "known project status"),
+            _in_set("counterparty_type", COUNTERPARTY_TYPES, "government or private"),
+            _in_set("direction", DIRECTIONS, "receives or pays"),
+            _in_set("date_precision", DATE_PRECISIONS, "day, month, quarter or year"),
             Check(
                 "ExpectColumnValuesToBeBetween",
                 {"column": "target_year", "min_value": 1950, "max_value": 2100},
