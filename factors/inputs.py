@@ -95,6 +95,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "segment",
     "currency",
     "gov_backing",
+    "exposure",
 )
 
 #: Fields whose value can be older than the staleness limit even when newer rows of other fields exist; each gets
@@ -188,6 +189,11 @@ INPUTS: Mapping[str, InputSpec] = MappingProxyType(
         "country": InputSpec("headquarters country", grant=Grant(base=("country", "region"))),
         "stage": InputSpec("producer, developer or explorer", grant=Grant(base=("stage",))),
         "gov_backing": InputSpec("government-backing tags on the company", grant=Grant(base=("gov_backing",))),
+        "exposure": InputSpec(
+            "share of the business in the rare-earth chain (0-1)",
+            pl.col("exposure").is_not_null(),
+            grant=Grant(base=("exposure",)),
+        ),
         "events": InputSpec("the event ledger (capacity, offtake, funding, equity raises)", grant=Grant(events=True)),
         "price": InputSpec(
             "a USD close on or before the as-of date",
