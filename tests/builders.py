@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from factors.inputs import FIELD_COLUMNS, FactorInputs
+from screener.contract import polars_schema
 
 #: The as-of date of factor tests and of the score and show CLI tests.
 AS_OF = date(2026, 6, 1)
@@ -47,7 +48,13 @@ def company(symbol: str, **kw: Any) -> dict[str, Any]:
 
 
 def companies(*rows: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema={k: pl.String for k in rows[0]}) if rows else pl.DataFrame()
+    """One frame of ``company`` rows: contract columns take their contract type (``exposure`` a float, the listing
+    dates dates), any other field is text."""
+    if not rows:
+        return pl.DataFrame()
+    typed = polars_schema("companies")
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return pl.DataFrame([{k: r.get(k) for k in keys} for r in rows], schema={k: typed.get(k, pl.String) for k in keys})
 
 
 def quarter_ends(n: int, last: date = LAST_Q) -> list[date]:
@@ -145,18 +152,12 @@ def events(*rows: dict[str, Any]) -> pl.DataFrame:
     for i, r in enumerate(full):
         if r["description"] == "event":
             r["description"] = f"event {i}"
-    schema = {
-        "symbol": pl.String,
-        "date": pl.Date,
-        "kind": pl.String,
-        "stage": pl.String,
-        "capacity_tpa": pl.Float64,
-        "target_year": pl.Int64,
-        "amount_usd": pl.Float64,
-        "description": pl.String,
-        "source": pl.String,
-    }
-    return pl.DataFrame(full, schema=schema)
+    # every contract column (project, unit, equity_share, status, counterparty, direction, binding, ...) may be given;
+    # the ones left out take the contract's defaults when the frame is conformed
+    schema = polars_schema("events")
+    unknown = sorted({k for r in full for k in r} - set(schema))
+    assert not unknown, f"not event columns: {unknown}"
+    return pl.DataFrame([{k: r.get(k) for k in schema} for r in full], schema=schema)
 
 
 def concat(frames: Sequence[pl.DataFrame]) -> pl.DataFrame | None:
