@@ -306,7 +306,13 @@ def _parse_column(
 
                         hint = get_close_matches(item.lower(), sorted(col.domain), n=1)
                         suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                        label = "country code" if col.name == "country" else col.name.rstrip("s")
+                        label = (
+                            "country code"
+                            if col.name == "country"
+                            else col.name.removesuffix("s")
+                            if col.multi
+                            else col.name
+                        )
                         problems.append((i + 2, position, col.name, f"unknown {label} {item!r}{suggestion}"))
                         break
             if col.multi:

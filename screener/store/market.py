@@ -30,6 +30,8 @@ _AS_OF_READS: dict[str, tuple[str, str]] = {
 DEMO_PROVIDER = "demo"
 #: The companies table's own columns: the contract's, less the roles (kept as tags in ``role_tags``).
 COMPANY_FIELDS: list[str] = [c for c in KINDS["companies"].names if c != "roles"]
+#: Company attributes a score reads as of a date: each change is kept in ``company_history`` with its effective day.
+HISTORY_FIELDS: tuple[str, ...] = ("stage", "exposure")
 #: Which provider's row wins a key, highest first. A user's own import (``file``) is what they vouch for, so a live
 #: provider does not overwrite it unless asked to (``override``); the curated universe shipped with the product
 #: (``bundled``) yields to both; synthetic demo rows yield to everything. Equal ranks: the latest load wins.
@@ -101,6 +103,8 @@ class MarketData(StoreBase):
             )
         else:
             roles = pl.DataFrame(schema={"symbol": pl.String, "roles": pl.String})
+        if as_of is not None:
+            base = self._attributes_as_of(base, as_of)
         out = base.join(roles, on="symbol", how="left").with_columns(pl.col("roles").fill_null(""))
         return out.select([*KINDS["companies"].names, "origin", "provider", "loaded_at"])
 
@@ -251,6 +255,7 @@ class MarketData(StoreBase):
         collist = ", ".join(all_cols)
         with self.transaction():
             with self.registered("_incoming_companies", incoming):
+                self._record_company_changes("_incoming_companies", present, actor=provider, at=stamp)
                 self.con.execute(
                     f"INSERT INTO companies ({collist}) SELECT {collist} FROM _incoming_companies "
                     f"ON CONFLICT (symbol) DO UPDATE SET {sets}"
@@ -270,6 +275,57 @@ class MarketData(StoreBase):
                 )
                 self.set_roles(wanted, actor="bundled" if origin == "bundled" else "import", origin=origin, at=stamp)
         return frame.height
+
+    def _record_company_changes(
+        self, incoming: str, present: Sequence[str], *, actor: str, at: datetime, only_bundled: bool = False
+    ) -> None:
+        """Before a write, keep the old value of each dated attribute (``HISTORY_FIELDS``) the write changes.
+
+        A new value takes effect on the day it is written; ``companies(as_of=...)`` reads the old one before that
+        day, so a score back-dated before a company became a producer still sees a developer. An empty incoming
+        value changes nothing here (it never overwrites a known one either)."""
+        for field in (f for f in HISTORY_FIELDS if f in present):
+            self.con.execute(
+                "INSERT INTO company_history (symbol, field, old_value, new_value, effective_on, changed_at, actor) "
+                f"SELECT c.symbol, ?, CAST(c.{field} AS VARCHAR), CAST(i.{field} AS VARCHAR), CAST(? AS DATE), ?, ? "
+                f"FROM companies c JOIN {incoming} i ON c.symbol = i.symbol "
+                f"WHERE i.{field} IS NOT NULL AND i.{field} IS DISTINCT FROM c.{field}"
+                + (" AND c.origin = 'bundled'" if only_bundled else "")
+                + " ORDER BY c.symbol",
+                [field, at.date(), at, actor],
+            )
+
+    def company_history(self, symbol: str | None = None) -> pl.DataFrame:
+        """Every recorded change of a dated company attribute (stage, exposure), oldest first."""
+        sql = "SELECT symbol, field, old_value, new_value, effective_on, changed_at, actor FROM company_history"
+        if symbol:
+            return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
+        return self.query(sql + " ORDER BY id")
+
+    def _attributes_as_of(self, base: pl.DataFrame, as_of: date) -> pl.DataFrame:
+        """``base`` with each dated attribute put back to its value on ``as_of``: the old value of its first change
+        that took effect after ``as_of``."""
+        before = self.query(
+            "SELECT symbol, field, arg_min(old_value, (effective_on, id)) AS old_value FROM company_history "
+            "WHERE effective_on > ? GROUP BY symbol, field ORDER BY symbol, field",
+            [as_of],
+        )
+        for field in HISTORY_FIELDS:
+            old = before.filter(pl.col("field") == field).select(
+                "symbol",
+                pl.col("old_value").cast(base.schema[field]).alias(f"_old_{field}"),
+                pl.lit(True).alias("_hit"),
+            )
+            if old.height == 0:
+                continue
+            base = (
+                base.join(old, on="symbol", how="left")
+                .with_columns(
+                    pl.when(pl.col("_hit")).then(pl.col(f"_old_{field}")).otherwise(pl.col(field)).alias(field)
+                )
+                .drop(f"_old_{field}", "_hit")
+            )
+        return base
 
     def current_roles(self, symbol: str) -> list[str]:
         rows = self.rows("SELECT role FROM role_tags WHERE symbol = ?", [symbol])
@@ -584,6 +640,7 @@ class MarketData(StoreBase):
             pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
         )
         with self.registered("_bundled_companies", incoming):
+            self._record_company_changes("_bundled_companies", fields, actor="bundled", at=stamp, only_bundled=True)
             cols = ", ".join([*fields, "provider", "loaded_at"])
             # The WHERE guards the race where a user import lands between the read above and this write.
             self.con.execute(

@@ -244,6 +244,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         UPDATE events SET status = 'active' WHERE status IS NULL;
         UPDATE events SET date_precision = 'day' WHERE date_precision IS NULL;
         ALTER TABLE role_tag_history ADD COLUMN effective_on DATE;    -- when the change took effect; NULL: always
+        CREATE SEQUENCE IF NOT EXISTS seq_company_history START 1;
+        CREATE TABLE company_history (                                 -- dated changes of stage and exposure
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_company_history'),
+            symbol VARCHAR NOT NULL,
+            field VARCHAR NOT NULL,
+            old_value VARCHAR,                -- the value before the change (text; cast back by field)
+            new_value VARCHAR,
+            effective_on DATE NOT NULL,       -- scores as of an earlier day read old_value
+            changed_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL            -- the provider or 'bundled'
+        );
         """,
     ),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -234,6 +235,21 @@ def test_tag_records_who_when_and_source(invoke, ready: Path) -> None:
             ("recycler", "user", "https://example.com/filing"),
             ("trader_offtaker", "user", "https://example.com/filing"),
         ]
+
+
+def test_tag_effective_dates_the_change_for_back_dated_scores(invoke, ready: Path) -> None:
+    symbol = _single_role_symbol()
+    result = invoke(
+        "universe", "tag", symbol, "--add", "recycler", "--effective", "2025-03-31", "--source", "https://example.com/x"
+    )
+    assert result.exit_code == 0, result.stderr
+    with Store(ready) as store:
+        added = store.tag_history(symbol).filter(pl.col("actor") == "user")
+        assert added["effective_on"].to_list() == [date(2025, 3, 31)]
+        assert "recycler" not in store.companies(as_of=date(2025, 3, 30)).filter(pl.col("symbol") == symbol)["roles"][0]
+        assert "recycler" in store.companies(as_of=date(2025, 3, 31)).filter(pl.col("symbol") == symbol)["roles"][0]
+    bad = invoke("universe", "tag", symbol, "--add", "miner", "--effective", "31/03/2025", "--source", "x")
+    assert bad.exit_code == 2 and "--effective" in bad.stderr
 
 
 def test_tag_remove(invoke, ready: Path) -> None:

@@ -1,0 +1,48 @@
+"""A back-dated score never sees the future: listings, month-level events and tags as they were that day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import polars as pl
+
+from factors.engine import compute_scores
+from factors.inputs import build_context, load_inputs
+from tests.builders import AS_OF, company, daily, events, inputs
+
+
+def test_only_companies_listed_on_the_date_are_scored() -> None:
+    comps = [
+        company("OLD"),
+        company("IPO", listed_from=AS_OF + timedelta(days=1)),
+        company("GONE", delisted_on=AS_OF),
+        company("LISTED", listed_from=AS_OF, delisted_on=AS_OF + timedelta(days=1)),
+    ]
+    prices = [daily(s, close=10.0) for s in ("OLD", "IPO", "GONE", "LISTED")]
+    scored = compute_scores(inputs(comps, prices=prices), AS_OF)["symbol"].to_list()
+    assert scored == ["LISTED", "OLD"]
+    later = compute_scores(inputs(comps, prices=prices), AS_OF + timedelta(days=1))["symbol"].to_list()
+    assert later == ["IPO", "OLD"]
+
+
+def test_a_month_level_event_is_unseen_until_the_month_is_over() -> None:
+    first = AS_OF.replace(day=1)
+    ev = events(
+        {"symbol": "A", "date": first, "kind": "funding", "date_precision": "month", "description": "month"},
+        {"symbol": "A", "date": first, "kind": "funding", "description": "day"},
+    )
+    ctx = build_context(inputs([company("A")], events_=ev), AS_OF)
+    assert ctx.events["description"].to_list() == ["day"]
+    month_end = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    assert sorted(build_context(inputs([company("A")], events_=ev), month_end).events["description"]) == [
+        "day",
+        "month",
+    ]
+
+
+def test_scoring_from_a_store_reads_the_tags_in_force_on_the_date(store) -> None:
+    row = {"symbol": "TDK", "name": "TDK", "country": "JP", "currency": "JPY", "roles": "magnet_maker"}
+    store.upsert("companies", pl.DataFrame([row | {"stage": "producer"}]), "file", loaded_at=datetime(2025, 1, 2))
+    store.change_tags("TDK", add=["downstream_user"], source="x", actor="user", effective=date(2026, 1, 1))
+    assert load_inputs(store, date(2025, 12, 31)).companies["roles"].to_list() == ["magnet_maker"]
+    assert load_inputs(store, date(2026, 1, 1)).companies["roles"].to_list() == ["magnet_maker;downstream_user"]
