@@ -4,6 +4,11 @@ Thesis: pure miners and explorers sell the commodity at whatever price the marke
 price floors and tolling-style contracts take that price risk away, and enablers and downstream users do not
 depend on a high price in the first place.
 
+Why contracts come from the events and not the ``gov_backing`` tags: a tag says nothing about who is bound to whom.
+Only a dated offtake (a price floor is coded as one) that the company *receives* and that is *binding* moves its
+price risk to a buyer; one it pays for makes it the buyer, and a letter of intent binds nobody
+(``factors.ledger.binding_offtakes``).
+
 Missing values: ``neutral``. Every component comes from required identity fields and the event ledger, so none is
 missing in practice; should one be, it takes the cross-sectional median.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from factors.inputs import FactorContext
+from factors.ledger import binding_offtakes
 from factors.registry import Params, register_factor
 
 COMPONENTS = {"pure_miner": 1, "stage_exposure": 1, "uncontracted": 1}
@@ -21,7 +27,7 @@ PARAMS: dict[str, object] = {
     "role_class_weights": {"pure_miner": 1.0, "integrated": 0.5},
     "stage_weights": {"explorer": 1.0, "developer": 0.5, "producer": 0.0},
     "offtake_half_life_years": 3.0,
-    "contract_tags": ["dod_price_floor", "dod_offtake"],
+    "contract_kinds": ["offtake"],
     "tolling_roles": ["chemicals_tolling"],
     "contract_relief": 0.75,
     "weights": {"pure_miner": 0.7, "stage_exposure": 0.3},
@@ -39,12 +45,12 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 @register_factor(
     name="commodity_dependence",
     direction="higher_is_worse",
-    needs=("roles", "stage", "gov_backing", "events"),
+    needs=("roles", "stage", "events"),
     missing="neutral",
     params=PARAMS,
     components=COMPONENTS,
-    description="Dependence on high rare-earth prices: pure-miner and early-stage exposure, relieved by offtake, "
-    "price-floor or tolling contracts.",
+    description="Dependence on high rare-earth prices: pure-miner and early-stage exposure, relieved by binding "
+    "offtakes or price floors the company receives, or tolling contracts.",
     thesis="Pure miners and explorers without offtake or contracted, tolling-style revenue need prices to stay high.",
     combine=combine,
     phrases=("dependent on rare-earth prices", "little dependence on rare-earth prices"),
@@ -53,19 +59,11 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     order=40,
 )
 def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    offtakes = (
-        ctx.events.filter(pl.col("kind") == "offtake")
-        .group_by("symbol", maintain_order=True)
-        .agg((pl.lit(0.5) ** (ctx.age_years() / p["offtake_half_life_years"])).sum().alias("offtake_credit"))
-    )
-    tags = pl.col("gov_backing").fill_null("").str.split(";")
+    offtakes = binding_offtakes(ctx.events, ctx.as_of, list(p["contract_kinds"]), p["offtake_half_life_years"])
     roles = pl.col("roles").fill_null("").str.split(";")
-    contract_tags = list(p["contract_tags"])
     tolling = list(p["tolling_roles"])
-    contracted = (
-        pl.col("offtake_credit").fill_null(0.0)
-        + tags.list.eval(pl.element().is_in(contract_tags)).list.sum().cast(pl.Float64)
-        + roles.list.eval(pl.element().is_in(tolling)).list.any().cast(pl.Float64)
+    contracted = pl.col("offtake_credit").fill_null(0.0) + roles.list.eval(pl.element().is_in(tolling)).list.any().cast(
+        pl.Float64
     )
     return ctx.base.join(offtakes, on="symbol", how="left").select(
         "symbol",

@@ -2,22 +2,47 @@
 
 Thesis: the enablers that turn oxide into magnets outside China (processors, magnet makers, recyclers, tollers,
 equipment suppliers) capture the localization premium; integrated miner-processors share some of it; pure miners
-only sell the commodity; downstream users pay it. Allied footprint, government-backed demand and a credible
-capacity pipeline add to it.
+only sell the commodity; downstream users pay it. Allied footprint, government backing the company receives and a
+credible capacity pipeline add to it; setbacks take from it.
 
-Missing values: ``neutral``. Only the capacity pipeline can be missing (capacity events but no market cap to size
-them against); it then takes the cross-sectional median.
+Why the parts are kept apart: the chain role says *where* a company sits, ``exposure`` how much of the company sits
+there (a conglomerate with a 1% magnet line is not a pure-play separator), and being a downstream user is a penalty
+of its own rather than something averaged away by another role. Capacity and government backing come from the
+event ledgers (``factors.ledger``), never from tags, so a plant counts once, at its stake, and only money the company
+receives from a government is backing.
+
+Missing values: ``neutral``. Only ``exposure`` (not stated for the company) and ``role_exposure`` (no known role) can
+be missing; they take the cross-sectional median and are flagged, and when no company states an exposure at all the
+value uses ``exposure_default``.
 """
 
 from __future__ import annotations
 
+import math
+from types import MappingProxyType
+
 import polars as pl
 
 from factors.inputs import FactorContext
+from factors.ledger import capacity_ledger, government_ledger, risked_capacity, setback_ledger
 from factors.registry import Params, register_factor
 
+#: NdPr-oxide-equivalent tonnes per tonne of each capacity unit (documented assumptions with their reasons and
+#: sources in METHODOLOGY.md, "Capacity units"). A unit not listed counts nothing.
+UNIT_TO_NDPR: MappingProxyType[str, float] = MappingProxyType(
+    {
+        "ndpr_oxide": 1.0,  # the unit itself
+        "metal": 1.17,  # NdPr metal -> oxide: 1 t metal holds the rare earth of ~1.17 t oxide (Nd2O3 is 85.7% Nd)
+        "magnet": 0.3,  # sintered NdFeB is ~29-32% rare earth by mass, mostly NdPr; metal basis, no oxide uplift
+        "treo": 0.2,  # NdPr is ~20% of a bastnaesite/monazite TREO basket (Mountain Pass, Mt Weld ~23%)
+        "mrec": 0.1,  # mixed RE carbonate is ~45-50% REO, times ~20% NdPr in that REO
+        "feedstock": 0.05,  # concentrate: ~30-60% REO (Mt Weld ~40%) times ~20% NdPr, rounded down for recoveries
+    }
+)
+
 PARAMS: dict[str, object] = {
-    # Role exposure is the mean of the company's role weights: an integrated miner-processor lands in the middle.
+    # Role exposure is the best of the company's role weights; downstream_user is no chain role (its penalty is a
+    # separate component), so a magnet maker that also uses magnets keeps its magnet-maker exposure.
     "role_weights": {
         "processor": 1.0,
         "magnet_maker": 1.0,
@@ -26,16 +51,21 @@ PARAMS: dict[str, object] = {
         "equipment_supplier": 1.0,
         "trader_offtaker": 0.25,
         "miner": 0.0,
-        "downstream_user": -1.0,
+        "downstream_user": 0.0,
     },
+    # Used only when no company of the cross-section states an exposure (the median fills otherwise).
+    "exposure_default": 0.5,
     # Allied footprint by headquarters region; regions not listed count as allied (1.0).
     "region_weights": {"china": 0.0, "other": 0.5},
     "allied_weight": 1.0,
-    # Government-backed demand: each gov_backing tag counts fully; funding/offtake events decay with age.
-    "gov_tag_weight": 1.0,
-    "gov_event_weights": {"funding": 1.0, "offtake": 1.0},
+    # Government ledger: only backing the company receives from a government counterparty.
+    "gov_kinds": ["funding", "offtake", "policy"],
+    "gov_binding_weights": {"binding": 1.0, "non_binding": 0.2},
+    "gov_unsized_share": 0.5,
+    "gov_size_full": 0.25,
     "gov_half_life_years": 2.0,
-    # Capacity pipeline: tonnes/yr risked by stage and discounted by years to the target year, per USD bn of cap.
+    "setback_half_life_years": 2.0,
+    # Capacity ledger: one row per project at its most advanced stage, times the company's equity share.
     "capacity_stage_weights": {
         "announced": 0.1,
         "loi": 0.2,
@@ -45,65 +75,39 @@ PARAMS: dict[str, object] = {
         "production": 1.0,
     },
     "capacity_default_stage": "announced",
+    "capacity_default_unit": "ndpr_oxide",
+    "unit_to_ndpr": dict(UNIT_TO_NDPR),
+    "years_to_production": {"announced": 5.0, "loi": 4.0, "funded": 3.0, "construction": 2.0, "commissioning": 1.0},
+    "min_years_to_production": 1.0,
     "capacity_discount_rate": 0.15,
-    "capacity_default_years": 3,
-    # Saturation scales: a component at its scale contributes 1 - 1/e (63%) of its weight.
+    "delayed_discount": 0.5,
+    "slippage_half_life_years": 1.0,
+    "confidence_half_life_years": 2.0,
+    # Saturation: gov and setbacks at their scale give 1 - 1/e (63%) of their weight; capacity is log-scaled from
+    # capacity_log_tonnes and reaches full weight at capacity_full_tonnes of risked NdPr-oxide equivalent.
     "gov_scale": 1.0,
-    "capacity_scale": 1000.0,
-    "weights": {"role_exposure": 0.4, "allied_footprint": 0.2, "gov_backing": 0.2, "capacity_pipeline": 0.2},
+    "setback_scale": 1.0,
+    "capacity_log_tonnes": 100.0,
+    "capacity_full_tonnes": 5000.0,
+    "weights": {
+        "role_exposure": 0.4,
+        "downstream_penalty": 0.2,
+        "allied_footprint": 0.2,
+        "gov_backing": 0.2,
+        "setbacks": 0.1,
+        "capacity_pipeline": 0.2,
+    },
 }
 
 
 def role_exposure(roles: pl.Expr, weights: dict[str, float]) -> pl.Expr:
-    """Mean role weight over the company's roles (unknown roles are ignored; no known role gives null)."""
+    """Best (max) role weight over the company's roles: an integrated miner-processor is a processor, because the
+    premium goes to the enabler part of it. Unknown roles are ignored; no known role gives null."""
     return (
         roles.str.split(";")
         .list.eval(pl.element().replace_strict(weights, default=None, return_dtype=pl.Float64))
-        .list.mean()
-    )
-
-
-def decay(ctx: FactorContext, half_life_years: float) -> pl.Expr:
-    """0.5 ** (age / half-life): a backing announced one half-life ago counts half."""
-    return pl.lit(0.5) ** (ctx.age_years() / half_life_years)
-
-
-def _gov_events(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    weights: dict[str, float] = p["gov_event_weights"]
-    ev = ctx.events.filter(pl.col("kind").is_in(list(weights)))
-    return ev.group_by("symbol", maintain_order=True).agg(
-        (pl.col("kind").replace_strict(weights, return_dtype=pl.Float64) * decay(ctx, p["gov_half_life_years"]))
-        .sum()
-        .alias("gov_events")
-    )
-
-
-def risked_capacity(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    """Per company: sum of capacity_tpa * stage weight / (1 + r) ** years to target, one entry per project.
-
-    Events that restate the same tonnage and target year are one project moving through its stages, so only its
-    most advanced stage counts (latest date on a tie). Events without a tonnage cannot be sized and are skipped.
-    """
-    stages: dict[str, float] = p["capacity_stage_weights"]
-    rank = {s: i for i, s in enumerate(stages)}
-    stage = pl.col("stage").fill_null(p["capacity_default_stage"])
-    years = (pl.col("target_year") - ctx.as_of.year).clip(lower_bound=0).fill_null(p["capacity_default_years"])
-    ev = (
-        ctx.events.filter((pl.col("kind") == "capacity") & (pl.col("capacity_tpa") > 0))
-        .with_columns(stage.alias("stage"), stage.replace_strict(rank, default=0, return_dtype=pl.Int64).alias("_r"))
-        .sort(["symbol", "capacity_tpa", "target_year", "_r", "date", "description"], nulls_last=True)
-        .group_by(["symbol", "capacity_tpa", "target_year"], maintain_order=True)
-        .agg(pl.all().last())
-    )
-    risked = (
-        pl.col("capacity_tpa")
-        * pl.col("stage").replace_strict(stages, default=0.0, return_dtype=pl.Float64)
-        * (1.0 + p["capacity_discount_rate"]) ** (-years.cast(pl.Float64))
-    )
-    return (
-        ev.sort(["symbol", "capacity_tpa", "target_year"], nulls_last=True)
-        .group_by("symbol", maintain_order=True)
-        .agg(risked.sum().alias("risked_tpa"))
+        .list.drop_nulls()
+        .list.max()
     )
 
 
@@ -111,14 +115,29 @@ def _saturate(x: pl.Expr, scale: float) -> pl.Expr:
     return 1.0 - (-(x / scale)).exp()
 
 
+def capacity_score(tonnes: pl.Expr, p: Params) -> pl.Expr:
+    """``min(1, ln(1 + t / t0) / ln(1 + t_full / t0))``: log-scaled risked tonnes.
+
+    Why absolute tonnes on a log scale and not tonnes per dollar: a per-dollar intensity rewards a small denominator,
+    so a microcap's headline saturates the score; the log makes the first few hundred credible tonnes count most
+    while a 5 kt plant still beats a 500 t one.
+    """
+    t0, full = float(p["capacity_log_tonnes"]), float(p["capacity_full_tonnes"])
+    return pl.min_horizontal((1.0 + tonnes.clip(lower_bound=0.0) / t0).log() / math.log(1.0 + full / t0), pl.lit(1.0))
+
+
 def combine(c: pl.DataFrame, p: Params) -> pl.Series:
-    """w_role * role + w_allied * allied + w_gov * (1 - e^(-gov/s_gov)) + w_cap * (1 - e^(-cap/s_cap))."""
+    """w_role * role * exposure - w_down * downstream + w_allied * allied + w_gov * (1 - e^(-gov/s_gov))
+    - w_set * (1 - e^(-setbacks/s_set)) + w_cap * capacity_score(capacity_pipeline)."""
     w = p["weights"]
+    exposure = pl.col("exposure").fill_null(float(p["exposure_default"]))
     expr = (
-        w["role_exposure"] * pl.col("role_exposure")
+        w["role_exposure"] * pl.col("role_exposure") * exposure
+        - w["downstream_penalty"] * pl.col("downstream_penalty")
         + w["allied_footprint"] * pl.col("allied_footprint")
         + w["gov_backing"] * _saturate(pl.col("gov_backing"), p["gov_scale"])
-        + w["capacity_pipeline"] * _saturate(pl.col("capacity_pipeline"), p["capacity_scale"])
+        - w["setbacks"] * _saturate(pl.col("setbacks"), p["setback_scale"])
+        + w["capacity_pipeline"] * capacity_score(pl.col("capacity_pipeline"), p)
     )
     return c.select(expr.alias("v")).to_series()
 
@@ -126,46 +145,53 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 @register_factor(
     name="localization_premium",
     direction="higher_is_better",
-    needs=("roles", "country", "gov_backing", "events", "market_cap"),
+    needs=("roles", "exposure", "country", "events", "market_cap"),
     missing="neutral",
     params=PARAMS,
-    components={"role_exposure": 1, "allied_footprint": 1, "gov_backing": 1, "capacity_pipeline": 1},
-    description="Exposure to the localization premium: enabler roles, allied footprint, government-backed demand "
-    "and a risked capacity pipeline relative to size.",
+    components={
+        "role_exposure": 1,
+        "exposure": 1,
+        "downstream_penalty": -1,
+        "allied_footprint": 1,
+        "gov_backing": 1,
+        "setbacks": -1,
+        "capacity_pipeline": 1,
+    },
+    description="Exposure to the localization premium: the best enabler role times the share of the business in "
+    "the chain, allied footprint, government backing received and a risked capacity ledger, less downstream-user "
+    "and setback penalties.",
     thesis="Favour the enablers over pure miners; downstream users face a 12-24 month margin squeeze.",
     combine=combine,
     phrases=("high localization premium", "low localization premium"),
-    moved_by=("capacity", "offtake", "funding", "policy", "production_start", "permit"),
+    moved_by=("capacity", "production_start", "offtake", "funding", "policy", "permit", "setback"),
+    formats={"exposure": "ratio", "capacity_pipeline": "decimal", "gov_backing": "decimal", "setbacks": "decimal"},
     order=10,
 )
 def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
     base = ctx.base
     region_weights: dict[str, float] = p["region_weights"]
-    tags = (
-        pl.col("gov_backing")
-        .fill_null("")
-        .str.split(";")
-        .list.eval(pl.element().filter(pl.element().str.len_chars() > 0))
-        .list.len()
-    )
+    events = ctx.events
+    ledger = capacity_ledger(events, ctx.as_of, p)
     frame = (
-        base.select("symbol", "roles", "region", "gov_backing", "market_cap_usd")
-        .join(_gov_events(ctx, p), on="symbol", how="left")
-        .join(risked_capacity(ctx, p), on="symbol", how="left")
-        .with_columns(pl.col("gov_events").fill_null(0.0), pl.col("risked_tpa").fill_null(0.0))
+        base.select("symbol", "roles", "exposure", "region", "market_cap_usd")
+        .join(government_ledger(events, base, ctx.as_of, p), on="symbol", how="left")
+        .join(setback_ledger(events, ctx.as_of, p["setback_half_life_years"]), on="symbol", how="left")
+        .join(risked_capacity(ledger), on="symbol", how="left")
     )
-    mcap_bn = pl.col("market_cap_usd") / 1e9
     return frame.select(
         "symbol",
         role_exposure(pl.col("roles"), p["role_weights"]).alias("role_exposure"),
+        pl.col("exposure").cast(pl.Float64).alias("exposure"),
+        pl.col("roles")
+        .fill_null("")
+        .str.split(";")
+        .list.contains("downstream_user")
+        .cast(pl.Float64)
+        .alias("downstream_penalty"),
         pl.col("region")
         .replace_strict(region_weights, default=p["allied_weight"], return_dtype=pl.Float64)
         .alias("allied_footprint"),
-        (tags.cast(pl.Float64) * p["gov_tag_weight"] + pl.col("gov_events")).alias("gov_backing"),
-        pl.when(pl.col("risked_tpa") <= 0)
-        .then(pl.lit(0.0))
-        .when(mcap_bn > 0)
-        .then(pl.col("risked_tpa") / mcap_bn)
-        .otherwise(None)
-        .alias("capacity_pipeline"),
+        pl.col("gov_backing").fill_null(0.0),
+        pl.col("setbacks").fill_null(0.0),
+        pl.col("risked_tpa").fill_null(0.0).alias("capacity_pipeline"),
     )

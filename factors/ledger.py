@@ -1,0 +1,288 @@
+"""Event ledgers: the capacity a company can credibly claim, and the government backing it actually receives.
+
+Why a ledger instead of summing events: an event file is a diary, not a balance sheet. The same plant appears once
+per milestone (announced, funded, construction, commissioning), a joint venture appears under each partner, a
+project can be delayed, suspended or cancelled, and a "funding" row may be money the company *spends*. Summing rows
+counts one plant several times and credits headlines, outflows and letters of intent like loans. These helpers fold
+the diary into one row per project (capacity) and keep only backing the company receives from a government (plus the
+setbacks that undo it), so every factor that reads them agrees on what the ledger says.
+
+They are pure polars functions of the point-in-time events (``FactorContext.events``, already cut to what was known
+on the as-of date) and a parameter mapping (the keys are listed on each function); they read no clock and sort
+before every group_by so the answer does not depend on row order. They live beside ``factors/library`` rather than
+in it because that package may hold only factor modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from screener.contract import CAPACITY_STAGES
+
+#: Event kinds that describe a project's capacity: their stage, tonnage, unit, stake, target year and status count.
+CAPACITY_KINDS: tuple[str, ...] = ("capacity", "production_start")
+#: Event kinds that confirm a project is alive (a permit, money or an offtake for it) without changing its tonnage.
+CONFIRMING_KINDS: tuple[str, ...] = ("capacity", "production_start", "permit", "funding", "offtake")
+PRODUCTION = "production"
+_SORT = ["symbol", "_key", "date", "kind", "description"]
+
+
+def _years_since(as_of: date, col: str = "date") -> pl.Expr:
+    """Years (365.25 days) from a date column to ``as_of``: the clock of every decay below."""
+    return (pl.lit(as_of) - pl.col(col)).dt.total_days().cast(pl.Float64) / 365.25
+
+
+def decay(as_of: date, half_life_years: float, col: str = "date") -> pl.Expr:
+    """``0.5 ** (age / half-life)``: news one half-life old counts half, because unconfirmed news goes stale."""
+    return pl.lit(0.5) ** (_years_since(as_of, col) / half_life_years)
+
+
+def project_key() -> pl.Expr:
+    """The project an event belongs to: its ``project`` column, else ``~<unit>|<tonnage>``.
+
+    Why the fallback: event files written before ``project`` existed still restate one plant with the same unit and
+    tonnage at each milestone, so those rows still fold into one project (keyed within the company).
+    """
+    fallback = pl.concat_str(
+        [
+            pl.lit("~"),
+            pl.col("unit").fill_null(""),
+            pl.lit("|"),
+            pl.col("capacity_tpa").cast(pl.String).fill_null(""),
+        ]
+    )
+    return pl.coalesce(pl.col("project"), fallback)
+
+
+def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> pl.DataFrame:
+    """One row per (symbol, project): its latest state on ``as_of`` and its risked NdPr-oxide-equivalent tonnes.
+
+    Keys of ``p``: ``capacity_stage_weights`` (stage -> weight, in stage order), ``capacity_default_stage``,
+    ``unit_to_ndpr`` (unit -> NdPr-oxide-equivalent tonnes per tonne), ``capacity_default_unit``,
+    ``years_to_production`` (stage -> typical years from reaching it to production), ``min_years_to_production``,
+    ``capacity_discount_rate``, ``delayed_discount``, ``slippage_half_life_years``,
+    ``confidence_half_life_years``.
+
+    Why each step:
+
+    * A project counts **once**: its stage is the most advanced one reached, its tonnage, unit, stake and target
+      year the latest stated (a plant restated at commissioning is the same plant as at construction).
+    * It counts the company's **equity share** only, so a 50/50 joint venture is not credited in full twice.
+    * ``production`` (the stage or a ``production_start`` event) counts at full weight, undiscounted and without
+      decay: a running plant needs no confirmation to keep producing.
+    * The **status of the latest** capacity event decides: ``cancelled`` and ``suspended`` count nothing (a later
+      ``active``/``delayed`` event reactivates a suspended project), ``delayed`` is discounted.
+    * Years to production come from the target year; a target year that passed without production is **slippage**,
+      penalised by half per ``slippage_half_life_years`` overdue; with no target year they are the stage's typical
+      years minus the years since the stage was reached, floored (a stage reached long ago is not "3 years away").
+    * **Confidence** halves per ``confidence_half_life_years`` since the project's latest confirming event
+      (capacity, production start, permit, funding or offtake news of the same project).
+
+    Output columns: symbol, project, stage, status, unit, capacity_tpa, equity_share, target_year, confirmed,
+    years_to_production, overdue_years, ndpr_tpa (stake-weighted NdPr-oxide-equivalent tonnes) and risked_tpa.
+    """
+    stages: dict[str, float] = dict(p["capacity_stage_weights"])
+    rank = {s: i for i, s in enumerate(CAPACITY_STAGES)}
+    prod_rank = rank[PRODUCTION]
+    is_cap = pl.col("kind").is_in(list(CAPACITY_KINDS))
+    stage_rank = (
+        pl.when(pl.col("kind") == "production_start")
+        .then(pl.lit(prod_rank))
+        .otherwise(pl.col("stage").replace_strict(rank, default=None, return_dtype=pl.Int64))
+    )
+    ev = (
+        events.filter(pl.col("kind").is_in(list(CONFIRMING_KINDS)))
+        # a confirming event without a project cannot be tied to a plant; capacity rows fall back to unit+tonnage
+        .filter(is_cap | pl.col("project").is_not_null())
+        .with_columns(project_key().alias("_key"), stage_rank.alias("_rank"))
+        .sort(_SORT, nulls_last=True, maintain_order=True)
+    )
+    default_rank = rank[p["capacity_default_stage"]]
+
+    def last_cap(col: str) -> pl.Expr:
+        return pl.col(col).filter(is_cap & pl.col(col).is_not_null()).last()
+
+    grouped = (
+        ev.group_by(["symbol", "_key"], maintain_order=True)
+        .agg(
+            is_cap.any().alias("_has_cap"),
+            pl.col("_rank").filter(is_cap).max().alias("_rank"),
+            last_cap("capacity_tpa").alias("capacity_tpa"),
+            last_cap("unit").alias("unit"),
+            last_cap("equity_share").alias("equity_share"),
+            last_cap("target_year").alias("target_year"),
+            last_cap("status").alias("status"),
+            pl.col("date").max().alias("confirmed"),
+            pl.col("date").filter(is_cap).min().alias("_first"),
+        )
+        .filter(pl.col("_has_cap"))
+    )
+    # the date the most advanced stage was first reached (the first capacity event when no stage is given)
+    reached = (
+        ev.filter(is_cap)
+        .join(grouped.select("symbol", "_key", pl.col("_rank").alias("_max")), on=["symbol", "_key"], how="inner")
+        .filter(pl.col("_rank") == pl.col("_max"))
+        .group_by(["symbol", "_key"], maintain_order=True)
+        .agg(pl.col("date").min().alias("_reached"))
+    )
+    frame = (
+        grouped.drop("_has_cap")
+        .join(reached, on=["symbol", "_key"], how="left", maintain_order="left")
+        .with_columns(
+            pl.col("_rank").fill_null(default_rank),
+            pl.coalesce(pl.col("_reached"), pl.col("_first")).alias("_reached"),
+            pl.col("status").fill_null("active"),
+            pl.col("equity_share").fill_null(1.0),
+            pl.col("unit").fill_null(p["capacity_default_unit"]),
+        )
+        .with_columns(
+            pl.col("_rank").replace_strict(dict(enumerate(CAPACITY_STAGES)), return_dtype=pl.String).alias("stage")
+        )
+    )
+    producing = pl.col("stage") == PRODUCTION
+    typical = pl.col("stage").replace_strict(
+        dict(p["years_to_production"]), default=float(p["min_years_to_production"]), return_dtype=pl.Float64
+    )
+    from_stage = pl.max_horizontal(
+        typical - _years_since(as_of, "_reached"), pl.lit(float(p["min_years_to_production"]))
+    )
+    to_target = (pl.col("target_year") - as_of.year).cast(pl.Float64)
+    years = (
+        pl.when(producing)
+        .then(pl.lit(0.0))
+        .when(pl.col("target_year").is_not_null())
+        .then(to_target.clip(lower_bound=0.0))
+        .otherwise(from_stage)
+    )
+    overdue = (
+        pl.when(producing | pl.col("target_year").is_null())
+        .then(pl.lit(0.0))
+        .otherwise((pl.lit(as_of.year) - pl.col("target_year")).cast(pl.Float64).clip(lower_bound=0.0))
+    )
+    status = (
+        pl.when(pl.col("status").is_in(["cancelled", "suspended"]))
+        .then(pl.lit(0.0))
+        .when(pl.col("status") == "delayed")
+        .then(pl.lit(float(p["delayed_discount"])))
+        .otherwise(pl.lit(1.0))
+    )
+    confidence = (
+        pl.when(producing).then(pl.lit(1.0)).otherwise(decay(as_of, p["confidence_half_life_years"], "confirmed"))
+    )
+    ndpr = (
+        pl.col("capacity_tpa").fill_null(0.0)
+        * pl.col("unit").replace_strict(dict(p["unit_to_ndpr"]), default=0.0, return_dtype=pl.Float64)
+        * pl.col("equity_share")
+    )
+    risked = (
+        pl.col("ndpr_tpa")
+        * pl.col("stage").replace_strict(stages, default=0.0, return_dtype=pl.Float64)
+        * (1.0 + float(p["capacity_discount_rate"])) ** (-pl.col("years_to_production"))
+        * pl.lit(0.5) ** (pl.col("overdue_years") / float(p["slippage_half_life_years"]))
+        * confidence
+        * status
+    )
+    return (
+        frame.with_columns(years.alias("years_to_production"), overdue.alias("overdue_years"), ndpr.alias("ndpr_tpa"))
+        .with_columns(risked.alias("risked_tpa"))
+        .select(
+            "symbol",
+            pl.col("_key").alias("project"),
+            "stage",
+            "status",
+            "unit",
+            "capacity_tpa",
+            "equity_share",
+            "target_year",
+            "confirmed",
+            "years_to_production",
+            "overdue_years",
+            "ndpr_tpa",
+            "risked_tpa",
+        )
+        .sort(["symbol", "project"])
+    )
+
+
+def risked_capacity(ledger: pl.DataFrame) -> pl.DataFrame:
+    """Per company: ``risked_tpa``, the sum of its projects' risked NdPr-oxide-equivalent tonnes."""
+    return (
+        ledger.sort(["symbol", "project"])
+        .group_by("symbol", maintain_order=True)
+        .agg(pl.col("risked_tpa").sum().alias("risked_tpa"))
+    )
+
+
+def government_ledger(
+    events: pl.DataFrame, market_cap: pl.DataFrame, as_of: date, p: Mapping[str, Any]
+) -> pl.DataFrame:
+    """Per company: ``gov_backing``, the sum of weighted, decayed government backing it **receives**.
+
+    Keys of ``p``: ``gov_kinds`` (event kinds that can carry backing), ``gov_binding_weights`` (``binding`` and
+    ``non_binding``), ``gov_unsized_share``, ``gov_size_full``, ``gov_half_life_years``.
+
+    Why: only a government counterparty with ``direction = receives`` is state backing of *this* company; money it
+    pays (an automaker's offtake from a miner) or a private contract is not. A binding loan or contract weighs
+    ``binding``, a letter of interest or an unconfirmed term sheet (``binding`` false or unknown) only
+    ``non_binding``. Size matters relative to the company: an amount of ``gov_size_full`` times market cap or more
+    gets full weight, an unsized or tiny one ``gov_unsized_share`` of it (also when market cap is unknown). Each
+    event halves every ``gov_half_life_years``: backing is re-confirmed by new events or fades.
+
+    ``market_cap`` has columns symbol and market_cap_usd.
+    """
+    w = dict(p["gov_binding_weights"])
+    unsized = float(p["gov_unsized_share"])
+    rel = pl.col("amount_usd") / pl.col("market_cap_usd")
+    size = pl.when(pl.col("market_cap_usd") > 0).then((rel / float(p["gov_size_full"])).clip(0.0, 1.0)).otherwise(None)
+    weight = (
+        pl.when(pl.col("binding").fill_null(False)).then(pl.lit(float(w["binding"]))).otherwise(float(w["non_binding"]))
+        * (unsized + (1.0 - unsized) * size.fill_null(0.0))
+        * decay(as_of, p["gov_half_life_years"])
+    )
+    return (
+        events.filter(
+            pl.col("kind").is_in(list(p["gov_kinds"]))
+            & (pl.col("counterparty_type") == "government").fill_null(False)
+            & (pl.col("direction") == "receives").fill_null(False)
+        )
+        .join(market_cap.select("symbol", "market_cap_usd"), on="symbol", how="left", maintain_order="left")
+        .sort(["symbol", "date", "kind", "description"])
+        .group_by("symbol", maintain_order=True)
+        .agg(weight.sum().alias("gov_backing"))
+    )
+
+
+def setback_ledger(events: pl.DataFrame, as_of: date, half_life_years: float) -> pl.DataFrame:
+    """Per company: ``setbacks``, the sum of its ``setback`` events, each halving every ``half_life_years``.
+
+    Why a separate sum: negative news (a plant in doubt, a list it was left off, a halt) must lower a score; coded as
+    "funding" it used to raise it. Any counterparty counts: a setback hurts whoever reported it.
+    """
+    return (
+        events.filter(pl.col("kind") == "setback")
+        .sort(["symbol", "date", "description"])
+        .group_by("symbol", maintain_order=True)
+        .agg(decay(as_of, half_life_years).sum().alias("setbacks"))
+    )
+
+
+def binding_offtakes(events: pl.DataFrame, as_of: date, kinds: list[str], half_life_years: float) -> pl.DataFrame:
+    """Per company: ``offtake_credit``, the decayed count of binding offtakes (or price floors) it **receives**.
+
+    Why only these: a contract relieves price risk only when someone is bound to buy the company's product (or
+    guarantee its price). A company that pays for an offtake is the buyer; a non-binding letter binds nobody.
+    """
+    return (
+        events.filter(
+            pl.col("kind").is_in(kinds)
+            & (pl.col("direction") == "receives").fill_null(False)
+            & pl.col("binding").fill_null(False)
+        )
+        .sort(["symbol", "date", "description"])
+        .group_by("symbol", maintain_order=True)
+        .agg(decay(as_of, half_life_years).sum().alias("offtake_credit"))
+    )

@@ -1,0 +1,209 @@
+"""factors.ledger: one row per project at its latest stage and stake; government backing only when received."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from factors.inputs import FactorInputs
+from factors.ledger import (
+    binding_offtakes,
+    capacity_ledger,
+    government_ledger,
+    risked_capacity,
+    setback_ledger,
+)
+from factors.registry import get_factor
+from screener.contract import CAPACITY_STAGES
+from tests.builders import AS_OF, companies, company
+
+P = get_factor("localization_premium").params
+
+
+def ev(*rows: dict[str, Any]) -> pl.DataFrame:
+    """Contract-shaped events (defaults applied) from partial rows; every row needs symbol, date and kind."""
+    full = [{"description": f"event {i}", **r} for i, r in enumerate(rows)]
+    frame = pl.DataFrame(full, infer_schema_length=None)
+    return FactorInputs(companies=companies(company("X")), events=frame).events
+
+
+def cap(sym: str = "A", days: int = 30, **kw: Any) -> dict[str, Any]:
+    row = {"symbol": sym, "date": AS_OF - timedelta(days=days), "kind": "capacity", "unit": "ndpr_oxide"}
+    row.update(kw)
+    return row
+
+
+def risked(frame: pl.DataFrame, as_of: date = AS_OF) -> dict[str, float]:
+    return dict(risked_capacity(capacity_ledger(frame, as_of, P)).iter_rows())
+
+
+def test_narva_like_project_counts_once_at_latest_stage() -> None:
+    frame = ev(
+        cap(days=1000, project="narva", stage="construction", capacity_tpa=2000.0, unit="magnet"),
+        cap(days=200, project="narva", stage="commissioning", capacity_tpa=2000.0, unit="magnet", target_year=2026),
+    )
+    ledger = capacity_ledger(frame, AS_OF, P)
+    assert ledger.height == 1
+    r = ledger.row(0, named=True)
+    assert (r["stage"], r["target_year"], r["ndpr_tpa"]) == ("commissioning", 2026, 600.0)
+    conf = 0.5 ** (200 / 365.25 / 2.0)
+    assert math.isclose(r["risked_tpa"], 600.0 * 0.8 * conf, rel_tol=1e-12)
+
+
+def test_old_files_without_project_fold_by_unit_and_tonnage() -> None:
+    frame = ev(
+        cap(days=400, stage="announced", capacity_tpa=1000.0, target_year=2028),
+        cap(days=100, stage="funded", capacity_tpa=1000.0, target_year=2029),
+        cap(days=100, stage="announced", capacity_tpa=500.0, target_year=2029),
+    )
+    ledger = capacity_ledger(frame, AS_OF, P)
+    assert ledger.height == 2
+    assert ledger.filter(pl.col("capacity_tpa") == 1000.0)["stage"].item() == "funded"
+
+
+def test_joint_venture_is_credited_by_equity_share() -> None:
+    full = risked(ev(cap(project="jv", stage="funded", capacity_tpa=3000.0, target_year=2028)))["A"]
+    half = risked(ev(cap(project="jv", stage="funded", capacity_tpa=3000.0, target_year=2028, equity_share=0.5)))["A"]
+    assert math.isclose(half, full / 2, rel_tol=1e-12)
+
+
+def test_production_start_counts_in_full_without_decay() -> None:
+    frame = ev(
+        cap(days=2000, project="p", stage="construction", capacity_tpa=1000.0, target_year=2021),
+        {"symbol": "A", "date": AS_OF - timedelta(days=1500), "kind": "production_start", "project": "p"},
+    )
+    r = capacity_ledger(frame, AS_OF, P).row(0, named=True)
+    assert (r["stage"], r["overdue_years"], r["risked_tpa"]) == ("production", 0.0, 1000.0)
+
+
+def test_cancelled_and_suspended_count_nothing_until_reactivated() -> None:
+    base = cap(days=300, project="p", stage="construction", capacity_tpa=1000.0, target_year=2027)
+    assert risked(ev(base, cap(days=100, project="p", status="cancelled")))["A"] == 0.0
+    assert risked(ev(base, cap(days=100, project="p", status="suspended")))["A"] == 0.0
+    revived = risked(ev(base, cap(days=100, project="p", status="suspended"), cap(days=50, project="p")))["A"]
+    delayed = risked(
+        ev(base, cap(days=100, project="p", status="suspended"), cap(days=50, project="p", status="delayed"))
+    )
+    assert revived > 0 and math.isclose(delayed["A"], revived * P["delayed_discount"], rel_tol=1e-12)
+
+
+def test_missing_target_year_is_judged_from_stage_and_age() -> None:
+    frame = ev(
+        cap("A", days=0, project="a", stage="announced", capacity_tpa=100.0),
+        cap("B", days=0, project="b", stage="construction", capacity_tpa=100.0),
+        cap("C", days=730, project="c", stage="announced", capacity_tpa=100.0),
+        cap("D", days=round(10 * 365.25), project="d", stage="announced", capacity_tpa=100.0),
+    )
+    years = dict(capacity_ledger(frame, AS_OF, P).select("symbol", "years_to_production").iter_rows())
+    assert years["A"] == 5.0 and years["B"] == 2.0
+    assert math.isclose(years["C"], 5.0 - 730 / 365.25, rel_tol=1e-12)
+    assert years["D"] == P["min_years_to_production"]
+
+
+def test_slipped_target_year_is_penalised() -> None:
+    # announced in 2022 for 2023, never built, as of 2026: three years overdue and four years unconfirmed
+    slipped = cap("OLD", project="o", stage="announced", capacity_tpa=1000.0, target_year=2023)
+    slipped["date"] = date(2022, 3, 1)
+    fresh = cap("NEW", days=30, project="n", stage="announced", capacity_tpa=1000.0, target_year=2027)
+    out = capacity_ledger(ev(slipped, fresh), AS_OF, P)
+    o = out.filter(pl.col("symbol") == "OLD").row(0, named=True)
+    assert o["overdue_years"] == 3.0
+    want = 100.0 * 0.5 ** (3 / 1.0) * 0.5 ** ((AS_OF - date(2022, 3, 1)).days / 365.25 / 2.0)
+    assert math.isclose(o["risked_tpa"], want, rel_tol=1e-12)
+    assert o["risked_tpa"] < out.filter(pl.col("symbol") == "NEW")["risked_tpa"].item()
+
+
+def test_units_convert_to_ndpr_oxide_equivalent() -> None:
+    rows = [cap(u, project=u, stage="production", capacity_tpa=1000.0, unit=u) for u in P["unit_to_ndpr"]]
+    got = dict(capacity_ledger(ev(*rows), AS_OF, P).select("symbol", "ndpr_tpa").iter_rows())
+    assert got == {u: 1000.0 * f for u, f in P["unit_to_ndpr"].items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shares=st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+    stages=st.tuples(st.sampled_from(CAPACITY_STAGES), st.sampled_from(CAPACITY_STAGES)),
+    target=st.one_of(st.none(), st.integers(2020, 2032)),
+    days=st.integers(0, 3000),
+)
+def test_capacity_is_monotone_in_equity_share_and_stage(
+    shares: tuple[float, float], stages: tuple[str, str], target: int | None, days: int
+) -> None:
+    lo_share, hi_share = sorted(shares)
+    lo_stage, hi_stage = sorted(stages, key=CAPACITY_STAGES.index)
+
+    def one(share: float, stage: str) -> float:
+        row = cap(days=days, project="p", stage=stage, capacity_tpa=1000.0, equity_share=share, target_year=target)
+        return risked(ev(row))["A"]
+
+    assert one(lo_share, hi_stage) <= one(hi_share, hi_stage) + 1e-12
+    assert one(hi_share, lo_stage) <= one(hi_share, hi_stage) + 1e-12
+
+
+# -- government ledger ---------------------------------------------------------------------------------------------
+MCAP = pl.DataFrame({"symbol": ["A", "B"], "market_cap_usd": [1e9, 1e9]})
+
+
+def gov(sym: str = "A", days: int = 0, **kw: Any) -> dict[str, Any]:
+    row = {
+        "symbol": sym,
+        "date": AS_OF - timedelta(days=days),
+        "kind": "funding",
+        "counterparty_type": "government",
+        "direction": "receives",
+        "binding": True,
+    }
+    row.update(kw)
+    return row
+
+
+def backing(*rows: dict[str, Any]) -> float:
+    out = dict(government_ledger(ev(*rows), MCAP, AS_OF, P).iter_rows())
+    return out.get("A", 0.0)
+
+
+def test_government_backing_hand_computed() -> None:
+    got = backing(gov(days=round(365.25), amount_usd=1e8), gov(binding=False, amount_usd=5e8))
+    loan = 1.0 * (0.5 + 0.5 * (0.1 / 0.25)) * 0.5 ** (round(365.25) / 365.25 / 2.0)
+    letter = 0.2 * (0.5 + 0.5 * 1.0)
+    assert math.isclose(got, loan + letter, rel_tol=1e-12)
+
+
+def test_non_binding_letter_counts_less_than_binding_loan() -> None:
+    assert backing(gov(binding=False, amount_usd=1e8)) < backing(gov(binding=True, amount_usd=1e8))
+    assert backing(gov(binding=None, amount_usd=1e8)) == backing(gov(binding=False, amount_usd=1e8))
+
+
+def test_paying_or_private_counterparty_is_no_backing() -> None:
+    assert backing(gov(direction="pays", amount_usd=1e9)) == 0.0
+    assert backing(gov(counterparty_type="private", amount_usd=1e9)) == 0.0
+    assert backing(gov(direction=None)) == 0.0
+
+
+def test_bigger_backing_relative_to_market_cap_counts_more() -> None:
+    assert backing(gov(amount_usd=1e7)) < backing(gov(amount_usd=2.5e8)) == backing(gov(amount_usd=5e9))
+
+
+def test_setbacks_decay_with_age() -> None:
+    frame = ev(
+        {"symbol": "A", "date": AS_OF, "kind": "setback"},
+        {"symbol": "A", "date": AS_OF - timedelta(days=round(2 * 365.25)), "kind": "setback"},
+        {"symbol": "B", "date": AS_OF, "kind": "funding"},
+    )
+    got = dict(setback_ledger(frame, AS_OF, 2.0).iter_rows())
+    assert list(got) == ["A"] and math.isclose(got["A"], 1 + 0.5 ** (730 / 365.25 / 2), rel_tol=1e-12)
+
+
+def test_binding_offtakes_need_receives_and_binding() -> None:
+    frame = ev(
+        {"symbol": "A", "date": AS_OF, "kind": "offtake", "direction": "receives", "binding": True},
+        {"symbol": "B", "date": AS_OF, "kind": "offtake", "direction": "pays", "binding": True},
+        {"symbol": "C", "date": AS_OF, "kind": "offtake", "direction": "receives", "binding": False},
+        {"symbol": "D", "date": AS_OF, "kind": "offtake"},
+    )
+    assert dict(binding_offtakes(frame, AS_OF, ["offtake"], 3.0).iter_rows()) == {"A": 1.0}
