@@ -16,6 +16,7 @@ ENB_LATE_Q = date(2026, 5, 31)
 COMPANIES = [
     {
         "symbol": "ENB",
+        "exposure": 0.95,
         "name": "Enabler Magnetics",
         "country": "US",
         "currency": "USD",
@@ -28,6 +29,7 @@ COMPANIES = [
     },
     {
         "symbol": "MIN.AX",
+        "exposure": 1.0,
         "name": "Outback Miner",
         "country": "AU",
         "currency": "AUD",
@@ -40,6 +42,7 @@ COMPANIES = [
     },
     {
         "symbol": "DWN.T",
+        "exposure": 0.01,
         "name": "Downstream Motors",
         "country": "JP",
         "currency": "JPY",
@@ -52,6 +55,7 @@ COMPANIES = [
     },
     {
         "symbol": "PRC.L",
+        "exposure": 0.8,
         "name": "Pence Processing",
         "country": "GB",
         "currency": "GBp",

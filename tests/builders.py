@@ -198,7 +198,8 @@ def full_company(
     n_q: int = 16,
     **company_kw: Any,
 ) -> tuple[dict[str, Any], pl.DataFrame, pl.DataFrame]:
-    """A company with 16 quarters of statements and 300 days of prices (all in ``currency``)."""
+    """A company with 16 quarters of statements and 300 days of prices (all in ``currency``), its exposure stated."""
+    company_kw.setdefault("exposure", 1.0)
     comp = company(symbol, currency=company_kw.pop("listing_currency", currency), **company_kw)
     fund = quarterly(
         symbol,

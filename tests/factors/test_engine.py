@@ -80,7 +80,7 @@ def test_partial_data_gives_partial_completeness() -> None:
     out = compute_scores(inputs([company("A")], prices=[daily("A")]), AS_OF)
     a = row(out, "A")
     assert 0.0 < a["data_completeness"] < 1.0
-    assert a["data_completeness"] == pytest.approx(3 / 14)  # price, price history, volume of 14 counted inputs
+    assert a["data_completeness"] == pytest.approx(3 / 15)  # price, price history, volume of 15 counted inputs
 
 
 def test_demo_rows_are_marked() -> None:
