@@ -51,6 +51,7 @@ from factors.inputs import (
     load_inputs,
 )
 from factors.registry import FACTORS, FactorSpec
+from screener.contract import KINDS
 
 if TYPE_CHECKING:
     from screener.store import Store
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["compute_scores", "filled_values", "inputs_fingerprint", "load_inputs", "score_columns", "scores_for"]
 
 #: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
-METHODOLOGY_VERSION = "3"
+METHODOLOGY_VERSION = "4"
 
 _POLICY_FLAG = {"neutral": "neutral", "worst": "worst", "impute_peers": "imputed"}
 _BASE_FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals", "halted", *FIELD_FLAGS)
@@ -326,16 +327,17 @@ def methodology_fingerprint() -> dict[str, Any]:
 
 
 #: Per table: the columns whose content decides the scores (hashed, order-free, in the store).
+#: The columns whose stored values a score set depends on, per table: every contract column of every kind (read
+#: from the contract, so a new column can never be left out), the tags, and the dated histories that decide what a
+#: back-dated score reads (tags and stage/exposure as of a date).
 _FINGERPRINT_SQL = {
-    "companies": "symbol, name, country, currency, segment, stage, gov_backing, provider",
+    **{
+        kind: ", ".join([*(c for c in spec.names if not (kind == "companies" and c == "roles")), "provider"])
+        for kind, spec in KINDS.items()
+    },
     "role_tags": "symbol, role",
-    "fundamentals": "symbol, period_end, period, currency, revenue, operating_income, net_income, "
-    "operating_cash_flow, capital_expenditure, free_cash_flow, cash, total_debt, total_equity, inventory, "
-    "shares_outstanding, provider",
-    "prices": "symbol, date, close, volume, provider",
-    "fx": "currency, date, usd_per_unit, provider",
-    "events": "symbol, date, kind, description, stage, capacity_tpa, target_year, amount_usd, provider",
-    "splits": "symbol, date, ratio, provider",
+    "role_tag_history": "symbol, role, action, effective_on",
+    "company_history": "symbol, field, old_value, new_value, effective_on",
     "share_history": "symbol, date, shares, provider",
 }
 

@@ -46,3 +46,22 @@ def test_scoring_from_a_store_reads_the_tags_in_force_on_the_date(store) -> None
     store.change_tags("TDK", add=["downstream_user"], source="x", actor="user", effective=date(2026, 1, 1))
     assert load_inputs(store, date(2025, 12, 31)).companies["roles"].to_list() == ["magnet_maker"]
     assert load_inputs(store, date(2026, 1, 1)).companies["roles"].to_list() == ["magnet_maker;downstream_user"]
+
+
+def test_every_ledger_column_and_dated_history_invalidates_stored_scores(store) -> None:
+    from factors.engine import inputs_fingerprint
+
+    company_row = {"symbol": "A", "name": "A", "country": "US", "currency": "USD", "roles": "processor"}
+    store.upsert(
+        "companies", pl.DataFrame([company_row | {"stage": "developer"}]), "file", loaded_at=datetime(2025, 1, 2)
+    )
+    loan = {"symbol": "A", "date": date(2025, 6, 1), "kind": "funding", "description": "loan"}
+    store.upsert("events", pl.DataFrame([loan | {"binding": False}]), "file")
+    seen = {inputs_fingerprint(store, AS_OF)}
+    store.upsert("events", pl.DataFrame([loan | {"binding": True}]), "file")  # a letter became a binding loan
+    seen.add(inputs_fingerprint(store, AS_OF))
+    store.upsert("companies", pl.DataFrame([company_row | {"stage": "developer", "exposure": 0.9}]), "file")
+    seen.add(inputs_fingerprint(store, AS_OF))
+    store.change_tags("A", add=["recycler"], source="x", actor="user", effective=date(2025, 1, 1))
+    seen.add(inputs_fingerprint(store, AS_OF))
+    assert len(seen) == 4
