@@ -255,7 +255,15 @@ PUBLIC_FACTORS: dict[str, str] = {
     "liquidity": "higher_is_better",
 }
 COMPONENTS: dict[str, tuple[str, ...]] = {
-    "localization_premium": ("role_exposure", "allied_footprint", "gov_backing", "capacity_pipeline"),
+    "localization_premium": (
+        "role_exposure",
+        "exposure",
+        "downstream_penalty",
+        "allied_footprint",
+        "gov_backing",
+        "setbacks",
+        "capacity_pipeline",
+    ),
     "dilution_risk": (
         "share_growth_1y",
         "share_growth_3y",
