@@ -96,6 +96,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "currency",
     "gov_backing",
     "exposure",
+    "government_backing",
 )
 
 #: Fields whose value can be older than the staleness limit even when newer rows of other fields exist; each gets
@@ -893,6 +894,36 @@ def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.Da
     )
 
 
+def government_backing_view(events: pl.DataFrame) -> pl.DataFrame:
+    """Per company, the government backing it had received by the date, as text: each government counterparty
+    once, in the order first met, marked ``(non-binding)`` when none of its commitments was binding.
+
+    Why a view and not an input: the ``gov_backing`` tags on a company carry no date, direction or size, so no score
+    reads them (the government ledger reads the events). This column says in words what the ledger counted, as of
+    the scored date, for the list, the card and the workbook. ``events`` are those known on the date.
+    """
+    gov = events.filter(
+        (pl.col("counterparty_type") == "government").fill_null(False)
+        & (pl.col("direction") == "receives").fill_null(False)
+        & pl.col("counterparty").is_not_null()
+    )
+    per_party = (
+        gov.sort(["symbol", "date", "kind", "description"])
+        .group_by(["symbol", "counterparty"], maintain_order=True)
+        .agg(pl.col("binding").fill_null(False).any().alias("_binding"), pl.col("date").min().alias("_first"))
+        .sort(["symbol", "_first", "counterparty"])
+        .with_columns(
+            pl.when(pl.col("_binding"))
+            .then(pl.col("counterparty"))
+            .otherwise(pl.col("counterparty") + " (non-binding)")
+            .alias("_text")
+        )
+    )
+    return per_party.group_by("symbol", maintain_order=True).agg(
+        pl.col("_text").str.join("; ").alias("government_backing")
+    )
+
+
 def listed_on(as_of: date) -> pl.Expr:
     """Whether a company was listed on ``as_of``: from ``listed_from`` (unknown: always) to before ``delisted_on``.
 
@@ -952,6 +983,7 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
         .join(shares_now, on="symbol", how="left")
         .join(split_demo, on="symbol", how="left")
         .join(ev_demo, on="symbol", how="left")
+        .join(government_backing_view(events), on="symbol", how="left")
         .with_columns(
             pl.when(use_history)
             .then(pl.col("_sh_shares"))

@@ -65,3 +65,30 @@ def test_every_ledger_column_and_dated_history_invalidates_stored_scores(store) 
     store.change_tags("A", add=["recycler"], source="x", actor="user", effective=date(2025, 1, 1))
     seen.add(inputs_fingerprint(store, AS_OF))
     assert len(seen) == 4
+
+
+def test_the_backing_view_names_what_the_company_received_by_the_date() -> None:
+    def gov(day: date, party: str, *, direction: str = "receives", binding: bool | None = True, kind: str = "funding"):
+        return {
+            "symbol": "A",
+            "date": day,
+            "kind": kind,
+            "counterparty": party,
+            "counterparty_type": "government",
+            "direction": direction,
+            "binding": binding,
+            "description": f"{party} {day}",
+        }
+
+    ev = events(
+        gov(AS_OF - timedelta(days=400), "EXIM", binding=False),
+        gov(AS_OF - timedelta(days=100), "US Department of Defense"),
+        gov(AS_OF - timedelta(days=50), "JOGMEC", direction="pays"),  # money it pays is not backing
+        gov(AS_OF + timedelta(days=10), "KEXIM"),  # not yet known
+    )
+    comps = [company("A"), company("B")]
+    base = build_context(inputs(comps, prices=[daily("A", close=10.0)], events_=ev), AS_OF).base
+    view = dict(base.select("symbol", "government_backing").iter_rows())
+    assert view == {"A": "EXIM (non-binding); US Department of Defense", "B": None}
+    earlier = build_context(inputs(comps, events_=ev), AS_OF - timedelta(days=200)).base
+    assert dict(earlier.select("symbol", "government_backing").iter_rows())["A"] == "EXIM (non-binding)"
