@@ -238,6 +238,15 @@ def universe_checks(
                 _minimum("data_completeness", "data completeness", u.min_data_completeness, _pct_text),
             )
         )
+    if u.min_exposure is not None:
+        known = pl.col("exposure") if "exposure" in columns else pl.lit(None, dtype=pl.Float64)
+        out.append(
+            (
+                f"rare-earth exposure below {u.min_exposure:.0%}",
+                known.is_null() | (known >= u.min_exposure),
+                _minimum("exposure", "rare-earth exposure", u.min_exposure, _pct_text),
+            )
+        )
     if u.where is not None:
         out.append((f"universe.where: {u.where.text}", u.where.expr, _condition("universe.where: ", u.where)))
     for label, cond in extra:

@@ -65,6 +65,10 @@ class Universe:
     min_market_cap_usd: float | None = None
     min_liquidity_usd: float | None = None
     min_data_completeness: float | None = None
+    #: The smallest share of the business in the rare-earth chain a member may have. Unknown exposure passes (the
+    #: row is flagged by the localization factor's missing-value policy), so a universe without the column still
+    #: ranks.
+    min_exposure: float | None = None
     where: Compiled | None = None
 
 
@@ -372,6 +376,7 @@ UNIVERSE_KEYS = (
     "min_market_cap_usd",
     "min_liquidity_usd",
     "min_data_completeness",
+    "min_exposure",
     "where",
 )
 
@@ -474,6 +479,9 @@ def _universe(ck: _Checker, u: Mapping[str, Any]) -> Universe:
             ck.number(u["min_data_completeness"], p + "min_data_completeness", minimum=0, maximum=1)
             if "min_data_completeness" in u
             else None
+        ),
+        min_exposure=(
+            ck.number(u["min_exposure"], p + "min_exposure", minimum=0, maximum=1) if "min_exposure" in u else None
         ),
         where=ck.condition(u["where"], p + "where") if "where" in u else None,
     )

@@ -304,6 +304,20 @@ SCORE_DEFAULTS: dict[str, Any] = {
 }
 
 
+_SCORE_TEXT = (
+    "symbol",
+    "name",
+    "country",
+    "region",
+    "roles",
+    "stage",
+    "segment",
+    "currency",
+    "gov_backing",
+    "government_backing",
+)
+
+
 def score_frame(rows: list[dict[str, Any]], as_of: date = MARKET_END) -> pl.DataFrame:
     """A score frame with every schema column, sorted by symbol, from partial rows made by ``company``.
 
@@ -318,10 +332,8 @@ def score_frame(rows: list[dict[str, Any]], as_of: date = MARKET_END) -> pl.Data
     for r in rows:
         r = {**SCORE_DEFAULTS, **r}
         r.setdefault("region", region_of(r["country"]))
-        out: dict[str, Any] = {
-            k: r.get(k)
-            for k in ("symbol", "name", "country", "region", "roles", "stage", "segment", "currency", "gov_backing")
-        }
+        out: dict[str, Any] = {k: r.get(k) for k in _SCORE_TEXT}
+        out["exposure"] = None if r.get("exposure") is None else float(r["exposure"])
         out["as_of"] = as_of
         out["demo"] = bool(r.get("demo", False))
         for f in PUBLIC_FACTORS:
@@ -337,10 +349,8 @@ def score_frame(rows: list[dict[str, Any]], as_of: date = MARKET_END) -> pl.Data
         out["data_completeness"] = float(r.get("data_completeness", 1.0))
         out["flags"] = sorted(r.get("flags") or [])
         full.append(out)
-    schema: dict[str, Any] = {
-        k: pl.String
-        for k in ("symbol", "name", "country", "region", "roles", "stage", "segment", "currency", "gov_backing")
-    }
+    schema: dict[str, Any] = {k: pl.String for k in _SCORE_TEXT}
+    schema["exposure"] = pl.Float64
     schema["as_of"] = pl.Date
     schema["demo"] = pl.Boolean
     for f in PUBLIC_FACTORS:

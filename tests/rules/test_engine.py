@@ -611,3 +611,18 @@ def test_percentiles_over_every_scored_company() -> None:
     assert eligible["balance_sheet_pct"].to_list() == [1.0, 0.0]  # the weaker survivor reads 0.00
     assert scored["balance_sheet_pct"].to_list() == pytest.approx([1.0, 2 / 3])
     assert "over every scored company" in dict(plan(rules_from(base.format(o="scored"))))["percentiles"]
+
+
+def test_min_exposure_keeps_the_pure_play_and_drops_the_conglomerate_but_not_the_unknown() -> None:
+    text = SIMPLE.format(n=3, m=3).replace("[weights]", "[universe]\nmin_exposure = 0.1\n\n[weights]", 1)
+    sf = score_frame(
+        [
+            company("PURE", exposure=0.9),
+            company("CONG", exposure=0.05),  # a twin of PURE but for its exposure
+            company("UNKN"),  # unknown exposure passes: the localization factor flags it
+        ]
+    )
+    result = rank(sf, rules_from(text))
+    assert set(result.members["symbol"]) == {"PURE", "UNKN"}
+    why = dict(result.table.select("symbol", "why_out").iter_rows())
+    assert why["CONG"] == "rare-earth exposure 5% below 10%"
