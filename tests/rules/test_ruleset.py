@@ -344,3 +344,23 @@ def test_no_bundled_set_gates_dilution_on_a_percentile() -> None:
     for name in BUNDLED:
         for g in load(name).gates:
             assert "dilution_risk_pct" not in g.condition.names, (name, g.name)
+
+
+def test_survivors_ask_for_two_years_of_runway_where_the_weekly_list_asks_for_one() -> None:
+    rows = _gate_universe(1.5)
+    assert _status(rows)[0] == "in"
+    status, why = _status(rows, "balance-sheet-survivors")
+    assert status == "gated" and "runway_over_two_years" in why, why
+    assert _status(_gate_universe(2.5), "balance-sheet-survivors")[0] == "in"
+
+
+def test_squeeze_list_leaves_out_names_that_already_collapsed() -> None:
+    from tests.builders import company
+
+    def fate(drawdown: float) -> str:
+        rows = [company(f"U{i}", roles="downstream_user", segment="ev_auto") for i in range(4)]
+        rows.append(company("X", roles="downstream_user", segment="ev_auto", **{"pullback.drawdown_52w": drawdown}))
+        return _status(rows, "downstream-squeeze")[0]
+
+    assert fate(0.05) == "in" and fate(0.69) == "in"
+    assert fate(0.80) == "gated"  # the squeeze is priced; the tent would otherwise rank it with names near their high
