@@ -37,6 +37,14 @@ DECIMAL = "0.00"
 SCORE = "0.000"
 INTEGER = "0"
 COUNT = "#,##0"
+#: Months until a raise is needed (the funding-gap forecast): one decimal and the unit, so it is not read as a count.
+MONTHS = '0.0" mo"'
+#: The funding-gap forecast's columns (``dilution_risk`` components), on the Factors sheet whatever the rule set.
+FUNDING_COLUMNS = (
+    "dilution_risk.months_to_raise",
+    "dilution_risk.funding_gap_usd",
+    "dilution_risk.remaining_capex_usd",
+)
 #: Columns that count things (factor columns declare their own kind, see ``factor_formats``).
 COUNT_COLUMNS = frozenset({"rank", "candidate_rank", "rank_from", "rank_to", "run_id"})
 #: The Excel format of each number kind a factor declares for its columns (``formats`` in its registration).
@@ -92,6 +100,8 @@ def number_format(name: str, dtype: pl.DataType, declared: Mapping[str, str] | N
     in the General format (which shows 0.123456789 or 1.23457E+11). A factor's column takes the format of the
     kind its factor declares (``declared``: default ``factor_formats()``); other columns follow their name."""
     declared = factor_formats() if declared is None else declared
+    if name.endswith("months_to_raise"):
+        return MONTHS
     if name in declared:
         return declared[name]
     if name == "price_usd":
@@ -166,6 +176,8 @@ def _factors_frame(run: Run) -> pl.DataFrame:
     for f in run.factors:
         cols += [c for c in (f, f"{f}_pct") if c in t.columns]
         cols += [c for c in t.columns if c.startswith(f"{f}.")]
+    # the months to a raise are read on every list, including one that does not weight dilution risk
+    cols += [c for c in FUNDING_COLUMNS if c in t.columns and c not in cols]
     cols += [c for c in (*FIELD_COLUMNS, "data_completeness", "flags", "demo") if c in t.columns]
     return t.select(cols).sort("symbol")
 

@@ -323,6 +323,34 @@ def _factors(row: dict[str, Any], filled: dict[str, Any]) -> tuple[pl.DataFrame,
     return frame, {"values": obj, **extras}
 
 
+def funding_line(row: dict[str, Any]) -> dict[str, Any]:
+    """The funding-gap forecast of a score row, in numbers and one sentence (``months_to_raise`` and the gap are
+    ``dilution_risk`` components; METHODOLOGY.md, "Funding gap").
+
+    Why a sentence of its own: the months are the one number of the card a reader acts on, and their two special
+    values must not be misread: the cap means no raise is needed within the horizon, null means unknown (no cash or
+    cash-flow figure), and neither is zero."""
+    from factors.library.dilution_risk import months_cap
+    from factors.registry import FACTORS
+
+    spec = FACTORS.get("dilution_risk")
+    cols = ("remaining_capex_usd", "funding_gap_usd", "months_to_raise")
+    values = {c: row.get(f"dilution_risk.{c}") for c in cols}
+    months, gap, capex = (values[c] for c in ("months_to_raise", "funding_gap_usd", "remaining_capex_usd"))
+    cap = months_cap(spec.params) if spec is not None and hasattr(spec, "params") else None
+    if months is None:
+        status, text = "unknown", "months to raise: unknown (no cash or cash-flow figure)"
+    elif cap is not None and months >= cap:
+        status, text = "not_needed", f"months to raise: none needed within {cap / 12:.0f} years"
+    else:
+        status, text = "needed", f"months to raise: {months:.1f}"
+    if gap is not None:
+        side = "short of" if gap > 0 else "within"
+        text += f"; open projects' capex USD {(capex or 0.0) / 1e6:,.1f}m, {side} cash + binding funding by USD "
+        text += f"{abs(gap) / 1e6:,.1f}m"
+    return {**values, "raise_status": status, "text": text}
+
+
 def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_json: bool = False) -> CompanyCard:
     """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``."""
     from factors.engine import filled_values, rests_on_demo, scores_for
@@ -335,6 +363,7 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
     row = scores.filter(pl.col("symbol") == sym).row(0, named=True)
     filled = filled_values(scores).filter(pl.col("symbol") == sym).row(0, named=True)
     factor_frame, factor_obj = _factors(row, filled)
+    factor_obj["funding"] = funding_line(row)
     fundamentals = _fundamental_rows(store, sym, day)
     identity_frame = pl.DataFrame(
         {"field": list(identity), "value": ["" if v is None else str(v) for v in identity.values()]}
@@ -377,6 +406,9 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> Non
             continue
         out.write("\n")
         render(frame, "table", out, title=title)
+    funding = card.factors.get("funding")
+    if funding:
+        out.write(f"\n{funding['text']}\n")
     completeness = card.factors.get("data_completeness")
     flags = card.factors.get("flags") or []
     mcap = card.factors.get("market_cap_usd")

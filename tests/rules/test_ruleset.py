@@ -266,3 +266,101 @@ def test_a_user_file_cannot_take_a_bundled_sets_name(tmp_path: Path) -> None:
     (user / "mydefault.toml").write_text(BASE.replace('"t"', '"default"'))
     with pytest.raises(RuleSetError, match=r"mydefault\.toml: name: 'default' is the name of the bundled rule set"):
         load("mydefault")
+
+
+# -- the bundled dilution gates are absolute -----------------------------------------------------------------------
+FUNDING = ("remaining_capex_usd", "funding_gap_usd", "months_to_raise")
+
+
+def _scored(rows: list[dict]) -> object:
+    """A score frame of ``rows`` with the funding-forecast components (the builder's frame predates them)."""
+    import polars as pl
+
+    from tests.builders import score_frame
+
+    frame = score_frame(rows)
+    return frame.with_columns(
+        [
+            pl.Series(
+                f"dilution_risk.{c}",
+                [r.get(f"dilution_risk.{c}") for r in sorted(rows, key=lambda r: r["symbol"])],
+                dtype=pl.Float64,
+            )
+            for c in FUNDING
+        ]
+    )
+
+
+def _gate_universe(runway: float, others_runway: float = 8.0, **extra: float) -> list[dict]:
+    from tests.builders import company
+
+    rows = [
+        company(f"P{i:02d}", localization_premium=0.5, **{"dilution_risk.cash_runway_years": others_runway})
+        for i in range(19)
+    ]
+    values = {"dilution_risk.cash_runway_years": runway, **{f"dilution_risk.{k}": v for k, v in extra.items()}}
+    rows.append(company("X", localization_premium=0.5, dilution_risk=0.9, **values))
+    return rows
+
+
+def _status(rows: list[dict], name: str = "default") -> tuple[str, str | None]:
+    """X's fate: "gated" or "in" (a member or a candidate: it passed every gate), and why it is out."""
+    from rules.engine import rank
+
+    t = rank(_scored(rows), load(name)).table
+    r = t.filter(t["symbol"] == "X").row(0, named=True)
+    return ("gated" if r["status"] == "gated" else "in"), r["why_out"]
+
+
+def test_default_keeps_two_years_of_runway_even_when_everyone_else_is_better() -> None:
+    # X has the worst dilution risk and the shortest runway of twenty names, yet two years is not a raise this year
+    status, why = _status(_gate_universe(2.0))
+    assert status == "in", why
+
+
+def test_default_drops_six_months_of_runway_whoever_else_is_in_the_universe() -> None:
+    for others in (0.1, 8.0):  # the verdict does not depend on the others
+        status, why = _status(_gate_universe(0.5, others_runway=others))
+        assert status == "gated" and "runway_over_a_year" in why, why
+
+
+def test_default_gates_share_growth_and_the_funding_gap_in_absolutes() -> None:
+    assert _status(_gate_universe(3.0, share_growth_1y=0.30))[0] == "gated"
+    assert _status(_gate_universe(3.0, share_growth_1y=0.20))[0] == "in"
+    status, why = _status(_gate_universe(3.0, funding_gap_usd=5e7))
+    assert status == "gated" and "build_out_funded" in why
+    assert _status(_gate_universe(3.0, funding_gap_usd=-5e7))[0] == "in"
+
+
+def test_unknown_runway_passes_the_gate_explicitly() -> None:
+    rows = _gate_universe(2.0)
+    rows[-1]["dilution_risk.cash_runway_years"] = None
+    assert _status(rows)[0] == "in"
+    gate = next(g for g in load("default").gates if g.name == "runway_over_a_year")
+    assert "is null" in gate.condition.text  # the pass is written in the rule, not an accident of missing values
+
+
+def test_no_bundled_set_gates_dilution_on_a_percentile() -> None:
+    for name in BUNDLED:
+        for g in load(name).gates:
+            assert "dilution_risk_pct" not in g.condition.names, (name, g.name)
+
+
+def test_survivors_ask_for_two_years_of_runway_where_the_weekly_list_asks_for_one() -> None:
+    rows = _gate_universe(1.5)
+    assert _status(rows)[0] == "in"
+    status, why = _status(rows, "balance-sheet-survivors")
+    assert status == "gated" and "runway_over_two_years" in why, why
+    assert _status(_gate_universe(2.5), "balance-sheet-survivors")[0] == "in"
+
+
+def test_squeeze_list_leaves_out_names_that_already_collapsed() -> None:
+    from tests.builders import company
+
+    def fate(drawdown: float) -> str:
+        rows = [company(f"U{i}", roles="downstream_user", segment="ev_auto") for i in range(4)]
+        rows.append(company("X", roles="downstream_user", segment="ev_auto", **{"pullback.drawdown_52w": drawdown}))
+        return _status(rows, "downstream-squeeze")[0]
+
+    assert fate(0.05) == "in" and fate(0.69) == "in"
+    assert fate(0.80) == "gated"  # the squeeze is priced; the tent would otherwise rank it with names near their high

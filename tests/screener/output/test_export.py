@@ -311,3 +311,39 @@ def test_empty_changes_sheet_has_no_filter_over_nothing(db_path: Path, tmp_path:
     changes = wb["Changes"]
     assert changes.max_row == 1 and changes.auto_filter.ref is None
     assert wb["Watchlist"].auto_filter.ref is not None
+
+
+def test_factors_sheet_has_the_months_to_raise_with_a_months_format(db_path: Path, tmp_path: Path) -> None:
+    from screener.output.export import MONTHS
+
+    months = {"AAA": 7.5, "BBB": 120.0, "CCC": None}
+    rows = [company(s, localization_premium=0.3 + 0.1 * i) for i, s in enumerate(months)]
+    scores = score_frame(rows, MARKET_END).with_columns(  # the builder's frame predates the forecast components
+        pl.Series("dilution_risk.months_to_raise", list(months.values()), dtype=pl.Float64),
+        pl.Series("dilution_risk.funding_gap_usd", [2e7, -5e7, None], dtype=pl.Float64),
+        pl.Series("dilution_risk.remaining_capex_usd", [1e8, 0.0, 0.0], dtype=pl.Float64),
+    )
+    with Store(db_path) as st:
+        st.upsert(
+            "companies",
+            pl.DataFrame(
+                {
+                    "symbol": list(months),
+                    "name": ["A", "B", "C"],
+                    "country": ["US"] * 3,
+                    "currency": ["USD"] * 3,
+                    "roles": ["processor"] * 3,
+                    "stage": ["producer"] * 3,
+                }
+            ),
+            provider="file",
+        )
+        run_weekly(st, "downstream-squeeze", MARKET_END, scores=scores)  # a set that does not weight dilution risk
+        export_run(st, tmp_path / "m.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "m.xlsx")["Factors"]
+    header = [c.value for c in ws[1]]
+    col = header.index("dilution_risk.months_to_raise") + 1
+    got = {ws.cell(r, 1).value: ws.cell(r, col) for r in range(2, ws.max_row + 1)}
+    assert got["AAA"].value == 7.5 and got["AAA"].number_format == MONTHS
+    assert got["CCC"].value is None  # unknown stays empty, never zero
+    assert ws.cell(2, header.index("dilution_risk.funding_gap_usd") + 1).number_format == USD_M

@@ -270,3 +270,32 @@ def test_half_years_are_listed_with_their_own_lag_and_the_daily_share_count_is_i
     assert halves["2025-12-31"]["reported_by"] == "2026-03-31" and halves["2025-12-31"]["public"] is True
     fresh = {(f["data"], f["provider"]): f for f in card["freshness"]}
     assert fresh[("shares", "yahoo")]["latest"] == "2026-05-20"
+
+
+def test_show_prints_the_months_to_raise_line(loaded) -> None:
+    out = loaded("show", "ENB", "--as-of", AS_OF.isoformat()).stdout
+    line = next(x for x in out.splitlines() if x.startswith("months to raise:"))
+    card = json.loads(loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json").stdout)
+    funding = card["factors"]["funding"]
+    assert funding["text"] == line
+    assert funding["months_to_raise"] == card["factors"]["values"]["dilution_risk"]["components"]["months_to_raise"]
+    assert "cash + binding funding" in line  # ENB has a cash figure, so the gap is known
+    blank = loaded("show", "BLANK", "--as-of", AS_OF.isoformat()).stdout
+    assert "months to raise: unknown (no cash or cash-flow figure)" in blank
+
+
+def test_months_to_raise_line_tells_none_needed_from_unknown_and_from_a_date() -> None:
+    from screener.watchlist.card import funding_line
+
+    cap = 12 * FACTORS["dilution_risk"].params["max_runway_years"]
+    col = "dilution_risk."
+    none = funding_line({f"{col}months_to_raise": cap, f"{col}funding_gap_usd": -5e7, f"{col}remaining_capex_usd": 0.0})
+    soon = funding_line(
+        {f"{col}months_to_raise": 7.25, f"{col}funding_gap_usd": 1.2e8, f"{col}remaining_capex_usd": 3e8}
+    )
+    unknown = funding_line({})
+    assert none["raise_status"] == "not_needed" and none["text"].startswith("months to raise: none needed within 10")
+    assert soon["text"] == (
+        "months to raise: 7.2; open projects' capex USD 300.0m, short of cash + binding funding by USD 120.0m"
+    )
+    assert unknown["raise_status"] == "unknown" and unknown["months_to_raise"] is None
