@@ -142,8 +142,9 @@ def resolve_symbol(store: Store, text: str) -> str:
     raise ScreenerError(f"no symbol or company name matches {wanted!r}{suffix}; see 'screener universe list'")
 
 
-def _identity(store: Store, symbol: str) -> dict[str, Any]:
-    comp = store.companies().filter(pl.col("symbol") == symbol)
+def _identity(store: Store, symbol: str, as_of: date) -> dict[str, Any]:
+    """Who the company was on ``as_of``: its roles, stage and exposure as of that day, like the scores read them."""
+    comp = store.companies(as_of=as_of).filter(pl.col("symbol") == symbol)
     row = comp.row(0, named=True)
     return {
         "symbol": row["symbol"],
@@ -154,6 +155,10 @@ def _identity(store: Store, symbol: str) -> dict[str, Any]:
         "roles": row["roles"],
         "stage": row["stage"],
         "segment": row["segment"],
+        "exposure": row["exposure"],
+        "exposure_source": row["exposure_source"],
+        "listed_from": row["listed_from"],
+        "delisted_on": row["delisted_on"],
         "gov_backing": row["gov_backing"],
         "description": row["description"],
         "source": row["source"],
@@ -357,10 +362,17 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
 
     sym = resolve_symbol(store, symbol)
     day = as_of or date.today()
-    identity = _identity(store, sym)
+    identity = _identity(store, sym, day)
     current, history = _tags(store, sym)
     scores = scores_for(store, day)
-    row = scores.filter(pl.col("symbol") == sym).row(0, named=True)
+    scored = scores.filter(pl.col("symbol") == sym)
+    if scored.height == 0:
+        raise ScreenerError(
+            f"{sym} was not listed on {day} (listed from {identity['listed_from'] or 'unknown'}"
+            f"{', delisted on ' + str(identity['delisted_on']) if identity['delisted_on'] else ''}): nothing to score"
+        )
+    row = scored.row(0, named=True)
+    identity["government_backing"] = row.get("government_backing")
     filled = filled_values(scores).filter(pl.col("symbol") == sym).row(0, named=True)
     factor_frame, factor_obj = _factors(row, filled)
     factor_obj["funding"] = funding_line(row)

@@ -92,3 +92,17 @@ def test_the_backing_view_names_what_the_company_received_by_the_date() -> None:
     assert view == {"A": "EXIM (non-binding); US Department of Defense", "B": None}
     earlier = build_context(inputs(comps, events_=ev), AS_OF - timedelta(days=200)).base
     assert dict(earlier.select("symbol", "government_backing").iter_rows())["A"] == "EXIM (non-binding)"
+
+
+def test_a_score_back_dated_before_the_dod_deals_does_not_credit_them_on_the_bundled_universe(store) -> None:
+    # the issue's own case: scoring as of 2025-06-01 credited MP with DoD deals from July 2025
+    from screener.intake.universe import load_bundled
+
+    load_bundled(store)
+    before = compute_scores(load_inputs(store, date(2025, 6, 1)), date(2025, 6, 1))
+    after = compute_scores(load_inputs(store, date(2025, 8, 1)), date(2025, 8, 1))
+    mp_before = before.filter(pl.col("symbol") == "MP").row(0, named=True)
+    mp_after = after.filter(pl.col("symbol") == "MP").row(0, named=True)
+    assert mp_before["government_backing"] is None and mp_before["localization_premium.gov_backing"] == 0
+    assert mp_after["government_backing"] == "US Department of Defense"
+    assert mp_after["localization_premium.gov_backing"] > 0

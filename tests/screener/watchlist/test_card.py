@@ -299,3 +299,23 @@ def test_months_to_raise_line_tells_none_needed_from_unknown_and_from_a_date() -
         "months to raise: 7.2; open projects' capex USD 300.0m, short of cash + binding funding by USD 120.0m"
     )
     assert unknown["raise_status"] == "unknown" and unknown["months_to_raise"] is None
+
+
+def test_the_card_reads_identity_as_of_its_date_and_refuses_a_company_not_listed_then(store) -> None:
+    from datetime import date, datetime
+
+    import polars as pl
+
+    t0, t1 = datetime(2025, 6, 2, 9, 0), datetime(2026, 1, 2, 9, 0)
+    from screener.errors import ScreenerError
+    from screener.watchlist.card import company_card
+
+    row = {"symbol": "PEK", "name": "Peak", "country": "AU", "currency": "AUD", "roles": "miner"}
+    store.upsert("companies", pl.DataFrame([row | {"stage": "developer", "delisted_on": date(2025, 10, 1)}]), "file")
+    store.upsert("companies", pl.DataFrame([row | {"symbol": "LYC", "stage": "developer"}]), "file", loaded_at=t0)
+    store.upsert("companies", pl.DataFrame([row | {"symbol": "LYC", "stage": "producer"}]), "file", loaded_at=t1)
+    with pytest.raises(ScreenerError, match=r"PEK was not listed on 2026-01-05 \(listed from unknown, delisted on"):
+        company_card(store, "PEK", date(2026, 1, 5))
+    assert company_card(store, "PEK", date(2025, 9, 1)).identity["delisted_on"] == date(2025, 10, 1)
+    assert company_card(store, "LYC", date(2025, 9, 1)).identity["stage"] == "developer"
+    assert company_card(store, "LYC", date(2026, 1, 5)).identity["stage"] == "producer"
