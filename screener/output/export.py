@@ -110,6 +110,8 @@ def number_format(name: str, dtype: pl.DataType, declared: Mapping[str, str] | N
         return USD_M
     if name.endswith("_pct") or name.endswith("_pct_eligible") or name in ("data_completeness", "pct_from", "pct_to"):
         return PERCENT
+    if name == "exposure":  # a share of the business, read as a percent like the percentiles
+        return PERCENT
     if name == "shares_outstanding":
         return COUNT
     if name in COUNT_COLUMNS:
@@ -172,7 +174,8 @@ def _write_cell(ws: Any, r: int, c: int, value: Any, fmt: Any, fmts: dict[str, A
 
 def _factors_frame(run: Run) -> pl.DataFrame:
     t = run.table
-    cols = [c for c in ("symbol", "name", "country", "region", "roles", "stage", "as_of") if c in t.columns]
+    ident = ("symbol", "name", "country", "region", "roles", "stage", "exposure", "government_backing", "as_of")
+    cols = [c for c in ident if c in t.columns]
     for f in run.factors:
         cols += [c for c in (f, f"{f}_pct") if c in t.columns]
         cols += [c for c in t.columns if c.startswith(f"{f}.")]
@@ -191,7 +194,9 @@ def _universe_frame(run: Run) -> pl.DataFrame:
         "roles",
         "segment",
         "stage",
+        "exposure",
         "gov_backing",
+        "government_backing",
         "status",
         "rank",
         "candidate_rank",

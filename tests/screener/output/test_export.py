@@ -347,3 +347,28 @@ def test_factors_sheet_has_the_months_to_raise_with_a_months_format(db_path: Pat
     assert got["AAA"].value == 7.5 and got["AAA"].number_format == MONTHS
     assert got["CCC"].value is None  # unknown stays empty, never zero
     assert ws.cell(2, header.index("dilution_risk.funding_gap_usd") + 1).number_format == USD_M
+
+
+def test_exposure_and_the_backing_view_reach_the_workbook(db_path: Path, tmp_path: Path) -> None:
+    from screener.output.export import PERCENT
+
+    rows = [company("AAA", exposure=0.9, government_backing="EXIM (non-binding)"), company("BBB", exposure=None)]
+    with Store(db_path) as st:
+        st.upsert(
+            "companies",
+            pl.DataFrame(
+                [{k: r[k] for k in ("symbol", "name", "country", "currency", "roles", "stage")} for r in rows]
+            ),
+            "file",
+        )
+        run_weekly(st, "downstream-squeeze", MARKET_END, scores=score_frame(rows, MARKET_END))
+        export_run(st, tmp_path / "e.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "e.xlsx")
+    for sheet in ("Factors", "Universe"):
+        ws = book[sheet]
+        header = [c.value for c in ws[1]]
+        cells = {ws.cell(r, 1).value: ws.cell(r, header.index("exposure") + 1) for r in range(2, ws.max_row + 1)}
+        assert cells["AAA"].value == 0.9 and cells["AAA"].number_format == PERCENT, sheet
+        assert cells["BBB"].value is None, sheet  # unknown stays empty
+        backing = {ws.cell(r, 1).value: ws.cell(r, header.index("government_backing") + 1).value for r in (2, 3)}
+        assert backing["AAA"] == "EXIM (non-binding)", sheet
