@@ -543,6 +543,22 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
         else pl.DataFrame(schema=polars_schema("fundamentals"))
     )
     prices_df = pl.concat(price_parts) if price_parts else pl.DataFrame(schema=polars_schema("prices"))
+    # a listing trades only while it is listed: no synthetic close before its first day or from its delisting on
+    listing = companies.select(
+        "symbol",
+        *(
+            (pl.col(c) if c in companies.columns else pl.lit(None)).cast(pl.Date).alias(c)
+            for c in ("listed_from", "delisted_on")
+        ),
+    )
+    prices_df = (
+        prices_df.join(listing, on="symbol", how="left")
+        .filter(
+            (pl.col("listed_from").is_null() | (pl.col("date") >= pl.col("listed_from")))
+            & (pl.col("delisted_on").is_null() | (pl.col("date") < pl.col("delisted_on")))
+        )
+        .drop("listed_from", "delisted_on")
+    )
     ev = pl.DataFrame(
         events,
         schema={

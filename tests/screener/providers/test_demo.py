@@ -442,3 +442,26 @@ def test_load_demo_validates_what_it_stores(db_path: Path, monkeypatch: pytest.M
         assert store.rows("SELECT provider, kind, key, column_name FROM rejected_rows") == [
             ("demo", "prices", f"DVA/{day.isoformat()}", "close")
         ]
+
+
+def test_a_listing_trades_only_while_it_is_listed() -> None:
+    comps = pl.DataFrame(
+        {
+            "symbol": ["IPO", "GONE", "ALWAYS"],
+            "country": ["US"] * 3,
+            "currency": ["USD"] * 3,
+            "roles": ["miner"] * 3,
+            "stage": ["developer"] * 3,
+            "listed_from": [date(2026, 1, 5), None, None],
+            "delisted_on": [None, date(2026, 3, 2), None],
+        }
+    )
+    prices = generate_demo(comps, end=date(2026, 6, 1))["prices"]
+    span = dict(
+        prices.group_by("symbol")
+        .agg(pl.struct(pl.col("date").min().alias("a"), pl.col("date").max().alias("b")))
+        .rows()
+    )
+    assert span["IPO"]["a"] == date(2026, 1, 5) and span["IPO"]["b"] == date(2026, 6, 1)
+    assert span["GONE"]["b"] == date(2026, 2, 27)  # the last business day before the delisting
+    assert span["ALWAYS"]["a"] < date(2025, 1, 1)
