@@ -20,6 +20,22 @@ from screener.providers.files import read_file
 from screener.store import Store, UpsertResult, utcnow
 
 BUNDLED_PROVIDER = "bundled"
+#: What ``universe list`` shows of each company: who it is, where it sits in the chain and how much of it does.
+LIST_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "name",
+    "country",
+    "region",
+    "roles",
+    "segment",
+    "stage",
+    "exposure",
+    "listed_from",
+    "delisted_on",
+    "gov_backing",
+    "origin",
+    "source",
+)
 
 
 @dataclass
@@ -110,9 +126,7 @@ def list_universe(
         df = df.filter(pl.col("country").is_in(codes) | pl.col("region").is_in(regions))
     if stages:
         df = df.filter(pl.col("stage").is_in(list(stages)))
-    return df.select(
-        ["symbol", "name", "country", "region", "roles", "segment", "stage", "gov_backing", "origin", "source"]
-    ).sort("symbol")
+    return df.select(LIST_COLUMNS).sort("symbol")
 
 
 def tag(

@@ -351,3 +351,21 @@ def test_init_validates_the_bundled_rows(
         assert store.rows("SELECT provider, kind, column_name, value FROM rejected_rows") == [
             ("bundled", "events", "date", "2999-01-04")
         ]
+
+
+def test_list_shows_exposure_and_listing_dates(invoke, ready: Path) -> None:
+    rows = json.loads(invoke("universe", "list", "--format", "json").stdout)
+    by = {r["symbol"]: r for r in rows}
+    assert list(rows[0])[:10] == [
+        "symbol",
+        "name",
+        "country",
+        "region",
+        "roles",
+        "segment",
+        "stage",
+        "exposure",
+        "listed_from",
+        "delisted_on",
+    ]
+    assert by["MP"]["exposure"] == 1.0 and by["PEK.AX"]["delisted_on"] == "2025-10-01"
