@@ -57,6 +57,13 @@ FORECAST_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _ordered(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """``frame`` sorted on ``keys`` then on the event key's tie-breakers it has (kind, description), so two rows
+    on the same day resolve the same way whatever order they arrived in."""
+    ties = [c for c in ("kind", "description") if c in frame.columns and c not in keys]
+    return frame.sort([*keys, *ties], maintain_order=True)
+
+
 def _last_known(col: str) -> pl.Expr:
     """The latest non-null value of ``col`` within a project's rows (rows are sorted by date)."""
     return pl.col(col).drop_nulls().last()
@@ -68,13 +75,14 @@ def open_projects(events: pl.DataFrame, as_of: date, params: Mapping[str, Any] =
 
     Why per project and not per row: a project is announced, funded and built over several rows, each repeating
     its capex; summing rows would count it several times."""
+    # a project id is the company's own: another company's "phase-1" in production says nothing about this one
     produced = (
         events.filter((pl.col("kind") == "production_start") & pl.col("project").is_not_null())
-        .select("project")
+        .select("symbol", "project")
         .unique()
     )
-    rows = events.filter((pl.col("kind") == "capacity") & pl.col("project").is_not_null()).sort(
-        ["symbol", "project", "date"], maintain_order=True
+    rows = _ordered(
+        events.filter((pl.col("kind") == "capacity") & pl.col("project").is_not_null()), ["symbol", "project", "date"]
     )
     per = rows.group_by(["symbol", "project"], maintain_order=True).agg(
         _last_known("amount_usd").alias("amount_usd"),
@@ -88,7 +96,7 @@ def open_projects(events: pl.DataFrame, as_of: date, params: Mapping[str, Any] =
         pl.date(pl.col("target_year").cast(pl.Int32), 12, 31) - pl.lit(as_of, dtype=pl.Date)
     ).dt.total_days().cast(pl.Float64) / 365.25
     return (
-        per.join(produced, on="project", how="anti")
+        per.join(produced, on=["symbol", "project"], how="anti")
         .filter((pl.col("status").fill_null("active") != "cancelled") & (pl.col("stage").fill_null("") != "production"))
         .select(
             "symbol",
@@ -105,7 +113,11 @@ def open_projects(events: pl.DataFrame, as_of: date, params: Mapping[str, Any] =
 
 def binding_funding(events: pl.DataFrame, projects: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
     """Per symbol, ``binding_funding_usd``: binding money received for an open project, or without a project after
-    the latest cash balance date (``base.cash_usd_date``). See the module docstring for why."""
+    the latest cash balance date (``base.cash_usd_date``). See the module docstring for why.
+
+    One commitment restated (announced, then closed) is counted once: the latest row per (project, counterparty).
+    Money tied to a project counts up to that project's own capex and no further: a loan cannot fund more of a plant
+    than the plant costs."""
     funding = events.filter(
         (pl.col("kind") == "funding")
         & (pl.col("direction") == "receives")
@@ -118,8 +130,33 @@ def binding_funding(events: pl.DataFrame, projects: pl.DataFrame, base: pl.DataF
         pl.col("_open").fill_null(False)
         | (pl.col("project").is_null() & (pl.col("date") > pl.col("cash_usd_date")).fill_null(False))
     )
+    if "counterparty" not in counted.columns:
+        counted = counted.with_columns(pl.lit(None, dtype=pl.String).alias("counterparty"))
+    # a row without a counterparty cannot be matched to another: it stands alone
+    latest = (
+        _ordered(counted, ["symbol", "date"])
+        .with_row_index("_row")
+        .with_columns(pl.coalesce("counterparty", pl.format("#{}", "_row")).alias("_party"))
+        .group_by(["symbol", "project", "_party"], maintain_order=True)
+        .agg(pl.col("amount_usd").last())
+    )
+    tied = (
+        latest.filter(pl.col("project").is_not_null())
+        .group_by(["symbol", "project"], maintain_order=True)
+        .agg(pl.col("amount_usd").sum())
+        .join(projects.select("symbol", "project", "capex_share_usd"), on=["symbol", "project"], how="left")
+        .select(
+            "symbol",
+            pl.when(pl.col("capex_share_usd").is_not_null())
+            .then(pl.min_horizontal("amount_usd", "capex_share_usd"))
+            .otherwise(pl.col("amount_usd"))
+            .alias("amount_usd"),
+        )
+    )
+    loose = latest.filter(pl.col("project").is_null()).select("symbol", "amount_usd")
     return (
-        counted.sort(["symbol", "date", "amount_usd"])
+        pl.concat([tied, loose])
+        .sort(["symbol", "amount_usd"])
         .group_by("symbol", maintain_order=True)
         .agg(pl.col("amount_usd").sum().alias("binding_funding_usd"))
     )

@@ -905,6 +905,7 @@ def government_backing_view(events: pl.DataFrame) -> pl.DataFrame:
     gov = events.filter(
         (pl.col("counterparty_type") == "government").fill_null(False)
         & (pl.col("direction") == "receives").fill_null(False)
+        & (pl.col("status").fill_null("active") != "cancelled")
         & pl.col("counterparty").is_not_null()
     )
     per_party = (

@@ -41,7 +41,7 @@ def decay(as_of: date, half_life_years: float, col: str = "date") -> pl.Expr:
     return pl.lit(0.5) ** (_years_since(as_of, col) / half_life_years)
 
 
-def project_key() -> pl.Expr:
+def project_key(default_unit: str | None = None) -> pl.Expr:
     """The project an event belongs to: its ``project`` column, else ``~<unit>|<tonnage>``.
 
     Why the fallback: event files written before ``project`` existed still restate one plant with the same unit and
@@ -50,7 +50,7 @@ def project_key() -> pl.Expr:
     fallback = pl.concat_str(
         [
             pl.lit("~"),
-            pl.col("unit").fill_null(""),
+            pl.col("unit").fill_null(default_unit or ""),
             pl.lit("|"),
             pl.col("capacity_tpa").cast(pl.String).fill_null(""),
         ]
@@ -98,7 +98,7 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
         events.filter(pl.col("kind").is_in(list(CONFIRMING_KINDS)))
         # a confirming event without a project cannot be tied to a plant; capacity rows fall back to unit+tonnage
         .filter(is_cap | pl.col("project").is_not_null())
-        .with_columns(project_key().alias("_key"), stage_rank.alias("_rank"))
+        .with_columns(project_key(p["capacity_default_unit"]).alias("_key"), stage_rank.alias("_rank"))
         .sort(_SORT, nulls_last=True, maintain_order=True)
     )
     default_rank = rank[p["capacity_default_stage"]]
@@ -150,7 +150,10 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
     from_stage = pl.max_horizontal(
         typical - _years_since(as_of, "_reached"), pl.lit(float(p["min_years_to_production"]))
     )
-    to_target = (pl.col("target_year") - as_of.year).cast(pl.Float64)
+    # a target year means "by the end of that year": years are measured in days to (or since) its 31 December, so
+    # one day late costs a day's slippage, not a year's
+    target_end = pl.date(pl.col("target_year").clip(1, 9999).cast(pl.Int32), 12, 31)
+    to_target = (target_end - pl.lit(as_of)).dt.total_days().cast(pl.Float64) / 365.25
     years = (
         pl.when(producing)
         .then(pl.lit(0.0))
@@ -161,7 +164,7 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
     overdue = (
         pl.when(producing | pl.col("target_year").is_null())
         .then(pl.lit(0.0))
-        .otherwise((pl.lit(as_of.year) - pl.col("target_year")).cast(pl.Float64).clip(lower_bound=0.0))
+        .otherwise((-to_target).clip(lower_bound=0.0))
     )
     status = (
         pl.when(pl.col("status").is_in(["cancelled", "suspended"]))
@@ -248,6 +251,7 @@ def government_ledger(
             pl.col("kind").is_in(list(p["gov_kinds"]))
             & (pl.col("counterparty_type") == "government").fill_null(False)
             & (pl.col("direction") == "receives").fill_null(False)
+            & (pl.col("status").fill_null("active") != "cancelled")
         )
         .join(market_cap.select("symbol", "market_cap_usd"), on="symbol", how="left", maintain_order="left")
         .sort(["symbol", "date", "kind", "description"])
@@ -281,6 +285,7 @@ def binding_offtakes(events: pl.DataFrame, as_of: date, kinds: list[str], half_l
             pl.col("kind").is_in(kinds)
             & (pl.col("direction") == "receives").fill_null(False)
             & pl.col("binding").fill_null(False)
+            & (pl.col("status").fill_null("active") != "cancelled")
         )
         .sort(["symbol", "date", "description"])
         .group_by("symbol", maintain_order=True)

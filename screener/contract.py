@@ -356,8 +356,10 @@ KINDS: dict[str, Kind] = {
             Column("source"),
             Column("project"),
             Column("unit", domain=frozenset(CAPACITY_UNITS)),
-            Column("equity_share", "float", fraction=True, default=1.0),
-            Column("status", domain=frozenset(PROJECT_STATUSES), default="active"),
+            # empty stake or status means "not stated here": the ledgers carry the project's latest stated value
+            # (a partner's later production_start must not turn its 50% into 100%), else 1 and active
+            Column("equity_share", "float", fraction=True),
+            Column("status", domain=frozenset(PROJECT_STATUSES)),
             Column("counterparty"),
             Column("counterparty_type", domain=frozenset(COUNTERPARTY_TYPES)),
             Column("direction", domain=frozenset(DIRECTIONS)),

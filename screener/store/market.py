@@ -8,6 +8,7 @@ what is stored. Centralising writes here keeps those three promises in one place
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -254,8 +255,10 @@ class MarketData(StoreBase):
         sets = _set_clause("companies", value_cols, keep_existing_on_null, currency="currency" in value_cols)
         collist = ", ".join(all_cols)
         with self.transaction():
-            with self.registered("_incoming_companies", incoming):
-                self._record_company_changes("_incoming_companies", present, actor=provider, at=stamp)
+            with (
+                self.registered("_incoming_companies", incoming),
+                self._recording_company_changes(actor=provider, at=stamp),
+            ):
                 self.con.execute(
                     f"INSERT INTO companies ({collist}) SELECT {collist} FROM _incoming_companies "
                     f"ON CONFLICT (symbol) DO UPDATE SET {sets}"
@@ -276,24 +279,27 @@ class MarketData(StoreBase):
                 self.set_roles(wanted, actor="bundled" if origin == "bundled" else "import", origin=origin, at=stamp)
         return frame.height
 
-    def _record_company_changes(
-        self, incoming: str, present: Sequence[str], *, actor: str, at: datetime, only_bundled: bool = False
-    ) -> None:
-        """Before a write, keep the old value of each dated attribute (``HISTORY_FIELDS``) the write changes.
+    @contextmanager
+    def _recording_company_changes(self, *, actor: str, at: datetime) -> Iterator[None]:
+        """Around a companies write: keep the old value of each dated attribute (``HISTORY_FIELDS``) the write
+        actually changed, cleared values included.
 
         A new value takes effect on the day it is written; ``companies(as_of=...)`` reads the old one before that
-        day, so a score back-dated before a company became a producer still sees a developer. An empty incoming
-        value changes nothing here (it never overwrites a known one either)."""
-        for field in (f for f in HISTORY_FIELDS if f in present):
-            self.con.execute(
-                "INSERT INTO company_history (symbol, field, old_value, new_value, effective_on, changed_at, actor) "
-                f"SELECT c.symbol, ?, CAST(c.{field} AS VARCHAR), CAST(i.{field} AS VARCHAR), CAST(? AS DATE), ?, ? "
-                f"FROM companies c JOIN {incoming} i ON c.symbol = i.symbol "
-                f"WHERE i.{field} IS NOT NULL AND i.{field} IS DISTINCT FROM c.{field}"
-                + (" AND c.origin = 'bundled'" if only_bundled else "")
-                + " ORDER BY c.symbol",
-                [field, at.date(), at, actor],
-            )
+        day, so a score back-dated before a company became a producer still sees a developer, and a later import
+        that leaves exposure empty does not erase what a back-dated score knew. The comparison is made after the
+        write, against a snapshot taken before it, so it records what was stored, whatever the merge rules did."""
+        fields = ", ".join(f"CAST({f} AS VARCHAR) AS {f}" for f in HISTORY_FIELDS)
+        before = self.query(f"SELECT symbol, {fields} FROM companies ORDER BY symbol")
+        yield
+        with self.registered("_companies_before", before):
+            for field in HISTORY_FIELDS:
+                self.con.execute(
+                    "INSERT INTO company_history (symbol, field, old_value, new_value, effective_on, changed_at, "
+                    f"actor) SELECT c.symbol, ?, b.{field}, CAST(c.{field} AS VARCHAR), CAST(? AS DATE), ?, ? "
+                    "FROM companies c JOIN _companies_before b ON c.symbol = b.symbol "
+                    f"WHERE CAST(c.{field} AS VARCHAR) IS DISTINCT FROM b.{field} ORDER BY c.symbol",
+                    [field, at.date(), at, actor],
+                )
 
     def company_history(self, symbol: str | None = None) -> pl.DataFrame:
         """Every recorded change of a dated company attribute (stage, exposure), oldest first."""
@@ -639,8 +645,10 @@ class MarketData(StoreBase):
         incoming = bundled.select(fields).with_columns(
             pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
         )
-        with self.registered("_bundled_companies", incoming):
-            self._record_company_changes("_bundled_companies", fields, actor="bundled", at=stamp, only_bundled=True)
+        with (
+            self.registered("_bundled_companies", incoming),
+            self._recording_company_changes(actor="bundled", at=stamp),
+        ):
             cols = ", ".join([*fields, "provider", "loaded_at"])
             # The WHERE guards the race where a user import lands between the read above and this write.
             self.con.execute(

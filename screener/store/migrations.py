@@ -233,17 +233,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE companies ADD COLUMN delisted_on DATE;
         ALTER TABLE events ADD COLUMN project VARCHAR;                -- one project across stages and partners
         ALTER TABLE events ADD COLUMN unit VARCHAR;                   -- what capacity_tpa measures
-        ALTER TABLE events ADD COLUMN equity_share DOUBLE DEFAULT 1;
-        ALTER TABLE events ADD COLUMN status VARCHAR DEFAULT 'active';
+        ALTER TABLE events ADD COLUMN equity_share DOUBLE;            -- empty: the project's latest stated, else 1
+        ALTER TABLE events ADD COLUMN status VARCHAR;                 -- empty: the project's latest stated, else active
         ALTER TABLE events ADD COLUMN counterparty VARCHAR;
         ALTER TABLE events ADD COLUMN counterparty_type VARCHAR;      -- 'government' or 'private'
         ALTER TABLE events ADD COLUMN direction VARCHAR;              -- 'receives' or 'pays'
         ALTER TABLE events ADD COLUMN binding BOOLEAN;
         ALTER TABLE events ADD COLUMN date_precision VARCHAR DEFAULT 'day';
-        UPDATE events SET equity_share = 1 WHERE equity_share IS NULL;
-        UPDATE events SET status = 'active' WHERE status IS NULL;
         UPDATE events SET date_precision = 'day' WHERE date_precision IS NULL;
         ALTER TABLE role_tag_history ADD COLUMN effective_on DATE;    -- when the change took effect; NULL: always
+        -- changes made before dates were kept took effect the day they were made; a symbol's first tags hold always
+        UPDATE role_tag_history SET effective_on = CAST(changed_at AS DATE)
+            WHERE changed_at > (
+                SELECT min(h.changed_at) FROM role_tag_history h WHERE h.symbol = role_tag_history.symbol
+            );
         CREATE SEQUENCE IF NOT EXISTS seq_company_history START 1;
         CREATE TABLE company_history (                                 -- dated changes of stage and exposure
             id BIGINT PRIMARY KEY DEFAULT nextval('seq_company_history'),

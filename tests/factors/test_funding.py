@@ -32,6 +32,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "target_year": pl.Int64,
     "direction": pl.String,
     "binding": pl.Boolean,
+    "counterparty": pl.String,
 }
 
 
@@ -176,3 +177,37 @@ def test_more_capex_never_buys_more_time(capex: float, extra: float, cash: float
     big = forecast(base(cash=cash, fcf=fcf), ev(cap("p", capex + extra, target_year=2028)))
     assert big["months_to_raise"] <= small["months_to_raise"] + 1e-9
     assert big["funding_gap_usd"] > small["funding_gap_usd"]
+
+
+def test_another_companys_project_of_the_same_name_does_not_close_this_one() -> None:
+    events = ev(
+        cap("phase-1", 300e6, target_year=2028),
+        {"symbol": "Y", "date": date(2025, 9, 1), "kind": "production_start", "project": "phase-1"},
+    )
+    assert open_projects(events, AS_OF)["capex_share_usd"].to_list() == [300e6]
+
+
+def test_one_commitment_restated_counts_once_and_never_beyond_the_projects_capex() -> None:
+    events = ev(
+        cap("p", 500e6, target_year=2028),
+        fund(400e6, project="p", counterparty="US DOE", day=date(2025, 3, 1)),  # conditional commitment
+        fund(400e6, project="p", counterparty="US DOE", day=date(2025, 9, 1)),  # the same loan, closed
+    )
+    assert forecast(base(cash=50e6), events)["binding_funding_usd"] == 400e6
+    bigger = ev(cap("q", 100e6, target_year=2028), fund(400e6, project="q", counterparty="EXIM"))
+    assert forecast(base(cash=50e6), bigger)["binding_funding_usd"] == 100e6  # capped at the plant's cost
+
+
+def test_funding_rows_without_a_counterparty_are_each_their_own() -> None:
+    events = ev(
+        cap("p", 500e6, target_year=2028), fund(100e6, project="p"), fund(50e6, project="p", day=date(2025, 7, 1))
+    )
+    assert forecast(base(cash=50e6), events)["binding_funding_usd"] == 150e6
+
+
+def test_a_partners_unstated_stake_on_a_later_row_keeps_the_stated_one() -> None:
+    events = ev(
+        cap("jv", 400e6, equity_share=0.5, target_year=2028),
+        cap("jv", None, day=date(2026, 1, 1), equity_share=None, status=None, stage="construction"),
+    )
+    assert open_projects(events, AS_OF)["capex_share_usd"].to_list() == [200e6]

@@ -52,7 +52,8 @@ def test_narva_like_project_counts_once_at_latest_stage() -> None:
     r = ledger.row(0, named=True)
     assert (r["stage"], r["target_year"], r["ndpr_tpa"]) == ("commissioning", 2026, 600.0)
     conf = 0.5 ** (200 / 365.25 / 2.0)
-    assert math.isclose(r["risked_tpa"], 600.0 * 0.8 * conf, rel_tol=1e-12)
+    years = (date(2026, 12, 31) - AS_OF).days / 365.25  # due by the end of its target year
+    assert math.isclose(r["risked_tpa"], 600.0 * 0.8 * conf * 1.15**-years, rel_tol=1e-12)
 
 
 def test_old_files_without_project_fold_by_unit_and_tonnage() -> None:
@@ -85,7 +86,12 @@ def test_cancelled_and_suspended_count_nothing_until_reactivated() -> None:
     base = cap(days=300, project="p", stage="construction", capacity_tpa=1000.0, target_year=2027)
     assert risked(ev(base, cap(days=100, project="p", status="cancelled")))["A"] == 0.0
     assert risked(ev(base, cap(days=100, project="p", status="suspended")))["A"] == 0.0
-    revived = risked(ev(base, cap(days=100, project="p", status="suspended"), cap(days=50, project="p")))["A"]
+    # an event that states no status does not revive a suspended project; one that states active does
+    unstated = risked(ev(base, cap(days=100, project="p", status="suspended"), cap(days=50, project="p")))["A"]
+    assert unstated == 0.0
+    revived = risked(
+        ev(base, cap(days=100, project="p", status="suspended"), cap(days=50, project="p", status="active"))
+    )["A"]
     delayed = risked(
         ev(base, cap(days=100, project="p", status="suspended"), cap(days=50, project="p", status="delayed"))
     )
@@ -112,8 +118,9 @@ def test_slipped_target_year_is_penalised() -> None:
     fresh = cap("NEW", days=30, project="n", stage="announced", capacity_tpa=1000.0, target_year=2027)
     out = capacity_ledger(ev(slipped, fresh), AS_OF, P)
     o = out.filter(pl.col("symbol") == "OLD").row(0, named=True)
-    assert o["overdue_years"] == 3.0
-    want = 100.0 * 0.5 ** (3 / 1.0) * 0.5 ** ((AS_OF - date(2022, 3, 1)).days / 365.25 / 2.0)
+    overdue = (AS_OF - date(2023, 12, 31)).days / 365.25  # due by the end of 2023
+    assert math.isclose(o["overdue_years"], overdue, rel_tol=1e-12)
+    want = 100.0 * 0.5 ** (overdue / 1.0) * 0.5 ** ((AS_OF - date(2022, 3, 1)).days / 365.25 / 2.0)
     assert math.isclose(o["risked_tpa"], want, rel_tol=1e-12)
     assert o["risked_tpa"] < out.filter(pl.col("symbol") == "NEW")["risked_tpa"].item()
 
@@ -207,3 +214,53 @@ def test_binding_offtakes_need_receives_and_binding() -> None:
         {"symbol": "D", "date": AS_OF, "kind": "offtake"},
     )
     assert dict(binding_offtakes(frame, AS_OF, ["offtake"], 3.0).iter_rows()) == {"A": 1.0}
+
+
+def test_a_partners_later_row_without_a_stake_keeps_its_stated_share() -> None:
+    # review case: a 50/50 plant whose production_start rows state no stake must stay 50% each, not 100% each
+    rows = [
+        cap(s, days=300, project="jv", stage="construction", capacity_tpa=1000.0, equity_share=0.5) for s in ("A", "B")
+    ]
+    rows += [
+        {"symbol": s, "date": AS_OF - timedelta(days=10), "kind": "production_start", "project": "jv"} for s in "AB"
+    ]
+    ledger = capacity_ledger(ev(*rows), AS_OF, P)
+    assert ledger.select("symbol", "stage", "equity_share", "ndpr_tpa").rows() == [
+        ("A", "production", 0.5, 500.0),
+        ("B", "production", 0.5, 500.0),
+    ]
+
+
+def test_a_stated_delay_survives_a_later_row_that_states_no_status() -> None:
+    base = cap(days=300, project="p", stage="construction", capacity_tpa=1000.0, target_year=2028, status="delayed")
+    restated = cap(days=100, project="p", stage="construction", capacity_tpa=1000.0, target_year=2028)
+    assert capacity_ledger(ev(base, restated), AS_OF, P)["status"].to_list() == ["delayed"]
+
+
+def test_one_day_late_costs_a_days_slippage_not_a_years() -> None:
+    row = cap(days=30, project="p", stage="construction", capacity_tpa=1000.0, target_year=2026)
+    last_day = risked(ev(row), date(2026, 12, 31))["A"]
+    next_day = risked(ev(row), date(2027, 1, 1))["A"]
+    assert next_day < last_day and next_day > 0.99 * last_day
+
+
+def test_a_plant_restated_with_its_unit_is_the_same_plant_as_without() -> None:
+    first = cap(days=300, stage="announced", capacity_tpa=1000.0, unit=None)
+    second = cap(days=100, stage="funded", capacity_tpa=1000.0, unit=P["capacity_default_unit"])
+    assert capacity_ledger(ev(first, second), AS_OF, P).height == 1
+
+
+def test_a_cancelled_government_commitment_is_no_backing() -> None:
+    loan = {
+        "symbol": "A",
+        "date": AS_OF - timedelta(days=30),
+        "kind": "funding",
+        "counterparty": "US DOE",
+        "counterparty_type": "government",
+        "direction": "receives",
+        "binding": True,
+        "amount_usd": 4e8,
+    }
+    mcap = pl.DataFrame({"symbol": ["A"], "market_cap_usd": [1e9]})
+    assert government_ledger(ev(loan), mcap, AS_OF, P).height == 1
+    assert government_ledger(ev(loan | {"status": "cancelled"}), mcap, AS_OF, P).height == 0

@@ -25,19 +25,21 @@ def _parse(kind: str, text: str) -> pl.DataFrame:
 def test_an_events_file_written_before_the_ledger_columns_imports_with_the_documented_defaults() -> None:
     frame = _parse("events", OLD_EVENTS + "MP,2025-07-10,capacity,funded,1000,2027,,a plant,\n")
     got = frame.row(0, named=True)
-    assert (got["equity_share"], got["status"], got["date_precision"]) == (1.0, "active", "day")
+    assert got["date_precision"] == "day"
+    # stake and status stay unstated: the ledgers read the project's latest stated value, else 1 and active
+    assert got["equity_share"] is None and got["status"] is None
     assert got["project"] is None and got["binding"] is None and got["direction"] is None
     assert frame.columns == KINDS["events"].names
 
 
-def test_empty_cells_take_the_default_and_given_values_are_kept() -> None:
+def test_empty_cells_stay_unstated_or_take_the_default_and_given_values_are_kept() -> None:
     text = (
         "symbol,date,kind,description,equity_share,status,date_precision,binding,direction,counterparty_type\n"
         "A,2025-07-01,funding,loan,,,,TRUE,receives,government\n"
         "B,2025-07-01,capacity,jv,0.5,cancelled,month,no,,\n"
     )
     a, b = _parse("events", text).iter_rows(named=True)
-    assert (a["equity_share"], a["status"], a["date_precision"], a["binding"]) == (1.0, "active", "day", True)
+    assert (a["equity_share"], a["status"], a["date_precision"], a["binding"]) == (None, None, "day", True)
     assert (b["equity_share"], b["status"], b["date_precision"], b["binding"]) == (0.5, "cancelled", "month", False)
 
 
@@ -73,10 +75,11 @@ def test_setback_is_an_event_kind() -> None:
 
 
 def test_with_defaults_adds_a_missing_column_and_fills_nulls_only() -> None:
-    frame = pl.DataFrame({"status": [None, "delayed"]}, schema={"status": pl.String})
+    frame = pl.DataFrame({"date_precision": [None, "month"]}, schema={"date_precision": pl.String})
     out = with_defaults("events", frame)
-    assert out["status"].to_list() == ["active", "delayed"]
-    assert out["equity_share"].to_list() == [1.0, 1.0] and out["date_precision"].to_list() == ["day", "day"]
+    assert out["date_precision"].to_list() == ["day", "month"]
+    # a stake or a status left empty is not filled: "not stated here" is what the ledgers carry a project through
+    assert "equity_share" not in out.columns and "status" not in out.columns
 
 
 def _known(day: date, precision: str | None) -> date:

@@ -85,8 +85,9 @@ def test_hand_computed_components_and_value() -> None:
     out = score(comps, rows, priced=True)
     e = row(out, "ENAB")
     gov_v = (0.5 + 0.5 * 0.4) * 0.5 ** (730 / 365.25 / 2.0) + 0.2 * 1.0
-    # one project at its funded stage, TREO -> NdPr 0.2, two years out, confirmed by the permit 50 days ago
-    cap_t = 2000 * UNIT_TO_NDPR["treo"] * 0.4 / 1.15**2 * 0.5 ** (50 / 365.25 / 2.0)
+    # one project at its funded stage, TREO -> NdPr 0.2, due by the end of 2028, confirmed by the permit 50 days ago
+    years = (date(2028, 12, 31) - AS_OF).days / 365.25
+    cap_t = 2000 * UNIT_TO_NDPR["treo"] * 0.4 / 1.15**years * 0.5 ** (50 / 365.25 / 2.0)
     cap_s = math.log(1 + cap_t / 100.0) / math.log(1 + 5000.0 / 100.0)
     assert (e[f"{F}.role_exposure"], e[f"{F}.exposure"], e[f"{F}.downstream_penalty"]) == (1.0, 0.8, 0.0)
     assert e[f"{F}.allied_footprint"] == 1.0 and e[f"{F}.setbacks"] == 0.0
@@ -171,11 +172,10 @@ def test_slipped_project_scores_below_a_fresh_one() -> None:
 def test_missing_target_year_is_judged_from_the_stage() -> None:
     """Freshly announced: five years out; fresh construction: two years out (not a constant three for both)."""
     for stage, years in (("announced", 5), ("construction", 2)):
-        a, b = twins(
-            [cap("A", days=0, project="p", stage=stage, capacity_tpa=1000.0)],
-            [cap("B", days=0, project="p", stage=stage, capacity_tpa=1000.0, target_year=AS_OF.year + years)],
-        )
-        assert math.isclose(a[f"{F}.capacity_pipeline"], b[f"{F}.capacity_pipeline"], rel_tol=1e-12), stage
+        a, _ = twins([cap("A", days=0, project="p", stage=stage, capacity_tpa=1000.0)], [])
+        stage_w = P["capacity_stage_weights"][stage]
+        want = 1000.0 * stage_w * 1.15**-years  # fresh: no decay; the stage's typical lead time, not a constant
+        assert math.isclose(a[f"{F}.capacity_pipeline"], want, rel_tol=1e-12), stage
 
 
 def test_cancelled_project_counts_zero() -> None:

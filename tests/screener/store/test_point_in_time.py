@@ -83,3 +83,44 @@ def test_events_of_a_month_are_known_from_its_last_day(store: Store) -> None:
     between = store.events_between(date(2025, 8, 10), date(2025, 9, 7))["description"].to_list()
     assert between == ["month-level"]  # it became known inside this window, not in the one before
     assert store.events_between(date(2025, 7, 31), date(2025, 8, 10))["description"].to_list() == ["day-level twin"]
+
+
+def test_a_v6_store_upgraded_keeps_its_later_tag_changes_out_of_earlier_dates(db_path) -> None:
+    import duckdb
+
+    from screener.store.migrations import MIGRATIONS
+
+    # a store written by the previous version: tag history without effective dates
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)")
+    for version, description, sql in MIGRATIONS:
+        if version <= 6:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, NULL)", [version, description])
+    con.execute(
+        "INSERT INTO companies (symbol, name, country, currency, stage, origin, provider, loaded_at) "
+        "VALUES ('TDK', 'TDK', 'JP', 'JPY', 'producer', 'user', 'file', TIMESTAMP '2025-01-02 09:00:00')"
+    )
+    for role, at in (("magnet_maker", "2025-01-02 09:00:00"), ("downstream_user", "2025-09-01 10:00:00")):
+        con.execute(
+            "INSERT INTO role_tags (symbol, role, origin, source, tagged_at) VALUES ('TDK', ?, 'user', 'x', ?)",
+            [role, at],
+        )
+        con.execute(
+            "INSERT INTO role_tag_history (symbol, role, action, actor, source, changed_at) "
+            "VALUES ('TDK', ?, 'add', 'user', 'x', ?)",
+            [role, at],
+        )
+    con.close()
+    with Store(db_path) as store:  # opening upgrades it to the current schema
+        assert store.tag_history("TDK")["effective_on"].to_list() == [None, date(2025, 9, 1)]
+        assert _roles(store, date(2025, 6, 1))["TDK"] == "magnet_maker"
+        assert _roles(store, date(2025, 9, 1))["TDK"] == "magnet_maker;downstream_user"
+
+
+def test_a_value_another_provider_clears_stays_known_before_the_day_it_was_cleared(store: Store) -> None:
+    store.upsert("companies", _company("A", exposure=0.3), "yahoo", loaded_at=T0)
+    store.upsert("companies", _company("A", exposure=None), "file", loaded_at=T1)  # replaced whole: now unknown
+    assert store.companies().row(0, named=True)["exposure"] is None
+    assert store.companies(as_of=date(2026, 2, 1)).row(0, named=True)["exposure"] == 0.3
+    assert store.company_history("A").select("field", "old_value", "new_value").rows() == [("exposure", "0.3", None)]
