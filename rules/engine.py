@@ -55,11 +55,20 @@ plan for a given rule set in words):
     that lifted it most (only factors on the good side of the middle are cited, so a reason never praises a
     weakness), and whether the buffer kept it. Every other company keeps a ``why_out``.
 
+12. **Portfolio weights.** Each member gets a ``weight`` (summing to 1 over the members, null for everyone else),
+    from the rule set's ``[portfolio]``: ``equal`` gives 1/n; ``market_cap`` gives market cap / sum, and a member
+    whose market cap is unknown gets the smallest known member's market cap (it stays in the list the rules chose,
+    but an unknown size is never read as a large one). ``max_weight`` then caps the weights the way a capped index
+    does: weights above the cap are set to it and the excess is spread over the uncapped members in proportion to
+    their weights, repeated until none exceeds the cap. When the cap cannot be met (``max_weight`` x members < 1)
+    every member gets 1/n and ``Ranking.weight_note`` says so. Weights never change who is a member or the order.
+
 Nothing here reads the store or the clock: the same scores, rules and incumbents give the same table.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +96,8 @@ class Ranking:
     table: pl.DataFrame
     rules: RuleSet
     factors: tuple[str, ...]
+    #: Why the members' weights are not what ``[portfolio]`` asks for (an unmeetable cap), else None.
+    weight_note: str | None = None
 
     @property
     def members(self) -> pl.DataFrame:
@@ -273,6 +284,8 @@ def required_columns(rs: RuleSet, extra: Sequence[Compiled] = ()) -> set[str]:
     if any(k in SEGMENTS for k in rs.tilts):
         cols.add("segment")
     cols.add(rs.tie_break)
+    if rs.weighting == "market_cap":
+        cols.add("market_cap_usd")
     return cols
 
 
@@ -395,7 +408,77 @@ def rank(
     )
     # Step 11: reasons.
     table = table.with_columns(pl.Series("reason", reasons(table, rs, factors), dtype=pl.String))
-    return Ranking(table, rs, factors)
+    # Step 12: portfolio weights of the members, in rank order.
+    members = table.filter(pl.col("status") == "member").sort("rank")
+    caps = members["market_cap_usd"].to_list() if "market_cap_usd" in members.columns else [None] * members.height
+    weights, note = portfolio_weights(caps, rs.weighting, rs.max_weight)
+    weight = pl.DataFrame(
+        {"symbol": members["symbol"].to_list(), "weight": weights}, schema={"symbol": pl.String, "weight": pl.Float64}
+    )
+    table = table.join(weight, on="symbol", how="left", maintain_order="left")
+    return Ranking(table, rs, factors, note)
+
+
+def portfolio_weights(
+    market_caps: Sequence[float | None], weighting: str = "equal", max_weight: float | None = None
+) -> tuple[list[float], str | None]:
+    """Weights for members with these market caps (in member order), and a note when the cap could not be met.
+
+    Why this way: ``market_cap`` follows the size of each company as an index would; a member with an unknown (or
+    non-positive) market cap takes the smallest known member's, so a gap in the data neither drops a name the rules
+    chose nor gives it a weight it has not shown. The cap is the standard capped-index method: every weight above
+    ``max_weight`` is set to it and the excess goes to the uncapped members in proportion to their weights, repeated
+    until none is above. Scaling the uncapped members together keeps their proportions, so a bigger company never
+    gets a smaller weight; each pass caps at least one more member, so it ends within n passes. When the cap cannot
+    be met (``max_weight`` x n < 1) there is no capped answer; every member gets 1/n (the flattest, closest to the
+    cap) and the note says so. The result depends only on the inputs and their order.
+    """
+    n = len(market_caps)
+    if n == 0:
+        return [], None
+    note: str | None = None
+    if weighting == "market_cap":
+        known = [float(c) for c in market_caps if _usable(c)]
+        if known:
+            floor = min(known)
+            raw = [float(c) if _usable(c) else floor for c in market_caps]  # type: ignore[arg-type]
+        else:
+            raw = [1.0] * n
+            note = "no member has a known market cap: equal weights"
+    elif weighting == "equal":
+        raw = [1.0] * n
+    else:
+        raise ScreenerError(f"unknown weighting {weighting!r}; choose equal or market_cap")
+    total = math.fsum(raw)
+    weights = [r / total for r in raw]
+    if max_weight is None or max_weight >= 1:
+        return weights, note
+    if max_weight * n < 1 - 1e-12:
+        return [1.0 / n] * n, (
+            f"max_weight {max_weight:.2%} x {n} members is below 100%: the cap cannot be met, "
+            f"so every member gets an equal {1 / n:.2%}"
+        )
+    capped = [False] * n
+    for _ in range(n):
+        free = [i for i in range(n) if not capped[i]]
+        room = 1.0 - max_weight * (n - len(free))
+        free_sum = math.fsum(raw[i] for i in free)
+        over = [i for i in free if raw[i] / free_sum * room > max_weight]
+        if not over or len(over) == len(free):
+            # every remaining member over the cap happens only when max_weight x n is 1: all sit at the cap
+            for i in over:
+                capped[i] = True
+            break
+        for i in over:
+            capped[i] = True
+    free = [i for i in range(n) if not capped[i]]
+    room = 1.0 - max_weight * (n - len(free))
+    free_sum = math.fsum(raw[i] for i in free)
+    return [max_weight if capped[i] else raw[i] / free_sum * room for i in range(n)], note
+
+
+def _usable(cap: float | None) -> bool:
+    return cap is not None and math.isfinite(cap) and cap > 0
 
 
 def _gate(name: str, cond: Compiled) -> Describe:
@@ -508,6 +591,8 @@ def watchlist_rows(table: pl.DataFrame, weighted: Sequence[str], factors: Sequen
             if "market_cap_usd" in table.columns
             else pl.lit(None, dtype=pl.Float64).alias("market_cap_usd"),
             "score",
+            # the member's portfolio weight (step 12); a run stored before weights existed shows it empty
+            pl.col("weight") if "weight" in table.columns else pl.lit(None, dtype=pl.Float64).alias("weight"),
             "tilt",
             *[f"contrib.{f}" for f in weighted],
             *[pl.col(eligible_pct(f)).alias(f"{f}_pct") for f in factors],

@@ -223,6 +223,18 @@ def plan(rs: RuleSet) -> list[tuple[str, str]]:
     steps.append(
         ("constraints", "; ".join(cons) + "; a name that breaks a cap is skipped and the next one fills the place")
     )
+    weighting = (
+        "by market cap (a member with an unknown market cap gets the smallest known member's)"
+        if rs.weighting == "market_cap"
+        else "equally"
+    )
+    cap = (
+        f"; no member above {rs.max_weight:.1%}, the excess spread over the others in proportion (equal weights "
+        "when the members are too few to meet the cap)"
+        if rs.max_weight is not None and rs.max_weight < 1
+        else ""
+    )
+    steps.append(("portfolio", f"weight the members {weighting}{cap}; the weights add up to 100%"))
     return steps
 
 

@@ -29,6 +29,8 @@ OVER = ("eligible", "scored")
 ON_MISSING = ("neutral", "worst", "exclude")
 PREFER = ("better", "worse")
 ORDERS = ("asc", "desc")
+#: How the members' portfolio weights are set (``[portfolio] weighting``; the engine's ``portfolio_weights``).
+WEIGHTINGS = ("equal", "market_cap")
 #: Tilt keys besides role and segment names: classes derived from the roles (see the data contract).
 TILT_CLASSES = ("enabler", "pure_miner")
 #: Bounds on numbers read from a rule file. Beyond them a value is a typo, and an infinite or astronomically large
@@ -101,6 +103,10 @@ class RuleSet:
     max_per_role: int | None = None
     tie_break: str = "liquidity"
     tie_break_order: str = "desc"
+    #: ``[portfolio]``: how the members are weighted and the largest weight one member may carry (None: no cap).
+    #: A file without the section gets equal weights and no cap, so its ranking and members are unchanged.
+    weighting: str = "equal"
+    max_weight: float | None = None
 
     @property
     def factors(self) -> tuple[str, ...]:
@@ -364,7 +370,9 @@ TOP_KEYS = (
     "constraints",
     "buffer",
     "tie_break",
+    "portfolio",
 )
+PORTFOLIO_KEYS = ("weighting", "max_weight")
 UNIVERSE_KEYS = (
     "include_roles",
     "exclude_roles",
@@ -428,6 +436,14 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
     ck.keys(tb, ("key", "order"), "tie_break")
     tie_key = ck.column(tb.get("key", "liquidity"), "tie_break.key")
     tie_order = ck.choice(tb.get("order", "desc"), "tie_break.order", ORDERS, "order")
+    port = ck.table(doc, "portfolio")
+    ck.keys(port, PORTFOLIO_KEYS, "portfolio")
+    weighting = ck.choice(port.get("weighting", "equal"), "portfolio.weighting", WEIGHTINGS, "weighting")
+    # A cap too small for the number of members (max_weight x members < 1) is not refused here: the member count is
+    # only known when the list is ranked, so the engine falls back to equal weights and says so (``weight_note``).
+    max_weight = (
+        ck.number(port["max_weight"], "portfolio.max_weight", above=0, maximum=1) if "max_weight" in port else None
+    )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     return RuleSet(
         name=name,
@@ -449,6 +465,8 @@ def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None
         max_per_role=max_role,
         tie_break=tie_key,
         tie_break_order=tie_order,
+        weighting=weighting,
+        max_weight=max_weight,
     )
 
 

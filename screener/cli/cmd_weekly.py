@@ -60,6 +60,8 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
         f"run {res.run_id}: {res.rules_name}, {res.iso_week}, as of {res.as_of} ({verb}); "
         f"{plural(res.rows.height, 'member')}; data: {res.data_freshness}"
     )
+    if res.weight_note:
+        note(f"weights: {res.weight_note}")
     if fmt == "table":
         render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
         if res.previous_run_id is None:

@@ -112,6 +112,8 @@ def number_format(name: str, dtype: pl.DataType, declared: Mapping[str, str] | N
         return PERCENT
     if name == "exposure":  # a share of the business, read as a percent like the percentiles
         return PERCENT
+    if name == "weight":  # a member's portfolio weight: a percent with one decimal (8.0% cap, 3.4% weights)
+        return RATIO_PERCENT
     if name == "shares_outstanding":
         return COUNT
     if name in COUNT_COLUMNS:
@@ -221,6 +223,8 @@ def methodology_rows(run: Run) -> list[tuple[str, str]]:
         ("demo data", DEMO_NOTE if run.demo else "no"),
         ("previous run", str(m["previous_run_id"]) if m.get("previous_run_id") is not None else "none (first run)"),
     ]
+    if m.get("weight_note"):
+        rows.append(("weights", str(m["weight_note"])))
     for table, providers in (m.get("providers") or {}).items():
         mix = ", ".join(f"{p} {n:,} rows" for p, n in providers.items()) or "no rows"
         rows.append((f"providers: {table}", mix))
@@ -239,6 +243,11 @@ def methodology_rows(run: Run) -> list[tuple[str, str]]:
             "column: *_usd",
             "US dollars; amounts (market cap, revenue, cash, debt, traded value) shown in millions, "
             "price_usd in dollars",
+        ),
+        (
+            "column: weight (Watchlist)",
+            "the member's portfolio weight from the rule set's [portfolio] section (equal, or market cap capped at "
+            "max_weight); the members' weights add up to 100%",
         ),
         ("column: contrib_from / contrib_to (Changes)", "the blamed factor's contribution to the score in each run"),
         ("rules text", str(m.get("rules_text", ""))),

@@ -39,6 +39,8 @@ class WeeklyResult:
     data_freshness: str
     previous_run_id: int | None = None
     replaced: bool = False
+    #: Why the members' weights differ from what the rule set's ``[portfolio]`` asks (an unmeetable cap), else None.
+    weight_note: str | None = None
 
 
 @dataclass
@@ -318,6 +320,7 @@ def run_weekly(
         "previous_run_id": prev.run_id if prev else None,
         "top_n": rs.top_n,
         "stay_within": rs.stay_within,
+        "weight_note": ranking.weight_note,
     }
     payload = _to_blob(ranking.table, meta)
     change_blob = _to_blob(changes)
@@ -346,11 +349,23 @@ def run_weekly(
         data_freshness=freshness,
         previous_run_id=prev.run_id if prev else None,
         replaced=replaced,
+        weight_note=ranking.weight_note,
     )
 
 
 def table_view(rows: pl.DataFrame) -> pl.DataFrame:
     """The columns that fit a terminal: csv and json keep every column, the table shows what a reader scans."""
     weighted = [c.removeprefix("contrib.") for c in rows.columns if c.startswith("contrib.")]
-    cols = ["rank", "symbol", "name", "country", "roles", "score", *[f"{f}_pct" for f in weighted], "flags", "reason"]
+    cols = [
+        "rank",
+        "symbol",
+        "name",
+        "country",
+        "roles",
+        "score",
+        "weight",
+        *[f"{f}_pct" for f in weighted],
+        "flags",
+        "reason",
+    ]
     return rows.select([c for c in cols if c in rows.columns])

@@ -486,7 +486,7 @@ def test_messages_count_in_good_grammar(invoke, db_path: Path) -> None:
     res = invoke("screen", *AS_OF_ARGS, "--where", "symbol == 'MINE'", "--format", "csv")
     assert "1 of 8 companies" in res.stderr
     res = invoke("rules", "list", "--format", "csv")
-    assert "3 rule sets" in res.stderr
+    assert "4 rule sets" in res.stderr  # default, balance-sheet-survivors, downstream-squeeze, mvis-like
 
 
 def test_demo_banner_on_show_diff_and_export_of_demo_runs(invoke, db_path: Path, tmp_path: Path) -> None:
