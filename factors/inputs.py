@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from screener.contract import (
+    BOOLEAN_TEXT,
     ENABLER_ROLES,
     KINDS,
     MARKET_SYMBOL,
@@ -297,6 +298,9 @@ def _conform(kind: str, frame: pl.DataFrame | None) -> pl.DataFrame:
     for name, dtype in schema.items():
         if name in frame.columns:
             col = pl.col(name)
+            if dtype == pl.Boolean and frame.schema[name] == pl.String:
+                # "true"/"false" text from a script's frame: read as the contract reads a file, not a failed cast
+                col = col.str.to_lowercase().replace_strict(BOOLEAN_TEXT, default=None, return_dtype=pl.Boolean)
             exprs.append(col if frame.schema[name] == dtype else col.cast(dtype).alias(name))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))

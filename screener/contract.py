@@ -58,6 +58,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "equity_raise",
     "setback",
 )
+#: How a true/false value may be written, case-insensitively, in a file or a text column.
+BOOLEAN_TEXT: dict[str, bool] = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 #: What a capacity tonnage measures. The capacity ledger converts each to NdPr-oxide-equivalent tonnes
 #: (``factors.library.localization_premium.UNIT_TO_NDPR``; METHODOLOGY gives the factors and their sources).
 CAPACITY_UNITS: tuple[str, ...] = ("ndpr_oxide", "treo", "mrec", "metal", "magnet", "feedstock")

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from screener.contract import (
+    BOOLEAN_TEXT,
     ISO_CURRENCIES,
     KIND_NAMES,
     KINDS,
@@ -269,8 +270,6 @@ class ContractError(ScreenerError):
 #: Bounds that no real filing or quote reaches; a value outside them is a unit or typing mistake.
 EARLIEST_DATE = date(1900, 1, 1)
 MAX_AMOUNT = 1e15
-#: How a true/false cell may be written, case-insensitively.
-_BOOLEANS: dict[str, bool] = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
 def _parse_column(
@@ -338,7 +337,7 @@ def _parse_column(
         return text
     if col.dtype == "bool":
         lowered = text.str.to_lowercase()
-        parsed = lowered.replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean)
+        parsed = lowered.replace_strict(BOOLEAN_TEXT, default=None, return_dtype=pl.Boolean)
         bad(parsed.is_null() & text.is_not_null(), lambda i: f"not true or false {text[i]!r}")
         return parsed
     if col.dtype == "date":

@@ -107,3 +107,15 @@ def test_known_from_is_never_early_and_stays_in_the_period(day: date, precision:
         assert known.month == day.month or precision == "quarter"
     if precision == "year":
         assert known == date(day.year, 12, 31)
+
+
+def test_a_scripts_text_binding_column_reads_like_a_files() -> None:
+    from factors.inputs import FactorInputs
+    from tests.builders import companies, company
+
+    text = pl.DataFrame({"symbol": ["X", "X", "X"], "binding": ["TRUE", "no", None]})
+    assert FactorInputs(companies=companies(company("X")), events=text).events["binding"].to_list() == [
+        True,
+        False,
+        None,
+    ]
