@@ -32,9 +32,11 @@ class Runs(StoreBase):
             ("prices", "SELECT max(date) FROM prices WHERE date <= ?", [as_of]),
             ("fundamentals", f"SELECT max(period_end) FROM fundamentals WHERE {condition}", list(params)),
             ("fx", "SELECT max(date) FROM fx WHERE date <= ?", [as_of]),
-            ("events", "SELECT max(date) FROM events WHERE date <= ?", [as_of]),
         )
-        return {table: self.scalar(sql, args) for table, sql, args in queries}
+        newest: dict[str, date | None] = {table: self.scalar(sql, args) for table, sql, args in queries}
+        # events count from the day they became known (a month-level date from the month's end)
+        newest["events"] = self._known_events(None, as_of)["date"].max()  # type: ignore[attr-defined]
+        return newest
 
     def provider_counts(self) -> dict[str, dict[str, int]]:
         """Rows per provider per table: where a run's numbers came from."""

@@ -124,3 +124,12 @@ def test_a_value_another_provider_clears_stays_known_before_the_day_it_was_clear
     assert store.companies().row(0, named=True)["exposure"] is None
     assert store.companies(as_of=date(2026, 2, 1)).row(0, named=True)["exposure"] == 0.3
     assert store.company_history("A").select("field", "old_value", "new_value").rows() == [("exposure", "0.3", None)]
+
+
+def test_freshness_counts_an_event_from_the_day_it_became_known(store: Store) -> None:
+    store.upsert("events", pl.DataFrame([_event("LYC", date(2025, 8, 1), "month", "month-level")]), "file")
+    assert store.newest_dates(date(2025, 8, 10), ("1 = 1", []))["events"] is None
+    assert store.newest_dates(date(2025, 8, 31), ("1 = 1", []))["events"] == date(2025, 8, 1)
+    mid = [p for p in store.freshness_parts("LYC", date(2025, 8, 10)) if p.height and p["data"][0] == "events"]
+    end = [p for p in store.freshness_parts("LYC", date(2025, 8, 31)) if p.height and p["data"][0] == "events"]
+    assert mid == [] and end[0].select("latest", "rows").row(0) == (date(2025, 8, 1), 1)
