@@ -453,7 +453,7 @@ def portfolio_weights(
     weights = [r / total for r in raw]
     if max_weight is None or max_weight >= 1:
         return weights, note
-    if max_weight * n < 1 - 1e-12:
+    if max_weight * n < 1:  # exact, as the property states it: no tolerance that could hide a cap below 1/n
         return [1.0 / n] * n, (
             f"max_weight {max_weight:.2%} x {n} members is below 100%: the cap cannot be met, "
             f"so every member gets an equal {1 / n:.2%}"

@@ -6,12 +6,20 @@ re-exported here; every test module imports them the same way: ``from tests.buil
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from tests import builders as builders
+
+# CI runs one fixed sequence of examples, so a red build is reproducible and never a roll of the dice; a local run
+# explores new examples each time (and a failure prints the example to keep as a regression test).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

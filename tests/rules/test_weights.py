@@ -244,3 +244,8 @@ def test_an_unmet_cap_is_noted_in_the_run_and_the_methodology_sheet(db_path: Pat
     ws = openpyxl.load_workbook(out)["Methodology"]
     items = {r[0]: r[1] for r in ws.iter_rows(values_only=True)}
     assert items["weights"] == res.weight_note
+
+
+def test_a_cap_a_hair_below_one_over_n_is_not_met_and_says_so() -> None:
+    # found by the property: one member and a cap of 0.9999999999999999 must not come out at the cap
+    assert portfolio_weights([1e6], "market_cap", 0.9999999999999999)[0] == [1.0]
