@@ -187,6 +187,14 @@ def _pct_text(v: float) -> str:
     return f"{v:.0%}"
 
 
+def _share_text(v: float) -> str:
+    """A share of a business as a percent with the digits it needs: 0.1% and 0.3% stay apart from 0%, so a
+    conglomerate's reason never reads "exposure 0% below 10%"."""
+    if v == 0 or v >= 0.1:
+        return f"{v:.0%}"
+    return f"{v * 100:.2g}%" if v * 100 < 1 else f"{v:.1%}"
+
+
 def universe_checks(
     rs: RuleSet, columns: Collection[str], extra: Sequence[tuple[str, Compiled]] = ()
 ) -> list[tuple[str, pl.Expr, Describe | None]]:
@@ -255,7 +263,7 @@ def universe_checks(
             (
                 f"rare-earth exposure below {u.min_exposure:.0%}",
                 known.is_null() | (known >= u.min_exposure),
-                _minimum("exposure", "rare-earth exposure", u.min_exposure, _pct_text),
+                _minimum("exposure", "rare-earth exposure", u.min_exposure, _share_text),
             )
         )
     if u.where is not None:

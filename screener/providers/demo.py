@@ -28,9 +28,10 @@ from screener.contract import ENABLER_ROLES, normalise_currency, polars_schema, 
 
 DEMO_PROVIDER = "demo"
 DEMO_SOURCE = "synthetic demo data (screener demo generator), not a real filing"
-#: Thirteen quarter ends: three full years of quarterly changes, so that 3-year share growth can be measured.
-QUARTERS = 13
-PRICE_YEARS = 2
+#: Seventeen quarter ends: four years of quarterly changes, so 3-year share growth can be measured on back-dated runs.
+#: Three years of closes: a backtest needs half a year of history before its first date and years after it.
+QUARTERS = 17
+PRICE_YEARS = 3
 #: A quarter is generated only once it would be public: this keeps every quarter usable at the end date.
 REPORTING_LAG_DAYS = 60
 
@@ -472,9 +473,10 @@ def _statement_rows(c: _Company, q: dict, qends: list[date]) -> list[dict]:
 def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[str, pl.DataFrame]:
     """Synthetic ``fundamentals``, ``prices``, ``fx`` and ``events`` for every company, in contract shapes.
 
-    ``companies`` needs ``symbol``, ``country``, ``currency``, ``roles`` and ``stage``. Prices cover the last two
-    years of business days up to ``end``; fundamentals the 13 quarters public by ``end`` (three years of changes),
-    reported as half years in ``HALF_YEAR_COUNTRIES``, with FY rows; fx the whole span.
+    ``companies`` needs ``symbol``, ``country``, ``currency``, ``roles`` and ``stage`` (and may give ``listed_from``
+    and ``delisted_on``). Prices cover the last three years of business days up to ``end`` (enough history for a
+    back-dated run or a backtest), only while listed; fundamentals the 17 quarters public by ``end`` (four years of
+    changes), reported as half years in ``HALF_YEAR_COUNTRIES``, with FY rows; fx the whole span.
     """
     days, qends = _timeline(end)
     price_from = np.datetime64(end - timedelta(days=365 * PRICE_YEARS), "D")

@@ -628,4 +628,10 @@ def test_min_exposure_keeps_the_pure_play_and_drops_the_conglomerate_but_not_the
     result = rank(sf, rules_from(text))
     assert set(result.members["symbol"]) == {"PURE", "UNKN"}
     why = dict(result.table.select("symbol", "why_out").iter_rows())
-    assert why["CONG"] == "rare-earth exposure 5% below 10%"
+    assert why["CONG"] == "rare-earth exposure 5.0% below 10%"
+
+
+def test_a_tiny_exposure_reads_as_itself_not_as_zero() -> None:
+    from rules.engine import _share_text
+
+    assert [_share_text(v) for v in (0.001, 0.0025, 0.03, 0.1, 0.0)] == ["0.1%", "0.25%", "3.0%", "10%", "0%"]

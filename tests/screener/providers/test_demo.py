@@ -171,8 +171,9 @@ def test_statements_are_in_the_listing_currency(facts: pl.DataFrame) -> None:
 def test_calendar(demo: dict[str, pl.DataFrame]) -> None:
     prices = demo["prices"]
     assert prices["date"].max() == END
-    assert prices["date"].min() >= END - timedelta(days=731)
-    assert prices["date"].min() <= END - timedelta(days=725)
+    # three years of closes: enough for a backtest with half a year of price history behind its first date
+    assert prices["date"].min() >= END - timedelta(days=3 * 365 + 1)
+    assert prices["date"].min() <= END - timedelta(days=3 * 365 - 5)
     assert prices["date"].dt.weekday().max() <= 5  # Monday=1 .. Friday=5
     per_symbol = prices.group_by("symbol").agg(pl.len())["len"]
     assert per_symbol.n_unique() == 1 and per_symbol[0] > 500
@@ -183,14 +184,14 @@ def test_calendar(demo: dict[str, pl.DataFrame]) -> None:
     australian = set(UNIVERSE.filter(pl.col("country") == "AU")["symbol"])
     assert australian and set(half_years["symbol"]) == australian  # ASX companies report half years
     assert set(quarters["symbol"]) == set(UNIVERSE["symbol"]) - australian
-    assert set(quarters.group_by("symbol").agg(pl.len())["len"]) == {13}
+    assert set(quarters.group_by("symbol").agg(pl.len())["len"]) == {17}
     ends = sorted(set(quarters["period_end"]))
     assert ends[-1] <= END - timedelta(days=60)  # every quarter would be public by the end date
-    assert (ends[-1] - ends[0]).days >= 3 * 365  # three full years of changes: 3-year share growth is measurable
+    assert (ends[-1] - ends[0]).days >= 4 * 365  # four years of changes: 3-year share growth on most back-dates
     assert all((e + timedelta(days=1)).day == 1 and e.month % 3 == 0 for e in ends)
     halves = sorted(set(half_years["period_end"]))
     assert {e.month for e in halves} == {6, 12} and halves[-1] <= ends[-1]
-    assert set(half_years.group_by("symbol").agg(pl.len())["len"]) == {6}
+    assert set(half_years.group_by("symbol").agg(pl.len())["len"]) == {8}
     assert {(b - a).days for a, b in itertools.pairwise(halves)} <= set(range(181, 185))
 
 
@@ -267,7 +268,7 @@ def test_juniors_burn_cash_and_issue_shares(facts: pl.DataFrame, demo: dict[str,
     # one of its years can straddle two placements
     by_quarter = juniors.filter(pl.col("period") == "Q")
     for years in by_quarter["growth_years"]:
-        assert len(years) == 3 and all(0.099 <= g <= 0.401 for g in years), years
+        assert len(years) == 4 and all(0.099 <= g <= 0.401 for g in years), years
     assert by_quarter["growth_1y"].is_between(0.099, 0.401).all()
     by_half = juniors.filter(pl.col("period") == "H")
     assert by_half.height > 0
