@@ -66,7 +66,9 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     "tent: best at a 30% pullback, below a name at its high beyond a 70% collapse.",
     combine=combine,
     thesis="More compelling on pullbacks.",
-    phrases=("deep pullback from its 52-week high", "near its 52-week high"),
+    # the score is a tent (a pullback near the sweet spot scores best), so the low end holds both names near their
+    # high and collapses: the phrases say so rather than call a 90% fall "near its high"
+    phrases=("pulled back from its 52-week high, not collapsed", "near its 52-week high or collapsed"),
     formats={"pullback": "decimal", "drawdown_52w": "ratio"},
     order=50,
 )

@@ -84,7 +84,10 @@ def test_number_formats_come_from_the_factor_registration(scratch_factor: str) -
 
 
 def test_built_in_factors_declare_what_the_product_says_about_them() -> None:
-    assert FACTORS["pullback"].phrases == ("deep pullback from its 52-week high", "near its 52-week high")
+    assert FACTORS["pullback"].phrases == (
+        "pulled back from its 52-week high, not collapsed",
+        "near its 52-week high or collapsed",
+    )
     assert FACTORS["dilution_risk"].moved_by == ("equity_raise", "funding")
     assert FACTORS["pullback"].moved_by == ()
     assert dict(FACTORS["liquidity"].formats) == {"liquidity": "usd"}
