@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from factors.ledger import government_backing_view
 from screener.contract import (
     BOOLEAN_TEXT,
     ENABLER_ROLES,
@@ -42,6 +43,7 @@ from screener.contract import (
     PERIODS,
     REGIONS,
     known_from,
+    listed_on,
     normalise_currency,
     polars_schema,
     with_defaults,
@@ -895,46 +897,6 @@ def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.Da
         pl.col("date").alias("_sh_date"),
         (pl.col("shares") * basis).alias("_sh_shares"),
         (pl.col("provider") == "demo").fill_null(False).alias("_sh_demo"),
-    )
-
-
-def government_backing_view(events: pl.DataFrame) -> pl.DataFrame:
-    """Per company, the government backing it had received by the date, as text: each government counterparty
-    once, in the order first met, marked ``(non-binding)`` when none of its commitments was binding.
-
-    Why a view and not an input: the ``gov_backing`` tags on a company carry no date, direction or size, so no score
-    reads them (the government ledger reads the events). This column says in words what the ledger counted, as of
-    the scored date, for the list, the card and the workbook. ``events`` are those known on the date.
-    """
-    gov = events.filter(
-        (pl.col("counterparty_type") == "government").fill_null(False)
-        & (pl.col("direction") == "receives").fill_null(False)
-        & (pl.col("status").fill_null("active") != "cancelled")
-        & pl.col("counterparty").is_not_null()
-    )
-    per_party = (
-        gov.sort(["symbol", "date", "kind", "description"])
-        .group_by(["symbol", "counterparty"], maintain_order=True)
-        .agg(pl.col("binding").fill_null(False).any().alias("_binding"), pl.col("date").min().alias("_first"))
-        .sort(["symbol", "_first", "counterparty"])
-        .with_columns(
-            pl.when(pl.col("_binding"))
-            .then(pl.col("counterparty"))
-            .otherwise(pl.col("counterparty") + " (non-binding)")
-            .alias("_text")
-        )
-    )
-    return per_party.group_by("symbol", maintain_order=True).agg(
-        pl.col("_text").str.join("; ").alias("government_backing")
-    )
-
-
-def listed_on(as_of: date) -> pl.Expr:
-    """Whether a company was listed on ``as_of``: from ``listed_from`` (unknown: always) to before ``delisted_on``.
-
-    Why: a back-dated score must rank the universe a user could have traded that day, not today's listings."""
-    return (pl.col("listed_from").is_null() | (pl.col("listed_from") <= as_of)) & (
-        pl.col("delisted_on").is_null() | (pl.col("delisted_on") > as_of)
     )
 
 

@@ -15,7 +15,7 @@ in it because that package may hold only factor modules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -220,6 +220,49 @@ def risked_capacity(ledger: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+#: Event kinds that can carry government backing (``localization_premium``'s default ``gov_kinds``).
+GOV_KINDS: tuple[str, ...] = ("funding", "offtake", "policy")
+
+
+def received_from_government(kinds: Sequence[str] = GOV_KINDS) -> pl.Expr:
+    """The one rule of what counts as government backing: an event of a backing kind where a government is the
+    counterparty, the company receives, and the commitment was not cancelled. The ledger weighs these events; the
+    ``government_backing`` view names their counterparties."""
+    return (
+        pl.col("kind").is_in(list(kinds))
+        & (pl.col("counterparty_type") == "government").fill_null(False)
+        & (pl.col("direction") == "receives").fill_null(False)
+        & (pl.col("status").fill_null("active") != "cancelled")
+    )
+
+
+def government_backing_view(events: pl.DataFrame, kinds: Sequence[str] = GOV_KINDS) -> pl.DataFrame:
+    """Per company, the government backing it had received by the date, as text: each government counterparty
+    once, in the order first met, marked ``(non-binding)`` when none of its commitments was binding.
+
+    Why a view and not an input: the ``gov_backing`` tags on a company carry no date, direction or size, so no score
+    reads them (the government ledger reads the events). This column says in words what the ledger counted, as of
+    the scored date, for the list, the card and the workbook, by the same rule (``received_from_government``).
+    ``events`` are those known on the date.
+    """
+    gov = events.filter(received_from_government(kinds) & pl.col("counterparty").is_not_null())
+    per_party = (
+        gov.sort(["symbol", "date", "kind", "description"])
+        .group_by(["symbol", "counterparty"], maintain_order=True)
+        .agg(pl.col("binding").fill_null(False).any().alias("_binding"), pl.col("date").min().alias("_first"))
+        .sort(["symbol", "_first", "counterparty"])
+        .with_columns(
+            pl.when(pl.col("_binding"))
+            .then(pl.col("counterparty"))
+            .otherwise(pl.col("counterparty") + " (non-binding)")
+            .alias("_text")
+        )
+    )
+    return per_party.group_by("symbol", maintain_order=True).agg(
+        pl.col("_text").str.join("; ").alias("government_backing")
+    )
+
+
 def government_ledger(
     events: pl.DataFrame, market_cap: pl.DataFrame, as_of: date, p: Mapping[str, Any]
 ) -> pl.DataFrame:
@@ -247,12 +290,7 @@ def government_ledger(
         * decay(as_of, p["gov_half_life_years"])
     )
     return (
-        events.filter(
-            pl.col("kind").is_in(list(p["gov_kinds"]))
-            & (pl.col("counterparty_type") == "government").fill_null(False)
-            & (pl.col("direction") == "receives").fill_null(False)
-            & (pl.col("status").fill_null("active") != "cancelled")
-        )
+        events.filter(received_from_government(p["gov_kinds"]))
         .join(market_cap.select("symbol", "market_cap_usd"), on="symbol", how="left", maintain_order="left")
         .sort(["symbol", "date", "kind", "description"])
         .group_by("symbol", maintain_order=True)

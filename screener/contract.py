@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date as date_type
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -407,6 +408,19 @@ def with_defaults(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
         value = pl.lit(c.default, dtype=schema[c.name])  # type: ignore[arg-type]
         exprs.append(pl.col(c.name).fill_null(value) if c.name in frame.columns else value.alias(c.name))
     return frame.with_columns(exprs) if exprs else frame
+
+
+def listed_on(day: date_type | pl.Expr) -> pl.Expr:
+    """Whether a company was listed on ``day`` (a date, or a date column): from ``listed_from`` (unknown: always)
+    to before ``delisted_on`` (unknown: still listed).
+
+    Why one rule: a back-dated score must rank the universe a user could have traded that day, and the demo must not
+    draw a close for a day the listing did not trade; both ask here."""
+    import polars as pl
+
+    return (pl.col("listed_from").is_null() | (pl.col("listed_from") <= day)) & (
+        pl.col("delisted_on").is_null() | (pl.col("delisted_on") > day)
+    )
 
 
 def known_from(date: pl.Expr, precision: pl.Expr) -> pl.Expr:

@@ -24,7 +24,7 @@ from types import MappingProxyType
 import polars as pl
 
 from factors.inputs import FactorContext
-from factors.ledger import capacity_ledger, government_ledger, risked_capacity, setback_ledger
+from factors.ledger import GOV_KINDS, capacity_ledger, government_ledger, risked_capacity, setback_ledger
 from factors.registry import Params, register_factor
 
 #: NdPr-oxide-equivalent tonnes per tonne of each capacity unit (documented assumptions with their reasons and
@@ -59,7 +59,7 @@ PARAMS: dict[str, object] = {
     "region_weights": {"china": 0.0, "other": 0.5},
     "allied_weight": 1.0,
     # Government ledger: only backing the company receives from a government counterparty.
-    "gov_kinds": ["funding", "offtake", "policy"],
+    "gov_kinds": list(GOV_KINDS),
     "gov_binding_weights": {"binding": 1.0, "non_binding": 0.2},
     "gov_unsized_share": 0.5,
     "gov_size_full": 0.25,

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from screener.contract import ENABLER_ROLES, normalise_currency, polars_schema, with_defaults
+from screener.contract import ENABLER_ROLES, listed_on, normalise_currency, polars_schema, with_defaults
 
 DEMO_PROVIDER = "demo"
 DEMO_SOURCE = "synthetic demo data (screener demo generator), not a real filing"
@@ -555,10 +555,7 @@ def generate_demo(companies: pl.DataFrame, *, end: date, seed: int = 7) -> dict[
     )
     prices_df = (
         prices_df.join(listing, on="symbol", how="left")
-        .filter(
-            (pl.col("listed_from").is_null() | (pl.col("date") >= pl.col("listed_from")))
-            & (pl.col("delisted_on").is_null() | (pl.col("date") < pl.col("delisted_on")))
-        )
+        .filter(listed_on(pl.col("date")))
         .drop("listed_from", "delisted_on")
     )
     ev = pl.DataFrame(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Self
 
 import duckdb
 import polars as pl
 
+from screener.contract import known_from
 from screener.errors import ArgumentError, Option, ScreenerError, StoreLockedError
 from screener.paths import default_db_path
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS
@@ -145,6 +146,13 @@ class StoreBase:
         return current
 
     # -- reading ---------------------------------------------------------------------------------------------
+    def known_events(self, symbol: str | None, as_of: date) -> pl.DataFrame:
+        """Events (date, provider, load time) known on ``as_of``, of one symbol or all (``contract.known_from``):
+        here because market reads and run metadata both count events, and must count the same ones."""
+        where, params = ("symbol = ? AND date <= ?", [symbol, as_of]) if symbol else ("date <= ?", [as_of])
+        rows = self.query(f"SELECT date, date_precision, provider, loaded_at FROM events WHERE {where}", params)
+        return rows.filter(known_from(pl.col("date"), pl.col("date_precision")) <= as_of).drop("date_precision")
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run a parameterised query and return a polars frame (values are always bound, never pasted)."""
         return self.con.sql(sql, params=list(params) if params else None).pl()

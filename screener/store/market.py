@@ -562,12 +562,6 @@ class MarketData(StoreBase):
             [symbol, as_of],
         )
 
-    def _known_events(self, symbol: str | None, as_of: date) -> pl.DataFrame:
-        """Events (date, provider, load time) known on ``as_of``, of one symbol or all: ``contract.known_from``."""
-        where, params = ("symbol = ? AND date <= ?", [symbol, as_of]) if symbol else ("date <= ?", [as_of])
-        rows = self.query(f"SELECT date, date_precision, provider, loaded_at FROM events WHERE {where}", params)
-        return rows.filter(known_from(pl.col("date"), pl.col("date_precision")) <= as_of).drop("date_precision")
-
     def freshness_parts(self, symbol: str, as_of: date) -> list[pl.DataFrame]:
         """Per data kind and provider (prices, fundamentals, events, daily share counts): the latest dated value on
         or before as-of, the row count and the load time."""
@@ -582,7 +576,7 @@ class MarketData(StoreBase):
                 "max(loaded_at) AS loaded_at FROM fundamentals WHERE symbol = ? AND period_end <= ? GROUP BY provider",
                 [symbol, as_of],
             ),
-            self._known_events(symbol, as_of)
+            self.known_events(symbol, as_of)
             .group_by("provider")
             .agg(
                 pl.lit("events").alias("data"),

@@ -35,7 +35,7 @@ class Runs(StoreBase):
         )
         newest: dict[str, date | None] = {table: self.scalar(sql, args) for table, sql, args in queries}
         # events count from the day they became known (a month-level date from the month's end)
-        newest["events"] = self._known_events(None, as_of)["date"].max()  # type: ignore[attr-defined]
+        newest["events"] = self.known_events(None, as_of)["date"].max()
         return newest
 
     def provider_counts(self) -> dict[str, dict[str, int]]:

@@ -264,3 +264,25 @@ def test_a_cancelled_government_commitment_is_no_backing() -> None:
     mcap = pl.DataFrame({"symbol": ["A"], "market_cap_usd": [1e9]})
     assert government_ledger(ev(loan), mcap, AS_OF, P).height == 1
     assert government_ledger(ev(loan | {"status": "cancelled"}), mcap, AS_OF, P).height == 0
+
+
+def test_the_backing_view_names_exactly_what_the_ledger_weighs() -> None:
+    from factors.ledger import government_backing_view
+
+    def row(kind: str, party: str) -> dict[str, Any]:
+        return {
+            "symbol": "A",
+            "date": AS_OF - timedelta(days=30),
+            "kind": kind,
+            "counterparty": party,
+            "counterparty_type": "government",
+            "direction": "receives",
+            "binding": True,
+            "amount_usd": 1e8,
+        }
+
+    events = ev(row("funding", "US DOE"), row("permit", "State of Wyoming"))  # a permit is no backing
+    mcap = pl.DataFrame({"symbol": ["A"], "market_cap_usd": [1e9]})
+    assert government_backing_view(events)["government_backing"].to_list() == ["US DOE"]
+    weighed = government_ledger(events, mcap, AS_OF, P)["gov_backing"].item()
+    assert weighed == government_ledger(ev(row("funding", "US DOE")), mcap, AS_OF, P)["gov_backing"].item()

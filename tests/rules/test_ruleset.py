@@ -364,3 +364,17 @@ def test_squeeze_list_leaves_out_names_that_already_collapsed() -> None:
 
     assert fate(0.05) == "in" and fate(0.69) == "in"
     assert fate(0.80) == "gated"  # the squeeze is priced; the tent would otherwise rank it with names near their high
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "'half'"])
+def test_min_exposure_outside_zero_to_one_is_refused_in_one_line(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "exposure.toml"
+    path.write_text(BASE + f"[universe]\nmin_exposure = {value}\n")
+    with pytest.raises(RuleSetError) as info:
+        load(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: universe.min_exposure") and "\n" not in msg
+
+
+def test_min_exposure_is_read() -> None:
+    assert parse(BASE + "[universe]\nmin_exposure = 0.25\n").universe.min_exposure == 0.25
