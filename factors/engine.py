@@ -384,3 +384,40 @@ def scores_for(
     if not store.read_only:
         store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
     return frame
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Many dates: the backtest's panel
+# --------------------------------------------------------------------------------------------------------------
+def score_panel(store: Store, dates: list[date]) -> pl.DataFrame:
+    """The score frames of every date of ``dates`` stacked: ``score_columns()`` for every (as_of, symbol), sorted
+    by (as_of, symbol). Each date sees only what was public on it (its own point-in-time view)."""
+    days = sorted(set(dates))
+    if not days:
+        return pl.DataFrame(schema={c: pl.Null for c in score_columns()})
+    frames = [compute_scores(load_inputs(store, d), d) for d in days]
+    return pl.concat(frames, how="vertical_relaxed").sort(["as_of", "symbol"])
+
+
+def usd_closes(store: Store, end: date) -> pl.DataFrame:
+    """Every stored close on or before ``end`` in US dollars, each at its own day's rate (``FxTable``): ``symbol``,
+    ``date``, ``close_usd`` (null where no rate was known that day: never a dollar figure it was not)."""
+    from factors.inputs import FxTable, _currency_map
+
+    fx = FxTable(store.rows_as_of("fx", end), end)
+    comp = store.companies(as_of=end).select("symbol", "currency")
+    cmap = _currency_map(comp["currency"].to_list())
+    code = {r: fx.codes.get(i) for r, i in zip(cmap["raw"], cmap["iso"], strict=True)}
+    unit = dict(zip(cmap["raw"], cmap["unit"], strict=True))
+    comp = comp.with_columns(
+        pl.col("currency").replace_strict(code, default=None, return_dtype=pl.Int64).alias("_code"),
+        pl.col("currency").replace_strict(unit, default=None, return_dtype=pl.Float64).alias("_unit"),
+    )
+    p = (
+        store.rows_as_of("prices", end)
+        .select("symbol", "date", "close")
+        .join(comp.select("symbol", "_code", "_unit"), on="symbol", how="inner")
+        .sort(["symbol", "date"])
+    )
+    rate = fx.rate(p["_code"], p["date"])
+    return p.select("symbol", "date", (pl.col("close") * pl.col("_unit") * rate).alias("close_usd"))
