@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -43,12 +43,14 @@ from factors.inputs import (
     FIELD_FLAGS,
     IDENTITY_COLUMNS,
     INPUTS,
+    KEY,
     SETTINGS,
     FactorContext,
     FactorInputs,
     Grant,
-    build_context,
+    build_panel,
     load_inputs,
+    load_panel_inputs,
 )
 from factors.registry import FACTORS, FactorSpec
 from screener.contract import KINDS
@@ -56,7 +58,17 @@ from screener.contract import KINDS
 if TYPE_CHECKING:
     from screener.store import Store
 
-__all__ = ["compute_scores", "filled_values", "inputs_fingerprint", "load_inputs", "score_columns", "scores_for"]
+__all__ = [
+    "compute_panel",
+    "compute_scores",
+    "filled_values",
+    "inputs_fingerprint",
+    "load_inputs",
+    "score_columns",
+    "score_panel",
+    "scores_for",
+    "usd_closes",
+]
 
 #: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
 METHODOLOGY_VERSION = "4"
@@ -72,20 +84,27 @@ def _clean(e: pl.Expr) -> pl.Expr:
     return pl.when(f.is_infinite()).then(None).otherwise(f)
 
 
-def _fill_value(spec: FactorSpec, comp: str, column: str | None = None) -> pl.Expr | None:
+def _fill_value(spec: FactorSpec, comp: str, column: str | None = None, *, by: str | None = None) -> pl.Expr | None:
     """The expression a missing component is replaced with under the factor's policy (None: leave it missing).
 
     ``column`` is where the measured component lives (default: the bare component name, as inside the engine; the
     score frame's ``<factor>.<component>`` for ``filled_values``); the peer groups are the ``role_class`` column.
+    ``by`` names the column of the cross-section (``as_of`` in the engine, which scores many dates at once); the
+    statistics are taken within it.
     """
     c = pl.col(column or comp)
+
+    def within(e: pl.Expr, *more: str) -> pl.Expr:
+        keys = [k for k in (by, *more) if k]
+        return e.over(keys) if keys else e
+
     if spec.missing == "neutral":
-        return c.median()
+        return within(c.median())
     if spec.missing == "worst":
         goodness = (1 if spec.higher_is_better else -1) * spec.signs[comp]
-        return c.min() if goodness > 0 else c.max()
+        return within(c.min() if goodness > 0 else c.max())
     if spec.missing == "impute_peers":
-        return c.median().over("role_class").fill_null(c.median())
+        return within(c.median(), "role_class").fill_null(within(c.median()))
     return None
 
 
@@ -116,8 +135,8 @@ GRANTS: Mapping[str, Grant] = MappingProxyType({name: spec.grant for name, spec 
 #: Base columns built from several inputs: a factor receives one only when it declares all of them.
 DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType({"net_cash_usd": ("cash", "total_debt")})
 _PRICE_KEYS = ("g", "date")
-_STATEMENT_KEYS = ("symbol", "period_end", "period", "currency", "provider", "_usd_per_unit")
-_PANELS = frozenset({"prices", "price_runs", "fundamentals", "events"})
+_STATEMENT_KEYS = ("as_of", "symbol", "period_end", "period", "currency", "provider", "_usd_per_unit")
+_PANELS = frozenset({"prices", "price_runs", "bounds", "fundamentals", "events"})
 
 
 class InputNotDeclared(RuntimeError):
@@ -139,7 +158,7 @@ class DeclaredContext(FactorContext):
     def __getattribute__(self, name: str) -> Any:
         if name in _PANELS and name in object.__getattribute__(self, "withheld"):
             factor = object.__getattribute__(self, "factor")
-            need = "events" if name == "events" else "a price or statement input"
+            need = {"events": "events", "fundamentals": "statement input"}.get(name, "price input")
             raise InputNotDeclared(f"factor {factor} reads ctx.{name} but its needs declare no {need}")
         return object.__getattribute__(self, name)
 
@@ -150,27 +169,31 @@ def context_for(spec: FactorSpec, ctx: FactorContext) -> DeclaredContext:
     if unknown:
         raise RuntimeError(f"factor {spec.name} needs unknown input {unknown[0]!r}; add it to factors.inputs.INPUTS")
     grants = [GRANTS[n] for n in spec.needs]
-    base = ["symbol", *(c for g in grants for c in g.base)]
+    base = [*KEY, *(c for g in grants for c in g.base)]
     base += [c for c, needs in DERIVED.items() if set(needs) <= set(spec.needs)]
     prices = [c for g in grants for c in g.prices]
     statements = [c for g in grants for c in g.fundamentals]
     withheld: set[str] = set()
     if not prices:
-        withheld |= {"prices", "price_runs"}
+        withheld |= {"prices", "price_runs", "bounds"}
     if not statements:
         withheld.add("fundamentals")
     if not any(g.events for g in grants):
         withheld.add("events")
+
+    def declared_statements() -> pl.DataFrame:
+        frame = ctx.fundamentals
+        return frame.select([c for c in dict.fromkeys([*_STATEMENT_KEYS, *statements]) if c in frame.columns])
+
     return DeclaredContext(
-        as_of=ctx.as_of,
+        dates=ctx.dates,
         settings=ctx.settings,
         base=ctx.base.select(list(dict.fromkeys(base))),
         prices=ctx.prices.select(list(dict.fromkeys([*_PRICE_KEYS, *prices]))) if prices else ctx.prices,
         price_runs=ctx.price_runs,
-        fundamentals=ctx.fundamentals.select(
-            [c for c in dict.fromkeys([*_STATEMENT_KEYS, *statements]) if c in ctx.fundamentals.columns]
-        ),
+        bounds=ctx.bounds,
         events=ctx.events,
+        statements=declared_statements if statements else None,
         factor=spec.name,
         withheld=frozenset(withheld),
     )
@@ -188,20 +211,35 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
         raise InputNotDeclared(
             f"factor {spec.name} reads a column its needs do not declare (or none at all): {e}"
         ) from e
+    if not set(KEY) <= set(raw.columns):
+        raise RuntimeError(
+            f"factor {spec.name} must return the columns as_of and symbol (one row per date and company); "
+            f"it returned {raw.columns}"
+        )
     missing_cols = [c for c in spec.components if c not in raw.columns]
     if missing_cols:
         raise RuntimeError(f"factor {spec.name} did not return components {missing_cols}")
     notes = [FACTOR_FLAGS] if FACTOR_FLAGS in raw.columns else []
+    key = list(KEY)
     comps = (
-        ctx.base.select("symbol", "role_class")
-        .join(raw.select("symbol", *spec.components, *notes), on="symbol", how="left")
-        .sort("symbol")
+        ctx.base.select(*key, "role_class")
+        .join(raw.select(*key, *spec.components, *notes), on=key, how="left")
+        .sort(key)
         .with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
     )
     filled = comps.with_columns(
-        [pl.col(c).fill_null(fill).alias(c) for c in spec.components if (fill := _fill_value(spec, c)) is not None]
+        [
+            pl.col(c).fill_null(fill).alias(c)
+            for c in spec.components
+            if (fill := _fill_value(spec, c, by="as_of")) is not None
+        ]
     )
-    value = spec.combine(filled.select(spec.components), spec.params)
+    # the combine is a cross-section: each date's companies are scaled against each other, never across dates
+    parts = [
+        spec.combine(part.select(spec.components), spec.params)
+        for part in filled.partition_by("as_of", maintain_order=True)
+    ]
+    value = pl.concat(parts) if parts else pl.Series(spec.name, [], dtype=pl.Float64)
     if len(value) != comps.height:
         raise RuntimeError(f"factor {spec.name}: combine returned {len(value)} values for {comps.height} companies")
     any_missing = pl.any_horizontal([pl.col(c).is_null() for c in spec.components])
@@ -209,9 +247,9 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
     out = out.with_columns(_clean(pl.col(spec.name)).alias(spec.name))
     if spec.missing == "exclude":
         out = out.with_columns(pl.when(any_missing).then(None).otherwise(pl.col(spec.name)).alias(spec.name))
-    out = out.with_columns(percentile_rank(spec.name).alias(spec.pct_column))
+    out = out.with_columns(percentile_rank(spec.name, by="as_of").alias(spec.pct_column))
     renamed = out.select(
-        "symbol",
+        *key,
         spec.name,
         spec.pct_column,
         *[pl.col(c).alias(spec.column(c)) for c in spec.components],
@@ -271,14 +309,27 @@ def _preload_scaler() -> None:
 
 
 def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
-    """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness)."""
+    """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness).
+
+    The one-date case of ``compute_panel``: the same computation, so a back-dated score and the backtest's score
+    of that date are the same rows."""
+    return compute_panel(inputs, [as_of], settings=settings)
+
+
+def compute_panel(
+    inputs: FactorInputs, dates: Sequence[date], *, settings: Mapping[str, Any] | None = None
+) -> pl.DataFrame:
+    """Score every company of every date of ``dates`` in one pass: ``score_columns()`` per (as_of, symbol), sorted
+    by (as_of, symbol). Each date sees only what was public on it; cross-sectional steps (fills, scaling,
+    percentiles) run within each date. Pure (no store, no clock, no randomness)."""
     _preload_scaler()
-    ctx = build_context(inputs, as_of, settings)
+    ctx = build_panel(inputs, dates, settings)
+    key = list(KEY)
     frame = ctx.base
     flag_exprs: list[pl.Expr] = [pl.when(pl.col(f)).then(pl.lit(f)) for f in _BASE_FLAGS]
     for spec in FACTORS.values():
         part, flags = _factor_frame(spec, ctx)
-        frame = frame.join(part, on="symbol", how="left")
+        frame = frame.join(part, on=key, how="left")
         flag_exprs += flags
     counted = _counted_inputs()
     completeness = (
@@ -286,8 +337,7 @@ def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, 
         if counted
         else pl.lit(1.0)
     )
-    frame = frame.sort("symbol").with_columns(
-        pl.lit(as_of, dtype=pl.Date).alias("as_of"),
+    frame = frame.sort(key).with_columns(
         completeness.alias("data_completeness"),
         pl.concat_list(flag_exprs).list.drop_nulls().list.sort().alias("flags")
         if flag_exprs
@@ -389,14 +439,14 @@ def scores_for(
 # --------------------------------------------------------------------------------------------------------------
 # Many dates: the backtest's panel
 # --------------------------------------------------------------------------------------------------------------
-def score_panel(store: Store, dates: list[date]) -> pl.DataFrame:
+def score_panel(store: Store, dates: Sequence[date]) -> pl.DataFrame:
     """The score frames of every date of ``dates`` stacked: ``score_columns()`` for every (as_of, symbol), sorted
-    by (as_of, symbol). Each date sees only what was public on it (its own point-in-time view)."""
+    by (as_of, symbol). The store is read once (``load_panel_inputs``) and every date is scored in one pass
+    (``compute_panel``); each date sees only what was public on it, exactly as ``score`` on that date would."""
     days = sorted(set(dates))
     if not days:
-        return pl.DataFrame(schema={c: pl.Null for c in score_columns()})
-    frames = [compute_scores(load_inputs(store, d), d) for d in days]
-    return pl.concat(frames, how="vertical_relaxed").sort(["as_of", "symbol"])
+        raise ValueError("score_panel needs at least one date")
+    return compute_panel(load_panel_inputs(store, days), days)
 
 
 def usd_closes(store: Store, end: date) -> pl.DataFrame:

@@ -40,6 +40,8 @@ from typing import Any
 
 import polars as pl
 
+from factors.ledger import clock, keys_of, ordered_sum
+
 #: Defaults of the forecast (``dilution_risk`` passes its own params).
 FUNDING_PARAMS: Mapping[str, float] = {"min_build_years": 1.0, "default_build_years": 3.0}
 
@@ -69,22 +71,24 @@ def _last_known(col: str) -> pl.Expr:
     return pl.col(col).drop_nulls().last()
 
 
-def open_projects(events: pl.DataFrame, as_of: date, params: Mapping[str, Any] = FUNDING_PARAMS) -> pl.DataFrame:
+def open_projects(events: pl.DataFrame, as_of: date | None, params: Mapping[str, Any] = FUNDING_PARAMS) -> pl.DataFrame:
     """Per (symbol, project) not yet in production and not cancelled: ``capex_share_usd`` (capex times equity
     share; null when no capex is known) and ``build_years`` (years over which it is spread).
 
     Why per project and not per row: a project is announced, funded and built over several rows, each repeating
-    its capex; summing rows would count it several times."""
+    its capex; summing rows would count it several times. In a panel (events with ``as_of``, see
+    ``factors.ledger.keys_of``) every key starts with ``as_of``."""
+    k = keys_of(events)
     # a project id is the company's own: another company's "phase-1" in production says nothing about this one
     produced = (
         events.filter((pl.col("kind") == "production_start") & pl.col("project").is_not_null())
-        .select("symbol", "project")
+        .select(*k, "project")
         .unique()
     )
     rows = _ordered(
-        events.filter((pl.col("kind") == "capacity") & pl.col("project").is_not_null()), ["symbol", "project", "date"]
+        events.filter((pl.col("kind") == "capacity") & pl.col("project").is_not_null()), [*k, "project", "date"]
     )
-    per = rows.group_by(["symbol", "project"], maintain_order=True).agg(
+    per = rows.group_by([*k, "project"], maintain_order=True).agg(
         _last_known("amount_usd").alias("amount_usd"),
         _last_known("equity_share").alias("equity_share"),
         _last_known("target_year").alias("target_year"),
@@ -92,14 +96,14 @@ def open_projects(events: pl.DataFrame, as_of: date, params: Mapping[str, Any] =
         _last_known("stage").alias("stage"),
     )
     min_years, default_years = float(params["min_build_years"]), float(params["default_build_years"])
-    to_target = (
-        pl.date(pl.col("target_year").cast(pl.Int32), 12, 31) - pl.lit(as_of, dtype=pl.Date)
-    ).dt.total_days().cast(pl.Float64) / 365.25
+    to_target = (pl.date(pl.col("target_year").cast(pl.Int32), 12, 31) - clock(events, as_of)).dt.total_days().cast(
+        pl.Float64
+    ) / 365.25
     return (
-        per.join(produced, on=["symbol", "project"], how="anti")
+        per.join(produced, on=[*k, "project"], how="anti")
         .filter((pl.col("status").fill_null("active") != "cancelled") & (pl.col("stage").fill_null("") != "production"))
         .select(
-            "symbol",
+            *k,
             "project",
             (pl.col("amount_usd") * pl.col("equity_share").fill_null(1.0)).alias("capex_share_usd"),
             pl.when(pl.col("target_year").is_null())
@@ -107,7 +111,7 @@ def open_projects(events: pl.DataFrame, as_of: date, params: Mapping[str, Any] =
             .otherwise(pl.max_horizontal(to_target, pl.lit(min_years)))
             .alias("build_years"),
         )
-        .sort(["symbol", "project"])
+        .sort([*k, "project"])
     )
 
 
@@ -118,15 +122,16 @@ def binding_funding(events: pl.DataFrame, projects: pl.DataFrame, base: pl.DataF
     One commitment restated (announced, then closed) is counted once: the latest row per (project, counterparty).
     Money tied to a project counts up to that project's own capex and no further: a loan cannot fund more of a plant
     than the plant costs."""
+    k = keys_of(events)
     funding = events.filter(
         (pl.col("kind") == "funding")
         & (pl.col("direction") == "receives")
         & pl.col("binding").fill_null(False)
         & (pl.col("status").fill_null("active") != "cancelled")
         & pl.col("amount_usd").is_not_null()
-    ).join(base.select("symbol", "cash_usd_date"), on="symbol", how="left")
-    open_ids = projects.select("symbol", "project", pl.lit(True).alias("_open"))
-    counted = funding.join(open_ids, on=["symbol", "project"], how="left").filter(
+    ).join(base.select(*k, "cash_usd_date"), on=k, how="left")
+    open_ids = projects.select(*k, "project", pl.lit(True).alias("_open"))
+    counted = funding.join(open_ids, on=[*k, "project"], how="left").filter(
         pl.col("_open").fill_null(False)
         | (pl.col("project").is_null() & (pl.col("date") > pl.col("cash_usd_date")).fill_null(False))
     )
@@ -134,56 +139,60 @@ def binding_funding(events: pl.DataFrame, projects: pl.DataFrame, base: pl.DataF
         counted = counted.with_columns(pl.lit(None, dtype=pl.String).alias("counterparty"))
     # a row without a counterparty cannot be matched to another: it stands alone
     latest = (
-        _ordered(counted, ["symbol", "date"])
+        _ordered(counted, [*k, "date"])
         .with_row_index("_row")
         .with_columns(pl.coalesce("counterparty", pl.format("#{}", "_row")).alias("_party"))
-        .group_by(["symbol", "project", "_party"], maintain_order=True)
+        .group_by([*k, "project", "_party"], maintain_order=True)
         .agg(pl.col("amount_usd").last())
     )
     tied = (
         latest.filter(pl.col("project").is_not_null())
-        .group_by(["symbol", "project"], maintain_order=True)
-        .agg(pl.col("amount_usd").sum())
-        .join(projects.select("symbol", "project", "capex_share_usd"), on=["symbol", "project"], how="left")
+        .group_by([*k, "project"], maintain_order=True)
+        .agg(ordered_sum(pl.col("amount_usd")))
+        .join(projects.select(*k, "project", "capex_share_usd"), on=[*k, "project"], how="left")
         .select(
-            "symbol",
+            *k,
             pl.when(pl.col("capex_share_usd").is_not_null())
             .then(pl.min_horizontal("amount_usd", "capex_share_usd"))
             .otherwise(pl.col("amount_usd"))
             .alias("amount_usd"),
         )
     )
-    loose = latest.filter(pl.col("project").is_null()).select("symbol", "amount_usd")
+    loose = latest.filter(pl.col("project").is_null()).select(*k, "amount_usd")
     return (
         pl.concat([tied, loose])
-        .sort(["symbol", "amount_usd"])
-        .group_by("symbol", maintain_order=True)
-        .agg(pl.col("amount_usd").sum().alias("binding_funding_usd"))
+        .sort([*k, "amount_usd"])
+        .group_by(k, maintain_order=True)
+        .agg(ordered_sum(pl.col("amount_usd")).alias("binding_funding_usd"))
     )
 
 
 def funding_forecast(
-    base: pl.DataFrame, events: pl.DataFrame, as_of: date, params: Mapping[str, Any] = FUNDING_PARAMS
+    base: pl.DataFrame, events: pl.DataFrame, as_of: date | None, params: Mapping[str, Any] = FUNDING_PARAMS
 ) -> pl.DataFrame:
     """One row per company of ``base`` (``symbol``, ``cash_usd``, ``cash_usd_date``, ``free_cash_flow_ttm_usd``,
     ``capex_ttm_usd``) with the columns of ``FORECAST_COLUMNS``; see the module docstring for the definitions.
 
     The drawdown is solved exactly on a piecewise-constant outflow: the phases end where a project's build ends,
-    so the answer needs no simulation step and does not depend on one."""
+    so the answer needs no simulation step and does not depend on one. In a panel (``base`` and ``events`` with
+    ``as_of``) there is one row per (as_of, symbol)."""
+    k = keys_of(base)
+    if k != keys_of(events):
+        raise ValueError("base and events must both carry as_of (a panel) or neither")
     projects = open_projects(events, as_of, params)
     funds = binding_funding(events, projects, base)
     co = base.select(
-        "symbol",
+        *k,
         pl.col("cash_usd").alias("_cash"),
         (-pl.col("free_cash_flow_ttm_usd")).alias("_burn"),
         pl.col("capex_ttm_usd").fill_null(0.0).clip(lower_bound=0.0).alias("_capex"),
     )
-    capex = projects.group_by("symbol", maintain_order=True).agg(
-        pl.col("capex_share_usd").sum().alias("remaining_capex_usd")
+    capex = projects.group_by(k, maintain_order=True).agg(
+        ordered_sum(pl.col("capex_share_usd")).alias("remaining_capex_usd")
     )
     co = (
-        co.join(capex, on="symbol", how="left")
-        .join(funds, on="symbol", how="left")
+        co.join(capex, on=k, how="left")
+        .join(funds, on=k, how="left")
         .with_columns(pl.col("remaining_capex_usd").fill_null(0.0), pl.col("binding_funding_usd").fill_null(0.0))
         .with_columns(
             (pl.col("_cash").clip(lower_bound=0.0) + pl.col("binding_funding_usd")).alias("_funds"),
@@ -193,30 +202,28 @@ def funding_forecast(
     spend = (
         projects.filter(pl.col("capex_share_usd").is_not_null())
         .with_columns((pl.col("capex_share_usd") / pl.col("build_years")).alias("_rate"))
-        .group_by(["symbol", "build_years"], maintain_order=True)
-        .agg(pl.col("_rate").sum())
-        .sort(["symbol", "build_years"], descending=[False, True])
-        .with_columns(pl.col("_rate").cum_sum().over("symbol").alias("_rate"))  # still building at the phase end
-        .sort(["symbol", "build_years"])
-        .join(co.select("symbol", "_burn", "_capex", "_funds"), on="symbol", how="inner")
+        .group_by([*k, "build_years"], maintain_order=True)
+        .agg(ordered_sum(pl.col("_rate")))
+        .sort([*k, "build_years"], descending=[*(False for _ in k), True])
+        .with_columns(pl.col("_rate").cum_sum().over(k).alias("_rate"))  # still building at the phase end
+        .sort([*k, "build_years"])
+        .join(co.select(*k, "_burn", "_capex", "_funds"), on=k, how="inner")
         .with_columns(
-            pl.col("build_years").shift(1, fill_value=0.0).over("symbol").alias("_start"),
+            pl.col("build_years").shift(1, fill_value=0.0).over(k).alias("_start"),
             (pl.col("_burn") + (pl.col("_rate") - pl.col("_capex")).clip(lower_bound=0.0)).alias("_out"),
         )
-        .with_columns(
-            (pl.col("_out") * (pl.col("build_years") - pl.col("_start"))).cum_sum().over("symbol").alias("_c")
-        )
-        .with_columns(pl.col("_c").shift(1, fill_value=0.0).over("symbol").alias("_c0"))
+        .with_columns((pl.col("_out") * (pl.col("build_years") - pl.col("_start"))).cum_sum().over(k).alias("_c"))
+        .with_columns(pl.col("_c").shift(1, fill_value=0.0).over(k).alias("_c0"))
     )
     crossing = (
         spend.filter((pl.col("_out") > 0) & (pl.col("_c") > pl.col("_funds")))
-        .group_by("symbol", maintain_order=True)
+        .group_by(k, maintain_order=True)
         .agg(((pl.col("_start") + (pl.col("_funds") - pl.col("_c0")) / pl.col("_out")).first()).alias("_t_build"))
     )
-    tail = spend.group_by("symbol", maintain_order=True).agg(
+    tail = spend.group_by(k, maintain_order=True).agg(
         pl.col("build_years").last().alias("_end"), pl.col("_c").last().alias("_c_end")
     )
-    out = co.join(crossing, on="symbol", how="left").join(tail, on="symbol", how="left")
+    out = co.join(crossing, on=k, how="left").join(tail, on=k, how="left")
     end, used = pl.col("_end").fill_null(0.0), pl.col("_c_end").fill_null(0.0)
     after_build = end + (pl.col("_funds") - used) / pl.col("_burn")
     unknown = pl.col("_cash").is_null() | pl.col("_burn").is_null()
@@ -237,10 +244,10 @@ def funding_forecast(
         .otherwise(pl.lit(RAISE_NOT_NEEDED))
     )
     return out.select(
-        "symbol",
+        *k,
         "remaining_capex_usd",
         "binding_funding_usd",
         (pl.col("remaining_capex_usd") - pl.col("_cash") - pl.col("binding_funding_usd")).alias("funding_gap_usd"),
         (years * 12.0).clip(lower_bound=0.0).alias("months_to_raise"),
         status.alias("raise_status"),
-    ).sort("symbol")
+    ).sort(k)

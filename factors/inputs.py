@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from factors.ledger import government_backing_view
+from factors.ledger import government_backing_view, ordered_sum
 from screener.contract import (
     BOOLEAN_TEXT,
     ENABLER_ROLES,
@@ -316,10 +316,12 @@ _KINDS = ("companies", "fundamentals", "prices", "fx", "events", "splits", "shar
 class FactorInputs:
     """Everything scoring reads, as contract-shaped frames (an optional ``provider`` column marks demo rows).
 
-    ``splits`` (symbol, date, ratio) holds every known split, including those after the as-of date: they only put
-    share counts on the basis of the split-adjusted closes (see ``build_context``). ``share_history`` (symbol, date,
-    shares) is the daily share count; only rows on or before the as-of date are read, and only the latest per
-    company matters (``load_inputs`` reads just that row).
+    ``companies`` is the universe. It may carry an ``as_of`` column: then it holds the universe as it stood on each
+    date (tags, stage and exposure as of that date, ``load_panel_inputs``), and a date scores only its own rows;
+    without it, the same rows stand on every date. ``splits`` (symbol, date, ratio) holds every known split,
+    including those after the as-of date: they only put share counts on the basis of the split-adjusted closes (see
+    ``build_context``). ``share_history`` (symbol, date, shares) is the daily share count; on each date the latest
+    count on or before it is read.
 
     Frames are conformed on construction, so tests can pass only the columns they care about.
     """
@@ -334,7 +336,11 @@ class FactorInputs:
 
     def __post_init__(self) -> None:
         for kind in _KINDS:
-            object.__setattr__(self, kind, _conform(kind, getattr(self, kind)))
+            frame = getattr(self, kind)
+            conformed = _conform(kind, frame)
+            if kind == "companies" and frame is not None and "as_of" in frame.columns:
+                conformed = conformed.with_columns(frame["as_of"].cast(pl.Date).alias("as_of"))
+            object.__setattr__(self, kind, conformed)
 
 
 def load_inputs(store: Store, as_of: date) -> FactorInputs:
@@ -354,6 +360,38 @@ def load_inputs(store: Store, as_of: date) -> FactorInputs:
         events=store.rows_as_of("events", as_of),
         splits=store.all_splits(),
         share_history=store.latest_shares(as_of),
+    )
+
+
+def load_panel_inputs(store: Store, dates: Sequence[date]) -> FactorInputs:
+    """Read, once, everything the scores of all ``dates`` need: the dated kinds up to the last date (each date
+    then keeps only its own past, in ``build_context``) and the universe as it stood on each date.
+
+    Why the universe is read per regime and not per date: tags, stage and exposure change on a handful of
+    effective days; dates between two changes share one universe, so it is read once per distinct state (one query
+    each) and stamped with every date of that state.
+    """
+    days = sorted(set(dates))
+    if not days:
+        raise ValueError("load_panel_inputs needs at least one date")
+    last = days[-1]
+    changes = store.history_change_dates()
+    regimes: dict[int, list[date]] = {}
+    for d in days:  # the state on d is decided by which changes took effect after it
+        regimes.setdefault(sum(1 for c in changes if c > d), []).append(d)
+    parts = []
+    for group in regimes.values():
+        comp = store.companies(as_of=group[0])
+        stamp = pl.DataFrame({"as_of": group}, schema={"as_of": pl.Date})
+        parts.append(comp.join(stamp, how="cross"))
+    return FactorInputs(
+        companies=pl.concat(parts).sort(["as_of", "symbol"]),
+        fundamentals=store.rows_as_of("fundamentals", last),
+        prices=store.rows_as_of("prices", last),
+        fx=store.rows_as_of("fx", last),
+        events=store.rows_as_of("events", last),
+        splits=store.all_splits(),
+        share_history=store.share_history_until(last),
     )
 
 
@@ -377,6 +415,9 @@ class FxTable:
         for i, cur in enumerate(rows["currency"].unique().sort().to_list(), start=1):
             self.codes[cur] = i
         self.start: date | None = rows["date"].min() if rows.height else None  # type: ignore[assignment]
+        firsts = rows.group_by("currency").agg(pl.col("date").min())
+        #: the first day each currency has a rate: before it, a date knows no rate (and no code) for it
+        self.first_dates: dict[int, date] = {self.codes[c]: d for c, d in firsts.iter_rows()}
         self.demo_codes: frozenset[int] = frozenset(
             self.codes[c] for c in rows.filter(pl.col("provider") == "demo")["currency"].unique().to_list()
         )
@@ -424,37 +465,126 @@ def _currency_map(codes: Sequence[str]) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------------------------------
 # The context factors read
 # --------------------------------------------------------------------------------------------------------------
+#: The key of every panel frame: one row per company and as-of date.
+KEY: tuple[str, str] = ("as_of", "symbol")
+
+
 @dataclass
 class FactorContext:
-    """The point-in-time view handed to every factor's ``compute``.
+    """The point-in-time view handed to every factor's ``compute``, for one or many as-of dates at once.
 
-    ``base`` has one row per company (sorted by symbol) with identity, USD fields and bookkeeping columns.
-    ``prices`` is the panel of the last ``price_window_days`` (columns ``g``, ``date``, ``close_usd``, ``volume``,
-    ``traded_value_usd``), sorted by company run ``g`` then date; use ``aggregate_prices`` to reduce it per company.
-    ``fundamentals`` holds the periods already reported (with ``<field>_usd`` columns); ``events`` the events on or
-    before the as-of date that belong to one company of the universe (market-wide ``*`` events are left out).
+    Why one view for many dates: the backtest scores every rebalance date, and the single-date ``score`` is the
+    one-date case of the same computation, so the two can never disagree. Every frame is keyed by ``as_of`` (the
+    date it is seen from) and ``symbol``; a factor returns one row per (as_of, symbol) and measures ages against the
+    ``as_of`` column, never against a clock.
+
+    ``base`` has one row per (as_of, company) (sorted by as_of, symbol) with identity, USD fields and bookkeeping
+    columns. ``events`` holds, per as-of date, the events known on it that belong to one company of that date's
+    universe (market-wide ``*`` events are left out). ``prices`` is the daily panel (columns ``g``, ``date``,
+    ``close_usd``, ``volume``, ``traded_value_usd``) of every close up to the last date, sorted by company run ``g``
+    then date; a factor reads it through ``window`` and the range helpers, which measure each (as_of, company)
+    over its own trailing window without copying rows per date. ``fundamentals`` holds, per as-of date, the periods
+    already reported (with ``<field>_usd`` columns); it is built on first use.
     """
 
-    as_of: date
+    dates: tuple[date, ...]
     settings: Mapping[str, Any]
     base: pl.DataFrame
     prices: pl.DataFrame
     price_runs: pl.DataFrame
-    fundamentals: pl.DataFrame
+    bounds: pl.DataFrame
     events: pl.DataFrame
+    statements: Any = None  # a callable building ``fundamentals`` on first use, or the frame itself
 
-    def aggregate_prices(self, *exprs: pl.Expr) -> pl.DataFrame:
-        """Reduce the price panel per company -> symbol + one column per expression.
+    @property
+    def fundamentals(self) -> pl.DataFrame:
+        if callable(self.statements):
+            self.statements = self.statements()
+        return self.statements  # type: ignore[no-any-return]
 
-        ``exprs`` see one company's rows in date order. Prefer masks (``pl.when(cond).then(x).max()``) over
-        ``filter`` inside them: elementwise-then-aggregate runs vectorised over the whole panel.
+    @property
+    def as_of(self) -> date:
+        """The as-of date of a one-date context (a panel has several: read the ``as_of`` column instead)."""
+        if len(self.dates) != 1:
+            raise ValueError("this context holds several as-of dates; use the as_of column")
+        return self.dates[0]
+
+    def window(self, days: int) -> pl.DataFrame:
+        """Per (as_of, symbol) with a close inside the engine's price window: ``lo``, the first panel row dated
+        after ``as_of - days``, and ``hi``, the last row on or before ``as_of`` (``lo > hi``: no row in the window).
+
+        Why row bounds instead of filtered copies: 156 weekly dates of a year-long window would copy every close
+        about 50 times; bounds make each windowed statistic one gather per (as_of, company).
         """
-        agg = self.prices.lazy().group_by("g", maintain_order=True).agg(*exprs).collect()
-        return self.price_runs.join(agg, on="g", how="inner").drop("g")
+        limit = int(self.settings["price_window_days"])
+        if days > limit:
+            raise ValueError(f"a price window of {days} days exceeds the engine's price_window_days ({limit})")
+        b = self.bounds
+        lo = _search(self.prices, b["g"], b["as_of"].cast(pl.Int32).cast(pl.Int64) - (days - 1), "left")
+        return b.select("as_of", "symbol", "g", "hi").with_columns(lo.alias("lo"))
 
-    def age_years(self, col: str = "date") -> pl.Expr:
-        """Years between an event's date and the as-of date (365.25-day years)."""
-        return (pl.lit(self.as_of) - pl.col(col)).dt.total_days().cast(pl.Float64) / 365.25
+    def value_at(self, column: str, index: pl.Series) -> pl.Series:
+        """``column`` of the price panel at each row ``index``."""
+        return self.prices[column].gather(index)
+
+    def range_count(self, column: str, lo: pl.Series, hi: pl.Series) -> pl.Series:
+        """How many non-null values of ``column`` lie in rows ``lo..hi`` (0 when ``lo > hi``)."""
+        seen = self.prices[column].is_not_null().cast(pl.Int64).cum_sum()
+        before = pl.concat([pl.Series([0], dtype=pl.Int64), seen])
+        n = seen.gather(hi) - before.gather(lo)
+        return pl.select(pl.when(lo <= hi).then(n).otherwise(0).alias("n")).to_series()
+
+    def range_max(self, column: str, lo: pl.Series, hi: pl.Series) -> pl.Series:
+        """The largest non-null value of ``column`` in rows ``lo..hi`` (null when none or ``lo > hi``).
+
+        A sparse table (maxima over runs of 1, 2, 4, ... rows) answers every range with two lookups."""
+        values = self.prices[column].cast(pl.Float64)
+        length = (hi - lo + 1).clip(lower_bound=1)
+        top = int(length.max() or 1)  # type: ignore[arg-type]
+        levels = [values]
+        while (1 << len(levels)) <= top:
+            step = 1 << (len(levels) - 1)
+            prev = levels[-1]
+            levels.append(pl.select(pl.max_horizontal(prev, prev.shift(-step))).to_series())
+        k = length.cast(pl.Float64).log(2).floor().cast(pl.Int64).clip(upper_bound=len(levels) - 1)
+        span = pl.Series([1 << j for j in range(len(levels))], dtype=pl.Int64).gather(k)
+        n = len(values)
+        table = pl.concat(levels)
+        first = pl.select(pl.min_horizontal(lo, hi)).to_series()  # an empty range reads a real row, then is nulled
+        left = table.gather(k * n + first)
+        right = table.gather(k * n + hi - span + 1)
+        best = pl.select(pl.max_horizontal(left, right)).to_series()
+        return pl.select(pl.when(lo <= hi).then(best).alias(column)).to_series()
+
+    def tail_median(self, column: str, rows: int, lo: pl.Series, hi: pl.Series) -> pl.Series:
+        """The median of the non-null values of ``column`` in the last ``rows`` rows of ``lo..hi`` (null when
+        none). A full window is read from one rolling median over the panel; a shorter one (a new listing, or a gap
+        in trading) is gathered row by row."""
+        values = self.prices[column].cast(pl.Float64)
+        start = pl.select(pl.max_horizontal(lo, hi - (rows - 1))).to_series()
+        full = (hi - start + 1) == rows
+        rolled = values.rolling_median(rows, min_samples=1).gather(hi)
+        out = pl.select(pl.when(full & (lo <= hi)).then(rolled).alias("m")).to_series()
+        short = (~full & (lo <= hi)).fill_null(False).arg_true()
+        if len(short):
+            idx = pl.DataFrame({"_q": short, "_lo": start.gather(short), "_hi": hi.gather(short)})
+            picked = idx.select("_q", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
+            picked = picked.with_columns(values.gather(picked["_i"]).alias("_v"))
+            med = picked.group_by("_q").agg(pl.col("_v").median())
+            out = out.scatter(med["_q"], med["_v"])
+        return out
+
+
+#: Day numbers fit in this span (dates from 1970 to beyond 9999), so (g, day) packs into one sortable integer.
+_DAY_SPAN = 1 << 22
+
+
+def _search(prices: pl.DataFrame, g: pl.Series, day: pl.Series, side: str) -> pl.Series:
+    """For each (run ``g``, day number since 1970): the row of the price panel where that day would be inserted
+    (``side`` as ``search_sorted``). The panel is sorted by (g, date), so one sorted integer key answers it."""
+    key = prices["g"].cast(pl.Int64) * _DAY_SPAN + prices["date"].cast(pl.Int32).cast(pl.Int64)
+    probe = g.cast(pl.Int64) * _DAY_SPAN + day.cast(pl.Int64)
+    return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
 
 
 def _sorted(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
@@ -546,68 +676,106 @@ def _role_class(roles: pl.Expr) -> pl.Expr:
     )
 
 
-def _companies(frame: pl.DataFrame, fx: FxTable) -> pl.DataFrame:
-    comp = _sorted(frame, ["symbol"]).unique(subset=["symbol"], keep="first", maintain_order=True)
+def _companies(frame: pl.DataFrame, fx: FxTable, dates: Sequence[date]) -> pl.DataFrame:
+    """The universe of every date, one row per (as_of, symbol): listed on that date, with region, role class,
+    currency code (null before the currency's first rate) and unit."""
+    grid = pl.DataFrame({"as_of": list(dates)}, schema={"as_of": pl.Date})
+    if "as_of" in frame.columns:
+        frame = frame.join(grid, on="as_of", how="semi")
+    else:
+        frame = frame.join(grid, how="cross")
+    comp = frame.filter(listed_on(pl.col("as_of")))
+    comp = _sorted(comp, ["as_of", "symbol"]).unique(subset=["as_of", "symbol"], keep="first", maintain_order=True)
     cmap = _currency_map(comp["currency"].to_list())
-    cmap = cmap.with_columns(pl.col("iso").replace_strict(fx.codes, default=None, return_dtype=pl.Int64).alias("code"))
+    cmap = cmap.with_columns(
+        pl.col("iso").replace_strict(fx.codes, default=None, return_dtype=pl.Int64).alias("code"),
+    ).with_columns(
+        pl.col("code").replace_strict(fx.first_dates, default=None, return_dtype=pl.Date).alias("_first_rate"),
+    )
     region = pl.col("country").replace_strict(dict(REGIONS), default="other", return_dtype=pl.String)
+    # a currency is known on a date from its first rate on (US dollars always): before, it has no code
+    known = (pl.col("code") == 0) | (pl.col("_first_rate") <= pl.col("as_of"))
     return (
         comp.join(cmap, left_on="currency", right_on="raw", how="left")
         .with_columns(
+            pl.when(known).then(pl.col("code")).otherwise(None).alias("code"),
             region.alias("region"),
             _role_class(pl.col("roles")).alias("role_class"),
             pl.col("roles").fill_null(""),
             (pl.col("provider") == "demo").fill_null(False).alias("company_demo"),
         )
-        .sort("symbol")
+        .drop("_first_rate")
+        .sort(["as_of", "symbol"])
     )
 
 
 def _price_parts(
-    prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, as_of: date, settings: Mapping[str, Any]
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(latest-per-company frame, panel, runs): the price side of the base frame."""
+    prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, last: date, settings: Mapping[str, Any]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(latest per (as_of, symbol), daily panel, runs, bounds): the price side of the base frame for every date.
+
+    The panel holds every close up to the last date, once; each (as_of, company) is located in it by two row
+    bounds (``hi``: its last close on or before the date; ``lo``: its first close inside the engine's window), and
+    every statistic is a gather or a difference of running counts at those bounds. What a date reads is exactly
+    what a one-date view would read: closes on or before it, the window before it.
+    """
     p = prices.select("symbol", "date", "close", "volume", "provider")
-    p = p.filter(pl.col("date") <= as_of).drop_nulls(["symbol", "date"])
-    p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"])
-    runs = runs.join(comp.select("symbol", "code", "unit"), on="symbol", how="left", maintain_order="left")
+    p = p.filter(pl.col("date") <= last).drop_nulls(["symbol", "date"])
+    p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"].unique())
+    # a listing's currency does not change with the date; its fx rate does, day by day
+    currency = comp.sort("as_of").group_by("symbol", maintain_order=True).last().select("symbol", "currency", "unit")
+    iso = _currency_map(currency["currency"].to_list())
+    currency = currency.join(iso.select("raw", "iso"), left_on="currency", right_on="raw", how="left").with_columns(
+        pl.col("iso").replace_strict(fx.codes, default=None, return_dtype=pl.Int64).alias("code")
+    )
+    runs = runs.join(currency.select("symbol", "code", "unit"), on="symbol", how="left", maintain_order="left")
     rate = fx.rate(runs["code"].gather(g), p["date"])
     usd_per_quote_unit = runs["unit"].gather(g) * rate
-    window_start = as_of - timedelta(days=int(settings["price_window_days"]))
     has_demo = bool((p["provider"] == "demo").any())
+    traded = pl.col("volume").is_null() | (pl.col("volume") != 0)
     p = p.select(
         g.alias("g").set_sorted(),
         "date",
         (pl.col("close") * usd_per_quote_unit).alias("close_usd"),
         "volume",
         (pl.col("provider") == "demo").fill_null(False).alias("demo") if has_demo else pl.lit(False).alias("demo"),
-    ).with_columns((pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"))
-    in_window = pl.col("date") > window_start
-    latest = (
-        p.lazy()
-        .group_by("g", maintain_order=True)
-        .agg(
-            pl.col("date").last().alias("last_price_date"),
-            # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
-            pl.when(pl.col("volume").is_null() | (pl.col("volume") != 0))
-            .then(pl.col("date"))
-            .max()
-            .alias("last_trade_date"),
-            pl.col("close_usd").last().alias("price_usd"),
-            in_window.sum().cast(pl.Int64).alias("price_days"),
-            (in_window & pl.col("volume").is_not_null()).sum().cast(pl.Int64).alias("volume_days"),
-            ((pl.col("close_usd").is_null() & in_window).any() | pl.col("close_usd").last().is_null()).alias(
-                "prices_missing_fx"
-            ),
-            pl.col("demo").any().alias("prices_demo"),
-        )
-        .collect()
+    ).with_columns(
+        (pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"),
+        # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
+        pl.when(traded).then(pl.col("date")).forward_fill().over("g").alias("_last_trade"),
+        pl.col("demo").cast(pl.Int64).cum_sum().over("g").alias("_demo_seen"),
     )
-    latest = runs.select("g", "symbol").join(latest, on="g", how="inner").drop("g")
+    window = int(settings["price_window_days"])
+    pairs = comp.select("as_of", "symbol").join(runs.select("g", "symbol"), on="symbol", how="inner")
+    day = pairs["as_of"].cast(pl.Int32).cast(pl.Int64)
+    hi = _search(p, pairs["g"], day, "right") - 1
+    # the row found belongs to this company only if it is not before the company's first row
+    own = (hi >= 0) & (p["g"].gather(hi.clip(lower_bound=0)) == pairs["g"])
+    bounds = pairs.with_columns(hi.alias("hi"), own.alias("_own")).filter(pl.col("_own")).drop("_own")
+    lo400 = _search(p, bounds["g"], bounds["as_of"].cast(pl.Int32).cast(pl.Int64) - (window - 1), "left")
+    bounds = bounds.with_columns(lo400.alias("lo")).select("as_of", "symbol", "g", "lo", "hi").sort(["as_of", "symbol"])
+    lo, hi = bounds["lo"], bounds["hi"]
+
+    def count(mask: pl.Series) -> pl.Series:
+        seen = mask.cast(pl.Int64).cum_sum()
+        before = pl.concat([pl.Series([0], dtype=pl.Int64), seen])
+        return pl.select(pl.when(lo <= hi).then(seen.gather(hi) - before.gather(lo)).otherwise(0)).to_series()
+
+    close_now = p["close_usd"].gather(hi)
+    latest = bounds.select(
+        "as_of",
+        "symbol",
+        p["date"].gather(hi).alias("last_price_date"),
+        p["_last_trade"].gather(hi).alias("last_trade_date"),
+        close_now.alias("price_usd"),
+        pl.select(pl.when(lo <= hi).then(hi - lo + 1).otherwise(0)).to_series().cast(pl.Int64).alias("price_days"),
+        count(p["volume"].is_not_null()).cast(pl.Int64).alias("volume_days"),
+        ((count(p["close_usd"].is_null()) > 0) | close_now.is_null()).alias("prices_missing_fx"),
+        (p["_demo_seen"].gather(hi) > 0).alias("prices_demo"),
+    )
     panel = p.select(pl.col("g").set_sorted(), "date", "close_usd", "volume", "traded_value_usd")
-    if p.height and p["date"].min() <= window_start:  # type: ignore[operator]
-        panel = panel.filter(in_window)
-    return latest, panel, runs.select("g", "symbol")
+    # only pairs with a close inside the window are measured by the factors (as a one-date view's panel holds)
+    return latest, panel, runs.select("g", "symbol"), bounds.filter(pl.col("lo") <= pl.col("hi"))
 
 
 #: Fundamentals fields converted to USD and carried to the factors (fcf is derived, see ``_fundamental_parts``).
@@ -670,10 +838,70 @@ def _split_basis(counts: pl.DataFrame, splits: pl.DataFrame, key: str) -> pl.Ser
     return ones.scatter(factor["_row"], factor["basis"]) if factor.height else ones
 
 
+#: Separates a symbol from its statement version in the key the TTM passes run on (sorts before any symbol text).
+_VERSION_SEP = "\x1f"
+
+
+def _fundamental_panel(
+    fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, splits: pl.DataFrame, last: date, settings: Mapping[str, Any]
+) -> tuple[pl.DataFrame, Any]:
+    """(per (as_of, symbol) statement fields, a callable giving the public periods of each (as_of, symbol)).
+
+    Why versions: what a date knows of a company's statements changes only when a period becomes public (its end
+    plus the reporting lag). Every date between two such days reads the same periods, so the statement fields are
+    computed once per *version* (a company's periods public by one of those days) and every date takes the
+    latest version public on it. The versions run through the one-date passes (``_fundamental_parts``) keyed by
+    ``symbol + separator + version day``, so each is computed exactly as a one-date view would.
+    """
+    cols = ["symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider"]
+    f = (
+        fund.lazy()
+        .select(cols)
+        .drop_nulls(["symbol", "period_end"])
+        .with_columns(reported_by(settings).alias("_public"))
+        .filter(pl.col("_public") <= last)
+        .collect()
+    )
+    f = f.join(comp.select("symbol").unique(), on="symbol", how="semi")
+    days = f.select("symbol", "_public").unique().sort(["symbol", "_public"])
+    need = (
+        comp.select("as_of", "symbol")
+        .sort("as_of")
+        .join_asof(days, left_on="as_of", right_on="_public", by="symbol", strategy="backward", check_sortedness=False)
+        .rename({"_public": "_version"})
+    )
+    versions = need.drop_nulls("_version").select("symbol", "_version").unique().sort(["symbol", "_version"])
+    keyed = pl.concat_str([pl.col("symbol"), pl.lit(_VERSION_SEP), pl.col("_version").dt.to_string("%Y-%m-%d")])
+    versions = versions.with_columns(keyed.alias("_key"))
+    rows = (
+        f.join(versions, on="symbol", how="inner")
+        .filter(pl.col("_public") <= pl.col("_version"))
+        .with_columns(pl.col("_key").alias("symbol"))
+        .select(cols)
+    )
+    vsplits = splits.join(versions.select("symbol", "_key"), on="symbol", how="inner").with_columns(
+        pl.col("_key").alias("symbol")
+    )
+    agg, periods = _fundamental_parts(rows, versions["_key"], fx, vsplits.drop("_key"), settings)
+    back = versions.select("_key", "symbol", "_version")
+    agg = agg.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
+    fields = need.join(agg, on=["symbol", "_version"], how="inner").drop("_version")
+
+    def statements() -> pl.DataFrame:
+        per = periods.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
+        return (
+            need.join(per, on=["symbol", "_version"], how="inner")
+            .drop("_version")
+            .sort(["as_of", "symbol", "period_end", "period"], maintain_order=True)
+        )
+
+    return fields, statements
+
+
 def _fundamental_parts(
-    fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, splits: pl.DataFrame, as_of: date, settings: Mapping[str, Any]
+    fund: pl.DataFrame, known: pl.Series, fx: FxTable, splits: pl.DataFrame, settings: Mapping[str, Any]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(per-company fields, reported periods with USD columns).
+    """(per-company fields, reported periods with USD columns) from the periods already public.
 
     Written as two vectorised passes over the public periods rather than per-company filters: pass 1 finds, per
     company, the latest quarter, half year and fiscal year reporting each field (as row numbers); those are broadcast
@@ -694,14 +922,10 @@ def _fundamental_parts(
       ``365k - early`` days before the latest share count, annualised: (now / then) ** (365.25 / days) - 1.
     * ``<field>_date``: the date each value stands for (a TTM's last period end), which decides ``stale:<field>``.
     """
-    f = (
-        fund.lazy()
-        .select("symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider")
-        .filter(is_public(as_of, settings))
-        .drop_nulls(["symbol", "period_end"])
-        .collect()
-    )
-    f, g, runs = _runs(f, ["symbol", "period_end", "period"], comp["symbol"])
+    f = fund.select(
+        "symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider"
+    ).drop_nulls(["symbol", "period_end"])
+    f, g, runs = _runs(f, ["symbol", "period_end", "period"], known)
     cmap = _currency_map(f["currency"].unique().to_list())
     iso_code = {r: fx.codes.get(i) for r, i in zip(cmap["raw"], cmap["iso"], strict=True)}
     units = dict(zip(cmap["raw"], cmap["unit"], strict=True))
@@ -795,7 +1019,9 @@ def _fundamental_parts(
             aggs += [
                 inside.sum().alias(f"_{lbl}n_{fld}"),
                 pl.when(inside).then(pe).min().alias(f"_{lbl}first_{fld}"),
-                pl.when(inside).then(pl.col(f"{fld}_usd")).sum().alias(f"_{lbl}sum_{fld}"),  # NaN: a rate missing
+                # added in row order (NaN: a rate missing), so a version's sum never depends on how many others
+                # share the frame (see ``factors.ledger.ordered_sum``)
+                ordered_sum(pl.when(inside).then(pl.col(f"{fld}_usd"))).alias(f"_{lbl}sum_{fld}"),
             ]
             if lbl == "h":
                 year_before = (
@@ -883,74 +1109,109 @@ def _fundamental_parts(
     return agg, rows
 
 
-def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """Per company, the latest daily share count on or before ``as_of`` on the closes' basis: symbol,
-    ``_sh_date``, ``_sh_shares``, ``_sh_demo``. A count that is not positive is unknown, not zero."""
+def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.DataFrame, last: date) -> pl.DataFrame:
+    """Per (as_of, symbol), the latest daily share count on or before that date on the closes' basis: ``_sh_date``,
+    ``_sh_shares``, ``_sh_demo``. A count that is not positive is unknown, not zero."""
     h = history.drop_nulls(["symbol", "date", "shares"]).filter(
-        (pl.col("date") <= as_of) & pl.col("shares").is_finite() & (pl.col("shares") > 0)
+        (pl.col("date") <= last) & pl.col("shares").is_finite() & (pl.col("shares") > 0)
     )
-    h = h.join(comp.select("symbol"), on="symbol", how="semi").sort(["symbol", "date"])
-    h = h.group_by("symbol", maintain_order=True).last()
+    h = h.join(comp.select("symbol").unique(), on="symbol", how="semi").sort(["symbol", "date"], maintain_order=True)
     basis = _split_basis(h.select("symbol", "date"), splits, "symbol")
-    return h.select(
+    h = h.select(
         "symbol",
         pl.col("date").alias("_sh_date"),
         (pl.col("shares") * basis).alias("_sh_shares"),
         (pl.col("provider") == "demo").fill_null(False).alias("_sh_demo"),
     )
-
-
-def _events(events: pl.DataFrame, comp: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    """The company events known on ``as_of``: a month-, quarter- or year-level date counts from its period's end."""
-    ev = events.filter(
-        (known_from(pl.col("date"), pl.col("date_precision")) <= as_of) & (pl.col("symbol") != MARKET_SYMBOL)
+    return (
+        comp.select("as_of", "symbol")
+        .sort("as_of")
+        .join_asof(
+            h,
+            left_on="as_of",
+            right_on="_sh_date",
+            by="symbol",
+            strategy="backward",
+            coalesce=False,
+            check_sortedness=False,
+        )
+        .drop_nulls("_sh_date")
     )
-    ev = ev.join(comp.select("symbol"), on="symbol", how="semi")
-    return _sorted(ev, ["symbol", "date", "kind", "description"])
+
+
+def _events(events: pl.DataFrame, comp: pl.DataFrame, dates: Sequence[date]) -> pl.DataFrame:
+    """Per as-of date, the company events known on it (a month-, quarter- or year-level date counts from its
+    period's end) of companies in that date's universe, with the date in ``as_of``: one copy per date that knows
+    the event, so every ledger is a group-by on (as_of, symbol)."""
+    grid = pl.Series("as_of", list(dates), dtype=pl.Date)
+    known = known_from(pl.col("date"), pl.col("date_precision"))
+    ev = events.filter(pl.col("symbol") != MARKET_SYMBOL).with_columns(known.alias("_known"))
+    ev = ev.filter(pl.col("_known") <= grid.max())
+    first = grid.search_sorted(ev["_known"], side="left")
+    ev = ev.with_columns(pl.int_ranges(first, len(grid), dtype=pl.Int64).alias("_d")).explode("_d")
+    ev = ev.with_columns(grid.gather(ev["_d"]).alias("as_of")).drop("_d", "_known")
+    ev = ev.join(comp.select("as_of", "symbol"), on=["as_of", "symbol"], how="semi")
+    return ev.select("as_of", *[c for c in ev.columns if c != "as_of"]).sort(
+        ["as_of", "symbol", "date", "kind", "description"], maintain_order=True, nulls_last=False
+    )
 
 
 def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any] | None = None) -> FactorContext:
-    """Assemble the point-in-time base frame (one row per company) and the panels factors aggregate.
+    """The point-in-time view of one date: the one-date case of ``build_panel``."""
+    return build_panel(inputs, [as_of], settings)
+
+
+def build_panel(
+    inputs: FactorInputs, dates: Sequence[date], settings: Mapping[str, Any] | None = None
+) -> FactorContext:
+    """Assemble, for every date of ``dates`` at once, the point-in-time base frame (one row per (as_of, company))
+    and the panels factors aggregate. Inputs are read once; each date sees only what was public on it.
 
     Besides the score fields, the base frame carries ``<field>_date`` (the date each value stands for),
     ``<ttm column>_basis`` (how each trailing twelve months was built), ``last_trade_date`` and one boolean column
     per row flag (``stale``, ``halted``, ... and ``stale:<field>``, see ``FIELD_FLAGS``).
     """
+    days = sorted(set(dates))
+    if not days:
+        raise ValueError("build_panel needs at least one date")
     cfg: Mapping[str, Any] = {**SETTINGS, **(settings or {})}
-    fx = FxTable(inputs.fx, as_of)
-    comp = _companies(inputs.companies.filter(listed_on(as_of)), fx)
-    splits = _usable_splits(inputs.splits, comp)
-    latest, panel, runs = _price_parts(inputs.prices, comp, fx, as_of, cfg)
-    fund_agg, fund_rows = _fundamental_parts(inputs.fundamentals, comp, fx, splits, as_of, cfg)
-    shares_now = _latest_share_count(inputs.share_history, comp, splits, as_of)
+    fx = FxTable(inputs.fx, days[-1])
+    comp = _companies(inputs.companies, fx, days)
+    splits = _usable_splits(inputs.splits, comp.select("symbol").unique())
+    latest, panel, runs, bounds = _price_parts(inputs.prices, comp, fx, days[-1], cfg)
+    fund_agg, statements = _fundamental_panel(inputs.fundamentals, comp, fx, splits, days[-1], cfg)
+    shares_now = _latest_share_count(inputs.share_history, comp, splits, days[-1])
     split_demo = (
         splits.filter(pl.col("provider") == "demo")
         .select("symbol")
         .unique()
         .with_columns(pl.lit(True).alias("_split_demo"))
     )
-    events = _events(inputs.events, comp, as_of)
-    ev_demo = events.group_by("symbol").agg((pl.col("provider") == "demo").fill_null(False).any().alias("events_demo"))
+    events = _events(inputs.events, comp, days)
+    ev_demo = events.group_by(["as_of", "symbol"]).agg(
+        (pl.col("provider") == "demo").fill_null(False).any().alias("events_demo")
+    )
     fx_demo = pl.col("code").is_in(sorted(fx.demo_codes)).fill_null(False)
-    stale_price = as_of - timedelta(days=int(cfg["stale_price_days"]))
-    stale_fund = as_of - timedelta(days=int(cfg["stale_fundamentals_days"]))
+    stale_price = pl.col("as_of") - pl.duration(days=int(cfg["stale_price_days"]))
+    stale_fund = pl.col("as_of") - pl.duration(days=int(cfg["stale_fundamentals_days"]))
     # no trade for more than N trading days (counted as weekdays): a halt, not old liquidity.
     # The count runs to the store's last session on or before the as-of date (the latest close of any company), not
     # to the as-of date itself: a store that was not refreshed for a month is stale, which every row says, and must
     # not make every name look halted and empty the list.
-    last_session = pl.col("last_price_date").max()
+    last_session = pl.col("last_price_date").max().over("as_of")
     untraded = pl.business_day_count(pl.col("last_trade_date") + timedelta(days=1), last_session + timedelta(days=1))
     # the daily share history replaces the statement count when it is newer (both on the closes' basis)
     use_history = pl.col("_sh_date").is_not_null() & (
         pl.col("shares_outstanding_date").is_null() | (pl.col("_sh_date") > pl.col("shares_outstanding_date"))
     )
+    key = list(KEY)
     base = (
-        comp.join(latest, on="symbol", how="left")
-        .join(fund_agg, on="symbol", how="left")
-        .join(shares_now, on="symbol", how="left")
+        comp.join(latest, on=key, how="left")
+        .join(fund_agg, on=key, how="left")
+        .join(shares_now, on=key, how="left")
         .join(split_demo, on="symbol", how="left")
-        .join(ev_demo, on="symbol", how="left")
-        .join(government_backing_view(events), on="symbol", how="left")
+        .join(ev_demo, on=key, how="left")
+        .join(government_backing_view(events), on=key, how="left")
         .with_columns(
             pl.when(use_history)
             .then(pl.col("_sh_shares"))
@@ -1008,7 +1269,7 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
             "_sh_demo",
             "_split_demo",
         )
-        .sort("symbol")
+        .sort(key)
     )
     # Inf or NaN (a zero share count in an old period, say) would poison ranks: treat them as missing.
     floats = [c for c, t in base.schema.items() if t == pl.Float64]
@@ -1016,11 +1277,12 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
         [pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c) for c in floats]
     )
     return FactorContext(
-        as_of=as_of,
+        dates=tuple(days),
         settings=MappingProxyType(dict(cfg)),
         base=base,
         prices=panel,
         price_runs=runs,
-        fundamentals=fund_rows,
+        bounds=bounds,
         events=events,
+        statements=statements,
     )

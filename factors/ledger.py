@@ -31,12 +31,38 @@ PRODUCTION = "production"
 _SORT = ["symbol", "_key", "date", "kind", "description"]
 
 
-def _years_since(as_of: date, col: str = "date") -> pl.Expr:
-    """Years (365.25 days) from a date column to ``as_of``: the clock of every decay below."""
-    return (pl.lit(as_of) - pl.col(col)).dt.total_days().cast(pl.Float64) / 365.25
+def keys_of(frame: pl.DataFrame) -> list[str]:
+    """The keys a ledger is per: ``symbol``, or ``as_of`` and ``symbol`` when the events carry the date they are
+    known on (the panel engine scores many dates at once: one copy of each event per date that knows it)."""
+    return ["as_of", "symbol"] if "as_of" in frame.columns else ["symbol"]
 
 
-def decay(as_of: date, half_life_years: float, col: str = "date") -> pl.Expr:
+def clock(frame: pl.DataFrame, as_of: date | None) -> pl.Expr:
+    """The date ages are measured to: each row's ``as_of`` in a panel, else the single ``as_of``."""
+    if "as_of" in frame.columns:
+        return pl.col("as_of")
+    if as_of is None:
+        raise ValueError("an as-of date is needed for events without an as_of column")
+    return pl.lit(as_of, dtype=pl.Date)
+
+
+def ordered_sum(e: pl.Expr) -> pl.Expr:
+    """The sum of ``e`` within a group, added in row order (nulls skipped, 0 for none).
+
+    Why not ``sum()``: polars adds the groups of a one-key group-by in row order but may add those of a many-key
+    group-by pairwise, which can differ in the last bit. A panel groups by (as_of, symbol) where a one-date view
+    groups by symbol; summing in row order makes the two the same number, byte for byte."""
+    return e.drop_nulls().cum_sum().last().fill_null(0.0)
+
+
+def _years_since(as_of: date | pl.Expr, col: str = "date") -> pl.Expr:
+    """Years (365.25 days) from a date column to ``as_of`` (a date or a date expression): the clock of every decay
+    below."""
+    now = as_of if isinstance(as_of, pl.Expr) else pl.lit(as_of, dtype=pl.Date)
+    return (now - pl.col(col)).dt.total_days().cast(pl.Float64) / 365.25
+
+
+def decay(as_of: date | pl.Expr, half_life_years: float, col: str = "date") -> pl.Expr:
     """``0.5 ** (age / half-life)``: news one half-life old counts half, because unconfirmed news goes stale."""
     return pl.lit(0.5) ** (_years_since(as_of, col) / half_life_years)
 
@@ -58,7 +84,7 @@ def project_key(default_unit: str | None = None) -> pl.Expr:
     return pl.coalesce(pl.col("project"), fallback)
 
 
-def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> pl.DataFrame:
+def capacity_ledger(events: pl.DataFrame, as_of: date | None, p: Mapping[str, Any]) -> pl.DataFrame:
     """One row per (symbol, project): its latest state on ``as_of`` and its risked NdPr-oxide-equivalent tonnes.
 
     Keys of ``p``: ``capacity_stage_weights`` (stage -> weight, in stage order), ``capacity_default_stage``,
@@ -82,9 +108,12 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
     * **Confidence** halves per ``confidence_half_life_years`` since the project's latest confirming event
       (capacity, production start, permit, funding or offtake news of the same project).
 
-    Output columns: symbol, project, stage, status, unit, capacity_tpa, equity_share, target_year, confirmed,
-    years_to_production, overdue_years, ndpr_tpa (stake-weighted NdPr-oxide-equivalent tonnes) and risked_tpa.
+    Output columns (``as_of`` first when the events carry it, see ``keys_of``): symbol, project, stage, status,
+    unit, capacity_tpa, equity_share, target_year, confirmed, years_to_production, overdue_years, ndpr_tpa
+    (stake-weighted NdPr-oxide-equivalent tonnes) and risked_tpa.
     """
+    k = keys_of(events)
+    now = clock(events, as_of)
     stages: dict[str, float] = dict(p["capacity_stage_weights"])
     rank = {s: i for i, s in enumerate(CAPACITY_STAGES)}
     prod_rank = rank[PRODUCTION]
@@ -99,7 +128,7 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
         # a confirming event without a project cannot be tied to a plant; capacity rows fall back to unit+tonnage
         .filter(is_cap | pl.col("project").is_not_null())
         .with_columns(project_key(p["capacity_default_unit"]).alias("_key"), stage_rank.alias("_rank"))
-        .sort(_SORT, nulls_last=True, maintain_order=True)
+        .sort([*k, *_SORT[1:]], nulls_last=True, maintain_order=True)
     )
     default_rank = rank[p["capacity_default_stage"]]
 
@@ -107,7 +136,7 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
         return pl.col(col).filter(is_cap & pl.col(col).is_not_null()).last()
 
     grouped = (
-        ev.group_by(["symbol", "_key"], maintain_order=True)
+        ev.group_by([*k, "_key"], maintain_order=True)
         .agg(
             is_cap.any().alias("_has_cap"),
             pl.col("_rank").filter(is_cap).max().alias("_rank"),
@@ -124,14 +153,14 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
     # the date the most advanced stage was first reached (the first capacity event when no stage is given)
     reached = (
         ev.filter(is_cap)
-        .join(grouped.select("symbol", "_key", pl.col("_rank").alias("_max")), on=["symbol", "_key"], how="inner")
+        .join(grouped.select(*k, "_key", pl.col("_rank").alias("_max")), on=[*k, "_key"], how="inner")
         .filter(pl.col("_rank") == pl.col("_max"))
-        .group_by(["symbol", "_key"], maintain_order=True)
+        .group_by([*k, "_key"], maintain_order=True)
         .agg(pl.col("date").min().alias("_reached"))
     )
     frame = (
         grouped.drop("_has_cap")
-        .join(reached, on=["symbol", "_key"], how="left", maintain_order="left")
+        .join(reached, on=[*k, "_key"], how="left", maintain_order="left")
         .with_columns(
             pl.col("_rank").fill_null(default_rank),
             pl.coalesce(pl.col("_reached"), pl.col("_first")).alias("_reached"),
@@ -147,13 +176,11 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
     typical = pl.col("stage").replace_strict(
         dict(p["years_to_production"]), default=float(p["min_years_to_production"]), return_dtype=pl.Float64
     )
-    from_stage = pl.max_horizontal(
-        typical - _years_since(as_of, "_reached"), pl.lit(float(p["min_years_to_production"]))
-    )
+    from_stage = pl.max_horizontal(typical - _years_since(now, "_reached"), pl.lit(float(p["min_years_to_production"])))
     # a target year means "by the end of that year": years are measured in days to (or since) its 31 December, so
     # one day late costs a day's slippage, not a year's
     target_end = pl.date(pl.col("target_year").clip(1, 9999).cast(pl.Int32), 12, 31)
-    to_target = (target_end - pl.lit(as_of)).dt.total_days().cast(pl.Float64) / 365.25
+    to_target = (target_end - now).dt.total_days().cast(pl.Float64) / 365.25
     years = (
         pl.when(producing)
         .then(pl.lit(0.0))
@@ -174,7 +201,7 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
         .otherwise(pl.lit(1.0))
     )
     confidence = (
-        pl.when(producing).then(pl.lit(1.0)).otherwise(decay(as_of, p["confidence_half_life_years"], "confirmed"))
+        pl.when(producing).then(pl.lit(1.0)).otherwise(decay(now, p["confidence_half_life_years"], "confirmed"))
     )
     ndpr = (
         pl.col("capacity_tpa").fill_null(0.0)
@@ -193,7 +220,7 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
         frame.with_columns(years.alias("years_to_production"), overdue.alias("overdue_years"), ndpr.alias("ndpr_tpa"))
         .with_columns(risked.alias("risked_tpa"))
         .select(
-            "symbol",
+            *k,
             pl.col("_key").alias("project"),
             "stage",
             "status",
@@ -207,16 +234,18 @@ def capacity_ledger(events: pl.DataFrame, as_of: date, p: Mapping[str, Any]) -> 
             "ndpr_tpa",
             "risked_tpa",
         )
-        .sort(["symbol", "project"])
+        .sort([*k, "project"])
     )
 
 
 def risked_capacity(ledger: pl.DataFrame) -> pl.DataFrame:
-    """Per company: ``risked_tpa``, the sum of its projects' risked NdPr-oxide-equivalent tonnes."""
+    """Per company (and date, in a panel): ``risked_tpa``, the sum of its projects' risked NdPr-oxide-equivalent
+    tonnes."""
+    k = keys_of(ledger)
     return (
-        ledger.sort(["symbol", "project"])
-        .group_by("symbol", maintain_order=True)
-        .agg(pl.col("risked_tpa").sum().alias("risked_tpa"))
+        ledger.sort([*k, "project"])
+        .group_by(k, maintain_order=True)
+        .agg(ordered_sum(pl.col("risked_tpa")).alias("risked_tpa"))
     )
 
 
@@ -245,12 +274,13 @@ def government_backing_view(events: pl.DataFrame, kinds: Sequence[str] = GOV_KIN
     the scored date, for the list, the card and the workbook, by the same rule (``received_from_government``).
     ``events`` are those known on the date.
     """
+    k = keys_of(events)
     gov = events.filter(received_from_government(kinds) & pl.col("counterparty").is_not_null())
     per_party = (
-        gov.sort(["symbol", "date", "kind", "description"])
-        .group_by(["symbol", "counterparty"], maintain_order=True)
+        gov.sort([*k, "date", "kind", "description"])
+        .group_by([*k, "counterparty"], maintain_order=True)
         .agg(pl.col("binding").fill_null(False).any().alias("_binding"), pl.col("date").min().alias("_first"))
-        .sort(["symbol", "_first", "counterparty"])
+        .sort([*k, "_first", "counterparty"])
         .with_columns(
             pl.when(pl.col("_binding"))
             .then(pl.col("counterparty"))
@@ -258,13 +288,11 @@ def government_backing_view(events: pl.DataFrame, kinds: Sequence[str] = GOV_KIN
             .alias("_text")
         )
     )
-    return per_party.group_by("symbol", maintain_order=True).agg(
-        pl.col("_text").str.join("; ").alias("government_backing")
-    )
+    return per_party.group_by(k, maintain_order=True).agg(pl.col("_text").str.join("; ").alias("government_backing"))
 
 
 def government_ledger(
-    events: pl.DataFrame, market_cap: pl.DataFrame, as_of: date, p: Mapping[str, Any]
+    events: pl.DataFrame, market_cap: pl.DataFrame, as_of: date | None, p: Mapping[str, Any]
 ) -> pl.DataFrame:
     """Per company: ``gov_backing``, the sum of weighted, decayed government backing it **receives**.
 
@@ -278,8 +306,9 @@ def government_ledger(
     gets full weight, an unsized or tiny one ``gov_unsized_share`` of it (also when market cap is unknown). Each
     event halves every ``gov_half_life_years``: backing is re-confirmed by new events or fades.
 
-    ``market_cap`` has columns symbol and market_cap_usd.
+    ``market_cap`` has columns symbol (and as_of, in a panel) and market_cap_usd.
     """
+    k = keys_of(events)
     w = dict(p["gov_binding_weights"])
     unsized = float(p["gov_unsized_share"])
     rel = pl.col("amount_usd") / pl.col("market_cap_usd")
@@ -287,37 +316,41 @@ def government_ledger(
     weight = (
         pl.when(pl.col("binding").fill_null(False)).then(pl.lit(float(w["binding"]))).otherwise(float(w["non_binding"]))
         * (unsized + (1.0 - unsized) * size.fill_null(0.0))
-        * decay(as_of, p["gov_half_life_years"])
+        * decay(clock(events, as_of), p["gov_half_life_years"])
     )
     return (
         events.filter(received_from_government(p["gov_kinds"]))
-        .join(market_cap.select("symbol", "market_cap_usd"), on="symbol", how="left", maintain_order="left")
-        .sort(["symbol", "date", "kind", "description"])
-        .group_by("symbol", maintain_order=True)
-        .agg(weight.sum().alias("gov_backing"))
+        .join(market_cap.select(*k, "market_cap_usd"), on=k, how="left", maintain_order="left")
+        .sort([*k, "date", "kind", "description"])
+        .group_by(k, maintain_order=True)
+        .agg(ordered_sum(weight).alias("gov_backing"))
     )
 
 
-def setback_ledger(events: pl.DataFrame, as_of: date, half_life_years: float) -> pl.DataFrame:
+def setback_ledger(events: pl.DataFrame, as_of: date | None, half_life_years: float) -> pl.DataFrame:
     """Per company: ``setbacks``, the sum of its ``setback`` events, each halving every ``half_life_years``.
 
     Why a separate sum: negative news (a plant in doubt, a list it was left off, a halt) must lower a score; coded as
     "funding" it used to raise it. Any counterparty counts: a setback hurts whoever reported it.
     """
+    k = keys_of(events)
     return (
         events.filter(pl.col("kind") == "setback")
-        .sort(["symbol", "date", "description"])
-        .group_by("symbol", maintain_order=True)
-        .agg(decay(as_of, half_life_years).sum().alias("setbacks"))
+        .sort([*k, "date", "description"])
+        .group_by(k, maintain_order=True)
+        .agg(ordered_sum(decay(clock(events, as_of), half_life_years)).alias("setbacks"))
     )
 
 
-def binding_offtakes(events: pl.DataFrame, as_of: date, kinds: list[str], half_life_years: float) -> pl.DataFrame:
+def binding_offtakes(
+    events: pl.DataFrame, as_of: date | None, kinds: list[str], half_life_years: float
+) -> pl.DataFrame:
     """Per company: ``offtake_credit``, the decayed count of binding offtakes (or price floors) it **receives**.
 
     Why only these: a contract relieves price risk only when someone is bound to buy the company's product (or
     guarantee its price). A company that pays for an offtake is the buyer; a non-binding letter binds nobody.
     """
+    k = keys_of(events)
     return (
         events.filter(
             pl.col("kind").is_in(kinds)
@@ -325,7 +358,7 @@ def binding_offtakes(events: pl.DataFrame, as_of: date, kinds: list[str], half_l
             & pl.col("binding").fill_null(False)
             & (pl.col("status").fill_null("active") != "cancelled")
         )
-        .sort(["symbol", "date", "description"])
-        .group_by("symbol", maintain_order=True)
-        .agg(decay(as_of, half_life_years).sum().alias("offtake_credit"))
+        .sort([*k, "date", "description"])
+        .group_by(k, maintain_order=True)
+        .agg(ordered_sum(decay(clock(events, as_of), half_life_years)).alias("offtake_credit"))
     )

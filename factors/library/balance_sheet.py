@@ -62,6 +62,7 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 def balance_sheet(ctx: FactorContext, p: Params) -> pl.DataFrame:
     mcap = pl.col("market_cap_usd")
     return ctx.base.select(
+        "as_of",
         "symbol",
         pl.when(mcap > 0).then(pl.col("net_cash_usd") / mcap).otherwise(None).alias("net_cash_to_mcap"),
         debt_to_equity(pl.col("total_debt_usd"), pl.col("total_equity_usd"), float(p["max_debt_to_equity"])).alias(

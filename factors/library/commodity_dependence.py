@@ -59,13 +59,14 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     order=40,
 )
 def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    offtakes = binding_offtakes(ctx.events, ctx.as_of, list(p["contract_kinds"]), p["offtake_half_life_years"])
+    offtakes = binding_offtakes(ctx.events, None, list(p["contract_kinds"]), p["offtake_half_life_years"])
     roles = pl.col("roles").fill_null("").str.split(";")
     tolling = list(p["tolling_roles"])
     contracted = pl.col("offtake_credit").fill_null(0.0) + roles.list.eval(pl.element().is_in(tolling)).list.any().cast(
         pl.Float64
     )
-    return ctx.base.join(offtakes, on="symbol", how="left").select(
+    return ctx.base.join(offtakes, on=["as_of", "symbol"], how="left").select(
+        "as_of",
         "symbol",
         pl.col("role_class")
         .replace_strict(p["role_class_weights"], default=0.0, return_dtype=pl.Float64)

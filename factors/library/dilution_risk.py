@@ -136,14 +136,14 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     order=20,
 )
 def dilution_risk(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    since = ctx.as_of - timedelta(days=int(p["equity_raise_window_days"]))
+    since = pl.col("as_of") - timedelta(days=int(p["equity_raise_window_days"]))
     raises = (
         ctx.events.filter((pl.col("kind") == "equity_raise") & (pl.col("date") > since))
-        .group_by("symbol")
+        .group_by(["as_of", "symbol"])
         .agg(pl.len().cast(pl.Float64).alias("equity_raises_12m"))
     )
     stage_weights: dict[str, float] = p["stage_weights"]
-    forecast = funding_forecast(ctx.base, ctx.events, ctx.as_of, p)
+    forecast = funding_forecast(ctx.base, ctx.events, None, p)
     cap = months_cap(p)
     months = (
         pl.when(pl.col("raise_status") == RAISE_NOT_NEEDED)
@@ -151,9 +151,10 @@ def dilution_risk(ctx: FactorContext, p: Params) -> pl.DataFrame:
         .otherwise(pl.col("months_to_raise").clip(upper_bound=cap))
     )
     return (
-        ctx.base.join(raises, on="symbol", how="left")
-        .join(forecast, on="symbol", how="left")
+        ctx.base.join(raises, on=["as_of", "symbol"], how="left")
+        .join(forecast, on=["as_of", "symbol"], how="left")
         .select(
+            "as_of",
             "symbol",
             "share_growth_1y",
             "share_growth_3y",

@@ -20,8 +20,6 @@ intended quarter. The value is kept and the row is flagged ``short_history:liqui
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
 from factors.inputs import FactorContext
@@ -45,15 +43,20 @@ PARAMS: dict[str, object] = {"window_rows": 63, "max_age_days": 365, "min_obs": 
     order=60,
 )
 def liquidity(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    start = ctx.as_of - timedelta(days=int(p["max_age_days"]))
-    in_window = pl.col("date") > start
-    recent = pl.col("traded_value_usd").filter(in_window).tail(int(p["window_rows"])).drop_nulls()
-    agg = ctx.aggregate_prices(
-        recent.median().alias("median"), recent.count().alias("n"), in_window.sum().alias("rows")
+    rows = int(p["window_rows"])
+    w = ctx.window(int(p["max_age_days"]))
+    lo, hi = w["lo"], w["hi"]
+    # the last ``rows`` trading days inside the window: the median and count of their known traded values
+    start = pl.select(pl.max_horizontal(lo, hi - (rows - 1))).to_series()
+    agg = w.select("as_of", "symbol").with_columns(
+        ctx.tail_median("traded_value_usd", rows, lo, hi).alias("median"),
+        ctx.range_count("traded_value_usd", start, hi).alias("n"),
+        pl.select(pl.when(lo <= hi).then(hi - lo + 1).otherwise(0)).to_series().alias("rows"),
     )
-    agg = agg.join(ctx.base.select("symbol", "halted"), on="symbol", how="left")
+    agg = agg.join(ctx.base.select("as_of", "symbol", "halted"), on=["as_of", "symbol"], how="left")
     value = pl.when((pl.col("n") >= int(p["min_obs"])) & ~pl.col("halted").fill_null(False)).then(pl.col("median"))
     return agg.select(
+        "as_of",
         "symbol",
         value.alias("median_traded_value_usd"),
         pl.when(value.is_not_null() & (pl.col("rows") < int(p["window_rows"])))

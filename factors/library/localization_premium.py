@@ -171,15 +171,16 @@ def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
     base = ctx.base
     region_weights: dict[str, float] = p["region_weights"]
     events = ctx.events
-    ledger = capacity_ledger(events, ctx.as_of, p)
+    ledger = capacity_ledger(events, None, p)
+    key = ["as_of", "symbol"]
     frame = (
-        base.select("symbol", "roles", "exposure", "region", "market_cap_usd")
-        .join(government_ledger(events, base, ctx.as_of, p), on="symbol", how="left")
-        .join(setback_ledger(events, ctx.as_of, p["setback_half_life_years"]), on="symbol", how="left")
-        .join(risked_capacity(ledger), on="symbol", how="left")
+        base.select(*key, "roles", "exposure", "region", "market_cap_usd")
+        .join(government_ledger(events, base, None, p), on=key, how="left")
+        .join(setback_ledger(events, None, p["setback_half_life_years"]), on=key, how="left")
+        .join(risked_capacity(ledger), on=key, how="left")
     )
     return frame.select(
-        "symbol",
+        *key,
         role_exposure(pl.col("roles"), p["role_weights"]).alias("role_exposure"),
         pl.col("exposure").cast(pl.Float64).alias("exposure"),
         pl.col("roles")

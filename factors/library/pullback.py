@@ -75,15 +75,18 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 def pullback(ctx: FactorContext, p: Params) -> pl.DataFrame:
     if int(p["window_days"]) > int(ctx.settings["price_window_days"]):
         raise ValueError("pullback window_days exceeds the engine's price_window_days")
-    start = ctx.as_of - timedelta(days=int(p["window_days"]))
-    inside = pl.col("date") > start
-    close = pl.when(inside).then(pl.col("close_usd"))
-    agg = ctx.aggregate_prices(
-        close.max().alias("high"),
-        close.last().alias("last"),
-        close.count().alias("n"),
-        pl.col("date").min().alias("first"),
+    days = int(p["window_days"])
+    w = ctx.window(days)
+    lo, hi = w["lo"], w["hi"]
+    # the first close the engine's window holds: how far back the history reaches
+    first = ctx.value_at("date", ctx.bounds["lo"])
+    agg = w.select("as_of", "symbol").with_columns(
+        ctx.range_max("close_usd", lo, hi).alias("high"),
+        pl.select(pl.when(lo <= hi).then(ctx.value_at("close_usd", hi))).to_series().alias("last"),
+        ctx.range_count("close_usd", lo, hi).alias("n"),
+        first.alias("first"),
     )
+    start = pl.col("as_of") - timedelta(days=days)
     drawdown = (
         pl.when((pl.col("n") >= int(p["min_obs"])) & (pl.col("high") > 0))
         .then(1.0 - pl.col("last") / pl.col("high"))
@@ -91,6 +94,7 @@ def pullback(ctx: FactorContext, p: Params) -> pl.DataFrame:
     )
     short = pl.col("first") > start + timedelta(days=int(p["coverage_slack_days"]))
     return agg.select(
+        "as_of",
         "symbol",
         drawdown.alias("drawdown_52w"),
         pl.when(drawdown.is_not_null() & short)

@@ -533,6 +533,21 @@ class MarketData(StoreBase):
             [as_of],
         )
 
+    def share_history_until(self, end: date) -> pl.DataFrame:
+        """Every daily share count on or before ``end``, in key order: a panel of dates reads each date's latest."""
+        return self.query(
+            "SELECT symbol, date, shares, provider FROM share_history WHERE date <= ? ORDER BY symbol, date", [end]
+        )
+
+    def history_change_dates(self) -> list[date]:
+        """Every distinct day a dated company attribute or role tag changed (sorted): between two of them the
+        universe as of a date is the same, so a panel of dates reads it once per stretch."""
+        rows = self.rows(
+            "SELECT DISTINCT effective_on FROM (SELECT effective_on FROM company_history UNION ALL "
+            "SELECT effective_on FROM role_tag_history) WHERE effective_on IS NOT NULL ORDER BY 1"
+        )
+        return [r[0] for r in rows]
+
     def events_between(self, start: date, end: date) -> pl.DataFrame:
         """Company events that became known after ``start`` and up to ``end`` (point in time: nothing after ``end``;
         a month-, quarter- or year-level date becomes known at its period's end, ``contract.known_from``)."""

@@ -36,7 +36,7 @@ def scratch_factor() -> Iterator[str]:
         order=70,
     )
     def size(ctx, p):  # type: ignore[no-untyped-def]
-        return ctx.base.select("symbol", pl.lit(1.0).alias("log_market_cap"), pl.lit(1.0).alias("listings"))
+        return ctx.base.select("as_of", "symbol", pl.lit(1.0).alias("log_market_cap"), pl.lit(1.0).alias("listings"))
 
     yield "size"
     registry._REGISTERED.clear()

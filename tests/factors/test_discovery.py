@@ -30,7 +30,7 @@ from factors.registry import register_factor
     order=90,
 )
 def compute(ctx, p):
-    return ctx.base.select("symbol", pl.lit(1.0).alias("one"))
+    return ctx.base.select("as_of", "symbol", pl.lit(1.0).alias("one"))
 """
 
 

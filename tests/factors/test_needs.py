@@ -51,7 +51,7 @@ def test_a_factor_cannot_read_the_event_ledger_without_declaring_events(scratch_
 
 
 def test_a_factor_cannot_aggregate_prices_without_declaring_a_price_input(scratch_registry: None) -> None:
-    _register(("cash",), lambda ctx, p: ctx.aggregate_prices(pl.col("close_usd").last().alias("x")))
+    _register(("cash",), lambda ctx, p: ctx.prices.select(pl.col("close_usd").alias("x")))
     with pytest.raises(InputNotDeclared, match=r"ctx\.prices"):
         compute_scores(universe(3), AS_OF)
 
@@ -61,6 +61,7 @@ def test_a_factor_receives_exactly_its_declared_columns() -> None:
     spec = FACTORS["balance_sheet"]
     got = context_for(spec, ctx)
     assert set(got.base.columns) == {
+        "as_of",
         "symbol",
         "cash_usd",
         "cash_usd_date",

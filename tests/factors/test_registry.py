@@ -144,7 +144,7 @@ def test_a_new_factor_needs_only_its_own_module(scratch_registry: None) -> None:
         order=70,
     )
     def size(ctx, p):  # type: ignore[no-untyped-def]
-        return ctx.base.select("symbol", pl.col("market_cap_usd").log10().alias("log_market_cap"))
+        return ctx.base.select("as_of", "symbol", pl.col("market_cap_usd").log10().alias("log_market_cap"))
 
     assert list(FACTORS)[-1] == "size"
     out = compute_scores(universe(3), AS_OF)
