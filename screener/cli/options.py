@@ -130,6 +130,7 @@ def date_option(flag: str, help: str) -> Callable[[F], F]:
         flag.removeprefix("--").replace("-", "_"),
         type=click.DateTime(formats=["%Y-%m-%d"]),
         default=None,
+        metavar="DATE",
         callback=_plain_date,
         help=help,
     )

@@ -124,6 +124,8 @@ def test_csv_prints_the_ic_table_or_the_chosen_one(invoke, stored: list[int]) ->
     quant = invoke("backtest", "--show", "latest", "--format", "csv", "--table", "quantiles").stdout.splitlines()
     assert quant[0] == ",".join(TABLES["quantiles"])
     assert len(quant) == 1 + 3 * 2 * 3 * 5
+    stability = invoke("backtest", "--show", "latest", "--table", "stability").stdout
+    assert "rank_autocorrelation" in stability and "Notes" not in stability  # the table, not the report
     holdings = invoke("backtest", "--show", "latest", "--format", "json", "--table", "holdings")
     assert set(json.loads(holdings.stdout)[0]) == {"date", "symbol", "weight"}
 
