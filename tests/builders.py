@@ -470,3 +470,120 @@ def build_market_store(store, end: date = MARKET_END) -> None:
     """Store the small market in ``store`` the way an import would (provider 'file')."""
     for kind, frame in market_frames(end).items():
         store.upsert(kind, frame, provider="file")
+
+
+#: The factors, horizons and start of ``backtest_result``: a small backtest every output test can lay out.
+BT_FACTORS = ("localization_premium", "dilution_risk", "balance_sheet")
+BT_HORIZONS = ("1w", "4w", "13w")
+BT_START = date(2025, 1, 3)
+BT_SYMBOLS = ("LYC.AX", "MP", "6762.T", "NEO.TO", "IUC.AX", "ARU.AX")
+
+
+def backtest_result(*, demo: bool = True, notes: Sequence[str] | None = None, **portfolio: Any):
+    """A realistic stored-shape ``BacktestResult`` built by hand: three factors x three horizons for ``all`` and
+    one role class, 5 quantiles, a 30-point weekly curve with a benchmark, and a few holdings per date.
+
+    ``portfolio`` overrides figures (pass ``sharpe=None`` for an unmeasurable one). Every number is a pure function
+    of its position, so two calls give equal results."""
+    from screener.backtest.result import BacktestParams, BacktestResult
+
+    dates = [BT_START + timedelta(weeks=i) for i in range(30)]
+    days = {"1w": 7, "4w": 28, "13w": 91}
+    ic, series, quant, spreads, stab = [], [], [], [], []
+    for fi, f in enumerate(BT_FACTORS):
+        for role in ("all", "enabler"):
+            stab.append(
+                {
+                    "factor": f,
+                    "role_class": role,
+                    "rank_autocorrelation": 0.9 - 0.1 * fi,
+                    "top_quintile_turnover": 0.05 + 0.02 * fi,
+                    "n_dates": 29,
+                }
+            )
+            for hi, h in enumerate(BT_HORIZONS):
+                mean = 0.02 * (fi - 1) + 0.005 * hi
+                ic.append(
+                    {
+                        "factor": f,
+                        "role_class": role,
+                        "horizon": h,
+                        "horizon_days": days[h],
+                        "mean_ic": mean,
+                        "t_stat": None if (fi, hi) == (2, 2) else mean * 40,
+                        "ic_ir": mean * 5,
+                        "hit_rate": 0.5 + mean,
+                        "n_dates": 30 - hi,
+                        "nw_lags": [0, 3, 12][hi],
+                    }
+                )
+                spreads.append({"factor": f, "role_class": role, "horizon": h, "spread": mean / 2, "n_dates": 30 - hi})
+                for q in range(1, 6):
+                    quant.append(
+                        {
+                            "factor": f,
+                            "role_class": role,
+                            "horizon": h,
+                            "quantile": q,
+                            "mean_return": 0.001 * (hi + 1) * (q - 3) * (fi - 1) + 0.002,
+                            "n_dates": 30 - hi,
+                        }
+                    )
+                if role == "all":
+                    series += [
+                        {
+                            "date": d,
+                            "factor": f,
+                            "role_class": role,
+                            "horizon": h,
+                            "ic": mean + 0.01 * (i % 3 - 1),
+                            "n": 6,
+                        }
+                        for i, d in enumerate(dates)
+                    ]
+    curve = [
+        {
+            "date": d,
+            "portfolio": 1.0 + 0.004 * i + (0.01 if i % 4 == 1 else 0.0),
+            "universe": 1.0 + 0.003 * i,
+            "benchmark": 1.0 + 0.002 * i,
+        }
+        for i, d in enumerate(dates)
+    ]
+    holdings = [
+        {"date": d, "symbol": s, "weight": 0.25} for i, d in enumerate(dates) for s in BT_SYMBOLS[i % 3 : i % 3 + 4]
+    ]
+    figures: dict[str, float | None] = {
+        "cagr": 0.081,
+        "volatility": 0.243,
+        "sharpe": 0.41,
+        "max_drawdown": 0.187,
+        "turnover": 0.12,
+        "hit_rate": 0.55,
+        "benchmark_cagr": 0.052,
+        "universe_cagr": 0.064,
+        "active_share": None,
+    }
+    figures.update(portfolio)
+    return BacktestResult(
+        params=BacktestParams(
+            rules="default", start=dates[0], end=dates[-1], horizons=BT_HORIZONS, benchmark="REMX", weights="equal"
+        ),
+        rules_name="default",
+        rules_hash="54472fda9ea514a6",
+        dates=dates,
+        tables={
+            "ic": pl.DataFrame(ic),
+            "ic_series": pl.DataFrame(series),
+            "quantiles": pl.DataFrame(quant),
+            "spreads": pl.DataFrame(spreads),
+            "stability": pl.DataFrame(stab),
+            "curve": pl.DataFrame(curve),
+            "holdings": pl.DataFrame(holdings),
+        },
+        portfolio=figures,
+        notes=list(notes)
+        if notes is not None
+        else ["The demo's prices carry no planted signal, so its IC is noise: read the layout, not the numbers."],
+        demo=demo,
+    )

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "watchlist": "screener.cli.cmd_watchlist:watchlist",
     "export": "screener.cli.cmd_export:export",
     "rules": "screener.cli.cmd_rules:rules",
+    "backtest": "screener.cli.cmd_backtest:backtest",
 }
 
 

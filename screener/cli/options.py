@@ -118,6 +118,130 @@ def export_option(default: str | None) -> Callable[[F], F]:
     )
 
 
+def _plain_date(ctx: click.Context, param: click.Parameter, value: datetime | None) -> date | None:
+    """click.DateTime parses a datetime; the library speaks dates."""
+    return None if value is None else value.date()
+
+
+def date_option(flag: str, help: str) -> Callable[[F], F]:
+    """A ``--FLAG YYYY-MM-DD`` option given to the command as a ``date`` (or None): ``--start`` and ``--end``."""
+    return click.option(
+        flag,
+        flag.removeprefix("--").replace("-", "_"),
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        metavar="DATE",
+        callback=_plain_date,
+        help=help,
+    )
+
+
+# -- backtest -----------------------------------------------------------------------------------------------------
+#: ``--start``/``--end`` of a backtest: the first and last rebalance date.
+start_option = date_option("--start", "First rebalance date YYYY-MM-DD (default: as early as the stored data allows).")
+end_option = date_option("--end", "Last rebalance date YYYY-MM-DD (default: the newest stored close).")
+
+
+def every_option(func: F) -> F:
+    """``--every 1w|2w|4w`` as ``every``: the step between rebalance dates."""
+    return click.option(
+        "--every",
+        default="1w",
+        show_default=True,
+        metavar="1w|2w|4w",
+        help="Rebalance every this many weeks.",
+    )(func)
+
+
+def horizons_option(func: F) -> F:
+    """``--horizons 1w,4w,13w,26w`` as ``horizons`` (text; the library parses it)."""
+    return click.option(
+        "--horizons",
+        default="1w,4w,13w,26w",
+        show_default=True,
+        metavar="H[,H...]",
+        help="Forward-return horizons in weeks, comma-separated.",
+    )(func)
+
+
+def cost_bps_option(func: F) -> F:
+    """``--cost-bps N`` as ``cost_bps``: round-trip trading cost per unit of one-way turnover."""
+    return click.option(
+        "--cost-bps",
+        "cost_bps",
+        type=click.FloatRange(min=0),
+        default=20.0,
+        show_default=True,
+        metavar="N",
+        help="Round-trip trading cost in basis points per unit of one-way turnover.",
+    )(func)
+
+
+def weights_option(func: F) -> F:
+    """``--weights equal|capped:MAX`` as ``weights`` (None: the rule set's ``[portfolio]`` section)."""
+    return click.option(
+        "--weights",
+        default=None,
+        metavar="equal|capped:MAX",
+        help="Portfolio weights: equal, or market cap capped at MAX per name (capped:0.08). "
+        "Default: the rule set's [portfolio] section.",
+    )(func)
+
+
+def benchmark_option(func: F) -> F:
+    """``--benchmark SYMBOL`` as ``benchmark``: a stored symbol whose closes make the benchmark curve."""
+    return click.option(
+        "--benchmark",
+        default=None,
+        metavar="SYMBOL",
+        help="Symbol whose stored closes are the benchmark curve (e.g. REMX); default: none.",
+    )(func)
+
+
+#: The tables of a backtest result that ``--table`` can choose (``screener.backtest.result.TABLES``).
+BACKTEST_TABLES = ("ic", "ic_series", "quantiles", "spreads", "stability", "curve", "holdings")
+
+
+def table_option(func: F) -> F:
+    """``--table NAME`` as ``table_name``: print one table of a backtest in the chosen format."""
+    return click.option(
+        "--table",
+        "table_name",
+        type=click.Choice(BACKTEST_TABLES),
+        default=None,
+        help="Print this table of the result instead of the report (table, json) or the IC table (csv).",
+    )(func)
+
+
+def backtest_export_option(func: F) -> F:
+    """``--export PATH.xlsx`` as ``export_path``: a backtest exports only to a workbook."""
+    return click.option(
+        "--export",
+        "export_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Write the backtest to this .xlsx workbook (Summary, IC, Quantiles, Portfolio, Curve, with charts).",
+    )(func)
+
+
+def show_backtest_option(func: F) -> F:
+    """``--show ID|latest`` as ``show_ref``: print a stored backtest again instead of running one."""
+    return click.option(
+        "--show",
+        "show_ref",
+        default=None,
+        metavar="ID|latest",
+        help="Print a stored backtest again, as it printed when it ran (nothing is recomputed).",
+    )(func)
+
+
+def list_backtests_option(func: F) -> F:
+    """``--list`` as ``list_stored``: list the stored backtests instead of running one."""
+    return click.option(
+        "--list", "list_stored", is_flag=True, default=False, help="List the stored backtests, newest first."
+    )(func)
+
+
 @contextmanager
 def store_from(ctx: click.Context) -> Iterator[Store]:
     """Open the store named by ``--db``/``SCREENER_DB`` for the duration of a command."""

@@ -1,7 +1,7 @@
 """The DuckDB store: the only package that persists anything, and the only one that speaks SQL.
 
-One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``), each a part of the one
-``Store`` class, so that callers hold a single object and a transaction spans every concern.
+One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``, ``backtests``), each a
+part of the one ``Store`` class, so that callers hold a single object and a transaction spans every concern.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from screener.store.backtests import Backtests
 from screener.store.connection import StoreBase, resolve_db_path, utcnow
 from screener.store.live import LiveData
 from screener.store.logs import Logs
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class Store(MarketData, LiveData, Logs, Scores, Runs):
+class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests):
     """An open DuckDB file with the schema at the latest version.
 
     Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.

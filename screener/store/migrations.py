@@ -260,6 +260,23 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "stored backtests: parameters, rule set and the whole result",
+        """
+        CREATE SEQUENCE IF NOT EXISTS seq_backtest START 1;
+        CREATE TABLE backtests (
+            id BIGINT PRIMARY KEY DEFAULT nextval('seq_backtest'),
+            created_at TIMESTAMP NOT NULL,
+            rules_name VARCHAR NOT NULL,
+            rules_hash VARCHAR NOT NULL,
+            params VARCHAR NOT NULL,          -- the resolved parameters as JSON text (BacktestParams.to_dict)
+            demo BOOLEAN NOT NULL,
+            n_dates BIGINT NOT NULL,
+            payload BLOB NOT NULL             -- the whole result (BacktestResult.to_blob): a JSON head, then Parquet
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

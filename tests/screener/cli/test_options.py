@@ -14,6 +14,7 @@ from screener.cli.app import COMMANDS, load_command
 from screener.cli.options import (
     RULES_HELP,
     as_of_option,
+    backtest_export_option,
     card_format_option,
     country_option,
     export_option,
@@ -45,18 +46,19 @@ SHARED: dict[str, list[click.Parameter]] = {
     "--role": [_definition(role_option)],
     "--country": [_definition(country_option)],
     "--run": [_definition(run_option)],
-    "--export": [_definition(export_option(default=None))],
+    # a backtest exports only a workbook, so it has its own definition (defined once, in options.py)
+    "--export": [_definition(export_option(default=None)), _definition(backtest_export_option)],
     "--format": [_definition(format_option), _definition(card_format_option)],
     "--as-of": [_definition(as_of_option)],
 }
 #: commands known to take each option, so the test cannot pass by finding none
 USERS = {
-    "--rules": {"screen", "weekly"},
+    "--rules": {"screen", "weekly", "backtest"},
     "--role": {"screen", "universe list"},
     "--country": {"screen", "universe list"},
     "--run": {"export", "watchlist show"},
-    "--export": {"demo", "weekly"},
-    "--format": {"score", "show", "screen", "universe list", "weekly"},
+    "--export": {"demo", "weekly", "backtest"},
+    "--format": {"score", "show", "screen", "universe list", "weekly", "backtest"},
     "--as-of": {"score", "show", "screen", "weekly"},
 }
 

@@ -1,0 +1,416 @@
+"""The backtest workbook: Summary, IC, Quantiles, Portfolio and Curve sheets, with native Excel charts.
+
+Why a workbook: a backtest is forwarded and read away from the terminal, so the file carries everything the report
+says (the rule set and its hash, the dates and parameters, the demo banner and the notes) next to the tables, with
+numbers as numbers (percent formats, never text) and charts Excel draws from the cells, not pictures. As with the
+run export (``screener.output.export``), the file is written to a temporary file and renamed over the target only
+when complete, and no text cell can run as a formula.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from screener.backtest.result import BacktestResult
+from screener.errors import ScreenerError
+from screener.output.backtest_report import DEMO_BANNER, HASH_CHARS, PORTFOLIO_FIGURES
+from screener.output.render import atomic_path, check_writable, neutralise
+
+__all__ = ["HEADERS", "SHEETS", "check_backtest_target", "write_backtest", "write_backtest_workbook"]
+
+SHEETS = ("Summary", "IC", "Quantiles", "Portfolio", "Curve")
+#: Human column headers for every table column; the sheet order of columns is ``TABLES``'.
+HEADERS: dict[str, str] = {
+    "factor": "Factor",
+    "role_class": "Role class",
+    "horizon": "Horizon",
+    "horizon_days": "Horizon (days)",
+    "mean_ic": "Mean IC",
+    "t_stat": "t-stat (Newey-West)",
+    "ic_ir": "IC IR",
+    "hit_rate": "Hit rate",
+    "n_dates": "Dates",
+    "nw_lags": "Newey-West lags",
+    "quantile": "Quantile",
+    "mean_return": "Mean return",
+    "spread": "Top minus bottom",
+    "rank_autocorrelation": "Rank autocorrelation",
+    "top_quintile_turnover": "Top-quintile turnover",
+    "date": "Date",
+    "portfolio": "Portfolio",
+    "universe": "Universe",
+    "benchmark": "Benchmark",
+    "symbol": "Symbol",
+    "weight": "Weight",
+    "ic": "IC",
+    "n": "Companies",
+}
+#: Number format by column: returns and shares as percents, correlations to three decimals, equity to three.
+FORMATS: dict[str, str] = {
+    "mean_ic": "0.000",
+    "t_stat": "0.00",
+    "ic_ir": "0.00",
+    "hit_rate": "0.0%",
+    "n_dates": "0",
+    "nw_lags": "0",
+    "horizon_days": "0",
+    "quantile": "0",
+    "mean_return": "0.00%",
+    "spread": "0.00%",
+    "rank_autocorrelation": "0.00",
+    "top_quintile_turnover": "0.0%",
+    "portfolio": "0.000",
+    "universe": "0.000",
+    "benchmark": "0.000",
+    "weight": "0.0%",
+    "ic": "0.000",
+    "n": "0",
+}
+WIDTHS = {"factor": 24, "date": 12, "symbol": 12}
+NA = "n/a"
+
+
+def check_backtest_target(path: str | Path) -> Path:
+    """Refuse a backtest export path before any work: a .xlsx name in a folder that exists and can be written."""
+    target = Path(path)
+    if target.suffix.lower() != ".xlsx":
+        raise ScreenerError(f"cannot export a backtest to {target.name}: use a .xlsx file name")
+    return check_writable(target)
+
+
+def write_backtest(result: BacktestResult, path: str | Path) -> Path:
+    """Write ``result`` to the workbook ``path`` atomically; returns the path."""
+    target = check_backtest_target(path)
+    with atomic_path(target) as tmp:
+        write_backtest_workbook(tmp, result)
+    return target
+
+
+# -- cells ----------------------------------------------------------------------------------------------------------
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+class _Book:
+    """The workbook and its formats, so each sheet writer asks for a format by its Excel code."""
+
+    def __init__(self, path: Path) -> None:
+        import xlsxwriter
+
+        self.wb = xlsxwriter.Workbook(
+            str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+        )
+        self.header = self.wb.add_format({"bold": True, "bg_color": "#DDE4EE", "bottom": 1})
+        self.title = self.wb.add_format({"bold": True, "font_size": 14})
+        self.bold = self.wb.add_format({"bold": True})
+        self.banner = self.wb.add_format({"bold": True, "font_color": "#C00000"})
+        self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})
+        self.date = self.wb.add_format({"num_format": "yyyy-mm-dd"})
+        self.na = self.wb.add_format({"font_color": "#808080", "align": "left"})
+        self._nums: dict[str, Any] = {}
+
+    def num(self, code: str | None) -> Any:
+        if code is None:
+            return None
+        if code not in self._nums:
+            self._nums[code] = self.wb.add_format({"num_format": code})
+        return self._nums[code]
+
+    def left(self, code: str) -> Any:
+        """A number format aligned left, for a value beside its label."""
+        key = "left:" + code
+        if key not in self._nums:
+            self._nums[key] = self.wb.add_format({"num_format": code, "align": "left"})
+        return self._nums[key]
+
+    def sheet(self, name: str, *, demo: bool) -> Any:
+        ws = self.wb.add_worksheet(name)
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)  # one page wide, as many tall as it takes
+        ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+        ws.hide_gridlines(1)  # no gridlines on paper; the screen keeps them
+        if demo:
+            ws.set_tab_color("#C00000")
+        return ws
+
+    def cell(self, ws: Any, r: int, c: int, value: Any, fmt: Any = None) -> None:
+        value = _clean(value)
+        if value is None:
+            ws.write_blank(r, c, None, fmt)
+        elif isinstance(value, bool):
+            ws.write_boolean(r, c, value)
+        elif isinstance(value, int | float):
+            ws.write_number(r, c, value, fmt)
+        elif isinstance(value, datetime):
+            ws.write_datetime(r, c, value, self.date)
+        elif isinstance(value, date):
+            ws.write_datetime(r, c, datetime(value.year, value.month, value.day), self.date)
+        else:
+            ws.write_string(r, c, neutralise(str(value)), fmt)
+
+    def table(self, ws: Any, frame: pl.DataFrame, *, row: int = 0, col: int = 0, freeze: bool = True) -> None:
+        """``frame`` with human headers from (row, col): frozen header, filter buttons, formats by column."""
+        for c, name in enumerate(frame.columns):
+            ws.write_string(row, col + c, HEADERS.get(name, name), self.header)
+            width = WIDTHS.get(name) or max(len(HEADERS.get(name, name)) + 2, 10)
+            ws.set_column(col + c, col + c, width)
+        fmts = [self.num(FORMATS.get(name)) for name in frame.columns]
+        for r, values in enumerate(frame.iter_rows(), start=row + 1):
+            for c, value in enumerate(values):
+                self.cell(ws, r, col + c, value, fmts[c])
+        if freeze:
+            ws.freeze_panes(row + 1, 0)
+            ws.repeat_rows(row)
+        if frame.height and frame.width:
+            ws.autofilter(row, col, row + frame.height, col + frame.width - 1)
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+# -- sheets ---------------------------------------------------------------------------------------------------------
+def _all(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("role_class") == "all")
+
+
+def _horizons(result: BacktestResult, frame: pl.DataFrame) -> list[str]:
+    present = set(frame["horizon"].to_list())
+    ordered = [h for h in result.params.horizons if h in present]
+    return ordered + sorted(present - set(ordered))
+
+
+def _figure_value(value: Any) -> Any:
+    value = _clean(value)
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def summary_rows(result: BacktestResult) -> list[tuple[str, Any, str | None]]:
+    """(label, value, number format) of the Summary sheet's parameter and portfolio blocks."""
+    p = result.params
+    rows: list[tuple[str, Any, str | None]] = [
+        ("Backtest id", result.backtest_id if result.backtest_id is not None else "not stored", "0"),
+        ("Created (UTC)", result.created_at or NA, None),
+        ("Rule set", result.rules_name, None),
+        ("Rules content hash", result.rules_hash[:HASH_CHARS], None),
+        ("First rebalance", p.start, None),
+        ("Last rebalance", p.end, None),
+        ("Rebalance dates", len(result.dates), "0"),
+        ("Rebalance every", p.every, None),
+        ("Horizons", ", ".join(p.horizons), None),
+        ("Trading cost (bps, round trip)", p.cost_bps, "0.0"),
+        ("Weights", p.weights, None),
+        ("Benchmark", p.benchmark or "none", None),
+        ("Demo data", "yes: synthetic prices, not market data" if result.demo else "no", None),
+    ]
+    return rows
+
+
+def _summary(book: _Book, result: BacktestResult) -> None:
+    ws = book.sheet("Summary", demo=result.demo)
+    ws.set_column(0, 0, 38)
+    ws.set_column(1, 1, 90)
+    title = f"Backtest {result.backtest_id}" if result.backtest_id is not None else "Backtest"
+    ws.write_string(0, 0, neutralise(f"{title}: rules {result.rules_name}"), book.title)
+    r = 1
+    if result.demo:
+        ws.write_string(r, 0, DEMO_BANNER, book.banner)
+        r += 1
+    r += 1
+    ws.write_string(r, 0, "Parameter", book.header)
+    ws.write_string(r, 1, "Value", book.header)
+    for label, value, code in summary_rows(result):
+        r += 1
+        ws.write_string(r, 0, label)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            ws.write_number(r, 1, value, book.left(code or "0"))
+        elif isinstance(value, date):
+            ws.write_datetime(r, 1, datetime(value.year, value.month, value.day), book.left("yyyy-mm-dd"))
+        else:
+            ws.write_string(r, 1, neutralise(str(value)))
+    r += 2
+    ws.write_string(r, 0, "Portfolio", book.header)
+    ws.write_string(r, 1, "Value", book.header)
+    r = _portfolio_block(book, ws, result, r + 1)
+    r += 1
+    ws.write_string(r, 0, "Notes", book.header)
+    ws.write_string(r, 1, "", book.header)
+    for n in result.notes or ["(none)"]:
+        r += 1
+        ws.write_string(r, 0, "note", book.bold)
+        ws.write_string(r, 1, neutralise(n), book.wrap)
+    ws.repeat_rows(0)
+
+
+def _portfolio_block(book: _Book, ws: Any, result: BacktestResult, row: int) -> int:
+    """The portfolio figures from ``row``, labels in column A; a figure not measured reads n/a. Returns the next
+    free row."""
+    left, ratio = book.left("0.0%"), book.left("0.00")
+    known = {k for k, _, _ in PORTFOLIO_FIGURES}
+    figures = [(label, result.portfolio.get(key), pct) for key, label, pct in PORTFOLIO_FIGURES]
+    figures += [(key, v, False) for key, v in result.portfolio.items() if key not in known]
+    for label, value, pct in figures:
+        ws.write_string(row, 0, neutralise(label))
+        v = _figure_value(value)
+        if v is None:
+            ws.write_string(row, 1, NA, book.na)
+        else:
+            ws.write_number(row, 1, v, left if pct else ratio)
+        row += 1
+    return row
+
+
+def _ic(book: _Book, result: BacktestResult) -> None:
+    ws = book.sheet("IC", demo=result.demo)
+    ic = result.table("ic")
+    book.table(ws, ic)
+    allc = _all(ic)
+    if allc.height == 0:
+        return
+    horizons = _horizons(result, allc)
+    factors = list(dict.fromkeys(allc["factor"].to_list()))
+    by = {(r["factor"], r["horizon"]): r["mean_ic"] for r in allc.iter_rows(named=True)}
+    # the chart's data: mean IC by factor (rows) and horizon (columns), all companies, right of the table
+    col = ic.width + 1
+    ws.write_string(0, col, "Mean IC, all companies", book.header)
+    for j, h in enumerate(horizons):
+        ws.write_string(0, col + 1 + j, h, book.header)
+        ws.set_column(col + 1 + j, col + 1 + j, 9)
+    ws.set_column(col, col, 24)
+    for i, f in enumerate(factors, start=1):
+        ws.write_string(i, col, neutralise(f))
+        for j, h in enumerate(horizons):
+            book.cell(ws, i, col + 1 + j, by.get((f, h)), book.num("0.000"))
+    chart = book.wb.add_chart({"type": "column"})
+    for j in range(len(horizons)):
+        chart.add_series(
+            {
+                "name": ["IC", 0, col + 1 + j],
+                "categories": ["IC", 1, col, len(factors), col],
+                "values": ["IC", 1, col + 1 + j, len(factors), col + 1 + j],
+                "gap": 80,
+            }
+        )
+    chart.set_title({"name": "Mean rank IC by factor and horizon (all companies)"})
+    chart.set_y_axis({"name": "mean IC", "num_format": "0.00", "major_gridlines": {"visible": True}})
+    chart.set_x_axis({"label_position": "low"})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 360})
+    ws.insert_chart(len(factors) + 2, col, chart)
+
+
+def quantile_horizon(result: BacktestResult, frame: pl.DataFrame) -> str | None:
+    """The horizon the Quantiles chart shows: 4w when present, else the first."""
+    horizons = _horizons(result, frame) if frame.height else []
+    if not horizons:
+        return None
+    return "4w" if "4w" in horizons else horizons[0]
+
+
+def _quantiles(book: _Book, result: BacktestResult) -> None:
+    ws = book.sheet("Quantiles", demo=result.demo)
+    q = result.table("quantiles")
+    book.table(ws, q)
+    allc = _all(q)
+    horizon = quantile_horizon(result, allc)
+    if horizon is None:
+        return
+    at = allc.filter(pl.col("horizon") == horizon)
+    factors = list(dict.fromkeys(at["factor"].to_list()))
+    buckets = sorted(set(at["quantile"].to_list()))
+    by = {(r["factor"], r["quantile"]): r["mean_return"] for r in at.iter_rows(named=True)}
+    col = q.width + 1
+    ws.write_string(0, col, f"Quantile ({horizon}, all)", book.header)
+    ws.set_column(col, col, 18)
+    for j, f in enumerate(factors):
+        ws.write_string(0, col + 1 + j, neutralise(f), book.header)
+        ws.set_column(col + 1 + j, col + 1 + j, max(len(f) + 2, 10))
+    for i, b in enumerate(buckets, start=1):
+        ws.write_number(i, col, b, book.num("0"))
+        for j, f in enumerate(factors):
+            book.cell(ws, i, col + 1 + j, by.get((f, b)), book.num("0.00%"))
+    chart = book.wb.add_chart({"type": "column"})
+    for j in range(len(factors)):
+        chart.add_series(
+            {
+                "name": ["Quantiles", 0, col + 1 + j],
+                "categories": ["Quantiles", 1, col, len(buckets), col],
+                "values": ["Quantiles", 1, col + 1 + j, len(buckets), col + 1 + j],
+                "gap": 60,
+            }
+        )
+    chart.set_title({"name": f"Mean {horizon} return by quantile (1 = worst, all companies)"})
+    chart.set_x_axis({"name": "quantile", "label_position": "low"})
+    chart.set_y_axis({"name": f"mean {horizon} return", "num_format": "0.0%", "major_gridlines": {"visible": True}})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 360})
+    ws.insert_chart(len(buckets) + 2, col, chart)
+
+
+def _portfolio(book: _Book, result: BacktestResult) -> None:
+    ws = book.sheet("Portfolio", demo=result.demo)
+    ws.write_string(0, 0, "Figure", book.header)
+    ws.write_string(0, 1, "Value", book.header)
+    _portfolio_block(book, ws, result, 1)
+    ws.set_column(0, 0, 38)
+    ws.set_column(1, 1, 12)
+    ws.freeze_panes(1, 0)
+    holdings = result.table("holdings")
+    # the holdings sit beside the figures, from column D, with their own frozen header
+    book.table(ws, holdings, row=0, col=3, freeze=False)
+    ws.repeat_rows(0)
+
+
+def _curve(book: _Book, result: BacktestResult) -> None:
+    ws = book.sheet("Curve", demo=result.demo)
+    curve = result.table("curve")
+    book.table(ws, curve)
+    if curve.height == 0:
+        return
+    chart = book.wb.add_chart({"type": "line"})
+    colours = {"portfolio": "#1F4E79", "universe": "#A5A5A5", "benchmark": "#C55A11"}
+    for c, name in enumerate(curve.columns):
+        if name == "date" or curve[name].null_count() == curve.height:
+            continue  # a benchmark without stored prices draws no line
+        chart.add_series(
+            {
+                "name": ["Curve", 0, c],
+                "categories": ["Curve", 1, 0, curve.height, 0],
+                "values": ["Curve", 1, c, curve.height, c],
+                "line": {"color": colours.get(name, "#000000"), "width": 2.0 if name == "portfolio" else 1.25},
+            }
+        )
+    chart.set_title({"name": "Equity from 1.0 (portfolio net of costs)"})
+    chart.set_x_axis(
+        {
+            "date_axis": True,
+            "num_format": "yyyy-mm",
+            "major_unit": 1,
+            "major_unit_type": "months",
+            "name": "rebalance date",
+        }
+    )
+    chart.set_y_axis({"name": "equity", "num_format": "0.00", "major_gridlines": {"visible": True}})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 380})
+    ws.insert_chart(1, curve.width + 1, chart)
+
+
+def write_backtest_workbook(path: Path, result: BacktestResult) -> None:
+    """The five sheets, in ``SHEETS`` order, written to ``path`` (not atomic: ``write_backtest`` is)."""
+    book = _Book(path)
+    try:
+        _summary(book, result)
+        _ic(book, result)
+        _quantiles(book, result)
+        _portfolio(book, result)
+        _curve(book, result)
+    finally:
+        book.close()
