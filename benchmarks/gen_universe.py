@@ -50,7 +50,17 @@ def _trading_days(end: date, n: int) -> np.ndarray:
     return days.tail(n).to_numpy()
 
 
-def generate(n: int = 50_000, *, seed: int = 11, as_of: date = AS_OF) -> FactorInputs:
+def generate(
+    n: int = 50_000,
+    *,
+    seed: int = 11,
+    as_of: date = AS_OF,
+    quarters: int = QUARTERS,
+    trading_days: int = TRADING_DAYS,
+) -> FactorInputs:
+    """``n`` companies with ``quarters`` quarters of statements and ``trading_days`` business days of closes to
+    ``as_of`` (the backtest benchmark asks for 12 years and 3 years)."""
+    QUARTERS, TRADING_DAYS = quarters, trading_days  # noqa: N806 (the module defaults, overridden per call)
     rng = np.random.default_rng(seed)
     symbols = np.array([f"S{i:06d}.X" for i in range(n)])
     listing = rng.choice(list(CURRENCIES), n, p=[0.3, 0.15, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05])
@@ -259,10 +269,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=50_000, help="number of companies (default 50,000)")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--quarters", type=int, default=QUARTERS, help=f"quarters per company (default {QUARTERS})")
+    ap.add_argument("--days", type=int, default=TRADING_DAYS, help=f"trading days of closes (default {TRADING_DAYS})")
     ap.add_argument("--out", type=Path, required=True, help="folder for the <kind>.parquet files")
     args = ap.parse_args()
     t = time.perf_counter()
-    inputs = generate(args.n, seed=args.seed)
+    inputs = generate(args.n, seed=args.seed, quarters=args.quarters, trading_days=args.days)
     write(inputs, args.out)
     sizes = ", ".join(f"{k} {getattr(inputs, k).height:,}" for k in KINDS)
     print(f"generated {sizes} rows in {time.perf_counter() - t:.1f}s -> {args.out}")
