@@ -189,6 +189,24 @@ def test_the_rule_sets_own_weights_and_a_stored_benchmark(market: Path) -> None:
     assert result.portfolio["benchmark_cagr"] is not None
 
 
+def test_notes_say_what_rests_on_demo_data_and_what_could_not_be_measured(
+    market: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import factors.engine
+
+    monkeypatch.setattr(factors.engine, "rests_on_demo", lambda scores: True)
+    with Store(market) as store:
+        result = run_backtest(
+            store, start=date(2026, 3, 6), end=date(2026, 5, 1), every="4w", horizons="13w,8w", benchmark="S001"
+        )
+    assert result.demo and result.params.horizons == ("8w", "13w")
+    assert result.notes[0].startswith("demo data: the prices are synthetic with no planted signal")
+    assert "horizon 8w: measurable on 2 of 3 dates (later ones end after the last close)" in result.notes
+    assert "horizon 13w: measurable on 0 of 3 dates, too few for its statistics" in result.notes
+    ic = result.table("ic").filter((pl.col("role_class") == "all") & (pl.col("horizon") == "13w"))
+    assert ic["n_dates"].to_list() == [0] * ic.height and ic["mean_ic"].null_count() == ic.height
+
+
 # -- delisting and point in time ----------------------------------------------------------------------------------
 def test_a_delisted_holding_counts_until_its_last_close(
     tmp_path: Path, churn_rules: Path, churn_free: BacktestResult

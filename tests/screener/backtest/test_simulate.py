@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from screener.backtest.simulate import active_share, benchmark_curve, hold
+from screener.backtest.simulate import active_share, benchmark_curve, hold, select_books
 
 D0 = date(2025, 1, 6)  # a Monday
 D1 = D0 + timedelta(days=28)
@@ -73,3 +73,52 @@ def test_active_share() -> None:
     b = _weights([(D0, "A", 0.5), (D0, "B", 0.5), (D1, "B", 1.0)])
     assert active_share(a, b) == pytest.approx(0.5)  # (0 + 1) / 2
     assert active_share(a, _weights([])) is None
+
+
+BUFFERED = """
+name = "buffered"
+description = "test: two names, kept while within the top three"
+
+[weights]
+localization_premium = 1
+
+[constraints]
+top_n = 2
+
+[buffer]
+stay_within = 3
+
+[portfolio]
+weighting = "market_cap"
+"""
+
+
+def test_books_keep_last_dates_members_within_the_buffer() -> None:
+    from tests.builders import company, rules_from, score_frame
+
+    values = {D0: {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.6}, D1: {"A": 0.85, "B": 0.1, "C": 0.95, "D": 0.9}}
+    caps = {"A": 3e9, "B": 1e9, "C": 1e9, "D": 1e9}
+    panel = pl.concat(
+        [
+            score_frame(
+                [
+                    company(s, localization_premium=v, market_cap_usd=caps[s], exposure=1.0)
+                    for s, v in by_symbol.items()
+                ],
+                as_of=day,
+            )
+            for day, by_symbol in values.items()
+        ]
+    )
+    rs = rules_from(BUFFERED)
+    book, universe, notes = select_books(panel, rs, [D0, D1], weighting="equal", max_weight=None)
+    on = {d: book.filter(pl.col("date") == d)["symbol"].to_list() for d in (D0, D1)}
+    assert on[D0] == ["A", "B"]
+    assert on[D1] == ["A", "C"]  # A fell to third, inside the buffer: kept; D (second) waits outside
+    assert book["weight"].to_list() == [0.5] * 4
+    assert universe.filter(pl.col("date") == D1)["symbol"].to_list() == ["A", "B", "C", "D"]
+    assert notes == []
+    capped, _, _ = select_books(panel, rs, [D0, D1], weighting="market_cap", max_weight=0.6)
+    assert capped.filter(pl.col("date") == D0)["weight"].to_list() == pytest.approx([0.6, 0.4])
+    own, _, _ = select_books(panel, rs, [D0, D1], weighting=rs.weighting, max_weight=rs.max_weight)
+    assert own.filter(pl.col("date") == D0)["weight"].to_list() == pytest.approx([0.75, 0.25])
