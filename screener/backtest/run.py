@@ -196,6 +196,12 @@ def run_backtest(
         raise ScreenerError("the store has no prices of its companies: a backtest needs stored closes")
     first = start or first_price + timedelta(days=HISTORY_DAYS)
     last = end or last_price - timedelta(days=longest)
+    if last > last_price:
+        raise ArgumentError(
+            Option("end"),
+            f" {last.isoformat()} is after the last stored close ({last_price.isoformat()}): "
+            "a book cannot be held past the prices",
+        )
     if first > last:
         raise ArgumentError(
             Option("start"),

@@ -278,6 +278,8 @@ def test_refusals_name_the_dates_and_the_argument(market: Path) -> None:
         with pytest.raises(ArgumentError, match=r"start 2025-12-01 is after end 2025-11-01") as caught:
             run_backtest(store, start=date(2025, 12, 1), end=date(2025, 11, 1))
         assert caught.value.options == ["start", "end"]
+        with pytest.raises(ArgumentError, match=r"end 2026-06-05 is after the last stored close \(2026-05-29\)"):
+            run_backtest(store, end=date(2026, 6, 5))
         with pytest.raises(ScreenerError, match=r"only one rebalance date \(2025-06-02\)"):
             run_backtest(store, start=date(2025, 6, 2), end=date(2025, 6, 20), every="4w")
         with pytest.raises(ArgumentError, match=r"start .* is after end"):
