@@ -60,7 +60,7 @@ def generate(
 ) -> FactorInputs:
     """``n`` companies with ``quarters`` quarters of statements and ``trading_days`` business days of closes to
     ``as_of`` (the backtest benchmark asks for 12 years and 3 years)."""
-    QUARTERS, TRADING_DAYS = quarters, trading_days  # noqa: N806 (the module defaults, overridden per call)
+    QUARTERS, TRADING_DAYS = quarters, trading_days  # the module defaults, overridden per call
     rng = np.random.default_rng(seed)
     symbols = np.array([f"S{i:06d}.X" for i in range(n)])
     listing = rng.choice(list(CURRENCIES), n, p=[0.3, 0.15, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05])

@@ -156,7 +156,7 @@ def run_backtest(
     cost_bps: float = 20.0,
     weights: str | None = None,
     benchmark: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestResult:
     """Score every rebalance date, evaluate every factor and simulate the rule set's book; nothing is stored.
 
@@ -168,7 +168,12 @@ def run_backtest(
 
     Raises ``ArgumentError`` for a bad argument and ``ScreenerError`` when the store cannot give two dates.
     """
-    say = progress or (lambda _message: None)
+    steps = 4
+
+    def say(label: str, done: int) -> None:
+        if progress is not None:
+            progress(label, done, steps)
+
     every_days = parse_every(every)
     labels = parse_horizons(horizons)
     days_of = {label: horizon_days(label) for label in labels}
@@ -218,19 +223,19 @@ def run_backtest(
             f"{last.isoformat()} every {every}: a backtest needs at least 2; widen the dates or rebalance more often"
         )
 
-    say(f"scoring {len(dates)} dates")
+    say(f"scoring {len(dates)} dates", 0)
     panel = score_panel(store, dates)
     demo = rests_on_demo(panel)
     scores = panel.rename({"as_of": "date"})
     returns = stats.forward_returns(closes, dates, days_of)
 
     directions = factor_directions()
-    say(f"evaluating {len(directions)} factors")
+    say(f"evaluating {len(directions)} factors", 1)
     tables = evaluate_factors(
         scores, returns, dates=dates, horizon_days=days_of, step_days=every_days, directions=directions
     )
 
-    say(f"simulating {rs.name}")
+    say(f"simulating {rs.name}", 2)
     notes: list[str] = []
     book_weights, universe_weights, weight_notes = select_books(
         panel, rs, dates, weighting=weighting, max_weight=max_weight
@@ -239,7 +244,7 @@ def run_backtest(
     universe = hold(universe_weights, closes, dates, cost_bps=cost_bps)
     share: float | None = None
     if rs.name != COMPARISON_RULES:
-        say(f"simulating {COMPARISON_RULES}")
+        say(f"simulating {COMPARISON_RULES}", 3)
         mv = load(COMPARISON_RULES)
         mv_weights, _, _ = select_books(panel, mv, dates, weighting=mv.weighting, max_weight=mv.max_weight)
         share = active_share(book_weights, mv_weights)

@@ -18,7 +18,7 @@ import polars as pl
 
 from screener.backtest.result import BacktestResult
 from screener.errors import ScreenerError
-from screener.output.backtest_report import DEMO_BANNER, HASH_CHARS, PORTFOLIO_FIGURES
+from screener.output.backtest_report import CONTEXT_KEYS, DEMO_BANNER, HASH_CHARS, PORTFOLIO_FIGURES
 from screener.output.render import atomic_path, check_writable, neutralise
 
 __all__ = ["HEADERS", "SHEETS", "check_backtest_target", "write_backtest", "write_backtest_workbook"]
@@ -255,7 +255,7 @@ def _portfolio_block(book: _Book, ws: Any, result: BacktestResult, row: int) -> 
     left, ratio = book.left("0.0%"), book.left("0.00")
     known = {k for k, _, _ in PORTFOLIO_FIGURES}
     figures = [(label, result.portfolio.get(key), pct) for key, label, pct in PORTFOLIO_FIGURES]
-    figures += [(key, v, False) for key, v in result.portfolio.items() if key not in known]
+    figures += [(key, v, False) for key, v in result.portfolio.items() if key not in known | CONTEXT_KEYS]
     for label, value, pct in figures:
         ws.write_string(row, 0, neutralise(label))
         v = _figure_value(value)

@@ -30,10 +30,13 @@ PORTFOLIO_FIGURES: tuple[tuple[str, str, bool], ...] = (
     ("max_drawdown", "Maximum drawdown", True),
     ("turnover", "Turnover (one-way)", True),
     ("hit_rate", "Hit rate", True),
-    ("universe_cagr", "Universe CAGR", True),
+    ("universe_cagr", "Universe CAGR (equal-weighted eligible)", True),
+    ("universe_sharpe", "Universe Sharpe ratio", False),
     ("benchmark_cagr", "Benchmark CAGR", True),
-    ("active_share", "Active share vs the MVIS-like universe", True),
+    ("active_share", "Active share vs the mvis-like book", True),
 )
+#: Portfolio keys that describe the figures rather than measure the book: not printed as figures.
+CONTEXT_KEYS: frozenset[str] = frozenset({"active_share_vs", "periods_per_year"})
 
 
 def _known(value: Any) -> float | None:
@@ -64,7 +67,7 @@ def _figure(result: BacktestResult, key: str, percent: bool) -> str:
 def portfolio_rows(result: BacktestResult) -> list[tuple[str, str]]:
     """(label, formatted figure) for every known portfolio figure, then any other figure the result carries."""
     rows = [(label, _figure(result, key, pct)) for key, label, pct in PORTFOLIO_FIGURES]
-    known = {k for k, _, _ in PORTFOLIO_FIGURES}
+    known = {k for k, _, _ in PORTFOLIO_FIGURES} | CONTEXT_KEYS
     rows += [(key, fmt_number(v, 4)) for key, v in result.portfolio.items() if key not in known]
     return rows
 

@@ -199,29 +199,34 @@ class _Company:
     trader_only: bool
 
 
-def _price_path(rng: np.random.Generator, n: int, end_price: float, vol: float, drift: float) -> np.ndarray:
-    """Fat-tailed daily log returns, anchored so the path ends at ``end_price``."""
+def _price_path(rng: np.random.Generator, n: int, start_price: float, vol: float) -> np.ndarray:
+    """Fat-tailed daily log returns without drift, walking forward from ``start_price``.
+
+    Why forward and driftless: the demo promises prices with no planted signal, so a backtest on it measures noise.
+    A path anchored at its *end* (as it once was, to pin each name's size on the end date) plants one: given the
+    end price, a name that is high today must fall by then, so every price-level factor (liquidity, market cap)
+    would forecast returns. A per-company drift plants momentum. A free walk from a drawn level has neither; sizes
+    on the end date then scatter around the profile's range instead of sitting in it."""
     t = rng.standard_t(4, n) / math.sqrt(2.0)  # unit variance for 4 degrees of freedom
-    steps = drift / 252 + vol / math.sqrt(252) * t
-    logp = np.cumsum(steps)
-    return end_price * np.exp(logp - logp[-1])
+    steps = vol / math.sqrt(252) * t
+    steps[0] = 0.0
+    return start_price * np.exp(np.cumsum(steps))
 
 
 def _company(c: _Company, days: np.ndarray, qends: list[date], seed: int) -> tuple[dict, dict, list[dict]]:
     """Statements, prices and placements of one company, all drawn from the company's own random stream.
 
-    The end price and market cap are drawn first and the price path is anchored to them, so the size ranges hold
-    exactly at the end date whatever the path did before.
+    The price level and market cap are drawn first; the price path walks from that level (``_price_path`` says why
+    it is not anchored to the end date), and the share count is set from the drawn market cap.
     """
     rng = _rng(seed, c.symbol)
     prof = PROFILES[c.kind]
     mcap_usd = _loguniform(rng, *prof.mcap_usd)
     price_usd = _loguniform(rng, *prof.price_usd)
     vol = rng.uniform(*prof.annual_vol)
-    drift = rng.normal(0.0, 0.15)
     usd_per_listing_unit = c.fx_end * c.sub
-    end_price = price_usd / usd_per_listing_unit  # in the listing unit (pence for GBp)
-    path = _sig(_price_path(rng, len(days), end_price, vol, drift))
+    level = price_usd / usd_per_listing_unit  # in the listing unit (pence for GBp)
+    path = _sig(_price_path(rng, len(days), level, vol))
     shares_end = float(round(mcap_usd / price_usd))
     mcap = mcap_usd / c.fx_end  # statement currency
 

@@ -58,7 +58,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def default_run(market: Path) -> BacktestResult:
     messages: list[str] = []
     with Store(market) as store:
-        result = run_backtest(store, every="4w", progress=messages.append)
+        result = run_backtest(store, every="4w", progress=lambda label, done, total: messages.append(label))
     assert messages == ["scoring 7 dates", "evaluating 6 factors", "simulating default", "simulating mvis-like"]
     return result
 

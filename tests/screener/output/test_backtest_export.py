@@ -54,7 +54,7 @@ def test_summary_carries_the_parameters_banner_notes_and_figures(workbook: Path)
     assert cells["Rule set"] == "default" and cells["Rules content hash"] == "54472fda"
     assert cells["Rebalance dates"] == 30 and cells["Benchmark"] == "REMX"
     assert cells["CAGR (net of costs)"] == pytest.approx(0.081)
-    assert cells["Active share vs the MVIS-like universe"] == "n/a"  # not measured: never 0
+    assert cells["Active share vs the mvis-like book"] == "n/a"  # not measured: never 0
     assert "IC is noise on demo data" in texts
     assert '\'=HYPERLINK("http://evil.example","x")' in texts  # a note is text, never a formula
     portfolio = openpyxl.load_workbook(workbook)["Portfolio"]

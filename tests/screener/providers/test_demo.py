@@ -62,8 +62,8 @@ def demo() -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="module")
 def facts(demo: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """One row per company: archetype and the USD figures the factors would see at the end date, from its quarters
-    (or its half years, for a half-year reporter)."""
+    """One row per company: archetype and the USD figures of its latest quarters (or half years, for a half-year
+    reporter), and ``mcap_usd`` on the end date."""
     fx_end = dict(demo["fx"].sort("date").group_by("currency").agg(pl.col("usd_per_unit").last()).iter_rows())
     fx_end["USD"] = 1.0
     parts = demo["fundamentals"].filter(pl.col("period") != "FY").sort("symbol", "period_end")
@@ -255,8 +255,34 @@ def _of(facts: pl.DataFrame, *kinds: str) -> pl.DataFrame:
     ],
 )
 def test_market_caps_are_plausible(facts: pl.DataFrame, kind: str, low: float, high: float) -> None:
+    """Sizes are drawn in the archetype's range; the price path then walks freely for three years (no anchor on the
+    end date, which would plant a signal), so on the end date the typical name is still in range and none is
+    further off than such a walk takes it."""
     caps = _of(facts, kind)["mcap_usd"]
-    assert caps.min() >= low * 0.99 and caps.max() <= high * 1.01
+    assert low <= caps.median() <= high  # type: ignore[operator]
+    assert caps.min() >= low / 12 and caps.max() <= high * 12
+
+
+def test_the_demo_prices_carry_no_planted_signal(demo: dict[str, pl.DataFrame]) -> None:
+    """No price-level measure forecasts the next week's return: the mean weekly rank IC of traded value (close x
+    volume, what the liquidity factor reads) over two years is near zero. A path anchored at its end date planted
+    one (a name above its end price must fall to it): this IC was -0.06 with a t-stat near -3."""
+    from screener.backtest.stats import forward_returns, ic_summary, rank_ic
+
+    prices = demo["prices"].select("symbol", "date", pl.col("close").alias("close_usd"), "volume")
+    dates = [END - timedelta(weeks=k) for k in range(4, 104)]
+    level = (
+        prices.with_columns((pl.col("close_usd") * pl.col("volume")).log().alias("traded"))
+        .sort("date")
+        .group_by_dynamic("date", every="1d", group_by="symbol")
+        .agg(pl.col("traded").last())
+        .filter(pl.col("date").is_in(dates))
+    )
+    returns = forward_returns(prices.select("symbol", "date", "close_usd"), dates, {"1w": 7})
+    ic = rank_ic(level, returns, factor_col="traded")
+    summary = ic_summary(ic, horizon_days={"1w": 7}, step_days=7)
+    assert abs(summary["mean_ic"][0]) < 0.05
+    assert abs(summary["t_stat"][0]) < 3
 
 
 def test_juniors_burn_cash_and_issue_shares(facts: pl.DataFrame, demo: dict[str, pl.DataFrame]) -> None:
@@ -281,7 +307,9 @@ def test_juniors_burn_cash_and_issue_shares(facts: pl.DataFrame, demo: dict[str,
 
 def test_producers_have_revenue_and_mixed_free_cash_flow(facts: pl.DataFrame) -> None:
     producers = _of(facts, "producer", "enabler")
-    assert (producers["revenue_ttm_usd"] > 0.1 * producers["mcap_usd"]).all()
+    # revenue is set from the drawn size; the price has walked since, so the ratio scatters around it
+    ratio = producers["revenue_ttm_usd"] / producers["mcap_usd"]
+    assert ratio.median() > 0.1 and (ratio > 0.02).all()  # type: ignore[operator]
     assert (producers["fcf_ttm_usd"] > 0).any() and (producers["fcf_ttm_usd"] < 0).any()
     assert producers["growth_1y"].is_between(-0.001, 0.05).all()
 
