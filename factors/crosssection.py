@@ -4,14 +4,12 @@ Why plain polars expressions: the factor engine and the rules engine both compos
 percentile "by role" costs a window expression rather than a Python loop. Every helper treats null and NaN as
 missing: a missing value never takes part in a median, a quantile or a rank, and stays missing in the output.
 
-``robust_scale_columns`` is the one helper that is not an expression: it robust-scales a matrix of factor components
-by calling scikit-learn's ``RobustScaler`` itself, which is how the multi-component factors put unlike units on one
-scale. Why the real scaler rather than a copy of its arithmetic: it is the reference implementation, so the
-composite factors share one well-known definition that METHODOLOGY.md can name. Its import (scipy behind it, about a
-second) happens only when scores are computed: inside that function, and earlier on a thread that the factor engine
-starts while it builds the point-in-time panels. Commands that reuse stored scores never import it.
-``robust_zscore`` is the expression form of the same scaling, and a test holds it to the real ``RobustScaler`` on
-random columns.
+``robust_scale_panel`` is the one helper that is not an expression: it robust-scales factor components within each
+group (each as-of date of the engine's panel), which is how the multi-component factors put unlike units on one
+scale. It reproduces scikit-learn's ``RobustScaler`` bit for bit (numpy's median and linear quartiles, operation for
+operation, and the same zero-scale rule), so the composite factors keep one well-known definition that
+METHODOLOGY.md can name, and a test holds it to the real scaler; but it scales 150 dates in one pass and never
+imports scikit-learn. ``robust_zscore`` is the expression form of the same scaling.
 """
 
 from __future__ import annotations
@@ -91,28 +89,57 @@ def robust_zscore(col: str | pl.Expr, *, by: Group = None, scale: str = "iqr") -
     return _over((e - med) / s, by)
 
 
-def robust_scale_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """Scale each column with scikit-learn's ``RobustScaler`` (median and interquartile range, nulls ignored).
+def _lerp_at(v: pl.Expr, n: pl.Expr, q: float) -> pl.Expr:
+    """numpy's linear quantile ``q`` of the sorted list ``v`` of ``n`` values, operation for operation.
 
-    Why scikit-learn: it is the reference implementation of robust scaling, so the composite factors share one
-    well-known definition (and METHODOLOGY.md can point to it). Its import costs about a second, which is paid
-    only when scores are (re)computed, never by commands that reuse stored scores.
+    numpy (behind ``RobustScaler``) puts quantile ``q`` at ``n * q + (1 - q) - 1`` of the sorted values and
+    interpolates with ``a + (b - a) * t`` below ``t = 0.5`` and ``b - (b - a) * (1 - t)`` from it on; the same
+    floating-point operations in the same order give the same bits."""
+    virtual = n.cast(pl.Float64) * q + (1.0 - q) - 1.0
+    below = virtual.floor()
+    t = virtual - below
+    last = (n - 1).clip(lower_bound=0)
+    a = v.list.get(below.cast(pl.Int64).clip(0, last), null_on_oob=True)
+    b = v.list.get((below.cast(pl.Int64) + 1).clip(0, last), null_on_oob=True)
+    diff = b - a
+    return pl.when(t >= 0.5).then(b - diff * (1.0 - t)).otherwise(a + diff * t)
 
-    Returns a frame of the same height with the same column names. Columns with no observed value come back all
-    null. The result does not depend on row order: the statistics are order-free and the transform is element-wise.
-    """
-    import numpy as np
-    from sklearn.preprocessing import RobustScaler
 
+def _median_at(v: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """numpy's median of the sorted list ``v`` of ``n`` values: the middle one, or ``(a + b) / 2`` of the two."""
+    lo, hi = ((n - 1) // 2).clip(lower_bound=0), (n // 2).clip(lower_bound=0)
+    return (v.list.get(lo, null_on_oob=True) + v.list.get(hi, null_on_oob=True)) / 2.0
+
+
+def robust_scale_panel(frame: pl.DataFrame, columns: Sequence[str], by: str) -> pl.DataFrame:
+    """``RobustScaler`` within each group of ``by`` (e.g. each as-of date), bit for bit, in one polars pass.
+
+    Why not call scikit-learn per group: a backtest scores 150 dates at once, and 150 fits cost seconds plus a
+    second to import scikit-learn. Each group's values are sorted once; median and quartiles follow numpy's
+    definitions operation for operation (``_median_at``, ``_lerp_at``), a scale below ten machine epsilons becomes
+    1 as in scikit-learn, and the transform runs in numpy as scikit-learn's does. A test holds the result to
+    ``RobustScaler`` exactly. A group where a column has no value leaves it null. Rows keep ``frame``'s order."""
     if not columns:
         return pl.DataFrame()
-    matrix = frame.select([_expr(c).alias(c) for c in columns]).to_numpy().astype(np.float64)
-    observed = ~np.all(np.isnan(matrix), axis=0) if matrix.shape[0] else np.zeros(len(columns), dtype=bool)
-    out = np.full_like(matrix, np.nan)
-    if observed.any():
-        out[:, observed] = RobustScaler(quantile_range=(25.0, 75.0)).fit_transform(matrix[:, observed])
-    frame_out = pl.DataFrame({c: out[:, i] for i, c in enumerate(columns)}, schema=dict.fromkeys(columns, pl.Float64))
-    return frame_out.select([pl.col(c).fill_nan(None) for c in columns])
+    sorted_ = frame.group_by(by).agg([_expr(c).drop_nulls().sort().alias(c) for c in columns])
+    stats = []
+    for c in columns:
+        v, n = pl.col(c), pl.col(c).list.len()
+        scale = _lerp_at(v, n, 0.75) - _lerp_at(v, n, 0.25)
+        stats += [
+            _median_at(v, n).alias(f"_m.{c}"),
+            pl.when(scale < _ZERO_SCALE).then(pl.lit(1.0)).otherwise(scale).alias(f"_s.{c}"),
+        ]
+    per = sorted_.select(by, *stats)
+    joined = frame.select(by, *[_expr(c).alias(c) for c in columns]).join(per, on=by, how="left", maintain_order="left")
+    # the transform in numpy, element by element as scikit-learn does it: polars may divide a column by a
+    # broadcast value through its reciprocal, which differs in the last bit
+    out = {}
+    for c in columns:
+        x, m, sc = (joined[k].cast(pl.Float64).to_numpy() for k in (c, f"_m.{c}", f"_s.{c}"))
+        out[c] = (x - m) / sc
+    result = pl.DataFrame(out, schema=dict.fromkeys(columns, pl.Float64))
+    return result.select([pl.col(c).fill_nan(None) for c in columns])
 
 
 def weighted_robust_sum(
@@ -121,10 +148,13 @@ def weighted_robust_sum(
     """Sum over components of ``weight * clip(sign * robust z, -clip, clip)``; a missing component counts 0.
 
     Why robust z and a clip: component units differ (years of runway, growth rates, ratios) and small caps produce
-    extreme ratios; scaling by median/IQR and clipping keeps one outlier from deciding the factor.
+    extreme ratios; scaling by median/IQR and clipping keeps one outlier from deciding the factor. The scaling is a
+    cross-section: with an ``as_of`` column (the engine's panel of dates) each date is scaled on its own.
     """
     names = list(signs)
-    scaled = robust_scale_columns(frame, names)
+    if "as_of" not in frame.columns:  # one cross-section
+        frame = frame.with_columns(pl.lit(0).alias("as_of"))
+    scaled = robust_scale_panel(frame, names, "as_of")
     total = pl.lit(0.0)
     for name in names:
         total = total + weights[name] * (signs[name] * pl.col(name)).clip(-clip, clip).fill_null(0.0)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -134,7 +135,7 @@ def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
 GRANTS: Mapping[str, Grant] = MappingProxyType({name: spec.grant for name, spec in INPUTS.items()})
 #: Base columns built from several inputs: a factor receives one only when it declares all of them.
 DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType({"net_cash_usd": ("cash", "total_debt")})
-_PRICE_KEYS = ("g", "date")
+_PRICE_KEYS = ("g", "date", "_key")
 _STATEMENT_KEYS = ("as_of", "symbol", "period_end", "period", "currency", "provider", "_usd_per_unit")
 _PANELS = frozenset({"prices", "price_runs", "bounds", "fundamentals", "events"})
 
@@ -203,7 +204,7 @@ def context_for(spec: FactorSpec, ctx: FactorContext) -> DeclaredContext:
 FACTOR_FLAGS = "flags"
 
 
-def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, list[pl.Expr]]:
+def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, list[Flag]]:
     """(symbol + F, F_pct, F.component columns; flag expressions over that frame) for one factor."""
     try:
         raw = spec.compute(context_for(spec, ctx), spec.params)
@@ -221,12 +222,14 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
         raise RuntimeError(f"factor {spec.name} did not return components {missing_cols}")
     notes = [FACTOR_FLAGS] if FACTOR_FLAGS in raw.columns else []
     key = list(KEY)
+    # the base is sorted by (as_of, symbol); a left join that keeps its order lines every factor up with it
     comps = (
         ctx.base.select(*key, "role_class")
-        .join(raw.select(*key, *spec.components, *notes), on=key, how="left")
-        .sort(key)
+        .join(raw.select(*key, *spec.components, *notes), on=key, how="left", maintain_order="left")
         .with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
     )
+    if comps.height != ctx.base.height:
+        raise RuntimeError(f"factor {spec.name} returned more than one row for some (as_of, symbol)")
     filled = comps.with_columns(
         [
             pl.col(c).fill_null(fill).alias(c)
@@ -234,12 +237,8 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
             if (fill := _fill_value(spec, c, by="as_of")) is not None
         ]
     )
-    # the combine is a cross-section: each date's companies are scaled against each other, never across dates
-    parts = [
-        spec.combine(part.select(spec.components), spec.params)
-        for part in filled.partition_by("as_of", maintain_order=True)
-    ]
-    value = pl.concat(parts) if parts else pl.Series(spec.name, [], dtype=pl.Float64)
+    # every date at once, with its as_of: a cross-sectional combine scales each date on its own, never across dates
+    value = spec.combine(filled.select("as_of", *spec.components), spec.params)
     if len(value) != comps.height:
         raise RuntimeError(f"factor {spec.name}: combine returned {len(value)} values for {comps.height} companies")
     any_missing = pl.any_horizontal([pl.col(c).is_null() for c in spec.components])
@@ -255,15 +254,48 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
         *[pl.col(c).alias(spec.column(c)) for c in spec.components],
         *[pl.col(FACTOR_FLAGS).cast(pl.List(pl.String)).fill_null([]).alias(_notes_column(spec)) for _ in notes],
     )
-    flags: list[pl.Expr] = [pl.col(_notes_column(spec)) for _ in notes]
+    flags: list[Flag] = [_notes_column(spec) for _ in notes]
     if spec.missing == "exclude":
         mask = pl.any_horizontal([pl.col(spec.column(c)).is_null() for c in spec.components])
-        flags.append(pl.when(mask).then(pl.lit(f"excluded:{spec.name}")))
+        flags.append((f"excluded:{spec.name}", mask))
     else:
         prefix = _POLICY_FLAG[spec.missing]
         for c in spec.components:
-            flags.append(pl.when(pl.col(spec.column(c)).is_null()).then(pl.lit(f"{prefix}:{spec.column(c)}")))
+            flags.append((f"{prefix}:{spec.column(c)}", pl.col(spec.column(c)).is_null()))
     return renamed, flags
+
+
+#: A row flag: a text and the condition that raises it, or the name of a list column of a factor's own notes.
+Flag = tuple[str, pl.Expr] | str
+
+
+def _flags_column(frame: pl.DataFrame, flags: Sequence[Flag]) -> pl.Series:
+    """Each row's flags as a sorted list: the texts whose condition holds plus the factors' own notes.
+
+    Why not one ``concat_list`` over the conditions: over a panel of many dates that expression costs seconds per
+    hundred thousand rows. Rows share few distinct flag sets, so the conditions are packed into integer bit codes,
+    each distinct (codes, notes) pattern is turned into its sorted list once, and the lists are joined back."""
+    conds = [f for f in flags if isinstance(f, tuple)]
+    lists = [f for f in flags if isinstance(f, str)]
+    if frame.height == 0 or not flags:
+        return pl.Series("flags", [[] for _ in range(frame.height)], dtype=pl.List(pl.String))
+    width = 62
+    codes = []
+    for start in range(0, len(conds), width):
+        chunk = conds[start : start + width]
+        bits = [cond.fill_null(False).cast(pl.Int64) * (1 << i) for i, (_, cond) in enumerate(chunk)]
+        codes.append(pl.sum_horizontal(bits).alias(f"_code{start // width}"))
+    notes = [pl.col(c).list.join("\x1f").fill_null("").alias(f"_note{i}") for i, c in enumerate(lists)]
+    keys = frame.select(*codes, *notes)
+    patterns = keys.unique(maintain_order=True)
+    texts = []
+    for row in patterns.iter_rows():
+        out = [text for k, (text, _) in enumerate(conds) if (row[k // width] >> (k % width)) & 1]
+        for note in row[len(codes) :]:
+            out += [n for n in note.split("\x1f") if note]
+        texts.append(sorted(out))
+    table = patterns.with_columns(pl.Series("flags", texts, dtype=pl.List(pl.String)))
+    return keys.join(table, on=keys.columns, how="left", maintain_order="left")["flags"]
 
 
 def _notes_column(spec: FactorSpec) -> str:
@@ -298,16 +330,6 @@ def score_columns() -> list[str]:
     return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
 
 
-def _preload_scaler() -> None:
-    """Start importing scikit-learn (about a second) on a thread while the point-in-time panels are built; the
-    first robust scaling then finds it loaded. Import is idempotent and thread-safe, so results do not change."""
-    import sys
-    import threading
-
-    if "sklearn.preprocessing" not in sys.modules:
-        threading.Thread(target=__import__, args=("sklearn.preprocessing",), daemon=True).start()
-
-
 def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
     """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness).
 
@@ -322,27 +344,24 @@ def compute_panel(
     """Score every company of every date of ``dates`` in one pass: ``score_columns()`` per (as_of, symbol), sorted
     by (as_of, symbol). Each date sees only what was public on it; cross-sectional steps (fills, scaling,
     percentiles) run within each date. Pure (no store, no clock, no randomness)."""
-    _preload_scaler()
     ctx = build_panel(inputs, dates, settings)
     key = list(KEY)
     frame = ctx.base
-    flag_exprs: list[pl.Expr] = [pl.when(pl.col(f)).then(pl.lit(f)) for f in _BASE_FLAGS]
-    for spec in FACTORS.values():
-        part, flags = _factor_frame(spec, ctx)
-        frame = frame.join(part, on=key, how="left")
-        flag_exprs += flags
+    flags: list[Flag] = [(f, pl.col(f)) for f in _BASE_FLAGS]
+    # factors are independent pure computations over the same context: two threads evaluate them side by side
+    # (polars releases the interpreter lock) and they are joined in registry order, so the result never changes
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda spec: _factor_frame(spec, ctx), FACTORS.values()))
+    for part, more in done:
+        frame = frame.hstack(part.drop(key))  # same rows in the same (as_of, symbol) order as the base
+        flags += more
     counted = _counted_inputs()
     completeness = (
         pl.mean_horizontal([INPUTS[n].present.fill_null(False).cast(pl.Float64) for n in counted])  # type: ignore[union-attr]
         if counted
         else pl.lit(1.0)
     )
-    frame = frame.sort(key).with_columns(
-        completeness.alias("data_completeness"),
-        pl.concat_list(flag_exprs).list.drop_nulls().list.sort().alias("flags")
-        if flag_exprs
-        else pl.lit([], dtype=pl.List(pl.String)).alias("flags"),
-    )
+    frame = frame.with_columns(completeness.alias("data_completeness"), _flags_column(frame, flags).alias("flags"))
     return frame.select(score_columns())
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import reduce
@@ -581,10 +582,17 @@ _DAY_SPAN = 1 << 22
 
 def _search(prices: pl.DataFrame, g: pl.Series, day: pl.Series, side: str) -> pl.Series:
     """For each (run ``g``, day number since 1970): the row of the price panel where that day would be inserted
-    (``side`` as ``search_sorted``). The panel is sorted by (g, date), so one sorted integer key answers it."""
-    key = prices["g"].cast(pl.Int64) * _DAY_SPAN + prices["date"].cast(pl.Int32).cast(pl.Int64)
+    (``side`` as ``search_sorted``). The panel is sorted by (g, date), so one sorted integer key answers it (kept
+    in the panel's ``_key`` column when it has one)."""
+    key = prices["_key"] if "_key" in prices.columns else _panel_key(prices)
     probe = g.cast(pl.Int64) * _DAY_SPAN + day.cast(pl.Int64)
     return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
+
+
+def _panel_key(prices: pl.DataFrame) -> pl.Series:
+    """(g, day number) packed into one integer, ascending along the panel."""
+    key = prices["g"].cast(pl.Int64) * _DAY_SPAN + prices["date"].cast(pl.Int32).cast(pl.Int64)
+    return key.alias("_key").set_sorted()
 
 
 def _sorted(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
@@ -695,17 +703,19 @@ def _companies(frame: pl.DataFrame, fx: FxTable, dates: Sequence[date]) -> pl.Da
     region = pl.col("country").replace_strict(dict(REGIONS), default="other", return_dtype=pl.String)
     # a currency is known on a date from its first rate on (US dollars always): before, it has no code
     known = (pl.col("code") == 0) | (pl.col("_first_rate") <= pl.col("as_of"))
+    # the role class is decided once per distinct role text, not once per (date, company)
+    texts = comp.select(pl.col("roles").fill_null("").unique().sort())
+    classes = dict(texts.with_columns(_role_class(pl.col("roles")).alias("c")).iter_rows())
     return (
-        comp.join(cmap, left_on="currency", right_on="raw", how="left")
+        comp.join(cmap, left_on="currency", right_on="raw", how="left", maintain_order="left")
         .with_columns(
             pl.when(known).then(pl.col("code")).otherwise(None).alias("code"),
             region.alias("region"),
-            _role_class(pl.col("roles")).alias("role_class"),
+            pl.col("roles").fill_null("").replace_strict(classes, return_dtype=pl.String).alias("role_class"),
             pl.col("roles").fill_null(""),
             (pl.col("provider") == "demo").fill_null(False).alias("company_demo"),
         )
         .drop("_first_rate")
-        .sort(["as_of", "symbol"])
     )
 
 
@@ -745,6 +755,7 @@ def _price_parts(
         pl.when(traded).then(pl.col("date")).forward_fill().over("g").alias("_last_trade"),
         pl.col("demo").cast(pl.Int64).cum_sum().over("g").alias("_demo_seen"),
     )
+    p = p.with_columns(_panel_key(p))
     window = int(settings["price_window_days"])
     pairs = comp.select("as_of", "symbol").join(runs.select("g", "symbol"), on="symbol", how="inner")
     day = pairs["as_of"].cast(pl.Int32).cast(pl.Int64)
@@ -773,7 +784,7 @@ def _price_parts(
         ((count(p["close_usd"].is_null()) > 0) | close_now.is_null()).alias("prices_missing_fx"),
         (p["_demo_seen"].gather(hi) > 0).alias("prices_demo"),
     )
-    panel = p.select(pl.col("g").set_sorted(), "date", "close_usd", "volume", "traded_value_usd")
+    panel = p.select(pl.col("g").set_sorted(), "date", "close_usd", "volume", "traded_value_usd", "_key")
     # only pairs with a close inside the window are measured by the factors (as a one-date view's panel holds)
     return latest, panel, runs.select("g", "symbol"), bounds.filter(pl.col("lo") <= pl.col("hi"))
 
@@ -838,10 +849,6 @@ def _split_basis(counts: pl.DataFrame, splits: pl.DataFrame, key: str) -> pl.Ser
     return ones.scatter(factor["_row"], factor["basis"]) if factor.height else ones
 
 
-#: Separates a symbol from its statement version in the key the TTM passes run on (sorts before any symbol text).
-_VERSION_SEP = "\x1f"
-
-
 def _fundamental_panel(
     fund: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, splits: pl.DataFrame, last: date, settings: Mapping[str, Any]
 ) -> tuple[pl.DataFrame, Any]:
@@ -851,7 +858,8 @@ def _fundamental_panel(
     plus the reporting lag). Every date between two such days reads the same periods, so the statement fields are
     computed once per *version* (a company's periods public by one of those days) and every date takes the
     latest version public on it. The versions run through the one-date passes (``_fundamental_parts``) keyed by
-    ``symbol + separator + version day``, so each is computed exactly as a one-date view would.
+    an integer key per (symbol, version day) in place of the symbol, so each is computed exactly as a one-date view
+    would.
     """
     cols = ["symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider"]
     f = (
@@ -871,8 +879,8 @@ def _fundamental_panel(
         .rename({"_public": "_version"})
     )
     versions = need.drop_nulls("_version").select("symbol", "_version").unique().sort(["symbol", "_version"])
-    keyed = pl.concat_str([pl.col("symbol"), pl.lit(_VERSION_SEP), pl.col("_version").dt.to_string("%Y-%m-%d")])
-    versions = versions.with_columns(keyed.alias("_key"))
+    # a version's key is its position in (symbol, version) order: an integer that sorts as the pair does
+    versions = versions.with_row_index("_key").with_columns(pl.col("_key").cast(pl.Int64))
     rows = (
         f.join(versions, on="symbol", how="inner")
         .filter(pl.col("_public") <= pl.col("_version"))
@@ -1178,16 +1186,23 @@ def build_panel(
     fx = FxTable(inputs.fx, days[-1])
     comp = _companies(inputs.companies, fx, days)
     splits = _usable_splits(inputs.splits, comp.select("symbol").unique())
-    latest, panel, runs, bounds = _price_parts(inputs.prices, comp, fx, days[-1], cfg)
-    fund_agg, statements = _fundamental_panel(inputs.fundamentals, comp, fx, splits, days[-1], cfg)
-    shares_now = _latest_share_count(inputs.share_history, comp, splits, days[-1])
+    # the price, statement, share-count and event sides are independent: two threads build them side by side
+    # (polars releases the interpreter lock; each side is a pure function of the inputs, so the result is the same)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        prices_job = pool.submit(_price_parts, inputs.prices, comp, fx, days[-1], cfg)
+        fund_job = pool.submit(_fundamental_panel, inputs.fundamentals, comp, fx, splits, days[-1], cfg)
+        shares_job = pool.submit(_latest_share_count, inputs.share_history, comp, splits, days[-1])
+        events_job = pool.submit(_events, inputs.events, comp, days)
+        latest, panel, runs, bounds = prices_job.result()
+        fund_agg, statements = fund_job.result()
+        shares_now = shares_job.result()
+        events = events_job.result()
     split_demo = (
         splits.filter(pl.col("provider") == "demo")
         .select("symbol")
         .unique()
         .with_columns(pl.lit(True).alias("_split_demo"))
     )
-    events = _events(inputs.events, comp, days)
     ev_demo = events.group_by(["as_of", "symbol"]).agg(
         (pl.col("provider") == "demo").fill_null(False).any().alias("events_demo")
     )

@@ -108,7 +108,7 @@ FACTORS: dict[str, FactorSpec] = {}
 
 def _single_component(components: pl.DataFrame, params: Params) -> pl.Series:
     """Default combine for a one-component factor: the value is the component itself."""
-    return components.to_series(0).cast(pl.Float64)
+    return components.drop("as_of", strict=False).to_series(0).cast(pl.Float64)
 
 
 def register_factor(

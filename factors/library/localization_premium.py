@@ -179,16 +179,22 @@ def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
         .join(setback_ledger(events, None, p["setback_half_life_years"]), on=key, how="left")
         .join(risked_capacity(ledger), on=key, how="left")
     )
+    # role weights are read once per distinct role text (a panel repeats each company's roles on every date)
+    texts = frame.select(pl.col("roles").fill_null("").unique().sort())
+    per_text = texts.with_columns(
+        role_exposure(pl.col("roles"), p["role_weights"]).alias("_role"),
+        pl.col("roles").str.split(";").list.contains("downstream_user").cast(pl.Float64).alias("_down"),
+    )
+    roles = pl.col("roles").fill_null("")
     return frame.select(
         *key,
-        role_exposure(pl.col("roles"), p["role_weights"]).alias("role_exposure"),
+        roles.replace_strict(dict(per_text.select("roles", "_role").iter_rows()), return_dtype=pl.Float64).alias(
+            "role_exposure"
+        ),
         pl.col("exposure").cast(pl.Float64).alias("exposure"),
-        pl.col("roles")
-        .fill_null("")
-        .str.split(";")
-        .list.contains("downstream_user")
-        .cast(pl.Float64)
-        .alias("downstream_penalty"),
+        roles.replace_strict(dict(per_text.select("roles", "_down").iter_rows()), return_dtype=pl.Float64).alias(
+            "downstream_penalty"
+        ),
         pl.col("region")
         .replace_strict(region_weights, default=p["allied_weight"], return_dtype=pl.Float64)
         .alias("allied_footprint"),

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factors.crosssection import percentile_rank, robust_scale_columns, robust_zscore, winsorize
+from factors.crosssection import percentile_rank, robust_scale_panel, robust_zscore, winsorize
 
 floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 
@@ -99,23 +99,57 @@ def test_robust_zscore_by_group() -> None:
     assert got == [-1.0, 0.0, 1.0, -1.0, 0.0, 1.0]
 
 
-def test_robust_scale_columns_is_row_order_free_and_keeps_nulls() -> None:
+def _one_group(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    return robust_scale_panel(df.with_columns(pl.lit(0).alias("g")), cols, "g")
+
+
+def test_robust_scale_panel_is_row_order_free_and_keeps_nulls() -> None:
     df = pl.DataFrame(
         {"a": [1.0, None, 3.0, 10.0], "b": [None, None, None, None]}, schema={"a": pl.Float64, "b": pl.Float64}
     )
-    out = robust_scale_columns(df, ["a", "b"])
+    out = _one_group(df, ["a", "b"])
     assert out["b"].null_count() == 4
     assert out["a"][1] is None
-    rev = robust_scale_columns(df.reverse(), ["a", "b"]).reverse()
+    rev = _one_group(df.reverse(), ["a", "b"]).reverse()
     assert out.equals(rev)
-    assert robust_scale_columns(df.head(0), ["a"]).height == 0
+    assert _one_group(df.head(0), ["a"]).height == 0
 
 
-def test_robust_scale_columns_scales_by_median_and_iqr() -> None:
+def test_robust_scale_panel_scales_by_median_and_iqr() -> None:
     """Hand-computed: median 3, IQR 4 - 2 = 2, so 1 -> -1, 3 -> 0, 5 -> 1; an all-missing column stays null."""
     df = pl.DataFrame(
         {"a": [1.0, 2.0, 3.0, 4.0, 5.0], "b": [None, None, None, None, None]}, schema={"a": pl.Float64, "b": pl.Float64}
     )
-    out = robust_scale_columns(df, ["a", "b"])
+    out = _one_group(df, ["a", "b"])
     assert out["a"].to_list() == [-1.0, -0.5, 0.0, 0.5, 1.0]
     assert out["b"].null_count() == 5
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False)), min_size=0, max_size=40
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_robust_scale_panel_is_scikit_learns_robust_scaler_bit_for_bit(groups: list[list[float | None]]) -> None:
+    """Every group scaled on its own equals ``RobustScaler`` fitted on that group alone, to the last bit."""
+    import numpy as np
+    from sklearn.preprocessing import RobustScaler
+
+    rows = [(g, v) for g, values in enumerate(groups) for v in values]
+    df = pl.DataFrame(rows, schema={"g": pl.Int64, "x": pl.Float64}, orient="row")
+    got = robust_scale_panel(df, ["x"], "g")["x"]
+    for g, values in enumerate(groups):
+        mine = got.filter(df["g"] == g).to_numpy()
+        x = np.array([np.nan if v is None else v for v in values], dtype=np.float64).reshape(-1, 1)
+        if not len(values):
+            continue
+        if np.isnan(x).all():
+            assert np.isnan(mine).all()
+            continue
+        want = RobustScaler(quantile_range=(25.0, 75.0)).fit_transform(x).ravel()
+        assert np.array_equal(mine, want, equal_nan=True), (values, mine, want)

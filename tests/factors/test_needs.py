@@ -76,7 +76,7 @@ def test_a_factor_receives_exactly_its_declared_columns() -> None:
     with pytest.raises(InputNotDeclared):
         _ = got.events
     pull = context_for(FACTORS["pullback"], ctx)
-    assert pull.prices.columns == ["g", "date", "close_usd"]  # no volume: pullback does not declare it
+    assert pull.prices.columns == ["g", "date", "_key", "close_usd"]  # no volume: pullback does not declare it
 
 
 def test_every_declared_input_grants_columns_the_context_has() -> None:
