@@ -222,12 +222,19 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
         raise RuntimeError(f"factor {spec.name} did not return components {missing_cols}")
     notes = [FACTOR_FLAGS] if FACTOR_FLAGS in raw.columns else []
     key = list(KEY)
-    # the base is sorted by (as_of, symbol); a left join that keeps its order lines every factor up with it
-    comps = (
-        ctx.base.select(*key, "role_class")
-        .join(raw.select(*key, *spec.components, *notes), on=key, how="left", maintain_order="left")
-        .with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
-    )
+    # the base is sorted by (as_of, symbol); a left join that keeps its order lines every factor up with it (a
+    # factor that returned the base's own rows in its order, as most do, is lined up without one)
+    frame = ctx.base.select(*key, "role_class")
+    picked = raw.select(*key, *spec.components, *notes)
+    if (
+        picked.height == frame.height
+        and picked["symbol"].equals(frame["symbol"])
+        and picked["as_of"].equals(frame["as_of"])
+    ):
+        comps = frame.hstack(picked.drop(key))
+    else:
+        comps = frame.join(picked, on=key, how="left", maintain_order="left")
+    comps = comps.with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
     if comps.height != ctx.base.height:
         raise RuntimeError(f"factor {spec.name} returned more than one row for some (as_of, symbol)")
     filled = comps.with_columns(

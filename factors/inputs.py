@@ -757,14 +757,14 @@ def _price_parts(
     )
     p = p.with_columns(_panel_key(p))
     window = int(settings["price_window_days"])
-    pairs = comp.select("as_of", "symbol").join(runs.select("g", "symbol"), on="symbol", how="inner")
+    pairs = comp.select("as_of", "symbol", "_row").join(runs.select("g", "symbol"), on="symbol", how="inner")
     day = pairs["as_of"].cast(pl.Int32).cast(pl.Int64)
     hi = _search(p, pairs["g"], day, "right") - 1
     # the row found belongs to this company only if it is not before the company's first row
     own = (hi >= 0) & (p["g"].gather(hi.clip(lower_bound=0)) == pairs["g"])
     bounds = pairs.with_columns(hi.alias("hi"), own.alias("_own")).filter(pl.col("_own")).drop("_own")
     lo400 = _search(p, bounds["g"], bounds["as_of"].cast(pl.Int32).cast(pl.Int64) - (window - 1), "left")
-    bounds = bounds.with_columns(lo400.alias("lo")).select("as_of", "symbol", "g", "lo", "hi").sort(["as_of", "symbol"])
+    bounds = bounds.with_columns(lo400.alias("lo")).select("as_of", "symbol", "g", "lo", "hi", "_row").sort("_row")
     lo, hi = bounds["lo"], bounds["hi"]
 
     def count(mask: pl.Series) -> pl.Series:
@@ -774,8 +774,7 @@ def _price_parts(
 
     close_now = p["close_usd"].gather(hi)
     latest = bounds.select(
-        "as_of",
-        "symbol",
+        "_row",
         p["date"].gather(hi).alias("last_price_date"),
         p["_last_trade"].gather(hi).alias("last_trade_date"),
         close_now.alias("price_usd"),
@@ -873,7 +872,7 @@ def _fundamental_panel(
     f = f.join(comp.select("symbol").unique(), on="symbol", how="semi")
     days = f.select("symbol", "_public").unique().sort(["symbol", "_public"])
     need = (
-        comp.select("as_of", "symbol")
+        comp.select("as_of", "symbol", "_row")
         .sort("as_of")
         .join_asof(days, left_on="as_of", right_on="_public", by="symbol", strategy="backward", check_sortedness=False)
         .rename({"_public": "_version"})
@@ -1132,7 +1131,7 @@ def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.Da
         (pl.col("provider") == "demo").fill_null(False).alias("_sh_demo"),
     )
     return (
-        comp.select("as_of", "symbol")
+        comp.select("as_of", "symbol", "_row")
         .sort("as_of")
         .join_asof(
             h,
@@ -1164,6 +1163,19 @@ def _events(events: pl.DataFrame, comp: pl.DataFrame, dates: Sequence[date]) -> 
     )
 
 
+def _attach(frame: pl.DataFrame, part: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the columns of ``part`` set at the rows ``part["_row"]`` names (null elsewhere): a left join
+    on the row position, without hashing (date, symbol) keys."""
+    n, idx = frame.height, part["_row"].cast(pl.Int64)
+    columns = []
+    for name in part.columns:
+        if name in ("_row", "as_of", "symbol"):
+            continue
+        empty = pl.Series(name, [None], dtype=part.schema[name]).extend_constant(None, n - 1) if n else part[name][:0]
+        columns.append(empty.scatter(idx, part[name]) if part.height else empty)
+    return frame.hstack(columns)
+
+
 def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any] | None = None) -> FactorContext:
     """The point-in-time view of one date: the one-date case of ``build_panel``."""
     return build_panel(inputs, [as_of], settings)
@@ -1184,7 +1196,8 @@ def build_panel(
         raise ValueError("build_panel needs at least one date")
     cfg: Mapping[str, Any] = {**SETTINGS, **(settings or {})}
     fx = FxTable(inputs.fx, days[-1])
-    comp = _companies(inputs.companies, fx, days)
+    # each (as_of, company) row's position: the sides built below carry it, and are set into the base by it
+    comp = _companies(inputs.companies, fx, days).with_row_index("_row")
     splits = _usable_splits(inputs.splits, comp.select("symbol").unique())
     # the price, statement, share-count and event sides are independent: two threads build them side by side
     # (polars releases the interpreter lock; each side is a pure function of the inputs, so the result is the same)
@@ -1221,12 +1234,10 @@ def build_panel(
     )
     key = list(KEY)
     base = (
-        comp.join(latest, on=key, how="left")
-        .join(fund_agg, on=key, how="left")
-        .join(shares_now, on=key, how="left")
-        .join(split_demo, on="symbol", how="left")
-        .join(ev_demo, on=key, how="left")
-        .join(government_backing_view(events), on=key, how="left")
+        _attach(_attach(_attach(comp, latest), fund_agg), shares_now)
+        .join(split_demo, on="symbol", how="left", maintain_order="left")
+        .join(ev_demo, on=key, how="left", maintain_order="left")
+        .join(government_backing_view(events), on=key, how="left", maintain_order="left")
         .with_columns(
             pl.when(use_history)
             .then(pl.col("_sh_shares"))
@@ -1283,8 +1294,8 @@ def build_panel(
             "_sh_shares",
             "_sh_demo",
             "_split_demo",
+            "_row",
         )
-        .sort(key)
     )
     # Inf or NaN (a zero share count in an old period, say) would poison ranks: treat them as missing.
     floats = [c for c, t in base.schema.items() if t == pl.Float64]
