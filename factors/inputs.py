@@ -1166,7 +1166,11 @@ def _events(events: pl.DataFrame, comp: pl.DataFrame, dates: Sequence[date]) -> 
 def _attach(frame: pl.DataFrame, part: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with the columns of ``part`` set at the rows ``part["_row"]`` names (null elsewhere): a left join
     on the row position, without hashing (date, symbol) keys."""
-    n, idx = frame.height, part["_row"].cast(pl.Int64)
+    n = frame.height
+    part = part.sort("_row")
+    if part.height == n:  # every row present (positions are unique): already in place
+        return frame.hstack(part.drop([c for c in ("_row", "as_of", "symbol") if c in part.columns]))
+    idx = part["_row"].cast(pl.Int64)
     columns = []
     for name in part.columns:
         if name in ("_row", "as_of", "symbol"):
