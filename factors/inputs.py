@@ -752,8 +752,10 @@ def _price_parts(
     ).with_columns(
         (pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"),
         # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
-        pl.when(traded).then(pl.col("date")).forward_fill().over("g").alias("_last_trade"),
-        pl.col("demo").cast(pl.Int64).cum_sum().over("g").alias("_demo_seen"),
+        # running, over the whole sorted panel (no per-company window): the last traded row so far and the demo
+        # rows so far; read at a company's row they count only when they belong to that company (see below)
+        pl.when(traded).then(pl.int_range(pl.len(), dtype=pl.Int64)).forward_fill().alias("_last_trade_row"),
+        pl.col("demo").cast(pl.Int64).cum_sum().alias("_demo_seen"),
     )
     p = p.with_columns(_panel_key(p))
     window = int(settings["price_window_days"])
@@ -773,19 +775,37 @@ def _price_parts(
         return pl.select(pl.when(lo <= hi).then(seen.gather(hi) - before.gather(lo)).otherwise(0)).to_series()
 
     close_now = p["close_usd"].gather(hi)
+    # the company's first row: a running count before it belongs to the companies sorted before this one
+    start = _search(p, bounds["g"], pl.Series([0] * bounds.height, dtype=pl.Int64) - (1 << 21), "left")
+    demo_before = pl.concat([pl.Series([0], dtype=pl.Int64), p["_demo_seen"]])
+    traded_row = p["_last_trade_row"].gather(hi)
+    last_trade = pl.select(
+        pl.when(traded_row >= start).then(p["date"].gather(traded_row.fill_null(0))).alias("t")
+    ).to_series()
     latest = bounds.select(
         "_row",
         p["date"].gather(hi).alias("last_price_date"),
-        p["_last_trade"].gather(hi).alias("last_trade_date"),
+        last_trade.alias("last_trade_date"),
         close_now.alias("price_usd"),
         pl.select(pl.when(lo <= hi).then(hi - lo + 1).otherwise(0)).to_series().cast(pl.Int64).alias("price_days"),
         count(p["volume"].is_not_null()).cast(pl.Int64).alias("volume_days"),
         ((count(p["close_usd"].is_null()) > 0) | close_now.is_null()).alias("prices_missing_fx"),
-        (p["_demo_seen"].gather(hi) > 0).alias("prices_demo"),
+        (p["_demo_seen"].gather(hi) - demo_before.gather(start) > 0).alias("prices_demo"),
     )
     panel = p.select(pl.col("g").set_sorted(), "date", "close_usd", "volume", "traded_value_usd", "_key")
     # only pairs with a close inside the window are measured by the factors (as a one-date view's panel holds)
-    return latest, panel, runs.select("g", "symbol"), bounds.filter(pl.col("lo") <= pl.col("hi"))
+    bounds = bounds.filter(pl.col("lo") <= pl.col("hi"))
+    # the factors read inside the windows only: closes before the earliest window leave the panel (a one-date
+    # score of a long history reads a year, not all of it), and the bounds move with the rows they point at
+    first = comp["as_of"].min() - timedelta(days=window - 1) if comp.height else None
+    if first is not None and panel.height and panel["date"].min() < first:  # type: ignore[operator]
+        keep = panel["date"] >= first
+        position = keep.cast(pl.Int64).cum_sum() - 1
+        panel = panel.filter(keep)
+        bounds = bounds.with_columns(
+            position.gather(bounds["lo"]).alias("lo"), position.gather(bounds["hi"]).alias("hi")
+        )
+    return latest, panel, runs.select("g", "symbol"), bounds
 
 
 #: Fundamentals fields converted to USD and carried to the factors (fcf is derived, see ``_fundamental_parts``).
@@ -870,13 +890,19 @@ def _fundamental_panel(
         .collect()
     )
     f = f.join(comp.select("symbol").unique(), on="symbol", how="semi")
-    days = f.select("symbol", "_public").unique().sort(["symbol", "_public"])
-    need = (
-        comp.select("as_of", "symbol", "_row")
-        .sort("as_of")
-        .join_asof(days, left_on="as_of", right_on="_public", by="symbol", strategy="backward", check_sortedness=False)
-        .rename({"_public": "_version"})
-    )
+    if comp["as_of"].n_unique() == 1:  # one date: each company's version is simply its latest public period
+        latest = f.group_by("symbol").agg(pl.col("_public").max().alias("_version"))
+        need = comp.select("as_of", "symbol", "_row").join(latest, on="symbol", how="left", maintain_order="left")
+    else:
+        days = f.select("symbol", "_public").unique().sort(["symbol", "_public"])
+        need = (
+            comp.select("as_of", "symbol", "_row")
+            .sort("as_of")
+            .join_asof(
+                days, left_on="as_of", right_on="_public", by="symbol", strategy="backward", check_sortedness=False
+            )
+            .rename({"_public": "_version"})
+        )
     versions = need.drop_nulls("_version").select("symbol", "_version").unique().sort(["symbol", "_version"])
     # a version's key is its position in (symbol, version) order: an integer that sorts as the pair does
     versions = versions.with_row_index("_key").with_columns(pl.col("_key").cast(pl.Int64))

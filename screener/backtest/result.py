@@ -193,7 +193,7 @@ class BacktestResult:
             data = buf.getvalue()
             head["tables"][name] = len(data)
             parts.append(data)
-        header = json.dumps(head, sort_keys=True).encode("utf-8")
+        header = json.dumps(head).encode("utf-8")  # insertion order: --show prints the figures as the run did
         return len(header).to_bytes(8, "big") + header + b"".join(parts)
 
     @classmethod

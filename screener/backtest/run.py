@@ -332,6 +332,11 @@ def _notes(
             "demo data: the prices are synthetic with no planted signal, so these ICs are noise "
             "(any |t| of 2 or more is chance)"
         )
+        notes.append(
+            "demo data: each price walks without drift at its archetype's volatility, so books of more volatile "
+            "names (the juniors an equal-weighted universe holds) earn more on average; the book against the "
+            "universe says nothing about the thesis either"
+        )
     measured = returns.filter(pl.col("fwd_return").is_not_null()).group_by("horizon").agg(n=pl.col("date").n_unique())
     counts = dict(zip(measured["horizon"].to_list(), measured["n"].to_list(), strict=True))
     for label in labels:

@@ -157,3 +157,33 @@ def test_a_factor_sees_its_window_per_date_not_the_last_dates() -> None:
     dd = dict(panel.filter(pl.col("symbol") == "A").select("as_of", "pullback.drawdown_52w").iter_rows())
     assert dd[inside] == pytest.approx(0.8)
     assert dd[outside] == pytest.approx(0.0)
+
+
+def test_screener_backtest_runs_on_the_demo_offline_and_shows_again_byte_for_byte(
+    demo_store: Store, tmp_path: Path
+) -> None:
+    """The real command on the demo (three years of synthetic history): the issue's JSON keys, the demo's notes,
+    a curve from 1.0, and ``--show`` printing the stored backtest exactly as the run printed it."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from screener.cli import cli
+
+    db = tmp_path / "copy.duckdb"
+    demo_store.con.execute("CHECKPOINT")
+    shutil.copy(demo_store.path, db)
+    runner = CliRunner()
+    run = runner.invoke(cli, ["--db", str(db), "backtest", "--every", "4w", "--format", "json"], catch_exceptions=False)
+    assert run.exit_code == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert {"ic", "quantiles", "portfolio", "curve"} <= set(data)
+    assert {"factor", "horizon", "mean_ic", "t_stat", "ic_ir", "n_dates"} <= set(data["ic"][0])
+    assert {"factor", "horizon", "quantile", "mean_return"} <= set(data["quantiles"][0])
+    keys = {"cagr", "volatility", "sharpe", "max_drawdown", "turnover", "benchmark_cagr"}
+    assert keys <= set(data["portfolio"])
+    assert data["curve"][0]["portfolio"] == 1.0 and {"date", "portfolio", "benchmark"} <= set(data["curve"][0])
+    assert data["demo"] and any("noise" in n for n in data["notes"])
+    again = runner.invoke(cli, ["--db", str(db), "backtest", "--show", "latest", "--format", "json"])
+    assert again.exit_code == 0 and again.stdout == run.stdout
