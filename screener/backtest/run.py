@@ -45,6 +45,8 @@ __all__ = [
 
 #: Prices a first rebalance date needs behind it (26 weeks): the price factors' windows need history to mean anything.
 HISTORY_DAYS = 182
+#: A trading cost of 10,000 basis points is the whole traded amount: anything at or above it is not a cost.
+MAX_COST_BPS = 10_000.0
 #: The index-style rule set every book is compared with (active share).
 COMPARISON_RULES = "mvis-like"
 EVERY = {"1w": 7, "2w": 14, "4w": 28}
@@ -178,8 +180,11 @@ def run_backtest(
     labels = parse_horizons(horizons)
     days_of = {label: horizon_days(label) for label in labels}
     longest = max(days_of.values())
-    if not (cost_bps >= 0):
-        raise ArgumentError(Option("cost_bps"), f" must be 0 or more, not {cost_bps}")
+    if not (0 <= cost_bps < MAX_COST_BPS):  # also refuses NaN
+        raise ArgumentError(
+            Option("cost_bps"),
+            f" must be at least 0 and below {MAX_COST_BPS:,.0f} (100% of the traded amount), not {cost_bps}",
+        )
     weight_choice = parse_weights(weights) if weights is not None else None
 
     from factors.engine import rests_on_demo, score_panel, usd_closes
@@ -207,14 +212,29 @@ def run_backtest(
             f" {last.isoformat()} is after the last stored close ({last_price.isoformat()}): "
             "a book cannot be held past the prices",
         )
+    if first > last and start is None and end is None:
+        raise ScreenerError(
+            f"not enough price history for a backtest: the stored prices run from {first_price.isoformat()} to "
+            f"{last_price.isoformat()}, and the default dates need 26 weeks of prices before the first "
+            f"({first.isoformat()}) and the longest horizon ({labels[-1]}) after the last ({last.isoformat()}); "
+            "give a start and an end date, or shorter horizons"
+        )
     if first > last:
+        start_text = f" {first.isoformat()}" + ("" if start is not None else " (the default)")
+        end_text = f" {last.isoformat()}" + ("" if end is not None else " (the default)")
         raise ArgumentError(
             Option("start"),
-            f" {first.isoformat()} is after ",
+            f"{start_text} is after ",
             Option("end"),
-            f" {last.isoformat()}: the stored prices run from "
+            f"{end_text}: the stored prices run from "
             f"{first_price.isoformat()} to {last_price.isoformat()}, and a backtest needs 26 weeks of prices before "
             f"its start and its longest horizon ({labels[-1]}) after its end",
+        )
+    if last < first_price:
+        raise ArgumentError(
+            Option("end"),
+            f" {last.isoformat()} is before the first stored close ({first_price.isoformat()}): "
+            "there is nothing to score or hold",
         )
     dates = rebalance_dates(first, last, every_days)
     if len(dates) < 2:
@@ -249,13 +269,22 @@ def run_backtest(
         mv_weights, _, _ = select_books(panel, mv, dates, weighting=mv.weighting, max_weight=mv.max_weight)
         share = active_share(book_weights, mv_weights)
         if share is None:
-            notes.append(f"active share is not measured: the {COMPARISON_RULES} book held nothing on these dates")
+            empty = "this rule set's book" if book_weights.height == 0 else f"the {COMPARISON_RULES} book"
+            notes.append(f"active share is not measured: {empty} held nothing on the dates both could be compared")
 
     bench = benchmark_curve(closes, benchmark, dates) if benchmark is not None else None
     if benchmark is not None and bench is None:
         notes.append(
             f"benchmark {benchmark} has no stored close on or before {dates[0].isoformat()}: its series is empty"
         )
+    if benchmark is not None and bench is not None:
+        own_closes = closes.filter((pl.col("symbol") == benchmark) & pl.col("close_usd").is_not_null())
+        last_close = own_closes["date"].max()
+        if isinstance(last_close, date) and (dates[-1] - last_close).days > stats.MAX_STALE_DAYS:
+            notes.append(
+                f"benchmark {benchmark} has no close after {last_close.isoformat()}: its curve stays at that close "
+                "from then on, and its CAGR includes that flat stretch"
+            )
     curve = book.curve.select("date", pl.col("value").alias("portfolio")).join(
         universe.curve.select("date", pl.col("value").alias("universe")), on="date", how="left"
     )
@@ -292,10 +321,16 @@ def run_backtest(
         "periods_per_year": per_year,
     }
 
-    notes = _notes(demo, dates, returns, labels, book, book_weights, weight_notes) + notes
+    if book_weights.height == 0:  # the book never held anything: its figures are not measured, not zero
+        for key in ("cagr", "volatility", "sharpe", "max_drawdown", "turnover", "hit_rate"):
+            portfolio[key] = None
+        notes.append("no company passed the rules on any date: the book's figures are not measured")
+    if universe_weights.height == 0:
+        portfolio["universe_cagr"] = portfolio["universe_sharpe"] = portfolio["hit_rate"] = None
+    notes = _notes(demo, dates, returns, labels, days_of, last_price, book, book_weights, weight_notes) + notes
     tables = {**tables, "curve": curve, "holdings": book.holdings}
     params = BacktestParams(
-        rules=str(rules),
+        rules=_rules_reference(rules),
         start=first,
         end=last,
         every=str(every).strip().lower(),
@@ -316,11 +351,22 @@ def run_backtest(
     )
 
 
+def _rules_reference(rules: str | Path) -> str:
+    """A rule set as it can be loaded again from anywhere: a bundled name as given, a file by its absolute path."""
+    text = str(rules)
+    candidate = Path(text)
+    if candidate.suffix == ".toml" or len(candidate.parts) > 1:
+        return str(candidate.resolve())
+    return text
+
+
 def _notes(
     demo: bool,
     dates: Sequence[date],
     returns: pl.DataFrame,
     labels: Sequence[str],
+    days_of: dict[str, int],
+    last_price: date,
     book: Book,
     holdings: pl.DataFrame,
     weight_notes: Sequence[str],
@@ -341,12 +387,20 @@ def _notes(
     counts = dict(zip(measured["horizon"].to_list(), measured["n"].to_list(), strict=True))
     for label in labels:
         n = int(counts.get(label, 0))
+        late = sum(1 for d in dates if (d + timedelta(days=days_of[label])) > last_price)
+        early = len(dates) - n - late
+        parts = []
+        if late:
+            parts.append(f"{late} end after the last close")
+        if early > 0:
+            parts.append(f"{early} have no fresh close to start or end from (before the first close, or stale)")
+        reason = "; ".join(parts) or "all measured"
         if n < 2:
-            notes.append(f"horizon {label}: measurable on {n} of {len(dates)} dates, too few for its statistics")
-        elif n < len(dates):
             notes.append(
-                f"horizon {label}: measurable on {n} of {len(dates)} dates (later ones end after the last close)"
+                f"horizon {label}: measurable on {n} of {len(dates)} dates, too few for its statistics ({reason})"
             )
+        elif n < len(dates):
+            notes.append(f"horizon {label}: measurable on {n} of {len(dates)} dates ({reason})")
     held_dates = set(holdings["date"].to_list())
     empty = [d for d in dates if d not in held_dates]
     if empty:

@@ -129,8 +129,9 @@ def hold(weights: pl.DataFrame, closes: pl.DataFrame, dates: Sequence[date], *, 
     A period's gross return is ``sum_i w_i * (P_i(end) / P_i(start) - 1)`` with ``P(start)`` the last usable close
     on or before the rebalance date and ``P(end)`` the last usable close on or before the period end, however old:
     a listing that stopped trading is valued at its last close (presumed realised there, with no recovery or
-    write-off modelled), never dropped and never priced from after the period end. A holding without any close on
-    or before the rebalance date cannot be bought at a known price and earns 0 (it sits as cash). A date without
+    write-off modelled), never dropped and never priced from after the period end. A holding without a close on or
+    before the rebalance date, or whose last close is older than ``stats.MAX_STALE_DAYS`` (a suspended listing),
+    cannot be bought at a price it trades at and earns 0 (it sits as cash). A date without
     holdings (nobody passed the rules) sits in cash: return 0, and the move to and from cash is turnover.
 
     ``dates`` are all rebalance dates in order; the book of the last one is the list going forward and is not
@@ -145,6 +146,10 @@ def hold(weights: pl.DataFrame, closes: pl.DataFrame, dates: Sequence[date], *, 
     targets = pl.concat([weights.select(list(_WEIGHTS_SCHEMA)).cast(_WEIGHTS_SCHEMA), cash]).sort("date", "symbol")
     turnover = stats.turnover(targets)
     usable = _usable(closes)
+    # a holding is bought at its last close only while that close is fresh: a suspended listing cannot be bought at
+    # a price weeks old (and would carry the jump when it relists); it sits as cash for the period instead
+    fresh = pl.duration(days=stats.MAX_STALE_DAYS)
+    buyable = pl.col("start_close").is_not_null() & (pl.col("date") - pl.col("start_close_date") <= fresh)
     start = usable.rename({"date": "start_close_date", "close_usd": "start_close"})
     end = usable.rename({"date": "end_close_date", "close_usd": "end_close"})
     held = (
@@ -169,14 +174,11 @@ def hold(weights: pl.DataFrame, closes: pl.DataFrame, dates: Sequence[date], *, 
             coalesce=False,
             check_sortedness=False,
         )
-        .with_columns(
-            _ret=pl.when(pl.col("start_close").is_not_null()).then(pl.col("end_close") / pl.col("start_close") - 1.0)
-        )
+        .with_columns(_ret=pl.when(buyable).then(pl.col("end_close") / pl.col("start_close") - 1.0))
         .with_columns(pl.col("_ret").fill_null(0.0))
     )
     stale = held.filter(
-        pl.col("start_close").is_not_null()
-        & (pl.col("end_date") - pl.col("end_close_date") > pl.duration(days=stats.MAX_STALE_DAYS))
+        buyable & (pl.col("end_date") - pl.col("end_close_date") > pl.duration(days=stats.MAX_STALE_DAYS))
     ).height
     gross = (
         held.sort("date", "symbol")

@@ -218,7 +218,7 @@ def backtest_export_option(func: F) -> F:
     return click.option(
         "--export",
         "export_path",
-        type=click.Path(dir_okay=False),
+        type=str,  # checked by the command (a folder, a missing folder, a wrong suffix: one line, exit 1)
         default=None,
         help="Write the backtest to this .xlsx workbook (Summary, IC, Quantiles, Portfolio, Curve, with charts).",
     )(func)

@@ -78,6 +78,8 @@ NA = "n/a"
 def check_backtest_target(path: str | Path) -> Path:
     """Refuse a backtest export path before any work: a .xlsx name in a folder that exists and can be written."""
     target = Path(path)
+    if target.is_dir():
+        raise ScreenerError(f"cannot write {target}: it is a folder; give a .xlsx file name")
     if target.suffix.lower() != ".xlsx":
         raise ScreenerError(f"cannot export a backtest to {target.name}: use a .xlsx file name")
     return check_writable(target)
@@ -201,7 +203,8 @@ def summary_rows(result: BacktestResult) -> list[tuple[str, Any, str | None]]:
         ("Rule set", result.rules_name, None),
         ("Rules content hash", result.rules_hash[:HASH_CHARS], None),
         ("First rebalance", p.start, None),
-        ("Last rebalance", p.end, None),
+        ("Last rebalance", result.dates[-1] if result.dates else None, None),
+        ("Rebalances up to", p.end, None),
         ("Rebalance dates", len(result.dates), "0"),
         ("Rebalance every", p.every, None),
         ("Horizons", ", ".join(p.horizons), None),

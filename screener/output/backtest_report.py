@@ -47,16 +47,21 @@ def _known(value: Any) -> float | None:
     return float(value)
 
 
+def _unsigned_zero(text: str) -> str:
+    """``-0.00`` reads as a loss that is not there: a value that rounds to zero prints without a sign."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.%") else text
+
+
 def fmt_percent(value: Any, decimals: int = 1) -> str:
     """``0.1234`` -> ``12.3%``; None, NaN or not a number -> ``n/a``."""
     v = _known(value)
-    return NA if v is None else f"{v * 100:.{decimals}f}%"
+    return NA if v is None else _unsigned_zero(f"{v * 100:.{decimals}f}%")
 
 
 def fmt_number(value: Any, decimals: int = 2) -> str:
     """A plain number to ``decimals`` places; None, NaN or not a number -> ``n/a``."""
     v = _known(value)
-    return NA if v is None else f"{v:.{decimals}f}"
+    return NA if v is None else _unsigned_zero(f"{v:.{decimals}f}")
 
 
 def _figure(result: BacktestResult, key: str, percent: bool) -> str:
@@ -132,8 +137,10 @@ def _factors(frame: pl.DataFrame) -> list[str]:
 
 
 def _horizons(result: BacktestResult, frame: pl.DataFrame) -> list[str]:
+    """Every horizon the backtest asked for, in its order (one no date could measure shows as n/a), then any
+    other the table holds."""
     present = set(frame["horizon"].to_list())
-    ordered = [h for h in result.params.horizons if h in present]
+    ordered = list(result.params.horizons)
     return ordered + sorted(present - set(ordered))
 
 

@@ -201,8 +201,10 @@ def test_notes_say_what_rests_on_demo_data_and_what_could_not_be_measured(
         )
     assert result.demo and result.params.horizons == ("8w", "13w")
     assert result.notes[0].startswith("demo data: the prices are synthetic with no planted signal")
-    assert "horizon 8w: measurable on 2 of 3 dates (later ones end after the last close)" in result.notes
-    assert "horizon 13w: measurable on 0 of 3 dates, too few for its statistics" in result.notes
+    assert "horizon 8w: measurable on 2 of 3 dates (1 end after the last close)" in result.notes
+    assert "horizon 13w: measurable on 0 of 3 dates, too few for its statistics (3 end after the last close)" in (
+        result.notes
+    )
     ic = result.table("ic").filter((pl.col("role_class") == "all") & (pl.col("horizon") == "13w"))
     assert ic["n_dates"].to_list() == [0] * ic.height and ic["mean_ic"].null_count() == ic.height
 
@@ -282,16 +284,21 @@ def test_refusals_name_the_dates_and_the_argument(market: Path) -> None:
             run_backtest(store, end=date(2026, 6, 5))
         with pytest.raises(ScreenerError, match=r"only one rebalance date \(2025-06-02\)"):
             run_backtest(store, start=date(2025, 6, 2), end=date(2025, 6, 20), every="4w")
-        with pytest.raises(ArgumentError, match=r"start .* is after end"):
+        with pytest.raises(ScreenerError, match=r"not enough price history .* the default dates"):
             run_backtest(store, horizons=("60w",))  # the longest horizon leaves no room after 26 weeks of history
+        with pytest.raises(ArgumentError, match=r"start 2025-05-29 \(the default\) is after end 2025-01-01"):
+            run_backtest(store, end=date(2025, 1, 1))
+        with pytest.raises(ArgumentError, match=r"end 2020-02-01 is before the first stored close"):
+            run_backtest(store, start=date(2020, 1, 1), end=date(2020, 2, 1))
         with pytest.raises(ArgumentError, match=r"benchmark 'S03' is not a stored company; did you mean"):
             run_backtest(store, benchmark="S03")
         with pytest.raises(ArgumentError, match="every"):
             run_backtest(store, every="3w")
         with pytest.raises(ArgumentError, match="weights"):
             run_backtest(store, weights="capped:2")
-        with pytest.raises(ArgumentError, match="cost_bps"):
-            run_backtest(store, cost_bps=-1)
+        for cost in (-1, 10_000, float("inf"), float("nan")):
+            with pytest.raises(ArgumentError, match="cost_bps"):
+                run_backtest(store, cost_bps=cost)
 
 
 def test_a_store_without_prices_is_refused(store: Store) -> None:
@@ -315,3 +322,26 @@ def test_a_store_without_prices_is_refused(store: Store) -> None:
     )
     with pytest.raises(ScreenerError, match="no prices"):
         run_backtest(store)
+
+
+def test_a_book_that_never_holds_has_unmeasured_figures_not_zeros(market: Path, tmp_path: Path) -> None:
+    never = tmp_path / "never.toml"
+    never.write_text(
+        'name = "never"\n[universe]\nmin_market_cap_usd = 1e13\n[weights]\nliquidity = 1\n', encoding="utf-8"
+    )
+    with Store(market) as store:
+        result = run_backtest(store, rules=never, **FAST)
+    for key in ("cagr", "volatility", "sharpe", "max_drawdown", "turnover", "hit_rate", "universe_cagr"):
+        assert result.portfolio[key] is None, key
+    assert "no company passed the rules on any date: the book's figures are not measured" in result.notes
+    assert any("this rule set's book held nothing" in n for n in result.notes)
+    assert result.params.rules == str(never.resolve())  # a file is stored by its absolute path
+
+
+def test_a_benchmark_that_stops_trading_says_its_curve_goes_flat(tmp_path: Path) -> None:
+    with Store(tmp_path / "bench.duckdb") as store:
+        build_store(store, n=12, days=DAYS, stop={"S000": date(2025, 6, 30)})
+        result = run_backtest(store, benchmark="S000", **FAST)
+    assert any(n.startswith("benchmark S000 has no close after 2025-06-30") for n in result.notes)
+    bench = result.table("curve")["benchmark"]
+    assert bench.null_count() == 0 and bench[-1] == bench[-2]

@@ -122,3 +122,18 @@ def test_books_keep_last_dates_members_within_the_buffer() -> None:
     assert capped.filter(pl.col("date") == D0)["weight"].to_list() == pytest.approx([0.6, 0.4])
     own, _, _ = select_books(panel, rs, [D0, D1], weighting=rs.weighting, max_weight=rs.max_weight)
     assert own.filter(pl.col("date") == D0)["weight"].to_list() == pytest.approx([0.75, 0.25])
+
+
+def test_a_suspended_holding_is_not_bought_at_a_weeks_old_close() -> None:
+    """S stopped trading a month before D1 and relists at twice the price: the period from D1 cannot buy it at the
+    stale close (it would carry the relisting jump), so that weight sits as cash and earns 0."""
+    closes = pl.concat(
+        [
+            CLOSES,
+            _closes([("S", D0, 10.0), ("S", D1 - timedelta(days=30), 10.0), ("S", D1 + timedelta(days=7), 20.0)]),
+            _closes([("S", D2, 20.0)]),
+        ]
+    )
+    weights = _weights([(D0, "B", 1.0), (D1, "S", 0.5), (D1, "B", 0.5), (D2, "B", 1.0)])
+    book = hold(weights, closes, [D0, D1, D2], cost_bps=0)
+    assert book.period_returns["period_return"].to_list() == pytest.approx([0.1, 0.5 * 0.1])

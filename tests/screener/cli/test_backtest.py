@@ -185,3 +185,11 @@ def test_export_target_is_refused_before_anything_runs(
     assert engine == []  # nothing computed
     with Store(db_path) as store:
         assert store.backtest_ids() == []  # nothing stored
+
+
+def test_an_export_to_a_folder_is_one_line_and_exit_1(invoke: Any, stored: list[int], tmp_path: Path) -> None:
+    folder = tmp_path / "out.xlsx"
+    folder.mkdir()
+    result = invoke("backtest", "--show", "latest", "--export", str(folder))
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0 and "is a folder" in result.stderr

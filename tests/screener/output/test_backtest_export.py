@@ -130,3 +130,23 @@ def test_the_report_says_na_for_unknown_figures_and_prints_no_notes_as_none() ->
     assert cagr.endswith("n/a") and vol.endswith("n/a")
     assert text.rstrip().endswith("Notes\n  (none)")
     assert "0.030 (n/a)" in text  # a t-stat that could not be computed
+
+
+def test_every_requested_horizon_has_a_column_in_every_block_and_no_negative_zero() -> None:
+    """A horizon no date could measure has no spread rows: its column still shows, as n/a; a value that rounds to
+    zero prints without a minus sign."""
+    import polars as pl
+
+    result = backtest_result()
+    result = replace(result, params=replace(result.params, horizons=(*result.params.horizons, "200w")))
+    result.tables["spreads"] = result.tables["spreads"].with_columns(
+        pl.when(pl.col("factor") == pl.col("factor").first())
+        .then(pl.lit(-0.00001))
+        .otherwise(pl.col("spread"))
+        .alias("spread")
+    )
+    text = report_text(result)
+    block = text.split("Quantile spread")[1].split("\n\n")[0].splitlines()
+    assert block[1].split()[-1] == "200w"
+    assert all(line.split()[-1] == "n/a" for line in block[2:] if line.strip())
+    assert "-0.00%" not in text and "0.00%" in text
