@@ -42,7 +42,22 @@ def _peak_rss_gb() -> float:
     return kb * 1024 / 1e9 if sys.platform != "darwin" else kb / 1e9
 
 
+def _write_store(folder: Path, path: Path) -> None:
+    from gen_universe import read
+
+    from screener.store import open_store
+
+    inputs = read(folder)
+    with open_store(path) as store:
+        for kind in ("companies", "fundamentals", "prices", "fx", "events", "splits"):
+            store.upsert(kind, getattr(inputs, kind), provider="file")
+        store.upsert_share_history(inputs.share_history, provider="file")
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--write-store":
+        _write_store(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description="Panel engine vs a per-date loop.")
     ap.add_argument("--n", type=int, default=5_000, help="companies (default 5,000)")
     ap.add_argument("--dates", type=int, default=156, help="weekly rebalance dates (default 156)")
@@ -60,10 +75,10 @@ def main() -> None:
         subprocess.run(cmd, check=True)
         from gen_universe import AS_OF, read
 
-        inputs = read(folder)
         if args.store:
-            _store_run(inputs, AS_OF, args, Path(tmp) / "bench.duckdb")
+            _store_run(folder, AS_OF, args, Path(tmp) / "bench.duckdb")
             return
+        inputs = read(folder)
 
     from factors.engine import compute_panel, compute_scores
 
@@ -106,17 +121,16 @@ def _compare(panel: Any, frames: list[Any], panel_s: float, loop_s: float, n: in
         raise SystemExit("the panel and the per-date loop disagree")
 
 
-def _store_run(inputs: Any, as_of: Any, args: argparse.Namespace, path: Path) -> None:
-    """Write the frames to a store (plain upserts, as an import stores them), then time both sides from it."""
+def _store_run(folder: Path, as_of: Any, args: argparse.Namespace, path: Path) -> None:
+    """Write the frames to a store (plain upserts, as an import stores them) in a child process, so the frames do
+    not sit in this process's memory, then time both sides from the store."""
     from factors.engine import compute_scores, load_inputs, score_panel
     from screener.store import open_store
 
+    t = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--write-store", str(folder), str(path)], check=True)
+    print(f"store written in {time.perf_counter() - t:.1f} s")
     with open_store(path) as store:
-        t = time.perf_counter()
-        for kind in ("companies", "fundamentals", "prices", "fx", "events", "splits"):
-            store.upsert(kind, getattr(inputs, kind), provider="file")
-        store.upsert_share_history(inputs.share_history, provider="file")
-        print(f"store written in {time.perf_counter() - t:.1f} s")
         dates = [as_of - timedelta(weeks=k) for k in range(args.dates)][::-1]
         compute_scores(load_inputs(store, dates[0]), dates[0])  # warms up, outside both timings
         t = time.perf_counter()
