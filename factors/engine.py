@@ -235,13 +235,15 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
     else:
         comps = frame.join(picked, on=key, how="left", maintain_order="left")
     comps = comps.with_columns([_clean(pl.col(c)).alias(c) for c in spec.components])
+    # cross-sections are per date; one date is one cross-section, which plain aggregates compute faster than windows
+    by = "as_of" if len(ctx.dates) > 1 else None
     if comps.height != ctx.base.height:
         raise RuntimeError(f"factor {spec.name} returned more than one row for some (as_of, symbol)")
     filled = comps.with_columns(
         [
             pl.col(c).fill_null(fill).alias(c)
             for c in spec.components
-            if (fill := _fill_value(spec, c, by="as_of")) is not None
+            if (fill := _fill_value(spec, c, by=by)) is not None
         ]
     )
     # every date at once, with its as_of: a cross-sectional combine scales each date on its own, never across dates
@@ -253,7 +255,7 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
     out = out.with_columns(_clean(pl.col(spec.name)).alias(spec.name))
     if spec.missing == "exclude":
         out = out.with_columns(pl.when(any_missing).then(None).otherwise(pl.col(spec.name)).alias(spec.name))
-    out = out.with_columns(percentile_rank(spec.name, by="as_of").alias(spec.pct_column))
+    out = out.with_columns(percentile_rank(spec.name, by=by).alias(spec.pct_column))
     renamed = out.select(
         *key,
         spec.name,
