@@ -7,7 +7,7 @@
 Peak memory is the process's peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``): polars
 allocates outside Python's allocator, so tracemalloc would miss almost all of it. Generation runs in a child process
 so its temporaries do not count; the figure covers reading the inputs plus scoring. The first call includes the
-one-off import of scikit-learn (used for robust scaling); later calls show the steady state.
+one-off warm-up of polars; later calls show the steady state.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main() -> None:
         f"share counts {inputs.share_history.height:,}"
     )
     print(f"read inputs: {load_s:.2f}s, peak RSS after reading {rss_loaded:.2f} GB")
-    print(f"compute_scores first call (incl. scikit-learn import): {first:.2f}s")
+    print(f"compute_scores first call: {first:.2f}s")
     if times:
         print(
             f"compute_scores steady state: best {min(times):.2f}s, median {sorted(times)[len(times) // 2]:.2f}s "

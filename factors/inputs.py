@@ -538,24 +538,22 @@ class FactorContext:
     def range_max(self, column: str, lo: pl.Series, hi: pl.Series) -> pl.Series:
         """The largest non-null value of ``column`` in rows ``lo..hi`` (null when none or ``lo > hi``).
 
-        A sparse table (maxima over runs of 1, 2, 4, ... rows) answers every range with two lookups."""
+        A range of ``n`` rows is covered by two overlapping runs of ``2^k`` rows (the largest power of two not above
+        ``n``): one ending at ``lo + 2^k - 1``, one at ``hi``; a rolling maximum of ``2^k`` rows answers both. The
+        windows of a date mostly share one length, so one or two rolling maxima serve every company."""
         values = self.prices[column].cast(pl.Float64)
+        usable = (lo <= hi).fill_null(False)
         length = (hi - lo + 1).clip(lower_bound=1)
-        top = int(length.max() or 1)  # type: ignore[arg-type]
-        levels = [values]
-        while (1 << len(levels)) <= top:
-            step = 1 << (len(levels) - 1)
-            prev = levels[-1]
-            levels.append(pl.select(pl.max_horizontal(prev, prev.shift(-step))).to_series())
-        k = length.cast(pl.Float64).log(2).floor().cast(pl.Int64).clip(upper_bound=len(levels) - 1)
-        span = pl.Series([1 << j for j in range(len(levels))], dtype=pl.Int64).gather(k)
-        n = len(values)
-        table = pl.concat(levels)
-        first = pl.select(pl.min_horizontal(lo, hi)).to_series()  # an empty range reads a real row, then is nulled
-        left = table.gather(k * n + first)
-        right = table.gather(k * n + hi - span + 1)
-        best = pl.select(pl.max_horizontal(left, right)).to_series()
-        return pl.select(pl.when(lo <= hi).then(best).alias(column)).to_series()
+        k = length.cast(pl.Float64).log(2).floor().cast(pl.Int64)
+        out = pl.Series(column, [None] * len(lo), dtype=pl.Float64)
+        for kk in sorted(set(k.filter(usable).to_list())):
+            span = 1 << int(kk)
+            rolled = values.rolling_max(span, min_samples=1)
+            idx = (usable & (k == kk)).arg_true()
+            first = rolled.gather(lo.gather(idx) + span - 1)
+            last = rolled.gather(hi.gather(idx))
+            out = out.scatter(idx, pl.select(pl.max_horizontal(first, last)).to_series())
+        return out
 
     def tail_median(self, column: str, rows: int, lo: pl.Series, hi: pl.Series) -> pl.Series:
         """The median of the non-null values of ``column`` in the last ``rows`` rows of ``lo..hi`` (null when
