@@ -150,30 +150,8 @@ def hold(weights: pl.DataFrame, closes: pl.DataFrame, dates: Sequence[date], *, 
     # a price weeks old (and would carry the jump when it relists); it sits as cash for the period instead
     fresh = pl.duration(days=stats.MAX_STALE_DAYS)
     buyable = pl.col("start_close").is_not_null() & (pl.col("date") - pl.col("start_close_date") <= fresh)
-    start = usable.rename({"date": "start_close_date", "close_usd": "start_close"})
-    end = usable.rename({"date": "end_close_date", "close_usd": "end_close"})
     held = (
-        weights.join(periods, on="date", how="inner")
-        .sort("date", "symbol")
-        .join_asof(
-            start,
-            left_on="date",
-            right_on="start_close_date",
-            by="symbol",
-            strategy="backward",
-            coalesce=False,
-            check_sortedness=False,
-        )
-        .sort("end_date", "symbol")
-        .join_asof(
-            end,
-            left_on="end_date",
-            right_on="end_close_date",
-            by="symbol",
-            strategy="backward",
-            coalesce=False,
-            check_sortedness=False,
-        )
+        stats.closes_around(weights.join(periods, on="date", how="inner"), usable)
         .with_columns(_ret=pl.when(buyable).then(pl.col("end_close") / pl.col("start_close") - 1.0))
         .with_columns(pl.col("_ret").fill_null(0.0))
     )

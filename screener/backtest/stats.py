@@ -116,30 +116,7 @@ def forward_returns(
         .with_columns(end_date=pl.col("date") + pl.duration(days=pl.col("horizon_days")))
         .join(symbols, how="cross")
     )
-    start = closes.rename({"date": "start_close_date", "close_usd": "start_close"})
-    end = closes.rename({"date": "end_close_date", "close_usd": "end_close"})
-    joined = (
-        grid.sort("date", "symbol")
-        .join_asof(
-            start,
-            left_on="date",
-            right_on="start_close_date",
-            by="symbol",
-            strategy="backward",
-            coalesce=False,
-            check_sortedness=False,  # both sides sorted on the key above; polars cannot verify it with ``by``
-        )
-        .sort("end_date", "symbol")
-        .join_asof(
-            end,
-            left_on="end_date",
-            right_on="end_close_date",
-            by="symbol",
-            strategy="backward",
-            coalesce=False,
-            check_sortedness=False,
-        )
-    )
+    joined = closes_around(grid, closes)
     stale = timedelta(days=max_stale_days)
     usable = (
         (pl.col("date") - pl.col("start_close_date") <= stale)
@@ -159,6 +136,39 @@ def forward_returns(
             "fwd_return",
         )
         .sort("date", "horizon_days", "horizon", "symbol")
+    )
+
+
+def closes_around(frame: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (``symbol``, ``date``, ``end_date``) with the last close on or before each date: ``start_close_date``
+    and ``start_close`` for ``date``, ``end_close_date`` and ``end_close`` for ``end_date`` (null where there is
+    none). ``closes`` is ``symbol``, ``date``, ``close_usd`` of usable closes only.
+
+    Why one helper: a forward return and a holding period's return both start and end "on the last close on or
+    before" a day, never after it; one as-of join each way keeps the two from drifting apart."""
+    start = closes.rename({"date": "start_close_date", "close_usd": "start_close"})
+    end = closes.rename({"date": "end_close_date", "close_usd": "end_close"})
+    return (
+        frame.sort("date", "symbol")
+        .join_asof(
+            start,
+            left_on="date",
+            right_on="start_close_date",
+            by="symbol",
+            strategy="backward",
+            coalesce=False,
+            check_sortedness=False,  # both sides sorted on the key above; polars cannot verify it with ``by``
+        )
+        .sort("end_date", "symbol")
+        .join_asof(
+            end,
+            left_on="end_date",
+            right_on="end_close_date",
+            by="symbol",
+            strategy="backward",
+            coalesce=False,
+            check_sortedness=False,
+        )
     )
 
 
