@@ -22,7 +22,6 @@ polars allocates outside Python's allocator, so tracemalloc would miss it.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -36,10 +35,7 @@ for entry in (HERE.parent, HERE):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-
-def _peak_rss_gb() -> float:
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb * 1024 / 1e9 if sys.platform != "darwin" else kb / 1e9
+from bench_score import _peak_rss_gb  # noqa: E402  (one measure of peak memory for every benchmark)
 
 
 def _write_store(folder: Path, path: Path) -> None:

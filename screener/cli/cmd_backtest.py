@@ -8,7 +8,7 @@ as it did when it ran.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -101,7 +101,17 @@ def backtest(
         with store_from(ctx) as store:
             result = load_backtest(store, show_ref, parameter="show")
     else:
-        result = _run(ctx, rules_ref, start, end, every, horizons, cost_bps, weights, benchmark)
+        result = _run(
+            ctx,
+            rules=rules_ref,
+            start=start,
+            end=end,
+            every=every,
+            horizons=horizons,
+            cost_bps=cost_bps,
+            weights=weights,
+            benchmark=benchmark,
+        )
     print_backtest(result, fmt, table_name)
     if show_ref is None:
         note(f"stored as backtest {result.backtest_id}")
@@ -111,34 +121,15 @@ def backtest(
         note(f"wrote {write_backtest(result, export_path)}")
 
 
-def _run(
-    ctx: click.Context,
-    rules_ref: str,
-    start: date | None,
-    end: date | None,
-    every: str,
-    horizons: str,
-    cost_bps: float,
-    weights: str | None,
-    benchmark: str | None,
-) -> BacktestResult:
+def _run(ctx: click.Context, *, horizons: str, **options: Any) -> BacktestResult:
+    """Run and store a backtest; ``options`` are ``run_backtest``'s keyword arguments as the command parsed them
+    (``horizons`` is the text of ``--horizons``)."""
     from screener.backtest.history import save_backtest
     from screener.backtest.run import parse_horizons, run_backtest
     from screener.cli.progress import ProgressBar, stderr_is_terminal
 
     with store_from(ctx) as store, ProgressBar(stderr_is_terminal(), "backtest") as bar:
-        result = run_backtest(
-            store,
-            rules=rules_ref,
-            start=start,
-            end=end,
-            every=every,
-            horizons=parse_horizons(horizons),
-            cost_bps=cost_bps,
-            weights=weights,
-            benchmark=benchmark,
-            progress=bar,
-        )
+        result = run_backtest(store, horizons=parse_horizons(horizons), progress=bar, **options)
         save_backtest(store, result)
     return result
 
