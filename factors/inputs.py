@@ -888,6 +888,7 @@ def _fundamental_panel(
         .collect()
     )
     f = f.join(comp.select("symbol").unique(), on="symbol", how="semi")
+    f = _prepare_statements(f, fx, splits)
     if comp["as_of"].n_unique() == 1:  # one date: each company's version is simply its latest public period
         latest = f.group_by("symbol").agg(pl.col("_public").max().alias("_version"))
         need = comp.select("as_of", "symbol", "_row").join(latest, on="symbol", how="left", maintain_order="left")
@@ -908,17 +909,15 @@ def _fundamental_panel(
         f.join(versions, on="symbol", how="inner")
         .filter(pl.col("_public") <= pl.col("_version"))
         .with_columns(pl.col("_key").alias("symbol"))
-        .select(cols)
+        .select(_PREPARED)
     )
-    vsplits = splits.join(versions.select("symbol", "_key"), on="symbol", how="inner").with_columns(
-        pl.col("_key").alias("symbol")
-    )
-    agg, periods = _fundamental_parts(rows, versions["_key"], fx, vsplits.drop("_key"), settings)
+    agg, _ = _fundamental_parts(rows, versions["_key"], settings, periods=False)
     back = versions.select("_key", "symbol", "_version")
     agg = agg.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
     fields = need.join(agg, on=["symbol", "_version"], how="inner").drop("_version")
 
     def statements() -> pl.DataFrame:
+        _, periods = _fundamental_parts(rows, versions["_key"], settings)
         per = periods.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
         return (
             need.join(per, on=["symbol", "_version"], how="inner")
@@ -929,8 +928,66 @@ def _fundamental_panel(
     return fields, statements
 
 
+#: The columns of a prepared statement row (``_prepare_statements``), as the passes read them.
+_PREPARED: tuple[str, ...] = (
+    "symbol",
+    "period_end",
+    "period",
+    "currency",
+    *_USD_FIELDS,
+    "shares_outstanding",
+    "provider",
+    "_usd_per_unit",
+    "_fx_demo",
+    *(f"{m}_usd" for m in _USD_FIELDS),
+    "fcf",
+    "fcf_usd",
+)
+
+
+def _prepare_statements(f: pl.DataFrame, fx: FxTable, splits: pl.DataFrame) -> pl.DataFrame:
+    """Each statement row with what does not depend on the date it is read on: USD per unit of its currency at its
+    period end (NaN without a rate, see below), whether that rate is demo data, the share count on the closes'
+    basis (``_split_basis``), the ``<field>_usd`` amounts and free cash flow. Done once per row, before the rows
+    are copied into every statement version that holds them."""
+    cmap = _currency_map(f["currency"].unique().to_list())
+    iso_code = {r: fx.codes.get(i) for r, i in zip(cmap["raw"], cmap["iso"], strict=True)}
+    units = dict(zip(cmap["raw"], cmap["unit"], strict=True))
+    code = f["currency"].replace_strict(iso_code, default=None, return_dtype=pl.Int64)
+    usd_per_unit = f["currency"].replace_strict(units, default=None, return_dtype=pl.Float64) * fx.rate(
+        code, f["period_end"]
+    )
+    f = f.with_columns(
+        # Inside the passes a missing rate is NaN, not null: a sum over periods then carries it (one aggregation
+        # instead of a sum and a count). Every NaN is turned back into null before anything leaves the passes.
+        usd_per_unit.fill_null(float("nan")).alias("_usd_per_unit"),
+        code.is_in(sorted(fx.demo_codes)).fill_null(False).alias("_fx_demo"),
+    )
+    if splits.height:  # as-reported counts -> the basis of the split-adjusted closes
+        affected = (
+            f["symbol"].is_in(splits["symbol"].unique().implode()) & f["shares_outstanding"].is_not_null()
+        ).arg_true()
+        if len(affected):
+            basis = _split_basis(
+                pl.DataFrame({"symbol": f["symbol"].gather(affected), "date": f["period_end"].gather(affected)}),
+                splits.select("symbol", "date", "ratio"),
+                "symbol",
+            )
+            factor = pl.repeat(1.0, f.height, eager=True, dtype=pl.Float64).scatter(affected, basis)
+            f = f.with_columns(pl.col("shares_outstanding") * factor)
+    f = f.with_columns([(pl.col(m) * pl.col("_usd_per_unit")).alias(f"{m}_usd") for m in _USD_FIELDS]).with_columns(
+        pl.coalesce(pl.col("operating_cash_flow") - pl.col("capital_expenditure"), pl.col("free_cash_flow")).alias(
+            "fcf"
+        ),
+        pl.coalesce(
+            pl.col("operating_cash_flow_usd") - pl.col("capital_expenditure_usd"), pl.col("free_cash_flow_usd")
+        ).alias("fcf_usd"),
+    )
+    return f.select(*_PREPARED, *(c for c in f.columns if c not in _PREPARED))
+
+
 def _fundamental_parts(
-    fund: pl.DataFrame, known: pl.Series, fx: FxTable, splits: pl.DataFrame, settings: Mapping[str, Any]
+    fund: pl.DataFrame, known: pl.Series, settings: Mapping[str, Any], *, periods: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-company fields, reported periods with USD columns) from the periods already public.
 
@@ -953,44 +1010,9 @@ def _fundamental_parts(
       ``365k - early`` days before the latest share count, annualised: (now / then) ** (365.25 / days) - 1.
     * ``<field>_date``: the date each value stands for (a TTM's last period end), which decides ``stale:<field>``.
     """
-    f = fund.select(
-        "symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider"
-    ).drop_nulls(["symbol", "period_end"])
+    f = fund.select(*_PREPARED).drop_nulls(["symbol", "period_end"])
     f, g, runs = _runs(f, ["symbol", "period_end", "period"], known)
-    cmap = _currency_map(f["currency"].unique().to_list())
-    iso_code = {r: fx.codes.get(i) for r, i in zip(cmap["raw"], cmap["iso"], strict=True)}
-    units = dict(zip(cmap["raw"], cmap["unit"], strict=True))
-    code = f["currency"].replace_strict(iso_code, default=None, return_dtype=pl.Int64)
-    usd_per_unit = f["currency"].replace_strict(units, default=None, return_dtype=pl.Float64) * fx.rate(
-        code, f["period_end"]
-    )
-    f = f.with_columns(
-        g.alias("g").set_sorted(),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("i"),
-        # Inside the passes a missing rate is NaN, not null: a sum over periods then carries it (one aggregation
-        # instead of a sum and a count). Every NaN is turned back into null before anything leaves this function.
-        usd_per_unit.fill_null(float("nan")).alias("_usd_per_unit"),
-        code.is_in(sorted(fx.demo_codes)).fill_null(False).alias("_fx_demo"),
-    )
-    if splits.height:  # as-reported counts -> the basis of the split-adjusted closes
-        sp = splits.join(runs, on="symbol", how="inner").select("g", "date", "ratio")
-        # only the rows of companies that split: a gather of a per-company mask, no scan of the symbols
-        split_run = runs["g"].is_in(sp["g"].implode())
-        affected = (split_run.gather(g) & f["shares_outstanding"].is_not_null()).arg_true()
-        if len(affected):
-            basis = _split_basis(
-                pl.DataFrame({"g": g.gather(affected), "date": f["period_end"].gather(affected)}), sp, "g"
-            )
-            factor = pl.repeat(1.0, f.height, eager=True, dtype=pl.Float64).scatter(affected, basis)
-            f = f.with_columns(pl.col("shares_outstanding") * factor)
-    f = f.with_columns([(pl.col(m) * pl.col("_usd_per_unit")).alias(f"{m}_usd") for m in _USD_FIELDS]).with_columns(
-        pl.coalesce(pl.col("operating_cash_flow") - pl.col("capital_expenditure"), pl.col("free_cash_flow")).alias(
-            "fcf"
-        ),
-        pl.coalesce(
-            pl.col("operating_cash_flow_usd") - pl.col("capital_expenditure_usd"), pl.col("free_cash_flow_usd")
-        ).alias("fcf_usd"),
-    )
+    f = f.with_columns(g.alias("g").set_sorted(), pl.int_range(pl.len(), dtype=pl.Int64).alias("i"))
     pe, i = pl.col("period_end"), pl.col("i")
     flow_usd = [f"{fld}_usd" for fld in FLOW_FIELDS]
     all_runs = runs.select("g").lazy()
@@ -1135,6 +1157,8 @@ def _fundamental_parts(
     out["fundamentals_missing_fx"] = reduce(operator.or_, no_fx).alias("fundamentals_missing_fx")
     out["fundamentals_demo"] = per["fundamentals_demo"]
     agg = pl.DataFrame(out)
+    if not periods:
+        return agg, pl.DataFrame()
     nan_free = ["_usd_per_unit", *[f"{m}_usd" for m in _USD_FIELDS], "fcf_usd"]
     rows = f.drop("g", "i", "_fx_demo", *anchors).with_columns([pl.col(c).fill_nan(None) for c in nan_free])
     return agg, rows
