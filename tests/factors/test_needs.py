@@ -86,3 +86,15 @@ def test_every_declared_input_grants_columns_the_context_has() -> None:
         assert set(grant.base) <= set(ctx.base.columns), name
         assert set(grant.prices) <= set(ctx.prices.columns), name
         assert set(grant.fundamentals) <= set(ctx.fundamentals.columns), name
+
+
+def test_a_factor_must_return_one_row_per_date_and_company(scratch_registry: None) -> None:
+    """A factor that forgets ``as_of`` (written for one date) is refused by name, not joined on the wrong key."""
+    _register(("cash",), lambda ctx, p: ctx.base.select("symbol", pl.col("cash_usd").alias("x")))
+    with pytest.raises(RuntimeError, match="factor probe must return the columns as_of and symbol"):
+        compute_scores(universe(3), AS_OF)
+    _register(
+        ("cash",), lambda ctx, p: pl.concat([ctx.base, ctx.base]).select("as_of", "symbol", pl.lit(1.0).alias("x"))
+    )
+    with pytest.raises(RuntimeError, match="factor probe returned more than one row"):
+        compute_scores(universe(3), AS_OF)
