@@ -905,19 +905,24 @@ def _fundamental_panel(
     versions = need.drop_nulls("_version").select("symbol", "_version").unique().sort(["symbol", "_version"])
     # a version's key is its position in (symbol, version) order: an integer that sorts as the pair does
     versions = versions.with_row_index("_key").with_columns(pl.col("_key").cast(pl.Int64))
-    rows = (
-        f.join(versions, on="symbol", how="inner")
-        .filter(pl.col("_public") <= pl.col("_version"))
-        .with_columns(pl.col("_key").alias("symbol"))
-        .select(_PREPARED)
-    )
-    agg, _ = _fundamental_parts(rows, versions["_key"], settings, periods=False)
+
+    def copied(columns: Sequence[str]) -> pl.DataFrame:
+        """Each version's public periods (``columns`` of them), keyed by the version in ``symbol``."""
+        return (
+            f.select(*columns, "_public")
+            .join(versions, on="symbol", how="inner")
+            .filter(pl.col("_public") <= pl.col("_version"))
+            .with_columns(pl.col("_key").alias("symbol"))
+            .select(columns)
+        )
+
+    agg, _ = _fundamental_parts(copied(_FIELD_INPUTS), versions["_key"], settings, periods=False)
     back = versions.select("_key", "symbol", "_version")
     agg = agg.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
     fields = need.join(agg, on=["symbol", "_version"], how="inner").drop("_version")
 
     def statements() -> pl.DataFrame:
-        _, periods = _fundamental_parts(rows, versions["_key"], settings)
+        _, periods = _fundamental_parts(copied(_PREPARED), versions["_key"], settings)
         per = periods.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
         return (
             need.join(per, on=["symbol", "_version"], how="inner")
@@ -939,10 +944,18 @@ _PREPARED: tuple[str, ...] = (
     "provider",
     "_usd_per_unit",
     "_fx_demo",
+    "_demo",
     *(f"{m}_usd" for m in _USD_FIELDS),
     "fcf",
     "fcf_usd",
 )
+#: What the passes read to compute the fields (``_fundamental_parts(periods=False)``): the prepared row less the
+#: text and the columns only the period rows show, so a statement copied into many versions stays narrow.
+_FIELD_INPUTS: tuple[str, ...] = tuple(
+    c for c in _PREPARED if c not in ("currency", "provider", "free_cash_flow", "free_cash_flow_usd", "_usd_per_unit")
+)
+#: Period labels as an enum in their text order: copied and compared as small integers, sorted as the text sorts.
+_PERIOD_ENUM = pl.Enum(sorted(PERIODS))
 
 
 def _prepare_statements(f: pl.DataFrame, fx: FxTable, splits: pl.DataFrame) -> pl.DataFrame:
@@ -962,6 +975,10 @@ def _prepare_statements(f: pl.DataFrame, fx: FxTable, splits: pl.DataFrame) -> p
         # instead of a sum and a count). Every NaN is turned back into null before anything leaves the passes.
         usd_per_unit.fill_null(float("nan")).alias("_usd_per_unit"),
         code.is_in(sorted(fx.demo_codes)).fill_null(False).alias("_fx_demo"),
+    ).with_columns(
+        # demo data read: the statement's own provider, or a demo rate behind its dollars
+        ((pl.col("provider") == "demo").fill_null(False) | pl.col("_fx_demo")).alias("_demo"),
+        pl.col("period").cast(_PERIOD_ENUM),
     )
     if splits.height:  # as-reported counts -> the basis of the split-adjusted closes
         affected = (
@@ -1010,7 +1027,7 @@ def _fundamental_parts(
       ``365k - early`` days before the latest share count, annualised: (now / then) ** (365.25 / days) - 1.
     * ``<field>_date``: the date each value stands for (a TTM's last period end), which decides ``stale:<field>``.
     """
-    f = fund.select(*_PREPARED).drop_nulls(["symbol", "period_end"])
+    f = fund.select([c for c in _PREPARED if c in fund.columns]).drop_nulls(["symbol", "period_end"])
     f, g, runs = _runs(f, ["symbol", "period_end", "period"], known)
     f = f.with_columns(g.alias("g").set_sorted(), pl.int_range(pl.len(), dtype=pl.Int64).alias("i"))
     pe, i = pl.col("period_end"), pl.col("i")
@@ -1033,7 +1050,7 @@ def _fundamental_parts(
         f.lazy(),
         [
             pe.max().alias("fundamentals_period_end"),
-            ((pl.col("provider") == "demo").fill_null(False) | pl.col("_fx_demo")).any().alias("fundamentals_demo"),
+            pl.col("_demo").any().alias("fundamentals_demo"),
             *[
                 pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_last_{fld}")
                 for fld in (*BALANCE_FIELDS, "shares_outstanding")
@@ -1160,7 +1177,11 @@ def _fundamental_parts(
     if not periods:
         return agg, pl.DataFrame()
     nan_free = ["_usd_per_unit", *[f"{m}_usd" for m in _USD_FIELDS], "fcf_usd"]
-    rows = f.drop("g", "i", "_fx_demo", *anchors).with_columns([pl.col(c).fill_nan(None) for c in nan_free])
+    rows = (
+        f.drop("g", "i", "_fx_demo", "_demo", *anchors)
+        .with_columns([pl.col(c).fill_nan(None) for c in nan_free])
+        .with_columns(pl.col("period").cast(pl.String))
+    )
     return agg, rows
 
 
