@@ -546,10 +546,19 @@ class FactorContext:
         length = (hi - lo + 1).clip(lower_bound=1)
         k = length.cast(pl.Float64).log(2).floor().cast(pl.Int64)
         out = pl.Series(column, [None] * len(lo), dtype=pl.Float64)
-        for kk in sorted(set(k.filter(usable).to_list())):
+        sizes = k.alias("k").filter(usable).value_counts(sort=True, name="n")
+        for kk, n in sizes.iter_rows():
             span = 1 << int(kk)
-            rolled = values.rolling_max(span, min_samples=1)
             idx = (usable & (k == kk)).arg_true()
+            if kk != sizes["k"][0] and n * 2 * span <= 2_000_000:
+                # a few short windows (early dates, new listings): their rows read one by one cost less than
+                # another rolling pass over the whole panel
+                pick = pl.DataFrame({"_q": idx, "_lo": lo.gather(idx), "_hi": hi.gather(idx)})
+                rows = pick.select("_q", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
+                best = rows.with_columns(values.gather(rows["_i"]).alias("_v")).group_by("_q").agg(pl.col("_v").max())
+                out = out.scatter(best["_q"], best["_v"])
+                continue
+            rolled = values.rolling_max(span, min_samples=1)
             first = rolled.gather(lo.gather(idx) + span - 1)
             last = rolled.gather(hi.gather(idx))
             out = out.scatter(idx, pl.select(pl.max_horizontal(first, last)).to_series())
@@ -902,9 +911,12 @@ def _fundamental_panel(
             )
             .rename({"_public": "_version"})
         )
-    versions = need.drop_nulls("_version").select("symbol", "_version").unique().sort(["symbol", "_version"])
-    # a version's key is its position in (symbol, version) order: an integer that sorts as the pair does
-    versions = versions.with_row_index("_key").with_columns(pl.col("_key").cast(pl.Int64))
+    # a version's key is its position in (symbol, version) order: an integer that sorts as the pair does (a dense
+    # rank of the pair, so each (date, company) row knows its version's key without a join)
+    need = need.drop_nulls("_version").with_columns(
+        (pl.struct("symbol", "_version").rank("dense") - 1).cast(pl.Int64).alias("_key")
+    )
+    versions = need.select("_key", "symbol", "_version").unique("_key").sort("_key")
 
     def copied(columns: Sequence[str]) -> pl.DataFrame:
         """Each version's public periods (``columns`` of them), keyed by the version in ``symbol``."""
@@ -918,15 +930,18 @@ def _fundamental_panel(
 
     agg, _ = _fundamental_parts(copied(_FIELD_INPUTS), versions["_key"], settings, periods=False)
     back = versions.select("_key", "symbol", "_version")
-    agg = agg.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
-    fields = need.join(agg, on=["symbol", "_version"], how="inner").drop("_version")
+    # every version has a row (its own latest period), in key order: a (date, company) row takes its version's
+    # fields by position
+    if not agg["symbol"].equals(versions["_key"].alias("symbol"), check_dtypes=False):
+        raise RuntimeError("statement versions lost their order")
+    fields = agg.drop("symbol").gather(need["_key"]).with_columns(need["_row"])
 
     def statements() -> pl.DataFrame:
         _, periods = _fundamental_parts(copied(_PREPARED), versions["_key"], settings)
         per = periods.rename({"symbol": "_key"}).join(back, on="_key", how="inner").drop("_key")
         return (
             need.join(per, on=["symbol", "_version"], how="inner")
-            .drop("_version")
+            .drop("_version", "_key", "_row")
             .sort(["as_of", "symbol", "period_end", "period"], maintain_order=True)
         )
 
