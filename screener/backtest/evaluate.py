@@ -165,7 +165,7 @@ def evaluate_factors(
                     "factor": [factor] * len(horizons),
                     "horizon": horizons,
                     "horizon_days": [horizon_days[h] for h in horizons],
-                    "nw_lags": [max(-(-horizon_days[h] // step_days) - 1, 0) for h in horizons],
+                    "nw_lags": [stats.newey_west_lag(horizon_days[h], step_days) for h in horizons],
                 },
                 schema={"factor": pl.String, "horizon": pl.String, "horizon_days": pl.Int64, "nw_lags": pl.Int64},
             )

@@ -28,6 +28,7 @@ __all__ = [
     "equity_curve",
     "forward_returns",
     "ic_summary",
+    "newey_west_lag",
     "portfolio_metrics",
     "quantile_returns",
     "rank_autocorrelation",
@@ -221,7 +222,7 @@ def rank_ic(
     return out.select(pl.lit(factor_col).alias("factor"), *keys, "n", "ic")
 
 
-def _newey_west_lag(horizon_days: int, step_days: int) -> int:
+def newey_west_lag(horizon_days: int, step_days: int) -> int:
     """Overlapping windows share ``ceil(h / step) - 1`` neighbours on each side; their ICs are correlated that far."""
     return max(math.ceil(horizon_days / step_days) - 1, 0)
 
@@ -251,7 +252,7 @@ def ic_summary(ic: pl.DataFrame, *, horizon_days: Mapping[str, int], step_days: 
     if unknown:
         raise ArgumentError(Option("horizon_days"), f" has no days for horizon(s): {', '.join(map(str, unknown))}")
     keys = [c for c in ic.columns if c not in ("date", "n", "ic")]
-    lags = {name: _newey_west_lag(days, step_days) for name, days in horizon_days.items()}
+    lags = {name: newey_west_lag(days, step_days) for name, days in horizon_days.items()}
     max_lag = max(lags.values(), default=0)
     series = (
         ic.filter(_finite("ic"))

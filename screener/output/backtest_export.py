@@ -10,6 +10,7 @@ when complete, and no text cell can run as a formula.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -281,32 +282,72 @@ def _ic(book: _Book, result: BacktestResult) -> None:
     factors = list(dict.fromkeys(allc["factor"].to_list()))
     by = {(r["factor"], r["horizon"]): r["mean_ic"] for r in allc.iter_rows(named=True)}
     # the chart's data: mean IC by factor (rows) and horizon (columns), all companies, right of the table
-    col = ic.width + 1
-    ws.write_string(0, col, "Mean IC, all companies", book.header)
-    for j, h in enumerate(horizons):
-        ws.write_string(0, col + 1 + j, h, book.header)
-        ws.set_column(col + 1 + j, col + 1 + j, 9)
-    ws.set_column(col, col, 24)
-    for i, f in enumerate(factors, start=1):
-        ws.write_string(i, col, neutralise(f))
-        for j, h in enumerate(horizons):
-            book.cell(ws, i, col + 1 + j, by.get((f, h)), book.num("0.000"))
+    _matrix_chart(
+        book,
+        ws,
+        "IC",
+        col=ic.width + 1,
+        corner=("Mean IC, all companies", 24),
+        rows=[(f, neutralise(f)) for f in factors],
+        columns=[(h, h, 9) for h in horizons],
+        value=lambda f, h: by.get((f, h)),
+        fmt="0.000",
+        gap=80,
+        title="Mean rank IC by factor and horizon (all companies)",
+        x_axis={"label_position": "low"},
+        y_axis={"name": "mean IC", "num_format": "0.00", "major_gridlines": {"visible": True}},
+    )
+
+
+def _matrix_chart(
+    book: _Book,
+    ws: Any,
+    sheet: str,
+    *,
+    col: int,
+    corner: tuple[str, int],
+    rows: Sequence[tuple[Any, str | float]],
+    columns: Sequence[tuple[Any, str, int]],
+    value: Callable[[Any, Any], float | None],
+    fmt: str,
+    gap: int,
+    title: str,
+    x_axis: dict[str, Any],
+    y_axis: dict[str, Any],
+) -> None:
+    """A small matrix right of a sheet's table (row labels down, one column per series) and a native clustered
+    column chart of it below: the IC and Quantiles sheets draw their charts from cells the reader can see.
+
+    ``rows`` and ``columns`` pair each key with what the sheet shows (a column also carries its width); ``value``
+    gives the cell of a (row, column) pair, None for one that was not measured."""
+    ws.write_string(0, col, corner[0], book.header)
+    ws.set_column(col, col, corner[1])
+    for j, (_, label, width) in enumerate(columns):
+        ws.write_string(0, col + 1 + j, label, book.header)
+        ws.set_column(col + 1 + j, col + 1 + j, width)
+    for i, (key, label) in enumerate(rows, start=1):
+        if isinstance(label, str):
+            ws.write_string(i, col, label)
+        else:
+            ws.write_number(i, col, label, book.num("0"))
+        for j, (column, _, _) in enumerate(columns):
+            book.cell(ws, i, col + 1 + j, value(key, column), book.num(fmt))
     chart = book.wb.add_chart({"type": "column"})
-    for j in range(len(horizons)):
+    for j in range(len(columns)):
         chart.add_series(
             {
-                "name": ["IC", 0, col + 1 + j],
-                "categories": ["IC", 1, col, len(factors), col],
-                "values": ["IC", 1, col + 1 + j, len(factors), col + 1 + j],
-                "gap": 80,
+                "name": [sheet, 0, col + 1 + j],
+                "categories": [sheet, 1, col, len(rows), col],
+                "values": [sheet, 1, col + 1 + j, len(rows), col + 1 + j],
+                "gap": gap,
             }
         )
-    chart.set_title({"name": "Mean rank IC by factor and horizon (all companies)"})
-    chart.set_y_axis({"name": "mean IC", "num_format": "0.00", "major_gridlines": {"visible": True}})
-    chart.set_x_axis({"label_position": "low"})
+    chart.set_title({"name": title})
+    chart.set_x_axis(x_axis)
+    chart.set_y_axis(y_axis)
     chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 760, "height": 360})
-    ws.insert_chart(len(factors) + 2, col, chart)
+    ws.insert_chart(len(rows) + 2, col, chart)
 
 
 def quantile_horizon(result: BacktestResult, frame: pl.DataFrame) -> str | None:
@@ -329,32 +370,21 @@ def _quantiles(book: _Book, result: BacktestResult) -> None:
     factors = list(dict.fromkeys(at["factor"].to_list()))
     buckets = sorted(set(at["quantile"].to_list()))
     by = {(r["factor"], r["quantile"]): r["mean_return"] for r in at.iter_rows(named=True)}
-    col = q.width + 1
-    ws.write_string(0, col, f"Quantile ({horizon}, all)", book.header)
-    ws.set_column(col, col, 18)
-    for j, f in enumerate(factors):
-        ws.write_string(0, col + 1 + j, neutralise(f), book.header)
-        ws.set_column(col + 1 + j, col + 1 + j, max(len(f) + 2, 10))
-    for i, b in enumerate(buckets, start=1):
-        ws.write_number(i, col, b, book.num("0"))
-        for j, f in enumerate(factors):
-            book.cell(ws, i, col + 1 + j, by.get((f, b)), book.num("0.00%"))
-    chart = book.wb.add_chart({"type": "column"})
-    for j in range(len(factors)):
-        chart.add_series(
-            {
-                "name": ["Quantiles", 0, col + 1 + j],
-                "categories": ["Quantiles", 1, col, len(buckets), col],
-                "values": ["Quantiles", 1, col + 1 + j, len(buckets), col + 1 + j],
-                "gap": 60,
-            }
-        )
-    chart.set_title({"name": f"Mean {horizon} return by quantile (1 = worst, all companies)"})
-    chart.set_x_axis({"name": "quantile", "label_position": "low"})
-    chart.set_y_axis({"name": f"mean {horizon} return", "num_format": "0.0%", "major_gridlines": {"visible": True}})
-    chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 760, "height": 360})
-    ws.insert_chart(len(buckets) + 2, col, chart)
+    _matrix_chart(
+        book,
+        ws,
+        "Quantiles",
+        col=q.width + 1,
+        corner=(f"Quantile ({horizon}, all)", 18),
+        rows=[(b, b) for b in buckets],
+        columns=[(f, neutralise(f), max(len(f) + 2, 10)) for f in factors],
+        value=lambda b, f: by.get((f, b)),
+        fmt="0.00%",
+        gap=60,
+        title=f"Mean {horizon} return by quantile (1 = worst, all companies)",
+        x_axis={"name": "quantile", "label_position": "low"},
+        y_axis={"name": f"mean {horizon} return", "num_format": "0.0%", "major_gridlines": {"visible": True}},
+    )
 
 
 def _portfolio(book: _Book, result: BacktestResult) -> None:
