@@ -695,12 +695,26 @@ def _companies(frame: pl.DataFrame, fx: FxTable, dates: Sequence[date]) -> pl.Da
     """The universe of every date, one row per (as_of, symbol): listed on that date, with region, role class,
     currency code (null before the currency's first rate) and unit."""
     grid = pl.DataFrame({"as_of": list(dates)}, schema={"as_of": pl.Date})
+    if "as_of" not in frame.columns and not frame["symbol"].is_duplicated().any():
+        # one row per company: its identity is decided once and repeated for every date it is listed on (the same
+        # rows, in the same (as_of, symbol) order, as deciding it per date below)
+        once = _identity(
+            frame.sort("symbol", maintain_order=True).with_columns(pl.lit(None, pl.Date).alias("as_of")), fx
+        )
+        comp = grid.join(once.drop("as_of"), how="cross").select(once.columns).filter(listed_on(pl.col("as_of")))
+        return _known_code(comp)
     if "as_of" in frame.columns:
         frame = frame.join(grid, on="as_of", how="semi")
     else:
         frame = frame.join(grid, how="cross")
     comp = frame.filter(listed_on(pl.col("as_of")))
     comp = _sorted(comp, ["as_of", "symbol"]).unique(subset=["as_of", "symbol"], keep="first", maintain_order=True)
+    return _known_code(_identity(comp, fx))
+
+
+def _identity(comp: pl.DataFrame, fx: FxTable) -> pl.DataFrame:
+    """Region, role class, demo flag and currency code and unit of each company row; ``_first_rate`` is the day its
+    currency's first rate is known (``_known_code`` applies it per date)."""
     cmap = _currency_map(comp["currency"].to_list())
     cmap = cmap.with_columns(
         pl.col("iso").replace_strict(fx.codes, default=None, return_dtype=pl.Int64).alias("code"),
@@ -708,22 +722,21 @@ def _companies(frame: pl.DataFrame, fx: FxTable, dates: Sequence[date]) -> pl.Da
         pl.col("code").replace_strict(fx.first_dates, default=None, return_dtype=pl.Date).alias("_first_rate"),
     )
     region = pl.col("country").replace_strict(dict(REGIONS), default="other", return_dtype=pl.String)
-    # a currency is known on a date from its first rate on (US dollars always): before, it has no code
-    known = (pl.col("code") == 0) | (pl.col("_first_rate") <= pl.col("as_of"))
     # the role class is decided once per distinct role text, not once per (date, company)
     texts = comp.select(pl.col("roles").fill_null("").unique().sort())
     classes = dict(texts.with_columns(_role_class(pl.col("roles")).alias("c")).iter_rows())
-    return (
-        comp.join(cmap, left_on="currency", right_on="raw", how="left", maintain_order="left")
-        .with_columns(
-            pl.when(known).then(pl.col("code")).otherwise(None).alias("code"),
-            region.alias("region"),
-            pl.col("roles").fill_null("").replace_strict(classes, return_dtype=pl.String).alias("role_class"),
-            pl.col("roles").fill_null(""),
-            (pl.col("provider") == "demo").fill_null(False).alias("company_demo"),
-        )
-        .drop("_first_rate")
+    return comp.join(cmap, left_on="currency", right_on="raw", how="left", maintain_order="left").with_columns(
+        region.alias("region"),
+        pl.col("roles").fill_null("").replace_strict(classes, return_dtype=pl.String).alias("role_class"),
+        pl.col("roles").fill_null(""),
+        (pl.col("provider") == "demo").fill_null(False).alias("company_demo"),
     )
+
+
+def _known_code(comp: pl.DataFrame) -> pl.DataFrame:
+    """A currency is known on a date from its first rate on (US dollars always): before, the row has no code."""
+    known = (pl.col("code") == 0) | (pl.col("_first_rate") <= pl.col("as_of"))
+    return comp.with_columns(pl.when(known).then(pl.col("code")).otherwise(None).alias("code")).drop("_first_rate")
 
 
 def _price_parts(
@@ -928,7 +941,13 @@ def _fundamental_panel(
             .select(columns)
         )
 
-    agg, _ = _fundamental_parts(copied(_FIELD_INPUTS), versions["_key"], settings, periods=False)
+    agg, _ = _fundamental_parts(_reachable(f, versions, settings), versions["_key"], settings, periods=False)
+    # the fields of a version read only its reachable periods; whether it rests on demo data asks all of them
+    first_demo = f.filter(pl.col("_demo")).group_by("symbol").agg(pl.col("_public").min().alias("_first_demo"))
+    demo = versions.join(first_demo, on="symbol", how="left", maintain_order="left").select(
+        (pl.col("_first_demo") <= pl.col("_version")).fill_null(False).alias("fundamentals_demo")
+    )
+    agg = agg.with_columns(demo["fundamentals_demo"])
     back = versions.select("_key", "symbol", "_version")
     # every version has a row (its own latest period), in key order: a (date, company) row takes its version's
     # fields by position
@@ -946,6 +965,103 @@ def _fundamental_panel(
         )
 
     return fields, statements
+
+
+def _lookbacks(settings: Mapping[str, Any]) -> dict[str, int]:
+    """Days before its anchor period (the latest period reporting the field) that each kind of field reads in
+    ``_fundamental_parts``: a quarterly TTM its trailing window; a half-year TTM that window or the half a year
+    earlier; share growth its reference periods, up to three years and the late margin back; balances and fiscal
+    years the anchor alone."""
+    window = int(settings["ttm_window_days"])
+    return {
+        "q": window,
+        "h": max(window, PERIOD_SPACING["FY"][1]),
+        "fy": 0,
+        "balance": 0,
+        "shares": 365 * 3 + int(settings["share_growth_late_days"]),
+    }
+
+
+def _reach_days(f: pl.DataFrame, settings: Mapping[str, Any]) -> pl.DataFrame:
+    """Per symbol (``_reach``), how many days before a version's latest period end its fields can read.
+
+    Why this bound holds: let A be a field's anchor in a version and E the version's latest period end. Either the
+    field's next reporting period after A is not public yet, so it ends after E less the spread of the reporting
+    lags, and A is at most one reporting gap before it; or A is the company's last reporting period, at most the
+    tail gap before its last period. So A >= E - (largest gap + lag spread), and everything a field reads lies at
+    most its lookback before A. The gaps are the company's own, so a company that stopped reporting a field years
+    ago reaches back that far and loses nothing."""
+    lookback = _lookbacks(settings)
+    lags = reporting_lags(settings)
+    spread = max(lags.values()) - min(lags.values())
+    day = pl.col("period_end").cast(pl.Int32).cast(pl.Int64)
+    kinds: list[tuple[pl.Expr, int]] = [(pl.col(fld).is_not_null(), lookback["balance"]) for fld in BALANCE_FIELDS]
+    kinds.append((pl.col("shares_outstanding").is_not_null(), lookback["shares"]))
+    for lbl, label in (("q", "Q"), ("h", "H"), ("fy", "FY")):
+        kinds += [((pl.col("period") == label) & pl.col(fld).is_not_null(), lookback[lbl]) for fld in FLOW_FIELDS]
+    # rows are sorted by (symbol, period end): a reporting row's previous reporting row is the running last one,
+    # and counts only when it belongs to the same company (``g``, the company's run)
+    gaps, reporting = [], []
+    for k, (mask, back) in enumerate(kinds):
+        prev_day = pl.when(mask).then(day).shift(1).forward_fill()
+        prev_g = pl.when(mask).then(pl.col("g")).shift(1).forward_fill()
+        gaps.append(pl.when(mask & (prev_g == pl.col("g"))).then(day - prev_day + back))
+        reporting.append(pl.when(mask).then(day).alias(f"_rep{k}"))
+    per = (
+        f.lazy()
+        .with_columns(pl.col("symbol").rle_id().alias("g"))
+        .select("g", "symbol", day.alias("_day"), pl.max_horizontal(gaps).alias("_gap"), *reporting)
+        .group_by("g", maintain_order=True)
+        .agg(
+            pl.col("symbol").first(),
+            pl.col("_day").max(),
+            pl.col("_gap").max(),
+            *[pl.col(f"_rep{k}").max() for k in range(len(kinds))],
+        )
+    )
+    # the tail gap: from a field's last reporting period to the company's last period
+    tails = [pl.col("_day") - pl.col(f"_rep{k}") + back for k, (_, back) in enumerate(kinds)]
+    return per.select("symbol", (pl.max_horizontal("_gap", *tails).fill_null(0) + spread).alias("_reach")).collect()
+
+
+def _reachable(f: pl.DataFrame, versions: pl.DataFrame, settings: Mapping[str, Any]) -> pl.DataFrame:
+    """Each version's public periods its fields can read (``_reach_days``), keyed by the version in ``symbol``.
+
+    Why not every public period: a version of a company with twelve years of statements would carry all of them
+    through the trailing-twelve-months passes, though its fields read the last few years; the panel holds about
+    sixteen versions per company. Rows are located by range on a sorted (company, period end) key, not by joining
+    every version with every period."""
+    cols = list(_FIELD_INPUTS)
+    rows = _sorted(f.select(*cols, "_public"), ["symbol", "period_end", "period"])
+    if rows.height == 0 or versions.height == 0:
+        return rows.select(cols).clear().with_columns(pl.col("symbol").cast(pl.Int64))
+    offset = 1 << 21  # day numbers before 1970 stay positive inside the packed key
+    g = rows.select(pl.col("symbol").rle_id().alias("g"))["g"].cast(pl.Int64)
+    key = (g * _DAY_SPAN + rows["period_end"].cast(pl.Int32).cast(pl.Int64) + offset).set_sorted()
+    runs = rows.select(pl.col("symbol").rle()).unnest("symbol").rename({"value": "symbol"}).with_row_index("g")
+    # the latest period end public on each day a company's periods become public
+    ends = (
+        rows.group_by("symbol", "_public")
+        .agg(pl.col("period_end").max())
+        .sort("symbol", "_public")
+        .select("symbol", "_public", pl.col("period_end").cum_max().over("symbol").alias("_end"))
+    )
+    v = (
+        versions.join(ends, left_on=["symbol", "_version"], right_on=["symbol", "_public"], how="left")
+        .join(_reach_days(rows, settings), on="symbol", how="left")
+        .join(runs.select(pl.col("g").cast(pl.Int64), "symbol"), on="symbol", how="left")
+        .sort("_key")
+    )
+    end = v["_end"].cast(pl.Int32).cast(pl.Int64) + offset
+    lo = key.search_sorted(v["g"] * _DAY_SPAN + end - v["_reach"], side="left")
+    hi = key.search_sorted(v["g"] * _DAY_SPAN + end, side="right")
+    pos = (
+        v.select("_key", "_version", pl.int_ranges(lo.cast(pl.Int64), hi.cast(pl.Int64)).alias("_i"))
+        .explode("_i")
+        .drop_nulls("_i")
+    )
+    picked = rows.gather(pos["_i"]).with_columns(pos["_key"].alias("symbol"), pos["_version"])
+    return picked.filter(pl.col("_public") <= pl.col("_version")).select(cols)
 
 
 #: The columns of a prepared statement row (``_prepare_statements``), as the passes read them.
