@@ -453,8 +453,11 @@ def score_by_role_class(run: Run) -> pl.DataFrame:
     from factors.inputs import ROLE_CLASSES
 
     t = run.table
-    if "role_class" not in t.columns:
-        return pl.DataFrame(schema={"role_class": pl.String})
+    if "role_class" not in t.columns:  # a run stored from a score frame without classes: nothing to group by
+        return pl.DataFrame(
+            schema={"role_class": pl.String, **dict.fromkeys(("companies", "scored", "members"), pl.Int64)}
+            | dict.fromkeys(("mean_score", "best_score"), pl.Float64)
+        )
     scored = pl.col("score").is_not_null() if "score" in t.columns else pl.lit(False)
     score = pl.col("score") if "score" in t.columns else pl.lit(None, dtype=pl.Float64)
     agg = t.group_by("role_class").agg(
