@@ -95,7 +95,7 @@ WIDTHS: dict[str, float] = {
     "government_backing": 26,
     "gov_backing": 14,
     "change": 9,
-    "factor": 18,
+    "factor": 21,
     "event": 30,
     "text": 70,
 }

@@ -1,4 +1,4 @@
-"""Exports: the five-sheet workbook read back with openpyxl, formula neutralisation, atomic writes, suffixes."""
+"""Exports: the six-sheet workbook read back with openpyxl, formula neutralisation, atomic writes, suffixes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies
 
 from screener.errors import ScreenerError
 from screener.output.export import SHEETS, TAG_COLUMNS, USD_M, USD_PRICE, export_run
@@ -597,3 +599,19 @@ def test_csv_file_has_a_bom_and_stdout_csv_has_none(db_path: Path, tmp_path: Pat
     assert "Société → Minière" in raw.decode("utf-8-sig")
     piped = invoke("watchlist", "show", "--format", "csv").stdout
     assert piped.startswith("rank,symbol,") and "\ufeff" not in piped
+
+
+@given(
+    text=strategies.text(alphabet=strategies.sampled_from("abc de→\n"), max_size=300),
+    width=strategies.floats(min_value=4, max_value=120),
+)
+def test_wrapped_lines_never_undercounts(text: str, width: float) -> None:
+    """A row sized from this count is never too short: at least one line per paragraph, and at least as many lines
+    as the characters need at the column's width."""
+    from screener.output.export import WRAP_CHARS_PER_WIDTH, wrapped_lines
+
+    chars = max(int(width * WRAP_CHARS_PER_WIDTH), 1)
+    lines = wrapped_lines(text, width)
+    paragraphs = text.split("\n")
+    assert lines >= len(paragraphs)
+    assert lines >= sum(-(-len(p) // chars) for p in paragraphs)
