@@ -10,8 +10,7 @@ from typing import Any
 import openpyxl
 import polars as pl
 import pytest
-from hypothesis import given
-from hypothesis import strategies
+from hypothesis import given, strategies
 
 from screener.errors import ScreenerError
 from screener.output.export import SHEETS, TAG_COLUMNS, USD_M, USD_PRICE, export_run
