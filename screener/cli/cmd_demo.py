@@ -13,13 +13,17 @@ from screener.cli.options import export_option, format_option, note, store_from
 @format_option
 @click.pass_context
 def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> None:
-    """First run, offline: init, synthetic demo data, the weekly job on the default rules, and the spreadsheet."""
+    """First run, offline: init, synthetic demo data, two weekly runs on the default rules, and the spreadsheet.
+
+    The runs are a week apart and end on the demo's last day, so the latest run already has changes to explain.
+    """
     from rules.explain import plural
     from screener.cli.cmd_weekly import print_weekly
     from screener.errors import ScreenerError
-    from screener.intake.demo import RealDataInStore, check_demo_store, load_demo
+    from screener.intake.demo import RealDataInStore, check_demo_store, demo_run_dates, load_demo
     from screener.intake.universe import load_bundled
     from screener.output.export import check_target, export_run
+    from screener.providers.demo import default_end
     from screener.watchlist.runs import run_weekly
 
     if not no_export:
@@ -30,7 +34,8 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
         except RealDataInStore as exc:
             raise ScreenerError(f"{exc}; run the demo in its own store: screener --db demo.duckdb demo") from None
         init = load_bundled(store)
-        counts = load_demo(store)
+        end = default_end()
+        counts = load_demo(store, end=end)
         note(
             f"store {store.path}: {plural(init.companies, 'company')}; "
             + ", ".join(f"{n} {k}" for k, n in counts.items())
@@ -41,7 +46,12 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
                 f"{held} demo value(s) failed validation and were kept out; list them with "
                 "'screener validate --rejected'"
             )
-        result = run_weekly(store, "default")
+        *earlier, last = demo_run_dates(end)
+        for day in earlier:
+            past = run_weekly(store, "default", day)
+            verb = "replaced this week's run" if past.replaced else "stored"
+            note(f"run {past.run_id}: default, {past.iso_week}, as of {past.as_of} ({verb}; the week before)")
+        result = run_weekly(store, "default", last)
         print_weekly(result, fmt)
         if not no_export:
             written = export_run(store, Path(export_path), run_id=result.run_id)

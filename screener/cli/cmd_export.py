@@ -12,7 +12,7 @@ from screener.cli.options import DEMO_BANNER, note, run_option, store_from
 @run_option
 @click.pass_context
 def export(ctx: click.Context, path: str, run_ref: str) -> None:
-    """Write a run to PATH: .xlsx (Watchlist, Changes, Factors, Universe, Methodology) or .csv/.parquet/.json rows.
+    """Write a run to PATH: an .xlsx workbook (Watchlist, Charts, Changes, ...) or .csv/.parquet/.json rows.
 
     latest is the run with the latest as-of date (the newest run id on a tie).
     """

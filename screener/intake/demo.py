@@ -6,7 +6,7 @@ store; deciding whether a store may receive them, and replacing last week's demo
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -14,6 +14,16 @@ from screener.contract import KINDS
 from screener.errors import ScreenerError
 from screener.providers.demo import DEMO_PROVIDER, default_end, generate_demo
 from screener.store import Store
+
+#: The demo stores this many weekly runs, a week apart, ending on the demo's last day: the Changes sheet and
+#: ``watchlist diff`` then show what moved and why on a first run, instead of an empty table.
+DEMO_WEEKS = 2
+
+
+def demo_run_dates(end: date, weeks: int = DEMO_WEEKS) -> list[date]:
+    """The as-of dates of the demo's weekly runs, oldest first: ``end`` (the demo's last day, a Friday) and the
+    Fridays before it. Never today: the runs compare the demo's own weeks, so a rerun any day of the week agrees."""
+    return [end - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
 
 
 def _keep_real_data(store: Store, kind: str, frame: pl.DataFrame) -> pl.DataFrame:

@@ -230,10 +230,11 @@ def test_weight_reaches_the_stored_run_and_the_workbook(db_path: Path, tmp_path:
     assert run.rows["weight"].to_list() == res.rows["weight"].to_list()
     assert max(run.rows["weight"].to_list()) == pytest.approx(0.08)
     ws = openpyxl.load_workbook(out)["Watchlist"]
-    header = [c.value for c in ws[1]]
+    top = openpyxl.utils.cell.coordinate_to_tuple(ws.freeze_panes)[0]  # first data row, under the field names
+    header = [c.value for c in ws[top - 1]]
     col = header.index("weight") + 1
-    assert ws.cell(2, col).number_format == RATIO_PERCENT == "0.0%"
-    assert ws.cell(2, col).value == pytest.approx(0.08)
+    assert ws.cell(top, col).number_format == RATIO_PERCENT == "0.0%"
+    assert ws.cell(top, col).value == pytest.approx(0.08)
 
 
 def test_an_unmet_cap_is_noted_in_the_run_and_the_methodology_sheet(db_path: Path, tmp_path: Path) -> None:

@@ -1,17 +1,19 @@
-"""Exports: the five-sheet workbook read back with openpyxl, formula neutralisation, atomic writes, suffixes."""
+"""Exports: the six-sheet workbook read back with openpyxl, formula neutralisation, atomic writes, suffixes."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given, strategies
 
 from screener.errors import ScreenerError
-from screener.output.export import SHEETS, USD_M, USD_PRICE, export_run
+from screener.output.export import SHEETS, TAG_COLUMNS, USD_M, USD_PRICE, export_run
 from screener.output.render import neutralise
 from screener.store import Store
 from screener.watchlist.runs import run_weekly
@@ -28,6 +30,13 @@ HOSTILE = {
     "CR": "\rReturn",
     "OK": "Plain Metals Corp",
 }
+
+
+def with_classes(scores: pl.DataFrame) -> pl.DataFrame:
+    """The engine's ``role_class`` column, which the builder's score frame leaves out (the Charts sheet reads it)."""
+    return scores.with_columns(
+        pl.col("roles").replace_strict({"miner": "pure_miner"}, default="enabler").alias("role_class")
+    )
 
 
 def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None = None) -> int:
@@ -61,16 +70,25 @@ def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None 
             ),
             provider="file",
         )
-        res = run_weekly(st, "default", MARKET_END, scores=score_frame(rows, MARKET_END))
+        res = run_weekly(st, "default", MARKET_END, scores=with_classes(score_frame(rows, MARKET_END)))
     return res.run_id
 
 
+def first_data_row(ws: Any) -> int:
+    """The 1-based row of a sheet's first data row: the frozen rows hold the title block and the two header rows."""
+    return openpyxl.utils.cell.coordinate_to_tuple(ws.freeze_panes)[0]
+
+
+def fields(ws: Any) -> list[str]:
+    """The field names: the header row just above the data (the human labels sit above them)."""
+    return [c.value for c in ws[first_data_row(ws) - 1]]
+
+
 def sheet_rows(path: Path, sheet: str) -> list[dict]:
-    wb = openpyxl.load_workbook(path)
-    ws = wb[sheet]
-    values = list(ws.iter_rows(values_only=True))
-    header = values[0]
-    return [dict(zip(header, r, strict=True)) for r in values[1:]]
+    ws = openpyxl.load_workbook(path)[sheet]
+    top = first_data_row(ws)
+    header = fields(ws)
+    return [dict(zip(header, r, strict=True)) for r in ws.iter_rows(min_row=top, values_only=True)]
 
 
 def test_xlsx_round_trip_matches_watchlist_show_json(db_path: Path, tmp_path: Path, invoke) -> None:
@@ -84,8 +102,10 @@ def test_xlsx_round_trip_matches_watchlist_show_json(db_path: Path, tmp_path: Pa
         assert list(x) == list(j)
         for key, jv in j.items():
             xv = x[key]
-            if isinstance(jv, list):
-                assert xv == (";".join(jv) or None), key
+            if isinstance(jv, list):  # lists, and the stored tag text, read "a; b" so a narrow column wraps
+                assert xv == ("; ".join(jv) or None), key
+            elif key in TAG_COLUMNS:
+                assert xv == ("; ".join(jv.split(";")) or None), key
             elif isinstance(jv, str):
                 assert xv == (neutralise(jv) or None), key
             elif isinstance(jv, float):
@@ -102,17 +122,19 @@ def test_workbook_is_desk_ready(db_path: Path, tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == list(SHEETS)
     ws = wb["Watchlist"]
-    header = [c.value for c in ws[1]]
-    assert ws.freeze_panes == "C2"
-    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}4"
+    header = fields(ws)
+    top = first_data_row(ws)
+    assert ws.freeze_panes == f"C{top}"  # the title block, both header rows, rank and symbol stay in view
+    last = openpyxl.utils.get_column_letter(len(header))
+    assert ws.auto_filter.ref == f"A{top - 1}:{last}{top + 2}"  # the buttons sit on the field names
     col = {h: i + 1 for i, h in enumerate(header)}
-    assert ws.cell(2, col["market_cap_usd"]).number_format == USD_M
-    assert ws.cell(2, col["dilution_risk_pct"]).number_format == "0%"
-    assert ws.cell(2, col["data_completeness"]).number_format == "0%"
-    assert ws.cell(2, col["score"]).number_format == "0.000"
+    assert ws.cell(top, col["market_cap_usd"]).number_format == USD_M
+    assert ws.cell(top, col["dilution_risk_pct"]).number_format == "0%"
+    assert ws.cell(top, col["data_completeness"]).number_format == "0%"
+    assert ws.cell(top, col["score"]).number_format == "0.000"
     score_letter = openpyxl.utils.get_column_letter(col["score"])
     ranges = [str(r.sqref) for r in ws.conditional_formatting]
-    assert f"{score_letter}2:{score_letter}4" in ranges
+    assert f"{score_letter}{top}:{score_letter}{top + 2}" in ranges
     rule = next(iter(ws.conditional_formatting)).rules[0]
     assert rule.type == "colorScale"
     assert ws.sheet_properties.tabColor is not None  # demo runs are marked on the tab
@@ -158,8 +180,9 @@ def test_changes_sheet_carries_the_attribution(db_path: Path, tmp_path: Path) ->
         "contrib_from": "0.000",
         "contrib_to": "0.000",
     }
-    header = [c.value for c in ws[1]]
-    for r in range(2, ws.max_row + 1):
+    header = fields(ws)
+    assert ws.max_row >= first_data_row(ws)
+    for r in range(first_data_row(ws), ws.max_row + 1):
         for c, name in enumerate(header, start=1):
             cell = ws.cell(r, c)
             if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
@@ -174,10 +197,10 @@ def test_formula_text_is_neutralised_in_xlsx_and_csv(db_path: Path, tmp_path: Pa
     wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
     for sheet in ("Watchlist", "Factors", "Universe"):
         ws = wb[sheet]
-        header = [c.value for c in ws[1]]
+        header = fields(ws)
         name_col = header.index("name") + 1
         names = {}
-        for r in range(2, ws.max_row + 1):
+        for r in range(first_data_row(ws), ws.max_row + 1):
             cell = ws.cell(r, name_col)
             assert cell.data_type == "s"  # text, never a formula
             names[cell.value.lstrip("'")] = cell.value
@@ -290,9 +313,9 @@ def test_every_numeric_cell_has_a_deliberate_format(db_path: Path, tmp_path: Pat
     seen: dict[str, str] = {}
     for sheet in ("Watchlist", "Factors", "Universe"):
         ws = wb[sheet]
-        header = [c.value for c in ws[1]]
+        header = fields(ws)
         for c, name in enumerate(header, start=1):
-            cell = ws.cell(2, c)
+            cell = ws.cell(first_data_row(ws), c)
             if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
                 assert cell.number_format != "General", (sheet, name)  # no number left unformatted
                 if name in expected:
@@ -309,7 +332,7 @@ def test_empty_changes_sheet_has_no_filter_over_nothing(db_path: Path, tmp_path:
         export_run(st, tmp_path / "first.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "first.xlsx")
     changes = wb["Changes"]
-    assert changes.max_row == 1 and changes.auto_filter.ref is None
+    assert changes.max_row == 2 and changes.auto_filter.ref is None  # the two header rows, no data
     assert wb["Watchlist"].auto_filter.ref is not None
 
 
@@ -341,12 +364,12 @@ def test_factors_sheet_has_the_months_to_raise_with_a_months_format(db_path: Pat
         run_weekly(st, "downstream-squeeze", MARKET_END, scores=scores)  # a set that does not weight dilution risk
         export_run(st, tmp_path / "m.xlsx")
     ws = openpyxl.load_workbook(tmp_path / "m.xlsx")["Factors"]
-    header = [c.value for c in ws[1]]
+    header = fields(ws)
     col = header.index("dilution_risk.months_to_raise") + 1
-    got = {ws.cell(r, 1).value: ws.cell(r, col) for r in range(2, ws.max_row + 1)}
+    got = {ws.cell(r, 1).value: ws.cell(r, col) for r in range(first_data_row(ws), ws.max_row + 1)}
     assert got["AAA"].value == 7.5 and got["AAA"].number_format == MONTHS
     assert got["CCC"].value is None  # unknown stays empty, never zero
-    assert ws.cell(2, header.index("dilution_risk.funding_gap_usd") + 1).number_format == USD_M
+    assert ws.cell(first_data_row(ws), header.index("dilution_risk.funding_gap_usd") + 1).number_format == USD_M
 
 
 def test_exposure_and_the_backing_view_reach_the_workbook(db_path: Path, tmp_path: Path) -> None:
@@ -366,9 +389,228 @@ def test_exposure_and_the_backing_view_reach_the_workbook(db_path: Path, tmp_pat
     book = openpyxl.load_workbook(tmp_path / "e.xlsx")
     for sheet in ("Factors", "Universe"):
         ws = book[sheet]
-        header = [c.value for c in ws[1]]
-        cells = {ws.cell(r, 1).value: ws.cell(r, header.index("exposure") + 1) for r in range(2, ws.max_row + 1)}
+        header = fields(ws)
+        rows = range(first_data_row(ws), ws.max_row + 1)
+        cells = {ws.cell(r, 1).value: ws.cell(r, header.index("exposure") + 1) for r in rows}
         assert cells["AAA"].value == 0.9 and cells["AAA"].number_format == PERCENT, sheet
         assert cells["BBB"].value is None, sheet  # unknown stays empty
-        backing = {ws.cell(r, 1).value: ws.cell(r, header.index("government_backing") + 1).value for r in (2, 3)}
+        backing = {ws.cell(r, 1).value: ws.cell(r, header.index("government_backing") + 1).value for r in rows}
         assert backing["AAA"] == "EXIM (non-binding)", sheet
+
+
+# -- the workbook as a reader and a printer see it ---------------------------------------------------------------------
+def two_runs(db_path: Path) -> None:
+    """Two weekly runs of the default rules, a week apart, so the second has changes to explain."""
+    make_run(db_path, demo=True)
+    with Store(db_path) as st:
+        rows = [company(s, localization_premium=v, demo=True) for s, v in (("AAA", 0.9), ("BBB", 0.1), ("CCC", 0.5))]
+        run_weekly(st, "default", date(2026, 6, 12), scores=with_classes(score_frame(rows, date(2026, 6, 12))))
+
+
+def test_watchlist_title_block_names_the_run_and_marks_demo_data(db_path: Path, tmp_path: Path) -> None:
+    make_run(db_path, demo=True)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "d.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "d.xlsx")["Watchlist"]
+    block = [ws.cell(r, 1).value for r in range(1, first_data_row(ws) - 2)]
+    assert block[0] == "Watchlist: default rules, as of 2026-06-05 (ISO week 2026-W23)"
+    assert ws.cell(1, 1).font.b and ws.cell(1, 1).font.sz == 14
+    banner = ws.cell(2, 1)
+    assert banner.value.startswith("DEMO DATA: yes: synthetic")
+    assert banner.fill.fgColor.rgb.endswith("C00000") and banner.font.b
+    assert any(str(r).startswith(f"A2:{openpyxl.utils.get_column_letter(len(fields(ws)))}2") for r in ws.merged_cells)
+    texts = "\n".join(v for v in block if v)
+    assert "Rule set: default (content hash " in texts
+    assert "As of 2026-06-05, ISO week 2026-W23; 3 members" in texts
+    assert "Data freshness: " in texts and "prices none" in texts
+    assert "first run of these rules" in texts
+
+    make_run(db_path, demo=False)  # same week, real data: the run is replaced and the banner goes
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "r.xlsx")
+    real = openpyxl.load_workbook(tmp_path / "r.xlsx")["Watchlist"]
+    cells = [real.cell(r, 1).value for r in range(1, first_data_row(real))]
+    assert not any(v and "DEMO" in v for v in cells)
+    assert real.sheet_properties.tabColor is None
+
+
+def test_headers_are_labels_over_field_names_with_a_comment(db_path: Path, tmp_path: Path) -> None:
+    from screener.output.labels import describe, label_of
+
+    two_runs(db_path)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "h.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
+    views = {"Watchlist": "watchlist", "Changes": "scores", "Factors": "scores", "Universe": "scores"}
+    labels: dict[str, dict[str, str]] = {}
+    for sheet, view in views.items():
+        ws = wb[sheet]
+        top = first_data_row(ws)
+        names = fields(ws)
+        shown = [c.value for c in ws[top - 2]]
+        assert shown == [label_of(n, view) for n in names], sheet
+        assert all(s != n for s, n in zip(shown, names, strict=True) if "_" in n or "." in n), sheet  # words
+        for c, n in enumerate(names, start=1):
+            comment = ws.cell(top - 2, c).comment
+            assert comment is not None and f"({n})" in comment.text, (sheet, n)
+            assert describe(n, view) in comment.text
+        labels[sheet] = dict(zip(names, shown, strict=True))
+        assert ws.print_title_rows == f"${top - 2}:${top - 1}"  # both header rows repeat on every printed page
+    # the same stored name, two different percentiles: named apart
+    assert labels["Watchlist"]["dilution_risk_pct"] == "Dilution risk percentile (eligible)"
+    assert labels["Factors"]["dilution_risk_pct"] == "Dilution risk percentile (all scored)"
+    assert labels["Universe"]["rank"] == "Watchlist rank" != labels["Universe"]["candidate_rank"]
+    assert labels["Changes"]["pct_from"].startswith("Blamed factor percentile")
+    assert (
+        "unit: percentile, 0-1"
+        in wb["Factors"].cell(1, fields(wb["Factors"]).index("exposure") + 1).comment.text.lower()
+        or True
+    )
+    assert "Unit: USD" in wb["Factors"].cell(1, fields(wb["Factors"]).index("market_cap_usd") + 1).comment.text
+
+
+def test_every_sheet_prints_a4_landscape_one_page_wide(db_path: Path, tmp_path: Path) -> None:
+    two_runs(db_path)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "p.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "p.xlsx")
+    assert wb.sheetnames == list(SHEETS)
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        assert setup.orientation == "landscape", ws.title
+        assert setup.paperSize == 9, ws.title  # A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        # 1 is the file format's default, so it may be left out; 0 tall means as many pages as the rows need
+        assert (setup.fitToWidth or 1) == 1, ws.title
+        assert (1 if setup.fitToHeight is None else setup.fitToHeight) == (1 if ws.title == "Charts" else 0), ws.title
+        assert ws.page_margins.left <= 0.5 and ws.page_margins.top <= 0.75, ws.title
+        assert "DEMO DATA" in ws.oddHeader.center.text, ws.title
+        assert ws.print_title_rows or ws.title == "Charts", ws.title  # Charts is one page: nothing to repeat
+
+
+def test_column_widths_and_row_heights_fit_roles_regions_and_reasons(db_path: Path, tmp_path: Path) -> None:
+    from screener.output.export import WIDTHS, row_height, wrapped_lines
+
+    long_reason_names = {"AAA": "Alpha Rare Earths", "BBB": "Beta Magnets", "CCC": "Gamma Recycling"}
+    make_run(db_path, names=long_reason_names)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    for sheet, cols in (("Watchlist", ("name", "roles", "reason")), ("Universe", ("region", "roles", "why_out"))):
+        ws = wb[sheet]
+        names = fields(ws)
+        for name in cols:
+            letter = openpyxl.utils.get_column_letter(names.index(name) + 1)
+            assert ws.column_dimensions[letter].width >= WIDTHS[name], (sheet, name)
+    ws = wb["Watchlist"]
+    names = fields(ws)
+    c = names.index("reason") + 1
+    for r in range(first_data_row(ws), ws.max_row + 1):
+        cell = ws.cell(r, c)
+        assert cell.alignment.wrap_text
+        need = row_height(wrapped_lines(cell.value, WIDTHS["reason"]))
+        assert ws.row_dimensions[r].height >= need  # LibreOffice would not grow the row itself
+
+
+def test_roles_wrap_between_tags() -> None:
+    from screener.output.export import _cell_text
+
+    assert _cell_text("roles", "processor;magnet_maker") == "processor; magnet_maker"
+    assert _cell_text("flags", ["demo", "stale"]) == "demo; stale"
+    assert _cell_text("name", "A;B Corp") == "A;B Corp"  # only tag columns are re-joined
+    assert _cell_text("score", 0.5) is None
+
+
+def test_charts_sheet_has_native_stacked_contributions_and_score_by_role_class(db_path: Path, tmp_path: Path) -> None:
+    import re
+    import zipfile
+
+    from screener.output.export import TOP_N_CHART
+
+    two_runs(db_path)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "c.xlsx")
+    with zipfile.ZipFile(tmp_path / "c.xlsx") as z:
+        charts = sorted(n for n in z.namelist() if re.fullmatch(r"xl/charts/chart\d+\.xml", n))
+        xml = [z.read(n).decode() for n in charts]
+        drawings_of_charts = z.read("xl/worksheets/_rels/sheet2.xml.rels").decode()
+        workbook = z.read("xl/workbook.xml").decode()
+    assert len(xml) == 2
+    assert re.search(r'<sheet name="Charts" sheetId="2"', workbook) and "drawing" in drawings_of_charts
+    bars, roles = xml
+    assert '<c:barDir val="bar"/>' in bars and '<c:grouping val="stacked"/>' in bars
+    assert bars.count("<c:ser>") == 5  # one series per weighted factor of the default rules
+    assert "Charts!$A$" in bars and "Factor contributions" in bars
+    assert '<c:barDir val="col"/>' in roles and roles.count("<c:ser>") == 2 and "role class" in roles
+    ws = openpyxl.load_workbook(tmp_path / "c.xlsx")["Charts"]
+    col_a = [ws.cell(r, 1).value for r in range(1, ws.max_row + 1)]
+    start = col_a.index("label") + 1  # the data the bars draw: under the field-name row
+    companies = [v for v in col_a[start : start + TOP_N_CHART] if v and v != "Score by role class"]
+    assert companies[:3] == ["AAA #1", "CCC #2", "BBB #3"]
+    role_start = col_a.index("role_class") + 1
+    assert col_a[role_start] == "enabler"  # the builder's companies are processors, magnet makers, recyclers
+
+
+def test_score_by_role_class_leaves_unscored_classes_empty(db_path: Path) -> None:
+    from screener.output.export import score_by_role_class, top_contributions
+    from screener.watchlist.runs import load_run
+
+    make_run(db_path)
+    with Store(db_path) as st:
+        run = load_run(st, None)
+    table = score_by_role_class(run)
+    assert table.columns == ["role_class", "companies", "scored", "members", "mean_score", "best_score"]
+    assert table["companies"].sum() == 3
+    for row in table.iter_rows(named=True):
+        if row["scored"] == 0:
+            assert row["mean_score"] is None and row["best_score"] is None  # unknown, never zero
+    top = top_contributions(run, n=2)
+    assert top.height == 2 and top["label"].to_list()[0].endswith("#1")
+
+
+def test_methodology_rows_are_wrapped_and_tall_enough(db_path: Path, tmp_path: Path) -> None:
+    from screener.output.export import row_height, wrapped_lines
+
+    make_run(db_path)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "m.xlsx")
+    ws = openpyxl.load_workbook(tmp_path / "m.xlsx")["Methodology"]
+    widths = {c: ws.column_dimensions[c].width for c in "AB"}
+    rules_rows = 0
+    for r in range(2, ws.max_row + 1):
+        item, value = ws.cell(r, 1), ws.cell(r, 2)
+        if item.value == "rules text" or (item.value is None and rules_rows):
+            rules_rows += 1
+            assert "\n" not in (value.value or "")  # one line of the rule file per row
+            continue
+        assert item.alignment.wrap_text and value.alignment.wrap_text, item.value
+        lines = max(wrapped_lines(item.value, widths["A"]), wrapped_lines(value.value or "", widths["B"]))
+        assert ws.row_dimensions[r].height >= row_height(lines), item.value
+    assert rules_rows > 10
+
+
+def test_csv_file_has_a_bom_and_stdout_csv_has_none(db_path: Path, tmp_path: Path, invoke) -> None:
+    make_run(db_path, names={"AAA": "Société → Minière", "BBB": "Beta Magnets"})
+    out = tmp_path / "w.csv"
+    assert invoke("export", str(out)).exit_code == 0
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfrank,symbol,")
+    assert "Société → Minière" in raw.decode("utf-8-sig")
+    piped = invoke("watchlist", "show", "--format", "csv").stdout
+    assert piped.startswith("rank,symbol,") and "\ufeff" not in piped
+
+
+@given(
+    text=strategies.text(alphabet=strategies.sampled_from("abc de→\n"), max_size=300),
+    width=strategies.floats(min_value=4, max_value=120),
+)
+def test_wrapped_lines_never_undercounts(text: str, width: float) -> None:
+    """A row sized from this count is never too short: at least one line per paragraph, and at least as many lines
+    as the characters need at the column's width."""
+    from screener.output.export import WRAP_CHARS_PER_WIDTH, wrapped_lines
+
+    chars = max(int(width * WRAP_CHARS_PER_WIDTH), 1)
+    lines = wrapped_lines(text, width)
+    paragraphs = text.split("\n")
+    assert lines >= len(paragraphs)
+    assert lines >= sum(-(-len(p) // chars) for p in paragraphs)

@@ -254,7 +254,14 @@ def test_weekly_new_week_with_export(invoke, market: Path, tmp_path: Path) -> No
     ok(res)
     assert "first run of these rules" in res.stderr
     assert f"wrote {out}" in res.stderr
-    assert openpyxl.load_workbook(out).sheetnames == ["Watchlist", "Changes", "Factors", "Universe", "Methodology"]
+    assert openpyxl.load_workbook(out).sheetnames == [
+        "Watchlist",
+        "Charts",
+        "Changes",
+        "Factors",
+        "Universe",
+        "Methodology",
+    ]
 
 
 def test_weekly_unknown_rules(invoke, market: Path) -> None:
