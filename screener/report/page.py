@@ -8,6 +8,7 @@ and name system fonts, and the print rules give an A4/Letter landscape page wher
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,7 @@ def render_page(data: ReportData, progress: Callable[[str], None] | None = None)
     parts = sections(data, progress)
     for s in parts:
         if s.svg is not None:
-            s.svg = Markup(_strip_xml_prolog(s.svg))
+            s.svg = Markup(_local_ids(_strip_xml_prolog(s.svg), s.key))
     return env.get_template("report.html.j2").render(
         run=run,
         demo=data.demo,
@@ -239,6 +240,23 @@ def _strip_xml_prolog(svg: str) -> str:
     """An SVG document inlined in HTML keeps its ``<svg>`` element only (an XML declaration is not HTML)."""
     start = svg.find("<svg")
     return svg[start:] if start > 0 else svg
+
+
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def _local_ids(svg: str, prefix: str) -> str:
+    """The SVG with its element ids (gradients, clip paths) renamed ``<prefix>-<n>`` in order of appearance.
+
+    Why: the renderer numbers them from a counter that lives as long as the process, so the same chart would get
+    other ids in a second report (the file would differ for the same run), and two inlined charts must not share
+    one. Only the ids and the local references to them (``url(#id)``, ``href="#id"``) change.
+    """
+    names = {old: f"{prefix}-{i}" for i, old in enumerate(dict.fromkeys(_ID.findall(svg)))}
+    if not names:
+        return svg
+    pattern = re.compile(r'(\bid="|url\(#|href="#)(' + "|".join(re.escape(n) for n in names) + r')(?=[")])')
+    return pattern.sub(lambda m: m.group(1) + names[m.group(2)], svg)
 
 
 def write_report(

@@ -1,0 +1,73 @@
+"""The report page and its file: one self-contained HTML document, written atomically, missing values marked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from screener.errors import ScreenerError
+from screener.report.data import assemble
+from screener.report.page import DEMO_TEXT, render_page, write_report
+from tests.screener.report._store import build
+
+
+@pytest.fixture
+def ids(store, tmp_path: Path) -> dict[str, int]:
+    return build(store, tmp_path)
+
+
+def test_the_page_is_self_contained(store, ids) -> None:
+    html = render_page(assemble(store, str(ids["w1"]), None, str(ids["bt"])))
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html and "<link" not in html and "<img" not in html and "@import" not in html
+    # no attribute points anywhere: SVG namespaces are names, not requests
+    assert not re.findall(r"(?:src|href)\s*=\s*\"(?!#)", html)
+    assert not re.findall(r"url\((?!#)", html)  # only references to the page's own gradients and clip paths
+    assert "@page { size: A4 landscape" in html
+    charts = re.findall(r'<figure class="chart" data-chart="(\w+)"><svg', html)
+    assert charts == ["ranked", "changes", "history", "roles", "capacity", "dilution", "equity", "ic"]
+    assert "<?xml" not in html
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # two charts never share an element id
+
+
+def test_missing_data_is_listed_as_missing(store, ids) -> None:
+    html = render_page(assemble(store, None, "wk"))
+    # C has no cash runway and E no share growth: both listed as missing under the dilution map
+    dilution = html[html.index('id="dilution"') :]
+    assert re.search(r"<td>C</td>\s*<td>C Corp</td>\s*<td>no</td>\s*<td>cash runway</td>", dilution)
+    assert re.search(r"<td>E</td>\s*<td>E Corp</td>\s*<td>no</td>\s*<td>share growth</td>", dilution)
+    assert "1 project with no stated tonnage not summed (missing, not zero)." in html
+
+
+def test_a_first_run_says_there_is_nothing_to_compare(store, ids) -> None:
+    html = render_page(assemble(store, str(ids["w0"]), None))
+    assert "First run of these rules: no earlier run to compare with." in html
+    assert 'data-chart="changes"' not in html
+    assert 'data-chart="equity"' not in html  # no backtest given
+
+
+def test_demo_banner_only_on_demo_data(store, ids) -> None:
+    data = assemble(store, None, "wk")
+    assert DEMO_TEXT not in render_page(data)
+    data.run.demo = True
+    assert DEMO_TEXT in render_page(data)
+
+
+def test_the_same_run_gives_the_same_file(store, ids, tmp_path: Path) -> None:
+    a, _ = write_report(store, tmp_path / "a.html", ref=str(ids["w2"]), backtest=str(ids["bt"]))
+    b, _ = write_report(store, tmp_path / "b.html", ref=str(ids["w2"]), backtest=str(ids["bt"]))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_failed_report_leaves_the_old_file(store, ids, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    out.write_text("previous report")
+    with pytest.raises(ScreenerError, match="no watchlist run 99"):
+        write_report(store, out, ref="99")
+    assert out.read_text() == "previous report"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.html")] == []
+    with pytest.raises(ScreenerError, match="does not exist"):
+        write_report(store, tmp_path / "nowhere" / "r.html")
