@@ -87,15 +87,16 @@ def changes_chart(changes: pl.DataFrame) -> alt.Chart:
     )
 
 
-def rank_history_chart(history: pl.DataFrame, order: Sequence[str]) -> alt.FacetChart:
-    """One small panel per member: its rank in each of the recent runs (1 at the top; a gap where it was out)."""
+def rank_history_chart(history: pl.DataFrame, order: Sequence[str], top: int | None = None) -> alt.FacetChart:
+    """One small panel per member: its rank in each of the recent runs (1 at the top; a gap where it was out).
+    ``top`` is the lowest rank on the scale (default: the lowest in ``history``)."""
     alt = _alt()
     data = history.with_columns(pl.col("as_of").cast(pl.String).alias("run"))
     runs = data.sort(["as_of", "run_id"])["run"].unique(maintain_order=True).to_list()
     last = data.filter(pl.col("run_id") == data["run_id"].max())
     titles = {s: f"{r}. {s}" if r is not None else s for s, r in last.select("symbol", "rank").iter_rows()}
     data = data.with_columns(pl.col("symbol").replace_strict(titles, default=pl.col("symbol")).alias("member"))
-    top = max(1, int(data["rank"].max() or 1))
+    top = top or max(1, int(data["rank"].max() or 1))
     ticks = [1, *range(5, top + 1, 5)]
     base = alt.Chart().encode(
         x=alt.X("run:O", sort=runs, title=None, axis=alt.Axis(labelAngle=-45, labelFontSize=9)),

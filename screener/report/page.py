@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from screener.store import Store
 
 DEMO_TEXT = "DEMO DATA: synthetic numbers from the seeded generator, not market data."
+#: Members per chart in the ranked list and the rank history: a longer list is drawn as several charts, so none is
+#: taller than a printed page.
+PER_CHART = 20
 
 
 @dataclass
@@ -31,7 +34,8 @@ class Section:
 
     key: str
     title: str
-    svg: str | None = None
+    #: The section's charts as SVG text: usually one; a long list is drawn in parts of ``PER_CHART`` members.
+    svgs: list[str] = field(default_factory=list)
     notes: tuple[str, ...] = ()
     table: list[dict[str, Any]] | None = None
     columns: tuple[str, ...] = ()
@@ -56,10 +60,13 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
     from screener.contract import CAPACITY_STAGES, REGION_NAMES
     from screener.report import charts
 
-    def svg(name: str, chart: Any) -> str:
+    def svg(name: str, chart: Any) -> list[str]:
         if progress:
             progress(f"rendering {name}")
-        return charts.to_svg(chart)
+        return [charts.to_svg(chart)]
+
+    def parts(symbols: list[str]) -> list[list[str]]:
+        return [symbols[i : i + PER_CHART] for i in range(0, len(symbols), PER_CHART)]
 
     run = data.run
     out: list[Section] = []
@@ -68,9 +75,15 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
         Section(
             "ranked",
             f"Ranked list: {members.height} members",
-            svg=svg("contributions", charts.contributions_chart(data.contributions, run.weighted))
-            if data.contributions.filter(pl.col("contrib").is_not_null()).height
-            else None,
+            svgs=[
+                chart
+                for part in parts(members["symbol"].to_list())
+                if data.contributions.filter(pl.col("symbol").is_in(part) & pl.col("contrib").is_not_null()).height
+                for chart in svg(
+                    "contributions",
+                    charts.contributions_chart(data.contributions.filter(pl.col("symbol").is_in(part)), run.weighted),
+                )
+            ],
             table=[
                 {
                     "rank": r["rank"],
@@ -100,7 +113,7 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
             "changes",
             "Week-over-week changes"
             + (f" since run {data.previous_run_id}" if data.previous_run_id is not None else ""),
-            svg=svg("changes", charts.changes_chart(changes)) if drawable.height else None,
+            svgs=svg("changes", charts.changes_chart(changes)) if drawable.height else [],
             notes=("A change whose score no weighted factor moved (its peers did) is in the table only.",)
             if drawable.height < changes.height
             else (),
@@ -123,9 +136,15 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
         Section(
             "history",
             f"Rank history over the last {runs} run{'s' if runs != 1 else ''} of {run.rules_name}",
-            svg=svg("rank history", charts.rank_history_chart(hist, members["symbol"].to_list()))
-            if hist.filter(pl.col("rank").is_not_null()).height
-            else None,
+            svgs=[
+                chart
+                for part in parts(members["symbol"].to_list())
+                if hist.filter(pl.col("symbol").is_in(part) & pl.col("rank").is_not_null()).height
+                for chart in svg(
+                    "rank history",
+                    charts.rank_history_chart(hist.filter(pl.col("symbol").is_in(part)), part, top=_top(hist)),
+                )
+            ],
             notes=("A gap means the company was not a member of that run.",)
             if runs > 1
             else ("Only one run of these rules is stored: each member shows one point.",),
@@ -136,9 +155,9 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
         Section(
             "roles",
             "Score distribution by role class",
-            svg=svg("score by role", charts.score_by_role_chart(data.scores, ROLE_CLASSES))
+            svgs=svg("score by role", charts.score_by_role_chart(data.scores, ROLE_CLASSES))
             if data.scores.height
-            else None,
+            else [],
             notes=(f"{data.scores.height} companies passed the filters and gates and were scored.",),
             empty=None if data.scores.height else "No company was scored.",
         )
@@ -153,9 +172,9 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
         Section(
             "capacity",
             "Capacity pipeline by stage and region",
-            svg=svg("capacity", charts.capacity_chart(data.capacity, CAPACITY_STAGES, REGION_NAMES))
+            svgs=svg("capacity", charts.capacity_chart(data.capacity, CAPACITY_STAGES, REGION_NAMES))
             if data.capacity.height
-            else None,
+            else [],
             notes=(
                 "Each project counts once, at the company's stake, in NdPr-oxide-equivalent tonnes a year; risked "
                 "capacity applies the ledger's stage, timing, status and confidence discounts.",
@@ -169,7 +188,7 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
         Section(
             "dilution",
             "Dilution map",
-            svg=svg("dilution", charts.dilution_chart(data.dilution)) if data.dilution.height else None,
+            svgs=svg("dilution", charts.dilution_chart(data.dilution)) if data.dilution.height else [],
             notes=(f"Not plotted, data missing: {missing.height} compan{'ies' if missing.height != 1 else 'y'}.",)
             if missing.height
             else (),
@@ -195,7 +214,7 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
             Section(
                 "equity",
                 label,
-                svg=svg("equity curve", charts.equity_chart(data.curve, p.benchmark)) if data.curve.height else None,
+                svgs=svg("equity curve", charts.equity_chart(data.curve, p.benchmark)) if data.curve.height else [],
                 notes=() if p.benchmark else ("No benchmark was given to this backtest.",),
                 empty=None if data.curve.height else "The backtest stored no equity curve.",
             )
@@ -204,7 +223,7 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
             Section(
                 "ic",
                 "Information coefficient by factor and horizon",
-                svg=svg("IC", charts.ic_chart(data.ic, p.horizons)) if data.ic.height else None,
+                svgs=svg("IC", charts.ic_chart(data.ic, p.horizons)) if data.ic.height else [],
                 empty=None if data.ic.height else "The backtest stored no IC.",
             )
         )
@@ -225,8 +244,7 @@ def render_page(data: ReportData, progress: Callable[[str], None] | None = None)
     run = data.run
     parts = sections(data, progress)
     for s in parts:
-        if s.svg is not None:
-            s.svg = Markup(_local_ids(_strip_xml_prolog(s.svg), s.key))
+        s.svgs = [Markup(_local_ids(_strip_xml_prolog(v), f"{s.key}{i}")) for i, v in enumerate(s.svgs)]
     return env.get_template("report.html.j2").render(
         run=run,
         demo=data.demo,
@@ -234,6 +252,11 @@ def render_page(data: ReportData, progress: Callable[[str], None] | None = None)
         sections=parts,
         description=run.meta.get("rules_description") or "",
     )
+
+
+def _top(history: pl.DataFrame) -> int:
+    """The lowest rank any member held in the history: every part of a split chart shares this scale."""
+    return max(1, int(history["rank"].max() or 1))
 
 
 def _strip_xml_prolog(svg: str) -> str:

@@ -71,3 +71,13 @@ def test_a_failed_report_leaves_the_old_file(store, ids, tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.html")] == []
     with pytest.raises(ScreenerError, match="does not exist"):
         write_report(store, tmp_path / "nowhere" / "r.html")
+
+
+def test_a_long_list_is_drawn_in_parts_on_one_rank_scale(store, ids, monkeypatch) -> None:
+    import screener.report.page as page
+
+    monkeypatch.setattr(page, "PER_CHART", 2)
+    html = render_page(assemble(store, None, "wk"))  # three members: parts of two and one
+    assert re.findall(r'data-chart="(ranked|history)"', html) == ["ranked", "ranked", "history", "history"]
+    ids_ = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids_) == len(set(ids_))
