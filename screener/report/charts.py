@@ -44,8 +44,9 @@ def _alt() -> Any:
     return alt
 
 
-def contributions_chart(contributions: pl.DataFrame, factors: Sequence[str]) -> alt.Chart:
-    """One horizontal bar per member, stacked by factor contribution: the bar's length is the score."""
+def contributions_chart(contributions: pl.DataFrame, factors: Sequence[str], longest: float | None = None) -> alt.Chart:
+    """One horizontal bar per member, stacked by factor contribution: the bar's length is the score. ``longest``
+    fixes the end of the scale, so the parts of a long list drawn as several charts read on one scale."""
     alt = _alt()
     data = contributions.filter(pl.col("contrib").is_not_null()).with_columns(
         pl.format("{}. {}", pl.col("rank"), pl.col("symbol")).alias("member")
@@ -56,7 +57,11 @@ def contributions_chart(contributions: pl.DataFrame, factors: Sequence[str]) -> 
         .mark_bar()
         .encode(
             y=alt.Y("member:N", sort=order, title=None),
-            x=alt.X("sum(contrib):Q", title="contribution to score (weight share × percentile × tilt)"),
+            x=alt.X(
+                "sum(contrib):Q",
+                title="contribution to score (weight share × percentile × tilt)",
+                scale=alt.Scale(domain=[0, longest]) if longest else alt.Undefined,
+            ),
             color=alt.Color("factor:N", sort=list(factors), title="factor"),
             order=alt.Order("order:Q"),
         )

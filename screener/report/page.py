@@ -81,7 +81,9 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
                 if data.contributions.filter(pl.col("symbol").is_in(part) & pl.col("contrib").is_not_null()).height
                 for chart in svg(
                     "contributions",
-                    charts.contributions_chart(data.contributions.filter(pl.col("symbol").is_in(part)), run.weighted),
+                    charts.contributions_chart(
+                        data.contributions.filter(pl.col("symbol").is_in(part)), run.weighted, _longest(data)
+                    ),
                 )
             ],
             table=[
@@ -135,7 +137,9 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
     out.append(
         Section(
             "history",
-            f"Rank history over the last {runs} run{'s' if runs != 1 else ''} of {run.rules_name}",
+            f"Rank history over the last {runs} runs of {run.rules_name}"
+            if runs > 1
+            else f"Rank history: the only stored run of {run.rules_name}",
             svgs=[
                 chart
                 for part in parts(members["symbol"].to_list())
@@ -252,6 +256,12 @@ def render_page(data: ReportData, progress: Callable[[str], None] | None = None)
         sections=parts,
         description=run.meta.get("rules_description") or "",
     )
+
+
+def _longest(data: ReportData) -> float | None:
+    """The longest bar of the ranked list (the sum of a member's positive contributions): one scale for every part."""
+    sums = data.contributions.filter(pl.col("contrib") > 0).group_by("symbol").agg(pl.col("contrib").sum())
+    return float(sums["contrib"].max()) if sums.height else None  # type: ignore[arg-type]
 
 
 def _top(history: pl.DataFrame) -> int:
