@@ -98,7 +98,9 @@ def rank_history_chart(history: pl.DataFrame, order: Sequence[str], top: int | N
     alt = _alt()
     data = history.with_columns(pl.col("as_of").cast(pl.String).alias("run"))
     runs = data.sort(["as_of", "run_id"])["run"].unique(maintain_order=True).to_list()
-    last = data.filter(pl.col("run_id") == data["run_id"].max())
+    # the titles carry the rank in the newest run (by as-of date: a rerun keeps an older run id)
+    newest = data.sort(["as_of", "run_id"])["run_id"][-1]
+    last = data.filter(pl.col("run_id") == newest)
     titles = {s: f"{r}. {s}" if r is not None else s for s, r in last.select("symbol", "rank").iter_rows()}
     data = data.with_columns(pl.col("symbol").replace_strict(titles, default=pl.col("symbol")).alias("member"))
     top = top or max(1, int(data["rank"].max() or 1))
@@ -107,7 +109,7 @@ def rank_history_chart(history: pl.DataFrame, order: Sequence[str], top: int | N
         x=alt.X("run:O", sort=runs, title=None, axis=alt.Axis(labelAngle=-45, labelFontSize=9)),
         y=alt.Y(
             "rank:Q",
-            scale=alt.Scale(reverse=True, domain=[1, top], nice=False),
+            scale=alt.Scale(reverse=True, domain=[1, top], nice=False, padding=6),
             axis=alt.Axis(values=ticks, format="d", labelOverlap=False),
             title="rank",
         ),

@@ -81,3 +81,26 @@ def test_a_long_list_is_drawn_in_parts_on_one_rank_scale(store, ids, monkeypatch
     assert re.findall(r'data-chart="(ranked|history)"', html) == ["ranked", "ranked", "history", "history"]
     ids_ = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids_) == len(set(ids_))
+
+
+def test_rank_history_titles_carry_the_rank_of_the_newest_run() -> None:
+    """A rerun in the same week keeps its older run id: the newest run is the latest as-of date, not the top id."""
+    from datetime import date
+
+    import polars as pl
+
+    from screener.report.charts import rank_history_chart
+
+    history = pl.DataFrame(
+        {
+            "run_id": [2, 2, 1, 1],  # run 1 was rerun this week, after run 2 was stored for last week
+            "as_of": [date(2026, 5, 29), date(2026, 5, 29), date(2026, 6, 5), date(2026, 6, 5)],
+            "iso_week": ["2026-W22", "2026-W22", "2026-W23", "2026-W23"],
+            "symbol": ["A", "B", "A", "B"],
+            "rank": [2, 1, 1, 2],
+        }
+    )
+    spec = rank_history_chart(history, ["A", "B"]).to_dict()
+    assert spec["facet"]["sort"] == ["1. A", "2. B"]
+    rows = next(iter(spec["datasets"].values()))
+    assert {r["symbol"]: r["member"] for r in rows} == {"A": "1. A", "B": "2. B"}
