@@ -12,6 +12,7 @@ from screener.cli.options import (
     export_option,
     format_option,
     note,
+    report_out_option,
     rules_option,
     store_from,
 )
@@ -27,9 +28,12 @@ if TYPE_CHECKING:
 @rules_option(default="default")
 @as_of_option
 @export_option(default=None)
+@report_out_option("--report", default=None)
 @format_option
 @click.pass_context
-def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: str | None, fmt: str) -> None:
+def weekly(
+    ctx: click.Context, rules_ref: str, as_of: date | None, export_path: str | None, report_path: str | None, fmt: str
+) -> None:
     """Rank with a rule set and store the run; rerunning in the same ISO week replaces that week's run.
 
     Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
@@ -40,11 +44,20 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: 
 
     if export_path:
         check_target(export_path)  # before anything is scored or stored
+    if report_path:
+        from screener.output.render import check_writable
+
+        check_writable(report_path)
     with store_from(ctx) as store:
         res = run_weekly(store, rules_ref, as_of)
         print_weekly(res, fmt)
         if export_path:
             out = export_run(store, export_path, res.run_id)
+            note(f"wrote {out}")
+        if report_path:
+            from screener.report.page import write_report
+
+            out, _ = write_report(store, report_path, ref=res.run_id)
             note(f"wrote {out}")
 
 

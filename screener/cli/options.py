@@ -242,6 +242,34 @@ def list_backtests_option(func: F) -> F:
     )(func)
 
 
+# -- report -------------------------------------------------------------------------------------------------------
+REPORT_HELP = "Write the visual report of the run to this self-contained .html file (charts inline, works offline)."
+
+
+def report_out_option(flag: str, default: str | None) -> Callable[[F], F]:
+    """The report's HTML path as ``report_path``: ``--out`` of ``report``, ``--report`` of ``weekly``."""
+    return click.option(
+        flag,
+        "report_path",
+        type=str,  # checked by the command before any work (a folder, a missing folder: one line, exit 1)
+        default=default,
+        show_default=default is not None,
+        metavar="PATH",
+        help=REPORT_HELP,
+    )
+
+
+def report_backtest_option(func: F) -> F:
+    """``--backtest ID|latest`` as ``backtest_ref``: a stored backtest whose equity curve and IC the report adds."""
+    return click.option(
+        "--backtest",
+        "backtest_ref",
+        default=None,
+        metavar="ID|latest",
+        help="Add this stored backtest's equity curve and IC by factor and horizon (see 'screener backtest --list').",
+    )(func)
+
+
 @contextmanager
 def store_from(ctx: click.Context) -> Iterator[Store]:
     """Open the store named by ``--db``/``SCREENER_DB`` for the duration of a command."""

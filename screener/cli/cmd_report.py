@@ -1,0 +1,41 @@
+"""``screener report``: the visual weekly report of a stored run, as one self-contained HTML file."""
+
+from __future__ import annotations
+
+import click
+
+from screener.cli.options import (
+    DEMO_BANNER,
+    note,
+    report_backtest_option,
+    report_out_option,
+    rules_option,
+    run_option,
+    store_from,
+)
+
+DEFAULT_OUT = "screener-report.html"
+
+
+@click.command()
+@run_option
+@rules_option(default=None, without="With --run latest: whose latest run (default: default).")
+@report_backtest_option
+@report_out_option("--out", default=DEFAULT_OUT)
+@click.pass_context
+def report(ctx: click.Context, run_ref: str, rules_ref: str | None, backtest_ref: str | None, report_path: str) -> None:
+    """Write the visual report of a run: ranked list with factor contributions, changes, rank history, score by
+    role class, capacity pipeline, dilution map, and a backtest's equity curve and IC when --backtest is given.
+
+    One HTML file with inline SVG charts: it opens offline and prints to A4 or Letter landscape.
+    """
+    from screener.output.render import check_writable
+    from screener.report.page import write_report
+
+    check_writable(report_path)  # before anything is read or rendered
+    with store_from(ctx) as store:
+        out, data = write_report(store, report_path, ref=run_ref, rules=rules_ref, backtest=backtest_ref)
+    if data.demo:
+        note(DEMO_BANNER)
+    run = data.run
+    note(f"wrote {out} (run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of})")

@@ -1,0 +1,106 @@
+"""The report page and its file: one self-contained HTML document, written atomically, missing values marked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from screener.errors import ScreenerError
+from screener.report.data import assemble
+from screener.report.page import DEMO_TEXT, render_page, write_report
+from tests.screener.report._store import build
+
+
+@pytest.fixture
+def ids(store, tmp_path: Path) -> dict[str, int]:
+    return build(store, tmp_path)
+
+
+def test_the_page_is_self_contained(store, ids) -> None:
+    html = render_page(assemble(store, str(ids["w1"]), None, str(ids["bt"])))
+    assert html.startswith("<!DOCTYPE html>")
+    assert "<script" not in html and "<link" not in html and "<img" not in html and "@import" not in html
+    # no attribute points anywhere: SVG namespaces are names, not requests
+    assert not re.findall(r"(?:src|href)\s*=\s*\"(?!#)", html)
+    assert not re.findall(r"url\((?!#)", html)  # only references to the page's own gradients and clip paths
+    assert "@page { size: A4 landscape" in html
+    charts = re.findall(r'<figure class="chart" data-chart="(\w+)"><svg', html)
+    assert charts == ["ranked", "changes", "history", "roles", "capacity", "dilution", "equity", "ic"]
+    assert "<?xml" not in html
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # two charts never share an element id
+
+
+def test_missing_data_is_listed_as_missing(store, ids) -> None:
+    html = render_page(assemble(store, None, "wk"))
+    # C has no cash runway and E no share growth: both listed as missing under the dilution map
+    dilution = html[html.index('id="dilution"') :]
+    assert re.search(r"<td>C</td>\s*<td>C Corp</td>\s*<td>no</td>\s*<td>cash runway</td>", dilution)
+    assert re.search(r"<td>E</td>\s*<td>E Corp</td>\s*<td>no</td>\s*<td>share growth</td>", dilution)
+    assert "1 project with no stated tonnage not summed (missing, not zero)." in html
+
+
+def test_a_first_run_says_there_is_nothing_to_compare(store, ids) -> None:
+    html = render_page(assemble(store, str(ids["w0"]), None))
+    assert "First run of these rules: no earlier run to compare with." in html
+    assert 'data-chart="changes"' not in html
+    assert 'data-chart="equity"' not in html  # no backtest given
+
+
+def test_demo_banner_only_on_demo_data(store, ids) -> None:
+    data = assemble(store, None, "wk")
+    assert DEMO_TEXT not in render_page(data)
+    data.run.demo = True
+    assert DEMO_TEXT in render_page(data)
+
+
+def test_the_same_run_gives_the_same_file(store, ids, tmp_path: Path) -> None:
+    a, _ = write_report(store, tmp_path / "a.html", ref=str(ids["w2"]), backtest=str(ids["bt"]))
+    b, _ = write_report(store, tmp_path / "b.html", ref=str(ids["w2"]), backtest=str(ids["bt"]))
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_failed_report_leaves_the_old_file(store, ids, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    out.write_text("previous report")
+    with pytest.raises(ScreenerError, match="no watchlist run 99"):
+        write_report(store, out, ref="99")
+    assert out.read_text() == "previous report"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r.html")] == []
+    with pytest.raises(ScreenerError, match="does not exist"):
+        write_report(store, tmp_path / "nowhere" / "r.html")
+
+
+def test_a_long_list_is_drawn_in_parts_on_one_rank_scale(store, ids, monkeypatch) -> None:
+    import screener.report.page as page
+
+    monkeypatch.setattr(page, "PER_CHART", 2)
+    html = render_page(assemble(store, None, "wk"))  # three members: parts of two and one
+    assert re.findall(r'data-chart="(ranked|history)"', html) == ["ranked", "ranked", "history", "history"]
+    ids_ = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids_) == len(set(ids_))
+
+
+def test_rank_history_titles_carry_the_rank_of_the_newest_run() -> None:
+    """A rerun in the same week keeps its older run id: the newest run is the latest as-of date, not the top id."""
+    from datetime import date
+
+    import polars as pl
+
+    from screener.report.charts import rank_history_chart
+
+    history = pl.DataFrame(
+        {
+            "run_id": [2, 2, 1, 1],  # run 1 was rerun this week, after run 2 was stored for last week
+            "as_of": [date(2026, 5, 29), date(2026, 5, 29), date(2026, 6, 5), date(2026, 6, 5)],
+            "iso_week": ["2026-W22", "2026-W22", "2026-W23", "2026-W23"],
+            "symbol": ["A", "B", "A", "B"],
+            "rank": [2, 1, 1, 2],
+        }
+    )
+    spec = rank_history_chart(history, ["A", "B"]).to_dict()
+    assert spec["facet"]["sort"] == ["1. A", "2. B"]
+    rows = next(iter(spec["datasets"].values()))
+    assert {r["symbol"]: r["member"] for r in rows} == {"A": "1. A", "B": "2. B"}
