@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "export": "screener.cli.cmd_export:export",
     "rules": "screener.cli.cmd_rules:rules",
     "backtest": "screener.cli.cmd_backtest:backtest",
+    "query": "screener.cli.cmd_query:query",
 }
 
 

@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
-
-import polars as pl
+from typing import IO, TYPE_CHECKING, Any
 
 from screener.errors import ScreenerError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FORMATS = ("table", "csv", "json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -44,6 +45,8 @@ def neutralise(text: str) -> str:
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     """Lists become ``;``-joined text and dates ISO text, so every format shows the same cell."""
+    import polars as pl  # here, not at the top: commands import this module, and `--help` must not load polars
+
     exprs = []
     for name, dtype in frame.schema.items():
         if isinstance(dtype, pl.List):
@@ -54,6 +57,8 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
     exprs = [
         pl.when(pl.col(n).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(n)).otherwise(pl.col(n)).alias(n)
         for n, dt in frame.schema.items()
