@@ -7,6 +7,8 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -244,3 +246,22 @@ def test_the_library_call(market_db: Path) -> None:
     assert caught.value.options == ["max_rows"]
     with pytest.raises(ScreenerError, match="open in this process"), Store(market_db):
         query_readonly(market_db, "SELECT 1")
+
+
+def test_a_store_held_by_a_writer_is_one_line(invoke, market_db: Path) -> None:
+    hold = f"import duckdb, sys; con = duckdb.connect({str(market_db)!r}); print('ready', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = invoke("query", "SELECT count(*) FROM companies")
+    finally:
+        holder.communicate(input="", timeout=60)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: the store {market_db} is in use by another process; close it (or wait for it) and retry"
+    )
