@@ -23,6 +23,17 @@ from screener.errors import ScreenerError
 
 if TYPE_CHECKING:
     import polars as pl
+else:
+
+    class _Polars:
+        """polars, imported on first use: every command imports this module, and ``--help`` must not load polars."""
+
+        def __getattr__(self, name: str) -> Any:
+            import polars
+
+            return getattr(polars, name)
+
+    pl = _Polars()
 
 FORMATS = ("table", "csv", "json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,8 +56,6 @@ def neutralise(text: str) -> str:
 
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     """Lists become ``;``-joined text and dates ISO text, so every format shows the same cell."""
-    import polars as pl  # here, not at the top: commands import this module, and `--help` must not load polars
-
     exprs = []
     for name, dtype in frame.schema.items():
         if isinstance(dtype, pl.List):
@@ -57,8 +66,6 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    import polars as pl
-
     exprs = [
         pl.when(pl.col(n).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(n)).otherwise(pl.col(n)).alias(n)
         for n, dt in frame.schema.items()
