@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "rules": "screener.cli.cmd_rules:rules",
     "backtest": "screener.cli.cmd_backtest:backtest",
     "report": "screener.cli.cmd_report:report",
+    "query": "screener.cli.cmd_query:query",
 }
 
 

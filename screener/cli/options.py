@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from screener.contract import REGION_NAMES, ROLES
 from screener.output.render import FORMATS
-from screener.store import Store
+
+if TYPE_CHECKING:
+    from screener.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -273,6 +275,8 @@ def report_backtest_option(func: F) -> F:
 @contextmanager
 def store_from(ctx: click.Context) -> Iterator[Store]:
     """Open the store named by ``--db``/``SCREENER_DB`` for the duration of a command."""
+    from screener.store import Store  # here, not at the top: `--help` must not load duckdb and polars
+
     root = ctx.find_root()
     store = Store(root.obj.db if root.obj else None)
     try:

@@ -17,11 +17,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
-
-import polars as pl
+from typing import IO, TYPE_CHECKING, Any
 
 from screener.errors import ScreenerError
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+
+    class _Polars:
+        """polars, imported on first use: every command imports this module, and ``--help`` must not load polars."""
+
+        def __getattr__(self, name: str) -> Any:
+            import polars
+
+            return getattr(polars, name)
+
+    pl = _Polars()
 
 FORMATS = ("table", "csv", "json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -1,0 +1,103 @@
+"""Start-up pays only for what it uses: ``--help`` and ``--version`` load neither polars nor duckdb, and ``screen``
+on stored scores loads neither pyarrow nor rich unless it draws a terminal table.
+
+Each case runs in a fresh interpreter, because a module imported once by any test would hide the import here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builders import MARKET_END, build_market_store
+
+_SCRIPT = """
+import json, sys
+from screener.cli.app import cli
+
+try:
+    cli.main(args={args!r}, prog_name="screener", standalone_mode=False)
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+watched = {watched!r}
+print(json.dumps({{"code": code, "loaded": sorted(m for m in watched if m in sys.modules)}}))
+"""
+
+WATCHED = ("polars", "duckdb", "pyarrow", "rich")
+
+
+def _loaded(args: list[str]) -> list[str]:
+    """The watched libraries a fresh ``screener ARGS`` imported; the run must succeed."""
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT.format(args=args, watched=WATCHED)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["code"] in (0, None), (args, out.stderr)
+    return got["loaded"]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]], ids=["help", "version"])
+def test_help_and_version_load_neither_polars_nor_duckdb(args: list[str]) -> None:
+    assert _loaded(args) == []
+
+
+def test_no_command_help_loads_polars_or_duckdb() -> None:
+    from screener.cli.app import COMMANDS
+
+    script = _SCRIPT.replace(
+        'cli.main(args={args!r}, prog_name="screener", standalone_mode=False)',
+        "for name in {args!r}:\n        cli.main(args=[name, '--help'], prog_name='screener', standalone_mode=False)",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script.format(args=sorted(COMMANDS), watched=WATCHED)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1])["loaded"] == []
+
+
+@pytest.fixture
+def scored_db(db_path: Path) -> Path:
+    """A store whose scores for ``MARKET_END`` are stored, so ``screen`` reads them instead of computing."""
+    from factors.engine import scores_for
+    from screener.store import Store
+
+    with Store(db_path) as store:
+        build_market_store(store)
+        scores_for(store, MARKET_END)
+    return db_path
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--where", "net_cash_usd > 0", "--sort", "dilution_risk"],
+        ["--rules", "default"],
+        ["--role", "processor", "--top", "3"],
+    ],
+    ids=["plain", "where-sort", "rules", "role-top"],
+)
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_screen_to_csv_or_json_loads_neither_pyarrow_nor_rich(scored_db: Path, fmt: str, extra: list[str]) -> None:
+    args = ["--db", str(scored_db), "screen", "--as-of", MARKET_END.isoformat(), "--format", fmt, *extra]
+    loaded = _loaded(args)
+    assert "pyarrow" not in loaded and "rich" not in loaded, loaded
+    assert {"polars", "duckdb"} <= set(loaded)  # the run did reach the store: the check above is not vacuous
+
+
+def test_screen_as_a_table_does_load_rich(scored_db: Path) -> None:
+    """The probe can see rich when it is there: a table is what it is for."""
+    args = ["--db", str(scored_db), "screen", "--as-of", MARKET_END.isoformat(), "--format", "table"]
+    assert "rich" in _loaded(args)
