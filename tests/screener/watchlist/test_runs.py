@@ -177,7 +177,7 @@ def test_exit_through_a_gate_compares_library_percentiles_and_names_the_gate(wst
     assert a["change"] == "exited"
     assert a["factor"] == "dilution_risk" and a["pct_from"] == 0.5 and a["pct_to"] == 1.0
     assert a["event"] is None
-    assert a["text"] == "exited: failed gate not_diluting (dilution_risk_pct 1.00 > 0.8) (was #1)"
+    assert a["text"] == "exited: failed gate not_diluting (dilution_risk_pct 1.00 > 0.80) (was #1)"
 
 
 def test_move_without_a_factor_change_says_so(wstore, rules_path: Path) -> None:
