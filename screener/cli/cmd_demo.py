@@ -16,6 +16,7 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     """First run, offline: init, synthetic demo data, the weekly job on the default rules, and the spreadsheet."""
     from rules.explain import plural
     from screener.cli.cmd_weekly import print_weekly
+    from screener.cli.progress import ProgressBar, stderr_is_terminal
     from screener.errors import ScreenerError
     from screener.intake.demo import RealDataInStore, check_demo_store, load_demo
     from screener.intake.universe import load_bundled
@@ -29,8 +30,14 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
             check_demo_store(store)
         except RealDataInStore as exc:
             raise ScreenerError(f"{exc}; run the demo in its own store: screener --db demo.duckdb demo") from None
-        init = load_bundled(store)
-        counts = load_demo(store)
+        with ProgressBar(stderr_is_terminal(), "demo") as bar:  # loading, validating and scoring take a while
+            bar("universe", 0, 3)
+            init = load_bundled(store)
+            bar("demo data", 1, 3)
+            counts = load_demo(store)
+            bar("weekly run", 2, 3)
+            result = run_weekly(store, "default")
+            bar("", 3, 3)
         note(
             f"store {store.path}: {plural(init.companies, 'company')}; "
             + ", ".join(f"{n} {k}" for k, n in counts.items())
@@ -41,7 +48,6 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
                 f"{held} demo value(s) failed validation and were kept out; list them with "
                 "'screener validate --rejected'"
             )
-        result = run_weekly(store, "default")
         print_weekly(result, fmt)
         if not no_export:
             written = export_run(store, Path(export_path), run_id=result.run_id)
