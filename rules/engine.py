@@ -465,8 +465,10 @@ def portfolio_weights(
     if max_weight is None or max_weight >= 1:
         return weights, note
     if max_weight * n < 1:  # exact, as the property states it: no tolerance that could hide a cap below 1/n
+        # the cap with the digits that keep it visibly below 1/n (9.999% x 10, never "10.00% x 10 is below 100%")
+        cap, _ = compared(max_weight, "<", 1 / n, lambda v, e: f"{v:.{2 + e}%}")
         return [1.0 / n] * n, (
-            f"max_weight {max_weight:.2%} x {n} members is below 100%: the cap cannot be met, "
+            f"max_weight {cap} x {n} members is below 100%: the cap cannot be met, "
             f"so every member gets an equal {1 / n:.2%}"
         )
     capped = [False] * n

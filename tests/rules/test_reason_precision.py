@@ -87,3 +87,12 @@ def test_a_failed_condition_reads_back_as_true(value: float, threshold: str, op:
     assert m is not None, words
     assert m[2] == NEGATED[op]
     assert OPS[m[2]](read_number(m[1]), read_number(m[3])), words
+
+
+def test_an_unmeetable_cap_never_prints_as_meetable() -> None:
+    from rules.engine import portfolio_weights
+
+    _, note = portfolio_weights([1.0] * 10, "equal", 0.09999)
+    assert note is not None and note.startswith("max_weight 9.999% x 10 members is below 100%")
+    _, note = portfolio_weights([1.0] * 10, "equal", 0.05)
+    assert note is not None and note.startswith("max_weight 5.00% x 10 members")
