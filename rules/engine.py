@@ -75,7 +75,7 @@ from typing import Any
 
 import polars as pl
 
-from rules.explain import reasons, usd_text
+from rules.explain import MAX_EXTRA_DIGITS, compared, reasons, usd_text
 from rules.expr import Compiled
 from rules.ruleset import RuleSet, factor_specs
 from rules.why import factor_of, why_false
@@ -163,13 +163,14 @@ def classify(rs: RuleSet) -> list[pl.Expr]:
 
 
 def _minimum(
-    column: str, what: str, minimum: float, text: Callable[[float], str], factor: str | None = None
+    column: str, what: str, minimum: float, text: Callable[[float, int], str], factor: str | None = None
 ) -> Describe:
     def describe(row: Mapping[str, Any]) -> tuple[str, str | None]:
         v = row.get(column)
         if v is None or v != v:
             return f"no {factor or what} data", factor
-        return f"{what} {text(v)} below {text(minimum)}", factor
+        value, bound = compared(v, "<", minimum, text)  # digits enough that the two never read as equal
+        return f"{what} {value} below {bound}", factor
 
     return describe
 
@@ -183,16 +184,18 @@ def _condition(prefix: str, cond: Compiled) -> Describe:
     return describe
 
 
-def _pct_text(v: float) -> str:
-    return f"{v:.0%}"
+def _pct_text(v: float, extra: int = 0) -> str:
+    return repr(v) if extra > MAX_EXTRA_DIGITS else f"{v:.{extra}%}"
 
 
-def _share_text(v: float) -> str:
+def _share_text(v: float, extra: int = 0) -> str:
     """A share of a business as a percent with the digits it needs: 0.1% and 0.3% stay apart from 0%, so a
     conglomerate's reason never reads "exposure 0% below 10%"."""
+    if extra > MAX_EXTRA_DIGITS:
+        return repr(v)
     if v == 0 or v >= 0.1:
-        return f"{v:.0%}"
-    return f"{v * 100:.2g}%" if v * 100 < 1 else f"{v:.1%}"
+        return f"{v:.{extra}%}"
+    return f"{v * 100:.{2 + extra}g}%" if v * 100 < 1 else f"{v:.{1 + extra}%}"
 
 
 def universe_checks(
@@ -462,8 +465,10 @@ def portfolio_weights(
     if max_weight is None or max_weight >= 1:
         return weights, note
     if max_weight * n < 1:  # exact, as the property states it: no tolerance that could hide a cap below 1/n
+        # the cap with the digits that keep it visibly below 1/n (9.999% x 10, never "10.00% x 10 is below 100%")
+        cap, _ = compared(max_weight, "<", 1 / n, lambda v, e: f"{v:.{2 + e}%}")
         return [1.0 / n] * n, (
-            f"max_weight {max_weight:.2%} x {n} members is below 100%: the cap cannot be met, "
+            f"max_weight {cap} x {n} members is below 100%: the cap cannot be met, "
             f"so every member gets an equal {1 / n:.2%}"
         )
     capped = [False] * n

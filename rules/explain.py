@@ -6,7 +6,9 @@ will do, in the engine's order, and each member's reason says why it is on the l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+import re
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -104,12 +106,63 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
     return out
 
 
-def usd_text(v: float) -> str:
-    """USD 50m, USD 1.2bn, USD 412k: three significant digits are what a reader compares."""
+#: Beyond this many extra digits a number is written in full (``repr``: the shortest text that reads back exactly).
+MAX_EXTRA_DIGITS = 18
+
+
+def usd_text(v: float, extra: int = 0) -> str:
+    """USD 50m, USD 1.2bn, USD 412k: three significant digits are what a reader compares; ``extra`` adds digits
+    where a comparison needs them (see ``compared``)."""
+    if extra > MAX_EXTRA_DIGITS:
+        return f"USD {v!r}"
     for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(v) >= scale:
-            return f"USD {v / scale:.3g}{unit}"
-    return f"USD {v:.3g}"
+            return f"USD {v / scale:.{3 + extra}g}{unit}"
+    return f"USD {v:.{3 + extra}g}"
+
+
+_WRITTEN = re.compile(r"^(?:USD )?(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)(?P<unit>%|k|m|bn)?$")
+_UNITS = {None: 1.0, "k": 1e3, "m": 1e6, "bn": 1e9}
+
+
+def read_number(text: str) -> float:
+    """A number as the reasons write it (``0.12``, ``12.5%``, ``USD 41.2m``, ``250k``, ``1.2bn``), read back.
+
+    Why: a printed comparison must hold for the numbers a reader sees, so ``compared`` reads its own text back.
+    """
+    m = _WRITTEN.match(text.strip())
+    if m is None:
+        raise ValueError(f"not a written number: {text!r}")
+    num, unit = m["num"], m["unit"]
+    if unit == "%":
+        return float(num) / 100
+    return float(num) * _UNITS[unit]
+
+
+_HOLDS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def compared(value: float, op: str, threshold: float, text: Callable[[float, int], str]) -> tuple[str, str]:
+    """``value`` and ``threshold`` written so that ``value op threshold``, true of the numbers, is true as printed.
+
+    Why: rounding both sides to a fixed precision printed reasons that contradict themselves ("0.90 < 0.90",
+    "USD 50m below USD 50m"). ``text(v, extra)`` writes a number in its usual form with ``extra`` more digits. The
+    threshold gets the fewest digits that read back as itself (0.9 prints "0.90" beside a percentile), the value the
+    fewest that keep the comparison true when both texts are read back: 0.8996 < 0.9 prints "0.8996 < 0.90".
+    """
+    holds = _HOLDS[op]
+    limit = range(MAX_EXTRA_DIGITS + 2)
+    right = next((t for t in (text(threshold, e) for e in limit) if read_number(t) == threshold), repr(threshold))
+    bound = read_number(right)
+    left = next((t for t in (text(value, e) for e in limit) if holds(read_number(t), bound)), repr(value))
+    return left, right
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

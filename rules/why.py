@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from rules.explain import MAX_EXTRA_DIGITS, compared
 from rules.expr import (
     ARITHMETIC,
     COMPARISONS,
@@ -86,14 +87,17 @@ def evaluate(node: Node, row: Mapping[str, Any]) -> Any:
     return COMPARISONS[node.op](a, b)
 
 
-def number_text(v: float, name: str = "") -> str:
-    """A value as the rule language writes it: 0.12, 3.5, 250k, 1.2bn."""
+def number_text(v: float, name: str = "", extra: int = 0) -> str:
+    """A value as the rule language writes it: 0.12, 3.5, 250k, 1.2bn; ``extra`` more digits where a comparison
+    needs them (``rules.explain.compared``)."""
+    if extra > MAX_EXTRA_DIGITS:
+        return repr(v)
     if name.endswith("_pct") or abs(v) < 10:
-        return f"{v:.2f}"
+        return f"{v:.{2 + extra}f}"
     for scale, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(v) >= scale:
-            return f"{v / scale:.3g}{unit}"
-    return f"{v:.3g}"
+            return f"{v / scale:.{3 + extra}g}{unit}"
+    return f"{v:.{3 + extra}g}"
 
 
 def _literal_text(node: Node) -> str:
@@ -117,6 +121,23 @@ def _side(node: Node, value: Any) -> str:
     if isinstance(node, Num | Str | Bool):
         return _literal_text(node)
     return f"{to_text(node)} {_value_text(node, value)}"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _name_of(node: Node, other: Node) -> str:
+    """The column that sets how both sides of a comparison are written (a percentile reads 0.12, not 120m)."""
+    for n in (node, other):
+        if isinstance(n, Name):
+            return n.name
+    return ""
+
+
+def _labelled(node: Node, text: str) -> str:
+    """A literal as its written value; a column or arithmetic as its text followed by its value."""
+    return text if isinstance(node, Num) else f"{to_text(node)} {text}"
 
 
 def data_label(name: str, factors: Mapping[str, Any] | None = None) -> str:
@@ -160,7 +181,12 @@ def why_false(
         return f"{to_text(node)} cannot be computed (division by zero)", names
     if isinstance(node, Binary) and node.op in _NEGATED:
         lv, rv = evaluate(node.left, row), evaluate(node.right, row)
-        return f"{_side(node.left, lv)} {_NEGATED[node.op]} {_side(node.right, rv)}", names
+        op = _NEGATED[node.op]
+        if _is_number(lv) and _is_number(rv):
+            # Both sides at the precision of the comparison: the printed numbers must not contradict it.
+            left, right = compared(lv, op, rv, lambda v, e: number_text(v, _name_of(node.left, node.right), e))
+            return f"{_labelled(node.left, left)} {op} {_labelled(node.right, right)}", names
+        return f"{_side(node.left, lv)} {op} {_side(node.right, rv)}", names
     if isinstance(node, In):
         v = evaluate(node.operand, row)
         items = ", ".join(to_text(x) for x in node.values)

@@ -19,6 +19,7 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     """
     from rules.explain import plural
     from screener.cli.cmd_weekly import print_weekly
+    from screener.cli.progress import ProgressBar, stderr_is_terminal
     from screener.errors import ScreenerError
     from screener.intake.demo import RealDataInStore, check_demo_store, demo_run_dates, load_demo
     from screener.intake.universe import load_bundled
@@ -33,9 +34,18 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
             check_demo_store(store)
         except RealDataInStore as exc:
             raise ScreenerError(f"{exc}; run the demo in its own store: screener --db demo.duckdb demo") from None
-        init = load_bundled(store)
         end = default_end()
-        counts = load_demo(store, end=end)
+        with ProgressBar(stderr_is_terminal(), "demo") as bar:  # loading, validating and scoring take a while
+            bar("universe", 0, 4)
+            init = load_bundled(store)
+            bar("demo data", 1, 4)
+            counts = load_demo(store, end=end)
+            *earlier, last = demo_run_dates(end)
+            bar("weekly runs", 2, 4)
+            past_runs = [run_weekly(store, "default", day) for day in earlier]
+            bar("weekly runs", 3, 4)
+            result = run_weekly(store, "default", last)
+            bar("", 4, 4)
         note(
             f"store {store.path}: {plural(init.companies, 'company')}; "
             + ", ".join(f"{n} {k}" for k, n in counts.items())
@@ -46,12 +56,9 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
                 f"{held} demo value(s) failed validation and were kept out; list them with "
                 "'screener validate --rejected'"
             )
-        *earlier, last = demo_run_dates(end)
-        for day in earlier:
-            past = run_weekly(store, "default", day)
+        for past in past_runs:
             verb = "replaced this week's run" if past.replaced else "stored"
             note(f"run {past.run_id}: default, {past.iso_week}, as of {past.as_of} ({verb}; the week before)")
-        result = run_weekly(store, "default", last)
         print_weekly(result, fmt)
         if not no_export:
             written = export_run(store, Path(export_path), run_id=result.run_id)

@@ -62,6 +62,7 @@ def tag_(
 
     Example: screener universe tag HOC.L --remove miner --add trader_offtaker --effective 2026-03-31 --source URL
     """
+    from rules.explain import plural
     from screener.errors import ScreenerError
     from screener.intake.universe import tag
 
@@ -69,7 +70,20 @@ def tag_(
         raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")
     with store_from(ctx) as store:
         roles, changed = tag(store, symbol, add, remove, source, effective=effective.date() if effective else None)
+        if changed:
+            from screener.cli.progress import ProgressBar, stderr_is_terminal
+            from screener.intake.universe import rescore_after_tags
+
+            try:
+                with ProgressBar(stderr_is_terminal(), "recompute scores") as bar:
+                    days = rescore_after_tags(store, effective.date() if effective else None, progress=bar)
+            except ScreenerError as exc:  # the tags are stored: the scores follow at the next 'score'
+                days = []
+                note(f"Warning: the stored scores were not recomputed ({exc}); the next 'screener score' will")
     if changed:
         note(f"{symbol.upper()}: roles now {';'.join(roles)}")
+        if days:
+            span = days[0].isoformat() + (f" to {days[-1].isoformat()}" if len(days) > 1 else "")
+            note(f"recomputed {plural(len(days), 'stored score set')} as of {span}")
     else:
         note(f"{symbol.upper()}: nothing changed; roles are {';'.join(roles)}")

@@ -50,9 +50,11 @@ def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, inclu
         if show_rejected:
             render(store.rejected_rows(include_resolved=include_resolved), fmt)
             return
+        from screener.cli.progress import ProgressBar, stderr_is_terminal
         from screener.validation import validate_store
 
-        result = validate_store(store)
+        with ProgressBar(stderr_is_terminal(), "validate") as bar:
+            result = validate_store(store, progress=bar)
         # one rejected row can fail several expectations: count rows (source and key), not failing values; a
         # rejection that a later load resolved (it stored the same key) no longer keeps anything out
         held = store.held_row_count()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, format_option, note, run_option, store_from
+from screener.cli.options import DEMO_BANNER, format_option, note, run_option, run_rules_option, store_from
 from screener.output.render import render
 
 
@@ -15,18 +15,20 @@ def watchlist() -> None:
 
 @watchlist.command("show")
 @run_option
+@run_rules_option
 @format_option
 @click.pass_context
-def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
+def show(ctx: click.Context, run_ref: str, rules_ref: str | None, fmt: str) -> None:
     """Print the members of a stored run (csv and json carry every column).
 
-    latest is the run with the latest as-of date (the newest run id on a tie).
+    latest is the run of --rules (default: the rules 'default') with the latest as-of date (the newest run id on a
+    tie); a run id of another rule set than a given --rules is refused.
     """
     from rules.explain import plural
     from screener.watchlist.runs import show_run, table_view
 
     with store_from(ctx) as store:
-        run, rows = show_run(store, run_ref)
+        run, rows = show_run(store, run_ref, rules=rules_ref)
     if run.demo:
         note(DEMO_BANNER)
     note(
@@ -50,20 +52,22 @@ def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
     default="latest",
     show_default=True,
     metavar="RUN",
-    help="Later run id, or latest (the latest as-of date).",
+    help="Later run id, or latest (the latest as-of date of the --rules runs).",
 )
+@run_rules_option
 @format_option
 @click.pass_context
-def diff(ctx: click.Context, from_ref: str | None, to_ref: str, fmt: str) -> None:
+def diff(ctx: click.Context, from_ref: str | None, to_ref: str, rules_ref: str | None, fmt: str) -> None:
     """Entered, exited and moved names between two runs, each attributed to the weighted factor that moved it.
 
-    --from must be the earlier run. Comparing runs of different rule sets works but warns on stderr.
+    --from must be the earlier run. latest is the latest run of --rules (default: the rules 'default'). Comparing
+    runs of different rule sets by id works but warns on stderr; with --rules, both runs must be of those rules.
     """
     from rules.explain import plural
     from screener.watchlist.runs import diff_runs
 
     with store_from(ctx) as store:
-        d = diff_runs(store, from_ref, to_ref)
+        d = diff_runs(store, from_ref, to_ref, rules=rules_ref)
     if d.demo:
         note(DEMO_BANNER)
     to = d.to_run

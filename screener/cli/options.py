@@ -79,6 +79,11 @@ def rules_option(default: str | None, without: str = "") -> Callable[[F], F]:
     )
 
 
+#: ``--rules NAME`` of the commands that read stored runs: "latest" is the latest run of these rules.
+run_rules_option = rules_option(
+    None, "The run is one of these rules: latest is their latest run (default: the rules 'default')."
+)
+
 ROLE_HELP = "Keep companies with this role; repeat to keep any of several."
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 
 from screener.errors import CompletedWithProblems, ScreenerError
-from screener.intake import Policy, Refused
-from screener.providers.files import ParsedFile, read_paths
+from screener.intake import Checked, Policy, Refused
+from screener.providers.files import ContractError, ParsedFile, Problem, read_paths
 from screener.store import Store
 
 IMPORT_PROVIDER = "file"
@@ -56,6 +56,23 @@ def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
     return pl.concat(frames).drop_nulls().unique(subset=["symbol", "date"], keep="last", maintain_order=True)
 
 
+def _validation_problems(pf: ParsedFile, checked: Checked) -> list[Problem]:
+    """The failing values of a file's parsed rows as problems at the rows the user sees (the rows that failed
+    parsing are not in the validated frame, so its row numbers are mapped back)."""
+    from screener.contract import KINDS
+
+    names = KINDS[pf.kind].names
+    return [
+        (
+            pf.row_number(int(r["row"]) - 2),
+            names.index(r["column_name"]) if r["column_name"] in names else len(names),
+            r["column_name"],
+            f"failed {r['expectation']} (value {r['value']!r})",
+        )
+        for r in checked.failures.iter_rows(named=True)
+    ]
+
+
 def import_paths(
     store: Store,
     paths: Sequence[str | Path],
@@ -76,12 +93,21 @@ def import_paths(
     from screener.intake import admit, check, refuse_failing
 
     policy: Policy = "quarantine" if quarantine else "refuse"
-    parsed = read_paths(paths, kind, strict=not quarantine)
+    parsed = read_paths(paths, kind, strict=not quarantine, collect=True)
     summary = ImportSummary()
     for pf in parsed:
         summary.warnings.extend(pf.warnings)
     splits = _known_splits(store, parsed)
     checked = [check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits) for pf in parsed]
+    if any(pf.problems for pf in parsed):
+        # A cell that cannot be parsed refuses the import under either policy; its row is left out of validation,
+        # the other rows are validated, and every problem of every file is reported together, in one pass.
+        found = [
+            (pf.path, [*pf.problems, *_validation_problems(pf, c)])
+            for pf, c in zip(parsed, checked, strict=True)
+            if pf.problems or c.failures.height
+        ]
+        raise ContractError(found[0][0], found[0][1], *found[1:])
     if policy == "refuse":
         # Every file is checked before the first is stored: an import is a unit.
         refuse_failing(checked, ImportRefused)

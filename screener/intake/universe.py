@@ -7,7 +7,7 @@ bundled and untouched, so a user's edits survive every later ``init``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -187,6 +187,33 @@ def tag(
             effective=effective,
         )
     return sorted(result, key=ROLES.index), True
+
+
+def rescore_after_tags(
+    store: Store,
+    since: date | None = None,
+    *,
+    today: date | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[date]:
+    """Recompute the stored score sets a tag change reaches (as-of ``since``, default today, and later); returns
+    their dates, oldest first.
+
+    Why now rather than at the next ``score``: a back-dated retag can reach many stored sets, and recomputing them is
+    the long part; done here it runs once, with progress, instead of surprising the next ``weekly``. Each set is
+    recomputed only when its inputs changed (``scores_for``). ``progress`` receives ``(as-of date, done, total)``.
+    """
+    from factors.engine import scores_for
+
+    today = today or date.today()
+    first = since or today
+    days = [d for d in store.score_set_dates() if first <= d <= today]
+    tell = progress or (lambda _label, _done, _total: None)
+    for done, day in enumerate(days):
+        tell(day.isoformat(), done, len(days))
+        scores_for(store, day, today=today)
+    tell("", len(days), len(days))
+    return days
 
 
 def suggest_symbol(symbol: str, known: Sequence[str]) -> str | None:

@@ -34,14 +34,26 @@ from screener.contract import (
 from screener.errors import ArgumentError, Option, ScreenerError
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
+#: (first row, column position, column, message[, the rows it is about, when more than one]).
+Problem = tuple[int, int, str, str] | tuple[int, int, str, str, str]
 
 
 @dataclass
 class ParsedFile:
+    """A typed file. Read with ``collect``, ``problems`` holds every cell that could not be parsed or broke the
+    contract, ``frame`` only the rows without one, and ``rows`` their spreadsheet row numbers, so the validation of
+    the remaining rows reports the rows the user sees."""
+
     path: Path
     kind: str
     frame: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rows: list[int] | None = None
+
+    def row_number(self, index: int) -> int:
+        """The spreadsheet row of ``frame`` row ``index`` (0-based)."""
+        return self.rows[index] if self.rows is not None else index + 2
 
 
 def _kinds_text() -> str:
@@ -247,23 +259,22 @@ def _first_bad(mask: pl.Series) -> int | None:
     return int(idx[0]) if len(idx) else None
 
 
-#: (first row, column position, column, message[, the rows it is about, when more than one]).
-Problem = tuple[int, int, str, str] | tuple[int, int, str, str, str]
-
-
 class ContractError(ScreenerError):
-    """Every problem found in one file, in reading order (row, then column). The message is the first one; the
-    rest are in ``details`` so the CLI can list them all instead of making the user fix one cell per run."""
+    """Every problem found in one file (or in each of several), in reading order: file, row, then column. The
+    message is the first one; the rest are in ``details`` so the CLI can list them all instead of making the user
+    fix one cell per run."""
 
-    def __init__(self, path: Path, problems: list[Problem]) -> None:
-        ordered = sorted(problems)
+    def __init__(self, path: Path, problems: list[Problem], *more_files: tuple[Path, list[Problem]]) -> None:
+        files = [(path, problems), *more_files]
         self.details = [
-            str(_fail(path, p[0], p[2], p[3], p[4] if len(p) > 4 else None))  # type: ignore[misc]
-            for p in ordered
+            str(_fail(p, q[0], q[2], q[3], q[4] if len(q) > 4 else None))  # type: ignore[misc]
+            for p, found in files
+            for q in sorted(found)
         ]
-        more = len(ordered) - 1
+        more = len(self.details) - 1
+        where = "in this file" if len(files) == 1 else "in these files"
         super().__init__(
-            self.details[0] + (f" (and {more} more problem{'s' if more > 1 else ''} in this file)" if more else "")
+            self.details[0] + (f" (and {more} more problem{'s' if more > 1 else ''} {where})" if more else "")
         )
 
 
@@ -366,10 +377,13 @@ def _parse_column(
     return parsed
 
 
-def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True) -> ParsedFile:
+def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True, collect: bool = False) -> ParsedFile:
     """Check columns, parse every cell, and reject duplicate keys; return a typed frame in contract order.
 
-    Raises ``ContractError`` listing every problem in the file (the first one is its message).
+    Raises ``ContractError`` listing every problem in the file (the first one is its message). With ``collect``
+    the cell problems are returned instead (``ParsedFile.problems``) and the frame keeps only the rows without one,
+    so the caller can validate the rest and report everything in one pass; a problem with the file as a whole (a
+    missing column, no rows) still raises, as nothing of the file can be read then.
     """
     spec = KINDS[kind]
     schema = polars_schema(kind)
@@ -406,11 +420,24 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
                 problems.append((i + 2, 0, spec.key[0], f"duplicate key ({shown}) also on row {seen[key]}"))
             else:
                 seen[key] = i + 2
+    excluded = {p[0] for p in problems}
     if strict and kind == "fundamentals":
-        problems.extend(_spacing_problems(frame, spec.names.index("period")))
-    if problems:
+        for problem, rows in _spacing_problems(frame, spec.names.index("period")):
+            problems.append(problem)
+            excluded |= set(rows)
+    if problems and not collect:
         raise ContractError(path, problems)
-    return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
+    if not problems:
+        return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
+    keep = [i for i in range(frame.height) if i + 2 not in excluded]
+    return ParsedFile(
+        path=path,
+        kind=kind,
+        frame=frame[keep],
+        warnings=notes,
+        problems=sorted(problems),
+        rows=[i + 2 for i in keep],
+    )
 
 
 def _and(items: Sequence[object], limit: int = 8) -> str:
@@ -425,10 +452,10 @@ def _rows_text(rows: Sequence[int]) -> str:
     return f"row {rows[0]}" if len(rows) == 1 else f"rows {_and(rows)}"
 
 
-def _spacing_problems(frame: pl.DataFrame, position: int) -> list[Problem]:
-    """One problem per series (symbol and period label) whose periods are spaced unlike the label: a half year
-    labelled ``Q`` would be summed as a quarter and double trailing revenue. The rule is ``validation.derived``'s,
-    so import and ``validate`` agree."""
+def _spacing_problems(frame: pl.DataFrame, position: int) -> list[tuple[Problem, list[int]]]:
+    """One problem per series (symbol and period label) whose periods are spaced unlike the label, with the rows it
+    is about: a half year labelled ``Q`` would be summed as a quarter and double trailing revenue. The rule is
+    ``validation.derived``'s, so import and ``validate`` agree."""
     from screener.validation.derived import with_spacing
 
     spaced = (
@@ -440,7 +467,7 @@ def _spacing_problems(frame: pl.DataFrame, position: int) -> list[Problem]:
             )
         )
     )
-    out: list[Problem] = []
+    out: list[tuple[Problem, list[int]]] = []
     series = spaced.filter(pl.col("_bad").any().over("symbol", "period"))
     for (symbol, period), group in series.group_by("symbol", "period", maintain_order=True):
         bad = group.filter(pl.col("_bad"))
@@ -458,29 +485,33 @@ def _spacing_problems(frame: pl.DataFrame, position: int) -> list[Problem]:
                 message += f" (or add the missing {period} periods in between)"
         else:
             message += ", which fits no period's spacing; check the labels and period ends"
-        out.append((rows[0], position, "period", message, _rows_text(rows)))
+        out.append(((rows[0], position, "period", message, _rows_text(rows)), rows))
     return out
 
 
-def read_file(path: str | Path, kind: str, *, strict: bool = True) -> ParsedFile:
+def read_file(path: str | Path, kind: str, *, strict: bool = True, collect: bool = False) -> ParsedFile:
+    """One file, parsed (``parse_frame``; ``collect`` returns the cell problems instead of raising them)."""
     p = Path(path)
     if kind not in KINDS:
         raise ScreenerError(f"{p}: unknown kind {kind!r}; use one of {', '.join(KIND_NAMES)}")
     raw = _read_raw(p)
     if raw.width == 0:
         raise ScreenerError(f"{p}: the file is empty")
-    return parse_frame(raw, kind, p, strict=strict)
+    return parse_frame(raw, kind, p, strict=strict, collect=collect)
 
 
-def read_paths(paths: Sequence[str | Path], kind: str | None = None, *, strict: bool = True) -> list[ParsedFile]:
+def read_paths(
+    paths: Sequence[str | Path], kind: str | None = None, *, strict: bool = True, collect: bool = False
+) -> list[ParsedFile]:
     """Parse every file first; nothing is stored unless all of them are clean.
 
     ``strict=False`` (for ``import --quarantine``) still refuses what cannot be typed (a date that is not a date,
     text in a number column) but leaves domain rules (required values, known codes, signs, unique keys) to the
-    validation suites, which quarantine the failing rows instead of refusing the file.
+    validation suites, which quarantine the failing rows instead of refusing the file. ``collect`` returns each
+    file's cell problems with its clean rows instead of raising on the first file that has any.
     """
     pairs, skipped = expand_paths(paths, kind)
-    parsed = [read_file(p, k, strict=strict) for p, k in pairs]
+    parsed = [read_file(p, k, strict=strict, collect=collect) for p, k in pairs]
     if skipped and parsed:
         names = ", ".join(str(f) for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         parsed[0].warnings.append(

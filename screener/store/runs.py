@@ -46,9 +46,13 @@ class Runs(StoreBase):
             out[table] = {p: int(n) for p, n in rows}
         return out
 
-    def latest_run_id(self) -> int | None:
-        """The run with the latest as-of date (newest run id on a tie)."""
-        rid = self.scalar("SELECT run_id FROM watchlist_runs ORDER BY as_of DESC, run_id DESC LIMIT 1")
+    def latest_run_id(self, rules_name: str | None = None) -> int | None:
+        """The run with the latest as-of date (newest run id on a tie), of one rule set when ``rules_name`` is given."""
+        rid = self.scalar(
+            "SELECT run_id FROM watchlist_runs WHERE ? IS NULL OR rules_name = ? "
+            "ORDER BY as_of DESC, run_id DESC LIMIT 1",
+            [rules_name, rules_name],
+        )
         return None if rid is None else int(rid)
 
     def run_exists(self, run_id: int) -> bool:

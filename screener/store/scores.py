@@ -35,6 +35,10 @@ class Scores(StoreBase):
             return None
         return rows[0][0], pl.read_parquet(io.BytesIO(rows[0][1]))
 
+    def score_set_dates(self) -> list[date]:
+        """The as-of dates of the stored score sets, oldest first."""
+        return [r[0] for r in self.rows("SELECT as_of FROM score_sets ORDER BY as_of")]
+
     def score_set_info(self, as_of: date) -> dict[str, Any] | None:
         rows = self.rows(
             "SELECT as_of, computed_at, demo, n_companies, inputs_hash FROM score_sets WHERE as_of = ?", [as_of]

@@ -15,7 +15,7 @@ great_expectations is imported only when a check runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -92,17 +92,22 @@ def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
     return frames
 
 
-def validate_store(store: Store, *, today: date | None = None) -> StoreValidation:
+def validate_store(
+    store: Store, *, today: date | None = None, progress: Callable[[str, int, int], None] | None = None
+) -> StoreValidation:
     """Re-run every suite over what is stored. Sorted by kind (suite order) and check order, so the report is
-    the same every time for the same data."""
+    the same every time for the same data. ``progress`` receives ``(kind, done, total)`` as each kind starts and
+    ``("", total, total)`` at the end: a store of years of prices takes a while, and the library draws nothing."""
     from screener.validation.derived import derive
     from screener.validation.runner import FAILURE_SCHEMA, failures_frame, run_checks
 
+    tell = progress or (lambda _label, _done, _total: None)
     summary_rows = []
     failures = []
     frames = _stored_frames(store)
     splits = frames["splits"]
-    for kind, frame in frames.items():
+    for done, (kind, frame) in enumerate(frames.items()):
+        tell(kind, done, len(frames))
         derived = derive(kind, frame, splits)
         results = run_checks(kind, derived, today)
         fails = failures_frame(kind, derived, results, f"store:{kind}")
@@ -123,6 +128,7 @@ def validate_store(store: Store, *, today: date | None = None) -> StoreValidatio
                     "failing_keys": shown or None,
                 }
             )
+    tell("", len(frames), len(frames))
     summary = pl.DataFrame(summary_rows, schema=SUMMARY_SCHEMA, orient="row")
     all_failures = pl.concat(failures) if failures else pl.DataFrame(schema=FAILURE_SCHEMA)
     return StoreValidation(summary=summary, failures=all_failures)

@@ -15,6 +15,10 @@ something an analyst can check and act on. What is blamed depends on why the nam
 An event of a kind that can explain the blamed factor (an equity raise for dilution risk, a capacity announcement
 for the localization premium, ...) dated after the earlier run and up to the later one adds an "after ..." clause.
 A contribution change smaller than ``MIN_CONTRIB`` is not a cause: the name moved because its peers did.
+
+When the blamed factor moved because a missing-value fill started (or ended), the text says so, with the inputs
+that went missing and the factor's declared policy: "balance_sheet_pct 0.89 → 0.00, total debt and total equity
+now missing: worst-filled". A filled value moves a percentile as far as a real collapse; the words tell them apart.
 """
 
 from __future__ import annotations
@@ -89,6 +93,86 @@ def moved_by(factor: str) -> tuple[str, ...]:
     return spec.moved_by if spec is not None else ()
 
 
+#: How each declared missing-value policy (``FactorSpec.missing``) reads in a change's text.
+POLICY_WORDS = {
+    "worst": "worst-filled",
+    "neutral": "median-filled",
+    "impute_peers": "filled with the peer median",
+    "exclude": "the factor is left out",
+}
+PRESENT = "_present."
+
+
+def _present_columns(frame: pl.DataFrame, factors: Sequence[str]) -> pl.DataFrame:
+    """``_present.<input>`` for every counted input the ``factors`` declare (``needs``) that the frame can judge.
+
+    The input's own ``present`` declaration decides; an input whose columns the frame lacks is left out, and the
+    text then names the filled components instead.
+    """
+    from factors.inputs import INPUTS
+    from factors.registry import FACTORS
+
+    needs = dict.fromkeys(n for f in factors if f in FACTORS for n in FACTORS[f].needs)
+    exprs = []
+    for n in needs:
+        present = INPUTS[n].present if n in INPUTS else None
+        if present is None:
+            continue
+        try:
+            frame.head(0).select(present)
+        except pl.exceptions.ColumnNotFoundError:
+            continue
+        exprs.append(present.fill_null(False).alias(PRESENT + n))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _flags(row: dict) -> set[str]:
+    raw = row.get("flags")
+    if raw is None:
+        return set()
+    return {f.strip() for f in (raw.split(";") if isinstance(raw, str) else raw) if f and f.strip()}
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def fill_clause(factor: str | None, before: dict, after: dict) -> str | None:
+    """Why a factor moved when a missing-value fill moved it: "total debt and total equity now missing:
+    worst-filled", or "... measured again (was worst-filled)"; None when no fill started or ended.
+
+    Why: a filled value moves a percentile as far as a real collapse does; the reader must be able to tell them
+    apart. The factor declares its policy (``missing``) and inputs (``needs``); the engine's fill flags say which
+    components were filled in each run, the inputs' ``present`` declarations which inputs went missing.
+    """
+    from factors.engine import _POLICY_FLAG  # the engine's flag prefix per policy: read, never copied
+    from factors.registry import FACTORS
+
+    spec = FACTORS.get(factor) if factor else None
+    if spec is None or not before or not after:
+        return None
+    if spec.missing == "exclude":
+        marks = {f"excluded:{spec.name}": spec.name}
+    else:
+        marks = {f"{_POLICY_FLAG[spec.missing]}:{spec.column(c)}": c for c in spec.components}
+    was, now = _flags(before), _flags(after)
+    started = [c for flag, c in marks.items() if flag in now and flag not in was]
+    ended = [c for flag, c in marks.items() if flag in was and flag not in now]
+    if not started and not ended:
+        return None
+
+    def inputs(gone: dict, there: dict) -> list[str]:
+        return [
+            n.replace("_", " ") for n in spec.needs if gone.get(PRESENT + n) is False and there.get(PRESENT + n) is True
+        ]
+
+    words = POLICY_WORDS[spec.missing]
+    if started:
+        return f"{_and(inputs(after, before) or started)} now missing: {words}"
+    return f"{_and(inputs(before, after) or ended)} measured again (was {words})"
+
+
 def _num(v: float | None) -> str:
     return "missing" if v is None else f"{v:.2f}"
 
@@ -124,6 +208,10 @@ def attribute(
         else pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "kind": pl.String, "description": pl.String})
     )
     weighted = [f for f in weighted if f"contrib.{f}" in after.columns and f"contrib.{f}" in before.columns]
+    from factors.registry import FACTORS
+
+    blamable = [*weighted, *(f for f in FACTORS if f not in weighted)]  # a filter's factor can be blamed too
+    before, after = _present_columns(before, blamable), _present_columns(after, blamable)
     old = {r["symbol"]: r for r in before.iter_rows(named=True)}
     new = {r["symbol"]: r for r in after.iter_rows(named=True)}
     rows: list[dict] = []
@@ -184,6 +272,9 @@ def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.
             pct_to=_pct(a, factor, False) if factor else None,
         )
         why = out_row.get("why_out") or out_row.get("status")
+        fill = fill_clause(factor, b, a)
+        if fill:
+            why = f"{why}, {fill}"
         after_event = f" after {event}" if event else ""
         head = f"{why}{after_event}" if change == "exited" else f"was out last run: {why}"
         return {**out, "text": f"{change}: {head} ({context})"}
@@ -199,7 +290,10 @@ def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.
     p0, p1 = _pct(b, factor, True), _pct(a, factor, True)
     c0, c1 = b[f"contrib.{factor}"], a[f"contrib.{factor}"]
     event = _event_clause(sym, factor, events)
-    head = f"{factor}_pct {_num(p0)} → {_num(p1)} (score {c1 - c0:+.3f})" + (f" after {event}" if event else "")
+    fill = fill_clause(factor, b, a)
+    head = f"{factor}_pct {_num(p0)} → {_num(p1)}{f', {fill}' if fill else ''} (score {c1 - c0:+.3f})" + (
+        f" after {event}" if event else ""
+    )
     out.update(factor=factor, pct_from=p0, pct_to=p1, contrib_from=c0, contrib_to=c1, event=event)
     return {**out, "text": f"{change}: {head} ({context})"}
 

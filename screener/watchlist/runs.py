@@ -145,18 +145,53 @@ def _run_from_row(row: tuple[Any, ...]) -> Run:
     )
 
 
-def resolve_run_id(store: Store, ref: str | int | None, *, parameter: str = "ref") -> int:
-    """``None``/``latest`` -> the run with the latest as-of date (newest run id on a tie); else a run id that exists.
+#: The rule set whose runs "latest" means when no rule set is named: the one ``weekly`` ranks with by default.
+DEFAULT_RULES = "default"
 
-    Why not the most recently written: a back-dated rerun (``weekly --as-of`` last month) must not become "the
-    latest list" that ``show``, ``diff`` and ``export`` pick by default. ``parameter`` names the caller's argument
-    in an error (``ref``, ``from_ref``, ``to_ref``); the CLI words each as its flag.
+
+def rules_name_of(store: Store, rules: str | Path | None) -> str:
+    """The name runs of ``rules`` are stored under: a stored name as it is, else the name a rule file declares.
+
+    Why stored names first: a rule file may be gone or renamed while its runs stay; those runs must stay reachable.
+    A bundled name or a path to a ``.toml`` file is read for the ``name`` it declares (what ``weekly`` stores).
+    """
+    if rules is None:
+        return DEFAULT_RULES
+    text = str(rules).strip()
+    stored = set(store.run_list()["rules"].to_list())
+    if text in stored:
+        return text
+    from rules.ruleset import load
+
+    return load(text).name
+
+
+def resolve_run_id(
+    store: Store, ref: str | int | None, *, rules: str | Path | None = None, parameter: str = "ref"
+) -> int:
+    """``None``/``latest`` -> the latest run of ``rules`` (the default rule set when None); else a run id that exists.
+
+    "Latest" is the run with the latest as-of date, newest run id on a tie. Why not the most recently written: a
+    back-dated rerun (``weekly --as-of`` last month) must not become "the latest list" that ``show``, ``diff`` and
+    ``export`` pick by default. Why of one rule set: a ``weekly`` run with other rules must not silently become
+    what a plain ``show`` or ``export`` reads. An explicit run id is taken as it is, unless ``rules`` is given and
+    the run was ranked with another rule set: that contradiction is refused rather than resolved either way.
+    ``parameter`` names the caller's argument in an error (``ref``, ``from_ref``, ``to_ref``); the CLI words each
+    as its flag.
     """
     if ref is None or str(ref).strip().lower() == "latest":
-        latest = store.latest_run_id()
-        if latest is None:
+        if store.latest_run_id() is None:
             raise ScreenerError("no watchlist runs yet: run 'screener weekly' (or 'screener demo') first")
-        return latest
+        name = rules_name_of(store, rules)
+        latest = store.latest_run_id(name)
+        if latest is not None:
+            return latest
+        others = sorted(set(store.run_list()["rules"].to_list()))
+        raise ArgumentError(
+            f"no runs of the rules {name!r} yet (stored runs use {', '.join(map(repr, others))}): pass ",
+            Option("rules"),
+            f" NAME, or run 'screener weekly' with the rules {name!r}",
+        )
     try:
         rid = int(str(ref).strip())
     except ValueError:
@@ -165,12 +200,23 @@ def resolve_run_id(store: Store, ref: str | int | None, *, parameter: str = "ref
         ) from None
     if not store.run_exists(rid):
         raise ScreenerError(f"no watchlist run {rid}; see 'screener watchlist runs'")
+    if rules is not None:
+        name = rules_name_of(store, rules)
+        row = store.run_row(rid)
+        assert row is not None  # run_exists said so
+        if row[3] != name:
+            raise ArgumentError(
+                Option(parameter), f" {rid} is a run of the rules {row[3]!r}, not of ", Option("rules"), f" {name!r}"
+            )
     return rid
 
 
-def load_run(store: Store, ref: str | int | None = None, *, parameter: str = "ref") -> Run:
-    """The stored run ``ref`` names (an id, ``latest`` or None); ``parameter`` names ``ref`` in an error."""
-    rid = resolve_run_id(store, ref, parameter=parameter)
+def load_run(
+    store: Store, ref: str | int | None = None, *, rules: str | Path | None = None, parameter: str = "ref"
+) -> Run:
+    """The stored run ``ref`` names (an id, ``latest`` or None) among the runs of ``rules`` (see ``resolve_run_id``);
+    ``parameter`` names ``ref`` in an error."""
+    rid = resolve_run_id(store, ref, rules=rules, parameter=parameter)
     row = store.run_row(rid)
     assert row is not None  # resolve_run_id checked that it exists
     return _run_from_row(row)
@@ -200,8 +246,10 @@ def list_runs(store: Store) -> pl.DataFrame:
     return df.cast(schema)  # type: ignore[arg-type]
 
 
-def show_run(store: Store, ref: str | int | None = None) -> tuple[Run, pl.DataFrame]:
-    run = load_run(store, ref)
+def show_run(
+    store: Store, ref: str | int | None = None, *, rules: str | Path | None = None
+) -> tuple[Run, pl.DataFrame]:
+    run = load_run(store, ref, rules=rules)
     return run, run.rows
 
 
@@ -219,8 +267,16 @@ class RunDiff:
         return self.to_run.demo or bool(self.from_run and self.from_run.demo)
 
 
-def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int | None = None) -> RunDiff:
-    """Attributed changes between two runs; by default the latest run against the previous run of its rules.
+def diff_runs(
+    store: Store,
+    from_ref: str | int | None = None,
+    to_ref: str | int | None = None,
+    *,
+    rules: str | Path | None = None,
+) -> RunDiff:
+    """Attributed changes between two runs; by default the latest run of ``rules`` (the default rule set when
+    None) against the previous run of the same rules. Given ``rules``, an explicit run id of another rule set is
+    refused (see ``resolve_run_id``).
 
     ``from_ref`` must be the earlier run (by as-of date, then run id): a reversed pair would turn every entry into an
     exit, so it is refused rather than silently swapped. Runs of different rule sets (or of a rule file that changed
@@ -228,13 +284,13 @@ def diff_runs(store: Store, from_ref: str | int | None = None, to_ref: str | int
     """
     from screener.watchlist.attribution import attribute, empty_changes, events_between
 
-    to_run = load_run(store, to_ref, parameter="to_ref")
+    to_run = load_run(store, to_ref, rules=rules, parameter="to_ref")
     if from_ref is None:
         from_run = previous_run(store, to_run.rules_name, to_run.iso_week)
         if from_run is None:
             return RunDiff(to_run, None, empty_changes())
     else:
-        from_run = load_run(store, from_ref, parameter="from_ref")
+        from_run = load_run(store, from_ref, rules=rules, parameter="from_ref")
     if from_run.run_id == to_run.run_id:
         raise ArgumentError(
             Option("from_ref"), " and ", Option("to_ref"), f" are both run {to_run.run_id}; pick two different runs"
@@ -293,6 +349,12 @@ def run_weekly(
     week = iso_week(day)
     prev = previous_run(store, rs.name, week)
     ranking = rank(scores, rs, incumbents=prev.members if prev else ())
+    members = ranking.table.filter(pl.col("status") == "member").select("rank", "symbol", "score")
+    if members.height == 0:
+        # An empty list stored as "this week's run" would replace the week's real list and become "latest".
+        raise ScreenerError(
+            f"no company is eligible for the rules {rs.name!r} as of {day}{_why_empty(ranking.table)}; no run stored"
+        )
     factors = list(ranking.factors)
     weighted = list(rs.factors)
     changes = (
@@ -324,7 +386,6 @@ def run_weekly(
     }
     payload = _to_blob(ranking.table, meta)
     change_blob = _to_blob(changes)
-    members = ranking.table.filter(pl.col("status") == "member").select("rank", "symbol", "score")
     run_id, replaced = store.save_run(
         as_of=day,
         week=week,
@@ -351,6 +412,24 @@ def run_weekly(
         replaced=replaced,
         weight_note=ranking.weight_note,
     )
+
+
+def _why_empty(table: pl.DataFrame) -> str:
+    """The commonest reason the companies are out (ties on the reason's text), so the one line says what to fix."""
+    if table.height == 0 or "why_out" not in table.columns:
+        return ""
+    top = (
+        table.filter(pl.col("why_out").is_not_null())
+        .group_by("why_out")
+        .len()
+        .sort(["len", "why_out"], descending=[True, False])
+    )
+    if top.height == 0:
+        return ""
+    why, n = top.row(0)
+    from rules.explain import plural
+
+    return f" ({plural(n, 'company', 'companies')} of {table.height}: {why})"
 
 
 def table_view(rows: pl.DataFrame) -> pl.DataFrame:

@@ -194,7 +194,7 @@ runway = "dilution_risk.cash_runway_years >= 1"
     # each out-of-list name is told the check it failed, with its own numbers
     assert why["SMALL"] == "market cap USD 50m below USD 100m"
     assert why["NOCAP"] == "no market cap data"
-    assert why["ILLIQ"] == "failed gate liquid (liquidity_pct 0.00 < 0.2)"
+    assert why["ILLIQ"] == "failed gate liquid (liquidity_pct 0.00 < 0.20)"
     assert why["NORUN"] == "failed gate runway (no dilution_risk data)"  # missing fails
     assert status["CN"] == "filtered" and status["ILLIQ"] == "gated"
     out = dict(zip(t["symbol"], t["out_factor"], strict=True))

@@ -421,7 +421,7 @@ def test_why_false_names_the_failed_part_with_its_numbers() -> None:
     assert why("liquidity_pct >= 0.15", {"liquidity_pct": None}) == "no liquidity data"
     assert why("dilution_risk.cash_runway_years > 1", {}) == "no dilution_risk data"
     assert why("dilution_risk_pct <= 0.9 or country == 'US'", row) == (
-        "dilution_risk_pct 0.95 > 0.9 and country 'KR' != 'US'"
+        "dilution_risk_pct 0.95 > 0.90 and country 'KR' != 'US'"
     )
     assert why("country in ['JP', 'US']", row) == "country 'KR' not in ['JP', 'US']"
     assert why("liquidity / (liquidity_pct - 0.12) > 1", row) == (

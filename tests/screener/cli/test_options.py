@@ -53,7 +53,7 @@ SHARED: dict[str, list[click.Parameter]] = {
 }
 #: commands known to take each option, so the test cannot pass by finding none
 USERS = {
-    "--rules": {"screen", "weekly", "backtest"},
+    "--rules": {"screen", "weekly", "backtest", "watchlist show", "watchlist diff", "export"},
     "--role": {"screen", "universe list"},
     "--country": {"screen", "universe list"},
     "--run": {"export", "watchlist show"},

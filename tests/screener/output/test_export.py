@@ -361,8 +361,8 @@ def test_factors_sheet_has_the_months_to_raise_with_a_months_format(db_path: Pat
             ),
             provider="file",
         )
-        run_weekly(st, "downstream-squeeze", MARKET_END, scores=scores)  # a set that does not weight dilution risk
-        export_run(st, tmp_path / "m.xlsx")
+        rid = run_weekly(st, "mvis-like", MARKET_END, scores=scores).run_id  # a set that does not weight dilution risk
+        export_run(st, tmp_path / "m.xlsx", rid)
     ws = openpyxl.load_workbook(tmp_path / "m.xlsx")["Factors"]
     header = fields(ws)
     col = header.index("dilution_risk.months_to_raise") + 1
@@ -384,8 +384,8 @@ def test_exposure_and_the_backing_view_reach_the_workbook(db_path: Path, tmp_pat
             ),
             "file",
         )
-        run_weekly(st, "downstream-squeeze", MARKET_END, scores=score_frame(rows, MARKET_END))
-        export_run(st, tmp_path / "e.xlsx")
+        rid = run_weekly(st, "mvis-like", MARKET_END, scores=score_frame(rows, MARKET_END)).run_id
+        export_run(st, tmp_path / "e.xlsx", rid)
     book = openpyxl.load_workbook(tmp_path / "e.xlsx")
     for sheet in ("Factors", "Universe"):
         ws = book[sheet]

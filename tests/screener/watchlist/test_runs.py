@@ -110,7 +110,7 @@ def test_rerun_in_the_same_iso_week_replaces_that_weeks_run(wstore, rules_path: 
     assert again.run_id == first.run_id and again.replaced
     assert again.rows.equals(first.rows)
     assert list_runs(wstore).height == 1
-    assert load_run(wstore, "latest").as_of == WEEK1
+    assert load_run(wstore, "latest", rules="wk").as_of == WEEK1
     assert wstore.scalar("SELECT count(*) FROM watchlist_members") == 3
 
 
@@ -177,7 +177,7 @@ def test_exit_through_a_gate_compares_library_percentiles_and_names_the_gate(wst
     assert a["change"] == "exited"
     assert a["factor"] == "dilution_risk" and a["pct_from"] == 0.5 and a["pct_to"] == 1.0
     assert a["event"] is None
-    assert a["text"] == "exited: failed gate not_diluting (dilution_risk_pct 1.00 > 0.8) (was #1)"
+    assert a["text"] == "exited: failed gate not_diluting (dilution_risk_pct 1.00 > 0.80) (was #1)"
 
 
 def test_move_without_a_factor_change_says_so(wstore, rules_path: Path) -> None:
@@ -192,15 +192,15 @@ def test_move_without_a_factor_change_says_so(wstore, rules_path: Path) -> None:
 
 def test_show_diff_and_errors(wstore, rules_path: Path) -> None:
     with pytest.raises(ScreenerError, match="no watchlist runs yet"):
-        load_run(wstore)
+        load_run(wstore, rules="wk")
     r1 = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
-    first = diff_runs(wstore)  # the first run has nothing to compare with: information, not an error
+    first = diff_runs(wstore, rules="wk")  # the first run has nothing to compare with: information, not an error
     assert first.from_run is None and first.changes.height == 0 and first.to_run.run_id == r1.run_id
     r2 = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(dilution={"B": 0.99}), WEEK2))
-    run, rows = show_run(wstore, "latest")
+    run, rows = show_run(wstore, "latest", rules="wk")
     assert run.run_id == r2.run_id and rows.equals(r2.rows)
     assert show_run(wstore, str(r1.run_id))[1].equals(r1.rows)
-    assert diff_runs(wstore).changes.equals(r2.changes)
+    assert diff_runs(wstore, rules="wk").changes.equals(r2.changes)
     assert diff_runs(wstore, r1.run_id, r2.run_id).changes.equals(r2.changes)
     assert diff_runs(wstore, r1.run_id, r2.run_id).warnings == []
     with pytest.raises(ArgumentError) as reversed_pair:
@@ -221,7 +221,7 @@ def test_show_diff_and_errors(wstore, rules_path: Path) -> None:
 def test_demo_scores_mark_the_run(wstore, rules_path: Path) -> None:
     rows = [dict(r, demo=True) for r in week_rows()]
     res = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(rows, WEEK1))
-    assert res.demo and load_run(wstore).demo
+    assert res.demo and load_run(wstore, rules="wk").demo
     assert res.rows["demo"].all()
 
 
@@ -289,7 +289,11 @@ def test_diff_across_rule_sets_warns_and_latest_is_the_latest_as_of(wstore, rule
     other.write_text(RULES.replace('name = "wk"', 'name = "other"'))
     a = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(), WEEK2))
     b = run_weekly(wstore, other, WEEK1, scores=score_frame(week_rows(), WEEK1))  # written later, back-dated
-    assert load_run(wstore).run_id == a.run_id  # latest = latest as-of, not the most recently written
+    back = run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))  # written later, back-dated
+    assert back.run_id > a.run_id
+    # latest = latest as-of of the rule set, not the most recently written
+    assert load_run(wstore, rules="wk").run_id == a.run_id
+    assert load_run(wstore, rules="other").run_id == b.run_id
     d = diff_runs(wstore, b.run_id, a.run_id)
     assert d.warnings and "used rules 'other'" in d.warnings[0] and "'wk'" in d.warnings[0]
     changed = tmp_path / "wk2.toml"
@@ -298,7 +302,8 @@ def test_diff_across_rule_sets_warns_and_latest_is_the_latest_as_of(wstore, rule
     assert "changed between run" in diff_runs(wstore, a.run_id, c.run_id).warnings[0]
     # same as-of date: the newer run id is the latest
     e = run_weekly(wstore, other, date(2026, 6, 19), scores=score_frame(week_rows(), date(2026, 6, 19)))
-    assert load_run(wstore).run_id == max(c.run_id, e.run_id)
+    assert load_run(wstore, rules="other").run_id == e.run_id
+    assert load_run(wstore, rules="wk").run_id == c.run_id
 
 
 def test_data_freshness_counts_statements_only_once_public(wstore, rules_path: Path) -> None:
@@ -353,9 +358,9 @@ def test_a_diff_names_the_run_argument_it_could_not_read(wstore, rules_path: Pat
     # each run argument is named by its own parameter, so the command line names the flag the user typed
     run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
     with pytest.raises(ArgumentError) as bad_from:
-        diff_runs(wstore, "yesterday")
+        diff_runs(wstore, "yesterday", rules="wk")
     assert bad_from.value.options == ["from_ref"]
     assert bad_from.value.worded(flag_of).startswith("--from must be a run id or 'latest', got 'yesterday'")
     with pytest.raises(ArgumentError) as bad_to:
-        diff_runs(wstore, None, "later")
+        diff_runs(wstore, None, "later", rules="wk")
     assert bad_to.value.worded(flag_of).startswith("--to must be a run id or 'latest', got 'later'")
