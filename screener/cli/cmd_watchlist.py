@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, format_option, note, run_option, store_from
+from screener.cli.options import DEMO_BANNER, format_option, note, run_option, store_from, view_from, view_options
 from screener.output.render import render
 
 
@@ -16,14 +16,15 @@ def watchlist() -> None:
 @watchlist.command("show")
 @run_option
 @format_option
+@view_options
 @click.pass_context
-def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
+def show(ctx: click.Context, run_ref: str, fmt: str, columns: tuple[str, ...], wide: bool) -> None:
     """Print the members of a stored run (csv and json carry every column).
 
     latest is the run with the latest as-of date (the newest run id on a tie).
     """
     from rules.explain import plural
-    from screener.watchlist.runs import show_run, table_view
+    from screener.watchlist.runs import show_run
 
     with store_from(ctx) as store:
         run, rows = show_run(store, run_ref)
@@ -33,7 +34,7 @@ def show(ctx: click.Context, run_ref: str, fmt: str) -> None:
         f"run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of}; {plural(rows.height, 'member')}; "
         f"data: {run.data_freshness}"
     )
-    render(table_view(rows) if fmt == "table" else rows, fmt)
+    render(rows, fmt, view=view_from(columns, wide))
 
 
 @watchlist.command("diff")

@@ -14,8 +14,10 @@ from screener.cli.options import (
     note,
     rules_option,
     store_from,
+    view_from,
+    view_options,
 )
-from screener.output.render import render
+from screener.output.render import EVERYTHING, View, render
 
 if TYPE_CHECKING:
     from datetime import date
@@ -28,8 +30,17 @@ if TYPE_CHECKING:
 @as_of_option
 @export_option(default=None)
 @format_option
+@view_options
 @click.pass_context
-def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: str | None, fmt: str) -> None:
+def weekly(
+    ctx: click.Context,
+    rules_ref: str,
+    as_of: date | None,
+    export_path: str | None,
+    fmt: str,
+    columns: tuple[str, ...],
+    wide: bool,
+) -> None:
     """Rank with a rule set and store the run; rerunning in the same ISO week replaces that week's run.
 
     Prints the watchlist and the changes since the previous run of the same rules (with csv or json, stdout
@@ -38,20 +49,22 @@ def weekly(ctx: click.Context, rules_ref: str, as_of: date | None, export_path: 
     from screener.output.export import check_target, export_run
     from screener.watchlist.runs import run_weekly
 
+    view = view_from(columns, wide)
     if export_path:
         check_target(export_path)  # before anything is scored or stored
     with store_from(ctx) as store:
         res = run_weekly(store, rules_ref, as_of)
-        print_weekly(res, fmt)
+        print_weekly(res, fmt, view)
         if export_path:
             out = export_run(store, export_path, res.run_id)
             note(f"wrote {out}")
 
 
-def print_weekly(res: WeeklyResult, fmt: str) -> None:
-    """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same."""
+def print_weekly(res: WeeklyResult, fmt: str, view: View | None = None) -> None:
+    """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same.
+
+    The table shows ``view``'s columns (default: the compact set that fits the terminal)."""
     from rules.explain import plural
-    from screener.watchlist.runs import table_view
 
     if res.demo:
         note(DEMO_BANNER)
@@ -63,7 +76,7 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
     if res.weight_note:
         note(f"weights: {res.weight_note}")
     if fmt == "table":
-        render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
+        render(res.rows, fmt, title=f"Watchlist {res.rules_name} {res.iso_week}", view=view or View())
         if res.previous_run_id is None:
             note("first run of these rules: no changes to show")
         elif res.changes.height == 0:
@@ -73,8 +86,9 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
                 res.changes.select("change", "symbol", "name", "text"),
                 fmt,
                 title=f"Changes since run {res.previous_run_id}",
+                view=EVERYTHING,
             )
     else:
-        render(res.rows, fmt)
+        render(res.rows, fmt, view=view or View())
         for sym, line in res.changes.select("symbol", "text").iter_rows():
             note(f"{sym} {line}")
