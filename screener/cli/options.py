@@ -97,12 +97,20 @@ def _column_list(ctx: click.Context, param: click.Parameter, value: str | None) 
     return names
 
 
+def wide_option(func: F) -> F:
+    """``--wide`` as ``wide``: every column, text uncut, however wide the table gets."""
+    return click.option(
+        "--wide",
+        "wide",
+        is_flag=True,
+        default=False,
+        help="Show every column, text uncut, however wide the table gets (csv and json always carry every column).",
+    )(func)
+
+
 def view_options(func: F) -> F:
     """``--columns a,b,c`` as ``columns`` and ``--wide`` as ``wide``: which columns a terminal table shows (csv and
     json always carry every column). Without either, a table shows a compact set that fits the terminal."""
-    func = click.option(
-        "--wide", "wide", is_flag=True, default=False, help="Show every column in the table (csv and json always do)."
-    )(func)
     return click.option(
         "--columns",
         "columns",
@@ -110,7 +118,7 @@ def view_options(func: F) -> F:
         metavar="FIELD[,FIELD...]",
         callback=_column_list,
         help="Table columns, in this order (see 'screener fields'). Default: a compact set that fits the terminal.",
-    )(func)
+    )(wide_option(func))
 
 
 def view_from(columns: tuple[str, ...], wide: bool, keep: tuple[str, ...] = ()) -> View:
@@ -119,7 +127,7 @@ def view_from(columns: tuple[str, ...], wide: bool, keep: tuple[str, ...] = ()) 
         from screener.errors import ArgumentError, Option
 
         raise ArgumentError("give ", Option("columns"), " or ", Option("wide"), ", not both")
-    return View(columns=columns, wide=wide, keep=keep)
+    return View(columns=columns, wide=wide, keep=keep, cut=not wide)
 
 
 ROLE_HELP = "Keep companies with this role; repeat to keep any of several."

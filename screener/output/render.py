@@ -36,7 +36,7 @@ SHORT_TEXT = 12
 #: a name recognised); past that, an optional column is left out rather than cutting them further.
 PREFERRED_TEXT_WIDTH = {"reason": 36, "name": 20, "meaning": 40}
 #: Columns that identify a row and so are never cut.
-NEVER_CUT = frozenset({"rank", "row", "symbol", "country", "field", "factor"})
+NEVER_CUT = frozenset({"rank", "row", "symbol", "country", "field", "factor", "rules"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class View:
     keep: tuple[str, ...] = ()
     compact: tuple[str, ...] | None = None
     optional: tuple[str, ...] = ()
+    #: Cut long text to fit the width; off, every cell is printed whole (the table may then be wider than the width).
+    cut: bool = True
 
 
 #: The default view of ``render``: every column, text fitted to the width (what commands without a compact set get).
@@ -354,7 +356,7 @@ def to_table_text(
     frame = frame.select(names)
     texts = _column_texts(frame)
     numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
-    widths, fits = _widths(names, texts, numeric, width)
+    widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000)
     table = Table(title=title, show_lines=False, header_style="bold")
     for name in names:
         table.add_column(
@@ -369,7 +371,7 @@ def to_table_text(
     total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
     console = _console(
         file=out,
-        width=width if fits else total,
+        width=max(width, total),
         highlight=False,
         soft_wrap=False,
         emoji=False,
