@@ -76,7 +76,7 @@ def print_weekly(res: WeeklyResult, fmt: str, view: View | None = None) -> None:
     if res.weight_note:
         note(f"weights: {res.weight_note}")
     if fmt == "table":
-        render(res.rows, fmt, title=f"Watchlist {res.rules_name} {res.iso_week}", view=view or View())
+        render(res.rows, fmt, title=f"Watchlist {res.rules_name} {res.iso_week}", view=view or View(fit=True))
         if res.previous_run_id is None:
             note("first run of these rules: no changes to show")
         elif res.changes.height == 0:
@@ -89,6 +89,6 @@ def print_weekly(res: WeeklyResult, fmt: str, view: View | None = None) -> None:
                 view=EVERYTHING,
             )
     else:
-        render(res.rows, fmt, view=view or View())
+        render(res.rows, fmt, view=view or View(fit=True))
         for sym, line in res.changes.select("symbol", "text").iter_rows():
             note(f"{sym} {line}")

@@ -127,7 +127,7 @@ def view_from(columns: tuple[str, ...], wide: bool, keep: tuple[str, ...] = ()) 
         from screener.errors import ArgumentError, Option
 
         raise ArgumentError("give ", Option("columns"), " or ", Option("wide"), ", not both")
-    return View(columns=columns, wide=wide, keep=keep, cut=not wide)
+    return View(columns=columns, wide=wide, keep=keep, cut=not wide, fit=True)
 
 
 ROLE_HELP = "Keep companies with this role; repeat to keep any of several."

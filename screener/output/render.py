@@ -57,6 +57,9 @@ class View:
     optional: tuple[str, ...] = ()
     #: Cut long text to fit the width; off, every cell is printed whole (the table may then be wider than the width).
     cut: bool = True
+    #: Fit the width when writing to a file or a pipe too (``table_width``); off, only a terminal is fitted and a
+    #: table written elsewhere keeps every cell whole.
+    fit: bool = False
 
 
 #: The default view of ``render``: every column, text fitted to the width (what commands without a compact set get).
@@ -251,10 +254,16 @@ def _widths(
     names: list[str], texts: dict[str, list[str]], numeric: set[str], width: int, preferred: bool = False
 ) -> tuple[dict[str, int], bool]:
     """Each column's width, and whether the table fits ``width``: fixed columns (numbers, short and identifying
-    text) get their natural width, the other text columns share what is left (never below ``MIN_TEXT_WIDTH``)."""
+    text) get their natural width, the other text columns share what is left (never below ``MIN_TEXT_WIDTH``).
+
+    Headers keep one line when the table fits that way; otherwise they are wrapped at ``_`` (``_wrap_header``)."""
     from rich.cells import cell_len
 
-    natural = {n: max([cell_len(t) for t in texts[n]] or [0]) for n in names}
+    cells = {n: max([cell_len(t) for t in texts[n]] or [0]) for n in names}
+    whole = {n: max(cells[n], len(n)) for n in names}
+    if 1 + _PER_COLUMN * len(names) + sum(whole.values()) <= width:
+        return whole, True
+    natural = cells
     fixed: dict[str, int] = {}
     flexible: dict[str, int] = {}
     for n in names:
@@ -350,7 +359,7 @@ def to_table_text(
 
     out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
-    width = table_width(out)
+    width = table_width(out) if is_tty or view.fit else 1_000_000
     frame = _flatten(frame) if any(isinstance(t, pl.Struct) for t in frame.dtypes) else frame
     names = chosen_columns(frame, view, width)
     frame = frame.select(names)
