@@ -18,7 +18,6 @@ import polars as pl
 
 #: Units, as ``screener fields`` prints them and the table formats them.
 USD = "USD"
-LOCAL = "reporting currency"
 PERCENTILE = "percentile (0-100%)"
 SHARE = "share (0-100%)"
 SCORE = "score (0-1)"
@@ -34,7 +33,7 @@ LIST = "list"
 POSITION = "position"
 
 #: Units printed as money (human-scaled) and as percent in a terminal table.
-MONEY_UNITS = frozenset({USD, LOCAL})
+MONEY_UNITS = frozenset({USD})
 PERCENT_UNITS = frozenset({PERCENTILE, SHARE})
 
 #: What each non-factor field means; a factor, its percentile and its components take their words from the factor

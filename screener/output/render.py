@@ -189,21 +189,16 @@ def _cell(v: Any) -> str:
 
 
 def _column_texts(frame: pl.DataFrame) -> dict[str, list[str]]:
-    """Every cell as the table prints it: money human-scaled (with the row's currency unless the column names
-    its own), percentiles and shares as percent, other numbers as ``_cell`` does."""
+    """Every cell as the table prints it: money human-scaled, percentiles and shares as percent, other numbers as
+    ``_cell`` does."""
     from screener.output.fields import MONEY_UNITS, PERCENT_UNITS, PERCENTILE, unit_of
 
-    currencies = frame["currency"].to_list() if "currency" in frame.columns else None
     out: dict[str, list[str]] = {}
     for name, dtype in frame.schema.items():
         values = frame[name].to_list()
         unit = unit_of(name) if dtype.is_numeric() else None
-        if unit in MONEY_UNITS:
-            own = name.endswith("_usd") or currencies is None
-            out[name] = [
-                human_money(v, None if own or v is None else currencies[i])  # type: ignore[index]
-                for i, v in enumerate(values)
-            ]
+        if unit in MONEY_UNITS:  # every money column of a listing names its currency (``_usd``)
+            out[name] = [human_money(v) for v in values]
         elif unit in PERCENT_UNITS:
             out[name] = [_percent(v, 0 if unit == PERCENTILE else 1) for v in values]
         else:
@@ -345,8 +340,10 @@ def chosen_columns(frame: pl.DataFrame, view: View, width: int) -> list[str]:
             continue
         if _widths([*shown, c], texts, numeric, width, preferred=True)[1]:
             shown.append(c)
-    # frame order, but the reason last: it is the widest and is read after the numbers
-    order = {n: (n == "reason", i) for i, n in enumerate(frame.columns)}
+    # who and how good first, then the rest in frame order, the reason last: it is the widest and is read last
+    lead = ("rank", "row", "symbol", "name", "score")
+    order = {n: (1, i) for i, n in enumerate(frame.columns)} | {n: (0, i) for i, n in enumerate(lead)}
+    order["reason"] = (2, 0)
     return sorted(shown, key=lambda n: order[n])
 
 

@@ -221,7 +221,9 @@ def _fundamentals(rows: pl.DataFrame) -> pl.DataFrame:
         values: list[str | None] = [r["currency"], r["reported_by"].isoformat() + ("" if r["public"] else " (not yet)")]
         for f in _FUNDAMENTAL_FIELDS:
             v = r[f]
-            values.append(None if v is None else human_money(v) if abs(v) >= 1000 else f"{v:,.4g}")
+            # money with its currency (a JPY company reads JPY 41.2bn); a share count is a plain number
+            money = f != "shares_outstanding"
+            values.append(None if v is None else human_money(v, r["currency"] if money else None))
         values += [r["provider"], utc_text(r["loaded_at"]) if r["loaded_at"] else None]
         columns[f"{r['period']} {r['period_end'].isoformat()}"] = values
     fields = ["currency", "reported_by", *_FUNDAMENTAL_FIELDS, "provider", "loaded_at"]
