@@ -7,9 +7,11 @@ helpers (``to_csv_text``, ``to_json_text``) and this module's ``check_writable``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -221,8 +223,6 @@ def _wrap_header(name: str, width: int) -> str:
     """A header no wider than its column: broken after ``_`` or ``.`` (the field name stays readable as one word)."""
     if len(name) <= width:
         return name
-    import re
-
     parts = re.findall(r"[^_.]+[_.]?|[_.]", name)
     lines, line = [], ""
     for part in parts:
@@ -236,8 +236,6 @@ def _wrap_header(name: str, width: int) -> str:
 
 def _header_floor(name: str) -> int:
     """The narrowest a header can be wrapped to: its longest part."""
-    import re
-
     return max(len(p) for p in re.findall(r"[^_.]+[_.]?|[_.]", name) or [name])
 
 
@@ -311,7 +309,7 @@ def _check_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
 
             if c in known_fields():
                 raise ArgumentError(
-                    Option("columns"), f": {c!r} is not a column of this listing; wide shows every column it has"
+                    Option("columns"), f": {c!r} is not a column of this listing; ", Option("wide"), " shows them all"
                 )
             raise ArgumentError(
                 Option("columns"),
@@ -387,6 +385,7 @@ def to_table_text(
     console.print(table)
 
 
+@functools.cache
 def _console_class() -> type:
     from rich.console import Console
 

@@ -165,7 +165,10 @@ def test_unknown_column_is_one_line_naming_the_closest_and_the_fields_command(
 
 
 def test_a_field_this_listing_lacks_is_one_line(invoke, market: Path) -> None:
-    fails(invoke("universe", "list", "--columns", "symbol,score"), "--columns: 'score' is not a column of this listing")
+    fails(
+        invoke("universe", "list", "--columns", "symbol,score"),
+        "--columns: 'score' is not a column of this listing; --wide shows them all",
+    )
 
 
 def test_columns_and_wide_together_are_refused(invoke, market: Path) -> None:
