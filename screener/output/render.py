@@ -59,6 +59,8 @@ class View:
     optional: tuple[str, ...] = ()
     #: Cut long text to fit the width; off, every cell is printed whole (the table may then be wider than the width).
     cut: bool = True
+    #: Text columns that hold numbers already formatted (aligned right like numbers).
+    right: tuple[str, ...] = ()
     #: Fit the width when writing to a file or a pipe too (``table_width``); off, only a terminal is fitted and a
     #: table written elsewhere keeps every cell whole.
     fit: bool = False
@@ -365,7 +367,7 @@ def to_table_text(
     for name in names:
         table.add_column(
             _wrap_header(name, widths[name]),
-            justify="right" if name in numeric else "left",
+            justify="right" if name in numeric or name in view.right else "left",
             no_wrap=True,
             overflow="ellipsis",
             width=widths[name],

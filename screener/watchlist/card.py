@@ -474,6 +474,24 @@ def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tup
     return membership, pl.DataFrame(history, schema=hist_schema, orient="row")
 
 
+def _factor_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """The factor breakdown as a table prints it: each value in its own unit (a USD amount human-scaled, a
+    percentile as percent), since one column holds factors and components of every kind."""
+    from screener.output.fields import USD, unit_of
+
+    def text(v: float | None, column: str) -> str | None:
+        if v is None:
+            return None
+        return human_money(v) if unit_of(column) == USD else f"{v:.3f}".rstrip("0").rstrip(".")
+
+    columns = [f if c == "(value)" else f"{f}.{c}" for f, c in frame.select("factor", "component").iter_rows()]
+    return frame.with_columns(
+        pl.Series("value", [text(v, c) for v, c in zip(frame["value"], columns, strict=True)], dtype=pl.String),
+        pl.Series("filled", [text(v, c) for v, c in zip(frame["filled"], columns, strict=True)], dtype=pl.String),
+        (pl.col("percentile") * 100).round(0).cast(pl.Int64).cast(pl.String).add("%").alias("percentile"),
+    )
+
+
 def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None, *, wide: bool = False) -> None:
     """Table: one titled table per section (empty sections say so); json: one object with a key per section.
 
@@ -495,8 +513,11 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None, *, wid
             continue
         out.write("\n")
         view = EVERYTHING
+        if key == "factors":  # one column holds numbers of every kind: each is printed in its own unit
+            frame = _factor_table(frame)
+            view = View(right=("value", "filled", "percentile"))
         if wide:
-            view = View(wide=True, cut=False)
+            view = View(wide=True, cut=False, right=view.right)
         elif key == "fundamentals":  # the newest periods first, each only while the table still fits
             view = View(compact=tuple(frame.columns[:2]), optional=tuple(frame.columns[2:]))
         elif key == "membership":  # why a company is out is the point: it gets the room the run details would take

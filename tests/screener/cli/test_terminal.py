@@ -382,3 +382,15 @@ def test_head_reads_one_line_and_screener_exits_0(market: Path) -> None:
     assert proc.wait(timeout=120) == 0, err
     assert head.stdout.decode().startswith("PROC as of")
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("show", "PROC", *AS_OF), ("show", "MIPR", *AS_OF, "--wide"), ("watchlist", "show", "--wide"), ("screen", *AS_OF)],
+    ids=lambda a: " ".join(a[:3]),
+)
+def test_no_table_prints_money_as_a_long_digit_string(invoke, market: Path, args: tuple[str, ...]) -> None:
+    """`79,898,347,851` is what the issue saw; a table says 79.9bn (the card's factor values and fundamentals too)."""
+    out = ok(invoke(*args))
+    assert not re.search(r"\d{1,3}(,\d{3}){2,}", out), re.search(r"\d{1,3}(,\d{3}){2,}", out)
+    assert not re.search(r"\d{7,}", out.replace("2026", "")), re.search(r"\d{7,}", out)
