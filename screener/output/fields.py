@@ -174,6 +174,12 @@ def _unit_from_name(name: str) -> str:
     return DECIMAL
 
 
+def describe(name: str) -> str:
+    """What a field means, in the words ``screener fields`` prints; empty for a column the catalogue does not list."""
+    entry = {**_FIELDS, **_factor_entries()}.get(name)
+    return entry[1] if entry else ""
+
+
 def columns_of(names: Iterable[str]) -> dict[str, str]:
     """Units by column for a frame's columns (what the terminal table formats by)."""
     return {n: unit_of(n) for n in names}

@@ -37,6 +37,8 @@ SHORT_TEXT = 12
 #: While the compact view adds optional columns, each text column keeps at least this much room (a reason is read,
 #: a name recognised); past that, an optional column is left out rather than cutting them further.
 PREFERRED_TEXT_WIDTH = {"reason": 36, "name": 20, "meaning": 40}
+#: When the text does not all fit, these columns give up room beyond this width first (the reason is what is read).
+TEXT_CAP = {"name": 28}
 #: Columns that identify a row and so are never cut.
 NEVER_CUT = frozenset({"rank", "row", "symbol", "country", "field", "factor", "rules"})
 
@@ -265,7 +267,7 @@ def _widths(
         if n in numeric or n in NEVER_CUT or natural[n] <= SHORT_TEXT:
             fixed[n] = max(natural[n], _header_floor(n), 1)
         else:
-            flexible[n] = max(natural[n], _header_floor(n))
+            flexible[n] = max(min(natural[n], TEXT_CAP.get(n, natural[n])), _header_floor(n))
     room = width - 1 - _PER_COLUMN * len(names) - sum(fixed.values())
     out = dict(fixed)
     left = sorted(flexible, key=lambda n: (flexible[n], n))

@@ -199,3 +199,12 @@ def test_unit_of_drives_the_table_formats() -> None:
     assert unit_of("liquidity") == USD  # the factor declares its value a USD amount
     assert unit_of("pullback_pct") == PERCENTILE and unit_of("some_new_pct") == PERCENTILE
     assert unit_of("dilution_risk.months_to_raise") == "months"
+
+
+def test_describe_gives_the_catalogues_words() -> None:
+    from factors.registry import FACTORS
+    from screener.output.fields import catalogue, describe
+
+    cat = {r["field"]: r["meaning"] for r in catalogue().iter_rows(named=True)}
+    assert all(describe(f) == m for f, m in cat.items())
+    assert describe("dilution_risk") == FACTORS["dilution_risk"].description and describe("no_such_field") == ""
