@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "backtest": "screener.cli.cmd_backtest:backtest",
     "report": "screener.cli.cmd_report:report",
     "query": "screener.cli.cmd_query:query",
+    "fields": "screener.cli.cmd_fields:fields",
 }
 
 
@@ -143,7 +144,7 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         raise
     except BrokenPipeError:
         # `screener score | head`: the reader left; that is not an error worth a message.
-        sys.stderr.close()
+        _reader_left()
         ctx.exit(0)
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing partial was stored.", err=True)
@@ -171,5 +172,28 @@ def cli(ctx: click.Context, db: str | None) -> None:
     ctx.obj = AppContext(db=db)
 
 
+def _reader_left() -> None:
+    """The reader of stdout closed the pipe (``| head``): point stdout at devnull, as the Python documentation
+    recommends, so the flush at exit cannot raise again (which would print a traceback and exit 1 or 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout already closed or not a file: nothing left to flush into the pipe
+        pass
+    finally:
+        os.close(devnull)
+
+
 def main() -> None:
-    cli(prog_name="screener")
+    """The ``screener`` entry point. A closed pipe exits 0 quietly for every command: the handler in
+    ``_one_line_errors`` covers what a command writes, this covers what is still buffered when it returns."""
+    code: int | str | None = 0
+    try:
+        cli(prog_name="screener")
+    except SystemExit as exc:
+        code = exc.code
+    try:
+        sys.stdout.flush()  # the buffered tail of the output meets a closed pipe here, not at interpreter exit
+    except BrokenPipeError:
+        _reader_left()
+    sys.exit(code)

@@ -14,6 +14,8 @@ from screener.cli.options import (
     role_option,
     rules_option,
     store_from,
+    view_from,
+    view_options,
 )
 from screener.output.render import render
 
@@ -33,12 +35,14 @@ from screener.output.render import render
     "--sort",
     "sort",
     default=None,
-    metavar="FACTOR[:asc|:desc]",
-    help="Sort by a factor (best first) or any numeric column (largest first).",
+    metavar="KEY[,KEY...]",
+    help="Sort by factors (best first) or any columns (numbers largest first, text A-Z); -KEY descending, +KEY "
+    "ascending (or KEY:desc, KEY:asc); ties break on symbol. E.g. -score,name.",
 )
 @click.option("--top", "top", type=click.IntRange(min=1), default=None, help="Show at most N rows (with --rules: N).")
 @as_of_option
 @format_option
+@view_options
 @click.pass_context
 def screen(
     ctx: click.Context,
@@ -50,8 +54,13 @@ def screen(
     top: int | None,
     as_of: date | None,
     fmt: str,
+    columns: tuple[str, ...],
+    wide: bool,
 ) -> None:
     """Filter and rank the stored scores without storing a run.
+
+    Without --rules nothing is ranked by score: rows are numbered (row) in the order shown. The fields --where
+    reads and the --sort keys are shown beside the rows.
 
     Example: screener screen --role processor --country KR --country JP --where "net_cash_usd > 0" --sort dilution_risk
     """
@@ -74,12 +83,7 @@ def screen(
         from screener.cli.options import DEMO_BANNER
 
         note(DEMO_BANNER)
-    rows = res.rows
-    if fmt == "table" and rules_ref is not None:
-        from screener.watchlist.runs import table_view
-
-        rows = table_view(rows)
-    render(rows, fmt)
+    render(res.rows, fmt, view=view_from(columns, wide, keep=(*res.where_fields, *res.sort_columns)))
     from rules.explain import plural
 
     note(f"{res.rows.height} of {plural(res.universe, 'company')}; scores as of {res.as_of} ({res.basis})")

@@ -4,17 +4,19 @@ from datetime import date
 
 import click
 
-from screener.cli.options import DEMO_BANNER, as_of_option, card_format_option, note, store_from
+from screener.cli.options import DEMO_BANNER, as_of_option, card_format_option, note, store_from, wide_option
 
 
 @click.command()
 @click.argument("symbol")
 @as_of_option
 @card_format_option
+@wide_option
 @click.pass_context
-def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str) -> None:
+def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str, wide: bool) -> None:
     """The company card for SYMBOL (a symbol, a company name or a unique part of one): identity, role tags and their
-    history, latest fundamentals, recent events, data freshness and the factor breakdown as of a date.
+    history, latest fundamentals, recent events, data freshness and the factor breakdown as of a date; then its
+    place on each rule set's latest stored list (or why it is not on it) and its rank in the last 12 runs of each.
 
     Example: screener show MP --as-of 2026-05-29; screener show Lynas
     """
@@ -24,4 +26,4 @@ def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str) -> None:
         card = company_card(store, symbol, as_of, for_json=fmt == "json")
     if card.rests_on_demo:
         note(DEMO_BANNER)
-    render_card(card, fmt)
+    render_card(card, fmt, wide=wide)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import click
 
-from screener.cli.options import country_option, format_option, note, role_option, store_from
+from screener.cli.options import country_option, format_option, note, role_option, store_from, view_from, view_options
 from screener.contract import STAGES
 from screener.output.render import render
 
@@ -25,16 +25,23 @@ def universe() -> None:
     help="Keep companies at this stage; repeat to keep any of several.",
 )
 @format_option
+@view_options
 @click.pass_context
 def list_(
-    ctx: click.Context, roles: tuple[str, ...], countries: tuple[str, ...], stages: tuple[str, ...], fmt: str
+    ctx: click.Context,
+    roles: tuple[str, ...],
+    countries: tuple[str, ...],
+    stages: tuple[str, ...],
+    fmt: str,
+    columns: tuple[str, ...],
+    wide: bool,
 ) -> None:
     """List companies with their roles, country, region and stage."""
     from screener.intake.universe import list_universe
 
     with store_from(ctx) as store:
         df = list_universe(store, roles, countries, stages)
-    render(df, fmt)
+    render(df, fmt, view=view_from(columns, wide))
     note(f"{df.height} {'company' if df.height == 1 else 'companies'}")
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, format_option, note, run_option, run_rules_option, store_from
+from screener.cli.options import (
+    DEMO_BANNER,
+    format_option,
+    note,
+    run_option,
+    run_rules_option,
+    store_from,
+    view_from,
+    view_options,
+)
 from screener.output.render import render
 
 
@@ -17,15 +26,18 @@ def watchlist() -> None:
 @run_option
 @run_rules_option
 @format_option
+@view_options
 @click.pass_context
-def show(ctx: click.Context, run_ref: str, rules_ref: str | None, fmt: str) -> None:
+def show(
+    ctx: click.Context, run_ref: str, rules_ref: str | None, fmt: str, columns: tuple[str, ...], wide: bool
+) -> None:
     """Print the members of a stored run (csv and json carry every column).
 
     latest is the run of --rules (default: the rules 'default') with the latest as-of date (the newest run id on a
     tie); a run id of another rule set than a given --rules is refused.
     """
     from rules.explain import plural
-    from screener.watchlist.runs import show_run, table_view
+    from screener.watchlist.runs import show_run
 
     with store_from(ctx) as store:
         run, rows = show_run(store, run_ref, rules=rules_ref)
@@ -35,7 +47,7 @@ def show(ctx: click.Context, run_ref: str, rules_ref: str | None, fmt: str) -> N
         f"run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of}; {plural(rows.height, 'member')}; "
         f"data: {run.data_freshness}"
     )
-    render(table_view(rows) if fmt == "table" else rows, fmt)
+    render(rows, fmt, view=view_from(columns, wide))
 
 
 @watchlist.command("diff")

@@ -15,8 +15,10 @@ from screener.cli.options import (
     report_out_option,
     rules_option,
     store_from,
+    view_from,
+    view_options,
 )
-from screener.output.render import render
+from screener.output.render import EVERYTHING, View, render
 
 if TYPE_CHECKING:
     from datetime import date
@@ -30,9 +32,17 @@ if TYPE_CHECKING:
 @export_option(default=None)
 @report_out_option("--report", default=None)
 @format_option
+@view_options
 @click.pass_context
 def weekly(
-    ctx: click.Context, rules_ref: str, as_of: date | None, export_path: str | None, report_path: str | None, fmt: str
+    ctx: click.Context,
+    rules_ref: str,
+    as_of: date | None,
+    export_path: str | None,
+    report_path: str | None,
+    fmt: str,
+    columns: tuple[str, ...],
+    wide: bool,
 ) -> None:
     """Rank with a rule set and store the run; rerunning in the same ISO week replaces that week's run.
 
@@ -42,6 +52,7 @@ def weekly(
     from screener.output.export import check_target, export_run
     from screener.watchlist.runs import run_weekly
 
+    view = view_from(columns, wide)
     if export_path:
         check_target(export_path)  # before anything is scored or stored
     if report_path:
@@ -50,7 +61,7 @@ def weekly(
         check_writable(report_path)
     with store_from(ctx) as store:
         res = run_weekly(store, rules_ref, as_of)
-        print_weekly(res, fmt)
+        print_weekly(res, fmt, view)
         if export_path:
             out = export_run(store, export_path, res.run_id)
             note(f"wrote {out}")
@@ -61,10 +72,11 @@ def weekly(
             note(f"wrote {out}")
 
 
-def print_weekly(res: WeeklyResult, fmt: str) -> None:
-    """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same."""
+def print_weekly(res: WeeklyResult, fmt: str, view: View | None = None) -> None:
+    """The weekly list and its changes: shared by ``weekly`` and ``demo`` so both read the same.
+
+    The table shows ``view``'s columns (default: the compact set that fits the terminal)."""
     from rules.explain import plural
-    from screener.watchlist.runs import table_view
 
     if res.demo:
         note(DEMO_BANNER)
@@ -76,7 +88,7 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
     if res.weight_note:
         note(f"weights: {res.weight_note}")
     if fmt == "table":
-        render(table_view(res.rows), fmt, title=f"Watchlist {res.rules_name} {res.iso_week}")
+        render(res.rows, fmt, title=f"Watchlist {res.rules_name} {res.iso_week}", view=view or View(fit=True))
         if res.previous_run_id is None:
             note("first run of these rules: no changes to show")
         elif res.changes.height == 0:
@@ -86,8 +98,9 @@ def print_weekly(res: WeeklyResult, fmt: str) -> None:
                 res.changes.select("change", "symbol", "name", "text"),
                 fmt,
                 title=f"Changes since run {res.previous_run_id}",
+                view=EVERYTHING,
             )
     else:
-        render(res.rows, fmt)
+        render(res.rows, fmt, view=view or View(fit=True))
         for sym, line in res.changes.select("symbol", "text").iter_rows():
             note(f"{sym} {line}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from screener.contract import REGION_NAMES, ROLES
-from screener.output.render import FORMATS
+from screener.output.render import FORMATS, View
 
 if TYPE_CHECKING:
     from screener.store import Store
@@ -83,6 +83,60 @@ def rules_option(default: str | None, without: str = "") -> Callable[[F], F]:
 run_rules_option = rules_option(
     None, "The run is one of these rules: latest is their latest run (default: the rules 'default')."
 )
+
+
+def _column_list(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    """``a,b,c`` as a tuple; a name no listing has is refused here, before a command scores or stores anything."""
+    if value is None:
+        return ()
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    from rules.expr import suggest
+    from screener.errors import ArgumentError, Option
+    from screener.output.fields import known_fields
+
+    if not names:
+        raise ArgumentError(Option("columns"), " needs at least one field name, e.g. symbol,name,score")
+    known = known_fields()
+    for n in names:
+        if n not in known and not n.startswith("contrib."):
+            raise ArgumentError(
+                Option("columns"), f": unknown column {n!r}{suggest(n, known)}; 'screener fields' lists every field"
+            )
+    return names
+
+
+def wide_option(func: F) -> F:
+    """``--wide`` as ``wide``: every column, text uncut, however wide the table gets."""
+    return click.option(
+        "--wide",
+        "wide",
+        is_flag=True,
+        default=False,
+        help="Show every column, text uncut, however wide the table gets (csv and json always carry every column).",
+    )(func)
+
+
+def view_options(func: F) -> F:
+    """``--columns a,b,c`` as ``columns`` and ``--wide`` as ``wide``: which columns a terminal table shows (csv and
+    json always carry every column). Without either, a table shows a compact set that fits the terminal."""
+    return click.option(
+        "--columns",
+        "columns",
+        default=None,
+        metavar="FIELD[,FIELD...]",
+        callback=_column_list,
+        help="Table columns, in this order (see 'screener fields'). Default: a compact set that fits the terminal.",
+    )(wide_option(func))
+
+
+def view_from(columns: tuple[str, ...], wide: bool, keep: tuple[str, ...] = ()) -> View:
+    """The table view ``--columns``/``--wide`` ask for; both at once is refused (one would silently lose)."""
+    if columns and wide:
+        from screener.errors import ArgumentError, Option
+
+        raise ArgumentError("give ", Option("columns"), " or ", Option("wide"), ", not both")
+    return View(columns=columns, wide=wide, keep=keep, cut=not wide, fit=True)
+
 
 ROLE_HELP = "Keep companies with this role; repeat to keep any of several."
 

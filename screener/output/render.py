@@ -7,14 +7,17 @@ helpers (``to_csv_text``, ``to_json_text``) and this module's ``check_writable``
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -37,14 +40,48 @@ else:
 
 FORMATS = ("table", "csv", "json")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-TABLE_TEXT_LIMIT = 160
-TTY_TEXT_WIDTH = 60
-#: Columns whose text is the point of the row (a watchlist reason, a change, a failure message) get more room.
-TTY_WIDE_COLUMNS = {"reason": 150, "text": 150, "message": 150, "description": 100}
+#: The width of a table written to a file or a pipe (``COLUMNS`` overrides it): wide enough for the compact view.
+PIPE_WIDTH = 120
+#: A text column cut to fit the terminal keeps at least this many characters (or its whole text when shorter).
+MIN_TEXT_WIDTH = 12
+#: Text this short is never cut: symbols, country codes, roles of one word.
+SHORT_TEXT = 12
+#: While the compact view adds optional columns, each text column keeps at least this much room (a reason is read,
+#: a name recognised); past that, an optional column is left out rather than cutting them further.
+PREFERRED_TEXT_WIDTH = {"reason": 36, "name": 20, "meaning": 40}
+#: When the text does not all fit, these columns give up room beyond this width first (the reason is what is read).
+TEXT_CAP = {"name": 28}
+#: Columns that identify a row and so are never cut.
+NEVER_CUT = frozenset({"rank", "row", "symbol", "country", "field", "factor", "rules"})
 
 
-def _tty_width(column: str) -> int:
-    return TTY_WIDE_COLUMNS.get(column, TTY_TEXT_WIDTH)
+@dataclass(frozen=True)
+class View:
+    """Which columns a terminal table shows. csv and json ignore it: they always carry every column.
+
+    ``columns`` is the reader's choice (in that order); without it the table shows a compact set that fits the
+    width (``wide`` shows every column). ``keep`` are columns the question used (a ``where`` field, a sort key):
+    shown in the compact set too, so a reader sees the numbers that selected the rows. ``compact`` and
+    ``optional`` override the default compact set: ``compact`` always shown, ``optional`` added in order while
+    the table still fits.
+    """
+
+    columns: tuple[str, ...] = ()
+    wide: bool = False
+    keep: tuple[str, ...] = ()
+    compact: tuple[str, ...] | None = None
+    optional: tuple[str, ...] = ()
+    #: Cut long text to fit the width; off, every cell is printed whole (the table may then be wider than the width).
+    cut: bool = True
+    #: Text columns that hold numbers already formatted (aligned right like numbers).
+    right: tuple[str, ...] = ()
+    #: Fit the width when writing to a file or a pipe too (``table_width``); off, only a terminal is fitted and a
+    #: table written elsewhere keeps every cell whole.
+    fit: bool = False
+
+
+#: The default view of ``render``: every column, text fitted to the width (what commands without a compact set get).
+EVERYTHING = View(wide=True)
 
 
 def neutralise(text: str) -> str:
@@ -105,12 +142,58 @@ def to_csv_text(frame: pl.DataFrame) -> str:
     )
 
 
+_SCALES = ((1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k"))
+
+
+def human_money(value: float | None, currency: str | None = None) -> str:
+    """A money amount as a reader compares it: ``79.9bn``, ``-512.3m``, ``41.2k``, ``950.25`` (one decimal at the
+    largest scale the amount reaches; cents below a thousand), with the currency in front when given.
+
+    Unknown (None, NaN, infinite) is an empty cell, never ``nan`` and never zero. A rounding that reaches 1000 of a
+    scale moves to the next (``999.96m`` is ``1.0bn``), so larger amounts never print smaller.
+    """
+    if value is None or not math.isfinite(value):
+        return ""
+    size = abs(value)
+    sign = "-" if value < 0 and round(size, 2) > 0 else ""
+    ascending = _SCALES[::-1]  # k, m, bn, tn
+    step = max((i for i, (scale, _) in enumerate(ascending) if size >= scale), default=None)
+    if step is None and round(size, 2) >= 1000:
+        step = 0
+    if step is not None and step + 1 < len(ascending) and round(size / ascending[step][0], 1) >= 1000:
+        step += 1
+    if step is None:
+        text = f"{size:,.2f}"
+    else:
+        scale, unit = ascending[step]
+        text = f"{size / scale:,.1f}{unit}"
+    return f"{currency} {sign}{text}" if currency else f"{sign}{text}"
+
+
+def parse_money(text: str) -> float | None:
+    """The number ``human_money`` printed (currency dropped); None for an empty cell. The inverse, to the precision
+    printed: tests and scripts that read a table back use it."""
+    body = text.strip().split(" ")[-1].replace(",", "")
+    if not body:
+        return None
+    for scale, unit in _SCALES:
+        if body.endswith(unit):
+            return float(body[: -len(unit)]) * scale
+    return float(body)
+
+
+def _percent(value: float | None, decimals: int) -> str:
+    if value is None or not math.isfinite(value):
+        return ""
+    return f"{value * 100:.{decimals}f}%"
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
         if math.isnan(v):
-            return "NaN"
+            return ""
         if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-3):
             return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
         return f"{v:.3f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.1f}"
@@ -120,37 +203,195 @@ def _cell(v: Any) -> str:
         return utc_text(v)
     if isinstance(v, date):
         return v.isoformat()
-    text = str(v)
-    # The table is for reading; csv and json carry long texts (sources, descriptions) in full.
-    return text if len(text) <= TABLE_TEXT_LIMIT else text[: TABLE_TEXT_LIMIT - 1] + "…"
+    return str(v)
 
 
-def to_table_text(frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None) -> None:
-    from rich.console import Console
+def _column_texts(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """Every cell as the table prints it: money human-scaled, percentiles and shares as percent, other numbers as
+    ``_cell`` does."""
+    from screener.output.fields import MONEY_UNITS, PERCENT_UNITS, PERCENTILE, unit_of
+
+    out: dict[str, list[str]] = {}
+    for name, dtype in frame.schema.items():
+        values = frame[name].to_list()
+        unit = unit_of(name) if dtype.is_numeric() else None
+        if unit in MONEY_UNITS:  # every money column of a listing names its currency (``_usd``)
+            out[name] = [human_money(v) for v in values]
+        elif unit in PERCENT_UNITS:
+            out[name] = [_percent(v, 0 if unit == PERCENTILE else 1) for v in values]
+        else:
+            out[name] = [_cell(v) for v in values]
+    return out
+
+
+def table_width(stream: IO[str] | None = None) -> int:
+    """The width a table may take: the terminal's in a terminal, else ``COLUMNS`` or ``PIPE_WIDTH``."""
+    out = stream or sys.stdout
+    if hasattr(out, "isatty") and out.isatty():
+        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    try:
+        return max(20, int(os.environ.get("COLUMNS", "")))
+    except ValueError:
+        return PIPE_WIDTH
+
+
+def _wrap_header(name: str, width: int) -> str:
+    """A header no wider than its column: broken after ``_`` or ``.`` (the field name stays readable as one word)."""
+    if len(name) <= width:
+        return name
+    parts = re.findall(r"[^_.]+[_.]?|[_.]", name)
+    lines, line = [], ""
+    for part in parts:
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def _header_floor(name: str) -> int:
+    """The narrowest a header can be wrapped to: its longest part."""
+    return max(len(p) for p in re.findall(r"[^_.]+[_.]?|[_.]", name) or [name])
+
+
+#: Characters a column adds besides its text: a space either side and a border.
+_PER_COLUMN = 3
+
+
+def _widths(
+    names: list[str], texts: dict[str, list[str]], numeric: set[str], width: int, preferred: bool = False
+) -> tuple[dict[str, int], bool]:
+    """Each column's width, and whether the table fits ``width``: fixed columns (numbers, short and identifying
+    text) get their natural width, the other text columns share what is left (never below ``MIN_TEXT_WIDTH``).
+
+    Headers keep one line when the table fits that way; otherwise they are wrapped at ``_`` (``_wrap_header``)."""
+    from rich.cells import cell_len
+
+    cells = {n: max([cell_len(t) for t in texts[n]] or [0]) for n in names}
+    whole = {n: max(cells[n], len(n)) for n in names}
+    if 1 + _PER_COLUMN * len(names) + sum(whole.values()) <= width:
+        return whole, True
+    natural = cells
+    fixed: dict[str, int] = {}
+    flexible: dict[str, int] = {}
+    for n in names:
+        if n in numeric or n in NEVER_CUT or natural[n] <= SHORT_TEXT:
+            fixed[n] = max(natural[n], _header_floor(n), 1)
+        else:
+            flexible[n] = max(min(natural[n], TEXT_CAP.get(n, natural[n])), _header_floor(n))
+    room = width - 1 - _PER_COLUMN * len(names) - sum(fixed.values())
+    out = dict(fixed)
+    left = sorted(flexible, key=lambda n: (flexible[n], n))
+    for i, n in enumerate(left):
+        share = room // (len(left) - i) if room > 0 else 0
+        floor = PREFERRED_TEXT_WIDTH.get(n, MIN_TEXT_WIDTH) if preferred else MIN_TEXT_WIDTH
+        out[n] = max(min(flexible[n], share), min(flexible[n], max(floor, _header_floor(n))))
+        room -= out[n]
+    total = 1 + _PER_COLUMN * len(names) + sum(out.values())
+    return out, total <= width
+
+
+def _key_percentiles(frame: pl.DataFrame) -> list[str]:
+    """The percentiles that matter most for these rows: a ranking's weighted factors, heaviest contribution first
+    (name breaks ties); otherwise every factor percentile in column order."""
+    weighted = [c.removeprefix("contrib.") for c in frame.columns if c.startswith("contrib.")]
+    if weighted and frame.height:
+        mean = {f: frame[f"contrib.{f}"].abs().mean() or 0.0 for f in weighted}
+        ordered = sorted(weighted, key=lambda f: (-float(mean[f]), f))  # type: ignore[arg-type]
+        return [f"{f}_pct" for f in ordered if f"{f}_pct" in frame.columns]
+    return [c for c in frame.columns if c.endswith("_pct")]
+
+
+def compact_columns(frame: pl.DataFrame, keep: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """The compact set of a listing: what is always shown (position, symbol, name, score, the columns the question
+    used, reason) and what is added in order while it fits (key percentiles, then place, role and size)."""
+    have = set(frame.columns)
+    required = [c for c in dict.fromkeys(("rank", "row", "symbol", "name", "score", *keep, "reason")) if c in have]
+    optional = [
+        *_key_percentiles(frame),
+        *[c for c in ("country", "roles", "stage", "market_cap_usd", "region") if c in have],
+    ]
+    return required, [c for c in optional if c not in required]
+
+
+def _check_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
+    from rules.expr import suggest
+    from screener.errors import ArgumentError, Option
+
+    for c in columns:
+        if c not in frame.columns:
+            from screener.output.fields import known_fields
+
+            if c in known_fields():
+                raise ArgumentError(
+                    Option("columns"), f": {c!r} is not a column of this listing; ", Option("wide"), " shows them all"
+                )
+            raise ArgumentError(
+                Option("columns"),
+                f": unknown column {c!r}{suggest(c, frame.columns)}; 'screener fields' lists every field",
+            )
+
+
+def chosen_columns(frame: pl.DataFrame, view: View, width: int) -> list[str]:
+    """The columns a table shows under ``view`` at ``width`` characters, in the order they are shown."""
+    if view.columns:
+        _check_columns(frame, view.columns)
+        return list(dict.fromkeys(view.columns))
+    if view.wide:
+        return frame.columns
+    if view.compact is not None:
+        required, optional = [c for c in view.compact if c in frame.columns], list(view.optional)
+    else:
+        required, optional = compact_columns(frame, tuple(c for c in view.keep if c in frame.columns))
+    if not required:
+        return frame.columns
+    texts = _column_texts(frame.select(list(dict.fromkeys([*required, *optional]))))
+    numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
+    shown = list(required)
+    for c in optional:
+        if c in shown or c not in frame.columns:
+            continue
+        if _widths([*shown, c], texts, numeric, width, preferred=True)[1]:
+            shown.append(c)
+    # who and how good first, then the rest in frame order, the reason last: it is the widest and is read last
+    lead = ("rank", "row", "symbol", "name", "score")
+    order = {n: (1, i) for i, n in enumerate(frame.columns)} | {n: (0, i) for i, n in enumerate(lead)}
+    order["reason"] = (2, 0)
+    return sorted(shown, key=lambda n: order[n])
+
+
+def to_table_text(
+    frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None, view: View = EVERYTHING
+) -> None:
+    """A table that fits the width (``table_width``): one line per row, long text cut with an ellipsis (csv and
+    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``."""
     from rich.table import Table
 
     out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
+    width = table_width(out) if is_tty or view.fit else 1_000_000
+    frame = _flatten(frame) if any(isinstance(t, pl.Struct) for t in frame.dtypes) else frame
+    names = chosen_columns(frame, view, width)
+    frame = frame.select(names)
+    texts = _column_texts(frame)
+    numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
+    widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000)
     table = Table(title=title, show_lines=False, header_style="bold")
-    for name, dtype in frame.schema.items():
-        # One row stays one line: long text is cut with an ellipsis in a terminal (csv/json carry it whole) and
-        # nothing is squeezed or broken mid-word; a table wider than the terminal scrolls (e.g. `| less -S`).
+    for name in names:
         table.add_column(
-            name,
-            justify="right" if dtype.is_numeric() else "left",
+            _wrap_header(name, widths[name]),
+            justify="right" if name in numeric or name in view.right else "left",
             no_wrap=True,
             overflow="ellipsis",
-            max_width=_tty_width(name) if is_tty and not dtype.is_numeric() else None,
+            width=widths[name],
         )
-    for row in frame.iter_rows():
-        table.add_row(*(_cell(v) for v in row))
-    width = 100_000
-    if is_tty:
-        natural = Console(width=100_000).measure(table).maximum
-        width = max(natural, shutil.get_terminal_size().columns)
-    console = Console(
+    for i in range(frame.height):
+        table.add_row(*(texts[n][i] for n in names))
+    total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
+    console = _console(
         file=out,
-        width=width,
+        width=max(width, total),
         highlight=False,
         soft_wrap=False,
         emoji=False,
@@ -160,15 +401,45 @@ def to_table_text(frame: pl.DataFrame, title: str | None = None, stream: IO[str]
     console.print(table)
 
 
-def render(frame: pl.DataFrame, fmt: str = "table", dest: IO[str] | None = None, title: str | None = None) -> None:
-    """Write ``frame`` to ``dest`` (stdout by default) as ``table``, ``csv`` or ``json``."""
+@functools.cache
+def _console_class() -> type:
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        """rich answers a closed pipe with ``SystemExit(1)``; raise the ``BrokenPipeError`` instead, so the CLI's
+        one handler decides (a reader who left early is not an error)."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PipeConsole
+
+
+def _console(**kwargs: Any) -> Any:
+    return _console_class()(**kwargs)
+
+
+def render(
+    frame: pl.DataFrame,
+    fmt: str = "table",
+    dest: IO[str] | None = None,
+    title: str | None = None,
+    view: View = EVERYTHING,
+) -> None:
+    """Write ``frame`` to ``dest`` (stdout by default) as ``table``, ``csv`` or ``json``.
+
+    ``view`` picks the table's columns; csv and json always carry every column (chosen names are still checked,
+    so a typo is an error in every format)."""
     out = dest or sys.stdout
+    if view.columns and fmt != "table":
+        _check_columns(frame, view.columns)
     if fmt == "json":
         out.write(to_json_text(frame))
     elif fmt == "csv":
         out.write(to_csv_text(frame))
     elif fmt == "table":
-        to_table_text(frame, title=title, stream=out)
+        to_table_text(frame, title=title, stream=out, view=view)
     else:  # pragma: no cover - click restricts the choice
         raise ScreenerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 

@@ -16,7 +16,7 @@ import polars as pl
 
 from screener.contract import region_of
 from screener.errors import ScreenerError
-from screener.output.render import utc_text
+from screener.output.render import human_money, utc_text
 from screener.store import Store
 
 #: How many role-tag changes and events the card shows.
@@ -34,7 +34,12 @@ SECTION_TITLES: dict[str, str] = {
     "events": "Recent events",
     "freshness": "Data freshness",
     "factors": "Factor breakdown",
+    "membership": "On each rule set's latest list",
+    "rank_history": "Rank history",
 }
+
+#: How many stored runs of each rule set the rank history goes back.
+RANK_HISTORY_RUNS = 12
 
 _FUNDAMENTAL_FIELDS = (
     "revenue",
@@ -216,7 +221,9 @@ def _fundamentals(rows: pl.DataFrame) -> pl.DataFrame:
         values: list[str | None] = [r["currency"], r["reported_by"].isoformat() + ("" if r["public"] else " (not yet)")]
         for f in _FUNDAMENTAL_FIELDS:
             v = r[f]
-            values.append(None if v is None else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.4g}")
+            # money with its currency (a JPY company reads JPY 41.2bn); a share count is a plain number
+            money = f != "shares_outstanding"
+            values.append(None if v is None else human_money(v, r["currency"] if money else None))
         values += [r["provider"], utc_text(r["loaded_at"]) if r["loaded_at"] else None]
         columns[f"{r['period']} {r['period_end'].isoformat()}"] = values
     fields = ["currency", "reported_by", *_FUNDAMENTAL_FIELDS, "provider", "loaded_at"]
@@ -389,6 +396,7 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         "freshness": _freshness(store, sym, day),
         "factors": factor_frame,
     }
+    sections["membership"], sections["rank_history"] = run_history(store, sym)
     return CompanyCard(
         symbol=sym,
         as_of=day,
@@ -400,11 +408,98 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
     )
 
 
-def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> None:
-    """Table: one titled table per section (empty sections say so); json: one object with a key per section."""
+_MEMBERSHIP_SCHEMA = {
+    "rules": pl.String,
+    "run_id": pl.Int64,
+    "iso_week": pl.String,
+    "as_of": pl.Date,
+    "member": pl.Boolean,
+    "rank": pl.Int64,
+    "candidate_rank": pl.Int64,
+    "score": pl.Float64,
+    "why_out": pl.String,
+}
+_HISTORY_COLUMNS = ("rules", "run_id", "iso_week", "as_of", "rank", "candidate_rank", "score", "status")
+
+
+def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Where ``symbol`` stood in the stored runs: its membership in each rule set's latest run (with why it is out,
+    the ``why_out`` the ranking wrote for every company, the same text the workbook's Universe sheet shows), and its
+    rank in each of the last ``runs`` runs of every rule set, newest first.
+
+    Why from the stored runs and not recomputed: a run is what was sent; re-ranking today's data would rewrite it.
+    "Latest" is the latest as-of date of that rule set (the newest run id on a tie), as everywhere else.
+    """
+    from screener.watchlist.runs import load_run
+
+    listed = store.run_list()
+    latest: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    if listed.height == 0:
+        return pl.DataFrame(schema=_MEMBERSHIP_SCHEMA), pl.DataFrame(
+            schema={c: _MEMBERSHIP_SCHEMA.get(c, pl.String) for c in _HISTORY_COLUMNS}
+        )
+    listed = listed.sort(["rules", "as_of", "run_id"], descending=[False, True, True])
+    for (rules,), group in listed.group_by(["rules"], maintain_order=True):
+        for i, rid in enumerate(group["run_id"].head(runs).to_list()):
+            run = load_run(store, int(rid))
+            found = run.table.filter(pl.col("symbol") == symbol) if "symbol" in run.table.columns else run.table
+            row = found.row(0, named=True) if found.height else {}
+            base = {"rules": rules, "run_id": run.run_id, "iso_week": run.iso_week, "as_of": run.as_of}
+            status = row.get("status") if row else "not in this run's universe"
+            history.append(
+                {
+                    **base,
+                    "rank": row.get("rank"),
+                    "candidate_rank": row.get("candidate_rank"),
+                    "score": row.get("score"),
+                    "status": status,
+                }
+            )
+            if i == 0:
+                member = status == "member"
+                why = None if member else (row.get("why_out") or status)
+                latest.append(
+                    {
+                        **base,
+                        "member": member,
+                        "rank": row.get("rank"),
+                        "candidate_rank": row.get("candidate_rank"),
+                        "score": row.get("score"),
+                        "why_out": why,
+                    }
+                )
+    membership = pl.DataFrame(latest, schema=_MEMBERSHIP_SCHEMA, orient="row")
+    hist_schema = {c: _MEMBERSHIP_SCHEMA.get(c, pl.String) for c in _HISTORY_COLUMNS}
+    return membership, pl.DataFrame(history, schema=hist_schema, orient="row")
+
+
+def _factor_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """The factor breakdown as a table prints it: each value in its own unit (a USD amount human-scaled, a
+    percentile as percent), since one column holds factors and components of every kind."""
+    from screener.output.fields import USD, unit_of
+
+    def text(v: float | None, column: str) -> str | None:
+        if v is None:
+            return None
+        return human_money(v) if unit_of(column) == USD else f"{v:.3f}".rstrip("0").rstrip(".")
+
+    columns = [f if c == "(value)" else f"{f}.{c}" for f, c in frame.select("factor", "component").iter_rows()]
+    return frame.with_columns(
+        pl.Series("value", [text(v, c) for v, c in zip(frame["value"], columns, strict=True)], dtype=pl.String),
+        pl.Series("filled", [text(v, c) for v, c in zip(frame["filled"], columns, strict=True)], dtype=pl.String),
+        (pl.col("percentile") * 100).round(0).cast(pl.Int64).cast(pl.String).add("%").alias("percentile"),
+    )
+
+
+def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None, *, wide: bool = False) -> None:
+    """Table: one titled table per section (empty sections say so); json: one object with a key per section.
+
+    A table fits the terminal: long text is cut and the fundamentals show the newest periods that fit; ``wide``
+    prints every period and every text whole."""
     import sys
 
-    from screener.output.render import render
+    from screener.output.render import EVERYTHING, View, render
 
     out = dest or sys.stdout
     if fmt == "json":
@@ -417,7 +512,17 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> Non
             out.write(f"\n{title}: none\n")
             continue
         out.write("\n")
-        render(frame, "table", out, title=title)
+        view = EVERYTHING
+        if key == "factors":  # one column holds numbers of every kind: each is printed in its own unit
+            frame = _factor_table(frame)
+            view = View(right=("value", "filled", "percentile"))
+        if wide:
+            view = View(wide=True, cut=False, right=view.right)
+        elif key == "fundamentals":  # the newest periods first, each only while the table still fits
+            view = View(compact=tuple(frame.columns[:2]), optional=tuple(frame.columns[2:]))
+        elif key == "membership":  # why a company is out is the point: it gets the room the run details would take
+            view = View(compact=("rules", "run_id", "member", "rank", "why_out"), optional=("score", "as_of"))
+        render(frame, "table", out, title=title, view=view)
     funding = card.factors.get("funding")
     if funding:
         out.write(f"\n{funding['text']}\n")
@@ -425,7 +530,7 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None) -> Non
     flags = card.factors.get("flags") or []
     mcap = card.factors.get("market_cap_usd")
     out.write(
-        f"\nmarket_cap_usd: {'' if mcap is None else f'{mcap:,.0f}'}   "
+        f"\nmarket_cap_usd: {'' if mcap is None else human_money(mcap)}   "
         f"data_completeness: {'' if completeness is None else f'{completeness:.2f}'}   "
         f"flags: {';'.join(flags) if flags else 'none'}\n"
     )

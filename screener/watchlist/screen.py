@@ -10,13 +10,13 @@ goes through the expression grammar, so a screen can never do more than compare 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
 
-from rules.expr import NUMBER, Compiled, ExprError, compile_condition, namespace_from_schema, suggest
+from rules.expr import Compiled, ExprError, compile_condition, namespace_from_schema, suggest
 from screener.contract import ROLES, split_places
 from screener.errors import ArgumentError, Option, ScreenerError
 from screener.store import Store
@@ -33,6 +33,9 @@ class ScreenResult:
     computed: bool
     #: "stored" (reused), "computed now" (none stored) or "recomputed: the data changed since" (stale set replaced).
     basis: str = "stored"
+    #: The fields the ``where`` condition reads and the columns the rows are sorted by: a table shows them.
+    where_fields: tuple[str, ...] = ()
+    sort_columns: tuple[str, ...] = ()
 
 
 def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
@@ -98,30 +101,92 @@ def conditions(
     return out
 
 
-def _sort_spec(scores: pl.DataFrame, sort: str) -> tuple[str, bool, str | None]:
-    """``FACTOR`` sorts best first (direction-aware); any numeric column sorts descending; ``:asc``/``:desc``."""
+@dataclass(frozen=True)
+class SortKey:
+    """One ``sort`` key: the column sorted on, its order, and whether it is text (text sorts case-insensitively)."""
+
+    column: str
+    descending: bool
+    text: bool = False
+
+
+#: The column every sort ends with, so equal keys always give the same order.
+TIE_BREAK = "symbol"
+
+
+def _order_error(order: str) -> ArgumentError:
+    return ArgumentError(
+        Option("sort"),
+        f": order must be 'asc' or 'desc', got {order!r} (e.g. ",
+        Option("sort"),
+        " dilution_risk:asc or ",
+        Option("sort"),
+        " -score,name)",
+    )
+
+
+def sort_keys(schema: Mapping[str, pl.DataType], sort: str) -> list[SortKey]:
+    """``sort`` as keys: comma-separated, each a factor or any column of ``schema``.
+
+    A factor sorts best first (its direction decides), a number largest first, text A to Z, true before false;
+    ``-KEY`` sorts descending and ``+KEY`` ascending, as do the suffixes ``:desc`` and ``:asc``. A factor whose value
+    is not a column sorts on its percentile. Lists cannot be sorted.
+    """
     from factors.registry import FACTORS
 
-    name, _, order = sort.partition(":")
-    if order and order not in ("asc", "desc"):
-        raise ArgumentError(
-            Option("sort"),
-            f": order must be 'asc' or 'desc', got {order!r} (e.g. ",
-            Option("sort"),
-            " dilution_risk:asc)",
-        )
-    numeric = [c for c, t in namespace_from_schema(scores.schema).types.items() if t == NUMBER]
-    if name in FACTORS and (name in scores.columns or f"{name}_pct" in scores.columns):
-        descending = FACTORS[name].direction == "higher_is_better"
-        shown = name if name in scores.columns else None
-        name = name if name in scores.columns else f"{name}_pct"
-    elif name in numeric:
-        descending, shown = True, name
-    else:
-        raise ArgumentError(Option("sort"), f": unknown factor or column {name!r}{suggest(name, [*FACTORS, *numeric])}")
-    if order:
-        descending = order == "desc"
-    return name, descending, shown
+    keys: list[SortKey] = []
+    for raw in sort.split(","):
+        item = raw.strip()
+        if not item:
+            raise ArgumentError(Option("sort"), f": empty key in {sort!r}; separate keys with one comma")
+        sign = item[0] if item[0] in "+-" else ""
+        name, _, order = item[len(sign) :].partition(":")
+        if order and order not in ("asc", "desc"):
+            raise _order_error(order)
+        if order and sign:
+            raise ArgumentError(Option("sort"), f": {item!r} gives the order twice; use {sign}{name} or {name}:{order}")
+        text = False
+        if name in FACTORS and (name in schema or f"{name}_pct" in schema):
+            descending = FACTORS[name].direction == "higher_is_better"
+            name = name if name in schema else f"{name}_pct"
+        elif name in schema:
+            dtype = schema[name]
+            if isinstance(dtype, (pl.List, pl.Struct, pl.Array)):
+                raise ArgumentError(Option("sort"), f": {name!r} holds lists and cannot be sorted")
+            text = dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+            descending = dtype.is_numeric() or dtype == pl.Boolean
+        else:
+            raise ArgumentError(
+                Option("sort"), f": unknown factor or column {name!r}{suggest(name, [*FACTORS, *schema])}"
+            )
+        if sign or order:
+            descending = sign == "-" or order == "desc"
+        keys.append(SortKey(name, descending, text))
+    return keys
+
+
+def sort_rows(rows: pl.DataFrame, keys: Sequence[SortKey]) -> pl.DataFrame:
+    """``rows`` in ``keys`` order, missing values last, ties broken by symbol (A to Z)."""
+    exprs = [
+        (pl.col(k.column).str.to_lowercase() if k.text else pl.col(k.column)).alias(f"_sort{i}")
+        for i, k in enumerate(keys)
+    ]
+    order = [k.descending for k in keys]
+    if TIE_BREAK in rows.columns and all(k.column != TIE_BREAK for k in keys):
+        exprs.append(pl.col(TIE_BREAK))
+        order.append(False)
+    return rows.sort(exprs, descending=order, nulls_last=True, maintain_order=True)
+
+
+def where_fields(where: str | None) -> list[str]:
+    """The fields a ``where`` condition reads, in the order it names them first (shown beside the rows)."""
+    if not where:
+        return []
+    from rules.expr import names_in, parse, tokenize
+
+    used = names_in(parse(where))
+    ordered = [t.value for t in tokenize(where) if t.kind == "name" and t.value in used]
+    return list(dict.fromkeys([*ordered, *sorted(used)]))
 
 
 def run_screen(
@@ -138,9 +203,14 @@ def run_screen(
 ) -> ScreenResult:
     """Filter (and, with a rule set, rank) the stored scores; ``top`` caps the rows (with rules: overrides N).
 
+    With a rule set the rows keep the rule set's ``rank`` (by score) whatever ``sort`` orders them by; without one
+    nothing is ranked by score, so the rows are numbered ``row`` in the order shown (symbol, or ``sort``). The
+    fields ``where`` reads and the columns ``sort`` orders by are always among the columns.
     ``label_of`` names the filters in exclusion reasons (see ``conditions``)."""
     day, scores, basis = _scores(store, as_of)
     conds = conditions(scores, roles, countries, where, label_of=label_of)
+    keys = sort_keys(scores.schema, sort) if sort and rules is None else []
+    used = [c for c in where_fields(where) if c in scores.columns]
     from factors.engine import rests_on_demo
 
     demo = rests_on_demo(scores)
@@ -149,6 +219,14 @@ def run_screen(
         from rules.ruleset import load
 
         rows = rank(scores, load(rules), where=conds, top_n=top).members
+        if sort:
+            keys = sort_keys({**scores.schema, **rows.schema}, sort)
+        wanted = [c for c in [*used, *(k.column for k in keys)] if c not in rows.columns]
+        if wanted:
+            extra = scores.select("symbol", *dict.fromkeys(wanted))
+            rows = rows.join(extra, on="symbol", how="left", maintain_order="left")
+        if keys:
+            rows = sort_rows(rows, keys)
     else:
         from factors.registry import FACTORS
 
@@ -158,19 +236,22 @@ def run_screen(
         factors = [f for f in FACTORS if f in df.columns]
         cols = [c for c in BASE_COLUMNS if c in df.columns] + [f"{f}_pct" for f in factors]
         cols += [c for c in ("data_completeness", "flags") if c in df.columns]
-        if sort:
-            key, descending, shown = _sort_spec(df, sort)
-            if shown and shown not in cols:
-                cols.insert(cols.index("market_cap_usd") + 1 if "market_cap_usd" in cols else len(cols), shown)
-            df = df.sort([key, "symbol"], descending=[descending, False], nulls_last=True)
-        else:
-            df = df.sort("symbol")
-        rows = df.select(cols).with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
+        at = cols.index("market_cap_usd") + 1 if "market_cap_usd" in cols else len(cols)
+        for c in [*used, *(k.column for k in keys)]:
+            if c not in cols:
+                cols.insert(at, c)
+                at += 1
+        df = sort_rows(df, keys) if keys else df.sort(TIE_BREAK)
+        rows = df.select(cols).with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
         if top is not None:
             rows = rows.head(top)
-    if rules is not None and sort:
-        key, descending, _ = _sort_spec(rows, sort)
-        rows = rows.sort([key, "rank"], descending=[descending, False], nulls_last=True)
     return ScreenResult(
-        rows=rows, as_of=day, demo=demo, universe=scores.height, computed=basis != "stored", basis=basis
+        rows=rows,
+        as_of=day,
+        demo=demo,
+        universe=scores.height,
+        computed=basis != "stored",
+        basis=basis,
+        where_fields=tuple(used),
+        sort_columns=tuple(k.column for k in keys),
     )

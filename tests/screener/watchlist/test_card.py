@@ -53,6 +53,8 @@ def test_json_is_one_object_with_a_key_per_section(loaded) -> None:
         "events",
         "freshness",
         "factors",
+        "membership",
+        "rank_history",
     }
     assert card["symbol"] == "ENB" and card["identity"]["region"] == "north_america"
     assert {t["role"] for t in card["tags"]} == {"magnet_maker", "recycler"}

@@ -133,7 +133,8 @@ def test_screen_filters_and_sorts(invoke, market: Path, fmt: str) -> None:
         assert set(syms) == {"MINE", "MIPR", "EXPL"}
         risk = [float(r["dilution_risk"]) for r in rows]
         assert risk == sorted(risk)  # best (lowest risk) first
-        assert [int(r["rank"]) for r in rows] == [1, 2, 3]
+        assert [int(r["row"]) for r in rows] == [1, 2, 3]  # numbered, not ranked: nothing here is ranked by score
+        assert "rank" not in rows[0]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
