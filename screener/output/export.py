@@ -198,7 +198,12 @@ def wrapped_lines(text: str, width: float, chars_per_width: float = WRAP_CHARS_P
     """How many lines ``text`` takes in a wrapped cell ``width`` characters wide, breaking on spaces as a
     spreadsheet does; errs towards one line too many, so a row is never too short for its text."""
     chars = max(int(width * chars_per_width), 1)
-    return sum(max(len(textwrap.wrap(part, chars, break_long_words=True)), 1) for part in text.split("\n"))
+    # whichever is more: the words as wrapped, or the characters at the width (a space a wrap drops still takes room
+    # in a cell whose font is wider than the estimate)
+    return sum(
+        max(len(textwrap.wrap(part, chars, break_long_words=True)), -(-len(part) // chars), 1)
+        for part in text.split("\n")
+    )
 
 
 def row_height(lines: int, line_height: float = LINE_HEIGHT) -> float:

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from screener.errors import ArgumentError, Option, ScreenerError
-
 if TYPE_CHECKING:
     from screener.backtest.result import BacktestResult
     from screener.store import Store
@@ -59,43 +57,14 @@ class ReportData:
 
 
 # -- which run ----------------------------------------------------------------------------------------------------
-def rules_name(rules: str) -> str:
-    """The name runs of ``rules`` are stored under: the declared name of the rule set it resolves to (a file name
-    and its declared name can differ), else the name as given.
-
-    Why fall back: a set whose file was removed still has its stored runs, and the report only reads them; a path
-    to a file that is not there is still an error.
-    """
-    from rules.ruleset import RuleSetError, load
-
-    try:
-        return load(rules).name
-    except RuleSetError:
-        if rules.lower().endswith(".toml") or "/" in rules or "\\" in rules:
-            raise
-        return rules
-
-
 def resolve_report_run(store: Store, ref: str | int | None, rules: str | None) -> Run:
     """The run the report shows: ``latest`` (or None) is the latest run of ``rules`` (``default`` when None), by
-    as-of date then run id; an id names one run, and ``rules`` that disagree with it are refused."""
-    from screener.watchlist.runs import list_runs, load_run
+    as-of date then run id; an id names one run, and ``rules`` that disagree with it are refused. The same rule
+    as ``watchlist show`` and ``export`` (``screener.watchlist.runs.resolve_run_id``), so a report and the list it
+    pictures are always the same run."""
+    from screener.watchlist.runs import load_run
 
-    if ref is None or str(ref).strip().lower() == "latest":
-        name = rules_name(rules or "default")
-        runs = list_runs(store).filter(pl.col("rules") == name).sort(["as_of", "run_id"], descending=True)
-        if runs.height == 0:
-            raise ScreenerError(f"no watchlist runs of rules {name!r} yet: rank with them first ('screener weekly')")
-        return load_run(store, int(runs["run_id"][0]))
-    run = load_run(store, ref, parameter="ref")
-    if rules is not None and rules_name(rules) != run.rules_name:
-        raise ArgumentError(
-            Option("ref"),
-            f" {run.run_id} is a run of rules {run.rules_name!r}, not {rules_name(rules)!r}; leave out ",
-            Option("rules"),
-            " or pick a run of those rules",
-        )
-    return run
+    return load_run(store, ref, rules=rules, parameter="ref")
 
 
 # -- sections -----------------------------------------------------------------------------------------------------

@@ -36,7 +36,9 @@ def test_report_of_the_default_rules_when_none_ran(invoke, ids, tmp_path: Path) 
     result = invoke("report", "--out", str(tmp_path / "r.html"))
     assert result.exit_code == 1
     assert (
-        one_line(result) == "Error: no watchlist runs of rules 'default' yet: rank with them first ('screener weekly')"
+        one_line(result)
+        == "Error: no runs of the rules 'default' yet (stored runs use 'other', 'wk'): pass --rules NAME, "
+        "or run 'screener weekly' with the rules 'default'"
     )
     assert not (tmp_path / "r.html").exists()
 
@@ -48,7 +50,7 @@ def test_report_of_the_default_rules_when_none_ran(invoke, ids, tmp_path: Path) 
         (("--run", "abc"), "Error: --run must be a run id or 'latest', got 'abc'; see 'screener watchlist runs'"),
         (
             ("--run", "1", "--rules", "other"),
-            "Error: --run 1 is a run of rules 'wk', not 'other'; leave out --rules or pick a run of those rules",
+            "Error: --run 1 is a run of the rules 'wk', not of --rules 'other'",
         ),
         (("--rules", "wk", "--backtest", "7"), "Error: no stored backtest 7; stored: 1"),
         (("--rules", "wk", "--backtest", "x"), "Error: --backtest must be a backtest id or 'latest', got 'x'"),
