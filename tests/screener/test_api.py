@@ -78,7 +78,7 @@ def test_screen_filters_sorts_and_ranks(demo_db: Path, quiet: None) -> None:
             store, where="net_cash_usd > 0", sort="dilution_risk", roles=("processor",), as_of=END
         ).rows
     assert_frame_equal(got, expected)
-    assert got.height > 0 and got["rank"].to_list() == list(range(1, got.height + 1))
+    assert got.height > 0 and got["row"].to_list() == list(range(1, got.height + 1))
     ranked = api.screen(rules="default", top=5, as_of=END, db=demo_db)
     assert ranked.height == 5 and "score" in ranked.columns
     assert api.screen(countries=["JP"], as_of=END, db=demo_db)["country"].unique().to_list() == ["JP"]

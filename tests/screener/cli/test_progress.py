@@ -163,4 +163,4 @@ def test_demo_steps_report_to_the_bar_only_in_a_terminal(
     assert result.exit_code == 0, result.stderr
     demo = [b for b in bars if b[1] == "demo"]
     assert len(demo) == 1 and demo[0][0] is terminal
-    assert [s[1] for s in demo[0][2]] == [0, 1, 2, 3]
+    assert [s[1] for s in demo[0][2]] == [0, 1, 2, 3, 4]

@@ -80,6 +80,8 @@ def test_every_exported_column_is_catalogued_and_labels_are_unique_per_sheet(
 
     make_run(db_path)  # the companies, and a default run for the changes to compare with
     rows = [company(s, localization_premium=0.1 * i, market_cap_usd=2e9) for i, s in enumerate(("AAA", "BBB", "CCC"))]
+    # a downstream user too, so every bundled rule set (downstream-squeeze ranks only those) has someone to rank
+    rows.append(company("DDD", roles="downstream_user", localization_premium=0.2, market_cap_usd=2e9))
     with Store(db_path) as st:
         res = run_weekly(st, rules, MARKET_END, scores=with_classes(score_frame(rows, MARKET_END)))
         run = load_run(st, res.run_id)
