@@ -34,6 +34,8 @@ from screener.watchlist.runs import Run, load_run
 
 SUFFIXES = (".xlsx", ".csv", ".parquet", ".json")
 SHEETS = ("Watchlist", "Charts", "Changes", "Factors", "Universe", "Methodology")
+#: The most columns a printed landscape page of a table holds and stays readable.
+PRINT_COLUMNS = 20
 #: The byte-order mark that tells Excel and LibreOffice a csv file is UTF-8.
 BOM = "\ufeff"
 #: Number formats. USD totals in millions; a share price in dollars and cents; percentiles and completeness as
@@ -221,6 +223,8 @@ class _Book:
         self.wb = xlsxwriter.Workbook(
             str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         )
+        # the document's dates are the run's, not the clock's: the same run exports to the same bytes
+        self.wb.set_properties({"created": run.created_at.replace(tzinfo=None), "title": f"Watchlist run {run.run_id}"})
         add = self.wb.add_format
         self.label = add({"bold": True, "font_size": 9, "bg_color": "#DDE4EE", "text_wrap": True, "valign": "bottom"})
         self.field = add({"italic": True, "font_size": 8, "font_color": "#595959", "bg_color": "#DDE4EE", "bottom": 1})
@@ -379,9 +383,10 @@ def _write_cell(book: _Book, ws: Any, r: int, c: int, value: Any, fmt: Any) -> N
         ws.write_string(r, c, neutralise(str(value)), fmt)
 
 
-def _print_setup(book: _Book, ws: Any, *, tall: bool = False) -> None:
-    """Every sheet prints the same way: A4 landscape, one page wide (``tall``: one page in all), narrow margins,
-    and a page header that names the run and carries the DEMO mark, so a single printed page still says what it is."""
+def _print_setup(book: _Book, ws: Any, *, tall: bool = False, pages_wide: int = 1) -> None:
+    """Every sheet prints the same way: A4 landscape, one page wide (``tall``: one page in all; a sheet of many
+    columns ``pages_wide``), narrow margins, and a page header that names the run and carries the DEMO mark, so a
+    single printed page still says what it is."""
     run = book.run
 
     def esc(text: str) -> str:
@@ -389,7 +394,7 @@ def _print_setup(book: _Book, ws: Any, *, tall: bool = False) -> None:
 
     ws.set_landscape()
     ws.set_paper(PAPER_A4)
-    ws.fit_to_pages(1, 1 if tall else 0)
+    ws.fit_to_pages(pages_wide, 1 if tall else 0)
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.5)
     demo = '&C&"-,Bold"&KC00000DEMO DATA (synthetic)' if run.demo else ""
     ws.set_header(
@@ -702,6 +707,11 @@ def write_workbook(path: Path, run: Run) -> None:
     ):
         sheet = book.wb.add_worksheet(title)
         _write_table(book, sheet, 0, frame, "scores", freeze_cols=freeze)
-        _print_setup(book, sheet)
+        # a sheet of every factor's components would shrink to an unreadable scale on one page: it prints a page
+        # per ``PRINT_COLUMNS`` columns instead, each repeating the identifying columns
+        pages = max(1, -(-frame.width // PRINT_COLUMNS))
+        if pages > 1:
+            sheet.repeat_columns(0, freeze - 1)
+        _print_setup(book, sheet, pages_wide=pages)
     _write_methodology(book)
     book.close()

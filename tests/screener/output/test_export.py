@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies
 
 from screener.errors import ScreenerError
-from screener.output.export import SHEETS, TAG_COLUMNS, USD_M, USD_PRICE, export_run
+from screener.output.export import PRINT_COLUMNS, SHEETS, TAG_COLUMNS, USD_M, USD_PRICE, export_run
 from screener.output.render import neutralise
 from screener.store import Store
 from screener.watchlist.runs import run_weekly
@@ -461,15 +461,12 @@ def test_headers_are_labels_over_field_names_with_a_comment(db_path: Path, tmp_p
     assert labels["Factors"]["dilution_risk_pct"] == "Dilution risk percentile (all scored)"
     assert labels["Universe"]["rank"] == "Watchlist rank" != labels["Universe"]["candidate_rank"]
     assert labels["Changes"]["pct_from"].startswith("Blamed factor percentile")
-    assert (
-        "unit: percentile, 0-1"
-        in wb["Factors"].cell(1, fields(wb["Factors"]).index("exposure") + 1).comment.text.lower()
-        or True
-    )
     assert "Unit: USD" in wb["Factors"].cell(1, fields(wb["Factors"]).index("market_cap_usd") + 1).comment.text
 
 
-def test_every_sheet_prints_a4_landscape_one_page_wide(db_path: Path, tmp_path: Path) -> None:
+def test_every_sheet_prints_a4_landscape_one_page_wide_or_a_page_per_twenty_columns(
+    db_path: Path, tmp_path: Path
+) -> None:
     two_runs(db_path)
     with Store(db_path) as st:
         export_run(st, tmp_path / "p.xlsx")
@@ -480,8 +477,12 @@ def test_every_sheet_prints_a4_landscape_one_page_wide(db_path: Path, tmp_path: 
         assert setup.orientation == "landscape", ws.title
         assert setup.paperSize == 9, ws.title  # A4
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        # 1 is the file format's default, so it may be left out; 0 tall means as many pages as the rows need
-        assert (setup.fitToWidth or 1) == 1, ws.title
+        # 1 is the file format's default, so it may be left out; 0 tall means as many pages as the rows need; a
+        # sheet wider than a readable page prints a page per PRINT_COLUMNS columns, repeating its first column
+        pages = -(-ws.max_column // PRINT_COLUMNS) if ws.title in ("Changes", "Factors", "Universe") else 1
+        assert (setup.fitToWidth or 1) == max(pages, 1), ws.title
+        if pages > 1:
+            assert ws.print_title_cols == "$A:$A", ws.title
         assert (1 if setup.fitToHeight is None else setup.fitToHeight) == (1 if ws.title == "Charts" else 0), ws.title
         assert ws.page_margins.left <= 0.5 and ws.page_margins.top <= 0.75, ws.title
         assert "DEMO DATA" in ws.oddHeader.center.text, ws.title
@@ -614,3 +615,21 @@ def test_wrapped_lines_never_undercounts(text: str, width: float) -> None:
     paragraphs = text.split("\n")
     assert lines >= len(paragraphs)
     assert lines >= sum(-(-len(p) // chars) for p in paragraphs)
+
+
+def test_the_same_run_exports_to_the_same_bytes_dated_by_the_run(db_path: Path, tmp_path: Path) -> None:
+    """A workbook's document dates are the run's creation time, not the clock's: exporting a run twice gives the
+    same file, and its properties say when the run was made."""
+    import zipfile
+
+    two_runs(db_path)
+    with Store(db_path) as st:
+        # a run made long ago, so the clock's time and the run's cannot coincide
+        st.con.execute("UPDATE watchlist_runs SET created_at = TIMESTAMP '2020-01-02 03:04:05'")
+        export_run(st, tmp_path / "a.xlsx")
+        export_run(st, tmp_path / "b.xlsx")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    core = zipfile.ZipFile(tmp_path / "a.xlsx").read("docProps/core.xml").decode()
+    assert "<dcterms:created" in core and "2020-01-02T03:04:05Z" in core
+    assert "<dcterms:modified" in core and core.count("2020-01-02T03:04:05Z") == 2
+    assert openpyxl.load_workbook(tmp_path / "a.xlsx")["Factors"].max_column > PRINT_COLUMNS  # wide: several pages

@@ -24,9 +24,10 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 needs_soffice = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed")
 #: A Friday: the demo's data ends here and its two runs are as of this day and the Friday before.
 DEMO_END = date(2026, 6, 5)
-#: The most pages the demo workbook may print to (Watchlist 1, Charts 1, Changes 1, Factors 1, Universe 3,
-#: Methodology 3 today); the 65 portrait pages it printed before were the bug.
-MAX_PAGES = 12
+#: The most pages the demo workbook may print to (Watchlist 1, Charts 1, Changes 1, Universe 3, Methodology 3, and
+#: Factors 9: three pages of twenty readable columns across, three down); the 65 portrait pages it printed before,
+#: and the Factors sheet shrunk to one unreadable page, were the bugs.
+MAX_PAGES = 22
 A4_LANDSCAPE = (841.89, 595.28)
 
 
