@@ -372,20 +372,21 @@ def _where_names() -> dict[str, str]:
 def catalogue() -> pl.DataFrame:
     """Every field: name, label, unit, whether ``--where`` can read it, and its meaning; in the order a reader meets
     them (identity and inputs, factors with their percentiles and components, then what rankings, a run's changes
-    and listings add). A field whose meaning depends on the view (``<factor>_pct``) says both, labels included."""
+    and listings add). A field whose meaning depends on the view (``<factor>_pct``) carries its scores label and
+    says both meanings, the ranking's label included."""
     factor_fields = _factor_fields()
     where = _where_names()
     order = [*_INPUTS, *factor_fields["scores"], *_PRODUCED, *where]
     rows = []
     for name in dict.fromkeys(order):
         info = field_info(name)
-        label = label_of(name)
+        label = label_of(name)  # the scores view's; a ranking's label is named in the meaning
         meaning = info.description if info else ""
         ranked = factor_fields["watchlist"].get(name)
         if ranked is not None:
-            label = f"{label}; {ranked.label} in a ranking"
             meaning = (
-                f"{meaning} In a ranking's rows (weekly, watchlist show, the Watchlist sheet): {ranked.description}"
+                f"{meaning} In a ranking's rows (weekly, watchlist show, the Watchlist sheet) it is the "
+                f"{ranked.label}: {ranked.description}"
             )
         rows.append({"field": name, "label": label, "unit": unit_of(name), "where": name in where, "meaning": meaning})
     schema = {"field": pl.String, "label": pl.String, "unit": pl.String, "where": pl.Boolean, "meaning": pl.String}

@@ -116,7 +116,7 @@ def test_catalogue_entries_are_complete() -> None:
 
 def test_every_field_screener_fields_lists_has_label_unit_and_meaning_from_the_catalogue() -> None:
     """``screener fields`` prints the one catalogue: each listed field is known to it, and the row's label, unit and
-    meaning are the catalogue's own (a ``<factor>_pct`` names both of its percentiles)."""
+    meaning are the catalogue's own (a ``<factor>_pct`` says both of its percentiles)."""
     import json
 
     from click.testing import CliRunner
@@ -133,11 +133,12 @@ def test_every_field_screener_fields_lists_has_label_unit_and_meaning_from_the_c
         info = field_info(name)
         assert info is not None, name
         assert info.label and info.unit and info.description.endswith("."), name
-        assert r["label"].startswith(label_of(name)) and r["unit"] == unit_of(name), name
+        assert r["label"] == label_of(name) and r["unit"] == unit_of(name), name
         assert r["meaning"].startswith(describe(name)), name
     by_name = {r["field"]: r for r in rows}
     pct = by_name["balance_sheet_pct"]
-    assert label_of("balance_sheet_pct", "watchlist") in pct["label"]
+    assert pct["label"] == "Balance sheet percentile (all scored)"
+    assert label_of("balance_sheet_pct", "watchlist") in pct["meaning"]
     assert describe("balance_sheet_pct", "watchlist") in pct["meaning"]
     assert by_name["market_cap_usd"]["label"] == "Market cap" and by_name["market_cap_usd"]["unit"] == USD
     assert by_name["rank_from"]["label"] == "Rank, previous run"  # a run's changes are listed too
