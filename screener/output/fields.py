@@ -275,7 +275,7 @@ def _unit_from_name(name: str) -> str:
         return PERCENTILE
     if name.endswith("_years"):
         return YEARS
-    if name.startswith("months_") or name.endswith(".months_to_raise"):
+    if name.endswith("months_to_raise"):
         return MONTHS
     return DECIMAL
 
