@@ -128,8 +128,8 @@ def screen(
 
     ``where`` is a condition in the rule language (``"net_cash_usd > 0 and dilution_risk_pct < 0.5"``), ``sort``
     a factor or column with an optional ``:asc``/``:desc``, ``roles`` and ``countries`` keep any of several (a
-    country is an ISO code or a region name), ``top`` caps the rows. Returns one row per kept company with its
-    ``rank``.
+    country is an ISO code or a region name), ``top`` caps the rows. Returns one row per kept company, numbered by
+    ``row`` (with ``rules``: its ``rank`` by score).
     """
     from screener.watchlist.screen import run_screen
 
@@ -173,29 +173,43 @@ def runs(*, db: DbPath = None) -> pl.DataFrame:
         return list_runs(store)
 
 
-def run(ref: int | str = "latest", *, db: DbPath = None) -> pl.DataFrame:
+def run(ref: int | str = "latest", *, rules: str | Path | None = None, db: DbPath = None) -> pl.DataFrame:
     """The members of one stored run (a run id, or ``"latest"``), ranked, with their reasons: the rows of
-    ``screener watchlist show``."""
+    ``screener watchlist show``.
+
+    ``"latest"`` is the latest run of ``rules`` (a rule set's name or file; the default rule set when None), as
+    ``watchlist show --rules`` picks it; given ``rules``, a run id of another rule set is an ``ArgumentError``.
+    """
     from screener.watchlist.runs import show_run
 
     with _store(db) as store:
-        stored, rows = show_run(store, ref)
+        stored, rows = show_run(store, ref, rules=rules)
     _warn_demo(stored.demo)
     return rows
 
 
-def diff(from_run: int | str | None = None, to_run: int | str = "latest", *, db: DbPath = None) -> pl.DataFrame:
+def diff(
+    from_run: int | str | None = None,
+    to_run: int | str = "latest",
+    *,
+    rules: str | Path | None = None,
+    db: DbPath = None,
+) -> pl.DataFrame:
     """What entered, left or moved between two stored runs, with the attributed reason of each change:
     ``screener watchlist diff``.
 
-    ``to_run`` is a run id or ``"latest"``; ``from_run`` defaults to the previous run of ``to_run``'s rule set (an
-    empty frame when ``to_run`` is that rule set's first run). ``from_run`` must be the earlier of the two. Runs of
-    another rule set are compared by their ids (``runs()`` lists them with their ``rules``).
+    ``to_run`` is a run id or ``"latest"``: the latest run of ``rules`` (a rule set's name or file; the default rule
+    set when None); ``from_run`` defaults to the previous run of ``to_run``'s rule set (an empty frame when
+    ``to_run`` is that rule set's first run). ``from_run`` must be the earlier of the two. Runs of another rule set
+    are compared by their ids (``runs()`` lists them with their ``rules``); given ``rules``, a ``to_run`` id of
+    another rule set is an ``ArgumentError``.
     """
     from screener.watchlist.runs import diff_runs
 
     with _store(db) as store:
-        result = _renamed(lambda: diff_runs(store, from_run, to_run), {"from_ref": "from_run", "to_ref": "to_run"})
+        result = _renamed(
+            lambda: diff_runs(store, from_run, to_run, rules=rules), {"from_ref": "from_run", "to_ref": "to_run"}
+        )
     _warn_demo(result.demo)
     return result.changes
 

@@ -1,5 +1,5 @@
 """``screener fields``: every field a listing can show, ``--where`` can test, ``--sort`` can order by and
-``--columns`` can choose, with its unit and meaning."""
+``--columns`` can choose, with its label, unit and meaning."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from screener.cli.options import format_option, note
 @click.option("--where-only", "where_only", is_flag=True, default=False, help="Only the fields --where can test.")
 @format_option
 def fields(where_only: bool, fmt: str) -> None:
-    """List the fields: name, unit, whether --where can test it, and what it means.
+    """List the fields: name, label, unit, whether --where can test it, and what it means.
 
     Every field can be a --sort key and a --columns choice where a listing has it (rank, score and reason come
     from a ranking; --where reads the scores, so only their fields).
@@ -25,5 +25,5 @@ def fields(where_only: bool, fmt: str) -> None:
     df = catalogue()
     if where_only:
         df = df.filter("where")
-    render(df, fmt, view=View(compact=("field", "unit", "where", "meaning")))
+    render(df, fmt, view=View(compact=("field", "label", "unit", "where", "meaning")))
     note(f"{df.height} fields")

@@ -29,12 +29,13 @@ def report(ctx: click.Context, run_ref: str, rules_ref: str | None, backtest_ref
 
     One HTML file with inline SVG charts: it opens offline and prints to A4 or Letter landscape.
     """
+    from screener.cli.progress import ProgressBar, stderr_is_terminal
     from screener.output.render import check_writable
     from screener.report.page import write_report
 
     check_writable(report_path)  # before anything is read or rendered
-    with store_from(ctx) as store:
-        out, data = write_report(store, report_path, ref=run_ref, rules=rules_ref, backtest=backtest_ref)
+    with store_from(ctx) as store, ProgressBar(stderr_is_terminal(), "report") as bar:
+        out, data = write_report(store, report_path, ref=run_ref, rules=rules_ref, backtest=backtest_ref, progress=bar)
     if data.demo:
         note(DEMO_BANNER)
     run = data.run

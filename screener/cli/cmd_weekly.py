@@ -66,9 +66,11 @@ def weekly(
             out = export_run(store, export_path, res.run_id)
             note(f"wrote {out}")
         if report_path:
+            from screener.cli.progress import ProgressBar, stderr_is_terminal
             from screener.report.page import write_report
 
-            out, _ = write_report(store, report_path, ref=res.run_id)
+            with ProgressBar(stderr_is_terminal(), "report") as bar:
+                out, _ = write_report(store, report_path, ref=res.run_id, progress=bar)
             note(f"wrote {out}")
 
 

@@ -27,7 +27,7 @@ import polars as pl
 
 from factors.inputs import FIELD_COLUMNS
 from screener.errors import ScreenerError
-from screener.output.labels import View, describe, label_of, unit_of
+from screener.output.fields import UNITLESS, View, describe, label_of, unit_of
 from screener.output.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
 from screener.store import Store
 from screener.watchlist.runs import Run, load_run
@@ -337,7 +337,7 @@ def _write_table(
         ws.write_string(field_row, c, neutralise(name), book.field)
         unit = unit_of(name, view)
         about = describe(name, view)
-        note = "\n".join(x for x in (f"{label} ({name})", about, f"Unit: {unit}" if unit else "") if x)
+        note = "\n".join(x for x in (f"{label} ({name})", about, f"Unit: {unit}" if unit not in UNITLESS else "") if x)
         ws.write_comment(label_row, c, note, {"x_scale": 2.5, "y_scale": 1.6})
         wrap = name in WRAPPED
         wraps.append(wrap)

@@ -27,6 +27,9 @@ DEMO_TEXT = "DEMO DATA: synthetic numbers from the seeded generator, not market 
 #: taller than a printed page.
 PER_CHART = 20
 
+#: A progress callback: ``(label, done, total)``, as every long library call reports (the CLI draws it as a bar).
+Progress = Callable[[str, int, int], None]
+
 
 @dataclass
 class Section:
@@ -54,16 +57,21 @@ def _ranks(a: int | None, b: int | None) -> str:
     return f"{'—' if a is None else a} → {'—' if b is None else b}"
 
 
-def sections(data: ReportData, progress: Callable[[str], None] | None = None) -> list[Section]:
-    """Every section of the page with its chart rendered; a section with nothing to draw says why instead."""
+def sections(data: ReportData, progress: Progress | None = None) -> list[Section]:
+    """Every section of the page with its chart rendered; a section with nothing to draw says why instead.
+
+    Why the charts are drawn after every section is laid out: drawing (SVG conversion) is the slow part, and only
+    then is the number of charts known, so ``progress`` hears ``(chart, done, total)`` before each one is drawn."""
     from factors.inputs import ROLE_CLASSES
     from screener.contract import CAPACITY_STAGES, REGION_NAMES
     from screener.report import charts
 
+    pending: list[tuple[str, Any]] = []
+
     def svg(name: str, chart: Any) -> list[str]:
-        if progress:
-            progress(f"rendering {name}")
-        return [charts.to_svg(chart)]
+        """A placeholder for ``chart``, drawn once every section is laid out."""
+        pending.append((name, chart))
+        return [f"\0chart{len(pending) - 1}\0"]
 
     def parts(symbols: list[str]) -> list[list[str]]:
         return [symbols[i : i + PER_CHART] for i in range(0, len(symbols), PER_CHART)]
@@ -231,11 +239,18 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
                 empty=None if data.ic.height else "The backtest stored no IC.",
             )
         )
+    drawn: list[str] = []
+    for i, (name, chart) in enumerate(pending):
+        if progress:
+            progress(name, i, len(pending))
+        drawn.append(charts.to_svg(chart))
+    for s in out:
+        s.svgs = [drawn[int(v.strip("\0").removeprefix("chart"))] for v in s.svgs]
     return out
 
 
-def render_page(data: ReportData, progress: Callable[[str], None] | None = None) -> str:
-    """The report as one HTML document (text)."""
+def render_page(data: ReportData, progress: Progress | None = None) -> str:
+    """The report as one HTML document (text); ``progress`` hears each chart as ``sections`` draws it."""
     from jinja2 import Environment, PackageLoader, select_autoescape
     from markupsafe import Markup
 
@@ -299,15 +314,33 @@ def write_report(
     ref: str | int | None = None,
     rules: str | None = None,
     backtest: str | int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Path, ReportData]:
-    """Assemble, render and write the report to ``path`` atomically (a failure leaves the old file as it was)."""
+    """Assemble, render and write the report to ``path`` atomically (a failure leaves the old file as it was).
+
+    ``progress`` hears ``(label, done, total)``: reading the run, each chart drawn, writing the file, then
+    ``("", total, total)``. The total is known once the run is read (it depends on the members and the backtest),
+    so the first report counts one step; the library prints nothing."""
     from screener.output.render import check_writable
     from screener.report.data import assemble
 
+    def step(label: str, done: int, total: int) -> None:
+        if progress:
+            progress(label, done, total)
+
     check_writable(path)
+    step("reading the run", 0, 1)
     data = assemble(store, ref, rules, backtest)
-    html = render_page(data, progress)
+    charts = 0
+
+    def drawing(name: str, done: int, total: int) -> None:
+        nonlocal charts
+        charts = total
+        step(f"drawing {name}", done + 1, total + 2)
+
+    html = render_page(data, drawing)
+    step("writing", charts + 1, charts + 2)
     with atomic_path(path) as tmp:
         tmp.write_text(html, encoding="utf-8")
+    step("", charts + 2, charts + 2)
     return Path(path), data

@@ -477,12 +477,12 @@ def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tup
 def _factor_table(frame: pl.DataFrame) -> pl.DataFrame:
     """The factor breakdown as a table prints it: each value in its own unit (a USD amount human-scaled, a
     percentile as percent), since one column holds factors and components of every kind."""
-    from screener.output.fields import USD, unit_of
+    from screener.output.fields import MONEY_UNITS, unit_of
 
     def text(v: float | None, column: str) -> str | None:
         if v is None:
             return None
-        return human_money(v) if unit_of(column) == USD else f"{v:.3f}".rstrip("0").rstrip(".")
+        return human_money(v) if unit_of(column) in MONEY_UNITS else f"{v:.3f}".rstrip("0").rstrip(".")
 
     columns = [f if c == "(value)" else f"{f}.{c}" for f, c in frame.select("factor", "component").iter_rows()]
     return frame.with_columns(

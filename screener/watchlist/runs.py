@@ -430,21 +430,3 @@ def _why_empty(table: pl.DataFrame) -> str:
     from rules.explain import plural
 
     return f" ({plural(n, 'company', 'companies')} of {table.height}: {why})"
-
-
-def table_view(rows: pl.DataFrame) -> pl.DataFrame:
-    """The columns that fit a terminal: csv and json keep every column, the table shows what a reader scans."""
-    weighted = [c.removeprefix("contrib.") for c in rows.columns if c.startswith("contrib.")]
-    cols = [
-        "rank",
-        "symbol",
-        "name",
-        "country",
-        "roles",
-        "score",
-        "weight",
-        *[f"{f}_pct" for f in weighted],
-        "flags",
-        "reason",
-    ]
-    return rows.select([c for c in cols if c in rows.columns])

@@ -78,9 +78,10 @@ def test_screen_filters_sorts_and_ranks(demo_db: Path, quiet: None) -> None:
             store, where="net_cash_usd > 0", sort="dilution_risk", roles=("processor",), as_of=END
         ).rows
     assert_frame_equal(got, expected)
-    assert got.height > 0 and got["row"].to_list() == list(range(1, got.height + 1))
+    # a listing sorted by a factor is numbered by ``row``; only a ranking by score has a ``rank``
+    assert got.height > 0 and got["row"].to_list() == list(range(1, got.height + 1)) and "rank" not in got.columns
     ranked = api.screen(rules="default", top=5, as_of=END, db=demo_db)
-    assert ranked.height == 5 and "score" in ranked.columns
+    assert ranked.height == 5 and "score" in ranked.columns and ranked["rank"].to_list() == [1, 2, 3, 4, 5]
     assert api.screen(countries=["JP"], as_of=END, db=demo_db)["country"].unique().to_list() == ["JP"]
 
 
@@ -101,6 +102,31 @@ def test_runs_run_and_diff(demo_db: Path, quiet: None) -> None:
     assert_frame_equal(api.diff(first, latest, db=demo_db), changes)
     with pytest.warns(api.DemoDataWarning):
         api.diff(db=demo_db)
+
+
+def test_run_and_diff_read_the_runs_of_the_rules_given(demo_db: Path, quiet: None) -> None:
+    """``rules`` picks the latest run of that rule set, as ``--rules`` does for ``watchlist show`` and ``diff``; a run
+    id of another rule set is refused, naming both parameters."""
+    from screener.watchlist.runs import diff_runs, run_weekly, show_run
+
+    first, latest = sorted(api.runs(db=demo_db)["run_id"].to_list())
+    with Store(demo_db) as store:
+        other = run_weekly(store, "mvis-like", END).run_id
+    assert other not in (first, latest)
+    with Store(demo_db, read_only=True) as store:
+        expected = show_run(store, rules="mvis-like")[1]
+        assert_frame_equal(api.run(rules="mvis-like", db=demo_db), expected)
+        assert_frame_equal(api.run(other, rules="mvis-like", db=demo_db), expected)
+        assert_frame_equal(api.run(db=demo_db), show_run(store, latest)[1])  # the default rule set's, still
+        assert_frame_equal(api.diff(rules="mvis-like", db=demo_db), diff_runs(store, rules="mvis-like").changes)
+    assert api.diff(rules="mvis-like", db=demo_db).height == 0  # its first run: nothing to compare with
+    assert api.diff(rules="default", db=demo_db).height > 0  # the default's latest against its previous run
+    with pytest.raises(ArgumentError) as wrong_run:
+        api.run(latest, rules="mvis-like", db=demo_db)
+    assert wrong_run.value.options == ["ref", "rules"]
+    with pytest.raises(ArgumentError) as wrong_diff:
+        api.diff(first, latest, rules="mvis-like", db=demo_db)
+    assert wrong_diff.value.options == ["to_run", "rules"]
 
 
 def test_errors_name_this_modules_parameters(demo_db: Path, quiet: None) -> None:

@@ -163,4 +163,51 @@ def test_demo_steps_report_to_the_bar_only_in_a_terminal(
     assert result.exit_code == 0, result.stderr
     demo = [b for b in bars if b[1] == "demo"]
     assert len(demo) == 1 and demo[0][0] is terminal
-    assert [s[1] for s in demo[0][2]] == [0, 1, 2, 3, 4]
+    assert [s[1] for s in demo[0][2]] == [0, 1, 2, 3, 4] and demo[0][2][-1] == ("", 4, 4)  # ends full
+
+
+@pytest.fixture
+def reported(store, db_path: Path, tmp_path: Path) -> dict[str, int]:
+    """Runs of the rules ``wk`` and a stored backtest, the store closed for the command to open."""
+    from tests.screener.report._store import build
+
+    ids = build(store, tmp_path)
+    store.close()
+    return ids
+
+
+def test_report_draws_a_bar_in_a_terminal_and_only_its_note_when_piped(
+    reported: dict[str, int], db_path: Path, tmp_path: Path
+) -> None:
+    args = ("--db", str(db_path), "report", "--rules", "wk", "--backtest", str(reported["bt"]))
+    code, shown, out = in_terminal(*args, "--out", str(tmp_path / "t.html"))
+    assert code == 0, shown
+    assert ESC in shown and BAR in shown and "report drawing" in shown
+    assert f"wrote {tmp_path / 't.html'}" in shown and out == ""
+    quiet = piped(*args, "--out", str(tmp_path / "p.html"))
+    assert quiet.returncode == 0, quiet.stderr
+    assert ESC not in quiet.stderr and BAR not in quiet.stderr
+    assert quiet.stderr.strip().splitlines() == [
+        f"wrote {tmp_path / 'p.html'} (run {reported['w2']}: wk, 2026-W23, as of 2026-06-05)"
+    ]
+    assert (tmp_path / "t.html").read_text(encoding="utf-8") == (tmp_path / "p.html").read_text(encoding="utf-8")
+
+
+def test_the_report_reports_each_chart_through_the_callback(
+    reported: dict[str, int], db_path: Path, tmp_path: Path
+) -> None:
+    from screener.report.page import write_report
+
+    seen: list[tuple[str, int, int]] = []
+    with Store(db_path, read_only=True) as store:
+        write_report(
+            store, tmp_path / "r.html", rules="wk", backtest=str(reported["bt"]), progress=lambda *s: seen.append(s)
+        )
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    total = seen[-1][2]
+    charts = html.count("<svg")
+    assert charts > 3 and total == charts + 2  # reading, every chart, writing
+    assert seen[0] == ("reading the run", 0, 1)
+    assert [s[1] for s in seen[1:]] == list(range(1, total + 1)) and all(s[2] == total for s in seen[1:])
+    assert [s[0] for s in seen[-2:]] == ["writing", ""]
+    assert {s[0] for s in seen[1:-2]} >= {"drawing contributions", "drawing equity curve", "drawing IC"}

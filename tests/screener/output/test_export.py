@@ -435,7 +435,7 @@ def test_watchlist_title_block_names_the_run_and_marks_demo_data(db_path: Path, 
 
 
 def test_headers_are_labels_over_field_names_with_a_comment(db_path: Path, tmp_path: Path) -> None:
-    from screener.output.labels import describe, label_of
+    from screener.output.fields import PERCENTILE, describe, label_of, unit_of
 
     two_runs(db_path)
     with Store(db_path) as st:
@@ -461,7 +461,15 @@ def test_headers_are_labels_over_field_names_with_a_comment(db_path: Path, tmp_p
     assert labels["Factors"]["dilution_risk_pct"] == "Dilution risk percentile (all scored)"
     assert labels["Universe"]["rank"] == "Watchlist rank" != labels["Universe"]["candidate_rank"]
     assert labels["Changes"]["pct_from"].startswith("Blamed factor percentile")
-    assert "Unit: USD" in wb["Factors"].cell(1, fields(wb["Factors"]).index("market_cap_usd") + 1).comment.text
+
+    def comment(sheet: str, name: str) -> str:
+        ws = wb[sheet]
+        return ws.cell(first_data_row(ws) - 2, fields(ws).index(name) + 1).comment.text
+
+    assert f"Unit: {unit_of('exposure')}" in comment("Factors", "exposure")
+    assert "Unit: USD" in comment("Factors", "market_cap_usd")
+    assert f"Unit: {PERCENTILE}" in comment("Watchlist", "dilution_risk_pct")
+    assert "Unit:" not in comment("Factors", "name")  # text names no unit
 
 
 def test_every_sheet_prints_a4_landscape_one_page_wide_or_a_page_per_twenty_columns(

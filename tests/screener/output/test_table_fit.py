@@ -206,5 +206,7 @@ def test_describe_gives_the_catalogues_words() -> None:
     from screener.output.fields import catalogue, describe
 
     cat = {r["field"]: r["meaning"] for r in catalogue().iter_rows(named=True)}
-    assert all(describe(f) == m for f, m in cat.items())
+    assert all(m.startswith(describe(f)) and describe(f) for f, m in cat.items())
+    assert cat["name"] == describe("name")  # one meaning, verbatim, where the view does not change it
+    assert describe("pullback_pct", "watchlist") in cat["pullback_pct"]  # both percentiles where it does
     assert describe("dilution_risk") == FACTORS["dilution_risk"].description and describe("no_such_field") == ""

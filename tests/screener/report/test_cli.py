@@ -96,3 +96,35 @@ def test_weekly_refuses_a_bad_report_path_before_storing_a_run(invoke, ids, tmp_
     assert "does not exist" in one_line(result)
     listed = invoke("watchlist", "runs", "--format", "csv")
     assert listed.stdout.count("\n") == 1 + 4  # header and the four runs the fixture stored, no new one
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_weekly_report_reports_to_the_bar_only_in_a_terminal(
+    invoke, ids, tmp_path: Path, monkeypatch, terminal: bool
+) -> None:
+    """``weekly --report`` draws the report's bar as ``report`` does: enabled exactly when stderr is a terminal, and
+    told every step (the pseudo-terminal run of ``report`` is in tests/screener/cli/test_progress.py)."""
+    import factors.engine
+    import screener.cli.progress as progress
+
+    bars: list[tuple[bool, str, list[tuple[str, int, int]]]] = []
+
+    class Recording(progress.ProgressBar):
+        def __init__(self, enabled: bool, description: str) -> None:
+            super().__init__(False, description)  # draw nothing in the test; record what it was asked
+            bars.append((enabled, description, []))
+
+        def __call__(self, label: str, done: int, total: int) -> None:
+            bars[-1][2].append((label, done, total))
+
+    monkeypatch.setattr(factors.engine, "scores_for", lambda store, day: scores(2))
+    monkeypatch.setattr(progress, "ProgressBar", Recording)
+    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: terminal)
+    out = tmp_path / "weekly.html"
+    args = ("weekly", "--rules", str(tmp_path / "wk.toml"), "--as-of", "2026-06-12", "--format", "csv")
+    result = invoke(*args, "--report", str(out))
+    assert result.exit_code == 0, result.stderr
+    report = [b for b in bars if b[1] == "report"]
+    assert len(report) == 1 and report[0][0] is terminal
+    steps = report[0][2]
+    assert steps[0] == ("reading the run", 0, 1) and steps[-1][0] == "" and steps[-1][1] == steps[-1][2] > 2

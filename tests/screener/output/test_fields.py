@@ -1,5 +1,5 @@
-"""The field catalogue: every exported column has a label, a unit where it has one, and a meaning; percentiles that
-mean different things are named apart."""
+"""The field catalogue: every exported column has a label, a unit and a meaning; percentiles that mean different
+things are named apart; ``screener fields``, the terminal table and the workbook read the one catalogue."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from screener.output.labels import (
+from screener.output.fields import (
     COMPONENTS,
+    DECIMAL,
     FACTOR_NAMES,
     FIELDS,
     PERCENTILE,
+    TEXT,
     USD,
     describe,
     field_info,
@@ -37,7 +39,7 @@ def test_the_typed_api_on_known_fields() -> None:
     assert label_of("dilution_risk.months_to_raise") == "Months to a raise" and unit_of(
         "dilution_risk.months_to_raise"
     ) == ("months")
-    assert unit_of("name") is None and describe("name")
+    assert unit_of("name") == TEXT and describe("name")
     assert "dilution" in describe("dilution_risk").lower()  # the factor registry's own description
 
 
@@ -45,7 +47,8 @@ def test_unknown_fields_get_a_readable_fallback() -> None:
     assert not is_known("foo_bar.baz_qux")
     assert field_info("foo_bar.baz_qux") is None
     assert label_of("foo_bar.baz_qux") == "Foo bar baz qux"
-    assert unit_of("foo_bar.baz_qux") is None and describe("foo_bar.baz_qux") == ""
+    assert unit_of("foo_bar.baz_qux") == DECIMAL and describe("foo_bar.baz_qux") == ""
+    assert unit_of("foo_bar.new_usd") == USD and unit_of("foo_bar_pct") == PERCENTILE  # the name states its unit
 
 
 def test_percentiles_and_ranks_that_mean_different_things_have_different_labels() -> None:
@@ -79,9 +82,12 @@ def test_every_exported_column_is_catalogued_and_labels_are_unique_per_sheet(
     from tests.screener.output.test_export import make_run, with_classes
 
     make_run(db_path)  # the companies, and a default run for the changes to compare with
-    rows = [company(s, localization_premium=0.1 * i, market_cap_usd=2e9) for i, s in enumerate(("AAA", "BBB", "CCC"))]
-    # a downstream user too, so every bundled rule set (downstream-squeeze ranks only those) has someone to rank
-    rows.append(company("DDD", roles="downstream_user", localization_premium=0.2, market_cap_usd=2e9))
+    # each rule set ranks someone: a downstream rule set needs downstream users (no empty run is stored)
+    extra = {"roles": "downstream_user", "segment": "ev_auto"} if rules == "downstream-squeeze" else {}
+    rows = [
+        company(s, localization_premium=0.1 * i, market_cap_usd=2e9, **extra)
+        for i, s in enumerate(("AAA", "BBB", "CCC"))
+    ]
     with Store(db_path) as st:
         res = run_weekly(st, rules, MARKET_END, scores=with_classes(score_frame(rows, MARKET_END)))
         run = load_run(st, res.run_id)
@@ -106,3 +112,33 @@ def test_catalogue_entries_are_complete() -> None:
     for name, info in FIELDS.items():
         assert info.label and info.description.endswith("."), name
         assert info.label[0].isupper(), name
+
+
+def test_every_field_screener_fields_lists_has_label_unit_and_meaning_from_the_catalogue() -> None:
+    """``screener fields`` prints the one catalogue: each listed field is known to it, and the row's label, unit and
+    meaning are the catalogue's own (a ``<factor>_pct`` says both of its percentiles)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from screener.cli import cli
+
+    res = CliRunner().invoke(cli, ["fields", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert len(rows) > 60
+    assert len({r["field"] for r in rows}) == len(rows)
+    for r in rows:
+        name = r["field"]
+        info = field_info(name)
+        assert info is not None, name
+        assert info.label and info.unit and info.description.endswith("."), name
+        assert r["label"] == label_of(name) and r["unit"] == unit_of(name), name
+        assert r["meaning"].startswith(describe(name)), name
+    by_name = {r["field"]: r for r in rows}
+    pct = by_name["balance_sheet_pct"]
+    assert pct["label"] == "Balance sheet percentile (all scored)"
+    assert label_of("balance_sheet_pct", "watchlist") in pct["meaning"]
+    assert describe("balance_sheet_pct", "watchlist") in pct["meaning"]
+    assert by_name["market_cap_usd"]["label"] == "Market cap" and by_name["market_cap_usd"]["unit"] == USD
+    assert by_name["rank_from"]["label"] == "Rank, previous run"  # a run's changes are listed too
