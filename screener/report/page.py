@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from screener.errors import ScreenerError
 from screener.output.render import atomic_path
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ DEMO_TEXT = "DEMO DATA: synthetic numbers from the seeded generator, not market 
 #: Members per chart in the ranked list and the rank history: a longer list is drawn as several charts, so none is
 #: taller than a printed page.
 PER_CHART = 20
+#: The file names a report may be written to: anything else is refused (see ``check_report_target``).
+REPORT_SUFFIXES = (".html", ".htm")
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Section:
     table: list[dict[str, Any]] | None = None
     columns: tuple[str, ...] = ()
     empty: str | None = None
+    #: What the reader must see before the chart (a backtest of other rules, or past the run's date).
+    warnings: tuple[str, ...] = ()
 
 
 def _num(v: float | None, digits: int = 3) -> str:
@@ -59,6 +64,7 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
     from factors.inputs import ROLE_CLASSES
     from screener.contract import CAPACITY_STAGES, REGION_NAMES
     from screener.report import charts
+    from screener.report.data import fill_flags
 
     def svg(name: str, chart: Any) -> list[str]:
         if progress:
@@ -95,10 +101,18 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
                     "score": _num(r["score"]),
                     "weight": _weight(r["weight"]),
                     "reason": r["reason"] or "",
+                    "filled inputs": "; ".join(fill_flags(r.get("flags"))),
                 }
                 for r in members.iter_rows(named=True)
             ],
-            columns=("rank", "symbol", "name", "role class", "score", "weight", "reason"),
+            columns=("rank", "symbol", "name", "role class", "score", "weight", "reason", "filled inputs"),
+            notes=(
+                "A pale, dash-outlined part rests on an input the factor's missing-value policy filled (imputed: "
+                "role-class peers' median; neutral: cross-section median; worst: worst observed value); the "
+                "'filled inputs' column names them.",
+            )
+            if data.contributions["filled"].is_not_null().any()
+            else (),
             empty=None if members.height else "The run has no members.",
         )
     )
@@ -219,6 +233,7 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
                 "equity",
                 label,
                 svgs=svg("equity curve", charts.equity_chart(data.curve, p.benchmark)) if data.curve.height else [],
+                warnings=tuple(f"Warning: {w}." for w in data.warnings),
                 notes=() if p.benchmark else ("No benchmark was given to this backtest.",),
                 empty=None if data.curve.height else "The backtest stored no equity curve.",
             )
@@ -292,6 +307,23 @@ def _local_ids(svg: str, prefix: str) -> str:
     return pattern.sub(lambda m: m.group(1) + names[m.group(2)], svg)
 
 
+def check_report_target(path: str | os.PathLike[str], store: str | os.PathLike[str] | None = None) -> Path:
+    """Refuse a report path before any work: a ``.html``/``.htm`` name, in a folder that exists and can be written,
+    and not the store file (``store``) or its log.
+
+    Why the suffix: a report written to a name like the store's (``--out screener.duckdb``) would replace the
+    store with a web page; asking for an HTML name catches that typo and the checks that follow catch a link to it.
+    """
+    from screener.output.render import check_writable
+
+    target = Path(path)
+    if target.is_dir():
+        raise ScreenerError(f"cannot write {target}: it is a folder; give a .html file name")
+    if target.suffix.lower() not in REPORT_SUFFIXES:
+        raise ScreenerError(f"cannot write the report to {target.name}: use a .html or .htm file name")
+    return check_writable(target, store=store)
+
+
 def write_report(
     store: Store,
     path: str | os.PathLike[str],
@@ -302,10 +334,9 @@ def write_report(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Path, ReportData]:
     """Assemble, render and write the report to ``path`` atomically (a failure leaves the old file as it was)."""
-    from screener.output.render import check_writable
     from screener.report.data import assemble
 
-    check_writable(path)
+    check_report_target(path, store.path)
     data = assemble(store, ref, rules, backtest)
     html = render_page(data, progress)
     with atomic_path(path) as tmp:
