@@ -65,7 +65,10 @@ def contributions_chart(contributions: pl.DataFrame, factors: Sequence[str], lon
         .mark_bar(strokeWidth=1.2)
         .encode(
             opacity=alt.Opacity(
-                "input:N", scale=alt.Scale(domain=FILLED, range=[1.0, 0.35]), title="inputs", legend=alt.Legend() if any_filled else None
+                "input:N",
+                scale=alt.Scale(domain=FILLED, range=[1.0, 0.35]),
+                title="inputs",
+                legend=alt.Legend() if any_filled else None,
             ),
             stroke=alt.condition(f"datum.input == '{FILLED[1]}'", alt.value("#333333"), alt.value(None)),
             strokeDash=alt.condition(f"datum.input == '{FILLED[1]}'", alt.value([3, 2]), alt.value([1, 0])),
