@@ -234,7 +234,7 @@ def ic_chart(ic: pl.DataFrame, horizons: Sequence[str]) -> alt.LayerChart:
     data = ic.with_columns(
         pl.when(pl.col("mean_ic").is_null())
         .then(pl.lit("n/a"))
-        .otherwise(pl.col("mean_ic").map_elements(lambda v: f"{v:.3f}", return_dtype=pl.String))
+        .otherwise(pl.col("mean_ic").map_elements(_three_places, return_dtype=pl.String))
         .alias("label")
     )  # a fixed three decimals, so 0.020 beside 0.022 reads as the same precision
     base = alt.Chart(data, title="Mean IC by factor and horizon").encode(
@@ -255,6 +255,12 @@ def ic_chart(ic: pl.DataFrame, horizons: Sequence[str]) -> alt.LayerChart:
         text="label:N", color=alt.condition(dark, alt.value("white"), alt.value("black"))
     )
     return alt.layer(cells, text).properties(width=80 * max(1, len(horizons)), height=26 * ic["factor"].n_unique())
+
+
+def _three_places(value: float) -> str:
+    """A value at three decimals; one that rounds to zero reads 0.000, not -0.000."""
+    text = f"{value:.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:

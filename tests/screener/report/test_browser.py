@@ -106,7 +106,8 @@ def test_the_report_renders_offline_in_chromium(report_file: Path, tmp_path: Pat
                 for c in page.evaluate(COUNT_MARKS):
                     assert c["height"] < printable_h, f"chart {c['key']} is taller than a printed {paper} page"
                     assert c["width"] <= printable_w, f"chart {c['key']} is wider than a printed {paper} page"
-                pdf = page.pdf(format=paper, landscape=True, print_background=True)
+                # the CSS page size is honoured: it names no paper, so the paper asked for is the one printed
+                pdf = page.pdf(format=paper, landscape=True, print_background=True, prefer_css_page_size=True)
                 assert pdf.startswith(b"%PDF")
                 assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 2  # the report runs over several pages
                 boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
