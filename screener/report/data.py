@@ -87,8 +87,8 @@ def report_backtest(store: Store, run: Run, ref: str | int) -> tuple[BacktestRes
         if fitting.height == 0:
             raise ScreenerError(
                 f"no stored backtest of the rules {run.rules_name!r} ends on or before the run's as-of date "
-                f"{run.as_of}; run 'screener backtest --rules {run.rules_name} --end {run.as_of}', or pass "
-                "--backtest ID"
+                f"{run.as_of}; run 'screener backtest' with these rules and an end date no later, or name a stored "
+                "backtest by its id"
             )
         return load_backtest(store, int(fitting["id"].max()), parameter="backtest"), []  # type: ignore[arg-type]
     result = load_backtest(store, ref, parameter="backtest")

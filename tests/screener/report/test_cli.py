@@ -182,5 +182,5 @@ def test_a_backtest_of_other_rules_comes_with_a_warning(invoke, ids, db_path: Pa
     assert result.exit_code == 1
     assert one_line(result) == (
         "Error: no stored backtest of the rules 'other' ends on or before the run's as-of date 2026-06-12; run "
-        "'screener backtest --rules other --end 2026-06-12', or pass --backtest ID"
+        "'screener backtest' with these rules and an end date no later, or name a stored backtest by its id"
     )
