@@ -113,7 +113,7 @@ def fill_flags(flags: Sequence[str] | None) -> list[str]:
     from factors.engine import _POLICY_FLAG  # the engine's flag prefix per policy: read, never copied
 
     prefixes = tuple(f"{p}:" for p in _POLICY_FLAG.values())
-    listed = flags.split(";") if isinstance(flags, str) else (flags or [])
+    listed = flags.split(";") if isinstance(flags, str) else ([] if flags is None else list(flags))
     return [f.strip() for f in listed if f and f.strip().startswith(prefixes)]
 
 

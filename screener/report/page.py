@@ -105,7 +105,13 @@ def sections(data: ReportData, progress: Callable[[str], None] | None = None) ->
                 }
                 for r in members.iter_rows(named=True)
             ],
-            columns=("rank", "symbol", "name", "role class", "score", "weight", "reason", "filled inputs"),
+            # the column is there when a member has a filled input: it would otherwise be empty width
+            columns=("rank", "symbol", "name", "role class", "score", "weight", "reason")
+            + (
+                ("filled inputs",)
+                if any(fill_flags(f) for f in members.get_column("flags", default=pl.Series([])).to_list())
+                else ()
+            ),
             notes=(
                 "A pale, dash-outlined part rests on an input the factor's missing-value policy filled (imputed: "
                 "role-class peers' median; neutral: cross-section median; worst: worst observed value); the "

@@ -142,6 +142,8 @@ def test_rank_history_breaks_the_line_where_the_company_was_out() -> None:
 
 
 def test_a_filled_input_is_marked_in_the_bars_and_the_table(store, ids) -> None:
+    import polars as pl
+
     from tests.screener.report._store import FILLED_B
 
     html = render_page(assemble(store, None, "wk"))
@@ -151,7 +153,13 @@ def test_a_filled_input_is_marked_in_the_bars_and_the_table(store, ids) -> None:
     assert len(dashed) == 1 and "B" in dashed[0] and "dilution_risk" in dashed[0]
     assert ">rests on a filled input</text>" in ranked  # the legend says what the pale part is
     assert re.search(rf"<td>B</td>.*?<td>{re.escape(FILLED_B)}</td>", ranked, re.S)
-    assert "A pale, dash-outlined part rests on an input" in ranked
+    assert "A pale, dash-outlined part rests on an input" in ranked and "<th>filled inputs</th>" in ranked
+    # with no filled input, neither the column nor the note is there
+    data = assemble(store, None, "wk")
+    data.members = data.members.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("flags"))
+    data.contributions = data.contributions.with_columns(pl.lit(None, dtype=pl.String).alias("filled"))
+    plain = render_page(data)
+    assert "<th>filled inputs</th>" not in plain and "dash-outlined" not in plain
 
 
 def test_labels_read_at_one_precision_and_with_years(store, ids) -> None:
