@@ -26,6 +26,7 @@ from screener.cli.options import (
     show_backtest_option,
     start_option,
     store_from,
+    store_path_of,
     table_option,
     weights_option,
 )
@@ -94,7 +95,7 @@ def backtest(
     if export_path:
         from screener.output.backtest_export import check_backtest_target
 
-        check_backtest_target(export_path)  # before anything is computed or stored
+        check_backtest_target(export_path, store_path_of(ctx))  # before anything is computed or stored
     if show_ref is not None:
         from screener.backtest.history import load_backtest
 

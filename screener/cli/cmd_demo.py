@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from screener.cli.options import export_option, format_option, note, store_from
+from screener.cli.options import export_option, format_option, note, store_from, store_path_of
 
 
 @click.command()
@@ -28,7 +28,7 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
     from screener.watchlist.runs import run_weekly
 
     if not no_export:
-        check_target(export_path)  # before anything is loaded, scored or stored
+        check_target(export_path, store_path_of(ctx))  # before anything is loaded, scored or stored
     with store_from(ctx) as store:
         try:
             check_demo_store(store)

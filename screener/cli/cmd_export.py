@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, note, run_option, run_rules_option, store_from
+from screener.cli.options import DEMO_BANNER, note, run_option, run_rules_option, store_from, store_path_of
 
 
 @click.command()
@@ -21,7 +21,7 @@ def export(ctx: click.Context, path: str, run_ref: str, rules_ref: str | None) -
     from screener.output.export import check_target, write_run
     from screener.watchlist.runs import load_run
 
-    check_target(path)
+    check_target(path, store_path_of(ctx))
     with store_from(ctx) as store:
         run = load_run(store, run_ref, rules=rules_ref)
     if run.demo:

@@ -12,6 +12,7 @@ from screener.cli.options import (
     rules_option,
     run_option,
     store_from,
+    store_path_of,
 )
 
 DEFAULT_OUT = "screener-report.html"
@@ -30,13 +31,14 @@ def report(ctx: click.Context, run_ref: str, rules_ref: str | None, backtest_ref
     One HTML file with inline SVG charts: it opens offline and prints to A4 or Letter landscape.
     """
     from screener.cli.progress import ProgressBar, stderr_is_terminal
-    from screener.output.render import check_writable
-    from screener.report.page import write_report
+    from screener.report.page import check_report_target, write_report
 
-    check_writable(report_path)  # before anything is read or rendered
+    check_report_target(report_path, store_path_of(ctx))  # before anything is read or rendered
     with store_from(ctx) as store, ProgressBar(stderr_is_terminal(), "report") as bar:
         out, data = write_report(store, report_path, ref=run_ref, rules=rules_ref, backtest=backtest_ref, progress=bar)
     if data.demo:
         note(DEMO_BANNER)
+    for warning in data.warnings:
+        note(f"warning: {warning}")
     run = data.run
     note(f"wrote {out} (run {run.run_id}: {run.rules_name}, {run.iso_week}, as of {run.as_of})")

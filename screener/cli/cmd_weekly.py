@@ -15,6 +15,7 @@ from screener.cli.options import (
     report_out_option,
     rules_option,
     store_from,
+    store_path_of,
     view_from,
     view_options,
 )
@@ -54,11 +55,11 @@ def weekly(
 
     view = view_from(columns, wide)
     if export_path:
-        check_target(export_path)  # before anything is scored or stored
+        check_target(export_path, store_path_of(ctx))  # before anything is scored or stored
     if report_path:
-        from screener.output.render import check_writable
+        from screener.report.page import check_report_target
 
-        check_writable(report_path)
+        check_report_target(report_path, store_path_of(ctx))
     with store_from(ctx) as store:
         res = run_weekly(store, rules_ref, as_of)
         print_weekly(res, fmt, view)

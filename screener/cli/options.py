@@ -17,6 +17,8 @@ from screener.contract import REGION_NAMES, ROLES
 from screener.output.render import FORMATS, View
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from screener.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -342,6 +344,15 @@ def store_from(ctx: click.Context) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def store_path_of(ctx: click.Context) -> Path:
+    """The store file ``--db``/``SCREENER_DB`` names (or the default one), without opening it: an output path is
+    checked against it before any work, so no command writes over the store."""
+    from screener.store.connection import resolve_db_path
+
+    root = ctx.find_root()
+    return resolve_db_path(root.obj.db if root.obj else None)
 
 
 def note(message: str) -> None:

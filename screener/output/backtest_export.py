@@ -10,6 +10,7 @@ when complete, and no text cell can run as a formula.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -76,14 +77,15 @@ WIDTHS = {"factor": 24, "date": 12, "symbol": 12}
 NA = "n/a"
 
 
-def check_backtest_target(path: str | Path) -> Path:
-    """Refuse a backtest export path before any work: a .xlsx name in a folder that exists and can be written."""
+def check_backtest_target(path: str | Path, store: str | os.PathLike[str] | None = None) -> Path:
+    """Refuse a backtest export path before any work: a .xlsx name in a folder that exists and can be written, and
+    not the store file (``store``) or its log."""
     target = Path(path)
     if target.is_dir():
         raise ScreenerError(f"cannot write {target}: it is a folder; give a .xlsx file name")
     if target.suffix.lower() != ".xlsx":
         raise ScreenerError(f"cannot export a backtest to {target.name}: use a .xlsx file name")
-    return check_writable(target)
+    return check_writable(target, store=store)
 
 
 def write_backtest(result: BacktestResult, path: str | Path) -> Path:

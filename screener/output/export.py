@@ -17,6 +17,7 @@ Every file is written to a temporary file and renamed over the target only when 
 from __future__ import annotations
 
 import math
+import os
 import textwrap
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -109,8 +110,9 @@ WRAPPED = frozenset(
 )
 
 
-def check_target(path: str | Path) -> Path:
-    """Refuse an export path before any work: a known suffix, in a folder that exists and can be written.
+def check_target(path: str | Path, store: str | os.PathLike[str] | None = None) -> Path:
+    """Refuse an export path before any work: a known suffix, in a folder that exists and can be written, and not
+    the store file (``store``) or its log.
 
     ``weekly --export`` and ``demo`` call this before scoring, so a typo in the file name never leaves a stored run
     behind an error.
@@ -118,12 +120,12 @@ def check_target(path: str | Path) -> Path:
     target = Path(path)
     if target.suffix.lower() not in SUFFIXES:
         raise ScreenerError(f"cannot export to {target.name}: use a .xlsx, .csv, .parquet or .json file name")
-    return check_writable(target)
+    return check_writable(target, store=store)
 
 
 def export_run(store: Store, path: str | Path, run_id: int | str | None = None) -> Path:
     """Write run ``run_id`` (default: the latest) to ``path``; the suffix picks the format."""
-    target = check_target(path)
+    target = check_target(path, store.path)
     return write_run(load_run(store, run_id), target)
 
 

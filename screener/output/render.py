@@ -472,8 +472,36 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail before any work is done when an output file cannot be written where the user asked."""
+def check_not_store(path: str | os.PathLike[str], store: str | os.PathLike[str] | None) -> None:
+    """Refuse an output path that is the store file or its write-ahead log (``<store>.wal``), by name or through
+    a link.
+
+    Why: an export or report renamed over the DuckDB file destroys every stored run with no error; the check is the
+    last moment the user's data can still be saved, so it runs before any work.
+    """
+    if store is None:
+        return
+    target = Path(path).expanduser()
+    db = Path(store).expanduser()
+    for guarded in (db, db.with_name(db.name + ".wal")):
+        if _same_file(target, guarded):
+            raise ScreenerError(f"cannot write {target}: it is the store {db}; give another file name")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links are resolved, or the same inode."""
+    try:
+        if a.exists() and b.exists() and os.path.samefile(a, b):
+            return True
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a link loop or an unreadable folder: compare the names as given
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_writable(path: str | os.PathLike[str], *, store: str | os.PathLike[str] | None = None) -> Path:
+    """Fail before any work is done when an output file cannot be written where the user asked, or when it is the
+    store (``store``: the store's file, when known)."""
+    check_not_store(path, store)
     target = Path(path)
     parent = target.parent
     if target.is_dir():

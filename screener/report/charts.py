@@ -36,6 +36,9 @@ CONFIG: dict[str, Any] = {
 
 #: The two kinds of point in the scatter charts, told apart by colour.
 STATUS = ["member", "not a member"]
+#: The two kinds of bar part in the ranked list: a factor measured for the member, or one resting on an input the
+#: factor's missing-value policy filled (peers' median, cross-section median or worst value).
+FILLED = ["measured", "rests on a filled input"]
 
 
 def _alt() -> Any:
@@ -49,13 +52,26 @@ def contributions_chart(contributions: pl.DataFrame, factors: Sequence[str], lon
     fixes the end of the scale, so the parts of a long list drawn as several charts read on one scale."""
     alt = _alt()
     data = contributions.filter(pl.col("contrib").is_not_null()).with_columns(
-        pl.format("{}. {}", pl.col("rank"), pl.col("symbol")).alias("member")
+        pl.format("{}. {}", pl.col("rank"), pl.col("symbol")).alias("member"),
+        pl.when(pl.col("filled").is_not_null()).then(pl.lit(FILLED[1])).otherwise(pl.lit(FILLED[0])).alias("input")
+        if "filled" in contributions.columns
+        else pl.lit(FILLED[0]).alias("input"),
     )
     order = data.sort("rank")["member"].unique(maintain_order=True).to_list()
+    any_filled = FILLED[1] in set(data["input"].to_list())
     return (
         alt.Chart(data, title="Score by factor contribution")
-        .mark_bar()
+        # a part resting on a filled input is paler and outlined in dashes, so it reads apart in colour and in print
+        .mark_bar(strokeWidth=1.2)
         .encode(
+            opacity=alt.Opacity(
+                "input:N",
+                scale=alt.Scale(domain=FILLED, range=[1.0, 0.35]),
+                title="inputs",
+                legend=alt.Legend() if any_filled else None,
+            ),
+            stroke=alt.condition(f"datum.input == '{FILLED[1]}'", alt.value("#333333"), alt.value(None)),
+            strokeDash=alt.condition(f"datum.input == '{FILLED[1]}'", alt.value([3, 2]), alt.value([1, 0])),
             y=alt.Y("member:N", sort=order, title=None),
             x=alt.X(
                 "sum(contrib):Q",
@@ -93,8 +109,8 @@ def changes_chart(changes: pl.DataFrame) -> alt.Chart:
 
 
 def rank_history_chart(history: pl.DataFrame, order: Sequence[str], top: int | None = None) -> alt.FacetChart:
-    """One small panel per member: its rank in each of the recent runs (1 at the top; a gap where it was out).
-    ``top`` is the lowest rank on the scale (default: the lowest in ``history``)."""
+    """One small panel per member: its rank in each of the recent runs (1 at the top; a gap where it was out, the
+    line broken there). ``top`` is the lowest rank on the scale (default: the lowest in ``history``)."""
     alt = _alt()
     data = history.with_columns(pl.col("as_of").cast(pl.String).alias("run"))
     runs = data.sort(["as_of", "run_id"])["run"].unique(maintain_order=True).to_list()
@@ -106,7 +122,8 @@ def rank_history_chart(history: pl.DataFrame, order: Sequence[str], top: int | N
     top = top or max(1, int(data["rank"].max() or 1))
     ticks = [1, *range(5, top + 1, 5)]
     base = alt.Chart().encode(
-        x=alt.X("run:O", sort=runs, title=None, axis=alt.Axis(labelAngle=-45, labelFontSize=9)),
+        # every run of the history is on the axis, also one in which no member of this part was on the list
+        x=alt.X("run:O", scale=alt.Scale(domain=runs), title=None, axis=alt.Axis(labelAngle=-45, labelFontSize=9)),
         y=alt.Y(
             "rank:Q",
             scale=alt.Scale(reverse=True, domain=[1, top], nice=False, padding=6),
@@ -114,10 +131,14 @@ def rank_history_chart(history: pl.DataFrame, order: Sequence[str], top: int | N
             title="rank",
         ),
     )
+    # the rows of the runs a company was out of stay in, rank null: the line breaks there (Vega-Lite's
+    # "break-paths-show-domains" draws a path through the valid points only, in separate pieces; its default would
+    # join the runs on either side of the gap, and ``invalid=None`` draws a null at rank 0), and the points leave
+    # them out
     layered = alt.layer(
-        base.mark_line(color=PALETTE[0]),
+        base.mark_line(color=PALETTE[0], invalid="break-paths-show-domains"),
         base.mark_point(color=PALETTE[0], filled=True, size=30),
-        data=data.filter(pl.col("rank").is_not_null()),
+        data=data,
     )
     return layered.properties(width=150, height=90).facet(
         facet=alt.Facet("member:N", sort=[titles.get(s, s) for s in order], title=None), columns=5
@@ -197,7 +218,8 @@ def equity_chart(curve: pl.DataFrame, benchmark: str | None = None) -> alt.Chart
         alt.Chart(curve, title="Equity curve")
         .mark_line()
         .encode(
-            x=alt.X("date:T", title=None),
+            # the year on every label: a curve over more than a year would otherwise show "June" twice
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %Y", labelAngle=0)),
             y=alt.Y("equity:Q", title="equity (start = 1.0)", scale=alt.Scale(zero=False)),
             color=alt.Color("series:N", sort=["portfolio", "universe", named], title=None),
         )
@@ -212,9 +234,9 @@ def ic_chart(ic: pl.DataFrame, horizons: Sequence[str]) -> alt.LayerChart:
     data = ic.with_columns(
         pl.when(pl.col("mean_ic").is_null())
         .then(pl.lit("n/a"))
-        .otherwise(pl.col("mean_ic").round(3).cast(pl.String))
+        .otherwise(pl.col("mean_ic").map_elements(_three_places, return_dtype=pl.String))
         .alias("label")
-    )
+    )  # a fixed three decimals, so 0.020 beside 0.022 reads as the same precision
     base = alt.Chart(data, title="Mean IC by factor and horizon").encode(
         x=alt.X("horizon:N", sort=list(horizons), title="horizon", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("factor:N", title=None),
@@ -233,6 +255,12 @@ def ic_chart(ic: pl.DataFrame, horizons: Sequence[str]) -> alt.LayerChart:
         text="label:N", color=alt.condition(dark, alt.value("white"), alt.value("black"))
     )
     return alt.layer(cells, text).properties(width=80 * max(1, len(horizons)), height=26 * ic["factor"].n_unique())
+
+
+def _three_places(value: float) -> str:
+    """A value at three decimals; one that rounds to zero reads 0.000, not -0.000."""
+    text = f"{value:.3f}"
+    return "0.000" if text == "-0.000" else text
 
 
 def to_svg(chart: alt.TopLevelMixin) -> str:

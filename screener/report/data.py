@@ -49,6 +49,9 @@ class ReportData:
     backtest: BacktestResult | None = None
     curve: pl.DataFrame = field(default_factory=pl.DataFrame)
     ic: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: What the reader must know about the backtest shown (another rule set's, or one that runs past the run's
+    #: date): the page shows each beside the backtest and the command repeats them on stderr.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def demo(self) -> bool:
@@ -67,10 +70,69 @@ def resolve_report_run(store: Store, ref: str | int | None, rules: str | None) -
     return load_run(store, ref, rules=rules, parameter="ref")
 
 
+def report_backtest(store: Store, run: Run, ref: str | int) -> tuple[BacktestResult, list[str]]:
+    """The backtest the report of ``run`` shows, and the warnings it comes with.
+
+    ``latest`` is the newest stored backtest of the run's rule set whose period ends on or before the run's as-of
+    date: a report must not show what was not known on its date, nor another rule set's results as its own (none
+    such is an error). An id names one backtest and is shown as asked, but one of other rules or one that ends after
+    the run's date comes with a warning saying so.
+    """
+    from screener.backtest.history import list_backtests, load_backtest, resolve_backtest_id
+    from screener.errors import ScreenerError
+
+    if str(ref).strip().lower() == "latest":
+        resolve_backtest_id(store, ref, parameter="backtest")  # none stored at all: the common error
+        fitting = list_backtests(store).filter((pl.col("rules") == run.rules_name) & (pl.col("end") <= run.as_of))
+        if fitting.height == 0:
+            raise ScreenerError(
+                f"no stored backtest of the rules {run.rules_name!r} ends on or before the run's as-of date "
+                f"{run.as_of}; run 'screener backtest' with these rules and an end date no later, or name a stored "
+                "backtest by its id"
+            )
+        return load_backtest(store, int(fitting["id"].max()), parameter="backtest"), []  # type: ignore[arg-type]
+    result = load_backtest(store, ref, parameter="backtest")
+    warnings = []
+    if result.rules_name != run.rules_name:
+        warnings.append(
+            f"backtest {result.backtest_id} is of the rules {result.rules_name!r}, not of the run's rules "
+            f"{run.rules_name!r}"
+        )
+    if result.params.end > run.as_of:
+        warnings.append(
+            f"backtest {result.backtest_id} runs to {result.params.end}, after the run's as-of date {run.as_of}: "
+            "it shows what was not known on that date"
+        )
+    return result, warnings
+
+
 # -- sections -----------------------------------------------------------------------------------------------------
+def fill_flags(flags: Sequence[str] | None) -> list[str]:
+    """The flags of a score row that name an input filled by a factor's missing-value policy (``imputed:F.c``,
+    ``neutral:F.c``, ``worst:F.c``), in the order the row keeps them."""
+    from factors.engine import _POLICY_FLAG  # the engine's flag prefix per policy: read, never copied
+
+    prefixes = tuple(f"{p}:" for p in _POLICY_FLAG.values())
+    listed = flags.split(";") if isinstance(flags, str) else ([] if flags is None else list(flags))
+    return [f.strip() for f in listed if f and f.strip().startswith(prefixes)]
+
+
+def _filled_factors(flags: Sequence[str] | None, factors: Sequence[str]) -> dict[str, str]:
+    """Per factor whose value rests on a filled input: the fill flags naming its components (``F.c``)."""
+    out: dict[str, list[str]] = {}
+    for f in fill_flags(flags):
+        subject = f.split(":", 1)[1]
+        for factor in factors:
+            if subject.startswith(factor + "."):
+                out.setdefault(factor, []).append(f)
+    return {k: "; ".join(v) for k, v in out.items()}
+
+
 def contributions_of(members: pl.DataFrame, weighted: Sequence[str]) -> pl.DataFrame:
     """One row per (member, weighted factor): the factor's contribution to the score (``contrib.F``, computed by the
-    rules engine so the parts add up to the score). A contribution the run did not store stays null."""
+    rules engine so the parts add up to the score), and ``filled``: the member's fill flags for that factor (null
+    when every input was measured), so a part resting on a filled input is drawn as such. A contribution the run
+    did not store stays null."""
     cols = [f for f in weighted if f"contrib.{f}" in members.columns]
     order = {f: i for i, f in enumerate(cols)}
     if members.height == 0 or not cols:
@@ -81,13 +143,25 @@ def contributions_of(members: pl.DataFrame, weighted: Sequence[str]) -> pl.DataF
                 "factor": pl.String,
                 "order": pl.Int64,
                 "contrib": pl.Float64,
+                "filled": pl.String,
             }
         )
+    flags = members["flags"].to_list() if "flags" in members.columns else [None] * members.height
+    fills = pl.DataFrame(
+        [
+            {"symbol": s, "factor": factor, "filled": text}
+            for s, f in zip(members["symbol"].to_list(), flags, strict=True)
+            for factor, text in _filled_factors(f, cols).items()
+        ],
+        schema={"symbol": pl.String, "factor": pl.String, "filled": pl.String},
+        orient="row",
+    )
     return (
         members.select("rank", "symbol", *[pl.col(f"contrib.{f}").alias(f) for f in cols])
         .unpivot(index=["rank", "symbol"], on=cols, variable_name="factor", value_name="contrib")
         .with_columns(pl.col("factor").replace_strict(order, return_dtype=pl.Int64).alias("order"))
-        .select("rank", "symbol", "factor", "order", pl.col("contrib").cast(pl.Float64))
+        .join(fills, on=["symbol", "factor"], how="left")
+        .select("rank", "symbol", "factor", "order", pl.col("contrib").cast(pl.Float64), "filled")
         .sort(["rank", "order"])
     )
 
@@ -257,14 +331,15 @@ def assemble(
     """Read every section of the report for one run (``ref``: an id or ``latest`` of ``rules``) and, when
     ``backtest`` is given (an id or ``latest``), one stored backtest.
 
-    The backtest is resolved first, so a mistyped id fails before the slower reads.
+    A backtest id is checked first, so a mistyped one fails before the slower reads; which backtest ``latest`` is
+    depends on the run (``report_backtest``).
     """
-    result = None
     if backtest is not None:
-        from screener.backtest.history import load_backtest
+        from screener.backtest.history import resolve_backtest_id
 
-        result = load_backtest(store, backtest, parameter="backtest")
+        resolve_backtest_id(store, backtest, parameter="backtest")
     run = resolve_report_run(store, ref, rules)
+    result, warnings = report_backtest(store, run, backtest) if backtest is not None else (None, [])
     members = run.rows
     if ROLE_CLASS in run.table.columns:
         members = members.join(run.table.select("symbol", ROLE_CLASS), on="symbol", how="left").sort("rank")
@@ -285,6 +360,7 @@ def assemble(
         dilution=dilution,
         dilution_missing=missing,
         backtest=result,
+        warnings=warnings,
     )
     if result is not None:
         data.curve, data.ic = backtest_frames(result)

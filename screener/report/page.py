@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from screener.errors import ScreenerError
 from screener.output.render import atomic_path
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ DEMO_TEXT = "DEMO DATA: synthetic numbers from the seeded generator, not market 
 #: Members per chart in the ranked list and the rank history: a longer list is drawn as several charts, so none is
 #: taller than a printed page.
 PER_CHART = 20
+#: The file names a report may be written to: anything else is refused (see ``check_report_target``).
+REPORT_SUFFIXES = (".html", ".htm")
 
 #: A progress callback: ``(label, done, total)``, as every long library call reports (the CLI draws it as a bar).
 Progress = Callable[[str, int, int], None]
@@ -43,6 +46,8 @@ class Section:
     table: list[dict[str, Any]] | None = None
     columns: tuple[str, ...] = ()
     empty: str | None = None
+    #: What the reader must see before the chart (a backtest of other rules, or past the run's date).
+    warnings: tuple[str, ...] = ()
 
 
 def _num(v: float | None, digits: int = 3) -> str:
@@ -65,6 +70,7 @@ def sections(data: ReportData, progress: Progress | None = None) -> list[Section
     from factors.inputs import ROLE_CLASSES
     from screener.contract import CAPACITY_STAGES, REGION_NAMES
     from screener.report import charts
+    from screener.report.data import fill_flags
 
     pending: list[tuple[str, Any]] = []
 
@@ -103,10 +109,24 @@ def sections(data: ReportData, progress: Progress | None = None) -> list[Section
                     "score": _num(r["score"]),
                     "weight": _weight(r["weight"]),
                     "reason": r["reason"] or "",
+                    "filled inputs": "; ".join(fill_flags(r.get("flags"))),
                 }
                 for r in members.iter_rows(named=True)
             ],
-            columns=("rank", "symbol", "name", "role class", "score", "weight", "reason"),
+            # the column is there when a member has a filled input: it would otherwise be empty width
+            columns=("rank", "symbol", "name", "role class", "score", "weight", "reason")
+            + (
+                ("filled inputs",)
+                if any(fill_flags(f) for f in members.get_column("flags", default=pl.Series([])).to_list())
+                else ()
+            ),
+            notes=(
+                "A pale, dash-outlined part rests on an input the factor's missing-value policy filled (imputed: "
+                "role-class peers' median; neutral: cross-section median; worst: worst observed value); the "
+                "'filled inputs' column names them.",
+            )
+            if data.contributions["filled"].is_not_null().any()
+            else (),
             empty=None if members.height else "The run has no members.",
         )
     )
@@ -227,6 +247,7 @@ def sections(data: ReportData, progress: Progress | None = None) -> list[Section
                 "equity",
                 label,
                 svgs=svg("equity curve", charts.equity_chart(data.curve, p.benchmark)) if data.curve.height else [],
+                warnings=tuple(f"Warning: {w}." for w in data.warnings),
                 notes=() if p.benchmark else ("No benchmark was given to this backtest.",),
                 empty=None if data.curve.height else "The backtest stored no equity curve.",
             )
@@ -307,6 +328,23 @@ def _local_ids(svg: str, prefix: str) -> str:
     return pattern.sub(lambda m: m.group(1) + names[m.group(2)], svg)
 
 
+def check_report_target(path: str | os.PathLike[str], store: str | os.PathLike[str] | None = None) -> Path:
+    """Refuse a report path before any work: a ``.html``/``.htm`` name, in a folder that exists and can be written,
+    and not the store file (``store``) or its log.
+
+    Why the suffix: a report written to a name like the store's (``--out screener.duckdb``) would replace the
+    store with a web page; asking for an HTML name catches that typo and the checks that follow catch a link to it.
+    """
+    from screener.output.render import check_writable
+
+    target = Path(path)
+    if target.is_dir():
+        raise ScreenerError(f"cannot write {target}: it is a folder; give a .html file name")
+    if target.suffix.lower() not in REPORT_SUFFIXES:
+        raise ScreenerError(f"cannot write the report to {target.name}: use a .html or .htm file name")
+    return check_writable(target, store=store)
+
+
 def write_report(
     store: Store,
     path: str | os.PathLike[str],
@@ -321,14 +359,13 @@ def write_report(
     ``progress`` hears ``(label, done, total)``: reading the run, each chart drawn, writing the file, then
     ``("", total, total)``. The total is known once the run is read (it depends on the members and the backtest),
     so the first report counts one step; the library prints nothing."""
-    from screener.output.render import check_writable
     from screener.report.data import assemble
 
     def step(label: str, done: int, total: int) -> None:
         if progress:
             progress(label, done, total)
 
-    check_writable(path)
+    check_report_target(path, store.path)
     step("reading the run", 0, 1)
     data = assemble(store, ref, rules, backtest)
     charts = 0

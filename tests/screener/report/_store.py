@@ -28,6 +28,8 @@ stay_within = 3
 """
 OTHER = RULES.replace('name = "wk"', 'name = "other"')
 SYMBOLS = ("A", "B", "C", "D", "E")
+#: The fill flag B carries: its dilution_risk contribution rests on an imputed input.
+FILLED_B = "imputed:dilution_risk.cash_runway_years"
 COUNTRIES = {"A": "US", "B": "JP", "C": "AU", "D": "CA", "E": "DE"}
 ROLES = {"A": "processor", "B": "magnet_maker", "C": "miner", "D": "miner;processor", "E": "downstream_user"}
 CLASSES = {"A": "enabler", "B": "enabler", "C": "pure_miner", "D": "integrated", "E": "downstream_user"}
@@ -35,7 +37,8 @@ CLASSES = {"A": "enabler", "B": "enabler", "C": "pure_miner", "D": "integrated",
 
 def rows(week: int) -> list[dict]:
     """Week 0 ranks A, B, C; week 1 lifts D over C; week 2 keeps D. C's cash runway is never known (missing), and
-    E's one-year share growth is never known."""
+    E's one-year share growth is never known. B's cash runway is flagged as imputed from its peers in every week
+    (its dilution part rests on a filled input)."""
     lp = {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.6 + 0.25 * (week > 0), "E": 0.2}
     out = []
     for s in SYMBOLS:
@@ -47,6 +50,7 @@ def rows(week: int) -> list[dict]:
                 localization_premium=lp[s],
                 dilution_risk=0.4,
                 balance_sheet=0.5,
+                flags=[FILLED_B] if s == "B" else [],
                 **{
                     "dilution_risk.cash_runway_years": None if s == "C" else 1.0 + SYMBOLS.index(s),
                     "dilution_risk.share_growth_1y": None if s == "E" else 0.05 * (1 + SYMBOLS.index(s)),
@@ -119,5 +123,17 @@ def build(store, tmp: Path, *, backtest: bool = True) -> dict[str, int]:
         store, other, OTHER_DAY, scores=scores(2).with_columns(pl.lit(OTHER_DAY).alias("as_of"))
     ).run_id
     if backtest:
-        ids["bt"] = save_backtest(store, backtest_result(demo=False), clock=lambda: datetime(2026, 6, 6, 12, 0))
+        ids["bt"] = save_backtest(store, of_rules(backtest_result(demo=False), "wk"), clock=lambda: STORED_AT)
     return ids
+
+
+STORED_AT = datetime(2026, 6, 6, 12, 0)
+
+
+def of_rules(result, rules: str, end: date | None = None):
+    """``result`` as a backtest of the rule set ``rules`` (ending on ``end``, default: as built)."""
+    from dataclasses import replace
+
+    result.params = replace(result.params, rules=rules, end=end or result.params.end)
+    result.rules_name = rules
+    return result

@@ -1,5 +1,5 @@
 """The report opened in a real browser (the system's headless Chromium): every chart drew marks, nothing was fetched
-from the network, the page is not blank, and it prints to A4 landscape with no chart taller than a page.
+from the network, the page is not blank, and it prints to A4 and Letter landscape with no chart cut or too wide.
 
 Skipped only when no Chromium is installed (``.ci/run`` installs the Debian package).
 """
@@ -59,8 +59,10 @@ async (url) => {
   return {variance: sq / n - mean * mean, width: c.width, height: c.height};
 }
 """
-#: The printable height of an A4 landscape page with the template's 12 mm margins, in CSS pixels (96 per inch).
-A4_LANDSCAPE_PRINTABLE_PX = (210 - 2 * 12) / 25.4 * 96
+#: The template's page margin (``@page``), in millimetres.
+MARGIN_MM = 12
+#: The papers the report must print on: name, (long side, short side) in mm, the landscape PDF page in points.
+PAPERS = (("A4", (297, 210), (842, 595)), ("Letter", (279.4, 215.9), (792, 612)))
 
 
 @pytest.fixture
@@ -94,16 +96,24 @@ def test_the_report_renders_offline_in_chromium(report_file: Path, tmp_path: Pat
             shot = page.screenshot(full_page=True)
             (tmp_path / "report.png").write_bytes(shot)
 
-            # printed: A4 landscape, and no chart taller than a page (so break-inside: avoid can keep it whole)
+            # printed on A4 and on Letter, landscape: no chart taller or wider than the page's printable area (so
+            # break-inside: avoid can keep it whole), and the page follows the paper (the CSS names no size)
             page.emulate_media(media="print")
-            page.set_viewport_size({"width": round((297 - 24) / 25.4 * 96), "height": 700})
-            for c in page.evaluate(COUNT_MARKS):
-                assert c["height"] < A4_LANDSCAPE_PRINTABLE_PX, f"chart {c['key']} is taller than a printed page"
-            pdf = page.pdf(format="A4", landscape=True, print_background=True)
-            assert pdf.startswith(b"%PDF")
-            assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 2  # the report runs over several pages
-            boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
-            assert boxes and all(float(w) > float(h) for w, h in boxes)  # every page is landscape
+            for paper, (long_mm, short_mm), points in PAPERS:
+                printable_w = (long_mm - 2 * MARGIN_MM) / 25.4 * 96
+                printable_h = (short_mm - 2 * MARGIN_MM) / 25.4 * 96
+                page.set_viewport_size({"width": int(printable_w), "height": 700})
+                for c in page.evaluate(COUNT_MARKS):
+                    assert c["height"] < printable_h, f"chart {c['key']} is taller than a printed {paper} page"
+                    assert c["width"] <= printable_w, f"chart {c['key']} is wider than a printed {paper} page"
+                # the CSS page size is honoured: it names no paper, so the paper asked for is the one printed
+                pdf = page.pdf(format=paper, landscape=True, print_background=True, prefer_css_page_size=True)
+                assert pdf.startswith(b"%PDF")
+                assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) >= 2  # the report runs over several pages
+                boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+                # Chromium rounds the page to whole CSS pixels: within 2 points of the paper's size
+                fits = [abs(float(w) - points[0]) < 2 and abs(float(h) - points[1]) < 2 for w, h in boxes]
+                assert boxes and all(fits), (paper, boxes)
 
             # the screenshot is a picture, not a blank page: its grey levels vary
             blank = browser.new_page()

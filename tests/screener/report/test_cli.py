@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,90 @@ def test_weekly_report_reports_to_the_bar_only_in_a_terminal(
     assert len(report) == 1 and report[0][0] is terminal
     steps = report[0][2]
     assert steps[0] == ("reading the run", 0, 1) and steps[-1][0] == "" and steps[-1][1] == steps[-1][2] > 2
+
+
+# -- the store is never written over -----------------------------------------------------------------------------
+def _runs(invoke) -> int:
+    listed = invoke("watchlist", "runs", "--format", "csv")
+    assert listed.exit_code == 0, listed.stderr
+    return listed.stdout.count("\n") - 1
+
+
+def test_report_refuses_the_store_as_its_out(runner, ids, db_path: Path, tmp_path: Path, monkeypatch) -> None:
+    """``SCREENER_DB=v.duckdb screener report --out v.duckdb`` once replaced the store with a web page."""
+    from screener.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    before = db_path.read_bytes()
+    result = runner.invoke(cli, ["report", "--rules", "wk", "--out", db_path.name], env={"SCREENER_DB": db_path.name})
+    assert result.exit_code == 1
+    assert one_line(result) == f"Error: cannot write the report to {db_path.name}: use a .html or .htm file name"
+    assert db_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("to", ["store", "wal", "hard"])
+def test_report_refuses_a_link_to_the_store(invoke, ids, db_path: Path, tmp_path: Path, to: str) -> None:
+    link = tmp_path / "looks-fine.html"
+    if to == "hard":
+        link.hardlink_to(db_path)
+    else:
+        link.symlink_to(db_path if to == "store" else db_path.with_name(db_path.name + ".wal"))
+    before = db_path.read_bytes()
+    result = invoke("report", "--rules", "wk", "--out", str(link))
+    assert result.exit_code == 1
+    assert one_line(result).startswith(f"Error: cannot write {link}: it is the store ")
+    assert db_path.read_bytes() == before
+    assert _runs(invoke) == 4
+
+
+def test_export_refuses_a_link_to_the_store(invoke, ids, db_path: Path, tmp_path: Path) -> None:
+    link = tmp_path / "rows.csv"
+    link.symlink_to(db_path)
+    result = invoke("export", str(link), "--rules", "wk")
+    assert result.exit_code == 1
+    assert one_line(result).startswith(f"Error: cannot write {link}: it is the store ")
+    assert link.is_symlink() and _runs(invoke) == 4
+
+
+def test_weekly_refuses_the_store_as_its_report_before_storing(invoke, ids, db_path: Path, tmp_path: Path) -> None:
+    before = db_path.read_bytes()
+    result = invoke("weekly", "--rules", str(tmp_path / "wk.toml"), "--report", str(db_path))
+    assert result.exit_code == 1
+    assert one_line(result) == f"Error: cannot write the report to {db_path.name}: use a .html or .htm file name"
+    assert db_path.read_bytes() == before
+    link = tmp_path / "weekly.html"
+    link.symlink_to(db_path)
+    result = invoke("weekly", "--rules", str(tmp_path / "wk.toml"), "--report", str(link))
+    assert result.exit_code == 1
+    assert "it is the store" in one_line(result)
+    assert _runs(invoke) == 4  # no run was scored or stored
+
+
+# -- which backtest ----------------------------------------------------------------------------------------------
+def test_a_backtest_of_other_rules_comes_with_a_warning(invoke, ids, db_path: Path, tmp_path: Path) -> None:
+    from screener.backtest.history import save_backtest
+    from screener.store import Store
+    from tests.builders import backtest_result
+    from tests.screener.report._store import STORED_AT
+
+    with Store(db_path) as store:
+        other = save_backtest(store, backtest_result(demo=False), clock=lambda: STORED_AT)  # rules 'default'
+    out = tmp_path / "r.html"
+    result = invoke("report", "--rules", "wk", "--backtest", str(other), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    warning = f"backtest {other} is of the rules 'default', not of the run's rules 'wk'"
+    assert lines[0] == f"warning: {warning}"
+    shown = f'<p class="warning" role="alert">Warning: {warning}.</p>'
+    assert shown in unescape(out.read_text(encoding="utf-8"))
+    # latest is the latest of the run's own rules: the newer 'default' backtest is not it, and no warning
+    result = invoke("report", "--rules", "wk", "--backtest", "latest", "--out", str(out))
+    assert result.exit_code == 0 and "warning" not in result.stderr
+    assert f"Backtest {ids['bt']}: wk" in out.read_text(encoding="utf-8")
+    # a rule set with no backtest of its own: latest is refused, in one line
+    result = invoke("report", "--rules", "other", "--backtest", "latest", "--out", str(out))
+    assert result.exit_code == 1
+    assert one_line(result) == (
+        "Error: no stored backtest of the rules 'other' ends on or before the run's as-of date 2026-06-12; run "
+        "'screener backtest' with these rules and an end date no later, or name a stored backtest by its id"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -159,3 +160,51 @@ def test_demo_flag_follows_the_run(store, ids) -> None:
     assert data.demo is False
     data.run.demo = True
     assert data.demo is True
+
+
+def test_latest_backtest_is_the_runs_own_rules_ending_by_its_date(store, ids) -> None:
+    from screener.backtest.history import save_backtest
+    from tests.builders import backtest_result
+    from tests.screener.report._store import STORED_AT, of_rules
+
+    # a newer backtest of wk that ends between w1 (2026-05-29) and w2 (2026-06-05), and a newer one of other rules
+    late = save_backtest(store, of_rules(backtest_result(demo=False), "wk", date(2026, 6, 1)))
+    other = save_backtest(store, backtest_result(demo=False), clock=lambda: STORED_AT)
+    assert other > late > ids["bt"]
+    w2 = assemble(store, str(ids["w2"]), None, backtest="latest")
+    assert (w2.backtest.backtest_id, w2.warnings) == (late, [])
+    w1 = assemble(store, str(ids["w1"]), None, backtest="latest")
+    assert (w1.backtest.backtest_id, w1.warnings) == (ids["bt"], [])  # the later one ran past w1's date
+    # named by id, it is shown as asked, with what is wrong with it said
+    named = assemble(store, str(ids["w1"]), None, backtest=str(late))
+    assert named.backtest.backtest_id == late
+    assert named.warnings == [
+        f"backtest {late} runs to 2026-06-01, after the run's as-of date 2026-05-29: it shows what was not known on "
+        "that date"
+    ]
+    assert assemble(store, str(ids["w1"]), None, backtest=str(other)).warnings == [
+        f"backtest {other} is of the rules 'default', not of the run's rules 'wk'"
+    ]
+    assert assemble(store, str(ids["w0"]), None, backtest="latest").backtest.backtest_id == ids["bt"]
+
+
+def test_filled_inputs_are_named_per_contribution(store, ids) -> None:
+    from tests.screener.report._store import FILLED_B
+
+    data = assemble(store, None, "wk")
+    filled = data.contributions.filter(pl.col("filled").is_not_null())
+    assert filled.select("symbol", "factor", "filled").rows() == [("B", "dilution_risk", FILLED_B)]
+    members = pl.DataFrame(
+        {
+            "rank": [1],
+            "symbol": ["X"],
+            "contrib.dilution_risk": [0.1],
+            "contrib.balance_sheet": [0.2],
+            "flags": [["demo", "worst:balance_sheet.net_debt_to_equity", "neutral:dilution_risk.x", "stale"]],
+        }
+    )
+    long = contributions_of(members, ["dilution_risk", "balance_sheet"])
+    assert long.select("factor", "filled").rows() == [
+        ("dilution_risk", "neutral:dilution_risk.x"),
+        ("balance_sheet", "worst:balance_sheet.net_debt_to_equity"),
+    ]

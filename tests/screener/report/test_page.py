@@ -25,7 +25,7 @@ def test_the_page_is_self_contained(store, ids) -> None:
     # no attribute points anywhere: SVG namespaces are names, not requests
     assert not re.findall(r"(?:src|href)\s*=\s*\"(?!#)", html)
     assert not re.findall(r"url\((?!#)", html)  # only references to the page's own gradients and clip paths
-    assert "@page { size: A4 landscape" in html
+    assert "@page { size: landscape;" in html  # the printer's paper decides: A4 or Letter
     charts = re.findall(r'<figure class="chart" data-chart="(\w+)"><svg', html)
     assert charts == ["ranked", "changes", "history", "roles", "capacity", "dilution", "equity", "ic"]
     assert "<?xml" not in html
@@ -104,3 +104,82 @@ def test_rank_history_titles_carry_the_rank_of_the_newest_run() -> None:
     assert spec["facet"]["sort"] == ["1. A", "2. B"]
     rows = next(iter(spec["datasets"].values()))
     assert {r["symbol"]: r["member"] for r in rows} == {"A": "1. A", "B": "2. B"}
+
+
+def _history(ranks: dict[str, list[int | None]]):
+    from datetime import date, timedelta
+
+    import polars as pl
+
+    days = [date(2026, 5, 1) + timedelta(weeks=i) for i in range(5)]
+    return pl.DataFrame(
+        {
+            "run_id": list(range(1, 6)) * len(ranks),
+            "as_of": days * len(ranks),
+            "iso_week": ["w"] * 5 * len(ranks),
+            "symbol": [s for s in ranks for _ in range(5)],
+            "rank": [r for rs in ranks.values() for r in rs],
+        },
+        schema_overrides={"rank": pl.Int64},
+    )
+
+
+def test_rank_history_breaks_the_line_where_the_company_was_out() -> None:
+    """The line must not join the runs on either side of a gap, and every run stays on the axis."""
+    from screener.report.charts import rank_history_chart, to_svg
+
+    svg = to_svg(rank_history_chart(_history({"A": [1, 2, None, 2, 3], "B": [None, None, None, 1, 1]}), ["A", "B"]))
+    lines = re.findall(r'aria-roledescription="line mark" d="([^"]*)"', svg)
+    assert len(lines) == 2
+    a, b = lines
+    assert a.count("M") == 2 and a.count("L") == 2  # two pieces: runs 1-2 and runs 4-5
+    assert b.count("M") == 1 and b.count("L") == 1  # B's line starts at run 4
+    # no point is drawn for a run out of the list
+    assert len(re.findall(r'aria-roledescription="point"', svg)) == 4 + 2
+    # every run is on the axis of every panel, also the runs in which no company of the part was a member
+    only_b = to_svg(rank_history_chart(_history({"B": [None, None, None, 1, 1]}), ["B"]))
+    assert all(f">2026-05-{d:02d}</text>" in only_b for d in (1, 8, 15, 22, 29))
+
+
+def test_a_filled_input_is_marked_in_the_bars_and_the_table(store, ids) -> None:
+    import polars as pl
+
+    from tests.screener.report._store import FILLED_B
+
+    html = render_page(assemble(store, None, "wk"))
+    ranked = html[html.index('id="ranked"') : html.index('id="changes"')]
+    bars = re.findall(r'<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="bar"([^>]*)>', ranked)
+    dashed = [label for label, attrs in bars if "stroke-dasharray" in attrs and 'opacity="0.35"' in attrs]
+    assert len(dashed) == 1 and "B" in dashed[0] and "dilution_risk" in dashed[0]
+    assert ">rests on a filled input</text>" in ranked  # the legend says what the pale part is
+    assert re.search(rf"<td>B</td>.*?<td>{re.escape(FILLED_B)}</td>", ranked, re.S)
+    assert "A pale, dash-outlined part rests on an input" in ranked and "<th>filled inputs</th>" in ranked
+    # with no filled input, neither the column nor the note is there
+    data = assemble(store, None, "wk")
+    data.members = data.members.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("flags"))
+    data.contributions = data.contributions.with_columns(pl.lit(None, dtype=pl.String).alias("filled"))
+    plain = render_page(data)
+    assert "<th>filled inputs</th>" not in plain and "dash-outlined" not in plain
+
+
+def test_labels_read_at_one_precision_and_with_years(store, ids) -> None:
+    html = render_page(assemble(store, str(ids["w2"]), None, str(ids["bt"])))
+    ic = html[html.index('id="ic"') :]
+    # the builder's mean ICs are 0.02 steps plus 0.005 per horizon: 0.020 keeps its trailing zero
+    cells = re.findall(r'aria-roledescription="text mark"[^>]*>([^<]*)</text>', ic)
+    assert "0.020" in cells and "0.025" in cells
+    assert all(re.fullmatch(r"-?\d\.\d{3}|n/a", c) for c in cells), cells
+    equity = html[html.index('id="equity"') : html.index('id="ic"')]
+    assert re.search(r">(Jan|Feb|Mar|Apr|May|Jun|Jul) 2025</text>", equity)
+
+
+def test_notes_stay_with_their_chart(store, ids) -> None:
+    html = render_page(assemble(store, None, "wk"))
+    capacity = html[html.index('id="capacity"') : html.index('id="dilution"')]
+    # the chart and both notes inside the one block that is never cut across pages
+    assert re.search(
+        r'<div class="keep">\s*<h2>[^<]*</h2>\s*<figure class="chart" data-chart="capacity">.*?</figure>\s*'
+        r'<p class="note">[^<]*</p>\s*<p class="note">1 project with no stated tonnage[^<]*</p>\s*</div>',
+        capacity,
+        re.S,
+    )
