@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -150,6 +154,43 @@ def _exact_integers(relation: duckdb.DuckDBPyRelation) -> tuple[duckdb.DuckDBPyR
     return relation.project(", ".join(exprs)), wide
 
 
+@contextmanager
+def _ctrl_c_stops(con: duckdb.DuckDBPyConnection) -> Iterator[threading.Event]:
+    """While the block runs, a Ctrl-C (SIGINT) interrupts ``con``'s query and sets the event yielded.
+
+    Why not DuckDB's own handling: it notices a SIGINT only when it polls for one, and a signal that lands between
+    polls can be lost for good (the query then runs to its end, deaf to more Ctrl-C). Here Python's C-level handler
+    writes the signal to a socket the moment it arrives (``signal.set_wakeup_fd``), and a thread waiting on that
+    socket calls ``interrupt``. Off the main thread signals cannot be caught, so the block runs as it is.
+    """
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+
+    def watch() -> None:
+        while data := reader.recv(64):
+            if signal.SIGINT in data and not pressed.is_set():
+                pressed.set()
+                con.interrupt()
+
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: pressed.set())
+    before = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    watcher = threading.Thread(target=watch, name="screener-query-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        yield pressed
+    finally:
+        signal.set_wakeup_fd(before)
+        signal.signal(signal.SIGINT, previous)
+        writer.shutdown(socket.SHUT_WR)  # the watcher reads the end and returns
+        watcher.join()
+        reader.close()
+        writer.close()
+
+
 def connect_readonly(path: str | os.PathLike[str] | None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the store file with external access disabled and the configuration locked.
 
@@ -197,18 +238,26 @@ def query_readonly(path: str | os.PathLike[str] | None, sql: str, *, max_rows: i
     if max_rows < 1:
         raise ArgumentError(Option("max_rows"), f" must be at least 1, got {max_rows}")
     _statement_kind(sql)
-    con = connect_readonly(path)
+    try:
+        con = connect_readonly(path)
+    except RuntimeError as exc:  # a Ctrl-C while the connection is set up
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt(INTERRUPTED) from None
+        raise
     try:
         try:
             # The limit is part of the plan, so DuckDB stops once it has the cap plus the one row that says "more".
             relation = con.sql(sql).limit(max_rows + 1)
             _check_types(relation)
             relation, wide = _exact_integers(relation)
-            frame = relation.pl()
+            with _ctrl_c_stops(con) as pressed:
+                frame = relation.pl()
+            if pressed.is_set():  # the query ended as the key was pressed: the user still asked to stop
+                raise KeyboardInterrupt(INTERRUPTED)
         except duckdb.InterruptException:
             raise KeyboardInterrupt(INTERRUPTED) from None
         except RuntimeError as exc:
-            # DuckDB turns the SIGINT of a Ctrl-C into RuntimeError("Query interrupted"); give it back its meaning
+            # DuckDB stops the query on a Ctrl-C and says RuntimeError("Query interrupted"): give it back its meaning
             if "interrupted" in str(exc).lower():
                 raise KeyboardInterrupt(INTERRUPTED) from None
             raise
