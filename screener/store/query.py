@@ -158,10 +158,11 @@ def _exact_integers(relation: duckdb.DuckDBPyRelation) -> tuple[duckdb.DuckDBPyR
 def _ctrl_c_stops(con: duckdb.DuckDBPyConnection) -> Iterator[threading.Event]:
     """While the block runs, a Ctrl-C (SIGINT) interrupts ``con``'s query and sets the event yielded.
 
-    Why not DuckDB's own handling: it notices a SIGINT only when it polls for one, and a signal that lands between
-    polls can be lost for good (the query then runs to its end, deaf to more Ctrl-C). Here Python's C-level handler
-    writes the signal to a socket the moment it arrives (``signal.set_wakeup_fd``), and a thread waiting on that
-    socket calls ``interrupt``. Off the main thread signals cannot be caught, so the block runs as it is.
+    Why not DuckDB's own handling alone: it notices a SIGINT only when it polls for one, and one that lands outside
+    its polling (binding, a phase between polls) is lost and the query runs on. Here Python's C-level handler writes
+    the signal to a socket the moment it arrives (``signal.set_wakeup_fd``), and a thread waiting on that socket
+    calls ``interrupt``; while DuckDB has a handler of its own installed, DuckDB's answer (``Query interrupted``) is
+    the one that comes. Off the main thread signals cannot be caught, so the block runs as it is.
     """
     pressed = threading.Event()
     if threading.current_thread() is not threading.main_thread():
