@@ -128,8 +128,9 @@ def screen(
 
     ``where`` is a condition in the rule language (``"net_cash_usd > 0 and dilution_risk_pct < 0.5"``), ``sort``
     a factor or column with an optional ``:asc``/``:desc``, ``roles`` and ``countries`` keep any of several (a
-    country is an ISO code or a region name), ``top`` caps the rows. Returns one row per kept company, numbered by
-    ``row`` (with ``rules``: its ``rank`` by score).
+    country is an ISO code or a region name), ``top`` caps the rows (at least 1, else an ``ArgumentError`` naming
+    ``top``). Returns one row per kept company: with ``rules`` its ``rank`` by score, without them its ``row`` in
+    the order shown; the fields ``where`` reads and the ``sort`` keys are among the columns, as in the CLI.
     """
     from screener.watchlist.screen import run_screen
 

@@ -146,8 +146,9 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         # `screener score | head`: the reader left; that is not an error worth a message.
         _reader_left()
         ctx.exit(0)
-    except KeyboardInterrupt:
-        click.echo("Interrupted; nothing partial was stored.", err=True)
+    except KeyboardInterrupt as exc:
+        # a library that knows better says what an interrupt left behind (the read-only query: nothing changed)
+        click.echo(f"Interrupted; {str(exc) or 'nothing partial was stored.'}", err=True)
         ctx.exit(130)
     except Exception as exc:  # the one place that keeps tracebacks from users
         if os.environ.get("SCREENER_DEBUG"):

@@ -34,7 +34,8 @@ def query(ctx: click.Context, sql: str, max_rows: int, fmt: str) -> None:
 
     root = ctx.find_root()
     result = query_readonly(root.obj.db if root.obj else None, sql, max_rows=max_rows)
-    render(result.rows, fmt)
+    # the rows are the user's own: NaN and the infinities stay apart from NULL in json too
+    render(result.rows, fmt, non_finite="text")
     if result.truncated:
         note(f"showing the first {max_rows:,} rows; the query has more (raise --max-rows or add a LIMIT)")
     else:

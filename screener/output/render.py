@@ -118,21 +118,33 @@ def utc_text(v: datetime) -> str:
     return v.replace(microsecond=0).isoformat() + "Z"
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+#: How ``non_finite="text"`` writes a float JSON has no number for (the spelling of JavaScript and of most JSON
+#: tools): lossless, and never confused with null.
+NON_FINITE_TEXT = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def _json_value(v: Any, non_finite: str = "null") -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        if non_finite == "text":
+            return "NaN" if math.isnan(v) else NON_FINITE_TEXT[v]
         return None
     if isinstance(v, datetime):
         return utc_text(v)
     if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, list):
-        return [_json_value(x) for x in v]
+        return [_json_value(x, non_finite) for x in v]
     return v
 
 
-def to_json_text(frame: pl.DataFrame) -> str:
-    """A JSON array of objects with keys in column order; NaN becomes null so every parser accepts it."""
-    rows = [{k: _json_value(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+def to_json_text(frame: pl.DataFrame, non_finite: str = "null") -> str:
+    """A JSON array of objects with keys in column order.
+
+    A float that is not finite has no JSON number: in the listings of this package NaN is an unknown figure, so by
+    default it is null, as every parser accepts; ``non_finite="text"`` (the query command, whose rows are the
+    user's own) writes the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` instead, so NaN, the infinities
+    and SQL NULL stay apart. Integers keep every digit (json writes Python integers exactly, 128-bit ones too)."""
+    rows = [{k: _json_value(v, non_finite) for k, v in row.items()} for row in frame.iter_rows(named=True)]
     return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
 
 
@@ -426,16 +438,18 @@ def render(
     dest: IO[str] | None = None,
     title: str | None = None,
     view: View = EVERYTHING,
+    non_finite: str = "null",
 ) -> None:
     """Write ``frame`` to ``dest`` (stdout by default) as ``table``, ``csv`` or ``json``.
 
     ``view`` picks the table's columns; csv and json always carry every column (chosen names are still checked,
-    so a typo is an error in every format)."""
+    so a typo is an error in every format). ``non_finite`` is how json writes NaN and the infinities
+    (``to_json_text``)."""
     out = dest or sys.stdout
     if view.columns and fmt != "table":
         _check_columns(frame, view.columns)
     if fmt == "json":
-        out.write(to_json_text(frame))
+        out.write(to_json_text(frame, non_finite))
     elif fmt == "csv":
         out.write(to_csv_text(frame))
     elif fmt == "table":

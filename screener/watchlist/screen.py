@@ -206,7 +206,12 @@ def run_screen(
     With a rule set the rows keep the rule set's ``rank`` (by score) whatever ``sort`` orders them by; without one
     nothing is ranked by score, so the rows are numbered ``row`` in the order shown (symbol, or ``sort``). The
     fields ``where`` reads and the columns ``sort`` orders by are always among the columns.
-    ``label_of`` names the filters in exclusion reasons (see ``conditions``)."""
+    ``label_of`` names the filters in exclusion reasons (see ``conditions``).
+
+    Raises ``ArgumentError`` naming ``top`` when it is not a whole number of at least 1: a frame's ``head`` would
+    read ``-1`` as "all but the last" and ``0`` as "none", neither a cap."""
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ArgumentError(Option("top"), f" must be a whole number of at least 1, got {top!r}")
     day, scores, basis = _scores(store, as_of)
     conds = conditions(scores, roles, countries, where, label_of=label_of)
     keys = sort_keys(scores.schema, sort) if sort and rules is None else []

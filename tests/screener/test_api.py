@@ -3,6 +3,7 @@ and a demo store says so with a ``DemoDataWarning``."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from collections.abc import Iterator
@@ -48,6 +49,19 @@ def demo_db(template: Path, db_path: Path) -> Path:
 
 
 @pytest.fixture
+def invoke_on():
+    """Run ``screener --db PATH ARGS`` in-process (stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from screener.cli import cli
+
+    def _invoke(path: Path, *args: str):
+        return CliRunner().invoke(cli, ["--db", str(path), *args], catch_exceptions=False)
+
+    return _invoke
+
+
+@pytest.fixture
 def quiet() -> Iterator[None]:
     """Demo warnings are asserted where they matter; elsewhere they are expected and not noise."""
     with warnings.catch_warnings():
@@ -78,11 +92,37 @@ def test_screen_filters_sorts_and_ranks(demo_db: Path, quiet: None) -> None:
             store, where="net_cash_usd > 0", sort="dilution_risk", roles=("processor",), as_of=END
         ).rows
     assert_frame_equal(got, expected)
-    # a listing sorted by a factor is numbered by ``row``; only a ranking by score has a ``rank``
-    assert got.height > 0 and got["row"].to_list() == list(range(1, got.height + 1)) and "rank" not in got.columns
+    # without a rule set nothing is ranked by score: the rows are numbered ``row`` in the order shown
+    assert got.height > 0 and got["row"].to_list() == list(range(1, got.height + 1))
+    assert "rank" not in got.columns
     ranked = api.screen(rules="default", top=5, as_of=END, db=demo_db)
     assert ranked.height == 5 and "score" in ranked.columns and ranked["rank"].to_list() == [1, 2, 3, 4, 5]
     assert api.screen(countries=["JP"], as_of=END, db=demo_db)["country"].unique().to_list() == ["JP"]
+
+
+@pytest.mark.parametrize("top", [0, -1, -80, 2.5, True])
+@pytest.mark.parametrize("rules", [None, "default"])
+def test_screen_refuses_a_top_that_is_not_a_cap(demo_db: Path, quiet: None, top: object, rules: str | None) -> None:
+    """polars' head(-1) is every row but the last and head(0) none: the CLI refuses both (--top is at least 1),
+    and so does the library function the CLI and the api share."""
+    with pytest.raises(ArgumentError) as caught:
+        api.screen(rules=rules, top=top, as_of=END, db=demo_db)  # type: ignore[arg-type]
+    assert caught.value.options == ["top"]
+    assert "must be a whole number of at least 1" in str(caught.value)
+    assert api.screen(rules=rules, top=1, as_of=END, db=demo_db).height == 1
+
+
+@pytest.mark.parametrize("rules", [None, "default"])
+def test_screen_shows_the_fields_where_reads(demo_db: Path, quiet: None, invoke_on, rules: str | None) -> None:
+    """The numbers that selected the rows are columns of the api's frame, as they are of the CLI's rows."""
+    where = "dilution_risk < 100 and net_cash_usd > -1e15"
+    got = api.screen(where, rules=rules, as_of=END, db=demo_db)
+    assert {"dilution_risk", "net_cash_usd"} <= set(got.columns)
+    args = ["screen", "--where", where, "--as-of", END.isoformat(), "--format", "json"]
+    result = invoke_on(demo_db, *args, *(["--rules", rules] if rules else []))
+    assert result.exit_code == 0, result.stderr
+    cli_columns = list(json.loads(result.stdout)[0])
+    assert got.columns == cli_columns
 
 
 def test_runs_run_and_diff(demo_db: Path, quiet: None) -> None:

@@ -7,8 +7,11 @@ import csv
 import hashlib
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -145,7 +148,216 @@ def test_the_refusals_say_why(invoke, market_db: Path, outside: dict[str, Path])
     assert "read-only mode" in err("SELECT nextval('seq_run')")
     assert err("SELEC 1").startswith("Error: the SQL does not parse: Parser Error: syntax error")
     assert err("SELECT * FROM no_such_table").startswith("Error: the query failed: Catalog Error")
-    assert "INTERVAL" in err("SELECT INTERVAL 1 DAY AS d")
+    assert err("SELECT INTERVAL 1 DAY AS d") == (
+        "Error: cannot return the result: column 'd' is INTERVAL, which polars cannot hold (INTERVAL); "
+        "CAST it to VARCHAR in the query"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("install httpfs", "INSTALL"),
+        ("FORCE INSTALL json", "FORCE INSTALL"),
+        ("load httpfs", "LOAD"),
+        ("pivot prices on provider using count(*)", "PIVOT"),
+        ("/* a comment */ -- and another\n  pivot prices on provider using count(*)", "PIVOT"),
+        ("SET VARIABLE x = 1", "SET"),
+        ("USE memory", "USE"),
+        ("TRUNCATE prices", "TRUNCATE"),
+        ("IMPORT DATABASE 'somewhere'", "IMPORT"),
+        ("CHECKPOINT", "CHECKPOINT"),
+        ("UPDATE EXTENSIONS", "UPDATE"),  # a statement type the Python enum of duckdb does not list
+    ],
+)
+def test_a_refusal_names_the_statement_as_written(invoke, market_db: Path, sql: str, named: str) -> None:
+    """DuckDB's statement type groups several keywords (INSTALL is a LOAD, PIVOT a MULTI): the line names the one
+    the user wrote."""
+    result = invoke("query", sql)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: refused: {named} is not allowed here; only one SELECT"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_pivot_that_lists_its_values_runs(invoke, market_db: Path) -> None:
+    refused = invoke("query", "PIVOT companies ON country USING count(*)")
+    assert "a PIVOT runs when it lists its values" in refused.stderr
+    sql = "PIVOT (SELECT country FROM companies) ON country IN ('DE', 'US') USING count(*)"
+    result = invoke("query", sql, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == [{"DE": 1, "US": 2}]
+
+
+@pytest.mark.parametrize(
+    ("select", "column", "dtype"),
+    [
+        ("union_value(num := 2)::UNION(num INTEGER, str VARCHAR) AS u", "u", "UNION(num INTEGER, str VARCHAR)"),
+        ("[INTERVAL 1 DAY] AS l", "l", "INTERVAL[]"),  # nested: polars would crash, not fail, on this one
+        ("{'a': INTERVAL 1 DAY} AS s", "s", "STRUCT(a INTERVAL)"),
+        ("1 AS fine, INTERVAL 2 HOUR AS gap", "gap", "INTERVAL"),
+    ],
+)
+def test_a_type_polars_cannot_hold_is_named_with_its_column(
+    invoke, market_db: Path, select: str, column: str, dtype: str
+) -> None:
+    result = invoke("query", f"SELECT {select}")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot return the result: column {column!r} is {dtype}, "), result.stderr
+    assert result.stderr.strip().endswith("CAST it to VARCHAR in the query")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_json_keeps_nan_and_the_infinities_apart_from_null(invoke, market_db: Path) -> None:
+    sql = (
+        "SELECT 'inf'::DOUBLE AS pos, '-inf'::DOUBLE AS neg, 'nan'::DOUBLE AS nan, NULL::DOUBLE AS missing, "
+        "'inf'::FLOAT AS single, ['nan'::DOUBLE, 1.5] AS listed, 2.5::DOUBLE AS plain"
+    )
+    as_json = invoke("query", sql, "--format", "json")
+    assert as_json.exit_code == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == [
+        {
+            "pos": "Infinity",
+            "neg": "-Infinity",
+            "nan": "NaN",
+            "missing": None,
+            "single": "Infinity",
+            "listed": ["NaN", 1.5],
+            "plain": 2.5,
+        }
+    ]
+    as_csv = invoke("query", sql, "--format", "csv")
+    row = next(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert (row["pos"], row["neg"], row["nan"], row["missing"]) == ("inf", "-inf", "NaN", "")
+
+
+def test_the_listing_commands_keep_nan_as_null(market_db: Path) -> None:
+    """The lossless spelling is the query's: a listing's NaN is an unknown figure, null as docs/cli.md says."""
+    from screener.output.render import render
+
+    frame = pl.DataFrame({"score": [float("nan"), float("inf"), None, 1.0]})
+    out = io.StringIO()
+    render(frame, "json", dest=out)
+    assert [r["score"] for r in json.loads(out.getvalue())] == [None, None, None, 1.0]
+
+
+def test_wide_integers_keep_every_digit(invoke, market_db: Path) -> None:
+    huge_max = 2**127 - 1
+    huge_min = -(2**127)
+    uhuge_max = 2**128 - 1
+    sql = (
+        f"SELECT {huge_max}::HUGEINT AS huge_max, ({huge_min + 1})::HUGEINT - 1 AS huge_min, "
+        f'{uhuge_max}::UHUGEINT AS uhuge_max, NULL::HUGEINT AS missing, 1 AS "odd ""name", '
+        f"{2**53 + 1}::BIGINT AS past_doubles"
+    )
+    as_json = invoke("query", sql, "--format", "json")
+    assert as_json.exit_code == 0, as_json.stderr
+    # the numbers as written, digit for digit (json.loads reads integers exactly)
+    assert f'"huge_max": {huge_max},' in as_json.stdout
+    assert json.loads(as_json.stdout) == [
+        {
+            "huge_max": huge_max,
+            "huge_min": huge_min,
+            "uhuge_max": uhuge_max,
+            "missing": None,
+            'odd "name': 1,
+            "past_doubles": 2**53 + 1,
+        }
+    ]
+    as_csv = invoke("query", sql, "--format", "csv")
+    row = next(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert (row["huge_max"], row["huge_min"], row["uhuge_max"]) == (str(huge_max), str(huge_min), str(uhuge_max))
+    got = query_readonly(market_db, sql).rows
+    assert got.schema["huge_max"] == pl.Int128 and got.schema["uhuge_max"] == pl.UInt128
+    assert got.row(0) == (huge_max, huge_min, uhuge_max, None, 1, 2**53 + 1)
+
+
+def _opened(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` holds ``path`` open (Linux's /proc): the query's connection is up."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.path.realpath(fd) == str(path.resolve()) for fd in fds.iterdir())
+    except OSError:  # the process is gone, or an fd closed while listed
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see the query start")
+def test_ctrl_c_stops_a_long_query_with_one_line_and_exit_130(market_db: Path) -> None:
+    """For real: a query that would run for minutes (a recursive count, one row per step) and a SIGINT."""
+    before = _fingerprint(market_db)
+    sql = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 100000000) SELECT count(*) FROM r"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    env.pop("SCREENER_DEBUG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "screener", "--db", str(market_db), "query", sql],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _opened(proc.pid, market_db):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the query never opened the store"
+            time.sleep(0.05)
+        time.sleep(1.0)  # well inside the query, which runs for minutes
+        assert proc.poll() is None, "the query ended before it was interrupted"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert time.monotonic() - started < 10
+    assert proc.returncode == 130, err
+    assert out == ""
+    assert err == "Interrupted; nothing was changed (the query is read-only).\n"
+    assert _fingerprint(market_db) == before
+
+
+def test_an_interrupt_reaches_the_library_caller_as_keyboard_interrupt(
+    market_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB answers the SIGINT with RuntimeError('Query interrupted'); the library gives back the interrupt."""
+    import threading
+
+    con_ready = threading.Event()
+    caught: list[BaseException] = []
+    sql = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 100000000) SELECT count(*) FROM r"
+
+    def run() -> None:
+        con_ready.set()
+        try:
+            query_readonly(market_db, sql)
+        except BaseException as exc:  # the type is what the test checks
+            caught.append(exc)
+
+    # the interrupt of another thread's DuckDB query is DuckDB's own interrupt(), as a signal handler would call it
+    import screener.store.query as module
+
+    connections: list[duckdb.DuckDBPyConnection] = []
+    original = module.connect_readonly
+
+    def tracked(path: object) -> duckdb.DuckDBPyConnection:
+        con = original(path)  # type: ignore[arg-type]
+        connections.append(con)
+        return con
+
+    monkeypatch.setattr(module, "connect_readonly", tracked)
+    worker = threading.Thread(target=run)
+    worker.start()
+    con_ready.wait(10)
+    deadline = time.monotonic() + 30
+    while not connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    connections[0].interrupt()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert len(caught) == 1 and isinstance(caught[0], KeyboardInterrupt), caught
+    assert str(caught[0]) == "nothing was changed (the query is read-only)."
 
 
 @pytest.mark.parametrize(
@@ -181,6 +393,7 @@ def test_the_connection_alone_refuses_what_the_statement_check_would(
     assert settings["lock_configuration"] == "true"
     assert settings["autoload_known_extensions"] == "false"
     assert settings["autoinstall_known_extensions"] == "false"
+    assert settings["enable_progress_bar"] == "false"  # the library prints nothing, DuckDB's bar included
     assert _fingerprint(market_db) == before
     assert not outside["out"].exists()
 
