@@ -144,10 +144,7 @@ def eligible_texts(changes: pl.DataFrame) -> pl.DataFrame:
     new = pl.col("change") + ": " + pl.col("factor") + "_pct_eligible "
     stale = pl.col("factor").is_not_null() & pl.col("text").str.starts_with(old)
     return changes.with_columns(
-        pl.when(stale)
-        .then(new + pl.col("text").str.slice(old.str.len_chars()))
-        .otherwise(pl.col("text"))
-        .alias("text")
+        pl.when(stale).then(new + pl.col("text").str.slice(old.str.len_chars())).otherwise(pl.col("text")).alias("text")
     )
 
 

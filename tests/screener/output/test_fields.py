@@ -29,11 +29,11 @@ ensure_factors()
 
 def test_the_typed_api_on_known_fields() -> None:
     assert label_of("balance_sheet_pct") == "Balance sheet percentile (all scored)"
-    assert label_of("balance_sheet_pct", "watchlist") == "Balance sheet percentile (eligible)"
-    assert label_of("balance_sheet_pct_eligible") == label_of("balance_sheet_pct", "watchlist")
-    assert unit_of("balance_sheet_pct") == PERCENTILE
+    assert label_of("balance_sheet_pct_eligible") == "Balance sheet percentile (eligible)"
+    assert unit_of("balance_sheet_pct") == unit_of("balance_sheet_pct_eligible") == PERCENTILE
     assert "every scored company" in describe("balance_sheet_pct")
-    assert "filters and gates" in describe("balance_sheet_pct", "watchlist")
+    assert "filters and gates" not in describe("balance_sheet_pct")  # one name, one meaning
+    assert "filters and gates" in describe("balance_sheet_pct_eligible")
     assert label_of("market_cap_usd") == "Market cap" and unit_of("market_cap_usd") == USD
     assert label_of("contrib.dilution_risk") == "Dilution risk contribution"
     assert label_of("dilution_risk.months_to_raise") == "Months to a raise" and unit_of(
