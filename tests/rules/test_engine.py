@@ -315,7 +315,7 @@ def test_reason_names_role_and_the_factors_that_set_it_apart() -> None:
     ]
     result = rank(score_frame(rows), load("default"))
     reason = result.table.filter(pl.col("symbol") == "GOOD")["reason"].item()
-    assert reason.startswith("enabler (processor); low dilution risk (pct 0.00)")
+    assert reason.startswith("enabler (processor); low dilution risk (eligible pct 0.00)")
     assert (
         result.table.filter(pl.col("status") != "member")["reason"].null_count()
         == result.table.filter(pl.col("status") != "member").height
@@ -462,8 +462,8 @@ def test_reasons_only_cite_what_lifted_the_name() -> None:
     ]
     m = {r["symbol"]: r for r in rank(score_frame(rows), rs).members.iter_rows(named=True)}
     # A: strongest balance sheet but the highest dilution risk: the risk is never cited as a reason
-    assert m["A"]["reason"] == "enabler (processor); strong balance sheet (pct 1.00)"
-    assert m["B"]["reason"] == "enabler (processor); low dilution risk (pct 0.00)"
+    assert m["A"]["reason"] == "enabler (processor); strong balance sheet (eligible pct 1.00)"
+    assert m["B"]["reason"] == "enabler (processor); low dilution risk (eligible pct 0.00)"
     assert m["C"]["reason"] == "enabler (processor); no single factor stands out; ranked on the mix"
     assert "weak" not in m["D"]["reason"] and "high dilution" not in m["D"]["reason"]
     for row in m.values():
