@@ -401,7 +401,10 @@ def test_a_run_stored_before_the_eligible_percentile_had_its_name_reads_back_und
         created_at=new.created_at,
         data_freshness=new.data_freshness,
         demo=new.demo,
-        payload=_to_blob(new.table, new.meta),
+        payload=_to_blob(
+            new.table.with_columns(pl.col("reason").str.replace_all(" (eligible pct ", " (pct ", literal=True)),
+            new.meta,
+        ),
         changes=_to_blob(old_changes),
         members=new.rows.select("rank", "symbol", "score"),
     )
@@ -417,3 +420,6 @@ def test_a_run_stored_before_the_eligible_percentile_had_its_name_reads_back_und
     assert rows["dilution_risk_pct_eligible"].to_list() == members["dilution_risk_pct_eligible"].to_list()
     _, shown = show_run(wstore, res.run_id)
     assert shown.columns == rows.columns
+    # its reasons cite the eligible percentile as the reasons written now do
+    assert rows["reason"].to_list() == new.rows["reason"].to_list()
+    assert any("(eligible pct " in r for r in rows["reason"].to_list())
