@@ -255,6 +255,14 @@ def test_watchlist_rows_and_scores_never_share_a_percentile_name(invoke, market:
             assert float(everyone) == pytest.approx(table[r["symbol"]][f"{f}_pct"])
             differ += float(everyone) != pytest.approx(eligible)
     assert differ  # the two percentiles do differ here: one name for both could not hold one number
+    # a ranked screen's --where reads the all-scored F_pct: the rows show that one under its name, beside their own
+    where = json.loads(
+        ok(invoke("screen", "--rules", "default", "--where", "dilution_risk_pct < 2", *AS_OF, "--format", "json"))
+    )
+    assert where
+    for r in where:
+        assert r["dilution_risk_pct"] == pytest.approx(float(scored[r["symbol"]]["dilution_risk_pct"]))
+        assert "dilution_risk_pct_eligible" in r
 
 
 def test_fields_where_only_and_csv(invoke) -> None:
