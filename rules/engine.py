@@ -589,7 +589,9 @@ def _select(
 def watchlist_rows(table: pl.DataFrame, weighted: Sequence[str], factors: Sequence[str]) -> pl.DataFrame:
     """The members as watchlist rows: identity, score, contributions, percentiles, data quality, reason.
 
-    ``F_pct`` here is the percentile over the eligible set that drove the score, not the factor library's.
+    A factor's percentile here is ``F_pct_eligible`` (``eligible_pct``): the percentile over the eligible set that
+    drove the score. It keeps that name so it is never mistaken for the factor library's ``F_pct`` (across every
+    scored company), which the score frame, the Factors sheet and rule-set conditions read under that name.
     """
     members = table.filter(pl.col("status") == "member").sort("rank")
     return members.select(
@@ -608,7 +610,7 @@ def watchlist_rows(table: pl.DataFrame, weighted: Sequence[str], factors: Sequen
             pl.col("weight") if "weight" in table.columns else pl.lit(None, dtype=pl.Float64).alias("weight"),
             "tilt",
             *[f"contrib.{f}" for f in weighted],
-            *[pl.col(eligible_pct(f)).alias(f"{f}_pct") for f in factors],
+            *[eligible_pct(f) for f in factors],
             "data_completeness",
             "flags",
             "demo",

@@ -60,6 +60,9 @@ CITE_ABOVE = 0.1
 def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[str | None]:
     """One line per member (None for everyone else): tilt class, the two factors that lifted it most, the buffer.
 
+    The first cited factor shows its percentile as "eligible pct": the row's ``F_pct_eligible``, among the
+    eligible companies, not the factor library's ``F_pct`` across every scored company.
+
     "Lifted most" is weight times distance above the middle, so a heavily weighted but average factor does not
     crowd out the one that actually sets the name apart. Only factors on the good side (for the rule set: the
     worse end under ``prefer = "worse"``) are cited; a member that no factor sets apart says so.
@@ -96,7 +99,7 @@ def reasons(table: pl.DataFrame, rs: RuleSet, factors: Sequence[str]) -> list[st
             pct = row.get(f"{f}_pct_eligible")
             text = phrase(f, pct)
             if n == 0 and pct is not None:
-                text += f" (pct {pct:.2f})"
+                text += f" (eligible pct {pct:.2f})"
             parts.append(text)
         if not cited:
             parts.append("no single factor stands out; ranked on the mix")

@@ -28,7 +28,7 @@ import polars as pl
 
 from factors.inputs import FIELD_COLUMNS
 from screener.errors import ScreenerError
-from screener.output.fields import UNITLESS, View, describe, label_of, unit_of
+from screener.output.fields import UNITLESS, describe, label_of, unit_of
 from screener.output.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
 from screener.store import Store
 from screener.watchlist.runs import Run, load_run
@@ -302,7 +302,7 @@ def column_width(name: str, dtype: pl.DataType) -> float:
     and wraps; a number needs only its formatted width, its header wraps over two or three lines."""
     if name in WIDTHS:
         return WIDTHS[name]
-    if name.startswith("contrib.") or name.endswith("_pct"):
+    if name.startswith("contrib.") or name.endswith(("_pct", "_pct_eligible")):
         return 11
     if dtype == pl.Boolean:
         return 7
@@ -318,7 +318,6 @@ def _write_table(
     ws: Any,
     top: int,
     frame: pl.DataFrame,
-    view: View,
     *,
     freeze_cols: int = 0,
 ) -> tuple[int, int]:
@@ -333,12 +332,12 @@ def _write_table(
     for c, (name, dtype) in enumerate(frame.schema.items()):
         width = column_width(name, dtype)
         widths.append(width)
-        label = label_of(name, view)
+        label = label_of(name)
         label_lines = max(label_lines, wrapped_lines(label, width, LABEL_CHARS_PER_WIDTH))
         ws.write_string(label_row, c, label, book.label)
         ws.write_string(field_row, c, neutralise(name), book.field)
-        unit = unit_of(name, view)
-        about = describe(name, view)
+        unit = unit_of(name)
+        about = describe(name)
         note = "\n".join(x for x in (f"{label} ({name})", about, f"Unit: {unit}" if unit not in UNITLESS else "") if x)
         ws.write_comment(label_row, c, note, {"x_scale": 2.5, "y_scale": 1.6})
         wrap = name in WRAPPED
@@ -612,14 +611,15 @@ def methodology_rows(run: Run) -> list[tuple[str, str]]:
         ),
         ("column: score", "sum of the contrib.* columns (weights x direction-aware percentile x tilt)"),
         (
-            "column: <factor>_pct on Watchlist, '<Factor> percentile (eligible)'",
+            "column: <factor>_pct_eligible, '<Factor> percentile (eligible)' (Watchlist)",
             "percentile among the companies that passed the universe filter and "
             'the gates (among every scored company when the rule set says over = "scored"), within the rule set\'s '
             "groups; same direction as the factor; the percentile that drove the score",
         ),
         (
-            "column: <factor>_pct on Factors, '<Factor> percentile (all scored)'",
-            "the factor library's percentile across every scored company, whatever the rule set",
+            "column: <factor>_pct, '<Factor> percentile (all scored)' (Factors)",
+            "the factor library's percentile across every scored company, whatever the rule set; the percentile "
+            "that score, screen and the rule set's filters and gates read",
         ),
         (
             "column: rank and candidate_rank",
@@ -687,7 +687,7 @@ def write_workbook(path: Path, run: Run) -> None:
     rows = run.rows
     ws = book.wb.add_worksheet("Watchlist")
     top = _write_title(book, ws, title_lines(run), span=max(rows.width, 1))
-    first, end = _write_table(book, ws, top, rows, "watchlist", freeze_cols=2)
+    first, end = _write_table(book, ws, top, rows, freeze_cols=2)
     if rows.height and "score" in rows.columns:
         c = rows.columns.index("score")
         ws.conditional_format(
@@ -708,7 +708,7 @@ def write_workbook(path: Path, run: Run) -> None:
         ("Universe", _universe_frame(run), 1),
     ):
         sheet = book.wb.add_worksheet(title)
-        _write_table(book, sheet, 0, frame, "scores", freeze_cols=freeze)
+        _write_table(book, sheet, 0, frame, freeze_cols=freeze)
         # a sheet of every factor's components would shrink to an unreadable scale on one page: it prints a page
         # per ``PRINT_COLUMNS`` columns instead, each repeating the identifying columns
         pages = max(1, -(-frame.width // PRINT_COLUMNS))

@@ -7,10 +7,12 @@ factor registry and ``factors.inputs.IDENTITY_COLUMNS``), and a factor's entries
 components) are built from the factor registry, so a new factor is listed and labelled without touching this file;
 the rest is written out below, once.
 
-Why a ``view``: the stored name ``<factor>_pct`` means two different percentiles. In the score frame (``score``,
-``screen``, the workbook's Factors sheet) it is the factor library's percentile across every scored company; in
-watchlist rows (``weekly``, ``watchlist show``, the workbook's Watchlist sheet) it is the percentile over the
-rule set's eligible set, within its groups, that drove the score. The stored names stay; the labels differ.
+Why two percentile names: a factor has two percentiles that mean different things, so each has its own name
+everywhere. ``<factor>_pct`` is the factor library's percentile across every scored company (``score``,
+``screen``, ``show``, the workbook's Factors sheet, rule-set conditions); ``<factor>_pct_eligible`` is the
+percentile over the rule set's eligible set, within its groups, that drove the score (watchlist rows: ``weekly``,
+``watchlist show``, the workbook's Watchlist sheet, the report, change attribution). One name, one meaning: a
+reader who finds a number under a name finds the same number under that name everywhere.
 
 ``unit_of`` is what the terminal table reads to print money human-scaled and percentiles as percent, and what the
 workbook's comments name, so the table, the workbook and ``screener fields`` never disagree about what a number is.
@@ -20,13 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 import polars as pl
 
 __all__ = [
     "FieldInfo",
-    "View",
     "catalogue",
     "columns_of",
     "describe",
@@ -37,9 +37,6 @@ __all__ = [
     "label_of",
     "unit_of",
 ]
-
-#: Where a field is read: ``scores`` (the score frame, the Factors sheet) or ``watchlist`` (a run's member rows).
-View = Literal["scores", "watchlist"]
 
 #: Units, named once so two fields of the same unit say it the same way (``screener fields`` prints them, the
 #: workbook's comments name them, the terminal table formats by them).
@@ -179,8 +176,9 @@ _PRODUCED: dict[str, FieldInfo] = {
     "pct_from": _f(
         "Blamed factor percentile, previous run",
         PERCENTILE,
-        "The blamed factor's percentile in the previous run: over the eligible set when a weighted factor moved, "
-        "across every scored company when a filter or gate decided.",
+        "The blamed factor's percentile in the previous run: when a weighted factor moved the score, its "
+        "<factor>_pct_eligible (over the eligible set, the percentile the change's text names); when a filter "
+        "or gate decided, its <factor>_pct (across every scored company, the name the check reads).",
     ),
     "pct_to": _f(
         "Blamed factor percentile, this run",
@@ -280,13 +278,12 @@ def _unit_from_name(name: str) -> str:
     return DECIMAL
 
 
-def _factor_fields() -> dict[View, dict[str, FieldInfo]]:
-    """Entries for every registered factor's columns, by view, from the registry as it is now (cheap: a few
-    factors), so a factor registered later is listed and labelled too."""
+def _factor_fields() -> dict[str, FieldInfo]:
+    """Entries for every registered factor's columns, from the registry as it is now (cheap: a few factors), so a
+    factor registered later is listed and labelled too."""
     from factors.registry import FACTORS
 
     scores: dict[str, FieldInfo] = {}
-    watch: dict[str, FieldInfo] = {}
     for name, spec in FACTORS.items():
         direction = "higher is better" if spec.higher_is_better else "higher is worse"
         kinds = spec.column_formats()
@@ -304,7 +301,6 @@ def _factor_fields() -> dict[View, dict[str, FieldInfo]]:
             f"groups, in the factor's own direction ({direction}); the percentile that drove the score.",
         )
         scores[spec.pct_column] = all_scored
-        watch[spec.pct_column] = eligible
         scores[f"{spec.pct_column}_eligible"] = eligible
         scores[f"contrib.{name}"] = _f(
             f"{human} contribution",
@@ -316,15 +312,12 @@ def _factor_fields() -> dict[View, dict[str, FieldInfo]]:
             kind = kinds.get(col)
             unit = KIND_UNITS[kind] if kind and kind != "decimal" else _unit_from_name(col)
             scores[col] = COMPONENTS.get(col) or _f(_humanise(comp), unit, f"Component {comp} of {name}.")
-    return {"scores": scores, "watchlist": watch}
+    return scores
 
 
-def field_info(field: str, view: View = "scores") -> FieldInfo | None:
-    """The catalogue entry of ``field`` as read in ``view``; ``None`` for a field the catalogue does not know."""
-    factor_fields = _factor_fields()
-    if view == "watchlist" and field in factor_fields["watchlist"]:
-        return factor_fields["watchlist"][field]
-    return FIELDS.get(field) or factor_fields["scores"].get(field)
+def field_info(field: str) -> FieldInfo | None:
+    """The catalogue entry of ``field``; ``None`` for a field the catalogue does not know."""
+    return FIELDS.get(field) or _factor_fields().get(field)
 
 
 def is_known(field: str) -> bool:
@@ -332,22 +325,22 @@ def is_known(field: str) -> bool:
     return field_info(field) is not None
 
 
-def label_of(field: str, view: View = "scores") -> str:
+def label_of(field: str) -> str:
     """The human label of ``field``; an unknown field gets its name with spaces and a capital."""
-    info = field_info(field, view)
+    info = field_info(field)
     return info.label if info else _humanise(field)
 
 
-def unit_of(field: str, view: View = "scores") -> str:
+def unit_of(field: str) -> str:
     """The unit of ``field`` (``USD``, ``percentile, 0-1``, ``text``, ...): the catalogue's where it lists the
     field, else what the name states (``*_usd`` is USD, ``*_pct`` a percentile), else a plain number."""
-    info = field_info(field, view)
+    info = field_info(field)
     return info.unit if info else _unit_from_name(field)
 
 
-def describe(field: str, view: View = "scores") -> str:
+def describe(field: str) -> str:
     """What ``field`` means in one or two sentences; empty for a field the catalogue does not know."""
-    info = field_info(field, view)
+    info = field_info(field)
     return info.description if info else ""
 
 
@@ -372,23 +365,16 @@ def _where_names() -> dict[str, str]:
 def catalogue() -> pl.DataFrame:
     """Every field: name, label, unit, whether ``--where`` can read it, and its meaning; in the order a reader meets
     them (identity and inputs, factors with their percentiles and components, then what rankings, a run's changes
-    and listings add). A field whose meaning depends on the view (``<factor>_pct``) carries its scores label and
-    says both meanings, the ranking's label included."""
-    factor_fields = _factor_fields()
+    and listings add). Every field has one meaning wherever it appears."""
     where = _where_names()
-    order = [*_INPUTS, *factor_fields["scores"], *_PRODUCED, *where]
+    order = [*_INPUTS, *_factor_fields(), *_PRODUCED, *where]
     rows = []
     for name in dict.fromkeys(order):
         info = field_info(name)
-        label = label_of(name)  # the scores view's; a ranking's label is named in the meaning
         meaning = info.description if info else ""
-        ranked = factor_fields["watchlist"].get(name)
-        if ranked is not None:
-            meaning = (
-                f"{meaning} In a ranking's rows (weekly, watchlist show, the Watchlist sheet) it is the "
-                f"{ranked.label}: {ranked.description}"
-            )
-        rows.append({"field": name, "label": label, "unit": unit_of(name), "where": name in where, "meaning": meaning})
+        rows.append(
+            {"field": name, "label": label_of(name), "unit": unit_of(name), "where": name in where, "meaning": meaning}
+        )
     schema = {"field": pl.String, "label": pl.String, "unit": pl.String, "where": pl.Boolean, "meaning": pl.String}
     return pl.DataFrame(rows, schema=schema)
 

@@ -306,13 +306,16 @@ def _widths(
 
 def _key_percentiles(frame: pl.DataFrame) -> list[str]:
     """The percentiles that matter most for these rows: a ranking's weighted factors, heaviest contribution first
-    (name breaks ties); otherwise every factor percentile in column order."""
+    (name breaks ties); otherwise every factor percentile in column order.
+
+    A ranking's rows carry the percentile that drove the score, ``F_pct_eligible``; a listing of the score frame
+    carries the factor library's ``F_pct``. Whichever the frame has is shown, under its own name."""
     weighted = [c.removeprefix("contrib.") for c in frame.columns if c.startswith("contrib.")]
     if weighted and frame.height:
         mean = {f: frame[f"contrib.{f}"].abs().mean() or 0.0 for f in weighted}
         ordered = sorted(weighted, key=lambda f: (-float(mean[f]), f))  # type: ignore[arg-type]
-        return [f"{f}_pct" for f in ordered if f"{f}_pct" in frame.columns]
-    return [c for c in frame.columns if c.endswith("_pct")]
+        return [c for f in ordered for c in (f"{f}_pct_eligible", f"{f}_pct") if c in frame.columns]
+    return [c for c in frame.columns if c.endswith(("_pct", "_pct_eligible"))]
 
 
 def compact_columns(frame: pl.DataFrame, keep: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:

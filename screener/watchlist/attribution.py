@@ -1,24 +1,28 @@
 """Week-over-week changes of a watchlist, each attributed to the weighted factor that moved the score.
 
-Why attribute: "XYZ left the list" is noise; "XYZ left: dilution_risk_pct 0.41 → 0.88 after an equity raise" is
-something an analyst can check and act on. What is blamed depends on why the name moved:
+Why attribute: "XYZ left the list" is noise; "XYZ left: dilution_risk_pct_eligible 0.41 → 0.88 after an equity
+raise" is something an analyst can check and act on. What is blamed depends on why the name moved:
 
 - ranked in both runs (a member or a candidate): the **weighted** factor whose contribution to the score
   (``contrib.F``: weight share × direction-aware percentile × tilt) changed most in the direction of the move: for
   an entry or a climb the one that rose most, for an exit or a fall the one that fell most. A factor the rule set
   does not weigh never moved the score, so it is never blamed. The text shows that factor's percentile over the
-  eligible set and the change in its contribution;
+  eligible set under its own name, ``F_pct_eligible`` (the column of the watchlist rows), and the change in its
+  contribution;
 - out of the list because of a universe filter or a gate in the later run (or in the earlier one, for an entry):
   that check, with the company's own numbers ("failed gate tradeable (liquidity_pct 0.12 < 0.15)", "no liquidity
-  data"); the factor is the one whose data decided the check.
+  data"); the factor is the one whose data decided the check. Such a check reads the factor library's percentile
+  across every scored company (``F_pct``, the name a rule set's conditions use), so that is what ``pct_from`` and
+  ``pct_to`` hold for it; for a blamed weighted factor they hold ``F_pct_eligible``.
 
 An event of a kind that can explain the blamed factor (an equity raise for dilution risk, a capacity announcement
 for the localization premium, ...) dated after the earlier run and up to the later one adds an "after ..." clause.
 A contribution change smaller than ``MIN_CONTRIB`` is not a cause: the name moved because its peers did.
 
 When the blamed factor moved because a missing-value fill started (or ended), the text says so, with the inputs
-that went missing and the factor's declared policy: "balance_sheet_pct 0.89 → 0.00, total debt and total equity
-now missing: worst-filled". A filled value moves a percentile as far as a real collapse; the words tell them apart.
+that went missing and the factor's declared policy: "balance_sheet_pct_eligible 0.89 → 0.00, total debt and total
+equity now missing: worst-filled". A filled value moves a percentile as far as a real collapse; the words tell them
+apart.
 """
 
 from __future__ import annotations
@@ -291,7 +295,7 @@ def _explain(change: str, b: dict, a: dict, weighted: Sequence[str], events: pl.
     c0, c1 = b[f"contrib.{factor}"], a[f"contrib.{factor}"]
     event = _event_clause(sym, factor, events)
     fill = fill_clause(factor, b, a)
-    head = f"{factor}_pct {_num(p0)} → {_num(p1)}{f', {fill}' if fill else ''} (score {c1 - c0:+.3f})" + (
+    head = f"{factor}_pct_eligible {_num(p0)} → {_num(p1)}{f', {fill}' if fill else ''} (score {c1 - c0:+.3f})" + (
         f" after {event}" if event else ""
     )
     out.update(factor=factor, pct_from=p0, pct_to=p1, contrib_from=c0, contrib_to=c1, event=event)

@@ -125,6 +125,37 @@ def provider_mix(store: Store) -> dict[str, dict[str, int]]:
 
 
 # -- runs -----------------------------------------------------------------------------------------------------
+def eligible_texts(changes: pl.DataFrame) -> pl.DataFrame:
+    """A run's changes with the eligible percentile named ``F_pct_eligible`` in the texts written before it had
+    that name ("moved: dilution_risk_pct 0.25 → 0.33 ..."), so the text names the column a reader finds it in.
+
+    Why only the texts (these and the reasons, ``eligible_reasons``): a run stores its whole ranked table, which
+    has always carried both percentiles (``F_pct`` across every scored company, ``F_pct_eligible`` over the eligible
+    set), and its member rows are rebuilt from it on load, so an old run's rows come back with the new names. Its
+    texts were stored as written.
+
+    Only the blamed-factor text is rewritten: it starts with the change, then the factor's percentile. A text
+    about a filter or a gate ("failed gate tradeable (liquidity_pct 0.12 < 0.15)") reads the factor library's
+    percentile, which keeps the name ``F_pct``.
+    """
+    if changes.height == 0 or not {"change", "factor", "text"} <= set(changes.columns):
+        return changes
+    old = pl.col("change") + ": " + pl.col("factor") + "_pct "
+    new = pl.col("change") + ": " + pl.col("factor") + "_pct_eligible "
+    stale = pl.col("factor").is_not_null() & pl.col("text").str.starts_with(old)
+    return changes.with_columns(
+        pl.when(stale).then(new + pl.col("text").str.slice(old.str.len_chars())).otherwise(pl.col("text")).alias("text")
+    )
+
+
+def eligible_reasons(table: pl.DataFrame) -> pl.DataFrame:
+    """A run's table with its members' reasons citing the eligible percentile as "eligible pct", as they are written
+    now; a run stored before says "(pct 0.12)" for the same number (``F_pct_eligible``)."""
+    if "reason" not in table.columns or table.schema["reason"] != pl.String:
+        return table
+    return table.with_columns(pl.col("reason").str.replace_all(" (pct ", " (eligible pct ", literal=True))
+
+
 def _run_from_row(row: tuple[Any, ...]) -> Run:
     table, meta = _from_blob(row[8])
     changes, _ = _from_blob(row[9])
@@ -139,8 +170,8 @@ def _run_from_row(row: tuple[Any, ...]) -> Run:
         created_at=row[5],
         data_freshness=row[6] or "",
         demo=bool(row[7]),
-        table=table if table is not None else pl.DataFrame(),
-        changes=changes if changes is not None else empty_changes(),
+        table=eligible_reasons(table) if table is not None else pl.DataFrame(),
+        changes=eligible_texts(changes) if changes is not None else empty_changes(),
         meta=meta,
     )
 

@@ -71,7 +71,7 @@ def test_events_that_move_a_factor_come_from_its_registration(scratch_factor: st
     ch = {r["symbol"]: r for r in attribute(before, after, ["size"], events).iter_rows(named=True)}
     # the declared order breaks the same-day tie: the permit, not the equity raise; capacity never moves it
     assert ch["A"]["event"] == "a permit (2026-06-05)"
-    assert ch["A"]["text"].startswith("moved: size_pct 0.20 → 0.95 (score +0.500) after a permit")
+    assert ch["A"]["text"].startswith("moved: size_pct_eligible 0.20 → 0.95 (score +0.500) after a permit")
 
 
 def test_number_formats_come_from_the_factor_registration(scratch_factor: str) -> None:

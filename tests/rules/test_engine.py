@@ -265,9 +265,10 @@ def test_direction_and_prefer_worse() -> None:
     )
     assert members(rank(score_frame(rows), averse)) == ["LOW", "MID", "HIGH"]
     assert members(rank(score_frame(rows), seeking)) == ["HIGH", "MID", "LOW"]
-    # F_pct keeps the factor's own direction: the riskiest name has the highest dilution_risk_pct
+    # F_pct_eligible keeps the factor's own direction: the riskiest name has the highest dilution_risk_pct_eligible
     rows_out = rank(score_frame(rows), averse).members
-    assert rows_out.filter(pl.col("symbol") == "HIGH")["dilution_risk_pct"].item() == 1.0
+    assert rows_out.filter(pl.col("symbol") == "HIGH")["dilution_risk_pct_eligible"].item() == 1.0
+    assert "dilution_risk_pct" not in rows_out.columns  # the all-scored name is never the eligible percentile
 
 
 @pytest.mark.parametrize(
@@ -314,7 +315,7 @@ def test_reason_names_role_and_the_factors_that_set_it_apart() -> None:
     ]
     result = rank(score_frame(rows), load("default"))
     reason = result.table.filter(pl.col("symbol") == "GOOD")["reason"].item()
-    assert reason.startswith("enabler (processor); low dilution risk (pct 0.00)")
+    assert reason.startswith("enabler (processor); low dilution risk (eligible pct 0.00)")
     assert (
         result.table.filter(pl.col("status") != "member")["reason"].null_count()
         == result.table.filter(pl.col("status") != "member").height
@@ -435,14 +436,14 @@ def test_ranks_percentiles_and_membership_are_well_formed(data) -> None:
 def _phrase_ok(reason: str, row: dict) -> None:
     """A phrase in a reason must agree with the percentile printed beside it in the same row."""
     checks = {
-        "strong balance sheet": ("balance_sheet_pct", ">="),
-        "weak balance sheet": ("balance_sheet_pct", "<="),
-        "high dilution risk": ("dilution_risk_pct", ">="),
-        "low dilution risk": ("dilution_risk_pct", "<="),
-        "high localization premium": ("localization_premium_pct", ">="),
-        "low localization premium": ("localization_premium_pct", "<="),
-        "liquid": ("liquidity_pct", ">="),
-        "thinly traded": ("liquidity_pct", "<="),
+        "strong balance sheet": ("balance_sheet_pct_eligible", ">="),
+        "weak balance sheet": ("balance_sheet_pct_eligible", "<="),
+        "high dilution risk": ("dilution_risk_pct_eligible", ">="),
+        "low dilution risk": ("dilution_risk_pct_eligible", "<="),
+        "high localization premium": ("localization_premium_pct_eligible", ">="),
+        "low localization premium": ("localization_premium_pct_eligible", "<="),
+        "liquid": ("liquidity_pct_eligible", ">="),
+        "thinly traded": ("liquidity_pct_eligible", "<="),
     }
     for words, (col, op) in checks.items():
         if any(part == words or part.startswith(words + " ") for part in reason.split("; ")):
@@ -461,8 +462,8 @@ def test_reasons_only_cite_what_lifted_the_name() -> None:
     ]
     m = {r["symbol"]: r for r in rank(score_frame(rows), rs).members.iter_rows(named=True)}
     # A: strongest balance sheet but the highest dilution risk: the risk is never cited as a reason
-    assert m["A"]["reason"] == "enabler (processor); strong balance sheet (pct 1.00)"
-    assert m["B"]["reason"] == "enabler (processor); low dilution risk (pct 0.00)"
+    assert m["A"]["reason"] == "enabler (processor); strong balance sheet (eligible pct 1.00)"
+    assert m["B"]["reason"] == "enabler (processor); low dilution risk (eligible pct 0.00)"
     assert m["C"]["reason"] == "enabler (processor); no single factor stands out; ranked on the mix"
     assert "weak" not in m["D"]["reason"] and "high dilution" not in m["D"]["reason"]
     for row in m.values():
@@ -518,8 +519,8 @@ def test_balance_sheet_survivors_reads_right_and_fills_the_list() -> None:
         assert "high dilution risk" not in row["reason"] and "weak balance sheet" not in row["reason"], row["reason"]
         _phrase_ok(row["reason"], row)
         # percentiles are taken over every scored company: what the gates speak of is what the list shows
-        assert row["balance_sheet_pct"] == pytest.approx(lib[row["symbol"]]["balance_sheet_pct"])
-        assert row["balance_sheet_pct"] > 0.4
+        assert row["balance_sheet_pct_eligible"] == pytest.approx(lib[row["symbol"]]["balance_sheet_pct"])
+        assert row["balance_sheet_pct_eligible"] > 0.4
         # the dilution gates are absolute (runway, share growth, funding gap), not a percentile of everyone else
         runway = lib[row["symbol"]]["dilution_risk.cash_runway_years"]
         assert runway is None or runway >= 2
@@ -611,8 +612,8 @@ def test_percentiles_over_every_scored_company() -> None:
     rows = [company(s, balance_sheet=v) for s, v in (("A", 0.1), ("B", 0.2), ("C", 0.6), ("D", 0.9))]
     eligible = rank(score_frame(rows), rules_from(base.format(o="eligible"))).members
     scored = rank(score_frame(rows), rules_from(base.format(o="scored"))).members
-    assert eligible["balance_sheet_pct"].to_list() == [1.0, 0.0]  # the weaker survivor reads 0.00
-    assert scored["balance_sheet_pct"].to_list() == pytest.approx([1.0, 2 / 3])
+    assert eligible["balance_sheet_pct_eligible"].to_list() == [1.0, 0.0]  # the weaker survivor reads 0.00
+    assert scored["balance_sheet_pct_eligible"].to_list() == pytest.approx([1.0, 2 / 3])
     assert "over every scored company" in dict(plan(rules_from(base.format(o="scored"))))["percentiles"]
 
 

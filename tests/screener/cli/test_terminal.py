@@ -111,7 +111,8 @@ def test_weekly_compact_view_holds_rank_name_score_percentiles_and_reason(invoke
     heads = header_cells(ok(invoke("watchlist", "show")))
     assert heads[:4] == ["rank", "symbol", "name", "score"]
     assert heads[-1] == "reason"
-    assert any(h.endswith("_pct") for h in heads)  # key percentiles fit at 120
+    assert any(h.endswith("_pct_eligible") for h in heads)  # key percentiles fit at 120, named as the rows name them
+    assert not any(h.endswith("_pct") for h in heads)
     assert "contrib.dilution_risk" not in heads and "tilt" not in heads
 
 
@@ -184,7 +185,7 @@ def test_weekly_refuses_an_unknown_column_before_it_stores_a_run(invoke, market:
 # -- numbers in tables --------------------------------------------------------------------------------------------
 def test_money_is_human_scaled_and_percentiles_are_percent(invoke, market: Path, terminal) -> None:
     terminal(200)
-    out = ok(invoke("watchlist", "show", "--columns", "symbol,market_cap_usd,dilution_risk_pct,weight"))
+    out = ok(invoke("watchlist", "show", "--columns", "symbol,market_cap_usd,dilution_risk_pct_eligible,weight"))
     rows = {r[0]: r for r in body_rows(out)}
     data = {r["symbol"]: r for r in json.loads(ok(invoke("watchlist", "show", "--format", "json")))}
     for sym, (_, cap, pct, weight) in rows.items():
@@ -192,7 +193,7 @@ def test_money_is_human_scaled_and_percentiles_are_percent(invoke, market: Path,
 
         assert cap[-1] in "kmn" and "," not in cap, cap  # 412.3m, 1.2bn: never 412,345,678
         assert parse_money(cap) == pytest.approx(data[sym]["market_cap_usd"], rel=0.05)
-        assert pct == f"{data[sym]['dilution_risk_pct'] * 100:.0f}%"
+        assert pct == f"{data[sym]['dilution_risk_pct_eligible'] * 100:.0f}%"
         assert weight.endswith("%")
     assert "nan" not in out.lower()
 
@@ -211,12 +212,57 @@ def test_fields_lists_every_where_name_with_unit_and_meaning(invoke, market: Pat
         for col in spec.component_columns:
             assert by[col]["where"], col
     assert all(r["meaning"] for r in rows)
+    # two percentiles, two fields, each with one meaning
+    assert by["dilution_risk_pct"]["label"] == "Dilution risk percentile (all scored)"
+    assert "every scored company" in by["dilution_risk_pct"]["meaning"]
+    assert "eligible" not in by["dilution_risk_pct"]["meaning"]
+    assert by["dilution_risk_pct_eligible"]["label"] == "Dilution risk percentile (eligible)"
+    assert "passed the rule set's filters and gates" in by["dilution_risk_pct_eligible"]["meaning"]
     # every score column a screen's --where can read is listed as such, and every listed where-field works
     scores = json.loads(ok(invoke("screen", *AS_OF, "--wide", "--format", "json")))
     where = [r["field"] for r in rows if r["where"] and r["unit"] in ("USD", "number", "ratio")]
     for name in where[:8]:
         ok(invoke("screen", *AS_OF, "--where", f"{name} is null or {name} > -1e12", "--format", "json"))
     assert scores
+
+
+def test_watchlist_rows_and_scores_never_share_a_percentile_name(invoke, market: Path) -> None:
+    """``watchlist show``/``weekly`` rows carry the percentile over the eligible set as ``F_pct_eligible``; ``score``
+    carries the factor library's across every scored company as ``F_pct``. A name in both holds one number."""
+    from factors.registry import FACTORS
+    from screener.store import Store
+    from screener.watchlist.runs import load_run
+
+    shown = list(csv.DictReader(io.StringIO(ok(invoke("watchlist", "show", "--format", "csv")))))
+    weekly = json.loads(ok(invoke("weekly", *AS_OF, "--format", "json")))
+    scored = {r["symbol"]: r for r in csv.DictReader(io.StringIO(ok(invoke("score", *AS_OF, "--format", "csv"))))}
+    ranked = list(csv.DictReader(io.StringIO(ok(invoke("screen", "--rules", "default", *AS_OF, "--format", "csv")))))
+    score_cols = set(next(iter(scored.values())))
+    with Store(market) as st:
+        table = {r["symbol"]: r for r in load_run(st).table.iter_rows(named=True)}
+    factors = [f for f in FACTORS if f"{f}_pct" in score_cols]
+    assert factors
+    differ = 0
+    for rows in (shown, weekly, ranked):
+        cols = set(rows[0])
+        for f in factors:
+            assert f"{f}_pct_eligible" in cols and f"{f}_pct" not in cols, f
+            assert f"{f}_pct_eligible" not in score_cols
+    for r in shown:
+        for f in factors:
+            eligible, everyone = table[r["symbol"]][f"{f}_pct_eligible"], scored[r["symbol"]][f"{f}_pct"]
+            assert float(r[f"{f}_pct_eligible"]) == pytest.approx(eligible)
+            assert float(everyone) == pytest.approx(table[r["symbol"]][f"{f}_pct"])
+            differ += float(everyone) != pytest.approx(eligible)
+    assert differ  # the two percentiles do differ here: one name for both could not hold one number
+    # a ranked screen's --where reads the all-scored F_pct: the rows show that one under its name, beside their own
+    where = json.loads(
+        ok(invoke("screen", "--rules", "default", "--where", "dilution_risk_pct < 2", *AS_OF, "--format", "json"))
+    )
+    assert where
+    for r in where:
+        assert r["dilution_risk_pct"] == pytest.approx(float(scored[r["symbol"]]["dilution_risk_pct"]))
+        assert "dilution_risk_pct_eligible" in r
 
 
 def test_fields_where_only_and_csv(invoke) -> None:

@@ -16,7 +16,7 @@ from screener.errors import ScreenerError
 from screener.output.export import PRINT_COLUMNS, SHEETS, TAG_COLUMNS, USD_M, USD_PRICE, export_run
 from screener.output.render import neutralise
 from screener.store import Store
-from screener.watchlist.runs import run_weekly
+from screener.watchlist.runs import load_run, run_weekly
 from tests.builders import MARKET_END, company, ensure_factors, score_frame
 
 ensure_factors()
@@ -39,7 +39,9 @@ def with_classes(scores: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None = None) -> int:
+def make_run(
+    db_path: Path, *, demo: bool = False, names: dict[str, str] | None = None, rules: str | Path = "default"
+) -> int:
     names = names or {"AAA": "Alpha Rare Earths", "BBB": "Beta Magnets", "CCC": "Gamma Recycling"}
     rows = [
         company(
@@ -70,7 +72,7 @@ def make_run(db_path: Path, *, demo: bool = False, names: dict[str, str] | None 
             ),
             provider="file",
         )
-        res = run_weekly(st, "default", MARKET_END, scores=with_classes(score_frame(rows, MARKET_END)))
+        res = run_weekly(st, rules, MARKET_END, scores=with_classes(score_frame(rows, MARKET_END)))
     return res.run_id
 
 
@@ -129,7 +131,7 @@ def test_workbook_is_desk_ready(db_path: Path, tmp_path: Path) -> None:
     assert ws.auto_filter.ref == f"A{top - 1}:{last}{top + 2}"  # the buttons sit on the field names
     col = {h: i + 1 for i, h in enumerate(header)}
     assert ws.cell(top, col["market_cap_usd"]).number_format == USD_M
-    assert ws.cell(top, col["dilution_risk_pct"]).number_format == "0%"
+    assert ws.cell(top, col["dilution_risk_pct_eligible"]).number_format == "0%"
     assert ws.cell(top, col["data_completeness"]).number_format == "0%"
     assert ws.cell(top, col["score"]).number_format == "0.000"
     score_letter = openpyxl.utils.get_column_letter(col["score"])
@@ -441,23 +443,22 @@ def test_headers_are_labels_over_field_names_with_a_comment(db_path: Path, tmp_p
     with Store(db_path) as st:
         export_run(st, tmp_path / "h.xlsx")
     wb = openpyxl.load_workbook(tmp_path / "h.xlsx")
-    views = {"Watchlist": "watchlist", "Changes": "scores", "Factors": "scores", "Universe": "scores"}
     labels: dict[str, dict[str, str]] = {}
-    for sheet, view in views.items():
+    for sheet in ("Watchlist", "Changes", "Factors", "Universe"):
         ws = wb[sheet]
         top = first_data_row(ws)
         names = fields(ws)
         shown = [c.value for c in ws[top - 2]]
-        assert shown == [label_of(n, view) for n in names], sheet
+        assert shown == [label_of(n) for n in names], sheet
         assert all(s != n for s, n in zip(shown, names, strict=True) if "_" in n or "." in n), sheet  # words
         for c, n in enumerate(names, start=1):
             comment = ws.cell(top - 2, c).comment
             assert comment is not None and f"({n})" in comment.text, (sheet, n)
-            assert describe(n, view) in comment.text
+            assert describe(n) in comment.text
         labels[sheet] = dict(zip(names, shown, strict=True))
         assert ws.print_title_rows == f"${top - 2}:${top - 1}"  # both header rows repeat on every printed page
-    # the same stored name, two different percentiles: named apart
-    assert labels["Watchlist"]["dilution_risk_pct"] == "Dilution risk percentile (eligible)"
+    # two different percentiles, two names, each with its own label
+    assert labels["Watchlist"]["dilution_risk_pct_eligible"] == "Dilution risk percentile (eligible)"
     assert labels["Factors"]["dilution_risk_pct"] == "Dilution risk percentile (all scored)"
     assert labels["Universe"]["rank"] == "Watchlist rank" != labels["Universe"]["candidate_rank"]
     assert labels["Changes"]["pct_from"].startswith("Blamed factor percentile")
@@ -468,8 +469,61 @@ def test_headers_are_labels_over_field_names_with_a_comment(db_path: Path, tmp_p
 
     assert f"Unit: {unit_of('exposure')}" in comment("Factors", "exposure")
     assert "Unit: USD" in comment("Factors", "market_cap_usd")
-    assert f"Unit: {PERCENTILE}" in comment("Watchlist", "dilution_risk_pct")
+    assert f"Unit: {PERCENTILE}" in comment("Watchlist", "dilution_risk_pct_eligible")
     assert "Unit:" not in comment("Factors", "name")  # text names no unit
+
+
+def test_one_field_name_never_holds_two_different_percentiles(db_path: Path, tmp_path: Path) -> None:
+    """The Watchlist sheet's percentile over the eligible set and the Factors sheet's across every scored company
+    have different names; a name found on two sheets holds the same number for the same company. Under one shared
+    name a reader saw 0.917 on one sheet and 0.95 on the other."""
+    from factors.registry import FACTORS
+
+    # a gate keeps the upper part of the universe, so the two percentiles of a member differ
+    rules = tmp_path / "gated.toml"
+    rules.write_text(
+        'name = "gated"\n[weights]\nlocalization_premium = 0.5\npullback = 0.5\n'
+        '[gates]\nupper = "localization_premium_pct >= 0.3"\n[constraints]\ntop_n = 5\n'
+    )
+    run_id = make_run(db_path, names={s: f"{s} Metals" for s in ("AAA", "BBB", "CCC", "DDD", "EEE")}, rules=rules)
+    with Store(db_path) as st:
+        export_run(st, tmp_path / "n.xlsx", run_id)
+        table = load_run(st, run_id).table
+    wb = openpyxl.load_workbook(tmp_path / "n.xlsx")
+    sheets = {s: sheet_rows(tmp_path / "n.xlsx", s) for s in ("Watchlist", "Factors", "Universe")}
+    watch, facs = set(sheets["Watchlist"][0]), set(sheets["Factors"][0])
+    weighted = [f for f in FACTORS if f"contrib.{f}" in watch]
+    assert weighted
+    for f in weighted:
+        assert f"{f}_pct_eligible" in watch and f"{f}_pct" not in watch
+        assert f"{f}_pct" in facs and f"{f}_pct_eligible" not in facs
+    # the two percentiles differ for this run, so one name for both could not hold one number
+    assert any(
+        r[f"{f}_pct"] != pytest.approx(r[f"{f}_pct_eligible"])
+        for r in table.filter(pl.col("status") == "member").iter_rows(named=True)
+        for f in weighted
+    )
+    by_name: dict[tuple[str, str], Any] = {}
+    for sheet, rows in sheets.items():
+        for r in rows:
+            for name, v in r.items():
+                if name.endswith(("_pct", "_pct_eligible")) and v is not None:
+                    prior = by_name.setdefault((r["symbol"], name), v)
+                    assert prior == pytest.approx(v), (sheet, r["symbol"], name)
+    for r in sheets["Watchlist"]:
+        row = table.filter(pl.col("symbol") == r["symbol"]).row(0, named=True)
+        for f in weighted:
+            assert r[f"{f}_pct_eligible"] == pytest.approx(row[f"{f}_pct_eligible"])
+    for r in sheets["Factors"]:
+        row = table.filter(pl.col("symbol") == r["symbol"]).row(0, named=True)
+        for f in weighted:
+            assert r[f"{f}_pct"] == pytest.approx(row[f"{f}_pct"])
+    labels = {}
+    for ws in wb:
+        if ws.title in ("Watchlist", "Factors", "Universe", "Changes"):
+            top = first_data_row(ws)
+            for label, name in zip([c.value for c in ws[top - 2]], fields(ws), strict=True):
+                assert labels.setdefault(name, label) == label, (ws.title, name)  # one name, one label
 
 
 def test_every_sheet_prints_a4_landscape_one_page_wide_or_a_page_per_twenty_columns(

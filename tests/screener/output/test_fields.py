@@ -29,11 +29,11 @@ ensure_factors()
 
 def test_the_typed_api_on_known_fields() -> None:
     assert label_of("balance_sheet_pct") == "Balance sheet percentile (all scored)"
-    assert label_of("balance_sheet_pct", "watchlist") == "Balance sheet percentile (eligible)"
-    assert label_of("balance_sheet_pct_eligible") == label_of("balance_sheet_pct", "watchlist")
-    assert unit_of("balance_sheet_pct") == PERCENTILE
+    assert label_of("balance_sheet_pct_eligible") == "Balance sheet percentile (eligible)"
+    assert unit_of("balance_sheet_pct") == unit_of("balance_sheet_pct_eligible") == PERCENTILE
     assert "every scored company" in describe("balance_sheet_pct")
-    assert "filters and gates" in describe("balance_sheet_pct", "watchlist")
+    assert "filters and gates" not in describe("balance_sheet_pct")  # one name, one meaning
+    assert "filters and gates" in describe("balance_sheet_pct_eligible")
     assert label_of("market_cap_usd") == "Market cap" and unit_of("market_cap_usd") == USD
     assert label_of("contrib.dilution_risk") == "Dilution risk contribution"
     assert label_of("dilution_risk.months_to_raise") == "Months to a raise" and unit_of(
@@ -55,7 +55,8 @@ def test_percentiles_and_ranks_that_mean_different_things_have_different_labels(
     from factors.registry import FACTORS
 
     for f in FACTORS:
-        assert label_of(f"{f}_pct") != label_of(f"{f}_pct", "watchlist"), f
+        assert label_of(f"{f}_pct") != label_of(f"{f}_pct_eligible"), f
+        assert describe(f"{f}_pct") != describe(f"{f}_pct_eligible"), f
     names = {
         label_of(n)
         for n in ("rank", "candidate_rank", "score", "pct_from", "pct_to", "rank_from", "rank_to", "data_completeness")
@@ -98,12 +99,14 @@ def test_every_exported_column_is_catalogued_and_labels_are_unique_per_sheet(
         "universe": _universe_frame(run).columns,
     }
     for sheet, cols in sheets.items():
-        view = "watchlist" if sheet == "watchlist" else "scores"
         for c in cols:
             assert is_known(c), (sheet, c)
-            assert describe(c, view), (sheet, c)
-        labels = [label_of(c, view) for c in cols]
+            assert describe(c), (sheet, c)
+        labels = [label_of(c) for c in cols]
         assert len(set(labels)) == len(labels), (sheet, labels)
+    # the watchlist rows carry the eligible percentile under its own name, the Factors sheet the all-scored one
+    assert not any(c.endswith("_pct") for c in sheets["watchlist"]), sheets["watchlist"]
+    assert not any(c.endswith("_pct_eligible") for c in sheets["factors"]), sheets["factors"]
     unknown = [c for c in run.table.columns if not is_known(c)]
     assert unknown == [], unknown
 
@@ -116,7 +119,7 @@ def test_catalogue_entries_are_complete() -> None:
 
 def test_every_field_screener_fields_lists_has_label_unit_and_meaning_from_the_catalogue() -> None:
     """``screener fields`` prints the one catalogue: each listed field is known to it, and the row's label, unit and
-    meaning are the catalogue's own (a ``<factor>_pct`` says both of its percentiles)."""
+    meaning are the catalogue's own: one meaning per field, the two percentiles of a factor listed apart."""
     import json
 
     from click.testing import CliRunner
@@ -134,11 +137,13 @@ def test_every_field_screener_fields_lists_has_label_unit_and_meaning_from_the_c
         assert info is not None, name
         assert info.label and info.unit and info.description.endswith("."), name
         assert r["label"] == label_of(name) and r["unit"] == unit_of(name), name
-        assert r["meaning"].startswith(describe(name)), name
+        assert r["meaning"] == describe(name), name
     by_name = {r["field"]: r for r in rows}
     pct = by_name["balance_sheet_pct"]
     assert pct["label"] == "Balance sheet percentile (all scored)"
-    assert label_of("balance_sheet_pct", "watchlist") in pct["meaning"]
-    assert describe("balance_sheet_pct", "watchlist") in pct["meaning"]
+    assert "eligible" not in pct["meaning"]
+    eligible = by_name["balance_sheet_pct_eligible"]
+    assert eligible["label"] == "Balance sheet percentile (eligible)" and eligible["unit"] == pct["unit"]
+    assert "filters and gates" in eligible["meaning"] and not eligible["where"]
     assert by_name["market_cap_usd"]["label"] == "Market cap" and by_name["market_cap_usd"]["unit"] == USD
     assert by_name["rank_from"]["label"] == "Rank, previous run"  # a run's changes are listed too

@@ -206,7 +206,7 @@ def test_describe_gives_the_catalogues_words() -> None:
     from screener.output.fields import catalogue, describe
 
     cat = {r["field"]: r["meaning"] for r in catalogue().iter_rows(named=True)}
-    assert all(m.startswith(describe(f)) and describe(f) for f, m in cat.items())
-    assert cat["name"] == describe("name")  # one meaning, verbatim, where the view does not change it
-    assert describe("pullback_pct", "watchlist") in cat["pullback_pct"]  # both percentiles where it does
+    assert all(m == describe(f) for f, m in cat.items())  # one meaning per field, verbatim
+    assert all(describe(f) for f in cat)
+    assert describe("pullback_pct_eligible") not in cat["pullback_pct"]  # two percentiles, two fields
     assert describe("dilution_risk") == FACTORS["dilution_risk"].description and describe("no_such_field") == ""

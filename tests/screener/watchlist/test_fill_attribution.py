@@ -69,7 +69,8 @@ def test_an_exit_caused_by_a_worst_fill_names_the_missing_inputs_and_the_fill(bs
     ch = {r["symbol"]: r for r in res.changes.iter_rows(named=True)}
     assert ch["B"]["change"] == "exited" and ch["B"]["factor"] == "balance_sheet"
     assert ch["B"]["text"].startswith(
-        "exited: balance_sheet_pct 0.75 → 0.00, total debt and total equity now missing: worst-filled (score -0."
+        "exited: balance_sheet_pct_eligible 0.75 → 0.00, total debt and total equity now missing: worst-filled "
+        "(score -0."
     )
     # the entrant moved because its peer's fill did; nothing of its own was filled
     assert all("missing" not in r["text"] for s, r in ch.items() if s != "B")
@@ -85,7 +86,7 @@ def test_a_real_collapse_carries_no_fill_words(bs_store: Store, tmp_path: Path) 
     run_weekly(bs_store, p, WEEK1, scores=score_frame(_rows({}), WEEK1))
     res = run_weekly(bs_store, p, WEEK2, scores=score_frame(_rows({"balance_sheet": 0.1}), WEEK2))
     text = next(r["text"] for r in res.changes.iter_rows(named=True) if r["symbol"] == "B")
-    assert text.startswith("exited: balance_sheet_pct 0.75 → 0.00 (score -0.")
+    assert text.startswith("exited: balance_sheet_pct_eligible 0.75 → 0.00 (score -0.")
 
 
 def test_the_policy_and_inputs_come_from_the_factor_declarations() -> None:

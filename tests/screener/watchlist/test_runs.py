@@ -158,13 +158,13 @@ def test_exit_is_attributed_to_the_factor_that_moved_with_the_event_behind_it(ws
     assert b["event"] == "an equity raise (2026-06-08)"
     assert (b["contrib_from"], b["contrib_to"]) == (0.25, 0.0)
     assert b["text"] == (
-        "exited: dilution_risk_pct 0.50 → 1.00 (score -0.250) after an equity raise (2026-06-08) "
+        "exited: dilution_risk_pct_eligible 0.50 → 1.00 (score -0.250) after an equity raise (2026-06-08) "
         "(was #2, now rank 4 outside the top 3)"
     )
     assert ch["D"]["change"] == "entered" and ch["D"]["rank_to"] == 3
     assert ch["C"]["change"] == "moved" and (ch["C"]["rank_from"], ch["C"]["rank_to"]) == (3, 2)
     # C climbed because its dilution contribution rose (its peer B's risk pushed C's percentile down)
-    assert ch["C"]["text"] == "moved: dilution_risk_pct 0.50 → 0.40 (score +0.050) (#3 → #2)"
+    assert ch["C"]["text"] == "moved: dilution_risk_pct_eligible 0.50 → 0.40 (score +0.050) (#3 → #2)"
     assert res.changes["change"].to_list() == ["entered", "exited", "moved"]
 
 
@@ -250,7 +250,7 @@ def test_attribution_blames_the_weighted_factor_not_the_biggest_percentile_move(
     assert ch["B"]["change"] == "exited"
     assert ch["B"]["factor"] == "dilution_risk"  # not pullback (zero weight) nor the premium (it rose)
     assert ch["B"]["contrib_to"] < ch["B"]["contrib_from"]
-    assert ch["B"]["text"].startswith("exited: dilution_risk_pct 0.50 → 1.00 (score -0.")
+    assert ch["B"]["text"].startswith("exited: dilution_risk_pct_eligible 0.50 → 1.00 (score -0.")
     # a climber is attributed to the factor whose contribution rose most
     climbers = [
         r
@@ -364,3 +364,62 @@ def test_a_diff_names_the_run_argument_it_could_not_read(wstore, rules_path: Pat
     with pytest.raises(ArgumentError) as bad_to:
         diff_runs(wstore, None, "later", rules="wk")
     assert bad_to.value.worded(flag_of).startswith("--to must be a run id or 'latest', got 'later'")
+
+
+def test_a_run_stored_before_the_eligible_percentile_had_its_name_reads_back_under_it(wstore, tmp_path: Path) -> None:
+    """A run written the old way (its change texts name the eligible percentile ``F_pct``) reads back with rows
+    and texts that name it ``F_pct_eligible``; a gate's text, which reads the all-scored ``F_pct``, is kept."""
+    from screener.watchlist.runs import _to_blob
+
+    rules_path = tmp_path / "tight.toml"
+    rules_path.write_text(RULES.replace("stay_within = 5", "stay_within = 3"))
+    run_weekly(wstore, rules_path, WEEK1, scores=score_frame(week_rows(), WEEK1))
+    res = run_weekly(wstore, rules_path, WEEK2, scores=score_frame(week_rows(dilution={"B": 0.99}), WEEK2))
+    new = load_run(wstore, res.run_id)
+    # the same run as the code before stored it: the whole table, and texts naming the eligible percentile F_pct
+    gate = {
+        "change": "exited",
+        "symbol": "Z",
+        "name": "Z Corp",
+        "factor": "liquidity",
+        "text": "exited: failed gate tradeable (liquidity_pct 0.12 < 0.15) (was #4)",
+    }
+    old_changes = pl.concat(
+        [
+            new.changes.with_columns(pl.col("text").str.replace("dilution_risk_pct_eligible ", "dilution_risk_pct ")),
+            pl.DataFrame([gate]),
+        ],
+        how="diagonal_relaxed",
+    )
+    old_texts = dict(zip(old_changes["symbol"], old_changes["text"], strict=True))
+    assert old_texts["B"].startswith("exited: dilution_risk_pct 0.50 → 1.00")
+    wstore.save_run(
+        as_of=new.as_of,
+        week=new.iso_week,
+        rules_name=new.rules_name,
+        rules_hash=new.rules_hash,
+        created_at=new.created_at,
+        data_freshness=new.data_freshness,
+        demo=new.demo,
+        payload=_to_blob(
+            new.table.with_columns(pl.col("reason").str.replace_all(" (eligible pct ", " (pct ", literal=True)),
+            new.meta,
+        ),
+        changes=_to_blob(old_changes),
+        members=new.rows.select("rank", "symbol", "score"),
+    )
+    back = load_run(wstore, res.run_id)
+    texts = dict(zip(back.changes["symbol"], back.changes["text"], strict=True))
+    assert texts["B"] == old_texts["B"].replace("dilution_risk_pct ", "dilution_risk_pct_eligible ")
+    assert texts["B"] == dict(zip(new.changes["symbol"], new.changes["text"], strict=True))["B"]
+    assert texts["C"].startswith("moved: dilution_risk_pct_eligible ")
+    assert texts["Z"] == gate["text"]  # a gate reads the all-scored percentile under its own name
+    rows = back.rows
+    assert "dilution_risk_pct" not in rows.columns and "localization_premium_pct" not in rows.columns
+    members = back.table.filter(pl.col("status") == "member").sort("rank")
+    assert rows["dilution_risk_pct_eligible"].to_list() == members["dilution_risk_pct_eligible"].to_list()
+    _, shown = show_run(wstore, res.run_id)
+    assert shown.columns == rows.columns
+    # its reasons cite the eligible percentile as the reasons written now do
+    assert rows["reason"].to_list() == new.rows["reason"].to_list()
+    assert any("(eligible pct " in r for r in rows["reason"].to_list())

@@ -168,7 +168,7 @@ def test_screen_sort_with_rules_and_order_suffix(invoke, market: Path) -> None:
     rows = json.loads(
         ok(invoke("screen", "--rules", "default", "--sort", "pullback:asc", *AS_OF_ARGS, "--format", "json"))
     )
-    vals = [r["pullback_pct"] for r in rows]
+    vals = [r["pullback_pct_eligible"] for r in rows]
     assert vals == sorted(vals)
     rows = json.loads(ok(invoke("screen", "--sort", "market_cap_usd", "--top", "3", *AS_OF_ARGS, "--format", "json")))
     caps = [r["market_cap_usd"] for r in rows]
@@ -281,7 +281,7 @@ def test_watchlist_show(invoke, market: Path, fmt: str) -> None:
         assert {"symbol", "name", "country", "roles", "score", "data_completeness", "flags", "demo", "reason"} <= set(
             rows[0]
         )
-        assert any(k.startswith("contrib.") for k in rows[0]) and any(k.endswith("_pct") for k in rows[0])
+        assert any(k.startswith("contrib.") for k in rows[0]) and any(k.endswith("_pct_eligible") for k in rows[0])
         assert json.loads(first)
 
 
