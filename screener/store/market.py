@@ -509,12 +509,6 @@ class MarketData(StoreBase):
             "SELECT role, origin, source, tagged_at FROM role_tags WHERE symbol = ? ORDER BY role", [symbol]
         )
 
-    def content_digest(self, table: str, cols: str) -> tuple[int, str | None]:
-        """Row count and an order-free hash of ``cols`` over ``table``: an edited value changes it even when the
-        row count and load time do not."""
-        n, digest = self.rows(f"SELECT count(*), bit_xor(hash({cols})) FROM {table}")[0]
-        return int(n), None if digest is None else str(digest)
-
     def rows_as_of(self, kind: str, as_of: date) -> pl.DataFrame:
         """Contract columns plus provider of a dated kind, on or before ``as_of`` (point in time), in key order."""
         where, order = _AS_OF_READS[kind]
