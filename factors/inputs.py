@@ -1035,6 +1035,16 @@ def _reachable(f: pl.DataFrame, versions: pl.DataFrame, settings: Mapping[str, A
     rows = _sorted(f.select(*cols, "_public"), ["symbol", "period_end", "period"])
     if rows.height == 0 or versions.height == 0:
         return rows.select(cols).clear().with_columns(pl.col("symbol").cast(pl.Int64))
+    if versions["symbol"].n_unique() == versions.height:
+        # one version per company (a one-date score): each company's rows are copied once at most, so the reach
+        # bound has nothing to save, and finding it costs more than the passes over the rows it would drop (the
+        # fields read the same periods either way: that is what the bound guarantees)
+        return (
+            rows.join(versions.select("symbol", "_key", "_version"), on="symbol", how="inner", maintain_order="left")
+            .filter(pl.col("_public") <= pl.col("_version"))
+            .with_columns(pl.col("_key").alias("symbol"))
+            .select(cols)
+        )
     offset = 1 << 21  # day numbers before 1970 stay positive inside the packed key
     g = rows.select(pl.col("symbol").rle_id().alias("g"))["g"].cast(pl.Int64)
     key = (g * _DAY_SPAN + rows["period_end"].cast(pl.Int32).cast(pl.Int64) + offset).set_sorted()
