@@ -344,19 +344,22 @@ class FactorInputs:
             object.__setattr__(self, kind, conformed)
 
 
-def load_inputs(store: Store, as_of: date) -> FactorInputs:
-    """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key.
+def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = None) -> FactorInputs:
+    """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key (prices aside).
 
     Fundamentals are read up to ``as_of`` and the reporting lag is applied in scoring, so the same rule holds for
-    frames that never touched a store. Two reads differ on purpose: every split is read (a split after ``as_of``
-    is already inside the stored closes, so the share counts need it too; it carries no value of its own), and of
-    the share history only the latest count on or before ``as_of`` per company.
+    frames that never touched a store. Three reads differ on purpose: every split is read (a split after ``as_of``
+    is already inside the stored closes, so the share counts need it too; it carries no value of its own); of the
+    share history only the latest count on or before ``as_of`` per company; and of the prices only the engine's
+    window (``price_window_days`` of ``settings``) plus each company's earlier rows that still decide its last
+    price, last trade and demo flag (``Store.prices_for_scoring``), in the store's order: scoring reads the same
+    rows either way, and moving ten years of closes to read one is the largest cost of a score.
     """
-
+    window = int({**SETTINGS, **(settings or {})}["price_window_days"])
     return FactorInputs(
         companies=store.companies(as_of=as_of),
         fundamentals=store.rows_as_of("fundamentals", as_of),
-        prices=store.rows_as_of("prices", as_of),
+        prices=store.prices_for_scoring(as_of, window),
         fx=store.rows_as_of("fx", as_of),
         events=store.rows_as_of("events", as_of),
         splits=store.all_splits(),
