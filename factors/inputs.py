@@ -345,7 +345,8 @@ class FactorInputs:
 
 
 def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = None) -> FactorInputs:
-    """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key (prices aside).
+    """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key (prices and
+    statements aside: the engine orders them itself, and skips the sort when the store's order already is).
 
     Fundamentals are read up to ``as_of`` and the reporting lag is applied in scoring, so the same rule holds for
     frames that never touched a store. Three reads differ on purpose: every split is read (a split after ``as_of``
@@ -358,7 +359,7 @@ def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = 
     window = int({**SETTINGS, **(settings or {})}["price_window_days"])
     return FactorInputs(
         companies=store.companies(as_of=as_of),
-        fundamentals=store.rows_as_of("fundamentals", as_of),
+        fundamentals=store.rows_as_of("fundamentals", as_of, ordered=False),
         prices=store.prices_for_scoring(as_of, window),
         fx=store.rows_as_of("fx", as_of),
         events=store.rows_as_of("events", as_of),

@@ -509,11 +509,14 @@ class MarketData(StoreBase):
             "SELECT role, origin, source, tagged_at FROM role_tags WHERE symbol = ? ORDER BY role", [symbol]
         )
 
-    def rows_as_of(self, kind: str, as_of: date) -> pl.DataFrame:
-        """Contract columns plus provider of a dated kind, on or before ``as_of`` (point in time), in key order."""
+    def rows_as_of(self, kind: str, as_of: date, *, ordered: bool = True) -> pl.DataFrame:
+        """Contract columns plus provider of a dated kind, on or before ``as_of`` (point in time), in key order
+        (in the store's order with ``ordered=False``, for a reader that orders the rows itself: scoring does)."""
         where, order = _AS_OF_READS[kind]
         cols = ", ".join([*polars_schema(kind), "provider"])
-        return self.query(f"SELECT {cols} FROM {kind} WHERE {where} ORDER BY {order}", [as_of])
+        return self.query(
+            f"SELECT {cols} FROM {kind} WHERE {where}" + (f" ORDER BY {order}" if ordered else ""), [as_of]
+        )
 
     def prices_for_scoring(self, as_of: date, window_days: int) -> pl.DataFrame:
         """The closes a score as of ``as_of`` reads: every row of the last ``window_days`` days up to ``as_of``,
