@@ -117,8 +117,9 @@ def robust_scale_panel(frame: pl.DataFrame, columns: Sequence[str], by: str) -> 
     Why not call scikit-learn per group: a backtest scores 150 dates at once, and 150 fits cost seconds plus a
     second to import scikit-learn. Each group's values are sorted once; median and quartiles follow numpy's
     definitions operation for operation (``_median_at``, ``_lerp_at``), a scale below ten machine epsilons becomes
-    1 as in scikit-learn, and the transform divides element by element as scikit-learn's does. A test holds the result to
-    ``RobustScaler`` exactly. A group where a column has no value leaves it null. Rows keep ``frame``'s order."""
+    1 as in scikit-learn, and the transform divides element by element as scikit-learn's does. A test holds the
+    result to ``RobustScaler`` exactly. A group where a column has no value leaves it null. Rows keep ``frame``'s
+    order."""
     if not columns:
         return pl.DataFrame()
     sorted_ = frame.group_by(by).agg([_expr(c).drop_nulls().sort().alias(c) for c in columns])
