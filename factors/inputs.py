@@ -1432,9 +1432,11 @@ def build_panel(
     # each (as_of, company) row's position: the sides built below carry it, and are set into the base by it
     comp = _companies(inputs.companies, fx, days).with_row_index("_row")
     splits = _usable_splits(inputs.splits, comp.select("symbol").unique())
-    # the price, statement, share-count and event sides are independent: two threads build them side by side
-    # (polars releases the interpreter lock; each side is a pure function of the inputs, so the result is the same)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # the price, statement, share-count and event sides are independent: for a panel of dates two threads build them
+    # side by side (polars releases the interpreter lock; each side is a pure function of the inputs, so the result
+    # is the same). One date builds them one after the other: each side's polars work already uses every core, and
+    # side by side their peaks add up (50,000 companies: 4.4 GB against 3.6 GB, in the same time)
+    with ThreadPoolExecutor(max_workers=2 if len(days) > 1 else 1) as pool:
         prices_job = pool.submit(_price_parts, inputs.prices, comp, fx, days[-1], cfg)
         fund_job = pool.submit(_fundamental_panel, inputs.fundamentals, comp, fx, splits, days[-1], cfg)
         shares_job = pool.submit(_latest_share_count, inputs.share_history, comp, splits, days[-1])
