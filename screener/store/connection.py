@@ -178,7 +178,10 @@ class StoreBase:
         The result crosses over through the Arrow C stream interface, which polars reads directly: DuckDB's own
         ``.pl()`` goes through pyarrow, whose import alone costs a short command (``screener weekly``) a fifth of
         its time."""
-        return pl.DataFrame(self.con.sql(sql, params=list(params) if params else None))
+        relation = self.con.sql(sql, params=list(params) if params else None)
+        if not hasattr(relation, "__arrow_c_stream__"):  # a DuckDB without the interface: its own way
+            return relation.pl()
+        return pl.DataFrame(relation)
 
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Fetch every row: DuckDB 2 refuses new work on a connection while a result is left half-read."""
