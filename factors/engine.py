@@ -21,8 +21,8 @@ The algorithm, step by step (``compute_scores``):
 
 The output columns shown are the raw components (null when missing), so a reader sees what was measured and, in the
 flags, what was filled; ``filled_values`` gives the filled numbers themselves (``screener show`` prints them).
-``scores_for`` wraps this with the store: scores are saved per as-of date with a fingerprint of the inputs and
-reused until the inputs (or the methodology) change.
+``scores_for`` wraps this with the store: scores are saved per as-of date with the store's data version and the
+methodology, and reused until either changes.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from factors.inputs import (
     load_panel_inputs,
 )
 from factors.registry import FACTORS, FactorSpec
-from screener.contract import KINDS
 
 if TYPE_CHECKING:
     from screener.store import Store
@@ -62,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "compute_panel",
     "compute_scores",
+    "current_scores",
     "filled_values",
     "inputs_fingerprint",
     "load_inputs",
@@ -404,43 +404,31 @@ def methodology_fingerprint() -> dict[str, Any]:
     }
 
 
-#: Per table: the columns whose content decides the scores (hashed, order-free, in the store).
-#: The columns whose stored values a score set depends on, per table: every contract column of every kind (read
-#: from the contract, so a new column can never be left out), the tags, and the dated histories that decide what a
-#: back-dated score reads (tags and stage/exposure as of a date).
-_FINGERPRINT_SQL = {
-    **{
-        kind: ", ".join([*(c for c in spec.names if not (kind == "companies" and c == "roles")), "provider"])
-        for kind, spec in KINDS.items()
-    },
-    "role_tags": "symbol, role",
-    "role_tag_history": "symbol, role, action, effective_on",
-    "company_history": "symbol, field, old_value, new_value, effective_on",
-    "share_history": "symbol, date, shares, provider",
-}
-
-
 def inputs_fingerprint(store: Store, as_of: date) -> str:
-    """A hash of everything scores depend on: the stored rows, the as-of date and the methodology.
+    """A key for everything scores depend on: the store's data version, the as-of date and the methodology.
 
-    The store hashes rows itself (``bit_xor(hash(...))`` is order-free), so an edited value changes the
-    fingerprint even when the row count and load time do not.
+    Why a version and not a hash of the rows: the store bumps its data version in the same commit as every write of
+    market data, tags or universe (``Store.transaction``), so an edit that keeps the row count and the load time
+    still changes the key, and checking it costs one read of one row instead of a pass over every stored row.
     """
-    parts: dict[str, Any] = {"as_of": as_of.isoformat(), "methodology": methodology_fingerprint()}
-    for table, cols in _FINGERPRINT_SQL.items():
-        n, digest = store.content_digest(table, cols)
-        parts[table] = [n, digest]
+    parts: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "methodology": methodology_fingerprint(),
+        "data_version": store.data_version(),
+    }
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def scores_for(
+#: How a score set was obtained (``current_scores``): reused, computed with none stored, or replacing a stale one.
+STORED, COMPUTED, RECOMPUTED = "stored", "computed now", "recomputed: the data changed since they were stored"
+
+
+def current_scores(
     store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
-) -> pl.DataFrame:
-    """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
-    from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
-    a stored future set would be what later commands find first. ``today`` (default the local date) is the only
-    clock read, so callers and tests can pin it."""
+) -> tuple[pl.DataFrame, str]:
+    """``scores_for`` with how the set was obtained (``STORED``, ``COMPUTED`` or ``RECOMPUTED``): the freshness
+    key is read once, for the check and for the set saved."""
     from screener.errors import ScreenerError
 
     today = today or date.today()
@@ -452,16 +440,25 @@ def scores_for(
     if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     fingerprint = inputs_fingerprint(store, day)
-    if not recompute:
-        info = store.score_set_info(day)
-        if info is not None and info.get("inputs_hash") == fingerprint:
-            stored = store.load_scores(day)
-            if stored is not None and stored[1].columns == score_columns():
-                return stored[1]
+    info = store.score_set_info(day)
+    if not recompute and info is not None and info.get("inputs_hash") == fingerprint:
+        stored = store.load_scores(day)
+        if stored is not None and stored[1].columns == score_columns():
+            return stored[1], STORED
     frame = compute_scores(load_inputs(store, day), day)
     if not store.read_only:
         store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
-    return frame
+    return frame, COMPUTED if info is None else RECOMPUTED
+
+
+def scores_for(
+    store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
+) -> pl.DataFrame:
+    """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
+    from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
+    a stored future set would be what later commands find first. ``today`` (default the local date) is the only
+    clock read, so callers and tests can pin it."""
+    return current_scores(store, as_of, recompute=recompute, today=today)[0]
 
 
 # --------------------------------------------------------------------------------------------------------------

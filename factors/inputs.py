@@ -344,19 +344,23 @@ class FactorInputs:
             object.__setattr__(self, kind, conformed)
 
 
-def load_inputs(store: Store, as_of: date) -> FactorInputs:
-    """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key.
+def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = None) -> FactorInputs:
+    """Read what the store knew about dates on or before ``as_of``, ordered by each kind's key (prices and
+    statements aside: the engine orders them itself, and skips the sort when the store's order already is).
 
     Fundamentals are read up to ``as_of`` and the reporting lag is applied in scoring, so the same rule holds for
-    frames that never touched a store. Two reads differ on purpose: every split is read (a split after ``as_of``
-    is already inside the stored closes, so the share counts need it too; it carries no value of its own), and of
-    the share history only the latest count on or before ``as_of`` per company.
+    frames that never touched a store. Three reads differ on purpose: every split is read (a split after ``as_of``
+    is already inside the stored closes, so the share counts need it too; it carries no value of its own); of the
+    share history only the latest count on or before ``as_of`` per company; and of the prices only the engine's
+    window (``price_window_days`` of ``settings``) plus each company's earlier rows that still decide its last
+    price, last trade and demo flag (``Store.prices_for_scoring``), in the store's order: scoring reads the same
+    rows either way, and moving ten years of closes to read one is the largest cost of a score.
     """
-
+    window = int({**SETTINGS, **(settings or {})}["price_window_days"])
     return FactorInputs(
         companies=store.companies(as_of=as_of),
-        fundamentals=store.rows_as_of("fundamentals", as_of),
-        prices=store.rows_as_of("prices", as_of),
+        fundamentals=store.rows_as_of("fundamentals", as_of, ordered=False),
+        prices=store.prices_for_scoring(as_of, window),
         fx=store.rows_as_of("fx", as_of),
         events=store.rows_as_of("events", as_of),
         splits=store.all_splits(),
@@ -1035,6 +1039,16 @@ def _reachable(f: pl.DataFrame, versions: pl.DataFrame, settings: Mapping[str, A
     rows = _sorted(f.select(*cols, "_public"), ["symbol", "period_end", "period"])
     if rows.height == 0 or versions.height == 0:
         return rows.select(cols).clear().with_columns(pl.col("symbol").cast(pl.Int64))
+    if versions["symbol"].n_unique() == versions.height:
+        # one version per company (a one-date score): each company's rows are copied once at most, so the reach
+        # bound has nothing to save, and finding it costs more than the passes over the rows it would drop (the
+        # fields read the same periods either way: that is what the bound guarantees)
+        return (
+            rows.join(versions.select("symbol", "_key", "_version"), on="symbol", how="inner", maintain_order="left")
+            .filter(pl.col("_public") <= pl.col("_version"))
+            .with_columns(pl.col("_key").alias("symbol"))
+            .select(cols)
+        )
     offset = 1 << 21  # day numbers before 1970 stay positive inside the packed key
     g = rows.select(pl.col("symbol").rle_id().alias("g"))["g"].cast(pl.Int64)
     key = (g * _DAY_SPAN + rows["period_end"].cast(pl.Int32).cast(pl.Int64) + offset).set_sorted()
@@ -1418,9 +1432,11 @@ def build_panel(
     # each (as_of, company) row's position: the sides built below carry it, and are set into the base by it
     comp = _companies(inputs.companies, fx, days).with_row_index("_row")
     splits = _usable_splits(inputs.splits, comp.select("symbol").unique())
-    # the price, statement, share-count and event sides are independent: two threads build them side by side
-    # (polars releases the interpreter lock; each side is a pure function of the inputs, so the result is the same)
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # the price, statement, share-count and event sides are independent: for a panel of dates two threads build them
+    # side by side (polars releases the interpreter lock; each side is a pure function of the inputs, so the result
+    # is the same). One date builds them one after the other: each side's polars work already uses every core, and
+    # side by side their peaks add up (50,000 companies: 4.4 GB against 3.6 GB, in the same time)
+    with ThreadPoolExecutor(max_workers=2 if len(days) > 1 else 1) as pool:
         prices_job = pool.submit(_price_parts, inputs.prices, comp, fx, days[-1], cfg)
         fund_job = pool.submit(_fundamental_panel, inputs.fundamentals, comp, fx, splits, days[-1], cfg)
         shares_job = pool.submit(_latest_share_count, inputs.share_history, comp, splits, days[-1])

@@ -32,7 +32,7 @@ class Backtests(StoreBase):
         payload: bytes,
     ) -> int:
         """Store one backtest in one transaction and return its id (ids only grow: a backtest is never replaced)."""
-        with self.transaction():
+        with self.transaction(inputs=False):
             backtest_id = int(self.scalar("SELECT nextval('seq_backtest')"))
             self.con.execute(
                 f"INSERT INTO backtests ({BACKTEST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -61,6 +61,7 @@ class StoreBase:
         except duckdb.Error as exc:
             raise ScreenerError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
         self._in_tx = False
+        self._tx_inputs = False
         if not read_only:
             self.migrate()
         elif self.schema_version() < LATEST_VERSION:
@@ -77,22 +78,38 @@ class StoreBase:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Self]:
-        """All writes inside land together or not at all; nested use joins the outer transaction."""
+    def transaction(self, *, inputs: bool = True) -> Iterator[Self]:
+        """All writes inside land together or not at all; nested use joins the outer transaction.
+
+        ``inputs`` says whether the writes can change what scores read (market data, tags, the universe). Such a
+        transaction bumps the store's data version as it commits, in the same commit, so a score set stored
+        under an older version is known to be out of date without hashing a single row (``data_version``).
+        Writes of derived results (score sets, runs, backtests) pass ``inputs=False``: storing a score set must
+        not make it stale. When in doubt a write bumps: a needless recompute is slow, a stale score is wrong.
+        """
         if self._in_tx:
+            self._tx_inputs = self._tx_inputs or inputs
             yield self
             return
         self.con.execute("BEGIN TRANSACTION")
         self._in_tx = True
+        self._tx_inputs = inputs
         try:
             yield self
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         else:
+            if self._tx_inputs:
+                self.con.execute("UPDATE store_state SET data_version = data_version + 1")
             self.con.execute("COMMIT")
         finally:
             self._in_tx = False
+            self._tx_inputs = False
+
+    def data_version(self) -> int:
+        """The store's data version: it grows with every committed write of score inputs (``transaction``)."""
+        return int(self.scalar("SELECT data_version FROM store_state"))
 
     @contextmanager
     def registered(self, name: str, frame: pl.DataFrame) -> Iterator[str]:
@@ -133,7 +150,9 @@ class StoreBase:
             if version <= current:
                 continue
             try:
-                with self.transaction():
+                # a migration bumps the data version in its own SQL if it changes what scores read (the counter
+                # itself only exists from v9 on)
+                with self.transaction(inputs=False):
                     self.con.execute(sql)
                     self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()])
             except duckdb.Error as exc:
@@ -154,8 +173,15 @@ class StoreBase:
         return rows.filter(known_from(pl.col("date"), pl.col("date_precision")) <= as_of).drop("date_precision")
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        """Run a parameterised query and return a polars frame (values are always bound, never pasted)."""
-        return self.con.sql(sql, params=list(params) if params else None).pl()
+        """Run a parameterised query and return a polars frame (values are always bound, never pasted).
+
+        The result crosses over through the Arrow C stream interface, which polars reads directly: DuckDB's own
+        ``.pl()`` goes through pyarrow, whose import alone costs a short command (``screener weekly``) a fifth of
+        its time."""
+        relation = self.con.sql(sql, params=list(params) if params else None)
+        if not hasattr(relation, "__arrow_c_stream__"):  # a DuckDB without the interface: its own way
+            return relation.pl()
+        return pl.DataFrame(relation)
 
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Fetch every row: DuckDB 2 refuses new work on a connection while a result is left half-read."""

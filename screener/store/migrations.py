@@ -277,6 +277,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        9,
+        "a data version the store bumps on every write of score inputs: stored scores are current while it holds",
+        """
+        CREATE TABLE store_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),   -- one row
+            data_version BIGINT NOT NULL              -- +1 per committed write of market data, tags or universe
+        );
+        INSERT INTO store_state VALUES (1, 1);
+        -- score sets stored before the counter carry a content hash no data version can match: recomputed once
+        UPDATE score_sets SET inputs_hash = NULL;
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

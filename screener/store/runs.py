@@ -99,7 +99,7 @@ class Runs(StoreBase):
 
         ``members`` has rank, symbol and score. Returns the run id and whether an earlier run was replaced.
         """
-        with self.transaction():
+        with self.transaction(inputs=False):
             existing = self.scalar(
                 "SELECT run_id FROM watchlist_runs WHERE rules_name = ? AND iso_week = ?", [rules_name, week]
             )

@@ -18,7 +18,7 @@ class Scores(StoreBase):
         """Replace the score set of one as-of date. Parquet keeps every dtype (lists of flags included)."""
         buf = io.BytesIO()
         frame.write_parquet(buf)
-        with self.transaction():
+        with self.transaction(inputs=False):
             self.con.execute("DELETE FROM score_sets WHERE as_of = ?", [as_of])
             self.con.execute(
                 "INSERT INTO score_sets VALUES (?, ?, ?, ?, ?, ?)",

@@ -42,17 +42,11 @@ def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
     """The current score set for ``as_of`` (default today) and how it was obtained."""
     if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
-    from factors.engine import inputs_fingerprint, scores_for
+    from factors.engine import current_scores
 
     day = as_of or date.today()
-    info = store.score_set_info(day)
-    if info is None:
-        basis = "computed now"
-    elif info.get("inputs_hash") != inputs_fingerprint(store, day):
-        basis = "recomputed: the data changed since they were stored"
-    else:
-        basis = "stored"
-    return day, scores_for(store, day), basis
+    frame, basis = current_scores(store, day)
+    return day, frame, basis
 
 
 class WhereError(ArgumentError, ExprError):

@@ -106,3 +106,55 @@ def test_a_score_back_dated_before_the_dod_deals_does_not_credit_them_on_the_bun
     assert mp_before["government_backing"] is None and mp_before["localization_premium.gov_backing"] == 0
     assert mp_after["government_backing"] == "US Department of Defense"
     assert mp_after["localization_premium.gov_backing"] > 0
+
+
+def _full_read(store, as_of: date):
+    """What scoring read before prices were windowed: every stored close on or before ``as_of``, in key order."""
+    from dataclasses import replace
+
+    return replace(load_inputs(store, as_of), prices=store.rows_as_of("prices", as_of))
+
+
+def _closes(symbol: str, start: date, end: date, *, volume: float | None = 1000.0) -> pl.DataFrame:
+    days = pl.date_range(start, end, "1d", eager=True)
+    days = days.filter(days.dt.weekday() <= 5)
+    return pl.DataFrame({"symbol": symbol, "date": days, "close": 10.0, "volume": volume})
+
+
+def test_the_windowed_price_read_scores_as_every_stored_close_would(store) -> None:
+    """The store hands scoring the engine's window plus each company's last close, last trade and last demo row
+    before it; a name that stopped trading or went quiet years ago keeps its last price, last trade and demo flag,
+    and the whole score frame is the same as from every stored close."""
+    rows = [
+        {"symbol": s, "name": s, "country": "US", "currency": "USD", "roles": "processor", "stage": "producer"}
+        for s in ("LIVE", "GONE", "QUIET", "OLDDEMO")
+    ]
+    store.upsert("companies", pl.DataFrame(rows), "file", loaded_at=datetime(2020, 1, 2))
+    far = AS_OF - timedelta(days=3 * 365)
+    store.upsert("prices", _closes("LIVE", far, AS_OF), "file")
+    store.upsert("prices", _closes("GONE", far, AS_OF - timedelta(days=700)), "file")  # no close in the window
+    # closes every day, but the last traded day long before the window: a halt whose last trade must survive
+    store.upsert("prices", _closes("QUIET", far, AS_OF - timedelta(days=500)), "file")
+    store.upsert("prices", _closes("QUIET", AS_OF - timedelta(days=499), AS_OF, volume=0.0), "file")
+    # demo closes only before the window, real ones after: the score still rests on demo data
+    store.upsert("prices", _closes("OLDDEMO", far, AS_OF - timedelta(days=450)), "demo")
+    store.upsert("prices", _closes("OLDDEMO", AS_OF - timedelta(days=449), AS_OF), "file")
+    window = load_inputs(store, AS_OF).prices
+    assert window.height < store.rows_as_of("prices", AS_OF).height
+    for day in (AS_OF, AS_OF - timedelta(days=200), AS_OF - timedelta(days=460)):
+        got, want = compute_scores(load_inputs(store, day), day), compute_scores(_full_read(store, day), day)
+        assert got.equals(want), day
+    scored = compute_scores(load_inputs(store, AS_OF), AS_OF).select("symbol", "price_usd", "demo", "flags")
+    by = {r["symbol"]: r for r in scored.iter_rows(named=True)}
+    assert by["GONE"]["price_usd"] == 10.0 and "stale" in by["GONE"]["flags"]
+    assert "halted" in by["QUIET"]["flags"] and by["OLDDEMO"]["demo"] and not by["LIVE"]["demo"]
+
+
+def test_one_provider_is_read_once_and_several_row_by_row(store) -> None:
+    row = {"symbol": "A", "name": "A", "country": "US", "currency": "USD", "roles": "processor", "stage": "producer"}
+    store.upsert("companies", pl.DataFrame([row]), "file", loaded_at=datetime(2020, 1, 2))
+    store.upsert("prices", _closes("A", AS_OF - timedelta(days=30), AS_OF - timedelta(days=10)), "file")
+    assert store.prices_for_scoring(AS_OF, 400)["provider"].unique().to_list() == ["file"]
+    store.upsert("prices", _closes("A", AS_OF - timedelta(days=9), AS_OF), "yahoo")
+    read = store.prices_for_scoring(AS_OF, 400).sort("date")
+    assert read["provider"].to_list() == store.rows_as_of("prices", AS_OF)["provider"].to_list()

@@ -421,3 +421,54 @@ def test_a_load_kept_out_by_precedence_resolves_nothing(store: Store) -> None:
     store.record_rejections(_rejections("AAA/2024-01-02"), provider="yahoo")
     store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 11.0, None)]), "yahoo")
     assert store.rows("SELECT resolved_at FROM rejected_rows") == [(None,)]
+
+
+# -- the data version: what stored scores are checked against ------------------------------------------------------
+def test_v8_store_upgrades_to_a_data_version_and_forgets_old_score_hashes(db_path: Path) -> None:
+    """A store made before v9 has score sets keyed by a content hash; the upgrade adds the data version and clears
+    those hashes, so each old set is recomputed once instead of being trusted or compared with a different key."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)")
+    for version, description, sql in MIGRATIONS:
+        if version <= 8:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, description])
+    con.execute("INSERT INTO score_sets VALUES ('2024-03-29', now(), false, 1, 'old-content-hash', ''::BLOB)")
+    con.close()
+    with Store(db_path) as upgraded:
+        assert upgraded.schema_version() == 9 == LATEST_VERSION
+        assert upgraded.data_version() == 1
+        assert upgraded.rows("SELECT inputs_hash FROM score_sets") == [(None,)]
+        upgraded.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None)]), "test")
+        assert upgraded.data_version() == 2
+
+
+def test_every_committed_input_write_bumps_the_data_version_once(store: Store) -> None:
+    v = store.data_version()
+    store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None)]), "test")
+    assert store.data_version() == v + 1
+    with store.transaction():  # nested writes join the outer transaction: one bump at its commit
+        store.upsert("prices", _prices([("AAA", date(2024, 1, 3), 2.0, None)]), "test")
+        store.upsert("fundamentals", _fundamentals(revenue=5.0), "test")
+        assert store.data_version() == v + 1
+    assert store.data_version() == v + 2
+    # an edit that keeps the row count and the load time is still a new version
+    store.upsert("prices", _prices([("AAA", date(2024, 1, 3), 2.5, None)]), "test")
+    assert store.data_version() == v + 3
+
+
+def test_a_rolled_back_write_and_a_stored_result_leave_the_data_version(store: Store) -> None:
+    v = store.data_version()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None)]), "test")
+        raise RuntimeError("abort")
+    assert store.data_version() == v and store.scalar("SELECT count(*) FROM prices") == 0
+    store.save_scores(date(2024, 1, 2), pl.DataFrame({"symbol": ["AAA"]}), demo=False, inputs_hash="x")
+    assert store.data_version() == v
+    # a result written inside a transaction that also writes inputs still bumps (the inputs changed)
+    with store.transaction():
+        store.save_scores(date(2024, 1, 2), pl.DataFrame({"symbol": ["AAA"]}), demo=False, inputs_hash="x")
+        store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None)]), "test")
+    assert store.data_version() == v + 1

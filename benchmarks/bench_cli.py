@@ -1,0 +1,118 @@
+"""Time the commands a user waits for at the terminal, each in a fresh process, beside the bare import of the
+libraries every command needs (``python -c "import polars, duckdb, click"``):
+
+* ``screener screen`` on the stored scores of a large universe (50,000 companies by default), all rows as csv and
+  the top 20 of a ``--where`` as a table;
+* ``screener show SYMBOL`` on the same store;
+* ``screener weekly`` on the bundled universe (a ``screener demo`` store) for an as-of date with nothing stored yet:
+  a fresh copy of the store per round, so every round scores from the stored data.
+
+    python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb    # both made if missing
+    python benchmarks/bench_cli.py --n 5000 --rounds 5
+
+Rounds interleave the commands, so each sees the same machine; medians are reported, with each command's ratio to
+the bare import (wall and CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for entry in (HERE.parent, HERE):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+from bench_score import child_env, ensure_data, ensure_store, run_child, warm_bytecode  # noqa: E402
+
+
+def _demo_store(path: Path) -> None:
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, "-m", "screener", "--db", str(path), "demo", "--no-export", "--format", "csv"],
+            check=True,
+            env=child_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+def _latest_close(path: Path) -> object:
+    from screener.store import open_store
+
+    with open_store(path, read_only=True) as store:
+        return store.rows("SELECT max(date) FROM prices")[0][0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Time screen, show and weekly beside the bare library import.")
+    ap.add_argument("--n", type=int, default=50_000, help="companies of the large store (default 50,000)")
+    ap.add_argument("--data", type=Path, default=None, help="folder of gen_universe.py parquet files (made if missing)")
+    ap.add_argument("--store", type=Path, default=None, help="DuckDB store of the same data (built if missing)")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    args = ap.parse_args()
+
+    from gen_universe import AS_OF
+
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.data or Path(tmp) / "universe"
+        store = args.store or Path(tmp) / "bench.duckdb"
+        ensure_data(folder, args.n)
+        ensure_store(folder, store)
+        warm_bytecode()
+        day = AS_OF.isoformat()
+        # the score set screen and show read: stored once (reused afterwards as long as the data is unchanged)
+        run_child([py, "-m", "screener", "--db", str(store), "score", "--as-of", day, "--format", "csv"])
+        demo = Path(tmp) / "demo.duckdb"
+        _demo_store(demo)
+        weekly_day = (_latest_close(demo) - timedelta(days=14)).isoformat()  # type: ignore[operator]
+        base = [py, "-m", "screener", "--db", str(store)]
+        commands = {
+            "bare import": [py, "-c", "import polars, duckdb, click"],
+            "screen (all, csv)": [*base, "screen", "--as-of", day, "--format", "csv"],
+            "screen (--where, top 20)": [
+                *base,
+                "screen",
+                "--as-of",
+                day,
+                "--where",
+                "net_cash_usd > 0",
+                "--sort",
+                "dilution_risk",
+                "--top",
+                "20",
+            ],
+            "show SYMBOL": [*base, "show", "S000123.X", "--as-of", day],
+        }
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in [*commands, "weekly (demo, new date)"]}
+        for _ in range(args.rounds):
+            for name, argv in commands.items():
+                results[name].append(run_child(argv))
+            fresh = Path(tmp) / "weekly.duckdb"
+            shutil.copyfile(demo, fresh)
+            weekly = [py, "-m", "screener", "--db", str(fresh), "weekly", "--as-of", weekly_day, "--format", "csv"]
+            results["weekly (demo, new date)"].append(run_child(weekly))
+        load = os.getloadavg()
+    bare_wall = statistics.median(r["wall"] for r in results["bare import"])
+    bare_cpu = statistics.median(r["cpu"] for r in results["bare import"])
+    print(f"large store {args.n:,} companies; {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f}")
+    for name, runs in results.items():
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        print(
+            f"{name:<26} wall {wall:5.2f} s ({wall / bare_wall:4.2f}x bare)  CPU {cpu:5.2f} s "
+            f"({cpu / bare_cpu:4.2f}x bare)  peak RSS {max(r['rss'] for r in runs):.2f} GB"
+        )
+
+
+if __name__ == "__main__":
+    main()
