@@ -66,9 +66,7 @@ def contract_frames(n: int, seed: int = 11) -> dict[str, object]:
         fund.filter(pl.col("period") == "FY")
         .with_columns(year.alias("_y"))
         .join(sums, on=["symbol", "_y"], how="left")
-        .with_columns(
-            pl.when(pl.col("_n") == 4).then(pl.col(f"_sum_{f}")).otherwise(None).alias(f) for f in FLOWS
-        )
+        .with_columns(pl.when(pl.col("_n") == 4).then(pl.col(f"_sum_{f}")).otherwise(None).alias(f) for f in FLOWS)
         .select(fund.columns)
     )
     frames["fundamentals"] = pl.concat([fund.filter(pl.col("period") == "Q"), fy]).sort(
@@ -175,7 +173,8 @@ def run_size(n: int, formats: list[str], work: Path) -> list[dict[str, object]]:
         rows = write_dir(frames, clean_dir, fmt)
         write_dir(bad, bad_dir, fmt)
         steps: list[tuple[str, list[str], Path]] = []
-        floor_db, store, qstore = work / f"{n}-{fmt}-floor.duckdb", work / f"{n}-{fmt}.duckdb", work / f"{n}-{fmt}-q.duckdb"
+        floor_db = work / f"{n}-{fmt}-floor.duckdb"
+        store, qstore = work / f"{n}-{fmt}.duckdb", work / f"{n}-{fmt}-q.duckdb"
         steps.append(
             (
                 "duckdb bulk load",

@@ -160,7 +160,8 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
         warnings.simplefilter("ignore")
         if whole:
             columns = sorted({col for c in whole for col in c.columns})
-            equality = frozenset(columns) - {col for c in whole if c.gx_class not in _EQUALITY_ONLY for col in c.columns}
+            compared = {col for c in whole if c.gx_class not in _EQUALITY_ONLY for col in c.columns}
+            equality = frozenset(columns) - compared
             results = _validate(kind, whole, today, _pandas(frame, columns, equality))
             for c in whole:
                 target, res = by_key[c.match_key], results.get(c.match_key)
