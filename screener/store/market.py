@@ -70,6 +70,32 @@ def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bo
     )
 
 
+def _merge_sql(
+    table: str, key: Sequence[str], all_cols: Sequence[str], value_cols: Sequence[str], keep_existing_on_null: bool
+) -> str:
+    """``MERGE INTO`` of ``_incoming`` into ``table`` on its key: new keys are inserted; a stored row is rewritten only
+    when a value or its provider would change (the values follow ``_set_clause``'s rule), so a load that offers the
+    same rows again writes nothing and keeps each row's load time: ``loaded_at`` is when the stored value was
+    written. The matched rows are compared in one join, not updated one conflict at a time."""
+    same = "t.provider = s.provider"
+    if "currency" in value_cols:
+        same += " AND t.currency IS NOT DISTINCT FROM s.currency"
+
+    def new(c: str) -> str:
+        if not keep_existing_on_null or c in ("provider", "loaded_at", "currency"):
+            return f"s.{c}"
+        return f"CASE WHEN {same} THEN COALESCE(s.{c}, t.{c}) ELSE s.{c} END"
+
+    changed = " OR ".join(f"({new(c)}) IS DISTINCT FROM t.{c}" for c in value_cols if c != "loaded_at")
+    sets = ", ".join(f"{c} = {new(c)}" for c in value_cols)
+    on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    return (
+        f"MERGE INTO {table} AS t USING _incoming AS s ON ({on}) "
+        f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(all_cols)}) VALUES ({', '.join(f's.{c}' for c in all_cols)})"
+    )
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     """What a real write did: rows stored, synthetic demo rows dropped, rows kept out by a higher-precedence
@@ -163,21 +189,18 @@ class MarketData(StoreBase):
         dropped = 0
         stamp = loaded_at or utcnow()
         with self.transaction():
-            if kind in ("fundamentals", "prices", "fx") and provider != DEMO_PROVIDER:
+            if (
+                kind in ("fundamentals", "prices", "fx")
+                and provider != DEMO_PROVIDER
+                and self.rows(f"SELECT 1 FROM {kind} WHERE provider = ? LIMIT 1", [DEMO_PROVIDER])
+            ):
                 col = "currency" if kind == "fx" else "symbol"
-                values = sorted(frame[col].drop_nulls().unique().to_list())
-                if values:
-                    dropped = int(
-                        self.scalar(
-                            f"SELECT count(*) FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
-                            [DEMO_PROVIDER, values],
-                        )
-                    )
+                series = frame.select(pl.col(col).drop_nulls().unique())
+                with self.registered("_real_series", series) as name:
+                    where = f"provider = ? AND {col} IN (SELECT {col} FROM {name})"
+                    dropped = int(self.scalar(f"SELECT count(*) FROM {kind} WHERE {where}", [DEMO_PROVIDER]))
                     if dropped:
-                        self.con.execute(
-                            f"DELETE FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
-                            [DEMO_PROVIDER, values],
-                        )
+                        self.con.execute(f"DELETE FROM {kind} WHERE {where}", [DEMO_PROVIDER])
             kept = frame if override else self._outranked(kind, frame, provider)
             kept_out = frame.height - kept.height
             stored = self.upsert(kind, kept, provider, keep_existing_on_null=True, origin=origin, loaded_at=stamp)
@@ -188,6 +211,8 @@ class MarketData(StoreBase):
         """``frame`` without the rows whose key is stored by a provider of higher precedence (set-based)."""
         key = list(KINDS[kind].key)
         rank = precedence(provider)
+        if rank >= max(PROVIDER_PRECEDENCE.values()):
+            return frame  # nothing ranks above the top provider: no join of every incoming key
         with self.registered("_incoming_keys", frame.select(key)) as name:
             blocked = self.query(
                 f"SELECT DISTINCT {', '.join(f'i.{k}' for k in key)} FROM {name} i JOIN {kind} t "
@@ -231,13 +256,13 @@ class MarketData(StoreBase):
             extra = ["origin"]
         all_cols = cols + extra + ["provider", "loaded_at"]
         value_cols = [c for c in all_cols if c not in spec.key]
-        sets = _set_clause(kind, value_cols, keep_existing_on_null, currency="currency" in value_cols)
         collist = ", ".join(all_cols)
         with self.transaction(), self.registered("_incoming", incoming):
-            self.con.execute(
-                f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming "
-                f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
-            )
+            if not self.rows(f"SELECT 1 FROM {kind} LIMIT 1"):
+                # A first load: one bulk insert, nothing to match against.
+                self.con.execute(f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming")
+            else:
+                self.con.execute(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
         return frame.height
 
     def _upsert_companies(
