@@ -169,18 +169,24 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
                     continue
                 failed = _read(res, target, frame.height)
                 target.failed_rows = list(range(frame.height)) if failed is None else failed
-        for column, group in sorted(by_column.items()):
-            values = frame.select(pl.col(column).drop_nulls().unique().sort())
-            results = _validate(kind, group, today, _pandas(values, [column]))
+        if by_column:
+            # Every column's distinct values side by side, each padded with nulls (which these checks skip) to the
+            # longest: one great-expectations run for all of them.
+            distinct = {c: frame.get_column(c).drop_nulls().unique().sort() for c in sorted(by_column)}
+            longest = max(v.len() for v in distinct.values())
+            values = pl.DataFrame([v.extend_constant(None, longest - v.len()) for v in distinct.values()])
+            group = [c for cs in by_column.values() for c in cs]
+            results = _validate(kind, group, today, _pandas(values, list(distinct)))
             for c in group:
                 target, res = by_key[c.match_key], results.get(c.match_key)
                 if res is None:
                     continue
                 failed = _read(res, target, frame.height)
+                column = c.columns[0]
                 if failed is None:
                     target.failed_rows = list(range(frame.height))
                 elif failed:
-                    bad = values[column].gather(failed)
+                    bad = distinct[column].gather(failed)
                     target.failed_rows = (
                         frame.select(pl.arg_where(pl.col(column).is_in(bad.implode()))).to_series().to_list()
                     )
