@@ -54,40 +54,48 @@ def _rank_sql(column: str) -> str:
     return f"(CASE {column} {whens} ELSE {DEFAULT_PRECEDENCE} END)"
 
 
-def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool) -> str:
-    """The ``DO UPDATE SET`` list. With ``keep_existing_on_null`` a null keeps the stored value only when the stored
-    row has the incoming row's provider (and currency): every value then still carries the provider that sent it."""
+def _new_values(
+    table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool, incoming: str = "excluded"
+) -> list[str]:
+    """Per value column, the SQL of the value a write leaves stored. With ``keep_existing_on_null`` a null keeps the
+    stored value only when the stored row has the incoming row's provider (and currency): every value then still
+    carries the provider that sent it."""
     if not keep_existing_on_null:
-        return ", ".join(f"{c} = excluded.{c}" for c in value_cols)
-    same = f"{table}.provider = excluded.provider"
+        return [f"{incoming}.{c}" for c in value_cols]
+    same = f"{table}.provider = {incoming}.provider"
     if currency:
-        same += f" AND {table}.currency IS NOT DISTINCT FROM excluded.currency"
-    return ", ".join(
-        f"{c} = excluded.{c}"
+        same += f" AND {table}.currency IS NOT DISTINCT FROM {incoming}.currency"
+    return [
+        f"{incoming}.{c}"
         if c in ("provider", "loaded_at", "currency")
-        else f"{c} = CASE WHEN {same} THEN COALESCE(excluded.{c}, {table}.{c}) ELSE excluded.{c} END"
+        else f"CASE WHEN {same} THEN COALESCE({incoming}.{c}, {table}.{c}) ELSE {incoming}.{c} END"
         for c in value_cols
+    ]
+
+
+def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool) -> str:
+    """The ``DO UPDATE SET`` list (``_new_values``) and, after ``WHERE``, the test that a value would change: a row
+    offered again unchanged is not rewritten and keeps its load time."""
+    values = _new_values(table, value_cols, keep_existing_on_null, currency=currency)
+    sets = ", ".join(f"{c} = {v}" for c, v in zip(value_cols, values, strict=True))
+    changed = " OR ".join(
+        f"({v}) IS DISTINCT FROM {table}.{c}" for c, v in zip(value_cols, values, strict=True) if c != "loaded_at"
     )
+    return f"{sets} WHERE {changed}"
 
 
 def _merge_sql(
     table: str, key: Sequence[str], all_cols: Sequence[str], value_cols: Sequence[str], keep_existing_on_null: bool
 ) -> str:
     """``MERGE INTO`` of ``_incoming`` into ``table`` on its key: new keys are inserted; a stored row is rewritten only
-    when a value or its provider would change (the values follow ``_set_clause``'s rule), so a load that offers the
+    when a value or its provider would change (the values follow ``_new_values``), so a load that offers the
     same rows again writes nothing and keeps each row's load time: ``loaded_at`` is when the stored value was
     written. The matched rows are compared in one join, not updated one conflict at a time."""
-    same = "t.provider = s.provider"
-    if "currency" in value_cols:
-        same += " AND t.currency IS NOT DISTINCT FROM s.currency"
-
-    def new(c: str) -> str:
-        if not keep_existing_on_null or c in ("provider", "loaded_at", "currency"):
-            return f"s.{c}"
-        return f"CASE WHEN {same} THEN COALESCE(s.{c}, t.{c}) ELSE s.{c} END"
-
-    changed = " OR ".join(f"({new(c)}) IS DISTINCT FROM t.{c}" for c in value_cols if c != "loaded_at")
-    sets = ", ".join(f"{c} = {new(c)}" for c in value_cols)
+    values = _new_values("t", value_cols, keep_existing_on_null, currency="currency" in value_cols, incoming="s")
+    changed = " OR ".join(
+        f"({v}) IS DISTINCT FROM t.{c}" for c, v in zip(value_cols, values, strict=True) if c != "loaded_at"
+    )
+    sets = ", ".join(f"{c} = {v}" for c, v in zip(value_cols, values, strict=True))
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
     return (
         f"MERGE INTO {table} AS t USING _incoming AS s ON ({on}) "
