@@ -16,7 +16,8 @@ a fresh process, side by side on the same machine:
 - ``import --quarantine (10% bad)``: ``screener import --quarantine`` of the broken copy into a new store; the
   passing rows are stored and the failing ones recorded (the rejected count is checked).
 
-Wall time is measured around each child; peak memory is that child's peak resident set size (``os.wait4``).
+Wall time is measured around each child, CPU time (user + system) and peak resident set size are the child's own
+(``os.wait4``).
 """
 
 from __future__ import annotations
@@ -137,8 +138,11 @@ def _bare_load(folder: Path, fmt: str, db: Path) -> None:
     con.close()
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, str]:
-    """Run ``argv`` in a fresh process: (wall seconds, peak RSS in GB, exit code, stderr's last line)."""
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, str]:
+    """Run ``argv`` in a fresh process: (wall seconds, CPU seconds, peak RSS in GB, exit code, stderr's last line).
+
+    CPU time (user + system) is reported next to wall time: on a shared machine the wall time of the same work
+    moves with other jobs' load, its CPU time much less."""
     t = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
@@ -147,7 +151,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, fl
     wall = time.perf_counter() - t
     proc.returncode = os.waitstatus_to_exitcode(status)
     last = err.strip().splitlines()[-1] if err.strip() else ""
-    return wall, usage.ru_maxrss * 1024 / 1e9, proc.returncode, last
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e9, proc.returncode, last
 
 
 def _counts(db: Path) -> dict[str, int]:
@@ -192,13 +196,22 @@ def run_size(n: int, formats: list[str], work: Path) -> list[dict[str, object]]:
             )
         )
         for label, argv, db in steps:
-            wall, peak, code, last = timed(argv, env)
+            wall, cpu, peak, code, last = timed(argv, env)
             counts = _counts(db) if db.exists() and label != "duckdb bulk load" else {}
-            row = {"n": n, "format": fmt, "rows": rows, "step": label, "wall_s": wall, "peak_gb": peak, "exit": code}
+            row = {
+                "n": n,
+                "format": fmt,
+                "rows": rows,
+                "step": label,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_gb": peak,
+                "exit": code,
+            }
             row.update({f"stored_{k}": v for k, v in counts.items()})
             rows_out.append(row)
             print(
-                f"{n:>7,} {fmt:<8} {label:<32} {wall:7.2f} s  peak {peak:5.2f} GB  exit {code}"
+                f"{n:>7,} {fmt:<8} {label:<32} {wall:7.2f} s wall {cpu:7.2f} s CPU  peak {peak:5.2f} GB  exit {code}"
                 + (f"  ({last})" if code not in (0,) and last else ""),
                 flush=True,
             )
@@ -210,12 +223,15 @@ def run_size(n: int, formats: list[str], work: Path) -> list[dict[str, object]]:
             base = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "duckdb bulk load")
             mine = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == label)
             ratio = float(mine["wall_s"]) / float(base["wall_s"])  # type: ignore[arg-type]
-            print(f"{'':>7} {'':<8} {label + ' / bulk load':<32} {ratio:7.2f}x", flush=True)
+            cpu_ratio = float(mine["cpu_s"]) / float(base["cpu_s"])  # type: ignore[arg-type]
+            print(f"{'':>7} {'':<8} {label + ' / bulk load':<32} {ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU", flush=True)
         clean = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "import")
         q = rows_out[-1]
+        wall_ratio = float(q["wall_s"]) / float(clean["wall_s"])  # type: ignore[arg-type]
+        cpu_ratio = float(q["cpu_s"]) / float(clean["cpu_s"])  # type: ignore[arg-type]
         print(
-            f"{'':>7} {'':<8} {'quarantine / clean import':<32} "
-            f"{float(q['wall_s']) / float(clean['wall_s']):7.2f}x  (rejected rows {q.get('stored_rejected_rows')})",  # type: ignore[arg-type]
+            f"{'':>7} {'':<8} {'quarantine / clean import':<32} {wall_ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU"
+            f"  (rejected rows {q.get('stored_rejected_rows')})",
             flush=True,
         )
     return rows_out
