@@ -75,7 +75,8 @@ def test_a_repeated_load_keeps_each_unchanged_rows_load_time(db_path: Path) -> N
     prices = _prices(["AAA"], 5)
     with Store(db_path) as store:
         store.upsert_real("prices", prices, "file", loaded_at=T0)
-        changed = prices.with_columns(pl.when(pl.col("date") == date(2026, 1, 3)).then(99.0).otherwise("close").alias("close"))
+        on_the_3rd = pl.col("date") == date(2026, 1, 3)
+        changed = prices.with_columns(pl.when(on_the_3rd).then(99.0).otherwise("close").alias("close"))
         more = pl.concat([changed, _prices(["BBB"], 2)])
         store.upsert_real("prices", more, "file", loaded_at=T1)
         got = store.frame("prices")
