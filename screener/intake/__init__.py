@@ -49,7 +49,7 @@ class Checked:
         """0-based indices of the rows that failed a check."""
         if self.failures.height == 0:
             return []
-        return sorted({int(r) - 2 for r in self.failures["row"].to_list()})
+        return (self.failures["row"].cast(pl.Int64).unique().sort() - 2).to_list()
 
     @property
     def rejected(self) -> int:

@@ -119,7 +119,7 @@ def import_paths(
         for pf, c in zip(parsed, checked, strict=True):
             frame = c.passing
             if pf.kind != "companies" and "symbol" in frame.columns:
-                introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].to_list())
+                introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].unique().to_list())
                 unknown = sorted(introduced - known)
                 if unknown:
                     say(

@@ -26,8 +26,8 @@ from screener.contract import (
     KINDS,
     MARKET_SYMBOL,
     PERIOD_DAYS,
+    SUBUNITS,
     Column,
-    is_known_currency,
     polars_schema,
     with_defaults,
 )
@@ -220,11 +220,8 @@ def _drop_trailing_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0 or df.width == 0:
         return df
     blank = df.select(pl.all_horizontal(pl.all().cast(pl.String).str.strip_chars().fill_null("") == "")).to_series()
-    keep = df.height
-    values = blank.to_list()
-    while keep and values[keep - 1]:
-        keep -= 1
-    return df.head(keep)
+    filled = (~blank).arg_true()
+    return df.head(int(filled[-1]) + 1 if filled.len() else 0)
 
 
 def _as_text(path: Path, df: pl.DataFrame) -> list[pl.Expr]:
@@ -283,6 +280,56 @@ EARLIEST_DATE = date(1900, 1, 1)
 MAX_AMOUNT = 1e15
 
 
+def outside_domain(text: pl.Series, domain: frozenset[str], *, multi: bool) -> pl.Series:
+    """Per row, whether a value breaks ``domain``: for a ``;`` list, an empty item or any item outside it. Null
+    (empty) cells pass; the required check speaks for them."""
+    allowed = pl.Series(sorted(domain), dtype=pl.String)
+    if not multi:
+        bad = ~text.is_in(allowed.implode())
+    else:
+        items = text.str.split(";").list.eval(pl.element().str.strip_chars())
+        bad = items.list.eval((pl.element() == "") | ~pl.element().is_in(allowed.implode())).list.any()
+    return (bad & text.is_not_null()).fill_null(False)
+
+
+def unknown_currency(text: pl.Series, *, listing: bool) -> pl.Series:
+    """Per row, whether a currency code is unknown: a listing may be quoted in a sub-unit (GBp), a statement or an
+    fx rate only in an ISO 4217 main unit."""
+    known = ISO_CURRENCIES | set(SUBUNITS) if listing else ISO_CURRENCIES
+    return (text.is_not_null() & ~text.is_in(pl.Series(sorted(known), dtype=pl.String).implode())).fill_null(False)
+
+
+def invalid_symbol(text: pl.Series, kind: str) -> pl.Series:
+    """Per row, whether a symbol is invalid: it holds a space, or it is the market-wide ``*`` outside events."""
+    bad = text.str.contains(" ", literal=True)
+    if kind != "events":
+        bad = bad | (text == MARKET_SYMBOL)
+    return bad.fill_null(False)
+
+
+def _where(text: pl.Series, values: pl.Series) -> list[tuple[int, str]]:
+    """(row index, value) of every row holding one of ``values``, in row order: only the failing rows are read."""
+    if values.len() == 0:
+        return []
+    idx = text.is_in(values.implode()).fill_null(False).arg_true()
+    return list(zip(idx.to_list(), text.gather(idx).to_list(), strict=True))
+
+
+def _domain_message(col: Column, value: str) -> str:
+    """Why ``value`` breaks ``col``'s domain: the first item outside it, with the closest known value as a hint."""
+    assert col.domain is not None
+    items = [x.strip() for x in value.split(";")] if col.multi else [value]
+    if col.multi and any(x == "" for x in items):
+        return f"empty item in {value!r}; separate values with ';'"
+    item = next(x for x in items if x not in col.domain)
+    from difflib import get_close_matches
+
+    hint = get_close_matches(item.lower(), sorted(col.domain), n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    label = "country code" if col.name == "country" else col.name.removesuffix("s") if col.multi else col.name
+    return f"unknown {label} {item!r}{suggestion}"
+
+
 def _parse_column(
     path: Path, kind: str, col: Column, raw: pl.Series, problems: list[Problem], position: int, strict: bool = True
 ) -> pl.Series:
@@ -303,48 +350,28 @@ def _parse_column(
         if col.upper:
             text = text.str.to_uppercase()
         if strict and col.domain is not None:
-            for i, v in enumerate(text.to_list()):
-                if v is None:
-                    continue
-                items = [x.strip() for x in v.split(";")] if col.multi else [v]
-                if col.multi and (not items or any(x == "" for x in items)):
-                    problems.append((i + 2, position, col.name, f"empty item in {v!r}; separate values with ';'"))
-                    continue
-                for item in items:
-                    if item not in col.domain:
-                        from difflib import get_close_matches
-
-                        hint = get_close_matches(item.lower(), sorted(col.domain), n=1)
-                        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-                        label = (
-                            "country code"
-                            if col.name == "country"
-                            else col.name.removesuffix("s")
-                            if col.multi
-                            else col.name
-                        )
-                        problems.append((i + 2, position, col.name, f"unknown {label} {item!r}{suggestion}"))
-                        break
+            # a polars test per row; the message (with its "did you mean") is written once per distinct bad value
+            failing = text.filter(outside_domain(text, col.domain, multi=col.multi))
+            said = {v: _domain_message(col, v) for v in failing.unique().to_list()}
+            for i, v in _where(text, failing.unique()):
+                problems.append((i + 2, position, col.name, said[v]))
             if col.multi:
                 text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
         if strict and col.name == "currency":
             # Statements and fx rates are in whole currency units; only a listing may be quoted in a sub-unit.
-            known = is_known_currency if kind == "companies" else ISO_CURRENCIES.__contains__
-            for i, v in enumerate(text.to_list()):
-                if v is not None and not known(v):
-                    problems.append(
-                        (
-                            i + 2,
-                            position,
-                            col.name,
-                            f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW"
-                            + (")" if kind == "companies" else "; sub-units such as GBp only for listings)"),
-                        )
+            for i, v in _where(text, text.filter(unknown_currency(text, listing=kind == "companies")).unique()):
+                problems.append(
+                    (
+                        i + 2,
+                        position,
+                        col.name,
+                        f"unknown currency code {v!r} (ISO 4217, e.g. USD, AUD, KRW"
+                        + (")" if kind == "companies" else "; sub-units such as GBp only for listings)"),
                     )
+                )
         if col.name == "symbol":
-            for i, v in enumerate(text.to_list()):
-                if v is not None and (" " in v or (v == MARKET_SYMBOL and kind != "events")):
-                    problems.append((i + 2, position, col.name, f"invalid symbol {v!r}"))
+            for i, v in _where(text, text.filter(invalid_symbol(text, kind)).unique()):
+                problems.append((i + 2, position, col.name, f"invalid symbol {v!r}"))
         return text
     if col.dtype == "bool":
         lowered = text.str.to_lowercase()
@@ -411,15 +438,7 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
             parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(schema[col.name])
     frame = with_defaults(kind, pl.DataFrame(parsed))
     if strict:
-        seen: dict[tuple[object, ...], int] = {}
-        for i, key in enumerate(frame.select(spec.key).iter_rows()):
-            if any(v is None for v in key):
-                continue
-            if key in seen:
-                shown = ", ".join(f"{k}={v}" for k, v in zip(spec.key, key, strict=True))
-                problems.append((i + 2, 0, spec.key[0], f"duplicate key ({shown}) also on row {seen[key]}"))
-            else:
-                seen[key] = i + 2
+        problems.extend(_duplicate_keys(frame, spec.key))
     excluded = {p[0] for p in problems}
     if strict and kind == "fundamentals":
         for problem, rows in _spacing_problems(frame, spec.names.index("period")):
@@ -429,15 +448,35 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         raise ContractError(path, problems)
     if not problems:
         return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
-    keep = [i for i in range(frame.height) if i + 2 not in excluded]
+    rows = pl.int_range(2, frame.height + 2, eager=True)
+    keep = ~rows.is_in(pl.Series(sorted(excluded), dtype=rows.dtype).implode())
     return ParsedFile(
         path=path,
         kind=kind,
-        frame=frame[keep],
+        frame=frame.filter(keep),
         warnings=notes,
         problems=sorted(problems),
-        rows=[i + 2 for i in keep],
+        rows=rows.filter(keep).to_list(),
     )
+
+
+def _duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> list[Problem]:
+    """A problem on every row whose key (all parts known) an earlier row already holds, naming that first row.
+    Found by a polars hash of the key columns; only the duplicated rows are read back."""
+    cols = list(key)
+    complete = pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
+    dup = (
+        frame.select(cols)
+        .with_row_index("_i")
+        .filter(complete & pl.struct(cols).is_duplicated())
+        .with_columns(pl.col("_i").min().over(cols).alias("_first"))
+        .filter(pl.col("_i") != pl.col("_first"))
+    )
+    out: list[Problem] = []
+    for row in dup.iter_rows(named=True):
+        shown = ", ".join(f"{k}={row[k]}" for k in cols)
+        out.append((int(row["_i"]) + 2, 0, cols[0], f"duplicate key ({shown}) also on row {int(row['_first']) + 2}"))
+    return out
 
 
 def _and(items: Sequence[object], limit: int = 8) -> str:

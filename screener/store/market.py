@@ -54,19 +54,53 @@ def _rank_sql(column: str) -> str:
     return f"(CASE {column} {whens} ELSE {DEFAULT_PRECEDENCE} END)"
 
 
-def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool) -> str:
-    """The ``DO UPDATE SET`` list. With ``keep_existing_on_null`` a null keeps the stored value only when the stored
-    row has the incoming row's provider (and currency): every value then still carries the provider that sent it."""
+def _new_values(
+    table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool, incoming: str = "excluded"
+) -> list[str]:
+    """Per value column, the SQL of the value a write leaves stored. With ``keep_existing_on_null`` a null keeps the
+    stored value only when the stored row has the incoming row's provider (and currency): every value then still
+    carries the provider that sent it."""
     if not keep_existing_on_null:
-        return ", ".join(f"{c} = excluded.{c}" for c in value_cols)
-    same = f"{table}.provider = excluded.provider"
+        return [f"{incoming}.{c}" for c in value_cols]
+    same = f"{table}.provider = {incoming}.provider"
     if currency:
-        same += f" AND {table}.currency IS NOT DISTINCT FROM excluded.currency"
-    return ", ".join(
-        f"{c} = excluded.{c}"
+        same += f" AND {table}.currency IS NOT DISTINCT FROM {incoming}.currency"
+    return [
+        f"{incoming}.{c}"
         if c in ("provider", "loaded_at", "currency")
-        else f"{c} = CASE WHEN {same} THEN COALESCE(excluded.{c}, {table}.{c}) ELSE excluded.{c} END"
+        else f"CASE WHEN {same} THEN COALESCE({incoming}.{c}, {table}.{c}) ELSE {incoming}.{c} END"
         for c in value_cols
+    ]
+
+
+def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bool, *, currency: bool) -> str:
+    """The ``DO UPDATE SET`` list (``_new_values``) and, after ``WHERE``, the test that a value would change: a row
+    offered again unchanged is not rewritten and keeps its load time."""
+    values = _new_values(table, value_cols, keep_existing_on_null, currency=currency)
+    sets = ", ".join(f"{c} = {v}" for c, v in zip(value_cols, values, strict=True))
+    changed = " OR ".join(
+        f"({v}) IS DISTINCT FROM {table}.{c}" for c, v in zip(value_cols, values, strict=True) if c != "loaded_at"
+    )
+    return f"{sets} WHERE {changed}"
+
+
+def _merge_sql(
+    table: str, key: Sequence[str], all_cols: Sequence[str], value_cols: Sequence[str], keep_existing_on_null: bool
+) -> str:
+    """``MERGE INTO`` of ``_incoming`` into ``table`` on its key: new keys are inserted; a stored row is rewritten only
+    when a value or its provider would change (the values follow ``_new_values``), so a load that offers the
+    same rows again writes nothing and keeps each row's load time: ``loaded_at`` is when the stored value was
+    written. The matched rows are compared in one join, not updated one conflict at a time."""
+    values = _new_values("t", value_cols, keep_existing_on_null, currency="currency" in value_cols, incoming="s")
+    changed = " OR ".join(
+        f"({v}) IS DISTINCT FROM t.{c}" for c, v in zip(value_cols, values, strict=True) if c != "loaded_at"
+    )
+    sets = ", ".join(f"{c} = {v}" for c, v in zip(value_cols, values, strict=True))
+    on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+    return (
+        f"MERGE INTO {table} AS t USING _incoming AS s ON ({on}) "
+        f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
+        f"WHEN NOT MATCHED THEN INSERT ({', '.join(all_cols)}) VALUES ({', '.join(f's.{c}' for c in all_cols)})"
     )
 
 
@@ -163,21 +197,18 @@ class MarketData(StoreBase):
         dropped = 0
         stamp = loaded_at or utcnow()
         with self.transaction():
-            if kind in ("fundamentals", "prices", "fx") and provider != DEMO_PROVIDER:
+            if (
+                kind in ("fundamentals", "prices", "fx")
+                and provider != DEMO_PROVIDER
+                and self.rows(f"SELECT 1 FROM {kind} WHERE provider = ? LIMIT 1", [DEMO_PROVIDER])
+            ):
                 col = "currency" if kind == "fx" else "symbol"
-                values = sorted(frame[col].drop_nulls().unique().to_list())
-                if values:
-                    dropped = int(
-                        self.scalar(
-                            f"SELECT count(*) FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
-                            [DEMO_PROVIDER, values],
-                        )
-                    )
+                series = frame.select(pl.col(col).drop_nulls().unique())
+                with self.registered("_real_series", series) as name:
+                    where = f"provider = ? AND {col} IN (SELECT {col} FROM {name})"
+                    dropped = int(self.scalar(f"SELECT count(*) FROM {kind} WHERE {where}", [DEMO_PROVIDER]))
                     if dropped:
-                        self.con.execute(
-                            f"DELETE FROM {kind} WHERE provider = ? AND list_contains(?, {col})",
-                            [DEMO_PROVIDER, values],
-                        )
+                        self.con.execute(f"DELETE FROM {kind} WHERE {where}", [DEMO_PROVIDER])
             kept = frame if override else self._outranked(kind, frame, provider)
             kept_out = frame.height - kept.height
             stored = self.upsert(kind, kept, provider, keep_existing_on_null=True, origin=origin, loaded_at=stamp)
@@ -188,6 +219,8 @@ class MarketData(StoreBase):
         """``frame`` without the rows whose key is stored by a provider of higher precedence (set-based)."""
         key = list(KINDS[kind].key)
         rank = precedence(provider)
+        if rank >= max(PROVIDER_PRECEDENCE.values()):
+            return frame  # nothing ranks above the top provider: no join of every incoming key
         with self.registered("_incoming_keys", frame.select(key)) as name:
             blocked = self.query(
                 f"SELECT DISTINCT {', '.join(f'i.{k}' for k in key)} FROM {name} i JOIN {kind} t "
@@ -231,13 +264,13 @@ class MarketData(StoreBase):
             extra = ["origin"]
         all_cols = cols + extra + ["provider", "loaded_at"]
         value_cols = [c for c in all_cols if c not in spec.key]
-        sets = _set_clause(kind, value_cols, keep_existing_on_null, currency="currency" in value_cols)
         collist = ", ".join(all_cols)
         with self.transaction(), self.registered("_incoming", incoming):
-            self.con.execute(
-                f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming "
-                f"ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {sets}"
-            )
+            if not self.rows(f"SELECT 1 FROM {kind} LIMIT 1"):
+                # A first load: one bulk insert, nothing to match against.
+                self.con.execute(f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming")
+            else:
+                self.con.execute(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
         return frame.height
 
     def _upsert_companies(

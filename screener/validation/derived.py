@@ -75,7 +75,7 @@ def _split_factor(rows: pl.DataFrame, series: str, on: str, splits: pl.DataFrame
     )
     left = rows.select(
         pl.col(series).alias("symbol"), pl.col(on).cast(pl.Date).alias("_on"), pl.int_range(pl.len()).alias("_pos")
-    )
+    ).filter(pl.col("symbol").is_in(cum["symbol"].unique().implode()))  # a series with no split keeps 1
     joined = left.sort("_on").join_asof(
         cum.select("symbol", "_split_on", "_cum"),
         left_on="_on",
@@ -84,50 +84,67 @@ def _split_factor(rows: pl.DataFrame, series: str, on: str, splits: pl.DataFrame
         strategy="backward",
         check_sortedness=False,
     )
-    return joined.sort("_pos")["_cum"].fill_null(1.0)
+    factor = pl.repeat(1.0, rows.height, dtype=pl.Float64, eager=True)
+    return factor.scatter(joined["_pos"], joined["_cum"].fill_null(1.0))
 
 
 def _jumps(
     frame: pl.DataFrame, *, series: str, on: str, value: str, limit: float, splits: pl.DataFrame | None, exponent: int
 ) -> pl.DataFrame:
-    """Add ``<value>_change`` (ratio to the previous sound row, after splits) and a readable ``..._shown``.
+    """Add ``<value>_change`` (ratio to the previous sound row, after splits) and, where it breaks the limit, a
+    readable ``..._shown``.
 
     ``exponent`` says how a split moves the value: +1 for prices (a 5:1 split divides the price by 5, so the price
     times the cumulative ratio is comparable across it), -1 for share counts. The row that returns from a one-row
-    spike is compared with the row before the spike, so only the bad row is blamed.
+    spike is compared with the row before the spike, so only the bad row is blamed. Rows repeating another row's
+    series, date and value are compared once and share its result.
+
+    Why integer codes: the series (a symbol) is sorted and compared as a small integer, and the previous rows of a
+    series are plain shifts guarded by "same series" tests, so 13 million closes need no string sort and no
+    per-series window.
     """
     name, shown = change_column(value), shown_column(change_column(value))
+    code = pl.col(series).cast(pl.Categorical).to_physical().alias("_series")
     rows = (
-        frame.select(_ROW, series, on, value)
+        frame.select(_ROW, series, code, on, value)
         .filter(pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0))
-        .unique(subset=[series, on, value], keep="first")
-        .sort(series, on, value)
+        .sort("_series", on, value, _ROW)
     )
     if rows.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
         )
-    rows = rows.with_columns(_split_factor(rows, series, on, splits).alias("_cum").cast(pl.Float64))
+    repeat = (
+        (pl.col("_series") == pl.col("_series").shift(1))
+        & (pl.col(on) == pl.col(on).shift(1))
+        & (pl.col(value) == pl.col(value).shift(1))
+    ).fill_null(False)
+    rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
+    distinct = rows.filter(~repeat)
+    distinct = distinct.with_columns(_split_factor(distinct, series, on, splits).alias("_cum").cast(pl.Float64))
     x = pl.col(value).cast(pl.Float64)
     level = x * pl.col("_cum").pow(exponent)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:
-        return expr.shift(k).over(series)
+        return pl.when(pl.col("_series").shift(k) == pl.col("_series")).then(expr.shift(k))
 
     low, high = 1 / limit, limit
     step1 = _closest_to_one(x / prev(x, 1), level / prev(level, 1))
     step2 = _closest_to_one(x / prev(x, 2), level / prev(level, 2))
     ok1 = step1.is_between(low, high)
-    jumped = step1.is_not_null() & ~ok1
-    back = jumped & prev(jumped, 1).fill_null(False) & step2.is_between(low, high)
-    derived = rows.with_columns(
+    jumped = (step1.is_not_null() & ~ok1).alias("_jumped")
+    distinct = distinct.with_columns(jumped)
+    back = pl.col("_jumped") & prev(pl.col("_jumped"), 1).fill_null(False) & step2.is_between(low, high)
+    derived = distinct.with_columns(
         pl.when(back).then(step2).otherwise(step1).alias(name),
         pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
     ).with_columns(
-        pl.when(pl.col(name).is_not_null()).then(pl.format("{} after {}", x, pl.col("_before"))).alias(shown)
+        # written only where the check fails: it is what a report shows, and formatting every close costs seconds
+        pl.when(~pl.col(name).is_between(low, high)).then(pl.format("{} after {}", x, pl.col("_before"))).alias(shown)
     )
-    keyed = derived.select(series, on, value, name, shown)
-    return frame.join(keyed, on=[series, on, value], how="left", nulls_equal=True).sort(_ROW)
+    first = rows["_first"]
+    keyed = pl.DataFrame([rows[_ROW], derived[name].gather(first), derived[shown].gather(first)])
+    return frame.join(keyed, on=_ROW, how="left", maintain_order="left")
 
 
 def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -208,7 +225,16 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, dtype=pl.Float64 if not c.endswith("_shown") else pl.String).alias(c) for c in out_cols
         )
     before, after = _PARTS_WINDOW
-    inside = fy.join(parts, on="symbol", how="inner").filter(
+    # Each part meets only the years whose window can hold it: years and parts are bucketed by day number (buckets
+    # wider than a window, so a part's candidate years lie in at most two), instead of every year of a symbol
+    # meeting every part of it (400 pairs a symbol for ten years of quarters).
+    width = (before + after).days + 63
+    day = pl.col("period_end").cast(pl.Int32)
+    fy_b = fy.with_columns((pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
+    parts_b = parts.with_columns(
+        pl.concat_list((day - after.days) // width, (day + before.days - 1) // width).list.unique().alias("_b")
+    ).explode("_b")
+    inside = fy_b.join(parts_b, on=["symbol", "_b"], how="inner").filter(
         (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
     )
     per_label = inside.group_by(_ROW, "period").agg(

@@ -1,0 +1,262 @@
+"""Time ``screener import`` of a synthetic contract directory against a bare DuckDB bulk load of the same files.
+
+    python benchmarks/bench_import.py                              # 50,000 companies, Parquet and CSV
+    python benchmarks/bench_import.py --n 5000 --formats parquet   # a quick run while developing
+    python benchmarks/bench_import.py --sizes 5000,20000,50000 --formats parquet   # cost growth, three points
+
+For each size and format the contract files a user would import (``companies``, ``fundamentals``, ``prices``,
+``fx``, ``events``, ``splits``) are written from ``gen_universe.generate`` (fiscal years as the sums of their
+quarters, so the files pass validation), plus a copy in which one row in ten breaks a rule. Each step then runs in
+a fresh process, side by side on the same machine:
+
+- ``duckdb bulk load``: ``CREATE TABLE <kind> AS SELECT * FROM read_parquet(...)`` (or ``read_csv``) per file into a
+  new database, with no validation and no keys: the floor.
+- ``import``: ``screener import DIR`` into a new store, through the real command line.
+- ``re-import``: the same command again on that store; it must duplicate nothing (row counts are checked).
+- ``import --quarantine (10% bad)``: ``screener import --quarantine`` of the broken copy into a new store; the
+  passing rows are stored and the failing ones recorded (the rejected count is checked).
+
+Wall time is measured around each child, CPU time (user + system) and peak resident set size are the child's own
+(``os.wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for entry in (ROOT, HERE):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+#: The contract kinds written, in the order an import reads them (files are named after their kind).
+FILE_KINDS = ("companies", "fundamentals", "prices", "fx", "events", "splits")
+FLOWS = ("revenue", "operating_income", "net_income", "operating_cash_flow", "capital_expenditure", "free_cash_flow")
+#: How many rows in a hundred the quarantine step breaks.
+BAD_PER_HUNDRED = 10
+
+
+def contract_frames(n: int, seed: int = 11) -> dict[str, object]:
+    """The generated universe as contract files: the bookkeeping ``provider`` column dropped, and each fiscal year's
+    flows the sum of its four quarters (unknown when a quarter is), as a real filing would give."""
+    import polars as pl
+    from gen_universe import generate
+
+    inputs = generate(n, seed=seed)
+    frames: dict[str, pl.DataFrame] = {}
+    for kind in FILE_KINDS:
+        frames[kind] = getattr(inputs, kind).drop("provider", strict=False)
+    fund = frames["fundamentals"]
+    year = pl.col("period_end").dt.year()
+    sums = (
+        fund.filter(pl.col("period") == "Q")
+        .group_by("symbol", year.alias("_y"))
+        .agg(
+            pl.len().alias("_n"),
+            *(pl.when(pl.col(f).null_count() == 0).then(pl.col(f).sum()).alias(f"_sum_{f}") for f in FLOWS),
+        )
+    )
+    fy = (
+        fund.filter(pl.col("period") == "FY")
+        .with_columns(year.alias("_y"))
+        .join(sums, on=["symbol", "_y"], how="left")
+        .with_columns(pl.when(pl.col("_n") == 4).then(pl.col(f"_sum_{f}")).otherwise(None).alias(f) for f in FLOWS)
+        .select(fund.columns)
+    )
+    frames["fundamentals"] = pl.concat([fund.filter(pl.col("period") == "Q"), fy]).sort(
+        "symbol", "period_end", "period"
+    )
+    return frames
+
+
+def broken(frames: dict[str, object]) -> dict[str, object]:
+    """The same frames with one row in ten (every tenth) breaking one rule of its kind: a value every real file
+    could carry (a sign, an unknown code, a date decades ahead, a symbol with a stray character)."""
+    import polars as pl
+
+    out: dict[str, pl.DataFrame] = {}
+    for kind, frame in frames.items():
+        assert isinstance(frame, pl.DataFrame)
+        i = pl.int_range(pl.len())
+        bad = (i % (100 // BAD_PER_HUNDRED)) == 3
+        third = (i // (100 // BAD_PER_HUNDRED)) % 3
+        if kind == "companies":
+            fix = [pl.when(bad).then(pl.lit("ZZ")).otherwise(pl.col("country")).alias("country")]
+        elif kind == "fundamentals":
+            fix = [pl.when(bad).then(pl.lit("ZZZ")).otherwise(pl.col("currency")).alias("currency")]
+        elif kind == "prices":
+            fix = [
+                pl.when(bad & (third == 0)).then(-pl.col("close")).otherwise(pl.col("close")).alias("close"),
+                pl.when(bad & (third == 1))
+                .then(pl.col("date").dt.offset_by("30y"))
+                .otherwise(pl.col("date"))
+                .alias("date"),
+                pl.when(bad & (third == 2)).then(pl.col("symbol") + "!").otherwise(pl.col("symbol")).alias("symbol"),
+            ]
+        elif kind == "fx":
+            fix = [pl.when(bad).then(-pl.col("usd_per_unit")).otherwise(pl.col("usd_per_unit")).alias("usd_per_unit")]
+        elif kind == "events":
+            fix = [pl.when(bad).then(pl.lit("rumour")).otherwise(pl.col("kind")).alias("kind")]
+        else:
+            fix = [pl.when(bad).then(-pl.col("ratio")).otherwise(pl.col("ratio")).alias("ratio")]
+        out[kind] = frame.with_columns(fix)
+    return out
+
+
+def write_dir(frames: dict[str, object], folder: Path, fmt: str) -> int:
+    """Write each frame as ``<kind>.<fmt>``; return the total row count."""
+    import polars as pl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for kind, frame in frames.items():
+        assert isinstance(frame, pl.DataFrame)
+        if fmt == "csv":
+            frame.write_csv(folder / f"{kind}.csv")
+        else:
+            frame.write_parquet(folder / f"{kind}.parquet")
+        total += frame.height
+    return total
+
+
+def _bare_load(folder: Path, fmt: str, db: Path) -> None:
+    """The floor: every file into its own table with DuckDB's own reader, no checks, no keys."""
+    import duckdb
+
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    con = duckdb.connect(str(db))
+    for kind in FILE_KINDS:
+        path = str(folder / f"{kind}.{fmt}").replace("'", "''")
+        con.execute(f"CREATE TABLE {kind} AS SELECT * FROM {reader}('{path}')")
+    con.close()
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, str]:
+    """Run ``argv`` in a fresh process: (wall seconds, CPU seconds, peak RSS in GB, exit code, stderr's last line).
+
+    CPU time (user + system) is reported next to wall time: on a shared machine the wall time of the same work
+    moves with other jobs' load, its CPU time much less."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode(errors="replace")
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e9, proc.returncode, last
+
+
+def _counts(db: Path) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {k: con.execute(f"SELECT count(*) FROM {k}").fetchone()[0] for k in FILE_KINDS}  # type: ignore[index]
+        out["rejected_rows"] = con.execute("SELECT count(DISTINCT (source, key)) FROM rejected_rows").fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+    return out
+
+
+def run_size(n: int, formats: list[str], work: Path) -> list[dict[str, object]]:
+    frames = contract_frames(n)
+    bad = broken(frames)
+    rows_out: list[dict[str, object]] = []
+    cli = [sys.executable, "-m", "screener"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for fmt in formats:
+        clean_dir, bad_dir = work / f"{n}-{fmt}-clean", work / f"{n}-{fmt}-bad"
+        rows = write_dir(frames, clean_dir, fmt)
+        write_dir(bad, bad_dir, fmt)
+        steps: list[tuple[str, list[str], Path]] = []
+        floor_db = work / f"{n}-{fmt}-floor.duckdb"
+        store, qstore = work / f"{n}-{fmt}.duckdb", work / f"{n}-{fmt}-q.duckdb"
+        steps.append(
+            (
+                "duckdb bulk load",
+                [sys.executable, str(Path(__file__)), "--bare", str(clean_dir), "--format", fmt, "--db", str(floor_db)],
+                floor_db,
+            )
+        )
+        steps.append(("import", [*cli, "--db", str(store), "import", str(clean_dir)], store))
+        steps.append(("re-import", [*cli, "--db", str(store), "import", str(clean_dir)], store))
+        steps.append(
+            (
+                f"import --quarantine ({BAD_PER_HUNDRED}% bad)",
+                [*cli, "--db", str(qstore), "import", "--quarantine", str(bad_dir)],
+                qstore,
+            )
+        )
+        for label, argv, db in steps:
+            wall, cpu, peak, code, last = timed(argv, env)
+            counts = _counts(db) if db.exists() and label != "duckdb bulk load" else {}
+            row = {
+                "n": n,
+                "format": fmt,
+                "rows": rows,
+                "step": label,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_gb": peak,
+                "exit": code,
+            }
+            row.update({f"stored_{k}": v for k, v in counts.items()})
+            rows_out.append(row)
+            print(
+                f"{n:>7,} {fmt:<8} {label:<32} {wall:7.2f} s wall {cpu:7.2f} s CPU  peak {peak:5.2f} GB  exit {code}"
+                + (f"  ({last})" if code not in (0,) and last else ""),
+                flush=True,
+            )
+            if label == "re-import":
+                first = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "import")
+                same = all(first.get(f"stored_{k}") == row.get(f"stored_{k}") for k in FILE_KINDS)
+                print(f"{'':>7} {'':<8} {'re-import duplicated nothing:':<32} {same}", flush=True)
+        for label in ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)"):
+            base = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "duckdb bulk load")
+            mine = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == label)
+            ratio = float(mine["wall_s"]) / float(base["wall_s"])  # type: ignore[arg-type]
+            cpu_ratio = float(mine["cpu_s"]) / float(base["cpu_s"])  # type: ignore[arg-type]
+            print(f"{'':>7} {'':<8} {label + ' / bulk load':<32} {ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU", flush=True)
+        clean = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "import")
+        q = rows_out[-1]
+        wall_ratio = float(q["wall_s"]) / float(clean["wall_s"])  # type: ignore[arg-type]
+        cpu_ratio = float(q["cpu_s"]) / float(clean["cpu_s"])  # type: ignore[arg-type]
+        print(
+            f"{'':>7} {'':<8} {'quarantine / clean import':<32} {wall_ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU"
+            f"  (rejected rows {q.get('stored_rejected_rows')})",
+            flush=True,
+        )
+    return rows_out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Time screener import against a bare DuckDB bulk load.")
+    ap.add_argument("--n", type=int, default=50_000, help="companies (default 50,000)")
+    ap.add_argument("--sizes", default=None, help="comma-separated company counts, e.g. 5000,20000,50000")
+    ap.add_argument("--formats", default="parquet,csv", help="parquet, csv or both (default both)")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the files and stores (default: a temp dir)")
+    ap.add_argument("--bare", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--format", default="parquet", help=argparse.SUPPRESS)
+    ap.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.bare is not None:
+        _bare_load(args.bare, args.format, args.db)
+        return
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.n]
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        for n in sizes:
+            run_size(n, formats, work)
+
+
+if __name__ == "__main__":
+    main()
