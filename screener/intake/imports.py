@@ -62,15 +62,15 @@ def _validation_problems(pf: ParsedFile, checked: Checked) -> list[Problem]:
     from screener.contract import KINDS
 
     names = KINDS[pf.kind].names
-    return [
-        (
-            pf.row_number(int(r["row"]) - 2),
-            names.index(r["column_name"]) if r["column_name"] in names else len(names),
-            r["column_name"],
-            f"failed {r['expectation']} (value {r['value']!r})",
-        )
-        for r in checked.failures.iter_rows(named=True)
-    ]
+    said = {(p[0], p[2]) for p in pf.problems}  # a cell the contract already named is not repeated
+    out = []
+    for r in checked.failures.iter_rows(named=True):
+        row = pf.row_number(int(r["row"]) - 2)
+        if (row, r["column_name"]) in said:
+            continue
+        position = names.index(r["column_name"]) if r["column_name"] in names else len(names)
+        out.append((row, position, r["column_name"], f"failed {r['expectation']} (value {r['value']!r})"))
+    return out
 
 
 def import_paths(

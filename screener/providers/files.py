@@ -28,6 +28,7 @@ from screener.contract import (
     PERIOD_DAYS,
     SUBUNITS,
     Column,
+    Kind,
     polars_schema,
     with_defaults,
 )
@@ -437,9 +438,14 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         else:
             parsed[col.name] = pl.Series(col.name, [None] * raw.height, dtype=pl.String).cast(schema[col.name])
     frame = with_defaults(kind, pl.DataFrame(parsed))
+    # rows left out of validation: a cell that could not be typed, or a repeated key. A row that only breaks a
+    # contract rule (a sign, a domain, an empty required cell) is validated too, so every problem of a file is
+    # reported in one pass; the importer drops a validation failure that repeats one already said of the same cell
+    excluded = _untyped_rows(raw, frame, spec)
     if strict:
-        problems.extend(_duplicate_keys(frame, spec.key))
-    excluded = {p[0] for p in problems}
+        duplicates = _duplicate_keys(frame, spec.key)
+        problems.extend(duplicates)
+        excluded |= {p[0] for p in duplicates}
     if strict and kind == "fundamentals":
         for problem, rows in _spacing_problems(frame, spec.names.index("period")):
             problems.append(problem)
@@ -458,6 +464,21 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         problems=sorted(problems),
         rows=rows.filter(keep).to_list(),
     )
+
+
+def _untyped_rows(raw: pl.DataFrame, frame: pl.DataFrame, spec: Kind) -> set[int]:
+    """The file rows (1-based with the header, as problems number them) holding a cell that has text but could not
+    be typed (a number, date, true/false or whole number that is not one)."""
+    masks = []
+    for col in spec.columns:
+        if col.dtype == "str" or col.name not in raw.columns:
+            continue
+        text = raw.get_column(col.name).cast(pl.String).str.strip_chars()
+        masks.append((text.is_not_null() & (text != "") & frame.get_column(col.name).is_null()).fill_null(False))
+    if not masks:
+        return set()
+    untyped = pl.select(pl.any_horizontal(masks)).to_series()
+    return {int(i) + 2 for i in untyped.arg_true().to_list()}
 
 
 def _duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> list[Problem]:

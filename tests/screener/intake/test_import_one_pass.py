@@ -1,8 +1,8 @@
 """``screener import`` reports every problem of a file in one pass: parse, contract and validation together.
 
 Why: a user who fixes the cells the parser names must not be sent back a second time for values the validation
-suites would have named the first time. Rows that fail parsing are left out of validation; the rest is validated,
-and the rows named are the rows the user sees.
+suites would have named the first time. Rows with a cell that cannot be typed are left out of validation; the rest
+is validated (a row that only breaks a contract rule too), and the rows named are the rows the user sees.
 """
 
 from __future__ import annotations
@@ -63,3 +63,19 @@ def test_a_clean_parse_keeps_the_validation_report(tmp_path: Path, invoke, db_pa
     path = write(tmp_path / "prices.csv", "symbol,date,close\nAAA,2024-03-01,0.2\nAAA,2024-03-04,10.1\n")
     lines = _refused(invoke("import", str(path)))
     assert "nothing was imported" in lines[-1] and "row 3, column close" in lines[-1]
+
+
+def test_a_row_breaking_a_rule_is_validated_too_and_no_cell_is_named_twice(
+    tmp_path: Path, invoke, db_path: Path
+) -> None:
+    """Row 2 has a negative volume (a contract rule) and a date after tomorrow (a validation check): both are named
+    the first time, and the volume once, not again by validation."""
+    before = snapshot(db_path)
+    path = write(tmp_path / "prices.csv", "symbol,date,close,volume\nAAA,2099-01-01,5,-3\nAAA,2024-03-01,4,5\n")
+    lines = _refused(invoke("import", str(path)))
+    text = "\n".join(lines)
+    assert f"{path}, row 2, column volume: must be >= 0, got -3" in text
+    assert f"{path}, row 2, column date: failed " in text and "2099-01-01" in text
+    assert sum(", row 2, column volume:" in line for line in lines) == 1
+    assert lines[-1].endswith("(and 1 more problem in this file)")
+    assert snapshot(db_path) == before
