@@ -281,5 +281,9 @@ def query_readonly(path: str | os.PathLike[str] | None, sql: str, *, max_rows: i
         frame = frame.with_columns(
             frame.to_series(i).cast(getattr(pl, dtype), strict=True) for i, dtype in wide.items()
         )
+    # a BLOB has no csv or spreadsheet form: it is shown as hexadecimal text, in every format alike
+    binary = [name for name, dtype in frame.schema.items() if dtype == pl.Binary]
+    if binary:
+        frame = frame.with_columns(pl.col(binary).bin.encode("hex"))
     truncated = frame.height > max_rows
     return QueryResult(rows=frame.head(max_rows), truncated=truncated, max_rows=max_rows)

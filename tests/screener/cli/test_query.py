@@ -478,3 +478,12 @@ def test_a_store_held_by_a_writer_is_one_line(invoke, market_db: Path) -> None:
     assert result.stderr.strip() == (
         f"Error: the store {market_db} is in use by another process; close it (or wait for it) and retry"
     )
+
+
+def test_a_blob_column_is_hexadecimal_text_in_every_format(invoke, market_db: Path) -> None:
+    """A stored run's payload is a BLOB: csv once failed on it with an internal error."""
+    sql = "SELECT '\\xAB\\x01'::BLOB AS b, 1 AS n"
+    for fmt in ("csv", "json", "table"):
+        result = invoke("query", sql, "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        assert "ab01" in result.stdout
