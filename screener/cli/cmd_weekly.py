@@ -24,6 +24,8 @@ from screener.output.render import EVERYTHING, View, render
 if TYPE_CHECKING:
     from datetime import date
 
+    import polars as pl
+
     from screener.watchlist.runs import WeeklyResult
 
 
@@ -60,8 +62,15 @@ def weekly(
         from screener.report.page import check_report_target
 
         check_report_target(report_path, store_path_of(ctx))
+    check = None
+    if fmt == "table" and view.columns:
+        from screener.output.render import check_columns
+
+        def check(rows: pl.DataFrame) -> None:
+            check_columns(rows, view.columns)
+
     with store_from(ctx) as store:
-        res = run_weekly(store, rules_ref, as_of)
+        res = run_weekly(store, rules_ref, as_of, check_rows=check)
         print_weekly(res, fmt, view)
         if export_path:
             out = export_run(store, export_path, res.run_id)

@@ -330,7 +330,9 @@ def compact_columns(frame: pl.DataFrame, keep: tuple[str, ...] = ()) -> tuple[li
     return required, [c for c in optional if c not in required]
 
 
-def _check_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
+def check_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
+    """Refuse a ``--columns`` name the listing ``frame`` does not have, in one line: a command that stores (the
+    weekly run) asks before it writes, so a bad option never leaves a side effect."""
     from rules.expr import suggest
     from screener.errors import ArgumentError, Option
 
@@ -351,7 +353,7 @@ def _check_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
 def chosen_columns(frame: pl.DataFrame, view: View, width: int) -> list[str]:
     """The columns a table shows under ``view`` at ``width`` characters, in the order they are shown."""
     if view.columns:
-        _check_columns(frame, view.columns)
+        check_columns(frame, view.columns)
         return list(dict.fromkeys(view.columns))
     if view.wide:
         return frame.columns
@@ -450,7 +452,7 @@ def render(
     (``to_json_text``)."""
     out = dest or sys.stdout
     if view.columns and fmt != "table":
-        _check_columns(frame, view.columns)
+        check_columns(frame, view.columns)
     if fmt == "json":
         out.write(to_json_text(frame, non_finite))
     elif fmt == "csv":

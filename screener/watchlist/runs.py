@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -356,11 +357,18 @@ def diff_runs(
 
 # -- the weekly job -----------------------------------------------------------------------------------------------
 def run_weekly(
-    store: Store, rules: str | Path = "default", as_of: date | None = None, *, scores: pl.DataFrame | None = None
+    store: Store,
+    rules: str | Path = "default",
+    as_of: date | None = None,
+    *,
+    scores: pl.DataFrame | None = None,
+    check_rows: Callable[[pl.DataFrame], None] | None = None,
 ) -> WeeklyResult:
     """Score (reusing stored scores when inputs are unchanged), rank with ``rules``, attribute changes, store.
 
     ``scores`` ranks a given score frame instead of the factor engine's (for what-if runs and tests).
+    ``check_rows`` sees the member rows before anything is stored and may raise: a caller's check of how it will
+    show them (the columns a user asked for) then refuses the run instead of failing after it was stored.
     """
     from rules.engine import rank
     from rules.explain import plan
@@ -415,6 +423,8 @@ def run_weekly(
         "stay_within": rs.stay_within,
         "weight_note": ranking.weight_note,
     }
+    if check_rows is not None:
+        check_rows(ranking.members)
     payload = _to_blob(ranking.table, meta)
     change_blob = _to_blob(changes)
     run_id, replaced = store.save_run(

@@ -182,6 +182,14 @@ def test_weekly_refuses_an_unknown_column_before_it_stores_a_run(invoke, market:
     assert json.loads(ok(invoke("watchlist", "runs", "--format", "json"))) == before
 
 
+def test_weekly_refuses_a_field_its_listing_lacks_before_it_replaces_the_weeks_run(invoke, market: Path) -> None:
+    """``exposure`` is a field, but not a column of the watchlist rows: the week's stored run (same rules, same
+    week) must not be replaced before the option is refused."""
+    before = json.loads(ok(invoke("watchlist", "runs", "--format", "json")))
+    fails(invoke("weekly", *AS_OF, "--columns", "symbol,exposure"), "'exposure' is not a column of this listing")
+    assert json.loads(ok(invoke("watchlist", "runs", "--format", "json"))) == before
+
+
 # -- numbers in tables --------------------------------------------------------------------------------------------
 def test_money_is_human_scaled_and_percentiles_are_percent(invoke, market: Path, terminal) -> None:
     terminal(200)
