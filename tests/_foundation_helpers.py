@@ -58,3 +58,28 @@ EVENTS_CSV = """symbol,date,kind,stage,capacity_tpa,target_year,amount_usd,descr
 AAA,2024-01-10,capacity,construction,1000,2026,50000000,Second magnet line (t/yr of magnet).,https://example.com/e
 *,2024-02-01,policy,,,,,Market-wide policy note.,https://example.com/p
 """
+
+
+#: What a recorded progress bar was asked: (enabled, description, [(label, done, total), ...]) per bar made.
+Bars = list[tuple[bool, str, list[tuple[str, int, int]]]]
+
+
+def record_bars(monkeypatch: Any, terminal: bool) -> Bars:
+    """Replace the CLI's progress bar with one that draws nothing and records what it is told, with stderr taken for
+    a terminal or not: a command's wiring (is the bar on exactly in a terminal, does it hear every step) is then
+    checked in process, without a pseudo-terminal."""
+    import screener.cli.progress as progress
+
+    bars: Bars = []
+
+    class Recording(progress.ProgressBar):
+        def __init__(self, enabled: bool, description: str) -> None:
+            super().__init__(False, description)
+            bars.append((enabled, description, []))
+
+        def __call__(self, label: str, done: int, total: int) -> None:
+            bars[-1][2].append((label, done, total))
+
+    monkeypatch.setattr(progress, "ProgressBar", Recording)
+    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: terminal)
+    return bars

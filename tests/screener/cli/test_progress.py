@@ -145,20 +145,9 @@ def test_demo_steps_report_to_the_bar_only_in_a_terminal(
 ) -> None:
     """The demo takes tens of seconds in a subprocess, so its wiring is checked in process: the bar is enabled
     exactly when stderr is a terminal and hears every step."""
-    import screener.cli.progress as progress
+    from tests._foundation_helpers import record_bars
 
-    bars: list[tuple[bool, str, list[tuple[str, int, int]]]] = []
-
-    class Recording(progress.ProgressBar):
-        def __init__(self, enabled: bool, description: str) -> None:
-            super().__init__(False, description)  # draw nothing in the test; record what it was asked
-            bars.append((enabled, description, []))
-
-        def __call__(self, label: str, done: int, total: int) -> None:
-            bars[-1][2].append((label, done, total))
-
-    monkeypatch.setattr(progress, "ProgressBar", Recording)
-    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: terminal)
+    bars = record_bars(monkeypatch, terminal)
     result = invoke("demo", "--no-export", "--format", "csv")
     assert result.exit_code == 0, result.stderr
     demo = [b for b in bars if b[1] == "demo"]

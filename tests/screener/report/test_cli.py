@@ -106,21 +106,10 @@ def test_weekly_report_reports_to_the_bar_only_in_a_terminal(
     """``weekly --report`` draws the report's bar as ``report`` does: enabled exactly when stderr is a terminal, and
     told every step (the pseudo-terminal run of ``report`` is in tests/screener/cli/test_progress.py)."""
     import factors.engine
-    import screener.cli.progress as progress
+    from tests._foundation_helpers import record_bars
 
-    bars: list[tuple[bool, str, list[tuple[str, int, int]]]] = []
-
-    class Recording(progress.ProgressBar):
-        def __init__(self, enabled: bool, description: str) -> None:
-            super().__init__(False, description)  # draw nothing in the test; record what it was asked
-            bars.append((enabled, description, []))
-
-        def __call__(self, label: str, done: int, total: int) -> None:
-            bars[-1][2].append((label, done, total))
-
+    bars = record_bars(monkeypatch, terminal)
     monkeypatch.setattr(factors.engine, "scores_for", lambda store, day: scores(2))
-    monkeypatch.setattr(progress, "ProgressBar", Recording)
-    monkeypatch.setattr(progress, "stderr_is_terminal", lambda: terminal)
     out = tmp_path / "weekly.html"
     args = ("weekly", "--rules", str(tmp_path / "wk.toml"), "--as-of", "2026-06-12", "--format", "csv")
     result = invoke(*args, "--report", str(out))
