@@ -81,6 +81,8 @@ MAX_NUMBER = 1e15
 KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false"})
 _SUFFIXES = {"%": 0.01, "k": 1e3, "m": 1e6, "bn": 1e9}
 _COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+#: Each comparison with its sides swapped: ``a < b`` is ``b > a``.
+MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _HINTS = {"&": " (use 'and')", "|": " (use 'or')", "!": " (use 'not' or '!=')", ";": " (one condition only)"}
 
 
@@ -865,6 +867,10 @@ def to_polars(node: Node, numeric: frozenset[str] | set[str] = frozenset()) -> p
         return left | right
     if node.op in ARITHMETIC:
         return _finite(ARITHMETIC[node.op](left, right))  # x/0 is ±inf and 0/0 NaN: both become missing
+    if isinstance(node.left, (Num, Str, Bool)) and not isinstance(node.right, (Num, Str, Bool)):
+        # the column side first (``0 < a`` as ``a > 0``): polars folds ``literal == <all-missing column>`` into one
+        # value, which no longer lines up with the frame's rows
+        return COMPARISONS[MIRRORED[node.op]](right, left)
     return COMPARISONS[node.op](left, right)
 
 
