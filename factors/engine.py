@@ -140,6 +140,43 @@ _STATEMENT_KEYS = ("as_of", "symbol", "period_end", "period", "currency", "provi
 _PANELS = frozenset({"prices", "price_runs", "bounds", "fundamentals", "events"})
 
 
+def _fill_missing(spec: FactorSpec, comps: pl.DataFrame, by: str | None) -> pl.DataFrame:
+    """``comps`` with each missing component replaced under the factor's policy (``_fill_value``'s statistics).
+
+    Why group-bys here instead of ``_fill_value``'s window expressions: a panel of 150 dates takes every statistic
+    per date (and per date and peer group), and one group-by per grouping that aggregates all components at once,
+    joined back once, costs about half of a window expression per component. The statistics are the same
+    aggregates over the same groups, so the values are the same bits."""
+    if spec.missing == "exclude" or not spec.components:
+        return comps
+    keys = [by] if by else []
+
+    def stat(c: str) -> pl.Expr:
+        if spec.missing == "worst":
+            goodness = (1 if spec.higher_is_better else -1) * spec.signs[c]
+            return pl.col(c).min() if goodness > 0 else pl.col(c).max()
+        return pl.col(c).median()
+
+    comps_ = list(spec.components)
+
+    def per(group: list[str], prefix: str) -> pl.DataFrame:
+        aggs = [stat(c).alias(f"{prefix}{c}") for c in comps_]
+        return comps.group_by(group).agg(aggs) if group else comps.select(aggs)
+
+    def attach(frame: pl.DataFrame, stats: pl.DataFrame, group: list[str]) -> pl.DataFrame:
+        if group:
+            return frame.join(stats, on=group, how="left", maintain_order="left")
+        return frame.with_columns([pl.lit(stats[c][0], dtype=stats[c].dtype).alias(c) for c in stats.columns])
+
+    joined = attach(comps, per(keys, "\x00all."), keys)
+    fill = {c: pl.col(f"\x00all.{c}") for c in comps_}
+    if spec.missing == "impute_peers":
+        peers = [*keys, "role_class"]
+        joined = attach(joined, per(peers, "\x00peer."), peers)
+        fill = {c: pl.col(f"\x00peer.{c}").fill_null(fill[c]) for c in comps_}
+    return joined.select(*[pl.col(c).fill_null(fill[c]).alias(c) if c in fill else pl.col(c) for c in comps.columns])
+
+
 class InputNotDeclared(RuntimeError):
     """A factor read an input its ``needs`` do not declare."""
 
@@ -239,13 +276,7 @@ def _factor_frame(spec: FactorSpec, ctx: FactorContext) -> tuple[pl.DataFrame, l
     by = "as_of" if len(ctx.dates) > 1 else None
     if comps.height != ctx.base.height:
         raise RuntimeError(f"factor {spec.name} returned more than one row for some (as_of, symbol)")
-    filled = comps.with_columns(
-        [
-            pl.col(c).fill_null(fill).alias(c)
-            for c in spec.components
-            if (fill := _fill_value(spec, c, by=by)) is not None
-        ]
-    )
+    filled = _fill_missing(spec, comps, by)
     # every date at once, with its as_of: a cross-sectional combine scales each date on its own, never across dates
     value = spec.combine(filled.select("as_of", *spec.components), spec.params)
     if len(value) != comps.height:

@@ -543,28 +543,30 @@ class FactorContext:
         """The largest non-null value of ``column`` in rows ``lo..hi`` (null when none or ``lo > hi``).
 
         A range of ``n`` rows is covered by two overlapping runs of ``2^k`` rows (the largest power of two not above
-        ``n``): one ending at ``lo + 2^k - 1``, one at ``hi``; a rolling maximum of ``2^k`` rows answers both. The
-        windows of a date mostly share one length, so one or two rolling maxima serve every company."""
+        ``n``): one starting at ``lo``, one ending at ``hi``. Level ``k`` of a doubling table holds the maximum of the
+        ``2^k`` rows starting at each row, built from level ``k - 1`` by one shifted maximum; so every range length
+        costs one pass over the panel per level (about eight for a year of closes), not one rolling pass per length
+        (a panel of early dates and new listings has windows of every length). A maximum is exact whichever way it
+        is grouped, so the value is the same as a row-by-row one."""
         values = self.prices[column].cast(pl.Float64)
         usable = (lo <= hi).fill_null(False)
         length = (hi - lo + 1).clip(lower_bound=1)
         k = length.cast(pl.Float64).log(2).floor().cast(pl.Int64)
         out = pl.Series(column, [None] * len(lo), dtype=pl.Float64)
-        sizes = k.alias("k").filter(usable).value_counts(sort=True, name="n")
-        for kk, n in sizes.iter_rows():
-            span = 1 << int(kk)
+        levels = k.filter(usable)
+        if levels.is_empty():
+            return out
+        level = values
+        for kk in range(int(levels.max()) + 1):  # type: ignore[arg-type]
+            if kk:
+                half = 1 << (kk - 1)
+                level = pl.select(pl.max_horizontal(level, level.shift(-half))).to_series()
             idx = (usable & (k == kk)).arg_true()
-            if kk != sizes["k"][0] and n * 2 * span <= 2_000_000:
-                # a few short windows (early dates, new listings): their rows read one by one cost less than
-                # another rolling pass over the whole panel
-                pick = pl.DataFrame({"_q": idx, "_lo": lo.gather(idx), "_hi": hi.gather(idx)})
-                rows = pick.select("_q", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
-                best = rows.with_columns(values.gather(rows["_i"]).alias("_v")).group_by("_q").agg(pl.col("_v").max())
-                out = out.scatter(best["_q"], best["_v"])
+            if idx.is_empty():
                 continue
-            rolled = values.rolling_max(span, min_samples=1)
-            first = rolled.gather(lo.gather(idx) + span - 1)
-            last = rolled.gather(hi.gather(idx))
+            span = 1 << kk
+            first = level.gather(lo.gather(idx))
+            last = level.gather(hi.gather(idx) - (span - 1))
             out = out.scatter(idx, pl.select(pl.max_horizontal(first, last)).to_series())
         return out
 
