@@ -335,3 +335,19 @@ def test_a_quarantined_reimport_of_the_same_bad_file_duplicates_no_rejection(tmp
     assert first.rejected == again.rejected == 20  # every import still says which rows it kept out
     assert _summary(again) == {"companies": (2, 0, 0, 0, 0), "prices": (60, 0, 0, 0, 20)}
     assert ledger.height == 20
+
+
+def test_the_command_reports_a_reimport_as_nothing_stored(tmp_path: Path, invoke: Any) -> None:
+    import json
+
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA"]), "prices": _prices(["AAA"], 3)})
+    first = invoke("import", str(folder), "--format", "json")
+    assert first.exit_code == 0, first.stderr
+    again = invoke("import", str(folder), "--format", "json")
+    assert again.exit_code == 0, again.stderr
+    rows = {r["kind"]: r for r in json.loads(again.stdout)}
+    assert {k: (r["rows"], r["inserted"], r["updated"], r["stored"]) for k, r in rows.items()} == {
+        "companies": (1, 0, 0, 0),
+        "prices": (3, 0, 0, 0),
+    }
+    assert "stored: 0 companies, 0 prices" in again.stderr
