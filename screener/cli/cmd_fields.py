@@ -25,5 +25,5 @@ def fields(where_only: bool, fmt: str) -> None:
     df = catalogue()
     if where_only:
         df = df.filter("where")
-    render(df, fmt, view=View(compact=("field", "label", "unit", "where", "meaning")))
+    render(df, fmt, view=View(compact=("field", "meaning"), optional=("unit", "where", "label"), fit=True))
     note(f"{df.height} fields")

@@ -14,7 +14,18 @@ from screener.cli.options import (
     view_from,
     view_options,
 )
-from screener.output.render import render
+from screener.output.render import View, render
+
+#: Every column, its text cut to fit the width in a terminal and in a pipe or file alike (``COLUMNS``, else the
+#: pipe width): a diff or a run list read through ``less`` or mailed from a job keeps the lines a terminal would.
+FITTED = View(wide=True, fit=True)
+#: The run list in a table: which run, of which rules, as of when and how many members always; the week, the demo
+#: flag, the data freshness, the creation time and the rules' hash while they fit (csv and json carry them all).
+RUNS_VIEW = View(
+    compact=("run_id", "as_of", "rules", "members"),
+    optional=("iso_week", "demo", "data_freshness", "created_at", "rules_hash"),
+    fit=True,
+)
 
 
 @click.group()
@@ -94,7 +105,7 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, rules_ref: str |
     if fmt == "table" and changes.height == 0:
         note(f"no changes from run {d.from_run.run_id} to run {to.run_id}")
         return
-    render(changes.select("change", "symbol", "name", "text") if fmt == "table" else changes, fmt)
+    render(changes.select("change", "symbol", "name", "text") if fmt == "table" else changes, fmt, view=FITTED)
     note(
         f"{plural(changes.height, 'change')} from run {d.from_run.run_id} ({d.from_run.as_of}) to run {to.run_id} "
         f"({to.as_of})"
@@ -111,5 +122,5 @@ def runs(ctx: click.Context, fmt: str) -> None:
 
     with store_from(ctx) as store:
         df = list_runs(store)
-    render(df, fmt)
+    render(df, fmt, view=RUNS_VIEW)
     note(plural(df.height, "run"))

@@ -104,7 +104,8 @@ def refuse_failing(checked: Iterable[Checked], error: type[Refused] = Refused) -
 @dataclass(frozen=True)
 class Intake:
     """What one load did: rows offered, stored, rejected by validation, kept out by a higher-precedence provider,
-    and synthetic demo rows dropped because real rows of the same series arrived."""
+    and synthetic demo rows dropped because real rows of the same series arrived; of the stored rows, those new to
+    the store (``inserted``) and those whose values changed (``updated``), the others being stored unchanged."""
 
     kind: str
     source: str
@@ -113,6 +114,8 @@ class Intake:
     rejected: int
     kept_out: int
     dropped: int
+    inserted: int = 0
+    updated: int = 0
 
 
 def check(
@@ -147,7 +150,9 @@ def admit(
         refuse_failing([checked])
     stamp = loaded_at or utcnow()
     passing = checked.passing
-    with store.transaction():
+    # The store's own write says whether it changed score inputs (a load of rows stored already changes nothing,
+    # and stored scores stay current); a custom writer is trusted to have changed them.
+    with store.transaction(inputs=write is not None):
         if write is not None:
             result = write(passing)
         else:
@@ -181,6 +186,8 @@ def admit(
         checked.rejected,
         result.kept_out,
         result.dropped,
+        result.inserted,
+        result.updated,
     )
 
 

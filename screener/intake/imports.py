@@ -22,6 +22,20 @@ from screener.store import Store
 IMPORT_PROVIDER = "file"
 
 
+#: The import summary's columns: per file, the rows offered, those new to the store, those whose stored values
+#: changed, both together (``stored``: what the import wrote), and those validation kept out. A row offered again
+#: unchanged is in ``rows`` only, so a re-import of the same files stores 0.
+SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),
+    "kind": pl.String(),
+    "rows": pl.Int64(),
+    "inserted": pl.Int64(),
+    "updated": pl.Int64(),
+    "stored": pl.Int64(),
+    "rejected": pl.Int64(),
+}
+
+
 @dataclass
 class ImportSummary:
     rows: list[dict[str, object]] = field(default_factory=list)
@@ -29,8 +43,7 @@ class ImportSummary:
     rejected: int = 0
 
     def table(self) -> pl.DataFrame:
-        schema = {"file": pl.String, "kind": pl.String, "rows": pl.Int64, "stored": pl.Int64, "rejected": pl.Int64}
-        return pl.DataFrame(self.rows, schema=schema, orient="row")
+        return pl.DataFrame(self.rows, schema=SUMMARY_SCHEMA, orient="row")
 
     def raise_if_problems(self) -> None:
         if self.rejected:
@@ -115,7 +128,9 @@ def import_paths(
     for w in summary.warnings:
         say(f"Warning: {w}")
     known = store.company_symbols()
-    with store.transaction():
+    # Each write says whether it changed anything (``Store.mark_inputs_changed``): an import of files stored
+    # already commits without bumping the data version, so the stored scores stay current.
+    with store.transaction(inputs=False):
         for pf, c in zip(parsed, checked, strict=True):
             frame = c.passing
             if pf.kind != "companies" and "symbol" in frame.columns:
@@ -143,7 +158,9 @@ def import_paths(
                     "file": str(pf.path),
                     "kind": pf.kind,
                     "rows": done.rows,
-                    "stored": done.stored,
+                    "inserted": done.inserted,
+                    "updated": done.updated,
+                    "stored": done.inserted + done.updated,
                     "rejected": done.rejected,
                 }
             )

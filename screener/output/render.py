@@ -272,12 +272,20 @@ _PER_COLUMN = 3
 
 
 def _widths(
-    names: list[str], texts: dict[str, list[str]], numeric: set[str], width: int, preferred: bool = False
+    names: list[str],
+    texts: dict[str, list[str]],
+    numeric: set[str],
+    width: int,
+    preferred: bool = False,
+    squeeze: bool = False,
 ) -> tuple[dict[str, int], bool]:
     """Each column's width, and whether the table fits ``width``: fixed columns (numbers, short and identifying
     text) get their natural width, the other text columns share what is left (never below ``MIN_TEXT_WIDTH``).
 
-    Headers keep one line when the table fits that way; otherwise they are wrapped at ``_`` (``_wrap_header``)."""
+    Headers keep one line when the table fits that way; otherwise they are wrapped at ``_`` (``_wrap_header``).
+    ``squeeze`` is for the table about to be printed: when the columns still do not fit, text is cut below
+    ``MIN_TEXT_WIDTH`` (``_squeeze``) rather than printing lines wider than asked. The choice of columns never
+    squeezes, or a compact view would add columns no one can read."""
     from rich.cells import cell_len
 
     cells = {n: max([cell_len(t) for t in texts[n]] or [0]) for n in names}
@@ -300,8 +308,35 @@ def _widths(
         floor = PREFERRED_TEXT_WIDTH.get(n, MIN_TEXT_WIDTH) if preferred else MIN_TEXT_WIDTH
         out[n] = max(min(flexible[n], share), min(flexible[n], max(floor, _header_floor(n))))
         room -= out[n]
+    if squeeze:
+        out = _squeeze(out, numeric, width)
     total = 1 + _PER_COLUMN * len(names) + sum(out.values())
     return out, total <= width
+
+
+#: The narrowest a squeezed text cell gets: two characters and the ellipsis.
+SQUEEZED_TEXT = 3
+
+
+def _squeeze(widths: dict[str, int], numeric: set[str], width: int) -> dict[str, int]:
+    """``widths`` narrowed until the table fits ``width``, one character at a time from the widest text column
+    (name breaks ties), none below its header's longest part or ``SQUEEZED_TEXT``.
+
+    Why the last resort cuts so far: a line wider than ``COLUMNS`` wraps in a pager or a mail and breaks every row
+    of the table, while a cut cell is still whole in csv and json. Numbers and the columns that identify a row
+    (``NEVER_CUT``) are never cut: a table whose numbers and identifiers alone are wider than ``width`` stays wider.
+    """
+    out = dict(widths)
+    excess = 1 + _PER_COLUMN * len(out) + sum(out.values()) - width
+    floors = {n: max(_header_floor(n), SQUEEZED_TEXT) for n in out if n not in numeric and n not in NEVER_CUT}
+    while excess > 0:
+        cuttable = [n for n, floor in floors.items() if out[n] > floor]
+        if not cuttable:
+            break
+        widest = max(cuttable, key=lambda n: (out[n], n))
+        out[widest] -= 1
+        excess -= 1
+    return out
 
 
 def _key_percentiles(frame: pl.DataFrame) -> list[str]:
@@ -393,7 +428,7 @@ def to_table_text(
     frame = frame.select(names)
     texts = _column_texts(frame)
     numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
-    widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000)
+    widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000, squeeze=view.cut)
     table = Table(title=title, show_lines=False, header_style="bold")
     for name in names:
         table.add_column(

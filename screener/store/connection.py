@@ -107,6 +107,13 @@ class StoreBase:
             self._in_tx = False
             self._tx_inputs = False
 
+    def mark_inputs_changed(self) -> None:
+        """Inside a transaction opened with ``inputs=False`` by a write that counts what it changed: it did change
+        score inputs, so the commit bumps the data version. A write that changed nothing leaves stored scores
+        current (a re-import of the same files)."""
+        if self._in_tx:
+            self._tx_inputs = True
+
     def data_version(self) -> int:
         """The store's data version: it grows with every committed write of score inputs (``transaction``)."""
         return int(self.scalar("SELECT data_version FROM store_state"))

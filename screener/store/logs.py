@@ -11,6 +11,11 @@ import polars as pl
 
 from screener.store.connection import StoreBase, utcnow
 
+#: What makes two rejections of one provider the same (besides the provider): the file or source, the kind, the
+#: row (by its key), the column and expectation that failed, and the value. ``record_rejections`` keeps one open
+#: ledger entry per identity and occurrence.
+REJECTION_IDENTITY: tuple[str, ...] = ("source", "kind", "key", "column_name", "expectation", "value")
+
 
 class Logs(StoreBase):
     """Appends to the ingest log and the rejection ledger."""
@@ -26,7 +31,8 @@ class Logs(StoreBase):
         if before == 0:
             return 0
         keys = key_strings(kind, stored).unique().to_frame("key")
-        with self.transaction(), self.registered("_resolved_keys", keys) as name:
+        # the ledger is not a score input: resolving a rejection leaves the data version as it is
+        with self.transaction(inputs=False), self.registered("_resolved_keys", keys) as name:
             self.con.execute(
                 f"UPDATE rejected_rows SET resolved_at = ? FROM {name} r WHERE rejected_rows.resolved_at IS NULL "
                 "AND rejected_rows.kind = ? AND rejected_rows.key = r.key",
@@ -55,8 +61,16 @@ class Logs(StoreBase):
         )
 
     def record_rejections(self, rows: pl.DataFrame, *, provider: str) -> int:
-        """Store failing rows apart from the main tables, set-based. ``rows`` has kind, key, expectation and
-        optionally source, column_name and value columns; ledger ids follow the frame's order."""
+        """Store failing rows apart from the main tables, set-based; return how many ledger entries were added.
+        ``rows`` has kind, key, expectation and optionally source, column_name and value columns; ledger ids follow
+        the frame's order.
+
+        A rejection already open in the ledger is not recorded again: its identity is ``REJECTION_IDENTITY`` (who
+        sent it, from which file or source, which row by its key, why, and the value that failed). Offering the
+        same bad file twice (``import --quarantine`` run again, a refresh that fetches the same bad day) therefore
+        adds nothing, and the open entry keeps the time it was first rejected. The match counts: when a load
+        offers three identical failures and two are open, one is added. Done in the one ``INSERT``, against the
+        open entries of the kinds offered, never row by row."""
         if rows.height == 0:
             return 0
         text = [c for c in ("source", "key", "column_name", "value") if c not in rows.columns]
@@ -64,13 +78,20 @@ class Logs(StoreBase):
             pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
             *(pl.col(c).cast(pl.String) for c in ("source", "kind", "key", "expectation", "column_name", "value")),
         )
-        with self.transaction(), self.registered("_rejections", ledger) as name:
-            self.con.execute(
+        identity = ", ".join(REJECTION_IDENTITY)
+        same = " AND ".join(f"o.{c} IS NOT DISTINCT FROM r.{c}" for c in REJECTION_IDENTITY)
+        # the ledger is not a score input: recording a rejection leaves the data version as it is
+        with self.transaction(inputs=False), self.registered("_rejections", ledger) as name:
+            added = self.con.execute(
                 "INSERT INTO rejected_rows (rejected_at, provider, source, kind, key, expectation, column_name, value) "
-                f"SELECT ?, ?, source, kind, key, expectation, column_name, value FROM {name} ORDER BY _i",
-                [utcnow(), provider],
-            )
-        return rows.height
+                "SELECT ?, ?, r.source, r.kind, r.key, r.expectation, r.column_name, r.value FROM "
+                f"(SELECT *, row_number() OVER (PARTITION BY {identity} ORDER BY _i) AS _n FROM {name}) r "
+                f"LEFT JOIN (SELECT {identity}, count(*) AS _open FROM rejected_rows WHERE resolved_at IS NULL "
+                f"AND provider = ? AND kind IN (SELECT DISTINCT kind FROM {name}) GROUP BY ALL) o ON {same} "
+                "WHERE r._n > coalesce(o._open, 0) ORDER BY r._i",
+                [utcnow(), provider, provider],
+            ).fetchall()
+        return int(added[0][0]) if added else 0
 
     def rejected_rows(self, *, include_resolved: bool = False) -> pl.DataFrame:
         """The rejection ledger in id order; without ``include_resolved`` only the rows still kept out."""

@@ -106,12 +106,16 @@ def _merge_sql(
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """What a real write did: rows stored, synthetic demo rows dropped, rows kept out by a higher-precedence
-    provider's stored rows. Unpacks as ``(stored, dropped)`` so that two-name unpacking keeps working."""
+    """What a real write did: rows stored (offered and not kept out), synthetic demo rows dropped, rows kept out by
+    a higher-precedence provider's stored rows, and of the stored rows those new to the store (``inserted``) and
+    those whose stored values changed (``updated``); the rest were stored already, unchanged. Unpacks as
+    ``(stored, dropped)`` so that two-name unpacking keeps working."""
 
     stored: int
     dropped: int = 0
     kept_out: int = 0
+    inserted: int = 0
+    updated: int = 0
 
     def __iter__(self) -> Iterator[int]:
         return iter((self.stored, self.dropped))
@@ -196,7 +200,9 @@ class MarketData(StoreBase):
             return UpsertResult(0)
         dropped = 0
         stamp = loaded_at or utcnow()
-        with self.transaction():
+        # ``inputs=False``: the writes below say whether they changed anything (``mark_inputs_changed``), so a load
+        # that offers what is stored already leaves the data version, and the stored scores, as they are.
+        with self.transaction(inputs=False):
             if (
                 kind in ("fundamentals", "prices", "fx")
                 and provider != DEMO_PROVIDER
@@ -209,11 +215,14 @@ class MarketData(StoreBase):
                     dropped = int(self.scalar(f"SELECT count(*) FROM {kind} WHERE {where}", [DEMO_PROVIDER]))
                     if dropped:
                         self.con.execute(f"DELETE FROM {kind} WHERE {where}", [DEMO_PROVIDER])
+                        self.mark_inputs_changed()
             kept = frame if override else self._outranked(kind, frame, provider)
             kept_out = frame.height - kept.height
-            stored = self.upsert(kind, kept, provider, keep_existing_on_null=True, origin=origin, loaded_at=stamp)
+            inserted, updated = self._write(
+                kind, kept, provider, keep_existing_on_null=True, origin=origin, loaded_at=stamp
+            )
             self.resolve_rejections(kind, kept, at=stamp)
-        return UpsertResult(stored, dropped, kept_out)
+        return UpsertResult(kept.height, dropped, kept_out, inserted, updated)
 
     def _outranked(self, kind: str, frame: pl.DataFrame, provider: str) -> pl.DataFrame:
         """``frame`` without the rows whose key is stored by a provider of higher precedence (set-based)."""
@@ -247,9 +256,32 @@ class MarketData(StoreBase):
         stored row comes from the same provider in the same currency. Otherwise the row is replaced whole, because a
         kept value would be relabelled with another provider's name or another currency (AUD cash read as USD).
         Precedence between providers is ``upsert_real``'s business; this is the plain write beneath it.
+        Rows offered again unchanged are not written and not counted; a write that changes nothing leaves the data
+        version as it is.
         """
+        inserted, updated = self._write(
+            kind, frame, provider, keep_existing_on_null=keep_existing_on_null, origin=origin, loaded_at=loaded_at
+        )
+        return inserted + updated
+
+    def _write(
+        self,
+        kind: str,
+        frame: pl.DataFrame,
+        provider: str,
+        *,
+        keep_existing_on_null: bool,
+        origin: str,
+        loaded_at: datetime | None,
+    ) -> tuple[int, int]:
+        """``upsert``'s write, returning the rows inserted and the rows updated (a value or the provider changed).
+
+        Counted in bulk, never row by row: DuckDB reports how many rows a ``MERGE`` inserted or updated (the
+        ``WHEN MATCHED AND`` test skips a row whose values are all the same, so it is not counted), and the rows
+        inserted are the table's growth, a count DuckDB answers from its metadata. The data version is bumped
+        (``mark_inputs_changed``) only when one of them is not zero."""
         if frame.height == 0:
-            return 0
+            return 0, 0
         spec = KINDS[kind]
         stamp = loaded_at or utcnow()
         if kind == "companies":
@@ -265,18 +297,33 @@ class MarketData(StoreBase):
         all_cols = cols + extra + ["provider", "loaded_at"]
         value_cols = [c for c in all_cols if c not in spec.key]
         collist = ", ".join(all_cols)
-        with self.transaction(), self.registered("_incoming", incoming):
-            if not self.rows(f"SELECT 1 FROM {kind} LIMIT 1"):
+        with self.transaction(inputs=False), self.registered("_incoming", incoming):
+            before = self._row_count(kind)
+            if before == 0:
                 # A first load: one bulk insert, nothing to match against.
-                self.con.execute(f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming")
+                written = self._affected(f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming")
             else:
-                self.con.execute(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
-        return frame.height
+                written = self._affected(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
+            inserted = self._row_count(kind) - before
+            if written:
+                self.mark_inputs_changed()
+        return inserted, written - inserted
+
+    def _row_count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {table}"))
+
+    def _affected(self, sql: str) -> int:
+        """Run one write statement and return the number of rows it inserted or updated (DuckDB's answer)."""
+        rows = self.con.execute(sql).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def _upsert_companies(
         self, frame: pl.DataFrame, provider: str, origin: str, stamp: datetime, keep_existing_on_null: bool = False
-    ) -> int:
-        """Set-based: one INSERT ... SELECT for the rows and one pass for the role tags, whatever the frame size."""
+    ) -> tuple[int, int]:
+        """Set-based: one INSERT ... SELECT for the rows and one pass for the role tags, whatever the frame size.
+
+        Returns the companies inserted and updated: a company is updated when its row or its role tags changed (a
+        row offered again unchanged is not rewritten, ``_set_clause``)."""
         present = [c for c in COMPANY_FIELDS if c in frame.columns]
         incoming = frame.select(present).with_columns(
             pl.lit(origin).alias("origin"),
@@ -287,15 +334,20 @@ class MarketData(StoreBase):
         value_cols = [c for c in all_cols if c != "symbol"]
         sets = _set_clause("companies", value_cols, keep_existing_on_null, currency="currency" in value_cols)
         collist = ", ".join(all_cols)
-        with self.transaction():
+        changed: set[str] = set()
+        with self.transaction(inputs=False):
+            before = self._row_count("companies")
             with (
                 self.registered("_incoming_companies", incoming),
                 self._recording_company_changes(actor=provider, at=stamp),
             ):
-                self.con.execute(
+                # RETURNING names only the rows written: inserted, or updated because a value changed.
+                written = self.con.execute(
                     f"INSERT INTO companies ({collist}) SELECT {collist} FROM _incoming_companies "
-                    f"ON CONFLICT (symbol) DO UPDATE SET {sets}"
-                )
+                    f"ON CONFLICT (symbol) DO UPDATE SET {sets} RETURNING symbol"
+                ).fetchall()
+            changed.update(r[0] for r in written)
+            inserted = self._row_count("companies") - before
             if "roles" in frame.columns:
                 source = pl.col("source") if "source" in frame.columns else pl.lit(None, dtype=pl.String)
                 wanted = (
@@ -309,8 +361,13 @@ class MarketData(StoreBase):
                     .with_columns(pl.col("role").str.strip_chars())
                     .filter(pl.col("role") != "")
                 )
-                self.set_roles(wanted, actor="bundled" if origin == "bundled" else "import", origin=origin, at=stamp)
-        return frame.height
+                tags = self._role_changes(wanted)
+                actor = "bundled" if origin == "bundled" else "import"
+                self.apply_tag_changes(tags, actor=actor, origin=origin, at=stamp)
+                changed.update(tags["symbol"].to_list())
+            if changed:
+                self.mark_inputs_changed()
+        return inserted, len(changed) - inserted
 
     @contextmanager
     def _recording_company_changes(self, *, actor: str, at: datetime) -> Iterator[None]:
@@ -405,6 +462,11 @@ class MarketData(StoreBase):
         Pairs in ``protected`` (symbol, role) are left as they are: ``init`` passes the tags a user has touched, so a
         refresh of the bundled universe neither re-adds a role the user removed nor drops one the user added.
         """
+        return self.apply_tag_changes(self._role_changes(wanted, protected), actor=actor, origin=origin, at=at)
+
+    def _role_changes(self, wanted: pl.DataFrame, protected: pl.DataFrame | None = None) -> pl.DataFrame:
+        """The (symbol, role, action, source) changes that make each symbol in ``wanted`` carry exactly its listed
+        roles, without the ``protected`` pairs (``set_roles``); empty when the tags are as wanted already."""
         key = ["symbol", "role"]
         wanted = wanted.select(
             pl.col("symbol").cast(pl.String), pl.col("role").cast(pl.String), pl.col("source").cast(pl.String)
@@ -421,7 +483,7 @@ class MarketData(StoreBase):
         changes = pl.concat([adds.select(*key, "action", "source"), removes.select(*key, "action", "source")])
         if protected is not None and protected.height:
             changes = changes.join(protected.select(pl.col(key).cast(pl.String)), on=key, how="anti")
-        return self.apply_tag_changes(changes, actor=actor, origin=origin, at=at)
+        return changes
 
     def change_tags(
         self,

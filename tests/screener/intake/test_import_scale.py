@@ -248,3 +248,106 @@ def test_duplicate_key_check_agrees_with_the_dict_it_replaced(rows: list[tuple[s
         (p[0], int(re.search(r"on row (\d+)", p[3]).group(1))) for p in _duplicate_keys(frame, ("symbol", "date"))
     )  # type: ignore[union-attr]
     assert got == want
+
+
+# -- a re-import changes nothing it need not: the data version, the counts, the rejected-rows ledger ---------------
+def _summary(summary: Any) -> dict[str, tuple[int, int, int, int, int]]:
+    return {
+        r["kind"]: (r["rows"], r["inserted"], r["updated"], r["stored"], r["rejected"])
+        for r in summary.table().iter_rows(named=True)
+    }
+
+
+def test_a_reimport_of_the_same_files_keeps_the_data_version_and_counts_nothing_stored(
+    tmp_path: Path, db_path: Path
+) -> None:
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA", "BBB"]), "prices": _prices(["AAA", "BBB"], 20)})
+    with Store(db_path) as store:
+        first = import_paths(store, [folder], today=TODAY)
+        version = store.data_version()
+        again = import_paths(store, [folder], today=TODAY)
+        assert store.data_version() == version
+    assert _summary(first) == {"companies": (2, 2, 0, 2, 0), "prices": (40, 40, 0, 40, 0)}
+    assert _summary(again) == {"companies": (2, 0, 0, 0, 0), "prices": (40, 0, 0, 0, 0)}
+
+
+def test_a_reimport_that_changes_one_value_bumps_the_version_once_and_counts_one_update(
+    tmp_path: Path, db_path: Path
+) -> None:
+    prices = _prices(["AAA", "BBB"], 20)
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA", "BBB"]), "prices": prices})
+    with Store(db_path) as store:
+        import_paths(store, [folder], today=TODAY)
+        version = store.data_version()
+        edited = prices.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(55.5).otherwise("close").alias("close"))
+        _write(folder, {"prices": edited})
+        summary = import_paths(store, [folder], today=TODAY)
+        assert store.data_version() == version + 1
+        assert store.scalar("SELECT count(*) FROM prices WHERE close = 55.5") == 1
+    assert _summary(summary) == {"companies": (2, 0, 0, 0, 0), "prices": (40, 0, 1, 1, 0)}
+
+
+def test_a_changed_role_or_a_new_row_counts_as_stored(tmp_path: Path, db_path: Path) -> None:
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA", "BBB"]), "prices": _prices(["AAA"], 5)})
+    with Store(db_path) as store:
+        import_paths(store, [folder], today=TODAY)
+        version = store.data_version()
+        companies = _companies(["AAA", "BBB"]).with_columns(
+            pl.when(pl.col("symbol") == "BBB").then(pl.lit("miner;recycler")).otherwise("roles").alias("roles")
+        )
+        _write(folder, {"companies": companies, "prices": _prices(["AAA"], 6)})  # one more day
+        summary = import_paths(store, [folder], today=TODAY)
+        assert store.data_version() == version + 1
+        assert store.current_roles("BBB") == ["miner", "recycler"]
+    assert _summary(summary) == {"companies": (2, 0, 1, 1, 0), "prices": (6, 1, 0, 1, 0)}
+
+
+def test_stored_scores_stay_current_across_a_reimport_of_the_same_files(tmp_path: Path, db_path: Path) -> None:
+    from factors.engine import COMPUTED, RECOMPUTED, STORED, current_scores
+
+    as_of = date(2026, 1, 20)
+    prices = _prices(["AAA", "BBB"], 20)
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA", "BBB"]), "prices": prices})
+    with Store(db_path) as store:
+        import_paths(store, [folder], today=TODAY)
+        assert current_scores(store, as_of, today=TODAY)[1] == COMPUTED
+        import_paths(store, [folder], today=TODAY)
+        assert current_scores(store, as_of, today=TODAY)[1] == STORED
+        _write(folder, {"prices": prices.with_columns(pl.col("close") * 2)})
+        import_paths(store, [folder], today=TODAY)
+        assert current_scores(store, as_of, today=TODAY)[1] == RECOMPUTED
+
+
+def test_a_quarantined_reimport_of_the_same_bad_file_duplicates_no_rejection(tmp_path: Path, db_path: Path) -> None:
+    prices = _prices(["AAA", "BBB"], 30)
+    bad = prices.with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(-pl.col("close")).otherwise("close").alias("close")
+    )
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA", "BBB"]), "prices": bad})
+    with Store(db_path) as store:
+        first = import_paths(store, [folder], quarantine=True, today=TODAY)
+        ledger = store.rejected_rows()
+        version = store.data_version()
+        again = import_paths(store, [folder], quarantine=True, today=TODAY)
+        assert store.rejected_rows().equals(ledger)  # the same entries, first rejection times kept
+        assert store.data_version() == version
+        assert store.held_row_count() == 20
+    assert first.rejected == again.rejected == 20  # every import still says which rows it kept out
+    assert _summary(again) == {"companies": (2, 0, 0, 0, 0), "prices": (60, 0, 0, 0, 20)}
+    assert ledger.height == 20
+
+
+def test_the_command_reports_a_reimport_as_nothing_stored(tmp_path: Path, invoke: Any) -> None:
+    import json
+
+    folder = _write(tmp_path / "in", {"companies": _companies(["AAA"]), "prices": _prices(["AAA"], 3)})
+    first = invoke("import", str(folder), "--format", "json")
+    assert first.exit_code == 0, first.stderr
+    again = invoke("import", str(folder), "--format", "json")
+    assert again.exit_code == 0, again.stderr
+    rows = {r["kind"]: r for r in json.loads(again.stdout)}
+    assert {k: (r["rows"], r["inserted"], r["updated"], r["stored"]) for k, r in rows.items()} == {
+        "companies": (1, 0, 0, 0),
+        "prices": (3, 0, 0, 0),
+    }
+    assert "stored: 0 companies, 0 prices" in again.stderr

@@ -210,3 +210,42 @@ def test_describe_gives_the_catalogues_words() -> None:
     assert all(describe(f) for f in cat)
     assert describe("pullback_pct_eligible") not in cat["pullback_pct"]  # two percentiles, two fields
     assert describe("dilution_risk") == FACTORS["dilution_risk"].description and describe("no_such_field") == ""
+
+
+def _fitted(frame: pl.DataFrame, width: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = io.StringIO()
+    render(frame, "table", out, view=View(wide=True, fit=True))
+    return out.getvalue().splitlines()
+
+
+def test_text_is_cut_below_its_usual_floor_rather_than_overflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chosen columns whose text, each cut to ``MIN_TEXT_WIDTH``, still overflow: the text gives way further, the
+    numbers and the symbol stay whole."""
+    frame = RANKED.select("rank", "symbol", "name", "score", "reason").with_columns(
+        pl.lit("magnet_maker;recycler;processor").alias("roles"), pl.lit("developer-stage").alias("stage")
+    )
+    lines = _fitted(frame, 60, monkeypatch)
+    assert max(len(line) for line in lines) <= 60
+    text = "\n".join(lines)
+    assert "NEO.TO" in text and "UCU.V" in text and "0.805" in text and "0.795" in text
+
+
+def test_a_table_whose_numbers_and_identifiers_alone_overflow_stays_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers and identifying columns are never cut: a cut number is a wrong number. Text is still cut as far as
+    it goes (to its header's longest part)."""
+    frame = pl.DataFrame(
+        {
+            "symbol": ["A-VERY-LONG-SYMBOL.EXCHANGE"],
+            "market_cap_usd": [1.5e9],
+            "revenue_usd": [2.5e6],
+            "name": ["A company with a long name that is cut"],
+        }
+    )
+    lines = _fitted(frame, 30, monkeypatch)
+    text = "\n".join(lines)
+    assert "A-VERY-LONG-SYMBOL.EXCHANGE" in text and "1.5bn" in text and "2.5m" in text
+    assert "A company with a long name" not in text
+    row = next(line for line in lines if "A-VERY-LONG" in line)
+    name_cell = row.strip("│").split("│")[-1].strip()
+    assert len(name_cell) == len("name")  # cut to its header

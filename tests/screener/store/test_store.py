@@ -472,3 +472,49 @@ def test_a_rolled_back_write_and_a_stored_result_leave_the_data_version(store: S
         store.save_scores(date(2024, 1, 2), pl.DataFrame({"symbol": ["AAA"]}), demo=False, inputs_hash="x")
         store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None)]), "test")
     assert store.data_version() == v + 1
+
+
+def test_a_write_that_changes_nothing_leaves_the_data_version(store: Store) -> None:
+    """Stored scores stay current while the version holds: a load that offers the stored rows again, or a ledger
+    entry, changes nothing a score reads."""
+    row = _prices([("AAA", date(2024, 1, 2), 1.0, 5.0)])
+    assert store.upsert("prices", row, "test") == 1
+    v = store.data_version()
+    assert store.upsert("prices", row, "test") == 0
+    done = store.upsert_real("prices", row, "test")
+    assert (done.stored, done.inserted, done.updated) == (1, 0, 0)
+    store.record_rejections(_rejections("AAA/2024-01-03"), provider="test")
+    assert store.data_version() == v
+    # the provider is part of the row: another provider's identical values are a change of provenance
+    done = store.upsert_real("prices", row, "file")
+    assert (done.inserted, done.updated) == (0, 1) and store.data_version() == v + 1
+
+
+def test_an_open_rejection_is_not_recorded_twice(store: Store) -> None:
+    """The ledger keeps one open entry per rejection (provider, source, kind, key, column, expectation, value) and
+    occurrence: the same bad rows offered again add nothing, a new reason or value is a new entry."""
+    assert store.record_rejections(_rejections("AAA/2024-01-02", "AAA/2024-01-03"), provider="file") == 2
+    first = store.rows("SELECT id, rejected_at FROM rejected_rows ORDER BY id")
+    assert store.record_rejections(_rejections("AAA/2024-01-03", "AAA/2024-01-02"), provider="file") == 0
+    assert store.rows("SELECT id, rejected_at FROM rejected_rows ORDER BY id") == first
+    other_value = _rejections("AAA/2024-01-02").with_columns(pl.lit("-2").alias("value"))
+    assert store.record_rejections(other_value, provider="file") == 1
+    assert store.record_rejections(_rejections("AAA/2024-01-02"), provider="yahoo") == 1  # another provider's
+    assert store.record_rejections(_rejections("AAA/2024-01-02", kind="fx"), provider="file") == 1
+
+
+def test_identical_rejections_are_counted_not_collapsed(store: Store) -> None:
+    """Two rows of one file can fail the same way with no key to tell them apart (an empty symbol): both stay in
+    the ledger, and a third identical one offered later is added."""
+    blank = _rejections("", "").with_columns(pl.lit(None, dtype=pl.String).alias("key"))
+    assert store.record_rejections(blank, provider="file") == 2
+    assert store.record_rejections(blank, provider="file") == 0
+    assert store.record_rejections(pl.concat([blank, blank.head(1)]), provider="file") == 1
+    assert store.scalar("SELECT count(*) FROM rejected_rows WHERE key IS NULL") == 3
+
+
+def test_a_resolved_rejection_offered_again_is_open_again(store: Store) -> None:
+    store.record_rejections(_rejections("AAA/2024-01-02"), provider="file")
+    store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file")
+    assert store.record_rejections(_rejections("AAA/2024-01-02"), provider="file") == 1
+    assert store.rows("SELECT resolved_at IS NULL FROM rejected_rows ORDER BY id") == [(False,), (True,)]

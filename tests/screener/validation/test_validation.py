@@ -103,7 +103,9 @@ def test_import_is_all_or_nothing_with_file_row_column_and_expectation(invoke, d
 
     result = invoke("import", str(path), "--quarantine", "--format", "json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [{"file": str(path), "kind": "prices", "rows": 2, "stored": 1, "rejected": 1}]
+    assert json.loads(result.stdout) == [
+        {"file": str(path), "kind": "prices", "rows": 2, "inserted": 1, "updated": 0, "stored": 1, "rejected": 1}
+    ]
     with Store(db_path) as store:
         assert store.query("SELECT date FROM prices")["date"].to_list() == [date(2025, 1, 2)]
         rej = store.query("SELECT provider, source, kind, key, column_name, value FROM rejected_rows").rows()
