@@ -51,7 +51,7 @@ LOW_CONFIDENCE_F1 = 0.5
 #: Evidence words shown per suggestion.
 EVIDENCE_WORDS = 5
 #: Bumped whenever the features, classifiers or their parameters change: part of the cache key.
-MODEL_SPEC = "roles-tfidf-words12-chars35-ovr-logreg-c10-v1"
+MODEL_SPEC = "roles-tfidf-words12-chars35-ovr-logreg-c10-band-newtoncg-v1"
 BANDS: tuple[str, ...] = tuple(EXPOSURE_BANDS)
 
 
@@ -208,9 +208,9 @@ def fit(examples: Sequence[Example]) -> LearnedModel:
     if len(present) < 2:
         raise ValueError("the exposure band needs examples of at least two bands")
     # newton-cg: the multinomial fit in a tenth of lbfgs's time on these wide sparse features
-    band = LogisticRegression(
-        C=C, class_weight="balanced", solver="newton-cg", random_state=SEED, max_iter=1000
-    ).fit(x, labels)
+    band = LogisticRegression(C=C, class_weight="balanced", solver="newton-cg", random_state=SEED, max_iter=1000).fit(
+        x, labels
+    )
     classes = tuple(str(c) for c in band.classes_)
     return LearnedModel(
         words.get_feature_names_out(),
