@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -186,8 +188,25 @@ class LearnedModel:
         return [word for _, word in sorted(found)[:EVIDENCE_WORDS]]
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run numerical libraries on one thread inside the block.
+
+    Why: these problems are tiny (hundreds of texts); several BLAS threads fighting over a few shared cores turned
+    a sub-second fit into a dozen seconds, and one thread also keeps floating-point sums in one order."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def fit(examples: Sequence[Example]) -> LearnedModel:
     """Learn the role and band classifiers from ``examples`` (every role must have a positive and a negative)."""
+    with one_thread():
+        return _fit(examples)
+
+
+def _fit(examples: Sequence[Example]) -> LearnedModel:
     from sklearn.linear_model import LogisticRegression
 
     texts = [e.text for e in examples]
@@ -264,6 +283,11 @@ def folds(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> list
 
 def out_of_fold(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> np.ndarray:
     """Each example's role probabilities from a model that did not see its company (``folds``)."""
+    with one_thread():
+        return _out_of_fold(examples, k, seed)
+
+
+def _out_of_fold(examples: Sequence[Example], k: int, seed: int) -> np.ndarray:
     texts = [e.text for e in examples]
     y = label_matrix(examples)
     fold = np.array(folds(examples, k, seed))
@@ -273,8 +297,6 @@ def out_of_fold(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -
         train = np.flatnonzero(fold != f)
         if len(test) == 0:
             continue
-        import warnings
-
         with warnings.catch_warnings():
             # a role absent from a training fold is predicted as absent: scored honestly, not an error
             warnings.simplefilter("ignore", UserWarning)
