@@ -196,7 +196,9 @@ def _resolve(texts: pl.DataFrame, symbols: Sequence[str], all_untagged: bool) ->
     if texts.height == 0:
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
     if symbols and all_untagged:
-        raise ArgumentError(Option("symbols"), " and ", Option("all_untagged"), " exclude each other: give one")
+        raise ArgumentError(
+            Option("all_untagged"), " takes no symbols: name companies or ask for every untagged one, not both"
+        )
     known = texts["symbol"].to_list()
     wanted: list[str] = []
     for raw in symbols:
