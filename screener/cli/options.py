@@ -154,7 +154,9 @@ SOURCE_HELP = "Why: a citation or URL, kept in the tag history."
 def source_option(required: bool) -> Callable[[F], F]:
     """``--source TEXT`` as ``source``: the citation a tag change is kept with (``universe tag`` and
     ``universe suggest --accept``)."""
-    return click.option("--source", "source", required=required, default=None, help=SOURCE_HELP)
+    # no explicit default: click (8.3 on) takes default=None as a value, and a required option would then never be
+    # reported missing
+    return click.option("--source", "source", required=required, help=SOURCE_HELP)
 
 
 def effective_option(func: F) -> F:
