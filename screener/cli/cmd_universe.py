@@ -128,7 +128,12 @@ SUGGEST_VIEW = View(
 
 @universe.command("suggest")
 @click.argument("symbols", nargs=-1, metavar="[SYMBOL]...")
-@click.option("--all-untagged", "all_untagged", is_flag=True, help="Suggest for every company without a role tag.")
+@click.option(
+    "--all-untagged",
+    "all_untagged",
+    is_flag=True,
+    help="Every company, only the roles it is not tagged with yet (what there is to accept).",
+)
 @click.option(
     "--min-confidence",
     "min_confidence",

@@ -214,8 +214,6 @@ def _resolve(texts: pl.DataFrame, symbols: Sequence[str], all_untagged: bool) ->
             wanted.append(sym)
     if wanted:
         return texts.filter(pl.col("symbol").is_in(wanted)).sort("symbol")
-    if all_untagged:
-        return texts.filter(pl.col("roles") == "").sort("symbol")
     return texts.sort("symbol")
 
 
@@ -226,8 +224,10 @@ def suggest(
     all_untagged: bool = False,
     min_confidence: float = m.THRESHOLD,
 ) -> Suggestions:
-    """Suggested roles for the given companies (all of them when none is given; with ``all_untagged``, those without
-    a role tag): one row per company and role whose probability reaches ``min_confidence``.
+    """Suggested roles for the given companies (all of them when none is given): one row per company and role whose
+    probability reaches ``min_confidence``. With ``all_untagged``, every company and only the roles it does not
+    carry yet: the suggestions there is something to accept for (a company without any tag has every role
+    untagged).
 
     Each row carries whether the company already has the role (``tagged``), "low confidence" when the role's
     cross-validated F1 is below 0.5, the evidence words, and the company's suggested exposure band with its
@@ -257,6 +257,8 @@ def suggest(
                 if p < min_confidence:
                     continue
                 role = ROLES[j]
+                if all_untagged and role in have:
+                    continue
                 rows.append(
                     {
                         "symbol": company["symbol"],

@@ -257,14 +257,18 @@ def test_an_empty_store_is_a_one_line_error(invoke) -> None:
 
 
 def test_untagged_and_textless_companies(own_db: Path) -> None:
-    """--all-untagged reads companies without a role tag; a company without any text is unknown, not 'no role'."""
+    """--all-untagged shows only roles a company does not carry (every role of a company without tags); a company
+    without any text is unknown, not 'no role'."""
     with Store(own_db) as store:
         store.con.execute("UPDATE companies SET description = NULL WHERE symbol = 'MP'")
-        store.con.execute("DELETE FROM role_tags WHERE symbol IN ('MP', 'LYC.AX')")
+        store.con.execute("DELETE FROM role_tags WHERE symbol = 'LYC.AX'")
+        everything = suggest(store)
         found = suggest(store, all_untagged=True)
-    assert found.without_text == ["MP"]
-    assert set(found.frame["symbol"]) == {"LYC.AX"}
+    assert found.without_text == ["MP"] == everything.without_text
+    assert "LYC.AX" in set(found.frame["symbol"]) and "MP" not in set(found.frame["symbol"])
     assert not found.frame["tagged"].any()
+    assert found.frame.rows() == everything.frame.filter(~pl.col("tagged")).rows()
+    assert everything.frame["tagged"].any()
 
 
 def test_only_the_suggest_command_imports_sklearn(own_db: Path) -> None:
