@@ -127,8 +127,9 @@ def _store_examples(texts: pl.DataFrame) -> list[m.Example]:
 
 
 def _corpus_examples(frame: pl.DataFrame) -> list[m.Example]:
+    # read before validation (the hash needs them): an empty cell must not break here, the suite names it
     return [
-        m.Example(r["symbol"], r["description"], tuple(r["roles"].split(";")), r["exposure_band"])
+        m.Example(r["symbol"] or "", r["description"] or "", tuple((r["roles"] or "").split(";")), r["exposure_band"])
         for r in frame.iter_rows(named=True)
     ]
 
@@ -150,7 +151,8 @@ def labelled_examples(store: Store, texts: pl.DataFrame | None = None) -> tuple[
     return [*_corpus_examples(corpus), *stored], training_hash(raw, stored), corpus
 
 
-def _train(examples: list[m.Example], key: str) -> tuple[m.LearnedModel, list[dict[str, object]]]:
+def _train(examples: list[m.Example]) -> tuple[m.LearnedModel, list[dict[str, object]]]:
+    """Fit on every example, and score the role classifier by cross-validation (its figures travel with it)."""
     learned = m.fit(examples)
     probs = m.out_of_fold(examples)
     metrics = m.scores(m.label_matrix(examples), probs >= m.THRESHOLD)
@@ -175,7 +177,7 @@ def model_for(store: Store, texts: pl.DataFrame | None = None) -> TrainedModel:
             )
     check_corpus(corpus, CORPUS_FILE)
     try:
-        learned, metrics = _train(examples, key)
+        learned, metrics = _train(examples)
     except ValueError as exc:
         raise ScreenerError(f"cannot learn a suggestion model: {exc}") from exc
     seconds = time.perf_counter() - start
