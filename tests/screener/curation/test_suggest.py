@@ -171,6 +171,8 @@ def test_accept_records_probability_and_model_version(own_db: Path) -> None:
         assert row["source"] == "reviewed: test source"
         assert row["probability"] == pytest.approx(pick["probability"], abs=1e-12)
         assert row["model_version"] == pick["model_version"] == found.model.version
+        full = store.tag_history(pick["symbol"]).filter(pl.col("model_version").is_not_null())
+        assert full.select("role", "probability").rows() == [(pick["role"], row["probability"])]
 
 
 def test_accept_refuses_a_role_that_is_not_suggested(own_db: Path) -> None:
