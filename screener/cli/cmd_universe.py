@@ -191,7 +191,7 @@ def suggest_(
         raise ScreenerError("--accept needs --source: say why the tags change (a citation or URL)")
     if not accept_symbol and (source is not None or effective is not None):
         raise ScreenerError("--source and --effective go with --accept")
-    from screener.curation.suggest import accept, model_for, suggest
+    from screener.curation.suggest import accept, band_figures, model_for, suggest
     from screener.curation.suggest import evaluate as evaluate_model
 
     with store_from(ctx) as store:
@@ -203,6 +203,13 @@ def suggest_(
                 f"classifier: {trained.version}, cross-validated on {trained.examples} labelled texts "
                 "(5 folds, each company's texts in one fold); keywords: the keyword rule set on the same texts"
             )
+            band = band_figures(store)
+            if band is not None:
+                accuracy, baseline, n = band
+                note(
+                    f"exposure band: cross-validated accuracy {accuracy:.2f} on {n} texts "
+                    f"(always the most common band: {baseline:.2f})"
+                )
             return
         if accept_symbol:
             done = accept(

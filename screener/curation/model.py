@@ -83,6 +83,13 @@ def _role_classifier() -> Any:
     )
 
 
+def _band_classifier() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    # newton-cg: the multinomial fit in a tenth of lbfgs's time on these wide sparse features
+    return LogisticRegression(C=C, class_weight="balanced", solver="newton-cg", random_state=SEED, max_iter=1000)
+
+
 def role_pipeline() -> Any:
     """The unfitted role pipeline: a union of word and character TF-IDF, then one logistic regression per role."""
     from sklearn.pipeline import FeatureUnion, Pipeline
@@ -207,7 +214,6 @@ def fit(examples: Sequence[Example]) -> LearnedModel:
 
 
 def _fit(examples: Sequence[Example]) -> LearnedModel:
-    from sklearn.linear_model import LogisticRegression
 
     texts = [e.text for e in examples]
     y = label_matrix(examples)
@@ -226,10 +232,7 @@ def _fit(examples: Sequence[Example]) -> LearnedModel:
     present = tuple(b for b in BANDS if b in labels)
     if len(present) < 2:
         raise ValueError("the exposure band needs examples of at least two bands")
-    # newton-cg: the multinomial fit in a tenth of lbfgs's time on these wide sparse features
-    band = LogisticRegression(C=C, class_weight="balanced", solver="newton-cg", random_state=SEED, max_iter=1000).fit(
-        x, labels
-    )
+    band = _band_classifier().fit(x, labels)
     classes = tuple(str(c) for c in band.classes_)
     return LearnedModel(
         words.get_feature_names_out(),
@@ -303,6 +306,35 @@ def _out_of_fold(examples: Sequence[Example], k: int, seed: int) -> np.ndarray:
             pipe = role_pipeline().fit([texts[i] for i in train], y[train])
         probs[test] = pipe.predict_proba([texts[i] for i in test])
     return probs
+
+
+def band_accuracy(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> tuple[float, float, int] | None:
+    """Cross-validated accuracy of the exposure band on the examples with a band (same folds as the roles), the
+    accuracy of always answering the most common band (the bar to beat), and how many texts were scored; None when
+    fewer than two bands are present."""
+    with one_thread():
+        from sklearn.pipeline import FeatureUnion, Pipeline
+
+        fold = folds(examples, k, seed)
+        banded = [(e, f) for e, f in zip(examples, fold, strict=True) if e.band is not None]
+        labels = [e.band for e, _ in banded]
+        if len(set(labels)) < 2:
+            return None
+        right = 0
+        for f in range(k):
+            train = [(e.text, e.band) for e, g in banded if g != f]
+            test = [(e.text, e.band) for e, g in banded if g == f]
+            if not test or len({b for _, b in train}) < 2:
+                continue
+            words, chars = _vectorizers()
+            pipe = Pipeline(
+                [("features", FeatureUnion([("words", words), ("chars", chars)])), ("band", _band_classifier())]
+            )
+            pipe.fit([t for t, _ in train], [b for _, b in train])
+            got = pipe.predict([t for t, _ in test])
+            right += sum(int(p == b) for p, (_, b) in zip(got, test, strict=True))
+        common = max(labels.count(b) for b in set(labels))
+        return right / len(labels), common / len(labels), len(labels)
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> list[dict[str, Any]]:

@@ -291,6 +291,13 @@ def evaluate(store: Store) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=EVALUATION_SCHEMA, orient="row").select(list(EVALUATION_SCHEMA))
 
 
+def band_figures(store: Store) -> tuple[float, float, int] | None:
+    """The exposure band's cross-validated accuracy on the labelled texts with a band, the accuracy of always
+    answering the most common band, and the number of texts (``model.band_accuracy``)."""
+    examples, _key, _corpus = labelled_examples(store)
+    return m.band_accuracy(examples)
+
+
 @dataclass(frozen=True)
 class Accepted:
     """What an acceptance stored: the accepted rows (symbol, role, probability, model_version) and the roles now."""

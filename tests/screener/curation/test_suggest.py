@@ -8,6 +8,7 @@ universe and learning the first model are the slow parts.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -189,6 +190,7 @@ def test_evaluate_json_shape(own_db: Path, invoke) -> None:
     res = invoke("universe", "suggest", "--evaluate", "--format", "json")
     assert res.exit_code == 0, res.stderr
     rows = json.loads(res.stdout)
+    assert re.search(r"exposure band: cross-validated accuracy 0\.\d\d on \d+ texts", res.stderr), res.stderr
     assert {tuple(sorted(r)) for r in rows} == {("f1", "model", "precision", "recall", "role", "support")}
     assert [(r["model"], r["role"]) for r in rows] == [
         (model, role) for model in ("classifier", "keywords") for role in (*ROLES, "macro")
