@@ -29,6 +29,19 @@ ENABLER_ROLES: frozenset[str] = frozenset(
     {"processor", "magnet_maker", "recycler", "chemicals_tolling", "equipment_supplier"}
 )
 STAGES: tuple[str, ...] = ("producer", "developer", "explorer")
+#: Bands of ``exposure`` (the share of a business in the chain), each named by its lower bound: what a text can tell
+#: (a conglomerate's line, a mixed business, a pure play) when no figure is stated. One table: the labelled corpus,
+#: its validation and ``universe suggest`` all read it.
+EXPOSURE_BANDS: dict[str, float] = {"minor": 0.0, "partial": 0.1, "core": 0.5}
+
+
+def exposure_band(exposure: float | None) -> str | None:
+    """The band of an exposure figure (``None`` when the figure is unknown: no band is guessed)."""
+    if exposure is None:
+        return None
+    return max((low, name) for name, low in EXPOSURE_BANDS.items() if exposure >= low)[1]
+
+
 SEGMENTS: tuple[str, ...] = ("ev_auto", "defense", "wind", "electronics", "robotics", "industrial")
 GOV_BACKING: tuple[str, ...] = (
     "dod_offtake",

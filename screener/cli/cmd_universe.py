@@ -1,17 +1,31 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from screener.cli.options import country_option, format_option, note, role_option, store_from, view_from, view_options
+from screener.cli.options import (
+    country_option,
+    effective_option,
+    format_option,
+    note,
+    role_option,
+    source_option,
+    store_from,
+    view_from,
+    view_options,
+)
 from screener.contract import STAGES
-from screener.output.render import render
+from screener.output.render import EVERYTHING, View, render
+
+if TYPE_CHECKING:
+    from screener.store import Store
 
 
 @click.group()
 def universe() -> None:
-    """List the universe and edit supply-chain role tags."""
+    """List the universe, edit supply-chain role tags and review suggested tags."""
 
 
 @universe.command("list")
@@ -49,13 +63,8 @@ def list_(
 @click.argument("symbol")
 @click.option("--add", "add", multiple=True, help="Role to add (repeat).")
 @click.option("--remove", "remove", multiple=True, help="Role to remove (repeat).")
-@click.option("--source", required=True, help="Why: a citation or URL, kept in the tag history.")
-@click.option(
-    "--effective",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="The day the change took effect, YYYY-MM-DD (default: today); scores as of an earlier date keep the old tags.",
-)
+@source_option(required=True)
+@effective_option
 @click.pass_context
 def tag_(
     ctx: click.Context,
@@ -69,7 +78,6 @@ def tag_(
 
     Example: screener universe tag HOC.L --remove miner --add trader_offtaker --effective 2026-03-31 --source URL
     """
-    from rules.explain import plural
     from screener.errors import ScreenerError
     from screener.intake.universe import tag
 
@@ -77,20 +85,153 @@ def tag_(
         raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")
     with store_from(ctx) as store:
         roles, changed = tag(store, symbol, add, remove, source, effective=effective.date() if effective else None)
-        if changed:
-            from screener.cli.progress import ProgressBar, stderr_is_terminal
-            from screener.intake.universe import rescore_after_tags
-
-            try:
-                with ProgressBar(stderr_is_terminal(), "recompute scores") as bar:
-                    days = rescore_after_tags(store, effective.date() if effective else None, progress=bar)
-            except ScreenerError as exc:  # the tags are stored: the scores follow at the next 'score'
-                days = []
-                note(f"Warning: the stored scores were not recomputed ({exc}); the next 'screener score' will")
+        days = _rescore(store, effective) if changed else []
     if changed:
         note(f"{symbol.upper()}: roles now {';'.join(roles)}")
-        if days:
-            span = days[0].isoformat() + (f" to {days[-1].isoformat()}" if len(days) > 1 else "")
-            note(f"recomputed {plural(len(days), 'stored score set')} as of {span}")
+        _note_rescored(days)
     else:
         note(f"{symbol.upper()}: nothing changed; roles are {';'.join(roles)}")
+
+
+def _rescore(store: Store, effective: datetime | None) -> list[date]:
+    """Recompute the stored score sets a tag change reaches, with a progress bar; a failure is a warning, since the
+    tags are stored and the next 'score' recomputes."""
+    from screener.cli.progress import ProgressBar, stderr_is_terminal
+    from screener.errors import ScreenerError
+    from screener.intake.universe import rescore_after_tags
+
+    try:
+        with ProgressBar(stderr_is_terminal(), "recompute scores") as bar:
+            return rescore_after_tags(store, effective.date() if effective else None, progress=bar)
+    except ScreenerError as exc:
+        note(f"Warning: the stored scores were not recomputed ({exc}); the next 'screener score' will")
+        return []
+
+
+def _note_rescored(days: list[date]) -> None:
+    from rules.explain import plural
+
+    if days:
+        span = days[0].isoformat() + (f" to {days[-1].isoformat()}" if len(days) > 1 else "")
+        note(f"recomputed {plural(len(days), 'stored score set')} as of {span}")
+
+
+#: What a suggestion table shows first; the band's evidence and the model version follow while the width allows
+#: (csv and json carry every column).
+SUGGEST_VIEW = View(
+    compact=("symbol", "role", "probability", "tagged", "confidence", "evidence", "exposure_band"),
+    optional=("band_probability", "name", "band_evidence", "model_version"),
+    cut=True,
+    fit=True,
+)
+
+
+@universe.command("suggest")
+@click.argument("symbols", nargs=-1, metavar="[SYMBOL]...")
+@click.option(
+    "--all-untagged",
+    "all_untagged",
+    is_flag=True,
+    help="Every company, only the roles it is not tagged with yet (what there is to accept).",
+)
+@click.option(
+    "--min-confidence",
+    "min_confidence",
+    type=float,
+    default=0.5,
+    show_default=True,
+    metavar="P",
+    help="Show (and accept) roles whose probability is at least P, 0 to 1.",
+)
+@click.option(
+    "--evaluate",
+    is_flag=True,
+    help="Print the model's cross-validated precision, recall and F1 per role and macro, beside a keyword baseline.",
+)
+@click.option(
+    "--accept",
+    "accept_symbol",
+    metavar="SYMBOL",
+    default=None,
+    help="Add SYMBOL's suggested roles it does not carry yet (needs --source); each is kept in the tag history with "
+    "its probability and the model version.",
+)
+@source_option(required=False)
+@effective_option
+@format_option
+@click.pass_context
+def suggest_(
+    ctx: click.Context,
+    symbols: tuple[str, ...],
+    all_untagged: bool,
+    min_confidence: float,
+    evaluate: bool,
+    accept_symbol: str | None,
+    source: str | None,
+    effective: datetime | None,
+    fmt: str,
+) -> None:
+    """Suggest role tags and an exposure band from each company's business description; nothing changes until
+    you accept.
+
+    The text read is the stored Yahoo profile summary and the company's description. Each row gives a role's
+    probability, whether the company already carries it, the words that drove it, and "low confidence" when the
+    role's cross-validated F1 is below 0.5. Without SYMBOL, every company.
+
+    Examples: screener universe suggest MP LYC.AX; screener universe suggest --all-untagged --format json;
+    screener universe suggest --evaluate; screener universe suggest --accept NEWCO --source URL
+    """
+    from screener.errors import ScreenerError
+
+    if evaluate and (symbols or all_untagged or accept_symbol):
+        raise ScreenerError("--evaluate takes no SYMBOL, --all-untagged or --accept")
+    if accept_symbol and (symbols or all_untagged):
+        raise ScreenerError("--accept SYMBOL takes no other SYMBOL or --all-untagged")
+    if accept_symbol and source is None:
+        raise ScreenerError("--accept needs --source: say why the tags change (a citation or URL)")
+    if not accept_symbol and (source is not None or effective is not None):
+        raise ScreenerError("--source and --effective go with --accept")
+    from screener.curation.suggest import accept, band_figures, model_for, suggest
+    from screener.curation.suggest import evaluate as evaluate_model
+
+    with store_from(ctx) as store:
+        if evaluate:
+            frame = evaluate_model(store)
+            trained = model_for(store)
+            render(frame, fmt, view=EVERYTHING)
+            note(
+                f"classifier: {trained.version}, cross-validated on {trained.examples} labelled texts "
+                "(5 folds, each company's texts in one fold); keywords: the keyword rule set on the same texts"
+            )
+            band = band_figures(store)
+            if band is not None:
+                accuracy, baseline, n = band
+                note(
+                    f"exposure band: cross-validated accuracy {accuracy:.2f} on {n} texts "
+                    f"(always the most common band: {baseline:.2f})"
+                )
+            return
+        if accept_symbol:
+            done = accept(
+                store,
+                accept_symbol,
+                source,
+                min_confidence=min_confidence,
+                effective=effective.date() if effective else None,
+            )
+            days = _rescore(store, effective)
+            render(done.frame, fmt, view=EVERYTHING)
+            note(f"{accept_symbol.upper()}: roles now {';'.join(done.roles)}")
+            _note_rescored(days)
+            return
+        found = suggest(store, symbols, all_untagged=all_untagged, min_confidence=min_confidence)
+    render(found.frame, fmt, view=SUGGEST_VIEW)
+    trained = found.model
+    how = f"learnt in {trained.seconds:.1f} s" if trained.trained else "cached"
+    note(f"model {trained.version} ({how}, {trained.examples} labelled texts); nothing was changed")
+    low = sorted({r["role"] for r in found.frame.iter_rows(named=True) if r["confidence"] != "normal"})
+    if low:
+        note(f"low confidence (cross-validated F1 below 0.5): {', '.join(low)}")
+    if found.without_text:
+        shown = ", ".join(found.without_text[:10]) + (" ..." if len(found.without_text) > 10 else "")
+        note(f"no description to read for {len(found.without_text)} (unknown, not suggested): {shown}")

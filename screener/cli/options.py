@@ -148,6 +148,28 @@ def role_option(func: F) -> F:
     return click.option("--role", "roles", multiple=True, type=click.Choice(ROLES), help=ROLE_HELP)(func)
 
 
+SOURCE_HELP = "Why: a citation or URL, kept in the tag history."
+
+
+def source_option(required: bool) -> Callable[[F], F]:
+    """``--source TEXT`` as ``source``: the citation a tag change is kept with (``universe tag`` and
+    ``universe suggest --accept``)."""
+    # no explicit default: click (8.3 on) takes default=None as a value, and a required option would then never be
+    # reported missing
+    return click.option("--source", "source", required=required, help=SOURCE_HELP)
+
+
+def effective_option(func: F) -> F:
+    """``--effective YYYY-MM-DD`` as ``effective`` (a datetime, or None for today): when a tag change took effect."""
+    return click.option(
+        "--effective",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="The day the change took effect, YYYY-MM-DD (default: today); scores as of an earlier date keep the old "
+        "tags.",
+    )(func)
+
+
 COUNTRY_HELP = f"ISO country code (e.g. KR, JP) or region ({', '.join(REGION_NAMES)}); repeat to keep any of several."
 
 

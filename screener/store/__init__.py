@@ -1,7 +1,8 @@
 """The DuckDB store: the only package that persists anything, and the only one that speaks SQL.
 
-One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``, ``backtests``), each a
-part of the one ``Store`` class, so that callers hold a single object and a transaction spans every concern.
+One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``, ``backtests``,
+``suggestions``), each a part of the one ``Store`` class, so that callers hold a single object and a transaction spans
+every concern.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from screener.store.market import (
 )
 from screener.store.runs import Runs
 from screener.store.scores import Scores
+from screener.store.suggestions import Suggestions
 
 __all__ = [
     "DEFAULT_PRECEDENCE",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests):
+class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests, Suggestions):
     """An open DuckDB file with the schema at the latest version.
 
     Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.

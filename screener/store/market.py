@@ -576,7 +576,11 @@ class MarketData(StoreBase):
         return pl.concat([untouched, held]).unique(maintain_order=True)
 
     def tag_history(self, symbol: str | None = None) -> pl.DataFrame:
-        sql = "SELECT id, symbol, role, action, actor, source, changed_at, effective_on FROM role_tag_history"
+        # probability and model_version: set on a role added by accepting a suggestion ('universe suggest')
+        sql = (
+            "SELECT id, symbol, role, action, actor, source, changed_at, effective_on, probability, model_version "
+            "FROM role_tag_history"
+        )
         if symbol:
             return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
         return self.query(sql + " ORDER BY id")

@@ -290,6 +290,22 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         UPDATE score_sets SET inputs_hash = NULL;
         """,
     ),
+    (
+        10,
+        "universe suggest: the cached suggestion model, and the probability and model of an accepted suggestion",
+        """
+        CREATE TABLE suggestion_models (
+            training_hash VARCHAR PRIMARY KEY,        -- hash of the labelled texts and the model spec it learnt from
+            model_version VARCHAR NOT NULL,           -- the short name an accepted tag records
+            trained_at TIMESTAMP NOT NULL,
+            examples BIGINT NOT NULL,                 -- labelled texts it learnt from
+            metrics VARCHAR NOT NULL,                 -- cross-validated figures per role, JSON
+            payload BLOB NOT NULL                     -- learnt parameters as a numpy archive (no pickled objects)
+        );
+        ALTER TABLE role_tag_history ADD COLUMN probability DOUBLE;    -- an accepted suggestion's probability
+        ALTER TABLE role_tag_history ADD COLUMN model_version VARCHAR; -- and the model that made it
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

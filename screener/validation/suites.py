@@ -25,6 +25,7 @@ from screener.contract import (
     DATE_PRECISIONS,
     DIRECTIONS,
     EVENT_KINDS,
+    EXPOSURE_BANDS,
     ISO_COUNTRIES,
     ISO_CURRENCIES,
     KINDS,
@@ -49,13 +50,15 @@ from screener.validation.derived import (
 #: Implied market cap (our shares x our close) over the provider's (its shares x its price) must fall in here.
 #: Wide on purpose: share classes and a few days between prices move it a little; a unit mistake moves it 100x.
 MARKET_CAP_RATIO_BOUNDS = (0.2, 5.0)
-#: Kinds beyond the data contract: provider profiles, share-count history, the market-cap cross-check, and the
-#: refresh state of each subject (an empty answer where data was expected).
+#: Kinds beyond the data contract: provider profiles, share-count history, the market-cap cross-check, the
+#: refresh state of each subject (an empty answer where data was expected), and the labelled descriptions that
+#: ``universe suggest`` learns from.
 EXTRA_KEYS: dict[str, tuple[str, ...]] = {
     "profiles": ("symbol",),
     "shares": ("symbol", "date"),
     "market_cap": ("symbol",),
     "refresh": ("subject", "part"),
+    "descriptions": ("symbol",),
 }
 SUITE_KINDS: tuple[str, ...] = (*KINDS, *EXTRA_KEYS)
 
@@ -315,5 +318,13 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
                 "an answer with data where data was expected",
                 shown=(shown_column("status"),),
             ),
+        ]
+    if kind == "descriptions":
+        return [
+            *(_not_null(c) for c in ("symbol", "name", "description", "roles", "exposure_band", "source")),
+            _unique(("symbol",)),
+            _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
+            _regex("roles", _roles_pattern(), "known roles separated by ';'"),
+            _in_set("exposure_band", tuple(EXPOSURE_BANDS), "known exposure band"),
         ]
     raise ValueError(f"no validation suite for kind {kind!r}")
