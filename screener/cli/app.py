@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "report": "screener.cli.cmd_report:report",
     "query": "screener.cli.cmd_query:query",
     "fields": "screener.cli.cmd_fields:fields",
+    "events": "screener.cli.cmd_events:events",
 }
 
 
