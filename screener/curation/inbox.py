@@ -111,7 +111,7 @@ def model_version(frame: pl.DataFrame) -> str:
     digest = hashlib.sha1()
     for row in frame.iter_rows():
         digest.update("\x1f".join(row).encode("utf-8") + b"\x1e")
-    digest.update(f"tfidf-word12-char25-logreg-C10-seed{SEED}".encode())
+    digest.update(f"tfidf-word12-char25-logreg-newtoncg-C10-seed{SEED}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -132,7 +132,9 @@ def _pipeline() -> Any:
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)),
         ]
     )
-    classifier = LogisticRegression(C=10.0, class_weight="balanced", max_iter=2000, random_state=SEED)
+    classifier = LogisticRegression(
+        C=10.0, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=SEED
+    )
     return Pipeline([("features", features), ("classifier", classifier)])
 
 
@@ -153,11 +155,16 @@ class CatalystModel:
     """The three fitted pipelines (kind, stage, polarity) and the version of what they learned from."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
+        from threadpoolctl import threadpool_limits
+
         texts = frame["text"].to_list()
         self.version = model_version(frame)
-        self.kind = _pipeline().fit(texts, frame["kind"].to_list())
-        self.stage = _pipeline().fit(texts, frame["stage"].to_list())
-        self.polarity = _pipeline().fit(texts, frame["polarity"].to_list())
+        # One BLAS thread: a fit this small is ten times slower when its threads fight a busy machine for cores,
+        # and one thread also sums in one order, run after run.
+        with threadpool_limits(limits=1):
+            self.kind = _pipeline().fit(texts, frame["kind"].to_list())
+            self.stage = _pipeline().fit(texts, frame["stage"].to_list())
+            self.polarity = _pipeline().fit(texts, frame["polarity"].to_list())
 
     @classmethod
     def bundled(cls) -> CatalystModel:
@@ -171,13 +178,16 @@ class CatalystModel:
         shown (for the kind, the kind model's probability of that kind)."""
         if not texts:
             return []
+        from threadpoolctl import threadpool_limits
+
         texts = list(texts)
-        kinds = list(self.kind.classes_)
-        p_kind = self.kind.predict_proba(texts)
-        p_stage = self.stage.predict_proba(texts)
-        p_pol = self.polarity.predict_proba(texts)
-        stages = list(self.stage.classes_)
-        negative = list(self.polarity.classes_).index("negative")
+        kinds = [str(k) for k in self.kind.classes_]
+        with threadpool_limits(limits=1):
+            p_kind = self.kind.predict_proba(texts)
+            p_stage = self.stage.predict_proba(texts)
+            p_pol = self.polarity.predict_proba(texts)
+        stages = [str(k) for k in self.stage.classes_]
+        negative = [str(k) for k in self.polarity.classes_].index("negative")
         out = []
         for i, text in enumerate(texts):
             p_neg = float(p_pol[i][negative])
@@ -211,7 +221,7 @@ class CatalystModel:
         words = features.transformer_list[0][1]
         classifier = self.kind.named_steps["classifier"]
         row = words.transform([text]).tocoo()
-        classes = list(classifier.classes_)
+        classes = [str(k) for k in classifier.classes_]
         coef = classifier.coef_
         if coef.shape[0] == 1:  # two classes: one row of coefficients, for the second class
             weights = coef[0] if classes.index(kind) == 1 else -coef[0]
@@ -227,10 +237,29 @@ class CatalystModel:
 # -- matching a company --------------------------------------------------------------------------------------------
 #: First words too common to name one company on their own ("American Rare Earths", "Rare Element").
 _GENERIC_FIRST = frozenset(
-    (
-        "american australian canadian china chinese energy general global international japan korea national new "
-        "north northern rare south southern united western world"
-    ).split()  # noqa: SIM905
+    [
+        "american",
+        "australian",
+        "canadian",
+        "china",
+        "chinese",
+        "energy",
+        "general",
+        "global",
+        "international",
+        "japan",
+        "korea",
+        "national",
+        "new",
+        "north",
+        "northern",
+        "rare",
+        "south",
+        "southern",
+        "united",
+        "western",
+        "world",
+    ]
 )
 
 
