@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from screener.errors import ScreenerError
-from screener.intake import Intake, Policy, Refused, admit, check
+from screener.intake import Intake, Policy, admit, check
+from screener.providers.files import EARLIEST_DATE
 from screener.store.headlines import HEADLINE_SCHEMA
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ NEWS_PART = "news"
 FILE_COLUMNS: tuple[str, ...] = ("headline", "published_at", "symbol", "publisher", "link")
 FILE_REQUIRED: tuple[str, ...] = ("headline", "published_at")
 FILE_PROVIDER = "file"
+#: Times past this year are typing mistakes (and beyond what the validation's nanosecond clock can hold).
+LATEST_YEAR = 2200
 #: A failing value longer than this is cut in the one-line error: the line must stay readable.
-_SHOWN_CHARS = 160
+_SHOWN_CHARS = 60
 
 
 def headline_id(provider: str, *parts: object) -> str:
@@ -73,13 +76,19 @@ def store_headlines(
     ``today`` bounds publication times (a headline from the future is a clock or time-zone mistake)."""
     rows = with_ids(frame, provider, source)
     checked = check("headlines", rows, source, today=today)
-    try:
-        return admit(store, checked, provider, write=lambda passing: store.upsert_headlines(passing), policy=policy)
-    except Refused as exc:
-        first = exc.failures[0]
-        if len(first) > _SHOWN_CHARS:
-            first = first[: _SHOWN_CHARS - 3] + "..."
-        raise ScreenerError(f"{first}; nothing was stored ({len(exc.failures)} failing value(s))") from None
+    if policy == "refuse" and checked.failures.height:
+        # the one-line error names the first failing value; a long headline is cut, so the line stays readable
+        first = checked.failures.row(0, named=True)
+        value = (
+            first["value"]
+            if first["value"] is None or len(first["value"]) <= _SHOWN_CHARS
+            else (first["value"][: _SHOWN_CHARS - 3] + "...")
+        )
+        raise ScreenerError(
+            f"{first['source']}, row {first['row']}, column {first['column_name']}: failed {first['expectation']} "
+            f"(value {value!r}); nothing was stored ({checked.failures.height} failing value(s))"
+        )
+    return admit(store, checked, provider, write=lambda passing: store.upsert_headlines(passing), policy=policy)
 
 
 # -- a user's file -------------------------------------------------------------------------------------------------
@@ -125,6 +134,11 @@ def read_headlines_file(path: str | Path) -> pl.DataFrame:
             raise ScreenerError(
                 f"{p}, row {i + 2}, column published_at: not a date or time {value!r} "
                 "(use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)"
+            )
+        if not EARLIEST_DATE.year <= stamp.year <= LATEST_YEAR:
+            raise ScreenerError(
+                f"{p}, row {i + 2}, column published_at: {value!r} is not a publication time "
+                f"(a year from {EARLIEST_DATE.year} to {LATEST_YEAR})"
             )
         times.append(stamp)
     blank_to_null = lambda s: s.str.strip_chars().replace("", None)  # noqa: E731

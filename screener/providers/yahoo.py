@@ -852,6 +852,11 @@ def _news_time(value: object) -> datetime | None:
     return None
 
 
+def _plausible(stamp: datetime | None) -> datetime | None:
+    """A publication time, or None for one outside 1900-2200 (a garbled stamp; validation reports the gap)."""
+    return stamp if stamp is not None and 1900 <= stamp.year <= 2200 else None
+
+
 def news_frame(symbol: str, items: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     """Yahoo's news items as rows: Yahoo's own id, the symbol asked for, title, publisher, link and publication
     time (UTC). Items are kept as sent, text untouched: validation, not the provider, judges a headline, so a bad
@@ -874,7 +879,7 @@ def news_frame(symbol: str, items: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
                 "publisher": (provider.get("displayName") if isinstance(provider, Mapping) else None)
                 or content.get("publisher"),
                 "link": (url.get("url") if isinstance(url, Mapping) else None) or content.get("link"),
-                "published_at": _news_time(content.get("pubDate") or content.get("providerPublishTime")),
+                "published_at": _plausible(_news_time(content.get("pubDate") or content.get("providerPublishTime"))),
             }
         )
     return pl.DataFrame(rows, schema=NEWS_SCHEMA)

@@ -1,0 +1,1 @@
+"""Tests of the catalyst inbox: headlines in, candidates listed, events stored only on accept."""

@@ -1,0 +1,63 @@
+"""A user's headlines file is validated like every other input: one failing value is a one-line error, a
+non-zero exit, and nothing stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from screener.store import Store
+from tests.screener.inbox._helpers import add_universe, write_headlines
+
+HEADER = "headline,published_at,symbol,publisher,link\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('"",2025-01-02,MP,Wire,https://example.com/x', "column headline: failed expect_column_values_to_not_be_null"),
+        ('"   ",2025-01-02,MP,Wire,https://example.com/x', "column headline: failed expect_column_values_to_match"),
+        ('"two\nlines",2025-01-02,MP,Wire,https://example.com/x', "column headline: failed expect_column_values_to_"),
+        (f'"{"x" * 501}",2025-01-02,MP,Wire,https://example.com/x', "at most 500 characters"),
+        ("A headline,2025-01-02,MP,Wire,ftp://example.com/x", "column link: failed expect_column_values_to_match"),
+        ("A headline,2025-01-02,not a symbol,Wire,", "column symbol: failed expect_column_values_to_match_regex"),
+        ("A headline,2199-01-02,MP,Wire,", "column published_at: failed expect_column_values_to_be_between"),
+        ("A headline,2999-01-02,MP,Wire,", "column published_at: '2999-01-02' is not a publication time"),
+        ("A headline,,MP,Wire,", "column published_at: failed expect_column_values_to_not_be_null"),
+        ("A headline,yesterday,MP,Wire,", "row 3, column published_at: not a date or time 'yesterday'"),
+    ],
+)
+def test_a_bad_headline_is_one_line_and_nothing_is_stored(
+    db_path: Path, tmp_path: Path, invoke, row: str, message: str
+) -> None:
+    with Store(db_path) as store:
+        add_universe(store)
+    good = "Fine headline,2025-01-01,MP,Wire,https://example.com/ok\n"
+    path = write_headlines(tmp_path, HEADER + good + row + "\n")
+    result = invoke("events", "import-headlines", str(path))
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
+    assert message in lines[0] and len(lines[0]) < 400
+    assert "Traceback" not in result.output
+    with Store(db_path) as store:
+        assert store.stored_headlines().height == 0, "the good row is not stored either"
+
+
+def test_a_missing_column_is_named(tmp_path: Path, invoke) -> None:
+    path = write_headlines(tmp_path, "title,published_at\nA headline,2025-01-01\n")
+    result = invoke("events", "import-headlines", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {path}, row 1, column headline: missing required column (required: headline, published_at)"
+    )
+
+
+def test_importing_the_same_file_twice_stores_each_headline_once(db_path: Path, tmp_path: Path, invoke) -> None:
+    path = write_headlines(tmp_path)
+    assert invoke("events", "import-headlines", str(path)).exit_code == 0
+    again = invoke("events", "import-headlines", str(path), "--format", "csv")
+    assert again.exit_code == 0 and again.stdout.splitlines()[1].endswith(",4,0")
+    with Store(db_path) as store:
+        assert store.stored_headlines().height == 4
