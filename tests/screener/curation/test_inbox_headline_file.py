@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from screener.store import Store
-from tests.screener.inbox._helpers import add_universe, write_headlines
+from tests.screener.curation._inbox_helpers import add_universe, write_headlines
 
 HEADER = "headline,published_at,symbol,publisher,link\n"
 

@@ -1,0 +1,1 @@
+"""Tests of curation: suggestions a user reviews before anything is stored."""

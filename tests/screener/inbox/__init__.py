@@ -1,1 +1,0 @@
-"""Tests of the catalyst inbox: headlines in, candidates listed, events stored only on accept."""
