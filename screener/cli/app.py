@@ -49,6 +49,7 @@ FLAG_NAMES: dict[str, str] = {
     "ref": "--run",
     "from_ref": "--from",
     "to_ref": "--to",
+    "edits": "--edit",
 }
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from screener.contract import CAPACITY_STAGES, EVENT_KINDS, KINDS
-from screener.errors import ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError
 from screener.paths import bundled_data_dir
 
 if TYPE_CHECKING:
@@ -381,10 +381,12 @@ def parse_edits(edits: Sequence[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise ScreenerError(f"--edit {item!r}: write it as field=value (fields: {', '.join(EDITABLE)})")
+            raise ArgumentError(Option("edits"), f" {item!r}: write it as field=value (fields: {', '.join(EDITABLE)})")
         if name not in EDITABLE:
             why = " (an event is dated by its headline's publication)" if name in ("date", "date_precision") else ""
-            raise ScreenerError(f"--edit {name}: not an editable field{why}; use one of {', '.join(EDITABLE)}")
+            raise ArgumentError(
+                Option("edits"), f" {name}: not an editable field{why}; use one of {', '.join(EDITABLE)}"
+            )
         out[name] = value.strip()
     return out
 
@@ -445,7 +447,7 @@ def accept(
     )
     values.update(changes)
     if not values["symbol"]:
-        raise ScreenerError(f"headline {wanted} matched no company; pass --edit symbol=SYMBOL")
+        raise ArgumentError(f"headline {wanted} matched no company; pass ", Option("edits"), " symbol=SYMBOL")
     label = Path(f"headline {wanted}")
     raw = pl.DataFrame(
         {k: [v if v != "" else None] for k, v in values.items()}, schema=dict.fromkeys(values, pl.String)

@@ -1,12 +1,17 @@
 """A user's headlines file is validated like every other input: one failing value is a one-line error, a
-non-zero exit, and nothing stored."""
+non-zero exit, and nothing stored; times and ``--edit`` pairs parse the same whatever their form."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from screener.curation.headlines import _parse_time
+from screener.curation.inbox import EDITABLE, parse_edits
 from screener.store import Store
 from tests.screener.curation._inbox_helpers import add_universe, write_headlines
 
@@ -61,3 +66,24 @@ def test_importing_the_same_file_twice_stores_each_headline_once(db_path: Path, 
     assert again.exit_code == 0 and again.stdout.splitlines()[1].endswith(",4,0")
     with Store(db_path) as store:
         assert store.stored_headlines().height == 4
+
+
+@given(
+    when=st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2199, 12, 30)),
+    offset_minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+    zulu=st.booleans(),
+)
+def test_a_publication_time_in_any_zone_is_read_as_the_same_utc_instant(
+    when: datetime, offset_minutes: int, zulu: bool
+) -> None:
+    zone = timezone(timedelta(minutes=offset_minutes))
+    local = when.replace(microsecond=0, tzinfo=UTC).astimezone(zone)
+    text = local.isoformat()
+    if zulu and offset_minutes == 0:
+        text = text.replace("+00:00", "Z")
+    assert _parse_time(text) == when.replace(microsecond=0)
+
+
+@given(field=st.sampled_from(EDITABLE), value=st.text(min_size=1).map(str.strip).filter(bool))
+def test_any_editable_field_and_value_round_trip_through_parse_edits(field: str, value: str) -> None:
+    assert parse_edits([f" {field} = {value} "]) == {field: value}
