@@ -301,7 +301,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             publisher VARCHAR,
             link VARCHAR,
             published_at TIMESTAMP NOT NULL,  -- UTC; an accepted event is dated by it, never by the day of accepting
-            provider VARCHAR NOT NULL,        -- 'yahoo' (refresh --news) or 'file' (events import-headlines)
+            provider VARCHAR NOT NULL,        -- 'yahoo' (refresh's news) or 'file' (a user's headlines file)
             source VARCHAR,                   -- the batch it came in: 'yahoo:news:SYMBOL' or the file's path
             loaded_at TIMESTAMP NOT NULL
         );
