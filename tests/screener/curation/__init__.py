@@ -1,1 +1,0 @@
-"""Tests of curation: suggestions a user reviews before anything is stored."""
