@@ -234,6 +234,32 @@ class CatalystModel:
         return [name for _, name in scored[:EVIDENCE_TERMS]]
 
 
+def cross_validated(frame: pl.DataFrame | None = None, folds: int = 5) -> pl.DataFrame:
+    """Honest figures for the three models: precision, recall and F1 per label and macro, from stratified
+    ``folds``-fold cross-validation (shuffled with ``SEED``) over the training rows; a label with fewer rows than
+    ``folds`` lowers the folds of its model. Rows: ``model`` (kind, stage, polarity), ``label``, ``precision``,
+    ``recall``, ``f1``, ``support``; deterministic, like the fit."""
+    from sklearn.metrics import precision_recall_fscore_support
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
+
+    frame = frame if frame is not None else training_frame()
+    texts = frame["text"].to_list()
+    rows = []
+    with threadpool_limits(limits=1):
+        for target in ("kind", "stage", "polarity"):
+            labels = frame[target].to_list()
+            k = max(2, min(folds, *(labels.count(v) for v in set(labels))))
+            split = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED)
+            predicted = cross_val_predict(_pipeline(), texts, labels, cv=split)
+            names = sorted(set(labels))
+            p, r, f, n = precision_recall_fscore_support(labels, predicted, labels=names, zero_division=0)
+            for i, name in enumerate(names):
+                rows.append((target, name, float(p[i]), float(r[i]), float(f[i]), int(n[i])))
+            rows.append((target, "macro", float(p.mean()), float(r.mean()), float(f.mean()), len(labels)))
+    return pl.DataFrame(rows, schema=["model", "label", "precision", "recall", "f1", "support"], orient="row")
+
+
 # -- matching a company --------------------------------------------------------------------------------------------
 #: First words too common to name one company on their own ("American Rare Earths", "Rare Element").
 _GENERIC_FIRST = frozenset(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from screener.curation.inbox import CatalystModel, candidates, parse_edits, training_frame
+from screener.curation.inbox import CatalystModel, candidates, cross_validated, parse_edits, training_frame
 from screener.errors import ScreenerError
 from screener.store import Store
 from tests.screener.curation._inbox_helpers import HEADLINES, add_universe, write_headlines
@@ -215,3 +215,14 @@ def test_scikit_learn_is_imported_by_the_inbox_only_and_yfinance_by_neither(db_p
     assert _heavy(["--db", str(db_path), "events", "import-headlines", str(path)]) == []
     assert _heavy(["--db", str(db_path), "universe", "list"]) == []
     assert _heavy(["--db", str(db_path), "events", "inbox"]) == ["sklearn"]
+
+
+def test_cross_validated_polarity_finds_most_setbacks() -> None:
+    # a floor under the figures docs/inbox.md states: fewer or worse labelled headlines must not go unnoticed
+    scores = cross_validated()
+    polarity = {r["label"]: r for r in scores.filter(scores["model"] == "polarity").iter_rows(named=True)}
+    assert polarity["negative"]["recall"] >= 0.55 and polarity["negative"]["precision"] >= 0.65
+    assert polarity["macro"]["f1"] >= 0.75
+    kind = scores.filter((scores["model"] == "kind") & (scores["label"] == "macro")).row(0, named=True)
+    assert kind["f1"] >= 0.55
+    assert scores.equals(cross_validated()), "the figures are the same on every run"
