@@ -87,3 +87,13 @@ def test_a_publication_time_in_any_zone_is_read_as_the_same_utc_instant(
 @given(field=st.sampled_from(EDITABLE), value=st.text(min_size=1).map(str.strip).filter(bool))
 def test_any_editable_field_and_value_round_trip_through_parse_edits(field: str, value: str) -> None:
     assert parse_edits([f" {field} = {value} "]) == {field: value}
+
+
+def test_stored_headlines_are_checked_again_by_validate(db_path: Path, tmp_path: Path, invoke) -> None:
+    assert invoke("events", "import-headlines", str(write_headlines(tmp_path))).exit_code == 0
+    with Store(db_path) as store:  # a headline edited behind the intake's back, as a stray SQL client could
+        store.con.execute("UPDATE headlines SET link = 'not a link' WHERE link = 'https://example.com/mp'")
+    result = invoke("validate", "--failures", "--format", "csv")
+    assert result.exit_code == 1
+    failing = [line for line in result.stdout.splitlines() if line.startswith("headlines,")]
+    assert len(failing) == 1 and "link" in failing[0] and "not a link" in failing[0]
