@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "report": "screener.cli.cmd_report:report",
     "query": "screener.cli.cmd_query:query",
     "fields": "screener.cli.cmd_fields:fields",
+    "events": "screener.cli.cmd_events:events",
 }
 
 
@@ -48,6 +49,7 @@ FLAG_NAMES: dict[str, str] = {
     "ref": "--run",
     "from_ref": "--from",
     "to_ref": "--to",
+    "edits": "--edit",
 }
 
 

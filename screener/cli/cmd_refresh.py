@@ -74,6 +74,13 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> o
     help="Let Yahoo replace rows you imported yourself (provider 'file'). By default your own import "
     "wins and the report counts the Yahoo rows it kept out.",
 )
+@click.option(
+    "--news",
+    is_flag=True,
+    default=False,
+    help="Also store each symbol's latest Yahoo news headlines for the catalyst inbox ('screener events inbox'); "
+    "news follows the prices' maximum age.",
+)
 @click.option("--quiet", is_flag=True, default=False, help="No progress bar and no notes on stderr.")
 @format_option
 @click.pass_context
@@ -85,6 +92,7 @@ def refresh(
     deadline: object,
     max_requests: int,
     overwrite_imports: bool,
+    news: bool,
     quiet: bool,
     fmt: str,
 ) -> None:
@@ -115,6 +123,7 @@ def refresh(
             deadline=deadline or timedelta(0),
             max_requests=max_requests,  # type: ignore[arg-type]
             override_imports=overwrite_imports,
+            news=news,
         )
     render(report.table(), fmt)
     report.raise_if_problems()

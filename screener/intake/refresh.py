@@ -572,6 +572,7 @@ def refresh(
     max_requests: int | None = DEFAULT_MAX_REQUESTS,
     monotonic: Callable[[], float] = time.monotonic,
     override_imports: bool = False,
+    news: bool = False,
 ) -> RefreshReport:
     """Refresh ``symbols`` (default: the universe) and return the per-symbol report; see the module docstring.
 
@@ -583,8 +584,10 @@ def refresh(
     either, the remaining symbols are not attempted (``report.stopped`` says why). ``monotonic`` is the clock the
     deadline is measured on (tests inject one). ``override_imports`` lets Yahoo replace rows of a higher-precedence
     provider (a user's own import, see ``Store.upsert_real``); by default those rows are kept and counted in the
-    symbol's message. ``note`` receives the run's notes and warnings, ``on_progress`` ``(label, done, total)`` after
-    each symbol or FX pair (label ``""`` when the total grows); the library prints nothing itself.
+    symbol's message. ``news`` also fetches each symbol's latest Yahoo stories into the catalyst inbox when its
+    news is older than the prices' maximum age (``screener.curation.headlines.fetch_news``). ``note`` receives the
+    run's notes and warnings, ``on_progress`` ``(label, done, total)`` after each symbol or FX pair (label ``""``
+    when the total grows); the library prints nothing itself.
     """
     if workers < 1:
         raise ArgumentError(Option("workers"), " must be at least 1")
@@ -681,7 +684,7 @@ def refresh(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if plans and provider is None:
+        if (plans or news) and provider is None:
             provider = default_provider()
         if provider is not None:
             forget_responses()
@@ -699,6 +702,10 @@ def refresh(
                 met |= {normalise_currency(listing[s])[0] for s in wanted if listing.get(s)}
                 met |= {normalise_currency(c)[0] for c in stored_profiles["financial_currency"].drop_nulls()}
                 _refresh_fx(run, provider, pool, sorted(met - {"USD"}), bar)
+                if news and guard.reason is None:
+                    from screener.curation.headlines import fetch_news
+
+                    fetch_news(store, provider, wanted, now=now, max_age=limits.prices, note=say)  # type: ignore[arg-type]
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

@@ -39,7 +39,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,6 +50,8 @@ from screener.contract import PERIOD_SPACING, normalise_currency, period_of_spac
 from screener.paths import cache_home
 
 PROVIDER_NAME = "yahoo"
+#: News stories asked for per symbol: Yahoo's own page shows ten.
+NEWS_COUNT = 10
 T = TypeVar("T")
 
 #: (statement, yfinance frequency) pairs fetched for each symbol. The frequency is yfinance's table, not the period:
@@ -819,3 +821,65 @@ class YahooProvider:
             {"currency": [iso] * len(closes), "date": [d for d, _ in closes], "usd_per_unit": [c for _, c in closes]},
             schema=schema,
         )
+
+    def news(self, symbol: str, count: int = NEWS_COUNT) -> pl.DataFrame:
+        """Yahoo's latest stories filed under ``symbol`` (yfinance ``Ticker.get_news``), one row per story with a
+        title and a publication time (``news_frame``). Empty when Yahoo sent none: unknown, never "no news"."""
+        items = self.call(f"news {symbol}", lambda: list(self.ticker(symbol).get_news(count=count, tab="news") or []))
+        return news_frame(symbol, items)
+
+
+NEWS_SCHEMA: dict[str, Any] = {
+    "native_id": pl.String,
+    "symbol": pl.String,
+    "headline": pl.String,
+    "publisher": pl.String,
+    "link": pl.String,
+    "published_at": pl.Datetime("us"),
+}
+
+
+def _news_time(value: object) -> datetime | None:
+    """Yahoo's ``pubDate`` (ISO 8601 in UTC, ``Z``) or an epoch stamp as naive UTC; None when unreadable."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC).replace(tzinfo=None)
+    if isinstance(value, str) and value:
+        try:
+            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return stamp.astimezone(UTC).replace(tzinfo=None) if stamp.tzinfo else stamp
+    return None
+
+
+def _plausible(stamp: datetime | None) -> datetime | None:
+    """A publication time, or None for one outside 1900-2200 (a garbled stamp; validation reports the gap)."""
+    return stamp if stamp is not None and 1900 <= stamp.year <= 2200 else None
+
+
+def news_frame(symbol: str, items: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    """Yahoo's news items as rows: Yahoo's own id, the symbol asked for, title, publisher, link and publication
+    time (UTC). Items are kept as sent, text untouched: validation, not the provider, judges a headline, so a bad
+    one is recorded as rejected instead of vanishing. Videos and items without an id are skipped."""
+    rows = []
+    for item in items:
+        content = item.get("content") if isinstance(item.get("content"), Mapping) else item
+        if not isinstance(content, Mapping):
+            continue
+        native = content.get("id") or item.get("id") or item.get("uuid")
+        if not native or str(content.get("contentType") or "STORY").upper() not in ("STORY", "PRESS_RELEASE"):
+            continue
+        provider = content.get("provider")
+        url = content.get("canonicalUrl") or content.get("clickThroughUrl")
+        rows.append(
+            {
+                "native_id": str(native),
+                "symbol": symbol,
+                "headline": content.get("title"),
+                "publisher": (provider.get("displayName") if isinstance(provider, Mapping) else None)
+                or content.get("publisher"),
+                "link": (url.get("url") if isinstance(url, Mapping) else None) or content.get("link"),
+                "published_at": _plausible(_news_time(content.get("pubDate") or content.get("providerPublishTime"))),
+            }
+        )
+    return pl.DataFrame(rows, schema=NEWS_SCHEMA)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from screener.store.backtests import Backtests
 from screener.store.connection import StoreBase, resolve_db_path, utcnow
+from screener.store.headlines import Headlines
 from screener.store.live import LiveData
 from screener.store.logs import Logs
 from screener.store.market import (
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 
-class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests, Suggestions):
+class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests, Suggestions, Headlines):
     """An open DuckDB file with the schema at the latest version.
 
     Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.

@@ -306,6 +306,34 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE role_tag_history ADD COLUMN model_version VARCHAR; -- and the model that made it
         """,
     ),
+    (
+        11,
+        "catalyst inbox: news headlines as stored, and the ones a user accepted as events",
+        """
+        CREATE TABLE headlines (
+            id VARCHAR PRIMARY KEY,           -- stable: a hash of the provider and its own id (or link, text, time)
+            symbol VARCHAR,                   -- the company the provider filed it under; NULL: matched by name
+            headline VARCHAR NOT NULL,
+            publisher VARCHAR,
+            link VARCHAR,
+            published_at TIMESTAMP NOT NULL,  -- UTC; an accepted event is dated by it, never by the day of accepting
+            provider VARCHAR NOT NULL,        -- 'yahoo' (refresh's news) or 'file' (a user's headlines file)
+            source VARCHAR,                   -- the batch it came in: 'yahoo:news:SYMBOL' or the file's path
+            loaded_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE headline_decisions (       -- one row per accepted headline: the inbox itself never writes events
+            headline_id VARCHAR PRIMARY KEY,
+            symbol VARCHAR NOT NULL,          -- the stored event's key (symbol, date, kind, description)
+            date DATE NOT NULL,
+            kind VARCHAR NOT NULL,
+            description VARCHAR NOT NULL,
+            probability DOUBLE,               -- the model's probability of the suggested kind
+            model_version VARCHAR NOT NULL,   -- a hash of the training data and the model's settings
+            edited VARCHAR,                   -- the fields the user changed, as 'field=value; ...'
+            decided_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -89,6 +89,7 @@ def _stored_frames(store: Store) -> dict[str, pl.DataFrame]:
     frames["shares"] = store.share_history()
     frames["market_cap"] = stored_market_caps(store)
     frames["refresh"] = store.refresh_state().select("subject", "part", "status", "empty_since", "message")
+    frames["headlines"] = store.stored_headlines().drop("loaded_at", "accepted")
     return frames
 
 

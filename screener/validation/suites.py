@@ -59,11 +59,16 @@ EXTRA_KEYS: dict[str, tuple[str, ...]] = {
     "market_cap": ("symbol",),
     "refresh": ("subject", "part"),
     "descriptions": ("symbol",),
+    "headlines": ("id",),
 }
 SUITE_KINDS: tuple[str, ...] = (*KINDS, *EXTRA_KEYS)
 
 _SYMBOL = r"^[A-Z0-9][A-Z0-9.\-=&^]*$"
 _TAGS = r"^[a-z0-9_]+(?:;[a-z0-9_]+)*$"
+#: A headline: some visible text, one line, at most 500 characters (a longer one is an article, not a headline).
+HEADLINE_MAX_CHARS = 500
+_HEADLINE = rf"^(?=[^\x00-\x1f\x7f]*\S)[^\x00-\x1f\x7f]{{1,{HEADLINE_MAX_CHARS}}}$"
+_LINK = r"^https?://[^\s]+$"
 
 
 def key_columns(kind: str) -> tuple[str, ...]:
@@ -326,5 +331,14 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
             _regex("roles", _roles_pattern(), "known roles separated by ';'"),
             _in_set("exposure_band", tuple(EXPOSURE_BANDS), "known exposure band"),
+        ]
+    if kind == "headlines":
+        return [
+            *(_not_null(c) for c in ("id", "headline", "published_at", "provider")),
+            _unique(("id",)),
+            _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
+            _regex("headline", _HEADLINE, f"one line of text, at most {HEADLINE_MAX_CHARS} characters"),
+            _regex("link", _LINK, "an http(s) address"),
+            _not_future("published_at", today),
         ]
     raise ValueError(f"no validation suite for kind {kind!r}")

@@ -1,0 +1,71 @@
+"""``screener events``: the catalyst inbox. Headlines come in (refresh --news, import-headlines), candidates are
+listed with the model's suggestion (inbox), and only ``accept`` turns one into an event."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+
+from screener.cli.options import date_option, format_option, note, store_from
+from screener.output.render import render
+
+
+@click.group()
+def events() -> None:
+    """The catalyst inbox: news headlines as candidate events, stored only when you accept them."""
+
+
+@events.command("inbox")
+@date_option("--since", "List headlines published on or after this day, YYYY-MM-DD (UTC; default: all).")
+@click.option("--new", "only_new", is_flag=True, default=False, help="Leave out headlines already accepted.")
+@format_option
+@click.pass_context
+def inbox(ctx: click.Context, since: date | None, only_new: bool, fmt: str) -> None:
+    """List stored headlines as candidate events: matched company, suggested kind and stage with probabilities,
+    polarity (negative is a setback) and the words that drove it. Reads only: nothing is stored."""
+    from screener.curation.inbox import candidates
+
+    with store_from(ctx) as store:
+        frame = candidates(store, since=since, include_accepted=not only_new)
+    render(frame, fmt)
+    waiting = frame.filter(frame["status"] == "new").height if frame.height else 0
+    note(f"{frame.height} candidate(s), {waiting} waiting; accept one with 'screener events accept ID'")
+
+
+@events.command("accept")
+@click.argument("headline_id", metavar="ID")
+@click.option(
+    "--edit",
+    "edits",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Change a field of the event before it is stored (repeat), e.g. --edit kind=funding --edit symbol=MP.",
+)
+@click.option("--source", default=None, help="The event's source (default: the headline's publisher and link).")
+@click.pass_context
+def accept(ctx: click.Context, headline_id: str, edits: tuple[str, ...], source: str | None) -> None:
+    """Store candidate ID as an event, dated by the headline's publication, through the events validation."""
+    from screener.curation.inbox import accept as accept_candidate
+
+    with store_from(ctx) as store:
+        done = accept_candidate(store, headline_id, edits=edits, source=source)
+    e = done.event
+    note(f"stored a {e['kind']} event of {e['symbol']} dated {e['date']:%Y-%m-%d} (source: {e['source'] or 'none'})")
+
+
+@events.command("import-headlines")
+@click.argument("path", type=click.Path())
+@format_option
+@click.pass_context
+def import_headlines(ctx: click.Context, path: str, fmt: str) -> None:
+    """Import a file of headlines (CSV, XLSX or Parquet: headline, published_at, and optionally symbol, publisher,
+    link) into the inbox. Every row is validated; one failing value stores nothing."""
+    import polars as pl
+
+    from screener.curation.headlines import import_headlines as import_file
+
+    with store_from(ctx) as store:
+        done = import_file(store, path)
+    render(pl.DataFrame({"source": [done.source], "rows": [done.rows], "stored": [done.stored]}), fmt)
+    note(f"{done.stored} new headline(s) of {done.rows} in the inbox (a headline already stored is kept as it was)")
