@@ -52,7 +52,7 @@ from screener.validation.derived import (
 MARKET_CAP_RATIO_BOUNDS = (0.2, 5.0)
 #: Kinds beyond the data contract: provider profiles, share-count history, the market-cap cross-check, the
 #: refresh state of each subject (an empty answer where data was expected), and the labelled descriptions that
-#: ``universe suggest`` learns from.
+#: ``universe suggest`` learns from, and the headlines of the catalyst inbox.
 EXTRA_KEYS: dict[str, tuple[str, ...]] = {
     "profiles": ("symbol",),
     "shares": ("symbol", "date"),
