@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 class ScreenerError(Exception):
@@ -54,3 +54,27 @@ class ArgumentError(ScreenerError):
     def worded(self, name_of: Callable[[str], str]) -> str:
         """The message with each argument named by ``name_of(parameter name)``."""
         return "".join(name_of(p.name) if isinstance(p, Option) else p for p in self.parts)
+
+
+#: The longest line a message may take. Why a bound: one warning once carried a whole column of values (69,000
+#: characters) and buried the terminal; a line this long still names the file, row, column and value.
+MAX_LINE = 300
+
+
+def and_more(items: Sequence[object], shown: int = 5, sep: str = ", ") -> str:
+    """``a, b, c`` or ``a, b, c, … and 7 more``: a list in a message names its first ``shown`` items and counts the
+    rest, so a message about a thousand rows stays one readable line."""
+    texts = [str(i) for i in items[:shown]]
+    if len(items) > shown:
+        texts.append(f"… and {len(items) - shown} more")
+    return sep.join(texts)
+
+
+def clip(line: str, limit: int = MAX_LINE) -> str:
+    """``line`` cut to at most ``limit`` characters, saying how much was left out (the start is kept: it names the
+    file and the place; the end of an overlong line is a value that is too long to read anyway)."""
+    if len(line) <= limit:
+        return line
+    # the tail's own length depends on the count it prints; the count is at most len(line) digits long
+    tail = f" … ({len(line)} characters, cut)"
+    return line[: max(limit - len(tail), 0)] + tail

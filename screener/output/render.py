@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from screener.errors import ScreenerError
+from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
     import polars as pl
@@ -220,7 +221,7 @@ def _cell(v: Any) -> str:
 
 def _column_texts(frame: pl.DataFrame) -> dict[str, list[str]]:
     """Every cell as the table prints it: money human-scaled, percentiles and shares as percent, other numbers as
-    ``_cell`` does."""
+    ``_cell`` does; text with its control characters escaped, as every table shows stored text."""
     from screener.output.fields import MONEY_UNITS, PERCENT_UNITS, PERCENTILE, unit_of
 
     out: dict[str, list[str]] = {}
@@ -231,8 +232,10 @@ def _column_texts(frame: pl.DataFrame) -> dict[str, list[str]]:
             out[name] = [human_money(v) for v in values]
         elif unit in PERCENT_UNITS:
             out[name] = [_percent(v, 0 if unit == PERCENTILE else 1) for v in values]
-        else:
+        elif dtype.is_numeric():
             out[name] = [_cell(v) for v in values]
+        else:  # stored text: control characters are shown as escapes (``terminal_safe``)
+            out[name] = [terminal_safe(_cell(v)) for v in values]
     return out
 
 
@@ -382,7 +385,10 @@ def to_table_text(
     frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None, view: View = EVERYTHING
 ) -> None:
     """A table that fits the width (``table_width``): one line per row, long text cut with an ellipsis (csv and
-    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``."""
+    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``.
+
+    Every text, the title and the column names included, has its control characters shown as escapes
+    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact."""
     from rich.table import Table
 
     out = stream or sys.stdout
@@ -394,10 +400,10 @@ def to_table_text(
     texts = _column_texts(frame)
     numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
     widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000)
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=None if title is None else terminal_safe(title), show_lines=False, header_style="bold")
     for name in names:
         table.add_column(
-            _wrap_header(name, widths[name]),
+            _wrap_header(terminal_safe(name), widths[name]),
             justify="right" if name in numeric or name in view.right else "left",
             no_wrap=True,
             overflow="ellipsis",
