@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Sequence
 
 
@@ -78,3 +79,21 @@ def clip(line: str, limit: int = MAX_LINE) -> str:
     # the tail's own length depends on the count it prints; the count is at most len(line) digits long
     tail = f" … ({len(line)} characters, cut)"
     return line[: max(limit - len(tail), 0)] + tail
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it wraps: xlsxwriter and DuckDB wrap the system's) says the disk or quota is
+    full."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(e) or "Disk quota exceeded" in str(e):
+            return True
+        todo.extend([e.__cause__, e.__context__, *(a for a in e.args if isinstance(a, BaseException))])
+    return False

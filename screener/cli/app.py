@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from screener import __version__
-from screener.errors import MAX_LINE, ArgumentError, CompletedWithProblems, ScreenerError, clip
+from screener.errors import MAX_LINE, ArgumentError, CompletedWithProblems, ScreenerError, clip, disk_full
 from screener.output.terminal import message_text
 
 #: command name -> "module:attribute"; adding a command is one line here plus its module.
@@ -57,6 +57,9 @@ def flag_of(parameter: str) -> str:
     ``--max-requests``, ``roles`` is ``--role``."""
     return FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
 
+
+#: What a full disk leaves: a write is one transaction and an export is renamed into place only when complete.
+FULL_DISK_KEPT = "the store and any previous export are unchanged; free some space and run the command again"
 
 #: An error with many parts (every bad cell of a file) lists this many under its one-line summary.
 MAX_DETAIL_LINES = 30
@@ -155,6 +158,9 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
     except Exception as exc:  # the one place that keeps tracebacks from users
         if os.environ.get("SCREENER_DEBUG"):
             raise
+        if disk_full(exc):  # a store write met a full disk: its transaction rolled back, exports are atomic
+            click.echo(f"Error: the disk is full; nothing was stored: {FULL_DISK_KEPT}", err=True)
+            ctx.exit(1)
         first = clip(str(exc).splitlines()[0], MAX_LINE // 2) if str(exc) else ""
         hint = " (rerun with SCREENER_DEBUG=1 for details)"
         click.echo(message_text(f"Internal error: {type(exc).__name__}: {first}") + hint, err=True)

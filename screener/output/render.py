@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from screener.errors import ScreenerError
+from screener.errors import ScreenerError, disk_full
 from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -469,17 +469,74 @@ def render(
         raise ScreenerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+#: The end of an export's temporary file name: ``.<file name>.<process id>-<random>.screener-partial``, beside the
+#: target. The pattern lets a later export recognise a temporary file a killed one left behind (``_clean_stale``).
+TEMP_SUFFIX = ".screener-partial"
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX) + "$")
+#: A temporary file older than this whose process is gone is left over from a killed export; a live export of a
+#: large workbook takes seconds, so a file this old is never one being written.
+STALE_SECONDS = 15 * 60
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a process of another user counts as alive: it cannot be asked)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+def clean_stale(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary files that exports to ``folder`` left behind when they were killed: named in our
+    pattern, older than ``STALE_SECONDS`` and written by a process that no longer runs. Returns the removed files.
+
+    Why at the next export and not at exit: a ``kill -9`` runs no exit handler, so only a later run can clean up; a
+    file another export is still writing (its process alive, or written recently) is never touched."""
+    import time
+
+    removed: list[Path] = []
+    moment = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            old = moment - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+            if old and not _process_alive(int(match.group(1))):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # gone already, or not ours to remove: the export itself goes on
+            continue
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
 
-    A failed export therefore leaves no half-written file and never clobbers the previous good one.
+    A failed export therefore leaves no half-written file and never clobbers the previous good one. A ``path`` that
+    is a symbolic link writes the file the link points to (the link stays a link). A full disk is one line saying
+    that the previous file is unchanged. Temporary files a killed export left in the folder are removed first
+    (``clean_stale``).
     """
-    target = check_writable(path)
+    link = check_writable(path)
+    target = Path(os.path.realpath(link)) if link.is_symlink() else link
+    if target != link:
+        check_writable(target)
+    clean_stale(target.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=TEMP_SUFFIX, dir=target.parent)
     except OSError as exc:
-        raise ScreenerError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise ScreenerError(_write_failure(link, exc)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -489,12 +546,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
-    except OSError as exc:
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
-        raise ScreenerError(f"cannot write {target}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) or (isinstance(exc, Exception) and disk_full(exc)):
+            raise ScreenerError(_write_failure(link, exc)) from None
         raise
+
+
+def _write_failure(target: Path, exc: BaseException) -> str:
+    if disk_full(exc):
+        return (
+            f"cannot write {target}: the disk is full; nothing was written, any previous {target.name} is unchanged "
+            "and the store is untouched (an export never writes it)"
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot write {target}: {reason}"
 
 
 def check_not_store(path: str | os.PathLike[str], store: str | os.PathLike[str] | None) -> None:
