@@ -32,7 +32,7 @@ from screener.contract import (
     polars_schema,
     with_defaults,
 )
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError, and_more
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
 #: (first row, column position, column, message[, the rows it is about, when more than one]).
@@ -443,7 +443,7 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         raise _fail(path, 1, missing[0], f"missing required column (required: {', '.join(spec.required)})")
     extra = [c for c in columns if c not in spec.names]
     if extra:
-        notes.append(f"{path}: ignoring unknown column(s) {', '.join(extra)}")
+        notes.append(f"{path}: ignoring {len(extra)} unknown column(s): {and_more(extra, 8)}")
     if raw.height == 0:
         raise ScreenerError(f"{path}: the file has a header but no rows")
     problems: list[Problem] = []
