@@ -72,13 +72,17 @@ def and_more(items: Sequence[object], shown: int = 5, sep: str = ", ") -> str:
 
 
 def clip(line: str, limit: int = MAX_LINE) -> str:
-    """``line`` cut to at most ``limit`` characters, saying how much was left out (the start is kept: it names the
-    file and the place; the end of an overlong line is a value that is too long to read anyway)."""
+    """``line`` cut to at most ``limit`` characters, saying how much was left out. The middle goes: the start names
+    the file, row and column, the end says what to do or how many more problems there are; what overflows a line
+    is a value too long to read anyway."""
     if len(line) <= limit:
         return line
-    # the tail's own length depends on the count it prints; the count is at most len(line) digits long
-    tail = f" … ({len(line)} characters, cut)"
-    return line[: max(limit - len(tail), 0)] + tail
+    # the mark's own length depends on the count it prints: size it for the largest count it could print
+    room = max(limit - len(f" … ({len(line)} characters cut) … "), 0)
+    head = room * 2 // 3
+    tail = room - head
+    cut = len(line) - head - tail
+    return line[:head] + f" … ({cut} characters cut) … " + (line[-tail:] if tail else "")
 
 
 def disk_full(exc: BaseException) -> bool:
