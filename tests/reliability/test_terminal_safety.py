@@ -203,3 +203,16 @@ def test_an_error_quoting_hostile_text_is_one_safe_line(invoke, tmp_path: Path) 
     assert result.exit_code == 1
     assert_terminal_safe(result.stderr)
     assert all(len(line) <= MAX_LINE for line in result.stderr.splitlines())
+
+
+@pytest.mark.parametrize("command", ["check", "explain"])
+def test_a_rule_file_with_escape_sequences_prints_safely(invoke, tmp_path: Path, command: str) -> None:
+    path = tmp_path / "hostile.toml"
+    path.write_text(
+        'name = "hostile"\ndescription = "\\u001b[2J\\u001b]8;;http://evil\\u0007click \\u009b31m"\n'
+        "[weights]\nlocalization_premium = 1\n",
+        encoding="utf-8",
+    )
+    result = invoke("rules", command, str(path))
+    assert result.exit_code == 0, result.stderr
+    assert_terminal_safe(result.stdout + result.stderr)
