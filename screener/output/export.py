@@ -27,9 +27,17 @@ from typing import Any
 import polars as pl
 
 from factors.inputs import FIELD_COLUMNS
-from screener.errors import ScreenerError, and_more
+from screener.errors import ScreenerError
 from screener.output.fields import UNITLESS, describe, label_of, unit_of
-from screener.output.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
+from screener.output.render import (
+    atomic_path,
+    check_writable,
+    cut_warning,
+    fit_cell,
+    neutralise,
+    to_csv_text,
+    to_json_text,
+)
 from screener.store import Store
 from screener.watchlist.runs import Run, load_run
 
@@ -151,28 +159,6 @@ def write_run(run: Run, path: str | Path, note: Callable[[str], None] | None = N
     if cut and note is not None:
         note(cut_warning(target, cut))
     return target
-
-
-#: The most characters a spreadsheet cell holds (Excel's limit; xlsxwriter would cut a longer text without a word).
-CELL_LIMIT = 32_767
-
-
-def fit_cell(text: str) -> tuple[str, int]:
-    """``text`` as it fits one spreadsheet cell, and how many characters were left out (0: it fits whole). A cut
-    text ends in a mark that says so and how long the whole was, so a reader of the cell alone knows."""
-    if len(text) <= CELL_LIMIT:
-        return text, 0
-    mark = f" … [cut to fit the cell: the whole text has {len(text):,} characters]"
-    kept = CELL_LIMIT - len(mark)
-    return text[:kept] + mark, len(text) - kept
-
-
-def cut_warning(target: Path, cells: list[str]) -> str:
-    """The one warning for the cells of a workbook whose text was cut (``fit_cell``), naming the first few."""
-    return (
-        f"Warning: {target}: {len(cells)} cell(s) held more than {CELL_LIMIT:,} characters, a spreadsheet cell's "
-        f"limit, and were cut (marked in the cell): {and_more(cells)}; the csv and json exports carry the whole text"
-    )
 
 
 # -- the workbook ---------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from screener.errors import ScreenerError, disk_full
+from screener.errors import ScreenerError, and_more, disk_full
 from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -110,6 +110,28 @@ def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
         if dt == pl.String
     ]
     return frame.with_columns(exprs) if exprs else frame
+
+
+#: The most characters a spreadsheet cell holds (Excel's limit; xlsxwriter would cut a longer text without a word).
+CELL_LIMIT = 32_767
+
+
+def fit_cell(text: str) -> tuple[str, int]:
+    """``text`` as it fits one spreadsheet cell, and how many characters were left out (0: it fits whole). A cut
+    text ends in a mark that says so and how long the whole was, so a reader of the cell alone knows."""
+    if len(text) <= CELL_LIMIT:
+        return text, 0
+    mark = f" … [cut to fit the cell: the whole text has {len(text):,} characters]"
+    kept = CELL_LIMIT - len(mark)
+    return text[:kept] + mark, len(text) - kept
+
+
+def cut_warning(target: Path, cells: list[str]) -> str:
+    """The one warning for the cells of a workbook whose text was cut (``fit_cell``), naming the first few."""
+    return (
+        f"Warning: {target}: {len(cells)} cell(s) held more than {CELL_LIMIT:,} characters, a spreadsheet cell's "
+        f"limit, and were cut (marked in the cell): {and_more(cells)}; the csv and json exports carry the whole text"
+    )
 
 
 def utc_text(v: datetime) -> str:

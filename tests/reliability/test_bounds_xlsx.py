@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rules.ruleset import BUNDLED_DIR
-from screener.output.export import CELL_LIMIT, fit_cell
+from screener.output.render import CELL_LIMIT, fit_cell
 from screener.store import Store
 from screener.watchlist.runs import run_weekly
 from tests.builders import MARKET_END, company, ensure_factors, score_frame
@@ -83,3 +83,16 @@ def test_a_text_that_fits_is_whole_and_unwarned(db_path: Path, tmp_path: Path, i
     assert result.exit_code == 0, result.stderr
     assert "cut" not in result.stderr
     assert any(v.startswith("d" * 30_000 + " ") and "[cut" not in v for v in methodology_values(out))
+
+
+def test_a_backtest_workbook_marks_and_warns_too(tmp_path: Path) -> None:
+    from screener.output.backtest_export import write_backtest
+    from tests.builders import backtest_result
+
+    said: list[str] = []
+    out = write_backtest(backtest_result(notes=["n" * 50_000, "short"]), tmp_path / "bt.xlsx", said.append)
+    assert len(said) == 1 and "1 cell(s) held more than 32,767 characters" in said[0] and "Summary!B" in said[0]
+    ws = openpyxl.load_workbook(out, read_only=True)["Summary"]
+    notes = [row[1] for row in ws.iter_rows(values_only=True) if row[0] == "note"]
+    assert notes[0].endswith("[cut to fit the cell: the whole text has 50,000 characters]")
+    assert len(notes[0]) == CELL_LIMIT and notes[1] == "short"
