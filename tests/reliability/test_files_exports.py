@@ -217,3 +217,32 @@ def test_a_plain_write_failure_is_still_named(tmp_path: Path) -> None:
         with atomic_path(tmp_path / "list.csv"):
             raise PermissionError(errno.EACCES, "Permission denied")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_during_weekly_is_one_line_and_keeps_the_previous_export(
+    db_path: Path, tmp_path: Path, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from tests.builders import build_market_store
+
+    with Store(db_path) as st:
+        build_market_store(st)
+    target = tmp_path / "weekly.xlsx"
+    target.write_bytes(b"last week's workbook")
+
+    def full(*_a: object, **_k: object) -> None:
+        raise duckdb.IOException('IO Error: Could not write file "store.duckdb.wal": No space left on device')
+
+    monkeypatch.setattr(Store, "save_run", full)
+    result = invoke("weekly", "--as-of", MARKET_END.isoformat(), "--export", str(target))
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: the disk is full; nothing was stored: the store and any previous export are unchanged")
+    )
+    assert target.read_bytes() == b"last week's workbook"
+    runs = invoke("watchlist", "runs", "--format", "json")
+    assert runs.stdout.strip() in ("", "[]")
