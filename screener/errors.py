@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Callable, Sequence
 
 
@@ -71,18 +72,35 @@ def and_more(items: Sequence[object], shown: int = 5, sep: str = ", ") -> str:
     return sep.join(texts)
 
 
+#: A word of a message is never cut shorter than this (a path keeps its start and its file name).
+MIN_WORD = 24
+
+
 def clip(line: str, limit: int = MAX_LINE) -> str:
-    """``line`` cut to at most ``limit`` characters, saying how much was left out. The middle goes: the start names
-    the file, row and column, the end says what to do or how many more problems there are; what overflows a line
-    is a value too long to read anyway."""
+    """``line`` cut to at most ``limit`` characters. What makes a message line long is a word in it (a value of
+    70,000 characters, a deep path), so the longest words are cut first, each in its middle with ``…`` (never
+    below ``MIN_WORD``): the file name, the row, the column and the advice around them stay whole. A line still too
+    long loses its middle, saying how many characters went."""
     if len(line) <= limit:
         return line
+    parts = re.split(r"(\s+)", line)
+    excess = len(line) - limit
+    for i in sorted(range(0, len(parts), 2), key=lambda i: (-len(parts[i]), i)):
+        word = parts[i]
+        if excess <= 0 or len(word) <= MIN_WORD:
+            break
+        keep = max(MIN_WORD, len(word) - excess - 1) - 1  # the characters kept besides the ``…``
+        head = keep * 2 // 3
+        parts[i] = word[:head] + "…" + word[len(word) - (keep - head) :]
+        excess -= len(word) - len(parts[i])
+    out = "".join(parts)
+    if len(out) <= limit:
+        return out
     # the mark's own length depends on the count it prints: size it for the largest count it could print
-    room = max(limit - len(f" … ({len(line)} characters cut) … "), 0)
+    room = max(limit - len(f" … ({len(out)} characters cut) … "), 0)
     head = room * 2 // 3
     tail = room - head
-    cut = len(line) - head - tail
-    return line[:head] + f" … ({cut} characters cut) … " + (line[-tail:] if tail else "")
+    return out[:head] + f" … ({len(out) - head - tail} characters cut) … " + (out[-tail:] if tail else "")
 
 
 def disk_full(exc: BaseException) -> bool:

@@ -492,7 +492,7 @@ def render(
 
 
 #: The end of an export's temporary file name: ``.<file name>.<process id>-<random>.screener-partial``, beside the
-#: target. The pattern lets a later export recognise a temporary file a killed one left behind (``_clean_stale``).
+#: target. The pattern lets a later export recognise a temporary file a killed one left behind (``clean_stale``).
 TEMP_SUFFIX = ".screener-partial"
 _TEMP_NAME = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX) + "$")
 #: A temporary file older than this whose process is gone is left over from a killed export; a live export of a

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from screener.contract import KINDS
-from screener.errors import MAX_LINE, and_more, clip
+from screener.errors import MAX_LINE, MIN_WORD, and_more, clip
 from screener.providers.files import parse_frame
 
 #: A text each column type parses, so a row holds exactly one bad cell: the one under test.
@@ -120,7 +120,7 @@ def test_no_stderr_line_passes_the_bound(invoke, tmp_path: Path) -> None:
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert lines and all(len(line) <= MAX_LINE for line in lines), max(map(len, lines))
-    assert re.search(r"invalid symbol 'A BX+ … \(\d+ characters cut\) … X+'$", result.stderr.splitlines()[-1])
+    assert re.search(r"invalid symbol 'A BX+…X+'$", result.stderr.splitlines()[-1])
 
 
 def test_a_warning_about_thousands_of_columns_names_a_few_and_counts_the_rest(invoke, tmp_path: Path) -> None:
@@ -160,10 +160,25 @@ def test_clip_bounds_every_line_and_keeps_its_start(text: str, limit: int) -> No
     if len(text) <= limit:
         assert out == text
     else:
-        head, _, rest = out.partition(" … (")
-        count, _, tail = rest.partition(" characters cut) … ")
-        assert text.startswith(head) and text.endswith(tail)
-        assert len(head) + int(count) + len(tail) == len(text)
+        assert "…" in out
+        assert out[: MIN_WORD // 2] == text[: MIN_WORD // 2] or out.split("…")[0] == text[: len(out.split("…")[0])]
+
+
+def test_clip_cuts_the_longest_word_and_keeps_the_rest_whole() -> None:
+    path = "/home/analyst/" + "deep/" * 50 + "prices.csv"
+    line = f"Error: {path}, row 3, column close: failed (value '10.1 after 0.2'); use --quarantine to store the rest"
+    out = clip(line)
+    assert len(out) <= MAX_LINE < len(line)
+    assert out.startswith("Error: /home/analyst/") and "…" in out and "/prices.csv, row 3, column close" in out
+    assert out.endswith("(value '10.1 after 0.2'); use --quarantine to store the rest")
+
+
+def test_clip_of_many_short_words_cuts_the_middle_and_says_how_much() -> None:
+    line = " ".join(f"w{i}" for i in range(1000))
+    out = clip(line)
+    assert len(out) <= MAX_LINE
+    assert out.startswith("w0 w1 w2") and out.endswith("w998 w999")
+    assert re.search(r" … \(\d+ characters cut\) … ", out)
 
 
 @given(st.lists(st.integers(), max_size=50), st.integers(min_value=1, max_value=10))
