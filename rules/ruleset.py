@@ -42,6 +42,24 @@ MAX_COUNT = 10_000
 MAX_MARKET_CAP_USD = 1e13
 MAX_LIQUIDITY_USD = 1e12
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Bounds on a rule file, checked before it is parsed. The largest bundled set is a few kilobytes and nests three
+#: deep; past these a file is a mistake or an attack, and refusing it costs milliseconds where parsing it and
+#: checking every key took minutes (50,000 dotted keys) or crashed the parser (arrays nested 1,000 deep).
+MAX_RULES_BYTES = 256 * 1024
+MAX_NESTING = 10
+MAX_KEYS = 2_000
+#: More gates than this is a generated file, not a screen: each gate is a pass over the universe in every run.
+MAX_GATES = 200
+#: A TOML token that matters for nesting and key counts: strings and comments (skipped), brackets, ``=``, ``,``,
+#: ``.`` and line ends. Each alternative matches one character at a time, so scanning is linear.
+_TOKEN = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^']|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'[^'\n]*'"
+    r"|#[^\n]*"
+    r"|[\[\]{}=,.\n]"
+)
 
 
 class RuleSetError(ScreenerError):
@@ -188,8 +206,10 @@ def resolve(ref: str | Path) -> Path:
 def declared_name(path: Path) -> str | None:
     """The ``name`` a rule file declares, or None when it cannot be read (``rules list`` reports why)."""
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        if path.stat().st_size > MAX_RULES_BYTES:
+            return None
+        doc = read_toml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, RuleSetError):
         return None
     name = doc.get("name")
     return name if isinstance(name, str) else None
@@ -199,6 +219,9 @@ def load(ref: str | Path, namespace: Namespace | None = None) -> RuleSet:
     """Resolve, read and validate a rule set; any problem is a ``RuleSetError`` naming the file and key."""
     path = resolve(ref)
     try:
+        size = path.stat().st_size
+        if size > MAX_RULES_BYTES:
+            raise RuleSetError(_too_large(str(path), size))
         raw = path.read_bytes()
     except OSError as exc:
         raise RuleSetError(f"cannot read rules file {path}: {exc.strerror}") from None
@@ -389,12 +412,65 @@ UNIVERSE_KEYS = (
 )
 
 
-def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None) -> RuleSet:
-    """Validate TOML text as a rule set. ``source`` names the file in messages."""
+def _too_large(source: str, size: int) -> str:
+    return f"{source}: the file is {size:,} bytes; a rule file is at most {MAX_RULES_BYTES:,} bytes"
+
+
+def check_bounds(text: str, source: str = "<rules>") -> None:
+    """Refuse a rule text beyond the bounds (``MAX_RULES_BYTES``, ``MAX_NESTING``, ``MAX_KEYS``) before it is
+    parsed, in one linear scan: arrays and tables (inline, dotted or in headers) nested too deep, or too many keys.
+
+    Strings and comments are skipped, so brackets inside a gate's text or a description do not count."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_RULES_BYTES:
+        raise RuleSetError(_too_large(source, size))
+    stack: list[str] = []  # the open arrays and inline tables of the value being read
+    key = True  # reading a key (or a table header), not a value
+    dots = keys = 0
+    line = 1
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token == "\n":
+            line += 1
+            if not stack:
+                key, dots = True, 0
+        elif token == "." and key:
+            dots += 1
+        elif token == "=" and key:
+            keys += 1
+            key, dots = False, 0
+            if keys > MAX_KEYS:
+                raise RuleSetError(f"{source}: more than {MAX_KEYS:,} keys (line {line}); a rule file needs far fewer")
+        elif token in ("[", "{") and not key:
+            stack.append(token)
+            key, dots = token == "{", 0
+        elif token in ("]", "}") and stack:
+            stack.pop()
+        elif token == "," and stack:
+            key, dots = stack[-1] == "{", 0
+        else:
+            line += token.count("\n")  # a string or comment over several lines
+            continue
+        if len(stack) + dots >= MAX_NESTING:
+            raise RuleSetError(
+                f"{source}: nested more than {MAX_NESTING} deep (line {line}); a rule file needs a few levels at most"
+            )
+
+
+def read_toml(text: str, source: str = "<rules>") -> dict[str, Any]:
+    """The TOML document of a rule text within the bounds (``check_bounds``); any problem a ``RuleSetError``."""
+    check_bounds(text, source)
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleSetError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # a nesting the scan did not see (it is a bound, not a parser): still one clean line
+        raise RuleSetError(f"{source}: nested too deep to read") from None
+
+
+def parse(text: str, source: str = "<rules>", namespace: Namespace | None = None) -> RuleSet:
+    """Validate TOML text as a rule set. ``source`` names the file in messages."""
+    doc = read_toml(text, source)
     ck = _Checker(source, namespace or default_namespace())
     ck.keys(doc, TOP_KEYS, "")
     if "name" not in doc:
@@ -506,6 +582,8 @@ def _universe(ck: _Checker, u: Mapping[str, Any]) -> Universe:
 
 
 def _gates(ck: _Checker, g: Mapping[str, Any]) -> tuple[Gate, ...]:
+    if len(g) > MAX_GATES:
+        raise ck.fail("gates", f"{len(g):,} gates; a rule set has at most {MAX_GATES}")
     out = []
     for key, value in g.items():
         if not re.match(r"^[A-Za-z0-9_-]+$", key):

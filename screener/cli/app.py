@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import click
 
 from screener import __version__
-from screener.errors import ArgumentError, CompletedWithProblems, ScreenerError
+from screener.errors import MAX_LINE, ArgumentError, CompletedWithProblems, ScreenerError, clip, disk_full
+from screener.output.terminal import message_text
 
 #: command name -> "module:attribute"; adding a command is one line here plus its module.
 COMMANDS: dict[str, str] = {
@@ -58,6 +59,9 @@ def flag_of(parameter: str) -> str:
     ``--max-requests``, ``roles`` is ``--role``."""
     return FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
 
+
+#: What a full disk leaves: a write is one transaction and an export is renamed into place only when complete.
+FULL_DISK_KEPT = "the store and any previous export are unchanged; free some space and run the command again"
 
 #: An error with many parts (every bad cell of a file) lists this many under its one-line summary.
 MAX_DETAIL_LINES = 30
@@ -127,20 +131,21 @@ class ScreenerGroup(click.Group):
 @contextmanager
 def _one_line_errors(ctx: click.Context) -> Iterator[None]:
     """The one place that turns an error into output: a domain error is its message and exit code, a surprise is
-    one line and exit 2 (SCREENER_DEBUG=1 keeps the traceback), click's own errors pass through."""
+    one line and exit 2 (SCREENER_DEBUG=1 keeps the traceback), click's own errors pass through. Every line is
+    bounded and terminal-safe (``message_text``): a message may quote a stored or imported value."""
     try:
         yield
     except ScreenerError as exc:
         # The parts come first and the one-line summary last, where a terminal user's eye lands.
         details = getattr(exc, "details", [])[1:]
         for line in details[:MAX_DETAIL_LINES]:
-            click.echo(f"  {line}", err=True)
+            click.echo(message_text(f"  {line}"), err=True)
         if len(details) > MAX_DETAIL_LINES:
-            click.echo(f"  ... and {len(details) - MAX_DETAIL_LINES} more", err=True)
+            click.echo(f"  … and {len(details) - MAX_DETAIL_LINES} more", err=True)
         message = exc.worded(flag_of) if isinstance(exc, ArgumentError) else str(exc)
         if isinstance(exc, CompletedWithProblems) and exc.rejected:
             message += "; see 'screener validate --rejected'"
-        click.echo(f"Error: {message}", err=True)
+        click.echo(message_text(f"Error: {message}"), err=True)
         ctx.exit(exc.exit_code)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise
@@ -150,13 +155,17 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         ctx.exit(0)
     except KeyboardInterrupt as exc:
         # a library that knows better says what an interrupt left behind (the read-only query: nothing changed)
-        click.echo(f"Interrupted; {str(exc) or 'nothing partial was stored.'}", err=True)
+        click.echo(message_text(f"Interrupted; {str(exc) or 'nothing partial was stored.'}"), err=True)
         ctx.exit(130)
     except Exception as exc:  # the one place that keeps tracebacks from users
         if os.environ.get("SCREENER_DEBUG"):
             raise
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        click.echo(f"Internal error: {type(exc).__name__}: {first} (rerun with SCREENER_DEBUG=1 for details)", err=True)
+        if disk_full(exc):  # a store write met a full disk: its transaction rolled back, exports are atomic
+            click.echo(f"Error: the disk is full; nothing was stored: {FULL_DISK_KEPT}", err=True)
+            ctx.exit(1)
+        first = clip(str(exc).splitlines()[0], MAX_LINE // 2) if str(exc) else ""
+        hint = " (rerun with SCREENER_DEBUG=1 for details)"
+        click.echo(message_text(f"Internal error: {type(exc).__name__}: {first}") + hint, err=True)
         ctx.exit(2)
 
 

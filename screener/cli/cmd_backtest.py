@@ -119,7 +119,7 @@ def backtest(
     if export_path:
         from screener.output.backtest_export import write_backtest
 
-        note(f"wrote {write_backtest(result, export_path)}")
+        note(f"wrote {write_backtest(result, export_path, note)}")
 
 
 def _run(ctx: click.Context, *, horizons: str, **options: Any) -> BacktestResult:

@@ -61,5 +61,5 @@ def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> Non
             note(f"run {past.run_id}: default, {past.iso_week}, as of {past.as_of} ({verb}; the week before)")
         print_weekly(result, fmt)
         if not no_export:
-            written = export_run(store, Path(export_path), run_id=result.run_id)
+            written = export_run(store, Path(export_path), run_id=result.run_id, note=note)
             note(f"wrote {written}")

@@ -26,5 +26,5 @@ def export(ctx: click.Context, path: str, run_ref: str, rules_ref: str | None) -
         run = load_run(store, run_ref, rules=rules_ref)
     if run.demo:
         note(DEMO_BANNER)
-    out = write_run(run, path)
+    out = write_run(run, path, note)
     note(f"wrote {out} (run {run.run_id}: {run.rules_name}, as of {run.as_of})")

@@ -42,7 +42,7 @@ def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quaran
             for line in lines[1:20]:
                 note(f"  {line}")
             if len(lines) > 20:
-                note(f"  ... and {len(lines) - 20} more")
+                note(f"  … and {len(lines) - 20} more")
             raise ScreenerError(
                 f"{lines[0]}; nothing was imported ({len(lines)} failing value(s); "
                 "use --quarantine to store the passing rows)"

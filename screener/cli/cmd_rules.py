@@ -59,10 +59,11 @@ def explain(ref: str, fmt: str) -> None:
 
     from rules.explain import plan_frame, plan_lines
     from rules.ruleset import load
+    from screener.output.terminal import terminal_safe
 
     rs = load(ref)
     if fmt == "table":
         width = shutil.get_terminal_size((100, 24)).columns
-        click.echo("\n".join(plan_lines(rs, max(width, 60))))
+        click.echo(terminal_safe("\n".join(plan_lines(rs, max(width, 60)))))
     else:
         render(plan_frame(rs), fmt)

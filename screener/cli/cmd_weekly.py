@@ -73,7 +73,7 @@ def weekly(
         res = run_weekly(store, rules_ref, as_of, check_rows=check)
         print_weekly(res, fmt, view)
         if export_path:
-            out = export_run(store, export_path, res.run_id)
+            out = export_run(store, export_path, res.run_id, note)
             note(f"wrote {out}")
         if report_path:
             from screener.cli.progress import ProgressBar, stderr_is_terminal

@@ -378,8 +378,11 @@ def store_path_of(ctx: click.Context) -> Path:
 
 
 def note(message: str) -> None:
-    """Messages go to stderr so stdout stays clean data for pipes and spreadsheets."""
-    click.echo(message, err=True)
+    """Messages go to stderr so stdout stays clean data for pipes and spreadsheets; each line bounded and
+    terminal-safe (``message_text``), as a note may quote an imported value."""
+    from screener.output.terminal import message_text
+
+    click.echo(message_text(message), err=True)
 
 
 DEMO_BANNER = "DEMO DATA: synthetic numbers from the seeded generator, not market data (provider 'demo')."

@@ -86,6 +86,30 @@ def _validation_problems(pf: ParsedFile, checked: Checked) -> list[Problem]:
     return out
 
 
+def _control_text(parsed: Sequence[ParsedFile]) -> str | None:
+    """One warning for every text cell of the import that holds control characters (escape sequences, bidi
+    overrides; tab and newline apart), naming the first: they are stored exactly as given and shown escaped in
+    tables, and the user hears once that the file carries them (a pasted terminal colour, a planted hyperlink)."""
+    from screener.output.terminal import CONTROL_PATTERN
+
+    cells, first = 0, ""
+    for pf in parsed:
+        for name, dtype in pf.frame.schema.items():
+            if dtype != pl.String:
+                continue
+            hits = pf.frame.get_column(name).str.contains(CONTROL_PATTERN).fill_null(False)
+            count = int(hits.sum())
+            if count and not first:
+                first = f"{pf.path}, row {pf.row_number(int(hits.arg_true()[0]))}, column {name}"
+            cells += count
+    if not cells:
+        return None
+    return (
+        f"{cells} text cell(s) hold control characters, first at {first}; "
+        "they are stored as given and shown escaped in tables"
+    )
+
+
 def import_paths(
     store: Store,
     paths: Sequence[str | Path],
@@ -125,6 +149,9 @@ def import_paths(
         # Every file is checked before the first is stored: an import is a unit.
         refuse_failing(checked, ImportRefused)
     say = note or (lambda _msg: None)
+    control = _control_text(parsed)
+    if control:
+        summary.warnings.append(control)
     for w in summary.warnings:
         say(f"Warning: {w}")
     known = store.company_symbols()

@@ -21,7 +21,7 @@ import polars as pl
 from screener.backtest.result import BacktestResult
 from screener.errors import ScreenerError
 from screener.output.backtest_report import CONTEXT_KEYS, DEMO_BANNER, HASH_CHARS, PORTFOLIO_FIGURES
-from screener.output.render import atomic_path, check_writable, neutralise
+from screener.output.render import atomic_path, check_writable, cut_warning, fit_cell, neutralise
 
 __all__ = ["HEADERS", "SHEETS", "check_backtest_target", "write_backtest", "write_backtest_workbook"]
 
@@ -88,11 +88,14 @@ def check_backtest_target(path: str | Path, store: str | os.PathLike[str] | None
     return check_writable(target, store=store)
 
 
-def write_backtest(result: BacktestResult, path: str | Path) -> Path:
-    """Write ``result`` to the workbook ``path`` atomically; returns the path."""
+def write_backtest(result: BacktestResult, path: str | Path, note: Callable[[str], None] | None = None) -> Path:
+    """Write ``result`` to the workbook ``path`` atomically; returns the path. ``note`` hears a warning when a text
+    had to be cut to fit a cell (``cut_warning``)."""
     target = check_backtest_target(path)
     with atomic_path(target) as tmp:
-        write_backtest_workbook(tmp, result)
+        cut = write_backtest_workbook(tmp, result)
+    if cut and note is not None:
+        note(cut_warning(target, cut))
     return target
 
 
@@ -120,6 +123,8 @@ class _Book:
         self.date = self.wb.add_format({"num_format": "yyyy-mm-dd"})
         self.na = self.wb.add_format({"font_color": "#808080", "align": "left"})
         self._nums: dict[str, Any] = {}
+        #: The cells (``Sheet!B12``) whose text was cut to fit (``fit_cell``).
+        self.cut: list[str] = []
 
     def num(self, code: str | None) -> Any:
         if code is None:
@@ -159,7 +164,16 @@ class _Book:
         elif isinstance(value, date):
             ws.write_datetime(r, c, datetime(value.year, value.month, value.day), self.date)
         else:
-            ws.write_string(r, c, neutralise(str(value)), fmt)
+            self.text(ws, r, c, str(value), fmt)
+
+    def text(self, ws: Any, r: int, c: int, value: str, fmt: Any = None) -> None:
+        """A text cell: neutralised against formulas, cut to fit a cell with a mark (and remembered)."""
+        fitted, lost = fit_cell(neutralise(value))
+        if lost:
+            from xlsxwriter.utility import xl_rowcol_to_cell
+
+            self.cut.append(f"{ws.name}!{xl_rowcol_to_cell(r, c)}")
+        ws.write_string(r, c, fitted, fmt)
 
     def table(self, ws: Any, frame: pl.DataFrame, *, row: int = 0, col: int = 0, freeze: bool = True) -> None:
         """``frame`` with human headers from (row, col): frozen header, filter buttons, formats by column."""
@@ -224,7 +238,7 @@ def _summary(book: _Book, result: BacktestResult) -> None:
     ws.set_column(0, 0, 38)
     ws.set_column(1, 1, 90)
     title = f"Backtest {result.backtest_id}" if result.backtest_id is not None else "Backtest"
-    ws.write_string(0, 0, neutralise(f"{title}: rules {result.rules_name}"), book.title)
+    book.text(ws, 0, 0, f"{title}: rules {result.rules_name}", book.title)
     r = 1
     if result.demo:
         ws.write_string(r, 0, DEMO_BANNER, book.banner)
@@ -240,7 +254,7 @@ def _summary(book: _Book, result: BacktestResult) -> None:
         elif isinstance(value, date):
             ws.write_datetime(r, 1, datetime(value.year, value.month, value.day), book.left("yyyy-mm-dd"))
         else:
-            ws.write_string(r, 1, neutralise(str(value)))
+            book.text(ws, r, 1, str(value))
     r += 2
     ws.write_string(r, 0, "Portfolio", book.header)
     ws.write_string(r, 1, "Value", book.header)
@@ -251,7 +265,7 @@ def _summary(book: _Book, result: BacktestResult) -> None:
     for n in result.notes or ["(none)"]:
         r += 1
         ws.write_string(r, 0, "note", book.bold)
-        ws.write_string(r, 1, neutralise(n), book.wrap)
+        book.text(ws, r, 1, n, book.wrap)
     ws.repeat_rows(0)
 
 
@@ -263,7 +277,7 @@ def _portfolio_block(book: _Book, ws: Any, result: BacktestResult, row: int) -> 
     figures = [(label, result.portfolio.get(key), pct) for key, label, pct in PORTFOLIO_FIGURES]
     figures += [(key, v, False) for key, v in result.portfolio.items() if key not in known | CONTEXT_KEYS]
     for label, value, pct in figures:
-        ws.write_string(row, 0, neutralise(label))
+        book.text(ws, row, 0, label)
         v = _figure_value(value)
         if v is None:
             ws.write_string(row, 1, NA, book.na)
@@ -438,8 +452,9 @@ def _curve(book: _Book, result: BacktestResult) -> None:
     ws.insert_chart(1, curve.width + 1, chart)
 
 
-def write_backtest_workbook(path: Path, result: BacktestResult) -> None:
-    """The five sheets, in ``SHEETS`` order, written to ``path`` (not atomic: ``write_backtest`` is)."""
+def write_backtest_workbook(path: Path, result: BacktestResult) -> list[str]:
+    """The five sheets, in ``SHEETS`` order, written to ``path`` (not atomic: ``write_backtest`` is). Returns the
+    cells whose text was cut to fit (``fit_cell``)."""
     book = _Book(path)
     try:
         _summary(book, result)
@@ -449,3 +464,4 @@ def write_backtest_workbook(path: Path, result: BacktestResult) -> None:
         _curve(book, result)
     finally:
         book.close()
+    return book.cut

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,15 @@ import polars as pl
 from factors.inputs import FIELD_COLUMNS
 from screener.errors import ScreenerError
 from screener.output.fields import UNITLESS, describe, label_of, unit_of
-from screener.output.render import atomic_path, check_writable, neutralise, to_csv_text, to_json_text
+from screener.output.render import (
+    atomic_path,
+    check_writable,
+    cut_warning,
+    fit_cell,
+    neutralise,
+    to_csv_text,
+    to_json_text,
+)
 from screener.store import Store
 from screener.watchlist.runs import Run, load_run
 
@@ -123,26 +131,33 @@ def check_target(path: str | Path, store: str | os.PathLike[str] | None = None) 
     return check_writable(target, store=store)
 
 
-def export_run(store: Store, path: str | Path, run_id: int | str | None = None) -> Path:
-    """Write run ``run_id`` (default: the latest) to ``path``; the suffix picks the format."""
+def export_run(
+    store: Store, path: str | Path, run_id: int | str | None = None, note: Callable[[str], None] | None = None
+) -> Path:
+    """Write run ``run_id`` (default: the latest) to ``path``; the suffix picks the format. ``note`` hears the
+    warnings (``write_run``)."""
     target = check_target(path, store.path)
-    return write_run(load_run(store, run_id), target)
+    return write_run(load_run(store, run_id), target, note)
 
 
-def write_run(run: Run, path: str | Path) -> Path:
-    """Write a loaded run to ``path`` atomically; the suffix picks the format."""
+def write_run(run: Run, path: str | Path, note: Callable[[str], None] | None = None) -> Path:
+    """Write a loaded run to ``path`` atomically; the suffix picks the format. ``note`` hears a warning when a
+    text had to be cut to fit a workbook cell (``cut_warning``)."""
     target = check_target(path)
     suffix = target.suffix.lower()
     rows = run.rows
+    cut: list[str] = []
     with atomic_path(target) as tmp:
         if suffix == ".xlsx":
-            write_workbook(tmp, run)
+            cut = write_workbook(tmp, run)
         elif suffix == ".csv":
             tmp.write_text(BOM + to_csv_text(rows), encoding="utf-8")
         elif suffix == ".json":
             tmp.write_text(to_json_text(rows), encoding="utf-8")
         else:
             rows.write_parquet(tmp)
+    if cut and note is not None:
+        note(cut_warning(target, cut))
     return target
 
 
@@ -243,6 +258,17 @@ class _Book:
         self.boolean = add({"num_format": '"TRUE";"TRUE";"FALSE"', "valign": "top", "align": "center"})
         self._nums: dict[str, Any] = {}
         self.declared = factor_formats()
+        #: The cells (``Sheet!B12``) whose text was cut to fit (``fit_cell``).
+        self.cut: list[str] = []
+
+    def text(self, ws: Any, r: int, c: int, value: str, fmt: Any = None) -> None:
+        """Write a text cell: neutralised against formulas, cut to fit a cell with a mark (and remembered)."""
+        from xlsxwriter.utility import xl_rowcol_to_cell
+
+        fitted, lost = fit_cell(neutralise(value))
+        if lost:
+            self.cut.append(f"{ws.name}!{xl_rowcol_to_cell(r, c)}")
+        ws.write_string(r, c, fitted, fmt)
 
     def num(self, code: str) -> Any:
         if code not in self._nums:
@@ -291,7 +317,7 @@ def _write_title(book: _Book, ws: Any, lines: list[tuple[str, str]], span: int) 
         if style == "banner" and span > 1:
             ws.merge_range(r, 0, r, span - 1, neutralise(text), book.banner)
         else:
-            ws.write_string(r, 0, neutralise(text), getattr(book, style))
+            book.text(ws, r, 0, text, getattr(book, style))
         if style == "title":
             ws.set_row(r, 20)
     return len(lines) + 1
@@ -335,7 +361,7 @@ def _write_table(
         label = label_of(name)
         label_lines = max(label_lines, wrapped_lines(label, width, LABEL_CHARS_PER_WIDTH))
         ws.write_string(label_row, c, label, book.label)
-        ws.write_string(field_row, c, neutralise(name), book.field)
+        book.text(ws, field_row, c, name, book.field)
         unit = unit_of(name)
         about = describe(name)
         note = "\n".join(x for x in (f"{label} ({name})", about, f"Unit: {unit}" if unit not in UNITLESS else "") if x)
@@ -379,9 +405,9 @@ def _write_cell(book: _Book, ws: Any, r: int, c: int, value: Any, fmt: Any) -> N
     elif isinstance(value, date):
         ws.write_datetime(r, c, datetime(value.year, value.month, value.day), book.date)
     elif isinstance(value, list):
-        ws.write_string(r, c, neutralise(LIST_SEPARATOR.join(str(v) for v in value)), fmt)
+        book.text(ws, r, c, LIST_SEPARATOR.join(str(v) for v in value), fmt)
     else:
-        ws.write_string(r, c, neutralise(str(value)), fmt)
+        book.text(ws, r, c, str(value), fmt)
 
 
 def _print_setup(book: _Book, ws: Any, *, tall: bool = False, pages_wide: int = 1) -> None:
@@ -668,12 +694,12 @@ def _write_methodology(book: _Book) -> None:
             for i, line in enumerate(v.rstrip("\n").split("\n") or [""]):
                 if i == 0:
                     ws.write_string(r, 0, k, book.wrap)
-                ws.write_string(r, 1, neutralise(line), book.code) if line else ws.write_blank(r, 1, None, book.code)
+                book.text(ws, r, 1, line, book.code) if line else ws.write_blank(r, 1, None, book.code)
                 ws.set_row(r, row_height(1))
                 r += 1
             continue
-        ws.write_string(r, 0, neutralise(k), book.wrap)
-        ws.write_string(r, 1, neutralise(v), book.wrap)
+        book.text(ws, r, 0, k, book.wrap)
+        book.text(ws, r, 1, v, book.wrap)
         ws.set_row(r, row_height(max(wrapped_lines(k, width_a), wrapped_lines(v, width_b))))
         r += 1
     ws.freeze_panes(1, 0)
@@ -681,8 +707,9 @@ def _write_methodology(book: _Book) -> None:
     _print_setup(book, ws)
 
 
-def write_workbook(path: Path, run: Run) -> None:
-    """The six-sheet workbook: Watchlist (with its title block), Charts, Changes, Factors, Universe, Methodology."""
+def write_workbook(path: Path, run: Run) -> list[str]:
+    """The six-sheet workbook: Watchlist (with its title block), Charts, Changes, Factors, Universe, Methodology.
+    Returns the cells whose text was cut to fit (``fit_cell``), for the caller's warning."""
     book = _Book(path, run)
     rows = run.rows
     ws = book.wb.add_worksheet("Watchlist")
@@ -717,3 +744,4 @@ def write_workbook(path: Path, run: Run) -> None:
         _print_setup(book, sheet, pages_wide=pages)
     _write_methodology(book)
     book.close()
+    return book.cut

@@ -22,7 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from screener.errors import ScreenerError
+from screener.errors import ScreenerError, and_more, disk_full
+from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
     import polars as pl
@@ -109,6 +110,28 @@ def neutralise_frame(frame: pl.DataFrame) -> pl.DataFrame:
         if dt == pl.String
     ]
     return frame.with_columns(exprs) if exprs else frame
+
+
+#: The most characters a spreadsheet cell holds (Excel's limit; xlsxwriter would cut a longer text without a word).
+CELL_LIMIT = 32_767
+
+
+def fit_cell(text: str) -> tuple[str, int]:
+    """``text`` as it fits one spreadsheet cell, and how many characters were left out (0: it fits whole). A cut
+    text ends in a mark that says so and how long the whole was, so a reader of the cell alone knows."""
+    if len(text) <= CELL_LIMIT:
+        return text, 0
+    mark = f" … [cut to fit the cell: the whole text has {len(text):,} characters]"
+    kept = CELL_LIMIT - len(mark)
+    return text[:kept] + mark, len(text) - kept
+
+
+def cut_warning(target: Path, cells: list[str]) -> str:
+    """The one warning for the cells of a workbook whose text was cut (``fit_cell``), naming the first few."""
+    return (
+        f"Warning: {target}: {len(cells)} cell(s) held more than {CELL_LIMIT:,} characters, a spreadsheet cell's "
+        f"limit, and were cut (marked in the cell): {and_more(cells)}; the csv and json exports carry the whole text"
+    )
 
 
 def utc_text(v: datetime) -> str:
@@ -220,7 +243,7 @@ def _cell(v: Any) -> str:
 
 def _column_texts(frame: pl.DataFrame) -> dict[str, list[str]]:
     """Every cell as the table prints it: money human-scaled, percentiles and shares as percent, other numbers as
-    ``_cell`` does."""
+    ``_cell`` does; text with its control characters escaped, as every table shows stored text."""
     from screener.output.fields import MONEY_UNITS, PERCENT_UNITS, PERCENTILE, unit_of
 
     out: dict[str, list[str]] = {}
@@ -231,8 +254,10 @@ def _column_texts(frame: pl.DataFrame) -> dict[str, list[str]]:
             out[name] = [human_money(v) for v in values]
         elif unit in PERCENT_UNITS:
             out[name] = [_percent(v, 0 if unit == PERCENTILE else 1) for v in values]
-        else:
+        elif dtype.is_numeric():
             out[name] = [_cell(v) for v in values]
+        else:  # stored text: control characters are shown as escapes (``terminal_safe``)
+            out[name] = [terminal_safe(_cell(v)) for v in values]
     return out
 
 
@@ -417,7 +442,10 @@ def to_table_text(
     frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None, view: View = EVERYTHING
 ) -> None:
     """A table that fits the width (``table_width``): one line per row, long text cut with an ellipsis (csv and
-    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``."""
+    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``.
+
+    Every text, the title and the column names included, has its control characters shown as escapes
+    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact."""
     from rich.table import Table
 
     out = stream or sys.stdout
@@ -429,10 +457,10 @@ def to_table_text(
     texts = _column_texts(frame)
     numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
     widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000, squeeze=view.cut)
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(title=None if title is None else terminal_safe(title), show_lines=False, header_style="bold")
     for name in names:
         table.add_column(
-            _wrap_header(name, widths[name]),
+            _wrap_header(terminal_safe(name), widths[name]),
             justify="right" if name in numeric or name in view.right else "left",
             no_wrap=True,
             overflow="ellipsis",
@@ -498,17 +526,74 @@ def render(
         raise ScreenerError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+#: The end of an export's temporary file name: ``.<file name>.<process id>-<random>.screener-partial``, beside the
+#: target. The pattern lets a later export recognise a temporary file a killed one left behind (``clean_stale``).
+TEMP_SUFFIX = ".screener-partial"
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)-[A-Za-z0-9_]+" + re.escape(TEMP_SUFFIX) + "$")
+#: A temporary file older than this whose process is gone is left over from a killed export; a live export of a
+#: large workbook takes seconds, so a file this old is never one being written.
+STALE_SECONDS = 15 * 60
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a process of another user counts as alive: it cannot be asked)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+def clean_stale(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove the temporary files that exports to ``folder`` left behind when they were killed: named in our
+    pattern, older than ``STALE_SECONDS`` and written by a process that no longer runs. Returns the removed files.
+
+    Why at the next export and not at exit: a ``kill -9`` runs no exit handler, so only a later run can clean up; a
+    file another export is still writing (its process alive, or written recently) is never touched."""
+    import time
+
+    removed: list[Path] = []
+    moment = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            old = moment - entry.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+            if old and not _process_alive(int(match.group(1))):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # gone already, or not ours to remove: the export itself goes on
+            continue
+    return removed
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
 
-    A failed export therefore leaves no half-written file and never clobbers the previous good one.
+    A failed export therefore leaves no half-written file and never clobbers the previous good one. A ``path`` that
+    is a symbolic link writes the file the link points to (the link stays a link). A full disk is one line saying
+    that the previous file is unchanged. Temporary files a killed export left in the folder are removed first
+    (``clean_stale``).
     """
-    target = check_writable(path)
+    link = check_writable(path)
+    target = Path(os.path.realpath(link)) if link.is_symlink() else link
+    if target != link:
+        check_writable(target)
+    clean_stale(target.parent)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=TEMP_SUFFIX, dir=target.parent)
     except OSError as exc:
-        raise ScreenerError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise ScreenerError(_write_failure(link, exc)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -518,12 +603,21 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, target)
-    except OSError as exc:
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
-        raise ScreenerError(f"cannot write {target}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) or (isinstance(exc, Exception) and disk_full(exc)):
+            raise ScreenerError(_write_failure(link, exc)) from None
         raise
+
+
+def _write_failure(target: Path, exc: BaseException) -> str:
+    if disk_full(exc):
+        return (
+            f"cannot write {target}: the disk is full; nothing was written, any previous {target.name} is unchanged "
+            "and the store is untouched (an export never writes it)"
+        )
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot write {target}: {reason}"
 
 
 def check_not_store(path: str | os.PathLike[str], store: str | os.PathLike[str] | None) -> None:

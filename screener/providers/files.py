@@ -32,7 +32,7 @@ from screener.contract import (
     polars_schema,
     with_defaults,
 )
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import ArgumentError, Option, ScreenerError, and_more
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
 #: (first row, column position, column, message[, the rows it is about, when more than one]).
@@ -276,6 +276,15 @@ class ContractError(ScreenerError):
         )
 
 
+#: Whole-number columns are 64-bit: a value this large or larger cannot be stored and is a row's problem.
+INT_LIMIT = float(2**63)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A value quoted in a message, cut to ``limit`` characters (a number of 5,000 digits is named, not printed)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text)} characters)"
+
+
 #: Bounds that no real filing or quote reaches; a value outside them is a unit or typing mistake.
 EARLIEST_DATE = date(1900, 1, 1)
 MAX_AMOUNT = 1e15
@@ -387,8 +396,15 @@ def _parse_column(
         return parsed
     # numbers: accept plain decimals and exponents only; "1,234" or "12%" are errors, not guesses
     parsed = text.cast(pl.Float64, strict=False)
+    # a number too large for the column's type (``1e400``; ``1e20`` as a whole number) is a problem of its row, like
+    # text in a number column: it would otherwise overflow to infinity or fail the cast to a whole number
+    overflow = parsed.is_infinite() & ~text.str.contains(r"(?i)inf")
+    if col.dtype == "int":
+        overflow = overflow | (parsed.is_finite() & (parsed.abs() >= INT_LIMIT))
+    bad(overflow, lambda i: f"number out of range {_short(text[i])}")
     unreadable = (parsed.is_null() & text.is_not_null()) | parsed.is_nan() | parsed.is_infinite()
-    bad(unreadable, lambda i: f"not a number {text[i]!r}")
+    bad(unreadable & ~overflow.fill_null(False), lambda i: f"not a number {text[i]!r}")
+    unreadable = unreadable | overflow.fill_null(False)
     parsed = pl.select(pl.when(unreadable).then(None).otherwise(parsed).alias(col.name)).to_series()
     if strict:
         bad(parsed.abs() > MAX_AMOUNT, lambda i: f"implausible value {text[i]} (more than {MAX_AMOUNT:.0e} in size)")
@@ -427,7 +443,7 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         raise _fail(path, 1, missing[0], f"missing required column (required: {', '.join(spec.required)})")
     extra = [c for c in columns if c not in spec.names]
     if extra:
-        notes.append(f"{path}: ignoring unknown column(s) {', '.join(extra)}")
+        notes.append(f"{path}: ignoring {len(extra)} unknown column(s): {and_more(extra, 8)}")
     if raw.height == 0:
         raise ScreenerError(f"{path}: the file has a header but no rows")
     problems: list[Problem] = []

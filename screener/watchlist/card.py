@@ -500,12 +500,13 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None, *, wid
     import sys
 
     from screener.output.render import EVERYTHING, View, render
+    from screener.output.terminal import terminal_safe
 
     out = dest or sys.stdout
     if fmt == "json":
         out.write(json.dumps(card.to_json_obj(), ensure_ascii=False, indent=2) + "\n")
         return
-    out.write(f"{card.symbol} as of {card.as_of.isoformat()}{'  [demo data]' if card.demo else ''}\n")
+    out.write(terminal_safe(f"{card.symbol} as of {card.as_of.isoformat()}{'  [demo data]' if card.demo else ''}\n"))
     for key, frame in card.sections.items():
         title = SECTION_TITLES[key]
         if frame.height == 0:
@@ -525,7 +526,7 @@ def render_card(card: CompanyCard, fmt: str, dest: IO[str] | None = None, *, wid
         render(frame, "table", out, title=title, view=view)
     funding = card.factors.get("funding")
     if funding:
-        out.write(f"\n{funding['text']}\n")
+        out.write(f"\n{terminal_safe(funding['text'])}\n")
     completeness = card.factors.get("data_completeness")
     flags = card.factors.get("flags") or []
     mcap = card.factors.get("market_cap_usd")

@@ -1,0 +1,248 @@
+"""Files an export leaves: no stale temporary files, links written through, a full disk said in one line.
+
+Found in testing: a kill during an export left a hidden temporary file in 1 of 10 trials and nothing cleaned it
+up; writing over a symbolic link replaced the link with a plain file; a full disk was an internal error."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from screener.errors import ScreenerError
+from screener.output.render import STALE_SECONDS, TEMP_SUFFIX, atomic_path, clean_stale
+from screener.store import Store
+from screener.watchlist.runs import run_weekly
+from tests.builders import MARKET_END, company, ensure_factors, score_frame
+
+ensure_factors()
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended (a child started and reaped here)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def leftover(folder: Path, name: str, pid: int, age: float) -> Path:
+    path = folder / f".{name}.{pid}-abc123_x{TEMP_SUFFIX}"
+    path.write_bytes(b"half a workbook")
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+# -- stale temporary files ------------------------------------------------------------------------------------------
+def test_an_export_removes_the_stale_temp_files_of_killed_exports(tmp_path: Path) -> None:
+    old_dead = leftover(tmp_path, "list.xlsx", dead_pid(), STALE_SECONDS + 60)
+    other_dead = leftover(tmp_path, "other.csv", dead_pid(), STALE_SECONDS + 60)
+    fresh_dead = leftover(tmp_path, "list.xlsx", dead_pid(), 5)  # may be an export that is just starting
+    old_alive = leftover(tmp_path, "list.xlsx", os.getpid(), STALE_SECONDS + 60)  # a long export still running
+    unrelated = tmp_path / ".list.xlsx.12345.tmp"  # not our pattern: never ours to remove
+    unrelated.write_bytes(b"x")
+    os.utime(unrelated, (0, 0))
+    with atomic_path(tmp_path / "list.xlsx") as tmp:
+        tmp.write_bytes(b"new")
+        assert tmp.name.endswith(TEMP_SUFFIX) and f".{os.getpid()}-" in tmp.name
+    assert not old_dead.exists() and not other_dead.exists()
+    assert fresh_dead.exists() and old_alive.exists() and unrelated.exists()
+    assert (tmp_path / "list.xlsx").read_bytes() == b"new"
+
+
+def test_clean_stale_uses_the_given_moment(tmp_path: Path) -> None:
+    path = leftover(tmp_path, "a.json", dead_pid(), 0)
+    assert clean_stale(tmp_path, now=time.time() + 60) == []
+    assert clean_stale(tmp_path, now=time.time() + STALE_SECONDS + 60) == [path]
+
+
+def test_a_killed_export_leaves_a_file_the_next_export_removes(tmp_path: Path) -> None:
+    """A real ``kill -9`` in the middle of a write, then a later export to the same folder."""
+    target = tmp_path / "list.csv"
+    code = (
+        "import sys, time\n"
+        "from screener.output.render import atomic_path\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    tmp.write_text('half')\n"
+        "    print(tmp, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    assert child.stdout is not None
+    tmp = Path(child.stdout.readline().strip())
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert tmp.exists() and not target.exists()  # what the kill left behind
+    then = time.time() - STALE_SECONDS - 1
+    os.utime(tmp, (then, then))
+    with atomic_path(target) as fresh:
+        fresh.write_text("whole")
+    assert not tmp.exists()
+    assert target.read_text() == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["list.csv"]
+
+
+# -- symbolic links -------------------------------------------------------------------------------------------------
+def test_writing_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "watchlist.csv"
+    real.write_text("old")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    with atomic_path(link) as tmp:
+        tmp.write_text("new")
+        assert tmp.parent == shared  # the rename happens in the target's folder, so it stays atomic
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "new"
+
+
+def test_a_relative_and_dangling_link_is_written_where_it_points(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("out") / "list.json")
+    with atomic_path(link) as tmp:
+        tmp.write_text("[]")
+    assert link.is_symlink()
+    assert (tmp_path / "out" / "list.json").read_text() == "[]"
+
+
+def test_cli_export_through_a_symlink_keeps_the_link(db_path: Path, tmp_path: Path, invoke) -> None:
+    make_run(db_path)
+    real = tmp_path / "real.xlsx"
+    real.write_bytes(b"previous")
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(real)
+    result = invoke("export", str(link))
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink()
+    assert real.read_bytes()[:2] == b"PK"  # a workbook now
+
+
+# -- a full disk ----------------------------------------------------------------------------------------------------
+def make_run(db_path: Path) -> int:
+    names = {"AAA": "Alpha Rare Earths", "BBB": "Beta Magnets"}
+    with Store(db_path) as st:
+        st.upsert(
+            "companies",
+            pl.DataFrame(
+                {
+                    "symbol": list(names),
+                    "name": list(names.values()),
+                    "country": ["US"] * 2,
+                    "currency": ["USD"] * 2,
+                    "roles": ["processor"] * 2,
+                    "stage": ["producer"] * 2,
+                }
+            ),
+            provider="file",
+        )
+        rows = [company(s, name=n, localization_premium=0.3) for s, n in names.items()]
+        return run_weekly(st, "default", MARKET_END, scores=score_frame(rows, MARKET_END)).run_id
+
+
+def enospc(*_args: object, **_kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv", ".json", ".parquet"])
+def test_a_full_disk_during_an_export_is_one_line_and_keeps_the_previous_file(
+    db_path: Path, tmp_path: Path, invoke, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    make_run(db_path)
+    target = tmp_path / f"list{suffix}"
+    target.write_bytes(b"previous good file")
+    before = db_path.read_bytes()
+    if suffix == ".xlsx":
+        # xlsxwriter wraps the system's error in its own: the disk-full is found inside it
+        from xlsxwriter.exceptions import FileCreateError
+
+        def full(*_a: object, **_k: object) -> None:
+            raise FileCreateError(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+        monkeypatch.setattr("xlsxwriter.workbook.Workbook._store_workbook", full)
+    elif suffix == ".parquet":
+        monkeypatch.setattr(pl.DataFrame, "write_parquet", enospc)
+    else:
+        monkeypatch.setattr(Path, "write_text", enospc)
+    result = invoke("export", str(target))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert "the disk is full" in lines[0] and f"any previous list{suffix} is unchanged" in lines[0]
+    assert "store is untouched" in lines[0]
+    assert target.read_bytes() == b"previous good file"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert db_path.read_bytes() == before
+
+
+def test_a_full_disk_during_an_import_is_one_line_and_stores_nothing(
+    invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    assert invoke("init").exit_code == 0
+    count = ("query", "select count(*) as n from companies", "--format", "json")
+    before = invoke(*count).stdout
+    path = tmp_path / "companies.csv"
+    path.write_text("symbol,name,country,currency,roles,stage\nNEW,New Co,US,USD,processor,producer\n")
+
+    from screener.store import Store as RealStore
+
+    real_upsert = RealStore.upsert
+
+    def full_upsert(self: RealStore, *args: object, **kwargs: object) -> object:
+        real_upsert(self, *args, **kwargs)  # the rows are written inside the transaction, then the disk fills
+        raise duckdb.IOException('IO Error: Could not write file "store.duckdb.wal": No space left on device')
+
+    monkeypatch.setattr(RealStore, "upsert", full_upsert)
+    result = invoke("import", str(path))
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: the disk is full; nothing was stored: the store and any previous export")
+    assert "Internal error" not in result.stderr
+    assert invoke(*count).stdout == before
+
+
+def test_a_plain_write_failure_is_still_named(tmp_path: Path) -> None:
+    with pytest.raises(ScreenerError, match=r"cannot write .*list.csv: Permission denied"):  # noqa: SIM117
+        with atomic_path(tmp_path / "list.csv"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_during_weekly_is_one_line_and_keeps_the_previous_export(
+    db_path: Path, tmp_path: Path, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from tests.builders import build_market_store
+
+    with Store(db_path) as st:
+        build_market_store(st)
+    target = tmp_path / "weekly.xlsx"
+    target.write_bytes(b"last week's workbook")
+
+    def full(*_a: object, **_k: object) -> None:
+        raise duckdb.IOException('IO Error: Could not write file "store.duckdb.wal": No space left on device')
+
+    monkeypatch.setattr(Store, "save_run", full)
+    result = invoke("weekly", "--as-of", MARKET_END.isoformat(), "--export", str(target))
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: the disk is full; nothing was stored: the store and any previous export are unchanged")
+    )
+    assert target.read_bytes() == b"last week's workbook"
+    runs = invoke("watchlist", "runs", "--format", "json")
+    assert runs.stdout.strip() in ("", "[]")
