@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -63,7 +64,12 @@ MAX_DETAIL_LINES = 30
 
 @dataclass
 class AppContext:
+    """What the root command hands to every command: the store, how long to wait for its lock (``--wait``), and
+    the store's ``marker`` taken before a command that can write begins (so an interrupt can say what it stored)."""
+
     db: str | None
+    wait: float = 10.0
+    marker: dict[str, Any] | None = None
 
 
 class CommandLoadError(RuntimeError):
@@ -147,15 +153,66 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         _reader_left()
         ctx.exit(0)
     except KeyboardInterrupt as exc:
-        # a library that knows better says what an interrupt left behind (the read-only query: nothing changed)
-        click.echo(f"Interrupted; {str(exc) or 'nothing partial was stored.'}", err=True)
-        ctx.exit(130)
+        _interrupted(ctx, str(exc))
     except Exception as exc:  # the one place that keeps tracebacks from users
+        if _is_interrupt(exc):
+            _interrupted(ctx, "")
+        damaged = _damaged(ctx, exc)
+        if damaged is not None:
+            click.echo(f"Error: {damaged}", err=True)
+            ctx.exit(1)
         if os.environ.get("SCREENER_DEBUG"):
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
         click.echo(f"Internal error: {type(exc).__name__}: {first} (rerun with SCREENER_DEBUG=1 for details)", err=True)
         ctx.exit(2)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """DuckDB reports a Ctrl-C that lands inside a query as its own exception (a ``RuntimeError`` saying ``Query
+    interrupted``, or ``duckdb.InterruptException``), not as ``KeyboardInterrupt``."""
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted"
+
+
+def _interrupted(ctx: click.Context, said: str) -> None:
+    """Say what an interrupted command left in the store, found by looking after the interrupt, and exit 130.
+
+    Why look rather than infer: a Ctrl-C during a commit may land before or after the commit took effect, and only
+    the store knows which. A command that never opened the store for writing stored nothing; a library that knows
+    better says so in the interrupt's message (the read-only query)."""
+    app = ctx.find_root().obj
+    marker = getattr(app, "marker", None)
+    if marker is None:
+        click.echo(f"Interrupted; {said or 'nothing stored.'}", err=True)
+        ctx.exit(130)
+    try:
+        from screener.store import Store
+
+        with Store(app.db, read_only=True, wait=app.wait) as store:
+            changes = store.changes_since(marker)
+        outcome = "stored: " + "; ".join(changes) + "." if changes else "nothing stored."
+    except KeyboardInterrupt:
+        outcome = "what was stored is unknown (interrupted again while checking); 'screener check' looks"
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        outcome = f"what was stored could not be checked ({first})"
+    click.echo(f"Interrupted; {outcome}", err=True)
+    ctx.exit(130)
+
+
+def _damaged(ctx: click.Context, exc: BaseException) -> str | None:
+    """The one-line message for a DuckDB error that says the store is damaged; None for any other error."""
+    if "duckdb" not in type(exc).__module__:
+        return None
+    from screener.store.connection import damage_of, damaged_message, resolve_db_path
+
+    reason = damage_of(exc)
+    if reason is None:
+        return None
+    app = ctx.find_root().obj
+    return damaged_message(resolve_db_path(app.db if app else None), reason)
 
 
 @click.group(cls=ScreenerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -4,7 +4,16 @@ from datetime import datetime
 
 import click
 
-from screener.cli.options import country_option, format_option, note, role_option, store_from, view_from, view_options
+from screener.cli.options import (
+    country_option,
+    format_option,
+    note,
+    role_option,
+    store_from,
+    view_from,
+    view_options,
+    wait_option,
+)
 from screener.contract import STAGES
 from screener.output.render import render
 
@@ -26,6 +35,7 @@ def universe() -> None:
 )
 @format_option
 @view_options
+@wait_option
 @click.pass_context
 def list_(
     ctx: click.Context,
@@ -39,7 +49,7 @@ def list_(
     """List companies with their roles, country, region and stage."""
     from screener.intake.universe import list_universe
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         df = list_universe(store, roles, countries, stages)
     render(df, fmt, view=view_from(columns, wide))
     note(f"{df.height} {'company' if df.height == 1 else 'companies'}")
@@ -56,6 +66,7 @@ def list_(
     default=None,
     help="The day the change took effect, YYYY-MM-DD (default: today); scores as of an earlier date keep the old tags.",
 )
+@wait_option
 @click.pass_context
 def tag_(
     ctx: click.Context,
