@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "report": "screener.cli.cmd_report:report",
     "query": "screener.cli.cmd_query:query",
     "fields": "screener.cli.cmd_fields:fields",
+    "check": "screener.cli.cmd_check:check",
+    "backup": "screener.cli.cmd_backup:backup",
 }
 
 
