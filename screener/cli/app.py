@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from screener import __version__
-from screener.errors import ArgumentError, CompletedWithProblems, ScreenerError
+from screener.errors import ArgumentError, CompletedWithProblems, ScreenerError, StoreDamagedError, StoreLockedError
 
 #: command name -> "module:attribute"; adding a command is one line here plus its module.
 COMMANDS: dict[str, str] = {
@@ -59,6 +59,9 @@ def flag_of(parameter: str) -> str:
     ``--max-requests``, ``roles`` is ``--role``."""
     return FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
 
+
+#: What a damaged store's one line tells the user to do.
+RECOVERY = "; run 'screener check', then restore a backup or 'screener backup --restore'"
 
 #: An error with many parts (every bad cell of a file) lists this many under its one-line summary.
 MAX_DETAIL_LINES = 30
@@ -146,6 +149,10 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         message = exc.worded(flag_of) if isinstance(exc, ArgumentError) else str(exc)
         if isinstance(exc, CompletedWithProblems) and exc.rejected:
             message += "; see 'screener validate --rejected'"
+        if isinstance(exc, StoreDamagedError):
+            message += RECOVERY
+        if isinstance(exc, StoreLockedError):
+            message += " (--wait SECONDS)"
         click.echo(f"Error: {message}", err=True)
         ctx.exit(exc.exit_code)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -214,7 +221,7 @@ def _damaged(ctx: click.Context, exc: BaseException) -> str | None:
     if reason is None:
         return None
     app = ctx.find_root().obj
-    return damaged_message(resolve_db_path(app.db if app else None), reason)
+    return damaged_message(resolve_db_path(app.db if app else None), reason) + RECOVERY
 
 
 @click.group(cls=ScreenerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -252,6 +259,9 @@ def main() -> None:
         cli(prog_name="screener")
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:  # before a command began (or after it ended): nothing of it reached the store
+        click.echo("Interrupted; nothing stored.", err=True)
+        code = 130
     try:
         sys.stdout.flush()  # the buffered tail of the output meets a closed pipe here, not at interpreter exit
     except BrokenPipeError:

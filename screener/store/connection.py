@@ -84,7 +84,7 @@ def foreign_file(path: Path) -> str | None:
     DuckDB's signature (or does not exist: a writer creates it)."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC))
+            head = fh.read(16)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
@@ -96,7 +96,7 @@ def foreign_file(path: Path) -> str | None:
     for magic, what in _FOREIGN_HEADERS:
         if head.startswith(magic):
             return f"it is {what}"
-    if head[DUCKDB_MAGIC_OFFSET:] != DUCKDB_MAGIC:
+    if head[DUCKDB_MAGIC_OFFSET : DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC)] != DUCKDB_MAGIC:
         return "its header lacks DuckDB's signature"
     return None
 
@@ -105,9 +105,7 @@ def refuse_foreign(path: Path) -> None:
     """Raise a one-line ``ScreenerError`` when ``path`` exists and is not a DuckDB store (``foreign_file``)."""
     why = foreign_file(path)
     if why is not None:
-        raise ScreenerError(
-            f"{path} is not a screener store: {why}; point --db (or SCREENER_DB) at a store made by 'screener init'"
-        )
+        raise ScreenerError(f"{path} is not a screener store: {why}; use a store made by 'screener init'")
 
 
 def damage_of(exc: BaseException) -> str | None:
@@ -125,11 +123,8 @@ def damage_of(exc: BaseException) -> str | None:
 
 
 def damaged_message(path: Path, reason: str) -> str:
-    """The one line every command prints when it meets a damaged store."""
-    return (
-        f"the store {path} is damaged ({reason}); run 'screener check', then restore a backup or "
-        "'screener backup --restore'"
-    )
+    """What the library says of a damaged store; the CLI adds what to do (``RECOVERY``)."""
+    return f"the store {path} is damaged ({reason})"
 
 
 def _is_lock_error(message: str) -> bool:
@@ -175,8 +170,8 @@ def connect(
             if now >= deadline:
                 waited = f" after waiting {wait:g} s" if wait > 0 else ""
                 raise StoreLockedError(
-                    f"the store {path} is locked by {holder}{waited}; let it finish (or close it) and retry, or pass "
-                    "--wait with more seconds"
+                    f"the store {path} is locked by {holder}{waited}; let it finish (or close it) and retry, or wait "
+                    "longer"
                 ) from None
             if on_wait is not None and (last_note is None or now - last_note >= WAIT_NOTE_EVERY):
                 on_wait(f"waiting for the store {path}: {holder} holds it ({deadline - now:.0f} s left)")

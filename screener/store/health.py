@@ -26,7 +26,6 @@ from screener.store.connection import (
     copy_store,
     damage_of,
     foreign_file,
-    lock_holder,
     wal_path,
 )
 from screener.store.migrations import LATEST_VERSION
@@ -187,9 +186,7 @@ def backup_store(
     except duckdb.Error as exc:
         reason = damage_of(exc)
         if reason is not None:
-            raise StoreDamagedError(
-                f"cannot back up the store {path}: it is damaged ({reason}); restore an earlier backup"
-            ) from None
+            raise StoreDamagedError(f"cannot back up the store {path}: it is damaged ({reason})") from None
         raise
     finally:
         con.close()
@@ -199,8 +196,8 @@ def backup_store(
             target.unlink()
         bad = next(f for f in findings if not f.ok)
         raise StoreDamagedError(
-            f"the copy of {path} does not read back ({bad.name}: {bad.detail}); the store is damaged: run "
-            "'screener check'"
+            f"cannot back up the store {path}: its copy does not read back, the store is damaged ({bad.name}: "
+            f"{bad.detail})"
         )
     return findings
 
@@ -295,8 +292,7 @@ class _FileLock:
                     os.close(self.fd)
                     self.fd = None
                     raise StoreLockedError(
-                        f"the store {self.path} is in use by {lock_holder('')}; close it and retry, or pass --wait "
-                        "with more seconds"
+                        f"the store {self.path} is in use by another process; close it and retry, or wait longer"
                     ) from None
                 if self.on_wait is not None and not said:
                     self.on_wait(f"waiting for the store {self.path}: another process has it open")
