@@ -26,10 +26,13 @@ from screener.store.connection import (
     copy_store,
     damage_of,
     foreign_file,
+    refuse_foreign,
     wal_path,
 )
 from screener.store.migrations import LATEST_VERSION
 
+#: At most this many keys of a table are looked up one by one (``_look_up_keys``).
+MAX_LOOKUPS = 2_000
 #: How long the lock of a store being restored over is waited for between probes.
 _PROBE_EVERY = 0.05
 
@@ -71,16 +74,15 @@ def check_store(path: Path, *, wait: float = 0.0, on_wait: Callable[[str], None]
     object. A file that is not a DuckDB store, or that DuckDB cannot open, is one damaged finding.
 
     Why hash every row: DuckDB verifies a block's checksum when it reads it, and only a full read of every column
-    reads every block; a count alone is answered from metadata. The store is opened read-only (other readers may
-    run), waiting up to ``wait`` seconds for a writer.
+    reads every block; a count alone is answered from metadata. Every key index is probed with every row
+    (``_probe_index``). The store is opened for writing, so no write is in progress while it is read (waiting up to
+    ``wait`` seconds for one), but nothing is written.
     """
     if not path.exists():
         raise ScreenerError(f"no store at {path}: run 'screener init' (or 'screener demo') first")
-    why = foreign_file(path)
-    if why is not None:
-        return [Finding("file", str(path), False, f"not a DuckDB store: {why}")]
+    refuse_foreign(path)  # not a store at all: refused like everywhere else, not reported as damage
     try:
-        con = connect(path, read_only=True, wait=wait, on_wait=on_wait)
+        con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
     except StoreLockedError:
         raise
     except ScreenerError as exc:
@@ -132,10 +134,12 @@ def _check_open(con: duckdb.DuckDBPyConnection) -> list[Finding]:
         "SELECT schema_name, table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
         "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY schema_name, table_name, constraint_index"
     ).fetchall()
+    probed: dict[tuple[str, str], str | None] = {}
     for schema, table, kind, columns in keys:
         label = f"{table}({', '.join(columns)})"
         cols = ", ".join(_quoted(c) for c in columns)
         qualified = f"{_quoted(schema)}.{_quoted(table)}"
+        what = kind.lower()
         try:
             dupes = con.execute(
                 f"SELECT count(*) FROM (SELECT {cols} FROM {qualified} GROUP BY ALL HAVING count(*) > 1)"
@@ -143,11 +147,19 @@ def _check_open(con: duckdb.DuckDBPyConnection) -> list[Finding]:
         except duckdb.Error as exc:
             found.append(Finding("key", label, False, _reason(exc)))
             continue
-        what = kind.lower()
         if dupes:
             found.append(Finding("key", label, False, f"{dupes:,} repeated {what} value(s)"))
+            continue
+        if (schema, table) not in probed:
+            probed[(schema, table)] = _probe_index(con, qualified)
+        problem = probed[(schema, table)]
+        looked = ""
+        if problem is None and len(columns) == 1:
+            problem, looked = _look_up_keys(con, qualified, _quoted(columns[0]))
+        if problem is None:
+            found.append(Finding("key", label, True, f"{what}: every value once, every row found in its index{looked}"))
         else:
-            found.append(Finding("key", label, True, f"{what}: every value once"))
+            found.append(Finding("key", label, False, problem))
     indexes = con.execute(
         "SELECT index_name, table_name, sql FROM duckdb_indexes() ORDER BY table_name, index_name"
     ).fetchall()
@@ -159,6 +171,44 @@ def _check_open(con: duckdb.DuckDBPyConnection) -> list[Finding]:
         else:
             found.append(Finding("index", f"{index} on {table}", True, "present"))
     return found
+
+
+def _probe_index(con: duckdb.DuckDBPyConnection, qualified: str) -> str | None:
+    """Look every row of a table up in its key indexes, and change nothing: each row is inserted again with
+    ``INSERT OR IGNORE`` in a transaction that is rolled back. Every key is found (nothing inserted) when the
+    index is whole; a key it lacks is inserted (counted); a damaged index block fails the read. Why this way:
+    DuckDB reads an index only where a lookup leads, and a point query uses one only for a one-column key, so
+    reading the table alone would pass an index whose blocks are damaged (a later write or lookup meets them)."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            added = con.execute(f"INSERT OR IGNORE INTO {qualified} SELECT * FROM {qualified}").fetchall()[0][0]
+        finally:
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+    except duckdb.Error as exc:
+        return _reason(exc)
+    return f"its index lacks {added:,} row(s)" if added else None
+
+
+def _look_up_keys(con: duckdb.DuckDBPyConnection, qualified: str, column: str) -> tuple[str | None, str]:
+    """Look keys of a one-column key up one by one, as ``WHERE key = value`` queries do (DuckDB answers them from
+    the index): every key up to ``MAX_LOOKUPS``, else that many spread evenly over the table. Returns the problem
+    (None: every key found once) and a note on how many were looked up when not all."""
+    try:
+        total = con.execute(f"SELECT count(*) FROM {qualified}").fetchall()[0][0]
+        step = max(1, -(-total // MAX_LOOKUPS))
+        keys = con.execute(
+            f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) AS _n FROM {qualified}) "
+            f"WHERE (_n - 1) % {step} = 0"
+        ).fetchall()
+        for (key,) in keys:
+            n = con.execute(f"SELECT count(*) FROM {qualified} WHERE {column} = ?", [key]).fetchall()[0][0]
+            if n != 1:
+                return f"looking up {key!r} finds {n} row(s)", ""
+    except duckdb.Error as exc:
+        return _reason(exc), ""
+    return None, ("" if step == 1 else f" ({len(keys):,} of {total:,} keys looked up)")
 
 
 def default_backup_path(path: Path) -> Path:

@@ -101,7 +101,9 @@ def test_a_locked_store_names_the_process_that_holds_it(fresh_store: Callable[[s
     assert waited.returncode == 1
     lines = waited.stderr.strip().splitlines()
     assert lines[0].startswith(f"waiting for the store {db}: process {holder.pid}"), waited.stderr
-    assert f"locked by process {holder.pid} " in lines[-1] and "after waiting 0.3 s" in lines[-1] and "--wait" in lines[-1]
+    assert (
+        f"locked by process {holder.pid} " in lines[-1] and "after waiting 0.3 s" in lines[-1] and "--wait" in lines[-1]
+    )
 
 
 def test_a_writer_waits_for_the_lock_then_writes(fresh_store: Callable[[str], Path]) -> None:
