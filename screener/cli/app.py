@@ -151,7 +151,7 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
             message += "; see 'screener validate --rejected'"
         if isinstance(exc, StoreDamagedError):
             message += RECOVERY
-        if isinstance(exc, StoreLockedError):
+        if isinstance(exc, StoreLockedError) and message.endswith("wait longer"):
             message += " (--wait SECONDS)"
         click.echo(f"Error: {message}", err=True)
         ctx.exit(exc.exit_code)
