@@ -49,7 +49,6 @@ def test_many_readers_at_once(fresh_store: Callable[[str], Path]) -> None:
     assert run(db, "score", "--format", "csv").returncode == 0  # today's scores stored: the readers only read
     commands = [
         ("screen", "--top", "3", "--format", "csv"),
-        ("screen", "--where", "net_cash_usd > 0", "--format", "csv"),
         ("universe", "list", "--format", "csv"),
         ("watchlist", "runs", "--format", "csv"),
         ("watchlist", "show", "--format", "csv"),
@@ -194,8 +193,9 @@ def test_readers_succeed_during_a_refresh(fresh_store: Callable[[str], Path], ya
     seen: list[tuple[str, int, str]] = []
 
     def reader_now(label: str, done: int, total: int) -> None:
-        result = run(db, "universe", "list", "--format", "csv", "--wait", "0")
-        seen.append((label, result.returncode, result.stderr.strip()))
+        if len(seen) < 3:  # a reader after each of the first symbols (more only slow the suite)
+            result = run(db, "universe", "list", "--format", "csv", "--wait", "0")
+            seen.append((label, result.returncode, result.stderr.strip()))
 
     store = Store(db, writes="brief", wait=30)
     try:
