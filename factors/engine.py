@@ -477,7 +477,7 @@ def current_scores(
         if stored is not None and stored[1].columns == score_columns():
             return stored[1], STORED
     frame = compute_scores(load_inputs(store, day), day)
-    if not store.read_only:
+    if store.can_write(f"the scores as of {day.isoformat()}"):
         store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
     return frame, COMPUTED if info is None else RECOMPUTED
 

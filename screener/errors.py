@@ -17,6 +17,11 @@ class StoreLockedError(ScreenerError):
     """Another process holds the DuckDB file; DuckDB allows one writer process at a time."""
 
 
+class StoreDamagedError(ScreenerError):
+    """The store file (or its write-ahead log) cannot be read back: one line that says so and what to do, never a
+    DuckDB internal error, so that nobody keeps writing into a damaged file."""
+
+
 class CompletedWithProblems(ScreenerError):
     """The command did its work but some parts failed (e.g. symbols in a refresh); exit 1 after the summary.
 

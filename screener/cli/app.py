@@ -13,11 +13,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
 from screener import __version__
-from screener.errors import MAX_LINE, ArgumentError, CompletedWithProblems, ScreenerError, clip, disk_full
+from screener.errors import (
+    MAX_LINE,
+    ArgumentError,
+    CompletedWithProblems,
+    ScreenerError,
+    StoreDamagedError,
+    StoreLockedError,
+    clip,
+    disk_full,
+)
 from screener.output.terminal import message_text
 
 #: command name -> "module:attribute"; adding a command is one line here plus its module.
@@ -40,6 +50,8 @@ COMMANDS: dict[str, str] = {
     "query": "screener.cli.cmd_query:query",
     "fields": "screener.cli.cmd_fields:fields",
     "events": "screener.cli.cmd_events:events",
+    "check": "screener.cli.cmd_check:check",
+    "backup": "screener.cli.cmd_backup:backup",
 }
 
 
@@ -63,13 +75,21 @@ def flag_of(parameter: str) -> str:
 #: What a full disk leaves: a write is one transaction and an export is renamed into place only when complete.
 FULL_DISK_KEPT = "the store and any previous export are unchanged; free some space and run the command again"
 
+#: What a damaged store's one line tells the user to do.
+RECOVERY = "; run 'screener check', then restore a backup or 'screener backup --restore'"
+
 #: An error with many parts (every bad cell of a file) lists this many under its one-line summary.
 MAX_DETAIL_LINES = 30
 
 
 @dataclass
 class AppContext:
+    """What the root command hands to every command: the store, how long to wait for its lock (``--wait``), and
+    the store's ``marker`` taken before a command that can write begins (so an interrupt can say what it stored)."""
+
     db: str | None
+    wait: float = 10.0
+    marker: dict[str, Any] | None = None
 
 
 class CommandLoadError(RuntimeError):
@@ -145,6 +165,10 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         message = exc.worded(flag_of) if isinstance(exc, ArgumentError) else str(exc)
         if isinstance(exc, CompletedWithProblems) and exc.rejected:
             message += "; see 'screener validate --rejected'"
+        if isinstance(exc, StoreDamagedError):
+            message += RECOVERY
+        if isinstance(exc, StoreLockedError) and message.endswith("wait longer"):
+            message += " (--wait SECONDS)"
         click.echo(message_text(f"Error: {message}"), err=True)
         ctx.exit(exc.exit_code)
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
@@ -154,10 +178,14 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         _reader_left()
         ctx.exit(0)
     except KeyboardInterrupt as exc:
-        # a library that knows better says what an interrupt left behind (the read-only query: nothing changed)
-        click.echo(message_text(f"Interrupted; {str(exc) or 'nothing partial was stored.'}"), err=True)
-        ctx.exit(130)
+        _interrupted(ctx, str(exc))
     except Exception as exc:  # the one place that keeps tracebacks from users
+        if _is_interrupt(exc):
+            _interrupted(ctx, "")
+        damaged = _damaged(ctx, exc)
+        if damaged is not None:
+            click.echo(message_text(f"Error: {damaged}"), err=True)
+            ctx.exit(1)
         if os.environ.get("SCREENER_DEBUG"):
             raise
         if disk_full(exc):  # a store write met a full disk: its transaction rolled back, exports are atomic
@@ -167,6 +195,53 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         hint = " (rerun with SCREENER_DEBUG=1 for details)"
         click.echo(message_text(f"Internal error: {type(exc).__name__}: {first}") + hint, err=True)
         ctx.exit(2)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """DuckDB reports a Ctrl-C that lands inside a query as its own exception (a ``RuntimeError`` saying ``Query
+    interrupted``, or ``duckdb.InterruptException``), not as ``KeyboardInterrupt``."""
+    if type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted"
+
+
+def _interrupted(ctx: click.Context, said: str) -> None:
+    """Say what an interrupted command left in the store, found by looking after the interrupt, and exit 130.
+
+    Why look rather than infer: a Ctrl-C during a commit may land before or after the commit took effect, and only
+    the store knows which. A command that never opened the store for writing stored nothing; a library that knows
+    better says so in the interrupt's message (the read-only query)."""
+    app = ctx.find_root().obj
+    marker = getattr(app, "marker", None)
+    if marker is None:
+        click.echo(message_text(f"Interrupted; {said or 'nothing stored.'}"), err=True)
+        ctx.exit(130)
+    try:
+        from screener.store import Store
+
+        with Store(app.db, read_only=True, wait=app.wait) as store:
+            changes = store.changes_since(marker)
+        outcome = "stored: " + "; ".join(changes) + "." if changes else "nothing stored."
+    except KeyboardInterrupt:
+        outcome = "what was stored is unknown (interrupted again while checking); 'screener check' looks"
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        outcome = f"what was stored could not be checked ({first})"
+    click.echo(message_text(f"Interrupted; {outcome}"), err=True)
+    ctx.exit(130)
+
+
+def _damaged(ctx: click.Context, exc: BaseException) -> str | None:
+    """The one-line message for a DuckDB error that says the store is damaged; None for any other error."""
+    if "duckdb" not in type(exc).__module__:
+        return None
+    from screener.store.connection import damage_of, damaged_message, resolve_db_path
+
+    reason = damage_of(exc)
+    if reason is None:
+        return None
+    app = ctx.find_root().obj
+    return damaged_message(resolve_db_path(app.db if app else None), reason) + RECOVERY
 
 
 @click.group(cls=ScreenerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -204,6 +279,9 @@ def main() -> None:
         cli(prog_name="screener")
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:  # before a command began (or after it ended): nothing of it reached the store
+        click.echo("Interrupted; nothing stored.", err=True)
+        code = 130
     try:
         sys.stdout.flush()  # the buffered tail of the output meets a closed pipe here, not at interpreter exit
     except BrokenPipeError:

@@ -28,6 +28,7 @@ from screener.cli.options import (
     store_from,
     store_path_of,
     table_option,
+    wait_option,
     weights_option,
 )
 
@@ -52,6 +53,7 @@ RUN_ONLY = ("rules_ref", "start", "end", "every", "horizons", "cost_bps", "weigh
 @list_backtests_option
 @table_option
 @format_option
+@wait_option
 @click.pass_context
 def backtest(
     ctx: click.Context,
@@ -99,7 +101,7 @@ def backtest(
     if show_ref is not None:
         from screener.backtest.history import load_backtest
 
-        with store_from(ctx) as store:
+        with store_from(ctx, "never") as store:
             result = load_backtest(store, show_ref, parameter="show")
     else:
         result = _run(
@@ -163,7 +165,7 @@ def _list(ctx: click.Context, fmt: str) -> None:
     from screener.backtest.history import list_backtests
     from screener.output.render import render
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         df = list_backtests(store)
     render(df, fmt)
     note(plural(df.height, "stored backtest"))

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import click
 
-from screener.cli.options import export_option, format_option, note, store_from, store_path_of
+from screener.cli.options import export_option, format_option, note, store_from, store_path_of, wait_option
 
 
 @click.command()
 @export_option(default="screener-demo-watchlist.xlsx")
 @click.option("--no-export", is_flag=True, default=False, help="Do not write the spreadsheet.")
 @format_option
+@wait_option
 @click.pass_context
 def demo(ctx: click.Context, export_path: str, no_export: bool, fmt: str) -> None:
     """First run, offline: init, synthetic demo data, two weekly runs on the default rules, and the spreadsheet.

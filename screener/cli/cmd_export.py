@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import DEMO_BANNER, note, run_option, run_rules_option, store_from, store_path_of
+from screener.cli.options import DEMO_BANNER, note, run_option, run_rules_option, store_from, store_path_of, wait_option
 
 
 @click.command()
 @click.argument("path", type=click.Path(dir_okay=False))
 @run_option
 @run_rules_option
+@wait_option
 @click.pass_context
 def export(ctx: click.Context, path: str, run_ref: str, rules_ref: str | None) -> None:
     """Write a run to PATH: an .xlsx workbook (Watchlist, Charts, Changes, ...) or .csv/.parquet/.json rows.
@@ -22,7 +23,7 @@ def export(ctx: click.Context, path: str, run_ref: str, rules_ref: str | None) -
     from screener.watchlist.runs import load_run
 
     check_target(path, store_path_of(ctx))
-    with store_from(ctx) as store:
+    with store_from(ctx, "if_free") as store:
         run = load_run(store, run_ref, rules=rules_ref)
     if run.demo:
         note(DEMO_BANNER)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import format_option, note, store_from
+from screener.cli.options import format_option, note, store_from, wait_option
 from screener.contract import KIND_NAMES
 
 
@@ -21,6 +21,7 @@ from screener.contract import KIND_NAMES
     help="Store rows that pass validation and record failing rows, instead of all-or-nothing.",
 )
 @format_option
+@wait_option
 @click.pass_context
 def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quarantine: bool, fmt: str) -> None:
     """Import CSV, Parquet or XLSX files (or folders of them) in the data contract, as one transaction.

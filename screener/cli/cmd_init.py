@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import note, store_from
+from screener.cli.options import note, store_from, wait_option
 
 
 @click.command()
+@wait_option
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create or upgrade the store and load the bundled universe and events (safe to rerun)."""

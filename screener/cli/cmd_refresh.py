@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import click
 
-from screener.cli.options import format_option, note, store_from
+from screener.cli.options import format_option, note, store_from, wait_option
 
 MAX_AGE_HELP = (
     "Skip parts fetched more recently than this: one duration for both parts (7d, 12h, 30m, 0 = always fetch) "
@@ -83,6 +83,7 @@ def _max_age(ctx: click.Context, param: click.Parameter, value: str | None) -> o
 )
 @click.option("--quiet", is_flag=True, default=False, help="No progress bar and no notes on stderr.")
 @format_option
+@wait_option
 @click.pass_context
 def refresh(
     ctx: click.Context,
@@ -112,7 +113,7 @@ def refresh(
         from screener.errors import ScreenerError
 
         raise ScreenerError("--symbols was given but names no symbol; e.g. --symbols MP,LYC.AX")
-    with store_from(ctx) as store, ProgressBar(not quiet and stderr_is_terminal(), "refreshing") as bar:
+    with store_from(ctx, "brief") as store, ProgressBar(not quiet and stderr_is_terminal(), "refreshing") as bar:
         report = run_refresh(
             store,
             symbols=wanted or None,

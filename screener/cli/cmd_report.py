@@ -13,6 +13,7 @@ from screener.cli.options import (
     run_option,
     store_from,
     store_path_of,
+    wait_option,
 )
 
 DEFAULT_OUT = "screener-report.html"
@@ -23,6 +24,7 @@ DEFAULT_OUT = "screener-report.html"
 @rules_option(default=None, without="With --run latest: whose latest run (default: default).")
 @report_backtest_option
 @report_out_option("--out", default=DEFAULT_OUT)
+@wait_option
 @click.pass_context
 def report(ctx: click.Context, run_ref: str, rules_ref: str | None, backtest_ref: str | None, report_path: str) -> None:
     """Write the visual report of a run: ranked list with factor contributions, changes, rank history, score by
@@ -34,7 +36,7 @@ def report(ctx: click.Context, run_ref: str, rules_ref: str | None, backtest_ref
     from screener.report.page import check_report_target, write_report
 
     check_report_target(report_path, store_path_of(ctx))  # before anything is read or rendered
-    with store_from(ctx) as store, ProgressBar(stderr_is_terminal(), "report") as bar:
+    with store_from(ctx, "if_free") as store, ProgressBar(stderr_is_terminal(), "report") as bar:
         out, data = write_report(store, report_path, ref=run_ref, rules=rules_ref, backtest=backtest_ref, progress=bar)
     if data.demo:
         note(DEMO_BANNER)

@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from
+from screener.cli.options import DEMO_BANNER, as_of_option, format_option, note, store_from, wait_option
 
 if TYPE_CHECKING:
     from datetime import date
@@ -37,6 +37,7 @@ def table_view(frame: pl.DataFrame) -> pl.DataFrame:
     default=False,
     help="Compute again even when scores stored for this date are still current.",
 )
+@wait_option
 @click.pass_context
 def score(ctx: click.Context, as_of: date | None, fmt: str, recompute: bool) -> None:
     """Score every company on every factor as of a date: value, percentile, components, market cap, completeness

@@ -16,6 +16,7 @@ from screener.cli.options import (
     store_from,
     view_from,
     view_options,
+    wait_option,
 )
 from screener.output.render import render
 
@@ -43,6 +44,7 @@ from screener.output.render import render
 @as_of_option
 @format_option
 @view_options
+@wait_option
 @click.pass_context
 def screen(
     ctx: click.Context,
@@ -67,7 +69,7 @@ def screen(
     from screener.cli.app import flag_of
     from screener.watchlist.screen import run_screen
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "if_free") as store:
         res = run_screen(
             store,
             rules=rules_ref,

@@ -4,7 +4,15 @@ from datetime import date
 
 import click
 
-from screener.cli.options import DEMO_BANNER, as_of_option, card_format_option, note, store_from, wide_option
+from screener.cli.options import (
+    DEMO_BANNER,
+    as_of_option,
+    card_format_option,
+    note,
+    store_from,
+    wait_option,
+    wide_option,
+)
 
 
 @click.command()
@@ -12,6 +20,7 @@ from screener.cli.options import DEMO_BANNER, as_of_option, card_format_option, 
 @as_of_option
 @card_format_option
 @wide_option
+@wait_option
 @click.pass_context
 def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str, wide: bool) -> None:
     """The company card for SYMBOL (a symbol, a company name or a unique part of one): identity, role tags and their
@@ -22,7 +31,7 @@ def show(ctx: click.Context, symbol: str, as_of: date | None, fmt: str, wide: bo
     """
     from screener.watchlist.card import company_card, render_card
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "if_free") as store:
         card = company_card(store, symbol, as_of, for_json=fmt == "json")
     if card.rests_on_demo:
         note(DEMO_BANNER)

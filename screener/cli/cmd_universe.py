@@ -15,6 +15,7 @@ from screener.cli.options import (
     store_from,
     view_from,
     view_options,
+    wait_option,
 )
 from screener.contract import STAGES
 from screener.output.render import EVERYTHING, View, render
@@ -40,6 +41,7 @@ def universe() -> None:
 )
 @format_option
 @view_options
+@wait_option
 @click.pass_context
 def list_(
     ctx: click.Context,
@@ -53,7 +55,7 @@ def list_(
     """List companies with their roles, country, region and stage."""
     from screener.intake.universe import list_universe
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         df = list_universe(store, roles, countries, stages)
     render(df, fmt, view=view_from(columns, wide))
     note(f"{df.height} {'company' if df.height == 1 else 'companies'}")
@@ -65,6 +67,7 @@ def list_(
 @click.option("--remove", "remove", multiple=True, help="Role to remove (repeat).")
 @source_option(required=True)
 @effective_option
+@wait_option
 @click.pass_context
 def tag_(
     ctx: click.Context,

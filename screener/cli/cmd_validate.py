@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from screener.cli.options import format_option, note, store_from
+from screener.cli.options import format_option, note, store_from, wait_option
 
 
 @click.command()
@@ -28,6 +28,7 @@ from screener.cli.options import format_option, note, store_from
     help="With --rejected: also list rejections a later load resolved by storing the same key.",
 )
 @format_option
+@wait_option
 @click.pass_context
 def validate(ctx: click.Context, show_failures: bool, show_rejected: bool, include_resolved: bool, fmt: str) -> None:
     """Re-run the validation suites over everything stored and report, per kind and expectation, how many rows

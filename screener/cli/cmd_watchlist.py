@@ -13,6 +13,7 @@ from screener.cli.options import (
     store_from,
     view_from,
     view_options,
+    wait_option,
 )
 from screener.output.render import View, render
 
@@ -38,6 +39,7 @@ def watchlist() -> None:
 @run_rules_option
 @format_option
 @view_options
+@wait_option
 @click.pass_context
 def show(
     ctx: click.Context, run_ref: str, rules_ref: str | None, fmt: str, columns: tuple[str, ...], wide: bool
@@ -50,7 +52,7 @@ def show(
     from rules.explain import plural
     from screener.watchlist.runs import show_run
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         run, rows = show_run(store, run_ref, rules=rules_ref)
     if run.demo:
         note(DEMO_BANNER)
@@ -79,6 +81,7 @@ def show(
 )
 @run_rules_option
 @format_option
+@wait_option
 @click.pass_context
 def diff(ctx: click.Context, from_ref: str | None, to_ref: str, rules_ref: str | None, fmt: str) -> None:
     """Entered, exited and moved names between two runs, each attributed to the weighted factor that moved it.
@@ -89,7 +92,7 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, rules_ref: str |
     from rules.explain import plural
     from screener.watchlist.runs import diff_runs
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         d = diff_runs(store, from_ref, to_ref, rules=rules_ref)
     if d.demo:
         note(DEMO_BANNER)
@@ -114,13 +117,14 @@ def diff(ctx: click.Context, from_ref: str | None, to_ref: str, rules_ref: str |
 
 @watchlist.command("runs")
 @format_option
+@wait_option
 @click.pass_context
 def runs(ctx: click.Context, fmt: str) -> None:
     """List stored runs, newest first."""
     from rules.explain import plural
     from screener.watchlist.runs import list_runs
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         df = list_runs(store)
     render(df, fmt, view=RUNS_VIEW)
     note(plural(df.height, "run"))

@@ -18,6 +18,7 @@ from screener.cli.options import (
     store_path_of,
     view_from,
     view_options,
+    wait_option,
 )
 from screener.output.render import EVERYTHING, View, render
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 @report_out_option("--report", default=None)
 @format_option
 @view_options
+@wait_option
 @click.pass_context
 def weekly(
     ctx: click.Context,

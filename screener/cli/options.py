@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from screener.store import Store
+    from screener.store.connection import WriteMode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -355,15 +356,58 @@ def report_backtest_option(func: F) -> F:
     )(func)
 
 
+def _wait_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    root = ctx.find_root()
+    if root.obj is not None:
+        root.obj.wait = value
+    return value
+
+
+def wait_option(func: F) -> F:
+    """``--wait SECONDS``: how long a command waits for the store while another process writes to it. Kept on the
+    root context rather than passed to the command, so that ``store_from`` finds it and no signature changes."""
+    return click.option(
+        "--wait",
+        "wait",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        metavar="SECONDS",
+        expose_value=False,
+        is_eager=True,
+        callback=_wait_seconds,
+        help="Wait this long for the store while another process writes to it (0: do not wait).",
+    )(func)
+
+
 @contextmanager
-def store_from(ctx: click.Context) -> Iterator[Store]:
-    """Open the store named by ``--db``/``SCREENER_DB`` for the duration of a command."""
+def store_from(ctx: click.Context, writes: WriteMode = "hold") -> Iterator[Store]:
+    """Open the store named by ``--db``/``SCREENER_DB`` for the duration of a command.
+
+    ``writes`` says how long the command holds the write lock (``screener.store.connection.WriteMode``): commands
+    that only read pass ``never``, so any number of them run at once. Waiting for the lock is reported on stderr;
+    what the store asks to be said (a log kept aside, scores not stored) is said once, at the end. Before a command
+    that can write begins, the store's ``marker`` is kept, so that an interrupt can say what was stored.
+    """
     from screener.store import Store  # here, not at the top: `--help` must not load duckdb and polars
 
     root = ctx.find_root()
-    store = Store(root.obj.db if root.obj else None)
+    app = root.obj
+    store = Store(
+        app.db if app else None,
+        writes=writes,
+        wait=getattr(app, "wait", 10.0) if app else 10.0,
+        on_wait=note,
+    )
     try:
+        for line in store.notices:
+            note(f"Note: {line}")
+        store.notices.clear()
+        if app is not None and writes != "never" and app.marker is None:
+            app.marker = store.marker()
         yield store
+        for line in store.notices:
+            note(f"Note: {line}")
     finally:
         store.close()
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from screener.store.backtests import Backtests
-from screener.store.connection import StoreBase, resolve_db_path, utcnow
+from screener.store.connection import StoreBase, WriteMode, resolve_db_path, utcnow
 from screener.store.headlines import Headlines
 from screener.store.live import LiveData
 from screener.store.logs import Logs
@@ -35,6 +35,7 @@ __all__ = [
     "Store",
     "StoreBase",
     "UpsertResult",
+    "WriteMode",
     "open_store",
     "precedence",
     "resolve_db_path",
@@ -50,8 +51,15 @@ class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests, Suggestions, He
 
 
 @contextmanager
-def open_store(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Iterator[Store]:
-    store = Store(path, read_only=read_only)
+def open_store(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    writes: WriteMode = "hold",
+    wait: float = 0.0,
+) -> Iterator[Store]:
+    """The store for the block, closed after it; ``writes`` and ``wait`` as ``StoreBase`` takes them."""
+    store = Store(path, read_only=read_only, writes=writes, wait=wait)
     try:
         yield store
     finally:

@@ -7,17 +7,20 @@ store a question by name, so a table's shape and its point-in-time rules change 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import duckdb
 import polars as pl
 
 from screener.contract import known_from
-from screener.errors import ArgumentError, Option, ScreenerError, StoreLockedError
+from screener.errors import ArgumentError, Option, ScreenerError, StoreDamagedError, StoreLockedError
 from screener.paths import default_db_path
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS
 
@@ -36,36 +39,304 @@ def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
     return default_db_path()
 
 
+#: DuckDB's file header: an 8-byte checksum, then the magic bytes ``DUCK``. A file without them is refused before
+#: DuckDB sees it: given a SQLite file, DuckDB would otherwise try to download an extension to read it.
+DUCKDB_MAGIC = b"DUCK"
+DUCKDB_MAGIC_OFFSET = 8
+_FOREIGN_HEADERS: tuple[tuple[bytes, str], ...] = (
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a zip archive (an xlsx workbook?)"),
+)
+#: No extension is ever loaded or downloaded behind the user's back.
+SAFE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+}
+#: How long a command waits for another process's lock by default (``--wait``).
+DEFAULT_WAIT = 10.0
+#: How often the wait says it is still waiting.
+WAIT_NOTE_EVERY = 2.0
+#: Backups a migration keeps of the store it is about to change.
+MIGRATION_BACKUPS = 3
+
+#: How a store writes: ``hold`` keeps the write lock from open to close (a command that writes throughout),
+#: ``brief`` reads on a shared connection and takes the lock only for each transaction (``refresh``: readers get in
+#: between batches), ``if_free`` is ``brief`` whose writes are optional (``screen``, ``show``: a stale score set is
+#: stored when nobody else holds the store, else computed in memory), ``never`` is read-only.
+WriteMode = Literal["hold", "brief", "if_free", "never"]
+
+_DAMAGE_SIGNS = (
+    "corrupt database file",
+    "checksum",
+    "could not read enough bytes",
+    "not a valid duckdb database file",
+    "database has been invalidated",
+    "internal error",
+    "fatal error",
+    "failed to deserialize",
+    "serialization error",
+)
+
+
+def foreign_file(path: Path) -> str | None:
+    """Why the existing file at ``path`` is not a DuckDB store, judged by its header alone; None when it has
+    DuckDB's signature (or does not exist: a writer creates it)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return "it is a folder"
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    if not head:
+        return "the file is empty"
+    for magic, what in _FOREIGN_HEADERS:
+        if head.startswith(magic):
+            return f"it is {what}"
+    if head[DUCKDB_MAGIC_OFFSET : DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC)] != DUCKDB_MAGIC:
+        return "its header lacks DuckDB's signature"
+    return None
+
+
+def refuse_foreign(path: Path) -> None:
+    """Raise a one-line ``ScreenerError`` when ``path`` exists and is not a DuckDB store (``foreign_file``)."""
+    why = foreign_file(path)
+    if why is not None:
+        raise ScreenerError(f"{path} is not a screener store: {why}; use a store made by 'screener init'")
+
+
+def damage_of(exc: BaseException) -> str | None:
+    """The reason, in one short line, when ``exc`` is DuckDB saying the file is damaged; None for any other error.
+
+    Why by message: DuckDB raises damage as several exception types (``IOException``, ``InternalException``, its
+    bare ``Error``) that also carry ordinary failures, so the words are the only reliable sign."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    lowered = text.lower()
+    if not any(sign in lowered for sign in _DAMAGE_SIGNS):
+        return None
+    first = re.sub(r"^(IO|INTERNAL|FATAL|Serialization)? ?Error: ", "", first)
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
+def damaged_message(path: Path, reason: str) -> str:
+    """What the library says of a damaged store; the CLI adds what to do (``RECOVERY``)."""
+    return f"the store {path} is damaged ({reason})"
+
+
+def _is_lock_error(message: str) -> bool:
+    return "could not set lock" in message.lower() or "conflicting lock" in message.lower()
+
+
+def lock_holder(message: str) -> str:
+    """The process named in DuckDB's lock error (``Conflicting lock is held in /usr/bin/python3 (PID 4242)``) as
+    ``process 4242 (python3)``; ``an unknown process`` when the message does not name one."""
+    pid = re.search(r"\(PID (\d+)\)", message)
+    if pid is None:
+        return "an unknown process"
+    program = re.search(r"held in (.+?) \(PID", message)
+    name = Path(program.group(1).strip()).name if program else ""
+    return f"process {pid.group(1)}" + (f" ({name})" if name else "")
+
+
+def connect(
+    path: Path,
+    *,
+    read_only: bool,
+    wait: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the store file at ``path``, waiting up to ``wait`` seconds for another process's lock.
+
+    The header is checked first (``refuse_foreign``); extensions never autoload. While it waits it calls
+    ``on_wait`` with a line of progress about every ``WAIT_NOTE_EVERY`` seconds; when the time is up it raises
+    ``StoreLockedError`` naming the process that holds the lock. A damaged file is a ``StoreDamagedError``.
+    """
+    refuse_foreign(path)
+    deadline = time.monotonic() + max(wait, 0.0)
+    last_note: float | None = None
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=SAFE_CONFIG)
+        except duckdb.Error as exc:
+            message = str(exc)
+            if not _is_lock_error(message):
+                raise open_error(path, exc) from None
+            holder = lock_holder(message)
+            now = time.monotonic()
+            if now >= deadline:
+                waited = f" after waiting {wait:g} s" if wait > 0 else ""
+                raise StoreLockedError(
+                    f"the store {path} is locked by {holder}{waited}; let it finish (or close it) and retry, or wait "
+                    "longer"
+                ) from None
+            if on_wait is not None and (last_note is None or now - last_note >= WAIT_NOTE_EVERY):
+                on_wait(f"waiting for the store {path}: {holder} holds it ({deadline - now:.0f} s left)")
+                last_note = now
+            time.sleep(min(0.05, deadline - now))
+
+
+def open_error(path: Path, exc: BaseException) -> ScreenerError:
+    """The one-line error for a store that DuckDB cannot open: damage says so, anything else is named."""
+    reason = damage_of(exc)
+    if reason is not None:
+        return StoreDamagedError(damaged_message(path, reason))
+    text = str(exc).strip()
+    if "different configuration" in text:
+        return ScreenerError(f"the store {path} is already open in this process in another mode; close it first")
+    return ScreenerError(f"cannot open the store {path}: {text.splitlines()[0] if text else type(exc).__name__}")
+
+
+def wal_path(path: Path) -> Path:
+    """DuckDB's write-ahead log beside the store file."""
+    return path.with_name(path.name + ".wal")
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def copy_store(con: duckdb.DuckDBPyConnection, source: Path, target: Path) -> None:
+    """Write a consistent copy of the store ``source`` to ``target`` through ``con``, a read-write connection that
+    holds its lock: a checkpoint folds the log into the file, so the file alone is the store, and nobody can write
+    while the lock is held. The copy lands whole or not at all (a temporary file renamed into place)."""
+    con.execute("CHECKPOINT")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def migration_backups(path: Path) -> list[Path]:
+    """The automatic backups of the store at ``path`` taken before migrations, oldest first."""
+    return sorted(path.parent.glob(f"{path.name}.pre-v*.bak"), key=lambda p: p.stat().st_mtime_ns)
+
+
 class StoreBase:
     """An open DuckDB file with the schema at the latest version; the concerns add their methods on top.
 
     Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.
+    ``writes`` (``WriteMode``) says how long the write lock is held; ``wait`` is how long to wait for another
+    process's lock, with ``on_wait`` told the progress. ``notices`` collects what the caller should tell the user
+    (a write-ahead log kept aside, scores not stored because another process holds the store).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        read_only: bool = False,
+        writes: WriteMode = "hold",
+        wait: float = 0.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = resolve_db_path(path)
-        self.read_only = read_only
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
-            raise ScreenerError(f"no store at {self.path}: run 'screener init' (or 'screener demo') first")
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc)
-            if "lock" in msg.lower():
-                raise StoreLockedError(
-                    f"the store {self.path} is in use by another process; close it (or wait for it) and retry"
-                ) from None
-            raise ScreenerError(f"cannot open the store {self.path}: {msg.splitlines()[0]}") from None
-        except duckdb.Error as exc:
-            raise ScreenerError(f"cannot open the store {self.path}: {str(exc).splitlines()[0]}") from None
+        self.writes: WriteMode = "never" if read_only else writes
+        self.read_only = self.writes == "never"
+        self.wait = wait
+        self.on_wait = on_wait
+        self.notices: list[str] = []
         self._in_tx = False
         self._tx_inputs = False
-        if not read_only:
+        self._writable = False
+        refuse_foreign(self.path)
+        if self.writes in ("never", "if_free") and not self.path.exists():
+            raise ScreenerError(f"no store at {self.path}: run 'screener init' (or 'screener demo') first")
+        if self.writes in ("hold", "brief"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.con = self._open_writable()
+            try:
+                self._migrate_holding()
+            except BaseException:
+                self.con.close()
+                raise
+            if self.writes == "brief":
+                self._reconnect(writable=False)
+            return
+        self.con = connect(self.path, read_only=True, wait=wait, on_wait=on_wait)
+        if self.schema_version() < LATEST_VERSION:
+            if self.writes == "never":
+                self.con.close()
+                raise ScreenerError(f"the store {self.path} needs an upgrade: run 'screener init'")
+            self._reconnect(writable=True, wait=wait)
+            self._migrate_holding()
+            self._reconnect(writable=False)
+
+    def _migrate_holding(self) -> None:
+        """``migrate`` with the write lock held throughout, whatever the write mode."""
+        mode, self.writes = self.writes, "hold"
+        try:
             self.migrate()
-        elif self.schema_version() < LATEST_VERSION:
-            raise ScreenerError(f"the store {self.path} needs an upgrade: run 'screener init'")
+        finally:
+            self.writes = mode
+
+    def _open_writable(self, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+        """The read-write connection; a write-ahead log DuckDB could not replay is moved aside and named in
+        ``notices`` (DuckDB would leave it in place and write after its garbage), never deleted."""
+        wal = wal_path(self.path)
+        had_log = wal.is_file() and wal.stat().st_size > 0
+        con = connect(self.path, read_only=False, wait=self.wait if wait is None else wait, on_wait=self.on_wait)
+        self._writable = True
+        if not had_log:
+            return con
+        try:
+            con.execute("CHECKPOINT")  # a replayed log is folded into the file and removed
+        except duckdb.Error as exc:
+            con.close()
+            raise open_error(self.path, exc) from None
+        if wal.is_file() and wal.stat().st_size > 0:
+            con.close()
+            kept = wal.with_name(f"{wal.name}.unreplayed-{_stamp()}")
+            os.replace(wal, kept)
+            self.notices.append(
+                f"the store's write-ahead log could not be replayed, so its last writes are not in the store; the "
+                f"log is kept aside as {kept}"
+            )
+            con = connect(self.path, read_only=False, wait=self.wait, on_wait=self.on_wait)
+        return con
+
+    def _reconnect(self, *, writable: bool, wait: float | None = None) -> None:
+        """Swap the connection for one of the other kind (DuckDB allows one kind per file in a process). When the
+        writable one cannot be had, the read-only one is opened again and the lock error raised."""
+        self.con.close()
+        self._writable = False
+        if not writable:
+            self.con = connect(self.path, read_only=True, wait=self.wait, on_wait=self.on_wait)
+            return
+        try:
+            self.con = self._open_writable(wait)
+        except StoreLockedError:
+            self.con = connect(self.path, read_only=True, wait=self.wait, on_wait=self.on_wait)
+            raise
+
+    def can_write(self, what: str) -> bool:
+        """Whether this store can store ``what`` now. A store opened ``if_free`` tries to take the write lock
+        without waiting; when another process holds the store it says once in ``notices`` that ``what`` was
+        computed in memory and not stored, and the caller goes on without storing it."""
+        if self.writes == "never":
+            return False
+        if self.writes != "if_free" or self._writable:
+            return True
+        try:
+            self._reconnect(writable=True, wait=0.0)
+        except StoreLockedError as exc:
+            holder = re.search(r"locked by (.+?)(?: after waiting|;)", str(exc))
+            self.notices.append(
+                f"{what} were computed in memory and not stored: the store is in use by "
+                f"{holder.group(1) if holder else 'another process'}"
+            )
+            self.writes = "never"  # once: the rest of the command reads
+            return False
+        return True
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -86,26 +357,41 @@ class StoreBase:
         under an older version is known to be out of date without hashing a single row (``data_version``).
         Writes of derived results (score sets, runs, backtests) pass ``inputs=False``: storing a score set must
         not make it stale. When in doubt a write bumps: a needless recompute is slow, a stale score is wrong.
+
+        A store opened ``brief`` or ``if_free`` takes the write lock for the transaction only (waiting up to
+        ``wait``), and gives it back after the commit or rollback, so readers get in between transactions.
         """
         if self._in_tx:
             self._tx_inputs = self._tx_inputs or inputs
             yield self
             return
-        self.con.execute("BEGIN TRANSACTION")
-        self._in_tx = True
-        self._tx_inputs = inputs
+        if self.writes == "never":
+            raise ScreenerError(f"the store {self.path} is open read-only here; nothing can be written")
+        brief = self.writes in ("brief", "if_free")
+        if brief and not self._writable:
+            self._reconnect(writable=True)
         try:
-            yield self
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        else:
-            if self._tx_inputs:
-                self.con.execute("UPDATE store_state SET data_version = data_version + 1")
-            self.con.execute("COMMIT")
+            self.con.execute("BEGIN TRANSACTION")
+            self._in_tx = True
+            self._tx_inputs = inputs
+            try:
+                yield self
+            except BaseException:
+                # an interrupted COMMIT may already have ended the transaction: the rollback's own complaint must
+                # not replace the error the caller has to see
+                with suppress(duckdb.Error):
+                    self.con.execute("ROLLBACK")
+                raise
+            else:
+                if self._tx_inputs:
+                    self.con.execute("UPDATE store_state SET data_version = data_version + 1")
+                self.con.execute("COMMIT")
+            finally:
+                self._in_tx = False
+                self._tx_inputs = False
         finally:
-            self._in_tx = False
-            self._tx_inputs = False
+            if brief and self._writable:
+                self._reconnect(writable=False)
 
     def mark_inputs_changed(self) -> None:
         """Inside a transaction opened with ``inputs=False`` by a write that counts what it changed: it did change
@@ -117,6 +403,54 @@ class StoreBase:
     def data_version(self) -> int:
         """The store's data version: it grows with every committed write of score inputs (``transaction``)."""
         return int(self.scalar("SELECT data_version FROM store_state"))
+
+    def marker(self) -> dict[str, Any]:
+        """What a later ``changes_since`` compares with: the data version, the newest ingest-log row, run and
+        backtest, and the stored score sets. Read before a command writes, it lets an interrupted command say
+        exactly what it stored, by looking, rather than guess from where the interrupt landed."""
+        tables = {r[0] for r in self.rows("SELECT table_name FROM information_schema.tables")}
+
+        def top(table: str, column: str) -> int:
+            return int(self.scalar(f"SELECT coalesce(max({column}), 0) FROM {table}") or 0) if table in tables else 0
+
+        sets = (
+            [(str(a), str(c)) for a, c in self.rows("SELECT as_of, computed_at FROM score_sets")]
+            if "score_sets" in tables
+            else []
+        )
+        return {
+            "schema": self.schema_version(),
+            "data_version": self.data_version() if "store_state" in tables else 0,
+            "ingest": top("ingest_log", "id"),
+            "run": top("watchlist_runs", "run_id"),
+            "backtest": top("backtests", "id"),
+            "score_sets": sorted(sets),
+        }
+
+    def changes_since(self, before: dict[str, Any]) -> list[str]:
+        """What was stored after ``before`` (a ``marker``), one short phrase each; empty when nothing was."""
+        now = self.marker()
+        said: list[str] = []
+        if now["schema"] != before["schema"]:
+            said.append(f"the store upgraded to schema v{now['schema']}")
+        if now["ingest"] > before["ingest"]:
+            kinds = self.rows(
+                "SELECT coalesce(kind, provider), sum(coalesce(rows_stored, 0)) FROM ingest_log WHERE id > ? "
+                "GROUP BY ALL HAVING sum(coalesce(rows_stored, 0)) > 0 ORDER BY 1",
+                [before["ingest"]],
+            )
+            if kinds:
+                said.append(", ".join(f"{int(n)} {k} row(s)" for k, n in kinds))
+        if now["data_version"] != before["data_version"] and not any("row(s)" in s for s in said):
+            said.append(f"data changes (data version {before['data_version']} to {now['data_version']})")
+        if now["run"] > before["run"]:
+            said.append(f"watchlist run {now['run']}" if now["run"] == before["run"] + 1 else "watchlist runs")
+        if now["backtest"] > before["backtest"]:
+            said.append(f"backtest {now['backtest']}")
+        new_sets = sorted({a for a, _ in set(map(tuple, now["score_sets"])) - set(map(tuple, before["score_sets"]))})
+        if new_sets:
+            said.append("score set(s) as of " + ", ".join(new_sets[:5]) + (" ..." if len(new_sets) > 5 else ""))
+        return said
 
     @contextmanager
     def registered(self, name: str, frame: pl.DataFrame) -> Iterator[str]:
@@ -153,9 +487,10 @@ class StoreBase:
                 f"(v{known}); upgrade screener or use another ",
                 Option("db"),
             )
-        for version, description, sql in sorted(migrations, key=lambda m: m[0]):
-            if version <= current:
-                continue
+        pending = [m for m in sorted(migrations, key=lambda m: m[0]) if m[0] > current]
+        if pending and current > 0:
+            self.backup_before_migration(current, pending[-1][0])
+        for version, description, sql in pending:
             try:
                 # a migration bumps the data version in its own SQL if it changes what scores read (the counter
                 # itself only exists from v9 on)
@@ -170,6 +505,18 @@ class StoreBase:
                 ) from exc
             current = version
         return current
+
+    def backup_before_migration(self, current: int, target: int) -> Path:
+        """Copy the store aside before a migration changes it (``<store>.pre-v<target>-<time>.bak``) and keep the
+        newest ``MIGRATION_BACKUPS`` such copies: an upgrade that goes wrong, or a newer screener given up, leaves
+        the user the store as it was."""
+        target_path = self.path.with_name(f"{self.path.name}.pre-v{target}-{_stamp()}.bak")
+        copy_store(self.con, self.path, target_path)
+        for old in migration_backups(self.path)[:-MIGRATION_BACKUPS]:
+            with suppress(OSError):
+                old.unlink()
+        self.notices.append(f"the store at schema v{current} was backed up to {target_path} before its upgrade")
+        return target_path
 
     # -- reading ---------------------------------------------------------------------------------------------
     def known_events(self, symbol: str | None, as_of: date) -> pl.DataFrame:

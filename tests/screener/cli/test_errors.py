@@ -9,13 +9,15 @@ import pytest
 from click.testing import Result
 
 from screener.cli.app import COMMANDS, CommandLoadError, cli, load_command
+from screener.store import Store
 
 
 def _boom(*args: object, **kwargs: object) -> None:
     raise RuntimeError("boom\nsecond line")
 
 
-def test_an_unexpected_error_is_one_line_and_exit_2(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_is_one_line_and_exit_2(invoke, db_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Store(db_path).close()  # a reader opens an existing store read-only
     monkeypatch.setattr("screener.intake.universe.list_universe", _boom)
     result = invoke("universe", "list")
     assert result.exit_code == 2
@@ -23,19 +25,28 @@ def test_an_unexpected_error_is_one_line_and_exit_2(invoke, monkeypatch: pytest.
     assert result.stdout == ""
 
 
-def test_screener_debug_shows_the_real_exception(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_screener_debug_shows_the_real_exception(invoke, db_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Store(db_path).close()
     monkeypatch.setattr("screener.intake.universe.list_universe", _boom)
     monkeypatch.setenv("SCREENER_DEBUG", "1")
     with pytest.raises(RuntimeError, match="boom"):
         invoke("universe", "list")
 
 
-def test_a_domain_error_is_one_line_and_exit_1(invoke) -> None:
+def test_a_domain_error_is_one_line_and_exit_1(invoke, db_path) -> None:
+    Store(db_path).close()
     result = invoke("universe", "list")  # an empty store
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
         "Error: the store has no companies yet: run 'screener init' (or 'screener demo')"
     ]
+
+
+def test_a_reader_on_a_missing_store_creates_nothing(invoke, db_path) -> None:
+    result = invoke("universe", "list")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: no store at {db_path}: run 'screener init' (or 'screener demo') first"
+    assert not db_path.exists()
 
 
 #: Broken registry entries and the part of the message that says what is wrong with each.

@@ -218,13 +218,13 @@ def test_locked_store_gives_one_line_and_exit_1(db_path: Path, invoke) -> None:
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "ready"
-        result = invoke("universe", "list")
+        result = invoke("universe", "list", "--wait", "0")
     finally:
         holder.communicate(input="", timeout=30)
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("Error: the store ") and "in use by another process" in lines[0]
+    assert lines[0].startswith("Error: the store ") and f"is locked by process {holder.pid} " in lines[0]
     assert "Traceback" not in result.output and "IO Error" not in result.stderr
 
 

@@ -230,7 +230,10 @@ def test_banner_only_when_the_card_rests_on_demo_rows(loaded, db_path: Path) -> 
     assert "DEMO DATA" not in early.stderr and "[demo data]" not in early.stdout
 
 
-def test_show_on_an_empty_store(invoke) -> None:
+def test_show_on_an_empty_store(invoke, db_path: Path) -> None:
+    from screener.store import Store
+
+    Store(db_path).close()  # show reads an existing store; it never creates one
     result = invoke("show", "MP")
     assert result.exit_code == 1 and "no companies" in result.stderr
 

@@ -291,6 +291,9 @@ def test_watchlist_show_bad_run(invoke, market: Path) -> None:
 
 
 def test_watchlist_show_without_runs(invoke, db_path: Path) -> None:
+    from screener.store import Store
+
+    Store(db_path).close()  # readers open an existing store; they never create one
     fails(invoke("watchlist", "show"), "no watchlist runs yet")
 
 
@@ -374,6 +377,9 @@ def test_every_command_has_help(invoke, command: tuple[str, ...]) -> None:
 
 
 def test_screen_on_an_empty_store(invoke, db_path: Path) -> None:
+    from screener.store import Store
+
+    Store(db_path).close()
     fails(invoke("screen"), "no companies yet")
 
 

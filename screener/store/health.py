@@ -1,0 +1,356 @@
+"""The store's health: reading every object back (``check_store``), consistent copies (``backup_store``) and
+bringing one back (``restore_store``).
+
+Why here: a damaged store must be diagnosed without the rest of the store package, which assumes a readable file at
+the latest schema. Everything in this module opens the file itself, through ``connection.connect``: the header is
+checked first and extensions never load.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from screener.errors import ScreenerError, StoreDamagedError, StoreLockedError
+from screener.store.connection import (
+    connect,
+    copy_store,
+    damage_of,
+    foreign_file,
+    refuse_foreign,
+    wal_path,
+)
+from screener.store.migrations import LATEST_VERSION
+
+#: At most this many keys of a table are looked up one by one (``_look_up_keys``).
+MAX_LOOKUPS = 2_000
+#: How long the lock of a store being restored over is waited for between probes.
+_PROBE_EVERY = 0.05
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One object of the store and what reading it back found."""
+
+    kind: str  # file, schema, table, key, log
+    name: str
+    ok: bool
+    detail: str
+
+
+def findings_frame(findings: list[Finding]) -> pl.DataFrame:
+    """The findings as rows (``object``, ``kind``, ``status`` ok/damaged, ``detail``), in the order checked."""
+    return pl.DataFrame(
+        {
+            "object": [f.name for f in findings],
+            "kind": [f.kind for f in findings],
+            "status": ["ok" if f.ok else "damaged" for f in findings],
+            "detail": [f.detail for f in findings],
+        },
+        schema={"object": pl.String, "kind": pl.String, "status": pl.String, "detail": pl.String},
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return damage_of(exc) or (text.splitlines()[0][:160] if text else type(exc).__name__)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_store(path: Path, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None) -> list[Finding]:
+    """Read every table of the store at ``path`` row by row and verify every primary key: one ``Finding`` per
+    object. A file that is not a DuckDB store, or that DuckDB cannot open, is one damaged finding.
+
+    Why hash every row: DuckDB verifies a block's checksum when it reads it, and only a full read of every column
+    reads every block; a count alone is answered from metadata. Every key index is probed with every row
+    (``_probe_index``). The store is opened for writing, so no write is in progress while it is read (waiting up to
+    ``wait`` seconds for one), but nothing is written.
+    """
+    if not path.exists():
+        raise ScreenerError(f"no store at {path}: run 'screener init' (or 'screener demo') first")
+    refuse_foreign(path)  # not a store at all: refused like everywhere else, not reported as damage
+    try:
+        con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    except StoreLockedError:
+        raise
+    except ScreenerError as exc:
+        return [Finding("file", str(path), False, str(exc))]
+    findings = [Finding("file", str(path), True, "DuckDB header; opens")]
+    try:
+        findings += _check_open(con)
+    except duckdb.Error as exc:  # the catalog itself cannot be read
+        findings.append(Finding("file", "catalog", False, _reason(exc)))
+    finally:
+        con.close()
+    log = wal_path(path)
+    if log.is_file() and log.stat().st_size > 0:
+        findings.append(
+            Finding(
+                "log",
+                str(log),
+                True,
+                f"{log.stat().st_size:,} bytes not yet folded into the store; the next command that writes replays "
+                "it (or keeps it aside, named, when it cannot)",
+            )
+        )
+    return findings
+
+
+def _check_open(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+    found: list[Finding] = []
+    try:
+        version = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
+    except duckdb.Error as exc:
+        found.append(Finding("schema", "schema_version", False, _reason(exc)))
+    else:
+        ok = version is not None and 1 <= int(version) <= LATEST_VERSION
+        detail = f"v{version}" + ("" if ok else f"; this screener knows v1 to v{LATEST_VERSION}")
+        found.append(Finding("schema", "schema_version", ok, detail))
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal ORDER BY schema_name, table_name"
+    ).fetchall()
+    for schema, table in tables:
+        name = table if schema == "main" else f"{schema}.{table}"
+        qualified = f"{_quoted(schema)}.{_quoted(table)}"
+        try:
+            n = con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {qualified} AS t").fetchall()[0][0]
+        except duckdb.Error as exc:
+            found.append(Finding("table", name, False, _reason(exc)))
+        else:
+            found.append(Finding("table", name, True, f"{n:,} row(s) read"))
+    keys = con.execute(
+        "SELECT schema_name, table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+        "WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY schema_name, table_name, constraint_index"
+    ).fetchall()
+    probed: dict[tuple[str, str], str | None] = {}
+    for schema, table, kind, columns in keys:
+        label = f"{table}({', '.join(columns)})"
+        cols = ", ".join(_quoted(c) for c in columns)
+        qualified = f"{_quoted(schema)}.{_quoted(table)}"
+        what = kind.lower()
+        try:
+            dupes = con.execute(
+                f"SELECT count(*) FROM (SELECT {cols} FROM {qualified} GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchall()[0][0]
+        except duckdb.Error as exc:
+            found.append(Finding("key", label, False, _reason(exc)))
+            continue
+        if dupes:
+            found.append(Finding("key", label, False, f"{dupes:,} repeated {what} value(s)"))
+            continue
+        if (schema, table) not in probed:
+            probed[(schema, table)] = _probe_index(con, qualified)
+        problem = probed[(schema, table)]
+        looked = ""
+        if problem is None and len(columns) == 1:
+            problem, looked = _look_up_keys(con, qualified, _quoted(columns[0]))
+        if problem is None:
+            found.append(Finding("key", label, True, f"{what}: every value once, every row found in its index{looked}"))
+        else:
+            found.append(Finding("key", label, False, problem))
+    indexes = con.execute(
+        "SELECT index_name, table_name, sql FROM duckdb_indexes() ORDER BY table_name, index_name"
+    ).fetchall()
+    for index, table, _sql in indexes:
+        try:
+            con.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchall()
+        except duckdb.Error as exc:
+            found.append(Finding("index", f"{index} on {table}", False, _reason(exc)))
+        else:
+            found.append(Finding("index", f"{index} on {table}", True, "present"))
+    return found
+
+
+def _probe_index(con: duckdb.DuckDBPyConnection, qualified: str) -> str | None:
+    """Look every row of a table up in its key indexes, and change nothing: each row is inserted again with
+    ``INSERT OR IGNORE`` in a transaction that is rolled back. Every key is found (nothing inserted) when the
+    index is whole; a key it lacks is inserted (counted); a damaged index block fails the read. Why this way:
+    DuckDB reads an index only where a lookup leads, and a point query uses one only for a one-column key, so
+    reading the table alone would pass an index whose blocks are damaged (a later write or lookup meets them)."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            added = con.execute(f"INSERT OR IGNORE INTO {qualified} SELECT * FROM {qualified}").fetchall()[0][0]
+        finally:
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+    except duckdb.Error as exc:
+        return _reason(exc)
+    return f"its index lacks {added:,} row(s)" if added else None
+
+
+def _look_up_keys(con: duckdb.DuckDBPyConnection, qualified: str, column: str) -> tuple[str | None, str]:
+    """Look keys of a one-column key up one by one, as ``WHERE key = value`` queries do (DuckDB answers them from
+    the index): every key up to ``MAX_LOOKUPS``, else that many spread evenly over the table. Returns the problem
+    (None: every key found once) and a note on how many were looked up when not all."""
+    try:
+        total = con.execute(f"SELECT count(*) FROM {qualified}").fetchall()[0][0]
+        step = max(1, -(-total // MAX_LOOKUPS))
+        keys = con.execute(
+            f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) AS _n FROM {qualified}) "
+            f"WHERE (_n - 1) % {step} = 0"
+        ).fetchall()
+        for (key,) in keys:
+            n = con.execute(f"SELECT count(*) FROM {qualified} WHERE {column} = ?", [key]).fetchall()[0][0]
+            if n != 1:
+                return f"looking up {key!r} finds {n} row(s)", ""
+    except duckdb.Error as exc:
+        return _reason(exc), ""
+    return None, ("" if step == 1 else f" ({len(keys):,} of {total:,} keys looked up)")
+
+
+def default_backup_path(path: Path) -> Path:
+    """``<store stem>-backup-<UTC time>.duckdb`` beside the store."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return path.with_name(f"{path.stem}-backup-{stamp}.duckdb")
+
+
+def backup_store(
+    path: Path, target: Path, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None
+) -> list[Finding]:
+    """Write a consistent copy of the store at ``path`` to ``target`` and read the copy back (``check_store``).
+
+    The store is opened read-write, so the copy is made under the write lock: no other process writes while the
+    log is checkpointed into the file and the file copied. A damaged copy is removed and raised: a backup that
+    cannot be restored is worse than none, because it is trusted.
+    """
+    if not path.is_file():
+        raise ScreenerError(f"no store at {path}: run 'screener init' (or 'screener demo') first")
+    if target.exists():
+        raise ScreenerError(f"cannot back up to {target}: it exists; give a new file name")
+    con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    try:
+        copy_store(con, path, target)
+    except duckdb.Error as exc:
+        reason = damage_of(exc)
+        if reason is not None:
+            raise StoreDamagedError(f"cannot back up the store {path}: it is damaged ({reason})") from None
+        raise
+    finally:
+        con.close()
+    findings = check_store(target)
+    if not all(f.ok for f in findings):
+        with suppress(OSError):
+            target.unlink()
+        bad = next(f for f in findings if not f.ok)
+        raise StoreDamagedError(
+            f"cannot back up the store {path}: its copy does not read back, the store is damaged ({bad.name}: "
+            f"{bad.detail})"
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A restore: the backup brought back, and where the store it replaced was kept (None: there was none)."""
+
+    source: Path
+    kept_as: Path | None
+    schema_version: int
+
+
+def restore_store(
+    path: Path, source: Path, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None
+) -> Restored:
+    """Replace the store at ``path`` with the backup ``source``, after reading the backup back whole.
+
+    The backup must be a DuckDB store of a schema this screener knows, every table readable. The current store is
+    not deleted: it is kept beside as ``<name>.replaced-<time>`` (with its write-ahead log, if any), and the
+    backup lands under the store's name in one rename. While this runs the store's file lock is held, so no other
+    command reads or writes a half-restored store; a store damaged beyond opening can still be restored over.
+    """
+    if not source.is_file():
+        raise ScreenerError(f"cannot restore from {source}: no such file")
+    if source.resolve() == path.resolve():
+        raise ScreenerError(f"cannot restore from {source}: it is the store itself")
+    why = foreign_file(source)
+    if why is not None:
+        raise ScreenerError(f"cannot restore from {source}: it is not a DuckDB store ({why})")
+    findings = check_store(source)
+    bad = [f for f in findings if not f.ok]
+    if bad:
+        raise ScreenerError(f"cannot restore from {source}: {bad[0].kind} {bad[0].name}: {bad[0].detail}")
+    version = next(f for f in findings if f.kind == "schema").detail.lstrip("v").split(";")[0]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    tmp = path.with_name(f".{path.name}.restore-{os.getpid()}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, tmp)
+    kept: Path | None = None
+    try:
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        with _FileLock(path, wait=wait, on_wait=on_wait) as fd:
+            if fd is not None:
+                kept = path.with_name(f"{path.name}.replaced-{stamp}")
+                _copy_from(fd, kept)
+                log = wal_path(path)
+                if log.exists():
+                    os.replace(log, kept.with_name(kept.name + ".wal"))
+            os.replace(tmp, path)
+    finally:
+        with suppress(FileNotFoundError):
+            tmp.unlink()
+    return Restored(source, kept, int(version))
+
+
+def _copy_from(fd: int, target: Path) -> None:
+    """Copy the file open as ``fd`` to ``target`` without opening it again: closing any other descriptor of a file
+    drops this process's POSIX locks on it, and the lock must hold until the restore is done."""
+    offset = 0
+    with target.open("wb") as out:
+        while chunk := os.pread(fd, 1 << 20, offset):
+            out.write(chunk)
+            offset += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+class _FileLock:
+    """Hold the same POSIX lock DuckDB takes on the store file (``fcntl``, whole file), waiting up to ``wait``
+    seconds: a DuckDB in another process that has the store open, even read-only, keeps it."""
+
+    def __init__(self, path: Path, *, wait: float, on_wait: Callable[[str], None] | None) -> None:
+        self.path, self.wait, self.on_wait = path, wait, on_wait
+        self.fd: int | None = None
+
+    def __enter__(self) -> int | None:
+        import time
+
+        if not self.path.exists():
+            return None
+        self.fd = os.open(self.path, os.O_RDWR)
+        deadline = time.monotonic() + self.wait
+        said = False
+        while True:
+            try:
+                fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self.fd
+            except OSError:
+                if time.monotonic() >= deadline:
+                    os.close(self.fd)
+                    self.fd = None
+                    raise StoreLockedError(
+                        f"the store {self.path} is in use by another process; close it and retry, or wait longer"
+                    ) from None
+                if self.on_wait is not None and not said:
+                    self.on_wait(f"waiting for the store {self.path}: another process has it open")
+                    said = True
+                time.sleep(_PROBE_EVERY)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            with suppress(OSError):
+                fcntl.lockf(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)

@@ -1,0 +1,99 @@
+"""The reliability suite's shared pieces: one small demo store built per session (copied for each test), the
+command runner, and the trial count.
+
+Trials: ``SCREENER_RELIABILITY_TRIALS`` (default 1 per case, which keeps the suite under a minute) and
+``SCREENER_RELIABILITY_SEED`` (default 15) choose how many seeded random interrupt points each case tries; a
+failure prints its seed and delay, so any run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: A guard on every subprocess: a hung command fails its test instead of the whole run.
+TIMEOUT = 120
+
+
+def trials() -> int:
+    return max(1, int(os.environ.get("SCREENER_RELIABILITY_TRIALS", "1")))
+
+
+def seed() -> int:
+    return int(os.environ.get("SCREENER_RELIABILITY_SEED", "15"))
+
+
+def command_env() -> dict[str, str]:
+    """The environment of a ``screener`` subprocess: this checkout's code, no debug tracebacks."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SCREENER_DB", "SCREENER_DEBUG")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def screener_args(db: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "screener", "--db", str(db), *args]
+
+
+def run(db: Path, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
+    """Run ``screener --db DB ARGS`` to completion in a subprocess."""
+    return subprocess.run(
+        screener_args(db, *args), capture_output=True, text=True, env=command_env(), timeout=timeout, cwd=db.parent
+    )
+
+
+def spawn(db: Path, *args: str) -> subprocess.Popen[str]:
+    """Start ``screener --db DB ARGS`` in a subprocess, stdout and stderr piped."""
+    return subprocess.Popen(
+        screener_args(db, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=command_env(),
+        cwd=db.parent,
+    )
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux ``/proc``): the point from which an interrupt can reach the
+    store, synchronised on the file rather than on a guessed sleep."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    target = str(path.resolve())
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo store built once: the universe, a year of synthetic market data, two weekly runs."""
+    folder = tmp_path_factory.mktemp("demo-store")
+    db = folder / "demo.duckdb"
+    done = run(db, "demo", "--no-export")
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+@pytest.fixture
+def fresh_store(demo_store: Path, tmp_path: Path) -> Callable[[str], Path]:
+    """A private copy of the demo store, named ``name`` in this test's folder."""
+
+    def copy(name: str = "store.duckdb") -> Path:
+        target = tmp_path / name
+        shutil.copyfile(demo_store, target)
+        return target
+
+    return copy

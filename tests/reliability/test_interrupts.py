@@ -1,0 +1,99 @@
+"""Ctrl-C and ``kill -9`` at seeded random points of import, weekly and score.
+
+After each interrupt: a Ctrl-C says exactly what was stored, and the store agrees; the store reads back whole
+(``check_store``), holds all of an import or none of it, and the next command succeeds. The points are random but
+seeded (``SCREENER_RELIABILITY_SEED``); more trials with ``SCREENER_RELIABILITY_TRIALS``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from screener.store import Store
+from screener.store.health import check_store
+from tests.reliability.conftest import TIMEOUT, holds_open, run, seed, spawn, trials
+
+SYMBOLS = 3
+MAX_DELAY = 1.5
+
+
+def _import_file(db: Path) -> tuple[Path, pl.DataFrame]:
+    """A prices file that changes every close of a few symbols, written beside ``db``."""
+    with Store(db, read_only=True) as store:
+        rows = store.query(
+            "SELECT symbol, date, round(close * 1.01, 4) AS close, volume FROM prices WHERE symbol IN "
+            f"(SELECT symbol FROM companies ORDER BY symbol LIMIT {SYMBOLS}) ORDER BY symbol, date"
+        )
+    path = db.parent / "prices.csv"
+    rows.write_csv(path)
+    return path, rows
+
+
+COMMANDS: dict[str, Callable[[Path], tuple[str, ...]]] = {
+    "import": lambda db: ("import", str(_import_file(db)[0]), "--format", "csv"),
+    "weekly": lambda db: ("weekly", "--format", "csv"),
+    "score": lambda db: ("score", "--recompute", "--format", "csv"),
+}
+
+
+def _interrupt(db: Path, args: tuple[str, ...], sig: int, delay: float) -> tuple[int, str]:
+    proc = spawn(db, *args)
+    deadline = time.monotonic() + TIMEOUT
+    while proc.poll() is None and not holds_open(proc.pid, db) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, err
+
+
+def _import_all_or_nothing(db: Path) -> None:
+    wanted = pl.read_csv(db.parent / "prices.csv", try_parse_dates=True)
+    with Store(db, read_only=True) as store:
+        stored = store.query("SELECT symbol, date, close FROM prices")
+    both = wanted.join(stored, on=["symbol", "date"], how="left", suffix="_stored")
+    new = (both["close_stored"] - both["close"]).abs() < 1e-9
+    assert new.all() or not new.any(), f"{int(new.sum())} of {both.height} imported closes stored: a partial import"
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_interrupt_at_a_random_point(command: str, sig: int, fresh_store: Callable[[str], Path]) -> None:
+    rng = random.Random(f"{seed()}-{command}-{int(sig)}")
+    for trial in range(trials()):
+        db = fresh_store(f"{command}-{int(sig)}-{trial}.duckdb")
+        args = COMMANDS[command](db)
+        with Store(db, read_only=True) as store:
+            before = store.marker()
+        delay = rng.uniform(0, MAX_DELAY)
+        code, err = _interrupt(db, args, sig, delay)
+        where = f"seed {seed()}, trial {trial}, delay {delay:.3f} s; stderr: {err[-800:]}"
+        assert "Internal error" not in err and "Traceback" not in err, where
+        if sig == signal.SIGINT:
+            assert code in (0, 130), where
+            if code == 130:
+                said = err.strip().splitlines()[-1]
+                assert re.fullmatch(r"Interrupted; (nothing stored\.|stored: .+\.)", said), where
+                with Store(db, read_only=True) as store:
+                    changes = store.changes_since(before)
+                if said == "Interrupted; nothing stored.":
+                    assert changes == [], where
+                else:
+                    assert changes and said == f"Interrupted; stored: {'; '.join(changes)}.", where
+        else:
+            assert code in (0, -signal.SIGKILL), where
+        if command == "import":
+            _import_all_or_nothing(db)
+        findings = check_store(db)
+        assert all(f.ok for f in findings), [f for f in findings if not f.ok]
+        after = run(db, "weekly", "--format", "csv", "--wait", "30")
+        assert after.returncode == 0, after.stderr
