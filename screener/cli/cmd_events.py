@@ -7,8 +7,11 @@ from datetime import date
 
 import click
 
-from screener.cli.options import date_option, format_option, note, store_from
-from screener.output.render import render
+from screener.cli.options import date_option, format_option, note, store_from, wide_option
+from screener.output.render import View, render
+
+#: What a terminal table of the inbox shows, so the headline keeps its room (``--wide``, csv and json: every column).
+INBOX_COMPACT = ("id", "published", "symbol", "headline", "kind", "kind_probability", "polarity", "status")
 
 
 @click.group()
@@ -19,16 +22,18 @@ def events() -> None:
 @events.command("inbox")
 @date_option("--since", "List headlines published on or after this day, YYYY-MM-DD (UTC; default: all).")
 @click.option("--new", "only_new", is_flag=True, default=False, help="Leave out headlines already accepted.")
+@wide_option
 @format_option
 @click.pass_context
-def inbox(ctx: click.Context, since: date | None, only_new: bool, fmt: str) -> None:
+def inbox(ctx: click.Context, since: date | None, only_new: bool, wide: bool, fmt: str) -> None:
     """List stored headlines as candidate events: matched company, suggested kind and stage with probabilities,
     polarity (negative is a setback) and the words that drove it. Reads only: nothing is stored."""
     from screener.curation.inbox import candidates
 
     with store_from(ctx) as store:
         frame = candidates(store, since=since, include_accepted=not only_new)
-    render(frame, fmt)
+    view = View(wide=True) if wide else View(compact=INBOX_COMPACT, fit=True)
+    render(frame, fmt, view=view)
     waiting = frame.filter(frame["status"] == "new").height if frame.height else 0
     note(f"{frame.height} candidate(s), {waiting} waiting; accept one with 'screener events accept ID'")
 

@@ -706,6 +706,8 @@ def refresh(
                     from screener.curation.headlines import fetch_news
 
                     fetch_news(store, provider, wanted, now=now, max_age=limits.prices, note=say)  # type: ignore[arg-type]
+                elif news:
+                    say("news: not asked for, the run stopped early; the next refresh asks for it")
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

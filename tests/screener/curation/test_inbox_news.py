@@ -106,3 +106,15 @@ def test_a_story_that_fails_validation_is_recorded_as_rejected_not_stored(store:
     assert report.rejected == 1 and store.stored_headlines().height == 8
     rejected = store.query("SELECT kind, column_name FROM rejected_rows")
     assert rejected.rows() == [("headlines", "headline")]
+
+
+def test_cli_refresh_news_stores_headlines_and_says_so(db_path, make, invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(NEWS)  # the CLI's provider is the offline Yahoo
+    monkeypatch.setattr("screener.intake.refresh.utcnow", lambda: ANCHOR_NOW)
+    result = invoke("refresh", "--symbols", "AAPL", "--news", "--format", "csv")
+    assert "news: 9 new headline(s) stored from 1 symbol(s)" in result.stderr
+    with Store(db_path) as store:
+        assert store.stored_headlines().height == 9
+        assert store.frame("events").height == 0
+    listed = invoke("events", "inbox", "--format", "csv")
+    assert listed.exit_code == 0 and len(listed.stdout.strip().splitlines()) == 10
