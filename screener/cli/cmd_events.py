@@ -7,7 +7,7 @@ from datetime import date
 
 import click
 
-from screener.cli.options import date_option, format_option, note, store_from, wide_option
+from screener.cli.options import date_option, format_option, note, store_from, wait_option, wide_option
 from screener.output.render import View, render
 
 #: What a terminal table of the inbox shows, so the headline keeps its room (``--wide``, csv and json: every column).
@@ -24,13 +24,14 @@ def events() -> None:
 @click.option("--new", "only_new", is_flag=True, default=False, help="Leave out headlines already accepted.")
 @wide_option
 @format_option
+@wait_option
 @click.pass_context
 def inbox(ctx: click.Context, since: date | None, only_new: bool, wide: bool, fmt: str) -> None:
     """List stored headlines as candidate events: matched company, suggested kind and stage with probabilities,
     polarity (negative is a setback) and the words that drove it. Reads only: nothing is stored."""
     from screener.curation.inbox import candidates
 
-    with store_from(ctx) as store:
+    with store_from(ctx, "never") as store:
         frame = candidates(store, since=since, include_accepted=not only_new)
     view = View(wide=True) if wide else View(compact=INBOX_COMPACT, fit=True)
     render(frame, fmt, view=view)
@@ -48,6 +49,7 @@ def inbox(ctx: click.Context, since: date | None, only_new: bool, wide: bool, fm
     help="Change a field of the event before it is stored (repeat), e.g. --edit kind=funding --edit symbol=MP.",
 )
 @click.option("--source", default=None, help="The event's source (default: the headline's publisher and link).")
+@wait_option
 @click.pass_context
 def accept(ctx: click.Context, headline_id: str, edits: tuple[str, ...], source: str | None) -> None:
     """Store candidate ID as an event, dated by the headline's publication, through the events validation."""
@@ -62,6 +64,7 @@ def accept(ctx: click.Context, headline_id: str, edits: tuple[str, ...], source:
 @events.command("import-headlines")
 @click.argument("path", type=click.Path())
 @format_option
+@wait_option
 @click.pass_context
 def import_headlines(ctx: click.Context, path: str, fmt: str) -> None:
     """Import a file of headlines (CSV, XLSX or Parquet: headline, published_at, and optionally symbol, publisher,

@@ -162,6 +162,7 @@ SUGGEST_VIEW = View(
 @source_option(required=False)
 @effective_option
 @format_option
+@wait_option
 @click.pass_context
 def suggest_(
     ctx: click.Context,
@@ -197,7 +198,8 @@ def suggest_(
     from screener.curation.suggest import accept, band_figures, model_for, suggest
     from screener.curation.suggest import evaluate as evaluate_model
 
-    with store_from(ctx) as store:
+    # suggesting and evaluating only read (the learnt model is cached when the store is free); accepting writes
+    with store_from(ctx, "hold" if accept_symbol else "if_free") as store:
         if evaluate:
             frame = evaluate_model(store)
             trained = model_for(store)

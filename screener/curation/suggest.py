@@ -181,9 +181,11 @@ def model_for(store: Store, texts: pl.DataFrame | None = None) -> TrainedModel:
     except ValueError as exc:
         raise ScreenerError(f"cannot learn a suggestion model: {exc}") from exc
     seconds = time.perf_counter() - start
-    store.save_suggestion_model(
-        StoredModel(key, version, utcnow(), len(examples), json.dumps(metrics), learned.to_bytes())
-    )
+    # a reader that cannot take the write lock (another process is writing) keeps the model in memory this time
+    if store.can_write("the suggestion model's learnt parameters"):
+        store.save_suggestion_model(
+            StoredModel(key, version, utcnow(), len(examples), json.dumps(metrics), learned.to_bytes())
+        )
     return TrainedModel(learned, version, key, len(examples), metrics, True, seconds)
 
 
