@@ -451,7 +451,7 @@ def check_bounds(text: str, source: str = "<rules>") -> None:
         else:
             line += token.count("\n")  # a string or comment over several lines
             continue
-        if len(stack) + dots >= MAX_NESTING:
+        if len(stack) + dots > MAX_NESTING:
             raise RuleSetError(
                 f"{source}: nested more than {MAX_NESTING} deep (line {line}); a rule file needs a few levels at most"
             )

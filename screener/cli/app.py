@@ -25,7 +25,6 @@ from screener.errors import (
     ScreenerError,
     StoreDamagedError,
     StoreLockedError,
-    clip,
     disk_full,
 )
 from screener.output.terminal import message_text
@@ -191,9 +190,10 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         if disk_full(exc):  # a store write met a full disk: its transaction rolled back, exports are atomic
             click.echo(f"Error: the disk is full; nothing was stored: {FULL_DISK_KEPT}", err=True)
             ctx.exit(1)
-        first = clip(str(exc).splitlines()[0], MAX_LINE // 2) if str(exc) else ""
+        first = str(exc).splitlines()[0] if str(exc) else ""
         hint = " (rerun with SCREENER_DEBUG=1 for details)"
-        click.echo(message_text(f"Internal error: {type(exc).__name__}: {first}") + hint, err=True)
+        line = message_text(f"Internal error: {type(exc).__name__}: {first}", MAX_LINE - len(hint))
+        click.echo(line + hint, err=True)
         ctx.exit(2)
 
 

@@ -589,7 +589,7 @@ def read_paths(
     pairs, skipped = expand_paths(paths, kind)
     parsed = [read_file(p, k, strict=strict, collect=collect) for p, k in pairs]
     if skipped and parsed:
-        names = ", ".join(str(f) for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        names = and_more(skipped, 5)
         parsed[0].warnings.append(
             f"not imported (the name is not {_kinds_text()}, or the type is not .csv/.parquet/.xlsx): {names}"
         )

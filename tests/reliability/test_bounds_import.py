@@ -141,7 +141,7 @@ def test_a_warning_about_thousands_of_columns_names_a_few_and_counts_the_rest(in
     assert "… and 2992 more" in result.stderr
 
 
-def test_a_long_warning_is_cut_with_its_length_said(invoke, tmp_path: Path) -> None:
+def test_the_files_passed_over_are_named_a_few_and_counted(invoke, tmp_path: Path) -> None:
     assert invoke("init").exit_code == 0
     folder = tmp_path / "in"
     folder.mkdir()
@@ -151,6 +151,7 @@ def test_a_long_warning_is_cut_with_its_length_said(invoke, tmp_path: Path) -> N
     result = invoke("import", str(folder))
     assert result.exit_code == 0, result.stderr
     assert all(len(line) <= MAX_LINE for line in result.stderr.splitlines())
+    assert "… and 395 more" in result.stderr
 
 
 @given(st.text(max_size=1000), st.integers(min_value=60, max_value=400))

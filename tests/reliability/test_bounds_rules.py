@@ -70,7 +70,7 @@ def test_the_bounds_are_named_in_the_message() -> None:
     with pytest.raises(RuleSetError, match=f"at most {MAX_RULES_BYTES:,} bytes"):
         parse("#" + "x" * MAX_RULES_BYTES, "big.toml")
     with pytest.raises(RuleSetError, match=f"nested more than {MAX_NESTING} deep"):
-        parse("a = " + "[" * MAX_NESTING + "]" * MAX_NESTING, "deep.toml")
+        parse("a = " + "[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1), "deep.toml")
     with pytest.raises(RuleSetError, match=f"more than {MAX_KEYS:,} keys"):
         parse("".join(f"k{i} = 1\n" for i in range(MAX_KEYS + 1)), "keys.toml")
     gates = "[gates]\n" + "".join(f'g{i} = "liquidity_pct >= 0"\n' for i in range(MAX_GATES + 1))
@@ -83,7 +83,7 @@ def test_just_inside_the_bounds_is_accepted() -> None:
     assert len(parse(BASE + gates, "ok.toml").gates) == MAX_GATES
     nested = "[tilts]\nenabler_roles = " + "[" * 1 + '"processor"' + "]" * 1 + "\n"
     parse(BASE + nested, "ok.toml")
-    check_bounds("a = " + "[" * (MAX_NESTING - 1) + "]" * (MAX_NESTING - 1))
+    check_bounds("a = " + "[" * MAX_NESTING + "]" * MAX_NESTING)
 
 
 def test_brackets_and_dots_inside_strings_and_comments_do_not_count() -> None:
@@ -107,6 +107,21 @@ def test_every_bundled_rule_set_is_well_inside_the_bounds(path: Path) -> None:
     assert len(text.encode()) < MAX_RULES_BYTES // 10
     check_bounds(text, path.name)
     load(path)
+
+
+@given(st.integers(min_value=1, max_value=40), st.sampled_from(["array", "inline", "dotted", "header"]))
+def test_nesting_is_refused_exactly_past_the_bound(depth: int, kind: str) -> None:
+    text = {
+        "array": "a = " + "[" * depth + "]" * depth,
+        "inline": "a = " + "{ b = " * depth + "1" + " }" * depth,
+        "dotted": "a" + ".b" * depth + " = 1",
+        "header": "[a" + ".b" * depth + "]",
+    }[kind]
+    if depth > MAX_NESTING:
+        with pytest.raises(RuleSetError, match="nested more than"):
+            check_bounds(text)
+    else:
+        check_bounds(text)
 
 
 @settings(max_examples=60, deadline=None)

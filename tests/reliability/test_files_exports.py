@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -32,20 +31,24 @@ def dead_pid() -> int:
     return child.pid
 
 
-def leftover(folder: Path, name: str, pid: int, age: float) -> Path:
+#: File times fixed, not taken from the clock: one long past (stale whatever today is), one far ahead (never stale).
+LONG_AGO = 1_000_000_000.0  # 2001
+FAR_AHEAD = 4_000_000_000.0  # 2096
+
+
+def leftover(folder: Path, name: str, pid: int, mtime: float) -> Path:
     path = folder / f".{name}.{pid}-abc123_x{TEMP_SUFFIX}"
     path.write_bytes(b"half a workbook")
-    then = time.time() - age
-    os.utime(path, (then, then))
+    os.utime(path, (mtime, mtime))
     return path
 
 
 # -- stale temporary files ------------------------------------------------------------------------------------------
 def test_an_export_removes_the_stale_temp_files_of_killed_exports(tmp_path: Path) -> None:
-    old_dead = leftover(tmp_path, "list.xlsx", dead_pid(), STALE_SECONDS + 60)
-    other_dead = leftover(tmp_path, "other.csv", dead_pid(), STALE_SECONDS + 60)
-    fresh_dead = leftover(tmp_path, "list.xlsx", dead_pid(), 5)  # may be an export that is just starting
-    old_alive = leftover(tmp_path, "list.xlsx", os.getpid(), STALE_SECONDS + 60)  # a long export still running
+    old_dead = leftover(tmp_path, "list.xlsx", dead_pid(), LONG_AGO)
+    other_dead = leftover(tmp_path, "other.csv", dead_pid(), LONG_AGO)
+    fresh_dead = leftover(tmp_path, "list.xlsx", dead_pid(), FAR_AHEAD)  # may be an export that is just starting
+    old_alive = leftover(tmp_path, "list.xlsx", os.getpid(), LONG_AGO)  # a long export still running
     unrelated = tmp_path / ".list.xlsx.12345.tmp"  # not our pattern: never ours to remove
     unrelated.write_bytes(b"x")
     os.utime(unrelated, (0, 0))
@@ -58,9 +61,9 @@ def test_an_export_removes_the_stale_temp_files_of_killed_exports(tmp_path: Path
 
 
 def test_clean_stale_uses_the_given_moment(tmp_path: Path) -> None:
-    path = leftover(tmp_path, "a.json", dead_pid(), 0)
-    assert clean_stale(tmp_path, now=time.time() + 60) == []
-    assert clean_stale(tmp_path, now=time.time() + STALE_SECONDS + 60) == [path]
+    path = leftover(tmp_path, "a.json", dead_pid(), LONG_AGO)
+    assert clean_stale(tmp_path, now=LONG_AGO + STALE_SECONDS - 1) == []
+    assert clean_stale(tmp_path, now=LONG_AGO + STALE_SECONDS + 1) == [path]
 
 
 def test_a_killed_export_leaves_a_file_the_next_export_removes(tmp_path: Path) -> None:
@@ -80,8 +83,7 @@ def test_a_killed_export_leaves_a_file_the_next_export_removes(tmp_path: Path) -
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert tmp.exists() and not target.exists()  # what the kill left behind
-    then = time.time() - STALE_SECONDS - 1
-    os.utime(tmp, (then, then))
+    os.utime(tmp, (LONG_AGO, LONG_AGO))
     with atomic_path(target) as fresh:
         fresh.write_text("whole")
     assert not tmp.exists()

@@ -216,3 +216,17 @@ def test_a_rule_file_with_escape_sequences_prints_safely(invoke, tmp_path: Path,
     result = invoke("rules", command, str(path))
     assert result.exit_code == 0, result.stderr
     assert_terminal_safe(result.stdout + result.stderr)
+
+
+def test_an_internal_error_line_is_bounded_and_safe(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("bad value \x1b[2J\x1b]8;;http://evil\x07" + "\x1b" * 400 + "v" * 5000 + "\nsecond line")
+
+    monkeypatch.setattr("screener.intake.universe.list_universe", boom)
+    result = invoke("universe", "list")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= MAX_LINE
+    assert lines[0].startswith("Internal error: RuntimeError: bad value \\x1b[2J")
+    assert lines[0].endswith("(rerun with SCREENER_DEBUG=1 for details)")
+    assert_terminal_safe(result.stderr)
