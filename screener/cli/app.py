@@ -7,9 +7,13 @@ One place, ``_one_line_errors``, turns domain errors into one line and an exit c
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
+import signal
 import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -177,10 +181,10 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
         _reader_left()
         ctx.exit(0)
     except KeyboardInterrupt as exc:
-        _interrupted(ctx, str(exc))
+        _interrupted(ctx, exc, str(exc))
     except Exception as exc:  # the one place that keeps tracebacks from users
         if _is_interrupt(exc):
-            _interrupted(ctx, "")
+            _interrupted(ctx, exc, "")
         damaged = _damaged(ctx, exc)
         if damaged is not None:
             click.echo(message_text(f"Error: {damaged}"), err=True)
@@ -205,7 +209,7 @@ def _is_interrupt(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted"
 
 
-def _interrupted(ctx: click.Context, said: str) -> None:
+def _interrupted(ctx: click.Context, exc: BaseException, said: str) -> None:
     """Say what an interrupted command left in the store, found by looking after the interrupt, and exit 130.
 
     Why look rather than infer: a Ctrl-C during a commit may land before or after the commit took effect, and only
@@ -216,19 +220,44 @@ def _interrupted(ctx: click.Context, said: str) -> None:
     if marker is None:
         click.echo(message_text(f"Interrupted; {said or 'nothing stored.'}"), err=True)
         ctx.exit(130)
+    # a connection the interrupt left open in a frame of its traceback (one landed inside an open) would keep this
+    # process from opening the store again: drop those frames' locals, and with them the connection
+    if exc.__traceback__ is not None:
+        traceback.clear_frames(exc.__traceback__)
+    gc.collect()
+    # DuckDB turns a Ctrl-C inside a query into its own error, yet Python may still hold the signal as pending: it
+    # must not stop the check half way and leave the user without the answer
+    previous = _ignore_interrupts()
     try:
         from screener.store import Store
 
-        with Store(app.db, read_only=True, wait=app.wait) as store:
+        with Store(app.db, read_only=True, wait=min(app.wait, CHECK_WAIT)) as store:
             changes = store.changes_since(marker)
         outcome = "stored: " + "; ".join(changes) + "." if changes else "nothing stored."
-    except KeyboardInterrupt:
-        outcome = "what was stored is unknown (interrupted again while checking); 'screener check' looks"
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as problem:
+        text = str(problem).strip()
+        first = text.splitlines()[0] if text else type(problem).__name__
         outcome = f"what was stored could not be checked ({first})"
+    finally:
+        _restore_interrupts(previous)
     click.echo(message_text(f"Interrupted; {outcome}"), err=True)
     ctx.exit(130)
+
+
+#: How long the check after an interrupt waits for another process's lock, at most.
+CHECK_WAIT = 5.0
+
+
+def _ignore_interrupts() -> object:
+    """Ignore Ctrl-C (main thread only) and return the handler to put back."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_interrupts(previous: object) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
 
 
 def _damaged(ctx: click.Context, exc: BaseException) -> str | None:

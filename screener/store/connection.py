@@ -221,6 +221,10 @@ def migration_backups(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f"{path.name}.pre-v*.bak"), key=lambda p: p.stat().st_mtime_ns)
 
 
+#: Open store objects of this process per file: they share DuckDB's database, and so its write-ahead log.
+_LIVE: dict[str, int] = {}
+
+
 class StoreBase:
     """An open DuckDB file with the schema at the latest version; the concerns add their methods on top.
 
@@ -245,6 +249,8 @@ class StoreBase:
         self.wait = wait
         self.on_wait = on_wait
         self.notices: list[str] = []
+        self._key = str(self.path.resolve())
+        self._registered = False
         self._in_tx = False
         self._tx_inputs = False
         self._writable = False
@@ -261,6 +267,7 @@ class StoreBase:
                 raise
             if self.writes == "brief":
                 self._reconnect(writable=False)
+            self._register()
             return
         self.con = connect(self.path, read_only=True, wait=wait, on_wait=on_wait)
         if self.schema_version() < LATEST_VERSION:
@@ -270,6 +277,7 @@ class StoreBase:
             self._reconnect(writable=True, wait=wait)
             self._migrate_holding()
             self._reconnect(writable=False)
+        self._register()
 
     def _migrate_holding(self) -> None:
         """``migrate`` with the write lock held throughout, whatever the write mode."""
@@ -283,7 +291,9 @@ class StoreBase:
         """The read-write connection; a write-ahead log DuckDB could not replay is moved aside and named in
         ``notices`` (DuckDB would leave it in place and write after its garbage), never deleted."""
         wal = wal_path(self.path)
-        had_log = wal.is_file() and wal.stat().st_size > 0
+        # another store object of this process shares DuckDB's open database: its log is live, not left over
+        shared = _LIVE.get(self._key, 0) > (1 if self._registered else 0)
+        had_log = not shared and wal.is_file() and wal.stat().st_size > 0
         con = connect(self.path, read_only=False, wait=self.wait if wait is None else wait, on_wait=self.on_wait)
         self._writable = True
         if not had_log:
@@ -291,8 +301,11 @@ class StoreBase:
         try:
             con.execute("CHECKPOINT")  # a replayed log is folded into the file and removed
         except duckdb.Error as exc:
-            con.close()
-            raise open_error(self.path, exc) from None
+            reason = damage_of(exc)
+            if reason is not None:
+                con.close()
+                raise StoreDamagedError(damaged_message(self.path, reason)) from None
+            return con  # not folded now (DuckDB says why): the log stays where it is, untouched
         if wal.is_file() and wal.stat().st_size > 0:
             con.close()
             kept = wal.with_name(f"{wal.name}.unreplayed-{_stamp()}")
@@ -339,8 +352,17 @@ class StoreBase:
         return True
 
     # -- lifecycle -------------------------------------------------------------------------------------------
+    def _register(self) -> None:
+        _LIVE[self._key] = _LIVE.get(self._key, 0) + 1
+        self._registered = True
+
     def close(self) -> None:
         self.con.close()
+        if self._registered:
+            self._registered = False
+            _LIVE[self._key] -= 1
+            if not _LIVE[self._key]:
+                del _LIVE[self._key]
 
     def __enter__(self) -> Self:
         return self

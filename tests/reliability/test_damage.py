@@ -52,7 +52,9 @@ def test_a_foreign_file_is_refused_by_its_header_and_left_alone(kind: str, tmp_p
     db = tmp_path / "store.duckdb"
     make(db)
     before = db.read_bytes()
-    for args in [("init",), ("universe", "list"), ("check",), ("backup", str(tmp_path / "copy.duckdb"))]:
+    commands = [("init",), ("universe", "list"), ("check",), ("backup", str(tmp_path / "copy.duckdb"))]
+    # every command for the case that once downloaded an extension, a reader and check for the rest
+    for args in commands if kind == "sqlite" else commands[1:3]:
         done = run(db, *args, "--wait", "0")
         _clean(done.stderr)
         assert done.returncode == 1, (args, done.stderr)
@@ -139,21 +141,22 @@ def test_backup_and_restore(fresh_store: Callable[[str], Path], tmp_path: Path) 
     made = run(db, "backup", str(copy))
     assert made.returncode == 0, made.stderr
     assert str(copy) in made.stderr and all(f.ok for f in check_store(copy))
-    with Store(db, read_only=True) as store:
-        runs_then = store.marker()["run"]
-    assert run(db, "weekly", "--format", "csv").returncode == 0
-    with Store(db, read_only=True) as store:
-        assert store.marker()["run"] == runs_then + 1
+    with Store(db) as store:  # a write after the backup
+        logged_before = store.marker()["ingest"]
+        with store.transaction():
+            store.log_ingest(provider="file", status="ok", source="after the backup")
+        logged_then = store.marker()["ingest"]
+    assert logged_then > logged_before
     again = run(db, "backup", str(copy))
     assert again.returncode == 1 and "exists" in again.stderr  # a backup is never overwritten
     restored = run(db, "backup", "--restore", str(copy))
     assert restored.returncode == 0, restored.stderr
     with Store(db, read_only=True) as store:
-        assert store.marker()["run"] == runs_then
+        assert store.marker()["ingest"] == logged_before
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("live.duckdb.replaced-")]
     assert len(kept) == 1 and str(kept[0]) in restored.stderr
     with Store(kept[0], read_only=True) as store:
-        assert store.marker()["run"] == runs_then + 1  # the store it replaced is whole, beside it
+        assert store.marker()["ingest"] == logged_then  # the store it replaced is whole, beside it
 
 
 def test_restore_refuses_what_is_not_a_whole_store(fresh_store: Callable[[str], Path], tmp_path: Path) -> None:
