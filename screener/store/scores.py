@@ -35,6 +35,18 @@ class Scores(StoreBase):
             return None
         return rows[0][0], pl.read_parquet(io.BytesIO(rows[0][1]))
 
+    def scan_scores(self, as_of: date) -> pl.LazyFrame | None:
+        """The score set of ``as_of`` as a lazy scan of its stored Parquet; ``None`` when none is stored.
+
+        Why lazy: a screen reads a handful of the set's columns and a company card one row of it; a scan decodes
+        only the columns (and, given a filter, the row groups) the caller collects, where ``load_scores`` decodes
+        every column of every company. The stored bytes are fetched once and every collect reads them.
+        """
+        rows = self.rows("SELECT payload FROM score_sets WHERE as_of = ?", [as_of])
+        if not rows:
+            return None
+        return pl.scan_parquet(io.BytesIO(rows[0][0]))
+
     def score_set_dates(self) -> list[date]:
         """The as-of dates of the stored score sets, oldest first."""
         return [r[0] for r in self.rows("SELECT as_of FROM score_sets ORDER BY as_of")]
