@@ -110,8 +110,6 @@ def resolve_symbol(store: Store, text: str) -> str:
     name, when exactly one company's name contains it. Several companies containing it -> one line naming up to
     five of them; nothing -> one line with the closest symbol or name.
     """
-    from difflib import get_close_matches
-
     wanted = text.strip()
     if not wanted:
         raise ScreenerError("give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'")
@@ -135,6 +133,8 @@ def resolve_symbol(store: Store, text: str) -> str:
             raise ScreenerError(
                 f"{wanted!r} matches {len(match)} companies: {_listing(match)}; give the symbol or more of the name"
             )
+    from difflib import get_close_matches
+
     names = {n.casefold(): (s, n) for s, n in pairs if n}
     hint: tuple[str, str | None] | None = None
     close_symbols = get_close_matches(wanted.upper(), [s.upper() for s, _ in pairs], n=1, cutoff=0.5)
