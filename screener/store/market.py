@@ -524,11 +524,6 @@ class MarketData(StoreBase):
         """How many companies are stored: commands refuse to score an empty universe."""
         return int(self.scalar("SELECT count(*) FROM companies"))
 
-    def has_company(self, symbol: str) -> bool:
-        """Whether ``symbol`` is stored exactly as written: a company search tries this one-row read before it
-        reads every name."""
-        return bool(self.rows("SELECT 1 FROM companies WHERE symbol = ?", [symbol]))
-
     def company_as_of(self, symbol: str, as_of: date) -> pl.DataFrame:
         """The row of ``companies(as_of)`` for ``symbol`` (none when it is not stored): the roles in force and the
         dated attributes as of that day, read for that company alone.
