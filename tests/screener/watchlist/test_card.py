@@ -383,3 +383,27 @@ def test_show_by_symbol_reads_that_company_alone(loaded, monkeypatch: pytest.Mon
     again = loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json")
     assert again.exit_code == 0, again.stderr
     assert again.stdout == expected.stdout
+
+
+def test_a_stored_score_set_is_cut_into_row_groups_a_one_company_read_can_skip(store, tmp_path: Path) -> None:
+    """New sets are stored in groups of ``SCORE_ROW_GROUP`` rows by symbol, and still read back whole and by row."""
+    from datetime import date
+
+    import duckdb
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from screener.store.scores import SCORE_ROW_GROUP
+
+    n = 2 * SCORE_ROW_GROUP + 5
+    frame = pl.DataFrame({"symbol": [f"S{i:06d}" for i in range(n)], "value": [float(i) for i in range(n)]})
+    day = date(2026, 1, 5)
+    store.save_scores(day, frame, demo=False, inputs_hash="k")
+    path = tmp_path / "set.parquet"
+    path.write_bytes(store.rows("SELECT payload FROM score_sets WHERE as_of = ?", [day])[0][0])
+    groups = duckdb.sql(f"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{path}')").fetchall()
+    assert groups == [(3,)]
+    assert_frame_equal(store.scan_scores(day).collect(), frame)
+    one = store.scan_scores(day).filter(pl.col("symbol") == "S016386").collect()
+    assert one.to_dicts() == [{"symbol": "S016386", "value": 16386.0}]
+    assert store.scan_scores(date(2026, 1, 6)) is None
