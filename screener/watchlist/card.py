@@ -448,8 +448,6 @@ def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tup
     Why from the stored runs and not recomputed: a run is what was sent; re-ranking today's data would rewrite it.
     "Latest" is the latest as-of date of that rule set (the newest run id on a tie), as everywhere else.
     """
-    from screener.watchlist.runs import load_run
-
     listed = store.run_list()
     latest: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -457,6 +455,8 @@ def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tup
         return pl.DataFrame(schema=_MEMBERSHIP_SCHEMA), pl.DataFrame(
             schema={c: _MEMBERSHIP_SCHEMA.get(c, pl.String) for c in _HISTORY_COLUMNS}
         )
+    from screener.watchlist.runs import load_run
+
     listed = listed.sort(["rules", "as_of", "run_id"], descending=[False, True, True])
     for (rules,), group in listed.group_by(["rules"], maintain_order=True):
         for i, rid in enumerate(group["run_id"].head(runs).to_list()):
