@@ -14,11 +14,11 @@ Rounds interleave the commands, so each sees the same machine; medians are repor
 the bare import (wall and CPU).
 
 ``--baseline DIR`` runs ``screen`` and ``show`` a second time in every round with another checkout of the project
-(e.g. ``git worktree add --detach /tmp/old HEAD~3``) first on the path, so a change is measured side by side with
+(e.g. ``git worktree add --detach ../old HEAD~3``) first on the path, so a change is measured side by side with
 the code it replaces on the same loaded machine; ``--no-weekly`` skips the weekly command (and the demo store it
 needs):
 
-    python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb --baseline /tmp/old --no-weekly
+    python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb --baseline ../old --no-weekly
 """
 
 from __future__ import annotations
