@@ -12,6 +12,13 @@ libraries every command needs (``python -c "import polars, duckdb, click"``):
 
 Rounds interleave the commands, so each sees the same machine; medians are reported, with each command's ratio to
 the bare import (wall and CPU).
+
+``--baseline DIR`` runs ``screen`` and ``show`` a second time in every round with another checkout of the project
+(e.g. ``git worktree add --detach ../old HEAD~3``) first on the path, so a change is measured side by side with
+the code it replaces on the same loaded machine; ``--no-weekly`` skips the weekly command (and the demo store it
+needs):
+
+    python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb --baseline ../old --no-weekly
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +40,21 @@ for entry in (HERE.parent, HERE):
         sys.path.insert(0, str(entry))
 
 from bench_score import child_env, ensure_data, ensure_store, run_child, warm_bytecode  # noqa: E402
+
+
+def _baseline_child(argv: list[str], root: Path) -> dict[str, float]:
+    """``run_child`` with the checkout at ``root``, not this one, first on the path (and as the working directory,
+    which ``python -m`` puts before the path)."""
+    env = child_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(root), *env["PYTHONPATH"].split(os.pathsep)[1:]])  # ours was first
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=root)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed with {root}: {err.strip()[-500:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss * 1024 / 1e9}
 
 
 def _demo_store(path: Path) -> None:
@@ -58,6 +81,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="folder of gen_universe.py parquet files (made if missing)")
     ap.add_argument("--store", type=Path, default=None, help="DuckDB store of the same data (built if missing)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout: screen and show timed with it too")
+    ap.add_argument("--no-weekly", action="store_true", help="skip the weekly command and its demo store")
     args = ap.parse_args()
 
     from gen_universe import AS_OF
@@ -73,8 +98,15 @@ def main() -> None:
         # the score set screen and show read: stored once (reused afterwards as long as the data is unchanged)
         run_child([py, "-m", "screener", "--db", str(store), "score", "--as-of", day, "--format", "csv"])
         demo = Path(tmp) / "demo.duckdb"
-        _demo_store(demo)
-        weekly_day = (_latest_close(demo) - timedelta(days=14)).isoformat()  # type: ignore[operator]
+        if not args.no_weekly:
+            _demo_store(demo)
+            weekly_day = (_latest_close(demo) - timedelta(days=14)).isoformat()  # type: ignore[operator]
+        if args.baseline:
+            subprocess.run(
+                [py, "-m", "compileall", "-q", *(str(args.baseline / p) for p in ("screener", "factors", "rules"))],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         base = [py, "-m", "screener", "--db", str(store)]
         commands = {
             "bare import": [py, "-c", "import polars, duckdb, click"],
@@ -93,10 +125,19 @@ def main() -> None:
             ],
             "show SYMBOL": [*base, "show", "S000123.X", "--as-of", day],
         }
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in [*commands, "weekly (demo, new date)"]}
+        names = list(commands)
+        if args.baseline:
+            names += [f"{n} (baseline)" for n in commands if n != "bare import"]
+        results: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+        if not args.no_weekly:
+            results["weekly (demo, new date)"] = []
         for _ in range(args.rounds):
             for name, argv in commands.items():
                 results[name].append(run_child(argv))
+                if args.baseline and name != "bare import":
+                    results[f"{name} (baseline)"].append(_baseline_child(argv, args.baseline))
+            if args.no_weekly:
+                continue
             fresh = Path(tmp) / "weekly.duckdb"
             shutil.copyfile(demo, fresh)
             weekly = [py, "-m", "screener", "--db", str(fresh), "weekly", "--as-of", weekly_day, "--format", "csv"]
@@ -109,7 +150,7 @@ def main() -> None:
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
         print(
-            f"{name:<26} wall {wall:5.2f} s ({wall / bare_wall:4.2f}x bare)  CPU {cpu:5.2f} s "
+            f"{name:<37} wall {wall:5.2f} s ({wall / bare_wall:4.2f}x bare)  CPU {cpu:5.2f} s "
             f"({cpu / bare_cpu:4.2f}x bare)  peak RSS {max(r['rss'] for r in runs):.2f} GB"
         )
 

@@ -62,6 +62,7 @@ __all__ = [
     "compute_panel",
     "compute_scores",
     "current_scores",
+    "current_scores_lazy",
     "filled_values",
     "inputs_fingerprint",
     "load_inputs",
@@ -460,6 +461,15 @@ def current_scores(
 ) -> tuple[pl.DataFrame, str]:
     """``scores_for`` with how the set was obtained (``STORED``, ``COMPUTED`` or ``RECOMPUTED``): the freshness
     key is read once, for the check and for the set saved."""
+    frame, basis = current_scores_lazy(store, as_of, recompute=recompute, today=today)
+    return frame.collect(), basis
+
+
+def current_scores_lazy(
+    store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
+) -> tuple[pl.LazyFrame, str]:
+    """``current_scores`` as a lazy frame: a stored set that is still current is scanned, not decoded, so a
+    caller that needs a few columns or one company decodes only those (``Store.scan_scores``)."""
     from screener.errors import ScreenerError
 
     today = today or date.today()
@@ -473,13 +483,13 @@ def current_scores(
     fingerprint = inputs_fingerprint(store, day)
     info = store.score_set_info(day)
     if not recompute and info is not None and info.get("inputs_hash") == fingerprint:
-        stored = store.load_scores(day)
-        if stored is not None and stored[1].columns == score_columns():
-            return stored[1], STORED
+        stored = store.scan_scores(day)
+        if stored is not None and stored.collect_schema().names() == score_columns():
+            return stored, STORED
     frame = compute_scores(load_inputs(store, day), day)
     if store.can_write(f"the scores as of {day.isoformat()}"):
         store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
-    return frame, COMPUTED if info is None else RECOMPUTED
+    return frame.lazy(), COMPUTED if info is None else RECOMPUTED
 
 
 def scores_for(

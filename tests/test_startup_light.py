@@ -31,10 +31,10 @@ print(json.dumps({{"code": code, "loaded": sorted(m for m in watched if m in sys
 WATCHED = ("polars", "duckdb", "pyarrow", "rich")
 
 
-def _loaded(args: list[str]) -> list[str]:
-    """The watched libraries a fresh ``screener ARGS`` imported; the run must succeed."""
+def _loaded(args: list[str], watched: tuple[str, ...] = WATCHED) -> list[str]:
+    """The watched modules a fresh ``screener ARGS`` imported; the run must succeed."""
     out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT.format(args=args, watched=WATCHED)],
+        [sys.executable, "-c", _SCRIPT.format(args=args, watched=watched)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -101,3 +101,16 @@ def test_screen_as_a_table_does_load_rich(scored_db: Path) -> None:
     """The probe can see rich when it is there: a table is what it is for."""
     args = ["--db", str(scored_db), "screen", "--as-of", MARKET_END.isoformat(), "--format", "table"]
     assert "rich" in _loaded(args)
+
+
+def test_screen_without_rules_does_not_load_the_rule_set_parser(scored_db: Path) -> None:
+    """A screen without ``--rules`` filters with the expression grammar only: the rule-set (TOML) parser stays out."""
+    args = ["--db", str(scored_db), "screen", "--as-of", MARKET_END.isoformat(), "--format", "csv"]
+    watched = ("rules.expr", "rules.ruleset", "tomllib")
+    assert _loaded([*args, "--where", "net_cash_usd > 0"], watched) == ["rules.expr"]
+
+
+def test_show_by_symbol_does_not_load_the_fuzzy_name_search(scored_db: Path) -> None:
+    """An exact symbol is found in one read: the close-match search (difflib) is for names that miss."""
+    args = ["--db", str(scored_db), "show", "MP", "--as-of", MARKET_END.isoformat(), "--format", "json"]
+    assert _loaded(args, ("difflib", "polars")) == ["polars"]

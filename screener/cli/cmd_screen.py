@@ -86,6 +86,6 @@ def screen(
 
         note(DEMO_BANNER)
     render(res.rows, fmt, view=view_from(columns, wide, keep=(*res.where_fields, *res.sort_columns)))
-    from rules.explain import plural
-
-    note(f"{res.rows.height} of {plural(res.universe, 'company')}; scores as of {res.as_of} ({res.basis})")
+    # worded here rather than through rules.explain, whose import (the rule-set parser) a screen otherwise skips
+    companies = "1 company" if res.universe == 1 else f"{res.universe} companies"
+    note(f"{res.rows.height} of {companies}; scores as of {res.as_of} ({res.basis})")

@@ -590,6 +590,31 @@ class MarketData(StoreBase):
         """How many companies are stored: commands refuse to score an empty universe."""
         return int(self.scalar("SELECT count(*) FROM companies"))
 
+    def company_as_of(self, symbol: str, as_of: date) -> pl.DataFrame:
+        """The row of ``companies(as_of)`` for ``symbol`` (none when it is not stored): the roles in force and the
+        dated attributes as of that day, read for that company alone.
+
+        Why a read of its own: the company card shows one company, and keeping one row of the whole universe cost
+        a 50,000-company store a third of ``screener show``. The roles follow ``roles_as_of``: today's tags, with
+        each role changed after ``as_of`` put back as its first later change says (a later ``add`` means it was
+        absent, a later ``remove`` that it was held)."""
+        base = self.query(
+            f"SELECT {', '.join(COMPANY_FIELDS)}, origin, provider, loaded_at FROM companies WHERE symbol = ?", [symbol]
+        )
+        held = {r[0] for r in self.rows("SELECT role FROM role_tags WHERE symbol = ?", [symbol])}
+        for role, first_action in self.rows(
+            "SELECT role, arg_min(action, (effective_on, id)) FROM role_tag_history "
+            "WHERE symbol = ? AND effective_on > ? GROUP BY role",
+            [symbol, as_of],
+        ):
+            if first_action == "remove":
+                held.add(role)
+            else:
+                held.discard(role)
+        roles = ";".join(sorted(held, key=ROLES.index))
+        base = self._attributes_as_of(base, as_of).with_columns(pl.lit(roles, dtype=pl.String).alias("roles"))
+        return base.select([*KINDS["companies"].names, "origin", "provider", "loaded_at"])
+
     def company_symbols(self) -> set[str]:
         """Every stored symbol: an import warns about rows for companies the universe does not list."""
         return set(self.query("SELECT symbol FROM companies")["symbol"].to_list())

@@ -110,11 +110,11 @@ def resolve_symbol(store: Store, text: str) -> str:
     name, when exactly one company's name contains it. Several companies containing it -> one line naming up to
     five of them; nothing -> one line with the closest symbol or name.
     """
-    from difflib import get_close_matches
-
     wanted = text.strip()
     if not wanted:
         raise ScreenerError("give a symbol or part of a company name, e.g. 'screener show MP' or 'screener show Lynas'")
+    if store.has_company(wanted):  # the common case, answered without reading every name
+        return wanted
     companies = store.company_names()
     if companies.height == 0:
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
@@ -133,6 +133,8 @@ def resolve_symbol(store: Store, text: str) -> str:
             raise ScreenerError(
                 f"{wanted!r} matches {len(match)} companies: {_listing(match)}; give the symbol or more of the name"
             )
+    from difflib import get_close_matches
+
     names = {n.casefold(): (s, n) for s, n in pairs if n}
     hint: tuple[str, str | None] | None = None
     close_symbols = get_close_matches(wanted.upper(), [s.upper() for s, _ in pairs], n=1, cutoff=0.5)
@@ -149,8 +151,7 @@ def resolve_symbol(store: Store, text: str) -> str:
 
 def _identity(store: Store, symbol: str, as_of: date) -> dict[str, Any]:
     """Who the company was on ``as_of``: its roles, stage and exposure as of that day, like the scores read them."""
-    comp = store.companies(as_of=as_of).filter(pl.col("symbol") == symbol)
-    row = comp.row(0, named=True)
+    row = store.company_as_of(symbol, as_of).row(0, named=True)
     return {
         "symbol": row["symbol"],
         "name": row["name"],
@@ -364,15 +365,16 @@ def funding_line(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_json: bool = False) -> CompanyCard:
-    """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``."""
-    from factors.engine import filled_values, rests_on_demo, scores_for
+    """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``, of which
+    only this company's row, the columns its missing components are filled from and the demo flags are decoded."""
+    from factors.engine import current_scores_lazy, rests_on_demo
 
     sym = resolve_symbol(store, symbol)
     day = as_of or date.today()
     identity = _identity(store, sym, day)
     current, history = _tags(store, sym)
-    scores = scores_for(store, day)
-    scored = scores.filter(pl.col("symbol") == sym)
+    scores, _ = current_scores_lazy(store, day)
+    scored = scores.filter(pl.col("symbol") == sym).collect()
     if scored.height == 0:
         raise ScreenerError(
             f"{sym} was not listed on {day} (listed from {identity['listed_from'] or 'unknown'}"
@@ -380,7 +382,7 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         )
     row = scored.row(0, named=True)
     identity["government_backing"] = row.get("government_backing")
-    filled = filled_values(scores).filter(pl.col("symbol") == sym).row(0, named=True)
+    filled = _filled_row(scores, row)
     factor_frame, factor_obj = _factors(row, filled)
     factor_obj["funding"] = funding_line(row)
     fundamentals = _fundamental_rows(store, sym, day)
@@ -404,8 +406,24 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         identity=identity,
         sections=sections,
         factors=factor_obj,
-        rests_on_demo=rests_on_demo(scores),
+        rests_on_demo=rests_on_demo(scores.select("demo").collect()),
     )
+
+
+def _filled_row(scores: pl.LazyFrame, row: dict[str, Any]) -> dict[str, Any]:
+    """``filled_values`` of the company whose score row is ``row``, for the components it lacks (the card reads a
+    filled value only where the measurement is missing).
+
+    Why not the whole set: a fill is a statistic of one component across every company (within role classes for
+    ``impute_peers``), so it needs that component's column whole, but only those columns: decoding them alone gives
+    the same numbers as decoding the set."""
+    from factors.engine import filled_values
+
+    schema = scores.collect_schema()
+    missing = [c for c, v in row.items() if v is None and c in schema and schema[c].is_numeric()]
+    peers = ["role_class"] if "role_class" in schema else []
+    frame = scores.select(*dict.fromkeys(["symbol", *peers, *missing])).collect()
+    return filled_values(frame).filter(pl.col("symbol") == row["symbol"]).row(0, named=True)
 
 
 _MEMBERSHIP_SCHEMA = {
@@ -430,8 +448,6 @@ def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tup
     Why from the stored runs and not recomputed: a run is what was sent; re-ranking today's data would rewrite it.
     "Latest" is the latest as-of date of that rule set (the newest run id on a tie), as everywhere else.
     """
-    from screener.watchlist.runs import load_run
-
     listed = store.run_list()
     latest: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -439,6 +455,8 @@ def run_history(store: Store, symbol: str, runs: int = RANK_HISTORY_RUNS) -> tup
         return pl.DataFrame(schema=_MEMBERSHIP_SCHEMA), pl.DataFrame(
             schema={c: _MEMBERSHIP_SCHEMA.get(c, pl.String) for c in _HISTORY_COLUMNS}
         )
+    from screener.watchlist.runs import load_run
+
     listed = listed.sort(["rules", "as_of", "run_id"], descending=[False, True, True])
     for (rules,), group in listed.group_by(["rules"], maintain_order=True):
         for i, rid in enumerate(group["run_id"].head(runs).to_list()):

@@ -38,14 +38,14 @@ class ScreenResult:
     sort_columns: tuple[str, ...] = ()
 
 
-def _scores(store: Store, as_of: date | None) -> tuple[date, pl.DataFrame, str]:
-    """The current score set for ``as_of`` (default today) and how it was obtained."""
+def _scores(store: Store, as_of: date | None) -> tuple[date, pl.LazyFrame, str]:
+    """The current score set for ``as_of`` (default today), not decoded yet, and how it was obtained."""
     if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
-    from factors.engine import current_scores
+    from factors.engine import current_scores_lazy
 
     day = as_of or date.today()
-    frame, basis = current_scores(store, day)
+    frame, basis = current_scores_lazy(store, day)
     return day, frame, basis
 
 
@@ -183,6 +183,32 @@ def where_fields(where: str | None) -> list[str]:
     return list(dict.fromkeys([*ordered, *sorted(used)]))
 
 
+def _shown_columns(schema: Mapping[str, pl.DataType], extra: Sequence[str]) -> list[str]:
+    """The columns a screen without rules shows: identity, every factor's percentile, completeness and flags, with
+    ``extra`` (the fields the condition reads and the sort keys) after the market cap."""
+    from factors.registry import FACTORS
+
+    cols = [c for c in BASE_COLUMNS if c in schema] + [f"{f}_pct" for f in FACTORS if f in schema]
+    cols += [c for c in ("data_completeness", "flags") if c in schema]
+    at = cols.index("market_cap_usd") + 1 if "market_cap_usd" in cols else len(cols)
+    for c in extra:
+        if c not in cols:
+            cols.insert(at, c)
+            at += 1
+    return cols
+
+
+def _columns_read(
+    schema: Mapping[str, pl.DataType], conds: Sequence[tuple[str, Compiled]], extra: Sequence[str]
+) -> list[str]:
+    """Every stored column a screen without rules reads: the ones it shows, the ones its conditions read (a
+    ``has_role`` reads ``roles``), the tie-break and the ``demo`` flag. The rest of the set is never decoded."""
+    wanted = [TIE_BREAK, "demo", *_shown_columns(schema, extra)]
+    for _, c in conds:
+        wanted += sorted(c.names)
+    return [c for c in dict.fromkeys(wanted) if c in schema]
+
+
 def run_screen(
     store: Store,
     *,
@@ -206,10 +232,14 @@ def run_screen(
     read ``-1`` as "all but the last" and ``0`` as "none", neither a cap."""
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ArgumentError(Option("top"), f" must be a whole number of at least 1, got {top!r}")
-    day, scores, basis = _scores(store, as_of)
-    conds = conditions(scores, roles, countries, where, label_of=label_of)
-    keys = sort_keys(scores.schema, sort) if sort and rules is None else []
-    used = [c for c in where_fields(where) if c in scores.columns]
+    day, lazy, basis = _scores(store, as_of)
+    schema = lazy.collect_schema()
+    conds = conditions(pl.DataFrame(schema=schema), roles, countries, where, label_of=label_of)
+    keys = sort_keys(schema, sort) if sort and rules is None else []
+    used = [c for c in where_fields(where) if c in schema]
+    # a ranking reads every factor and component; a filter only the columns shown and the columns it reads
+    read = None if rules is not None else _columns_read(schema, conds, [*used, *(k.column for k in keys)])
+    scores = lazy.collect() if read is None else lazy.select(read).collect()
     from factors.engine import rests_on_demo
 
     demo = rests_on_demo(scores)
@@ -227,19 +257,10 @@ def run_screen(
         if keys:
             rows = sort_rows(rows, keys)
     else:
-        from factors.registry import FACTORS
-
         df = scores
         for _, c in conds:
             df = df.filter(c.expr)
-        factors = [f for f in FACTORS if f in df.columns]
-        cols = [c for c in BASE_COLUMNS if c in df.columns] + [f"{f}_pct" for f in factors]
-        cols += [c for c in ("data_completeness", "flags") if c in df.columns]
-        at = cols.index("market_cap_usd") + 1 if "market_cap_usd" in cols else len(cols)
-        for c in [*used, *(k.column for k in keys)]:
-            if c not in cols:
-                cols.insert(at, c)
-                at += 1
+        cols = _shown_columns(schema, [*used, *(k.column for k in keys)])
         df = sort_rows(df, keys) if keys else df.sort(TIE_BREAK)
         rows = df.select(cols).with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
         if top is not None:

@@ -324,3 +324,89 @@ def test_the_card_reads_identity_as_of_its_date_and_refuses_a_company_not_listed
     assert company_card(store, "PEK", date(2025, 9, 1)).identity["delisted_on"] == date(2025, 10, 1)
     assert company_card(store, "LYC", date(2025, 9, 1)).identity["stage"] == "developer"
     assert company_card(store, "LYC", date(2026, 1, 5)).identity["stage"] == "producer"
+
+
+def test_one_company_read_matches_the_universe_read_on_every_date(store) -> None:
+    """``company_as_of`` is ``companies(as_of)`` cut to one symbol: the same roles put back and the same stage."""
+    from datetime import date, datetime
+
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    base = {"name": "Alpha", "country": "AU", "currency": "AUD", "roles": "miner", "stage": "developer"}
+    store.upsert(
+        "companies",
+        pl.DataFrame([base | {"symbol": "AAA"}, base | {"symbol": "BBB", "roles": "processor"}]),
+        "file",
+        loaded_at=datetime(2025, 1, 2, 9, 0),
+    )
+    store.upsert(
+        "companies",
+        pl.DataFrame([base | {"symbol": "AAA", "stage": "producer"}]),
+        "file",
+        loaded_at=datetime(2025, 6, 2, 9, 0),
+    )
+    tag = {"source": "filing", "actor": "test"}
+    store.change_tags("AAA", add=["processor"], effective=date(2025, 3, 1), **tag)
+    store.change_tags("AAA", remove=["miner"], effective=date(2025, 5, 1), **tag)
+    store.change_tags("AAA", add=["miner"], effective=date(2025, 8, 1), **tag)
+    store.change_tags("BBB", remove=["processor"], effective=date(2025, 4, 1), **tag)
+    days = [
+        date(2024, 12, 31),
+        date(2025, 3, 1),
+        date(2025, 4, 15),
+        date(2025, 5, 1),
+        date(2025, 7, 1),
+        date(2025, 9, 1),
+    ]
+    seen = set()
+    for day in days:
+        every = store.companies(as_of=day)
+        for symbol in ("AAA", "BBB"):
+            one = store.company_as_of(symbol, day)
+            assert_frame_equal(one, every.filter(pl.col("symbol") == symbol))
+            seen.add((symbol, one["roles"].item(), one["stage"].item()))
+    # the dates do cross the changes: the comparison is not between two unchanged rows
+    assert {("AAA", "miner", "developer"), ("AAA", "processor", "producer"), ("BBB", "", "developer")} <= seen
+    assert store.company_as_of("NOPE", days[0]).height == 0
+
+
+def test_show_by_symbol_reads_that_company_alone(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card by symbol reads neither the whole universe nor every name, nor decodes the whole stored score set."""
+    from screener.store import Store
+
+    expected = loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json")  # stores the score set
+    assert expected.exit_code == 0, expected.stderr
+
+    def whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read every company")
+
+    for name in ("companies", "company_names", "load_scores"):
+        monkeypatch.setattr(Store, name, whole)
+    again = loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == expected.stdout
+
+
+def test_a_stored_score_set_is_cut_into_row_groups_a_one_company_read_can_skip(store, tmp_path: Path) -> None:
+    """New sets are stored in groups of ``SCORE_ROW_GROUP`` rows by symbol, and still read back whole and by row."""
+    from datetime import date
+
+    import duckdb
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from screener.store.scores import SCORE_ROW_GROUP
+
+    n = 2 * SCORE_ROW_GROUP + 5
+    frame = pl.DataFrame({"symbol": [f"S{i:06d}" for i in range(n)], "value": [float(i) for i in range(n)]})
+    day = date(2026, 1, 5)
+    store.save_scores(day, frame, demo=False, inputs_hash="k")
+    path = tmp_path / "set.parquet"
+    path.write_bytes(store.rows("SELECT payload FROM score_sets WHERE as_of = ?", [day])[0][0])
+    groups = duckdb.sql(f"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{path}')").fetchall()
+    assert groups == [(3,)]
+    assert_frame_equal(store.scan_scores(day).collect(), frame)
+    one = store.scan_scores(day).filter(pl.col("symbol") == "S016386").collect()
+    assert one.to_dicts() == [{"symbol": "S016386", "value": 16386.0}]
+    assert store.scan_scores(date(2026, 1, 6)) is None

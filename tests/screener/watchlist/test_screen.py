@@ -518,3 +518,32 @@ def test_demo_banner_on_show_diff_and_export_of_demo_runs(invoke, db_path: Path,
         res = invoke(*args)
         ok(res)
         assert DEMO_BANNER in res.stderr, args
+
+
+# -- screen decodes only the stored columns it reads -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"roles": ["processor"], "countries": ["japan", "US"]},
+        {"where": "net_cash_usd > 0 and not has_role('miner')", "sort": "dilution_risk,-price_usd"},
+        {"where": "has_flag('stale') or region == 'japan'", "sort": "name", "top": 3},
+        {"rules": "default", "where": "revenue_ttm_usd > 0", "sort": "pullback"},
+    ],
+    ids=["plain", "role-country", "where-sort", "list-where", "rules"],
+)
+def test_a_screen_reading_some_columns_answers_as_one_reading_all(
+    market: Path, monkeypatch: pytest.MonkeyPatch, kwargs: dict
+) -> None:
+    from polars.testing import assert_frame_equal
+
+    import screener.watchlist.screen as screen
+    from screener.store import Store
+
+    with Store(market) as st:
+        got = screen.run_screen(st, as_of=MARKET_END, **kwargs)
+        monkeypatch.setattr(screen, "_columns_read", lambda schema, conds, extra: list(schema))
+        full = screen.run_screen(st, as_of=MARKET_END, **kwargs)
+    assert got.rows.height > 0 and got.universe == full.universe and got.demo == full.demo
+    assert_frame_equal(got.rows, full.rows)
+    assert (got.where_fields, got.sort_columns) == (full.where_fields, full.sort_columns)
