@@ -124,14 +124,22 @@ class UpsertResult:
 class MarketData(StoreBase):
     """Reads and writes of the contract kinds, under the provider precedence."""
 
-    def companies(self, as_of: date | None = None) -> pl.DataFrame:
+    def companies(self, as_of: date | None = None, *, symbol: str | None = None) -> pl.DataFrame:
         """The universe in contract shape, roles as a ``;`` string in canonical order, plus origin and provider.
 
-        With ``as_of``, the roles are those in force that day (``roles_as_of``); without, today's."""
+        With ``as_of``, the roles are those in force that day (``roles_as_of``); without, today's. With ``symbol``,
+        that company's row alone (none when it is not stored), read for it alone: the company card shows one
+        company of a universe that may hold 50,000."""
         order = {r: i for i, r in enumerate(ROLES)}
-        tags = self.query("SELECT symbol, role FROM role_tags") if as_of is None else self.roles_as_of(as_of)
+        where, params = (" WHERE symbol = ?", [symbol]) if symbol is not None else ("", [])
+        tags = (
+            self.query("SELECT symbol, role FROM role_tags" + where, params)
+            if as_of is None
+            else self.roles_as_of(as_of, symbol=symbol)
+        )
         base = self.query(
-            f"SELECT {', '.join(COMPANY_FIELDS)}, origin, provider, loaded_at FROM companies ORDER BY symbol"
+            f"SELECT {', '.join(COMPANY_FIELDS)}, origin, provider, loaded_at FROM companies{where} ORDER BY symbol",
+            params,
         )
         if tags.height:
             roles = (
@@ -555,18 +563,20 @@ class MarketData(StoreBase):
             )
         return ordered.height
 
-    def roles_as_of(self, as_of: date) -> pl.DataFrame:
-        """(symbol, role) pairs in force on ``as_of``: today's tags with every change that took effect later undone.
+    def roles_as_of(self, as_of: date, *, symbol: str | None = None) -> pl.DataFrame:
+        """(symbol, role) pairs in force on ``as_of`` (of ``symbol`` alone when given): today's tags with every
+        change that took effect later undone.
 
         For each (symbol, role) changed after ``as_of``, its first later change says what held before it: a later
         ``add`` means the role was absent, a later ``remove`` that it was present. Pairs never changed after
         ``as_of`` hold as they are today.
         """
-        current = self.query("SELECT symbol, role FROM role_tags")
+        where, params = (" WHERE symbol = ?", [symbol]) if symbol is not None else ("", [])
+        current = self.query("SELECT symbol, role FROM role_tags" + where, params)
         later = self.query(
             "SELECT symbol, role, arg_min(action, (effective_on, id)) AS first_action FROM role_tag_history "
-            "WHERE effective_on > ? GROUP BY symbol, role",
-            [as_of],
+            "WHERE effective_on > ?" + (" AND symbol = ?" if symbol is not None else "") + " GROUP BY symbol, role",
+            [as_of, *params],
         )
         if later.height == 0:
             return current
@@ -589,31 +599,6 @@ class MarketData(StoreBase):
     def company_count(self) -> int:
         """How many companies are stored: commands refuse to score an empty universe."""
         return int(self.scalar("SELECT count(*) FROM companies"))
-
-    def company_as_of(self, symbol: str, as_of: date) -> pl.DataFrame:
-        """The row of ``companies(as_of)`` for ``symbol`` (none when it is not stored): the roles in force and the
-        dated attributes as of that day, read for that company alone.
-
-        Why a read of its own: the company card shows one company, and keeping one row of the whole universe cost
-        a 50,000-company store a third of ``screener show``. The roles follow ``roles_as_of``: today's tags, with
-        each role changed after ``as_of`` put back as its first later change says (a later ``add`` means it was
-        absent, a later ``remove`` that it was held)."""
-        base = self.query(
-            f"SELECT {', '.join(COMPANY_FIELDS)}, origin, provider, loaded_at FROM companies WHERE symbol = ?", [symbol]
-        )
-        held = {r[0] for r in self.rows("SELECT role FROM role_tags WHERE symbol = ?", [symbol])}
-        for role, first_action in self.rows(
-            "SELECT role, arg_min(action, (effective_on, id)) FROM role_tag_history "
-            "WHERE symbol = ? AND effective_on > ? GROUP BY role",
-            [symbol, as_of],
-        ):
-            if first_action == "remove":
-                held.add(role)
-            else:
-                held.discard(role)
-        roles = ";".join(sorted(held, key=ROLES.index))
-        base = self._attributes_as_of(base, as_of).with_columns(pl.lit(roles, dtype=pl.String).alias("roles"))
-        return base.select([*KINDS["companies"].names, "origin", "provider", "loaded_at"])
 
     def company_symbols(self) -> set[str]:
         """Every stored symbol: an import warns about rows for companies the universe does not list."""

@@ -151,7 +151,7 @@ def resolve_symbol(store: Store, text: str) -> str:
 
 def _identity(store: Store, symbol: str, as_of: date) -> dict[str, Any]:
     """Who the company was on ``as_of``: its roles, stage and exposure as of that day, like the scores read them."""
-    row = store.company_as_of(symbol, as_of).row(0, named=True)
+    row = store.companies(as_of, symbol=symbol).row(0, named=True)
     return {
         "symbol": row["symbol"],
         "name": row["name"],

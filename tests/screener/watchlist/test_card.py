@@ -327,7 +327,8 @@ def test_the_card_reads_identity_as_of_its_date_and_refuses_a_company_not_listed
 
 
 def test_one_company_read_matches_the_universe_read_on_every_date(store) -> None:
-    """``company_as_of`` is ``companies(as_of)`` cut to one symbol: the same roles put back and the same stage."""
+    """``companies(as_of, symbol=...)`` is ``companies(as_of)`` cut to one symbol: the same roles put back and the
+    same stage."""
     from datetime import date, datetime
 
     import polars as pl
@@ -363,12 +364,12 @@ def test_one_company_read_matches_the_universe_read_on_every_date(store) -> None
     for day in days:
         every = store.companies(as_of=day)
         for symbol in ("AAA", "BBB"):
-            one = store.company_as_of(symbol, day)
+            one = store.companies(day, symbol=symbol)
             assert_frame_equal(one, every.filter(pl.col("symbol") == symbol))
             seen.add((symbol, one["roles"].item(), one["stage"].item()))
     # the dates do cross the changes: the comparison is not between two unchanged rows
     assert {("AAA", "miner", "developer"), ("AAA", "processor", "producer"), ("BBB", "", "developer")} <= seen
-    assert store.company_as_of("NOPE", days[0]).height == 0
+    assert store.companies(days[0], symbol="NOPE").height == 0
 
 
 def test_show_by_symbol_reads_that_company_alone(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -381,7 +382,15 @@ def test_show_by_symbol_reads_that_company_alone(loaded, monkeypatch: pytest.Mon
     def whole(*args: object, **kwargs: object) -> None:
         raise AssertionError("read every company")
 
-    for name in ("companies", "company_names", "load_scores"):
+    one_company = Store.companies
+
+    def companies(self: Store, as_of: object = None, *, symbol: str | None = None) -> object:
+        if symbol is None:
+            raise AssertionError("read every company")
+        return one_company(self, as_of, symbol=symbol)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "companies", companies)
+    for name in ("company_names", "load_scores"):
         monkeypatch.setattr(Store, name, whole)
     again = loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json")
     assert again.exit_code == 0, again.stderr
