@@ -38,11 +38,15 @@ def backup(ctx: click.Context, path: str | None, restore: str | None) -> None:
         if path is not None:
             raise click.UsageError("give either PATH (make a backup) or --restore BACKUP, not both")
         done = restore_store(store, Path(restore).expanduser(), wait=wait, on_wait=note)
-        kept = f"; the store it replaced is kept as {done.kept_as}" if done.kept_as else ""
-        note(f"restored the store {store} from {done.source} (schema v{done.schema_version}){kept}")
+        # one path per line: a message line is bounded (300 characters) and a path cut to fit cannot be copied
+        note(f"restored the store {store} (schema v{done.schema_version})")
+        note(f"  from {done.source}")
+        if done.kept_as:
+            note(f"  the store it replaced is kept as {done.kept_as}")
         return
     target = Path(path).expanduser() if path else default_backup_path(store)
     check_writable(target, store=store)
     findings = backup_store(store, target, wait=wait, on_wait=note)
     tables = sum(1 for f in findings if f.kind == "table")
-    note(f"backed up the store {store} to {target}: {tables} tables, read back whole")
+    note(f"backed up the store {store}: {tables} tables, read back whole")
+    note(f"  to {target}")

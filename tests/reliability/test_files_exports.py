@@ -198,13 +198,13 @@ def test_a_full_disk_during_an_import_is_one_line_and_stores_nothing(
 
     from screener.store import Store as RealStore
 
-    real_upsert = RealStore.upsert
+    real_write = RealStore._write  # every market-data write goes through it
 
-    def full_upsert(self: RealStore, *args: object, **kwargs: object) -> object:
-        real_upsert(self, *args, **kwargs)  # the rows are written inside the transaction, then the disk fills
+    def full_write(self: RealStore, *args: object, **kwargs: object) -> object:
+        real_write(self, *args, **kwargs)  # the rows are written inside the transaction, then the disk fills
         raise duckdb.IOException('IO Error: Could not write file "store.duckdb.wal": No space left on device')
 
-    monkeypatch.setattr(RealStore, "upsert", full_upsert)
+    monkeypatch.setattr(RealStore, "_write", full_write)
     result = invoke("import", str(path))
     monkeypatch.undo()
     assert result.exit_code == 1

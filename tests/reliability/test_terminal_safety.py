@@ -222,6 +222,7 @@ def test_an_internal_error_line_is_bounded_and_safe(invoke, monkeypatch: pytest.
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("bad value \x1b[2J\x1b]8;;http://evil\x07" + "\x1b" * 400 + "v" * 5000 + "\nsecond line")
 
+    assert invoke("init").exit_code == 0  # a reader needs a store (it never creates one)
     monkeypatch.setattr("screener.intake.universe.list_universe", boom)
     result = invoke("universe", "list")
     assert result.exit_code == 2

@@ -255,7 +255,8 @@ def test_bad_input_is_one_line_and_changes_nothing(own_db: Path, invoke, args: l
         assert _snapshot(store) == before
 
 
-def test_an_empty_store_is_a_one_line_error(invoke) -> None:
+def test_an_empty_store_is_a_one_line_error(invoke, db_path: Path) -> None:
+    Store(db_path).close()  # a store with its schema and no companies
     res = invoke("universe", "suggest")
     assert res.exit_code == 1 and "no companies yet" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 

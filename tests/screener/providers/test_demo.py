@@ -399,14 +399,14 @@ def test_load_demo_never_touches_real_data(db_path: Path) -> None:
 def test_load_demo_is_one_transaction(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     companies = SYNTHETIC.with_columns(pl.col("symbol").alias("name"))
     with _store_with(db_path, companies) as store:
-        real_upsert = store.upsert
+        real_write = store._write  # every market-data write of the load goes through it
 
         def failing(kind: str, *args, **kwargs):
             if kind == "prices":
                 raise RuntimeError("disk full")
-            return real_upsert(kind, *args, **kwargs)
+            return real_write(kind, *args, **kwargs)
 
-        monkeypatch.setattr(store, "upsert", failing)
+        monkeypatch.setattr(store, "_write", failing)
         with pytest.raises(RuntimeError):
             load_demo(store, end=END)
         counts = store.counts()
