@@ -587,3 +587,18 @@ def backtest_result(*, demo: bool = True, notes: Sequence[str] | None = None, **
         else ["The demo's prices carry no planted signal, so its IC is noise: read the layout, not the numbers."],
         demo=demo,
     )
+
+
+def weekly_market_template(folder: Path) -> Path:
+    """The small market with two weekly runs of ``default`` (a week apart, so there is a diff) and one of
+    ``balance-sheet-survivors``, stored once in ``folder``: CLI tests copy it per test."""
+    from screener.store import Store
+    from screener.watchlist.runs import run_weekly
+
+    path = folder / "market.duckdb"
+    with Store(path) as st:
+        build_market_store(st)
+        run_weekly(st, "default", MARKET_END - timedelta(days=7))
+        run_weekly(st, "default", MARKET_END)
+        run_weekly(st, "balance-sheet-survivors", MARKET_END)
+    return path

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from screener.output.render import PIPE_WIDTH
-from tests.builders import MARKET_END, build_market_store
+from tests.builders import weekly_market_template
 
 COMMANDS = (
     ("watchlist", "diff"),
@@ -26,17 +25,7 @@ COMMANDS = (
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small market with two weekly runs of ``default`` (so there is a diff) and one of another rule set."""
-    from screener.store import Store
-    from screener.watchlist.runs import run_weekly
-
-    path = tmp_path_factory.mktemp("width") / "market.duckdb"
-    with Store(path) as st:
-        build_market_store(st)
-        run_weekly(st, "default", MARKET_END - timedelta(days=7))
-        run_weekly(st, "default", MARKET_END)
-        run_weekly(st, "balance-sheet-survivors", MARKET_END)
-    return path
+    return weekly_market_template(tmp_path_factory.mktemp("width"))
 
 
 @pytest.fixture

@@ -11,13 +11,12 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import click.testing
 import pytest
 
-from tests.builders import MARKET_END, build_market_store
+from tests.builders import MARKET_END, build_market_store, weekly_market_template
 
 AS_OF = ("--as-of", MARKET_END.isoformat())
 LISTINGS = (
@@ -31,17 +30,7 @@ LISTINGS = (
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small market with two weekly runs of ``default`` and one of ``balance-sheet-survivors``."""
-    from screener.store import Store
-    from screener.watchlist.runs import run_weekly
-
-    path = tmp_path_factory.mktemp("terminal") / "market.duckdb"
-    with Store(path) as st:
-        build_market_store(st)
-        run_weekly(st, "default", MARKET_END - timedelta(days=7))
-        run_weekly(st, "default", MARKET_END)
-        run_weekly(st, "balance-sheet-survivors", MARKET_END)
-    return path
+    return weekly_market_template(tmp_path_factory.mktemp("terminal"))
 
 
 @pytest.fixture
