@@ -171,10 +171,29 @@ def to_json_text(frame: pl.DataFrame, non_finite: str = "null") -> str:
     return json.dumps(rows, ensure_ascii=False, indent=2, default=str) + "\n"
 
 
+_CSV_OPTIONS: dict[str, Any] = {
+    "float_precision": None,
+    "date_format": "%Y-%m-%d",
+    "datetime_format": "%Y-%m-%dT%H:%M:%SZ",
+}
+
+
 def to_csv_text(frame: pl.DataFrame) -> str:
-    return neutralise_frame(_flatten(frame)).write_csv(
-        float_precision=None, date_format="%Y-%m-%d", datetime_format="%Y-%m-%dT%H:%M:%SZ"
-    )
+    return neutralise_frame(_flatten(frame)).write_csv(**_CSV_OPTIONS)
+
+
+def _write_csv(frame: pl.DataFrame, out: IO[str]) -> None:
+    """``to_csv_text`` written to ``out``: straight into its bytes when it is a UTF-8 text stream over a binary one
+    (stdout), which skips building the whole text (50,000 scored rows are 13 MB) and encoding it again; the bytes
+    are the same."""
+    buffer = getattr(out, "buffer", None)
+    encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    if buffer is None or encoding != "utf8":
+        out.write(to_csv_text(frame))
+        return
+    out.flush()
+    neutralise_frame(_flatten(frame)).write_csv(buffer, **_CSV_OPTIONS)
+    buffer.flush()
 
 
 _SCALES = ((1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k"))
@@ -519,7 +538,7 @@ def render(
     if fmt == "json":
         out.write(to_json_text(frame, non_finite))
     elif fmt == "csv":
-        out.write(to_csv_text(frame))
+        _write_csv(frame, out)
     elif fmt == "table":
         to_table_text(frame, title=title, stream=out, view=view)
     else:  # pragma: no cover - click restricts the choice
