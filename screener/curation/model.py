@@ -3,14 +3,16 @@ a multinomial logistic regression for the exposure band.
 
 Why this model: descriptions are short and few (a few hundred), the roles overlap (a miner may also separate), and
 the rare roles (tolling, equipment) have a handful of examples. A linear model on TF-IDF learns from that little,
-weighs rare roles up (``class_weight='balanced'``), trains in well under a second and explains itself: each
+weighs rare roles up (``class_weight='balanced'``), fits in under a second and explains itself: each
 suggestion's evidence is the words whose weights pushed it up. Character n-grams catch word forms the word
 features miss (``separat`` in separates, separation, separated).
 
 What is stored is the learnt parameters, not a pickled object: the vocabularies, inverse document frequencies,
 coefficients and intercepts, as a numpy archive read back with ``allow_pickle=False``. Prediction rebuilds the two
 vectorizers with those vocabularies and weights and applies the coefficients directly, so it gives the same
-probabilities as the fitted pipeline. scikit-learn is imported inside the functions that need it.
+probabilities as the fitted pipeline. Beside the model learnt from every text, one model per cross-validation fold is
+kept (``ModelSet``): a company the model learnt from is read by the fold model that never saw it. scikit-learn is
+imported inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -374,7 +376,7 @@ class ModelSet:
 @dataclass(frozen=True)
 class CrossValidated:
     """What training gives: the models, each example's out-of-fold role probabilities (rows as the examples), and
-    the band figures of ``band_accuracy`` (None when fewer than two bands are labelled)."""
+    the band figures of ``train`` (None when fewer than two bands are labelled)."""
 
     models: ModelSet
     role_probabilities: np.ndarray
