@@ -195,22 +195,20 @@ def suggest_(
         raise ScreenerError("--accept needs --source: say why the tags change (a citation or URL)")
     if not accept_symbol and (source is not None or effective is not None):
         raise ScreenerError("--source and --effective go with --accept")
-    from screener.curation.suggest import accept, band_figures, model_for, suggest
+    from screener.curation.suggest import accept, suggest
     from screener.curation.suggest import evaluate as evaluate_model
 
     # suggesting and evaluating only read (the learnt model is cached when the store is free); accepting writes
     with store_from(ctx, "hold" if accept_symbol else "if_free") as store:
         if evaluate:
-            frame = evaluate_model(store)
-            trained = model_for(store)
+            frame, trained = evaluate_model(store)
             render(frame, fmt, view=EVERYTHING)
             note(
                 f"classifier: {trained.version}, cross-validated on {trained.examples} labelled texts "
                 "(5 folds, each company's texts in one fold); keywords: the keyword rule set on the same texts"
             )
-            band = band_figures(store)
-            if band is not None:
-                accuracy, baseline, n = band
+            if trained.band is not None:
+                accuracy, baseline, n = trained.band
                 note(
                     f"exposure band: cross-validated accuracy {accuracy:.2f} on {n} texts "
                     f"(always the most common band: {baseline:.2f})"

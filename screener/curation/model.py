@@ -3,20 +3,23 @@ a multinomial logistic regression for the exposure band.
 
 Why this model: descriptions are short and few (a few hundred), the roles overlap (a miner may also separate), and
 the rare roles (tolling, equipment) have a handful of examples. A linear model on TF-IDF learns from that little,
-weighs rare roles up (``class_weight='balanced'``), trains in well under a second and explains itself: each
+weighs rare roles up (``class_weight='balanced'``), fits in under a second and explains itself: each
 suggestion's evidence is the words whose weights pushed it up. Character n-grams catch word forms the word
 features miss (``separat`` in separates, separation, separated).
 
 What is stored is the learnt parameters, not a pickled object: the vocabularies, inverse document frequencies,
 coefficients and intercepts, as a numpy archive read back with ``allow_pickle=False``. Prediction rebuilds the two
 vectorizers with those vocabularies and weights and applies the coefficients directly, so it gives the same
-probabilities as the fitted pipeline. scikit-learn is imported inside the functions that need it.
+probabilities as the fitted pipeline. Beside the model learnt from every text, one model per cross-validation fold is
+kept (``ModelSet``): a company the model learnt from is read by the fold model that never saw it. scikit-learn is
+imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
 import io
 import random
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,7 +56,7 @@ LOW_CONFIDENCE_F1 = 0.5
 #: Evidence words shown per suggestion.
 EVIDENCE_WORDS = 5
 #: Bumped whenever the features, classifiers or their parameters change: part of the cache key.
-MODEL_SPEC = "roles-tfidf-words12-chars35-ovr-logreg-c10-band-newtoncg-v1"
+MODEL_SPEC = "roles-tfidf-words12-chars35-ovr-logreg-c10-band-newtoncg-folds5-v2"
 BANDS: tuple[str, ...] = tuple(EXPOSURE_BANDS)
 
 
@@ -103,6 +106,15 @@ def label_matrix(examples: Sequence[Example]) -> np.ndarray:
     return np.array([[int(r in e.roles) for r in ROLES] for e in examples], dtype=np.int64)
 
 
+def _stamp() -> dict[str, np.ndarray]:
+    return {"roles": np.array(ROLES, dtype=str), "spec": np.array([MODEL_SPEC], dtype=str)}
+
+
+def _check_stamp(z: Any) -> None:
+    if str(z["spec"][0]) != MODEL_SPEC or tuple(str(r) for r in z["roles"]) != ROLES:
+        raise ValueError("the stored model was learnt under another specification")
+
+
 @dataclass(frozen=True)
 class LearnedModel:
     """The learnt parameters, enough to predict without the fitted objects."""
@@ -117,42 +129,48 @@ class LearnedModel:
     band_intercept: np.ndarray  # (bands,)
     bands: tuple[str, ...]
 
-    def to_bytes(self) -> bytes:
-        """A numpy archive of the parameters (strings as unicode arrays, so no pickle is needed to read it)."""
-        buffer = io.BytesIO()
-        np.savez_compressed(
-            buffer,
-            word_vocab=self.word_vocab.astype(str),
-            word_idf=self.word_idf,
-            char_vocab=self.char_vocab.astype(str),
-            char_idf=self.char_idf,
-            role_coef=self.role_coef,
-            role_intercept=self.role_intercept,
-            band_coef=self.band_coef,
-            band_intercept=self.band_intercept,
-            bands=np.array(self.bands, dtype=str),
-            roles=np.array(ROLES, dtype=str),
-            spec=np.array([MODEL_SPEC], dtype=str),
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """The parameters as named arrays (strings as unicode arrays, so no pickle is needed to read them)."""
+        named = {
+            "word_vocab": self.word_vocab.astype(str),
+            "word_idf": self.word_idf,
+            "char_vocab": self.char_vocab.astype(str),
+            "char_idf": self.char_idf,
+            "role_coef": self.role_coef,
+            "role_intercept": self.role_intercept,
+            "band_coef": self.band_coef,
+            "band_intercept": self.band_intercept,
+            "bands": np.array(self.bands, dtype=str),
+        }
+        return {prefix + k: v for k, v in named.items()}
+
+    @classmethod
+    def from_arrays(cls, z: Any, prefix: str = "") -> LearnedModel:
+        """The model whose ``arrays(prefix)`` are in ``z`` (an open numpy archive)."""
+        return cls(
+            z[prefix + "word_vocab"],
+            z[prefix + "word_idf"],
+            z[prefix + "char_vocab"],
+            z[prefix + "char_idf"],
+            z[prefix + "role_coef"],
+            z[prefix + "role_intercept"],
+            z[prefix + "band_coef"],
+            z[prefix + "band_intercept"],
+            tuple(str(b) for b in z[prefix + "bands"]),
         )
+
+    def to_bytes(self) -> bytes:
+        """A numpy archive of the parameters, with the role list and model spec it was learnt under."""
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **self.arrays(), **_stamp())
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> LearnedModel:
         """Read parameters written by ``to_bytes``; an archive of another spec or role list is refused (retrain)."""
         with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-            if str(z["spec"][0]) != MODEL_SPEC or tuple(str(r) for r in z["roles"]) != ROLES:
-                raise ValueError("the stored model was learnt under another specification")
-            return cls(
-                z["word_vocab"],
-                z["word_idf"],
-                z["char_vocab"],
-                z["char_idf"],
-                z["role_coef"],
-                z["role_intercept"],
-                z["band_coef"],
-                z["band_intercept"],
-                tuple(str(b) for b in z["bands"]),
-            )
+            _check_stamp(z)
+            return cls.from_arrays(z)
 
     @property
     def n_words(self) -> int:
@@ -182,17 +200,32 @@ class LearnedModel:
         e = np.exp(scores)
         return e / e.sum(axis=1, keepdims=True)
 
-    def evidence(self, x: csr_matrix, row: int, weights: np.ndarray) -> list[str]:
+    def evidence(
+        self, x: csr_matrix, row: int, weights: np.ndarray, leave_out: frozenset[str] = frozenset()
+    ) -> list[str]:
         """The words of text ``row`` that pushed a score up most (feature value x weight > 0), strongest first;
-        ties break on the word. Only word features are named: a character fragment explains nothing to a reader."""
+        ties break on the word. Only word features are named: a character fragment explains nothing to a reader.
+
+        A feature holding any word of ``leave_out`` (lower case) is skipped: a company's own name is no evidence of
+        what it does, it only says that the model has read about the company."""
         vec = x.getrow(row)
         found = []
         for j, value in zip(vec.indices, vec.data):
             if j < self.n_words:
                 push = float(value * weights[j])
                 if push > 0:
-                    found.append((-push, str(self.word_vocab[j])))
+                    word = str(self.word_vocab[j])
+                    if leave_out and leave_out.intersection(word.split(" ")):
+                        continue
+                    found.append((-push, word))
         return [word for _, word in sorted(found)[:EVIDENCE_WORDS]]
+
+
+def name_words(name: str | None) -> frozenset[str]:
+    """The lower-case words of a company name, as the word features split them (what ``evidence`` leaves out)."""
+    if not name:
+        return frozenset()
+    return frozenset(w.lower() for w in re.findall(WORD_FEATURES["token_pattern"], name))
 
 
 @contextmanager
@@ -213,19 +246,32 @@ def fit(examples: Sequence[Example]) -> LearnedModel:
         return _fit(examples)
 
 
-def _fit(examples: Sequence[Example]) -> LearnedModel:
-
+def _fit(examples: Sequence[Example], *, fold: bool = False) -> LearnedModel:
+    """The fit. A fold's training part may lack a role (a rare role's members all in the held-out fold): that role
+    is then predicted as its one training value, probability 0 (or 1), as scikit-learn's one-vs-rest does; the full
+    model must see both values of every role."""
     texts = [e.text for e in examples]
     y = label_matrix(examples)
     missing = [ROLES[j] for j in range(len(ROLES)) if y[:, j].min() == y[:, j].max()]
-    if missing:
+    if missing and not fold:
         raise ValueError(f"no positive or no negative example for role(s) {', '.join(missing)}")
-    pipe = role_pipeline().fit(texts, y)
+    with warnings.catch_warnings():
+        # a role absent from a training fold is predicted as absent: scored honestly, not an error
+        warnings.simplefilter("ignore", UserWarning)
+        pipe = role_pipeline().fit(texts, y)
     union = pipe.named_steps["features"]
     words, chars = (t for _, t in union.transformer_list)
-    estimators = pipe.named_steps["roles"].estimators_
-    role_coef = np.vstack([est.coef_[0] for est in estimators])
-    role_intercept = np.array([est.intercept_[0] for est in estimators])
+    width = len(words.vocabulary_) + len(chars.vocabulary_)
+    coefs, intercepts = [], []
+    for j, est in enumerate(pipe.named_steps["roles"].estimators_):
+        if hasattr(est, "coef_"):
+            coefs.append(est.coef_[0])
+            intercepts.append(est.intercept_[0])
+        else:  # a constant role of a fold: no weights, an infinite intercept gives exactly 0 or 1
+            coefs.append(np.zeros(width))
+            intercepts.append(np.inf if y[0, j] else -np.inf)
+    role_coef = np.vstack(coefs)
+    role_intercept = np.array(intercepts, dtype=np.float64)
     banded = [i for i, e in enumerate(examples) if e.band is not None]
     x = union.transform([texts[i] for i in banded])
     labels = [examples[i].band for i in banded]
@@ -284,57 +330,95 @@ def folds(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> list
     return [fold_of[e.symbol] for e in examples]
 
 
-def out_of_fold(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> np.ndarray:
-    """Each example's role probabilities from a model that did not see its company (``folds``)."""
+@dataclass(frozen=True)
+class ModelSet:
+    """The model learnt from every example, and one model per cross-validation fold learnt without that fold.
+
+    Why keep the fold models: a company whose text the model learnt from must not be graded by that model (it
+    would largely repeat the company's own tags back, wrong ones included). Such a company is read by the fold
+    model that never saw it, so its probabilities are of the same kind the cross-validated figures describe;
+    ``fold_of`` says which companies (symbols) were learnt from, and in which fold."""
+
+    full: LearnedModel
+    folds: tuple[LearnedModel, ...]
+    fold_of: dict[str, int]
+
+    def for_symbol(self, symbol: str) -> LearnedModel:
+        """The model to read ``symbol`` with: its fold's when the company was learnt from, else the full model."""
+        f = self.fold_of.get(symbol)
+        return self.full if f is None else self.folds[f]
+
+    def to_bytes(self) -> bytes:
+        """One numpy archive: the full model, each fold model (prefixed ``fN_``), the symbols and their folds."""
+        arrays = self.full.arrays()
+        for f, learned in enumerate(self.folds):
+            arrays.update(learned.arrays(f"f{f}_"))
+        names = sorted(self.fold_of)
+        arrays["fold_symbols"] = np.array(names, dtype=str)
+        arrays["fold_numbers"] = np.array([self.fold_of[n] for n in names], dtype=np.int64)
+        arrays["fold_count"] = np.array([len(self.folds)], dtype=np.int64)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays, **_stamp())
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> ModelSet:
+        """Read an archive written by ``to_bytes``; another spec or role list is refused (retrain)."""
+        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+            _check_stamp(z)
+            count = int(z["fold_count"][0])
+            fold_of = {str(s): int(f) for s, f in zip(z["fold_symbols"], z["fold_numbers"], strict=True)}
+            return cls(
+                LearnedModel.from_arrays(z), tuple(LearnedModel.from_arrays(z, f"f{f}_") for f in range(count)), fold_of
+            )
+
+
+@dataclass(frozen=True)
+class CrossValidated:
+    """What training gives: the models, each example's out-of-fold role probabilities (rows as the examples), and
+    the band figures of ``train`` (None when fewer than two bands are labelled)."""
+
+    models: ModelSet
+    role_probabilities: np.ndarray
+    band: tuple[float, float, int] | None
+
+
+def train(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> CrossValidated:
+    """Fit on every example, and once per fold without it (``folds``): each example is then predicted by the model
+    that did not see its company, for the roles and for the band.
+
+    The band figures: accuracy on the examples with a band, the accuracy of always answering the most common band
+    (the bar to beat), and how many texts were scored."""
     with one_thread():
-        return _out_of_fold(examples, k, seed)
-
-
-def _out_of_fold(examples: Sequence[Example], k: int, seed: int) -> np.ndarray:
-    texts = [e.text for e in examples]
-    y = label_matrix(examples)
-    fold = np.array(folds(examples, k, seed))
-    probs = np.zeros(y.shape, dtype=np.float64)
-    for f in range(k):
-        test = np.flatnonzero(fold == f)
-        train = np.flatnonzero(fold != f)
-        if len(test) == 0:
-            continue
-        with warnings.catch_warnings():
-            # a role absent from a training fold is predicted as absent: scored honestly, not an error
-            warnings.simplefilter("ignore", UserWarning)
-            pipe = role_pipeline().fit([texts[i] for i in train], y[train])
-        probs[test] = pipe.predict_proba([texts[i] for i in test])
-    return probs
-
-
-def band_accuracy(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> tuple[float, float, int] | None:
-    """Cross-validated accuracy of the exposure band on the examples with a band (same folds as the roles), the
-    accuracy of always answering the most common band (the bar to beat), and how many texts were scored; None when
-    fewer than two bands are present."""
-    with one_thread():
-        from sklearn.pipeline import FeatureUnion, Pipeline
-
+        full = _fit(examples)
         fold = folds(examples, k, seed)
-        banded = [(e, f) for e, f in zip(examples, fold, strict=True) if e.band is not None]
-        labels = [e.band for e, _ in banded]
-        if len(set(labels)) < 2:
-            return None
+        probs = np.zeros((len(examples), len(ROLES)), dtype=np.float64)
+        fold_models = []
         right = 0
         for f in range(k):
-            train = [(e.text, e.band) for e, g in banded if g != f]
-            test = [(e.text, e.band) for e, g in banded if g == f]
-            if not test or len({b for _, b in train}) < 2:
+            test = [i for i, g in enumerate(fold) if g == f]
+            learned = _fit([e for e, g in zip(examples, fold, strict=True) if g != f], fold=True)
+            fold_models.append(learned)
+            if not test:
                 continue
-            words, chars = _vectorizers()
-            pipe = Pipeline(
-                [("features", FeatureUnion([("words", words), ("chars", chars)])), ("band", _band_classifier())]
-            )
-            pipe.fit([t for t, _ in train], [b for _, b in train])
-            got = pipe.predict([t for t, _ in test])
-            right += sum(int(p == b) for p, (_, b) in zip(got, test, strict=True))
+            x = learned.features([examples[i].text for i in test])
+            probs[test] = learned.role_probabilities(x)
+            bands = learned.band_probabilities(x)
+            for row, i in enumerate(test):
+                if examples[i].band is not None:
+                    right += int(learned.bands[int(np.argmax(bands[row]))] == examples[i].band)
+    labels = [e.band for e in examples if e.band is not None]
+    band = None
+    if len(set(labels)) >= 2:
         common = max(labels.count(b) for b in set(labels))
-        return right / len(labels), common / len(labels), len(labels)
+        band = (right / len(labels), common / len(labels), len(labels))
+    fold_of = {e.symbol: g for e, g in zip(examples, fold, strict=True)}
+    return CrossValidated(ModelSet(full, tuple(fold_models), fold_of), probs, band)
+
+
+def out_of_fold(examples: Sequence[Example], k: int = FOLDS, seed: int = SEED) -> np.ndarray:
+    """Each example's role probabilities from a model that did not see its company (``folds``)."""
+    return train(examples, k, seed).role_probabilities
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> list[dict[str, Any]]:

@@ -4,7 +4,11 @@ The source text of a stored company is its Yahoo profile's business summary (sto
 ``description`` column of the universe. The model learns from the bundled labelled corpus plus every tagged company
 of the store (its text and current tags), so the user's own tagging teaches it. A model is cached in the store under
 a hash of exactly that training data: a tag change, a new description or a new corpus changes the hash, and the next
-call retrains (well under a second of fitting, plus the cross-validation that gives each role its figures).
+call retrains (one fit on everything, and one per cross-validation fold).
+
+A company the model learnt from is read by the fold model that never saw it (its out-of-fold probabilities), never
+by the full model: a model must not grade its own homework, or it repeats a company's tags back, wrong ones
+included. A company it did not learn from (untagged, not in the corpus) is read by the full model.
 
 Nothing here changes a tag except ``accept``, which records each accepted role with its probability and the model
 version in the tag history.
@@ -74,14 +78,21 @@ NORMAL_CONFIDENCE = "normal"
 class TrainedModel:
     """A usable model: its parameters, version, per-role cross-validated figures and how it was obtained."""
 
-    learned: m.LearnedModel
+    models: m.ModelSet
     version: str
     training_hash: str
     examples: int
     metrics: list[dict[str, object]]
+    #: The band's cross-validated accuracy, the most-common-band baseline and the texts scored (``model.train``).
+    band: tuple[float, float, int] | None
     #: True when it was learnt by this call, False when read from the store's cache.
     trained: bool
     seconds: float
+
+    @property
+    def learned(self) -> m.LearnedModel:
+        """The model learnt from every example (for a text it did not learn from)."""
+        return self.models.full
 
     def f1_of(self, role: str) -> float | None:
         return next((r["f1"] for r in self.metrics if r["role"] == role), None)  # type: ignore[return-value]
@@ -151,42 +162,58 @@ def labelled_examples(store: Store, texts: pl.DataFrame | None = None) -> tuple[
     return [*_corpus_examples(corpus), *stored], training_hash(raw, stored), corpus
 
 
-def _train(examples: list[m.Example]) -> tuple[m.LearnedModel, list[dict[str, object]]]:
-    """Fit on every example, and score the role classifier by cross-validation (its figures travel with it)."""
-    learned = m.fit(examples)
-    probs = m.out_of_fold(examples)
-    metrics = m.scores(m.label_matrix(examples), probs >= m.THRESHOLD)
-    return learned, metrics
+def _train(examples: list[m.Example]) -> tuple[m.ModelSet, list[dict[str, object]], tuple[float, float, int] | None]:
+    """Fit on every example and per fold, and score the role classifier by cross-validation (its figures travel
+    with it, with the band's)."""
+    done = m.train(examples)
+    metrics = m.scores(m.label_matrix(examples), done.role_probabilities >= m.THRESHOLD)
+    return done.models, metrics, done.band
 
 
-def model_for(store: Store, texts: pl.DataFrame | None = None) -> TrainedModel:
-    """The model for the store's current training data: from the cache when its hash matches, else learnt now (the
-    corpus validated first) and cached. The version is ``m-`` and the hash's first twelve characters."""
+def _read_cached(cached: StoredModel) -> tuple[m.ModelSet, list[dict[str, object]], tuple[float, float, int] | None]:
+    """The cached models and figures; ValueError (retrain) when they are not of this version's shape."""
+    try:
+        models = m.ModelSet.from_bytes(cached.payload)
+        figures = json.loads(cached.metrics)
+        band = figures["band"]
+        return models, figures["roles"], None if band is None else (float(band[0]), float(band[1]), int(band[2]))
+    except (KeyError, TypeError, IndexError, OSError) as exc:
+        raise ValueError("the cached model is not of this version's shape") from exc
+
+
+def model_and_examples(store: Store, texts: pl.DataFrame | None = None) -> tuple[TrainedModel, list[m.Example]]:
+    """The model for the store's current training data, and that data: from the cache when its hash matches, else
+    learnt now (the corpus validated first) and cached. The version is ``m-`` and the hash's first twelve
+    characters."""
     examples, key, corpus = labelled_examples(store, texts)
     version = f"m-{key[:12]}"
     start = time.perf_counter()
     cached = store.suggestion_model(key)
     if cached is not None:
         try:
-            learned = m.LearnedModel.from_bytes(cached.payload)
-        except (ValueError, KeyError, OSError):
-            learned = None
-        if learned is not None:
-            return TrainedModel(
-                learned, version, key, cached.examples, json.loads(cached.metrics), False, time.perf_counter() - start
-            )
+            models, metrics, band = _read_cached(cached)
+        except ValueError:
+            pass
+        else:
+            seconds = time.perf_counter() - start
+            return TrainedModel(models, version, key, cached.examples, metrics, band, False, seconds), examples
     check_corpus(corpus, CORPUS_FILE)
+    start = time.perf_counter()  # "learnt in" is the learning: the corpus validation above is not part of it
     try:
-        learned, metrics = _train(examples)
+        models, metrics, band = _train(examples)
     except ValueError as exc:
         raise ScreenerError(f"cannot learn a suggestion model: {exc}") from exc
     seconds = time.perf_counter() - start
     # a reader that cannot take the write lock (another process is writing) keeps the model in memory this time
     if store.can_write("the suggestion model's learnt parameters"):
-        store.save_suggestion_model(
-            StoredModel(key, version, utcnow(), len(examples), json.dumps(metrics), learned.to_bytes())
-        )
-    return TrainedModel(learned, version, key, len(examples), metrics, True, seconds)
+        figures = json.dumps({"roles": metrics, "band": None if band is None else list(band)})
+        store.save_suggestion_model(StoredModel(key, version, utcnow(), len(examples), figures, models.to_bytes()))
+    return TrainedModel(models, version, key, len(examples), metrics, band, True, seconds), examples
+
+
+def model_for(store: Store, texts: pl.DataFrame | None = None) -> TrainedModel:
+    """The model for the store's current training data (``model_and_examples``)."""
+    return model_and_examples(store, texts)[0]
 
 
 def _check_confidence(min_confidence: float) -> None:
@@ -246,15 +273,21 @@ def suggest(
     readable = chosen.filter(pl.col("text").is_not_null())
     without = chosen.filter(pl.col("text").is_null())["symbol"].to_list()
     rows: list[dict[str, object]] = []
-    if readable.height:
-        learned = trained.learned
-        x = learned.features(readable["text"].to_list())
+    # each company is read by the model that did not learn from it (grouped by model, then back in symbol order)
+    by_model: dict[int, list[dict[str, object]]] = {}
+    for company in readable.iter_rows(named=True):
+        f = trained.models.fold_of.get(company["symbol"])
+        by_model.setdefault(-1 if f is None else f, []).append(company)
+    for f, companies in sorted(by_model.items()):
+        learned = trained.models.full if f < 0 else trained.models.folds[f]
+        x = learned.features([str(c["text"]) for c in companies])
         roles_p = learned.role_probabilities(x)
         bands_p = learned.band_probabilities(x)
-        for i, company in enumerate(readable.iter_rows(named=True)):
-            have = set(company["roles"].split(";")) if company["roles"] else set()
+        for i, company in enumerate(companies):
+            have = set(str(company["roles"]).split(";")) if company["roles"] else set()
+            own = m.name_words(company["name"])  # type: ignore[arg-type]
             b = int(np.argmax(bands_p[i]))
-            band_words = ";".join(learned.evidence(x, i, learned.band_coef[b]))
+            band_words = ";".join(learned.evidence(x, i, learned.band_coef[b], own))
             ranked = sorted(range(len(ROLES)), key=lambda j, i=i: (-roles_p[i, j], j))
             for j in ranked:
                 p = float(roles_p[i, j])
@@ -271,33 +304,29 @@ def suggest(
                         "probability": p,
                         "tagged": role in have,
                         "confidence": LOW_CONFIDENCE if trained.low_confidence(role) else NORMAL_CONFIDENCE,
-                        "evidence": ";".join(learned.evidence(x, i, learned.role_coef[j])),
+                        "evidence": ";".join(learned.evidence(x, i, learned.role_coef[j], own)),
                         "exposure_band": learned.bands[b],
                         "band_probability": float(bands_p[i, b]),
                         "band_evidence": band_words,
                         "model_version": trained.version,
                     }
                 )
+    order = {s: n for n, s in enumerate(readable["symbol"].to_list())}
+    rows.sort(key=lambda r: order[str(r["symbol"])])  # stable: each company's rows keep their probability order
     frame = pl.DataFrame(rows, schema=SUGGESTION_SCHEMA, orient="row")
     return Suggestions(frame, without, trained)
 
 
-def evaluate(store: Store) -> pl.DataFrame:
-    """Cross-validated precision, recall and F1 per role and macro of the classifier, then of the keyword baseline
-    on the same labelled texts (the baseline learns nothing, so it is scored on every text at once)."""
-    trained = model_for(store)
-    examples, _key, _corpus = labelled_examples(store)
+def evaluate(store: Store) -> tuple[pl.DataFrame, TrainedModel]:
+    """Cross-validated precision, recall and F1 per role and macro of the classifier (the figures cached with the
+    model), then of the keyword baseline on the same labelled texts (the baseline learns nothing, so it is scored on
+    every text at once); and the model, whose ``band`` holds the exposure band's cross-validated figures."""
+    trained, examples = model_and_examples(store)
     truth = m.label_matrix(examples)
     keywords = m.scores(truth, np.array(keyword_matrix([e.text for e in examples]), dtype=np.int64))
     rows = [{"model": "classifier", **r} for r in trained.metrics] + [{"model": "keywords", **r} for r in keywords]
-    return pl.DataFrame(rows, schema=EVALUATION_SCHEMA, orient="row").select(list(EVALUATION_SCHEMA))
-
-
-def band_figures(store: Store) -> tuple[float, float, int] | None:
-    """The exposure band's cross-validated accuracy on the labelled texts with a band, the accuracy of always
-    answering the most common band, and the number of texts (``model.band_accuracy``)."""
-    examples, _key, _corpus = labelled_examples(store)
-    return m.band_accuracy(examples)
+    frame = pl.DataFrame(rows, schema=EVALUATION_SCHEMA, orient="row").select(list(EVALUATION_SCHEMA))
+    return frame, trained
 
 
 @dataclass(frozen=True)

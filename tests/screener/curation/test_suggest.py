@@ -31,6 +31,11 @@ SEPARATOR = (
     "individual high-purity oxides such as NdPr and dysprosium oxide."
 )
 CAR_MAKER = "Designs and assembles sedans, hatchbacks and electric crossovers sold through dealers in Europe and Asia."
+#: A separator, written for these tests, that a user imports with a wrong placeholder tag (``downstream_user``).
+MISTAGGED = (
+    "Separates mixed rare-earth carbonate into NdPr oxide and heavy rare-earth oxides at a solvent-extraction plant "
+    "in Estonia."
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +64,7 @@ def _probabilities(text: str, learned: m.LearnedModel) -> dict[str, float]:
 
 def test_held_out_texts_are_not_in_the_corpus() -> None:
     corpus, _raw = read_corpus()
-    for text in (SEPARATOR, CAR_MAKER):
+    for text in (SEPARATOR, CAR_MAKER, MISTAGGED):
         assert text not in corpus["description"].to_list()
 
 
@@ -199,7 +204,7 @@ def test_evaluate_json_shape(own_db: Path, invoke) -> None:
         for key in ("precision", "recall", "f1"):
             assert r[key] is None or 0.0 <= r[key] <= 1.0
     with Store(own_db) as store:
-        again = evaluate(store)
+        again, _trained = evaluate(store)
     assert again.rows() == [tuple(r.values()) for r in rows]  # deterministic
 
 
@@ -293,3 +298,103 @@ def test_only_the_suggest_command_imports_sklearn(own_db: Path) -> None:
     assert not loads_sklearn("universe", "list", "--format", "csv")
     assert not loads_sklearn("universe", "suggest", "--help")
     assert loads_sklearn("universe", "suggest", "MP", "--format", "csv")
+
+
+def _add_company(store: Store, symbol: str, name: str, description: str, roles: list[str]) -> None:
+    """A new company (MP's row under another symbol, name and description), tagged with ``roles`` only."""
+    from screener.intake.universe import tag
+
+    store.con.execute(
+        "INSERT INTO companies SELECT * REPLACE (? AS symbol, ? AS name, ? AS description) FROM companies "
+        "WHERE symbol = 'MP'",
+        [symbol, name, description],
+    )
+    store.con.execute("DELETE FROM role_tags WHERE symbol = ?", [symbol])
+    if roles:
+        tag(store, symbol, roles, [], "a test citation")
+
+
+def test_a_wrongly_tagged_company_is_read_out_of_fold(own_db: Path) -> None:
+    """The model learns from the wrong tag too; read by the full model, the company would get its wrong tag back
+    (downstream_user 0.82, processor 0.41). Read by the fold model that never saw it, its true role is suggested
+    and the wrong tag is not."""
+    with Store(own_db) as store:
+        _add_company(store, "ESTO.TE", "Baltic Carbonate Works", MISTAGGED, ["downstream_user"])
+        untagged = suggest(store, all_untagged=True)
+        every = suggest(store, ["ESTO.TE"], min_confidence=0.0)
+    assert untagged.model.trained and every.model.version == untagged.model.version
+    assert "ESTO.TE" in every.model.models.fold_of  # it is in the training data
+    rows = {r["role"]: r for r in every.frame.iter_rows(named=True)}
+    assert rows["downstream_user"]["tagged"] and rows["downstream_user"]["probability"] < 0.5, rows
+    assert rows["processor"]["probability"] >= 0.5 and not rows["processor"]["tagged"]
+    proposed = untagged.frame.filter(pl.col("symbol") == "ESTO.TE")
+    assert "processor" in proposed["role"].to_list()
+
+
+def test_stored_companies_get_their_out_of_fold_probabilities(own_db: Path) -> None:
+    """The probabilities shown for a company the model learnt from are those the cross-validated figures were
+    computed from; a company it never read is read by the full model."""
+    with Store(own_db) as store:
+        _add_company(store, "NEWCO.TE", "Newco", SEPARATOR, [])
+        examples, _key, _corpus = labelled_examples(store)
+        found = suggest(store, ["MP", "7203.T", "NEWCO.TE"], min_confidence=0.0)
+    models = found.model.models
+    assert "NEWCO.TE" not in models.fold_of
+    oof = m.train(examples).role_probabilities
+    # the store's own example of a company comes after the corpus's (labelled_examples)
+    at = {e.symbol: i for i, e in enumerate(examples)}
+    for symbol in ("MP", "7203.T"):
+        shown = found.frame.filter(pl.col("symbol") == symbol)
+        got = dict(zip(shown["role"], shown["probability"], strict=True))
+        assert max(abs(got[r] - oof[at[symbol], j]) for j, r in enumerate(ROLES)) <= 1e-9
+    newco = found.frame.filter(pl.col("symbol") == "NEWCO.TE")
+    full = _probabilities(SEPARATOR, models.full)
+    assert max(abs(p - full[r]) for r, p in zip(newco["role"], newco["probability"], strict=True)) <= 1e-9
+
+
+def test_a_retrained_model_suggests_what_the_cached_one_did_to_1e_9(own_db: Path) -> None:
+    with Store(own_db) as store:
+        cached = suggest(store, min_confidence=0.0)
+        assert not cached.model.trained
+        store.con.execute("DELETE FROM suggestion_models")
+        fresh = suggest(store, min_confidence=0.0)
+        assert fresh.model.trained and fresh.model.version == cached.model.version
+    a, b = cached.frame, fresh.frame
+    assert a.drop("probability", "band_probability").rows() == b.drop("probability", "band_probability").rows()
+    assert (a["probability"] - b["probability"]).abs().max() <= 1e-9
+    assert (a["band_probability"] - b["band_probability"]).abs().max() <= 1e-9
+
+
+def test_evidence_never_names_the_company_itself(own_db: Path) -> None:
+    with Store(own_db) as store:
+        _add_company(store, "NAMED.TE", "Tallinn Oxides", "Tallinn Oxides " + MISTAGGED, [])
+        found = suggest(store, min_confidence=0.0)
+    assert found.frame.filter(pl.col("symbol") == "NAMED.TE").height
+    for row in found.frame.iter_rows(named=True):
+        own = m.name_words(row["name"])
+        for column in ("evidence", "band_evidence"):
+            for feature in filter(None, row[column].split(";")):
+                assert not own.intersection(feature.split(" ")), (row["symbol"], row["role"], feature)
+
+
+def test_evaluate_reads_the_cached_figures(own_db: Path, invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the model cached, --evaluate neither cross-validates again nor reads the corpus more than once."""
+    from screener.curation import suggest as suggest_module
+
+    reads: list[int] = []
+    real_read = suggest_module.read_corpus
+
+    def counting_read() -> tuple[pl.DataFrame, bytes]:
+        reads.append(1)
+        return real_read()
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached model was trained again")
+
+    monkeypatch.setattr(suggest_module, "read_corpus", counting_read)
+    monkeypatch.setattr(m, "train", no_training)
+    monkeypatch.setattr(m, "fit", no_training)
+    res = invoke("universe", "suggest", "--evaluate", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    assert "exposure band: cross-validated accuracy" in res.stderr
+    assert len(reads) == 1
