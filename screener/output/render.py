@@ -7,6 +7,7 @@ helpers (``to_csv_text``, ``to_json_text``) and this module's ``check_writable``
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
@@ -192,8 +193,14 @@ def _write_csv(frame: pl.DataFrame, out: IO[str]) -> None:
         out.write(to_csv_text(frame))
         return
     out.flush()
-    neutralise_frame(_flatten(frame)).write_csv(buffer, **_CSV_OPTIONS)
-    buffer.flush()
+    try:
+        neutralise_frame(_flatten(frame)).write_csv(buffer, **_CSV_OPTIONS)
+        buffer.flush()
+    except OSError as exc:
+        # polars reports a reader that left (``| head``) as a plain OSError: the same broken pipe as Python's own
+        if exc.errno == errno.EPIPE or "broken pipe" in str(exc).lower():
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe") from exc
+        raise
 
 
 _SCALES = ((1e12, "tn"), (1e9, "bn"), (1e6, "m"), (1e3, "k"))
