@@ -216,10 +216,13 @@ def open_error(path: Path, exc: BaseException, *, read_only: bool = False) -> Sc
     if _is_log_replay_error(str(exc)):
         log = wal_path(path)
         why = str(exc).strip().splitlines()[0]
-        why = re.sub(r'^.*?Failure while replaying WAL file "[^"]*": ', "", why)[:160]
+        # DuckDB's reason up to its first colon ("Corrupt WAL file"): the byte position and checksums that follow
+        # would push the log's path, which the user needs whole, past the bounded line
+        why = re.sub(r'^.*?Failure while replaying WAL file "[^"]*": ', "", why).split(":")[0]
+        why = why if len(why) <= 48 else why[:47] + "…"
         return LogNotReplayedError(
-            f"the write-ahead log {log} of the store {path} cannot be replayed ({why}); a command that writes to the "
-            "store sets the log aside, named, and the store's last writes with it",
+            f"the store's write-ahead log {log} cannot be replayed ({why}); a command that writes sets it aside, "
+            "named, without its writes",
             log,
         )
     unwritable = unwritable_reason(exc)

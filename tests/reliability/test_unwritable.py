@@ -51,7 +51,7 @@ def _run(db: Path, *args: str) -> Result:
 
 
 def _no_damage(result: Result) -> None:
-    assert "damaged" not in result.stderr and "Internal error" not in result.stderr, result.stderr
+    assert "is damaged" not in result.stderr and "Internal error" not in result.stderr, result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
 
 
