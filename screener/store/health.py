@@ -256,16 +256,26 @@ def backup_store(
     """Write a consistent copy of the store at ``path`` to ``target`` and read the copy back (``check_store``).
 
     The store is opened read-write, so the copy is made under the write lock: no other process writes while the
-    log is checkpointed into the file and the file copied. A damaged copy is removed and raised: a backup that
-    cannot be restored is worse than none, because it is trusted.
+    log is checkpointed into the file and the file copied. A store that cannot be written (a read-only file system,
+    no write permission) is copied under a read-only connection, whose shared lock keeps writers out just the
+    same, with its log beside the copy (the copy's check folds it in). A damaged copy is removed and raised: a
+    backup that cannot be restored is worse than none, because it is trusted.
     """
     if not path.is_file():
         raise ScreenerError(f"no store at {path}: run 'screener init' (or 'screener demo') first")
     if target.exists():
         raise ScreenerError(f"cannot back up to {target}: it exists; give a new file name")
-    con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    read_only = False
     try:
-        copy_store(con, path, target)
+        con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    except StoreUnwritableError:
+        con = connect(path, read_only=True, wait=wait, on_wait=on_wait)
+        read_only = True
+    try:
+        if read_only:
+            _copy_as_is(path, target)
+        else:
+            copy_store(con, path, target)
     except (duckdb.Error, OSError) as exc:
         if disk_full(exc):  # checked first: DuckDB invalidates a database that met a full disk, in damage's words
             raise ScreenerError(
@@ -282,14 +292,34 @@ def backup_store(
         con.close()
     findings = check_store(target)
     if not all(f.ok for f in findings):
-        with suppress(OSError):
-            target.unlink()
+        for left in (target, wal_path(target)):
+            with suppress(OSError):
+                left.unlink()
         bad = next(f for f in findings if not f.ok)
         raise StoreDamagedError(
             f"cannot back up the store {path}: its copy does not read back, the store is damaged ({bad.name}: "
             f"{bad.detail})"
         )
     return findings
+
+
+def _copy_as_is(source: Path, target: Path) -> None:
+    """Copy the store file ``source`` and its write-ahead log, if any, beside ``target``: each lands whole (a
+    temporary file renamed into place), the log first, so the file never appears without it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pairs = [(wal_path(source), wal_path(target)), (source, target)]
+    for src, dst in pairs:
+        if src is not source and not (src.is_file() and src.stat().st_size > 0):
+            continue
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(src, tmp)
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dst)
+        finally:
+            with suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 @dataclass(frozen=True)

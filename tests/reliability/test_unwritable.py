@@ -7,6 +7,9 @@ read-write open of the chosen files only; every read-only open is DuckDB's own, 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -19,6 +22,7 @@ from screener.cli import cli
 from screener.store import Store
 from screener.store.connection import damage_of
 from screener.store.health import check_store
+from tests.reliability.conftest import TIMEOUT, command_env
 
 #: What DuckDB said when a write met a full disk: the database is invalidated, in the words damage also uses.
 FULL_DISK = (
@@ -90,6 +94,49 @@ def test_a_writer_says_the_store_cannot_be_written(
     assert done.stderr.strip().splitlines()[-1] == (
         f"Error: cannot open the store {db} for writing: a read-only file system"
     )
+
+
+def test_backup_copies_a_store_it_cannot_write(
+    fresh_store: Callable[[str], Path], unwritable: dict[Path, str], tmp_path: Path
+) -> None:
+    db = fresh_store("on-a-read-only-disk.duckdb")
+    with Store(db, read_only=True) as store:
+        marker = store.marker()
+    before = db.read_bytes()
+    unwritable[db.resolve()] = "Read-only file system"
+    target = tmp_path / "copy.duckdb"
+    done = _run(db, "backup", str(target))
+    _no_damage(done)
+    assert done.exit_code == 0, done.stderr
+    assert db.read_bytes() == before
+    with Store(target, read_only=True) as copy:
+        assert copy.marker() == marker
+
+
+def test_backup_of_a_store_it_cannot_write_keeps_its_log(
+    fresh_store: Callable[[str], Path], unwritable: dict[Path, str], tmp_path: Path
+) -> None:
+    """Writes still in the log (a writer killed before its checkpoint) come with the copy."""
+    db = fresh_store("with-log.duckdb")
+    script = textwrap.dedent(f"""
+        import duckdb, os
+        con = duckdb.connect({str(db)!r})
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute("SET wal_autocheckpoint = '1GB'")
+        con.execute("CREATE TABLE in_the_log AS SELECT range AS x FROM range(500)")
+        os._exit(0)
+        """)
+    subprocess.run([sys.executable, "-c", script], check=True, env=command_env(), timeout=TIMEOUT)
+    assert db.with_name(db.name + ".wal").stat().st_size > 0
+    unwritable[db.resolve()] = "Read-only file system"
+    target = tmp_path / "copy.duckdb"
+    done = _run(db, "backup", str(target))
+    assert done.exit_code == 0, done.stderr
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM in_the_log").fetchall() == [(500,)]
+    finally:
+        con.close()
 
 
 def test_restore_reads_the_backup_where_it_cannot_write(
