@@ -185,15 +185,17 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
     except Exception as exc:  # the one place that keeps tracebacks from users
         if _is_interrupt(exc):
             _interrupted(ctx, exc, "")
+        # a full disk first: DuckDB invalidates a database that met one, in the words it uses for damage
+        if disk_full(exc) and not os.environ.get("SCREENER_DEBUG"):
+            # a store write met a full disk: its transaction rolled back, exports are atomic
+            click.echo(f"Error: the disk is full; nothing was stored: {FULL_DISK_KEPT}", err=True)
+            ctx.exit(1)
         damaged = _damaged(ctx, exc)
         if damaged is not None:
             click.echo(message_text(f"Error: {damaged}"), err=True)
             ctx.exit(1)
         if os.environ.get("SCREENER_DEBUG"):
             raise
-        if disk_full(exc):  # a store write met a full disk: its transaction rolled back, exports are atomic
-            click.echo(f"Error: the disk is full; nothing was stored: {FULL_DISK_KEPT}", err=True)
-            ctx.exit(1)
         first = str(exc).splitlines()[0] if str(exc) else ""
         hint = " (rerun with SCREENER_DEBUG=1 for details)"
         line = message_text(f"Internal error: {type(exc).__name__}: {first}", MAX_LINE - len(hint))

@@ -6,6 +6,7 @@ only a default may differ (``weekly`` ranks with the default rules, ``screen`` f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -356,7 +357,13 @@ def report_backtest_option(func: F) -> F:
     )(func)
 
 
+#: The longest ``--wait``: an hour. Why a bound: ``inf`` (or ``nan``, which no comparison stops) waited forever.
+MAX_WAIT = 3600.0
+
+
 def _wait_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):  # FloatRange lets nan through: every comparison with it is false
+        raise click.BadParameter(f"{value} is not a number of seconds from 0 to {MAX_WAIT:g}", ctx, param)
     root = ctx.find_root()
     if root.obj is not None:
         root.obj.wait = value
@@ -369,7 +376,7 @@ def wait_option(func: F) -> F:
     return click.option(
         "--wait",
         "wait",
-        type=click.FloatRange(min=0),
+        type=click.FloatRange(min=0, max=MAX_WAIT),
         default=10.0,
         show_default=True,
         metavar="SECONDS",

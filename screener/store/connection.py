@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from screener.contract import known_from
-from screener.errors import ArgumentError, Option, ScreenerError, StoreDamagedError, StoreLockedError
+from screener.errors import ArgumentError, Option, ScreenerError, StoreDamagedError, StoreLockedError, disk_full
 from screener.paths import default_db_path
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS
 
@@ -79,6 +79,20 @@ _DAMAGE_SIGNS = (
 )
 
 
+class StoreUnwritableError(ScreenerError):
+    """The store file cannot be opened for writing (a read-only file system, no write permission): not damage,
+    and not a lock that will pass. A reader goes on read-only; a writer fails with this one line."""
+
+
+class LogNotReplayedError(ScreenerError):
+    """DuckDB cannot replay the store's write-ahead log (``log``): the data file may be whole, but DuckDB opens
+    neither mode while the log is in place. A writer moves the log aside (``set_log_aside``); a reader says so."""
+
+    def __init__(self, message: str, log: Path) -> None:
+        self.log = log
+        super().__init__(message)
+
+
 def foreign_file(path: Path) -> str | None:
     """Why the existing file at ``path`` is not a DuckDB store, judged by its header alone; None when it has
     DuckDB's signature (or does not exist: a writer creates it)."""
@@ -113,6 +127,8 @@ def damage_of(exc: BaseException) -> str | None:
 
     Why by message: DuckDB raises damage as several exception types (``IOException``, ``InternalException``, its
     bare ``Error``) that also carry ordinary failures, so the words are the only reliable sign."""
+    if disk_full(exc):  # DuckDB invalidates a database that met a full disk ("fatal error"): the file is whole
+        return None
     text = str(exc)
     first = text.strip().splitlines()[0] if text.strip() else ""
     lowered = text.lower()
@@ -125,6 +141,21 @@ def damage_of(exc: BaseException) -> str | None:
 def damaged_message(path: Path, reason: str) -> str:
     """What the library says of a damaged store; the CLI adds what to do (``RECOVERY``)."""
     return f"the store {path} is damaged ({reason})"
+
+
+def _is_log_replay_error(message: str) -> bool:
+    return "replaying wal" in message.lower()
+
+
+#: What DuckDB (the system, in fact) says when a file cannot be opened for writing, and how the screener says it.
+_UNWRITABLE_SIGNS = {"read-only file system": "a read-only file system", "permission denied": "permission denied"}
+
+
+def unwritable_reason(exc: BaseException) -> str | None:
+    """Why the file could not be opened (``read-only file system``, ``permission denied``); None for any other
+    error. Why apart from damage: such a store is whole, and can still be read."""
+    lowered = str(exc).lower()
+    return next((why for sign, why in _UNWRITABLE_SIGNS.items() if sign in lowered), None)
 
 
 def _is_lock_error(message: str) -> bool:
@@ -164,7 +195,7 @@ def connect(
         except duckdb.Error as exc:
             message = str(exc)
             if not _is_lock_error(message):
-                raise open_error(path, exc) from None
+                raise open_error(path, exc, read_only=read_only) from None
             holder = lock_holder(message)
             now = time.monotonic()
             if now >= deadline:
@@ -179,8 +210,26 @@ def connect(
             time.sleep(min(0.05, deadline - now))
 
 
-def open_error(path: Path, exc: BaseException) -> ScreenerError:
-    """The one-line error for a store that DuckDB cannot open: damage says so, anything else is named."""
+def open_error(path: Path, exc: BaseException, *, read_only: bool = False) -> ScreenerError:
+    """The one-line error for a store that DuckDB cannot open: a log it cannot replay, a file it may not write (or
+    read), damage, each says so; anything else is named."""
+    if _is_log_replay_error(str(exc)):
+        log = wal_path(path)
+        why = str(exc).strip().splitlines()[0]
+        # DuckDB's reason up to its first colon ("Corrupt WAL file"): the byte position and checksums that follow
+        # would push the log's path, which the user needs whole, past the bounded line
+        why = re.sub(r'^.*?Failure while replaying WAL file "[^"]*": ', "", why).split(":")[0]
+        why = why if len(why) <= 48 else why[:47] + "…"
+        return LogNotReplayedError(
+            f"the store's write-ahead log {log} cannot be replayed ({why}); a command that writes sets it aside, "
+            "named, without its writes",
+            log,
+        )
+    unwritable = unwritable_reason(exc)
+    if unwritable is not None:
+        return StoreUnwritableError(
+            f"cannot open the store {path} for {'reading' if read_only else 'writing'}: {unwritable}"
+        )
     reason = damage_of(exc)
     if reason is not None:
         return StoreDamagedError(damaged_message(path, reason))
@@ -197,6 +246,23 @@ def wal_path(path: Path) -> Path:
 
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def set_log_aside(path: Path) -> Path:
+    """Move the write-ahead log of the store at ``path`` aside as ``<store>.wal.unreplayed-<time>`` and return that
+    path: DuckDB cannot replay it, and the file is the user's last writes, so it is kept, never deleted."""
+    wal = wal_path(path)
+    kept = wal.with_name(f"{wal.name}.unreplayed-{_stamp()}")
+    os.replace(wal, kept)
+    return kept
+
+
+def log_kept_notice(kept: Path) -> str:
+    """What a command says of a log it set aside."""
+    return (
+        "the store's write-ahead log could not be replayed, so its last writes are not in the store; the log is kept "
+        f"aside as {kept}"
+    )
 
 
 def copy_store(con: duckdb.DuckDBPyConnection, source: Path, target: Path) -> None:
@@ -269,7 +335,17 @@ class StoreBase:
                 self._reconnect(writable=False)
             self._register()
             return
-        self.con = connect(self.path, read_only=True, wait=wait, on_wait=on_wait)
+        try:
+            self.con = connect(self.path, read_only=True, wait=wait, on_wait=on_wait)
+        except LogNotReplayedError as exc:
+            if self.writes == "never":
+                raise
+            # a store that may write sets the log aside (``_open_writable``), then reads as before
+            try:
+                self.con = self._open_writable(wait)
+            except StoreUnwritableError:
+                raise exc from None
+            self._reconnect(writable=False)
         if self.schema_version() < LATEST_VERSION:
             if self.writes == "never":
                 self.con.close()
@@ -294,13 +370,22 @@ class StoreBase:
         # another store object of this process shares DuckDB's open database: its log is live, not left over
         shared = _LIVE.get(self._key, 0) > (1 if self._registered else 0)
         had_log = not shared and wal.is_file() and wal.stat().st_size > 0
-        con = connect(self.path, read_only=False, wait=self.wait if wait is None else wait, on_wait=self.on_wait)
+        wait = self.wait if wait is None else wait
+        try:
+            con = connect(self.path, read_only=False, wait=wait, on_wait=self.on_wait)
+        except LogNotReplayedError:
+            if shared:
+                raise
+            kept = set_log_aside(self.path)
+            self.notices.append(log_kept_notice(kept))
+            con = connect(self.path, read_only=False, wait=wait, on_wait=self.on_wait)
+            had_log = False
         self._writable = True
         if not had_log:
             return con
         try:
             con.execute("CHECKPOINT")  # a replayed log is folded into the file and removed
-        except duckdb.Error as exc:
+        except duckdb.Error as exc:  # (damage_of: a full disk is not damage)
             reason = damage_of(exc)
             if reason is not None:
                 con.close()
@@ -308,18 +393,14 @@ class StoreBase:
             return con  # not folded now (DuckDB says why): the log stays where it is, untouched
         if wal.is_file() and wal.stat().st_size > 0:
             con.close()
-            kept = wal.with_name(f"{wal.name}.unreplayed-{_stamp()}")
-            os.replace(wal, kept)
-            self.notices.append(
-                f"the store's write-ahead log could not be replayed, so its last writes are not in the store; the "
-                f"log is kept aside as {kept}"
-            )
+            self.notices.append(log_kept_notice(set_log_aside(self.path)))
             con = connect(self.path, read_only=False, wait=self.wait, on_wait=self.on_wait)
         return con
 
     def _reconnect(self, *, writable: bool, wait: float | None = None) -> None:
         """Swap the connection for one of the other kind (DuckDB allows one kind per file in a process). When the
-        writable one cannot be had, the read-only one is opened again and the lock error raised."""
+        writable one cannot be had (another process holds the lock, or the file cannot be written), the read-only one
+        is opened again and the error raised."""
         self.con.close()
         self._writable = False
         if not writable:
@@ -327,14 +408,15 @@ class StoreBase:
             return
         try:
             self.con = self._open_writable(wait)
-        except StoreLockedError:
+        except (StoreLockedError, StoreUnwritableError):
             self.con = connect(self.path, read_only=True, wait=self.wait, on_wait=self.on_wait)
             raise
 
     def can_write(self, what: str) -> bool:
         """Whether this store can store ``what`` now. A store opened ``if_free`` tries to take the write lock
         without waiting; when another process holds the store it says once in ``notices`` that ``what`` was
-        computed in memory and not stored, and the caller goes on without storing it."""
+        computed in memory and not stored, and the caller goes on without storing it. A file that cannot be written
+        (a read-only file system, no permission) is met the same way, and the note says why."""
         if self.writes == "never":
             return False
         if self.writes != "if_free" or self._writable:
@@ -348,6 +430,11 @@ class StoreBase:
                 f"{holder.group(1) if holder else 'another process'}"
             )
             self.writes = "never"  # once: the rest of the command reads
+            return False
+        except StoreUnwritableError as exc:
+            why = str(exc).rsplit(": ", 1)[-1]
+            self.notices.append(f"{what} were computed in memory and not stored: the store cannot be written ({why})")
+            self.writes = "never"
             return False
         return True
 

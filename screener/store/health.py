@@ -20,13 +20,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from screener.errors import ScreenerError, StoreDamagedError, StoreLockedError
+from screener.errors import ScreenerError, StoreDamagedError, StoreLockedError, disk_full
 from screener.store.connection import (
+    LogNotReplayedError,
+    StoreUnwritableError,
     connect,
     copy_store,
     damage_of,
     foreign_file,
     refuse_foreign,
+    set_log_aside,
     wal_path,
 )
 from screener.store.migrations import LATEST_VERSION
@@ -69,27 +72,56 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def check_store(path: Path, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None) -> list[Finding]:
+def check_store(
+    path: Path,
+    *,
+    wait: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
+    read_only: bool = False,
+) -> list[Finding]:
     """Read every table of the store at ``path`` row by row and verify every primary key: one ``Finding`` per
-    object. A file that is not a DuckDB store, or that DuckDB cannot open, is one damaged finding.
+    object. A file that DuckDB cannot open because it is damaged is one damaged finding; one that is not a DuckDB
+    store, or cannot be read at all, is a one-line ``ScreenerError`` (not damage: the file may be whole).
 
     Why hash every row: DuckDB verifies a block's checksum when it reads it, and only a full read of every column
     reads every block; a count alone is answered from metadata. Every key index is probed with every row
     (``_probe_index``). The store is opened for writing, so no write is in progress while it is read (waiting up to
-    ``wait`` seconds for one), but nothing is written.
+    ``wait`` seconds for one) and a leftover log is folded in, but nothing is written; a log DuckDB cannot replay is
+    set aside and named (as every command that writes does). A file that cannot be opened for writing (a read-only
+    file system, no permission), or ``read_only``, is read read-only: every table and one-column key is read the
+    same, but multi-column key indexes are not probed (the probe writes, then rolls back).
     """
     if not path.exists():
         raise ScreenerError(f"no store at {path}: run 'screener init' (or 'screener demo') first")
     refuse_foreign(path)  # not a store at all: refused like everywhere else, not reported as damage
+    notes: list[Finding] = []
     try:
-        con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
-    except StoreLockedError:
+        try:
+            con = connect(path, read_only=read_only, wait=wait, on_wait=on_wait)
+        except StoreUnwritableError:
+            read_only = True
+            con = connect(path, read_only=True, wait=wait, on_wait=on_wait)
+        except LogNotReplayedError as exc:
+            if read_only:
+                raise
+            try:
+                kept = set_log_aside(path)
+            except OSError:
+                raise exc from None
+            notes.append(
+                Finding(
+                    "log", str(kept), True, "could not be replayed: kept aside, so its last writes are not in the store"
+                )
+            )
+            con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    except (StoreLockedError, StoreUnwritableError, LogNotReplayedError):
         raise
     except ScreenerError as exc:
-        return [Finding("file", str(path), False, str(exc))]
-    findings = [Finding("file", str(path), True, "DuckDB header; opens")]
+        return [Finding("file", str(path), False, str(exc)), *notes]
+    opened = "opens read-only (it cannot be written here)" if read_only else "opens"
+    findings = [Finding("file", str(path), True, f"DuckDB header; {opened}"), *notes]
     try:
-        findings += _check_open(con)
+        findings += _check_open(con, probe=not read_only)
     except duckdb.Error as exc:  # the catalog itself cannot be read
         findings.append(Finding("file", "catalog", False, _reason(exc)))
     finally:
@@ -108,7 +140,7 @@ def check_store(path: Path, *, wait: float = 0.0, on_wait: Callable[[str], None]
     return findings
 
 
-def _check_open(con: duckdb.DuckDBPyConnection) -> list[Finding]:
+def _check_open(con: duckdb.DuckDBPyConnection, *, probe: bool = True) -> list[Finding]:
     found: list[Finding] = []
     try:
         version = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
@@ -151,13 +183,14 @@ def _check_open(con: duckdb.DuckDBPyConnection) -> list[Finding]:
             found.append(Finding("key", label, False, f"{dupes:,} repeated {what} value(s)"))
             continue
         if (schema, table) not in probed:
-            probed[(schema, table)] = _probe_index(con, qualified)
+            probed[(schema, table)] = _probe_index(con, qualified) if probe else None
         problem = probed[(schema, table)]
-        looked = ""
+        looked = "" if probe or len(columns) == 1 else " (read-only: its index not probed)"
         if problem is None and len(columns) == 1:
             problem, looked = _look_up_keys(con, qualified, _quoted(columns[0]))
         if problem is None:
-            found.append(Finding("key", label, True, f"{what}: every value once, every row found in its index{looked}"))
+            indexed = ", every row found in its index" if probe or len(columns) == 1 else ""
+            found.append(Finding("key", label, True, f"{what}: every value once{indexed}{looked}"))
         else:
             found.append(Finding("key", label, False, problem))
     indexes = con.execute(
@@ -223,17 +256,34 @@ def backup_store(
     """Write a consistent copy of the store at ``path`` to ``target`` and read the copy back (``check_store``).
 
     The store is opened read-write, so the copy is made under the write lock: no other process writes while the
-    log is checkpointed into the file and the file copied. A damaged copy is removed and raised: a backup that
-    cannot be restored is worse than none, because it is trusted.
+    log is checkpointed into the file and the file copied. A store that cannot be written (a read-only file system,
+    no write permission) is copied under a read-only connection, whose shared lock keeps writers out just the
+    same, with its log beside the copy (the copy's check folds it in). A damaged copy is removed and raised: a
+    backup that cannot be restored is worse than none, because it is trusted.
     """
     if not path.is_file():
         raise ScreenerError(f"no store at {path}: run 'screener init' (or 'screener demo') first")
     if target.exists():
         raise ScreenerError(f"cannot back up to {target}: it exists; give a new file name")
-    con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    read_only = False
     try:
-        copy_store(con, path, target)
-    except duckdb.Error as exc:
+        con = connect(path, read_only=False, wait=wait, on_wait=on_wait)
+    except StoreUnwritableError:
+        con = connect(path, read_only=True, wait=wait, on_wait=on_wait)
+        read_only = True
+    try:
+        if read_only:
+            _copy_as_is(path, target)
+        else:
+            copy_store(con, path, target)
+    except (duckdb.Error, OSError) as exc:
+        if disk_full(exc):  # checked first: DuckDB invalidates a database that met a full disk, in damage's words
+            raise ScreenerError(
+                f"cannot back up the store {path}: the disk is full; the store is unchanged and no copy was made, free "
+                "some space and retry"
+            ) from None
+        if isinstance(exc, OSError):
+            raise
         reason = damage_of(exc)
         if reason is not None:
             raise StoreDamagedError(f"cannot back up the store {path}: it is damaged ({reason})") from None
@@ -242,14 +292,34 @@ def backup_store(
         con.close()
     findings = check_store(target)
     if not all(f.ok for f in findings):
-        with suppress(OSError):
-            target.unlink()
+        for left in (target, wal_path(target)):
+            with suppress(OSError):
+                left.unlink()
         bad = next(f for f in findings if not f.ok)
         raise StoreDamagedError(
             f"cannot back up the store {path}: its copy does not read back, the store is damaged ({bad.name}: "
             f"{bad.detail})"
         )
     return findings
+
+
+def _copy_as_is(source: Path, target: Path) -> None:
+    """Copy the store file ``source`` and its write-ahead log, if any, beside ``target``: each lands whole (a
+    temporary file renamed into place), the log first, so the file never appears without it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pairs = [(wal_path(source), wal_path(target)), (source, target)]
+    for src, dst in pairs:
+        if src is not source and not (src.is_file() and src.stat().st_size > 0):
+            continue
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(src, tmp)
+            with tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dst)
+        finally:
+            with suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 @dataclass(frozen=True)
@@ -270,7 +340,11 @@ def restore_store(
     not deleted: it is kept beside as ``<name>.replaced-<time>`` (with its write-ahead log, if any), and the
     backup lands under the store's name in one rename. While this runs the store's file lock is held, so no other
     command reads or writes a half-restored store; a store damaged beyond opening can still be restored over.
+    The backup is read read-only (it may sit where nothing can be written), and its log, if any, comes with it. A
+    store reached through a symbolic link is restored in the file the link points to: the link stays a link.
     """
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     if not source.is_file():
         raise ScreenerError(f"cannot restore from {source}: no such file")
     if source.resolve() == path.resolve():
@@ -278,7 +352,10 @@ def restore_store(
     why = foreign_file(source)
     if why is not None:
         raise ScreenerError(f"cannot restore from {source}: it is not a DuckDB store ({why})")
-    findings = check_store(source)
+    try:
+        findings = check_store(source, read_only=True)
+    except ScreenerError as exc:
+        raise ScreenerError(f"cannot restore from {source}: {exc}") from None
     bad = [f for f in findings if not f.ok]
     if bad:
         raise ScreenerError(f"cannot restore from {source}: {bad[0].kind} {bad[0].name}: {bad[0].detail}")
@@ -287,10 +364,16 @@ def restore_store(
     tmp = path.with_name(f".{path.name}.restore-{os.getpid()}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, tmp)
+    source_log = wal_path(source)
+    tmp_log = tmp.with_name(tmp.name + ".wal")
+    if source_log.is_file() and source_log.stat().st_size > 0:
+        shutil.copyfile(source_log, tmp_log)
     kept: Path | None = None
     try:
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
+        for done in (tmp, tmp_log):
+            if done.exists():
+                with done.open("rb+") as fh:
+                    os.fsync(fh.fileno())
         with _FileLock(path, wait=wait, on_wait=on_wait) as fd:
             if fd is not None:
                 kept = path.with_name(f"{path.name}.replaced-{stamp}")
@@ -298,10 +381,13 @@ def restore_store(
                 log = wal_path(path)
                 if log.exists():
                     os.replace(log, kept.with_name(kept.name + ".wal"))
+            if tmp_log.exists():
+                os.replace(tmp_log, wal_path(path))
             os.replace(tmp, path)
     finally:
-        with suppress(FileNotFoundError):
-            tmp.unlink()
+        for left in (tmp, tmp_log):
+            with suppress(FileNotFoundError):
+                left.unlink()
     return Restored(source, kept, int(version))
 
 

@@ -203,3 +203,13 @@ def test_readers_succeed_during_a_refresh(fresh_store: Callable[[str], Path], ya
     finally:
         store.close()
     assert seen and all(code == 0 for _, code, _ in seen), seen
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-inf", "3601", "-1"])
+def test_wait_is_a_finite_number_of_seconds(seconds: str, fresh_store: Callable[[str], Path]) -> None:
+    """``nan`` passes every range check (each comparison with it is false) and ``inf`` never ends: both once
+    waited forever."""
+    db = fresh_store("wait.duckdb")
+    done = run(db, "universe", "list", "--wait", seconds, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for '--wait': "), done.stderr

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from screener.store import Store
 from screener.store.connection import DUCKDB_MAGIC, DUCKDB_MAGIC_OFFSET, migration_backups
 from screener.store.health import check_store
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS
-from tests.reliability.conftest import run, seed, trials
+from tests.reliability.conftest import TIMEOUT, command_env, run, seed, trials
 
 RECOVERY = "run 'screener check', then restore a backup or 'screener backup --restore'"
 #: Commands met with a damaged store: readers, a card, a writer.
@@ -135,6 +138,65 @@ def test_an_unreplayable_log_is_kept_aside_and_named(fresh_store: Callable[[str]
     assert not log.exists() or log.read_bytes() != garbage
 
 
+def _corrupt_log(db: Path) -> Path:
+    """A real write-ahead log with a damaged entry: another process writes with checkpoints off and dies without a
+    word (``os._exit``), leaving its log; then 32 bytes in the middle of the log are overwritten."""
+    script = textwrap.dedent(f"""
+        import duckdb, os
+        con = duckdb.connect({str(db)!r})
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute("SET wal_autocheckpoint = '1GB'")
+        con.execute("CREATE TABLE scratch AS SELECT range AS x, repeat('w', 50) AS s FROM range(2000)")
+        con.execute("UPDATE scratch SET s = 'z' WHERE x < 100")
+        os._exit(0)
+        """)
+    subprocess.run([sys.executable, "-c", script], check=True, env=command_env(), timeout=TIMEOUT)
+    log = db.with_name(db.name + ".wal")
+    data = bytearray(log.read_bytes())
+    assert len(data) > 10_000, len(data)
+    middle = len(data) // 2
+    data[middle : middle + 32] = b"\xab" * 32
+    log.write_bytes(bytes(data))
+    return log
+
+
+def _kept_logs(db: Path) -> list[Path]:
+    return [p for p in db.parent.iterdir() if p.name.startswith(f"{db.name}.wal.unreplayed-")]
+
+
+def test_a_real_log_with_a_bad_entry_is_named_then_set_aside(fresh_store: Callable[[str], Path]) -> None:
+    db = fresh_store("real-wal.duckdb")
+    log = _corrupt_log(db)
+    damaged = log.read_bytes()
+    # a reader cannot set it aside: one line naming the log, and what sets it aside
+    read = run(db, "universe", "list", "--format", "csv", "--wait", "0")
+    _clean(read.stderr)
+    assert read.returncode == 1
+    lines = read.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is damaged" not in lines[0], read.stderr
+    assert lines[0].startswith(f"Error: the store's write-ahead log {log} cannot be replayed ("), lines[0]
+    assert lines[0].endswith("); a command that writes sets it aside, named, without its writes"), lines[0]
+    assert log.read_bytes() == damaged and not _kept_logs(db)
+    # a writer sets it aside, byte for byte, names it, and works on the store file
+    wrote = run(db, "weekly", "--format", "csv", "--wait", "0")
+    assert wrote.returncode == 0, wrote.stderr
+    kept = _kept_logs(db)
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged
+    assert str(kept[0]) in wrote.stderr and "could not be replayed" in wrote.stderr
+    assert run(db, "check", "--wait", "0").returncode == 0
+    # screen (which writes only when it can) and check set such a log aside too
+    for args in [("screen", "--top", "2", "--format", "csv"), ("check", "--format", "csv")]:
+        db = fresh_store(f"real-wal-{args[0]}.duckdb")
+        log = _corrupt_log(db)
+        damaged = log.read_bytes()
+        done = run(db, *args, "--wait", "0")
+        _clean(done.stderr)
+        assert done.returncode == 0, (args, done.stderr)
+        kept = _kept_logs(db)
+        assert len(kept) == 1 and kept[0].read_bytes() == damaged, args
+        assert str(kept[0]) in done.stderr + done.stdout, (args, done.stderr)
+
+
 def test_backup_and_restore(fresh_store: Callable[[str], Path], tmp_path: Path) -> None:
     db = fresh_store("live.duckdb")
     copy = tmp_path / "copy.duckdb"
@@ -157,6 +219,23 @@ def test_backup_and_restore(fresh_store: Callable[[str], Path], tmp_path: Path) 
     assert len(kept) == 1 and str(kept[0]) in restored.stderr
     with Store(kept[0], read_only=True) as store:
         assert store.marker()["ingest"] == logged_then  # the store it replaced is whole, beside it
+
+
+def test_restore_through_a_symlink_restores_its_target(fresh_store: Callable[[str], Path], tmp_path: Path) -> None:
+    real = fresh_store("real.duckdb")
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(real)
+    copy = tmp_path / "copy.duckdb"
+    assert run(link, "backup", str(copy)).returncode == 0
+    # a write after the backup, so the restore changes the file
+    with Store(real) as store, store.transaction():
+        store.log_ingest(provider="file", status="ok", source="after the backup")
+    restored = run(link, "backup", "--restore", str(copy))
+    assert restored.returncode == 0, restored.stderr
+    assert link.is_symlink() and link.resolve() == real.resolve()  # the link stays a link
+    assert real.read_bytes() == copy.read_bytes()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("real.duckdb.replaced-")]
+    assert len(kept) == 1 and not kept[0].is_symlink()
 
 
 def test_restore_refuses_what_is_not_a_whole_store(fresh_store: Callable[[str], Path], tmp_path: Path) -> None:
