@@ -69,8 +69,10 @@ def accept(ctx: click.Context, headline_id: str, edits: tuple[str, ...], source:
     """Store candidate ID as an event, dated by the headline's publication, through the events validation."""
     from screener.curation.inbox import accept as accept_candidate
 
+    # the UTC day bounds the event's date: an event dated the day after a headline published today is not "future"
+    today = datetime.now(UTC).date()
     with store_from(ctx) as store:
-        done = accept_candidate(store, headline_id, edits=edits, source=source)
+        done = accept_candidate(store, headline_id, edits=edits, source=source, today=today)
     e = done.event
     note(f"stored a {e['kind']} event of {e['symbol']} dated {e['date']:%Y-%m-%d} (source: {e['source'] or 'none'})")
 

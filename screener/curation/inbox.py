@@ -566,7 +566,8 @@ def accept(
     id, a headline already accepted, an unmatched company without ``--edit symbol=...``, a symbol that is not in the
     universe (a typo would otherwise be stored for good, since accepting twice is refused), an event already stored
     under the same key (symbol, date, kind, description: a second copy of a syndicated headline, or an event
-    imported earlier, would otherwise be replaced without a word), or a value the events contract refuses."""
+    imported earlier, would otherwise be replaced without a word), or a value the events contract refuses.
+    ``today`` (the caller's UTC day) bounds the event's date: a headline of today makes an event dated tomorrow."""
     from screener.intake import Refused, intake
     from screener.providers.files import ContractError, parse_frame
 

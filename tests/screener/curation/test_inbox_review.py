@@ -206,6 +206,18 @@ def test_a_headline_after_the_asx_close_is_not_in_that_days_score(db_path: Path,
         assert store.known_events("LYC.AX", date(2025, 7, 11)).height == 1
 
 
+def test_a_headline_of_today_is_accepted_as_an_event_of_tomorrow(store: Store, tmp_path: Path) -> None:
+    from screener.curation.inbox import accept
+
+    add_universe(store)
+    path = write_headlines(tmp_path, HEADER + "Lynas starts production at the plant,2025-07-10T08:00:00Z,LYC.AX,,\n")
+    import_headlines(store, path, now=datetime(2025, 7, 10, 9, 0))
+    head = store.stored_headlines().row(0, named=True)
+    done = accept(store, head["id"], today=date(2025, 7, 10))
+    assert done.event["date"] == date(2025, 7, 11)
+    assert store.frame("events").height == 1
+
+
 # -- 5. scale --------------------------------------------------------------------------------------------------------
 def test_a_headlines_file_over_the_bound_is_refused_in_one_line(db_path: Path, tmp_path: Path, invoke) -> None:
     rows = "".join(f"Headline {i},2025-01-01,MP,,\n" for i in range(MAX_FILE_ROWS + 1))
