@@ -3,13 +3,16 @@ listed with the model's suggestion (inbox), and only ``accept`` turns one into a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 
 from screener.cli.options import date_option, format_option, note, store_from, wait_option, wide_option
 from screener.output.render import View, render
 
+#: How many candidates the inbox lists by default, newest first: the model reads only the listed headlines, so a
+#: store of years of news answers in seconds; ``--since`` and ``--limit`` choose others.
+INBOX_LIMIT = 1000
 #: What a terminal table of the inbox shows, so the headline keeps its room (``--wide``, csv and json: every column).
 INBOX_COMPACT = ("id", "published", "symbol", "headline", "kind", "kind_probability", "polarity", "status")
 
@@ -22,21 +25,32 @@ def events() -> None:
 @events.command("inbox")
 @date_option("--since", "List headlines published on or after this day, YYYY-MM-DD (UTC; default: all).")
 @click.option("--new", "only_new", is_flag=True, default=False, help="Leave out headlines already accepted.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=INBOX_LIMIT,
+    show_default=True,
+    metavar="N",
+    help="List at most the N newest candidates.",
+)
 @wide_option
 @format_option
 @wait_option
 @click.pass_context
-def inbox(ctx: click.Context, since: date | None, only_new: bool, wide: bool, fmt: str) -> None:
+def inbox(ctx: click.Context, since: date | None, only_new: bool, limit: int, wide: bool, fmt: str) -> None:
     """List stored headlines as candidate events: matched company, suggested kind and stage with probabilities,
     polarity (negative is a setback) and the words that drove it. Reads only: nothing is stored."""
     from screener.curation.inbox import candidates
 
     with store_from(ctx, "never") as store:
-        frame = candidates(store, since=since, include_accepted=not only_new)
+        frame = candidates(store, since=since, include_accepted=not only_new, limit=limit)
+        total = store.count_headlines(since, only_new=only_new) if frame.height == limit else frame.height
     view = View(wide=True) if wide else View(compact=INBOX_COMPACT, fit=True)
     render(frame, fmt, view=view)
     waiting = frame.filter(frame["status"] == "new").height if frame.height else 0
     note(f"{frame.height} candidate(s), {waiting} waiting; accept one with 'screener events accept ID'")
+    if total > frame.height:
+        note(f"the newest {frame.height} of {total} shown; narrow with --since DATE or raise --limit")
 
 
 @events.command("accept")
@@ -55,8 +69,10 @@ def accept(ctx: click.Context, headline_id: str, edits: tuple[str, ...], source:
     """Store candidate ID as an event, dated by the headline's publication, through the events validation."""
     from screener.curation.inbox import accept as accept_candidate
 
+    # the UTC day bounds the event's date: an event dated the day after a headline published today is not "future"
+    today = datetime.now(UTC).date()
     with store_from(ctx) as store:
-        done = accept_candidate(store, headline_id, edits=edits, source=source)
+        done = accept_candidate(store, headline_id, edits=edits, source=source, today=today)
     e = done.event
     note(f"stored a {e['kind']} event of {e['symbol']} dated {e['date']:%Y-%m-%d} (source: {e['source'] or 'none'})")
 
@@ -73,7 +89,8 @@ def import_headlines(ctx: click.Context, path: str, fmt: str) -> None:
 
     from screener.curation.headlines import import_headlines as import_file
 
+    now = datetime.now(UTC).replace(tzinfo=None)  # publication times after this are refused
     with store_from(ctx) as store:
-        done = import_file(store, path)
+        done = import_file(store, path, now=now)
     render(pl.DataFrame({"source": [done.source], "rows": [done.rows], "stored": [done.stored]}), fmt)
     note(f"{done.stored} new headline(s) of {done.rows} in the inbox (a headline already stored is kept as it was)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,9 @@ FILE_REQUIRED: tuple[str, ...] = ("headline", "published_at")
 FILE_PROVIDER = "file"
 #: Times past this year are typing mistakes (and beyond what the validation's nanosecond clock can hold).
 LATEST_YEAR = 2200
+#: The most rows a headlines file may hold. Why a bound: the file is validated and hashed whole before anything is
+#: stored, and a feed's archive of hundreds of thousands of rows is better split and imported in parts.
+MAX_FILE_ROWS = 50_000
 #: A failing value longer than this is cut in the one-line error: the line must stay readable.
 _SHOWN_CHARS = 60
 
@@ -68,14 +71,15 @@ def store_headlines(
     provider: str,
     source: str,
     *,
-    today: date | None = None,
+    now: datetime,
     policy: Policy = "quarantine",
 ) -> Intake:
     """Validate headlines with the ``headlines`` suite, then store the passing ones (the one door for headlines).
 
-    ``today`` bounds publication times (a headline from the future is a clock or time-zone mistake)."""
+    ``now`` (UTC, naive) bounds publication times: a headline published after it is a clock or time-zone mistake.
+    The caller reads the clock; validation never does, so a test passes a fixed time."""
     rows = with_ids(frame, provider, source)
-    checked = check("headlines", rows, source, today=today)
+    checked = check("headlines", rows, source, today=now)
     if policy == "refuse" and checked.failures.height:
         # the one-line error names the first failing value; a long headline is cut, so the line stays readable
         first = checked.failures.row(0, named=True)
@@ -123,6 +127,11 @@ def read_headlines_file(path: str | Path) -> pl.DataFrame:
         )
     if raw.height == 0:
         raise ScreenerError(f"{p}: the file has a header but no rows")
+    if raw.height > MAX_FILE_ROWS:
+        raise ScreenerError(
+            f"{p}: {raw.height:,} rows, more than the {MAX_FILE_ROWS:,} a headlines file may hold; "
+            "split it and import the parts"
+        )
     text = {c: raw[c] if c in raw.columns else pl.Series(c, [None] * raw.height, dtype=pl.String) for c in FILE_COLUMNS}
     times = []
     for i, value in enumerate(text["published_at"].to_list()):
@@ -153,10 +162,11 @@ def read_headlines_file(path: str | Path) -> pl.DataFrame:
     )
 
 
-def import_headlines(store: Store, path: str | Path, *, today: date | None = None) -> Intake:
-    """Read a user's headlines file and store it whole, or nothing: the first failing value is the error."""
+def import_headlines(store: Store, path: str | Path, *, now: datetime) -> Intake:
+    """Read a user's headlines file and store it whole, or nothing: the first failing value is the error.
+    ``now`` (UTC) bounds publication times."""
     frame = read_headlines_file(path)
-    return store_headlines(store, frame, FILE_PROVIDER, str(path), today=today, policy="refuse")
+    return store_headlines(store, frame, FILE_PROVIDER, str(path), now=now, policy="refuse")
 
 
 # -- Yahoo's news, during refresh ----------------------------------------------------------------------------------
@@ -231,7 +241,7 @@ def fetch_news(
             report.empty.append(sym)  # type: ignore[union-attr]
             continue
         with store.transaction():
-            result = store_headlines(store, frame, PROVIDER_NAME, source, today=now.date())
+            result = store_headlines(store, frame, PROVIDER_NAME, source, now=now)
             complete = result.rejected < result.rows
             store.mark_refreshed(
                 sym,

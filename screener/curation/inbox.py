@@ -25,7 +25,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,9 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 # -- training data -------------------------------------------------------------------------------------------------
 def training_frame(data_dir: Path | None = None) -> pl.DataFrame:
     """Text, kind, stage and polarity to learn from: every bundled event's description (negative when its kind is
-    ``setback``) and every labelled headline, in file order."""
+    ``setback``) and every labelled headline, in file order; with ``group``, the company a row is about (an
+    event's symbol; a labelled headline, which names no company, is a group of its own), which cross-validation
+    keeps within one fold."""
     folder = data_dir or bundled_data_dir()
     events = pl.read_csv(folder / "events.csv", infer_schema=False).select(
         pl.col("description").alias("text"),
@@ -89,9 +91,14 @@ def training_frame(data_dir: Path | None = None) -> pl.DataFrame:
         .then(pl.lit("negative"))
         .otherwise(pl.lit("positive"))
         .alias("polarity"),
+        pl.col("symbol").alias("group"),
     )
     labels = pl.read_csv(folder / LABELS_FILE, infer_schema=False).select(
-        pl.col("headline").alias("text"), "kind", pl.col("stage").fill_null(NO_STAGE), "polarity"
+        pl.col("headline").alias("text"),
+        "kind",
+        pl.col("stage").fill_null(NO_STAGE),
+        "polarity",
+        pl.format("label:{}", pl.int_range(pl.len())).alias("group"),
     )
     frame = pl.concat([events, labels])
     bad = frame.filter(
@@ -109,19 +116,19 @@ def model_version(frame: pl.DataFrame) -> str:
     """A hash of the training rows and the model's settings: kept with every accepted candidate, so a decision
     says which model suggested it."""
     digest = hashlib.sha1()
-    for row in frame.iter_rows():
+    for row in frame.select("text", "kind", "stage", "polarity").iter_rows():
         digest.update("\x1f".join(row).encode("utf-8") + b"\x1e")
     digest.update(f"tfidf-word12-char25-logreg-newtoncg-C10-seed{SEED}".encode())
     return digest.hexdigest()[:12]
 
 
 # -- the model -----------------------------------------------------------------------------------------------------
-def _pipeline() -> Any:
+def _features() -> Any:
+    """TF-IDF on words and word pairs joined with TF-IDF on character 2- to 5-grams (words first)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.pipeline import FeatureUnion
 
-    features = FeatureUnion(
+    return FeatureUnion(
         [
             (
                 "words",
@@ -132,10 +139,24 @@ def _pipeline() -> Any:
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)),
         ]
     )
-    classifier = LogisticRegression(
-        C=10.0, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=SEED
+
+
+def _classifier() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=10.0, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=SEED)
+
+
+def _pipeline(features: Any = None, classifier: Any = None) -> Any:
+    """The features, then the classifier (new ones unless fitted ones are given)."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            ("features", _features() if features is None else features),
+            ("classifier", _classifier() if classifier is None else classifier),
+        ]
     )
-    return Pipeline([("features", features), ("classifier", classifier)])
 
 
 @dataclass
@@ -152,7 +173,11 @@ class Suggestion:
 
 
 class CatalystModel:
-    """The three fitted pipelines (kind, stage, polarity) and the version of what they learned from."""
+    """The three fitted pipelines (kind, stage, polarity) and the version of what they learned from.
+
+    The three share one fitted feature step: TF-IDF depends on the texts alone, not on the labels, so three fits
+    on the same texts would learn the same vocabulary and weights three times, and every headline read would be
+    cut into n-grams three times (most of the inbox's time)."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
         from threadpoolctl import threadpool_limits
@@ -162,9 +187,12 @@ class CatalystModel:
         # One BLAS thread: a fit this small is ten times slower when its threads fight a busy machine for cores,
         # and one thread also sums in one order, run after run.
         with threadpool_limits(limits=1):
-            self.kind = _pipeline().fit(texts, frame["kind"].to_list())
-            self.stage = _pipeline().fit(texts, frame["stage"].to_list())
-            self.polarity = _pipeline().fit(texts, frame["polarity"].to_list())
+            self.features = _features()
+            matrix = self.features.fit_transform(texts)
+            self.kind, self.stage, self.polarity = (
+                _pipeline(self.features, _classifier().fit(matrix, frame[target].to_list()))
+                for target in ("kind", "stage", "polarity")
+            )
 
     @classmethod
     def bundled(cls) -> CatalystModel:
@@ -183,13 +211,14 @@ class CatalystModel:
         texts = list(texts)
         kinds = [str(k) for k in self.kind.classes_]
         with threadpool_limits(limits=1):
-            p_kind = self.kind.predict_proba(texts)
-            p_stage = self.stage.predict_proba(texts)
-            p_pol = self.polarity.predict_proba(texts)
+            matrix = self.features.transform(texts)
+            p_kind = self.kind.named_steps["classifier"].predict_proba(matrix)
+            p_stage = self.stage.named_steps["classifier"].predict_proba(matrix)
+            p_pol = self.polarity.named_steps["classifier"].predict_proba(matrix)
         stages = [str(k) for k in self.stage.classes_]
         negative = [str(k) for k in self.polarity.classes_].index("negative")
         out = []
-        for i, text in enumerate(texts):
+        for i in range(len(texts)):
             p_neg = float(p_pol[i][negative])
             if p_neg >= 0.5:
                 kind = NEGATIVE_KIND
@@ -208,50 +237,76 @@ class CatalystModel:
                     stage_probability=float(p_stage[i][top_stage]),
                     polarity=polarity,
                     polarity_probability=p_polarity,
-                    evidence=", ".join(self.evidence(text, kind)),
+                    evidence="",
                 )
             )
+        evidence = self.evidence_batch(texts, [item.kind for item in out], matrix=matrix)
+        for item, terms in zip(out, evidence, strict=True):
+            item.evidence = ", ".join(terms)
         return out
 
     def evidence(self, text: str, kind: str) -> list[str]:
-        """The words (and word pairs) of ``text`` that pushed the kind model most towards ``kind``: each term's
+        """The words (and word pairs) of ``text`` that pushed the kind model most towards ``kind``
+        (``evidence_batch`` of one text)."""
+        return self.evidence_batch([text], [kind])[0]
+
+    def evidence_batch(self, texts: Sequence[str], kinds: Sequence[str], matrix: Any = None) -> list[list[str]]:
+        """For each text, the words (and word pairs) that pushed the kind model most towards its kind: each term's
         TF-IDF weight times its coefficient for the class, largest first, ties by the term; only terms that push
-        towards it."""
-        features = self.kind.named_steps["features"]
-        words = features.transformer_list[0][1]
+        towards it.
+
+        Why one batch: the texts are transformed together into one sparse matrix and the vocabulary is read once;
+        transforming them one at a time cost the inbox minutes on a large store. ``matrix``, the texts' features
+        already computed, saves even that: its first columns are the word TF-IDF."""
+        if not texts:
+            return []
+        import numpy as np
+
+        words = self.features.transformer_list[0][1]
         classifier = self.kind.named_steps["classifier"]
-        row = words.transform([text]).tocoo()
+        if matrix is None:
+            matrix = words.transform(list(texts))
+        matrix = matrix.tocsr()[:, : len(words.vocabulary_)]
         classes = [str(k) for k in classifier.classes_]
-        coef = classifier.coef_
-        if coef.shape[0] == 1:  # two classes: one row of coefficients, for the second class
-            weights = coef[0] if classes.index(kind) == 1 else -coef[0]
-        else:
-            weights = coef[classes.index(kind)]
+        coef = np.asarray(classifier.coef_)
+        # one row of coefficients per class (two classes: one row, for the second class)
+        per_class = np.vstack([-coef[0], coef[0]]) if coef.shape[0] == 1 else coef
         names = words.get_feature_names_out()
-        scored = [(float(v * weights[j]), str(names[j])) for j, v in zip(row.col, row.data, strict=True)]
-        scored = [s for s in scored if s[0] > 0]
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        return [name for _, name in scored[:EVIDENCE_TERMS]]
+        out = []
+        for i, kind in enumerate(kinds):
+            start, end = matrix.indptr[i], matrix.indptr[i + 1]
+            cols = matrix.indices[start:end]
+            scores = matrix.data[start:end] * per_class[classes.index(kind)][cols]
+            scored = [(float(v), str(names[j])) for v, j in zip(scores, cols, strict=True) if v > 0]
+            scored.sort(key=lambda t: (-t[0], t[1]))
+            out.append([name for _, name in scored[:EVIDENCE_TERMS]])
+        return out
 
 
 def cross_validated(frame: pl.DataFrame | None = None, folds: int = 5) -> pl.DataFrame:
-    """Honest figures for the three models: precision, recall and F1 per label and macro, from stratified
-    ``folds``-fold cross-validation (shuffled with ``SEED``) over the training rows; a label with fewer rows than
-    ``folds`` lowers the folds of its model. Rows: ``model`` (kind, stage, polarity), ``label``, ``precision``,
-    ``recall``, ``f1``, ``support``; deterministic, like the fit."""
+    """Honest figures for the three models: precision, recall and F1 per label and macro, from stratified,
+    grouped ``folds``-fold cross-validation (shuffled with ``SEED``) over the training rows; a label with fewer rows
+    than ``folds`` lowers the folds of its model. Rows: ``model`` (kind, stage, polarity), ``label``,
+    ``precision``, ``recall``, ``f1``, ``support``; deterministic, like the fit.
+
+    Why grouped: events of one company share its names (a project, a town, a product) and those names become
+    evidence; with the company's events split across folds, the model would be scored on names it learnt from the
+    same company, not on what generalises. Each ``group`` (a company) is kept within one fold; a frame without
+    ``group`` makes each row its own."""
     from sklearn.metrics import precision_recall_fscore_support
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
     from threadpoolctl import threadpool_limits
 
     frame = frame if frame is not None else training_frame()
     texts = frame["text"].to_list()
+    groups = frame["group"].to_list() if "group" in frame.columns else list(range(frame.height))
     rows = []
     with threadpool_limits(limits=1):
         for target in ("kind", "stage", "polarity"):
             labels = frame[target].to_list()
             k = max(2, min(folds, *(labels.count(v) for v in set(labels))))
-            split = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED)
-            predicted = cross_val_predict(_pipeline(), texts, labels, cv=split)
+            split = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=SEED)
+            predicted = cross_val_predict(_pipeline(), texts, labels, groups=groups, cv=split)
             names = sorted(set(labels))
             p, r, f, n = precision_recall_fscore_support(labels, predicted, labels=names, zero_division=0)
             for i, name in enumerate(names):
@@ -314,33 +369,68 @@ def aliases(name: str, first_words: dict[str, int] | None = None) -> list[str]:
     return out
 
 
+_WORD = re.compile(r"\w+")
+
+
+class CompanyMatcher:
+    """Every company's names, prepared once for many headlines.
+
+    Why prepared: a headline names a company by a whole word or words, so a name can match only a headline that
+    holds the name's first word as a whole word. The names are indexed by that word; a headline is split into its
+    words once and only the names indexed by one of them are tried, instead of every name of the universe on every
+    headline. The answer is the same as trying every name: the longest matching name wins, ties by symbol."""
+
+    def __init__(self, universe: pl.DataFrame) -> None:
+        names = [(s, n) for s, n in universe.select("symbol", "name").iter_rows() if n and n.split()]
+        first_words: dict[str, int] = {}
+        for _, name in names:
+            word = name.split()[0].strip(",.").lower()
+            first_words[word] = first_words.get(word, 0) + 1
+        #: lower-case first word of a name -> (pattern, length of the name, symbol)
+        self._by_word: dict[str, list[tuple[re.Pattern[str], int, str]]] = {}
+        self._always: list[tuple[re.Pattern[str], int, str]] = []  # a name with no word character at all
+        for symbol, name in names:
+            for alias in aliases(name, first_words):
+                entry = (re.compile(rf"(?<!\w){re.escape(alias)}(?!\w)", re.IGNORECASE), len(alias), symbol)
+                first = _WORD.search(alias)
+                if first is None:
+                    self._always.append(entry)
+                else:
+                    self._by_word.setdefault(first.group(0).lower(), []).append(entry)
+
+    def match(self, headline: str) -> str | None:
+        """The symbol of the company ``headline`` names, or None."""
+        best: tuple[int, str] | None = None
+        tried = list(self._always)
+        for word in {w.lower() for w in _WORD.findall(headline)}:
+            tried.extend(self._by_word.get(word, ()))
+        for pattern, length, symbol in tried:
+            key = (-length, symbol)
+            if (best is None or key < best) and pattern.search(headline):
+                best = key
+        return best[1] if best else None
+
+
 def match_company(headline: str, universe: pl.DataFrame) -> str | None:
     """The symbol of the company ``headline`` names, by whole-word, case-insensitive match of a name or alias;
-    the longest matching alias wins, ties by symbol. None when nothing matches."""
-    names = [(s, n) for s, n in universe.select("symbol", "name").iter_rows() if n and n.split()]
-    first_words: dict[str, int] = {}
-    for _, name in names:
-        word = name.split()[0].strip(",.").lower()
-        first_words[word] = first_words.get(word, 0) + 1
-    best: tuple[int, str] | None = None
-    for symbol, name in names:
-        for alias in aliases(name, first_words):
-            if re.search(rf"(?<!\w){re.escape(alias)}(?!\w)", headline, flags=re.IGNORECASE):
-                key = (-len(alias), symbol)
-                if best is None or key < best:
-                    best = key
-    return best[1] if best else None
+    the longest matching alias wins, ties by symbol. None when nothing matches. (For many headlines, build one
+    ``CompanyMatcher``.)"""
+    return CompanyMatcher(universe).match(headline)
 
 
 # -- the inbox -----------------------------------------------------------------------------------------------------
 def candidates(
-    store: Store, *, since: date | None = None, model: CatalystModel | None = None, include_accepted: bool = True
+    store: Store,
+    *,
+    since: date | None = None,
+    model: CatalystModel | None = None,
+    include_accepted: bool = True,
+    limit: int | None = None,
 ) -> pl.DataFrame:
     """Every stored headline published on or after ``since`` as a candidate event (``CANDIDATE_COLUMNS``), newest
-    first, ties by id. Reads only: the inbox never writes an event."""
-    heads = store.stored_headlines(since)
-    if not include_accepted:
-        heads = heads.filter(~pl.col("accepted"))
+    first, ties by id; with ``limit``, only the newest ``limit`` of them (the model reads only those). Reads only:
+    the inbox never writes an event."""
+    heads = store.stored_headlines(since, only_new=not include_accepted, limit=limit)
     schema = {
         "id": pl.String,
         "published": pl.Datetime("us"),
@@ -363,12 +453,13 @@ def candidates(
     model = model or CatalystModel.bundled()
     universe = store.universe_names()
     known = set(universe["symbol"].to_list())
+    matcher = CompanyMatcher(universe)
     rows = []
     suggestions = model.suggest(heads["headline"].to_list())
     for head, s in zip(heads.iter_rows(named=True), suggestions, strict=True):
         symbol, matched_by = head["symbol"], "symbol"
         if symbol is None:
-            symbol = match_company(head["headline"], universe)
+            symbol = matcher.match(head["headline"])
             matched_by = "name" if symbol else "unmatched"
         elif symbol not in known:
             matched_by = "symbol (not in the universe)"
@@ -400,8 +491,9 @@ EDITABLE: tuple[str, ...] = tuple(c for c in KINDS["events"].names if c not in (
 
 
 def parse_edits(edits: Sequence[str]) -> dict[str, str]:
-    """``field=value`` pairs as a dict; a pair without ``=`` or naming a field that is not editable is a one-line
-    error that lists the editable fields."""
+    """``field=value`` pairs as a dict; a pair without ``=``, naming a field that is not editable, or naming a
+    field a second time is a one-line error (the first two list the editable fields). Why refuse a repeat: one of
+    the two values would be dropped without a word, and the user cannot tell which."""
     out: dict[str, str] = {}
     for item in edits:
         name, sep, value = item.partition("=")
@@ -413,8 +505,39 @@ def parse_edits(edits: Sequence[str]) -> dict[str, str]:
             raise ArgumentError(
                 Option("edits"), f" {name}: not an editable field{why}; use one of {', '.join(EDITABLE)}"
             )
+        if name in out:
+            raise ArgumentError(
+                Option("edits"), f" {name}: given twice ({out[name]!r} and {value.strip()!r}); give each field once"
+            )
         out[name] = value.strip()
     return out
+
+
+def event_date(published_at: datetime) -> date:
+    """The date of the event a headline becomes: the UTC day after its publication.
+
+    Why the day after, always: a score as of a day reads that day's closes, and a backtest buys at them. A headline
+    published on UTC day D may come after that day's close (a US close is 20:00-21:00 UTC, the ASX's and Tokyo's
+    about 06:00 UTC), so dating it D would let the close of D, before the news, trade on it. Every covered exchange
+    closes its trading day D+1 at or after 00:00 UTC of D+1, so from D+1 the news is always older than the close
+    that reads it. The cost is a day's delay for a headline published before a close; never a look-ahead."""
+    return published_at.date() + timedelta(days=1)
+
+
+def _known_symbol(headline: str, symbol: str, known: Sequence[str]) -> None:
+    """Refuse an event for a company not in the universe, naming the nearest symbol."""
+    from screener.intake.universe import suggest_symbol
+
+    if symbol in known:
+        return
+    hint = suggest_symbol(symbol, known)
+    raise ArgumentError(
+        f"headline {headline}: {symbol!r} is not in the universe"
+        + (f" (did you mean {hint!r}?)" if hint else "")
+        + "; pass ",
+        Option("edits"),
+        " symbol=SYMBOL of a company in 'screener universe list'; nothing was stored",
+    )
 
 
 @dataclass(frozen=True)
@@ -437,11 +560,14 @@ def accept(
     """Store the candidate ``headline_id`` as one event, through the events intake (validation refuses a bad
     value and stores nothing), and record the decision in the same transaction.
 
-    The event: the matched company, the suggested kind and stage, the headline as its description, dated by the
-    headline's publication (UTC date, day precision), with ``source`` (default: the publisher and the link).
-    ``edits`` (``field=value``) override any of these but the date. Raises ``ScreenerError`` for an unknown id, a
-    headline already accepted, an unmatched company without ``--edit symbol=...``, or a value the events contract
-    refuses."""
+    The event: the matched company, the suggested kind and stage, the headline as its description, dated by
+    ``event_date`` (the UTC day after publication, day precision), with ``source`` (default: the publisher and the
+    link). ``edits`` (``field=value``) override any of these but the date. Raises ``ScreenerError`` for an unknown
+    id, a headline already accepted, an unmatched company without ``--edit symbol=...``, a symbol that is not in the
+    universe (a typo would otherwise be stored for good, since accepting twice is refused), an event already stored
+    under the same key (symbol, date, kind, description: a second copy of a syndicated headline, or an event
+    imported earlier, would otherwise be replaced without a word), or a value the events contract refuses.
+    ``today`` (the caller's UTC day) bounds the event's date: a headline of today makes an event dated tomorrow."""
     from screener.intake import Refused, intake
     from screener.providers.files import ContractError, parse_frame
 
@@ -458,13 +584,13 @@ def accept(
         )
     model = model or CatalystModel.bundled()
     suggestion = model.suggest([head["headline"]])[0]
-    symbol = head["symbol"] or match_company(head["headline"], store.universe_names())
-    published: date = head["published_at"].date()
+    universe = store.universe_names()
+    symbol = head["symbol"] or match_company(head["headline"], universe)
     cited = " ".join(x for x in (head["publisher"], head["link"]) if x) or None
     values: dict[str, str | None] = dict.fromkeys(KINDS["events"].names)
     values.update(
         symbol=symbol,
-        date=published.isoformat(),
+        date=event_date(head["published_at"]).isoformat(),
         kind=suggestion.kind,
         stage=suggestion.stage,
         description=head["headline"],
@@ -483,7 +609,17 @@ def accept(
     except ContractError as exc:
         raise ScreenerError(str(exc).replace(", row 2", "")) from None
     event = parsed.frame.row(0, named=True)
+    _known_symbol(wanted, event["symbol"], universe["symbol"].to_list())
     with store.transaction():
+        stored = store.event_with_key(event["symbol"], event["date"], event["kind"], event["description"])
+        if stored is not None:
+            raise ArgumentError(
+                f"headline {wanted}: a {stored['kind']} event of {stored['symbol']} dated {stored['date']:%Y-%m-%d} "
+                f"with this description is already stored (provider {stored['provider']}); nothing was stored "
+                "(to keep both, pass ",
+                Option("edits"),
+                " description=...)",
+            )
         try:
             result = intake(
                 store, "events", parsed.frame, ACCEPT_PROVIDER, source=f"inbox:{wanted}", today=today, policy="refuse"

@@ -38,6 +38,18 @@ HEADLINE_SCHEMA: dict[str, Any] = {
 }
 
 
+def _inbox_filter(since: date | None, only_new: bool) -> tuple[str, list[Any]]:
+    """The WHERE clause (with a trailing space, or empty) and its values for the inbox's headline reads."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if since:
+        conditions.append("CAST(h.published_at AS DATE) >= ?")
+        params.append(since)
+    if only_new:
+        conditions.append("d.headline_id IS NULL")
+    return (f"WHERE {' AND '.join(conditions)} " if conditions else ""), params
+
+
 class Headlines(StoreBase):
     """Stored headlines (``headlines``) and accepted candidates (``headline_decisions``)."""
 
@@ -61,20 +73,47 @@ class Headlines(StoreBase):
             stored = int(self.scalar("SELECT count(*) FROM headlines")) - before
         return UpsertResult(stored)
 
-    def stored_headlines(self, since: date | None = None) -> pl.DataFrame:
+    def stored_headlines(
+        self, since: date | None = None, *, only_new: bool = False, limit: int | None = None
+    ) -> pl.DataFrame:
         """Stored headlines published on or after ``since`` (UTC date), newest first, ties by id; each with
-        ``accepted`` (whether a decision holds it)."""
-        where, params = ("WHERE CAST(h.published_at AS DATE) >= ?", [since]) if since else ("", [])
+        ``accepted`` (whether a decision holds it). ``only_new`` leaves out the accepted ones; ``limit`` keeps the
+        first ``limit`` rows of that order (the newest)."""
+        where, params = _inbox_filter(since, only_new)
+        bound = ""
+        if limit is not None:
+            bound = " LIMIT ?"
+            params.append(int(limit))
         cols = ", ".join(f"h.{c}" for c in HEADLINE_COLUMNS)
         frame = self.query(
             f"SELECT {cols}, h.loaded_at, d.headline_id IS NOT NULL AS accepted FROM headlines h "
-            f"LEFT JOIN headline_decisions d ON d.headline_id = h.id {where} "
-            "ORDER BY h.published_at DESC, h.id",
+            f"LEFT JOIN headline_decisions d ON d.headline_id = h.id {where}"
+            f"ORDER BY h.published_at DESC, h.id{bound}",
             params,
         )
         if frame.height == 0:
             return pl.DataFrame(schema={**HEADLINE_SCHEMA, "loaded_at": pl.Datetime("us"), "accepted": pl.Boolean})
         return frame
+
+    def count_headlines(self, since: date | None = None, *, only_new: bool = False) -> int:
+        """How many headlines ``stored_headlines(since, only_new=...)`` would list without a limit."""
+        where, params = _inbox_filter(since, only_new)
+        return int(
+            self.scalar(
+                f"SELECT count(*) FROM headlines h LEFT JOIN headline_decisions d ON d.headline_id = h.id {where}",
+                params,
+            )
+        )
+
+    def event_with_key(self, symbol: str, on: date, kind: str, description: str) -> dict[str, Any] | None:
+        """The stored event with this key (symbol, date, kind, description), with its provider and source; None
+        when there is none."""
+        rows = self.query(
+            "SELECT symbol, date, kind, description, provider, source FROM events "
+            "WHERE symbol = ? AND date = ? AND kind = ? AND description = ?",
+            [symbol, on, kind, description],
+        )
+        return rows.row(0, named=True) if rows.height else None
 
     def headline(self, headline_id: str) -> dict[str, Any] | None:
         """One stored headline by id, or None."""

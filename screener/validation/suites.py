@@ -196,6 +196,16 @@ def _not_future(column: str, today: date) -> Check:
     )
 
 
+def _not_after(column: str, now: datetime) -> Check:
+    """A time column not after ``now``: a headline published later than the moment it is checked is a clock or
+    time-zone mistake, and an event dated from it would be seen before it was published."""
+    return Check(
+        "ExpectColumnValuesToBeBetween",
+        {"column": column, "max_value": now},
+        f"not after {now.isoformat(sep=' ', timespec='seconds')} UTC",
+    )
+
+
 def _unique(columns: tuple[str, ...]) -> Check:
     if len(columns) == 1:
         return Check("ExpectColumnValuesToBeUnique", {"column": columns[0]}, "no duplicate key")
@@ -208,7 +218,8 @@ def _roles_pattern() -> str:
 
 
 def checks_for(kind: str, today: date | None = None) -> list[Check]:
-    """Every check of a kind, in a stable order (the order reports list them in)."""
+    """Every check of a kind, in a stable order (the order reports list them in). For ``headlines``, ``today`` may
+    be the current time (a naive UTC ``datetime``, which the caller reads): a publication after it fails."""
     today = today or date.today()
     listing_currencies = ISO_CURRENCIES | set(SUBUNITS)
     if kind == "companies":
@@ -339,6 +350,8 @@ def checks_for(kind: str, today: date | None = None) -> list[Check]:
             _regex("symbol", _SYMBOL, "Yahoo symbol, upper case"),
             _regex("headline", _HEADLINE, f"one line of text, at most {HEADLINE_MAX_CHARS} characters"),
             _regex("link", _LINK, "an http(s) address"),
-            _not_future("published_at", today),
+            # the caller's current time (a datetime) bounds a publication exactly; a plain day (the re-check of
+            # what is stored) bounds it by that day's end
+            _not_after("published_at", today) if isinstance(today, datetime) else _not_future("published_at", today),
         ]
     raise ValueError(f"no validation suite for kind {kind!r}")

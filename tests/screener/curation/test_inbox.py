@@ -93,8 +93,9 @@ def test_accept_stores_exactly_one_event_dated_by_publication_with_its_source(in
     with Store(inbox_db) as store:
         event = store.frame("events").row(0, named=True)
         decision = store.headline_decision(mp["id"])
-    # published 23:30 at UTC-5 on the 10th is the 11th in UTC: the event's date, not the day it was accepted
-    assert event["date"] == date(2025, 7, 11) and event["date_precision"] == "day"
+    # published 23:30 at UTC-5 on the 10th is 04:30 on the 11th in UTC: the event counts from the UTC day after
+    # (the 12th), never from the day it was accepted
+    assert event["date"] == date(2025, 7, 12) and event["date_precision"] == "day"
     assert (event["symbol"], event["kind"], event["provider"]) == ("MP", "offtake", "file")
     assert event["description"] == mp["headline"]
     assert event["source"] == "Example News https://example.com/mp"
@@ -111,7 +112,7 @@ def test_accepting_twice_is_a_clear_error_that_stores_nothing(inbox_db: Path, in
     assert again.stderr.strip().splitlines() == [
         f"Error: headline {neo['id']} was already accepted on "
         + again.stderr.split(" on ", 1)[1].split(" as ")[0]
-        + " as a capacity event of NEO.TO dated 2025-06-02; nothing was stored"
+        + " as a capacity event of NEO.TO dated 2025-06-03; nothing was stored"
     ]
     assert _events(inbox_db) == count
 
@@ -130,7 +131,7 @@ def test_edits_change_the_event_and_an_unmatched_headline_needs_a_symbol(inbox_d
         event = store.frame("events").row(0, named=True)
         decision = store.headline_decision(mystery["id"])
     assert (event["symbol"], event["kind"], event["amount_usd"]) == ("MP", "equity_raise", 25e6)
-    assert event["date"] == date(2025, 5, 1) and event["source"] == "https://example.com/placement"
+    assert event["date"] == date(2025, 5, 2) and event["source"] == "https://example.com/placement"
     assert decision["edited"] == "symbol=MP; kind=equity_raise; amount_usd=25000000"
 
 
@@ -221,8 +222,9 @@ def test_cross_validated_polarity_finds_most_setbacks() -> None:
     # a floor under the figures docs/inbox.md states: fewer or worse labelled headlines must not go unnoticed
     scores = cross_validated()
     polarity = {r["label"]: r for r in scores.filter(scores["model"] == "polarity").iter_rows(named=True)}
-    assert polarity["negative"]["recall"] >= 0.55 and polarity["negative"]["precision"] >= 0.65
-    assert polarity["macro"]["f1"] >= 0.75
+    # folds grouped by company (docs/inbox.md: negative recall 0.51, precision 0.68, macro F1 0.73)
+    assert polarity["negative"]["recall"] >= 0.45 and polarity["negative"]["precision"] >= 0.6
+    assert polarity["macro"]["f1"] >= 0.7
     kind = scores.filter((scores["model"] == "kind") & (scores["label"] == "macro")).row(0, named=True)
     assert kind["f1"] >= 0.55
     assert scores.equals(cross_validated()), "the figures are the same on every run"
