@@ -269,7 +269,9 @@ else:
 
 
 @pytest.mark.parametrize("what", ["export", "backtest"])
-def test_a_full_disk_under_a_workbook_is_one_line_and_nothing_after_it(db_path: Path, tmp_path: Path, what: str) -> None:
+def test_a_full_disk_under_a_workbook_is_one_line_and_nothing_after_it(
+    db_path: Path, tmp_path: Path, what: str
+) -> None:
     """The workbook is built in memory and written in one plain write: a full disk under the zip writer left a
     half-open zip file whose destructor printed a traceback after the one-line error."""
     from tests.reliability.conftest import command_env
