@@ -10,6 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -212,6 +215,63 @@ def test_a_full_disk_during_an_import_is_one_line_and_stores_nothing(
     assert lines[-1].startswith("Error: the disk is full; nothing was stored: the store and any previous export")
     assert "Internal error" not in result.stderr
     assert invoke(*count).stdout == before
+
+
+def test_a_full_disk_import_says_nothing_of_what_it_did_before_its_error(
+    invoke, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import that replaces demo rows says so only once its transaction committed: on a full disk nothing was
+    replaced, so the note must not come before the error."""
+    import duckdb
+
+    from screener.providers.demo import DEMO_PROVIDER
+    from screener.store import Store as RealStore
+
+    assert invoke("init").exit_code == 0
+    with Store(db_path) as st:
+        st.upsert(
+            "prices",
+            pl.DataFrame(
+                {
+                    "symbol": ["MP", "MP"],
+                    "date": [date(2026, 1, 5), date(2026, 1, 6)],
+                    "close": [10.0, 11.0],
+                    "volume": [100, 100],
+                }
+            ),
+            DEMO_PROVIDER,
+        )
+    path = tmp_path / "prices.csv"
+    path.write_text("symbol,date,close,volume\nMP,2026-01-05,12.5,300\n")
+    real_transaction = RealStore.transaction
+    depth = [0]
+
+    @contextmanager
+    def full_at_commit(self: RealStore, *, inputs: bool = True) -> Iterator[RealStore]:
+        # every write is done (demo rows deleted, the new row stored), then the commit meets a full disk
+        depth[0] += 1
+        try:
+            with real_transaction(self, inputs=inputs):
+                yield self
+                if depth[0] == 1:
+                    raise duckdb.IOException(
+                        'IO Error: Could not write file "store.duckdb.wal": No space left on device'
+                    )
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(RealStore, "transaction", full_at_commit)
+    failed = invoke("import", str(path))
+    monkeypatch.undo()
+    assert failed.exit_code == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith("Error: the disk is full; nothing was stored")
+    assert "synthetic demo row" not in failed.stderr, failed.stderr
+    with Store(db_path, read_only=True) as st:
+        assert st.frame("prices", ["MP"])["provider"].to_list() == [DEMO_PROVIDER] * 2  # nothing was replaced
+    # the same import, with room on the disk, says what it replaced
+    done = invoke("import", str(path))
+    assert done.exit_code == 0, done.stderr
+    assert f"Note: {path}: replaced 2 synthetic demo row(s) of the same series" in done.stderr
 
 
 #: Run in a child process: every file opened for writing under an export's temporary name refuses its bytes with
