@@ -131,7 +131,8 @@ def _run(ctx: click.Context, *, horizons: str, **options: Any) -> BacktestResult
     from screener.backtest.run import parse_horizons, run_backtest
     from screener.cli.progress import ProgressBar, stderr_is_terminal
 
-    with store_from(ctx) as store, ProgressBar(stderr_is_terminal(), "backtest") as bar:
+    # the backtest reads for as long as it runs; the lock is taken only for the transaction that stores it
+    with store_from(ctx, "brief") as store, ProgressBar(stderr_is_terminal(), "backtest") as bar:
         result = run_backtest(store, horizons=parse_horizons(horizons), progress=bar, **options)
         save_backtest(store, result)
     return result

@@ -90,7 +90,8 @@ def import_headlines(ctx: click.Context, path: str, fmt: str) -> None:
     from screener.curation.headlines import import_headlines as import_file
 
     now = datetime.now(UTC).replace(tzinfo=None)  # publication times after this are refused
-    with store_from(ctx) as store:
+    # reading and validating the file take the time; the lock is taken for the one transaction that stores it
+    with store_from(ctx, "brief") as store:
         done = import_file(store, path, now=now)
     render(pl.DataFrame({"source": [done.source], "rows": [done.rows], "stored": [done.stored]}), fmt)
     note(f"{done.stored} new headline(s) of {done.rows} in the inbox (a headline already stored is kept as it was)")

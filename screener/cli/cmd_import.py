@@ -35,7 +35,9 @@ def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quaran
     from screener.intake.imports import ImportRefused, import_paths
     from screener.output.render import render
 
-    with store_from(ctx) as store:
+    # Parsing and validating a big file takes seconds, writing it a fraction of one: the write lock is taken for the
+    # one transaction that stores the import, so readers are not kept out while the files are read.
+    with store_from(ctx, "brief") as store:
         try:
             summary = import_paths(store, paths, kind=kind, quarantine=quarantine, note=note)
         except ImportRefused as exc:

@@ -48,7 +48,8 @@ def score(ctx: click.Context, as_of: date | None, fmt: str, recompute: bool) -> 
     from factors.engine import rests_on_demo, scores_for
     from screener.output.render import render
 
-    with store_from(ctx) as store:
+    # computing reads; the lock is taken only for the transaction that stores the score set
+    with store_from(ctx, "brief") as store:
         frame = scores_for(store, as_of, recompute=recompute)
     if rests_on_demo(frame):
         note(DEMO_BANNER)

@@ -86,7 +86,8 @@ def tag_(
 
     if not add and not remove:
         raise ScreenerError("nothing to change: give --add ROLE and/or --remove ROLE")
-    with store_from(ctx) as store:
+    # the lock is taken for the transaction that changes the tags, and for each recomputed score set it stores
+    with store_from(ctx, "brief") as store:
         roles, changed = tag(store, symbol, add, remove, source, effective=effective.date() if effective else None)
         days = _rescore(store, effective) if changed else []
     if changed:
@@ -198,8 +199,9 @@ def suggest_(
     from screener.curation.suggest import accept, suggest
     from screener.curation.suggest import evaluate as evaluate_model
 
-    # suggesting and evaluating only read (the learnt model is cached when the store is free); accepting writes
-    with store_from(ctx, "hold" if accept_symbol else "if_free") as store:
+    # suggesting and evaluating only read (the learnt model is cached when the store is free); accepting writes,
+    # taking the lock for each transaction only (learning the model and recomputing scores take seconds)
+    with store_from(ctx, "brief" if accept_symbol else "if_free") as store:
         if evaluate:
             frame, trained = evaluate_model(store)
             render(frame, fmt, view=EVERYTHING)

@@ -71,7 +71,8 @@ def weekly(
         def check(rows: pl.DataFrame) -> None:
             check_columns(rows, view.columns)
 
-    with store_from(ctx) as store:
+    # scoring and ranking read; the lock is taken only to store the score set and the run (each one transaction)
+    with store_from(ctx, "brief") as store:
         res = run_weekly(store, rules_ref, as_of, check_rows=check)
         print_weekly(res, fmt, view)
         if export_path:

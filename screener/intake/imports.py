@@ -155,6 +155,9 @@ def import_paths(
     for w in summary.warnings:
         say(f"Warning: {w}")
     known = store.company_symbols()
+    # What a load did (demo rows replaced, rows kept out) is said only once the transaction committed: an import
+    # that fails at its commit (a full disk) stored nothing and must not have said otherwise first.
+    done_notes: list[str] = []
     # Each write says whether it changed anything (``Store.mark_inputs_changed``): an import of files stored
     # already commits without bumping the data version, so the stored scores stay current.
     with store.transaction(inputs=False):
@@ -171,12 +174,14 @@ def import_paths(
             # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
             done = admit(store, c, IMPORT_PROVIDER, origin="user", policy=policy)
             if done.dropped:
-                say(
+                done_notes.append(
                     f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
                     "and demo numbers never mix"
                 )
             if done.kept_out:
-                say(f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them")
+                done_notes.append(
+                    f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them"
+                )
             if pf.kind == "companies":
                 known |= set(frame["symbol"].to_list())
             summary.rejected += done.rejected
@@ -191,4 +196,6 @@ def import_paths(
                     "rejected": done.rejected,
                 }
             )
+    for line in done_notes:
+        say(line)
     return summary

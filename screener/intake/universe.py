@@ -170,13 +170,17 @@ def tag(
     overlap = set(add) & set(remove)
     if overlap:
         raise ScreenerError(f"role {sorted(overlap)[0]!r} is both added and removed")
-    have = set(store.current_roles(sym))
-    result = (have | set(add)) - set(remove)
-    if result == have:
-        return sorted(result, key=ROLES.index), False
-    if not result:
-        raise ScreenerError(f"{sym} would have no roles left; every company needs at least one")
-    with store.transaction():
+    # The roles are read inside the transaction that changes them: a store that takes the write lock per
+    # transaction (``brief``) lets another process tag between a read outside and the write. ``inputs=False``: a
+    # change that changes nothing leaves the data version, and so the stored scores, as they are; ``change_tags``
+    # marks its own change.
+    with store.transaction(inputs=False):
+        have = set(store.current_roles(sym))
+        result = (have | set(add)) - set(remove)
+        if result == have:
+            return sorted(result, key=ROLES.index), False
+        if not result:
+            raise ScreenerError(f"{sym} would have no roles left; every company needs at least one")
         store.change_tags(
             sym,
             add=sorted(set(add) - have),

@@ -9,6 +9,7 @@ when complete, and no text cell can run as a formula.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -112,8 +113,18 @@ class _Book:
     def __init__(self, path: Path) -> None:
         import xlsxwriter
 
+        self.path = path
+        # Built in memory and written in one plain write (``close``): a zip writer on the file itself, met by a full
+        # disk, is left half open, and its destructor prints a traceback after the error has been said.
+        self.buffer = io.BytesIO()
         self.wb = xlsxwriter.Workbook(
-            str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+            self.buffer,
+            {
+                "in_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
         )
         self.header = self.wb.add_format({"bold": True, "bg_color": "#DDE4EE", "bottom": 1})
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
@@ -192,7 +203,9 @@ class _Book:
             ws.autofilter(row, col, row + frame.height, col + frame.width - 1)
 
     def close(self) -> None:
+        """Finish the workbook in memory, then write its bytes to ``path`` (an ``atomic_path`` temporary file)."""
         self.wb.close()
+        self.path.write_bytes(self.buffer.getvalue())
 
 
 # -- sheets ---------------------------------------------------------------------------------------------------------

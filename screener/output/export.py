@@ -16,6 +16,7 @@ Every file is written to a temporary file and renamed over the target only when 
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import textwrap
@@ -237,8 +238,18 @@ class _Book:
         import xlsxwriter
 
         self.run = run
+        self.path = path
+        # Built in memory and written in one plain write (``close``): a zip writer on the file itself, met by a full
+        # disk, is left half open, and its destructor prints a traceback after the error has been said.
+        self.buffer = io.BytesIO()
         self.wb = xlsxwriter.Workbook(
-            str(path), {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+            self.buffer,
+            {
+                "in_memory": True,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
         )
         # the document's dates are the run's, not the clock's: the same run exports to the same bytes
         self.wb.set_properties({"created": run.created_at.replace(tzinfo=None), "title": f"Watchlist run {run.run_id}"})
@@ -276,7 +287,9 @@ class _Book:
         return self._nums[code]
 
     def close(self) -> None:
+        """Finish the workbook in memory, then write its bytes to ``path`` (an ``atomic_path`` temporary file)."""
         self.wb.close()
+        self.path.write_bytes(self.buffer.getvalue())
 
 
 def title_lines(run: Run) -> list[tuple[str, str]]:

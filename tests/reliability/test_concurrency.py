@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from screener.store import Store
-from tests.reliability.conftest import TIMEOUT, command_env, run, spawn
+from tests.reliability.conftest import TIMEOUT, command_env, holds_open, run, spawn
 
 
 @contextmanager
@@ -213,3 +214,94 @@ def test_wait_is_a_finite_number_of_seconds(seconds: str, fresh_store: Callable[
     done = run(db, "universe", "list", "--wait", seconds, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for '--wait': "), done.stderr
+
+
+#: Rows of the generated prices file. Reading and validating it takes seconds (most of it loading the validation
+#: library, which a real import pays too): the time a reader must be able to get in.
+IMPORT_ROWS = 10_000
+
+
+def test_readers_succeed_while_an_import_reads_and_validates(
+    fresh_store: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """An import parses and validates every file before it writes, and that is most of its time; it takes the write
+    lock only for the transaction that stores them. Readers with no patience at all (``--wait 0``), started while
+    the import has the store open, get in: at least one that ended while the import still had it open succeeded,
+    and any that did not was refused in the one clean line about the lock."""
+    db = fresh_store("import.duckdb")
+    path = tmp_path / "prices.csv"
+    symbols = [f"ZZ{i:02d}" for i in range(20)]
+    days = [date(2001, 1, 1).toordinal() + k for k in range(IMPORT_ROWS // len(symbols))]
+    lines = ["symbol,date,close,volume"]
+    lines += [
+        f"{s},{date.fromordinal(d).isoformat()},{10 + (d % 50) / 10:.2f},{1000 + d % 977}"
+        for s in symbols
+        for d in days
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    with Store(db, read_only=True) as store:
+        before = store.marker()
+    importer = spawn(db, "import", str(path), "--format", "csv", "--wait", "60")
+    deadline = time.monotonic() + TIMEOUT
+    while importer.poll() is None and not holds_open(importer.pid, db) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # (exit code, the import still had the store open when the reader ended, stderr): a reader that got in after
+    # the import closed the store, while its process was still printing, proves nothing
+    attempts: list[tuple[int, bool, str]] = []
+    # one reader that got in while the import ran is the proof; more would only slow the import down
+    while importer.poll() is None and time.monotonic() < deadline and not any(a[0] == 0 and a[1] for a in attempts):
+        reader = run(db, "universe", "list", "--format", "csv", "--wait", "0")
+        attempts.append((reader.returncode, holds_open(importer.pid, db), reader.stderr.strip()))
+    _, err = importer.communicate(timeout=TIMEOUT)
+    assert importer.returncode == 0, err
+    during = [a for a in attempts if a[1]]
+    assert any(code == 0 for code, _, _ in during), attempts
+    for code, _, said in attempts:
+        assert code == 0 or (said.startswith("Error: the store ") and "locked by process" in said), said
+    with Store(db, read_only=True) as store:
+        assert store.changes_since(before) == [f"{len(lines) - 1} prices row(s)"]
+
+
+#: Writers that compute for long before they write, each with the step of that computing where a reader is tried.
+COMPUTING_WRITERS = {
+    "score": (("score", "--recompute", "--as-of", "2026-05-01", "--format", "csv"), "factors.engine.compute_scores"),
+    "weekly": (("weekly", "--as-of", "2026-05-01", "--format", "csv"), "factors.engine.compute_scores"),
+    "universe tag": (
+        ("universe", "tag", "MP", "--add", "trader_offtaker", "--source", "a test", "--effective", "2020-01-01"),
+        "factors.engine.compute_scores",  # the stored score sets the back-dated change reaches are recomputed
+    ),
+    "backtest": (("backtest", "--format", "csv"), "screener.backtest.run.run_backtest"),
+}
+
+
+@pytest.mark.parametrize("name", list(COMPUTING_WRITERS))
+def test_a_reader_gets_in_while_a_writer_computes(
+    fresh_store: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """``score``, ``weekly``, ``universe tag`` and ``backtest`` read and compute before they store anything: a reader
+    with no patience (``--wait 0``) started while they compute gets in, and what they compute is stored after."""
+    from click.testing import CliRunner
+
+    from screener.cli import cli
+    from tests.builders import backtest_result
+
+    db = fresh_store(f"{name.replace(' ', '-')}.duckdb")
+    args, step = COMPUTING_WRITERS[name]
+    module, attr = step.rsplit(".", 1)
+    real = getattr(__import__(module, fromlist=[attr]), attr)
+    readers: list[subprocess.CompletedProcess[str]] = []
+
+    def computing(*a: object, **k: object) -> object:
+        if not readers:
+            readers.append(run(db, "universe", "list", "--format", "csv", "--wait", "0"))
+        # a backtest over the demo history takes long: a ready-made result is what it stores
+        return backtest_result() if attr == "run_backtest" else real(*a, **k)
+
+    monkeypatch.setattr(step, computing)
+    with Store(db, read_only=True) as store:
+        before = store.marker()
+    done = CliRunner().invoke(cli, ["--db", str(db), *args, "--wait", "30"], catch_exceptions=False)
+    assert done.exit_code == 0, done.stderr
+    assert readers and readers[0].returncode == 0, readers[0].stderr if readers else "the step never ran"
+    with Store(db, read_only=True) as store:
+        assert store.changes_since(before)  # the writer stored what it computed

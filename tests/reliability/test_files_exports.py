@@ -10,6 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -212,6 +215,146 @@ def test_a_full_disk_during_an_import_is_one_line_and_stores_nothing(
     assert lines[-1].startswith("Error: the disk is full; nothing was stored: the store and any previous export")
     assert "Internal error" not in result.stderr
     assert invoke(*count).stdout == before
+
+
+def test_a_full_disk_import_says_nothing_of_what_it_did_before_its_error(
+    invoke, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import that replaces demo rows says so only once its transaction committed: on a full disk nothing was
+    replaced, so the note must not come before the error."""
+    import duckdb
+
+    from screener.providers.demo import DEMO_PROVIDER
+    from screener.store import Store as RealStore
+
+    assert invoke("init").exit_code == 0
+    with Store(db_path) as st:
+        st.upsert(
+            "prices",
+            pl.DataFrame(
+                {
+                    "symbol": ["MP", "MP"],
+                    "date": [date(2026, 1, 5), date(2026, 1, 6)],
+                    "close": [10.0, 11.0],
+                    "volume": [100, 100],
+                }
+            ),
+            DEMO_PROVIDER,
+        )
+    path = tmp_path / "prices.csv"
+    path.write_text("symbol,date,close,volume\nMP,2026-01-05,12.5,300\n")
+    real_transaction = RealStore.transaction
+    depth = [0]
+
+    @contextmanager
+    def full_at_commit(self: RealStore, *, inputs: bool = True) -> Iterator[RealStore]:
+        # every write is done (demo rows deleted, the new row stored), then the commit meets a full disk
+        depth[0] += 1
+        try:
+            with real_transaction(self, inputs=inputs):
+                yield self
+                if depth[0] == 1:
+                    raise duckdb.IOException(
+                        'IO Error: Could not write file "store.duckdb.wal": No space left on device'
+                    )
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(RealStore, "transaction", full_at_commit)
+    failed = invoke("import", str(path))
+    monkeypatch.undo()
+    assert failed.exit_code == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith("Error: the disk is full; nothing was stored")
+    assert "synthetic demo row" not in failed.stderr, failed.stderr
+    with Store(db_path, read_only=True) as st:
+        assert st.frame("prices", ["MP"])["provider"].to_list() == [DEMO_PROVIDER] * 2  # nothing was replaced
+    # the same import, with room on the disk, says what it replaced
+    done = invoke("import", str(path))
+    assert done.exit_code == 0, done.stderr
+    assert f"Note: {path}: replaced 2 synthetic demo row(s) of the same series" in done.stderr
+
+
+#: Run in a child process: every file opened for writing under an export's temporary name refuses its bytes with
+#: ENOSPC, as a full disk does, and everything the process prints until it has exited (a destructor complaining
+#: at collection or at exit included) reaches its stderr. ``argv``: ``export DB TARGET`` (the CLI's export) or
+#: ``backtest TARGET`` (the backtest workbook).
+FULL_DISK_CHILD = """
+import errno, io, os, sys
+
+from screener.output.render import TEMP_SUFFIX
+
+real_open = io.open
+
+
+class FullDisk:
+    def __init__(self, fh):
+        self._fh = fh
+
+    def write(self, _data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        self._fh.close()
+
+
+def full_open(file, mode="r", *args, **kwargs):
+    fh = real_open(file, mode, *args, **kwargs)
+    if any(m in mode for m in "wax+") and str(file).endswith(TEMP_SUFFIX):
+        return FullDisk(fh)
+    return fh
+
+
+io.open = full_open
+if sys.argv[1] == "export":
+    from screener.cli import cli
+
+    cli(["--db", sys.argv[2], "export", sys.argv[3]], prog_name="screener")
+else:
+    from screener.errors import ScreenerError
+    from screener.output.backtest_export import write_backtest
+    from tests.builders import backtest_result
+
+    try:
+        write_backtest(backtest_result(), sys.argv[2])
+    except ScreenerError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize("what", ["export", "backtest"])
+def test_a_full_disk_under_a_workbook_is_one_line_and_nothing_after_it(
+    db_path: Path, tmp_path: Path, what: str
+) -> None:
+    """The workbook is built in memory and written in one plain write: a full disk under the zip writer left a
+    half-open zip file whose destructor printed a traceback after the one-line error."""
+    from tests.reliability.conftest import command_env
+
+    target = tmp_path / "list.xlsx"
+    target.write_bytes(b"previous good file")
+    args = ["export", str(db_path), str(target)] if what == "export" else ["backtest", str(target)]
+    if what == "export":
+        make_run(db_path)
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, *args],
+        capture_output=True,
+        text=True,
+        env=command_env(),
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: cannot write ") and "the disk is full" in lines[0]
+    assert target.read_bytes() == b"previous good file"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_a_plain_write_failure_is_still_named(tmp_path: Path) -> None:

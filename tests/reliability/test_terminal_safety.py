@@ -40,6 +40,8 @@ SEQUENCES = (
     "\r",
 )
 HOSTILE_NAME = "Evil " + "".join(SEQUENCES) + " Corp"
+#: How every other company's name opens, and how it is shown escaped.
+NAME_OPENING, NAME_OPENING_SHOWN = "\x1b[31;1m", "\\x1b[31;1m"
 #: The characters no terminal output may carry raw.
 RAW = ("\x1b", "\x9b", "\x07", "\x08", "\u202e", "\r")
 
@@ -97,14 +99,18 @@ def test_table_escapes_cells_title_and_headers_but_csv_and_json_keep_the_text() 
 # -- every listing command, through the real CLI ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small market with one company named hostile, and two weekly runs (so diff has two to compare)."""
+    """The small market with one company named hostile and every other name opening with a colour sequence (so the
+    watchlist and its changes, whoever is in them, carry one), and two weekly runs (so diff has two to compare)."""
     from screener.store import Store
     from screener.watchlist.runs import run_weekly
 
     path = tmp_path_factory.mktemp("hostile-terminal") / "market.duckdb"
     frames = market_frames()
     frames["companies"] = frames["companies"].with_columns(
-        pl.when(pl.col("symbol") == "PROC").then(pl.lit(HOSTILE_NAME)).otherwise(pl.col("name")).alias("name")
+        pl.when(pl.col("symbol") == "PROC")
+        .then(pl.lit(HOSTILE_NAME))
+        .otherwise(pl.lit(NAME_OPENING) + pl.col("name"))
+        .alias("name")
     )
     frames["events"] = frames["events"].with_columns(pl.lit("deal \x1b[5m signed").alias("description"))
     with Store(path) as store:
@@ -129,12 +135,13 @@ AS_OF = ("--as-of", MARKET_END.isoformat())
     [
         ("universe", "list"),
         ("show", "PROC", *AS_OF),
+        ("watchlist", "show"),
         ("watchlist", "show", "--wide"),
         ("watchlist", "diff"),
         ("screen", *AS_OF, "--wide"),
         ("query", "select name from companies"),
     ],
-    ids=lambda a: " ".join(a[:2]),
+    ids=lambda a: " ".join(a[:3]),
 )
 def test_listing_commands_never_print_raw_sequences(market: Path, invoke, args: tuple[str, ...]) -> None:
     result = invoke(*args)
@@ -143,6 +150,9 @@ def test_listing_commands_never_print_raw_sequences(market: Path, invoke, args: 
     assert_terminal_safe(result.stderr)
     if args[0] in ("universe", "query"):
         assert "Evil \\x1b[2J" in result.stdout  # escaped where it is shown, not hidden
+    if args[0] == "watchlist":
+        # the stored run's names reach the list and its changes: the hostile text is really on screen, escaped
+        assert NAME_OPENING_SHOWN in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
