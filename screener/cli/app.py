@@ -147,8 +147,15 @@ class ScreenerGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         with _one_line_errors(ctx):
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _COMMAND_ENDED[0] = True
         return None  # not reached: the handler exits
+
+
+#: Whether the command has ended (returned or raised): a Ctrl-C after that cannot have stopped any of its work.
+_COMMAND_ENDED = [False]
 
 
 @contextmanager
@@ -307,11 +314,19 @@ def main() -> None:
     ``_one_line_errors`` covers what a command writes, this covers what is still buffered when it returns."""
     code: int | str | None = 0
     try:
-        cli(prog_name="screener")
+        try:
+            cli(prog_name="screener")
+        finally:
+            # the command's outcome is decided and said: a Ctrl-C from here on must not turn the exit into a death
+            # by signal (-2) or add a second, contradicting line
+            _ignore_interrupts()
     except SystemExit as exc:
         code = exc.code
-    except KeyboardInterrupt:  # before a command began (or after it ended): nothing of it reached the store
-        click.echo("Interrupted; nothing stored.", err=True)
+    except KeyboardInterrupt:
+        if _COMMAND_ENDED[0]:  # after the command ended: what it printed stands
+            click.echo("Interrupted after the command ended; its output above stands.", err=True)
+        else:  # before a command began: nothing of it reached the store
+            click.echo("Interrupted; nothing stored.", err=True)
         code = 130
     try:
         sys.stdout.flush()  # the buffered tail of the output meets a closed pipe here, not at interpreter exit
