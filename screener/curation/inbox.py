@@ -112,6 +112,10 @@ def training_frame(data_dir: Path | None = None) -> pl.DataFrame:
     return frame
 
 
+#: Fitted bundled models by ``model_version`` (see ``CatalystModel.bundled``).
+_FITTED: dict[str, CatalystModel] = {}
+
+
 def model_version(frame: pl.DataFrame) -> str:
     """A hash of the training rows and the model's settings: kept with every accepted candidate, so a decision
     says which model suggested it."""
@@ -196,7 +200,15 @@ class CatalystModel:
 
     @classmethod
     def bundled(cls) -> CatalystModel:
-        return cls(training_frame())
+        """The model of the bundled training data, fitted once per process and per version of that data (its
+        ``model_version``): a fitted model is never changed afterwards, so every inbox listing and accept in one
+        process (a notebook, the test suite) shares it instead of fitting the same model again."""
+        frame = training_frame()
+        version = model_version(frame)
+        model = _FITTED.get(version)
+        if model is None:
+            model = _FITTED[version] = cls(frame)
+        return model
 
     def suggest(self, texts: Sequence[str]) -> list[Suggestion]:
         """Kind, stage and polarity for each text.

@@ -37,8 +37,13 @@ def command_env() -> dict[str, str]:
     return env
 
 
-def screener_args(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "screener", "--db", str(db), *args]
+#: The module a test runs as ``screener``: the real one, or the same command line with Yahoo answered offline.
+SCREENER = "screener"
+OFFLINE_YAHOO = "tests.reliability.offline_yahoo"
+
+
+def screener_args(db: Path, *args: str, module: str = SCREENER) -> list[str]:
+    return [sys.executable, "-m", module, "--db", str(db), *args]
 
 
 def run(db: Path, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
@@ -48,10 +53,11 @@ def run(db: Path, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedP
     )
 
 
-def spawn(db: Path, *args: str) -> subprocess.Popen[str]:
-    """Start ``screener --db DB ARGS`` in a subprocess, stdout and stderr piped."""
+def spawn(db: Path, *args: str, module: str = SCREENER) -> subprocess.Popen[str]:
+    """Start ``screener --db DB ARGS`` in a subprocess (``module``: see ``screener_args``), stdout and stderr
+    piped."""
     return subprocess.Popen(
-        screener_args(db, *args),
+        screener_args(db, *args, module=module),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
