@@ -271,6 +271,12 @@ def copy_store(con: duckdb.DuckDBPyConnection, source: Path, target: Path) -> No
     while the lock is held. The copy lands whole or not at all (a temporary file renamed into place)."""
     con.execute("CHECKPOINT")
     target.parent.mkdir(parents=True, exist_ok=True)
+    copy_durably(source, target)
+
+
+def copy_durably(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` whole or not at all: into a temporary file beside it, synced to the disk, then
+    renamed into place (a crash leaves the old target, never half a store)."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         shutil.copyfile(source, tmp)

@@ -25,6 +25,7 @@ from screener.store.connection import (
     LogNotReplayedError,
     StoreUnwritableError,
     connect,
+    copy_durably,
     copy_store,
     damage_of,
     foreign_file,
@@ -311,15 +312,7 @@ def _copy_as_is(source: Path, target: Path) -> None:
     for src, dst in pairs:
         if src is not source and not (src.is_file() and src.stat().st_size > 0):
             continue
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        try:
-            shutil.copyfile(src, tmp)
-            with tmp.open("rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, dst)
-        finally:
-            with suppress(FileNotFoundError):
-                tmp.unlink()
+        copy_durably(src, dst)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -33,3 +34,15 @@ def write_headlines(folder: Path, text: str = HEADLINES, name: str = "headlines.
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def inbox_rows(invoke, *args: str) -> list[dict]:
+    """``screener events inbox --format json ARGS`` as rows (the command must succeed)."""
+    result = invoke("events", "inbox", "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def by_start(rows: list[dict], start: str) -> dict:
+    """The candidate whose headline starts with ``start``."""
+    return next(r for r in rows if r["headline"].startswith(start))

@@ -13,7 +13,7 @@ import pytest
 from screener.curation.inbox import CatalystModel, candidates, cross_validated, parse_edits, training_frame
 from screener.errors import ScreenerError
 from screener.store import Store
-from tests.screener.curation._inbox_helpers import HEADLINES, add_universe, write_headlines
+from tests.screener.curation._inbox_helpers import HEADLINES, add_universe, by_start, inbox_rows, write_headlines
 
 
 @pytest.fixture
@@ -27,48 +27,38 @@ def inbox_db(db_path: Path, tmp_path: Path, invoke) -> Path:
     return db_path
 
 
-def _inbox(invoke, *args: str) -> list[dict]:
-    result = invoke("events", "inbox", "--format", "json", *args)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def _by_start(rows: list[dict], start: str) -> dict:
-    return next(r for r in rows if r["headline"].startswith(start))
-
-
 def _events(db_path: Path) -> int:
     with Store(db_path) as store:
         return store.frame("events").height
 
 
 def test_inbox_lists_candidates_with_company_kind_stage_polarity_and_evidence(inbox_db: Path, invoke) -> None:
-    rows = _inbox(invoke)
+    rows = inbox_rows(invoke)
     assert [r["published"][:10] for r in rows] == ["2025-08-27", "2025-07-11", "2025-06-02", "2025-05-01"]
     for r in rows:
         for p in ("kind_probability", "stage_probability", "polarity_probability"):
             assert 0.0 <= r[p] <= 1.0
         assert r["status"] == "new" and r["evidence"]
-    mp = _by_start(rows, "MP Materials")
+    mp = by_start(rows, "MP Materials")
     assert (mp["symbol"], mp["matched_by"]) == ("MP", "name")
     assert (mp["kind"], mp["polarity"]) == ("offtake", "positive")
     assert "offtake" in mp["evidence"]
-    neo = _by_start(rows, "Construction begins")
+    neo = by_start(rows, "Construction begins")
     assert (neo["symbol"], neo["matched_by"]) == ("NEO.TO", "symbol")
     assert (neo["kind"], neo["stage"]) == ("capacity", "construction")
-    mystery = _by_start(rows, "Mystery firm")
+    mystery = by_start(rows, "Mystery firm")
     assert (mystery["symbol"], mystery["matched_by"]) == (None, "unmatched")
 
 
 def test_a_setback_headline_is_negative(inbox_db: Path, invoke) -> None:
-    lynas = _by_start(_inbox(invoke), "Lynas halts")
+    lynas = by_start(inbox_rows(invoke), "Lynas halts")
     assert (lynas["symbol"], lynas["matched_by"]) == ("LYC.AX", "name")  # "Lynas" alone names Lynas Rare Earths Ltd
     assert (lynas["polarity"], lynas["kind"]) == ("negative", "setback")
     assert lynas["polarity_probability"] > 0.5
 
 
 def test_since_keeps_headlines_published_on_or_after_the_day(inbox_db: Path, invoke) -> None:
-    rows = _inbox(invoke, "--since", "2025-07-11")
+    rows = inbox_rows(invoke, "--since", "2025-07-11")
     assert [r["headline"][:5] for r in rows] == ["Lynas", "MP Ma"]
 
 
@@ -85,7 +75,7 @@ def test_the_inbox_never_stores_an_event(inbox_db: Path, invoke) -> None:
 
 
 def test_accept_stores_exactly_one_event_dated_by_publication_with_its_source(inbox_db: Path, invoke) -> None:
-    mp = _by_start(_inbox(invoke), "MP Materials")
+    mp = by_start(inbox_rows(invoke), "MP Materials")
     before = _events(inbox_db)
     result = invoke("events", "accept", mp["id"])
     assert result.exit_code == 0, result.stderr
@@ -100,11 +90,11 @@ def test_accept_stores_exactly_one_event_dated_by_publication_with_its_source(in
     assert event["description"] == mp["headline"]
     assert event["source"] == "Example News https://example.com/mp"
     assert decision is not None and decision["probability"] == pytest.approx(mp["kind_probability"], abs=1e-9)
-    assert _by_start(_inbox(invoke), "MP Materials")["status"] == "accepted"
+    assert by_start(inbox_rows(invoke), "MP Materials")["status"] == "accepted"
 
 
 def test_accepting_twice_is_a_clear_error_that_stores_nothing(inbox_db: Path, invoke) -> None:
-    neo = _by_start(_inbox(invoke), "Construction begins")
+    neo = by_start(inbox_rows(invoke), "Construction begins")
     assert invoke("events", "accept", neo["id"], "--source", "company release").exit_code == 0
     count = _events(inbox_db)
     again = invoke("events", "accept", neo["id"])
@@ -118,7 +108,7 @@ def test_accepting_twice_is_a_clear_error_that_stores_nothing(inbox_db: Path, in
 
 
 def test_edits_change_the_event_and_an_unmatched_headline_needs_a_symbol(inbox_db: Path, invoke) -> None:
-    mystery = _by_start(_inbox(invoke), "Mystery firm")
+    mystery = by_start(inbox_rows(invoke), "Mystery firm")
     refused = invoke("events", "accept", mystery["id"])
     assert refused.exit_code == 1
     assert refused.stderr.strip() == f"Error: headline {mystery['id']} matched no company; pass --edit symbol=SYMBOL"
@@ -146,7 +136,7 @@ def test_edits_change_the_event_and_an_unmatched_headline_needs_a_symbol(inbox_d
     ],
 )
 def test_a_bad_edit_is_a_one_line_error_that_stores_nothing(inbox_db: Path, invoke, edit: str, message: str) -> None:
-    mp = _by_start(_inbox(invoke), "MP Materials")
+    mp = by_start(inbox_rows(invoke), "MP Materials")
     result = invoke("events", "accept", mp["id"], "--edit", edit)
     assert result.exit_code != 0
     lines = result.stderr.strip().splitlines()

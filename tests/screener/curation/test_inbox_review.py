@@ -26,7 +26,7 @@ from screener.curation.inbox import (
 )
 from screener.errors import ScreenerError
 from screener.store import Store
-from tests.screener.curation._inbox_helpers import UNIVERSE, add_universe, write_headlines
+from tests.screener.curation._inbox_helpers import UNIVERSE, add_universe, by_start, inbox_rows, write_headlines
 
 HEADER = "headline,published_at,symbol,publisher,link\n"
 
@@ -38,16 +38,6 @@ def inbox_db(db_path: Path, tmp_path: Path, invoke) -> Path:
     result = invoke("events", "import-headlines", str(write_headlines(tmp_path)))
     assert result.exit_code == 0, result.stderr
     return db_path
-
-
-def _inbox(invoke, *args: str) -> list[dict]:
-    result = invoke("events", "inbox", "--format", "json", *args)
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def _by_start(rows: list[dict], start: str) -> dict:
-    return next(r for r in rows if r["headline"].startswith(start))
 
 
 def _events(db_path: Path) -> pl.DataFrame:
@@ -69,7 +59,7 @@ def _one_line_error(result, *parts: str) -> str:
 def test_an_edited_symbol_not_in_the_universe_is_refused_with_a_hint(
     inbox_db: Path, invoke, typed: str, hint: str | None
 ) -> None:
-    mystery = _by_start(_inbox(invoke), "Mystery firm")
+    mystery = by_start(inbox_rows(invoke), "Mystery firm")
     result = invoke("events", "accept", mystery["id"], "--edit", f"symbol={typed}")
     line = _one_line_error(result, f"'{typed}' is not in the universe", "--edit symbol=SYMBOL", "nothing was stored")
     assert (f"did you mean {hint}?" in line) if hint else ("did you mean" not in line)
@@ -87,7 +77,7 @@ def test_a_candidate_filed_under_a_symbol_outside_the_universe_is_refused(
         add_universe(store)
     path = write_headlines(tmp_path, HEADER + "Plant expansion approved,2025-03-04T10:00:00Z,NEO.T,Wire,\n")
     assert invoke("events", "import-headlines", str(path)).exit_code == 0
-    row = _inbox(invoke)[0]
+    row = inbox_rows(invoke)[0]
     assert row["matched_by"] == "symbol (not in the universe)"
     _one_line_error(invoke("events", "accept", row["id"]), "'NEO.T' is not in the universe", "did you mean 'NEO.TO'?")
     assert _events(db_path).height == 0
@@ -107,7 +97,7 @@ def test_a_second_copy_of_a_syndicated_headline_does_not_replace_the_first(
     with Store(db_path) as store:
         add_universe(store)
     assert invoke("events", "import-headlines", str(write_headlines(tmp_path, SYNDICATED))).exit_code == 0
-    first, second = sorted(_inbox(invoke), key=lambda r: r["published"])
+    first, second = sorted(inbox_rows(invoke), key=lambda r: r["published"])
     assert invoke("events", "accept", first["id"]).exit_code == 0
     stored = _events(db_path)
     line = _one_line_error(
@@ -132,7 +122,7 @@ def test_an_imported_event_with_the_same_key_is_not_replaced(db_path: Path, tmp_
     with Store(db_path) as store:
         add_universe(store)
     assert invoke("events", "import-headlines", str(write_headlines(tmp_path, SYNDICATED))).exit_code == 0
-    first = sorted(_inbox(invoke), key=lambda r: r["published"])[0]
+    first = sorted(inbox_rows(invoke), key=lambda r: r["published"])[0]
     events = tmp_path / "events.csv"
     events.write_text(
         f"symbol,date,kind,description,source\nLYC.AX,2025-04-02,{first['kind']},{first['headline']},my own notes\n",
@@ -200,7 +190,7 @@ def test_a_headline_after_the_asx_close_is_not_in_that_days_score(db_path: Path,
     # 08:00 UTC is 18:00 in Sydney: after the ASX's close of the 10th
     path = write_headlines(tmp_path, HEADER + "Lynas secures funding for its plant,2025-07-10T08:00:00Z,LYC.AX,,\n")
     assert invoke("events", "import-headlines", str(path)).exit_code == 0
-    assert invoke("events", "accept", _inbox(invoke)[0]["id"]).exit_code == 0
+    assert invoke("events", "accept", inbox_rows(invoke)[0]["id"]).exit_code == 0
     with Store(db_path) as store:
         assert store.known_events("LYC.AX", date(2025, 7, 10)).height == 0
         assert store.known_events("LYC.AX", date(2025, 7, 11)).height == 1
@@ -313,7 +303,7 @@ def test_the_prepared_matcher_agrees_with_trying_every_name(words: list[str], se
 def test_a_field_edited_twice_is_refused(inbox_db: Path, invoke) -> None:
     with pytest.raises(ScreenerError, match="kind: given twice"):
         parse_edits(["kind=funding", "stage=funded", "kind=capacity"])
-    mp = _by_start(_inbox(invoke), "MP Materials")
+    mp = by_start(inbox_rows(invoke), "MP Materials")
     result = invoke("events", "accept", mp["id"], "--edit", "symbol=MP", "--edit", "symbol=F")
     _one_line_error(result, "--edit symbol: given twice ('MP' and 'F'); give each field once")
     assert _events(inbox_db).height == 0
