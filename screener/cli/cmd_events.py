@@ -7,7 +7,15 @@ from datetime import UTC, date, datetime
 
 import click
 
-from screener.cli.options import date_option, format_option, note, store_from, wait_option, wide_option
+from screener.cli.options import (
+    date_option,
+    format_option,
+    note,
+    source_option,
+    store_from,
+    wait_option,
+    wide_option,
+)
 from screener.output.render import View, render
 
 #: How many candidates the inbox lists by default, newest first: the model reads only the listed headlines, so a
@@ -62,7 +70,7 @@ def inbox(ctx: click.Context, since: date | None, only_new: bool, limit: int, wi
     metavar="FIELD=VALUE",
     help="Change a field of the event before it is stored (repeat), e.g. --edit kind=funding --edit symbol=MP.",
 )
-@click.option("--source", default=None, help="The event's source (default: the headline's publisher and link).")
+@source_option(required=False, help_text="The event's source (default: the headline's publisher and link).")
 @wait_option
 @click.pass_context
 def accept(ctx: click.Context, headline_id: str, edits: tuple[str, ...], source: str | None) -> None:

@@ -153,12 +153,12 @@ def role_option(func: F) -> F:
 SOURCE_HELP = "Why: a citation or URL, kept in the tag history."
 
 
-def source_option(required: bool) -> Callable[[F], F]:
-    """``--source TEXT`` as ``source``: the citation a tag change is kept with (``universe tag`` and
-    ``universe suggest --accept``)."""
+def source_option(required: bool, help_text: str = SOURCE_HELP) -> Callable[[F], F]:
+    """``--source TEXT`` as ``source``: the citation a change is kept with (a tag change by ``universe tag`` and
+    ``universe suggest --accept``; an event by ``events accept``, whose ``help_text`` says what it defaults to)."""
     # no explicit default: click (8.3 on) takes default=None as a value, and a required option would then never be
     # reported missing
-    return click.option("--source", "source", required=required, help=SOURCE_HELP)
+    return click.option("--source", "source", required=required, help=help_text)
 
 
 def effective_option(func: F) -> F:
