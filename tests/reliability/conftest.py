@@ -12,9 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +106,43 @@ def fresh_store(demo_store: Path, tmp_path: Path) -> Callable[[str], Path]:
         return target
 
     return copy
+
+
+@contextmanager
+def held(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
+    """Another process with the store open (read-write: the write lock) until the block ends."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(db)!r}, read_only={read_only})
+            print("ready", flush=True)
+            sys.stdin.read()
+            """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=command_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.communicate(input="", timeout=TIMEOUT)
+
+
+def one_company() -> pl.DataFrame:
+    """The companies frame of a store with one company (``AAA``, Alpha, a US processor)."""
+    return pl.DataFrame(
+        {
+            "symbol": ["AAA"],
+            "name": ["Alpha"],
+            "country": ["US"],
+            "currency": ["USD"],
+            "roles": ["processor"],
+            "stage": ["producer"],
+        }
+    )

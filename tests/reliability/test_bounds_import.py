@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from screener.contract import KINDS
 from screener.errors import MAX_LINE, MIN_WORD, and_more, clip
 from screener.providers.files import parse_frame
+from tests.reliability.conftest import one_company
 
 #: A text each column type parses, so a row holds exactly one bad cell: the one under test.
 PLAIN = {"str": "X", "date": "2024-01-02", "float": "1", "int": "2027", "bool": "true"}
@@ -67,16 +68,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Store(path) as store:
         store.upsert(
             "companies",
-            pl.DataFrame(
-                {
-                    "symbol": ["AAA"],
-                    "name": ["Alpha"],
-                    "country": ["US"],
-                    "currency": ["USD"],
-                    "roles": ["processor"],
-                    "stage": ["producer"],
-                }
-            ),
+            one_company(),
             provider="file",
         )
     return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
-import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from screener.output.render import CELL_LIMIT, fit_cell
 from screener.store import Store
 from screener.watchlist.runs import run_weekly
 from tests.builders import MARKET_END, company, ensure_factors, score_frame
+from tests.reliability.conftest import one_company
 
 ensure_factors()
 
@@ -43,16 +43,7 @@ def long_run(db_path: Path, tmp_path: Path, length: int) -> Path:
     with Store(db_path) as st:
         st.upsert(
             "companies",
-            pl.DataFrame(
-                {
-                    "symbol": ["AAA"],
-                    "name": ["Alpha"],
-                    "country": ["US"],
-                    "currency": ["USD"],
-                    "roles": ["processor"],
-                    "stage": ["producer"],
-                }
-            ),
+            one_company(),
             provider="file",
         )
         run_weekly(st, rules, MARKET_END, scores=score_frame([company("AAA", name="Alpha")], MARKET_END))

@@ -5,44 +5,15 @@ never on guessed sleeps."""
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from screener.store import Store
-from tests.reliability.conftest import TIMEOUT, command_env, holds_open, run, spawn
-
-
-@contextmanager
-def held(db: Path, *, read_only: bool) -> Iterator[subprocess.Popen[str]]:
-    """Another process with the store open (read-write: the write lock) until the block ends."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import duckdb, sys
-            con = duckdb.connect({str(db)!r}, read_only={read_only})
-            print("ready", flush=True)
-            sys.stdin.read()
-            """),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=command_env(),
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        yield holder
-    finally:
-        holder.communicate(input="", timeout=TIMEOUT)
+from tests.reliability.conftest import TIMEOUT, held, holds_open, run, spawn
 
 
 def test_many_readers_at_once(fresh_store: Callable[[str], Path]) -> None:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from screener.store import Store
-from tests.reliability.conftest import run
-from tests.reliability.test_concurrency import held
+from tests.reliability.conftest import held, run
 
 
 def test_suggest_and_the_inbox_run_while_another_process_has_the_store_open(

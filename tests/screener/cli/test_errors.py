@@ -103,3 +103,27 @@ def test_a_name_that_is_not_registered_is_a_usage_error(invoke) -> None:
     result = invoke("tpyo")
     assert result.exit_code == 2
     assert "No such command 'tpyo'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("ended", "said"),
+    [(False, "Interrupted; nothing stored."), (True, "Interrupted after the command ended; its output above stands.")],
+)
+def test_a_ctrl_c_outside_a_command_exits_130_with_one_true_line(
+    ended: bool, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before a command began nothing of it was stored; after it ended its own output already said what it did, so
+    the line must not claim 'nothing stored' over it."""
+    from screener.cli import app
+
+    def interrupted(**_kwargs: object) -> None:
+        app._COMMAND_ENDED[0] = ended
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(app, "_COMMAND_ENDED", [False])
+    monkeypatch.setattr(app, "cli", interrupted)
+    monkeypatch.setattr(app, "_ignore_interrupts", lambda: None)  # leave this process's Ctrl-C handler alone
+    with pytest.raises(SystemExit) as exit_:
+        app.main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [said]
