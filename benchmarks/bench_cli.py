@@ -39,7 +39,7 @@ for entry in (HERE.parent, HERE):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from bench_score import child_env, ensure_data, ensure_store, run_child, warm_bytecode  # noqa: E402
+from bench_score import child_env, prepared_universe, run_child, universe_arguments  # noqa: E402
 
 
 def _baseline_child(argv: list[str], root: Path) -> dict[str, float]:
@@ -77,10 +77,7 @@ def _latest_close(path: Path) -> object:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Time screen, show and weekly beside the bare library import.")
-    ap.add_argument("--n", type=int, default=50_000, help="companies of the large store (default 50,000)")
-    ap.add_argument("--data", type=Path, default=None, help="folder of gen_universe.py parquet files (made if missing)")
-    ap.add_argument("--store", type=Path, default=None, help="DuckDB store of the same data (built if missing)")
-    ap.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    universe_arguments(ap, 5, "rounds")
     ap.add_argument("--baseline", type=Path, default=None, help="another checkout: screen and show timed with it too")
     ap.add_argument("--no-weekly", action="store_true", help="skip the weekly command and its demo store")
     args = ap.parse_args()
@@ -89,11 +86,7 @@ def main() -> None:
 
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.data or Path(tmp) / "universe"
-        store = args.store or Path(tmp) / "bench.duckdb"
-        ensure_data(folder, args.n)
-        ensure_store(folder, store)
-        warm_bytecode()
+        _, store = prepared_universe(args, tmp)
         day = AS_OF.isoformat()
         # the score set screen and show read: stored once (reused afterwards as long as the data is unchanged)
         run_child([py, "-m", "screener", "--db", str(store), "score", "--as-of", day, "--format", "csv"])

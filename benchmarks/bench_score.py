@@ -96,22 +96,34 @@ def summary(name: str, runs: list[dict[str, float]]) -> str:
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description="Time screener score end to end beside the polars floor.")
+def universe_arguments(ap: argparse.ArgumentParser, rounds: int, rounds_help: str) -> None:
+    """The options every whole-command benchmark shares: the universe's size, its files, its store, the rounds."""
     ap.add_argument("--n", type=int, default=50_000, help="companies to generate (default 50,000)")
     ap.add_argument("--data", type=Path, default=None, help="folder of gen_universe.py parquet files (made if missing)")
     ap.add_argument("--store", type=Path, default=None, help="DuckDB store of the same data (built if missing)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of floor + score (default 3)")
+    ap.add_argument("--rounds", type=int, default=rounds, help=f"{rounds_help} (default {rounds})")
+
+
+def prepared_universe(args: argparse.Namespace, tmp: str) -> tuple[Path, Path]:
+    """(parquet folder, store) of ``universe_arguments``, generated and built when missing (in ``tmp`` unless
+    given), with the project's bytecode compiled so no timed child pays for it."""
+    folder = args.data or Path(tmp) / "universe"
+    store = args.store or Path(tmp) / "bench.duckdb"
+    ensure_data(folder, args.n)
+    ensure_store(folder, store)
+    warm_bytecode()
+    return folder, store
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Time screener score end to end beside the polars floor.")
+    universe_arguments(ap, 3, "rounds of floor + score")
     args = ap.parse_args()
 
     from gen_universe import AS_OF
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.data or Path(tmp) / "universe"
-        store = args.store or Path(tmp) / "bench.duckdb"
-        ensure_data(folder, args.n)
-        ensure_store(folder, store)
-        warm_bytecode()
+        folder, store = prepared_universe(args, tmp)
         floor_cmd = [sys.executable, str(HERE / "bench_floor.py"), "--data", str(folder)]
         score_cmd = [sys.executable, "-m", "screener", "--db", str(store), "score", "--as-of", AS_OF.isoformat()]
         score_cmd += ["--recompute", "--format", "csv"]
