@@ -602,3 +602,38 @@ def weekly_market_template(folder: Path) -> Path:
         run_weekly(st, "default", MARKET_END)
         run_weekly(st, "balance-sheet-survivors", MARKET_END)
     return path
+
+
+#: A fresh interpreter runs one ``screener`` command line and prints its exit code and which watched modules it
+#: imported (``modules_loaded_by``).
+LOADED_SCRIPT = """
+import json, sys
+from screener.cli.app import cli
+
+try:
+    cli.main(args={args!r}, prog_name="screener", standalone_mode=False)
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+watched = {watched!r}
+print(json.dumps({{"code": code, "loaded": sorted(m for m in watched if m in sys.modules)}}))
+"""
+
+
+def modules_loaded_by(args: Sequence[str], watched: Sequence[str]) -> list[str]:
+    """The modules of ``watched`` a fresh ``screener ARGS`` imported (nothing imported before it); the command must
+    succeed. Why a fresh interpreter: the test process has imported everything already."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED_SCRIPT.format(args=list(args), watched=tuple(watched))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["code"] in (0, None), (list(args), out.stderr)
+    return list(got["loaded"])

@@ -13,36 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import MARKET_END, build_market_store
-
-_SCRIPT = """
-import json, sys
-from screener.cli.app import cli
-
-try:
-    cli.main(args={args!r}, prog_name="screener", standalone_mode=False)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-watched = {watched!r}
-print(json.dumps({{"code": code, "loaded": sorted(m for m in watched if m in sys.modules)}}))
-"""
+from tests.builders import LOADED_SCRIPT, MARKET_END, build_market_store, modules_loaded_by
 
 WATCHED = ("polars", "duckdb", "pyarrow", "rich")
 
 
 def _loaded(args: list[str], watched: tuple[str, ...] = WATCHED) -> list[str]:
     """The watched modules a fresh ``screener ARGS`` imported; the run must succeed."""
-    out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT.format(args=args, watched=watched)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["code"] in (0, None), (args, out.stderr)
-    return got["loaded"]
+    return modules_loaded_by(args, watched)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"]], ids=["help", "version"])
@@ -53,7 +31,7 @@ def test_help_and_version_load_neither_polars_nor_duckdb(args: list[str]) -> Non
 def test_no_command_help_loads_polars_or_duckdb() -> None:
     from screener.cli.app import COMMANDS
 
-    script = _SCRIPT.replace(
+    script = LOADED_SCRIPT.replace(
         'cli.main(args={args!r}, prog_name="screener", standalone_mode=False)',
         "for name in {args!r}:\n        cli.main(args=[name, '--help'], prog_name='screener', standalone_mode=False)",
     )

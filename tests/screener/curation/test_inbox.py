@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from screener.curation.inbox import CatalystModel, candidates, cross_validated, parse_edits, training_frame
 from screener.errors import ScreenerError
 from screener.store import Store
+from tests.builders import modules_loaded_by
 from tests.screener.curation._inbox_helpers import HEADLINES, add_universe, by_start, inbox_rows, write_headlines
 
 
@@ -177,26 +176,9 @@ def test_parse_edits_reads_field_value_pairs() -> None:
         parse_edits(["published=2025-01-01"])
 
 
-_SCRIPT = """
-import json, sys
-from screener.cli.app import cli
-
-try:
-    cli.main(args={args!r}, prog_name="screener", standalone_mode=False)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-print(json.dumps({{"code": code, "loaded": sorted(m for m in ("sklearn", "yfinance") if m in sys.modules)}}))
-"""
-
-
 def _heavy(args: list[str]) -> list[str]:
-    """The heavy libraries a fresh ``screener ARGS`` imported (a fresh interpreter: nothing imported before)."""
-    out = subprocess.run([sys.executable, "-c", _SCRIPT.format(args=args)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["code"] in (0, None), out.stderr
-    return got["loaded"]
+    """The heavy libraries a fresh ``screener ARGS`` imported."""
+    return modules_loaded_by(args, ("sklearn", "yfinance"))
 
 
 def test_scikit_learn_is_imported_by_the_inbox_only_and_yfinance_by_neither(db_path: Path, tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from screener.curation.corpus import read_corpus
 from screener.curation.suggest import accept, evaluate, labelled_examples, model_for, suggest
 from screener.errors import ScreenerError
 from screener.store import Store
+from tests.builders import modules_loaded_by
 
 #: Written for these tests, kept out of the corpus: a separator and a car maker the model has never read.
 SEPARATOR = (
@@ -282,18 +281,8 @@ def test_untagged_and_textless_companies(own_db: Path) -> None:
 
 
 def test_only_the_suggest_command_imports_sklearn(own_db: Path) -> None:
-    script = (
-        "import sys\nfrom screener.cli.app import cli\n"
-        "try:\n    cli.main(args=sys.argv[1:], prog_name='screener', standalone_mode=False)\n"
-        "except SystemExit:\n    pass\nprint('sklearn' in sys.modules)\n"
-    )
-
     def loads_sklearn(*args: str) -> bool:
-        out = subprocess.run(
-            [sys.executable, "-c", script, "--db", str(own_db), *args], capture_output=True, text=True, timeout=300
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip().splitlines()[-1] == "True"
+        return modules_loaded_by(["--db", str(own_db), *args], ("sklearn",)) == ["sklearn"]
 
     assert not loads_sklearn("universe", "list", "--format", "csv")
     assert not loads_sklearn("universe", "suggest", "--help")
