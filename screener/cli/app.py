@@ -211,11 +211,22 @@ def _one_line_errors(ctx: click.Context) -> Iterator[None]:
 
 
 def _is_interrupt(exc: BaseException) -> bool:
-    """DuckDB reports a Ctrl-C that lands inside a query as its own exception (a ``RuntimeError`` saying ``Query
-    interrupted``, or ``duckdb.InterruptException``), not as ``KeyboardInterrupt``."""
-    if type(exc).__name__ == "InterruptException":
-        return True
-    return isinstance(exc, RuntimeError) and str(exc).strip().lower() == "query interrupted"
+    """Whether an error is a Ctrl-C in disguise.
+
+    DuckDB reports a Ctrl-C that lands inside a query as its own exception (a ``RuntimeError`` saying ``Query
+    interrupted``, or ``duckdb.InterruptException``), not as ``KeyboardInterrupt``; a Ctrl-C that lands while a
+    compiled extension initialises comes out as ``ImportError: initialization failed`` raised from the
+    ``KeyboardInterrupt``. So the chain of causes is searched too."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt) or type(current).__name__ == "InterruptException":
+            return True
+        if isinstance(current, RuntimeError) and str(current).strip().lower() == "query interrupted":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _interrupted(ctx: click.Context, exc: BaseException, said: str) -> None:
@@ -332,4 +343,16 @@ def main() -> None:
         sys.stdout.flush()  # the buffered tail of the output meets a closed pipe here, not at interpreter exit
     except BrokenPipeError:
         _reader_left()
+    _forget_caught_interrupts()
     sys.exit(code)
+
+
+def _forget_caught_interrupts() -> None:
+    """Keep a Ctrl-C that was caught and answered from turning ``python -m screener``'s exit into a death by signal.
+
+    Why: CPython marks a ``KeyboardInterrupt`` that leaves any ``exec`` of a string (libraries run such code while
+    they are imported, scipy's among them) as "unhandled" in a process-wide flag that nothing clears, even when the
+    exception is caught further up; under ``-m`` the interpreter then kills itself by SIGINT at exit (code -2)
+    after the command has said "Interrupted; ..." and chosen 130. Evaluating a string clears that flag first
+    thing, and an empty one cannot raise, so the exit code stays the one the command chose."""
+    exec("")
