@@ -802,7 +802,8 @@ def _price_parts(
 
     close_now = p["close_usd"].gather(hi)
     # the company's first row: a running count before it belongs to the companies sorted before this one
-    start = _search(p, bounds["g"], pl.Series([0] * bounds.height, dtype=pl.Int64) - (1 << 21), "left")
+    run_first = p.select(pl.arg_where((pl.col("g") != pl.col("g").shift(1)).fill_null(True)))
+    start = run_first.to_series().cast(pl.Int64).gather(bounds["g"])
     demo_before = pl.concat([pl.Series([0], dtype=pl.Int64), p["_demo_seen"]])
     traded_row = p["_last_trade_row"].gather(hi)
     last_trade = pl.select(
@@ -1453,8 +1454,12 @@ def build_panel(
         .unique()
         .with_columns(pl.lit(True).alias("_split_demo"))
     )
-    ev_demo = events.group_by(["as_of", "symbol"]).agg(
-        (pl.col("provider") == "demo").fill_null(False).any().alias("events_demo")
+    # a company's events rest on demo data from the day its first demo event is known (each date's copies are every
+    # event known by then): one small group-by of the events instead of one over every per-date copy
+    first_demo_event = (
+        inputs.events.filter((pl.col("symbol") != MARKET_SYMBOL) & (pl.col("provider") == "demo"))
+        .group_by("symbol")
+        .agg(known_from(pl.col("date"), pl.col("date_precision")).min().alias("_first_demo_event"))
     )
     fx_demo = pl.col("code").is_in(sorted(fx.demo_codes)).fill_null(False)
     stale_price = pl.col("as_of") - pl.duration(days=int(cfg["stale_price_days"]))
@@ -1473,7 +1478,7 @@ def build_panel(
     base = (
         _attach(_attach(_attach(comp, latest), fund_agg), shares_now)
         .join(split_demo, on="symbol", how="left", maintain_order="left")
-        .join(ev_demo, on=key, how="left", maintain_order="left")
+        .join(first_demo_event, on="symbol", how="left", maintain_order="left")
         .join(government_backing_view(events), on=key, how="left", maintain_order="left")
         .with_columns(
             pl.when(use_history)
@@ -1502,7 +1507,7 @@ def build_panel(
                 pl.col("company_demo")
                 | pl.col("prices_demo").fill_null(False)
                 | pl.col("fundamentals_demo").fill_null(False)
-                | pl.col("events_demo").fill_null(False)
+                | (pl.col("_first_demo_event") <= pl.col("as_of")).fill_null(False)
                 | pl.col("_sh_demo")
                 | pl.col("_split_demo").fill_null(False)
                 | (fx_demo & pl.col("last_price_date").is_not_null())
@@ -1525,7 +1530,7 @@ def build_panel(
             "fundamentals_missing_fx",
             "prices_demo",
             "fundamentals_demo",
-            "events_demo",
+            "_first_demo_event",
             "company_demo",
             "_sh_date",
             "_sh_shares",
@@ -1536,9 +1541,7 @@ def build_panel(
     )
     # Inf or NaN (a zero share count in an old period, say) would poison ranks: treat them as missing.
     floats = [c for c, t in base.schema.items() if t == pl.Float64]
-    base = base.with_columns([pl.col(c).fill_nan(None) for c in floats]).with_columns(
-        [pl.when(pl.col(c).is_infinite()).then(None).otherwise(pl.col(c)).alias(c) for c in floats]
-    )
+    base = base.with_columns([pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats])
     return FactorContext(
         dates=tuple(days),
         settings=MappingProxyType(dict(cfg)),

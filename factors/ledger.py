@@ -147,20 +147,17 @@ def capacity_ledger(events: pl.DataFrame, as_of: date | None, p: Mapping[str, An
             last_cap("status").alias("status"),
             pl.col("date").max().alias("confirmed"),
             pl.col("date").filter(is_cap).min().alias("_first"),
+            # the date the most advanced stage was first reached (the first capacity event when no stage is given,
+            # see the coalesce below): within the group, no join back
+            pl.col("date")
+            .filter(is_cap & (pl.col("_rank") == pl.col("_rank").filter(is_cap).max()))
+            .min()
+            .alias("_reached"),
         )
         .filter(pl.col("_has_cap"))
     )
-    # the date the most advanced stage was first reached (the first capacity event when no stage is given)
-    reached = (
-        ev.filter(is_cap)
-        .join(grouped.select(*k, "_key", pl.col("_rank").alias("_max")), on=[*k, "_key"], how="inner")
-        .filter(pl.col("_rank") == pl.col("_max"))
-        .group_by([*k, "_key"], maintain_order=True)
-        .agg(pl.col("date").min().alias("_reached"))
-    )
     frame = (
         grouped.drop("_has_cap")
-        .join(reached, on=[*k, "_key"], how="left", maintain_order="left")
         .with_columns(
             pl.col("_rank").fill_null(default_rank),
             pl.coalesce(pl.col("_reached"), pl.col("_first")).alias("_reached"),
