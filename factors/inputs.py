@@ -593,13 +593,36 @@ class FactorContext:
 _DAY_SPAN = 1 << 22
 
 
-def _search(prices: pl.DataFrame, g: pl.Series, day: pl.Series, side: str) -> pl.Series:
+#: From this many probes on, ``_search`` merges instead of searching.
+_MERGE_PROBES = 20_000
+
+
+def _search(
+    prices: pl.DataFrame, g: pl.Series, day: pl.Series, side: str, *, merge_from: int = _MERGE_PROBES
+) -> pl.Series:
     """For each (run ``g``, day number since 1970): the row of the price panel where that day would be inserted
     (``side`` as ``search_sorted``). The panel is sorted by (g, date), so one sorted integer key answers it (kept
-    in the panel's ``_key`` column when it has one)."""
+    in the panel's ``_key`` column when it has one).
+
+    Why a merge for many probes: a panel of 156 dates asks 780,000 binary searches of a 4-million-row key, each a
+    chain of cache misses on one core; sorted, the probes meet the key in one as-of merge, in about a third of the
+    time. The merge gives the same rows as ``search_sorted`` when every key is distinct (one close per company and
+    day), which it checks first; otherwise, or for few probes, it searches."""
     key = prices["_key"] if "_key" in prices.columns else _panel_key(prices)
     probe = g.cast(pl.Int64) * _DAY_SPAN + day.cast(pl.Int64)
-    return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
+    if len(probe) < merge_from or probe.null_count() or key.null_count() or len(key) < 2:
+        return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
+    if not bool((key.diff().slice(1) > 0).all()):  # equal keys: search_sorted's tie rule decides, so search
+        return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
+    probes = pl.DataFrame({"_p": probe}).with_row_index("_q").sort("_p")
+    rows = pl.DataFrame({"_k": key, "_i": pl.int_range(len(key), dtype=pl.Int64, eager=True)})
+    if side == "left":  # the first key at or after the probe; past the end: len(key)
+        found = probes.join_asof(rows, left_on="_p", right_on="_k", strategy="forward", check_sortedness=False)
+        at = found["_i"].fill_null(len(key))
+    else:  # one past the last key at or before the probe; before the start: 0
+        found = probes.join_asof(rows, left_on="_p", right_on="_k", strategy="backward", check_sortedness=False)
+        at = (found["_i"] + 1).fill_null(0)
+    return pl.Series(probe.name, [0], dtype=pl.Int64).extend_constant(0, len(probe) - 1).scatter(found["_q"], at)
 
 
 def _panel_key(prices: pl.DataFrame) -> pl.Series:
