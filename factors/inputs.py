@@ -1100,8 +1100,10 @@ def _reachable(f: pl.DataFrame, versions: pl.DataFrame, settings: Mapping[str, A
         .explode("_i")
         .drop_nulls("_i")
     )
-    picked = rows.gather(pos["_i"]).with_columns(pos["_key"].alias("symbol"), pos["_version"])
-    return picked.filter(pl.col("_public") <= pl.col("_version")).select(cols)
+    # the periods public by each version first, then only their columns (the symbol is replaced by the key)
+    pos = pos.filter(rows["_public"].gather(pos["_i"]) <= pos["_version"])
+    picked = rows.select(c for c in cols if c != "symbol").gather(pos["_i"])
+    return picked.with_columns(pos["_key"].alias("symbol")).select(cols)
 
 
 #: The columns of a prepared statement row (``_prepare_statements``), as the passes read them.
