@@ -73,6 +73,17 @@ SETTINGS: Mapping[str, Any] = MappingProxyType(
 FLOW_FIELDS: tuple[str, ...] = ("revenue", "operating_cash_flow", "capital_expenditure", "fcf")
 BALANCE_FIELDS: tuple[str, ...] = ("cash", "total_debt", "total_equity")
 
+
+def _reports(field: str) -> pl.Expr:
+    """Whether a statement row reports ``field``: its ``<field>_usd`` amount is not null.
+
+    Why the USD column and not the reported one: the amount is the reported value times the USD per unit, which is
+    NaN (never null) without a rate, so it is null exactly when the reported value is; the passes then read no
+    column in the statement's own currency, and a statement copied into many versions stays narrow. The share
+    count has no USD amount and is read as reported."""
+    return pl.col(field if field == "shares_outstanding" else f"{field}_usd").is_not_null()
+
+
 #: The point-in-time fields every score row carries (USD unless named otherwise).
 FIELD_COLUMNS: tuple[str, ...] = (
     "market_cap_usd",
@@ -1025,10 +1036,10 @@ def _reach_days(f: pl.DataFrame, settings: Mapping[str, Any]) -> pl.DataFrame:
     lags = reporting_lags(settings)
     spread = max(lags.values()) - min(lags.values())
     day = pl.col("period_end").cast(pl.Int32).cast(pl.Int64)
-    kinds: list[tuple[pl.Expr, int]] = [(pl.col(fld).is_not_null(), lookback["balance"]) for fld in BALANCE_FIELDS]
-    kinds.append((pl.col("shares_outstanding").is_not_null(), lookback["shares"]))
+    kinds: list[tuple[pl.Expr, int]] = [(_reports(fld), lookback["balance"]) for fld in BALANCE_FIELDS]
+    kinds.append((_reports("shares_outstanding"), lookback["shares"]))
     for lbl, label in (("q", "Q"), ("h", "H"), ("fy", "FY")):
-        kinds += [((pl.col("period") == label) & pl.col(fld).is_not_null(), lookback[lbl]) for fld in FLOW_FIELDS]
+        kinds += [((pl.col("period") == label) & _reports(fld), lookback[lbl]) for fld in FLOW_FIELDS]
     # rows are sorted by (symbol, period end): a reporting row's previous reporting row is the running last one,
     # and counts only when it belongs to the same company (``g``, the company's run)
     gaps, reporting = [], []
@@ -1123,9 +1134,12 @@ _PREPARED: tuple[str, ...] = (
     "fcf_usd",
 )
 #: What the passes read to compute the fields (``_fundamental_parts(periods=False)``): the prepared row less the
-#: text and the columns only the period rows show, so a statement copied into many versions stays narrow.
+#: text, the columns only the period rows show and the amounts in the statement's own currency (``_reports`` reads
+#: the USD ones), so a statement copied into many versions stays narrow.
 _FIELD_INPUTS: tuple[str, ...] = tuple(
-    c for c in _PREPARED if c not in ("currency", "provider", "free_cash_flow", "free_cash_flow_usd", "_usd_per_unit")
+    c
+    for c in _PREPARED
+    if c not in ("currency", "provider", "free_cash_flow_usd", "_usd_per_unit", "fcf", *_USD_FIELDS)
 )
 #: Period labels as an enum in their text order: copied and compared as small integers, sorted as the text sorts.
 _PERIOD_ENUM = pl.Enum(sorted(PERIODS))
@@ -1215,7 +1229,7 @@ def _fundamental_parts(
     def of_label(label: str, *extra: str) -> pl.LazyFrame:
         """The rows of one period label with only the columns a pass reads: each label's aggregations run over
         its own rows (a universe of quarterly reporters pays almost nothing for the half-year candidates)."""
-        cols = ["g", "i", "period_end", *FLOW_FIELDS, *flow_usd, *extra]
+        cols = ["g", "i", "period_end", *flow_usd, *extra]
         return f.lazy().filter(pl.col("period") == label).select(cols)
 
     # pass 1: per company, row numbers of the latest periods that report each field
@@ -1225,7 +1239,7 @@ def _fundamental_parts(
             pe.max().alias("fundamentals_period_end"),
             pl.col("_demo").any().alias("fundamentals_demo"),
             *[
-                pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_last_{fld}")
+                pl.when(_reports(fld)).then(i).max().alias(f"_last_{fld}")
                 for fld in (*BALANCE_FIELDS, "shares_outstanding")
             ],
         ],
@@ -1235,7 +1249,7 @@ def _fundamental_parts(
         per = per.hstack(
             per_run(
                 of_label(label),
-                [pl.when(pl.col(fld).is_not_null()).then(i).max().alias(f"_{lbl}_{fld}") for fld in FLOW_FIELDS],
+                [pl.when(_reports(fld)).then(i).max().alias(f"_{lbl}_{fld}") for fld in FLOW_FIELDS],
             )
         )
 
@@ -1258,7 +1272,7 @@ def _fundamental_parts(
         aggs = []
         for fld in FLOW_FIELDS:
             end = pl.col(f"_{lbl}end_{fld}")
-            inside = pl.col(fld).is_not_null() & (pe > end - window)
+            inside = _reports(fld) & (pe > end - window)
             aggs += [
                 inside.sum().alias(f"_{lbl}n_{fld}"),
                 pl.when(inside).then(pe).min().alias(f"_{lbl}first_{fld}"),
@@ -1268,9 +1282,7 @@ def _fundamental_parts(
             ]
             if lbl == "h":
                 year_before = (
-                    pl.col(fld).is_not_null()
-                    & (pe >= end - timedelta(days=year_high))
-                    & (pe <= end - timedelta(days=year_low))
+                    _reports(fld) & (pe >= end - timedelta(days=year_high)) & (pe <= end - timedelta(days=year_low))
                 )
                 aggs.append(pl.when(year_before).then(i).max().alias(f"_hprev_{fld}"))
         per = per.hstack(per_run(of_label(labels[lbl], *[f"_{lbl}end_{fld}" for fld in FLOW_FIELDS]), aggs))

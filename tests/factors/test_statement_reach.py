@@ -113,6 +113,10 @@ def test_the_bound_reads_fewer_periods_on_a_regular_history() -> None:
         pl.col("period").cast(panel_inputs._PERIOD_ENUM),
         (pl.col("operating_cash_flow") - pl.col("capital_expenditure")).alias("fcf"),
     )
+    # the amounts in USD, as ``_prepare_statements`` leaves them (a rate of 1): the bound reads which rows report
+    prepared = prepared.with_columns(
+        [pl.col(c).alias(f"{c}_usd") for c in (*panel_inputs._USD_FIELDS, "fcf") if c in prepared.columns]
+    )
     reach = panel_inputs._reach_days(prepared, panel_inputs.SETTINGS)
     # quarters 91-92 days apart, a three-year share-growth lookback with its late margin, the 30-day lag spread
     assert 1300 < reach["_reach"].item() < 1500
