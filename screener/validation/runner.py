@@ -49,6 +49,9 @@ def _context() -> Any:
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         _STATE["context"] = ctx
         _STATE["suites"] = {}
+        # One data asset for every run: ``read_dataframe`` would delete and re-add its asset on each call, and the
+        # context rewrites its whole configuration as YAML twice for that (a fifth of a small frame's validation).
+        _STATE["asset"] = ctx.data_sources.pandas_default.add_dataframe_asset(name="screener-frame")
     return ctx
 
 
@@ -123,7 +126,9 @@ def _pandas(frame: pl.DataFrame, columns: list[str], categorical: frozenset[str]
 def _validate(kind: str, checks: list[Check], today: date, data: Any) -> dict[tuple[str, tuple[str, ...]], Any]:
     """One great-expectations run of ``checks`` over the pandas frame ``data``: each check's result by match key."""
     suite = _suite(kind, checks, today)
-    batch = _context().data_sources.pandas_default.read_dataframe(data)
+    _context()
+    asset = _STATE["asset"]
+    batch = asset.get_batch(asset.build_batch_request(options={"dataframe": data}))
     # No ``unexpected_index_column_names``: with them great-expectations reads each failing row's index value one
     # cell at a time (seconds per 100,000 failing rows); without, it returns the frame's index: the row number.
     outcome = batch.validate(suite, result_format={"result_format": "COMPLETE"})
