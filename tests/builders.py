@@ -637,3 +637,26 @@ def modules_loaded_by(args: Sequence[str], watched: Sequence[str]) -> list[str]:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["code"] in (0, None), (list(args), out.stderr)
     return list(got["loaded"])
+
+
+def load_template(store: Any, template: Path) -> None:
+    """Turn the open test store ``store`` into a copy of the closed store file ``template``, in place: fixtures and
+    tests that hold the object see the copy. Why a copy: a store built once per session (``store_template``) costs
+    a file copy per test instead of its validated writes, and each test still writes to a file of its own."""
+    import shutil
+
+    from screener.store.connection import wal_path
+
+    path = store.path
+    store.close()
+    wal_path(path).unlink(missing_ok=True)  # the closed store's log is folded into its file; none may replay
+    shutil.copyfile(template, path)
+    store.__init__(path)
+
+
+def copy_template(template: Path, path: Path) -> Path:
+    """A private copy of the closed store file ``template`` at ``path`` (for a test whose command opens the store)."""
+    import shutil
+
+    shutil.copyfile(template, path)
+    return path
