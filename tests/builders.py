@@ -660,3 +660,8 @@ def copy_template(template: Path, path: Path) -> Path:
 
     shutil.copyfile(template, path)
     return path
+
+
+def market_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
+    """The small market (``build_market_store``) as a session template (the ``store_template`` fixture)."""
+    return store_template("market", lambda st, _folder: build_market_store(st))[0]
