@@ -665,3 +665,19 @@ def copy_template(template: Path, path: Path) -> Path:
 def market_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
     """The small market (``build_market_store``) as a session template (the ``store_template`` fixture)."""
     return store_template("market", lambda st, _folder: build_market_store(st))[0]
+
+
+def initialised(store_template: Callable[..., tuple[Path, Any]], path: Path) -> Path:
+    """A private copy at ``path`` of the store ``screener init`` makes (the bundled universe), run through the CLI
+    once per session (``store_template``): for tests that need an initialised store rather than test ``init``."""
+
+    def fill(store: Any, _folder: Path) -> None:
+        from click.testing import CliRunner
+
+        from screener.cli import cli
+
+        store.close()  # the command opens the store file itself
+        result = CliRunner().invoke(cli, ["--db", str(store.path), "init"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+
+    return copy_template(store_template("init", fill)[0], path)
