@@ -637,3 +637,47 @@ def modules_loaded_by(args: Sequence[str], watched: Sequence[str]) -> list[str]:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["code"] in (0, None), (list(args), out.stderr)
     return list(got["loaded"])
+
+
+def load_template(store: Any, template: Path) -> None:
+    """Turn the open test store ``store`` into a copy of the closed store file ``template``, in place: fixtures and
+    tests that hold the object see the copy. Why a copy: a store built once per session (``store_template``) costs
+    a file copy per test instead of its validated writes, and each test still writes to a file of its own."""
+    import shutil
+
+    from screener.store.connection import wal_path
+
+    path = store.path
+    store.close()
+    wal_path(path).unlink(missing_ok=True)  # the closed store's log is folded into its file; none may replay
+    shutil.copyfile(template, path)
+    store.__init__(path)
+
+
+def copy_template(template: Path, path: Path) -> Path:
+    """A private copy of the closed store file ``template`` at ``path`` (for a test whose command opens the store)."""
+    import shutil
+
+    shutil.copyfile(template, path)
+    return path
+
+
+def market_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
+    """The small market (``build_market_store``) as a session template (the ``store_template`` fixture)."""
+    return store_template("market", lambda st, _folder: build_market_store(st))[0]
+
+
+def initialised(store_template: Callable[..., tuple[Path, Any]], path: Path) -> Path:
+    """A private copy at ``path`` of the store ``screener init`` makes (the bundled universe), run through the CLI
+    once per session (``store_template``): for tests that need an initialised store rather than test ``init``."""
+
+    def fill(store: Any, _folder: Path) -> None:
+        from click.testing import CliRunner
+
+        from screener.cli import cli
+
+        store.close()  # the command opens the store file itself
+        result = CliRunner().invoke(cli, ["--db", str(store.path), "init"], catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+
+    return copy_template(store_template("init", fill)[0], path)

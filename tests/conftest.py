@@ -7,7 +7,9 @@ re-exported here; every test module imports them the same way: ``from tests.buil
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -58,3 +60,24 @@ def invoke(runner: CliRunner, db_path: Path):
         return runner.invoke(cli, ["--db", str(db_path), *args], input=input, catch_exceptions=False)
 
     return _invoke
+
+
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Path, Any]]:
+    """``store_template(name, fill)``: a store file filled once per session by ``fill(store, folder)`` and closed,
+    with what ``fill`` returned. Tests never write to it: each copies it (``builders.load_template`` into the
+    ``store`` fixture, ``builders.copy_template`` for a command), so building the same store per test costs a copy."""
+    from screener.store import Store
+
+    made: dict[str, tuple[Path, Any]] = {}
+
+    def template(name: str, fill: Callable[[Any, Path], Any]) -> tuple[Path, Any]:
+        if name not in made:
+            folder = tmp_path_factory.mktemp(f"template-{name}")
+            path = folder / "store.duckdb"
+            with Store(path) as st:
+                out = fill(st, folder)
+            made[name] = (path, out)
+        return made[name]
+
+    return template

@@ -583,6 +583,17 @@ class StoreBase:
 
     # -- schema ----------------------------------------------------------------------------------------------
     def schema_version(self) -> int:
+        """The store's schema version; 0 for a new file (no ``schema_version`` table yet).
+
+        Why the table is read straight away, outside a transaction: every open asks, and the catalog
+        (``information_schema``) costs several times the read itself on a fresh connection. Inside a transaction a
+        failed read would abort it, so there the catalog is asked first."""
+        if not self._in_tx:
+            try:
+                version = self.scalar("SELECT max(version) FROM schema_version")
+            except duckdb.CatalogException:
+                return 0
+            return int(version) if version is not None else 0
         if not self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"):
             return 0
         version = self.scalar("SELECT max(version) FROM schema_version")
@@ -590,11 +601,12 @@ class StoreBase:
 
     def migrate(self, migrations: Sequence[tuple[int, str, str]] = MIGRATIONS) -> int:
         """Apply every migration above the stored version, each in its own transaction; return the new version."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description VARCHAR, "
-            "applied_at TIMESTAMP)"
-        )
         current = self.schema_version()
+        if current == 0:  # a new file (or one whose table is empty): a store at any version already has the table
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description VARCHAR, "
+                "applied_at TIMESTAMP)"
+            )
         known = max((v for v, _, _ in migrations), default=0)
         if current > known:
             raise ArgumentError(

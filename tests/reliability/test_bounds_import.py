@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from screener.contract import KINDS
 from screener.errors import MAX_LINE, MIN_WORD, and_more, clip
 from screener.providers.files import parse_frame
+from tests.builders import initialised
 from tests.reliability.conftest import one_company
 
 #: A text each column type parses, so a row holds exactly one bad cell: the one under test.
@@ -96,8 +97,8 @@ def test_target_year_overflow_through_the_cli(
     assert invoke(*count).stdout == before
 
 
-def test_no_stderr_line_passes_the_bound(invoke, tmp_path: Path) -> None:
-    assert invoke("init").exit_code == 0
+def test_no_stderr_line_passes_the_bound(invoke, tmp_path: Path, store_template, db_path: Path) -> None:
+    initialised(store_template, db_path)
     path = tmp_path / "companies.csv"
     extra = [f"unknown_column_{i}" for i in range(3000)]
     long_symbol = "A B" + "x" * 70_000
@@ -115,8 +116,10 @@ def test_no_stderr_line_passes_the_bound(invoke, tmp_path: Path) -> None:
     assert re.search(r"invalid symbol 'A BX+…X+'$", result.stderr.splitlines()[-1])
 
 
-def test_a_warning_about_thousands_of_columns_names_a_few_and_counts_the_rest(invoke, tmp_path: Path) -> None:
-    assert invoke("init").exit_code == 0
+def test_a_warning_about_thousands_of_columns_names_a_few_and_counts_the_rest(
+    invoke, tmp_path: Path, store_template, db_path: Path
+) -> None:
+    initialised(store_template, db_path)
     path = tmp_path / "companies.csv"
     extra = [f"unknown_column_{i}" for i in range(3000)]
     path.write_text(
@@ -133,8 +136,10 @@ def test_a_warning_about_thousands_of_columns_names_a_few_and_counts_the_rest(in
     assert "… and 2992 more" in result.stderr
 
 
-def test_the_files_passed_over_are_named_a_few_and_counted(invoke, tmp_path: Path) -> None:
-    assert invoke("init").exit_code == 0
+def test_the_files_passed_over_are_named_a_few_and_counted(
+    invoke, tmp_path: Path, store_template, db_path: Path
+) -> None:
+    initialised(store_template, db_path)
     folder = tmp_path / "in"
     folder.mkdir()
     companies_csv(folder)
@@ -184,9 +189,9 @@ def test_and_more_names_the_first_and_counts_the_rest(items: list[int], shown: i
         assert text == ", ".join(str(i) for i in items)
 
 
-def test_json_output_is_never_clipped(invoke, tmp_path: Path) -> None:
+def test_json_output_is_never_clipped(invoke, tmp_path: Path, store_template, db_path: Path) -> None:
     """The bound is on message lines (stderr, tables); data output carries every character."""
-    assert invoke("init").exit_code == 0
+    initialised(store_template, db_path)
     path = tmp_path / "companies.csv"
     long_name = "N" * 5000
     path.write_text(

@@ -22,7 +22,7 @@ from screener.errors import ScreenerError
 from screener.output.render import STALE_SECONDS, TEMP_SUFFIX, atomic_path, clean_stale
 from screener.store import Store
 from screener.watchlist.runs import run_weekly
-from tests.builders import MARKET_END, company, ensure_factors, score_frame
+from tests.builders import MARKET_END, company, ensure_factors, initialised, score_frame
 
 ensure_factors()
 
@@ -189,11 +189,15 @@ def test_a_full_disk_during_an_export_is_one_line_and_keeps_the_previous_file(
 
 
 def test_a_full_disk_during_an_import_is_one_line_and_stores_nothing(
-    invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    invoke,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_template,
+    db_path: Path,
 ) -> None:
     import duckdb
 
-    assert invoke("init").exit_code == 0
+    initialised(store_template, db_path)
     count = ("query", "select count(*) as n from companies", "--format", "json")
     before = invoke(*count).stdout
     path = tmp_path / "companies.csv"
@@ -218,7 +222,11 @@ def test_a_full_disk_during_an_import_is_one_line_and_stores_nothing(
 
 
 def test_a_full_disk_import_says_nothing_of_what_it_did_before_its_error(
-    invoke, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    invoke,
+    db_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store_template,
 ) -> None:
     """An import that replaces demo rows says so only once its transaction committed: on a full disk nothing was
     replaced, so the note must not come before the error."""
@@ -227,7 +235,7 @@ def test_a_full_disk_import_says_nothing_of_what_it_did_before_its_error(
     from screener.providers.demo import DEMO_PROVIDER
     from screener.store import Store as RealStore
 
-    assert invoke("init").exit_code == 0
+    initialised(store_template, db_path)
     with Store(db_path) as st:
         st.upsert(
             "prices",

@@ -51,9 +51,14 @@ CORPUS = {
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small market with its scores for ``MARKET_END`` stored: each case spends its time on its expression,
+    not on computing the same scores again (the filter reads stored and computed scores alike)."""
+    from factors.engine import scores_for
+
     path = tmp_path_factory.mktemp("hostile-where") / "market.duckdb"
     with Store(path) as store:
         build_market_store(store)
+        scores_for(store, MARKET_END)
     return path
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from screener.errors import MAX_LINE
 from screener.output.render import View, render
 from screener.output.terminal import CONTROL, message_text, terminal_safe
-from tests.builders import MARKET_END, market_frames
+from tests.builders import MARKET_END, initialised, market_frames
 
 #: Each sequence a hostile cell may carry: erase the screen, colours, a cursor move, a window title, an OSC-8
 #: hyperlink (BEL- and ST-terminated), a CSI in its one-byte C1 form, a bell, a backspace, a bidi override.
@@ -180,11 +180,11 @@ def test_xlsx_keeps_the_text_exactly(market: Path, invoke, tmp_path: Path) -> No
     assert HOSTILE_NAME in names
 
 
-def test_import_warns_once_about_control_characters(invoke, tmp_path: Path) -> None:
+def test_import_warns_once_about_control_characters(invoke, tmp_path: Path, store_template, db_path: Path) -> None:
     path = tmp_path / "companies.csv"
     rows = "".join(f'H{i},"Name {i} \x1b[2J",US,USD,processor,producer\n' for i in range(40))
     path.write_text("symbol,name,country,currency,roles,stage\n" + rows, encoding="utf-8")
-    assert invoke("init").exit_code == 0
+    initialised(store_template, db_path)
     result = invoke("import", str(path))
     assert result.exit_code == 0, result.stderr
     warned = [line for line in result.stderr.splitlines() if "control characters" in line]
@@ -196,13 +196,13 @@ def test_import_warns_once_about_control_characters(invoke, tmp_path: Path) -> N
     assert stored["H0"] == "Name 0 \x1b[2J"  # stored as given
 
 
-def test_clean_import_does_not_warn(invoke, tmp_path: Path) -> None:
+def test_clean_import_does_not_warn(invoke, tmp_path: Path, store_template, db_path: Path) -> None:
     path = tmp_path / "companies.csv"
     path.write_text(
         'symbol,name,country,currency,roles,stage,description\nH1,"Tab\there",US,USD,processor,producer,"two\nlines"\n',
         encoding="utf-8",
     )
-    assert invoke("init").exit_code == 0
+    initialised(store_template, db_path)
     result = invoke("import", str(path))
     assert result.exit_code == 0, result.stderr
     assert "control characters" not in result.stderr
@@ -228,11 +228,13 @@ def test_a_rule_file_with_escape_sequences_prints_safely(invoke, tmp_path: Path,
     assert_terminal_safe(result.stdout + result.stderr)
 
 
-def test_an_internal_error_line_is_bounded_and_safe(invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_line_is_bounded_and_safe(
+    invoke, monkeypatch: pytest.MonkeyPatch, store_template, db_path: Path
+) -> None:
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("bad value \x1b[2J\x1b]8;;http://evil\x07" + "\x1b" * 400 + "v" * 5000 + "\nsecond line")
 
-    assert invoke("init").exit_code == 0  # a reader needs a store (it never creates one)
+    initialised(store_template, db_path)  # a reader needs a store (it never creates one)
     monkeypatch.setattr("screener.intake.universe.list_universe", boom)
     result = invoke("universe", "list")
     assert result.exit_code == 2

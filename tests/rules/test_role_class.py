@@ -18,7 +18,7 @@ from rules.engine import rank
 from rules.expr import compile_condition, namespace_from_schema
 from rules.ruleset import load
 from screener.contract import ROLES
-from tests.builders import AS_OF, MARKET_END, build_market_store, company, inputs, rules_from
+from tests.builders import AS_OF, MARKET_END, company, inputs, load_template, market_template, rules_from
 
 BUNDLED = ("default", "balance-sheet-survivors", "downstream-squeeze")
 #: Every company eligible, grouped by tilt class, with a narrowed enabler list: the case where the rule set's
@@ -107,8 +107,8 @@ EXTRA_COMPANIES = [
 
 
 @pytest.fixture
-def market(store, db_path: Path) -> Path:
-    build_market_store(store)
+def market(store, db_path: Path, store_template) -> Path:
+    load_template(store, market_template(store_template))
     extra = pl.DataFrame(
         [
             {"symbol": s, "name": f"{s} Ltd", "country": "CA", "currency": "USD", "roles": r, "stage": "developer"}

@@ -156,11 +156,11 @@ def test_demo_steps_report_to_the_bar_only_in_a_terminal(
 
 
 @pytest.fixture
-def reported(store, db_path: Path, tmp_path: Path) -> dict[str, int]:
+def reported(store, db_path: Path, tmp_path: Path, store_template) -> dict[str, int]:
     """Runs of the rules ``wk`` and a stored backtest, the store closed for the command to open."""
-    from tests.screener.report._store import build
+    from tests.screener.report._store import built
 
-    ids = build(store, tmp_path)
+    ids = built(store, tmp_path, store_template)
     store.close()
     return ids
 

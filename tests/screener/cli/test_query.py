@@ -21,14 +21,12 @@ import pytest
 from screener.errors import ArgumentError, ScreenerError
 from screener.store import Store
 from screener.store.query import connect_readonly, query_readonly
-from tests.builders import build_market_store
+from tests.builders import copy_template, market_template
 
 
 @pytest.fixture
-def market_db(db_path: Path) -> Path:
-    with Store(db_path) as store:
-        build_market_store(store)
-    return db_path
+def market_db(db_path: Path, store_template) -> Path:
+    return copy_template(market_template(store_template), db_path)
 
 
 @pytest.fixture

@@ -46,3 +46,24 @@ def inbox_rows(invoke, *args: str) -> list[dict]:
 def by_start(rows: list[dict], start: str) -> dict:
     """The candidate whose headline starts with ``start``."""
     return next(r for r in rows if r["headline"].startswith(start))
+
+
+def inbox_store(store_template, db_path: Path, tmp_path: Path) -> Path:
+    """``db_path`` as a store with the small universe and the four headlines of ``HEADLINES`` imported through the
+    CLI: imported once per session (``store_template``) and copied here; the headlines file is written to
+    ``tmp_path`` too, as the import left it."""
+    from click.testing import CliRunner
+
+    from screener.cli import cli
+    from tests.builders import copy_template
+
+    def fill(store: Store, folder: Path) -> None:
+        add_universe(store)
+        store.close()  # the command opens the store file itself
+        args = ["--db", str(store.path), "events", "import-headlines", str(write_headlines(folder)), "--format", "json"]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)[0]["stored"] == 4
+
+    write_headlines(tmp_path)
+    return copy_template(store_template("inbox", fill)[0], db_path)

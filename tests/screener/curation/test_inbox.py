@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -12,18 +11,20 @@ from screener.curation.inbox import CatalystModel, candidates, cross_validated, 
 from screener.errors import ScreenerError
 from screener.store import Store
 from tests.builders import modules_loaded_by
-from tests.screener.curation._inbox_helpers import HEADLINES, add_universe, by_start, inbox_rows, write_headlines
+from tests.screener.curation._inbox_helpers import (
+    HEADLINES,
+    add_universe,
+    by_start,
+    inbox_rows,
+    inbox_store,
+    write_headlines,
+)
 
 
 @pytest.fixture
-def inbox_db(db_path: Path, tmp_path: Path, invoke) -> Path:
+def inbox_db(db_path: Path, tmp_path: Path, store_template) -> Path:
     """A store with a small universe and the four headlines of ``HEADLINES`` imported through the CLI."""
-    with Store(db_path) as store:
-        add_universe(store)
-    result = invoke("events", "import-headlines", str(write_headlines(tmp_path)), "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)[0]["stored"] == 4
-    return db_path
+    return inbox_store(store_template, db_path, tmp_path)
 
 
 def _events(db_path: Path) -> int:

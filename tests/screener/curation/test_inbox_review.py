@@ -26,18 +26,22 @@ from screener.curation.inbox import (
 )
 from screener.errors import ScreenerError
 from screener.store import Store
-from tests.screener.curation._inbox_helpers import UNIVERSE, add_universe, by_start, inbox_rows, write_headlines
+from tests.screener.curation._inbox_helpers import (
+    UNIVERSE,
+    add_universe,
+    by_start,
+    inbox_rows,
+    inbox_store,
+    write_headlines,
+)
 
 HEADER = "headline,published_at,symbol,publisher,link\n"
 
 
 @pytest.fixture
-def inbox_db(db_path: Path, tmp_path: Path, invoke) -> Path:
-    with Store(db_path) as store:
-        add_universe(store)
-    result = invoke("events", "import-headlines", str(write_headlines(tmp_path)))
-    assert result.exit_code == 0, result.stderr
-    return db_path
+def inbox_db(db_path: Path, tmp_path: Path, store_template) -> Path:
+    """A store with a small universe and the four headlines of ``HEADLINES`` imported through the CLI."""
+    return inbox_store(store_template, db_path, tmp_path)
 
 
 def _events(db_path: Path) -> pl.DataFrame:

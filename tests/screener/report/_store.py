@@ -113,10 +113,7 @@ def build(store, tmp: Path, *, backtest: bool = True) -> dict[str, int]:
         ),
         provider="file",
     )
-    rules = tmp / "wk.toml"
-    rules.write_text(RULES)
-    other = tmp / "other.toml"
-    other.write_text(OTHER)
+    rules, other = write_rules(tmp)
     ids = {f"w{i}": run_weekly(store, rules, d, scores=scores(i)).run_id for i, d in enumerate(WEEKS)}
     # the other rule set's run is the newest of the store: "latest" of wk must not pick it
     ids["other"] = run_weekly(
@@ -128,6 +125,26 @@ def build(store, tmp: Path, *, backtest: bool = True) -> dict[str, int]:
 
 
 STORED_AT = datetime(2026, 6, 6, 12, 0)
+
+
+def write_rules(tmp: Path) -> tuple[Path, Path]:
+    """The rule files of the runs ``build`` stores, ``wk.toml`` and ``other.toml`` in ``tmp``."""
+    rules = tmp / "wk.toml"
+    rules.write_text(RULES)
+    other = tmp / "other.toml"
+    other.write_text(OTHER)
+    return rules, other
+
+
+def built(store, tmp: Path, store_template) -> dict[str, int]:
+    """What ``build(store, tmp)`` leaves, for one test: the store built once per session (``store_template``) and
+    copied into ``store``, and the rule files written to ``tmp``; returns the same ids."""
+    from tests.builders import load_template
+
+    template, ids = store_template("report", build)
+    load_template(store, template)
+    write_rules(tmp)
+    return dict(ids)
 
 
 def of_rules(result, rules: str, end: date | None = None):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from screener.report.page import write_report
-from tests.screener.report._store import build
+from tests.screener.report._store import built
 
 
 def _chromium() -> str | None:
@@ -66,8 +66,8 @@ PAPERS = (("A4", (297, 210), (842, 595)), ("Letter", (279.4, 215.9), (792, 612))
 
 
 @pytest.fixture
-def report_file(store, tmp_path: Path) -> Path:
-    ids = build(store, tmp_path)
+def report_file(store, tmp_path: Path, store_template) -> Path:
+    ids = built(store, tmp_path, store_template)
     out, _ = write_report(store, tmp_path / "report.html", ref=str(ids["w1"]), backtest=str(ids["bt"]))
     return out
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.screener.report._store import build, scores
+from tests.screener.report._store import built, scores
 
 
 @pytest.fixture
-def ids(store, tmp_path: Path) -> dict[str, int]:
-    out = build(store, tmp_path)
+def ids(store, tmp_path: Path, store_template) -> dict[str, int]:
+    out = built(store, tmp_path, store_template)
     store.close()  # the command opens the store file itself
     return out
 

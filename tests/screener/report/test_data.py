@@ -12,12 +12,12 @@ from screener.cli.app import flag_of
 from screener.errors import ArgumentError, ScreenerError
 from screener.report.data import assemble, contributions_of, dilution_map, resolve_report_run, run_history
 from screener.watchlist.runs import load_run
-from tests.screener.report._store import WEEKS, build
+from tests.screener.report._store import WEEKS, built
 
 
 @pytest.fixture
-def ids(store, tmp_path: Path) -> dict[str, int]:
-    return build(store, tmp_path)
+def ids(store, tmp_path: Path, store_template) -> dict[str, int]:
+    return built(store, tmp_path, store_template)
 
 
 def test_latest_is_the_latest_run_of_the_rule_set_not_of_the_store(store, ids) -> None:

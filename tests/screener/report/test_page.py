@@ -10,12 +10,12 @@ import pytest
 from screener.errors import ScreenerError
 from screener.report.data import assemble
 from screener.report.page import DEMO_TEXT, render_page, write_report
-from tests.screener.report._store import build
+from tests.screener.report._store import built
 
 
 @pytest.fixture
-def ids(store, tmp_path: Path) -> dict[str, int]:
-    return build(store, tmp_path)
+def ids(store, tmp_path: Path, store_template) -> dict[str, int]:
+    return built(store, tmp_path, store_template)
 
 
 def test_the_page_is_self_contained(store, ids) -> None:

@@ -15,7 +15,15 @@ from tests._score_cli_helpers import AS_OF, build_template
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_template(tmp_path_factory.mktemp("template"))
+    """The imported universe with its scores for ``AS_OF`` stored, as the first ``show`` of that day leaves them:
+    each card of that day reads the set instead of computing the same scores again."""
+    from factors.engine import scores_for
+    from screener.store import Store
+
+    db = build_template(tmp_path_factory.mktemp("template"))
+    with Store(db) as store:
+        scores_for(store, AS_OF)
+    return db
 
 
 @pytest.fixture
