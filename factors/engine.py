@@ -138,7 +138,8 @@ GRANTS: Mapping[str, Grant] = MappingProxyType({name: spec.grant for name, spec 
 DERIVED: Mapping[str, tuple[str, ...]] = MappingProxyType({"net_cash_usd": ("cash", "total_debt")})
 _PRICE_KEYS = ("g", "date", "_key")
 _STATEMENT_KEYS = ("as_of", "symbol", "period_end", "period", "currency", "provider", "_usd_per_unit")
-_PANELS = frozenset({"prices", "price_runs", "bounds", "fundamentals", "events"})
+_EVENT_VIEWS = frozenset({"events", "events_where", "event_versions", "event_source"})
+_PANELS = frozenset({"prices", "price_runs", "bounds", "fundamentals"} | _EVENT_VIEWS)
 
 
 def _fill_missing(spec: FactorSpec, comps: pl.DataFrame, by: str | None) -> pl.DataFrame:
@@ -197,7 +198,7 @@ class DeclaredContext(FactorContext):
     def __getattribute__(self, name: str) -> Any:
         if name in _PANELS and name in object.__getattribute__(self, "withheld"):
             factor = object.__getattribute__(self, "factor")
-            need = {"events": "events", "fundamentals": "statement input"}.get(name, "price input")
+            need = "events" if name in _EVENT_VIEWS else {"fundamentals": "statement input"}.get(name, "price input")
             raise InputNotDeclared(f"factor {factor} reads ctx.{name} but its needs declare no {need}")
         return object.__getattribute__(self, name)
 
@@ -218,7 +219,7 @@ def context_for(spec: FactorSpec, ctx: FactorContext) -> DeclaredContext:
     if not statements:
         withheld.add("fundamentals")
     if not any(g.events for g in grants):
-        withheld.add("events")
+        withheld |= _EVENT_VIEWS
 
     def declared_statements() -> pl.DataFrame:
         frame = ctx.fundamentals
@@ -231,7 +232,7 @@ def context_for(spec: FactorSpec, ctx: FactorContext) -> DeclaredContext:
         prices=ctx.prices.select(list(dict.fromkeys([*_PRICE_KEYS, *prices]))) if prices else ctx.prices,
         price_runs=ctx.price_runs,
         bounds=ctx.bounds,
-        events=ctx.events,
+        event_source=ctx.event_source,
         statements=declared_statements if statements else None,
         factor=spec.name,
         withheld=frozenset(withheld),

@@ -45,6 +45,23 @@ from factors.ledger import clock, keys_of, ordered_sum
 #: Defaults of the forecast (``dilution_risk`` passes its own params).
 FUNDING_PARAMS: Mapping[str, float] = {"min_build_years": 1.0, "default_build_years": 3.0}
 
+
+def _of_project(kind: str) -> pl.Expr:
+    return (pl.col("kind") == kind) & pl.col("project").is_not_null()
+
+
+#: Binding money a company receives for a commitment not cancelled, with an amount (``binding_funding``'s rows).
+_BINDING_FUNDING = (
+    (pl.col("kind") == "funding")
+    & (pl.col("direction") == "receives")
+    & pl.col("binding").fill_null(False)
+    & (pl.col("status").fill_null("active") != "cancelled")
+    & pl.col("amount_usd").is_not_null()
+)
+#: Every event ``funding_forecast`` reads (a project's capacity rows and production start, binding money received):
+#: a caller may hand it only these, and the forecast is the same.
+FORECAST_EVENTS: pl.Expr = _of_project("capacity") | _of_project("production_start") | _BINDING_FUNDING
+
 RAISE_NEEDED = "needed"
 RAISE_NOT_NEEDED = "not_needed"
 RAISE_UNKNOWN = "unknown"
@@ -80,14 +97,8 @@ def open_projects(events: pl.DataFrame, as_of: date | None, params: Mapping[str,
     ``factors.ledger.keys_of``) every key starts with ``as_of``."""
     k = keys_of(events)
     # a project id is the company's own: another company's "phase-1" in production says nothing about this one
-    produced = (
-        events.filter((pl.col("kind") == "production_start") & pl.col("project").is_not_null())
-        .select(*k, "project")
-        .unique()
-    )
-    rows = _ordered(
-        events.filter((pl.col("kind") == "capacity") & pl.col("project").is_not_null()), [*k, "project", "date"]
-    )
+    produced = events.filter(_of_project("production_start")).select(*k, "project").unique()
+    rows = _ordered(events.filter(_of_project("capacity")), [*k, "project", "date"])
     per = rows.group_by([*k, "project"], maintain_order=True).agg(
         _last_known("amount_usd").alias("amount_usd"),
         _last_known("equity_share").alias("equity_share"),
@@ -123,13 +134,7 @@ def binding_funding(events: pl.DataFrame, projects: pl.DataFrame, base: pl.DataF
     Money tied to a project counts up to that project's own capex and no further: a loan cannot fund more of a plant
     than the plant costs."""
     k = keys_of(events)
-    funding = events.filter(
-        (pl.col("kind") == "funding")
-        & (pl.col("direction") == "receives")
-        & pl.col("binding").fill_null(False)
-        & (pl.col("status").fill_null("active") != "cancelled")
-        & pl.col("amount_usd").is_not_null()
-    ).join(base.select(*k, "cash_usd_date"), on=k, how="left")
+    funding = events.filter(_BINDING_FUNDING).join(base.select(*k, "cash_usd_date"), on=k, how="left")
     open_ids = projects.select(*k, "project", pl.lit(True).alias("_open"))
     counted = funding.join(open_ids, on=[*k, "project"], how="left").filter(
         pl.col("_open").fill_null(False)

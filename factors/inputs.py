@@ -29,12 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import reduce
+from threading import Lock
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from factors.ledger import government_backing_view, ordered_sum
+from factors.ledger import government_backing_view, ordered_sum, received_from_government
 from screener.contract import (
     BOOLEAN_TEXT,
     ENABLER_ROLES,
@@ -500,7 +501,9 @@ class FactorContext:
     ``close_usd``, ``volume``, ``traded_value_usd``) of every close up to the last date, sorted by company run ``g``
     then date; a factor reads it through ``window`` and the range helpers, which measure each (as_of, company)
     over its own trailing window without copying rows per date. ``fundamentals`` holds, per as-of date, the periods
-    already reported (with ``<field>_usd`` columns); it is built on first use.
+    already reported (with ``<field>_usd`` columns); it is built on first use, as ``events`` is. A ledger of some
+    events reads ``events_where`` (only those copied), one whose grouping does not depend on the date reads
+    ``event_versions`` (each company's events once per day something new became known).
     """
 
     dates: tuple[date, ...]
@@ -509,7 +512,7 @@ class FactorContext:
     prices: pl.DataFrame
     price_runs: pl.DataFrame
     bounds: pl.DataFrame
-    events: pl.DataFrame
+    event_source: EventPanel | pl.DataFrame  # an EventPanel, or the per-date copies themselves
     statements: Any = None  # a callable building ``fundamentals`` on first use, or the frame itself
 
     @property
@@ -517,6 +520,36 @@ class FactorContext:
         if callable(self.statements):
             self.statements = self.statements()
         return self.statements  # type: ignore[no-any-return]
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """Per as-of date, every event known on it (``as_of`` first; see ``EventPanel``), built on first use."""
+        src = self.event_source
+        return src.copies() if isinstance(src, EventPanel) else src
+
+    def events_where(self, predicate: pl.Expr, *, within_days: int | None = None) -> pl.DataFrame:
+        """``events.filter(predicate)`` for a predicate over the event's own columns (not ``as_of``), without
+        copying the events that do not pass: a ledger of one kind of event reads only those. ``within_days`` keeps
+        only the events dated within that many days before each row's as-of date (``date > as_of - within_days``)."""
+        src = self.event_source
+        if isinstance(src, EventPanel):
+            return src.copies(predicate, within_days=within_days)
+        out = src.filter(predicate)
+        if within_days is not None:
+            out = out.filter(pl.col("date") > pl.col("as_of") - timedelta(days=within_days))
+        return out
+
+    def event_versions(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(rows, of): the events per version and each (as_of, symbol)'s version (see ``EventPanel.versions``);
+        grouping ``rows`` by ``_vid`` and joining ``of`` on it gives what grouping ``events`` by (as_of, symbol)
+        gives. Given the copies themselves, each (as_of, symbol) is its own version."""
+        src = self.event_source
+        if isinstance(src, EventPanel):
+            return src.versions()
+        vid = (pl.struct("as_of", "symbol").rank("dense") - 1).cast(pl.Int64).alias("_vid")
+        rows = src.with_columns(vid)
+        of = rows.select("as_of", "symbol", "_vid").unique(maintain_order=True)
+        return rows.select("_vid", *[c for c in src.columns if c != "as_of"]), of
 
     @property
     def as_of(self) -> date:
@@ -1400,36 +1433,116 @@ def _latest_share_count(history: pl.DataFrame, comp: pl.DataFrame, splits: pl.Da
     )
 
 
-def _events(events: pl.DataFrame, comp: pl.DataFrame, dates: Sequence[date]) -> pl.DataFrame:
-    """Per as-of date, the company events known on it (a month-, quarter- or year-level date counts from its
-    period's end) of companies in that date's universe, with the date in ``as_of``: one copy per date that knows
-    the event, so every ledger is a group-by on (as_of, symbol)."""
-    grid = pl.Series("as_of", list(dates), dtype=pl.Date)
-    known = known_from(pl.col("date"), pl.col("date_precision"))
-    ev = events.filter(pl.col("symbol") != MARKET_SYMBOL).with_columns(known.alias("_known"))
-    # in the ledgers' order once (stable, so equal keys keep their input order); the copies then need only an
-    # integer sort on (date, position) instead of a sort of every copy on text
-    ev = ev.filter(pl.col("_known") <= grid.max()).sort(
-        ["symbol", "date", "kind", "description"], maintain_order=True, nulls_last=False
-    )
-    first = grid.search_sorted(ev["_known"], side="left")
-    # each event's symbol and each universe row as small integers: a copy is kept when its (date, company) is in
-    # that date's universe
-    symbols = comp.select(pl.col("symbol").unique().sort()).with_row_index("_c")
-    n = max(symbols.height, 1)
-    ev_code = ev.select("symbol").join(symbols, on="symbol", how="left", maintain_order="left")["_c"]
-    universe = comp.select("as_of", "symbol").join(symbols, on="symbol", how="left", maintain_order="left")
-    listed = grid.search_sorted(universe["as_of"], side="left").cast(pl.Int64) * n + universe["_c"].cast(pl.Int64)
-    copies = (
-        pl.DataFrame({"_e": pl.int_range(ev.height, dtype=pl.Int64, eager=True), "_first": first.cast(pl.Int64)})
-        .with_columns(pl.int_ranges("_first", len(grid), dtype=pl.Int64).alias("_d"), ev_code.cast(pl.Int64))
-        .explode("_d")
-        .drop_nulls("_d")
-        .filter((pl.col("_d") * n + pl.col("_c")).is_in(listed.implode()))
-        .sort(["_d", "_e"])
-    )
-    out = ev.drop("_known").gather(copies["_e"]).with_columns(grid.gather(copies["_d"]).alias("as_of"))
-    return out.select("as_of", *[c for c in out.columns if c != "as_of"])
+class EventPanel:
+    """The company events of a panel of as-of dates: per date, the events known on it (a month-, quarter- or
+    year-level date counts from its period's end) of companies in that date's universe (market-wide ``*`` events
+    are left out).
+
+    Two views of the same thing, built on demand:
+
+    * ``copies(predicate)``: one copy of each event per date that knows it, with the date in ``as_of``, so a ledger
+      whose value depends on the date (a decayed sum) is a group-by on (as_of, symbol). Given a predicate over the
+      event's own columns, only the events that pass are copied: the same rows as filtering every copy, without
+      making 1.4 million copies (5,000 companies, 156 dates) to keep a few thousand.
+    * ``versions()``: what a date knows of a company's events changes only on the days a new event becomes known,
+      so a ledger whose grouping does not depend on the date (a project's latest stage and tonnage) is computed once
+      per *version* (a company's events known by one of those days, keyed ``_vid``) and each (as_of, company) row
+      takes its version: the same rows as grouping the copies, in the same order within a group.
+    """
+
+    def __init__(self, events: pl.DataFrame, comp: pl.DataFrame, dates: Sequence[date]) -> None:
+        grid = pl.Series("as_of", list(dates), dtype=pl.Date)
+        known = known_from(pl.col("date"), pl.col("date_precision"))
+        ev = events.filter(pl.col("symbol") != MARKET_SYMBOL).with_columns(known.alias("_known"))
+        # in the ledgers' order once (stable, so equal keys keep their input order); the copies then need only an
+        # integer sort on (date, position) instead of a sort of every copy on text
+        ev = ev.filter(pl.col("_known") <= grid.max()).sort(
+            ["symbol", "date", "kind", "description"], maintain_order=True, nulls_last=False
+        )
+        # each event's symbol and each universe row as small integers: a copy is kept when its (date, company) is
+        # in that date's universe
+        symbols = comp.select(pl.col("symbol").unique().sort()).with_row_index("_c")
+        ev_code = ev.select("symbol").join(symbols, on="symbol", how="left", maintain_order="left")["_c"]
+        universe = comp.select("as_of", "symbol").join(symbols, on="symbol", how="left", maintain_order="left")
+        self._columns = [c for c in ev.columns if c != "_known"]
+        self._ev = ev.with_columns(
+            grid.search_sorted(ev["_known"], side="left").cast(pl.Int64).alias("_first"),
+            ev_code.cast(pl.Int64).alias("_c"),
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("_e"),
+        ).drop("_known")
+        self._grid = grid
+        self._n = max(symbols.height, 1)
+        self._universe = universe.select(
+            "as_of", "symbol", grid.search_sorted(universe["as_of"], side="left").cast(pl.Int64).alias("_d"), "_c"
+        )
+        self._lock = Lock()
+        self._all: pl.DataFrame | None = None
+        self._versions: tuple[pl.DataFrame, pl.DataFrame] | None = None
+
+    def copies(self, predicate: pl.Expr | None = None, *, within_days: int | None = None) -> pl.DataFrame:
+        """Per as-of date, the events known on it (those passing ``predicate``, an expression over the event's own
+        columns), with the date in ``as_of`` first, sorted by as_of then the events' order. With ``within_days``,
+        only the events dated within that many days before each as-of date (``date > as_of - within_days``): a
+        count over the last year copies each event to a year of dates, not to every later one."""
+        if predicate is None and within_days is None:
+            with self._lock:
+                if self._all is None:
+                    self._all = self._copy(self._ev, None)
+                return self._all
+        return self._copy(self._ev if predicate is None else self._ev.filter(predicate), within_days)
+
+    def _copy(self, ev: pl.DataFrame, within_days: int | None) -> pl.DataFrame:
+        n = self._n
+        listed = (self._universe["_d"] * n + self._universe["_c"].cast(pl.Int64)).implode()
+        # the dates that see an event: from the first that knows it to the last (exclusive) it is recent on
+        if within_days is None:
+            end: pl.Expr | int = len(self._grid)
+        else:
+            until = ev["date"] + timedelta(days=within_days)
+            end = pl.lit(self._grid.search_sorted(until, side="left").cast(pl.Int64))
+        copies = (
+            ev.select("_e", "_first", "_c")
+            .with_row_index("_p")
+            .with_columns(pl.int_ranges("_first", end, dtype=pl.Int64).alias("_d"))
+            .explode("_d")
+            .drop_nulls("_d")
+            .filter((pl.col("_d") * n + pl.col("_c")).is_in(listed))
+            .sort(["_d", "_p"])
+        )
+        out = ev.select(self._columns).gather(copies["_p"])
+        return out.select(self._grid.gather(copies["_d"]).alias("as_of"), *self._columns)
+
+    def versions(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(rows, of): ``rows`` holds each version's events (``_vid`` first, then the events' columns, in the
+        events' order within a version); ``of`` names each (as_of, symbol) of the universe its version (``as_of``,
+        ``symbol``, ``_vid``; a company with no event known yet has no row)."""
+        with self._lock:
+            if self._versions is None:
+                self._versions = self._build_versions()
+            return self._versions
+
+    def _build_versions(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        ev = self._ev.filter(pl.col("_c").is_not_null())
+        # a version per (company, day a new event of it becomes known), numbered in (company, day) order
+        days = ev.select("_c", pl.col("_first").alias("_v")).unique().sort(["_c", "_v"]).with_row_index("_vid")
+        rows = (
+            ev.join(days, on="_c", how="inner")
+            .filter(pl.col("_first") <= pl.col("_v"))
+            .sort(["_vid", "_e"])
+            .select(pl.col("_vid").cast(pl.Int64), *self._columns)
+        )
+        # each universe row's version: the company's latest version day on or before its date (one packed integer
+        # key per (company, day), searched)
+        span = len(self._grid) + 1
+        key = days["_c"].cast(pl.Int64) * span + days["_v"]
+        u = self._universe.drop_nulls("_c")
+        if days.is_empty():
+            return rows, u.select("as_of", "symbol", pl.lit(0, dtype=pl.Int64).alias("_vid")).clear()
+        at = key.search_sorted(u["_c"].cast(pl.Int64) * span + u["_d"], side="right").cast(pl.Int64) - 1
+        found = at.clip(lower_bound=0)
+        same = (at >= 0) & (days["_c"].gather(found).cast(pl.Int64) == u["_c"].cast(pl.Int64))
+        of = u.select("as_of", "symbol", found.alias("_vid")).filter(same)
+        return rows, of
 
 
 def _attach(frame: pl.DataFrame, part: pl.DataFrame) -> pl.DataFrame:
@@ -1480,7 +1593,7 @@ def build_panel(
         prices_job = pool.submit(_price_parts, inputs.prices, comp, fx, days[-1], cfg)
         fund_job = pool.submit(_fundamental_panel, inputs.fundamentals, comp, fx, splits, days[-1], cfg)
         shares_job = pool.submit(_latest_share_count, inputs.share_history, comp, splits, days[-1])
-        events_job = pool.submit(_events, inputs.events, comp, days)
+        events_job = pool.submit(EventPanel, inputs.events, comp, days)
         latest, panel, runs, bounds = prices_job.result()
         fund_agg, statements = fund_job.result()
         shares_now = shares_job.result()
@@ -1516,7 +1629,12 @@ def build_panel(
         _attach(_attach(_attach(comp, latest), fund_agg), shares_now)
         .join(split_demo, on="symbol", how="left", maintain_order="left")
         .join(first_demo_event, on="symbol", how="left", maintain_order="left")
-        .join(government_backing_view(events), on=key, how="left", maintain_order="left")
+        .join(
+            government_backing_view(events.copies(received_from_government())),
+            on=key,
+            how="left",
+            maintain_order="left",
+        )
         .with_columns(
             pl.when(use_history)
             .then(pl.col("_sh_shares"))
@@ -1586,6 +1704,6 @@ def build_panel(
         prices=panel,
         price_runs=runs,
         bounds=bounds,
-        events=events,
+        event_source=events,
         statements=statements,
     )

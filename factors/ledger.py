@@ -113,8 +113,24 @@ def capacity_ledger(events: pl.DataFrame, as_of: date | None, p: Mapping[str, An
     (stake-weighted NdPr-oxide-equivalent tonnes) and risked_tpa.
     """
     k = keys_of(events)
-    now = clock(events, as_of)
-    stages: dict[str, float] = dict(p["capacity_stage_weights"])
+    return _capacity_value(_capacity_state(events, k, p), k, clock(events, as_of), p)
+
+
+def capacity_ledger_versioned(rows: pl.DataFrame, of: pl.DataFrame, p: Mapping[str, Any]) -> pl.DataFrame:
+    """``capacity_ledger`` of a panel's events given as versions (``FactorContext.event_versions``): the same rows.
+
+    Why: a project's latest stage, tonnage and dates depend only on which events are known, which changes on a
+    handful of days per company; the panel's per-date copies repeat the same group-by 156 times. Each version's
+    projects are folded once and every (as_of, company) row takes its version's, then is valued at its own date
+    (years to production, slippage and confidence decay all read the as-of date)."""
+    state = _capacity_state(rows, ["_vid"], p)
+    frame = of.join(state, on="_vid", how="inner").drop("_vid")
+    return _capacity_value(frame, ["as_of", "symbol"], pl.col("as_of"), p)
+
+
+def _capacity_state(events: pl.DataFrame, k: list[str], p: Mapping[str, Any]) -> pl.DataFrame:
+    """Per ``k`` and project (``_key``), what its known events say, whatever the date: stage rank, latest tonnage,
+    unit, stake, target year and status, the latest confirming date and the date the stage was reached."""
     rank = {s: i for i, s in enumerate(CAPACITY_STAGES)}
     prod_rank = rank[PRODUCTION]
     is_cap = pl.col("kind").is_in(list(CAPACITY_KINDS))
@@ -130,7 +146,6 @@ def capacity_ledger(events: pl.DataFrame, as_of: date | None, p: Mapping[str, An
         .with_columns(project_key(p["capacity_default_unit"]).alias("_key"), stage_rank.alias("_rank"))
         .sort([*k, *_SORT[1:]], nulls_last=True, maintain_order=True)
     )
-    default_rank = rank[p["capacity_default_stage"]]
 
     def last_cap(col: str) -> pl.Expr:
         return pl.col(col).filter(is_cap & pl.col(col).is_not_null()).last()
@@ -156,18 +171,21 @@ def capacity_ledger(events: pl.DataFrame, as_of: date | None, p: Mapping[str, An
         )
         .filter(pl.col("_has_cap"))
     )
-    frame = (
-        grouped.drop("_has_cap")
-        .with_columns(
-            pl.col("_rank").fill_null(default_rank),
-            pl.coalesce(pl.col("_reached"), pl.col("_first")).alias("_reached"),
-            pl.col("status").fill_null("active"),
-            pl.col("equity_share").fill_null(1.0),
-            pl.col("unit").fill_null(p["capacity_default_unit"]),
-        )
-        .with_columns(
-            pl.col("_rank").replace_strict(dict(enumerate(CAPACITY_STAGES)), return_dtype=pl.String).alias("stage")
-        )
+    return grouped.drop("_has_cap")
+
+
+def _capacity_value(grouped: pl.DataFrame, k: list[str], now: pl.Expr, p: Mapping[str, Any]) -> pl.DataFrame:
+    """``_capacity_state``'s projects valued at ``now``: the ledger's columns, sorted by ``k`` and project."""
+    stages: dict[str, float] = dict(p["capacity_stage_weights"])
+    default_rank = {s: i for i, s in enumerate(CAPACITY_STAGES)}[p["capacity_default_stage"]]
+    frame = grouped.with_columns(
+        pl.col("_rank").fill_null(default_rank),
+        pl.coalesce(pl.col("_reached"), pl.col("_first")).alias("_reached"),
+        pl.col("status").fill_null("active"),
+        pl.col("equity_share").fill_null(1.0),
+        pl.col("unit").fill_null(p["capacity_default_unit"]),
+    ).with_columns(
+        pl.col("_rank").replace_strict(dict(enumerate(CAPACITY_STAGES)), return_dtype=pl.String).alias("stage")
     )
     producing = pl.col("stage") == PRODUCTION
     typical = pl.col("stage").replace_strict(

@@ -59,7 +59,10 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     order=40,
 )
 def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    offtakes = binding_offtakes(ctx.events, None, list(p["contract_kinds"]), p["offtake_half_life_years"])
+    kinds = list(p["contract_kinds"])
+    offtakes = binding_offtakes(
+        ctx.events_where(pl.col("kind").is_in(kinds)), None, kinds, p["offtake_half_life_years"]
+    )
     roles = pl.col("roles").fill_null("").str.split(";")
     tolling = list(p["tolling_roles"])
     contracted = pl.col("offtake_credit").fill_null(0.0) + roles.list.eval(pl.element().is_in(tolling)).list.any().cast(

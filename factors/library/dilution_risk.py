@@ -25,12 +25,10 @@ no peer has it, and is flagged ``imputed:dilution_risk.<component>``.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
 from factors.crosssection import weighted_robust_sum
-from factors.funding import FUNDING_PARAMS, RAISE_NOT_NEEDED, funding_forecast
+from factors.funding import FORECAST_EVENTS, FUNDING_PARAMS, RAISE_NOT_NEEDED, funding_forecast
 from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
 
@@ -136,14 +134,14 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
     order=20,
 )
 def dilution_risk(ctx: FactorContext, p: Params) -> pl.DataFrame:
-    since = pl.col("as_of") - timedelta(days=int(p["equity_raise_window_days"]))
+    window = int(p["equity_raise_window_days"])
     raises = (
-        ctx.events.filter((pl.col("kind") == "equity_raise") & (pl.col("date") > since))
+        ctx.events_where(pl.col("kind") == "equity_raise", within_days=window)
         .group_by(["as_of", "symbol"])
         .agg(pl.len().cast(pl.Float64).alias("equity_raises_12m"))
     )
     stage_weights: dict[str, float] = p["stage_weights"]
-    forecast = funding_forecast(ctx.base, ctx.events, None, p)
+    forecast = funding_forecast(ctx.base, ctx.events_where(FORECAST_EVENTS), None, p)
     cap = months_cap(p)
     months = (
         pl.when(pl.col("raise_status") == RAISE_NOT_NEEDED)

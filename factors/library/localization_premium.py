@@ -24,7 +24,14 @@ from types import MappingProxyType
 import polars as pl
 
 from factors.inputs import FactorContext
-from factors.ledger import GOV_KINDS, capacity_ledger, government_ledger, risked_capacity, setback_ledger
+from factors.ledger import (
+    GOV_KINDS,
+    capacity_ledger_versioned,
+    government_ledger,
+    received_from_government,
+    risked_capacity,
+    setback_ledger,
+)
 from factors.registry import Params, register_factor
 
 #: NdPr-oxide-equivalent tonnes per tonne of each capacity unit (documented assumptions with their reasons and
@@ -170,13 +177,16 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 def localization_premium(ctx: FactorContext, p: Params) -> pl.DataFrame:
     base = ctx.base
     region_weights: dict[str, float] = p["region_weights"]
-    events = ctx.events
-    ledger = capacity_ledger(events, None, p)
+    # each ledger reads only its own events: the capacity ledger once per version of a company's events, the
+    # decayed sums the per-date copies of the events they count
+    ledger = capacity_ledger_versioned(*ctx.event_versions(), p)
+    gov = government_ledger(ctx.events_where(received_from_government(p["gov_kinds"])), base, None, p)
+    setbacks = setback_ledger(ctx.events_where(pl.col("kind") == "setback"), None, p["setback_half_life_years"])
     key = ["as_of", "symbol"]
     frame = (
         base.select(*key, "roles", "exposure", "region", "market_cap_usd")
-        .join(government_ledger(events, base, None, p), on=key, how="left")
-        .join(setback_ledger(events, None, p["setback_half_life_years"]), on=key, how="left")
+        .join(gov, on=key, how="left")
+        .join(setbacks, on=key, how="left")
         .join(risked_capacity(ledger), on=key, how="left")
     )
     # role weights are read once per distinct role text (a panel repeats each company's roles on every date)

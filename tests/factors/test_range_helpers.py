@@ -28,7 +28,7 @@ def _context(values: list[float | None]) -> FactorContext:
         prices=prices,
         price_runs=_EMPTY,
         bounds=_EMPTY,
-        events=_EMPTY,
+        event_source=_EMPTY,
     )
 
 
