@@ -357,6 +357,17 @@ def setback_ledger(events: pl.DataFrame, as_of: date | None, half_life_years: fl
     )
 
 
+def binding_offtake_events(kinds: Sequence[str]) -> pl.Expr:
+    """The events ``binding_offtakes`` counts: a binding contract of one of ``kinds`` the company receives, not
+    cancelled (a predicate over the event's own columns, for ``FactorContext.events_where``)."""
+    return (
+        pl.col("kind").is_in(list(kinds))
+        & (pl.col("direction") == "receives").fill_null(False)
+        & pl.col("binding").fill_null(False)
+        & (pl.col("status").fill_null("active") != "cancelled")
+    )
+
+
 def binding_offtakes(
     events: pl.DataFrame, as_of: date | None, kinds: list[str], half_life_years: float
 ) -> pl.DataFrame:
@@ -367,12 +378,7 @@ def binding_offtakes(
     """
     k = keys_of(events)
     return (
-        events.filter(
-            pl.col("kind").is_in(kinds)
-            & (pl.col("direction") == "receives").fill_null(False)
-            & pl.col("binding").fill_null(False)
-            & (pl.col("status").fill_null("active") != "cancelled")
-        )
+        events.filter(binding_offtake_events(kinds))
         .sort([*k, "date", "description"])
         .group_by(k, maintain_order=True)
         .agg(ordered_sum(decay(clock(events, as_of), half_life_years)).alias("offtake_credit"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from factors.inputs import FactorContext
-from factors.ledger import binding_offtakes
+from factors.ledger import binding_offtake_events, binding_offtakes
 from factors.registry import Params, register_factor
 
 COMPONENTS = {"pure_miner": 1, "stage_exposure": 1, "uncontracted": 1}
@@ -61,7 +61,7 @@ def combine(c: pl.DataFrame, p: Params) -> pl.Series:
 def commodity_dependence(ctx: FactorContext, p: Params) -> pl.DataFrame:
     kinds = list(p["contract_kinds"])
     offtakes = binding_offtakes(
-        ctx.events_where(pl.col("kind").is_in(kinds)), None, kinds, p["offtake_half_life_years"]
+        ctx.events_where(binding_offtake_events(kinds)), None, kinds, p["offtake_half_life_years"]
     )
     roles = pl.col("roles").fill_null("").str.split(";")
     tolling = list(p["tolling_roles"])

@@ -19,7 +19,12 @@ from hypothesis import strategies as st
 from factors.engine import InputNotDeclared, context_for
 from factors.funding import FORECAST_EVENTS, funding_forecast
 from factors.inputs import FactorContext, FactorInputs, build_panel
-from factors.ledger import capacity_ledger, capacity_ledger_versioned, received_from_government
+from factors.ledger import (
+    binding_offtake_events,
+    capacity_ledger,
+    capacity_ledger_versioned,
+    received_from_government,
+)
 from factors.registry import get_factor
 from tests.builders import companies, company, events
 
@@ -76,6 +81,7 @@ _PREDICATES = {
     "forecast": FORECAST_EVENTS,
     "government": received_from_government(),
     "setback": pl.col("kind") == "setback",
+    "offtakes": binding_offtake_events(["offtake", "policy"]),
 }
 
 
