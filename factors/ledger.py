@@ -257,11 +257,15 @@ def risked_capacity(ledger: pl.DataFrame) -> pl.DataFrame:
     """Per company (and date, in a panel): ``risked_tpa``, the sum of its projects' risked NdPr-oxide-equivalent
     tonnes."""
     k = keys_of(ledger)
-    return (
-        ledger.sort([*k, "project"])
-        .group_by(k, maintain_order=True)
-        .agg(ordered_sum(pl.col("risked_tpa")).alias("risked_tpa"))
+    rows = ledger.sort([*k, "project"])
+    # most companies hold one project on a date: its sum is its own value (or 0), with no group to evaluate; the
+    # others are summed in row order. Both keep the sorted order, so the parts merge by a stable sort on the keys
+    alone = pl.len().over(k) == 1
+    single = rows.filter(alone).select(*k, pl.col("risked_tpa").fill_null(0.0))
+    many = (
+        rows.filter(~alone).group_by(k, maintain_order=True).agg(ordered_sum(pl.col("risked_tpa")).alias("risked_tpa"))
     )
+    return pl.concat([single, many]).sort(k, maintain_order=True)
 
 
 #: Event kinds that can carry government backing (``localization_premium``'s default ``gov_kinds``).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from datetime import date, timedelta
 from typing import Any
 
@@ -286,3 +288,32 @@ def test_the_backing_view_names_exactly_what_the_ledger_weighs() -> None:
     assert government_backing_view(events)["government_backing"].to_list() == ["US DOE"]
     weighed = government_ledger(events, mcap, AS_OF, P)["gov_backing"].item()
     assert weighed == government_ledger(ev(row("funding", "US DOE")), mcap, AS_OF, P)["gov_backing"].item()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(["A", "B", "C"]),
+            st.sampled_from(["p1", "p2", "p3"]),
+            st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False)),
+        ),
+        max_size=30,
+        unique_by=lambda r: r[:3],
+    )
+)
+def test_risked_capacity_sums_each_companys_projects_in_project_order(rows: list[Any]) -> None:
+    ledger = pl.DataFrame(
+        [{"as_of": AS_OF + timedelta(days=7 * d), "symbol": s, "project": p, "risked_tpa": v} for d, s, p, v in rows],
+        schema={"as_of": pl.Date, "symbol": pl.String, "project": pl.String, "risked_tpa": pl.Float64},
+    )
+    known: dict[tuple[date, str], list[float]] = {}
+    for d, s, _, v in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        known.setdefault((AS_OF + timedelta(days=7 * d), s), []).extend([] if v is None else [v])
+    # added one after the other in project order, nulls skipped; a company with none known holds 0
+    expected = {key: functools.reduce(operator.add, values) if values else 0.0 for key, values in known.items()}
+    got = risked_capacity(ledger)
+    assert got.columns == ["as_of", "symbol", "risked_tpa"]
+    assert [(r[0], r[1]) for r in got.iter_rows()] == sorted(expected)
+    assert {(r[0], r[1]): r[2] for r in got.iter_rows()} == expected
