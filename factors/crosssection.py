@@ -89,26 +89,53 @@ def robust_zscore(col: str | pl.Expr, *, by: Group = None, scale: str = "iqr") -
     return _over((e - med) / s, by)
 
 
-def _lerp_at(v: pl.Expr, n: pl.Expr, q: float) -> pl.Expr:
-    """numpy's linear quantile ``q`` of the sorted list ``v`` of ``n`` values, operation for operation.
+#: The two quartiles ``RobustScaler`` takes its scale from, by the name of their columns.
+_QUARTILES = (("q3", 0.75), ("q1", 0.25))
 
-    numpy (behind ``RobustScaler``) puts quantile ``q`` at ``n * q + (1 - q) - 1`` of the sorted values and
-    interpolates with ``a + (b - a) * t`` below ``t = 0.5`` and ``b - (b - a) * (1 - t)`` from it on; the same
-    floating-point operations in the same order give the same bits."""
-    virtual = n.cast(pl.Float64) * q + (1.0 - q) - 1.0
-    below = virtual.floor()
-    t = virtual - below
+
+def _positions(c: str) -> list[pl.Expr]:
+    """Where numpy reads the median and the quartiles in the sorted list ``c`` of ``n`` values, as columns.
+
+    The median is the mean of the values at ``(n - 1) // 2`` and ``n // 2``. Quantile ``q`` sits at
+    ``virtual = n * q + (1 - q) - 1``: the values at its floor and the next position (within the list), and the
+    fraction ``t`` between them."""
+    n = pl.col(c).list.len()
     last = (n - 1).clip(lower_bound=0)
-    a = v.list.get(below.cast(pl.Int64).clip(0, last), null_on_oob=True)
-    b = v.list.get((below.cast(pl.Int64) + 1).clip(0, last), null_on_oob=True)
-    diff = b - a
-    return pl.when(t >= 0.5).then(b - diff * (1.0 - t)).otherwise(a + diff * t)
+    out = [((n - 1) // 2).clip(lower_bound=0).alias(f"_lo.{c}"), (n // 2).clip(lower_bound=0).alias(f"_hi.{c}")]
+    for tag, q in _QUARTILES:
+        virtual = n.cast(pl.Float64) * q + (1.0 - q) - 1.0
+        below = virtual.floor()
+        out += [
+            (virtual - below).alias(f"_t{tag}.{c}"),
+            below.cast(pl.Int64).clip(0, last).alias(f"_ia{tag}.{c}"),
+            (below.cast(pl.Int64) + 1).clip(0, last).alias(f"_ib{tag}.{c}"),
+        ]
+    return out
 
 
-def _median_at(v: pl.Expr, n: pl.Expr) -> pl.Expr:
-    """numpy's median of the sorted list ``v`` of ``n`` values: the middle one, or ``(a + b) / 2`` of the two."""
-    lo, hi = ((n - 1) // 2).clip(lower_bound=0), (n // 2).clip(lower_bound=0)
-    return (v.list.get(lo, null_on_oob=True) + v.list.get(hi, null_on_oob=True)) / 2.0
+def _values_at(c: str) -> list[pl.Expr]:
+    """The values at the positions ``_positions`` found (null in an empty list), and numpy's median of them."""
+    v = pl.col(c)
+
+    def at(position: str) -> pl.Expr:
+        return v.list.get(pl.col(position), null_on_oob=True)
+
+    out = [((at(f"_lo.{c}") + at(f"_hi.{c}")) / 2.0).alias(f"_m.{c}")]
+    for tag, _q in _QUARTILES:
+        out += [at(f"_ia{tag}.{c}").alias(f"_a{tag}.{c}"), at(f"_ib{tag}.{c}").alias(f"_b{tag}.{c}")]
+    return out
+
+
+def _quartiles(c: str) -> list[pl.Expr]:
+    """numpy's linear quartiles from the values around them, operation for operation: ``a + (b - a) * t`` below
+    ``t = 0.5`` and ``b - (b - a) * (1 - t)`` from it on; the same floating-point operations in the same order give
+    the same bits."""
+    out = []
+    for tag, _q in _QUARTILES:
+        a, b, t = pl.col(f"_a{tag}.{c}"), pl.col(f"_b{tag}.{c}"), pl.col(f"_t{tag}.{c}")
+        diff = b - a
+        out.append(pl.when(t >= 0.5).then(b - diff * (1.0 - t)).otherwise(a + diff * t).alias(f"_{tag}.{c}"))
+    return out
 
 
 def robust_scale_panel(frame: pl.DataFrame, columns: Sequence[str], by: str) -> pl.DataFrame:
@@ -116,22 +143,25 @@ def robust_scale_panel(frame: pl.DataFrame, columns: Sequence[str], by: str) -> 
 
     Why not call scikit-learn per group: a backtest scores 150 dates at once, and 150 fits cost seconds plus a
     second to import scikit-learn. Each group's values are sorted once; median and quartiles follow numpy's
-    definitions operation for operation (``_median_at``, ``_lerp_at``), a scale below ten machine epsilons becomes
-    1 as in scikit-learn, and the transform divides element by element as scikit-learn's does. A test holds the
-    result to ``RobustScaler`` exactly. A group where a column has no value leaves it null. Rows keep ``frame``'s
-    order."""
+    definitions operation for operation (``_positions``, ``_values_at``, ``_quartiles``), a scale below ten machine
+    epsilons becomes 1 as in scikit-learn, and the transform divides element by element as scikit-learn's does. A
+    test holds the result to ``RobustScaler`` exactly. A group where a column has no value leaves it null. Rows keep
+    ``frame``'s order.
+
+    The statistics are computed in steps (positions, the values there, the quartiles), each a column: written as
+    one expression per statistic, every reuse of a position copies its whole expression, and polars spends
+    milliseconds per column planning the tree, several times the work itself on a small cross-section."""
     if not columns:
         return pl.DataFrame()
     sorted_ = frame.group_by(by).agg([_expr(c).drop_nulls().sort().alias(c) for c in columns])
+    steps = sorted_.with_columns([e for c in columns for e in _positions(c)])
+    steps = steps.with_columns([e for c in columns for e in _values_at(c)])
+    steps = steps.with_columns([e for c in columns for e in _quartiles(c)])
     stats = []
     for c in columns:
-        v, n = pl.col(c), pl.col(c).list.len()
-        scale = _lerp_at(v, n, 0.75) - _lerp_at(v, n, 0.25)
-        stats += [
-            _median_at(v, n).alias(f"_m.{c}"),
-            pl.when(scale < _ZERO_SCALE).then(pl.lit(1.0)).otherwise(scale).alias(f"_s.{c}"),
-        ]
-    per = sorted_.select(by, *stats)
+        scale = pl.col(f"_q3.{c}") - pl.col(f"_q1.{c}")
+        stats += [pl.col(f"_m.{c}"), pl.when(scale < _ZERO_SCALE).then(pl.lit(1.0)).otherwise(scale).alias(f"_s.{c}")]
+    per = steps.select(by, *stats)
     joined = frame.select(by, *[_expr(c).alias(c) for c in columns]).join(per, on=by, how="left", maintain_order="left")
     # the transform element by element, as scikit-learn does it: on whole series, never in an expression, where
     # polars may divide a column by a broadcast value (one group's scale) through its reciprocal, which differs in

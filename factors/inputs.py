@@ -1363,9 +1363,13 @@ def _fundamental_parts(
             "FY+H": pl.col("fy_usd") + pl.col("h_usd") - pl.col("hprev_usd"),
             "FY": pl.col("fy_usd"),
         }
-        best = pl.max_horizontal(list(ends.values()))
+        # the candidates' ends and the latest of them become columns first: written inline, every test of a
+        # candidate would copy all four ends into the expression, and polars would plan a tree many times the size
+        c = c.with_columns([e.alias(f"_end_{b}") for b, e in ends.items()])
+        c = c.with_columns(pl.max_horizontal([pl.col(f"_end_{b}") for b in ends]).alias("_best"))
+        best = pl.col("_best")
         first, *rest = TTM_BASES
-        hit = {b: (ends[b] == best).fill_null(False) for b in TTM_BASES}
+        hit = {b: (pl.col(f"_end_{b}") == best).fill_null(False) for b in TTM_BASES}
         value, basis = pl.when(hit[first]).then(values[first]), pl.when(hit[first]).then(pl.lit(first))
         for b in rest:
             value, basis = value.when(hit[b]).then(values[b]), basis.when(hit[b]).then(pl.lit(b))

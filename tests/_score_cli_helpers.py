@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -148,15 +150,31 @@ def write_universe(folder: Path, *, n_events: int = 12) -> Path:
     return folder
 
 
-def build_template(folder: Path) -> Path:
-    """A store with the universe imported once per test module; tests copy it instead of importing again."""
-    from click.testing import CliRunner
+def imported_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
+    """A store with the universe (``write_universe``) imported through the CLI once per test run
+    (``store_template``); tests copy it instead of importing again."""
 
-    from screener.cli import cli
+    def fill(store: Any, folder: Path) -> None:
+        from click.testing import CliRunner
 
-    db = folder / "template.duckdb"
-    result = CliRunner().invoke(
-        cli, ["--db", str(db), "import", str(write_universe(folder / "data"))], catch_exceptions=False
-    )
-    assert result.exit_code == 0, result.stderr
-    return db
+        from screener.cli import cli
+
+        store.close()  # the command opens the store file itself
+        args = ["--db", str(store.path), "import", str(write_universe(folder / "data"))]
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+
+    return store_template("score-cli", fill)[0]
+
+
+def scored_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
+    """``imported_template`` with its scores for ``AS_OF`` stored, as the first ``show`` of that day leaves them."""
+
+    def fill(store: Any, _folder: Path) -> None:
+        from factors.engine import scores_for
+        from tests.builders import load_template
+
+        load_template(store, imported_template(store_template))
+        scores_for(store, AS_OF)
+
+    return store_template("score-cli-scored", fill)[0]

@@ -589,19 +589,19 @@ def backtest_result(*, demo: bool = True, notes: Sequence[str] | None = None, **
     )
 
 
-def weekly_market_template(folder: Path) -> Path:
+def weekly_market_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
     """The small market with two weekly runs of ``default`` (a week apart, so there is a diff) and one of
-    ``balance-sheet-survivors``, stored once in ``folder``: CLI tests copy it per test."""
-    from screener.store import Store
-    from screener.watchlist.runs import run_weekly
+    ``balance-sheet-survivors``, stored once per test run (``store_template``): CLI tests copy it per test."""
 
-    path = folder / "market.duckdb"
-    with Store(path) as st:
+    def fill(st: Any, _folder: Path) -> None:
+        from screener.watchlist.runs import run_weekly
+
         build_market_store(st)
         run_weekly(st, "default", MARKET_END - timedelta(days=7))
         run_weekly(st, "default", MARKET_END)
         run_weekly(st, "balance-sheet-survivors", MARKET_END)
-    return path
+
+    return store_template("weekly-market", fill)[0]
 
 
 #: A fresh interpreter runs one ``screener`` command line and prints its exit code and which watched modules it
@@ -667,6 +667,19 @@ def market_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
     return store_template("market", lambda st, _folder: build_market_store(st))[0]
 
 
+def scored_market_template(store_template: Callable[..., tuple[Path, Any]]) -> Path:
+    """The small market with its scores for ``MARKET_END`` stored (``scores_for``), as a session template: a command
+    that reads them spends its time on its own work, not on computing the same scores again."""
+
+    def fill(store: Any, _folder: Path) -> None:
+        from factors.engine import scores_for
+
+        build_market_store(store)
+        scores_for(store, MARKET_END)
+
+    return store_template("market-scored", fill)[0]
+
+
 def initialised(store_template: Callable[..., tuple[Path, Any]], path: Path) -> Path:
     """A private copy at ``path`` of the store ``screener init`` makes (the bundled universe), run through the CLI
     once per session (``store_template``): for tests that need an initialised store rather than test ``init``."""
@@ -681,3 +694,29 @@ def initialised(store_template: Callable[..., tuple[Path, Any]], path: Path) -> 
         assert result.exit_code == 0, result.stderr
 
     return copy_template(store_template("init", fill)[0], path)
+
+
+def built_once(root: Path, name: str, build: Callable[[Path], Any]) -> tuple[Path, Any]:
+    """``build(folder)`` run once per test run, whatever the number of xdist workers: the first worker to need it
+    builds it in ``root/name`` under a file lock, the others wait for it and read what it returned (pickled).
+
+    Why: a session fixture is otherwise built once per worker, and on two cores the second build is as long as the
+    first. Without xdist, ``root`` is the session's own folder and the build is simply made once."""
+    import fcntl
+    import pickle
+    import shutil
+
+    folder, done = root / name, root / f"{name}.built"
+    with (root / f"{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                if folder.exists():  # a worker's build that failed: built again, so the error is seen again
+                    shutil.rmtree(folder)
+                folder.mkdir()
+                done_tmp = done.with_suffix(".tmp")
+                done_tmp.write_bytes(pickle.dumps(build(folder)))
+                done_tmp.replace(done)
+            return folder, pickle.loads(done.read_bytes())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

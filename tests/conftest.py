@@ -7,6 +7,7 @@ re-exported here; every test module imports them the same way: ``from tests.buil
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,13 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
+def store(db_path: Path, store_template: Callable[..., tuple[Path, Any]]):
+    """An empty store at the latest schema, of this test alone: a copy of one migrated once per run (a fresh file
+    applies every migration, several times the cost of opening a copy). Tests of a fresh file's migrations open
+    ``db_path`` themselves."""
     from screener.store import Store
 
+    shutil.copyfile(store_template("empty", lambda _store, _folder: None)[0], db_path)
     s = Store(db_path)
     yield s
     s.close()
@@ -63,21 +68,32 @@ def invoke(runner: CliRunner, db_path: Path):
 
 
 @pytest.fixture(scope="session")
-def store_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Path, Any]]:
-    """``store_template(name, fill)``: a store file filled once per session by ``fill(store, folder)`` and closed,
-    with what ``fill`` returned. Tests never write to it: each copies it (``builders.load_template`` into the
-    ``store`` fixture, ``builders.copy_template`` for a command), so building the same store per test costs a copy."""
+def run_root(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder this test run's workers share: the parent of a worker's base folder under xdist (one per run),
+    the session's own base folder without it."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if hasattr(request.config, "workerinput") else base
+
+
+@pytest.fixture(scope="session")
+def store_template(run_root: Path) -> Callable[..., tuple[Path, Any]]:
+    """``store_template(name, fill)``: a store file filled once per test run by ``fill(store, folder)`` and closed,
+    with what ``fill`` returned (``built_once``: one build for all xdist workers). Tests never write to it: each
+    copies it (``builders.load_template`` into the ``store`` fixture, ``builders.copy_template`` for a command), so
+    building the same store per test costs a copy."""
     from screener.store import Store
 
     made: dict[str, tuple[Path, Any]] = {}
 
     def template(name: str, fill: Callable[[Any, Path], Any]) -> tuple[Path, Any]:
         if name not in made:
-            folder = tmp_path_factory.mktemp(f"template-{name}")
-            path = folder / "store.duckdb"
-            with Store(path) as st:
-                out = fill(st, folder)
-            made[name] = (path, out)
+
+            def build(folder: Path) -> Any:
+                with Store(folder / "store.duckdb") as st:
+                    return fill(st, folder)
+
+            folder, out = builders.built_once(run_root, f"template-{name}", build)
+            made[name] = (folder / "store.duckdb", out)
         return made[name]
 
     return template

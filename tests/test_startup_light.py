@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import LOADED_SCRIPT, MARKET_END, build_market_store, copy_template, modules_loaded_by
+from tests.builders import LOADED_SCRIPT, MARKET_END, copy_template, modules_loaded_by, scored_market_template
 
 WATCHED = ("polars", "duckdb", "pyarrow", "rich")
 
@@ -48,14 +48,8 @@ def test_no_command_help_loads_polars_or_duckdb() -> None:
 @pytest.fixture
 def scored_db(db_path: Path, store_template) -> Path:
     """A store whose scores for ``MARKET_END`` are stored, so ``screen`` reads them instead of computing (built once
-    per session, copied per test)."""
-    from factors.engine import scores_for
-
-    def fill(store, _folder: Path) -> None:
-        build_market_store(store)
-        scores_for(store, MARKET_END)
-
-    return copy_template(store_template("market-scored", fill)[0], db_path)
+    per run, copied per test)."""
+    return copy_template(scored_market_template(store_template), db_path)
 
 
 @pytest.mark.parametrize(

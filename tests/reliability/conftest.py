@@ -20,6 +20,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.builders import built_once
+
 ROOT = Path(__file__).resolve().parents[2]
 #: A guard on every subprocess: a hung command fails its test instead of the whole run.
 TIMEOUT = 120
@@ -87,13 +89,15 @@ def holds_open(pid: int, path: Path) -> bool:
 
 
 @pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo store built once: the universe, a year of synthetic market data, two weekly runs."""
-    folder = tmp_path_factory.mktemp("demo-store")
-    db = folder / "demo.duckdb"
-    done = run(db, "demo", "--no-export")
-    assert done.returncode == 0, done.stderr
-    return db
+def demo_store(run_root: Path) -> Path:
+    """A demo store built once per test run (``built_once``: one build for all xdist workers) by the real command:
+    the universe, a year of synthetic market data, two weekly runs."""
+
+    def build(folder: Path) -> None:
+        done = run(folder / "demo.duckdb", "demo", "--no-export")
+        assert done.returncode == 0, done.stderr
+
+    return built_once(run_root, "reliability-demo-store", build)[0] / "demo.duckdb"
 
 
 @pytest.fixture

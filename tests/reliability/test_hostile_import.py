@@ -17,7 +17,7 @@ from screener.contract import KIND_NAMES
 from screener.errors import MAX_LINE
 from screener.output.terminal import CONTROL
 from screener.store import Store
-from tests.builders import build_market_store
+from tests.builders import market_template
 
 HEADER = "symbol,name,country,currency,roles,stage\n"
 OK_ROW = "NEWCO,New Co,US,USD,processor,producer\n"
@@ -87,12 +87,9 @@ CORPUS: dict[str, tuple[str, bytes]] = {
 KINDS = [k for k in KIND_NAMES]
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("hostile-import") / "market.duckdb"
-    with Store(path) as store:
-        build_market_store(store)
-    return path
+@pytest.fixture
+def template(store_template) -> Path:
+    return market_template(store_template)
 
 
 def snapshot(db: Path) -> dict[str, pl.DataFrame]:

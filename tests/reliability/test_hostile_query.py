@@ -12,7 +12,7 @@ import pytest
 from screener.errors import MAX_LINE
 from screener.output.terminal import CONTROL
 from screener.store import Store
-from tests.builders import build_market_store
+from tests.builders import market_template
 
 SENTINEL = "pwned-by-query"
 
@@ -57,12 +57,9 @@ ANSWERED = {
 }
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("hostile-query") / "market.duckdb"
-    with Store(path) as store:
-        build_market_store(store)
-    return path
+@pytest.fixture
+def template(store_template) -> Path:
+    return market_template(store_template)
 
 
 def companies(db: Path):

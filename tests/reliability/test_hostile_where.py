@@ -13,8 +13,7 @@ import pytest
 
 from screener.errors import MAX_LINE
 from screener.output.terminal import CONTROL
-from screener.store import Store
-from tests.builders import MARKET_END, build_market_store
+from tests.builders import MARKET_END, scored_market_template
 
 SENTINEL = "pwned-by-where"
 
@@ -49,17 +48,11 @@ CORPUS = {
 }
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def template(store_template) -> Path:
     """The small market with its scores for ``MARKET_END`` stored: each case spends its time on its expression,
     not on computing the same scores again (the filter reads stored and computed scores alike)."""
-    from factors.engine import scores_for
-
-    path = tmp_path_factory.mktemp("hostile-where") / "market.duckdb"
-    with Store(path) as store:
-        build_market_store(store)
-        scores_for(store, MARKET_END)
-    return path
+    return scored_market_template(store_template)
 
 
 @pytest.mark.parametrize("expression", CORPUS.values(), ids=list(CORPUS))

@@ -97,28 +97,29 @@ def test_table_escapes_cells_title_and_headers_but_csv_and_json_keep_the_text() 
 
 
 # -- every listing command, through the real CLI ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def template(store_template) -> Path:
     """The small market with one company named hostile and every other name opening with a colour sequence (so the
-    watchlist and its changes, whoever is in them, carry one), and two weekly runs (so diff has two to compare)."""
-    from screener.store import Store
-    from screener.watchlist.runs import run_weekly
+    watchlist and its changes, whoever is in them, carry one), and two weekly runs (so diff has two to compare);
+    built once per run."""
 
-    path = tmp_path_factory.mktemp("hostile-terminal") / "market.duckdb"
-    frames = market_frames()
-    frames["companies"] = frames["companies"].with_columns(
-        pl.when(pl.col("symbol") == "PROC")
-        .then(pl.lit(HOSTILE_NAME))
-        .otherwise(pl.lit(NAME_OPENING) + pl.col("name"))
-        .alias("name")
-    )
-    frames["events"] = frames["events"].with_columns(pl.lit("deal \x1b[5m signed").alias("description"))
-    with Store(path) as store:
+    def fill(store, _folder: Path) -> None:
+        from screener.watchlist.runs import run_weekly
+
+        frames = market_frames()
+        frames["companies"] = frames["companies"].with_columns(
+            pl.when(pl.col("symbol") == "PROC")
+            .then(pl.lit(HOSTILE_NAME))
+            .otherwise(pl.lit(NAME_OPENING) + pl.col("name"))
+            .alias("name")
+        )
+        frames["events"] = frames["events"].with_columns(pl.lit("deal \x1b[5m signed").alias("description"))
         for kind, frame in frames.items():
             store.upsert(kind, frame, provider="file")
         run_weekly(store, "default", MARKET_END - timedelta(days=7))
         run_weekly(store, "default", MARKET_END)
-    return path
+
+    return store_template("hostile-terminal", fill)[0]
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import pytest
 
 from factors.engine import score_columns
 from factors.registry import FACTORS
-from tests._score_cli_helpers import AS_OF, build_template
+from tests._score_cli_helpers import AS_OF, imported_template
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_template(tmp_path_factory.mktemp("template"))
+@pytest.fixture
+def template(store_template) -> Path:
+    return imported_template(store_template)
 
 
 @pytest.fixture

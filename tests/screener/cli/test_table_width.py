@@ -23,9 +23,9 @@ COMMANDS = (
 )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return weekly_market_template(tmp_path_factory.mktemp("width"))
+@pytest.fixture
+def template(store_template) -> Path:
+    return weekly_market_template(store_template)
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ LISTINGS = (
 )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return weekly_market_template(tmp_path_factory.mktemp("terminal"))
+@pytest.fixture
+def template(store_template) -> Path:
+    return weekly_market_template(store_template)
 
 
 @pytest.fixture

@@ -37,16 +37,17 @@ MISTAGGED = (
 )
 
 
-@pytest.fixture(scope="module")
-def bundled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the bundled universe and its first cached model (closed: tests copy or reopen it)."""
+@pytest.fixture
+def bundled_db(store_template) -> Path:
+    """A store holding the bundled universe and its first cached model, built once per run (closed: tests copy
+    it)."""
     from screener.intake.universe import load_bundled
 
-    path = tmp_path_factory.mktemp("suggest") / "bundled.duckdb"
-    with Store(path) as store:
+    def fill(store: Store, _folder: Path) -> None:
         load_bundled(store)
         model_for(store)
-    return path
+
+    return store_template("bundled-model", fill)[0]
 
 
 @pytest.fixture

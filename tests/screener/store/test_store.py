@@ -31,14 +31,24 @@ def _fundamentals(**values: object) -> pl.DataFrame:
 
 
 # -- migrations --------------------------------------------------------------------------------------------------
-def test_fresh_store_applies_every_migration_in_order(store: Store) -> None:
-    rows = store.rows("SELECT version, description, applied_at FROM schema_version ORDER BY version")
-    assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
-    assert [r[1] for r in rows] == [m[1] for m in MIGRATIONS]
-    assert all(r[2] is not None for r in rows)
-    assert store.schema_version() == LATEST_VERSION
-    for table in ("companies", "role_tags", "role_tag_history", "fundamentals", "prices", "fx", "events", "ingest_log"):
-        assert store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]) == 1
+def test_fresh_store_applies_every_migration_in_order(db_path: Path) -> None:
+    with Store(db_path) as store:  # a new file (the ``store`` fixture is a copy of one)
+        rows = store.rows("SELECT version, description, applied_at FROM schema_version ORDER BY version")
+        assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+        assert [r[1] for r in rows] == [m[1] for m in MIGRATIONS]
+        assert all(r[2] is not None for r in rows)
+        assert store.schema_version() == LATEST_VERSION
+        for table in (
+            "companies",
+            "role_tags",
+            "role_tag_history",
+            "fundamentals",
+            "prices",
+            "fx",
+            "events",
+            "ingest_log",
+        ):
+            assert store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]) == 1
 
 
 def test_reopening_is_a_no_op(db_path: Path) -> None:

@@ -10,20 +10,14 @@ import pytest
 
 from factors.registry import FACTORS
 from screener.watchlist.card import EVENT_ROWS, SECTION_TITLES
-from tests._score_cli_helpers import AS_OF, build_template
+from tests._score_cli_helpers import AS_OF, scored_template
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def template(store_template) -> Path:
     """The imported universe with its scores for ``AS_OF`` stored, as the first ``show`` of that day leaves them:
-    each card of that day reads the set instead of computing the same scores again."""
-    from factors.engine import scores_for
-    from screener.store import Store
-
-    db = build_template(tmp_path_factory.mktemp("template"))
-    with Store(db) as store:
-        scores_for(store, AS_OF)
-    return db
+    each card of that day reads the set instead of computing the same scores again (built once per run)."""
+    return scored_template(store_template)
 
 
 @pytest.fixture

@@ -21,18 +21,18 @@ WEEK1 = MARKET_END - timedelta(days=7)
 AS_OF_ARGS = ("--as-of", MARKET_END.isoformat())
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store with market data and two weekly runs of the default rules, built once per module."""
-    from screener.store import Store
-    from screener.watchlist.runs import run_weekly
+@pytest.fixture
+def template(store_template) -> Path:
+    """A store with market data and two weekly runs of the default rules, built once per run."""
 
-    path = tmp_path_factory.mktemp("market") / "market.duckdb"
-    with Store(path) as st:
+    def fill(st, _folder: Path) -> None:
+        from screener.watchlist.runs import run_weekly
+
         build_market_store(st)
         run_weekly(st, "default", WEEK1)
         run_weekly(st, "default", MARKET_END)
-    return path
+
+    return store_template("market-two-weeks", fill)[0]
 
 
 @pytest.fixture
