@@ -361,23 +361,27 @@ def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = 
     statements aside: the engine orders them itself, and skips the sort when the store's order already is).
 
     Fundamentals are read up to ``as_of`` and the reporting lag is applied in scoring, so the same rule holds for
-    frames that never touched a store. Three reads differ on purpose: every split is read (a split after ``as_of``
-    is already inside the stored closes, so the share counts need it too; it carries no value of its own); of the
-    share history only the latest count on or before ``as_of`` per company; and of the prices only the engine's
-    window (``price_window_days`` of ``settings``) plus each company's earlier rows that still decide its last
-    price, last trade and demo flag (``Store.prices_for_scoring``), in the store's order: scoring reads the same
-    rows either way, and moving ten years of closes to read one is the largest cost of a score.
+    frames that never touched a store, and only the statement columns scoring reads (``STATEMENT_COLUMNS``: the
+    contract's other values arrive as typed nulls). Three reads differ on purpose: every split is read (a split
+    after ``as_of`` is already inside the stored closes, so the share counts need it too; it carries no value of its
+    own); of the share history only the latest count on or before ``as_of`` per company; and of the prices only
+    the engine's window (``price_window_days`` of ``settings``) plus each company's earlier rows that still decide
+    its last price, last trade and demo flag (``Store.prices_for_scoring``), in the store's order: scoring reads the
+    same rows either way, and moving ten years of closes to read one is the largest cost of a score. DuckDB's cache
+    of the blocks read is handed back afterwards (``Store.release_cache``).
     """
     window = int({**SETTINGS, **(settings or {})}["price_window_days"])
-    return FactorInputs(
+    inputs = FactorInputs(
         companies=store.companies(as_of=as_of),
-        fundamentals=store.rows_as_of("fundamentals", as_of, ordered=False),
+        fundamentals=store.rows_as_of("fundamentals", as_of, ordered=False, columns=STATEMENT_COLUMNS),
         prices=store.prices_for_scoring(as_of, window),
         fx=store.rows_as_of("fx", as_of),
         events=store.rows_as_of("events", as_of),
         splits=store.all_splits(),
         share_history=store.latest_shares(as_of),
     )
+    store.release_cache()  # the blocks just read are in the frames now: scoring's peak need not hold both
+    return inputs
 
 
 def load_panel_inputs(store: Store, dates: Sequence[date]) -> FactorInputs:
@@ -913,6 +917,10 @@ _USD_FIELDS = (
     "total_equity",
 )
 
+#: The statement columns scoring reads (``_fundamental_panel``); the store reads no others for a score
+#: (``load_inputs``), and the rest of the contract's columns arrive as typed nulls.
+STATEMENT_COLUMNS: tuple[str, ...] = ("symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding")
+
 #: The score column of each flow's trailing twelve months.
 TTM_COLUMNS: Mapping[str, str] = MappingProxyType(
     {
@@ -974,10 +982,9 @@ def _fundamental_panel(
     an integer key per (symbol, version day) in place of the symbol, so each is computed exactly as a one-date view
     would.
     """
-    cols = ["symbol", "period_end", "period", "currency", *_USD_FIELDS, "shares_outstanding", "provider"]
     f = (
         fund.lazy()
-        .select(cols)
+        .select(*STATEMENT_COLUMNS, "provider")
         .drop_nulls(["symbol", "period_end"])
         .with_columns(reported_by(settings).alias("_public"))
         .filter(pl.col("_public") <= last)
