@@ -621,20 +621,38 @@ class FactorContext:
     def tail_median(self, column: str, rows: int, lo: pl.Series, hi: pl.Series) -> pl.Series:
         """The median of the non-null values of ``column`` in the last ``rows`` rows of ``lo..hi`` (null when
         none). A full window is read from one rolling median over the panel; a shorter one (a new listing, or a gap
-        in trading) is gathered row by row."""
+        in trading) is gathered row by row.
+
+        Why gather every window when they hold fewer rows than the panel: one date of 50,000 companies asks 63 rows
+        of each company's 260, and a rolling median over all 13 million rows costs eight times the gathered
+        medians (0.96 against 0.12 s). Both take the median of the same non-null values (a middle value, or the
+        mean of the two middle ones), so the numbers are the same."""
         values = self.prices[column].cast(pl.Float64)
         start = pl.select(pl.max_horizontal(lo, hi - (rows - 1))).to_series()
+        usable = (lo <= hi).fill_null(False)
+        if int(usable.sum()) * rows <= len(values):
+            return _gathered_median(values, start, hi, usable.arg_true(), len(lo))
         full = (hi - start + 1) == rows
         rolled = values.rolling_median(rows, min_samples=1).gather(hi)
         out = pl.select(pl.when(full & (lo <= hi)).then(rolled).alias("m")).to_series()
         short = (~full & (lo <= hi)).fill_null(False).arg_true()
         if len(short):
-            idx = pl.DataFrame({"_q": short, "_lo": start.gather(short), "_hi": hi.gather(short)})
-            picked = idx.select("_q", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
-            picked = picked.with_columns(values.gather(picked["_i"]).alias("_v"))
-            med = picked.group_by("_q").agg(pl.col("_v").median())
-            out = out.scatter(med["_q"], med["_v"])
+            med = _gathered_median(values, start, hi, short, len(lo))
+            out = out.scatter(short, med.gather(short))
         return out
+
+
+def _gathered_median(values: pl.Series, lo: pl.Series, hi: pl.Series, which: pl.Series, n: int) -> pl.Series:
+    """``n`` medians: at each position of ``which``, the median of the non-null ``values`` of rows ``lo..hi`` (both
+    inclusive, ``lo <= hi``); null elsewhere."""
+    out = pl.Series("m", [None], dtype=pl.Float64).extend_constant(None, n - 1) if n else pl.Series("m", [], pl.Float64)
+    if not len(which):
+        return out
+    idx = pl.DataFrame({"_q": which, "_lo": lo.gather(which), "_hi": hi.gather(which)})
+    picked = idx.select("_q", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
+    picked = picked.with_columns(values.gather(picked["_i"]).alias("_v"))
+    med = picked.group_by("_q").agg(pl.col("_v").median())
+    return out.scatter(med["_q"], med["_v"])
 
 
 #: Day numbers fit in this span (dates from 1970 to beyond 9999), so (g, day) packs into one sortable integer.
@@ -646,7 +664,7 @@ _MERGE_PROBES = 20_000
 
 
 def _search(
-    prices: pl.DataFrame, g: pl.Series, day: pl.Series, side: str, *, merge_from: int = _MERGE_PROBES
+    prices: pl.DataFrame, g: pl.Series, day: pl.Series, side: str, *, merge_from: int | None = None
 ) -> pl.Series:
     """For each (run ``g``, day number since 1970): the row of the price panel where that day would be inserted
     (``side`` as ``search_sorted``). The panel is sorted by (g, date), so one sorted integer key answers it (kept
@@ -655,10 +673,18 @@ def _search(
     Why a merge for many probes: a panel of 156 dates asks 780,000 binary searches of a 4-million-row key, each a
     chain of cache misses on one core; sorted, the probes meet the key in one as-of merge, in about a third of the
     time. The merge gives the same rows as ``search_sorted`` when every key is distinct (one close per company and
-    day), which it checks first; otherwise, or for few probes, it searches."""
+    day), which it checks first; otherwise, or for few probes, it searches.
+
+    Few is decided by cost (unless ``merge_from`` fixes a number of probes): the merge walks the whole key, the
+    searches take about log2(key) steps per probe. One date of 50,000 companies probes a 13-million-row key 50,000
+    times, which searches do in 0.02 s and the merge in 0.1 to 0.3 s."""
     key = prices["_key"] if "_key" in prices.columns else _panel_key(prices)
     probe = g.cast(pl.Int64) * _DAY_SPAN + day.cast(pl.Int64)
-    if len(probe) < merge_from or probe.null_count() or key.null_count() or len(key) < 2:
+    if merge_from is None:
+        few = len(probe) < _MERGE_PROBES or len(probe) * max(len(key), 2).bit_length() < len(key)
+    else:
+        few = len(probe) < merge_from
+    if few or probe.null_count() or key.null_count() or len(key) < 2:
         return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
     if not bool((key.diff().slice(1) > 0).all()):  # equal keys: search_sorted's tie rule decides, so search
         return key.search_sorted(probe, side=side).cast(pl.Int64)  # type: ignore[arg-type]
