@@ -878,7 +878,8 @@ def _price_parts(
         # running, over the whole sorted panel (no per-company window): the last traded row so far and the demo
         # rows so far; read at a company's row they count only when they belong to that company (see below)
         pl.when(traded).then(pl.int_range(pl.len(), dtype=pl.Int64)).forward_fill().alias("_last_trade_row"),
-        pl.col("demo").cast(pl.Int64).cum_sum().alias("_demo_seen"),
+        # (without a demo close, a running count of none: 13 million zeros and their copy, left out)
+        *([pl.col("demo").cast(pl.Int64).cum_sum().alias("_demo_seen")] if has_demo else []),
     )
     p = p.with_columns(_panel_key(p))
     window = int(settings["price_window_days"])
@@ -901,7 +902,11 @@ def _price_parts(
     # the company's first row: a running count before it belongs to the companies sorted before this one
     run_first = p.select(pl.arg_where((pl.col("g") != pl.col("g").shift(1)).fill_null(True)))
     start = run_first.to_series().cast(pl.Int64).gather(bounds["g"])
-    demo_before = pl.concat([pl.Series([0], dtype=pl.Int64), p["_demo_seen"]])
+    if has_demo:
+        demo_before = pl.concat([pl.Series([0], dtype=pl.Int64), p["_demo_seen"]])
+        prices_demo = p["_demo_seen"].gather(hi) - demo_before.gather(start) > 0
+    else:
+        prices_demo = pl.repeat(False, bounds.height, eager=True, dtype=pl.Boolean)
     traded_row = p["_last_trade_row"].gather(hi)
     last_trade = pl.select(
         pl.when(traded_row >= start).then(p["date"].gather(traded_row.fill_null(0))).alias("t")
@@ -914,7 +919,7 @@ def _price_parts(
         pl.select(pl.when(lo <= hi).then(hi - lo + 1).otherwise(0)).to_series().cast(pl.Int64).alias("price_days"),
         count(p["volume"].is_not_null()).cast(pl.Int64).alias("volume_days"),
         ((count(p["close_usd"].is_null()) > 0) | close_now.is_null()).alias("prices_missing_fx"),
-        (p["_demo_seen"].gather(hi) - demo_before.gather(start) > 0).alias("prices_demo"),
+        prices_demo.alias("prices_demo"),
     )
     panel = p.select(pl.col("g").set_sorted(), "date", "close_usd", "volume", "traded_value_usd", "_key")
     # only pairs with a close inside the window are measured by the factors (as a one-date view's panel holds)
