@@ -405,7 +405,7 @@ def load_panel_inputs(store: Store, dates: Sequence[date]) -> FactorInputs:
         comp = store.companies(as_of=group[0])
         stamp = pl.DataFrame({"as_of": group}, schema={"as_of": pl.Date})
         parts.append(comp.join(stamp, how="cross"))
-    return FactorInputs(
+    inputs = FactorInputs(
         companies=pl.concat(parts).sort(["as_of", "symbol"]),
         fundamentals=store.rows_as_of("fundamentals", last),
         prices=store.rows_as_of("prices", last),
@@ -414,6 +414,8 @@ def load_panel_inputs(store: Store, dates: Sequence[date]) -> FactorInputs:
         splits=store.all_splits(),
         share_history=store.share_history_until(last),
     )
+    store.release_cache()  # as ``load_inputs``: the blocks read are in the frames now
+    return inputs
 
 
 # --------------------------------------------------------------------------------------------------------------

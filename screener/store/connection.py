@@ -669,7 +669,10 @@ class StoreBase:
 
         Why: after a score's reads (13 million closes at 50,000 companies) DuckDB's buffer pool still holds about
         0.4 GB of cached blocks that nothing will read again, beside the frames the engine works on; released, the
-        command's peak is lower by as much. The limit is back at its default at once (later reads cache again)."""
+        command's peak is lower by as much. The limit is back at its default at once (later reads cache again).
+        Inside a transaction nothing is done: its uncommitted writes must not be pushed out to make room."""
+        if self._in_tx:
+            return
         try:
             self.con.execute("SET memory_limit = '1MB'")
         except duckdb.Error:  # blocks still pinned by an open result: nothing to release now

@@ -109,3 +109,15 @@ def test_release_cache_hands_back_read_blocks_and_restores_the_limit(store: Stor
     assert cached() == 0
     assert store.scalar("SELECT current_setting('memory_limit')") == limit
     assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == sum(f.height for f in frames)
+
+
+def test_release_cache_leaves_a_transaction_alone(store: Store) -> None:
+    """Lowering DuckDB's limit inside a transaction with writes pending would abort it: the release waits."""
+    _companies(store, ["A", "B"])
+    old, new = _closes("B", AS_OF - timedelta(days=3000), AS_OF), _closes("A", AS_OF - timedelta(days=3000), AS_OF)
+    store.upsert("prices", old, "file")
+    with store.transaction():
+        store.upsert("prices", new, "file")
+        store.query("SELECT * FROM prices")
+        store.release_cache()
+    assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == old.height + new.height
