@@ -5,12 +5,15 @@ peak memory of each.
     python benchmarks/bench_score.py                          # 50,000 companies: generate, build a store, time
     python benchmarks/bench_score.py --n 5000                 # a smaller universe (the growth points)
     python benchmarks/bench_score.py --data /tmp/uni --store /tmp/uni.duckdb   # reuse both (built if missing)
+    python benchmarks/bench_score.py --data /tmp/uni --store /tmp/uni.duckdb --baseline ../old   # side by side
 
 The store is built once from ``gen_universe.py`` data (plain upserts, as an import stores rows) in a child process;
 then each round runs the floor and ``screener score --recompute`` in fresh processes, one after the other, so both
 see the same machine. ``--recompute`` makes every round score, never reuse the stored set. Peak memory is each
 child's own peak resident set size (``os.wait4``); CPU time is its user plus system time. The children run with
-bytecode caching on, as an installed product does.
+bytecode caching on, as an installed product does. ``--baseline DIR`` also runs the score in every round with
+another checkout of the project first on the path (e.g. ``git worktree add --detach ../old HEAD~3``), so a change
+is measured beside the code it replaces on the same loaded machine.
 """
 
 from __future__ import annotations
@@ -45,10 +48,15 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_child(argv: list[str]) -> dict[str, float]:
-    """Run ``argv`` (output discarded) and return its wall time, CPU time and peak RSS (GB)."""
+def run_child(argv: list[str], root: Path | None = None) -> dict[str, float]:
+    """Run ``argv`` (output discarded) and return its wall time, CPU time and peak RSS (GB). With ``root``, that
+    checkout of the project comes first on the path instead of this one (and is the working directory, which
+    ``python -m`` puts before the path)."""
+    env = child_env()
+    if root is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(root), *env["PYTHONPATH"].split(os.pathsep)[1:]])  # ours was first
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=child_env())
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=root)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     err = proc.stderr.read().decode() if proc.stderr else ""
@@ -118,6 +126,7 @@ def prepared_universe(args: argparse.Namespace, tmp: str) -> tuple[Path, Path]:
 def main() -> None:
     ap = argparse.ArgumentParser(description="Time screener score end to end beside the polars floor.")
     universe_arguments(ap, 3, "rounds of floor + score")
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout: score timed with it too, per round")
     args = ap.parse_args()
 
     from gen_universe import AS_OF
@@ -128,17 +137,31 @@ def main() -> None:
         score_cmd = [sys.executable, "-m", "screener", "--db", str(store), "score", "--as-of", AS_OF.isoformat()]
         score_cmd += ["--recompute", "--format", "csv"]
         run_child(score_cmd)  # the first run upgrades a store built by an older schema; not timed
-        floors, scores = [], []
+        if args.baseline:
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q"]
+                + [str(args.baseline / p) for p in ("screener", "factors", "rules")],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        floors, scores, baselines = [], [], []
         for _ in range(args.rounds):
             floors.append(run_child(floor_cmd))
             scores.append(run_child(score_cmd))
+            if args.baseline:
+                baselines.append(run_child(score_cmd, args.baseline))
         load = os.getloadavg()
     print(f"companies {args.n:,}; as of {AS_OF}; {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f}")
     print(summary("floor (bench_floor.py)", floors))
     print(summary("screener score", scores))
-    wall = statistics.median(r["wall"] for r in scores) / statistics.median(r["wall"] for r in floors)
-    cpu = statistics.median(r["cpu"] for r in scores) / statistics.median(r["cpu"] for r in floors)
-    print(f"score / floor: wall {wall:.2f}x, CPU {cpu:.2f}x")
+    runs = [("score", scores)]
+    if baselines:
+        print(summary("score (baseline)", baselines))
+        runs.append(("baseline", baselines))
+    for name, timed in runs:
+        wall = statistics.median(r["wall"] for r in timed) / statistics.median(r["wall"] for r in floors)
+        cpu = statistics.median(r["cpu"] for r in timed) / statistics.median(r["cpu"] for r in floors)
+        print(f"{name} / floor: wall {wall:.2f}x, CPU {cpu:.2f}x")
 
 
 if __name__ == "__main__":

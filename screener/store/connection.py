@@ -664,6 +664,22 @@ class StoreBase:
             return relation.pl()
         return pl.DataFrame(relation)
 
+    def release_cache(self) -> None:
+        """Hand back the memory DuckDB keeps of the table blocks it read, by lowering its memory limit for a moment.
+
+        Why: after a score's reads (13 million closes at 50,000 companies) DuckDB's buffer pool still holds about
+        0.4 GB of cached blocks that nothing will read again, beside the frames the engine works on; released, the
+        command's peak is lower by as much. The limit is back at its default at once (later reads cache again).
+        Inside a transaction nothing is done: its uncommitted writes must not be pushed out to make room."""
+        if self._in_tx:
+            return
+        try:
+            self.con.execute("SET memory_limit = '1MB'")
+        except duckdb.Error:  # blocks still pinned by an open result: nothing to release now
+            pass
+        finally:
+            self.con.execute("RESET memory_limit")
+
     def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Fetch every row: DuckDB 2 refuses new work on a connection while a result is left half-read."""
         return self.con.execute(sql, list(params) if params else []).fetchall()

@@ -89,3 +89,23 @@ def test_a_long_panel_with_ranges_of_every_length() -> None:
     lo = [h - (i % 300) for i, h in enumerate(hi)]
     got = _context(values).range_max("close_usd", pl.Series(lo, dtype=pl.Int64), pl.Series(hi, dtype=pl.Int64))
     assert got.to_list() == [max(_present(values, a, b), default=None) for a, b in zip(lo, hi, strict=True)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_case(), st.integers(1, 70))
+def test_tail_median_gathered_and_rolled_are_the_same_bits(
+    case: tuple[list[float | None], list[int], list[int]], rows: int
+) -> None:
+    """Few windows are gathered row by row, many read one rolling median over the panel: the same medians, bit for
+    bit, so a one-date score and a backtest's date never disagree by the path their size took."""
+    values, lo, hi = case
+    ctx = _context(values)
+    usable = sum(1 for a, b in zip(lo, hi, strict=True) if a <= b)
+    copies = len(values) // max(usable * rows, 1) + 2  # enough repeats of the same windows to take the rolling path
+    few = ctx.tail_median("traded_value_usd", rows, pl.Series(lo, dtype=pl.Int64), pl.Series(hi, dtype=pl.Int64))
+    many = ctx.tail_median(
+        "traded_value_usd", rows, pl.Series(lo * copies, dtype=pl.Int64), pl.Series(hi * copies, dtype=pl.Int64)
+    )
+    if 0 < usable * rows <= len(values):  # the first call gathered; the repeats rolled
+        assert usable * copies * rows > len(values)
+    assert few.to_list() == many.head(len(lo)).to_list()

@@ -1,0 +1,123 @@
+"""The reads a score makes: only the statement columns it uses, closes in the store's order, DuckDB's cache handed
+back afterwards; the same values as the plain reads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from factors.engine import compute_scores
+from factors.inputs import STATEMENT_COLUMNS, load_inputs
+from screener.store import Store
+
+AS_OF = date(2026, 6, 1)
+
+
+def _companies(store: Store, symbols: list[str]) -> None:
+    rows = [
+        {"symbol": s, "name": s, "country": "US", "currency": "USD", "roles": "processor", "stage": "producer"}
+        for s in symbols
+    ]
+    store.upsert("companies", pl.DataFrame(rows), "file", loaded_at=datetime(2020, 1, 2))
+
+
+def _closes(symbol: str, start: date, end: date) -> pl.DataFrame:
+    days = pl.date_range(start, end, "1d", eager=True)
+    days = days.filter(days.dt.weekday() <= 5)
+    closes = pl.int_range(len(days), eager=True).cast(pl.Float64) + 10.0
+    return pl.DataFrame({"symbol": symbol, "date": days, "close": closes, "volume": 1000.0})
+
+
+def _statement(symbol: str, end: date, revenue: float) -> dict[str, object]:
+    return {
+        "symbol": symbol,
+        "period_end": end,
+        "period": "Q",
+        "currency": "USD",
+        "revenue": revenue,
+        "operating_income": 1.0,
+        "net_income": 2.0,
+        "inventory": 3.0,
+        "cash": 50.0,
+        "shares_outstanding": 1e6,
+    }
+
+
+def test_statements_read_only_the_columns_asked_for_with_the_same_values(store: Store) -> None:
+    _companies(store, ["A", "B"])
+    rows = [_statement(s, date(2025, m, 28), 100.0 + m) for s in ("A", "B") for m in (3, 6, 9, 12)]
+    store.upsert("fundamentals", pl.DataFrame(rows), "file")
+    full = store.rows_as_of("fundamentals", AS_OF)
+    picked = store.rows_as_of("fundamentals", AS_OF, columns=STATEMENT_COLUMNS, ordered=True)
+    assert picked.columns == [*STATEMENT_COLUMNS, "provider"]
+    assert picked.equals(full.select(picked.columns))
+    assert "operating_income" not in picked.columns and "inventory" not in picked.columns
+    # scoring's inputs carry the unread contract columns as typed nulls
+    fund = load_inputs(store, AS_OF).fundamentals
+    assert fund["inventory"].null_count() == fund.height and fund.schema["inventory"] == pl.Float64
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        store.rows_as_of("fundamentals", AS_OF, columns=["symbol", "nope"])
+
+
+def test_statement_providers_are_read_per_row_when_several_stored_them(store: Store) -> None:
+    _companies(store, ["A"])
+    store.upsert("fundamentals", pl.DataFrame([_statement("A", date(2025, 3, 31), 1.0)]), "file")
+    one = store.rows_as_of("fundamentals", AS_OF, columns=["symbol", "period_end"])
+    assert one["provider"].to_list() == ["file"]
+    store.upsert("fundamentals", pl.DataFrame([_statement("A", date(2025, 6, 30), 2.0)]), "yahoo")
+    both = store.rows_as_of("fundamentals", AS_OF, columns=["symbol", "period_end"]).sort("period_end")
+    assert both["provider"].to_list() == ["file", "yahoo"]
+    empty = store.rows_as_of("fundamentals", date(2000, 1, 1), columns=["symbol"])
+    assert empty.height == 0 and empty.columns == ["symbol", "provider"]
+
+
+def test_closes_arrive_in_the_stores_scan_order_with_earlier_rows_after_them(store: Store) -> None:
+    """One filtered scan keeps the stored order (a store kept in key order hands the window over in key order, and
+    the engine skips its sort); the earlier rows a name that stopped trading still needs follow the window's."""
+    _companies(store, ["A", "B", "C", "GONE"])
+    for s in ("A", "B", "C"):
+        store.upsert("prices", _closes(s, AS_OF - timedelta(days=300), AS_OF), "file")
+    window = store.prices_for_scoring(AS_OF, 400)
+    scan = store.query("SELECT symbol, date, close, volume, provider FROM prices")
+    assert window.equals(scan)
+    assert window.sort(["symbol", "date"]).equals(store.rows_as_of("prices", AS_OF))
+    store.upsert("prices", _closes("GONE", AS_OF - timedelta(days=900), AS_OF - timedelta(days=600)), "demo")
+    read = store.prices_for_scoring(AS_OF, 400)
+    assert read.head(window.height).equals(window.with_columns(pl.lit("file").alias("provider")))
+    tail = read.slice(window.height)
+    assert tail["symbol"].to_list() == ["GONE"] and tail["provider"].to_list() == ["demo"]
+    scored = compute_scores(load_inputs(store, AS_OF), AS_OF)
+    gone = scored.filter(pl.col("symbol") == "GONE").row(0, named=True)
+    last = _closes("GONE", AS_OF - timedelta(days=900), AS_OF - timedelta(days=600))["date"].max()
+    assert gone["demo"] and gone["last_price_date"] == last and gone["price_usd"] is not None
+
+
+def test_release_cache_hands_back_read_blocks_and_restores_the_limit(store: Store) -> None:
+    _companies(store, [f"S{i:03d}" for i in range(40)])
+    frames = [_closes(f"S{i:03d}", AS_OF - timedelta(days=3000), AS_OF) for i in range(40)]
+    store.upsert("prices", pl.concat(frames), "file")
+    limit = store.scalar("SELECT current_setting('memory_limit')")
+
+    def cached() -> int:
+        return int(store.scalar("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"))
+
+    store.query("SELECT * FROM prices")
+    assert cached() > 0
+    store.release_cache()
+    assert cached() == 0
+    assert store.scalar("SELECT current_setting('memory_limit')") == limit
+    assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == sum(f.height for f in frames)
+
+
+def test_release_cache_leaves_a_transaction_alone(store: Store) -> None:
+    """Lowering DuckDB's limit inside a transaction with writes pending would abort it: the release waits."""
+    _companies(store, ["A", "B"])
+    old, new = _closes("B", AS_OF - timedelta(days=3000), AS_OF), _closes("A", AS_OF - timedelta(days=3000), AS_OF)
+    store.upsert("prices", old, "file")
+    with store.transaction():
+        store.upsert("prices", new, "file")
+        store.query("SELECT * FROM prices")
+        store.release_cache()
+    assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == old.height + new.height
