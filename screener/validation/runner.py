@@ -9,6 +9,7 @@ they print exactly as stored.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -38,27 +39,47 @@ def _context() -> Any:
     """The process-wide ephemeral GX context, made on first use."""
     ctx = _STATE.get("context")
     if ctx is None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        # The import and the context make hundreds of thousands of objects that live as long as the process: the
+        # collector is paused while they are made (its passes over them were a seventh of the import) and they are
+        # then frozen out of every later collection (``gc.freeze``), which would otherwise walk them again.
+        gc.disable()
+        try:
+            ctx = _make_context()
+        finally:
+            gc.enable()
+            gc.freeze()
+    return ctx
 
-        for name in ("great_expectations", "great_expectations.core"):
-            logger = logging.getLogger(name)
-            logger.addHandler(logging.NullHandler())
-            logger.propagate = False
-        ctx = gx.get_context(mode="ephemeral")
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        _STATE["context"] = ctx
-        _STATE["suites"] = {}
-        # One data asset for every run: ``read_dataframe`` would delete and re-add its asset on each call, and the
-        # context rewrites its whole configuration as YAML twice for that (a fifth of a small frame's validation).
-        _STATE["asset"] = ctx.data_sources.pandas_default.add_dataframe_asset(name="screener-frame")
+
+def _make_context() -> Any:
+    """Import great-expectations and make the context (``_context`` holds the collector off meanwhile)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations.core"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # great-expectations fingerprints every batch under this size by hashing every cell, twice per run (when the
+    # batch is made and again when it is validated): a marker nothing here reads, and a third of a run's time.
+    # Size 0 turns the fingerprint off; every check still runs on every row.
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    _STATE["context"] = ctx
+    _STATE["suites"] = {}
+    # One data asset for every run: ``read_dataframe`` would delete and re-add its asset on each call, and the
+    # context rewrites its whole configuration as YAML twice for that (a fifth of a small frame's validation).
+    _STATE["asset"] = ctx.data_sources.pandas_default.add_dataframe_asset(name="screener-frame")
     return ctx
 
 
 def _suite(kind: str, checks: list[Check], today: date) -> Any:
+    ctx = _context()
     import great_expectations as gx
 
-    ctx = _context()
     cache: dict[tuple[Any, ...], Any] = _STATE["suites"]
     cache_key = (kind, today, tuple(c.label + repr(c.columns) for c in checks))
     suite = cache.get(cache_key)
@@ -188,16 +209,21 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if whole:
-            columns = sorted({col for c in whole for col in c.columns})
             compared = {col for c in whole if c.gx_class not in _EQUALITY_ONLY for col in c.columns}
-            equality = frozenset(columns) - compared
-            results = _validate(kind, whole, today, _pandas(frame, columns, equality))
+            equality = frozenset(col for c in whole for col in c.columns) - compared
+            # One run per set of columns, over a frame of those columns alone: great-expectations copies the whole
+            # frame it is given for each check that skips nulls, so a check on one column of twelve copied all twelve.
+            by_columns: dict[tuple[str, ...], list[Check]] = {}
             for c in whole:
-                target, res = by_key[c.match_key], results.get(c.match_key)
-                if res is None:
-                    continue
-                failed = _read(res, target, frame.height)
-                target.failed_rows = list(range(frame.height)) if failed is None else failed
+                by_columns.setdefault(tuple(sorted(set(c.columns))), []).append(c)
+            for columns, group in by_columns.items():
+                results = _validate(kind, group, today, _pandas(frame, list(columns), equality))
+                for c in group:
+                    target, res = by_key[c.match_key], results.get(c.match_key)
+                    if res is None:
+                        continue
+                    failed = _read(res, target, frame.height)
+                    target.failed_rows = list(range(frame.height)) if failed is None else failed
         if by_column:
             # Every column's distinct values side by side, each padded with nulls (which these checks skip) to the
             # longest: one great-expectations run for all of them.
