@@ -147,20 +147,30 @@ def _jumps(
     return frame.join(keyed, on=_ROW, how="left", maintain_order="left")
 
 
+def _codes(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``_series`` (the symbol as a small integer) and ``_label`` (the position of the period label in
+    ``PERIODS``; null for another label): sorted, grouped and joined as integers instead of text."""
+    return frame.with_columns(
+        pl.col("symbol").cast(pl.Categorical).to_physical().alias("_series"),
+        pl.col("period").replace_strict(list(PERIODS), list(range(len(PERIODS))), default=None).alias("_label"),
+    )
+
+
 def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``period_by_spacing``: the label the days since the previous period of the same series (symbol and
     label) imply. A longer gap in a series whose typical (median) spacing fits its label is a missing period, not
-    another label, and keeps the label; a shorter one never does."""
+    another label, and keeps the label; a shorter one never does. The text a report shows is written only where
+    the label and the spacing disagree (the rows the check fails)."""
+    coded = _codes(frame.select(_ROW, "symbol", "period_end", "period"))
+    same = (pl.col("_series") == pl.col("_series").shift(1)) & (pl.col("_label") == pl.col("_label").shift(1))
     rows = (
-        frame.select("symbol", "period_end", "period")
-        .filter(
-            pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null() & pl.col("period").is_in(list(PERIODS))
-        )
-        .unique()
-        .sort("symbol", "period", "period_end")
+        coded.select("_series", "_label", "period_end", "period")
+        .filter(pl.col("_series").is_not_null() & pl.col("period_end").is_not_null() & pl.col("_label").is_not_null())
+        .unique(subset=["_series", "_label", "period_end"])
+        .sort("_series", "_label", "period_end")
         .with_columns(
-            (pl.col("period_end") - pl.col("period_end").shift(1))
-            .over("symbol", "period")
+            pl.when(same)
+            .then(pl.col("period_end") - pl.col("period_end").shift(1))
             .dt.total_days()
             .alias("period_gap_days")
         )
@@ -170,7 +180,7 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
         implied = pl.when(pl.col("period_gap_days").is_between(lo, hi)).then(pl.lit(label)).otherwise(implied)
     high = pl.col("period").replace_strict({k: v[1] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     low = pl.col("period").replace_strict({k: v[0] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
-    typical = pl.col("period_gap_days").median().over("symbol", "period")
+    typical = pl.col("period_gap_days").median().over("_series", "_label")
     gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
     derived = rows.with_columns(
         pl.when(pl.col("period_gap_days").is_null())
@@ -179,25 +189,28 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("period"))
         .otherwise(pl.coalesce(implied, pl.format("{} days", pl.col("period_gap_days"))))
         .alias("period_by_spacing"),
+        gap.alias("_gap"),
+        implied.alias("_implied"),
     ).with_columns(
-        pl.when(pl.col("period_gap_days").is_not_null())
+        pl.when(pl.col("period_by_spacing") != pl.col("period"))
         .then(
             pl.format(
                 "{}, {} days after the previous {} ({})",
                 pl.col("period"),
                 pl.col("period_gap_days"),
                 pl.col("period"),
-                pl.when(gap)
+                pl.when(pl.col("_gap"))
                 .then(pl.lit("a missing period"))
-                .otherwise(pl.coalesce(implied, pl.lit("no period")) + pl.lit(" spacing")),
+                .otherwise(pl.coalesce(pl.col("_implied"), pl.lit("no period")) + pl.lit(" spacing")),
             )
         )
         .alias(shown_column("period_by_spacing"))
     )
     keyed = derived.select(
-        "symbol", "period_end", "period", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing")
+        "_series", "_label", "period_end", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing")
     )
-    return frame.join(keyed, on=["symbol", "period_end", "period"], how="left", nulls_equal=True).sort(_ROW)
+    added = coded.join(keyed, on=["_series", "_label", "period_end"], how="left", maintain_order="left")
+    return pl.concat([frame, added.drop(_ROW, "symbol", "period_end", "period", "_series", "_label")], how="horizontal")
 
 
 def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -210,14 +223,14 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``<flow>_vs_parts`` for FY rows: |FY - sum of its parts| over the larger of |FY| and the parts' total
     size, when every quarter (else every half) inside the year is present with a value. Null otherwise."""
     flows = [f for f in FLOWS if f in frame.columns]
-    base = frame.select(_ROW, "symbol", "period_end", "period", *flows).filter(
+    base = _codes(frame.select(_ROW, "symbol", "period_end", "period", *flows)).filter(
         pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null()
     )
     fy = base.filter(pl.col("period") == "FY").select(
-        _ROW, "symbol", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
+        _ROW, "_series", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
     )
     parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(
-        subset=["symbol", "period_end", "period"], keep="first"
+        subset=["_series", "period_end", "_label"], keep="first", maintain_order=True
     )
     out_cols = [parts_column(f) for f in flows] + [shown_column(parts_column(f)) for f in flows]
     if fy.height == 0 or parts.height == 0:
@@ -231,13 +244,19 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     width = (before + after).days + 63
     day = pl.col("period_end").cast(pl.Int32)
     fy_b = fy.with_columns((pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
-    parts_b = parts.with_columns(
-        pl.concat_list((day - after.days) // width, (day + before.days - 1) // width).list.unique().alias("_b")
-    ).explode("_b")
-    inside = fy_b.join(parts_b, on=["symbol", "_b"], how="inner").filter(
-        (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
+    first, last = (day - after.days) // width, (day + before.days - 1) // width
+    parts_b = pl.concat(
+        [parts.with_columns(first.alias("_b")), parts.filter(last != first).with_columns(last.alias("_b"))]
     )
-    per_label = inside.group_by(_ROW, "period").agg(
+    # a year's parts are summed in date order, whatever the order of the file
+    inside = (
+        fy_b.join(parts_b, on=["_series", "_b"], how="inner")
+        .filter(
+            (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
+        )
+        .sort(_ROW, "period", "period_end")
+    )
+    per_label = inside.group_by(_ROW, "period", maintain_order=True).agg(
         pl.len().alias("_n"),
         *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
         *(pl.col(f).sum().alias(f"_sum_{f}") for f in flows),
