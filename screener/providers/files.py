@@ -610,6 +610,8 @@ def _spacing_problems(frame: pl.DataFrame, position: int) -> list[tuple[Problem,
         )
     )
     out: list[tuple[Problem, list[int]]] = []
+    if not spaced["_bad"].any():
+        return out
     series = spaced.filter(pl.col("_bad").any().over("symbol", "period"))
     for (symbol, period), group in series.group_by("symbol", "period", maintain_order=True):
         bad = group.filter(pl.col("_bad"))

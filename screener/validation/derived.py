@@ -148,11 +148,15 @@ def _jumps(
 
 
 def _codes(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with ``_series`` (the symbol as a small integer) and ``_label`` (the position of the period label in
-    ``PERIODS``; null for another label): sorted, grouped and joined as integers instead of text."""
+    """``frame`` with ``_series`` (the symbol as a small integer), ``_label`` (the position of the period label in
+    ``PERIODS``; null for another label) and ``_key``, one integer that orders as (series, label, period end) and is
+    null when a part is: sorted, made unique and joined as one integer column instead of text."""
+    days = pl.col("period_end").cast(pl.Date).to_physical().cast(pl.Int64) + 2**31  # 0 .. 2**32 for any date
     return frame.with_columns(
         pl.col("symbol").cast(pl.Categorical).to_physical().alias("_series"),
         pl.col("period").replace_strict(list(PERIODS), list(range(len(PERIODS))), default=None).alias("_label"),
+    ).with_columns(
+        (pl.col("_series").cast(pl.Int64) * 2**34 + pl.col("_label").cast(pl.Int64) * 2**32 + days).alias("_key")
     )
 
 
@@ -161,13 +165,13 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     label) imply. A longer gap in a series whose typical (median) spacing fits its label is a missing period, not
     another label, and keeps the label; a shorter one never does. The text a report shows is written only where
     the label and the spacing disagree (the rows the check fails)."""
-    coded = _codes(frame.select(_ROW, "symbol", "period_end", "period"))
+    coded = _codes(frame.select("symbol", "period_end", "period"))
     same = (pl.col("_series") == pl.col("_series").shift(1)) & (pl.col("_label") == pl.col("_label").shift(1))
     rows = (
-        coded.select("_series", "_label", "period_end", "period")
-        .filter(pl.col("_series").is_not_null() & pl.col("period_end").is_not_null() & pl.col("_label").is_not_null())
-        .unique(subset=["_series", "_label", "period_end"])
-        .sort("_series", "_label", "period_end")
+        coded.select("_key", "_series", "_label", "period_end", "period")
+        .filter(pl.col("_key").is_not_null())
+        .sort("_key")
+        .filter(pl.col("_key") != pl.col("_key").shift(1).fill_null(-1))  # each (series, label, end) once
         .with_columns(
             pl.when(same)
             .then(pl.col("period_end") - pl.col("period_end").shift(1))
@@ -206,11 +210,9 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .alias(shown_column("period_by_spacing"))
     )
-    keyed = derived.select(
-        "_series", "_label", "period_end", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing")
-    )
-    added = coded.join(keyed, on=["_series", "_label", "period_end"], how="left", maintain_order="left")
-    return pl.concat([frame, added.drop(_ROW, "symbol", "period_end", "period", "_series", "_label")], how="horizontal")
+    keyed = derived.select("_key", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing"))
+    added = coded.select("_key").join(keyed, on="_key", how="left", maintain_order="left")
+    return pl.concat([frame, added.drop("_key")], how="horizontal")
 
 
 def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -229,9 +231,7 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     fy = base.filter(pl.col("period") == "FY").select(
         _ROW, "_series", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
     )
-    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(
-        subset=["_series", "period_end", "_label"], keep="first", maintain_order=True
-    )
+    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(subset="_key", keep="first", maintain_order=True)
     out_cols = [parts_column(f) for f in flows] + [shown_column(parts_column(f)) for f in flows]
     if fy.height == 0 or parts.height == 0:
         return frame.with_columns(
@@ -243,18 +243,25 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     # meeting every part of it (400 pairs a symbol for ten years of quarters).
     width = (before + after).days + 63
     day = pl.col("period_end").cast(pl.Int32)
-    fy_b = fy.with_columns((pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
+    # a series and a bucket as one integer (a bucket number is far below 2**31 in size)
+    series = pl.col("_series").cast(pl.Int64) * 2**32
+    fy_b = fy.with_columns((series + pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
     first, last = (day - after.days) // width, (day + before.days - 1) // width
     parts_b = pl.concat(
-        [parts.with_columns(first.alias("_b")), parts.filter(last != first).with_columns(last.alias("_b"))]
+        [
+            parts.with_columns((series + first).alias("_b")),
+            parts.filter(last != first).with_columns((series + last).alias("_b")),
+        ]
     )
-    # a year's parts are summed in date order, whatever the order of the file
+    # a year's parts are summed in date order (``_key`` orders a series' parts by label, then end), whatever the
+    # order of the file
     inside = (
-        fy_b.join(parts_b, on=["_series", "_b"], how="inner")
+        fy_b.drop("_series")
+        .join(parts_b, on="_b", how="inner")
         .filter(
             (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
         )
-        .sort(_ROW, "period", "period_end")
+        .sort(_ROW, "_key")
     )
     per_label = inside.group_by(_ROW, "period", maintain_order=True).agg(
         pl.len().alias("_n"),
