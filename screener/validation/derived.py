@@ -242,7 +242,9 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     fy = base.filter(pl.col("period") == "FY").select(
         _ROW, "_series", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
     )
-    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(subset="_key", keep="first", maintain_order=True)
+    parts = base.filter(pl.col("period").is_in(list(_PARTS)))
+    if not _rising(parts["_key"]):  # a file in symbol and date order holds each part once, in key order
+        parts = parts.unique(subset="_key", keep="first", maintain_order=True)
     out_cols = [parts_column(f) for f in flows] + [shown_column(parts_column(f)) for f in flows]
     if fy.height == 0 or parts.height == 0:
         return frame.with_columns(
@@ -256,24 +258,26 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     day = pl.col("period_end").cast(pl.Int32)
     # a series and a bucket as one integer (a bucket number is far below 2**31 in size)
     series = pl.col("_series").cast(pl.Int64) * 2**32
-    fy_b = fy.with_columns((series + pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
+    fy_b = fy.select(_ROW, "_fy_end", (series + pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
     first, last = (day - after.days) // width, (day + before.days - 1) // width
+    slim = parts.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_part"), "_series", "period_end", "_key")
     parts_b = pl.concat(
         [
-            parts.with_columns((series + first).alias("_b")),
-            parts.filter(last != first).with_columns((series + last).alias("_b")),
+            slim.select("_part", "period_end", "_key", (series + first).alias("_b")),
+            slim.filter(last != first).select("_part", "period_end", "_key", (series + last).alias("_b")),
         ]
     )
     # a year's parts are summed in date order (``_key`` orders a series' parts by label, then end), whatever the
-    # order of the file
-    inside = (
-        fy_b.drop("_series")
-        .join(parts_b, on="_b", how="inner")
+    # order of the file; the pairs are found on keys and dates alone, and the flows fetched for the pairs kept
+    pairs = (
+        fy_b.join(parts_b, on="_b", how="inner")
         .filter(
             (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
         )
+        .select(_ROW, "_part", "_key")
         .sort(_ROW, "_key")
     )
+    inside = pl.concat([pairs.select(_ROW), parts.select("period", *flows)[pairs["_part"]]], how="horizontal")
     per_label = inside.group_by(_ROW, "period", maintain_order=True).agg(
         pl.len().alias("_n"),
         *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
@@ -295,13 +299,32 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
         gap = pl.when(scale > 0).then((fy_v - total).abs() / scale).otherwise(0.0)
         parts_name = pl.when(pl.col("period") == "Q").then(pl.lit("quarters")).otherwise(pl.lit("halves"))
         exprs.append(pl.when(complete).then(gap).alias(parts_column(f)))
+        # the text a report shows, written only where the check fails (``_fy_parts`` checks 0 .. FY_TOLERANCE)
         exprs.append(
-            pl.when(complete)
+            pl.when(complete & ~gap.is_between(0, FY_TOLERANCE))
             .then(pl.format("FY {} vs {} from its {}", fy_v, total, parts_name))
             .alias(shown_column(parts_column(f)))
         )
     derived = checked.select(_ROW, *exprs)
-    return frame.join(derived, on=_ROW, how="left").sort(_ROW)
+    return frame.with_columns(_at_rows(frame.height, derived))
+
+
+def _rising(values: pl.Series) -> bool:
+    """Whether every value is above the one before (no nulls): the order a sort would give, with no repeats."""
+    if values.null_count():
+        return False
+    return values.len() < 2 or bool((values.slice(1) > values.slice(0, values.len() - 1)).all())
+
+
+def _at_rows(height: int, derived: pl.DataFrame) -> list[pl.Series]:
+    """``derived``'s columns (besides ``_ROW``, the row's position) as columns of ``height`` rows, each value at its
+    row and null elsewhere: placed by position instead of a join on the row number."""
+    at = derived[_ROW]
+    return [
+        pl.repeat(None, height, dtype=col.dtype, eager=True).alias(col.name).scatter(at, col)
+        for col in derived.iter_columns()
+        if col.name != _ROW
+    ]
 
 
 def _refresh(frame: pl.DataFrame) -> pl.DataFrame:
