@@ -144,9 +144,15 @@ def _jumps(
     derived = distinct.with_columns(
         pl.when(back).then(step2).otherwise(step1).alias(name),
         pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
-    ).with_columns(
-        # written only where the check fails: it is what a report shows, and formatting every close costs seconds
-        pl.when(~pl.col(name).is_between(low, high)).then(pl.format("{} after {}", x, pl.col("_before"))).alias(shown)
+    )
+    # written only where the check fails: it is what a report shows, and formatting every close costs seconds
+    derived = derived.with_columns(
+        _only_where(
+            derived,
+            ~pl.col(name).is_between(low, high),
+            pl.format("{} after {}", x, pl.col("_before")),
+            pl.repeat(None, derived.height, dtype=pl.String, eager=True).alias(shown),
+        )
     )
     # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
     first = rows["_first"]
@@ -197,33 +203,50 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     low = pl.col("period").replace_strict({k: v[0] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     typical = pl.col("period_gap_days").median().over("_series", "_label")
     gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
-    derived = rows.with_columns(
+    rows = rows.with_columns(gap.alias("_gap"), implied.alias("_implied"))
+    rows = rows.with_columns(
         pl.when(pl.col("period_gap_days").is_null())
         .then(None)
-        .when(gap)
+        .when(pl.col("_gap"))
         .then(pl.col("period"))
-        .otherwise(pl.coalesce(implied, pl.format("{} days", pl.col("period_gap_days"))))
-        .alias("period_by_spacing"),
-        gap.alias("_gap"),
-        implied.alias("_implied"),
-    ).with_columns(
-        pl.when(pl.col("period_by_spacing") != pl.col("period"))
-        .then(
-            pl.format(
-                "{}, {} days after the previous {} ({})",
-                pl.col("period"),
-                pl.col("period_gap_days"),
-                pl.col("period"),
-                pl.when(pl.col("_gap"))
-                .then(pl.lit("a missing period"))
-                .otherwise(pl.coalesce(pl.col("_implied"), pl.lit("no period")) + pl.lit(" spacing")),
-            )
-        )
-        .alias(shown_column("period_by_spacing"))
+        .otherwise(pl.col("_implied"))
+        .alias("period_by_spacing")
     )
-    keyed = derived.select("_key", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing"))
-    added = coded.select("_key").join(keyed, on="_key", how="left", maintain_order="left")
-    return pl.concat([frame, added.drop("_key")], how="horizontal")
+    # a gap that fits no label is named by its days: rare, so written only where it happens
+    odd = pl.col("period_gap_days").is_not_null() & ~pl.col("_gap").fill_null(False) & pl.col("_implied").is_null()
+    rows = rows.with_columns(
+        _only_where(rows, odd, pl.format("{} days", pl.col("period_gap_days")), rows["period_by_spacing"])
+    )
+    shown = pl.format(
+        "{}, {} days after the previous {} ({})",
+        pl.col("period"),
+        pl.col("period_gap_days"),
+        pl.col("period"),
+        pl.when(pl.col("_gap"))
+        .then(pl.lit("a missing period"))
+        .otherwise(pl.coalesce(pl.col("_implied"), pl.lit("no period")) + pl.lit(" spacing")),
+    )
+    name = shown_column("period_by_spacing")
+    fails = pl.col("period_by_spacing") != pl.col("period")
+    rows = rows.with_columns(
+        _only_where(rows, fails, shown, pl.repeat(None, rows.height, dtype=pl.String, eager=True).alias(name))
+    )
+    # each row of the frame finds its (series, label, end) among the sorted distinct ones
+    keys = rows["_key"]
+    key = coded["_key"]
+    at = pl.select(pl.when(key.is_not_null()).then(keys.search_sorted(key.fill_null(-1), side="left"))).to_series()
+    added = rows.select(pl.col("period_gap_days", "period_by_spacing", name).gather(at))
+    return pl.concat([frame, added], how="horizontal")
+
+
+def _only_where(frame: pl.DataFrame, mask: pl.Expr, value: pl.Expr, base: pl.Series) -> pl.Series:
+    """``base`` with ``value`` (computed on the rows where ``mask`` holds, and only there) at those rows: text a
+    report shows is formatted for the few rows that need it, not for millions (``when/then`` computes both sides
+    on every row)."""
+    idx = frame.select(pl.arg_where(mask.fill_null(False))).to_series()
+    if idx.len() == 0:
+        return base
+    return base.scatter(idx, frame[idx].select(value.cast(base.dtype)).to_series())
 
 
 def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -292,6 +315,7 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     best = per_label.sort(_ROW, "_pref").unique(subset=[_ROW], keep="first")
     checked = fy.join(best, on=_ROW, how="inner")
     exprs = []
+    texts = []
     for f in flows:
         fy_v, total, size = pl.col(f"_fy_{f}"), pl.col(f"_sum_{f}"), pl.col(f"_abs_{f}")
         complete = (pl.col(f"_n_{f}") == pl.col("_want")) & fy_v.is_not_null()
@@ -299,13 +323,18 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
         gap = pl.when(scale > 0).then((fy_v - total).abs() / scale).otherwise(0.0)
         parts_name = pl.when(pl.col("period") == "Q").then(pl.lit("quarters")).otherwise(pl.lit("halves"))
         exprs.append(pl.when(complete).then(gap).alias(parts_column(f)))
-        # the text a report shows, written only where the check fails (``_fy_parts`` checks 0 .. FY_TOLERANCE)
-        exprs.append(
-            pl.when(complete & ~gap.is_between(0, FY_TOLERANCE))
-            .then(pl.format("FY {} vs {} from its {}", fy_v, total, parts_name))
-            .alias(shown_column(parts_column(f)))
+        texts.append(
+            (
+                complete & ~gap.is_between(0, FY_TOLERANCE),
+                pl.format("FY {} vs {} from its {}", fy_v, total, parts_name),
+                shown_column(parts_column(f)),
+            )
         )
     derived = checked.select(_ROW, *exprs)
+    # the text a report shows, written only where the check fails (``_fy_parts`` checks 0 .. FY_TOLERANCE)
+    empty = pl.repeat(None, checked.height, dtype=pl.String, eager=True)
+    derived = derived.with_columns(_only_where(checked, fails, text, empty.alias(col)) for fails, text, col in texts)
+    derived = derived.select(_ROW, *(c for f in flows for c in (parts_column(f), shown_column(parts_column(f)))))
     return frame.with_columns(_at_rows(frame.height, derived))
 
 
