@@ -141,22 +141,30 @@ def per_value(check: Check, frame: pl.DataFrame) -> bool:
 def _pandas(frame: pl.DataFrame, columns: list[str], categorical: frozenset[str] = frozenset()) -> Any:
     """Only the checked columns, with the default index (row 0, 1, ...). Dates become ``datetime64[ns]``, the one
     datetime type great-expectations compares with bounds in vectorised pandas (any other unit makes it call Python
-    per row); text columns in ``categorical`` become pandas categoricals."""
-    cols = []
+    per row). Columns in ``categorical`` are only compared for equality or nullness: text and dates there become
+    integer codes (equal values, equal codes; a null stays null). Numbers and dates go over as numpy arrays, without
+    a copy where they have no nulls (nulls become NaN or NaT, as pandas holds them)."""
+    import pandas as pd
+
+    data: dict[str, Any] = {}
     for name in columns:
-        dtype = frame.schema[name]
-        if name in categorical and dtype == pl.Date:
-            cols.append(pl.col(name).to_physical())  # compared for equality only: the day number is exact
+        column = frame.get_column(name)
+        dtype = column.dtype
+        if name in categorical and dtype in (pl.String, pl.Categorical):
+            column = column.cast(pl.Categorical).to_physical()  # compared for equality only: one code per value
+        elif name in categorical and dtype == pl.Date:
+            column = column.to_physical()  # compared for equality only: the day number is exact
         elif dtype == pl.Date:
             # nanoseconds span 1677..2262; a date beyond is clamped to the edge, on the same side of every bound
-            cols.append(pl.col(name).clip(_NS_RANGE[0], _NS_RANGE[1]).cast(pl.Datetime("ns")))
+            column = column.clip(_NS_RANGE[0], _NS_RANGE[1]).cast(pl.Datetime("ns"))
         elif isinstance(dtype, pl.Datetime):
-            cols.append(pl.col(name).cast(pl.Datetime("ns")))
-        elif name in categorical and dtype == pl.String:
-            cols.append(pl.col(name).cast(pl.Categorical))
+            column = column.cast(pl.Datetime("ns"))
+        plain_time = isinstance(column.dtype, pl.Datetime) and column.dtype.time_zone is None
+        if column.dtype.is_numeric() or plain_time:
+            data[name] = column.to_numpy()
         else:
-            cols.append(pl.col(name))
-    return frame.select(cols).to_pandas()
+            data[name] = column.to_frame().to_pandas()[name]
+    return pd.DataFrame(data, copy=False)
 
 
 #: What a run returns per check: every failing row's index (COMPLETE), and nothing ``_read`` does not read.
