@@ -399,25 +399,38 @@ def _parse_column(
     else:
         if raw.dtype != pl.String:
             raw = raw.to_frame().select(_as_text(Path(), raw.to_frame())).to_series()
-        text = raw.str.strip_chars()
-        text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
+        # Text repeats (13 million prices, 50,000 symbols): whether any cell needs stripping or is blank is asked of
+        # the distinct values, and the column is rewritten only when one does.
+        distinct = raw.unique()
+        stripped = distinct.str.strip_chars()
+        if bool((stripped == distinct).all()) and not bool((stripped == "").any()):
+            text = raw
+        else:
+            text = raw.str.strip_chars()
+            text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
+            distinct = text.unique()
         shown = text  # type: ignore[assignment]
     if strict and col.required:
         bad(text.is_null(), lambda i: "required value is empty")
     if col.dtype == "str":
+        # each rule below holds or fails per value: it is tested on the distinct values (``distinct``), and only the
+        # rows holding a failing one are read back
         if col.upper:
-            text = text.str.to_uppercase()
+            upper = distinct.str.to_uppercase()
+            if not bool((upper == distinct).all()):
+                text, distinct = text.str.to_uppercase(), upper.unique()
         if strict and col.domain is not None:
-            # a polars test per row; the message (with its "did you mean") is written once per distinct bad value
-            failing = text.filter(outside_domain(text, col.domain, multi=col.multi))
-            said = {v: _domain_message(col, v) for v in failing.unique().to_list()}
-            for i, v in _where(text, failing.unique()):
+            # the message (with its "did you mean") is written once per distinct bad value
+            failing = distinct.filter(outside_domain(distinct, col.domain, multi=col.multi))
+            said = {v: _domain_message(col, v) for v in failing.to_list()}
+            for i, v in _where(text, failing):
                 problems.append((i + 2, position, col.name, said[v]))
             if col.multi:
                 text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
+                distinct = text.unique()
         if strict and col.name == "currency":
             # Statements and fx rates are in whole currency units; only a listing may be quoted in a sub-unit.
-            for i, v in _where(text, text.filter(unknown_currency(text, listing=kind == "companies")).unique()):
+            for i, v in _where(text, distinct.filter(unknown_currency(distinct, listing=kind == "companies"))):
                 problems.append(
                     (
                         i + 2,
@@ -428,7 +441,7 @@ def _parse_column(
                     )
                 )
         if col.name == "symbol":
-            for i, v in _where(text, text.filter(invalid_symbol(text, kind)).unique()):
+            for i, v in _where(text, distinct.filter(invalid_symbol(distinct, kind))):
                 problems.append((i + 2, position, col.name, f"invalid symbol {v!r}"))
         return text
     if col.dtype == "bool":
