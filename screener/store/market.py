@@ -29,6 +29,8 @@ _AS_OF_READS: dict[str, tuple[str, str]] = {
 }
 
 DEMO_PROVIDER = "demo"
+#: Rows per statement of a first load's bulk insert (``MarketData._write``).
+_INSERT_SLICE = 1_000_000
 #: The companies table's own columns: the contract's, less the roles (kept as tags in ``role_tags``).
 COMPANY_FIELDS: list[str] = [c for c in KINDS["companies"].names if c != "roles"]
 #: Company attributes a score reads as of a date: each change is kept in ``company_history`` with its effective day.
@@ -308,13 +310,18 @@ class MarketData(StoreBase):
         with self.transaction(inputs=False):
             before = self._row_count(kind)
             if before == 0:
-                # A first load: one bulk insert, nothing to match against; the provider is one value for every row,
-                # given to the statement instead of a column of millions of copies
+                # A first load: bulk inserts, nothing to match against; the provider is one value for every row,
+                # given to the statement instead of a column of millions of copies. The rows go over in slices of a
+                # million, in order: each slice's Arrow copy is made, inserted and dropped before the next, so the
+                # whole file is never held twice.
                 values = ", ".join("?" if c == "provider" else c for c in all_cols)
-                with self.registered("_incoming", incoming.drop("provider")):
-                    written = self._affected(
-                        f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider]
-                    )
+                rows = incoming.drop("provider")
+                written = 0
+                for start in range(0, rows.height, _INSERT_SLICE):
+                    with self.registered("_incoming", rows.slice(start, _INSERT_SLICE)):
+                        written += self._affected(
+                            f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider]
+                        )
             else:
                 with self.registered("_incoming", incoming):
                     written = self._affected(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
