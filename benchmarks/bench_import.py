@@ -3,6 +3,7 @@
     python benchmarks/bench_import.py                              # 50,000 companies, Parquet and CSV
     python benchmarks/bench_import.py --n 5000 --formats parquet   # a quick run while developing
     python benchmarks/bench_import.py --sizes 5000,20000,50000 --formats parquet   # cost growth, three points
+    python benchmarks/bench_import.py --n 20000 --formats parquet --work DIR --baseline MAIN   # against main's code
 
 For each size and format the contract files a user would import (``companies``, ``fundamentals``, ``prices``,
 ``fx``, ``events``, ``splits``) are written from ``gen_universe.generate`` (fiscal years as the sums of their
@@ -15,6 +16,10 @@ a fresh process, side by side on the same machine:
 - ``re-import``: the same command again on that store; it must duplicate nothing (row counts are checked).
 - ``import --quarantine (10% bad)``: ``screener import --quarantine`` of the broken copy into a new store; the
   passing rows are stored and the failing ones recorded (the rejected count is checked).
+
+With ``--baseline`` (a checkout of another version, such as a worktree of main) each import step runs twice, with
+that checkout's code and then with this one, on the same files, so both are measured under the same load; with
+``--work`` the generated files are kept and reused by later runs.
 
 Wall time is measured around each child, CPU time (user + system) and peak resident set size are the child's own
 (``os.wait4``).
@@ -110,6 +115,18 @@ def broken(frames: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _written(folder: Path, fmt: str) -> int | None:
+    """The total row count of a directory written before (every kind's file present), else None."""
+    import polars as pl
+
+    paths = [folder / f"{kind}.{fmt}" for kind in FILE_KINDS]
+    if not all(p.exists() for p in paths):
+        return None
+    if fmt == "csv":
+        return sum(pl.scan_csv(p).select(pl.len()).collect().item() for p in paths)
+    return sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in paths)
+
+
 def write_dir(frames: dict[str, object], folder: Path, fmt: str) -> int:
     """Write each frame as ``<kind>.<fmt>``; return the total row count."""
     import polars as pl
@@ -138,13 +155,15 @@ def _bare_load(folder: Path, fmt: str, db: Path) -> None:
     con.close()
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, int, str]:
+def timed(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, float, float, int, str]:
     """Run ``argv`` in a fresh process: (wall seconds, CPU seconds, peak RSS in GB, exit code, stderr's last line).
 
     CPU time (user + system) is reported next to wall time: on a shared machine the wall time of the same work
     moves with other jobs' load, its CPU time much less."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     assert proc.stderr is not None
     err = proc.stderr.read().decode(errors="replace")
     _pid, status, usage = os.wait4(proc.pid, 0)
@@ -166,37 +185,58 @@ def _counts(db: Path) -> dict[str, int]:
     return out
 
 
-def run_size(n: int, formats: list[str], work: Path) -> list[dict[str, object]]:
-    frames = contract_frames(n)
-    bad = broken(frames)
+def _env(code: Path) -> dict[str, str]:
+    """The environment that runs ``screener`` from the checkout ``code``."""
+    return {**os.environ, "PYTHONPATH": str(code) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def run_size(n: int, formats: list[str], work: Path, baseline: Path | None = None) -> list[dict[str, object]]:
+    """Every step at ``n`` companies. With ``baseline`` (another checkout), each import step runs with that
+    checkout's code first and then with this one, on the same files and one after the other, so the two are
+    compared under the same load; the files in ``work`` are reused when a run wrote them before."""
     rows_out: list[dict[str, object]] = []
     cli = [sys.executable, "-m", "screener"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    codes = [("", ROOT)] if baseline is None else [("baseline ", baseline), ("", ROOT)]
     for fmt in formats:
         clean_dir, bad_dir = work / f"{n}-{fmt}-clean", work / f"{n}-{fmt}-bad"
-        rows = write_dir(frames, clean_dir, fmt)
-        write_dir(bad, bad_dir, fmt)
-        steps: list[tuple[str, list[str], Path]] = []
+        rows = _written(clean_dir, fmt)
+        if rows is None or _written(bad_dir, fmt) is None:
+            frames = contract_frames(n)
+            rows = write_dir(frames, clean_dir, fmt)
+            write_dir(broken(frames), bad_dir, fmt)
+        for old in work.glob(f"{n}-{fmt}*.duckdb*"):
+            old.unlink()  # every store starts new
+        steps: list[tuple[str, list[str], Path, Path]] = []
         floor_db = work / f"{n}-{fmt}-floor.duckdb"
-        store, qstore = work / f"{n}-{fmt}.duckdb", work / f"{n}-{fmt}-q.duckdb"
         steps.append(
             (
                 "duckdb bulk load",
-                [sys.executable, str(Path(__file__)), "--bare", str(clean_dir), "--format", fmt, "--db", str(floor_db)],
+                [
+                    sys.executable,
+                    str(HERE / Path(__file__).name),
+                    "--bare",
+                    str(clean_dir),
+                    "--format",
+                    fmt,
+                    "--db",
+                    str(floor_db),
+                ],
                 floor_db,
+                ROOT,
             )
         )
-        steps.append(("import", [*cli, "--db", str(store), "import", str(clean_dir)], store))
-        steps.append(("re-import", [*cli, "--db", str(store), "import", str(clean_dir)], store))
-        steps.append(
-            (
-                f"import --quarantine ({BAD_PER_HUNDRED}% bad)",
-                [*cli, "--db", str(qstore), "import", "--quarantine", str(bad_dir)],
-                qstore,
-            )
-        )
-        for label, argv, db in steps:
-            wall, cpu, peak, code, last = timed(argv, env)
+        for step in ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)"):
+            for who, code in codes:
+                tag = "base" if who else "this"
+                store, qstore = work / f"{n}-{fmt}-{tag}.duckdb", work / f"{n}-{fmt}-{tag}-q.duckdb"
+                if step in ("import", "re-import"):
+                    steps.append((who + step, [*cli, "--db", str(store), "import", str(clean_dir)], store, code))
+                else:
+                    argv = [*cli, "--db", str(qstore), "import", "--quarantine", str(bad_dir)]
+                    steps.append((who + step, argv, qstore, code))
+        for label, argv, db, code_dir in steps:
+            # run from the checkout itself: ``python -m`` puts the working directory first on the path
+            wall, cpu, peak, code, last = timed(argv, _env(code_dir), cwd=code_dir)
             counts = _counts(db) if db.exists() and label != "duckdb bulk load" else {}
             row = {
                 "n": n,
@@ -215,18 +255,27 @@ def run_size(n: int, formats: list[str], work: Path) -> list[dict[str, object]]:
                 + (f"  ({last})" if code not in (0,) and last else ""),
                 flush=True,
             )
-            if label == "re-import":
-                first = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "import")
+            if label.endswith("re-import"):
+                first = next(
+                    r
+                    for r in rows_out
+                    if r["n"] == n and r["format"] == fmt and r["step"] == label.replace("re-import", "import")
+                )
                 same = all(first.get(f"stored_{k}") == row.get(f"stored_{k}") for k in FILE_KINDS)
                 print(f"{'':>7} {'':<8} {'re-import duplicated nothing:':<32} {same}", flush=True)
-        for label in ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)"):
+        labels = [
+            who + s
+            for s in ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)")
+            for who, _ in codes
+        ]
+        for label in labels:
             base = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "duckdb bulk load")
             mine = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == label)
             ratio = float(mine["wall_s"]) / float(base["wall_s"])  # type: ignore[arg-type]
             cpu_ratio = float(mine["cpu_s"]) / float(base["cpu_s"])  # type: ignore[arg-type]
             print(f"{'':>7} {'':<8} {label + ' / bulk load':<32} {ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU", flush=True)
         clean = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "import")
-        q = rows_out[-1]
+        q = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == labels[-1])
         wall_ratio = float(q["wall_s"]) / float(clean["wall_s"])  # type: ignore[arg-type]
         cpu_ratio = float(q["cpu_s"]) / float(clean["cpu_s"])  # type: ignore[arg-type]
         print(
@@ -242,7 +291,18 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=50_000, help="companies (default 50,000)")
     ap.add_argument("--sizes", default=None, help="comma-separated company counts, e.g. 5000,20000,50000")
     ap.add_argument("--formats", default="parquet,csv", help="parquet, csv or both (default both)")
-    ap.add_argument("--work", type=Path, default=None, help="folder for the files and stores (default: a temp dir)")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="folder for the files and stores, kept between runs (default: a temp dir)",
+    )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. a worktree of main): each import step runs with its code, then with this one",
+    )
     ap.add_argument("--bare", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--format", default="parquet", help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
@@ -253,9 +313,9 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.n]
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     with tempfile.TemporaryDirectory() as tmp:
-        work = args.work or Path(tmp)
+        work = (args.work or Path(tmp)).resolve()
         for n in sizes:
-            run_size(n, formats, work)
+            run_size(n, formats, work, args.baseline)
 
 
 if __name__ == "__main__":

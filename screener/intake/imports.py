@@ -97,7 +97,10 @@ def _control_text(parsed: Sequence[ParsedFile]) -> str | None:
         for name, dtype in pf.frame.schema.items():
             if dtype != pl.String:
                 continue
-            hits = pf.frame.get_column(name).str.contains(CONTROL_PATTERN).fill_null(False)
+            column = pf.frame.get_column(name)
+            if not column.unique().str.contains(CONTROL_PATTERN).any():
+                continue  # asked of the distinct values first: 13 million symbols are 50,000 values
+            hits = column.str.contains(CONTROL_PATTERN).fill_null(False)
             count = int(hits.sum())
             if count and not first:
                 first = f"{pf.path}, row {pf.row_number(int(hits.arg_true()[0]))}, column {name}"
@@ -161,7 +164,11 @@ def import_paths(
     # Each write says whether it changed anything (``Store.mark_inputs_changed``): an import of files stored
     # already commits without bumping the data version, so the stored scores stay current.
     with store.transaction(inputs=False):
-        for pf, c in zip(parsed, checked, strict=True):
+        # each file's frames are let go once stored, so the next, larger one is stored beside fewer of them
+        pending = list(zip(parsed, checked, strict=True))
+        parsed, checked = [], []
+        while pending:
+            pf, c = pending.pop(0)
             frame = c.passing
             if pf.kind != "companies" and "symbol" in frame.columns:
                 introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].unique().to_list())

@@ -108,8 +108,12 @@ def expand_paths(paths: Iterable[str | Path], kind: str | None) -> tuple[list[tu
     return out, skipped
 
 
-def _read_raw(path: Path) -> pl.DataFrame:
+def _read_raw(path: Path, *, typed: bool = False) -> pl.DataFrame:
     """Every column as text, so that parsing and its errors are ours, not a reader's guess.
+
+    With ``typed``, a Parquet column that is 64-bit floats or dates (years 1000 to 9999) stays as it is:
+    ``_parse_column`` parses it to the very value and problems its text would give, without writing millions of
+    cells as text and reading them back.
 
     Trailing blank rows (an editor's final newlines, a spreadsheet's formatted but empty rows) are dropped; a blank
     row in the middle stays, so that it is reported with its true row number.
@@ -122,7 +126,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
             df = pl.read_parquet(path)
         except Exception as exc:
             raise ScreenerError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
-        df = df.with_columns(_as_text(path, df))
+        df = df.with_columns(_as_text(path, df.select(c for c in df.columns if not (typed and _keeps_type(df[c])))))
     elif suffix == ".xlsx":
         df = _read_xlsx(path)
     else:
@@ -220,9 +224,45 @@ def _check_header(path: Path, columns: Sequence[str]) -> None:
 def _drop_trailing_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     if df.height == 0 or df.width == 0:
         return df
-    blank = df.select(pl.all_horizontal(pl.all().cast(pl.String).str.strip_chars().fill_null("") == "")).to_series()
+    # a typed cell is blank when null (its text is never empty); a file that ends in a filled row is kept whole
+    # without testing every row
+    blank_row = pl.all_horizontal(
+        (pl.col(c).str.strip_chars().fill_null("") == "") if t == pl.String else pl.col(c).is_null()
+        for c, t in df.schema.items()
+    )
+    if not df.tail(1).select(blank_row).item():
+        return df
+    blank = df.select(blank_row).to_series()
     filled = (~blank).arg_true()
     return df.head(int(filled[-1]) + 1 if filled.len() else 0)
+
+
+#: The dates a typed Parquet date column may hold and stay typed: their text has four-digit years, which parses back.
+_TYPED_DATES = (date(1000, 1, 1), date(9999, 12, 31))
+
+
+def _keeps_type(column: pl.Series) -> bool:
+    """Whether a Parquet column is parsed as it is (``_read_raw`` with ``typed``): 64-bit floats, whose text is the
+    shortest form that reads back to the same float, and dates whose text reads back as the same date."""
+    if column.dtype == pl.Float64:
+        return True
+    if column.dtype != pl.Date:
+        return False
+    low, high = column.min(), column.max()
+    return low is None or (_TYPED_DATES[0] <= low and high <= _TYPED_DATES[1])  # type: ignore[operator]
+
+
+class _Shown:
+    """A typed column's cells as the text the file would give (``_as_text``), made only for the cells a message
+    quotes."""
+
+    def __init__(self, column: pl.Series) -> None:
+        self.column = column
+
+    def __getitem__(self, index: int) -> str:
+        cell = self.column.slice(index, 1)
+        text = cell.dt.strftime("%Y-%m-%d") if cell.dtype == pl.Date else cell.cast(pl.String)
+        return str(text[0])
 
 
 def _as_text(path: Path, df: pl.DataFrame) -> list[pl.Expr]:
@@ -352,24 +392,45 @@ def _parse_column(
         for i in mask.fill_null(False).arg_true().to_list():
             problems.append((int(i) + 2, position, col.name, message(int(i))))
 
-    text = raw.str.strip_chars()
-    text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
+    typed = (col.dtype == "float" and raw.dtype == pl.Float64) or (col.dtype == "date" and raw.dtype == pl.Date)
+    if typed:
+        # a typed Parquet column (``_keeps_type``): its text is never blank, and it parses to the values it holds
+        text, shown = raw, _Shown(raw)
+    else:
+        if raw.dtype != pl.String:
+            raw = raw.to_frame().select(_as_text(Path(), raw.to_frame())).to_series()
+        # Text repeats (13 million prices, 50,000 symbols): whether any cell needs stripping or is blank is asked of
+        # the distinct values, and the column is rewritten only when one does.
+        distinct = raw.unique()
+        stripped = distinct.str.strip_chars()
+        if bool((stripped == distinct).all()) and not bool((stripped == "").any()):
+            text = raw
+        else:
+            text = raw.str.strip_chars()
+            text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
+            distinct = text.unique()
+        shown = text  # type: ignore[assignment]
     if strict and col.required:
         bad(text.is_null(), lambda i: "required value is empty")
     if col.dtype == "str":
+        # each rule below holds or fails per value: it is tested on the distinct values (``distinct``), and only the
+        # rows holding a failing one are read back
         if col.upper:
-            text = text.str.to_uppercase()
+            upper = distinct.str.to_uppercase()
+            if not bool((upper == distinct).all()):
+                text, distinct = text.str.to_uppercase(), upper.unique()
         if strict and col.domain is not None:
-            # a polars test per row; the message (with its "did you mean") is written once per distinct bad value
-            failing = text.filter(outside_domain(text, col.domain, multi=col.multi))
-            said = {v: _domain_message(col, v) for v in failing.unique().to_list()}
-            for i, v in _where(text, failing.unique()):
+            # the message (with its "did you mean") is written once per distinct bad value
+            failing = distinct.filter(outside_domain(distinct, col.domain, multi=col.multi))
+            said = {v: _domain_message(col, v) for v in failing.to_list()}
+            for i, v in _where(text, failing):
                 problems.append((i + 2, position, col.name, said[v]))
             if col.multi:
                 text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
+                distinct = text.unique()
         if strict and col.name == "currency":
             # Statements and fx rates are in whole currency units; only a listing may be quoted in a sub-unit.
-            for i, v in _where(text, text.filter(unknown_currency(text, listing=kind == "companies")).unique()):
+            for i, v in _where(text, distinct.filter(unknown_currency(distinct, listing=kind == "companies"))):
                 problems.append(
                     (
                         i + 2,
@@ -380,7 +441,7 @@ def _parse_column(
                     )
                 )
         if col.name == "symbol":
-            for i, v in _where(text, text.filter(invalid_symbol(text, kind)).unique()):
+            for i, v in _where(text, distinct.filter(invalid_symbol(distinct, kind))):
                 problems.append((i + 2, position, col.name, f"invalid symbol {v!r}"))
         return text
     if col.dtype == "bool":
@@ -389,31 +450,37 @@ def _parse_column(
         bad(parsed.is_null() & text.is_not_null(), lambda i: f"not true or false {text[i]!r}")
         return parsed
     if col.dtype == "date":
-        parsed = text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        bad(parsed.is_null() & text.is_not_null(), lambda i: f"not a date {text[i]!r}; write YYYY-MM-DD")
+        parsed = text if typed else text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        if not typed:
+            bad(parsed.is_null() & text.is_not_null(), lambda i: f"not a date {text[i]!r}; write YYYY-MM-DD")
         if strict:
-            bad(parsed < EARLIEST_DATE, lambda i: f"implausible date {text[i]} (before {EARLIEST_DATE})")
-        return parsed
+            bad(parsed < EARLIEST_DATE, lambda i: f"implausible date {shown[i]} (before {EARLIEST_DATE})")
+        return parsed.alias(col.name)
     # numbers: accept plain decimals and exponents only; "1,234" or "12%" are errors, not guesses
-    parsed = text.cast(pl.Float64, strict=False)
+    parsed = text if typed else text.cast(pl.Float64, strict=False)
     # a number too large for the column's type (``1e400``; ``1e20`` as a whole number) is a problem of its row, like
-    # text in a number column: it would otherwise overflow to infinity or fail the cast to a whole number
-    overflow = parsed.is_infinite() & ~text.str.contains(r"(?i)inf")
+    # text in a number column: it would otherwise overflow to infinity or fail the cast to a whole number (a typed
+    # infinity reads as ``inf``: not a number, never an overflow)
+    overflow = parsed.is_infinite() & (
+        pl.repeat(False, len(parsed), eager=True) if typed else ~text.str.contains(r"(?i)inf")
+    )
     if col.dtype == "int":
         overflow = overflow | (parsed.is_finite() & (parsed.abs() >= INT_LIMIT))
-    bad(overflow, lambda i: f"number out of range {_short(text[i])}")
+    bad(overflow, lambda i: f"number out of range {_short(shown[i])}")
     unreadable = (parsed.is_null() & text.is_not_null()) | parsed.is_nan() | parsed.is_infinite()
-    bad(unreadable & ~overflow.fill_null(False), lambda i: f"not a number {text[i]!r}")
+    bad(unreadable & ~overflow.fill_null(False), lambda i: f"not a number {shown[i]!r}")
     unreadable = unreadable | overflow.fill_null(False)
-    parsed = pl.select(pl.when(unreadable).then(None).otherwise(parsed).alias(col.name)).to_series()
+    if unreadable.any():
+        parsed = pl.select(pl.when(unreadable).then(None).otherwise(parsed).alias(col.name)).to_series()
+    parsed = parsed.alias(col.name)
     if strict:
-        bad(parsed.abs() > MAX_AMOUNT, lambda i: f"implausible value {text[i]} (more than {MAX_AMOUNT:.0e} in size)")
+        bad(parsed.abs() > MAX_AMOUNT, lambda i: f"implausible value {shown[i]} (more than {MAX_AMOUNT:.0e} in size)")
     if strict and col.positive:
-        bad(parsed <= 0, lambda i: f"must be > 0, got {text[i]}")
+        bad(parsed <= 0, lambda i: f"must be > 0, got {shown[i]}")
     if strict and col.non_negative:
-        bad(parsed < 0, lambda i: f"must be >= 0, got {text[i]}")
+        bad(parsed < 0, lambda i: f"must be >= 0, got {shown[i]}")
     if strict and col.fraction:
-        bad((parsed < 0) | (parsed > 1), lambda i: f"must be between 0 and 1, got {text[i]}")
+        bad((parsed < 0) | (parsed > 1), lambda i: f"must be between 0 and 1, got {shown[i]}")
     if col.dtype == "int":
         fractional = parsed.is_not_null() & (parsed != parsed.round(0))
         bad(fractional, lambda i: f"not a whole number {text[i]!r}")
@@ -489,8 +556,12 @@ def _untyped_rows(raw: pl.DataFrame, frame: pl.DataFrame, spec: Kind) -> set[int
     for col in spec.columns:
         if col.dtype == "str" or col.name not in raw.columns:
             continue
-        text = raw.get_column(col.name).cast(pl.String).str.strip_chars()
-        masks.append((text.is_not_null() & (text != "") & frame.get_column(col.name).is_null()).fill_null(False))
+        cell = raw.get_column(col.name)
+        if cell.dtype == pl.String:
+            has = (cell.str.strip_chars() != "").fill_null(False)
+        else:
+            has = cell.is_not_null()  # a typed cell's text is never empty
+        masks.append((has & frame.get_column(col.name).is_null()).fill_null(False))
     if not masks:
         return set()
     untyped = pl.select(pl.any_horizontal(masks)).to_series()
@@ -499,13 +570,21 @@ def _untyped_rows(raw: pl.DataFrame, frame: pl.DataFrame, spec: Kind) -> set[int
 
 def _duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> list[Problem]:
     """A problem on every row whose key (all parts known) an earlier row already holds, naming that first row.
-    Found by a polars hash of the key columns; only the duplicated rows are read back."""
+    Found by a 64-bit hash of each key, sorted: only the rows whose hash repeats (every duplicate, and rarely a
+    collision) are compared whole, so 13 million keys need no hash table of keys; only the duplicated rows are read
+    back."""
     cols = list(key)
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
+    hashed = frame.select(pl.when(complete).then(pl.struct(cols).hash())).to_series()
+    ordered = hashed.drop_nulls().sort()
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    if repeated.len() == 0:
+        return []
     dup = (
         frame.select(cols)
         .with_row_index("_i")
-        .filter(complete & pl.struct(cols).is_duplicated())
+        .filter(hashed.is_in(repeated.unique().implode()).fill_null(False))
+        .filter(pl.struct(cols).is_duplicated())
         .with_columns(pl.col("_i").min().over(cols).alias("_first"))
         .filter(pl.col("_i") != pl.col("_first"))
     )
@@ -544,6 +623,8 @@ def _spacing_problems(frame: pl.DataFrame, position: int) -> list[tuple[Problem,
         )
     )
     out: list[tuple[Problem, list[int]]] = []
+    if not spaced["_bad"].any():
+        return out
     series = spaced.filter(pl.col("_bad").any().over("symbol", "period"))
     for (symbol, period), group in series.group_by("symbol", "period", maintain_order=True):
         bad = group.filter(pl.col("_bad"))
@@ -570,7 +651,7 @@ def read_file(path: str | Path, kind: str, *, strict: bool = True, collect: bool
     p = Path(path)
     if kind not in KINDS:
         raise ScreenerError(f"{p}: unknown kind {kind!r}; use one of {', '.join(KIND_NAMES)}")
-    raw = _read_raw(p)
+    raw = _read_raw(p, typed=True)
     if raw.width == 0:
         raise ScreenerError(f"{p}: the file is empty")
     return parse_frame(raw, kind, p, strict=strict, collect=collect)

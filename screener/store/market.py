@@ -30,6 +30,8 @@ _AS_OF_READS: dict[str, tuple[str, str]] = {
 }
 
 DEMO_PROVIDER = "demo"
+#: Rows per statement of a first load's bulk insert (``MarketData._write``).
+_INSERT_SLICE = 1_000_000
 #: The companies table's own columns: the contract's, less the roles (kept as tags in ``role_tags``).
 COMPANY_FIELDS: list[str] = [c for c in KINDS["companies"].names if c != "roles"]
 #: Company attributes a score reads as of a date: each change is kept in ``company_history`` with its effective day.
@@ -306,13 +308,24 @@ class MarketData(StoreBase):
         all_cols = cols + extra + ["provider", "loaded_at"]
         value_cols = [c for c in all_cols if c not in spec.key]
         collist = ", ".join(all_cols)
-        with self.transaction(inputs=False), self.registered("_incoming", incoming):
+        with self.transaction(inputs=False):
             before = self._row_count(kind)
             if before == 0:
-                # A first load: one bulk insert, nothing to match against.
-                written = self._affected(f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _incoming")
+                # A first load: bulk inserts, nothing to match against; the provider is one value for every row,
+                # given to the statement instead of a column of millions of copies. The rows go over in slices of a
+                # million, in order: each slice's Arrow copy is made, inserted and dropped before the next, so the
+                # whole file is never held twice.
+                values = ", ".join("?" if c == "provider" else c for c in all_cols)
+                rows = incoming.drop("provider")
+                written = 0
+                for start in range(0, rows.height, _INSERT_SLICE):
+                    with self.registered("_incoming", rows.slice(start, _INSERT_SLICE)):
+                        written += self._affected(
+                            f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider]
+                        )
             else:
-                written = self._affected(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
+                with self.registered("_incoming", incoming):
+                    written = self._affected(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
             inserted = self._row_count(kind) - before
             if written:
                 self.mark_inputs_changed()
@@ -321,9 +334,9 @@ class MarketData(StoreBase):
     def _row_count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}"))
 
-    def _affected(self, sql: str) -> int:
+    def _affected(self, sql: str, params: list[object] | None = None) -> int:
         """Run one write statement and return the number of rows it inserted or updated (DuckDB's answer)."""
-        rows = self.con.execute(sql).fetchall()
+        rows = self.con.execute(sql, params).fetchall()
         return int(rows[0][0]) if rows else 0
 
     def _upsert_companies(

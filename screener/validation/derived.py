@@ -105,11 +105,15 @@ def _jumps(
     """
     name, shown = change_column(value), shown_column(change_column(value))
     code = pl.col(series).cast(pl.Categorical).to_physical().alias("_series")
-    rows = (
-        frame.select(_ROW, series, code, on, value)
-        .filter(pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0))
-        .sort("_series", on, value, _ROW)
+    rows = frame.select(_ROW, series, code, on, value).filter(
+        pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)
     )
+    # A file in series and date order, each date once (the usual file), is in the order the sort below gives
+    # already: tested as one integer per row (series, then day) rising, which costs a pass instead of a sort.
+    day = pl.col(on).cast(pl.Date).to_physical().cast(pl.Int64) + 2**31
+    rising = rows.select(pl.col("_series").cast(pl.Int64) * 2**32 + day).to_series()
+    if not (rows.height > 1 and bool((rising.slice(1) > rising.slice(0, rows.height - 1)).all())):
+        rows = rows.sort("_series", on, value, _ROW)
     if rows.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
@@ -131,36 +135,63 @@ def _jumps(
     low, high = 1 / limit, limit
     step1 = _closest_to_one(x / prev(x, 1), level / prev(level, 1))
     step2 = _closest_to_one(x / prev(x, 2), level / prev(level, 2))
-    ok1 = step1.is_between(low, high)
-    jumped = (step1.is_not_null() & ~ok1).alias("_jumped")
+    # each step once, as a column: as expressions they were computed again wherever they are used
+    distinct = distinct.with_columns(step1.alias("_step1"), step2.alias("_step2"))
+    step1, step2 = pl.col("_step1"), pl.col("_step2")
+    jumped = (step1.is_not_null() & ~step1.is_between(low, high)).alias("_jumped")
     distinct = distinct.with_columns(jumped)
     back = pl.col("_jumped") & prev(pl.col("_jumped"), 1).fill_null(False) & step2.is_between(low, high)
     derived = distinct.with_columns(
         pl.when(back).then(step2).otherwise(step1).alias(name),
         pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
-    ).with_columns(
-        # written only where the check fails: it is what a report shows, and formatting every close costs seconds
-        pl.when(~pl.col(name).is_between(low, high)).then(pl.format("{} after {}", x, pl.col("_before"))).alias(shown)
     )
+    # written only where the check fails: it is what a report shows, and formatting every close costs seconds
+    derived = derived.with_columns(
+        _only_where(
+            derived,
+            ~pl.col(name).is_between(low, high),
+            pl.format("{} after {}", x, pl.col("_before")),
+            pl.repeat(None, derived.height, dtype=pl.String, eager=True).alias(shown),
+        )
+    )
+    # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
     first = rows["_first"]
-    keyed = pl.DataFrame([rows[_ROW], derived[name].gather(first), derived[shown].gather(first)])
-    return frame.join(keyed, on=_ROW, how="left", maintain_order="left")
+    at = rows[_ROW]
+    added = [
+        pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, derived[col].gather(first))
+        for col, dtype in ((name, pl.Float64), (shown, pl.String))
+    ]
+    return frame.with_columns(added)
+
+
+def _codes(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``_series`` (the symbol as a small integer), ``_label`` (the position of the period label in
+    ``PERIODS``; null for another label) and ``_key``, one integer that orders as (series, label, period end) and is
+    null when a part is: sorted, made unique and joined as one integer column instead of text."""
+    days = pl.col("period_end").cast(pl.Date).to_physical().cast(pl.Int64) + 2**31  # 0 .. 2**32 for any date
+    return frame.with_columns(
+        pl.col("symbol").cast(pl.Categorical).to_physical().alias("_series"),
+        pl.col("period").replace_strict(list(PERIODS), list(range(len(PERIODS))), default=None).alias("_label"),
+    ).with_columns(
+        (pl.col("_series").cast(pl.Int64) * 2**34 + pl.col("_label").cast(pl.Int64) * 2**32 + days).alias("_key")
+    )
 
 
 def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``period_by_spacing``: the label the days since the previous period of the same series (symbol and
     label) imply. A longer gap in a series whose typical (median) spacing fits its label is a missing period, not
-    another label, and keeps the label; a shorter one never does."""
+    another label, and keeps the label; a shorter one never does. The text a report shows is written only where
+    the label and the spacing disagree (the rows the check fails)."""
+    coded = _codes(frame.select("symbol", "period_end", "period"))
+    same = (pl.col("_series") == pl.col("_series").shift(1)) & (pl.col("_label") == pl.col("_label").shift(1))
     rows = (
-        frame.select("symbol", "period_end", "period")
-        .filter(
-            pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null() & pl.col("period").is_in(list(PERIODS))
-        )
-        .unique()
-        .sort("symbol", "period", "period_end")
+        coded.select("_key", "_series", "_label", "period_end", "period")
+        .filter(pl.col("_key").is_not_null())
+        .sort("_key")
+        .filter(pl.col("_key") != pl.col("_key").shift(1).fill_null(-1))  # each (series, label, end) once
         .with_columns(
-            (pl.col("period_end") - pl.col("period_end").shift(1))
-            .over("symbol", "period")
+            pl.when(same)
+            .then(pl.col("period_end") - pl.col("period_end").shift(1))
             .dt.total_days()
             .alias("period_gap_days")
         )
@@ -170,34 +201,52 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
         implied = pl.when(pl.col("period_gap_days").is_between(lo, hi)).then(pl.lit(label)).otherwise(implied)
     high = pl.col("period").replace_strict({k: v[1] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     low = pl.col("period").replace_strict({k: v[0] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
-    typical = pl.col("period_gap_days").median().over("symbol", "period")
+    typical = pl.col("period_gap_days").median().over("_series", "_label")
     gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
-    derived = rows.with_columns(
+    rows = rows.with_columns(gap.alias("_gap"), implied.alias("_implied"))
+    rows = rows.with_columns(
         pl.when(pl.col("period_gap_days").is_null())
         .then(None)
-        .when(gap)
+        .when(pl.col("_gap"))
         .then(pl.col("period"))
-        .otherwise(pl.coalesce(implied, pl.format("{} days", pl.col("period_gap_days"))))
-        .alias("period_by_spacing"),
-    ).with_columns(
-        pl.when(pl.col("period_gap_days").is_not_null())
-        .then(
-            pl.format(
-                "{}, {} days after the previous {} ({})",
-                pl.col("period"),
-                pl.col("period_gap_days"),
-                pl.col("period"),
-                pl.when(gap)
-                .then(pl.lit("a missing period"))
-                .otherwise(pl.coalesce(implied, pl.lit("no period")) + pl.lit(" spacing")),
-            )
-        )
-        .alias(shown_column("period_by_spacing"))
+        .otherwise(pl.col("_implied"))
+        .alias("period_by_spacing")
     )
-    keyed = derived.select(
-        "symbol", "period_end", "period", "period_gap_days", "period_by_spacing", shown_column("period_by_spacing")
+    # a gap that fits no label is named by its days: rare, so written only where it happens
+    odd = pl.col("period_gap_days").is_not_null() & ~pl.col("_gap").fill_null(False) & pl.col("_implied").is_null()
+    rows = rows.with_columns(
+        _only_where(rows, odd, pl.format("{} days", pl.col("period_gap_days")), rows["period_by_spacing"])
     )
-    return frame.join(keyed, on=["symbol", "period_end", "period"], how="left", nulls_equal=True).sort(_ROW)
+    shown = pl.format(
+        "{}, {} days after the previous {} ({})",
+        pl.col("period"),
+        pl.col("period_gap_days"),
+        pl.col("period"),
+        pl.when(pl.col("_gap"))
+        .then(pl.lit("a missing period"))
+        .otherwise(pl.coalesce(pl.col("_implied"), pl.lit("no period")) + pl.lit(" spacing")),
+    )
+    name = shown_column("period_by_spacing")
+    fails = pl.col("period_by_spacing") != pl.col("period")
+    rows = rows.with_columns(
+        _only_where(rows, fails, shown, pl.repeat(None, rows.height, dtype=pl.String, eager=True).alias(name))
+    )
+    # each row of the frame finds its (series, label, end) among the sorted distinct ones
+    keys = rows["_key"]
+    key = coded["_key"]
+    at = pl.select(pl.when(key.is_not_null()).then(keys.search_sorted(key.fill_null(-1), side="left"))).to_series()
+    added = rows.select(pl.col("period_gap_days", "period_by_spacing", name).gather(at))
+    return pl.concat([frame, added], how="horizontal")
+
+
+def _only_where(frame: pl.DataFrame, mask: pl.Expr, value: pl.Expr, base: pl.Series) -> pl.Series:
+    """``base`` with ``value`` (computed on the rows where ``mask`` holds, and only there) at those rows: text a
+    report shows is formatted for the few rows that need it, not for millions (``when/then`` computes both sides
+    on every row)."""
+    idx = frame.select(pl.arg_where(mask.fill_null(False))).to_series()
+    if idx.len() == 0:
+        return base
+    return base.scatter(idx, frame[idx].select(value.cast(base.dtype)).to_series())
 
 
 def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
@@ -210,15 +259,15 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``<flow>_vs_parts`` for FY rows: |FY - sum of its parts| over the larger of |FY| and the parts' total
     size, when every quarter (else every half) inside the year is present with a value. Null otherwise."""
     flows = [f for f in FLOWS if f in frame.columns]
-    base = frame.select(_ROW, "symbol", "period_end", "period", *flows).filter(
+    base = _codes(frame.select(_ROW, "symbol", "period_end", "period", *flows)).filter(
         pl.col("symbol").is_not_null() & pl.col("period_end").is_not_null()
     )
     fy = base.filter(pl.col("period") == "FY").select(
-        _ROW, "symbol", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
+        _ROW, "_series", pl.col("period_end").alias("_fy_end"), *(pl.col(f).alias(f"_fy_{f}") for f in flows)
     )
-    parts = base.filter(pl.col("period").is_in(list(_PARTS))).unique(
-        subset=["symbol", "period_end", "period"], keep="first"
-    )
+    parts = base.filter(pl.col("period").is_in(list(_PARTS)))
+    if not _rising(parts["_key"]):  # a file in symbol and date order holds each part once, in key order
+        parts = parts.unique(subset="_key", keep="first", maintain_order=True)
     out_cols = [parts_column(f) for f in flows] + [shown_column(parts_column(f)) for f in flows]
     if fy.height == 0 or parts.height == 0:
         return frame.with_columns(
@@ -230,14 +279,29 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     # meeting every part of it (400 pairs a symbol for ten years of quarters).
     width = (before + after).days + 63
     day = pl.col("period_end").cast(pl.Int32)
-    fy_b = fy.with_columns((pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
-    parts_b = parts.with_columns(
-        pl.concat_list((day - after.days) // width, (day + before.days - 1) // width).list.unique().alias("_b")
-    ).explode("_b")
-    inside = fy_b.join(parts_b, on=["symbol", "_b"], how="inner").filter(
-        (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
+    # a series and a bucket as one integer (a bucket number is far below 2**31 in size)
+    series = pl.col("_series").cast(pl.Int64) * 2**32
+    fy_b = fy.select(_ROW, "_fy_end", (series + pl.col("_fy_end").cast(pl.Int32) // width).alias("_b"))
+    first, last = (day - after.days) // width, (day + before.days - 1) // width
+    slim = parts.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_part"), "_series", "period_end", "_key")
+    parts_b = pl.concat(
+        [
+            slim.select("_part", "period_end", "_key", (series + first).alias("_b")),
+            slim.filter(last != first).select("_part", "period_end", "_key", (series + last).alias("_b")),
+        ]
     )
-    per_label = inside.group_by(_ROW, "period").agg(
+    # a year's parts are summed in date order (``_key`` orders a series' parts by label, then end), whatever the
+    # order of the file; the pairs are found on keys and dates alone, and the flows fetched for the pairs kept
+    pairs = (
+        fy_b.join(parts_b, on="_b", how="inner")
+        .filter(
+            (pl.col("period_end") > pl.col("_fy_end") - before) & (pl.col("period_end") <= pl.col("_fy_end") + after)
+        )
+        .select(_ROW, "_part", "_key")
+        .sort(_ROW, "_key")
+    )
+    inside = pl.concat([pairs.select(_ROW), parts.select("period", *flows)[pairs["_part"]]], how="horizontal")
+    per_label = inside.group_by(_ROW, "period", maintain_order=True).agg(
         pl.len().alias("_n"),
         *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
         *(pl.col(f).sum().alias(f"_sum_{f}") for f in flows),
@@ -251,6 +315,7 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
     best = per_label.sort(_ROW, "_pref").unique(subset=[_ROW], keep="first")
     checked = fy.join(best, on=_ROW, how="inner")
     exprs = []
+    texts = []
     for f in flows:
         fy_v, total, size = pl.col(f"_fy_{f}"), pl.col(f"_sum_{f}"), pl.col(f"_abs_{f}")
         complete = (pl.col(f"_n_{f}") == pl.col("_want")) & fy_v.is_not_null()
@@ -258,13 +323,37 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
         gap = pl.when(scale > 0).then((fy_v - total).abs() / scale).otherwise(0.0)
         parts_name = pl.when(pl.col("period") == "Q").then(pl.lit("quarters")).otherwise(pl.lit("halves"))
         exprs.append(pl.when(complete).then(gap).alias(parts_column(f)))
-        exprs.append(
-            pl.when(complete)
-            .then(pl.format("FY {} vs {} from its {}", fy_v, total, parts_name))
-            .alias(shown_column(parts_column(f)))
+        texts.append(
+            (
+                complete & ~gap.is_between(0, FY_TOLERANCE),
+                pl.format("FY {} vs {} from its {}", fy_v, total, parts_name),
+                shown_column(parts_column(f)),
+            )
         )
     derived = checked.select(_ROW, *exprs)
-    return frame.join(derived, on=_ROW, how="left").sort(_ROW)
+    # the text a report shows, written only where the check fails (``_fy_parts`` checks 0 .. FY_TOLERANCE)
+    empty = pl.repeat(None, checked.height, dtype=pl.String, eager=True)
+    derived = derived.with_columns(_only_where(checked, fails, text, empty.alias(col)) for fails, text, col in texts)
+    derived = derived.select(_ROW, *(c for f in flows for c in (parts_column(f), shown_column(parts_column(f)))))
+    return frame.with_columns(_at_rows(frame.height, derived))
+
+
+def _rising(values: pl.Series) -> bool:
+    """Whether every value is above the one before (no nulls): the order a sort would give, with no repeats."""
+    if values.null_count():
+        return False
+    return values.len() < 2 or bool((values.slice(1) > values.slice(0, values.len() - 1)).all())
+
+
+def _at_rows(height: int, derived: pl.DataFrame) -> list[pl.Series]:
+    """``derived``'s columns (besides ``_ROW``, the row's position) as columns of ``height`` rows, each value at its
+    row and null elsewhere: placed by position instead of a join on the row number."""
+    at = derived[_ROW]
+    return [
+        pl.repeat(None, height, dtype=col.dtype, eager=True).alias(col.name).scatter(at, col)
+        for col in derived.iter_columns()
+        if col.name != _ROW
+    ]
 
 
 def _refresh(frame: pl.DataFrame) -> pl.DataFrame:

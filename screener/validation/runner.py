@@ -9,6 +9,7 @@ they print exactly as stored.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -38,27 +39,47 @@ def _context() -> Any:
     """The process-wide ephemeral GX context, made on first use."""
     ctx = _STATE.get("context")
     if ctx is None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+        # The import and the context make hundreds of thousands of objects that live as long as the process: the
+        # collector is paused while they are made (its passes over them were a seventh of the import) and they are
+        # then frozen out of every later collection (``gc.freeze``), which would otherwise walk them again.
+        gc.disable()
+        try:
+            ctx = _make_context()
+        finally:
+            gc.enable()
+            gc.freeze()
+    return ctx
 
-        for name in ("great_expectations", "great_expectations.core"):
-            logger = logging.getLogger(name)
-            logger.addHandler(logging.NullHandler())
-            logger.propagate = False
-        ctx = gx.get_context(mode="ephemeral")
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        _STATE["context"] = ctx
-        _STATE["suites"] = {}
-        # One data asset for every run: ``read_dataframe`` would delete and re-add its asset on each call, and the
-        # context rewrites its whole configuration as YAML twice for that (a fifth of a small frame's validation).
-        _STATE["asset"] = ctx.data_sources.pandas_default.add_dataframe_asset(name="screener-frame")
+
+def _make_context() -> Any:
+    """Import great-expectations and make the context (``_context`` holds the collector off meanwhile)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    for name in ("great_expectations", "great_expectations.core"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # great-expectations fingerprints every batch under this size by hashing every cell, twice per run (when the
+    # batch is made and again when it is validated): a marker nothing here reads, and a third of a run's time.
+    # Size 0 turns the fingerprint off; every check still runs on every row.
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    _STATE["context"] = ctx
+    _STATE["suites"] = {}
+    # One data asset for every run: ``read_dataframe`` would delete and re-add its asset on each call, and the
+    # context rewrites its whole configuration as YAML twice for that (a fifth of a small frame's validation).
+    _STATE["asset"] = ctx.data_sources.pandas_default.add_dataframe_asset(name="screener-frame")
     return ctx
 
 
 def _suite(kind: str, checks: list[Check], today: date) -> Any:
+    ctx = _context()
     import great_expectations as gx
 
-    ctx = _context()
     cache: dict[tuple[Any, ...], Any] = _STATE["suites"]
     cache_key = (kind, today, tuple(c.label + repr(c.columns) for c in checks))
     suite = cache.get(cache_key)
@@ -120,22 +141,30 @@ def per_value(check: Check, frame: pl.DataFrame) -> bool:
 def _pandas(frame: pl.DataFrame, columns: list[str], categorical: frozenset[str] = frozenset()) -> Any:
     """Only the checked columns, with the default index (row 0, 1, ...). Dates become ``datetime64[ns]``, the one
     datetime type great-expectations compares with bounds in vectorised pandas (any other unit makes it call Python
-    per row); text columns in ``categorical`` become pandas categoricals."""
-    cols = []
+    per row). Columns in ``categorical`` are only compared for equality or nullness: text and dates there become
+    integer codes (equal values, equal codes; a null stays null). Numbers and dates go over as numpy arrays, without
+    a copy where they have no nulls (nulls become NaN or NaT, as pandas holds them)."""
+    import pandas as pd
+
+    data: dict[str, Any] = {}
     for name in columns:
-        dtype = frame.schema[name]
-        if name in categorical and dtype == pl.Date:
-            cols.append(pl.col(name).to_physical())  # compared for equality only: the day number is exact
+        column = frame.get_column(name)
+        dtype = column.dtype
+        if name in categorical and dtype in (pl.String, pl.Categorical):
+            column = column.cast(pl.Categorical).to_physical()  # compared for equality only: one code per value
+        elif name in categorical and dtype == pl.Date:
+            column = column.to_physical()  # compared for equality only: the day number is exact
         elif dtype == pl.Date:
             # nanoseconds span 1677..2262; a date beyond is clamped to the edge, on the same side of every bound
-            cols.append(pl.col(name).clip(_NS_RANGE[0], _NS_RANGE[1]).cast(pl.Datetime("ns")))
+            column = column.clip(_NS_RANGE[0], _NS_RANGE[1]).cast(pl.Datetime("ns"))
         elif isinstance(dtype, pl.Datetime):
-            cols.append(pl.col(name).cast(pl.Datetime("ns")))
-        elif name in categorical and dtype == pl.String:
-            cols.append(pl.col(name).cast(pl.Categorical))
+            column = column.cast(pl.Datetime("ns"))
+        plain_time = isinstance(column.dtype, pl.Datetime) and column.dtype.time_zone is None
+        if column.dtype.is_numeric() or plain_time:
+            data[name] = column.to_numpy()
         else:
-            cols.append(pl.col(name))
-    return frame.select(cols).to_pandas()
+            data[name] = column.to_frame().to_pandas()[name]
+    return pd.DataFrame(data, copy=False)
 
 
 #: What a run returns per check: every failing row's index (COMPLETE), and nothing ``_read`` does not read.
@@ -188,16 +217,21 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if whole:
-            columns = sorted({col for c in whole for col in c.columns})
             compared = {col for c in whole if c.gx_class not in _EQUALITY_ONLY for col in c.columns}
-            equality = frozenset(columns) - compared
-            results = _validate(kind, whole, today, _pandas(frame, columns, equality))
+            equality = frozenset(col for c in whole for col in c.columns) - compared
+            # One run per set of columns, over a frame of those columns alone: great-expectations copies the whole
+            # frame it is given for each check that skips nulls, so a check on one column of twelve copied all twelve.
+            by_columns: dict[tuple[str, ...], list[Check]] = {}
             for c in whole:
-                target, res = by_key[c.match_key], results.get(c.match_key)
-                if res is None:
-                    continue
-                failed = _read(res, target, frame.height)
-                target.failed_rows = list(range(frame.height)) if failed is None else failed
+                by_columns.setdefault(tuple(sorted(set(c.columns))), []).append(c)
+            for columns, group in by_columns.items():
+                results = _validate(kind, group, today, _pandas(frame, list(columns), equality))
+                for c in group:
+                    target, res = by_key[c.match_key], results.get(c.match_key)
+                    if res is None:
+                        continue
+                    failed = _read(res, target, frame.height)
+                    target.failed_rows = list(range(frame.height)) if failed is None else failed
         if by_column:
             # Every column's distinct values side by side, each padded with nulls (which these checks skip) to the
             # longest: one great-expectations run for all of them.

@@ -380,6 +380,29 @@ def test_a_real_write_of_many_rows_is_set_based(store: Store) -> None:
     assert store.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NOT NULL") == 1
 
 
+def test_a_first_load_in_slices_stores_every_row_once_with_its_provider(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screener.store.market as market
+
+    monkeypatch.setattr(market, "_INSERT_SLICE", 7)  # 50 rows: seven full slices and one of one row
+    n = 50
+    frame = pl.DataFrame(
+        {
+            "symbol": [f"S{i % 5}" for i in range(n)],
+            "date": [date(2020, 1, 1) + timedelta(days=i // 5) for i in range(n)],
+            "close": [float(i + 1) for i in range(n)],
+            "volume": [None if i % 3 else float(i) for i in range(n)],
+        },
+        schema=polars_schema("prices"),
+    )
+    result = store.upsert_real("prices", frame, "file")
+    assert (result.stored, result.inserted, result.updated) == (n, n, 0)
+    got = store.frame("prices").sort("symbol", "date")
+    assert got.select("symbol", "date", "close", "volume").equals(frame.sort("symbol", "date"))
+    assert set(got["provider"]) == {"file"} and got["loaded_at"].n_unique() == 1
+
+
 def test_rejections_are_recorded_set_based(store: Store) -> None:
     many = _rejections(*(f"S{i}/2024-01-02" for i in range(1000)))
     assert _statements(store, lambda: store.record_rejections(many, provider="file")) < 5
