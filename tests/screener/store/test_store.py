@@ -17,6 +17,7 @@ from screener.contract import polars_schema
 from screener.errors import ScreenerError
 from screener.store import Store
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS
+from tests._foundation_helpers import TABLES
 
 
 def _prices(rows: list[tuple[str, date, float | None, float | None]]) -> pl.DataFrame:
@@ -38,16 +39,7 @@ def test_fresh_store_applies_every_migration_in_order(db_path: Path) -> None:
         assert [r[1] for r in rows] == [m[1] for m in MIGRATIONS]
         assert all(r[2] is not None for r in rows)
         assert store.schema_version() == LATEST_VERSION
-        for table in (
-            "companies",
-            "role_tags",
-            "role_tag_history",
-            "fundamentals",
-            "prices",
-            "fx",
-            "events",
-            "ingest_log",
-        ):
+        for table in TABLES:
             assert store.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]) == 1
 
 
