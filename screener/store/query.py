@@ -154,6 +154,10 @@ def _exact_integers(relation: duckdb.DuckDBPyRelation) -> tuple[duckdb.DuckDBPyR
     return relation.project(", ".join(exprs)), wide
 
 
+#: Seconds between the repeated interrupts of a query after a Ctrl-C (``_ctrl_c_stops``).
+INTERRUPT_REPEAT = 0.05
+
+
 @contextmanager
 def _ctrl_c_stops(con: duckdb.DuckDBPyConnection) -> Iterator[threading.Event]:
     """While the block runs, a Ctrl-C (SIGINT) interrupts ``con``'s query and sets the event yielded.
@@ -170,12 +174,20 @@ def _ctrl_c_stops(con: duckdb.DuckDBPyConnection) -> Iterator[threading.Event]:
         return
     reader, writer = socket.socketpair()
     writer.setblocking(False)
+    ended = threading.Event()
 
     def watch() -> None:
+        # not ``pressed``: the Python-level handler may set it first (it runs whenever the main thread next runs
+        # Python), and the interrupt must be asked for all the same
         while data := reader.recv(64):
-            if signal.SIGINT in data and not pressed.is_set():
+            if signal.SIGINT in data:
                 pressed.set()
+                # an interrupt that lands before DuckDB has started executing (the block may still be importing
+                # or planning) is dropped, and the query would then run on: ask again until the block ends
                 con.interrupt()
+                while not ended.wait(INTERRUPT_REPEAT):
+                    con.interrupt()
+                return
 
     previous = signal.signal(signal.SIGINT, lambda _signum, _frame: pressed.set())
     before = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
@@ -184,6 +196,7 @@ def _ctrl_c_stops(con: duckdb.DuckDBPyConnection) -> Iterator[threading.Event]:
     try:
         yield pressed
     finally:
+        ended.set()
         signal.set_wakeup_fd(before)
         signal.signal(signal.SIGINT, previous)
         writer.shutdown(socket.SHUT_WR)  # the watcher reads the end and returns

@@ -485,3 +485,31 @@ def test_a_blob_column_is_hexadecimal_text_in_every_format(invoke, market_db: Pa
         result = invoke("query", sql, "--format", fmt)
         assert result.exit_code == 0, result.stderr
         assert "ab01" in result.stdout
+
+
+def test_a_ctrl_c_before_the_query_starts_still_stops_it(market_db: Path) -> None:
+    """A Ctrl-C that lands inside the guarded block before DuckDB executes anything (a cold start may still be
+    importing polars there) must stop the query that follows: one interrupt of an idle connection is dropped."""
+    import threading
+
+    from screener.store.query import _ctrl_c_stops
+
+    sql = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 100000000) SELECT count(*) FROM r"
+    con = connect_readonly(market_db)
+    # a guard for the test itself: without the repeat the query would run for minutes
+    guard = threading.Timer(30, con.interrupt)
+    guard.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises((duckdb.InterruptException, RuntimeError)), _ctrl_c_stops(con) as pressed:
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 10
+            while not pressed.is_set() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # the first interrupt has reached an idle connection
+            con.execute(sql).fetchall()
+        assert pressed.is_set()
+        assert time.monotonic() - started < 10
+    finally:
+        guard.cancel()
+        con.close()
