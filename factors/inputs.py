@@ -337,6 +337,10 @@ class FactorInputs:
     count on or before it is read.
 
     Frames are conformed on construction, so tests can pass only the columns they care about.
+
+    ``price_symbols``, when given, holds symbols in ascending order, and ``prices["symbol"]`` holds UInt32
+    positions in it instead of the texts: the store's compact form of 13 million closes
+    (``Store.coded_prices_for_scoring``). The engine reads both forms alike; closes given with their texts drop it.
     """
 
     companies: pl.DataFrame
@@ -346,10 +350,18 @@ class FactorInputs:
     events: pl.DataFrame = field(default_factory=lambda: _conform("events", None))
     splits: pl.DataFrame = field(default_factory=lambda: _conform("splits", None))
     share_history: pl.DataFrame = field(default_factory=lambda: _conform("share_history", None))
+    price_symbols: pl.Series | None = None
 
     def __post_init__(self) -> None:
         for kind in _KINDS:
             frame = getattr(self, kind)
+            if kind == "prices" and self.price_symbols is not None:
+                if frame is not None and "symbol" in frame.columns and frame.schema["symbol"].is_integer():
+                    # coded closes (``Store.coded_prices_for_scoring``): the codes stay codes
+                    codes = frame["symbol"].cast(pl.UInt32)
+                    object.__setattr__(self, kind, _conform(kind, frame.drop("symbol")).with_columns(codes))
+                    continue
+                object.__setattr__(self, "price_symbols", None)  # closes with their texts (``replace``d): no codes
             conformed = _conform(kind, frame)
             if kind == "companies" and frame is not None and "as_of" in frame.columns:
                 conformed = conformed.with_columns(frame["as_of"].cast(pl.Date).alias("as_of"))
@@ -371,10 +383,12 @@ def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = 
     of the blocks read is handed back afterwards (``Store.release_cache``).
     """
     window = int({**SETTINGS, **(settings or {})}["price_window_days"])
+    names, closes = store.coded_prices_for_scoring(as_of, window)  # symbols as codes: see ``FactorInputs``
     inputs = FactorInputs(
         companies=store.companies(as_of=as_of),
         fundamentals=store.rows_as_of("fundamentals", as_of, ordered=False, columns=STATEMENT_COLUMNS),
-        prices=store.prices_for_scoring(as_of, window),
+        prices=closes,
+        price_symbols=names,
         fx=store.rows_as_of("fx", as_of),
         events=store.rows_as_of("events", as_of),
         splits=store.all_splits(),
@@ -721,17 +735,23 @@ def _sorted(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     return frame.sort(list(keys), maintain_order=True)
 
 
-def _runs(frame: pl.DataFrame, keys: Sequence[str], known: pl.Series) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+def _runs(
+    frame: pl.DataFrame, keys: Sequence[str], known: pl.Series, names: pl.Series | None = None
+) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
     """Sort a panel on ``keys`` (symbol first) unless it already is, keep symbols of the universe, and number the
     per-symbol runs: (frame, run id per row, runs with ``g`` and ``symbol``).
 
     The sortedness check works on the runs (strictly ascending symbols, then strictly ascending remaining keys
-    within each run), which is far cheaper than comparing millions of strings with their neighbours.
+    within each run), which is far cheaper than comparing millions of strings with their neighbours. With
+    ``names`` (ascending symbols), the frame's ``symbol`` holds positions in it (``FactorInputs.price_symbols``),
+    which sort as the symbols do; the runs carry the symbols themselves.
     """
 
     def number(f: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         g = f.select(pl.col("symbol").rle_id().alias("g"))["g"]
         runs = f.select(pl.col("symbol").rle()).unnest("symbol").rename({"value": "symbol"}).with_row_index("g")
+        if names is not None:
+            runs = runs.with_columns(names.gather(runs["symbol"]).alias("symbol"))
         return g, runs
 
     g, runs = number(frame)
@@ -845,7 +865,12 @@ def _known_code(comp: pl.DataFrame) -> pl.DataFrame:
 
 
 def _price_parts(
-    closes: list[pl.DataFrame], comp: pl.DataFrame, fx: FxTable, last: date, settings: Mapping[str, Any]
+    closes: list[pl.DataFrame],
+    comp: pl.DataFrame,
+    fx: FxTable,
+    last: date,
+    settings: Mapping[str, Any],
+    names: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(latest per (as_of, symbol), daily panel, runs, bounds): the price side of the base frame for every date.
 
@@ -855,11 +880,12 @@ def _price_parts(
     what a one-date view would read: closes on or before it, the window before it.
 
     ``closes`` holds the closes as its one item, which is taken out: no reference is left here, so once the panel
-    no longer needs them the closes are freed (when the caller released its own, ``build_panel``).
+    no longer needs them the closes are freed (when the caller released its own, ``build_panel``). ``names``: the
+    closes' symbols are codes into it (``FactorInputs.price_symbols``).
     """
     p = closes.pop().select("symbol", "date", "close", "volume", "provider")
     p = p.filter(pl.col("date") <= last).drop_nulls(["symbol", "date"])
-    p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"].unique())
+    p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"].unique(), names)
     # a listing's currency does not change with the date; its fx rate does, day by day
     currency = comp.sort("as_of").group_by("symbol", maintain_order=True).last().select("symbol", "currency", "unit")
     iso = _currency_map(currency["currency"].to_list())
@@ -1661,9 +1687,11 @@ def build_panel(
     with ThreadPoolExecutor(max_workers=2 if len(days) > 1 else 1) as pool:
         fund_job = pool.submit(_fundamental_panel, inputs.fundamentals, comp, fx, splits, days[-1], cfg)
         closes: list[pl.DataFrame] = [inputs.prices]  # the price side takes the frame out (see ``_price_parts``)
+        names = inputs.price_symbols
         if release_prices:
             object.__setattr__(inputs, "prices", _conform("prices", None))
-        prices_job = pool.submit(_price_parts, closes, comp, fx, days[-1], cfg)
+            object.__setattr__(inputs, "price_symbols", None)
+        prices_job = pool.submit(_price_parts, closes, comp, fx, days[-1], cfg, names)
         shares_job = pool.submit(_latest_share_count, inputs.share_history, comp, splits, days[-1])
         events_job = pool.submit(EventPanel, inputs.events, comp, days)
         latest, panel, runs, bounds = prices_job.result()
