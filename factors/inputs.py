@@ -884,7 +884,8 @@ def _price_parts(
     closes' symbols are codes into it (``FactorInputs.price_symbols``).
     """
     p = closes.pop().select("symbol", "date", "close", "volume", "provider")
-    p = p.filter(pl.col("date") <= last).drop_nulls(["symbol", "date"])
+    if p.height and (p["symbol"].null_count() or p["date"].null_count() or p["date"].max() > last):  # type: ignore[operator]
+        p = p.filter(pl.col("date") <= last).drop_nulls(["symbol", "date"])  # (a copy of every close: only if needed)
     p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"].unique(), names)
     # a listing's currency does not change with the date; its fx rate does, day by day
     currency = comp.sort("as_of").group_by("symbol", maintain_order=True).last().select("symbol", "currency", "unit")
@@ -895,23 +896,19 @@ def _price_parts(
     runs = runs.join(currency.select("symbol", "code", "unit"), on="symbol", how="left", maintain_order="left")
     rate = fx.rate(runs["code"].gather(g), p["date"])
     usd_per_quote_unit = runs["unit"].gather(g) * rate
-    has_demo = bool((p["provider"] == "demo").any())
-    traded = pl.col("volume").is_null() | (pl.col("volume") != 0)
+    # rows (over the whole sorted panel) of the demo closes and of the traded days (a close with a volume other than
+    # zero; a missing volume is unknown, not "no trade"); read at a company's bounds they count only when they
+    # belong to that company (see below). Row positions, not running columns: 13 million Int64 values (and their
+    # copies while built) become one position per such row
+    demo_rows = p.select(pl.arg_where((pl.col("provider") == "demo").fill_null(False))).to_series()
+    traded_rows = p.select(pl.arg_where(pl.col("volume").is_null() | (pl.col("volume") != 0))).to_series()
     p = p.select(
         g.alias("g").set_sorted(),
         "date",
         (pl.col("close") * usd_per_quote_unit).alias("close_usd"),
         "volume",
-        (pl.col("provider") == "demo").fill_null(False).alias("demo") if has_demo else pl.lit(False).alias("demo"),
-    ).with_columns(
-        (pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"),
-        # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
-        # running, over the whole sorted panel (no per-company window): the last traded row so far and the demo
-        # rows so far; read at a company's row they count only when they belong to that company (see below)
-        pl.when(traded).then(pl.int_range(pl.len(), dtype=pl.Int64)).forward_fill().alias("_last_trade_row"),
-        # (without a demo close, a running count of none: 13 million zeros and their copy, left out)
-        *([pl.col("demo").cast(pl.Int64).cum_sum().alias("_demo_seen")] if has_demo else []),
-    )
+    ).with_columns((pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"))
+    del rate, usd_per_quote_unit
     p = p.with_columns(_panel_key(p))
     window = int(settings["price_window_days"])
     pairs = comp.select("as_of", "symbol", "_row").join(runs.select("g", "symbol"), on="symbol", how="inner")
@@ -925,20 +922,23 @@ def _price_parts(
     lo, hi = bounds["lo"], bounds["hi"]
 
     def count(mask: pl.Series) -> pl.Series:
-        seen = mask.cast(pl.Int64).cum_sum()
-        before = pl.concat([pl.Series([0], dtype=pl.Int64), seen])
-        return pl.select(pl.when(lo <= hi).then(seen.gather(hi) - before.gather(lo)).otherwise(0)).to_series()
+        """How many rows of ``lo..hi`` the mask holds (0 when ``lo > hi``), counted on its rarer side."""
+        if int(mask.sum()) * 2 <= len(mask):
+            n = _rows_within(mask.arg_true(), lo, hi)
+        else:
+            n = hi - lo + 1 - _rows_within((~mask).arg_true(), lo, hi)
+        return pl.select(pl.when(lo <= hi).then(n).otherwise(0)).to_series()
 
     close_now = p["close_usd"].gather(hi)
-    # the company's first row: a running count before it belongs to the companies sorted before this one
+    # the company's first row: a row before it belongs to the companies sorted before this one
     run_first = p.select(pl.arg_where((pl.col("g") != pl.col("g").shift(1)).fill_null(True)))
     start = run_first.to_series().cast(pl.Int64).gather(bounds["g"])
-    if has_demo:
-        demo_before = pl.concat([pl.Series([0], dtype=pl.Int64), p["_demo_seen"]])
-        prices_demo = p["_demo_seen"].gather(hi) - demo_before.gather(start) > 0
-    else:
-        prices_demo = pl.repeat(False, bounds.height, eager=True, dtype=pl.Boolean)
-    traded_row = p["_last_trade_row"].gather(hi)
+    prices_demo = _rows_within(demo_rows, start, hi) > 0
+    # the last traded row on or before ``hi`` (null: none in the panel)
+    at = traded_rows.search_sorted(hi.cast(traded_rows.dtype), side="right").cast(pl.Int64) - 1
+    traded_row = pl.select(
+        pl.when(at >= 0).then(traded_rows.cast(pl.Int64).gather(at.clip(lower_bound=0))).alias("r")
+    ).to_series()
     last_trade = pl.select(
         pl.when(traded_row >= start).then(p["date"].gather(traded_row.fill_null(0))).alias("t")
     ).to_series()
@@ -966,6 +966,14 @@ def _price_parts(
             position.gather(bounds["lo"]).alias("lo"), position.gather(bounds["hi"]).alias("hi")
         )
     return latest, panel, runs.select("g", "symbol"), bounds
+
+
+def _rows_within(rows: pl.Series, lo: pl.Series, hi: pl.Series) -> pl.Series:
+    """How many of the ascending row positions ``rows`` lie in ``lo..hi`` (both inclusive; ``lo`` and ``hi``
+    non-negative; 0 or less when ``lo > hi``): two binary searches per range instead of a running count over
+    every row."""
+    after = rows.search_sorted(hi.cast(rows.dtype), side="right").cast(pl.Int64)
+    return after - rows.search_sorted(lo.cast(rows.dtype), side="left").cast(pl.Int64)
 
 
 #: Fundamentals fields converted to USD and carried to the factors (fcf is derived, see ``_fundamental_parts``).
