@@ -597,8 +597,18 @@ class FactorContext:
         return self.prices[column].gather(index)
 
     def range_count(self, column: str, lo: pl.Series, hi: pl.Series) -> pl.Series:
-        """How many non-null values of ``column`` lie in rows ``lo..hi`` (0 when ``lo > hi``)."""
-        seen = self.prices[column].is_not_null().cast(pl.Int64).cum_sum()
+        """How many non-null values of ``column`` lie in rows ``lo..hi`` (0 when ``lo > hi``).
+
+        Counted from the row positions of the rarer side (the nulls, mostly): two binary searches per range, not a
+        running count over every row of the panel (13 million Int64 values and their copy at 50,000 companies)."""
+        present = self.prices[column].is_not_null()
+        if len(lo) and not (lo.null_count() or hi.null_count()) and int(lo.min()) >= 0 and int(hi.min()) >= 0:  # type: ignore[arg-type]
+            if int(present.sum()) * 2 <= len(present):
+                n = _rows_within(present.arg_true(), lo, hi)
+            else:
+                n = hi - lo + 1 - _rows_within((~present).arg_true(), lo, hi)
+            return pl.select(pl.when(lo <= hi).then(n).otherwise(0).alias("n")).to_series()
+        seen = present.cast(pl.Int64).cum_sum()
         before = pl.concat([pl.Series([0], dtype=pl.Int64), seen])
         n = seen.gather(hi) - before.gather(lo)
         return pl.select(pl.when(lo <= hi).then(n).otherwise(0).alias("n")).to_series()
@@ -623,8 +633,13 @@ class FactorContext:
         level = values
         for kk in range(int(levels.max()) + 1):  # type: ignore[arg-type]
             if kk:
+                # each row's maximum with the row ``half`` below (the last ``half`` rows have none: kept as they
+                # are), from two views of the level, without a shifted copy of it
                 half = 1 << (kk - 1)
-                level = pl.select(pl.max_horizontal(level, level.shift(-half))).to_series()
+                n = len(level)
+                if half < n:
+                    head = pl.select(pl.max_horizontal(level.slice(0, n - half), level.slice(half))).to_series()
+                    level = head.alias(level.name).append(level.slice(n - half))
             idx = (usable & (k == kk)).arg_true()
             if idx.is_empty():
                 continue
