@@ -1117,9 +1117,12 @@ def _fundamental_panel(
             .select(columns)
         )
 
-    agg, _ = _fundamental_parts(_reachable(f, versions, settings), versions["_key"], settings, periods=False)
     # the fields of a version read only its reachable periods; whether it rests on demo data asks all of them
     first_demo = f.filter(pl.col("_demo")).group_by("symbol").agg(pl.col("_public").min().alias("_first_demo"))
+    reach = _reachable(f, versions, settings)
+    del f  # see ``copied``: the passes read only the reachable rows, and the prepared ones would sit under them
+    agg, _ = _fundamental_parts(reach, versions["_key"], settings, periods=False)
+    del reach
     demo = versions.join(first_demo, on="symbol", how="left", maintain_order="left").select(
         (pl.col("_first_demo") <= pl.col("_version")).fill_null(False).alias("fundamentals_demo")
     )
@@ -1130,7 +1133,6 @@ def _fundamental_panel(
     if not agg["symbol"].equals(versions["_key"].alias("symbol"), check_dtypes=False):
         raise RuntimeError("statement versions lost their order")
     fields = agg.drop("symbol").gather(need["_key"]).with_columns(need["_row"])
-    del f  # see ``copied``
 
     def statements() -> pl.DataFrame:
         _, periods = _fundamental_parts(copied(_PREPARED), versions["_key"], settings)
