@@ -633,13 +633,8 @@ class FactorContext:
         level = values
         for kk in range(int(levels.max()) + 1):  # type: ignore[arg-type]
             if kk:
-                # each row's maximum with the row ``half`` below (the last ``half`` rows have none: kept as they
-                # are), from two views of the level, without a shifted copy of it
                 half = 1 << (kk - 1)
-                n = len(level)
-                if half < n:
-                    head = pl.select(pl.max_horizontal(level.slice(0, n - half), level.slice(half))).to_series()
-                    level = head.alias(level.name).append(level.slice(n - half))
+                level = pl.select(pl.max_horizontal(level, level.shift(-half))).to_series()
             idx = (usable & (k == kk)).arg_true()
             if idx.is_empty():
                 continue
