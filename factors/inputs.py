@@ -378,9 +378,9 @@ def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = 
     after ``as_of`` is already inside the stored closes, so the share counts need it too; it carries no value of its
     own); of the share history only the latest count on or before ``as_of`` per company; and of the prices only
     the engine's window (``price_window_days`` of ``settings``) plus each company's earlier rows that still decide
-    its last price, last trade and demo flag (``Store.prices_for_scoring``), in the store's order: scoring reads the
-    same rows either way, and moving ten years of closes to read one is the largest cost of a score. DuckDB's cache
-    of the blocks read is handed back afterwards (``Store.release_cache``).
+    its last price, last trade and demo flag (``Store.coded_prices_for_scoring``: symbols as codes), in the store's
+    order: scoring reads the same rows either way, and moving ten years of closes to read one is the largest cost of
+    a score. DuckDB's cache of the blocks read is handed back afterwards (``Store.release_cache``).
     """
     window = int({**SETTINGS, **(settings or {})}["price_window_days"])
     names, closes = store.coded_prices_for_scoring(as_of, window)  # symbols as codes: see ``FactorInputs``
