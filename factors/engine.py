@@ -372,21 +372,32 @@ def score_columns() -> list[str]:
     return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
 
 
-def compute_scores(inputs: FactorInputs, as_of: date, *, settings: Mapping[str, Any] | None = None) -> pl.DataFrame:
+def compute_scores(
+    inputs: FactorInputs,
+    as_of: date,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    release_prices: bool = False,
+) -> pl.DataFrame:
     """Score every company of ``inputs.companies`` as of ``as_of``; pure (no store, no clock, no randomness).
 
     The one-date case of ``compute_panel``: the same computation, so a back-dated score and the backtest's score
-    of that date are the same rows."""
-    return compute_panel(inputs, [as_of], settings=settings)
+    of that date are the same rows. ``release_prices`` as ``build_panel`` takes it."""
+    return compute_panel(inputs, [as_of], settings=settings, release_prices=release_prices)
 
 
 def compute_panel(
-    inputs: FactorInputs, dates: Sequence[date], *, settings: Mapping[str, Any] | None = None
+    inputs: FactorInputs,
+    dates: Sequence[date],
+    *,
+    settings: Mapping[str, Any] | None = None,
+    release_prices: bool = False,
 ) -> pl.DataFrame:
     """Score every company of every date of ``dates`` in one pass: ``score_columns()`` per (as_of, symbol), sorted
     by (as_of, symbol). Each date sees only what was public on it; cross-sectional steps (fills, scaling,
-    percentiles) run within each date. Pure (no store, no clock, no randomness)."""
-    ctx = build_panel(inputs, dates, settings)
+    percentiles) run within each date. Pure (no store, no clock, no randomness). ``release_prices`` (for inputs
+    read for this call alone) hands ``inputs.prices`` over and empties it (``build_panel``)."""
+    ctx = build_panel(inputs, dates, settings, release_prices=release_prices)
     key = list(KEY)
     frame = ctx.base
     flags: list[Flag] = [(f, pl.col(f)) for f in _BASE_FLAGS]
@@ -487,7 +498,8 @@ def current_scores_lazy(
         stored = store.scan_scores(day)
         if stored is not None and stored.collect_schema().names() == score_columns():
             return stored, STORED
-    frame = compute_scores(load_inputs(store, day), day)
+    # the inputs are read for this score alone: their closes are freed once the price panel is built
+    frame = compute_scores(load_inputs(store, day), day, release_prices=True)
     if store.can_write(f"the scores as of {day.isoformat()}"):
         store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
     return frame.lazy(), COMPUTED if info is None else RECOMPUTED
@@ -513,7 +525,7 @@ def score_panel(store: Store, dates: Sequence[date]) -> pl.DataFrame:
     days = sorted(set(dates))
     if not days:
         raise ValueError("score_panel needs at least one date")
-    return compute_panel(load_panel_inputs(store, days), days)
+    return compute_panel(load_panel_inputs(store, days), days, release_prices=True)
 
 
 def usd_closes(store: Store, end: date) -> pl.DataFrame:

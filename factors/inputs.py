@@ -337,6 +337,10 @@ class FactorInputs:
     count on or before it is read.
 
     Frames are conformed on construction, so tests can pass only the columns they care about.
+
+    ``price_symbols``, when given, holds symbols in ascending order, and ``prices["symbol"]`` holds UInt32
+    positions in it instead of the texts: the store's compact form of 13 million closes
+    (``Store.coded_prices_for_scoring``). The engine reads both forms alike; closes given with their texts drop it.
     """
 
     companies: pl.DataFrame
@@ -346,10 +350,18 @@ class FactorInputs:
     events: pl.DataFrame = field(default_factory=lambda: _conform("events", None))
     splits: pl.DataFrame = field(default_factory=lambda: _conform("splits", None))
     share_history: pl.DataFrame = field(default_factory=lambda: _conform("share_history", None))
+    price_symbols: pl.Series | None = None
 
     def __post_init__(self) -> None:
         for kind in _KINDS:
             frame = getattr(self, kind)
+            if kind == "prices" and self.price_symbols is not None:
+                if frame is not None and "symbol" in frame.columns and frame.schema["symbol"].is_integer():
+                    # coded closes (``Store.coded_prices_for_scoring``): the codes stay codes
+                    codes = frame["symbol"].cast(pl.UInt32)
+                    object.__setattr__(self, kind, _conform(kind, frame.drop("symbol")).with_columns(codes))
+                    continue
+                object.__setattr__(self, "price_symbols", None)  # closes with their texts (``replace``d): no codes
             conformed = _conform(kind, frame)
             if kind == "companies" and frame is not None and "as_of" in frame.columns:
                 conformed = conformed.with_columns(frame["as_of"].cast(pl.Date).alias("as_of"))
@@ -366,15 +378,17 @@ def load_inputs(store: Store, as_of: date, settings: Mapping[str, Any] | None = 
     after ``as_of`` is already inside the stored closes, so the share counts need it too; it carries no value of its
     own); of the share history only the latest count on or before ``as_of`` per company; and of the prices only
     the engine's window (``price_window_days`` of ``settings``) plus each company's earlier rows that still decide
-    its last price, last trade and demo flag (``Store.prices_for_scoring``), in the store's order: scoring reads the
-    same rows either way, and moving ten years of closes to read one is the largest cost of a score. DuckDB's cache
-    of the blocks read is handed back afterwards (``Store.release_cache``).
+    its last price, last trade and demo flag (``Store.coded_prices_for_scoring``: symbols as codes), in the store's
+    order: scoring reads the same rows either way, and moving ten years of closes to read one is the largest cost of
+    a score. DuckDB's cache of the blocks read is handed back afterwards (``Store.release_cache``).
     """
     window = int({**SETTINGS, **(settings or {})}["price_window_days"])
+    names, closes = store.coded_prices_for_scoring(as_of, window)  # symbols as codes: see ``FactorInputs``
     inputs = FactorInputs(
         companies=store.companies(as_of=as_of),
         fundamentals=store.rows_as_of("fundamentals", as_of, ordered=False, columns=STATEMENT_COLUMNS),
-        prices=store.prices_for_scoring(as_of, window),
+        prices=closes,
+        price_symbols=names,
         fx=store.rows_as_of("fx", as_of),
         events=store.rows_as_of("events", as_of),
         splits=store.all_splits(),
@@ -583,8 +597,18 @@ class FactorContext:
         return self.prices[column].gather(index)
 
     def range_count(self, column: str, lo: pl.Series, hi: pl.Series) -> pl.Series:
-        """How many non-null values of ``column`` lie in rows ``lo..hi`` (0 when ``lo > hi``)."""
-        seen = self.prices[column].is_not_null().cast(pl.Int64).cum_sum()
+        """How many non-null values of ``column`` lie in rows ``lo..hi`` (0 when ``lo > hi``).
+
+        Counted from the row positions of the rarer side (the nulls, mostly): two binary searches per range, not a
+        running count over every row of the panel (13 million Int64 values and their copy at 50,000 companies)."""
+        present = self.prices[column].is_not_null()
+        if len(lo) and not (lo.null_count() or hi.null_count()) and int(lo.min()) >= 0 and int(hi.min()) >= 0:  # type: ignore[arg-type]
+            if int(present.sum()) * 2 <= len(present):
+                n = _rows_within(present.arg_true(), lo, hi)
+            else:
+                n = hi - lo + 1 - _rows_within((~present).arg_true(), lo, hi)
+            return pl.select(pl.when(lo <= hi).then(n).otherwise(0).alias("n")).to_series()
+        seen = present.cast(pl.Int64).cum_sum()
         before = pl.concat([pl.Series([0], dtype=pl.Int64), seen])
         n = seen.gather(hi) - before.gather(lo)
         return pl.select(pl.when(lo <= hi).then(n).otherwise(0).alias("n")).to_series()
@@ -721,17 +745,23 @@ def _sorted(frame: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     return frame.sort(list(keys), maintain_order=True)
 
 
-def _runs(frame: pl.DataFrame, keys: Sequence[str], known: pl.Series) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
+def _runs(
+    frame: pl.DataFrame, keys: Sequence[str], known: pl.Series, names: pl.Series | None = None
+) -> tuple[pl.DataFrame, pl.Series, pl.DataFrame]:
     """Sort a panel on ``keys`` (symbol first) unless it already is, keep symbols of the universe, and number the
     per-symbol runs: (frame, run id per row, runs with ``g`` and ``symbol``).
 
     The sortedness check works on the runs (strictly ascending symbols, then strictly ascending remaining keys
-    within each run), which is far cheaper than comparing millions of strings with their neighbours.
+    within each run), which is far cheaper than comparing millions of strings with their neighbours. With
+    ``names`` (ascending symbols), the frame's ``symbol`` holds positions in it (``FactorInputs.price_symbols``),
+    which sort as the symbols do; the runs carry the symbols themselves.
     """
 
     def number(f: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         g = f.select(pl.col("symbol").rle_id().alias("g"))["g"]
         runs = f.select(pl.col("symbol").rle()).unnest("symbol").rename({"value": "symbol"}).with_row_index("g")
+        if names is not None:
+            runs = runs.with_columns(names.gather(runs["symbol"]).alias("symbol"))
         return g, runs
 
     g, runs = number(frame)
@@ -845,7 +875,12 @@ def _known_code(comp: pl.DataFrame) -> pl.DataFrame:
 
 
 def _price_parts(
-    prices: pl.DataFrame, comp: pl.DataFrame, fx: FxTable, last: date, settings: Mapping[str, Any]
+    closes: list[pl.DataFrame],
+    comp: pl.DataFrame,
+    fx: FxTable,
+    last: date,
+    settings: Mapping[str, Any],
+    names: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(latest per (as_of, symbol), daily panel, runs, bounds): the price side of the base frame for every date.
 
@@ -853,10 +888,15 @@ def _price_parts(
     bounds (``hi``: its last close on or before the date; ``lo``: its first close inside the engine's window), and
     every statistic is a gather or a difference of running counts at those bounds. What a date reads is exactly
     what a one-date view would read: closes on or before it, the window before it.
+
+    ``closes`` holds the closes as its one item, which is taken out: no reference is left here, so once the panel
+    no longer needs them the closes are freed (when the caller released its own, ``build_panel``). ``names``: the
+    closes' symbols are codes into it (``FactorInputs.price_symbols``).
     """
-    p = prices.select("symbol", "date", "close", "volume", "provider")
-    p = p.filter(pl.col("date") <= last).drop_nulls(["symbol", "date"])
-    p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"].unique())
+    p = closes.pop().select("symbol", "date", "close", "volume", "provider")
+    if p.height and (p["symbol"].null_count() or p["date"].null_count() or p["date"].max() > last):  # type: ignore[operator]
+        p = p.filter(pl.col("date") <= last).drop_nulls(["symbol", "date"])  # (a copy of every close: only if needed)
+    p, g, runs = _runs(p, ["symbol", "date"], comp["symbol"].unique(), names)
     # a listing's currency does not change with the date; its fx rate does, day by day
     currency = comp.sort("as_of").group_by("symbol", maintain_order=True).last().select("symbol", "currency", "unit")
     iso = _currency_map(currency["currency"].to_list())
@@ -866,23 +906,19 @@ def _price_parts(
     runs = runs.join(currency.select("symbol", "code", "unit"), on="symbol", how="left", maintain_order="left")
     rate = fx.rate(runs["code"].gather(g), p["date"])
     usd_per_quote_unit = runs["unit"].gather(g) * rate
-    has_demo = bool((p["provider"] == "demo").any())
-    traded = pl.col("volume").is_null() | (pl.col("volume") != 0)
+    # rows (over the whole sorted panel) of the demo closes and of the traded days (a close with a volume other than
+    # zero; a missing volume is unknown, not "no trade"); read at a company's bounds they count only when they
+    # belong to that company (see below). Row positions, not running columns: 13 million Int64 values (and their
+    # copies while built) become one position per such row
+    demo_rows = p.select(pl.arg_where((pl.col("provider") == "demo").fill_null(False))).to_series()
+    traded_rows = p.select(pl.arg_where(pl.col("volume").is_null() | (pl.col("volume") != 0))).to_series()
     p = p.select(
         g.alias("g").set_sorted(),
         "date",
         (pl.col("close") * usd_per_quote_unit).alias("close_usd"),
         "volume",
-        (pl.col("provider") == "demo").fill_null(False).alias("demo") if has_demo else pl.lit(False).alias("demo"),
-    ).with_columns(
-        (pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"),
-        # a day with a close and a volume other than zero; a missing volume is unknown, not "no trade"
-        # running, over the whole sorted panel (no per-company window): the last traded row so far and the demo
-        # rows so far; read at a company's row they count only when they belong to that company (see below)
-        pl.when(traded).then(pl.int_range(pl.len(), dtype=pl.Int64)).forward_fill().alias("_last_trade_row"),
-        # (without a demo close, a running count of none: 13 million zeros and their copy, left out)
-        *([pl.col("demo").cast(pl.Int64).cum_sum().alias("_demo_seen")] if has_demo else []),
-    )
+    ).with_columns((pl.col("close_usd") * pl.col("volume")).alias("traded_value_usd"))
+    del rate, usd_per_quote_unit
     p = p.with_columns(_panel_key(p))
     window = int(settings["price_window_days"])
     pairs = comp.select("as_of", "symbol", "_row").join(runs.select("g", "symbol"), on="symbol", how="inner")
@@ -896,20 +932,23 @@ def _price_parts(
     lo, hi = bounds["lo"], bounds["hi"]
 
     def count(mask: pl.Series) -> pl.Series:
-        seen = mask.cast(pl.Int64).cum_sum()
-        before = pl.concat([pl.Series([0], dtype=pl.Int64), seen])
-        return pl.select(pl.when(lo <= hi).then(seen.gather(hi) - before.gather(lo)).otherwise(0)).to_series()
+        """How many rows of ``lo..hi`` the mask holds (0 when ``lo > hi``), counted on its rarer side."""
+        if int(mask.sum()) * 2 <= len(mask):
+            n = _rows_within(mask.arg_true(), lo, hi)
+        else:
+            n = hi - lo + 1 - _rows_within((~mask).arg_true(), lo, hi)
+        return pl.select(pl.when(lo <= hi).then(n).otherwise(0)).to_series()
 
     close_now = p["close_usd"].gather(hi)
-    # the company's first row: a running count before it belongs to the companies sorted before this one
+    # the company's first row: a row before it belongs to the companies sorted before this one
     run_first = p.select(pl.arg_where((pl.col("g") != pl.col("g").shift(1)).fill_null(True)))
     start = run_first.to_series().cast(pl.Int64).gather(bounds["g"])
-    if has_demo:
-        demo_before = pl.concat([pl.Series([0], dtype=pl.Int64), p["_demo_seen"]])
-        prices_demo = p["_demo_seen"].gather(hi) - demo_before.gather(start) > 0
-    else:
-        prices_demo = pl.repeat(False, bounds.height, eager=True, dtype=pl.Boolean)
-    traded_row = p["_last_trade_row"].gather(hi)
+    prices_demo = _rows_within(demo_rows, start, hi) > 0
+    # the last traded row on or before ``hi`` (null: none in the panel)
+    at = traded_rows.search_sorted(hi.cast(traded_rows.dtype), side="right").cast(pl.Int64) - 1
+    traded_row = pl.select(
+        pl.when(at >= 0).then(traded_rows.cast(pl.Int64).gather(at.clip(lower_bound=0))).alias("r")
+    ).to_series()
     last_trade = pl.select(
         pl.when(traded_row >= start).then(p["date"].gather(traded_row.fill_null(0))).alias("t")
     ).to_series()
@@ -937,6 +976,14 @@ def _price_parts(
             position.gather(bounds["lo"]).alias("lo"), position.gather(bounds["hi"]).alias("hi")
         )
     return latest, panel, runs.select("g", "symbol"), bounds
+
+
+def _rows_within(rows: pl.Series, lo: pl.Series, hi: pl.Series) -> pl.Series:
+    """How many of the ascending row positions ``rows`` lie in ``lo..hi`` (both inclusive; ``lo`` and ``hi``
+    non-negative; 0 or less when ``lo > hi``): two binary searches per range instead of a running count over
+    every row."""
+    after = rows.search_sorted(hi.cast(rows.dtype), side="right").cast(pl.Int64)
+    return after - rows.search_sorted(lo.cast(rows.dtype), side="left").cast(pl.Int64)
 
 
 #: Fundamentals fields converted to USD and carried to the factors (fcf is derived, see ``_fundamental_parts``).
@@ -1065,9 +1112,12 @@ def _fundamental_panel(
             .select(columns)
         )
 
-    agg, _ = _fundamental_parts(_reachable(f, versions, settings), versions["_key"], settings, periods=False)
     # the fields of a version read only its reachable periods; whether it rests on demo data asks all of them
     first_demo = f.filter(pl.col("_demo")).group_by("symbol").agg(pl.col("_public").min().alias("_first_demo"))
+    reach = _reachable(f, versions, settings)
+    del f  # see ``copied``: the passes read only the reachable rows, and the prepared ones would sit under them
+    agg, _ = _fundamental_parts(reach, versions["_key"], settings, periods=False)
+    del reach
     demo = versions.join(first_demo, on="symbol", how="left", maintain_order="left").select(
         (pl.col("_first_demo") <= pl.col("_version")).fill_null(False).alias("fundamentals_demo")
     )
@@ -1078,7 +1128,6 @@ def _fundamental_panel(
     if not agg["symbol"].equals(versions["_key"].alias("symbol"), check_dtypes=False):
         raise RuntimeError("statement versions lost their order")
     fields = agg.drop("symbol").gather(need["_key"]).with_columns(need["_row"])
-    del f  # see ``copied``
 
     def statements() -> pl.DataFrame:
         _, periods = _fundamental_parts(copied(_PREPARED), versions["_key"], settings)
@@ -1623,10 +1672,19 @@ def build_context(inputs: FactorInputs, as_of: date, settings: Mapping[str, Any]
 
 
 def build_panel(
-    inputs: FactorInputs, dates: Sequence[date], settings: Mapping[str, Any] | None = None
+    inputs: FactorInputs,
+    dates: Sequence[date],
+    settings: Mapping[str, Any] | None = None,
+    *,
+    release_prices: bool = False,
 ) -> FactorContext:
     """Assemble, for every date of ``dates`` at once, the point-in-time base frame (one row per (as_of, company))
     and the panels factors aggregate. Inputs are read once; each date sees only what was public on it.
+
+    ``release_prices`` hands the closes over to the price side: ``inputs.prices`` is emptied, and the closes are
+    freed as soon as the daily panel is built from them. Why: a caller that read the inputs for this one score
+    (``scores_for``) never reads them again, and 13 million closes kept beside the statement side and the factors
+    are a quarter of a 50,000-company score's peak memory.
 
     Besides the score fields, the base frame carries ``<field>_date`` (the date each value stands for),
     ``<ttm column>_basis`` (how each trailing twelve months was built), ``last_trade_date`` and one boolean column
@@ -1644,10 +1702,16 @@ def build_panel(
     # side by side (polars releases the interpreter lock; each side is a pure function of the inputs, so the result
     # is the same). One date builds them one after the other: each side's polars work already uses every core, and
     # side by side their peaks add up (50,000 companies: a score peaks at 3.2 GB against 2.8 GB, for about 0.5 s of
-    # wall time less on two cores)
+    # wall time less on two cores). The statement side goes first: what it leaves is small, while the daily panel
+    # the price side leaves (0.5 GB at 50,000 companies) would sit under the statement side's own peak
     with ThreadPoolExecutor(max_workers=2 if len(days) > 1 else 1) as pool:
-        prices_job = pool.submit(_price_parts, inputs.prices, comp, fx, days[-1], cfg)
         fund_job = pool.submit(_fundamental_panel, inputs.fundamentals, comp, fx, splits, days[-1], cfg)
+        closes: list[pl.DataFrame] = [inputs.prices]  # the price side takes the frame out (see ``_price_parts``)
+        names = inputs.price_symbols
+        if release_prices:
+            object.__setattr__(inputs, "prices", _conform("prices", None))
+            object.__setattr__(inputs, "price_symbols", None)
+        prices_job = pool.submit(_price_parts, closes, comp, fx, days[-1], cfg, names)
         shares_job = pool.submit(_latest_share_count, inputs.share_history, comp, splits, days[-1])
         events_job = pool.submit(EventPanel, inputs.events, comp, days)
         latest, panel, runs, bounds = prices_job.result()

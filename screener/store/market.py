@@ -691,8 +691,42 @@ class MarketData(StoreBase):
         start = as_of - timedelta(days=window_days - 1)
         cols = ["symbol", "date", "close", "volume"]
         window = self._provider_read("prices", "date >= ? AND date <= ?", [start, as_of], cols)
+        return self._with_earlier_closes(window, "p.symbol", "", start)
+
+    def coded_prices_for_scoring(self, as_of: date, window_days: int) -> tuple[pl.Series, pl.DataFrame]:
+        """``prices_for_scoring`` with each symbol as a code: (the companies' symbols in ascending order, the closes
+        with ``symbol`` as the UInt32 position of their symbol in it). The same rows in the same order (a close of a
+        symbol that is no company is left out: nothing scores it), and codes sort as their symbols do.
+
+        Why: a score reads 13 million closes of 50,000 companies; as codes they cross from DuckDB in four bytes
+        instead of a text each (0.2 GB less to hold, and the engine numbers its runs on integers). The code is the
+        symbol's row number in the companies table, a join DuckDB does on the fly; the join runs on one thread,
+        which keeps the window in the store's order (on several, its rows arrive as the threads finish them, and
+        the engine would sort them again) and still moves the window faster than the texts on every core."""
+        start = as_of - timedelta(days=window_days - 1)
+        names = self.query("SELECT symbol FROM companies ORDER BY symbol")["symbol"]
+        codes = "(SELECT symbol, (row_number() OVER (ORDER BY symbol) - 1)::UINTEGER AS code FROM companies) c"
+        where = "date >= ? AND date <= ?"
+        providers = [r[0] for r in self.rows(f"SELECT DISTINCT provider FROM prices WHERE {where}", [start, as_of])]
+        picked = "c.code AS symbol, p.date, p.close, p.volume" + (", p.provider" if len(providers) > 1 else "")
+        threads = int(self.scalar("SELECT current_setting('threads')"))
+        self.con.execute("SET threads = 1")
+        try:
+            window = self.query(
+                f"SELECT {picked} FROM prices p JOIN {codes} ON p.symbol = c.symbol WHERE p.date >= ? AND p.date <= ?",
+                [start, as_of],
+            )
+        finally:
+            self.con.execute(f"SET threads = {threads}")
+        if len(providers) <= 1:
+            window = window.with_columns(pl.lit(providers[0] if providers else None, dtype=pl.String).alias("provider"))
+        return names, self._with_earlier_closes(window, "c.code", f"JOIN {codes} ON p.symbol = c.symbol", start)
+
+    def _with_earlier_closes(self, window: pl.DataFrame, symbol: str, join: str, start: date) -> pl.DataFrame:
+        """``window`` followed by each company's closes before ``start`` that still decide its last price, last
+        trade and demo flag (``prices_for_scoring``), with ``symbol`` (an expression over ``join``) as the symbol."""
         earlier = self.query(
-            f"SELECT {', '.join(f'p.{c}' for c in [*cols, 'provider'])} FROM prices p JOIN ("
+            f"SELECT {symbol} AS symbol, p.date, p.close, p.volume, p.provider FROM prices p {join} JOIN ("
             "  SELECT symbol, max(date) AS last_close,"
             "    max(date) FILTER (WHERE volume IS NULL OR volume <> 0) AS last_trade,"
             "    max(date) FILTER (WHERE provider = ?) AS last_demo"

@@ -121,3 +121,41 @@ def test_release_cache_leaves_a_transaction_alone(store: Store) -> None:
         store.query("SELECT * FROM prices")
         store.release_cache()
     assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == old.height + new.height
+
+
+def test_coded_closes_are_the_text_closes_with_each_symbol_as_its_position(store: Store) -> None:
+    """Scoring reads each close's symbol as a four-byte code into the sorted symbols: decoded, the rows and their
+    order are the text read's; a close of a symbol that is no company is left out; DuckDB's thread count is back."""
+    _companies(store, ["B", "A", "C", "GONE"])
+    for s in ("C", "A", "B"):
+        store.upsert("prices", _closes(s, AS_OF - timedelta(days=300), AS_OF), "file")
+    store.upsert("prices", _closes("NOCO", AS_OF - timedelta(days=30), AS_OF), "file")  # no company of that name
+    store.upsert("prices", _closes("GONE", AS_OF - timedelta(days=900), AS_OF - timedelta(days=600)), "demo")
+    threads = store.scalar("SELECT current_setting('threads')")
+    names, coded = store.coded_prices_for_scoring(AS_OF, 400)
+    assert names.to_list() == ["A", "B", "C", "GONE"] and coded.schema["symbol"] == pl.UInt32
+    text = store.prices_for_scoring(AS_OF, 400)
+    decoded = coded.with_columns(names.gather(coded["symbol"]).alias("symbol"))
+    assert decoded.equals(text.filter(pl.col("symbol") != "NOCO"))
+    assert store.scalar("SELECT current_setting('threads')") == threads
+    # one provider in the window: the same value, given once
+    window = coded.filter(pl.col("date") >= AS_OF - timedelta(days=399))
+    assert window["provider"].unique().to_list() == ["file"]
+
+
+def test_a_score_from_coded_closes_is_the_score_from_their_texts_and_can_free_them(store: Store) -> None:
+    _companies(store, ["B", "A", "C"])
+    for s in ("C", "A", "B"):
+        store.upsert("prices", _closes(s, AS_OF - timedelta(days=500), AS_OF), "file")
+    store.upsert("prices", _closes("B", AS_OF - timedelta(days=20), AS_OF), "demo")
+    store.upsert("fundamentals", pl.DataFrame([_statement(s, date(2025, 12, 31), 5.0) for s in "ABC"]), "file")
+    inputs = load_inputs(store, AS_OF)
+    assert inputs.price_symbols is not None and inputs.prices.schema["symbol"] == pl.UInt32
+    from dataclasses import replace
+
+    texts = replace(inputs, prices=store.prices_for_scoring(AS_OF, 400))
+    assert texts.price_symbols is None and texts.prices.schema["symbol"] == pl.String
+    want = compute_scores(texts, AS_OF)
+    assert compute_scores(inputs, AS_OF).equals(want) and inputs.prices.height  # kept: the inputs can score again
+    assert compute_scores(inputs, AS_OF, release_prices=True).equals(want)
+    assert inputs.prices.height == 0 and inputs.price_symbols is None  # handed over to the price side, and freed
