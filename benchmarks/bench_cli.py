@@ -15,10 +15,10 @@ the bare import (wall and CPU).
 
 ``--baseline DIR`` runs ``screen`` and ``show`` a second time in every round with another checkout of the project
 (e.g. ``git worktree add --detach ../old HEAD~3``) first on the path, so a change is measured side by side with
-the code it replaces on the same loaded machine. A change of the store's schema needs ``--baseline-store COPY``, a copy
-of the store made before the change: the baseline reads that copy (a store at its own schema version; the newer
-code upgrades its own store the first time it opens it) and everything else reads ``--store``; ``--no-weekly`` skips the weekly command (and the demo store it
-needs):
+the code it replaces on the same loaded machine. A change of the store's schema needs ``--baseline-store COPY``, a
+copy of the store made before the change: the baseline reads that copy (a store at its own schema version; the
+newer code upgrades its own store the first time it opens it) and everything else reads ``--store``;
+``--no-weekly`` skips the weekly command (and the demo store it needs):
 
     python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb --baseline ../old --no-weekly
     python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/new.duckdb --baseline ../old \

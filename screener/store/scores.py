@@ -121,7 +121,7 @@ def split_score_sets(con: duckdb.DuckDBPyConnection) -> None:
         payload = con.execute("SELECT payload FROM score_sets WHERE as_of = ?", [as_of]).fetchall()[0][0]
         try:
             frame = pl.read_parquet(io.BytesIO(payload))
-        except Exception:  # noqa: BLE001 - not a Parquet set (an empty or foreign payload): kept untouched
+        except Exception:  # not a Parquet set (an empty or foreign payload): kept untouched
             continue
         if not write_rows_table(con, as_of, frame):
             continue
@@ -130,9 +130,7 @@ def split_score_sets(con: duckdb.DuckDBPyConnection) -> None:
         except AssertionError:
             con.execute(f"DROP TABLE {rows_table(as_of)}")
             continue
-        con.execute(
-            "UPDATE score_sets SET payload = ''::BLOB, rows_in = ? WHERE as_of = ?", [rows_table(as_of), as_of]
-        )
+        con.execute("UPDATE score_sets SET payload = ''::BLOB, rows_in = ? WHERE as_of = ?", [rows_table(as_of), as_of])
 
 
 class Scores(StoreBase):
@@ -207,9 +205,7 @@ class Scores(StoreBase):
 
         return register_io_source(source, schema=schema)
 
-    def _read_rows(
-        self, table: str, columns: list[str], predicate: pl.Expr | None, n_rows: int | None
-    ) -> pl.DataFrame:
+    def _read_rows(self, table: str, columns: list[str], predicate: pl.Expr | None, n_rows: int | None) -> pl.DataFrame:
         # DuckDB cannot select no column: the row id stands in and is dropped, so the height stays right
         select = ", ".join(_quoted(c) for c in columns) or "rowid"
         if predicate is None:
