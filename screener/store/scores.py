@@ -60,6 +60,7 @@ def storable_as_table(frame: pl.DataFrame) -> bool:
         frame.width > 0
         and all(names)
         and len(set(names)) == len(names)
+        and "rowid" not in names  # a column of that name would hide DuckDB's row id, which a filtered read uses
         and all(_plain(t) for t in frame.schema.values())
     )
 
@@ -212,12 +213,14 @@ class Scores(StoreBase):
             limit = f" LIMIT {int(n_rows)}" if n_rows is not None else ""
             frame = self.query(f"SELECT {select} FROM {table}{limit}")
             return frame.select(columns)
-        tested = ", ".join(_quoted(c) for c in predicate.meta.root_names())
-        probe = self.query(f"SELECT rowid AS _row{', ' + tested if tested else ''} FROM {table}")
-        keep = probe.select(predicate.fill_null(False).alias("_keep")).to_series()
+        names = list(dict.fromkeys(predicate.meta.root_names()))
+        row = "_row" + "_" * max((len(c) for c in names), default=0)  # a name none of the tested columns has
+        tested = "".join(f", {_quoted(c)}" for c in names)
+        probe = self.query(f"SELECT rowid AS {row}{tested} FROM {table}")
+        keep = probe.select(predicate.fill_null(False).alias("keep")).to_series()
         if len(keep) == 1 and probe.height != 1:  # a predicate that names no column: the same for every row
-            keep = pl.Series("_keep", [bool(keep[0])] * probe.height)
-        hits = probe.filter(keep)["_row"]
+            keep = pl.Series("keep", [bool(keep[0])] * probe.height)
+        hits = probe.filter(keep)[row]
         if n_rows is not None:
             hits = hits.head(n_rows)
         if hits.len() <= _ROWID_FETCH:

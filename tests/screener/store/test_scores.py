@@ -62,9 +62,16 @@ def test_a_plain_set_is_a_table_read_back_exactly_whole_by_column_and_by_row(sto
         )
     assert lazy.select(pl.len()).collect().item() == frame.height
     assert_frame_equal(lazy.head(5).collect(), frame.head(5), check_exact=True)
+    # columns named like the read's own helpers are read as any other
+    odd = pl.DataFrame({"_row": [3, 1, 2], "_row_": ["c", "a", "b"], "keep": [True, False, True]})
+    store.save_scores(date(2026, 1, 6), odd, demo=False)
+    scan = store.scan_scores(date(2026, 1, 6))
+    assert scan is not None
+    for condition in (pl.col("_row") > 1, pl.col("_row_") == "a", pl.col("keep")):
+        assert_frame_equal(scan.filter(condition).collect(), odd.filter(condition), check_exact=True)
     info = store.score_set_info(DAY)
     assert info is not None and info["n_companies"] == frame.height and info["inputs_hash"] == "v1"
-    assert store.score_set_dates() == [DAY]
+    assert store.score_set_dates() == [DAY, date(2026, 1, 6)]
 
 
 def test_a_set_a_table_cannot_give_back_exactly_is_kept_as_parquet(store: Store) -> None:
@@ -74,6 +81,7 @@ def test_a_set_a_table_cannot_give_back_exactly_is_kept_as_parquet(store: Store)
         pl.DataFrame({"symbol": ["A"], "at": [datetime(2026, 1, 2, 3, tzinfo=UTC)]}),
         pl.DataFrame({"symbol": ["A"], "s": [{"a": 1, "b": "x"}]}),
         pl.DataFrame({"symbol": ["A"], "Symbol": ["B"]}),
+        pl.DataFrame({"symbol": ["A"], "rowid": [7]}),
         pl.DataFrame({"symbol": ["A"], "span": [timedelta(days=1)]}),
     ]
     for i, frame in enumerate(frames):
