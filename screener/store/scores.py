@@ -65,6 +65,23 @@ def storable_as_table(frame: pl.DataFrame) -> bool:
     )
 
 
+def _equal_text(predicate: pl.Expr, schema: pl.Schema) -> tuple[str, str] | None:
+    """(column, text) when ``predicate`` is exactly ``pl.col(column) == text`` on a text column, else None. Such a
+    test means the same in SQL (equal bytes; a missing value equals nothing), so DuckDB can apply it itself."""
+    inputs = predicate.meta.pop()
+    columns = [e for e in inputs if e.meta.is_column()]
+    literals = [e for e in inputs if e.meta.is_literal()]
+    if len(inputs) != 2 or len(columns) != 1 or len(literals) != 1:
+        return None
+    name = columns[0].meta.output_name()
+    value = pl.select(literals[0]).to_series()
+    if schema.get(name) != pl.String or value.dtype != pl.String or value.len() != 1 or value[0] is None:
+        return None
+    if not predicate.meta.eq(pl.col(name) == value[0]):
+        return None
+    return name, value[0]
+
+
 class _ArrowStream:
     """``frame`` offered to DuckDB through the Arrow C stream interface alone: DuckDB's own polars path goes
     through pyarrow, whose import would cost every command that stores a set a tenth of a second."""
@@ -193,8 +210,9 @@ class Scores(StoreBase):
         return self._scan_table(table)
 
     def _scan_table(self, table: str) -> pl.LazyFrame:
-        """A lazy frame over the rows table ``table``: each collect asks DuckDB for the columns it projects, and a
-        filter first reads the columns it tests, then fetches only the matching rows (by row id)."""
+        """A lazy frame over the rows table ``table``: each collect asks DuckDB for the columns it projects. A filter
+        that is one text column equal to a text is DuckDB's to apply; any other filter first reads the columns it
+        tests, then fetches only the matching rows (by row id)."""
         from polars.io.plugins import register_io_source
 
         schema = self.query(f"SELECT * FROM {table} LIMIT 0").schema
@@ -202,17 +220,28 @@ class Scores(StoreBase):
         def source(
             with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch: int | None
         ) -> Iterator[pl.DataFrame]:
-            yield self._read_rows(table, list(schema) if with_columns is None else with_columns, predicate, n_rows)
+            wanted = list(schema) if with_columns is None else with_columns
+            yield self._read_rows(table, schema, wanted, predicate, n_rows)
 
         return register_io_source(source, schema=schema)
 
-    def _read_rows(self, table: str, columns: list[str], predicate: pl.Expr | None, n_rows: int | None) -> pl.DataFrame:
+    def _read_rows(
+        self, table: str, schema: pl.Schema, columns: list[str], predicate: pl.Expr | None, n_rows: int | None
+    ) -> pl.DataFrame:
         # DuckDB cannot select no column: the row id stands in and is dropped, so the height stays right
         select = ", ".join(_quoted(c) for c in columns) or "rowid"
         if predicate is None:
             limit = f" LIMIT {int(n_rows)}" if n_rows is not None else ""
             frame = self.query(f"SELECT {select} FROM {table}{limit}")
             return frame.select(columns)
+        equal = _equal_text(predicate, schema)
+        if equal is not None:  # one company's row (``show``): DuckDB finds it by itself, in one query
+            column, text = equal
+            limit = f" LIMIT {int(n_rows)}" if n_rows is not None else ""
+            found = self.query(
+                f"SELECT {select} FROM {table} WHERE {_quoted(column)} = ? ORDER BY rowid{limit}", [text]
+            )
+            return found.select(columns)
         names = list(dict.fromkeys(predicate.meta.root_names()))
         row = "_row" + "_" * max((len(c) for c in names), default=0)  # a name none of the tested columns has
         tested = "".join(f", {_quoted(c)}" for c in names)

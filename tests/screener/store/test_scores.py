@@ -49,6 +49,10 @@ def test_a_plain_set_is_a_table_read_back_exactly_whole_by_column_and_by_row(sto
     assert_frame_equal(lazy.select("flags", "symbol").collect(), frame.select("flags", "symbol"), check_exact=True)
     for condition in (  # one row, a few rows, many rows (read whole, then kept), none, every row
         pl.col("symbol") == "S000123",
+        pl.col("name") == "Name é 23",  # a text equal to a text: applied by DuckDB
+        pl.col("name") == "nobody",
+        pl.lit("S000123") == pl.col("symbol"),
+        pl.col("symbol") != "S000123",
         pl.col("symbol").is_in(["S000001", "S019999", "S000500"]),
         pl.col("demo") & (pl.col("pct") > 0.5),
         pl.col("symbol") == "nobody",

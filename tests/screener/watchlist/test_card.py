@@ -400,8 +400,8 @@ def test_show_by_symbol_reads_that_company_alone(loaded, monkeypatch: pytest.Mon
 
 
 def test_a_stored_score_set_is_a_table_a_one_company_read_fetches_its_row(store) -> None:
-    """A set is kept as a table of its own (schema v12), read back whole and by row: the card's one-company read
-    tests the symbol column, then fetches that company's row alone (by row id), never the set's other rows."""
+    """A set is kept as a table of its own (schema v12), read back whole and by row: the card's one-company read is
+    one query for that company's row; another filter tests its columns, then fetches the matching rows by row id."""
     from datetime import date
 
     import polars as pl
@@ -418,5 +418,11 @@ def test_a_stored_score_set_is_a_table_a_one_company_read_fetches_its_row(store)
     store.query = lambda sql, params=None: asked.append(sql) or query(sql, params)  # type: ignore[method-assign]
     one = store.scan_scores(day).filter(pl.col("symbol") == "S016386").collect()
     assert one.to_dicts() == [{"symbol": "S016386", "value": 16386.0}]
-    assert any("rowid IN (16386)" in sql for sql in asked), asked
+    assert [sql for sql in asked if "WHERE" in sql] == [
+        'SELECT "symbol", "value" FROM score_rows."2026-01-05" WHERE "symbol" = ? ORDER BY rowid'
+    ]
+    asked.clear()
+    two = store.scan_scores(day).filter(pl.col("symbol").is_in(["S016386", "S000002"])).collect()
+    assert two["value"].to_list() == [2.0, 16386.0]
+    assert any("rowid IN (2, 16386)" in sql for sql in asked), asked
     assert store.scan_scores(date(2026, 1, 6)) is None
