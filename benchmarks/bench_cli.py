@@ -15,10 +15,14 @@ the bare import (wall and CPU).
 
 ``--baseline DIR`` runs ``screen`` and ``show`` a second time in every round with another checkout of the project
 (e.g. ``git worktree add --detach ../old HEAD~3``) first on the path, so a change is measured side by side with
-the code it replaces on the same loaded machine; ``--no-weekly`` skips the weekly command (and the demo store it
-needs):
+the code it replaces on the same loaded machine. A change of the store's schema needs ``--baseline-store COPY``, a
+copy of the store made before the change: the baseline reads that copy (a store at its own schema version; the
+newer code upgrades its own store the first time it opens it) and everything else reads ``--store``;
+``--no-weekly`` skips the weekly command (and the demo store it needs):
 
     python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb --baseline ../old --no-weekly
+    python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/new.duckdb --baseline ../old \
+        --baseline-store /tmp/old.duckdb --no-weekly
 """
 
 from __future__ import annotations
@@ -79,6 +83,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Time screen, show and weekly beside the bare library import.")
     universe_arguments(ap, 5, "rounds")
     ap.add_argument("--baseline", type=Path, default=None, help="another checkout: screen and show timed with it too")
+    ap.add_argument(
+        "--baseline-store",
+        type=Path,
+        default=None,
+        help="a copy of --store the baseline reads (its own schema version); default: --store",
+    )
     ap.add_argument("--no-weekly", action="store_true", help="skip the weekly command and its demo store")
     args = ap.parse_args()
 
@@ -100,6 +110,9 @@ def main() -> None:
                 check=True,
                 stdout=subprocess.DEVNULL,
             )
+        base_store = args.baseline_store or store
+        if args.baseline and args.baseline_store:
+            _baseline_child([py, "-m", "screener", "--db", str(base_store), "score", "--as-of", day], args.baseline)
         base = [py, "-m", "screener", "--db", str(store)]
         commands = {
             "bare import": [py, "-c", "import polars, duckdb, click"],
@@ -128,7 +141,8 @@ def main() -> None:
             for name, argv in commands.items():
                 results[name].append(run_child(argv))
                 if args.baseline and name != "bare import":
-                    results[f"{name} (baseline)"].append(_baseline_child(argv, args.baseline))
+                    theirs = [str(base_store) if a == str(store) else a for a in argv]
+                    results[f"{name} (baseline)"].append(_baseline_child(theirs, args.baseline))
             if args.no_weekly:
                 continue
             fresh = Path(tmp) / "weekly.duckdb"

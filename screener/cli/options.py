@@ -410,7 +410,15 @@ def store_from(ctx: click.Context, writes: WriteMode = "hold") -> Iterator[Store
         for line in store.notices:
             note(f"Note: {line}")
         store.notices.clear()
-        if app is not None and writes != "never" and app.marker is None:
+        if app is not None and writes == "if_free" and app.marker is None:
+            # its writes are optional (a stale score set stored): the marker is kept just before the first one,
+            # so a command that only reads never pays for it
+            def keep_marker() -> None:
+                if app.marker is None:
+                    app.marker = store.marker()
+
+            store.before_first_write = keep_marker
+        elif app is not None and writes != "never" and app.marker is None:
             app.marker = store.marker()
         yield store
         for line in store.notices:

@@ -22,7 +22,7 @@ import polars as pl
 from screener.contract import known_from
 from screener.errors import ArgumentError, Option, ScreenerError, StoreDamagedError, StoreLockedError, disk_full
 from screener.paths import default_db_path
-from screener.store.migrations import LATEST_VERSION, MIGRATIONS
+from screener.store.migrations import LATEST_VERSION, MIGRATIONS, Step
 
 
 def utcnow() -> datetime:
@@ -321,6 +321,9 @@ class StoreBase:
         self.wait = wait
         self.on_wait = on_wait
         self.notices: list[str] = []
+        #: Called once, just before the first transaction begins (``store_from`` keeps the store's ``marker`` there
+        #: for a store whose writes are optional: a command that never writes never pays for the marker).
+        self.before_first_write: Callable[[], None] | None = None
         self._key = str(self.path.resolve())
         self._registered = False
         self._in_tx = False
@@ -482,6 +485,9 @@ class StoreBase:
             return
         if self.writes == "never":
             raise ScreenerError(f"the store {self.path} is open read-only here; nothing can be written")
+        if self.before_first_write is not None:
+            hook, self.before_first_write = self.before_first_write, None
+            hook()
         brief = self.writes in ("brief", "if_free")
         if brief and not self._writable:
             self._reconnect(writable=True)
@@ -599,7 +605,7 @@ class StoreBase:
         version = self.scalar("SELECT max(version) FROM schema_version")
         return int(version) if version is not None else 0
 
-    def migrate(self, migrations: Sequence[tuple[int, str, str]] = MIGRATIONS) -> int:
+    def migrate(self, migrations: Sequence[tuple[int, str, Step]] = MIGRATIONS) -> int:
         """Apply every migration above the stored version, each in its own transaction; return the new version."""
         current = self.schema_version()
         if current == 0:  # a new file (or one whose table is empty): a store at any version already has the table
@@ -617,12 +623,15 @@ class StoreBase:
         pending = [m for m in sorted(migrations, key=lambda m: m[0]) if m[0] > current]
         if pending and current > 0:
             self.backup_before_migration(current, pending[-1][0])
-        for version, description, sql in pending:
+        for version, description, step in pending:
             try:
                 # a migration bumps the data version in its own SQL if it changes what scores read (the counter
                 # itself only exists from v9 on)
                 with self.transaction(inputs=False):
-                    self.con.execute(sql)
+                    if callable(step):
+                        step(self.con)
+                    else:
+                        self.con.execute(step)
                     self.con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, utcnow()])
             except duckdb.Error as exc:
                 # The failed step rolled back whole: the store is still a consistent v{current}.

@@ -5,7 +5,28 @@ Never edit a released migration: add a new one at the end, so existing stores up
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, str, str]] = [
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+#: What a migration runs: SQL text, or a function given the connection for a step SQL alone cannot do (decoding
+#: stored Parquet). Either runs inside the migration's transaction.
+Step = str | Callable[["duckdb.DuckDBPyConnection"], None]
+
+
+def _score_sets_as_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """v12: each stored score set's rows move from a Parquet BLOB into a table of their own (``store.scores``)."""
+    from screener.store.scores import ROWS_SCHEMA, split_score_sets
+
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {ROWS_SCHEMA}")
+    # the table holding the set's rows ('score_rows."<as-of>"'); NULL: payload holds the whole set as Parquet
+    con.execute("ALTER TABLE score_sets ADD COLUMN rows_in VARCHAR")
+    split_score_sets(con)
+
+
+MIGRATIONS: list[tuple[int, str, Step]] = [
     (
         1,
         "core tables: companies, role tags with history, fundamentals, prices, fx, events, ingest log",
@@ -333,6 +354,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             decided_at TIMESTAMP NOT NULL
         );
         """,
+    ),
+    (
+        12,
+        "score sets as tables: each set's rows in a table of its own, so a read touches only its columns and date",
+        _score_sets_as_tables,
     ),
 ]
 

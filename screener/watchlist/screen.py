@@ -10,16 +10,20 @@ goes through the expression grammar, so a screen can never do more than compare 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from rules.expr import Compiled, ExprError, compile_condition, namespace_from_schema, suggest
 from screener.contract import ROLES, split_places
 from screener.errors import ArgumentError, Option, ScreenerError
-from screener.store import Store
+
+if TYPE_CHECKING:
+    from rules.expr import Compiled
+    from screener.store import Store
 
 BASE_COLUMNS = ("symbol", "name", "country", "roles", "stage", "market_cap_usd")
 
@@ -49,9 +53,24 @@ def _scores(store: Store, as_of: date | None) -> tuple[date, pl.LazyFrame, str]:
     return day, frame, basis
 
 
-class WhereError(ArgumentError, ExprError):
-    """A ``where`` condition that does not compile: still an ``ExprError`` for callers that catch those, named by
-    its parameter like every ``ArgumentError`` (the CLI words it ``--where``)."""
+@functools.cache
+def _where_error() -> type[ArgumentError]:
+    """``WhereError``, made on first use: it derives from the rule language's ``ExprError``, and a screen without a
+    condition never imports the rule language's parser."""
+    from rules.expr import ExprError
+
+    class WhereError(ArgumentError, ExprError):
+        """A ``where`` condition that does not compile: still an ``ExprError`` for callers that catch those, named
+        by its parameter like every ``ArgumentError`` (the CLI words it ``--where``)."""
+
+    WhereError.__module__ = __name__
+    return WhereError
+
+
+def __getattr__(name: str) -> object:
+    if name == "WhereError":
+        return _where_error()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _place_condition(countries: Sequence[str]) -> str:
@@ -78,8 +97,12 @@ def conditions(
     Each condition is labelled ``label_of(parameter)``: the label names the filter in a ranked row's exclusion
     reason, so a script reads ``where: ...`` and the CLI (passing its flag namer) reads ``--where: ...``.
     """
-    ns = namespace_from_schema(scores.schema)
     out: list[tuple[str, Compiled]] = []
+    if not roles and not countries and where is None:
+        return out
+    from rules.expr import ExprError, compile_condition, namespace_from_schema, suggest
+
+    ns = namespace_from_schema(scores.schema)
     for r in roles:
         if r not in ROLES:
             raise ArgumentError(Option("roles"), f": unknown role {r!r}{suggest(r, ROLES)}")
@@ -91,7 +114,7 @@ def conditions(
         try:
             out.append((label_of("where"), compile_condition(where, ns)))
         except ExprError as exc:
-            raise WhereError(Option("where"), f": {exc}") from None
+            raise _where_error()(Option("where"), f": {exc}") from None
     return out
 
 
@@ -150,6 +173,8 @@ def sort_keys(schema: Mapping[str, pl.DataType], sort: str) -> list[SortKey]:
             text = dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
             descending = dtype.is_numeric() or dtype == pl.Boolean
         else:
+            from rules.expr import suggest
+
             raise ArgumentError(
                 Option("sort"), f": unknown factor or column {name!r}{suggest(name, [*FACTORS, *schema])}"
             )

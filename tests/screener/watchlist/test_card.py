@@ -399,25 +399,30 @@ def test_show_by_symbol_reads_that_company_alone(loaded, monkeypatch: pytest.Mon
     assert again.stdout == expected.stdout
 
 
-def test_a_stored_score_set_is_cut_into_row_groups_a_one_company_read_can_skip(store, tmp_path: Path) -> None:
-    """New sets are stored in groups of ``SCORE_ROW_GROUP`` rows by symbol, and still read back whole and by row."""
+def test_a_stored_score_set_is_a_table_a_one_company_read_fetches_its_row(store) -> None:
+    """A set is kept as a table of its own (schema v12), read back whole and by row: the card's one-company read is
+    one query for that company's row; another filter tests its columns, then fetches the matching rows by row id."""
     from datetime import date
 
-    import duckdb
     import polars as pl
     from polars.testing import assert_frame_equal
 
-    from screener.store.scores import SCORE_ROW_GROUP
-
-    n = 2 * SCORE_ROW_GROUP + 5
+    n = 20_005
     frame = pl.DataFrame({"symbol": [f"S{i:06d}" for i in range(n)], "value": [float(i) for i in range(n)]})
     day = date(2026, 1, 5)
     store.save_scores(day, frame, demo=False, inputs_hash="k")
-    path = tmp_path / "set.parquet"
-    path.write_bytes(store.rows("SELECT payload FROM score_sets WHERE as_of = ?", [day])[0][0])
-    groups = duckdb.sql(f"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{path}')").fetchall()
-    assert groups == [(3,)]
+    assert store.rows("SELECT rows_in, octet_length(payload) FROM score_sets") == [('score_rows."2026-01-05"', 0)]
     assert_frame_equal(store.scan_scores(day).collect(), frame)
+    asked: list[str] = []
+    query = store.query
+    store.query = lambda sql, params=None: asked.append(sql) or query(sql, params)  # type: ignore[method-assign]
     one = store.scan_scores(day).filter(pl.col("symbol") == "S016386").collect()
     assert one.to_dicts() == [{"symbol": "S016386", "value": 16386.0}]
+    assert [sql for sql in asked if "WHERE" in sql] == [
+        'SELECT "symbol", "value" FROM score_rows."2026-01-05" WHERE "symbol" = ? ORDER BY rowid'
+    ]
+    asked.clear()
+    two = store.scan_scores(day).filter(pl.col("symbol").is_in(["S016386", "S000002"])).collect()
+    assert two["value"].to_list() == [2.0, 16386.0]
+    assert any("rowid IN (2, 16386)" in sql for sql in asked), asked
     assert store.scan_scores(date(2026, 1, 6)) is None
