@@ -710,3 +710,20 @@ def test_a_resolved_rejection_offered_again_is_open_again(store: Store) -> None:
     store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file")
     assert store.record_rejections(_rejections("AAA/2024-01-02"), provider="file") == 1
     assert store.rows("SELECT resolved_at IS NULL FROM rejected_rows ORDER BY id") == [(False,), (True,)]
+
+
+def test_check_counts_the_keys_the_writes_keep(store: Store) -> None:
+    from screener.store.health import check_store
+
+    store.upsert_real("prices", _price_rows(2, 2), "file")
+    store.close()
+    found = {f.name: f for f in check_store(store.path) if f.kind == "key"}
+    assert found["prices(symbol, date)"].ok and "every value once" in found["prices(symbol, date)"].detail
+    assert found["fundamentals(symbol, period_end, period)"].ok
+    import duckdb
+
+    con = duckdb.connect(str(store.path))  # a second row for a stored key, written around the store
+    con.execute("INSERT INTO prices SELECT * FROM prices WHERE symbol = 'S000' AND date = '2024-01-01'")
+    con.close()
+    found = {f.name: f for f in check_store(store.path) if f.kind == "key"}
+    assert not found["prices(symbol, date)"].ok and "1 repeated key value(s)" in found["prices(symbol, date)"].detail
