@@ -367,10 +367,9 @@ class MarketData(StoreBase):
             if before == 0:
                 # A first load: one bulk insert, nothing to match against; the provider is one value for every row,
                 # given to the statement instead of a column of millions of copies. The rows go over in key order
-                # (``_in_key_order``: readers scan a table stored so fastest) as one Arrow view of the frame's own
-                # buffers, not a copy, in one statement: slices would leave a part-filled row group at every seam,
-                # a larger file that the commit's checkpoint then rewrites. Prices and fundamentals have no key
-                # index to fill (migration 13): the append is the whole cost.
+                # (``_in_key_order``: readers scan a table stored so fastest) as one Arrow export of the frame's own
+                # buffers, in one statement: slices left a part-filled row group at every seam (a larger file, more
+                # work). Prices and fundamentals have no key index to fill (migration 13): the append is the cost.
                 values = ", ".join("?" if c == "provider" else c for c in all_cols)
                 with self.registered("_incoming", incoming.drop("provider")):
                     written = self._affected(
@@ -407,7 +406,7 @@ class MarketData(StoreBase):
         Why: a re-import of the same files offers the keys stored, in the order a first load stored them (key
         order, ``_in_key_order``). One scan that pairs the n-th stored row with the n-th offered row
         (``POSITIONAL JOIN``) then finds the rows that change, where a ``MERGE`` would build a hash table of
-        every key; a tenth of the work at 13 million closes. It is exact, not a guess: every pair's key is
+        every key; a sixth of the work at 13 million closes. It is exact, not a guess: every pair's key is
         compared, and any pair whose keys differ sends the whole write to the ``MERGE``. Stored keys are unique,
         so two rows with one key are the same row; only the changed rows then go through the ``MERGE``."""
         changed = _changed_sql(value_cols, keep_existing_on_null)
