@@ -33,7 +33,7 @@ from screener.store.connection import (
     set_log_aside,
     wal_path,
 )
-from screener.store.migrations import LATEST_VERSION
+from screener.store.migrations import KEYS_KEPT_BY_WRITES, LATEST_VERSION
 
 #: At most this many keys of a table are looked up one by one (``_look_up_keys``).
 MAX_LOOKUPS = 2_000
@@ -194,6 +194,25 @@ def _check_open(con: duckdb.DuckDBPyConnection, *, probe: bool = True) -> list[F
             found.append(Finding("key", label, True, f"{what}: every value once{indexed}{looked}"))
         else:
             found.append(Finding("key", label, False, problem))
+    present = {t for s, t in tables if s == "main"}
+    for table, columns in KEYS_KEPT_BY_WRITES.items():
+        if table not in present:
+            continue
+        # no index to probe (migration 13): the key is the store's writes' to keep, and is counted here
+        label = f"{table}({', '.join(columns)})"
+        try:
+            dupes = con.execute(
+                f"SELECT count(*) FROM (SELECT {', '.join(_quoted(c) for c in columns)} FROM main.{_quoted(table)} "
+                "GROUP BY ALL HAVING count(*) > 1)"
+            ).fetchall()[0][0]
+        except duckdb.Error as exc:
+            found.append(Finding("key", label, False, _reason(exc)))
+            continue
+        found.append(
+            Finding("key", label, True, "key kept by the store's writes: every value once")
+            if not dupes
+            else Finding("key", label, False, f"{dupes:,} repeated key value(s)")
+        )
     indexes = con.execute(
         "SELECT index_name, table_name, sql FROM duckdb_indexes() ORDER BY table_name, index_name"
     ).fetchall()

@@ -16,7 +16,9 @@ from typing import Any
 import polars as pl
 
 from screener.contract import KINDS, ROLES, known_from, polars_schema
+from screener.errors import ScreenerError
 from screener.store.connection import StoreBase, utcnow
+from screener.store.migrations import KEYS_KEPT_BY_WRITES
 
 #: Columns per table that are bookkeeping rather than contract data.
 _VALUE_TABLES = ("fundamentals", "prices", "fx", "events", "splits")
@@ -30,8 +32,6 @@ _AS_OF_READS: dict[str, tuple[str, str]] = {
 }
 
 DEMO_PROVIDER = "demo"
-#: Rows per statement of a first load's bulk insert (``MarketData._write``).
-_INSERT_SLICE = 1_000_000
 #: The companies table's own columns: the contract's, less the roles (kept as tags in ``role_tags``).
 COMPANY_FIELDS: list[str] = [c for c in KINDS["companies"].names if c != "roles"]
 #: Company attributes a score reads as of a date: each change is kept in ``company_history`` with its effective day.
@@ -87,24 +87,76 @@ def _set_clause(table: str, value_cols: Sequence[str], keep_existing_on_null: bo
     return f"{sets} WHERE {changed}"
 
 
+def _changed_sql(
+    value_cols: Sequence[str], keep_existing_on_null: bool, *, stored: str = "t", incoming: str = "s"
+) -> str:
+    """The SQL test that the incoming row ``incoming`` would change the stored row ``stored`` (a value or the
+    provider; never the load time alone): ``_new_values`` of each column compared with the stored one."""
+    values = _new_values(
+        stored, value_cols, keep_existing_on_null, currency="currency" in value_cols, incoming=incoming
+    )
+    return " OR ".join(
+        f"({v}) IS DISTINCT FROM {stored}.{c}" for c, v in zip(value_cols, values, strict=True) if c != "loaded_at"
+    )
+
+
 def _merge_sql(
-    table: str, key: Sequence[str], all_cols: Sequence[str], value_cols: Sequence[str], keep_existing_on_null: bool
+    table: str,
+    key: Sequence[str],
+    all_cols: Sequence[str],
+    value_cols: Sequence[str],
+    keep_existing_on_null: bool,
+    *,
+    source: str = "_incoming",
 ) -> str:
     """``MERGE INTO`` of ``_incoming`` into ``table`` on its key: new keys are inserted; a stored row is rewritten only
     when a value or its provider would change (the values follow ``_new_values``), so a load that offers the
     same rows again writes nothing and keeps each row's load time: ``loaded_at`` is when the stored value was
     written. The matched rows are compared in one join, not updated one conflict at a time."""
     values = _new_values("t", value_cols, keep_existing_on_null, currency="currency" in value_cols, incoming="s")
-    changed = " OR ".join(
-        f"({v}) IS DISTINCT FROM t.{c}" for c, v in zip(value_cols, values, strict=True) if c != "loaded_at"
-    )
+    changed = _changed_sql(value_cols, keep_existing_on_null)
     sets = ", ".join(f"{c} = {v}" for c, v in zip(value_cols, values, strict=True))
     on = " AND ".join(f"t.{k} = s.{k}" for k in key)
     return (
-        f"MERGE INTO {table} AS t USING _incoming AS s ON ({on}) "
+        f"MERGE INTO {table} AS t USING {source} AS s ON ({on}) "
         f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {sets} "
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(all_cols)}) VALUES ({', '.join(f's.{c}' for c in all_cols)})"
     )
+
+
+class RepeatedKeyError(ScreenerError):
+    """A write offered two rows with one key of a table whose key its writes keep (``KEYS_KEPT_BY_WRITES``)."""
+
+
+def _strictly_after_previous(key: Sequence[str]) -> pl.Expr:
+    """Per row, whether its key sorts strictly after the previous row's (true on the first row): all true means
+    the rows are in key order with no key twice."""
+    after: pl.Expr | None = None
+    for col in reversed(key):
+        here, prev = pl.col(col), pl.col(col).shift()
+        after = here > prev if after is None else (here > prev) | ((here == prev) & after)
+    assert after is not None
+    return (after | (pl.int_range(pl.len()) == 0)).fill_null(False)
+
+
+def _in_key_order(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in key order, or ``RepeatedKeyError`` when a key is offered twice.
+
+    Why: prices and fundamentals carry no key index (migration 13), so the store itself keeps their keys unique,
+    on the frame, before anything is written: a frame in key order whose every key sorts strictly after the one
+    before holds no key twice. One vectorised pass when the frame is in order already (a file written in key
+    order, the usual case), a sort first when it is not; never a hash of every key."""
+    key = list(KEYS_KEPT_BY_WRITES[kind])
+    if frame.height < 2 or frame.select(_strictly_after_previous(key).all()).item():
+        return frame
+    ordered = frame.sort(key, maintain_order=True)
+    after = ordered.select(_strictly_after_previous(key).alias("_after"))["_after"]
+    if after.all() or ordered.select(pl.any_horizontal(pl.col(key).is_null()).any()).item():
+        return ordered  # a missing key part is the table's NOT NULL constraint's to refuse, in its words
+    first = ordered.row(int(after.arg_min() or 0), named=True)
+    shown = ", ".join(f"{k}={first[k]}" for k in key)
+    repeats = int((~after).sum())
+    raise RepeatedKeyError(f"{kind}: {repeats} row(s) repeat a key offered in the same write, first ({shown})")
 
 
 @dataclass(frozen=True)
@@ -297,6 +349,8 @@ class MarketData(StoreBase):
         stamp = loaded_at or utcnow()
         if kind == "companies":
             return self._upsert_companies(frame, provider, origin, stamp, keep_existing_on_null)
+        if kind in KEYS_KEPT_BY_WRITES:
+            frame = _in_key_order(kind, frame)
         cols = [c for c in spec.names if c in frame.columns]
         incoming = frame.select(cols).with_columns(
             pl.lit(provider).alias("provider"), pl.lit(stamp).cast(pl.Datetime("us")).alias("loaded_at")
@@ -311,25 +365,62 @@ class MarketData(StoreBase):
         with self.transaction(inputs=False):
             before = self._row_count(kind)
             if before == 0:
-                # A first load: bulk inserts, nothing to match against; the provider is one value for every row,
-                # given to the statement instead of a column of millions of copies. The rows go over in slices of a
-                # million, in order: each slice's Arrow copy is made, inserted and dropped before the next, so the
-                # whole file is never held twice.
+                # A first load: one bulk insert, nothing to match against; the provider is one value for every row,
+                # given to the statement instead of a column of millions of copies. The rows go over in key order
+                # (``_in_key_order``: readers scan a table stored so fastest) as one Arrow export of the frame's own
+                # buffers, in one statement: slices left a part-filled row group at every seam (a larger file, more
+                # work). Prices and fundamentals have no key index to fill (migration 13): the append is the cost.
                 values = ", ".join("?" if c == "provider" else c for c in all_cols)
-                rows = incoming.drop("provider")
-                written = 0
-                for start in range(0, rows.height, _INSERT_SLICE):
-                    with self.registered("_incoming", rows.slice(start, _INSERT_SLICE)):
-                        written += self._affected(
-                            f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider]
-                        )
+                with self.registered("_incoming", incoming.drop("provider")):
+                    written = self._affected(
+                        f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider]
+                    )
             else:
                 with self.registered("_incoming", incoming):
-                    written = self._affected(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
+                    aligned = (
+                        self._merge_aligned(kind, spec.key, all_cols, value_cols, keep_existing_on_null)
+                        if kind in KEYS_KEPT_BY_WRITES and before == incoming.height
+                        else None
+                    )
+                    written = (
+                        aligned
+                        if aligned is not None
+                        else self._affected(_merge_sql(kind, spec.key, all_cols, value_cols, keep_existing_on_null))
+                    )
             inserted = self._row_count(kind) - before
             if written:
                 self.mark_inputs_changed()
         return inserted, written - inserted
+
+    def _merge_aligned(
+        self,
+        kind: str,
+        key: Sequence[str],
+        all_cols: Sequence[str],
+        value_cols: Sequence[str],
+        keep_existing_on_null: bool,
+    ) -> int | None:
+        """A re-load of the rows stored, merged by position instead of a join: the rows written, or None when the
+        stored rows are not the offered keys in the offered order (the caller then merges on the key).
+
+        Why: a re-import of the same files offers the keys stored, in the order a first load stored them (key
+        order, ``_in_key_order``). One scan that pairs the n-th stored row with the n-th offered row
+        (``POSITIONAL JOIN``) then finds the rows that change, where a ``MERGE`` would build a hash table of
+        every key; a sixth of the work at 13 million closes. It is exact, not a guess: every pair's key is
+        compared, and any pair whose keys differ sends the whole write to the ``MERGE``. Stored keys are unique,
+        so two rows with one key are the same row; only the changed rows then go through the ``MERGE``."""
+        changed = _changed_sql(value_cols, keep_existing_on_null)
+        paired = f"{kind} t POSITIONAL JOIN _incoming s"
+        moved = " OR ".join(f"t.{k} IS DISTINCT FROM s.{k}" for k in key)
+        misaligned, changing = self.rows(
+            f"SELECT count(*) FILTER (WHERE {moved}), count(*) FILTER (WHERE {changed}) FROM {paired}"
+        )[0]
+        if misaligned:
+            return None
+        if not changing:
+            return 0
+        source = f"(SELECT s.* FROM {paired} WHERE {changed})"
+        return self._affected(_merge_sql(kind, key, all_cols, value_cols, keep_existing_on_null, source=source))
 
     def _row_count(self, table: str) -> int:
         return int(self.scalar(f"SELECT count(*) FROM {table}"))

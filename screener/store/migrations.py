@@ -360,6 +360,63 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         "score sets as tables: each set's rows in a table of its own, so a read touches only its columns and date",
         _score_sets_as_tables,
     ),
+    (
+        13,
+        "prices and fundamentals keyed by the store's writes, not a key index: a first load is a bulk append",
+        # DuckDB cannot drop a primary key in place: each table is rebuilt with the same columns, in key order (the
+        # order a first load writes and readers scan fastest), its rows copied whole, and put in the old one's place.
+        # Uniqueness stays guaranteed: every write of these tables is ``MarketData._write``, which refuses an
+        # offer with a repeated key and merges on the key (``KEYS_KEPT_BY_WRITES``); ``screener check`` counts them.
+        """
+        CREATE TABLE prices_v13 (
+            symbol VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            close DOUBLE NOT NULL,
+            volume DOUBLE,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO prices_v13 SELECT symbol, date, close, volume, provider, loaded_at
+            FROM prices ORDER BY symbol, date;
+        DROP TABLE prices;
+        ALTER TABLE prices_v13 RENAME TO prices;
+        CREATE TABLE fundamentals_v13 (
+            symbol VARCHAR NOT NULL,
+            period_end DATE NOT NULL,
+            period VARCHAR NOT NULL,
+            currency VARCHAR NOT NULL,
+            revenue DOUBLE,
+            operating_income DOUBLE,
+            net_income DOUBLE,
+            operating_cash_flow DOUBLE,
+            capital_expenditure DOUBLE,
+            free_cash_flow DOUBLE,
+            cash DOUBLE,
+            total_debt DOUBLE,
+            total_equity DOUBLE,
+            inventory DOUBLE,
+            shares_outstanding DOUBLE,
+            provider VARCHAR NOT NULL,
+            loaded_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO fundamentals_v13 SELECT
+            symbol, period_end, period, currency, revenue, operating_income, net_income, operating_cash_flow,
+            capital_expenditure, free_cash_flow, cash, total_debt, total_equity, inventory, shares_outstanding,
+            provider, loaded_at
+        FROM fundamentals ORDER BY symbol, period_end, period;
+        DROP TABLE fundamentals;
+        ALTER TABLE fundamentals_v13 RENAME TO fundamentals;
+        """,
+    ),
 ]
 
-LATEST_VERSION = MIGRATIONS[-1][0]
+#: Tables without a key index (migration 13), with the key their writes keep unique: a 13-million-row index
+#: cost a first load more than the rows themselves, and its only use was refusing a repeated key, which
+#: ``MarketData._write`` does on the offered frame, in key order, before anything is written.
+KEYS_KEPT_BY_WRITES: dict[str, tuple[str, ...]] = {
+    "prices": ("symbol", "date"),
+    "fundamentals": ("symbol", "period_end", "period"),
+}
+
+#: The highest version, wherever it sits in the list (versions are applied in order of their number).
+LATEST_VERSION = max(version for version, _, _ in MIGRATIONS)

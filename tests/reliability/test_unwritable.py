@@ -68,8 +68,9 @@ def test_check_reads_a_store_it_cannot_write(fresh_store: Callable[[str], Path],
     assert "opens read-only" in done.stdout and ",damaged," not in done.stdout
     assert "\ncompanies,table,ok," in done.stdout
     assert (
-        '\n"prices(symbol, date)",key,ok,primary key: every value once (read-only: its index not probed)' in done.stdout
+        '\n"fx(currency, date)",key,ok,primary key: every value once (read-only: its index not probed)' in done.stdout
     )
+    assert '\n"prices(symbol, date)",key,ok,key kept by the store\'s writes: every value once' in done.stdout
 
 
 def test_check_of_a_store_it_cannot_read_is_one_line_and_exit_2(

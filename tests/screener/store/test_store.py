@@ -35,7 +35,9 @@ def _fundamentals(**values: object) -> pl.DataFrame:
 def test_fresh_store_applies_every_migration_in_order(db_path: Path) -> None:
     with Store(db_path) as store:  # a new file (the ``store`` fixture is a copy of one)
         rows = store.rows("SELECT version, description, applied_at FROM schema_version ORDER BY version")
-        assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS] == list(range(1, LATEST_VERSION + 1))
+        versions = [m[0] for m in MIGRATIONS]
+        # applied in order of their number, each once, with no number skipped; the list ends with the latest
+        assert [r[0] for r in rows] == versions == list(range(1, LATEST_VERSION + 1))
         assert [r[1] for r in rows] == [m[1] for m in MIGRATIONS]
         assert all(r[2] is not None for r in rows)
         assert store.schema_version() == LATEST_VERSION
@@ -372,16 +374,11 @@ def test_a_real_write_of_many_rows_is_set_based(store: Store) -> None:
     assert store.scalar("SELECT count(*) FROM rejected_rows WHERE resolved_at IS NOT NULL") == 1
 
 
-def test_a_first_load_in_slices_stores_every_row_once_with_its_provider(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import screener.store.market as market
-
-    monkeypatch.setattr(market, "_INSERT_SLICE", 7)  # 50 rows: seven full slices and one of one row
+def test_a_first_load_stores_every_row_once_in_key_order_with_its_provider(store: Store) -> None:
     n = 50
     frame = pl.DataFrame(
         {
-            "symbol": [f"S{i % 5}" for i in range(n)],
+            "symbol": [f"S{i % 5}" for i in range(n)],  # offered out of key order: stored in it
             "date": [date(2020, 1, 1) + timedelta(days=i // 5) for i in range(n)],
             "close": [float(i + 1) for i in range(n)],
             "volume": [None if i % 3 else float(i) for i in range(n)],
@@ -390,9 +387,178 @@ def test_a_first_load_in_slices_stores_every_row_once_with_its_provider(
     )
     result = store.upsert_real("prices", frame, "file")
     assert (result.stored, result.inserted, result.updated) == (n, n, 0)
-    got = store.frame("prices").sort("symbol", "date")
-    assert got.select("symbol", "date", "close", "volume").equals(frame.sort("symbol", "date"))
-    assert set(got["provider"]) == {"file"} and got["loaded_at"].n_unique() == 1
+    stored = store.query("SELECT symbol, date, close, volume, provider, loaded_at FROM prices ORDER BY rowid")
+    assert stored.select("symbol", "date", "close", "volume").equals(frame.sort("symbol", "date"))
+    assert set(stored["provider"]) == {"file"} and stored["loaded_at"].n_unique() == 1
+
+
+# -- keys kept by the writes (prices and fundamentals carry no key index) ----------------------------------------
+def _price_rows(symbols: int, days: int, close: float = 1.0) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "symbol": [f"S{s:03d}" for s in range(symbols) for _ in range(days)],
+            "date": [date(2024, 1, 1) + timedelta(days=d) for _ in range(symbols) for d in range(days)],
+            "close": [close + d for _ in range(symbols) for d in range(days)],
+            "volume": [float(d) if d % 2 else None for _ in range(symbols) for d in range(days)],
+        },
+        schema=polars_schema("prices"),
+    )
+
+
+def _repeated_keys(store: Store, table: str) -> int:
+    from screener.store.migrations import KEYS_KEPT_BY_WRITES
+
+    key = ", ".join(KEYS_KEPT_BY_WRITES[table])
+    return int(store.scalar(f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)"))
+
+
+def test_prices_and_fundamentals_have_no_key_index_and_the_others_keep_theirs(store: Store) -> None:
+    keyed = {
+        r[0] for r in store.rows("SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'")
+    }
+    assert "prices" not in keyed and "fundamentals" not in keyed
+    assert {"companies", "events", "fx", "splits", "share_history", "role_tags"} <= keyed
+
+
+@pytest.mark.parametrize("stored_first", [False, True])
+def test_a_write_offering_one_key_twice_is_refused_and_changes_nothing(store: Store, stored_first: bool) -> None:
+    from screener.store.market import RepeatedKeyError
+
+    if stored_first:
+        store.upsert_real("prices", _price_rows(2, 3), "file")
+    before = store.frame("prices")
+    twice = pl.concat([_price_rows(2, 3, close=5.0), _price_rows(1, 1, close=9.0)])
+    with pytest.raises(RepeatedKeyError, match=r"prices: 1 row\(s\) repeat a key .*symbol=S000, date=2024-01-01"):
+        store.upsert_real("prices", twice, "file")
+    assert store.frame("prices").equals(before)
+    fund = pl.concat([_fundamentals(revenue=1.0), _fundamentals(revenue=2.0)])
+    with pytest.raises(RepeatedKeyError, match="fundamentals"):
+        store.upsert("fundamentals", fund, "file")
+    assert store.scalar("SELECT count(*) FROM fundamentals") == 0
+
+
+def test_no_key_is_ever_stored_twice_through_load_reload_growth_and_other_providers(store: Store) -> None:
+    first = _price_rows(4, 5)
+    store.upsert_real("prices", first, "file")
+    store.upsert_real("prices", first, "file")  # the same rows again: aligned, nothing written
+    grown = _price_rows(5, 7, close=2.0)  # more symbols and days, interleaved with the stored keys
+    done = store.upsert_real("prices", grown.sample(fraction=1.0, shuffle=True, seed=3), "file")
+    assert (done.inserted, done.updated) == (35 - 20, 20)
+    store.upsert_real("prices", grown.head(9), "yahoo", override=True)  # another provider's refresh
+    store.upsert_real("prices", grown.tail(4), "yahoo")  # kept out: the user's file outranks it
+    assert _repeated_keys(store, "prices") == 0
+    assert store.scalar("SELECT count(*) FROM prices") == 35
+    assert store.scalar("SELECT count(*) FROM prices WHERE provider = 'yahoo'") == 9
+    store.upsert("fundamentals", _fundamentals(revenue=1.0), "file")
+    store.upsert("fundamentals", _fundamentals(revenue=2.0), "file")
+    assert _repeated_keys(store, "fundamentals") == 0 and store.scalar("SELECT revenue FROM fundamentals") == 2.0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    changes=st.lists(
+        st.tuples(st.integers(0, 11), st.sampled_from(["close", "volume", "null"]), st.floats(1, 50)), max_size=6
+    ),
+    provider=st.sampled_from(["file", "yahoo"]),
+    keep=st.booleans(),
+)
+def test_a_reload_merged_by_position_stores_what_the_key_merge_stores(
+    tmp_path_factory: pytest.TempPathFactory,
+    changes: list[tuple[int, str, float]],
+    provider: str,
+    keep: bool,
+) -> None:
+    import screener.store.market as market
+
+    base = _price_rows(3, 4)
+    offer = base.with_row_index("_i")
+    for i, col, value in changes:
+        new = None if col == "null" else value
+        target = "volume" if col == "null" else col
+        if target == "close" and new is None:
+            continue
+        offer = offer.with_columns(
+            pl.when(pl.col("_i") == i).then(pl.lit(new, dtype=pl.Float64)).otherwise(pl.col(target)).alias(target)
+        )
+    offer = offer.drop("_i")
+    stamp = datetime(2024, 6, 1)
+    results = []
+    original = market.MarketData._merge_aligned
+    aligned: list[int | None] = []
+
+    def spy(self: Store, *args: object) -> int | None:
+        aligned.append(original(self, *args))  # type: ignore[arg-type]
+        return aligned[-1]
+
+    for by_position in (True, False):
+        path = tmp_path_factory.mktemp("merge") / "s.duckdb"
+        with Store(path) as s:
+            s.upsert("prices", base, "file", loaded_at=datetime(2024, 5, 1))
+            market.MarketData._merge_aligned = spy if by_position else lambda *_a, **_k: None  # type: ignore[method-assign,assignment]
+            try:
+                written = s.upsert("prices", offer, provider, keep_existing_on_null=keep, loaded_at=stamp)
+            finally:
+                market.MarketData._merge_aligned = original  # type: ignore[method-assign]
+            results.append((written, s.frame("prices"), s.data_version()))
+    assert len(aligned) == 1 and aligned[0] is not None  # the positional merge did the first write
+    assert results[0][0] == results[1][0]
+    assert results[0][1].equals(results[1][1])
+    assert results[0][2] == results[1][2]
+
+
+def test_migration_13_keeps_every_price_and_statement_of_a_v11_store(db_path: Path) -> None:
+    import duckdb
+
+    from screener.store.migrations import KEYS_KEPT_BY_WRITES
+
+    # a store at v11: the migrations before 13 applied by hand, rows written out of key order
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)")
+    for version, description, sql in MIGRATIONS:
+        if version <= 11:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, description, datetime(2024, 1, 1)])
+    con.execute(
+        "INSERT INTO prices VALUES ('BBB', '2024-01-02', 2.5, NULL, 'yahoo', '2024-01-03 10:00:00'), "
+        "('AAA', '2024-01-03', 1.5, 100, 'file', '2024-01-04 11:00:00'), "
+        "('AAA', '2024-01-02', 1.25, 0, 'demo', '2024-01-04 11:00:00')"
+    )
+    con.execute(
+        "INSERT INTO fundamentals (symbol, period_end, period, currency, revenue, cash, provider, loaded_at) VALUES "
+        "('BBB', '2023-12-31', 'FY', 'AUD', 10, NULL, 'file', '2024-01-05'), "
+        "('AAA', '2023-12-31', 'Q', 'USD', NULL, 3, 'yahoo', '2024-01-05'), "
+        "('AAA', '2023-12-31', 'FY', 'USD', 7, 3, 'yahoo', '2024-01-05')"
+    )
+    before = {t: con.execute(f"SELECT * FROM {t}").fetchall() for t in KEYS_KEPT_BY_WRITES}
+    columns = {
+        t: con.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [t],
+        ).fetchall()
+        for t in KEYS_KEPT_BY_WRITES
+    }
+    con.close()
+    with Store(db_path) as store:
+        assert store.schema_version() == LATEST_VERSION
+        for table, key in KEYS_KEPT_BY_WRITES.items():
+            after = store.rows(f"SELECT * FROM {table} ORDER BY rowid")
+            assert sorted(after) == sorted(before[table])  # every row, every value, nothing else
+            assert [r[: len(key)] for r in after] == sorted(r[: len(key)] for r in before[table])  # in key order
+            assert (
+                store.rows(
+                    "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                    "WHERE table_name = ? ORDER BY ordinal_position",
+                    [table],
+                )
+                == columns[table]
+            )
+        # and the store's writes keep the key: a reload of a stored key updates it
+        store.upsert_real("prices", _prices([("AAA", date(2024, 1, 3), 9.0, None)]), "file")
+        assert store.rows("SELECT close, volume FROM prices WHERE symbol = 'AAA' AND date = '2024-01-03'") == [
+            (9.0, 100.0)
+        ]
+        assert _repeated_keys(store, "prices") == 0
 
 
 def test_rejections_are_recorded_set_based(store: Store) -> None:
@@ -543,3 +709,20 @@ def test_a_resolved_rejection_offered_again_is_open_again(store: Store) -> None:
     store.upsert_real("prices", _prices([("AAA", date(2024, 1, 2), 10.0, None)]), "file")
     assert store.record_rejections(_rejections("AAA/2024-01-02"), provider="file") == 1
     assert store.rows("SELECT resolved_at IS NULL FROM rejected_rows ORDER BY id") == [(False,), (True,)]
+
+
+def test_check_counts_the_keys_the_writes_keep(store: Store) -> None:
+    from screener.store.health import check_store
+
+    store.upsert_real("prices", _price_rows(2, 2), "file")
+    store.close()
+    found = {f.name: f for f in check_store(store.path) if f.kind == "key"}
+    assert found["prices(symbol, date)"].ok and "every value once" in found["prices(symbol, date)"].detail
+    assert found["fundamentals(symbol, period_end, period)"].ok
+    import duckdb
+
+    con = duckdb.connect(str(store.path))  # a second row for a stored key, written around the store
+    con.execute("INSERT INTO prices SELECT * FROM prices WHERE symbol = 'S000' AND date = '2024-01-01'")
+    con.close()
+    found = {f.name: f for f in check_store(store.path) if f.kind == "key"}
+    assert not found["prices(symbol, date)"].ok and "1 repeated key value(s)" in found["prices(symbol, date)"].detail
