@@ -104,46 +104,65 @@ def _jumps(
     per-series window.
     """
     name, shown = change_column(value), shown_column(change_column(value))
-    code = pl.col(series).cast(pl.Categorical).to_physical().alias("_series")
-    rows = frame.select(_ROW, series, code, on, value).filter(
+    rows = frame.select(_ROW, series, value_codes(frame.get_column(series)).alias("_series"), on, value).filter(
         pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)
     )
     # A file in series and date order, each date once (the usual file), is in the order the sort below gives
-    # already: tested as one integer per row (series, then day) rising, which costs a pass instead of a sort.
+    # already, with no row repeating another: tested as one integer per row (series, then day) rising, which costs
+    # a pass instead of a sort.
     day = pl.col(on).cast(pl.Date).to_physical().cast(pl.Int64) + 2**31
     rising = rows.select(pl.col("_series").cast(pl.Int64) * 2**32 + day).to_series()
-    if not (rows.height > 1 and bool((rising.slice(1) > rising.slice(0, rows.height - 1)).all())):
+    in_order = rows.height > 1 and bool((rising.slice(1) > rising.slice(0, rows.height - 1)).all())
+    del rising
+    if not in_order:
         rows = rows.sort("_series", on, value, _ROW)
     if rows.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
         )
-    repeat = (
-        (pl.col("_series") == pl.col("_series").shift(1))
-        & (pl.col(on) == pl.col(on).shift(1))
-        & (pl.col(value) == pl.col(value).shift(1))
-    ).fill_null(False)
-    rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
-    distinct = rows.filter(~repeat)
+    if in_order:
+        distinct = rows  # each (series, date) once: no row repeats another
+    else:
+        repeat = (
+            (pl.col("_series") == pl.col("_series").shift(1))
+            & (pl.col(on) == pl.col(on).shift(1))
+            & (pl.col(value) == pl.col(value).shift(1))
+        ).fill_null(False)
+        rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
+        distinct = rows.filter(~repeat)
     distinct = distinct.with_columns(_split_factor(distinct, series, on, splits).alias("_cum").cast(pl.Float64))
     x = pl.col(value).cast(pl.Float64)
-    level = x * pl.col("_cum").pow(exponent)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:
         return pl.when(pl.col("_series").shift(k) == pl.col("_series")).then(expr.shift(k))
 
     low, high = 1 / limit, limit
-    step1 = _closest_to_one(x / prev(x, 1), level / prev(level, 1))
-    step2 = _closest_to_one(x / prev(x, 2), level / prev(level, 2))
-    # each step once, as a column: as expressions they were computed again wherever they are used
-    distinct = distinct.with_columns(step1.alias("_step1"), step2.alias("_step2"))
+    # Each step is the ratio to the previous value, or to the previous split-adjusted level when that is nearer 1.
+    # Where neither the row nor the two before it follow a split (a factor of exactly 1), the level is the value
+    # itself and the ratio is the plain one: the comparison (two logarithms a row) is made only on the rows near a
+    # split.
+    distinct = distinct.with_columns(prev(x, 1).alias("_x1"), prev(x, 2).alias("_x2"))
+    distinct = distinct.with_columns((x / pl.col("_x1")).alias("_step1"), (x / pl.col("_x2")).alias("_step2"))
+    if bool((distinct["_cum"] != 1.0).any()):
+        cum = pl.col("_cum")
+        distinct = distinct.with_columns(prev(cum, 1).alias("_c1"), prev(cum, 2).alias("_c2"))
+        moved = (cum != 1.0) | (pl.col("_c1") != 1.0).fill_null(False) | (pl.col("_c2") != 1.0).fill_null(False)
+        near = distinct.select(pl.arg_where(moved)).to_series()
+        level = x * cum.pow(exponent)
+        steps = distinct[near].select(
+            _closest_to_one(x / pl.col("_x1"), level / (pl.col("_x1") * pl.col("_c1").pow(exponent))).alias("_s1"),
+            _closest_to_one(x / pl.col("_x2"), level / (pl.col("_x2") * pl.col("_c2").pow(exponent))).alias("_s2"),
+        )
+        distinct = distinct.with_columns(
+            distinct["_step1"].scatter(near, steps.to_series(0)), distinct["_step2"].scatter(near, steps.to_series(1))
+        )
     step1, step2 = pl.col("_step1"), pl.col("_step2")
     jumped = (step1.is_not_null() & ~step1.is_between(low, high)).alias("_jumped")
     distinct = distinct.with_columns(jumped)
     back = pl.col("_jumped") & prev(pl.col("_jumped"), 1).fill_null(False) & step2.is_between(low, high)
     derived = distinct.with_columns(
         pl.when(back).then(step2).otherwise(step1).alias(name),
-        pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
+        pl.when(back).then(pl.col("_x2")).otherwise(pl.col("_x1")).alias("_before"),
     )
     # written only where the check fails: it is what a report shows, and formatting every close costs seconds
     derived = derived.with_columns(
@@ -154,14 +173,30 @@ def _jumps(
             pl.repeat(None, derived.height, dtype=pl.String, eager=True).alias(shown),
         )
     )
+    if in_order and rows.height == frame.height:
+        # every row of the frame, in its order, each its own: the columns are the frame's as they are
+        return frame.with_columns(derived[name], derived[shown])
     # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
-    first = rows["_first"]
     at = rows[_ROW]
-    added = [
-        pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, derived[col].gather(first))
-        for col, dtype in ((name, pl.Float64), (shown, pl.String))
-    ]
+    added = []
+    for col, dtype in ((name, pl.Float64), (shown, pl.String)):
+        values = derived[col] if in_order else derived[col].gather(rows["_first"])
+        added.append(pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, values))
     return frame.with_columns(added)
+
+
+def value_codes(column: pl.Series) -> pl.Series:
+    """Integers equal where the values are equal (null where the value is): text and dates compared as small
+    numbers. A sorted text column (a file in symbol order) is numbered by its runs, a pass over neighbours instead
+    of hashing every string."""
+    dtype = column.dtype
+    if dtype == pl.String and column.null_count() == 0 and column.is_sorted():
+        return column.rle_id()
+    if dtype in (pl.String, pl.Categorical):
+        return column.cast(pl.Categorical).to_physical()
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return column.to_physical()
+    return column
 
 
 def _codes(frame: pl.DataFrame) -> pl.DataFrame:

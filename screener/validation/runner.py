@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from screener.validation.derived import value_codes
 from screener.validation.keys import key_strings
 from screener.validation.suites import Check, checks_for, columns_of
 
@@ -212,20 +213,6 @@ def _read(res: Any, target: CheckResult, rows: int) -> list[int] | None:
 #: Checks whose verdict on a row depends only on the rows holding the same value (or values): a row whose value no
 #: other row holds passes whatever the rest of the frame holds.
 _UNIQUE = frozenset({"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"})
-
-
-def value_codes(column: pl.Series) -> pl.Series:
-    """Integers equal where the values are equal (null where the value is): text and dates compared as small
-    numbers. A sorted text column (a file in symbol order) is numbered by its runs, a pass over neighbours instead
-    of hashing every string."""
-    dtype = column.dtype
-    if dtype == pl.String and column.null_count() == 0 and column.is_sorted():
-        return column.rle_id()
-    if dtype in (pl.String, pl.Categorical):
-        return column.cast(pl.Categorical).to_physical()
-    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-        return column.to_physical()
-    return column
 
 
 def repeated_rows(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
