@@ -284,10 +284,15 @@ def _only_where(frame: pl.DataFrame, mask: pl.Expr, value: pl.Expr, base: pl.Ser
     return base.scatter(idx, frame[idx].select(value.cast(base.dtype)).to_series())
 
 
+#: The columns ``_spacing`` adds: computed once per frame, by the import's parse or by ``derive``.
+SPACING_COLUMNS: tuple[str, ...] = ("period_gap_days", "period_by_spacing", shown_column("period_by_spacing"))
+
+
 def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` (symbol, period_end, period) plus ``period_gap_days`` (days since the previous period end of the
-    same symbol and label) and ``period_by_spacing`` (the label that spacing implies; see ``_spacing``)."""
-    return _spacing(frame.with_row_index(_ROW)).sort(_ROW).drop(_ROW)
+    """``frame``'s symbol, period_end and period plus ``period_gap_days`` (days since the previous period end of the
+    same symbol and label), ``period_by_spacing`` (the label that spacing implies; see ``_spacing``) and the text a
+    report shows where they disagree (``SPACING_COLUMNS``), in the frame's row order."""
+    return _spacing(frame.select("symbol", "period_end", "period"))
 
 
 def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
@@ -406,9 +411,13 @@ def _refresh(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(text.alias(shown_column("status")))
 
 
-def derive(kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None) -> pl.DataFrame:
+def derive(
+    kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None, *, spacing: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``frame`` with the derived columns its kind's suite checks, in the same row order. ``splits`` (symbol,
-    date, ratio) are the known splits; jumps they explain pass."""
+    date, ratio) are the known splits; jumps they explain pass. ``spacing`` is ``with_spacing``'s
+    ``SPACING_COLUMNS`` for this very frame, when the caller computed them already (the import's parse does, to
+    name a mislabelled series): they are taken as they are instead of computed again."""
     cols = set(frame.columns)
     out = frame.with_row_index(_ROW)
     if kind == "prices" and {"symbol", "date", "close"} <= cols:
@@ -432,7 +441,11 @@ def derive(kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None) -
                 splits=splits,
                 exponent=-1,
             )
-        out = _fy_parts(_spacing(out))
+        if spacing is not None and spacing.height == out.height:
+            out = pl.concat([out, spacing.select(SPACING_COLUMNS)], how="horizontal")
+        else:
+            out = _spacing(out)
+        out = _fy_parts(out)
     elif kind == "refresh" and "status" in cols:
         out = _refresh(out)
     return out.sort(_ROW).drop(_ROW)
