@@ -237,8 +237,16 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     high = pl.col("period").replace_strict({k: v[1] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     low = pl.col("period").replace_strict({k: v[0] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     typical = pl.col("period_gap_days").median().over("_series", "_label")
-    gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
-    rows = rows.with_columns(gap.alias("_gap"), implied.alias("_implied"))
+    # A series' typical spacing matters only where a gap is longer than its label allows (rare): the median is
+    # taken over the series that have such a gap, each whole, instead of over every series.
+    longer = (pl.col("period_gap_days") > high).fill_null(False)
+    rows = rows.with_columns(longer.alias("_gap"), implied.alias("_implied"))
+    if bool(rows["_gap"].any()):
+        series = pl.col("_series").cast(pl.Int64) * len(PERIODS) + pl.col("_label").cast(pl.Int64)
+        with_gap = rows.filter(pl.col("_gap")).select(series.unique()).to_series()
+        at = rows.select(pl.arg_where(series.is_in(with_gap.implode()))).to_series()
+        gap = rows[at].select((pl.col("_gap") & typical.is_between(low, high)).fill_null(False)).to_series()
+        rows = rows.with_columns(rows["_gap"].scatter(at, gap))
     rows = rows.with_columns(
         pl.when(pl.col("period_gap_days").is_null())
         .then(None)
