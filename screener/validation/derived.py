@@ -104,9 +104,11 @@ def _jumps(
     per-series window.
     """
     name, shown = change_column(value), shown_column(change_column(value))
-    rows = frame.select(_ROW, series, value_codes(frame.get_column(series)).alias("_series"), on, value).filter(
-        pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)
-    )
+    rows = frame.select(_ROW, series, value_codes(frame.get_column(series)).alias("_series"), on, value)
+    usable = rows.select(pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)).to_series()
+    if not bool(usable.all()):
+        rows = rows.filter(usable)  # a copy of the columns only when a row is left out
+    del usable
     # A file in series and date order, each date once (the usual file), is in the order the sort below gives
     # already, with no row repeating another: tested as one integer per row (series, then day) rising, which costs
     # a pass instead of a sort.
@@ -130,7 +132,9 @@ def _jumps(
         ).fill_null(False)
         rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
         distinct = rows.filter(~repeat)
+    rows = rows.select(_ROW) if in_order else rows.select(_ROW, "_first")  # where each result goes
     distinct = distinct.with_columns(_split_factor(distinct, series, on, splits).alias("_cum").cast(pl.Float64))
+    distinct = distinct.drop(series, on, _ROW)  # the text series and the dates are read no further
     x = pl.col(value).cast(pl.Float64)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:
@@ -155,7 +159,9 @@ def _jumps(
         )
         distinct = distinct.with_columns(
             distinct["_step1"].scatter(near, steps.to_series(0)), distinct["_step2"].scatter(near, steps.to_series(1))
-        )
+        ).drop("_c1", "_c2")
+        del steps, near
+    distinct = distinct.drop("_cum")
     step1, step2 = pl.col("_step1"), pl.col("_step2")
     jumped = (step1.is_not_null() & ~step1.is_between(low, high)).alias("_jumped")
     distinct = distinct.with_columns(jumped)
@@ -163,7 +169,8 @@ def _jumps(
     derived = distinct.with_columns(
         pl.when(back).then(step2).otherwise(step1).alias(name),
         pl.when(back).then(pl.col("_x2")).otherwise(pl.col("_x1")).alias("_before"),
-    )
+    ).select(value, name, "_before")
+    del distinct
     # written only where the check fails: it is what a report shows, and formatting every close costs seconds
     derived = derived.with_columns(
         _only_where(
@@ -205,7 +212,7 @@ def _codes(frame: pl.DataFrame) -> pl.DataFrame:
     null when a part is: sorted, made unique and joined as one integer column instead of text."""
     days = pl.col("period_end").cast(pl.Date).to_physical().cast(pl.Int64) + 2**31  # 0 .. 2**32 for any date
     return frame.with_columns(
-        pl.col("symbol").cast(pl.Categorical).to_physical().alias("_series"),
+        value_codes(frame.get_column("symbol")).alias("_series"),
         pl.col("period").replace_strict(list(PERIODS), list(range(len(PERIODS))), default=None).alias("_label"),
     ).with_columns(
         (pl.col("_series").cast(pl.Int64) * 2**34 + pl.col("_label").cast(pl.Int64) * 2**32 + days).alias("_key")
@@ -348,14 +355,17 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
         .select(_ROW, "_part", "_key")
         .sort(_ROW, "_key")
     )
-    inside = pl.concat([pairs.select(_ROW), parts.select("period", *flows)[pairs["_part"]]], how="horizontal")
-    per_label = inside.group_by(_ROW, "period", maintain_order=True).agg(
+    inside = pl.concat([pairs.select(_ROW), parts.select("_label", *flows)[pairs["_part"]]], how="horizontal")
+    # grouped on integers (the label's position in ``PERIODS``), the text label put back on the groups alone
+    per_label = inside.group_by(_ROW, "_label", maintain_order=True).agg(
         pl.len().alias("_n"),
         *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
         *(pl.col(f).sum().alias(f"_sum_{f}") for f in flows),
         *(pl.col(f).abs().sum().alias(f"_abs_{f}") for f in flows),
     )
     # quarters first: a year fully covered by quarters is checked against them, else against its halves
+    labels = {PERIODS.index(label): label for label in _PARTS}
+    per_label = per_label.with_columns(pl.col("_label").replace_strict(labels, return_dtype=pl.String).alias("period"))
     per_label = per_label.with_columns(
         pl.col("period").replace_strict(_PARTS, return_dtype=pl.Int64).alias("_want"),
         pl.col("period").replace_strict({"Q": 0, "H": 1}, return_dtype=pl.Int64).alias("_pref"),
