@@ -126,7 +126,8 @@ def _read_raw(path: Path, *, typed: bool = False) -> pl.DataFrame:
         df = _read_csv(path)
     elif suffix == ".parquet":
         try:
-            df = pl.read_parquet(path)
+            # one chunk a column: a file of many row groups is copied into place once here, not at every select
+            df = pl.read_parquet(path).rechunk()
         except Exception as exc:
             raise ScreenerError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
         df = df.with_columns(_as_text(path, df.select(c for c in df.columns if not (typed and _keeps_type(df[c])))))
@@ -581,6 +582,11 @@ def _duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> list[Problem]:
     collision) are compared whole, so 13 million keys need no hash table of keys; only the duplicated rows are read
     back."""
     cols = list(key)
+    if all(frame.get_column(c).null_count() == 0 for c in cols):
+        from screener.validation.runner import repeated_rows
+
+        if repeated_rows(frame, cols).len() == 0:
+            return []  # no key repeats (told in one pass for a file in key order): nothing to compare
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
     hashed = frame.select(pl.when(complete).then(pl.struct(cols).hash())).to_series()
     ordered = hashed.drop_nulls().sort()
