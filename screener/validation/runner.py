@@ -3,8 +3,9 @@
 great_expectations is imported here only inside functions: importing it costs seconds, so only commands that
 validate pay for it. One ephemeral context serves the whole process (no files, no network), with progress bars
 off. Polars frames go in as pandas frames with the default index, which GX reports for every failing value
-(``result_format`` COMPLETE), so the index is the row; key and value are then read back from the polars frame so
-they print exactly as stored.
+(``result_format`` COMPLETE), so the index is the position among the rows handed over (every row, or only those a
+check can fail: see ``run_checks``), mapped back to the frame's row; key and value are then read back from the
+polars frame so they print exactly as stored.
 """
 
 from __future__ import annotations
@@ -219,6 +220,8 @@ def repeated_rows(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
     """0-based indices of the rows whose values in ``columns`` another row holds too (nulls equal to nulls): the only
     rows a uniqueness check can fail. The values are packed into one integer per row when they fit (else hashed,
     and a collision is only one more row to check); a frame in key order, each key once, is told by one pass."""
+    if frame.height < 2:
+        return pl.Series("_i", [], dtype=pl.UInt32)
     codes = [value_codes(frame.get_column(c)) for c in columns]
     packed: pl.Series | None = None
     if all(c.null_count() == 0 and c.dtype.is_integer() for c in codes):
