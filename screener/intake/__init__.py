@@ -119,12 +119,23 @@ class Intake:
 
 
 def check(
-    kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None, splits: pl.DataFrame | None = None
+    kind: str,
+    frame: pl.DataFrame,
+    source: str,
+    *,
+    today: date | None = None,
+    splits: pl.DataFrame | None = None,
+    spacing: pl.DataFrame | None = None,
 ) -> Checked:
-    """Validate ``frame`` with the suite of ``kind``; ``splits`` (symbol, date, ratio) explain price and share jumps."""
+    """Validate ``frame`` with the suite of ``kind``; ``splits`` (symbol, date, ratio) explain price and share jumps;
+    ``spacing`` is the frame's period spacing when its parse computed it (``ParsedFile.spacing``)."""
     from screener.validation import validate_frame
 
-    failures = validate_frame(kind, frame, source, today=today, splits=splits) if frame.height else pl.DataFrame()
+    failures = (
+        validate_frame(kind, frame, source, today=today, splits=splits, spacing=spacing)
+        if frame.height
+        else pl.DataFrame()
+    )
     return Checked(kind, source, frame, failures)
 
 

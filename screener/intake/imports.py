@@ -138,7 +138,7 @@ def import_paths(
     for pf in parsed:
         summary.warnings.extend(pf.warnings)
     splits = _known_splits(store, parsed)
-    checked = [check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits) for pf in parsed]
+    checked = [check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing) for pf in parsed]
     if any(pf.problems for pf in parsed):
         # A cell that cannot be parsed refuses the import under either policy; its row is left out of validation,
         # the other rows are validated, and every problem of every file is reported together, in one pass.

@@ -51,6 +51,9 @@ class ParsedFile:
     warnings: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rows: list[int] | None = None
+    #: The period spacing of ``frame`` (``validation.derived.with_spacing``), when the parse computed it for
+    #: exactly these rows: validation takes it instead of computing it again.
+    spacing: pl.DataFrame | None = None
 
     def row_number(self, index: int) -> int:
         """The spreadsheet row of ``frame`` row ``index`` (0-based)."""
@@ -123,7 +126,8 @@ def _read_raw(path: Path, *, typed: bool = False) -> pl.DataFrame:
         df = _read_csv(path)
     elif suffix == ".parquet":
         try:
-            df = pl.read_parquet(path)
+            # one chunk a column: a file of many row groups is copied into place once here, not at every select
+            df = pl.read_parquet(path).rechunk()
         except Exception as exc:
             raise ScreenerError(f"{path}: cannot read as Parquet: {_first_line(exc)}") from None
         df = df.with_columns(_as_text(path, df.select(c for c in df.columns if not (typed and _keeps_type(df[c])))))
@@ -529,14 +533,18 @@ def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True
         duplicates = _duplicate_keys(frame, spec.key)
         problems.extend(duplicates)
         excluded |= {p[0] for p in duplicates}
+    spacing = None
     if strict and kind == "fundamentals":
-        for problem, rows in _spacing_problems(frame, spec.names.index("period")):
+        from screener.validation.derived import with_spacing
+
+        spacing = with_spacing(frame)
+        for problem, rows in _spacing_problems(spacing, spec.names.index("period")):
             problems.append(problem)
             excluded |= set(rows)
     if problems and not collect:
         raise ContractError(path, problems)
     if not problems:
-        return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes)
+        return ParsedFile(path=path, kind=kind, frame=frame, warnings=notes, spacing=spacing)
     rows = pl.int_range(2, frame.height + 2, eager=True)
     keep = ~rows.is_in(pl.Series(sorted(excluded), dtype=rows.dtype).implode())
     return ParsedFile(
@@ -574,6 +582,11 @@ def _duplicate_keys(frame: pl.DataFrame, key: Sequence[str]) -> list[Problem]:
     collision) are compared whole, so 13 million keys need no hash table of keys; only the duplicated rows are read
     back."""
     cols = list(key)
+    if all(frame.get_column(c).null_count() == 0 for c in cols):
+        from screener.validation.runner import repeated_rows
+
+        if repeated_rows(frame, cols).len() == 0:
+            return []  # no key repeats (told in one pass for a file in key order): nothing to compare
     complete = pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
     hashed = frame.select(pl.when(complete).then(pl.struct(cols).hash())).to_series()
     ordered = hashed.drop_nulls().sort()
@@ -607,20 +620,12 @@ def _rows_text(rows: Sequence[int]) -> str:
     return f"row {rows[0]}" if len(rows) == 1 else f"rows {_and(rows)}"
 
 
-def _spacing_problems(frame: pl.DataFrame, position: int) -> list[tuple[Problem, list[int]]]:
+def _spacing_problems(spaced: pl.DataFrame, position: int) -> list[tuple[Problem, list[int]]]:
     """One problem per series (symbol and period label) whose periods are spaced unlike the label, with the rows it
-    is about: a half year labelled ``Q`` would be summed as a quarter and double trailing revenue. The rule is
-    ``validation.derived``'s, so import and ``validate`` agree."""
-    from screener.validation.derived import with_spacing
-
-    spaced = (
-        with_spacing(frame)
-        .with_row_index("_i")
-        .with_columns(
-            (pl.col("period_by_spacing").is_not_null() & (pl.col("period") != pl.col("period_by_spacing"))).alias(
-                "_bad"
-            )
-        )
+    is about: a half year labelled ``Q`` would be summed as a quarter and double trailing revenue. ``spaced`` is the
+    frame's ``validation.derived.with_spacing``: the rule is validation's, so import and ``validate`` agree."""
+    spaced = spaced.with_row_index("_i").with_columns(
+        (pl.col("period_by_spacing").is_not_null() & (pl.col("period") != pl.col("period_by_spacing"))).alias("_bad")
     )
     out: list[tuple[Problem, list[int]]] = []
     if not spaced["_bad"].any():

@@ -53,14 +53,21 @@ KEYS_SHOWN = 10
 
 
 def validate_frame(
-    kind: str, frame: pl.DataFrame, source: str, *, today: date | None = None, splits: pl.DataFrame | None = None
+    kind: str,
+    frame: pl.DataFrame,
+    source: str,
+    *,
+    today: date | None = None,
+    splits: pl.DataFrame | None = None,
+    spacing: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Failing values of ``frame`` against the suite of ``kind``: columns source, row (0-based index + 2, the
-    spreadsheet row), kind, key, expectation, column_name, value. Empty when every row passes."""
+    spreadsheet row), kind, key, expectation, column_name, value. Empty when every row passes. ``spacing``: the
+    period spacing of this frame computed already (``derived.derive``)."""
     from screener.validation.derived import derive
     from screener.validation.runner import failures_frame, run_checks
 
-    derived = derive(kind, frame, splits)
+    derived = derive(kind, frame, splits, spacing=spacing)
     return failures_frame(kind, derived, run_checks(kind, derived, today), source)
 
 

@@ -104,47 +104,73 @@ def _jumps(
     per-series window.
     """
     name, shown = change_column(value), shown_column(change_column(value))
-    code = pl.col(series).cast(pl.Categorical).to_physical().alias("_series")
-    rows = frame.select(_ROW, series, code, on, value).filter(
-        pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)
-    )
+    rows = frame.select(_ROW, series, value_codes(frame.get_column(series)).alias("_series"), on, value)
+    usable = rows.select(pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)).to_series()
+    if not bool(usable.all()):
+        rows = rows.filter(usable)  # a copy of the columns only when a row is left out
+    del usable
     # A file in series and date order, each date once (the usual file), is in the order the sort below gives
-    # already: tested as one integer per row (series, then day) rising, which costs a pass instead of a sort.
+    # already, with no row repeating another: tested as one integer per row (series, then day) rising, which costs
+    # a pass instead of a sort.
     day = pl.col(on).cast(pl.Date).to_physical().cast(pl.Int64) + 2**31
     rising = rows.select(pl.col("_series").cast(pl.Int64) * 2**32 + day).to_series()
-    if not (rows.height > 1 and bool((rising.slice(1) > rising.slice(0, rows.height - 1)).all())):
+    in_order = rows.height > 1 and bool((rising.slice(1) > rising.slice(0, rows.height - 1)).all())
+    del rising
+    if not in_order:
         rows = rows.sort("_series", on, value, _ROW)
     if rows.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
         )
-    repeat = (
-        (pl.col("_series") == pl.col("_series").shift(1))
-        & (pl.col(on) == pl.col(on).shift(1))
-        & (pl.col(value) == pl.col(value).shift(1))
-    ).fill_null(False)
-    rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
-    distinct = rows.filter(~repeat)
+    if in_order:
+        distinct = rows  # each (series, date) once: no row repeats another
+    else:
+        repeat = (
+            (pl.col("_series") == pl.col("_series").shift(1))
+            & (pl.col(on) == pl.col(on).shift(1))
+            & (pl.col(value) == pl.col(value).shift(1))
+        ).fill_null(False)
+        rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
+        distinct = rows.filter(~repeat)
+    rows = rows.select(_ROW) if in_order else rows.select(_ROW, "_first")  # where each result goes
     distinct = distinct.with_columns(_split_factor(distinct, series, on, splits).alias("_cum").cast(pl.Float64))
+    distinct = distinct.drop(series, on, _ROW)  # the text series and the dates are read no further
     x = pl.col(value).cast(pl.Float64)
-    level = x * pl.col("_cum").pow(exponent)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:
         return pl.when(pl.col("_series").shift(k) == pl.col("_series")).then(expr.shift(k))
 
     low, high = 1 / limit, limit
-    step1 = _closest_to_one(x / prev(x, 1), level / prev(level, 1))
-    step2 = _closest_to_one(x / prev(x, 2), level / prev(level, 2))
-    # each step once, as a column: as expressions they were computed again wherever they are used
-    distinct = distinct.with_columns(step1.alias("_step1"), step2.alias("_step2"))
+    # Each step is the ratio to the previous value, or to the previous split-adjusted level when that is nearer 1.
+    # Where neither the row nor the two before it follow a split (a factor of exactly 1), the level is the value
+    # itself and the ratio is the plain one: the comparison (two logarithms a row) is made only on the rows near a
+    # split.
+    distinct = distinct.with_columns(prev(x, 1).alias("_x1"), prev(x, 2).alias("_x2"))
+    distinct = distinct.with_columns((x / pl.col("_x1")).alias("_step1"), (x / pl.col("_x2")).alias("_step2"))
+    if bool((distinct["_cum"] != 1.0).any()):
+        cum = pl.col("_cum")
+        distinct = distinct.with_columns(prev(cum, 1).alias("_c1"), prev(cum, 2).alias("_c2"))
+        moved = (cum != 1.0) | (pl.col("_c1") != 1.0).fill_null(False) | (pl.col("_c2") != 1.0).fill_null(False)
+        near = distinct.select(pl.arg_where(moved)).to_series()
+        level = x * cum.pow(exponent)
+        steps = distinct[near].select(
+            _closest_to_one(x / pl.col("_x1"), level / (pl.col("_x1") * pl.col("_c1").pow(exponent))).alias("_s1"),
+            _closest_to_one(x / pl.col("_x2"), level / (pl.col("_x2") * pl.col("_c2").pow(exponent))).alias("_s2"),
+        )
+        distinct = distinct.with_columns(
+            distinct["_step1"].scatter(near, steps.to_series(0)), distinct["_step2"].scatter(near, steps.to_series(1))
+        ).drop("_c1", "_c2")
+        del steps, near
+    distinct = distinct.drop("_cum")
     step1, step2 = pl.col("_step1"), pl.col("_step2")
     jumped = (step1.is_not_null() & ~step1.is_between(low, high)).alias("_jumped")
     distinct = distinct.with_columns(jumped)
     back = pl.col("_jumped") & prev(pl.col("_jumped"), 1).fill_null(False) & step2.is_between(low, high)
     derived = distinct.with_columns(
         pl.when(back).then(step2).otherwise(step1).alias(name),
-        pl.when(back).then(prev(x, 2)).otherwise(prev(x, 1)).alias("_before"),
-    )
+        pl.when(back).then(pl.col("_x2")).otherwise(pl.col("_x1")).alias("_before"),
+    ).select(value, name, "_before")
+    del distinct
     # written only where the check fails: it is what a report shows, and formatting every close costs seconds
     derived = derived.with_columns(
         _only_where(
@@ -154,14 +180,30 @@ def _jumps(
             pl.repeat(None, derived.height, dtype=pl.String, eager=True).alias(shown),
         )
     )
+    if in_order and rows.height == frame.height:
+        # every row of the frame, in its order, each its own: the columns are the frame's as they are
+        return frame.with_columns(derived[name], derived[shown])
     # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
-    first = rows["_first"]
     at = rows[_ROW]
-    added = [
-        pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, derived[col].gather(first))
-        for col, dtype in ((name, pl.Float64), (shown, pl.String))
-    ]
+    added = []
+    for col, dtype in ((name, pl.Float64), (shown, pl.String)):
+        values = derived[col] if in_order else derived[col].gather(rows["_first"])
+        added.append(pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, values))
     return frame.with_columns(added)
+
+
+def value_codes(column: pl.Series) -> pl.Series:
+    """Integers equal where the values are equal (null where the value is): text and dates compared as small
+    numbers. A sorted text column (a file in symbol order) is numbered by its runs, a pass over neighbours instead
+    of hashing every string."""
+    dtype = column.dtype
+    if dtype == pl.String and column.null_count() == 0 and column.is_sorted():
+        return column.rle_id()
+    if dtype in (pl.String, pl.Categorical):
+        return column.cast(pl.Categorical).to_physical()
+    if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return column.to_physical()
+    return column
 
 
 def _codes(frame: pl.DataFrame) -> pl.DataFrame:
@@ -170,7 +212,7 @@ def _codes(frame: pl.DataFrame) -> pl.DataFrame:
     null when a part is: sorted, made unique and joined as one integer column instead of text."""
     days = pl.col("period_end").cast(pl.Date).to_physical().cast(pl.Int64) + 2**31  # 0 .. 2**32 for any date
     return frame.with_columns(
-        pl.col("symbol").cast(pl.Categorical).to_physical().alias("_series"),
+        value_codes(frame.get_column("symbol")).alias("_series"),
         pl.col("period").replace_strict(list(PERIODS), list(range(len(PERIODS))), default=None).alias("_label"),
     ).with_columns(
         (pl.col("_series").cast(pl.Int64) * 2**34 + pl.col("_label").cast(pl.Int64) * 2**32 + days).alias("_key")
@@ -202,8 +244,16 @@ def _spacing(frame: pl.DataFrame) -> pl.DataFrame:
     high = pl.col("period").replace_strict({k: v[1] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     low = pl.col("period").replace_strict({k: v[0] for k, v in PERIOD_SPACING.items()}, return_dtype=pl.Int64)
     typical = pl.col("period_gap_days").median().over("_series", "_label")
-    gap = (pl.col("period_gap_days") > high) & typical.is_between(low, high)
-    rows = rows.with_columns(gap.alias("_gap"), implied.alias("_implied"))
+    # A series' typical spacing matters only where a gap is longer than its label allows (rare): the median is
+    # taken over the series that have such a gap, each whole, instead of over every series.
+    longer = (pl.col("period_gap_days") > high).fill_null(False)
+    rows = rows.with_columns(longer.alias("_gap"), implied.alias("_implied"))
+    if bool(rows["_gap"].any()):
+        series = pl.col("_series").cast(pl.Int64) * len(PERIODS) + pl.col("_label").cast(pl.Int64)
+        with_gap = rows.filter(pl.col("_gap")).select(series.unique()).to_series()
+        at = rows.select(pl.arg_where(series.is_in(with_gap.implode()))).to_series()
+        gap = rows[at].select((pl.col("_gap") & typical.is_between(low, high)).fill_null(False)).to_series()
+        rows = rows.with_columns(rows["_gap"].scatter(at, gap))
     rows = rows.with_columns(
         pl.when(pl.col("period_gap_days").is_null())
         .then(None)
@@ -249,10 +299,15 @@ def _only_where(frame: pl.DataFrame, mask: pl.Expr, value: pl.Expr, base: pl.Ser
     return base.scatter(idx, frame[idx].select(value.cast(base.dtype)).to_series())
 
 
+#: The columns ``_spacing`` adds: computed once per frame, by the import's parse or by ``derive``.
+SPACING_COLUMNS: tuple[str, ...] = ("period_gap_days", "period_by_spacing", shown_column("period_by_spacing"))
+
+
 def with_spacing(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` (symbol, period_end, period) plus ``period_gap_days`` (days since the previous period end of the
-    same symbol and label) and ``period_by_spacing`` (the label that spacing implies; see ``_spacing``)."""
-    return _spacing(frame.with_row_index(_ROW)).sort(_ROW).drop(_ROW)
+    """``frame``'s symbol, period_end and period plus ``period_gap_days`` (days since the previous period end of the
+    same symbol and label), ``period_by_spacing`` (the label that spacing implies; see ``_spacing``) and the text a
+    report shows where they disagree (``SPACING_COLUMNS``), in the frame's row order."""
+    return _spacing(frame.select("symbol", "period_end", "period"))
 
 
 def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
@@ -300,14 +355,17 @@ def _fy_parts(frame: pl.DataFrame) -> pl.DataFrame:
         .select(_ROW, "_part", "_key")
         .sort(_ROW, "_key")
     )
-    inside = pl.concat([pairs.select(_ROW), parts.select("period", *flows)[pairs["_part"]]], how="horizontal")
-    per_label = inside.group_by(_ROW, "period", maintain_order=True).agg(
+    inside = pl.concat([pairs.select(_ROW), parts.select("_label", *flows)[pairs["_part"]]], how="horizontal")
+    # grouped on integers (the label's position in ``PERIODS``), the text label put back on the groups alone
+    per_label = inside.group_by(_ROW, "_label", maintain_order=True).agg(
         pl.len().alias("_n"),
         *(pl.col(f).count().alias(f"_n_{f}") for f in flows),
         *(pl.col(f).sum().alias(f"_sum_{f}") for f in flows),
         *(pl.col(f).abs().sum().alias(f"_abs_{f}") for f in flows),
     )
     # quarters first: a year fully covered by quarters is checked against them, else against its halves
+    labels = {PERIODS.index(label): label for label in _PARTS}
+    per_label = per_label.with_columns(pl.col("_label").replace_strict(labels, return_dtype=pl.String).alias("period"))
     per_label = per_label.with_columns(
         pl.col("period").replace_strict(_PARTS, return_dtype=pl.Int64).alias("_want"),
         pl.col("period").replace_strict({"Q": 0, "H": 1}, return_dtype=pl.Int64).alias("_pref"),
@@ -371,9 +429,13 @@ def _refresh(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(text.alias(shown_column("status")))
 
 
-def derive(kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None) -> pl.DataFrame:
+def derive(
+    kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None, *, spacing: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """``frame`` with the derived columns its kind's suite checks, in the same row order. ``splits`` (symbol,
-    date, ratio) are the known splits; jumps they explain pass."""
+    date, ratio) are the known splits; jumps they explain pass. ``spacing`` is ``with_spacing``'s
+    ``SPACING_COLUMNS`` for this very frame, when the caller computed them already (the import's parse does, to
+    name a mislabelled series): they are taken as they are instead of computed again."""
     cols = set(frame.columns)
     out = frame.with_row_index(_ROW)
     if kind == "prices" and {"symbol", "date", "close"} <= cols:
@@ -397,7 +459,11 @@ def derive(kind: str, frame: pl.DataFrame, splits: pl.DataFrame | None = None) -
                 splits=splits,
                 exponent=-1,
             )
-        out = _fy_parts(_spacing(out))
+        if spacing is not None and spacing.height == out.height:
+            out = pl.concat([out, spacing.select(SPACING_COLUMNS)], how="horizontal")
+        else:
+            out = _spacing(out)
+        out = _fy_parts(out)
     elif kind == "refresh" and "status" in cols:
         out = _refresh(out)
     return out.sort(_ROW).drop(_ROW)

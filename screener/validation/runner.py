@@ -3,8 +3,9 @@
 great_expectations is imported here only inside functions: importing it costs seconds, so only commands that
 validate pay for it. One ephemeral context serves the whole process (no files, no network), with progress bars
 off. Polars frames go in as pandas frames with the default index, which GX reports for every failing value
-(``result_format`` COMPLETE), so the index is the row; key and value are then read back from the polars frame so
-they print exactly as stored.
+(``result_format`` COMPLETE), so the index is the position among the rows handed over (every row, or only those a
+check can fail: see ``run_checks``), mapped back to the frame's row; key and value are then read back from the
+polars frame so they print exactly as stored.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import logging
 import math
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 
+from screener.validation.derived import value_codes
 from screener.validation.keys import key_strings
 from screener.validation.suites import Check, checks_for, columns_of
 
@@ -138,20 +141,32 @@ def per_value(check: Check, frame: pl.DataFrame) -> bool:
     return dtype in (pl.String, pl.Date, pl.Categorical) or isinstance(dtype, pl.Datetime)
 
 
-def _pandas(frame: pl.DataFrame, columns: list[str], categorical: frozenset[str] = frozenset()) -> Any:
+def _pandas(
+    frame: pl.DataFrame,
+    columns: list[str],
+    categorical: frozenset[str] = frozenset(),
+    nullness: frozenset[str] = frozenset(),
+) -> Any:
     """Only the checked columns, with the default index (row 0, 1, ...). Dates become ``datetime64[ns]``, the one
     datetime type great-expectations compares with bounds in vectorised pandas (any other unit makes it call Python
     per row). Columns in ``categorical`` are only compared for equality or nullness: text and dates there become
-    integer codes (equal values, equal codes; a null stays null). Numbers and dates go over as numpy arrays, without
-    a copy where they have no nulls (nulls become NaN or NaT, as pandas holds them)."""
+    integer codes (equal values, equal codes; a null stays null). Columns in ``nullness`` are only asked whether a
+    value is there: they go over as a 0 where it is and a null where it is not. Numbers and dates go over as numpy
+    arrays, without a copy where they have no nulls (nulls become NaN or NaT, as pandas holds them)."""
     import pandas as pd
 
     data: dict[str, Any] = {}
     for name in columns:
         column = frame.get_column(name)
         dtype = column.dtype
-        if name in categorical and dtype in (pl.String, pl.Categorical):
-            column = column.cast(pl.Categorical).to_physical()  # compared for equality only: one code per value
+        if name in nullness:
+            if column.null_count() == 0:
+                column = pl.repeat(0, column.len(), dtype=pl.Int8, eager=True).alias(name)
+            else:
+                column = pl.select(pl.when(column.is_null()).then(None).otherwise(pl.lit(0, pl.Int8)).alias(name))
+                column = column.to_series()
+        elif name in categorical and dtype in (pl.String, pl.Categorical):
+            column = value_codes(column)  # compared for equality only: one code per value
         elif name in categorical and dtype == pl.Date:
             column = column.to_physical()  # compared for equality only: the day number is exact
         elif dtype == pl.Date:
@@ -196,13 +211,61 @@ def _read(res: Any, target: CheckResult, rows: int) -> list[int] | None:
     return sorted({int(item) for item in found})
 
 
+#: Checks whose verdict on a row depends only on the rows holding the same value (or values): a row whose value no
+#: other row holds passes whatever the rest of the frame holds.
+_UNIQUE = frozenset({"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"})
+
+
+def repeated_rows(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
+    """0-based indices of the rows whose values in ``columns`` another row holds too (nulls equal to nulls): the only
+    rows a uniqueness check can fail. The values are packed into one integer per row when they fit (else hashed,
+    and a collision is only one more row to check); a frame in key order, each key once, is told by one pass."""
+    if frame.height < 2:
+        return pl.Series("_i", [], dtype=pl.UInt32)
+    codes = [value_codes(frame.get_column(c)) for c in columns]
+    packed: pl.Series | None = None
+    if all(c.null_count() == 0 and c.dtype.is_integer() for c in codes):
+        bits, parts = 0, []
+        for i, c in reversed(list(enumerate(codes))):
+            low, high = int(c.min()), int(c.max())  # type: ignore[arg-type]
+            parts.append((pl.col(str(i)).cast(pl.Int64) - low) * (1 << bits))
+            bits += max(1, (high - low).bit_length())
+        if bits <= 62:
+            packed = pl.DataFrame([c.alias(str(i)) for i, c in enumerate(codes)]).select(pl.sum_horizontal(parts))
+            packed = packed.to_series()
+    key = packed if packed is not None else frame.select(pl.struct(list(columns)).hash()).to_series()
+    if key.len() < 2 or bool((key.slice(1) > key.slice(0, key.len() - 1)).all()):
+        return pl.Series("_i", [], dtype=pl.UInt32)
+    ordered = key.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    return key.is_in(repeated.implode()).arg_true()
+
+
+def _rows_seen(check: Check, frame: pl.DataFrame) -> tuple[str, tuple[str, ...]] | None:
+    """Which rows great-expectations is handed for ``check``: None for every row, ``("set", columns)`` for the rows
+    where every column is set (a one-column value rule skips nulls, a pair rule here skips a row missing either
+    value, so those rows cannot fail), or ``("repeated", columns)`` for the rows of a uniqueness check whose key
+    repeats (no other row can fail it)."""
+    skips_nulls = (check.gx_class in PER_VALUE and len(check.columns) == 1) or (
+        check.gx_class == "ExpectColumnPairValuesToBeEqual"
+        and check.kwargs.get("ignore_row_if") == "either_value_is_missing"
+    )
+    if skips_nulls:
+        return ("set", check.columns) if any(frame.get_column(c).null_count() for c in check.columns) else None
+    if check.gx_class in _UNIQUE:
+        return ("repeated", check.columns)
+    return None
+
+
 def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> list[CheckResult]:
     """Run the kind's checks on the columns the frame has; a check on an absent column is skipped. Checks on
     derived columns need the frame from ``derived.derive`` (``validate_frame`` and ``validate_store`` pass it).
 
     Rules on single text or date values run on each column's distinct values (``per_value``); the rest run on every
-    row. Both are great-expectations runs, fed the types it vectorises. A check that cannot fail (``vacuous``)
-    passes without one."""
+    row that can fail them: a value rule skips nulls, so a column's nulls are not handed over, and a uniqueness
+    check sees only the rows whose key repeats (``repeated_rows``). Both are great-expectations runs, fed the types
+    it vectorises; the failing rows it names are mapped back to the frame's rows. A check that cannot fail
+    (``vacuous``, or a key that never repeats) passes without one."""
     today = today or date.today()
     checks = [c for c in checks_for(kind, today) if all(col in frame.columns for col in c.columns)]
     if frame.height == 0 or not checks:
@@ -219,19 +282,42 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
         if whole:
             compared = {col for c in whole if c.gx_class not in _EQUALITY_ONLY for col in c.columns}
             equality = frozenset(col for c in whole for col in c.columns) - compared
-            # One run per set of columns, over a frame of those columns alone: great-expectations copies the whole
-            # frame it is given for each check that skips nulls, so a check on one column of twelve copied all twelve.
-            by_columns: dict[tuple[str, ...], list[Check]] = {}
+            nullness = frozenset(col for c in whole for col in c.columns) - {
+                col for c in whole if c.gx_class != "ExpectColumnValuesToNotBeNull" for col in c.columns
+            }
+            # One run per set of columns (and of rows), over a frame of those alone: great-expectations copies the
+            # whole frame it is given for each check that skips nulls, so a check on one column of twelve copied
+            # all twelve, and a check that skips nulls copied every non-null row.
+            by_columns: dict[tuple[tuple[str, ...], tuple[str, tuple[str, ...]] | None], list[Check]] = {}
             for c in whole:
-                by_columns.setdefault(tuple(sorted(set(c.columns))), []).append(c)
-            for columns, group in by_columns.items():
-                results = _validate(kind, group, today, _pandas(frame, list(columns), equality))
+                by_columns.setdefault((tuple(sorted(set(c.columns))), _rows_seen(c, frame)), []).append(c)
+            for (columns, seen), group in by_columns.items():
+                part = frame.select(columns)
+                rows: pl.Series | None = None  # the frame's rows handed over, when not all of them
+                if seen is not None and seen[0] == "set":
+                    kept = part.select(pl.all_horizontal(pl.col(list(seen[1])).is_not_null())).to_series()
+                    rows = kept.arg_true()
+                    part = part.filter(kept)
+                elif seen is not None:
+                    rows = repeated_rows(frame, seen[1])
+                    part = part[rows]
+                if part.height == 0:
+                    continue  # nothing to hand over: no row can fail
+                data = _pandas(part, list(columns), equality, nullness)
+                del part
+                results = _validate(kind, group, today, data)
+                del data  # the pandas copy is let go before the next group's is made
                 for c in group:
                     target, res = by_key[c.match_key], results.get(c.match_key)
                     if res is None:
                         continue
                     failed = _read(res, target, frame.height)
-                    target.failed_rows = list(range(frame.height)) if failed is None else failed
+                    if failed is None:
+                        target.failed_rows = list(range(frame.height))
+                    elif rows is None or not failed:
+                        target.failed_rows = failed
+                    else:
+                        target.failed_rows = rows.gather(failed).to_list()
         if by_column:
             # Every column's distinct values side by side, each padded with nulls (which these checks skip) to the
             # longest: one great-expectations run for all of them.
