@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -356,6 +357,12 @@ def _counted_inputs() -> list[str]:
     return names
 
 
+def _reads_panel_last(spec: FactorSpec) -> bool:
+    """Sort key that puts the factors reading the daily price panel first (``False`` sorts before ``True``; the
+    sort is stable, so registry order holds within each group)."""
+    return not any(GRANTS[need].prices for need in spec.needs if need in GRANTS)
+
+
 def rests_on_demo(scores: pl.DataFrame) -> bool:
     """Whether any scored row reads synthetic demo numbers (its ``demo`` flag), so whoever shows the scores must
     say so. The one rule behind every demo banner: a score set, a screen, a run and a company card all ask here."""
@@ -402,9 +409,14 @@ def compute_panel(
     frame = ctx.base
     flags: list[Flag] = [(f, pl.col(f)) for f in _BASE_FLAGS]
     # factors are independent pure computations over the same context: two threads evaluate them side by side
-    # (polars releases the interpreter lock) and they are joined in registry order, so the result never changes
+    # (polars releases the interpreter lock) and they are joined in registry order, so the result never changes.
+    # The factors that read the daily panel start first: they take most of the time (a range maximum over every
+    # close is a pass per doubling level), and started last the second thread would idle beside them; started
+    # first, the small factors run on the other thread meanwhile
+    specs = list(FACTORS.values())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda spec: _factor_frame(spec, ctx), FACTORS.values()))
+        jobs = {spec.name: pool.submit(_factor_frame, spec, ctx) for spec in sorted(specs, key=_reads_panel_last)}
+        done = [jobs[spec.name].result() for spec in specs]
     for part, more in done:
         frame = frame.hstack(part.drop(key))  # same rows in the same (as_of, symbol) order as the base
         flags += more
@@ -469,19 +481,67 @@ STORED, COMPUTED, RECOMPUTED = "stored", "computed now", "recomputed: the data c
 
 
 def current_scores(
-    store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
+    store: Store,
+    as_of: date | None = None,
+    *,
+    recompute: bool = False,
+    today: date | None = None,
+    meanwhile: Callable[[pl.DataFrame], None] | None = None,
 ) -> tuple[pl.DataFrame, str]:
     """``scores_for`` with how the set was obtained (``STORED``, ``COMPUTED`` or ``RECOMPUTED``): the freshness
     key is read once, for the check and for the set saved."""
-    frame, basis = current_scores_lazy(store, as_of, recompute=recompute, today=today)
+    frame, basis = current_scores_lazy(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile)
     return frame.collect(), basis
 
 
+def _while_saving(save: Callable[[], None], meanwhile: Callable[[pl.DataFrame], None], frame: pl.DataFrame) -> None:
+    """Run ``save`` here and ``meanwhile(frame)`` on a second thread at the same time; both have finished when
+    this returns, and an error of either is raised (the save's first: what was stored is what a caller must hear).
+
+    Why: saving a score set waits on the disk (the commit) for much of its time, on one core, and what a caller
+    does next with the frame (a command writes it as csv or json) needs only the frame. The save stays on the
+    calling thread, so a Ctrl-C still lands in it as it did, and ``meanwhile`` is joined before anything is
+    raised: no thread outlives the call."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            meanwhile(frame)
+        except BaseException as exc:  # handed to the calling thread below, never lost with the thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="scores-meanwhile")
+    worker.start()
+    interrupted: BaseException | None = None
+    try:
+        save()
+    finally:
+        while worker.is_alive():
+            try:
+                worker.join()
+            except KeyboardInterrupt as exc:  # the worker finishes its short job first, then the interrupt goes on
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    if failed:
+        raise failed[0]
+
+
 def current_scores_lazy(
-    store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
+    store: Store,
+    as_of: date | None = None,
+    *,
+    recompute: bool = False,
+    today: date | None = None,
+    meanwhile: Callable[[pl.DataFrame], None] | None = None,
 ) -> tuple[pl.LazyFrame, str]:
     """``current_scores`` as a lazy frame: a stored set that is still current is scanned, not decoded, so a
-    caller that needs a few columns or one company decodes only those (``Store.scan_scores``)."""
+    caller that needs a few columns or one company decodes only those (``Store.scan_scores``).
+
+    ``meanwhile``, when given, is called with a freshly computed set while that set is being saved (on another
+    thread; errors are raised here, after the save): a caller that writes the set out overlaps that work with the
+    save's wait on the disk. It is not called for a stored set (nothing is saved then), nor when nothing can be
+    saved."""
     from screener.errors import ScreenerError
 
     today = today or date.today()
@@ -501,18 +561,30 @@ def current_scores_lazy(
     # the inputs are read for this score alone: their closes are freed once the price panel is built
     frame = compute_scores(load_inputs(store, day), day, release_prices=True)
     if store.can_write(f"the scores as of {day.isoformat()}"):
-        store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
+
+        def save() -> None:
+            store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
+
+        if meanwhile is None:
+            save()
+        else:
+            _while_saving(save, meanwhile, frame)
     return frame.lazy(), COMPUTED if info is None else RECOMPUTED
 
 
 def scores_for(
-    store: Store, as_of: date | None = None, *, recompute: bool = False, today: date | None = None
+    store: Store,
+    as_of: date | None = None,
+    *,
+    recompute: bool = False,
+    today: date | None = None,
+    meanwhile: Callable[[pl.DataFrame], None] | None = None,
 ) -> pl.DataFrame:
     """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
     from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
     a stored future set would be what later commands find first. ``today`` (default the local date) is the only
     clock read, so callers and tests can pin it."""
-    return current_scores(store, as_of, recompute=recompute, today=today)[0]
+    return current_scores(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile)[0]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -46,14 +48,33 @@ def score(ctx: click.Context, as_of: date | None, fmt: str, recompute: bool) -> 
     Example: screener score --as-of 2026-05-29 --format csv > scores.csv
     """
     from factors.engine import rests_on_demo, scores_for
-    from screener.output.render import render
+    from screener.output import render as output
+
+    # csv and json are written out while a computed set is being saved (``scores_for``'s ``meanwhile``): into
+    # memory, and to stdout once the save is done, so an output never precedes a failed save. The table, which
+    # reads the terminal, and a stdout that is not UTF-8 are written after the save, as before
+    written: list[bytes] = []
+    stdout = sys.stdout
+    encoding = (getattr(stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    early = fmt != "table" and hasattr(stdout, "buffer") and encoding == "utf8"
+
+    def write_out(frame: pl.DataFrame) -> None:
+        text = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+        output.render(frame, fmt, dest=text)
+        text.flush()
+        written.append(text.buffer.getvalue())  # type: ignore[attr-defined]
 
     # computing reads; the lock is taken only for the transaction that stores the score set
     with store_from(ctx, "brief") as store:
-        frame = scores_for(store, as_of, recompute=recompute)
+        frame = scores_for(store, as_of, recompute=recompute, meanwhile=write_out if early else None)
     if rests_on_demo(frame):
         note(DEMO_BANNER)
-    render(table_view(frame) if fmt == "table" else frame, fmt)
+    if written:
+        stdout.flush()
+        stdout.buffer.write(written[0])
+        stdout.buffer.flush()
+    else:
+        output.render(table_view(frame) if fmt == "table" else frame, fmt)
     day = frame["as_of"][0].isoformat() if frame.height else ""
     hint = "; the table shows percentiles, use --format csv or json for values and components" if fmt == "table" else ""
     note(f"{frame.height} companies scored as of {day}{hint}")

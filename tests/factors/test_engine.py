@@ -368,3 +368,62 @@ def test_one_rule_says_whether_scores_rest_on_demo_data() -> None:
     assert rests_on_demo(real.with_columns(pl.Series("demo", [False, True])))
     assert not rests_on_demo(real.clear())  # nothing scored rests on nothing
     assert not rests_on_demo(real.drop("demo"))  # a frame without the flag (an import's own scores) is not demo
+
+
+def test_meanwhile_sees_the_computed_set_while_it_is_saved(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``meanwhile`` runs on another thread during the save, gets the frame returned, and is not called for a
+    stored set; an error of either side is raised once both have finished, the save's first."""
+    import threading
+
+    _load(store, universe(3))
+    seen: list[tuple[pl.DataFrame, str]] = []
+    frame = scores_for(store, AS_OF, meanwhile=lambda f: seen.append((f, threading.current_thread().name)))
+    assert len(seen) == 1 and seen[0][0].equals(frame) and seen[0][1] != threading.current_thread().name
+    assert store.score_set_info(AS_OF) is not None
+    scores_for(store, AS_OF, meanwhile=lambda f: seen.append((f, "stored")))  # reused: nothing saved, not called
+    assert len(seen) == 1
+
+    def fails(_: pl.DataFrame) -> None:
+        raise OSError("disk full")
+
+    saved: list[date] = []
+    save = store.save_scores
+
+    def recorded(day: date, *a, **k) -> None:
+        save(day, *a, **k)
+        saved.append(day)
+
+    monkeypatch.setattr(store, "save_scores", recorded)
+    with pytest.raises(OSError, match="disk full"):
+        scores_for(store, AS_OF, recompute=True, meanwhile=fails)
+    assert saved == [AS_OF]  # the save went through before the error was raised
+
+    started = threading.Event()
+
+    def slow(_: pl.DataFrame) -> None:
+        started.wait(5)
+        raise ValueError("meanwhile failed too")
+
+    def save_fails(*a, **k) -> None:
+        started.set()
+        raise RuntimeError("save failed")
+
+    monkeypatch.setattr(store, "save_scores", save_fails)
+    with pytest.raises(RuntimeError, match="save failed"):
+        scores_for(store, AS_OF, recompute=True, meanwhile=slow)
+    assert [t for t in threading.enumerate() if t.name == "scores-meanwhile"] == []  # joined before the raise
+
+
+def test_factors_reading_the_daily_panel_start_first() -> None:
+    """The two threads start on the factors that read the price panel (the long ones); the rest follow in registry
+    order, and the frame is joined in registry order whatever the start order (checked by the column order)."""
+    from factors.engine import _reads_panel_last
+    from factors.inputs import INPUTS
+
+    specs = list(FACTORS.values())
+    started = sorted(specs, key=_reads_panel_last)
+    panel = [s.name for s in specs if any(INPUTS[n].grant.prices for n in s.needs)]
+    assert panel and [s.name for s in started[: len(panel)]] == panel
+    assert [s.name for s in started[len(panel) :]] == [s.name for s in specs if s.name not in panel]
+    cols = score_columns()
+    assert [c for c in cols if c in FACTORS] == [s.name for s in specs]

@@ -154,3 +154,27 @@ def test_empty_store_is_one_clear_line(invoke) -> None:
 def test_bad_date_is_a_usage_error(invoke) -> None:
     result = invoke("score", "--as-of", "June 1st")
     assert result.exit_code == 2
+
+
+def test_csv_written_while_saving_is_the_csv_of_the_stored_set(loaded) -> None:
+    """A computed set is written out while it is saved; a reused one after it is read back: the same bytes."""
+    computed = loaded("score", "--as-of", AS_OF.isoformat(), "--format", "csv", "--recompute")
+    reused = loaded("score", "--as-of", AS_OF.isoformat(), "--format", "csv")
+    assert computed.exit_code == 0 and reused.exit_code == 0, computed.stderr + reused.stderr
+    assert computed.stdout == reused.stdout and computed.stdout.count("\n") == 6
+
+
+def test_a_failed_save_prints_no_rows(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows are written out beside the save but printed only after it: a save that fails leaves stdout empty
+    and says one line."""
+    from screener.errors import ScreenerError
+    from screener.store.scores import Scores
+
+    def fails(*a, **k) -> None:
+        raise ScreenerError("the store is full")
+
+    monkeypatch.setattr(Scores, "save_scores", fails)
+    result = loaded("score", "--as-of", AS_OF.isoformat(), "--format", "csv", "--recompute")
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1].endswith("the store is full")

@@ -138,6 +138,8 @@ def test_coded_closes_are_the_text_closes_with_each_symbol_as_its_position(store
     decoded = coded.with_columns(names.gather(coded["symbol"]).alias("symbol"))
     assert decoded.equals(text.filter(pl.col("symbol") != "NOCO"))
     assert store.scalar("SELECT current_setting('threads')") == threads
+    # the enum type of the symbols was made for the read and is gone after it
+    assert store.scalar("SELECT count(*) FROM duckdb_types() WHERE type_name = 'scoring_symbol_codes'") == 0
     # one provider in the window: the same value, given once
     window = coded.filter(pl.col("date") >= AS_OF - timedelta(days=399))
     assert window["provider"].unique().to_list() == ["file"]
@@ -159,3 +161,27 @@ def test_a_score_from_coded_closes_is_the_score_from_their_texts_and_can_free_th
     assert compute_scores(inputs, AS_OF).equals(want) and inputs.prices.height  # kept: the inputs can score again
     assert compute_scores(inputs, AS_OF, release_prices=True).equals(want)
     assert inputs.prices.height == 0 and inputs.price_symbols is None  # handed over to the price side, and freed
+
+
+def test_coded_closes_without_companies_are_empty(store: Store) -> None:
+    """No company: no symbol to code (an enum type needs a value), so no close is read, and the frame is typed."""
+    store.upsert("prices", _closes("NOCO", AS_OF - timedelta(days=30), AS_OF), "file")
+    names, coded = store.coded_prices_for_scoring(AS_OF, 400)
+    assert names.is_empty() and coded.is_empty() and coded.schema["symbol"] == pl.UInt32
+
+
+def test_coded_closes_keep_the_stored_order_on_several_threads(store: Store) -> None:
+    """The codes come from a cast in the window's scan, which keeps the stored order whatever DuckDB's thread
+    count: enough rows for several row groups, read with four threads, arrive as one thread reads them."""
+    symbols = [f"S{i:03d}" for i in range(120)]
+    _companies(store, list(reversed(symbols)))
+    store.upsert("prices", pl.concat([_closes(s, AS_OF - timedelta(days=1500), AS_OF) for s in symbols]), "file")
+    threads = store.scalar("SELECT current_setting('threads')")
+    store.con.execute("SET threads = 1")
+    one = store.coded_prices_for_scoring(AS_OF, 400)[1]
+    store.con.execute("SET threads = 4")
+    try:
+        several = store.coded_prices_for_scoring(AS_OF, 400)[1]
+    finally:
+        store.con.execute(f"SET threads = {threads}")
+    assert one.height > 120 * 250 and several.equals(one)
