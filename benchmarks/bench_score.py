@@ -13,7 +13,12 @@ see the same machine. ``--recompute`` makes every round score, never reuse the s
 child's own peak resident set size (``os.wait4``); CPU time is its user plus system time. The children run with
 bytecode caching on, as an installed product does. ``--baseline DIR`` also runs the score in every round with
 another checkout of the project first on the path (e.g. ``git worktree add --detach ../old HEAD~3``), so a change
-is measured beside the code it replaces on the same loaded machine.
+is measured beside the code it replaces on the same loaded machine. When the two checkouts keep different store
+schemas, ``--baseline-store COPY`` gives the baseline its own copy of the store at its schema (a newer checkout
+upgrades the store it opens, and an older one refuses a store newer than it knows).
+
+    python benchmarks/bench_score.py --data /tmp/uni --store /tmp/uni.duckdb --baseline ../old \
+        --baseline-store /tmp/uni-old.duckdb
 """
 
 from __future__ import annotations
@@ -127,7 +132,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="Time screener score end to end beside the polars floor.")
     universe_arguments(ap, 3, "rounds of floor + score")
     ap.add_argument("--baseline", type=Path, default=None, help="another checkout: score timed with it too, per round")
+    ap.add_argument(
+        "--baseline-store",
+        type=Path,
+        default=None,
+        help="the baseline's own copy of the store, at its schema (default: the same store as this checkout's)",
+    )
     args = ap.parse_args()
+    if args.baseline_store and not args.baseline:
+        ap.error("--baseline-store needs --baseline")
 
     from gen_universe import AS_OF
 
@@ -137,6 +150,9 @@ def main() -> None:
         score_cmd = [sys.executable, "-m", "screener", "--db", str(store), "score", "--as-of", AS_OF.isoformat()]
         score_cmd += ["--recompute", "--format", "csv"]
         run_child(score_cmd)  # the first run upgrades a store built by an older schema; not timed
+        base_cmd = score_cmd
+        if args.baseline_store:
+            base_cmd = [str(args.baseline_store) if part == str(store) else part for part in score_cmd]
         if args.baseline:
             subprocess.run(
                 [sys.executable, "-m", "compileall", "-q"]
@@ -149,7 +165,7 @@ def main() -> None:
             floors.append(run_child(floor_cmd))
             scores.append(run_child(score_cmd))
             if args.baseline:
-                baselines.append(run_child(score_cmd, args.baseline))
+                baselines.append(run_child(base_cmd, args.baseline))
         load = os.getloadavg()
     print(f"companies {args.n:,}; as of {AS_OF}; {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f}")
     print(summary("floor (bench_floor.py)", floors))
