@@ -27,9 +27,6 @@ methodology, and reused until either changes.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,12 +38,9 @@ import polars as pl
 
 from factors.crosssection import percentile_rank
 from factors.inputs import (
-    FIELD_COLUMNS,
     FIELD_FLAGS,
-    IDENTITY_COLUMNS,
     INPUTS,
     KEY,
-    SETTINGS,
     FactorContext,
     FactorInputs,
     Grant,
@@ -54,6 +48,18 @@ from factors.inputs import (
     load_inputs,
     load_panel_inputs,
 )
+
+# the stored-score check, the score frame's columns and the methodology fingerprint live in a light module of their
+# own (``screen`` and ``show`` read a stored set without importing the engine); named here for the engine's callers
+from factors.methodology import COMPUTED as COMPUTED
+from factors.methodology import METHODOLOGY_VERSION as METHODOLOGY_VERSION
+from factors.methodology import RECOMPUTED as RECOMPUTED
+from factors.methodology import STORED as STORED
+from factors.methodology import current_scores_lazy as current_scores_lazy
+from factors.methodology import inputs_fingerprint as inputs_fingerprint
+from factors.methodology import methodology_fingerprint as methodology_fingerprint
+from factors.methodology import rests_on_demo as rests_on_demo
+from factors.methodology import score_columns as score_columns
 from factors.registry import FACTORS, FactorSpec
 
 if TYPE_CHECKING:
@@ -73,12 +79,8 @@ __all__ = [
     "usd_closes",
 ]
 
-#: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
-METHODOLOGY_VERSION = "4"
-
 _POLICY_FLAG = {"neutral": "neutral", "worst": "worst", "impute_peers": "imputed"}
 _BASE_FLAGS = ("demo", "stale", "missing_fx", "no_prices", "no_fundamentals", "halted", *FIELD_FLAGS)
-_EXTRA_FIELDS = ("last_price_date", "fundamentals_period_end")
 
 
 def _clean(e: pl.Expr) -> pl.Expr:
@@ -363,22 +365,6 @@ def _reads_panel_last(spec: FactorSpec) -> bool:
     return not any(GRANTS[need].prices for need in spec.needs if need in GRANTS)
 
 
-def rests_on_demo(scores: pl.DataFrame) -> bool:
-    """Whether any scored row reads synthetic demo numbers (its ``demo`` flag), so whoever shows the scores must
-    say so. The one rule behind every demo banner: a score set, a screen, a run and a company card all ask here."""
-    return scores.height > 0 and "demo" in scores.columns and bool(scores["demo"].any())
-
-
-def score_columns() -> list[str]:
-    """The score frame's columns in order (identity, as_of, demo, factors, components, fields, bookkeeping)."""
-    cols = [*IDENTITY_COLUMNS, "as_of", "demo"]
-    for spec in FACTORS.values():
-        cols += [spec.name, spec.pct_column]
-    for spec in FACTORS.values():
-        cols += list(spec.component_columns)
-    return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
-
-
 def compute_scores(
     inputs: FactorInputs,
     as_of: date,
@@ -433,53 +419,6 @@ def compute_panel(
 # --------------------------------------------------------------------------------------------------------------
 # Stored scores
 # --------------------------------------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """Params and settings as JSON-able plain values (mappings sorted), for the methodology fingerprint."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def methodology_fingerprint() -> dict[str, Any]:
-    return {
-        "version": METHODOLOGY_VERSION,
-        "settings": _plain(SETTINGS),
-        "factors": [
-            {
-                "name": s.name,
-                "direction": s.direction,
-                "missing": s.missing,
-                "needs": list(s.needs),
-                "components": _plain(s.signs),
-                "params": _plain(s.params),
-            }
-            for s in FACTORS.values()
-        ],
-    }
-
-
-def inputs_fingerprint(store: Store, as_of: date) -> str:
-    """A key for everything scores depend on: the store's data version, the as-of date and the methodology.
-
-    Why a version and not a hash of the rows: the store bumps its data version in the same commit as every write of
-    market data, tags or universe (``Store.transaction``), so an edit that keeps the row count and the load time
-    still changes the key, and checking it costs one read of one row instead of a pass over every stored row.
-    """
-    parts: dict[str, Any] = {
-        "as_of": as_of.isoformat(),
-        "methodology": methodology_fingerprint(),
-        "data_version": store.data_version(),
-    }
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-#: How a score set was obtained (``current_scores``): reused, computed with none stored, or replacing a stale one.
-STORED, COMPUTED, RECOMPUTED = "stored", "computed now", "recomputed: the data changed since they were stored"
-
-
 def current_scores(
     store: Store,
     as_of: date | None = None,
@@ -492,84 +431,6 @@ def current_scores(
     key is read once, for the check and for the set saved."""
     frame, basis = current_scores_lazy(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile)
     return frame.collect(), basis
-
-
-def _while_saving(save: Callable[[], None], meanwhile: Callable[[pl.DataFrame], None], frame: pl.DataFrame) -> None:
-    """Run ``save`` here and ``meanwhile(frame)`` on a second thread at the same time; both have finished when
-    this returns, and an error of either is raised (the save's first: what was stored is what a caller must hear).
-
-    Why: saving a score set waits on the disk (the commit) for much of its time, on one core, and what a caller
-    does next with the frame (a command writes it as csv or json) needs only the frame. The save stays on the
-    calling thread, so a Ctrl-C still lands in it as it did, and ``meanwhile`` is joined before anything is
-    raised: no thread outlives the call."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            meanwhile(frame)
-        except BaseException as exc:  # handed to the calling thread below, never lost with the thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=run, name="scores-meanwhile")
-    worker.start()
-    interrupted: BaseException | None = None
-    try:
-        save()
-    finally:
-        while worker.is_alive():
-            try:
-                worker.join()
-            except KeyboardInterrupt as exc:  # the worker finishes its short job first, then the interrupt goes on
-                interrupted = exc
-    if interrupted is not None:
-        raise interrupted
-    if failed:
-        raise failed[0]
-
-
-def current_scores_lazy(
-    store: Store,
-    as_of: date | None = None,
-    *,
-    recompute: bool = False,
-    today: date | None = None,
-    meanwhile: Callable[[pl.DataFrame], None] | None = None,
-) -> tuple[pl.LazyFrame, str]:
-    """``current_scores`` as a lazy frame: a stored set that is still current is scanned, not decoded, so a
-    caller that needs a few columns or one company decodes only those (``Store.scan_scores``).
-
-    ``meanwhile``, when given, is called with a freshly computed set while that set is being saved (on another
-    thread; errors are raised here, after the save): a caller that writes the set out overlaps that work with the
-    save's wait on the disk. It is not called for a stored set (nothing is saved then), nor when nothing can be
-    saved."""
-    from screener.errors import ScreenerError
-
-    today = today or date.today()
-    day = as_of or today
-    if day > today:
-        raise ScreenerError(
-            f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date"
-        )
-    if not store.company_count():
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
-    fingerprint = inputs_fingerprint(store, day)
-    info = store.score_set_info(day)
-    if not recompute and info is not None and info.get("inputs_hash") == fingerprint:
-        stored = store.scan_scores(day)
-        if stored is not None and stored.collect_schema().names() == score_columns():
-            return stored, STORED
-    # the inputs are read for this score alone: their closes are freed once the price panel is built
-    frame = compute_scores(load_inputs(store, day), day, release_prices=True)
-    if store.can_write(f"the scores as of {day.isoformat()}"):
-
-        def save() -> None:
-            store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
-
-        if meanwhile is None:
-            save()
-        else:
-            _while_saving(save, meanwhile, frame)
-    return frame.lazy(), COMPUTED if info is None else RECOMPUTED
 
 
 def scores_for(

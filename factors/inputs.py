@@ -36,6 +36,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from factors.ledger import government_backing_view, ordered_sum, received_from_government
+from factors.methodology import FIELD_COLUMNS as FIELD_COLUMNS
+from factors.methodology import IDENTITY_COLUMNS as IDENTITY_COLUMNS
+from factors.methodology import SETTINGS as SETTINGS
 from screener.contract import (
     BOOLEAN_TEXT,
     ENABLER_ROLES,
@@ -54,22 +57,6 @@ from screener.contract import (
 if TYPE_CHECKING:
     from screener.store import Store
 
-#: Engine settings (documented in METHODOLOGY.md, "Point in time").
-SETTINGS: Mapping[str, Any] = MappingProxyType(
-    {
-        # H: 90 days covers the deadlines of half-year reporters (ASX: 75 days under the Corporations Act; AIM and
-        # the UK's DTR: three months), so a half year is never read before most of them could have published it.
-        "reporting_lag_days": MappingProxyType({"Q": 60, "H": 90, "FY": 90}),
-        "price_window_days": 400,
-        "stale_price_days": 10,
-        "stale_fundamentals_days": 400,
-        "halted_trading_days": 20,
-        "ttm_window_days": 350,
-        "share_growth_early_days": 30,
-        "share_growth_late_days": 120,
-    }
-)
-
 #: Flows summed over the trailing twelve months; the rest are balances taken at the latest period.
 FLOW_FIELDS: tuple[str, ...] = ("revenue", "operating_cash_flow", "capital_expenditure", "fcf")
 BALANCE_FIELDS: tuple[str, ...] = ("cash", "total_debt", "total_equity")
@@ -84,36 +71,6 @@ def _reports(field: str) -> pl.Expr:
     count has no USD amount and is read as reported."""
     return pl.col(field if field == "shares_outstanding" else f"{field}_usd").is_not_null()
 
-
-#: The point-in-time fields every score row carries (USD unless named otherwise).
-FIELD_COLUMNS: tuple[str, ...] = (
-    "market_cap_usd",
-    "price_usd",
-    "revenue_ttm_usd",
-    "operating_cash_flow_ttm_usd",
-    "capex_ttm_usd",
-    "free_cash_flow_ttm_usd",
-    "cash_usd",
-    "total_debt_usd",
-    "net_cash_usd",
-    "total_equity_usd",
-    "shares_outstanding",
-)
-
-IDENTITY_COLUMNS: tuple[str, ...] = (
-    "symbol",
-    "name",
-    "country",
-    "region",
-    "roles",
-    "role_class",
-    "stage",
-    "segment",
-    "currency",
-    "gov_backing",
-    "exposure",
-    "government_backing",
-)
 
 #: Fields whose value can be older than the staleness limit even when newer rows of other fields exist; each gets
 #: its own flag ``stale:<field>`` (a boolean column of the base frame under that name).

@@ -9,11 +9,15 @@ takes the worst value observed in the cross-section and is flagged ``worst:balan
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from factors.crosssection import weighted_robust_sum
-from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
 
 COMPONENTS = {"net_cash_to_mcap": 1, "debt_to_equity": -1}
 

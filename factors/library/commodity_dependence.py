@@ -15,11 +15,15 @@ missing in practice; should one be, it takes the cross-sectional median.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from factors.inputs import FactorContext
 from factors.ledger import binding_offtake_events, binding_offtakes
 from factors.registry import Params, register_factor
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
 
 COMPONENTS = {"pure_miner": 1, "stage_exposure": 1, "uncontracted": 1}
 

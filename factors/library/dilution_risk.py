@@ -25,12 +25,16 @@ no peer has it, and is flagged ``imputed:dilution_risk.<component>``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from factors.crosssection import weighted_robust_sum
 from factors.funding import FORECAST_EVENTS, FUNDING_PARAMS, RAISE_NOT_NEEDED, funding_forecast
-from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
 
 COMPONENTS = {
     "share_growth_1y": 1,

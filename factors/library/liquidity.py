@@ -20,10 +20,14 @@ intended quarter. The value is kept and the row is flagged ``short_history:liqui
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
 
 PARAMS: dict[str, object] = {"window_rows": 63, "max_age_days": 365, "min_obs": 10}
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from factors.inputs import FactorContext
 from factors.ledger import (
     GOV_KINDS,
     capacity_ledger_versioned,
@@ -33,6 +33,9 @@ from factors.ledger import (
     setback_ledger,
 )
 from factors.registry import Params, register_factor
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
 
 #: NdPr-oxide-equivalent tonnes per tonne of each capacity unit (documented assumptions with their reasons and
 #: sources in METHODOLOGY.md, "Capacity units"). A unit not listed counts nothing.

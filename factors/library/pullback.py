@@ -26,11 +26,14 @@ is kept, since it is the drawdown from the highest close there is, and the row i
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from factors.inputs import FactorContext
 from factors.registry import Params, register_factor
+
+if TYPE_CHECKING:
+    from factors.inputs import FactorContext
 
 PARAMS: dict[str, object] = {
     "window_days": 365,

@@ -418,9 +418,15 @@ def _filled_row(scores: pl.LazyFrame, row: dict[str, Any]) -> dict[str, Any]:
     ``impute_peers``), so it needs that component's column whole, but only those columns: decoding them alone gives
     the same numbers as decoding the set."""
     from factors.engine import filled_values
+    from factors.registry import FACTORS
 
     schema = scores.collect_schema()
-    missing = [c for c, v in row.items() if v is None and c in schema and schema[c].is_numeric()]
+    # only a component has a fill (``_factors`` looks one up for a missing component alone): a row that lacks none
+    # reads no column of the set, and a missing field that is no component (``exposure``) is not read for nothing
+    components = {c for spec in FACTORS.values() for c in spec.component_columns}
+    missing = [c for c, v in row.items() if v is None and c in components and c in schema and schema[c].is_numeric()]
+    if not missing:
+        return {}
     peers = ["role_class"] if "role_class" in schema else []
     frame = scores.select(*dict.fromkeys(["symbol", *peers, *missing])).collect()
     return filled_values(frame).filter(pl.col("symbol") == row["symbol"]).row(0, named=True)

@@ -46,7 +46,7 @@ def _scores(store: Store, as_of: date | None) -> tuple[date, pl.LazyFrame, str]:
     """The current score set for ``as_of`` (default today), not decoded yet, and how it was obtained."""
     if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
-    from factors.engine import current_scores_lazy
+    from factors.methodology import current_scores_lazy
 
     day = as_of or date.today()
     frame, basis = current_scores_lazy(store, day)
@@ -265,7 +265,7 @@ def run_screen(
     # a ranking reads every factor and component; a filter only the columns shown and the columns it reads
     read = None if rules is not None else _columns_read(schema, conds, [*used, *(k.column for k in keys)])
     scores = lazy.collect() if read is None else lazy.select(read).collect()
-    from factors.engine import rests_on_demo
+    from factors.methodology import rests_on_demo
 
     demo = rests_on_demo(scores)
     if rules is not None:

@@ -1,0 +1,216 @@
+"""What a stored score set is keyed on and shaped like: the engine settings, the score frame's columns, the
+methodology fingerprint, and the check that reuses a stored set while it is current.
+
+Why a module of its own: a command that reads stored scores (``screen``, ``show``) asks only whether the stored set
+is still current and scans it. Those answers need the registry's declarations, not the engine that computes scores
+nor the point-in-time inputs it reads, so this module imports neither until a set must be computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Mapping
+from datetime import date
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from factors.registry import FACTORS
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from screener.store import Store
+
+#: Engine settings (documented in METHODOLOGY.md, "Point in time").
+SETTINGS: Mapping[str, Any] = MappingProxyType(
+    {
+        # H: 90 days covers the deadlines of half-year reporters (ASX: 75 days under the Corporations Act; AIM and
+        # the UK's DTR: three months), so a half year is never read before most of them could have published it.
+        "reporting_lag_days": MappingProxyType({"Q": 60, "H": 90, "FY": 90}),
+        "price_window_days": 400,
+        "stale_price_days": 10,
+        "stale_fundamentals_days": 400,
+        "halted_trading_days": 20,
+        "ttm_window_days": 350,
+        "share_growth_early_days": 30,
+        "share_growth_late_days": 120,
+    }
+)
+
+#: The point-in-time fields every score row carries (USD unless named otherwise).
+FIELD_COLUMNS: tuple[str, ...] = (
+    "market_cap_usd",
+    "price_usd",
+    "revenue_ttm_usd",
+    "operating_cash_flow_ttm_usd",
+    "capex_ttm_usd",
+    "free_cash_flow_ttm_usd",
+    "cash_usd",
+    "total_debt_usd",
+    "net_cash_usd",
+    "total_equity_usd",
+    "shares_outstanding",
+)
+
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "symbol",
+    "name",
+    "country",
+    "region",
+    "roles",
+    "role_class",
+    "stage",
+    "segment",
+    "currency",
+    "gov_backing",
+    "exposure",
+    "government_backing",
+)
+
+#: Bump when a formula changes in a way params do not capture, so stored scores are recomputed.
+METHODOLOGY_VERSION = "4"
+_EXTRA_FIELDS = ("last_price_date", "fundamentals_period_end")
+
+#: How a score set was obtained (``current_scores``): reused, computed with none stored, or replacing a stale one.
+STORED, COMPUTED, RECOMPUTED = "stored", "computed now", "recomputed: the data changed since they were stored"
+
+
+def rests_on_demo(scores: pl.DataFrame) -> bool:
+    """Whether any scored row reads synthetic demo numbers (its ``demo`` flag), so whoever shows the scores must
+    say so. The one rule behind every demo banner: a score set, a screen, a run and a company card all ask here."""
+    return scores.height > 0 and "demo" in scores.columns and bool(scores["demo"].any())
+
+
+def score_columns() -> list[str]:
+    """The score frame's columns in order (identity, as_of, demo, factors, components, fields, bookkeeping)."""
+    cols = [*IDENTITY_COLUMNS, "as_of", "demo"]
+    for spec in FACTORS.values():
+        cols += [spec.name, spec.pct_column]
+    for spec in FACTORS.values():
+        cols += list(spec.component_columns)
+    return [*cols, *FIELD_COLUMNS, *_EXTRA_FIELDS, "data_completeness", "flags"]
+
+
+def _plain(value: Any) -> Any:
+    """Params and settings as JSON-able plain values (mappings sorted), for the methodology fingerprint."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def methodology_fingerprint() -> dict[str, Any]:
+    return {
+        "version": METHODOLOGY_VERSION,
+        "settings": _plain(SETTINGS),
+        "factors": [
+            {
+                "name": s.name,
+                "direction": s.direction,
+                "missing": s.missing,
+                "needs": list(s.needs),
+                "components": _plain(s.signs),
+                "params": _plain(s.params),
+            }
+            for s in FACTORS.values()
+        ],
+    }
+
+
+def inputs_fingerprint(store: Store, as_of: date) -> str:
+    """A key for everything scores depend on: the store's data version, the as-of date and the methodology.
+
+    Why a version and not a hash of the rows: the store bumps its data version in the same commit as every write of
+    market data, tags or universe (``Store.transaction``), so an edit that keeps the row count and the load time
+    still changes the key, and checking it costs one read of one row instead of a pass over every stored row.
+    """
+    parts: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "methodology": methodology_fingerprint(),
+        "data_version": store.data_version(),
+    }
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _while_saving(save: Callable[[], None], meanwhile: Callable[[pl.DataFrame], None], frame: pl.DataFrame) -> None:
+    """Run ``save`` here and ``meanwhile(frame)`` on a second thread at the same time; both have finished when
+    this returns, and an error of either is raised (the save's first: what was stored is what a caller must hear).
+
+    Why: saving a score set waits on the disk (the commit) for much of its time, on one core, and what a caller
+    does next with the frame (a command writes it as csv or json) needs only the frame. The save stays on the
+    calling thread, so a Ctrl-C still lands in it as it did, and ``meanwhile`` is joined before anything is
+    raised: no thread outlives the call."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            meanwhile(frame)
+        except BaseException as exc:  # handed to the calling thread below, never lost with the thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="scores-meanwhile")
+    worker.start()
+    interrupted: BaseException | None = None
+    try:
+        save()
+    finally:
+        while worker.is_alive():
+            try:
+                worker.join()
+            except KeyboardInterrupt as exc:  # the worker finishes its short job first, then the interrupt goes on
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+    if failed:
+        raise failed[0]
+
+
+def current_scores_lazy(
+    store: Store,
+    as_of: date | None = None,
+    *,
+    recompute: bool = False,
+    today: date | None = None,
+    meanwhile: Callable[[pl.DataFrame], None] | None = None,
+) -> tuple[pl.LazyFrame, str]:
+    """``current_scores`` as a lazy frame: a stored set that is still current is scanned, not decoded, so a
+    caller that needs a few columns or one company decodes only those (``Store.scan_scores``).
+
+    ``meanwhile``, when given, is called with a freshly computed set while that set is being saved (on another
+    thread; errors are raised here, after the save): a caller that writes the set out overlaps that work with the
+    save's wait on the disk. It is not called for a stored set (nothing is saved then), nor when nothing can be
+    saved."""
+    from screener.errors import ScreenerError
+
+    today = today or date.today()
+    day = as_of or today
+    if day > today:
+        raise ScreenerError(
+            f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date"
+        )
+    if not store.company_count():
+        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
+    fingerprint = inputs_fingerprint(store, day)
+    info = store.score_set_info(day)
+    if not recompute and info is not None and info.get("inputs_hash") == fingerprint:
+        stored = store.scan_scores(day)
+        if stored is not None and stored.collect_schema().names() == score_columns():
+            return stored, STORED
+    from factors.engine import compute_scores, load_inputs
+
+    # the inputs are read for this score alone: their closes are freed once the price panel is built
+    frame = compute_scores(load_inputs(store, day), day, release_prices=True)
+    if store.can_write(f"the scores as of {day.isoformat()}"):
+
+        def save() -> None:
+            store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
+
+        if meanwhile is None:
+            save()
+        else:
+            _while_saving(save, meanwhile, frame)
+    return frame.lazy(), COMPUTED if info is None else RECOMPUTED
