@@ -902,10 +902,13 @@ def _price_parts(
     start = run_first.to_series().cast(pl.Int64).gather(bounds["g"])
     prices_demo = _rows_within(demo_rows, start, hi) > 0
     # the last traded row on or before ``hi`` (null: none in the panel)
-    at = traded_rows.search_sorted(hi.cast(traded_rows.dtype), side="right").cast(pl.Int64) - 1
-    traded_row = pl.select(
-        pl.when(at >= 0).then(traded_rows.cast(pl.Int64).gather(at.clip(lower_bound=0))).alias("r")
-    ).to_series()
+    if traded_rows.is_empty():  # no trade anywhere in the panel (the gather below needs a row to point at)
+        traded_row = pl.repeat(None, hi.len(), dtype=pl.Int64, eager=True)
+    else:
+        at = traded_rows.search_sorted(hi.cast(traded_rows.dtype), side="right").cast(pl.Int64) - 1
+        traded_row = pl.select(
+            pl.when(at >= 0).then(traded_rows.cast(pl.Int64).gather(at.clip(lower_bound=0))).alias("r")
+        ).to_series()
     last_trade = pl.select(
         pl.when(traded_row >= start).then(p["date"].gather(traded_row.fill_null(0))).alias("t")
     ).to_series()
