@@ -332,7 +332,7 @@ class StoreBase:
         refuse_foreign(self.path)
         if self.writes in ("never", "if_free") and not self.path.exists():
             raise ScreenerError(f"no store at {self.path}: run 'screener init' (or 'screener demo') first")
-        if self.writes in ("hold", "brief"):
+        if self.writes == "hold" or (self.writes == "brief" and not self._opens_read_only_first()):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.con = self._open_writable()
             try:
@@ -355,7 +355,14 @@ class StoreBase:
             except StoreUnwritableError:
                 raise exc from None
             self._reconnect(writable=False)
-        if self.schema_version() < LATEST_VERSION:
+        version = self.schema_version()
+        if version > LATEST_VERSION and self.writes == "brief":
+            try:
+                self.migrate()  # refuses a store newer than this version knows, in the words the writable open uses
+            except BaseException:
+                self.con.close()
+                raise
+        if version < LATEST_VERSION:
             if self.writes == "never":
                 self.con.close()
                 raise ScreenerError(f"the store {self.path} needs an upgrade: run 'screener init'")
@@ -363,6 +370,24 @@ class StoreBase:
             self._migrate_holding()
             self._reconnect(writable=False)
         self._register()
+
+    def _opens_read_only_first(self) -> bool:
+        """Whether a ``brief`` store opens for reading first, as an ``if_free`` one does, and takes the write lock
+        only for its transactions: when its file is a store already, its log (if any) is empty, and the file and
+        its folder can be written.
+
+        Why: opening DuckDB costs about 25 ms, and a ``brief`` store opened for writing (to upgrade the schema)
+        and then again for reading pays it twice in every command that stores something (``weekly``, ``score``,
+        ``import``). A new file, a log left to replay or a file that cannot be written still take the writable
+        open first, so they are created, folded or refused at once, before any work, as before."""
+        wal = wal_path(self.path)
+        return (
+            self.path.is_file()
+            and self.path.stat().st_size > 0
+            and not (wal.is_file() and wal.stat().st_size > 0)
+            and os.access(self.path, os.W_OK)
+            and os.access(self.path.parent, os.W_OK)
+        )
 
     def _migrate_holding(self) -> None:
         """``migrate`` with the write lock held throughout, whatever the write mode."""

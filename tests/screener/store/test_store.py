@@ -53,6 +53,38 @@ def test_reopening_is_a_no_op(db_path: Path) -> None:
         assert second.migrate() == LATEST_VERSION
 
 
+def test_a_brief_store_on_a_current_file_opens_duckdb_once(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a command that writes now and then (weekly, score, import) reads first and takes the write lock per
+    # transaction; opening for writing only to find the schema current, then again for reading, cost an open
+    import screener.store.connection as connection
+
+    Store(db_path).close()  # a current store on disk
+    opens: list[bool] = []
+    real = connection.connect
+
+    def counting(path: Path, *, read_only: bool, **kw: object) -> object:
+        opens.append(read_only)
+        return real(path, read_only=read_only, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(connection, "connect", counting)
+    with Store(db_path, writes="brief") as store:
+        assert opens == [True]  # one open, for reading
+        store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 1.0, None)]), "test")
+        assert opens == [True, False, True]  # the write lock for the transaction only, then reading again
+        assert store.scalar("SELECT count(*) FROM prices") == 1
+    opens.clear()
+    with Store(db_path.with_name("new.duckdb"), writes="brief") as new:  # a new file is created by a writable open
+        assert opens[0] is False and new.schema_version() == LATEST_VERSION
+
+
+def test_a_brief_store_refuses_a_store_newer_than_it_knows_at_open(db_path: Path) -> None:
+    with Store(db_path) as store:
+        store.con.execute("INSERT INTO schema_version VALUES (?, 'from a newer screener', now())", [LATEST_VERSION + 1])
+    for writes in ("brief", "hold"):
+        with pytest.raises(ScreenerError, match=rf"schema v{LATEST_VERSION + 1}, newer than this version"):
+            Store(db_path, writes=writes)  # type: ignore[arg-type]
+
+
 def test_new_migrations_apply_in_version_order(store: Store) -> None:
     # Listed out of order on purpose: the second depends on the first.
     extra = [
