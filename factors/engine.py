@@ -359,7 +359,7 @@ def _counted_inputs() -> list[str]:
     return names
 
 
-def _reads_panel_last(spec: FactorSpec) -> bool:
+def _panel_readers_first(spec: FactorSpec) -> bool:
     """Sort key that puts the factors reading the daily price panel first (``False`` sorts before ``True``; the
     sort is stable, so registry order holds within each group)."""
     return not any(GRANTS[need].prices for need in spec.needs if need in GRANTS)
@@ -401,7 +401,7 @@ def compute_panel(
     # first, the small factors run on the other thread meanwhile
     specs = list(FACTORS.values())
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = {spec.name: pool.submit(_factor_frame, spec, ctx) for spec in sorted(specs, key=_reads_panel_last)}
+        jobs = {spec.name: pool.submit(_factor_frame, spec, ctx) for spec in sorted(specs, key=_panel_readers_first)}
         done = [jobs[spec.name].result() for spec in specs]
     for part, more in done:
         frame = frame.hstack(part.drop(key))  # same rows in the same (as_of, symbol) order as the base

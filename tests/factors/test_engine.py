@@ -417,11 +417,11 @@ def test_meanwhile_sees_the_computed_set_while_it_is_saved(store, monkeypatch: p
 def test_factors_reading_the_daily_panel_start_first() -> None:
     """The two threads start on the factors that read the price panel (the long ones); the rest follow in registry
     order, and the frame is joined in registry order whatever the start order (checked by the column order)."""
-    from factors.engine import _reads_panel_last
+    from factors.engine import _panel_readers_first
     from factors.inputs import INPUTS
 
     specs = list(FACTORS.values())
-    started = sorted(specs, key=_reads_panel_last)
+    started = sorted(specs, key=_panel_readers_first)
     panel = [s.name for s in specs if any(INPUTS[n].grant.prices for n in s.needs)]
     assert panel and [s.name for s in started[: len(panel)]] == panel
     assert [s.name for s in started[len(panel) :]] == [s.name for s in specs if s.name not in panel]
