@@ -55,6 +55,7 @@ from factors.methodology import COMPUTED as COMPUTED
 from factors.methodology import METHODOLOGY_VERSION as METHODOLOGY_VERSION
 from factors.methodology import RECOMPUTED as RECOMPUTED
 from factors.methodology import STORED as STORED
+from factors.methodology import PendingSave as PendingSave
 from factors.methodology import current_scores_lazy as current_scores_lazy
 from factors.methodology import inputs_fingerprint as inputs_fingerprint
 from factors.methodology import methodology_fingerprint as methodology_fingerprint
@@ -426,10 +427,11 @@ def current_scores(
     recompute: bool = False,
     today: date | None = None,
     meanwhile: Callable[[pl.DataFrame], None] | None = None,
+    later: list[PendingSave] | None = None,
 ) -> tuple[pl.DataFrame, str]:
     """``scores_for`` with how the set was obtained (``STORED``, ``COMPUTED`` or ``RECOMPUTED``): the freshness
     key is read once, for the check and for the set saved."""
-    frame, basis = current_scores_lazy(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile)
+    frame, basis = current_scores_lazy(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile, later=later)
     return frame.collect(), basis
 
 
@@ -440,12 +442,13 @@ def scores_for(
     recompute: bool = False,
     today: date | None = None,
     meanwhile: Callable[[pl.DataFrame], None] | None = None,
+    later: list[PendingSave] | None = None,
 ) -> pl.DataFrame:
     """The score set for ``as_of`` (default today): the stored one when its inputs are unchanged, else recomputed
     from the store, saved and returned. A date after today is refused: nothing is public yet about the future, and
     a stored future set would be what later commands find first. ``today`` (default the local date) is the only
-    clock read, so callers and tests can pin it."""
-    return current_scores(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile)[0]
+    clock read, so callers and tests can pin it. ``later`` defers the save (``current_scores_lazy``)."""
+    return current_scores(store, as_of, recompute=recompute, today=today, meanwhile=meanwhile, later=later)[0]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +170,19 @@ def _while_saving(save: Callable[[], None], meanwhile: Callable[[pl.DataFrame], 
         raise failed[0]
 
 
+@dataclass(frozen=True)
+class PendingSave:
+    """The save of a freshly computed score set, handed to a caller that stores it in its own transaction
+    (``current_scores_lazy``'s ``later``). ``computed_at`` is when the set was computed: the time the set is
+    stored under, and what a run that reads it says ("scores computed ...") before the set is in the store."""
+
+    computed_at: datetime
+    save: Callable[[], None]
+
+    def __call__(self) -> None:
+        self.save()
+
+
 def current_scores_lazy(
     store: Store,
     as_of: date | None = None,
@@ -176,6 +190,7 @@ def current_scores_lazy(
     recompute: bool = False,
     today: date | None = None,
     meanwhile: Callable[[pl.DataFrame], None] | None = None,
+    later: list[PendingSave] | None = None,
 ) -> tuple[pl.LazyFrame, str]:
     """``current_scores`` as a lazy frame: a stored set that is still current is scanned, not decoded, so a
     caller that needs a few columns or one company decodes only those (``Store.scan_scores``).
@@ -183,7 +198,12 @@ def current_scores_lazy(
     ``meanwhile``, when given, is called with a freshly computed set while that set is being saved (on another
     thread; errors are raised here, after the save): a caller that writes the set out overlaps that work with the
     save's wait on the disk. It is not called for a stored set (nothing is saved then), nor when nothing can be
-    saved."""
+    saved.
+
+    ``later``, when given, receives the save of a freshly computed set instead of it being run here: a caller that
+    stores something of its own from the set (``weekly``, its run) runs the save inside its own transaction, so the
+    command takes the write lock (and opens DuckDB for writing) once instead of twice. The save stores the set
+    under the fingerprint of the data it was computed from, whenever it runs."""
     from screener.errors import ScreenerError
 
     today = today or date.today()
@@ -204,11 +224,21 @@ def current_scores_lazy(
 
     # the inputs are read for this score alone: their closes are freed once the price panel is built
     frame = compute_scores(load_inputs(store, day), day, release_prices=True)
-    if store.can_write(f"the scores as of {day.isoformat()}"):
+    what = f"the scores as of {day.isoformat()}"
+    from screener.store import utcnow
 
-        def save() -> None:
-            store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint)
+    computed_at = utcnow()
 
+    def save() -> None:
+        store.save_scores(day, frame, demo=rests_on_demo(frame), inputs_hash=fingerprint, computed_at=computed_at)
+
+    def save_when_writable() -> None:
+        if store.can_write(what):
+            save()
+
+    if later is not None:
+        later.append(PendingSave(computed_at, save_when_writable))
+    elif store.can_write(what):
         if meanwhile is None:
             save()
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -154,9 +154,18 @@ def split_score_sets(con: duckdb.DuckDBPyConnection) -> None:
 class Scores(StoreBase):
     """The score sets, one per as-of date."""
 
-    def save_scores(self, as_of: date, frame: pl.DataFrame, *, demo: bool, inputs_hash: str | None = None) -> None:
+    def save_scores(
+        self,
+        as_of: date,
+        frame: pl.DataFrame,
+        *,
+        demo: bool,
+        inputs_hash: str | None = None,
+        computed_at: datetime | None = None,
+    ) -> None:
         """Replace the score set of one as-of date: its rows as a table (``write_rows_table``), or as Parquet when a
-        table cannot give its dtypes back exactly. Either keeps every dtype (lists of flags included)."""
+        table cannot give its dtypes back exactly. Either keeps every dtype (lists of flags included).
+        ``computed_at`` (default now) is when the set was computed, for a set stored some time after."""
         with self.transaction(inputs=False):
             self.con.execute("DELETE FROM score_sets WHERE as_of = ?", [as_of])
             tabled = write_rows_table(self.con, as_of, frame)
@@ -165,7 +174,7 @@ class Scores(StoreBase):
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     as_of,
-                    utcnow(),
+                    computed_at or utcnow(),
                     demo,
                     frame.height,
                     inputs_hash,

@@ -15,12 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from screener.errors import ArgumentError, Option, ScreenerError
 from screener.store import Store, utcnow
+
+if TYPE_CHECKING:
+    from factors.methodology import PendingSave
+    from rules.ruleset import RuleSet
 
 META_PREFIX = "ree."
 
@@ -102,11 +106,13 @@ def _from_blob(blob: bytes | None) -> tuple[pl.DataFrame | None, dict[str, Any]]
 
 
 # -- provenance ---------------------------------------------------------------------------------------------------
-def data_freshness(store: Store, as_of: date) -> str:
+def data_freshness(store: Store, as_of: date, scores_computed_at: datetime | None = None) -> str:
     """The newest date of each kind of data that the run could see (nothing after ``as_of`` counts).
 
     A statement counts from its period end plus the factor library's reporting lag, exactly as scoring treats it:
     a quarter that ended a month before the as-of date was not public yet, so it is not "fresh" data of this run.
+    ``scores_computed_at`` is when the run's scores were computed, for a set not stored yet (it is stored with
+    the run); otherwise the stored set's time is read.
     """
     from factors.inputs import public_statements_sql
 
@@ -114,9 +120,12 @@ def data_freshness(store: Store, as_of: date) -> str:
         f"{table} {newest.isoformat() if newest else 'none'}"
         for table, newest in store.newest_dates(as_of, public_statements_sql(as_of)).items()
     ]
-    info = store.score_set_info(as_of)
-    if info:
-        parts.append(f"scores computed {info['computed_at']:%Y-%m-%d %H:%M} UTC")
+    computed = scores_computed_at
+    if computed is None:
+        info = store.score_set_info(as_of)
+        computed = info["computed_at"] if info else None
+    if computed is not None:
+        parts.append(f"scores computed {computed:%Y-%m-%d %H:%M} UTC")
     return "; ".join(parts)
 
 
@@ -370,19 +379,52 @@ def run_weekly(
     ``check_rows`` sees the member rows before anything is stored and may raise: a caller's check of how it will
     show them (the columns a user asked for) then refuses the run instead of failing after it was stored.
     """
-    from rules.engine import rank
-    from rules.explain import plan
     from rules.ruleset import load
-    from screener.watchlist.attribution import attribute, events_between
 
     rs = load(rules)
     day = as_of or date.today()
     if not store.company_count():
         raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
+    # a freshly computed score set is stored with the run, in its transaction (one write-lock open, not two)
+    saves: list[PendingSave] = []
     if scores is None:
         from factors.engine import scores_for
 
-        scores = scores_for(store, day)
+        scores = scores_for(store, day, later=saves)
+    try:
+        return _rank_and_store(store, rs, day, scores, saves, check_rows)
+    except Exception:
+        _store_scores_alone(store, saves)
+        raise
+
+
+def _store_scores_alone(store: Store, saves: list[PendingSave]) -> None:
+    """A run that is refused (nobody eligible, a caller's check) still stores the score set it computed, as a
+    score would: the next screen of that date reuses it. The run's own error is the one reported, so a failure to
+    store the set is only noted."""
+    if not saves:
+        return
+    try:
+        with store.transaction(inputs=False):
+            for save in saves:
+                save()
+    except Exception as exc:  # reported beside the run's error, never instead of it
+        store.notices.append(f"the computed scores were not stored either: {exc}")
+
+
+def _rank_and_store(
+    store: Store,
+    rs: RuleSet,
+    day: date,
+    scores: pl.DataFrame,
+    saves: list[PendingSave],
+    check_rows: Callable[[pl.DataFrame], None] | None,
+) -> WeeklyResult:
+    """``run_weekly`` after scoring: rank, attribute, and store the run (with the pending score set) at once."""
+    from rules.engine import rank
+    from rules.explain import plan
+    from screener.watchlist.attribution import attribute, events_between
+
     if scores.height == 0:
         raise ScreenerError(f"no scores for {day}: nothing to rank")
     week = iso_week(day)
@@ -409,7 +451,7 @@ def run_weekly(
     from factors.engine import rests_on_demo
 
     demo = rests_on_demo(scores)
-    freshness = data_freshness(store, day)
+    freshness = data_freshness(store, day, saves[-1].computed_at if saves else None)
     meta = {
         "rules_text": rs.text,
         "rules_source": rs.source,
@@ -427,18 +469,22 @@ def run_weekly(
         check_rows(ranking.members)
     payload = _to_blob(ranking.table, meta)
     change_blob = _to_blob(changes)
-    run_id, replaced = store.save_run(
-        as_of=day,
-        week=week,
-        rules_name=rs.name,
-        rules_hash=rs.content_hash,
-        created_at=utcnow(),
-        data_freshness=freshness,
-        demo=demo,
-        payload=payload,
-        changes=change_blob,
-        members=members,
-    )
+    with store.transaction(inputs=False):
+        for save in saves:
+            save()
+        run_id, replaced = store.save_run(
+            as_of=day,
+            week=week,
+            rules_name=rs.name,
+            rules_hash=rs.content_hash,
+            created_at=utcnow(),
+            data_freshness=freshness,
+            demo=demo,
+            payload=payload,
+            changes=change_blob,
+            members=members,
+        )
+    saves.clear()  # stored with the run: nothing after this point stores the set again
     return WeeklyResult(
         run_id=run_id,
         rows=ranking.members,
