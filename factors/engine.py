@@ -57,6 +57,7 @@ from factors.methodology import RECOMPUTED as RECOMPUTED
 from factors.methodology import STORED as STORED
 from factors.methodology import PendingSave as PendingSave
 from factors.methodology import current_scores_lazy as current_scores_lazy
+from factors.methodology import filled_values as filled_values
 from factors.methodology import inputs_fingerprint as inputs_fingerprint
 from factors.methodology import methodology_fingerprint as methodology_fingerprint
 from factors.methodology import rests_on_demo as rests_on_demo
@@ -90,49 +91,6 @@ def _clean(e: pl.Expr) -> pl.Expr:
     return pl.when(f.is_infinite()).then(None).otherwise(f)
 
 
-def _fill_value(spec: FactorSpec, comp: str, column: str | None = None, *, by: str | None = None) -> pl.Expr | None:
-    """The expression a missing component is replaced with under the factor's policy (None: leave it missing).
-
-    ``column`` is where the measured component lives (default: the bare component name, as inside the engine; the
-    score frame's ``<factor>.<component>`` for ``filled_values``); the peer groups are the ``role_class`` column.
-    ``by`` names the column of the cross-section (``as_of`` in the engine, which scores many dates at once); the
-    statistics are taken within it.
-    """
-    c = pl.col(column or comp)
-
-    def within(e: pl.Expr, *more: str) -> pl.Expr:
-        keys = [k for k in (by, *more) if k]
-        return e.over(keys) if keys else e
-
-    if spec.missing == "neutral":
-        return within(c.median())
-    if spec.missing == "worst":
-        goodness = (1 if spec.higher_is_better else -1) * spec.signs[comp]
-        return within(c.min() if goodness > 0 else c.max())
-    if spec.missing == "impute_peers":
-        return within(c.median(), "role_class").fill_null(within(c.median()))
-    return None
-
-
-def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
-    """``symbol`` plus, per component a policy fills, the value the factor used in place of the missing measurement
-    (null where the component was measured or the policy leaves it missing).
-
-    Why recompute instead of storing: the fills are cross-sectional statistics of the measured components that the
-    score frame already carries, so the same expressions the engine used give the same numbers from a stored score
-    set. Pass the whole score set: a median over a subset is a different median.
-    """
-    exprs: list[pl.Expr] = []
-    for spec in FACTORS.values():
-        for comp in spec.components:
-            col = spec.column(comp)
-            fill = _fill_value(spec, comp, col)
-            if fill is None or col not in scores.columns:
-                continue
-            exprs.append(pl.when(pl.col(col).is_null()).then(fill).otherwise(None).cast(pl.Float64).alias(col))
-    return scores.select("symbol", *exprs)
-
-
 # --------------------------------------------------------------------------------------------------------------
 # What a factor receives: the inputs it declares
 # --------------------------------------------------------------------------------------------------------------
@@ -147,11 +105,12 @@ _PANELS = frozenset({"prices", "price_runs", "bounds", "fundamentals"} | _EVENT_
 
 
 def _fill_missing(spec: FactorSpec, comps: pl.DataFrame, by: str | None) -> pl.DataFrame:
-    """``comps`` with each missing component replaced under the factor's policy (``_fill_value``'s statistics).
+    """``comps`` with each missing component replaced under the factor's policy (the statistics of
+    ``factors.methodology._fill_value``, which ``filled_values`` uses on a stored set).
 
-    Why group-bys here instead of ``_fill_value``'s window expressions: a panel of 150 dates takes every statistic
-    per date (and per date and peer group), and one group-by per grouping that aggregates all components at once,
-    joined back once, costs about half of a window expression per component. The statistics are the same
+    Why group-bys here instead of those window expressions: a panel of 150 dates takes every statistic per date
+    (and per date and peer group), and one group-by per grouping that aggregates all components at once, joined
+    back once, costs about half of a window expression per component. The statistics are the same
     aggregates over the same groups, so the values are the same bits."""
     if spec.missing == "exclude" or not spec.components:
         return comps

@@ -22,6 +22,7 @@ from factors.registry import FACTORS
 if TYPE_CHECKING:
     import polars as pl
 
+    from factors.registry import FactorSpec
     from screener.store import Store
 
 #: Engine settings (documented in METHODOLOGY.md, "Point in time").
@@ -168,6 +169,53 @@ def _while_saving(save: Callable[[], None], meanwhile: Callable[[pl.DataFrame], 
         raise interrupted
     if failed:
         raise failed[0]
+
+
+def _fill_value(spec: FactorSpec, comp: str, column: str | None = None, *, by: str | None = None) -> pl.Expr | None:
+    """The expression a missing component is replaced with under the factor's policy (None: leave it missing).
+
+    ``column`` is where the measured component lives (default: the bare component name, as inside the engine; the
+    score frame's ``<factor>.<component>`` for ``filled_values``); the peer groups are the ``role_class`` column.
+    ``by`` names the column of the cross-section (``as_of`` in the engine, which scores many dates at once); the
+    statistics are taken within it.
+    """
+    import polars as pl
+
+    c = pl.col(column or comp)
+
+    def within(e: pl.Expr, *more: str) -> pl.Expr:
+        keys = [k for k in (by, *more) if k]
+        return e.over(keys) if keys else e
+
+    if spec.missing == "neutral":
+        return within(c.median())
+    if spec.missing == "worst":
+        goodness = (1 if spec.higher_is_better else -1) * spec.signs[comp]
+        return within(c.min() if goodness > 0 else c.max())
+    if spec.missing == "impute_peers":
+        return within(c.median(), "role_class").fill_null(within(c.median()))
+    return None
+
+
+def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
+    """``symbol`` plus, per component a policy fills, the value the factor used in place of the missing measurement
+    (null where the component was measured or the policy leaves it missing).
+
+    Why recompute instead of storing: the fills are cross-sectional statistics of the measured components that the
+    score frame already carries, so the same expressions the engine used give the same numbers from a stored score
+    set. Pass the whole score set: a median over a subset is a different median.
+    """
+    import polars as pl
+
+    exprs: list[pl.Expr] = []
+    for spec in FACTORS.values():
+        for comp in spec.components:
+            col = spec.column(comp)
+            fill = _fill_value(spec, comp, col)
+            if fill is None or col not in scores.columns:
+                continue
+            exprs.append(pl.when(pl.col(col).is_null()).then(fill).otherwise(None).cast(pl.Float64).alias(col))
+    return scores.select("symbol", *exprs)
 
 
 @dataclass(frozen=True)

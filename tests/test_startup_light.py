@@ -87,3 +87,11 @@ def test_show_by_symbol_does_not_load_the_fuzzy_name_search(scored_db: Path) -> 
     """An exact symbol is found in one read: the close-match search (difflib) is for names that miss."""
     args = ["--db", str(scored_db), "show", "MP", "--as-of", MARKET_END.isoformat(), "--format", "json"]
     assert _loaded(args, ("difflib", "polars")) == ["polars"]
+
+
+@pytest.mark.parametrize("symbol", ["PROC", "MAGN"])
+def test_show_reads_a_stored_set_without_the_factor_engine(scored_db: Path, symbol: str) -> None:
+    """A card of a stored set (its fills included) needs the registry's declarations, not the engine that computes
+    scores: its import is about a tenth of a short command."""
+    args = ["--db", str(scored_db), "show", symbol, "--as-of", MARKET_END.isoformat(), "--format", "json"]
+    assert _loaded(args, ("factors.engine", "factors.methodology")) == ["factors.methodology"]

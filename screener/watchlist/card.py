@@ -367,7 +367,7 @@ def funding_line(row: dict[str, Any]) -> dict[str, Any]:
 def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_json: bool = False) -> CompanyCard:
     """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``, of which
     only this company's row, the columns its missing components are filled from and the demo flags are decoded."""
-    from factors.engine import current_scores_lazy, rests_on_demo
+    from factors.methodology import current_scores_lazy, rests_on_demo
 
     sym = resolve_symbol(store, symbol)
     day = as_of or date.today()
@@ -417,7 +417,7 @@ def _filled_row(scores: pl.LazyFrame, row: dict[str, Any]) -> dict[str, Any]:
     Why not the whole set: a fill is a statistic of one component across every company (within role classes for
     ``impute_peers``), so it needs that component's column whole, but only those columns: decoding them alone gives
     the same numbers as decoding the set."""
-    from factors.engine import filled_values
+    from factors.methodology import filled_values
     from factors.registry import FACTORS
 
     schema = scores.collect_schema()

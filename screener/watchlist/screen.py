@@ -286,7 +286,10 @@ def run_screen(
         for _, c in conds:
             df = df.filter(c.expr)
         cols = _shown_columns(schema, [*used, *(k.column for k in keys)])
-        df = sort_rows(df, keys) if keys else df.sort(TIE_BREAK)
+        if keys:
+            df = sort_rows(df, keys)
+        elif not df[TIE_BREAK].is_sorted():  # a stored set is in symbol order already: one pass instead of a sort
+            df = df.sort(TIE_BREAK)
         rows = df.select(cols).with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
         if top is not None:
             rows = rows.head(top)
