@@ -547,3 +547,29 @@ def test_a_screen_reading_some_columns_answers_as_one_reading_all(
     assert got.rows.height > 0 and got.universe == full.universe and got.demo == full.demo
     assert_frame_equal(got.rows, full.rows)
     assert (got.where_fields, got.sort_columns) == (full.where_fields, full.sort_columns)
+
+
+def test_screen_orders_by_symbol_a_set_stored_in_another_order(invoke, market: Path) -> None:
+    """A set stored in symbol order is shown as read; one stored in any other order (an older store, a caller's
+    own frame) is still sorted: the order never depends on how the set was written."""
+    from factors.methodology import inputs_fingerprint, rests_on_demo
+    from screener.store import Store
+
+    with Store(market) as st:
+        found = st.load_scores(MARKET_END)
+        assert found is not None
+        scores = found[1]
+        assert scores["symbol"].is_sorted()
+        reversed_set = scores.reverse()
+        st.save_scores(
+            MARKET_END,
+            reversed_set,
+            demo=rests_on_demo(reversed_set),
+            inputs_hash=inputs_fingerprint(st, MARKET_END),
+        )
+        assert st.load_scores(MARKET_END)[1]["symbol"].to_list() == scores["symbol"].reverse().to_list()
+    res = invoke("screen", *AS_OF_ARGS, "--format", "json")
+    rows = json.loads(ok(res))
+    assert "(stored)" in res.stderr
+    assert [r["symbol"] for r in rows] == sorted(scores["symbol"].to_list())
+    assert [r["row"] for r in rows] == list(range(1, len(rows) + 1))
