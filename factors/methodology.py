@@ -12,7 +12,6 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -218,14 +217,19 @@ def filled_values(scores: pl.DataFrame) -> pl.DataFrame:
     return scores.select("symbol", *exprs)
 
 
-@dataclass(frozen=True)
 class PendingSave:
     """The save of a freshly computed score set, handed to a caller that stores it in its own transaction
     (``current_scores_lazy``'s ``later``). ``computed_at`` is when the set was computed: the time the set is
-    stored under, and what a run that reads it says ("scores computed ...") before the set is in the store."""
+    stored under, and what a run that reads it says ("scores computed ...") before the set is in the store.
 
-    computed_at: datetime
-    save: Callable[[], None]
+    A plain class, not a dataclass: this module is imported by every command that reads stored scores, and making
+    a dataclass compiles its methods at import (a few milliseconds of a command meant to take a few hundred)."""
+
+    __slots__ = ("computed_at", "save")
+
+    def __init__(self, computed_at: datetime, save: Callable[[], None]) -> None:
+        self.computed_at = computed_at
+        self.save = save
 
     def __call__(self) -> None:
         self.save()
