@@ -322,7 +322,11 @@ def _reader_left() -> None:
 
 def main() -> None:
     """The ``screener`` entry point. A closed pipe exits 0 quietly for every command: the handler in
-    ``_one_line_errors`` covers what a command writes, this covers what is still buffered when it returns."""
+    ``_one_line_errors`` covers what a command writes, this covers what is still buffered when it returns.
+    Garbage collection is held while the libraries load (``startup``) and released once the store is open."""
+    from screener.cli import startup
+
+    startup.hold()
     code: int | str | None = 0
     try:
         try:
@@ -339,6 +343,7 @@ def main() -> None:
         else:  # before a command began: nothing of it reached the store
             click.echo("Interrupted; nothing stored.", err=True)
         code = 130
+    startup.release(freeze=False)  # a command that opened no store: the collector's own settings again
     try:
         sys.stdout.flush()  # the buffered tail of the output meets a closed pipe here, not at interpreter exit
     except BrokenPipeError:

@@ -406,6 +406,9 @@ def store_from(ctx: click.Context, writes: WriteMode = "hold") -> Iterator[Store
         wait=getattr(app, "wait", 10.0) if app else 10.0,
         on_wait=note,
     )
+    from screener.cli import startup
+
+    startup.release()  # polars and DuckDB are loaded: the collector's usual pace again (``startup``)
     try:
         for line in store.notices:
             note(f"Note: {line}")
