@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from screener.errors import ScreenerError, and_more, disk_full
+from screener.output import boxes
 from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -472,8 +473,6 @@ def to_table_text(
 
     Every text, the title and the column names included, has its control characters shown as escapes
     (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact."""
-    from rich.table import Table
-
     out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
     width = table_width(out) if is_tty or view.fit else 1_000_000
@@ -483,21 +482,59 @@ def to_table_text(
     texts = _column_texts(frame)
     numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
     widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000, squeeze=view.cut)
-    table = Table(title=None if title is None else terminal_safe(title), show_lines=False, header_style="bold")
-    for name in names:
+    columns = [
+        boxes.Column(
+            _wrap_header(terminal_safe(name), widths[name]), widths[name], name in numeric or name in view.right
+        )
+        for name in names
+    ]
+    rows = list(zip(*(texts[n] for n in names), strict=True))
+    safe_title = None if title is None else terminal_safe(title)
+    total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
+    mode = boxes.stream_mode(out, is_tty)
+    if _needs_rich(mode, total):
+        _rich_print(columns, rows, safe_title, out, max(width, total), is_tty)
+        return
+    out.write(boxes.table_text(columns, rows, safe_title, mode))
+    out.flush()
+
+
+def _needs_rich(mode: boxes.Mode, total: int) -> bool:
+    """Whether only rich itself draws this table as it would: in a notebook (rich shows it as HTML there), on
+    Windows (whose old consoles rich draws through their own API), and in a dumb terminal too narrow for it (rich
+    assumes 80 columns there and shrinks every column). Everywhere else ``boxes`` draws the same text, without
+    the cost of importing and running rich's layout."""
+    import builtins
+
+    too_wide = mode.max_width is not None and total > mode.max_width
+    return too_wide or os.name == "nt" or hasattr(builtins, "get_ipython")
+
+
+def _rich_print(
+    columns: list[boxes.Column],
+    rows: list[tuple[str, ...]],
+    title: str | None,
+    out: IO[str],
+    width: int,
+    is_tty: bool,
+) -> None:
+    """Print the table with rich, for the environments ``_needs_rich`` names."""
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
         table.add_column(
-            _wrap_header(terminal_safe(name), widths[name]),
-            justify="right" if name in numeric or name in view.right else "left",
+            column.header,
+            justify="right" if column.right else "left",
             no_wrap=True,
             overflow="ellipsis",
-            width=widths[name],
+            width=column.width,
         )
-    for i in range(frame.height):
-        table.add_row(*(texts[n][i] for n in names))
-    total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
+    for row in rows:
+        table.add_row(*row)
     console = _console(
         file=out,
-        width=max(width, total),
+        width=width,
         highlight=False,
         soft_wrap=False,
         emoji=False,
