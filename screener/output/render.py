@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from screener.errors import ScreenerError, and_more, disk_full
-from screener.output import boxes
 from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from screener.output import boxes
 else:
 
     class _Polars:
@@ -473,6 +474,8 @@ def to_table_text(
 
     Every text, the title and the column names included, has its control characters shown as escapes
     (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact."""
+    from screener.output import boxes
+
     out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
     width = table_width(out) if is_tty or view.fit else 1_000_000
