@@ -74,9 +74,10 @@ class Mode:
     max_width: int | None = None
 
 
-def is_terminal(stream: object, is_tty: bool, environ: Mapping[str, str] | None = None) -> bool:
+def is_terminal(is_tty: bool, environ: Mapping[str, str] | None = None) -> bool:
     """Whether a stream takes escapes: a terminal always; otherwise when the environment says so
-    (``TTY_COMPATIBLE=1``, or a non-empty ``FORCE_COLOR`` unless ``TTY_COMPATIBLE=0``), as rich decides."""
+    (``TTY_COMPATIBLE=1``, or a non-empty ``FORCE_COLOR`` unless ``TTY_COMPATIBLE=0``), as rich decides, so a
+    table looks the same whichever draws it."""
     if is_tty:
         return True
     import sys
@@ -95,7 +96,7 @@ def stream_mode(stream: object, is_tty: bool, environ: Mapping[str, str] | None 
     """The ``Mode`` of ``stream``: escapes in a terminal that is not dumb, an ASCII box for an encoding that is not
     UTF, and at most ``DUMB_WIDTH`` cells in a dumb terminal."""
     env = os.environ if environ is None else environ
-    terminal = is_terminal(stream, is_tty, env)
+    terminal = is_terminal(is_tty, env)
     dumb = terminal and env.get("TERM", "").lower() in DUMB_TERMS
     encoding = (getattr(stream, "encoding", "utf-8") or "utf-8").lower()
     return Mode(
@@ -104,8 +105,8 @@ def stream_mode(stream: object, is_tty: bool, environ: Mapping[str, str] | None 
 
 
 def table_text(columns: Sequence[Column], rows: Iterable[Sequence[str]], title: str | None, mode: Mode) -> str:
-    """The table, every line ending in a newline. The caller makes sure it fits ``mode.max_width`` (a table that
-    does not is for ``needs_room``'s caller to draw otherwise)."""
+    """The table, every line ending in a newline. A table wider than ``mode.max_width`` is the caller's to draw
+    otherwise: rich shrinks every column of such a table, which this module does not reproduce."""
     if not columns:
         return "\n"
     box = ASCII_BOX if mode.ascii else UNICODE_BOX
@@ -278,6 +279,7 @@ def _centre(text: str, spans: list[tuple[int, int]], width: int) -> list[str]:
 
 
 def _set_size(text: str, spans: list[tuple[int, int]], width: int) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` cropped or padded to ``width`` cells, its runs cut with it."""
     cut = set_cell_size(text, width)
     return cut, _clip(spans, len(cut)) if len(cut) < len(text) else spans
 

@@ -473,7 +473,9 @@ def to_table_text(
     json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``.
 
     Every text, the title and the column names included, has its control characters shown as escapes
-    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact."""
+    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact.
+    The table is drawn by ``boxes`` (rich's characters and escapes, without loading rich's layout); rich itself
+    draws only where ``_needs_rich`` says."""
     from screener.output import boxes
 
     out = stream or sys.stdout

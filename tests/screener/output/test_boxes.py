@@ -357,6 +357,18 @@ def test_a_dumb_terminal_gets_no_escapes() -> None:
     assert "\x1b" not in out.getvalue() and "symbol" in out.getvalue()
 
 
+def test_a_dumb_terminal_narrower_than_the_table_gets_rich_s_80_columns() -> None:
+    """rich takes a dumb terminal for 80 columns whatever it is told, and shrinks every column of a wider table;
+    that table is left to rich (``_needs_rich``), so it still comes out as before."""
+    frame = pl.DataFrame({"symbol": ["MP"], **{f"figure_{i}": [123456.0] for i in range(8)}})
+    with _environment({"TERM": "dumb", "COLUMNS": "160"}):
+        out, reference = _Stream(tty=True), _Stream(tty=True)
+        to_table_text(frame, "T", stream=out)
+        _rich_table_text(frame, "T", stream=reference)
+    assert out.getvalue() == reference.getvalue()
+    assert max(len(line) for line in out.getvalue().splitlines()) == 80
+
+
 def test_zero_rows_one_column_empty_strings_and_no_columns() -> None:
     assert _draw(pl.DataFrame({"symbol": []}, schema={"symbol": pl.String})) == (
         "┏━━━━━━━━┓\n┃ symbol ┃\n┡━━━━━━━━┩\n└────────┘\n"
