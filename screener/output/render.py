@@ -500,8 +500,10 @@ def to_table_text(
     if _needs_rich(mode, total):
         _rich_print(columns, rows, safe_title, out, max(width, total), is_tty)
         return
-    out.write(boxes.table_text(columns, rows, safe_title, mode))
-    out.flush()
+    # a live progress bar puts rich's proxy in place of stdout; like rich, write to the stream behind it
+    target = getattr(out, "rich_proxied_file", out)
+    target.write(boxes.table_text(columns, rows, safe_title, mode))
+    target.flush()
 
 
 def _needs_rich(mode: boxes.Mode, total: int) -> bool:

@@ -396,6 +396,19 @@ def test_tabs_in_text_are_expanded_to_stops_of_eight() -> None:
     assert boxes.expand_tabs("日本語\tx") == "日本語  x"  # six cells, then two to the stop
 
 
+def test_under_a_live_progress_bar_the_table_goes_to_the_stream_behind_rich_s_stdout_proxy() -> None:
+    from rich.console import Console
+    from rich.file_proxy import FileProxy
+
+    frame = pl.DataFrame({"symbol": ["MP"]})
+    bar = io.StringIO()
+    ours, theirs = _Stream(), _Stream()
+    to_table_text(frame, stream=FileProxy(Console(file=bar), ours))  # type: ignore[arg-type]
+    _rich_table_text(frame, stream=FileProxy(Console(file=bar), theirs))  # type: ignore[arg-type]
+    assert ours.getvalue() == theirs.getvalue() == "┏━━━━━━━━┓\n┃ symbol ┃\n┡━━━━━━━━┩\n│ MP     │\n└────────┘\n"
+    assert bar.getvalue() == ""
+
+
 def test_a_reader_that_left_raises_broken_pipe() -> None:
     class _Closed(io.StringIO):
         def write(self, text: str) -> int:
