@@ -1,5 +1,6 @@
-"""Start-up pays only for what it uses: ``--help`` and ``--version`` load neither polars nor duckdb, and ``screen``
-on stored scores loads neither pyarrow nor rich unless it draws a terminal table.
+"""Start-up pays only for what it uses: ``--help`` and ``--version`` load neither polars nor duckdb, ``screen``
+on stored scores loads neither pyarrow nor rich unless it draws a terminal table, and a terminal table loads only
+rich's cell widths.
 
 Each case runs in a fresh interpreter, because a module imported once by any test would hide the import here.
 """
@@ -74,6 +75,15 @@ def test_screen_as_a_table_does_load_rich(scored_db: Path) -> None:
     """The probe can see rich when it is there: a table is what it is for."""
     args = ["--db", str(scored_db), "screen", "--as-of", MARKET_END.isoformat(), "--format", "table"]
     assert "rich" in _loaded(args)
+
+
+@pytest.mark.parametrize("command", [["show", "MP"], ["screen", "--where", "net_cash_usd > 0"]], ids=["show", "screen"])
+def test_a_terminal_table_loads_nothing_of_rich_but_its_cell_widths(scored_db: Path, command: list[str]) -> None:
+    """Tables are drawn by ``screener.output.boxes``: of rich only ``rich.cells`` is loaded, to measure characters;
+    its console, table and text layout (tens of milliseconds of a ``show``) stay out."""
+    args = ["--db", str(scored_db), *command, "--as-of", MARKET_END.isoformat(), "--format", "table"]
+    watched = ("rich", "rich.cells", "rich.console", "rich.table", "rich.text", "rich.segment")
+    assert _loaded(args, watched) == ["rich", "rich.cells"]
 
 
 def test_screen_without_rules_does_not_load_the_rule_set_parser(scored_db: Path) -> None:

@@ -28,6 +28,8 @@ from screener.output.terminal import terminal_safe
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from screener.output import boxes
 else:
 
     class _Polars:
@@ -471,8 +473,10 @@ def to_table_text(
     json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``.
 
     Every text, the title and the column names included, has its control characters shown as escapes
-    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact."""
-    from rich.table import Table
+    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact.
+    The table is drawn by ``boxes`` (rich's characters and escapes, without loading rich's layout); rich itself
+    draws only where ``_needs_rich`` says."""
+    from screener.output import boxes
 
     out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
@@ -483,21 +487,61 @@ def to_table_text(
     texts = _column_texts(frame)
     numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
     widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000, squeeze=view.cut)
-    table = Table(title=None if title is None else terminal_safe(title), show_lines=False, header_style="bold")
-    for name in names:
+    columns = [
+        boxes.Column(
+            _wrap_header(terminal_safe(name), widths[name]), widths[name], name in numeric or name in view.right
+        )
+        for name in names
+    ]
+    rows = list(zip(*(texts[n] for n in names), strict=True))
+    safe_title = None if title is None else terminal_safe(title)
+    total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
+    mode = boxes.stream_mode(out, is_tty)
+    if _needs_rich(mode, total):
+        _rich_print(columns, rows, safe_title, out, max(width, total), is_tty)
+        return
+    # a live progress bar puts rich's proxy in place of stdout; like rich, write to the stream behind it
+    target = getattr(out, "rich_proxied_file", out)
+    target.write(boxes.table_text(columns, rows, safe_title, mode))
+    target.flush()
+
+
+def _needs_rich(mode: boxes.Mode, total: int) -> bool:
+    """Whether only rich itself draws this table as it would: in a notebook (rich shows it as HTML there), on
+    Windows (whose old consoles rich draws through their own API), and in a dumb terminal too narrow for it (rich
+    assumes 80 columns there and shrinks every column). Everywhere else ``boxes`` draws the same text, without
+    the cost of importing and running rich's layout."""
+    import builtins
+
+    too_wide = mode.max_width is not None and total > mode.max_width
+    return too_wide or os.name == "nt" or hasattr(builtins, "get_ipython")
+
+
+def _rich_print(
+    columns: list[boxes.Column],
+    rows: list[tuple[str, ...]],
+    title: str | None,
+    out: IO[str],
+    width: int,
+    is_tty: bool,
+) -> None:
+    """Print the table with rich, for the environments ``_needs_rich`` names."""
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
         table.add_column(
-            _wrap_header(terminal_safe(name), widths[name]),
-            justify="right" if name in numeric or name in view.right else "left",
+            column.header,
+            justify="right" if column.right else "left",
             no_wrap=True,
             overflow="ellipsis",
-            width=widths[name],
+            width=column.width,
         )
-    for i in range(frame.height):
-        table.add_row(*(texts[n][i] for n in names))
-    total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
+    for row in rows:
+        table.add_row(*row)
     console = _console(
         file=out,
-        width=max(width, total),
+        width=width,
         highlight=False,
         soft_wrap=False,
         emoji=False,
