@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from rich.cells import cell_len, chop_cells, set_cell_size
+from rich import cells as _rich_cells
 
 #: The heavy-headed box: top, header lines, the rule under the header, body lines, bottom.
 #: Each is (left, fill, divider, right).
@@ -49,6 +49,51 @@ BOLD, ITALIC, RESET = "\x1b[1m", "\x1b[3m", "\x1b[0m"
 DUMB_TERMS = ("dumb", "unknown")
 #: The width a dumb terminal is assumed to have, whatever the table asked for.
 DUMB_WIDTH = 80
+
+#: What ``rich.cells`` raises on a few runs of zero-width joiners (two at the start of a text, before a wide
+#: character): such a text is measured and cut one character at a time instead, so a stored name never turns a
+#: table into a traceback.
+_MEASURE_ERRORS = (IndexError, ZeroDivisionError)
+
+
+def cell_len(text: str) -> int:
+    """The cells ``text`` takes in a terminal (``rich.cells.cell_len``; per character where that fails)."""
+    try:
+        return _rich_cells.cell_len(text)
+    except _MEASURE_ERRORS:
+        return sum(_rich_cells.cell_len(ch) for ch in text)
+
+
+def set_cell_size(text: str, total: int) -> str:
+    """``text`` cut or padded to ``total`` cells (``rich.cells.set_cell_size``; per character where that fails)."""
+    try:
+        return _rich_cells.set_cell_size(text, total)
+    except _MEASURE_ERRORS:
+        kept, size = [], 0
+        for ch in text:
+            width = _rich_cells.cell_len(ch)
+            if size + width > total:
+                break
+            kept.append(ch)
+            size += width
+        return "".join(kept) + " " * (total - size)
+
+
+def chop_cells(text: str, width: int) -> list[str]:
+    """``text`` in pieces of at most ``width`` cells (``rich.cells.chop_cells``; per character where that fails)."""
+    try:
+        return _rich_cells.chop_cells(text, width)
+    except _MEASURE_ERRORS:
+        pieces, size = [""], 0
+        for ch in text:
+            cells = _rich_cells.cell_len(ch)
+            if size + cells > width and pieces[-1]:
+                pieces.append("")
+                size = 0
+            pieces[-1] += ch
+            size += cells
+        return pieces
+
 
 _WORD = re.compile(r"\s*\S+\s*")
 _TRAILING_SPACE = re.compile(r"\s+$")

@@ -143,8 +143,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _outcome(draw: Any, *args: Any, **kwargs: Any) -> tuple[str, str]:
-    """What a draw wrote, or the exception it raised (rich meets an ``IndexError`` on a few joiner sequences; the
-    same must happen here, not a different table)."""
+    """What a draw wrote, or the exception it raised (rich meets an ``IndexError`` or a ``ZeroDivisionError`` on a
+    few runs of joiners, where ``boxes`` measures one character at a time and draws the table)."""
     stream = kwargs.pop("stream")
     try:
         draw(*args, stream=stream, **kwargs)
@@ -256,7 +256,15 @@ def test_to_table_text_writes_what_rich_wrote(
     with _environment({**environment, "COLUMNS": str(width)}):
         ours = _outcome(to_table_text, frame, title, view=view, stream=_Stream(tty, encoding))
         theirs = _outcome(_rich_table_text, frame, title, view=view, stream=_Stream(tty, encoding))
-    assert ours == theirs
+    _same_or_drawn_where_rich_failed(ours, theirs)
+
+
+def _same_or_drawn_where_rich_failed(ours: tuple[str, str], theirs: tuple[str, str]) -> None:
+    """The same text as rich; where rich raised (a few runs of zero-width joiners), a table instead of an error."""
+    if theirs[0] == "error" and theirs[1] in ("IndexError", "ZeroDivisionError"):
+        assert ours[0] == "text", ours
+    else:
+        assert ours == theirs
 
 
 @st.composite
@@ -287,7 +295,7 @@ def test_boxes_draw_any_columns_as_rich_does(
             ours: tuple[str, str] = ("text", boxes.table_text(columns, rows, title, mode))
         except Exception as exc:
             ours = ("error", type(exc).__name__)
-        assert ours == theirs
+        _same_or_drawn_where_rich_failed(ours, theirs)
 
 
 # -- the edge cases, by their text ----------------------------------------------------------------------------------
@@ -432,3 +440,28 @@ def test_drawing_a_table_imports_neither_rich_table_nor_rich_console() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize("name", ["\u200d\u200d界 Materials", "\u200d\u200d😀 Metals", "\u200d\u200d\u3000x"])
+def test_joiner_runs_rich_cannot_measure_still_draw_a_table_cut_to_its_width(name: str) -> None:
+    """rich.cells raises on two zero-width joiners before a wide character; a stored name like that must still
+    give a table (cut with an ellipsis where it is too long, every line as wide as the others), not a traceback."""
+    from rich.cells import set_cell_size as rich_set_cell_size
+
+    def rich_fails(width: int) -> bool:
+        try:
+            rich_set_cell_size(name, width)
+        except (IndexError, ZeroDivisionError):
+            return True
+        return False
+
+    assert any(rich_fails(w) for w in range(14))  # the failure guarded against, at some width
+    for width in range(1, 14):
+        text = boxes.table_text([boxes.Column("name", width, False)], [(name,)], "Names", boxes.Mode(styled=False))
+        lines = text.splitlines()
+        assert len({boxes.cell_len(line) for line in lines[1:]}) == 1, lines
+    frame = pl.DataFrame({"symbol": ["A"], "name": [name]})
+    narrow = _Stream(False)
+    with _environment({"COLUMNS": "16"}):
+        to_table_text(frame, None, stream=narrow, view=View(fit=True))
+    assert name[:2] in narrow.getvalue() or "…" in narrow.getvalue()
