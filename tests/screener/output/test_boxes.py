@@ -37,7 +37,18 @@ from screener.output.render import (
 from screener.output.terminal import terminal_safe
 
 #: The environment variables rich reads when it decides how to draw (cleared around every comparison).
-RICH_ENVIRONMENT = ("TERM", "COLORTERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS")
+RICH_ENVIRONMENT = (
+    "TERM",
+    "COLORTERM",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "COLUMNS",
+    "LINES",  # a height rich is given makes it take the width it is given too, even in a dumb terminal
+    "JUPYTER_COLUMNS",
+    "JUPYTER_LINES",
+)
 
 
 class _Stream(io.StringIO):
@@ -374,7 +385,8 @@ def test_a_dumb_terminal_narrower_than_the_table_gets_rich_s_80_columns() -> Non
         to_table_text(frame, "T", stream=out)
         _rich_table_text(frame, "T", stream=reference)
     assert out.getvalue() == reference.getvalue()
-    assert max(len(line) for line in out.getvalue().splitlines()) == 80
+    widest = max(len(line) for line in out.getvalue().splitlines())
+    assert widest == 80, (widest, {k: os.environ.get(k) for k in RICH_ENVIRONMENT}, out.getvalue())
 
 
 def test_zero_rows_one_column_empty_strings_and_no_columns() -> None:

@@ -82,7 +82,7 @@ def test_weekly_writes_the_report_of_the_run_it_stored(invoke, ids, tmp_path: Pa
     # rank the fixed week-2 scores instead of scoring the test store (its companies have no market data)
     import factors.engine
 
-    monkeypatch.setattr(factors.engine, "scores_for", lambda store, day: scores(2))
+    monkeypatch.setattr(factors.engine, "scores_for", lambda store, day, **_: scores(2))
     rules = tmp_path / "wk.toml"
     out = tmp_path / "weekly.html"
     result = invoke("weekly", "--rules", str(rules), "--as-of", "2026-06-12", "--format", "csv", "--report", str(out))
@@ -109,7 +109,7 @@ def test_weekly_report_reports_to_the_bar_only_in_a_terminal(
     from tests._foundation_helpers import record_bars
 
     bars = record_bars(monkeypatch, terminal)
-    monkeypatch.setattr(factors.engine, "scores_for", lambda store, day: scores(2))
+    monkeypatch.setattr(factors.engine, "scores_for", lambda store, day, **_: scores(2))
     out = tmp_path / "weekly.html"
     args = ("weekly", "--rules", str(tmp_path / "wk.toml"), "--as-of", "2026-06-12", "--format", "csv")
     result = invoke(*args, "--report", str(out))
