@@ -675,8 +675,12 @@ def read_paths(
     pairs, skipped = expand_paths(paths, kind)
     parsed = [read_file(p, k, strict=strict, collect=collect) for p, k in pairs]
     if skipped and parsed:
-        names = and_more(skipped, 5)
-        parsed[0].warnings.append(
-            f"not imported (the name is not {_kinds_text()}, or the type is not .csv/.parquet/.xlsx): {names}"
-        )
+        parsed[0].warnings.append(skipped_note(skipped))
     return parsed
+
+
+def skipped_note(skipped: Sequence[Path]) -> str:
+    """The warning that names the files a directory held but an import passes over (``expand_paths``), said with
+    the first file's warnings."""
+    names = and_more(skipped, 5)
+    return f"not imported (the name is not {_kinds_text()}, or the type is not .csv/.parquet/.xlsx): {names}"
