@@ -197,7 +197,19 @@ def _validate(kind: str, checks: list[Check], today: date, data: Any) -> dict[tu
     # Only that index list is read (``_read``): no sample of failing values (``partial_unexpected_count`` 0) and no
     # query text naming every failing index, each a metric or a pass over the failures per check.
     outcome = batch.validate(suite, result_format=_RESULT_FORMAT)
+    _forget(batch.data.execution_engine)
     return {(res.expectation_config.type, columns_of(res.expectation_config.kwargs)): res for res in outcome.results}
+
+
+def _forget(engine: Any) -> None:
+    """Drop what the shared execution engine keeps of a run: the frame handed over and every metric computed on it
+    (a mask of millions of rows each). Every run names its batch alike and computes its metrics afresh, so nothing
+    kept is read again; kept, a file's masks would stay in memory while the next, larger file is validated."""
+    engine.batch_manager.reset_batch_cache()
+    engine.batch_manager.batch_data_cache.clear()
+    metrics = getattr(engine, "_metric_cache", None)
+    if isinstance(metrics, dict):
+        metrics.clear()
 
 
 def _read(res: Any, target: CheckResult, rows: int) -> list[int] | None:
