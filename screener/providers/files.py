@@ -2,7 +2,7 @@
 
 Why the strictness: users fill these files by hand from terminals and spreadsheets. A silently coerced value (an
 empty cell read as 0, a "1,234" read as text) would flow into a ranking that someone trades on. So every cell is
-checked against the contract, and any problem stops the whole import before anything is stored; every problem in
+checked against the contract, and any problem stops the whole import and leaves nothing stored; every problem in
 the file is reported at once, so a user fixes the file in one pass.
 
 Row numbers in messages are spreadsheet rows: the header is row 1, the first data row is row 2.
