@@ -172,3 +172,41 @@ def test_warnings_and_notes_come_in_file_order_and_the_notes_after_the_commit(
     ]
     assert written == [("companies", 2), ("prices", 2)]
     assert summary.table()["stored"].to_list() == [2, 2]
+
+
+def test_a_write_that_fails_yields_to_the_problems_of_later_files_and_is_raised_after_the_warnings(
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails (a full disk, the write lock not free) ends the writing and rolls back, but the files are
+    read on: a later file's problems are what the user hears, as when every file was read before the first write.
+    With no problem anywhere, the write's own error is raised, after the warnings said up to that file."""
+    import screener.intake
+    from screener.errors import ScreenerError
+
+    admit = screener.intake.admit
+
+    def failing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        if checked.kind == "prices":
+            raise ScreenerError("the disk is full")
+        return admit(store, checked, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", failing)
+    before = snapshot(db_path)
+    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
+    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices, splits_csv="symbol,date,ratio\nAAA,x,2\n")
+    with pytest.raises(ContractError) as unreadable:
+        import_paths(store, [folder], today=TODAY)
+    assert str(unreadable.value).startswith(f"{folder / 'splits.csv'}, row 2, column date: not a date 'x'")
+    write(folder / "splits.csv", "symbol,date,ratio\nAAA,2025-01-02,2\n")
+    notes: list[str] = []
+    with pytest.raises(ScreenerError) as full:
+        import_paths(store, [folder], today=TODAY, note=notes.append)
+    assert str(full.value) == "the disk is full"
+    prices_path = folder / "prices.csv"
+    assert notes == [
+        f"Warning: {prices_path}: ignoring 1 unknown column(s): note",
+        f"Warning: {prices_path}: 1 symbol(s) not in the universe, e.g. ZZZ; add them with a companies file to score "
+        "them",
+    ]
+    store.close()
+    assert snapshot(db_path) == before
