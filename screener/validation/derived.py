@@ -118,7 +118,7 @@ def _jumps(
     later = (code.slice(1) == code.slice(0, n - 1)) & (day.slice(1) > day.slice(0, n - 1))
     in_order = n > 1 and bool(rows.select((after | later).all()).item())
     if not in_order:
-        rows = rows.sort("_series", on, value, _ROW)
+        rows = _in_series_order(rows, on, value)
     if rows.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
@@ -195,6 +195,21 @@ def _jumps(
         values = derived[col] if in_order else derived[col].gather(rows["_first"])
         added.append(pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, values))
     return frame.with_columns(added)
+
+
+def _in_series_order(rows: pl.DataFrame, on: str, value: str) -> pl.DataFrame:
+    """``rows`` (no series or date unknown) sorted on series, date, value and row. When no two rows share a series
+    and a date (a file out of order, but each date once), the order is told by one sort of a 64-bit key (series,
+    then day) instead of a sort on four columns, half its cost on 13 million rows; rows that share one are sorted
+    on all four."""
+    day = pl.col(on).cast(pl.Date).to_physical().cast(pl.Int64) + 2**31  # 0 .. 2**32 for any date
+    key = rows.select((pl.col("_series").cast(pl.UInt64) * 2**32 + day.cast(pl.UInt64)).alias("_k")).to_series()
+    order = key.arg_sort()
+    ordered = key.gather(order)
+    del key
+    if rows.height > 1 and bool((ordered.slice(1) == ordered.slice(0, rows.height - 1)).any()):
+        return rows.sort("_series", on, value, _ROW)
+    return rows[order]
 
 
 def value_codes(column: pl.Series) -> pl.Series:
