@@ -35,8 +35,8 @@ def import_(ctx: click.Context, paths: tuple[str, ...], kind: str | None, quaran
     from screener.intake.imports import ImportRefused, import_paths
     from screener.output.render import render
 
-    # Parsing and validating a big file takes seconds, writing it a fraction of one: the write lock is taken for the
-    # one transaction that stores the import, so readers are not kept out while the files are read.
+    # The write lock is taken for the one transaction that stores the import, once its first file is read and
+    # validated (the seconds of loading the validation library included): readers get in until then.
     with store_from(ctx, "brief") as store:
         try:
             summary = import_paths(store, paths, kind=kind, quarantine=quarantine, note=note)

@@ -1,13 +1,15 @@
-"""``screener import``: parse every file, validate, then store everything in one transaction.
+"""``screener import``: parse, validate and store file by file, all in one transaction.
 
-Why parse everything before writing anything: an import is a unit. If the third of five files has a bad row, the
-first two must not be half-applied, or the store would mix two vintages of the user's data. Validation is not
-optional: every file goes through the suites of ``screener.intake``, as every other load does.
+Why one transaction: an import is a unit. If the third of five files has a bad row, the first two must not be
+half-applied, or the store would mix two vintages of the user's data; they are rolled back, and every problem of
+every file is still reported together. Why file by file: a directory of 13 million prices is never held whole.
+Validation is not optional: every file goes through the suites of ``screener.intake``, as every other load does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from screener.errors import CompletedWithProblems, ScreenerError
-from screener.intake import Checked, Policy, Refused
-from screener.providers.files import ContractError, ParsedFile, Problem, read_paths
+from screener.intake import Checked, Intake, Policy, Refused
+from screener.providers.files import ContractError, ParsedFile, Problem, expand_paths, read_file, skipped_note
 from screener.store import Store
 
 IMPORT_PROVIDER = "file"
@@ -69,31 +71,18 @@ def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
     return pl.concat(frames).drop_nulls().unique(subset=["symbol", "date"], keep="last", maintain_order=True)
 
 
-def _validation_problems(pf: ParsedFile, checked: Checked) -> list[Problem]:
-    """The failing values of a file's parsed rows as problems at the rows the user sees (the rows that failed
-    parsing are not in the validated frame, so its row numbers are mapped back)."""
-    from screener.contract import KINDS
+class _ControlCells:
+    """The text cells of an import that hold control characters (escape sequences, bidi overrides; tab and newline
+    apart), counted file by file, and the first of them: they are stored exactly as given and shown escaped in
+    tables, and the user hears once that the files carry them (a pasted terminal colour, a planted hyperlink)."""
 
-    names = KINDS[pf.kind].names
-    said = {(p[0], p[2]) for p in pf.problems}  # a cell the contract already named is not repeated
-    out = []
-    for r in checked.failures.iter_rows(named=True):
-        row = pf.row_number(int(r["row"]) - 2)
-        if (row, r["column_name"]) in said:
-            continue
-        position = names.index(r["column_name"]) if r["column_name"] in names else len(names)
-        out.append((row, position, r["column_name"], f"failed {r['expectation']} (value {r['value']!r})"))
-    return out
+    def __init__(self) -> None:
+        self.cells = 0
+        self.first = ""
 
+    def add(self, pf: ParsedFile) -> None:
+        from screener.output.terminal import CONTROL_PATTERN
 
-def _control_text(parsed: Sequence[ParsedFile]) -> str | None:
-    """One warning for every text cell of the import that holds control characters (escape sequences, bidi
-    overrides; tab and newline apart), naming the first: they are stored exactly as given and shown escaped in
-    tables, and the user hears once that the file carries them (a pasted terminal colour, a planted hyperlink)."""
-    from screener.output.terminal import CONTROL_PATTERN
-
-    cells, first = 0, ""
-    for pf in parsed:
         for name, dtype in pf.frame.schema.items():
             if dtype != pl.String:
                 continue
@@ -102,15 +91,100 @@ def _control_text(parsed: Sequence[ParsedFile]) -> str | None:
                 continue  # asked of the distinct values first: 13 million symbols are 50,000 values
             hits = column.str.contains(CONTROL_PATTERN).fill_null(False)
             count = int(hits.sum())
-            if count and not first:
-                first = f"{pf.path}, row {pf.row_number(int(hits.arg_true()[0]))}, column {name}"
-            cells += count
-    if not cells:
-        return None
-    return (
-        f"{cells} text cell(s) hold control characters, first at {first}; "
-        "they are stored as given and shown escaped in tables"
-    )
+            if count and not self.first:
+                self.first = f"{pf.path}, row {pf.row_number(int(hits.arg_true()[0]))}, column {name}"
+            self.cells += count
+
+    def warning(self) -> str | None:
+        if not self.cells:
+            return None
+        return (
+            f"{self.cells} text cell(s) hold control characters, first at {self.first}; "
+            "they are stored as given and shown escaped in tables"
+        )
+
+
+@dataclass
+class _Found:
+    """What a file that cannot be stored leaves for the report once every file is read: its cell problems, the
+    spreadsheet rows of its validated rows, and its failing values (its frames are let go)."""
+
+    path: Path
+    kind: str
+    problems: list[Problem]
+    rows: list[int] | None
+    failures: pl.DataFrame
+
+    def all_problems(self) -> list[Problem]:
+        """The cell problems, then the failing values as problems at the rows the user sees (the rows that failed
+        parsing are not in the validated frame, so its row numbers are mapped back)."""
+        from screener.contract import KINDS
+
+        names = KINDS[self.kind].names
+        said = {(p[0], p[2]) for p in self.problems}  # a cell the contract already named is not repeated
+        out: list[Problem] = list(self.problems)
+        for r in self.failures.iter_rows(named=True):
+            index = int(r["row"]) - 2
+            row = self.rows[index] if self.rows is not None else index + 2
+            if (row, r["column_name"]) in said:
+                continue
+            position = names.index(r["column_name"]) if r["column_name"] in names else len(names)
+            out.append((row, position, r["column_name"], f"failed {r['expectation']} (value {r['value']!r})"))
+        return out
+
+
+class _Refusal(ScreenerError):
+    """What rolls back the writes of an import that is then refused with every problem (never raised)."""
+
+
+class _Unit:
+    """The import's one transaction, opened at its first write and left open while the next file is read.
+
+    A write that fails (the write lock not free, a full disk) rolls the transaction back at once and nothing more
+    is written, but the files are still read and checked: their problems are what the user must hear first, as
+    when every file was read before the first write. ``error`` is what the failed write raised."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.error: BaseException | None = None
+        self._open: AbstractContextManager[Store] | None = None
+
+    def write(self, checked: Checked, policy: Policy) -> Intake | None:
+        """Store one file's checked rows through ``intake.admit``; None once a write failed (this one or before)."""
+        from screener.intake import admit
+
+        if self.error is not None:
+            return None
+        try:
+            if self._open is None:
+                opened = self.store.transaction(inputs=False)
+                opened.__enter__()
+                self._open = opened
+            return admit(self.store, checked, IMPORT_PROVIDER, origin="user", policy=policy)
+        except Exception as exc:  # raised once every file is read
+            self.error = self.abandon(exc)
+            return None
+
+    def abandon(self, exc: BaseException) -> BaseException:
+        """Roll back what was written (nothing is kept of a failed import); return the error to raise: ``exc``, or
+        what the rollback raised instead."""
+        opened, self._open = self._open, None
+        if opened is None:
+            return exc
+        try:
+            opened.__exit__(type(exc), exc, exc.__traceback__)
+        except BaseException as other:  # the transaction's own error replaces exc, as in a ``with``
+            return other
+        return exc
+
+    def rollback(self) -> None:
+        """Undo what was written: the import is refused."""
+        self.abandon(_Refusal())
+
+    def commit(self) -> None:
+        opened, self._open = self._open, None
+        if opened is not None:
+            opened.__exit__(None, None, None)
 
 
 def import_paths(
@@ -122,64 +196,77 @@ def import_paths(
     today: date | None = None,
     note: Callable[[str], None] | None = None,
 ) -> ImportSummary:
-    """Parse every file, validate every file, then store them all in one transaction through ``intake.admit``.
+    """Parse, validate and store the files one by one in one transaction (``intake.check`` then ``intake.admit``).
 
     Without ``quarantine`` any failing value refuses the whole import (every failure is listed); with it, the
     passing rows are stored and the failing ones recorded. A user's import is provider ``file``, the top of the
-    provider precedence, so no stored row keeps it out. ``note`` receives the warnings and notes as they happen
-    (files with symbols outside the universe, demo rows replaced, rows kept out); a library caller that passes
-    nothing sees none, the CLI prints them on stderr. A refused import raises ``ImportRefused``.
+    provider precedence, so no stored row keeps it out. ``note`` receives the warnings and notes (files with
+    symbols outside the universe, demo rows replaced, rows kept out); a library caller that passes nothing sees
+    none, the CLI prints them on stderr. A refused import raises ``ImportRefused``.
+
+    Why file by file: each file's frames are let go once it is stored, so a directory of 13 million prices and 2.5
+    million fundamentals is never held whole. The import stays a unit: once a file cannot be stored (a cell that
+    cannot be read, a refused value) nothing more is written and the transaction is rolled back, but every later
+    file is still read and checked, so every problem of every file is reported together, as before any write. The
+    warnings are said once every file passed, in file order, and what was stored only after the commit.
     """
-    from screener.intake import admit, check, refuse_failing
+    from screener.intake import check, refuse_failing
 
     policy: Policy = "quarantine" if quarantine else "refuse"
-    parsed = read_paths(paths, kind, strict=not quarantine, collect=True)
-    summary = ImportSummary()
-    for pf in parsed:
-        summary.warnings.extend(pf.warnings)
-    splits = _known_splits(store, parsed)
-    checked = [check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing) for pf in parsed]
-    if any(pf.problems for pf in parsed):
-        # A cell that cannot be parsed refuses the import under either policy; its row is left out of validation,
-        # the other rows are validated, and every problem of every file is reported together, in one pass.
-        found = [
-            (pf.path, [*pf.problems, *_validation_problems(pf, c)])
-            for pf, c in zip(parsed, checked, strict=True)
-            if pf.problems or c.failures.height
-        ]
-        raise ContractError(found[0][0], found[0][1], *found[1:])
-    if policy == "refuse":
-        # Every file is checked before the first is stored: an import is a unit.
-        refuse_failing(checked, ImportRefused)
-    say = note or (lambda _msg: None)
-    control = _control_text(parsed)
-    if control:
-        summary.warnings.append(control)
-    for w in summary.warnings:
-        say(f"Warning: {w}")
+    strict = not quarantine
+    pairs, skipped = expand_paths(paths, kind)
+    # The splits an import brings explain the jumps of the prices before them in file order: they are read first.
+    # A splits file that cannot be read at all raises at its turn, so the user hears of the first such file.
+    early: dict[int, ParsedFile | Exception] = {}
+    for i, (path, k) in enumerate(pairs):
+        if k == "splits":
+            try:
+                early[i] = read_file(path, k, strict=strict, collect=True)
+            except Exception as exc:  # raised at its turn, below
+                early[i] = exc
+    splits = _known_splits(store, [pf for pf in early.values() if isinstance(pf, ParsedFile)])
     known = store.company_symbols()
-    # What a load did (demo rows replaced, rows kept out) is said only once the transaction committed: an import
-    # that fails at its commit (a full disk) stored nothing and must not have said otherwise first.
+    summary = ImportSummary()
+    control = _ControlCells()
+    found: list[_Found] = []
+    refused: list[Checked] = []
+    unreadable = False
+    # Said in this order once every file passed: the files' warnings, symbols outside the universe (as each file
+    # was stored; up to the one whose write failed), and after the commit what the writes did.
+    outside: list[str] = []
     done_notes: list[str] = []
-    # Each write says whether it changed anything (``Store.mark_inputs_changed``): an import of files stored
-    # already commits without bumping the data version, so the stored scores stay current.
-    with store.transaction(inputs=False):
-        # each file's frames are let go once stored, so the next, larger one is stored beside fewer of them
-        pending = list(zip(parsed, checked, strict=True))
-        parsed, checked = [], []
-        while pending:
-            pf, c = pending.pop(0)
-            frame = c.passing
+    unit = _Unit(store)
+    try:
+        for i, (path, k) in enumerate(pairs):
+            got = early.pop(i) if i in early else read_file(path, k, strict=strict, collect=True)
+            if isinstance(got, Exception):
+                raise got
+            pf = got
+            if i == 0 and skipped:
+                pf.warnings.append(skipped_note(skipped))
+            summary.warnings.extend(pf.warnings)
+            checked = check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing)
+            control.add(pf)
+            if pf.problems or checked.failures.height:
+                found.append(_Found(pf.path, pf.kind, pf.problems, pf.rows, checked.failures))
+            unreadable = unreadable or bool(pf.problems)
+            if policy == "refuse" and checked.failures.height:
+                refused.append(Checked(checked.kind, checked.source, pl.DataFrame(), checked.failures))
+            if unreadable or refused or unit.error is not None:
+                continue  # nothing more is written: the files are read on only to report every problem
+            frame = checked.passing
             if pf.kind != "companies" and "symbol" in frame.columns:
                 introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].unique().to_list())
                 unknown = sorted(introduced - known)
                 if unknown:
-                    say(
+                    outside.append(
                         f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
                         f"{', '.join(unknown[:5])}; add them with a companies file to score them"
                     )
             # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
-            done = admit(store, c, IMPORT_PROVIDER, origin="user", policy=policy)
+            done = unit.write(checked, policy)
+            if done is None:
+                continue
             if done.dropped:
                 done_notes.append(
                     f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
@@ -203,6 +290,35 @@ def import_paths(
                     "rejected": done.rejected,
                 }
             )
+            del pf, got, checked, frame  # this file's frames go before the next file is read
+    except BaseException as exc:
+        error = unit.abandon(exc)  # nothing of the import is kept
+        if error is exc:
+            raise
+        raise error from exc
+    if unreadable or refused:
+        unit.rollback()
+    if unreadable:
+        # A cell that cannot be parsed refuses the import under either policy; its row is left out of validation,
+        # the other rows are validated, and every problem of every file is reported together, in one pass.
+        raise ContractError(found[0].path, found[0].all_problems(), *((f.path, f.all_problems()) for f in found[1:]))
+    # Every file was checked before the refusal: an import is a unit, and its report names every failing value.
+    refuse_failing(refused, ImportRefused)
+    say = note or (lambda _msg: None)
+    warning = control.warning()
+    if warning:
+        summary.warnings.append(warning)
+    for w in summary.warnings:
+        say(f"Warning: {w}")
+    for line in outside:
+        say(line)
+    if unit.error is not None:
+        raise unit.error
+    # What a load did (demo rows replaced, rows kept out) is said only once the transaction committed: an import
+    # that fails at its commit (a full disk) stored nothing and must not have said otherwise first. Each write says
+    # whether it changed anything (``Store.mark_inputs_changed``): an import of files stored already commits
+    # without bumping the data version, so the stored scores stay current.
+    unit.commit()
     for line in done_notes:
         say(line)
     return summary

@@ -25,6 +25,21 @@ from screener.paths import default_db_path
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS, Step
 
 
+class _Scanned:
+    """A frame DuckDB reads through the Arrow stream interface, each statement afresh, until ``frame`` is set to
+    None (``Store.registered``): a view that outlives its use then holds nothing."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame: pl.DataFrame | None = frame
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        if self.frame is None:
+            raise ScreenerError("a frame was read after its registration ended")
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
 def utcnow() -> datetime:
     """Naive UTC timestamp: DuckDB ``TIMESTAMP`` has no zone and the store speaks UTC throughout."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
@@ -621,11 +636,18 @@ class StoreBase:
 
         In an aborted transaction DuckDB refuses ``unregister``; the rollback drops the view anyway, and the
         original error, not that refusal, is what the caller must see.
+
+        Why through ``_Scanned``: inside a transaction, DuckDB keeps a dropped view, and the object it reads, until
+        the commit. An import stores file after file in one transaction; the frames of the files stored first
+        would all stay in memory until the last one is stored. The view holds the wrapper, which lets the frame
+        go once its statements ran.
         """
-        self.con.register(name, frame.to_arrow())
+        scanned = _Scanned(frame)
+        self.con.register(name, scanned)
         try:
             yield name
         finally:
+            scanned.frame = None
             with suppress(duckdb.Error):
                 self.con.unregister(name)
 

@@ -1,0 +1,212 @@
+"""``screener import`` stores file by file in one transaction: a file that fails after others were written rolls the
+whole import back, every problem of every file is still reported together, and what the user hears comes in the
+same order as when every file was read before the first write.
+
+Why these tests: the files are parsed, checked and stored one by one, so that a directory of millions of rows is
+never held whole. Each test makes the import write its first files before a later one fails, and checks that those
+writes happened (inside the transaction) and left nothing behind.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from screener.intake.imports import ImportRefused, import_paths
+from screener.providers.files import ContractError
+from screener.store import Store
+from tests._foundation_helpers import snapshot, write
+
+TODAY = date(2025, 6, 30)
+
+COMPANIES = (
+    "symbol,name,country,currency,roles,segment,stage,gov_backing,description,source\n"
+    "AAA,Alpha Magnets,US,USD,magnet_maker,,producer,,Sintered magnets.,https://example.com/a\n"
+    "BBB.AX,Beta Rare Earths,AU,AUD,miner,,developer,,Ionic clay.,https://example.com/b\n"
+)
+PRICES = "symbol,date,close,volume\nAAA,2025-01-02,10.5,1000\nAAA,2025-01-03,10.7,1200\nBBB.AX,2025-01-02,0.8,50\n"
+
+
+@pytest.fixture
+def written(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Each file the import stores, as (kind, rows of its table seen inside the transaction right after the write):
+    proof that the files before the failing one were written before the rollback."""
+    import screener.intake
+
+    seen: list[tuple[str, int]] = []
+    admit = screener.intake.admit
+
+    def recording(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        done = admit(store, checked, *args, **kwargs)
+        seen.append((checked.kind, int(store.scalar(f"SELECT count(*) FROM {checked.kind}"))))
+        return done
+
+    monkeypatch.setattr(screener.intake, "admit", recording)
+    return seen
+
+
+def _folder(tmp_path: Path, **files: str) -> Path:
+    folder = tmp_path / "in"
+    for name, text in files.items():
+        write(folder / name.replace("_", "."), text)
+    return folder
+
+
+def test_a_value_refused_in_the_last_file_rolls_back_the_files_written_before_it(
+    store: Store, db_path: Path, tmp_path: Path, written: list[tuple[str, int]]
+) -> None:
+    """The splits file comes last in file order: companies and prices are stored first, inside the transaction,
+    then the split dated after tomorrow refuses the import, and nothing of it is left."""
+    before = snapshot(db_path)
+    folder = _folder(
+        tmp_path,
+        companies_csv=COMPANIES,
+        prices_csv=PRICES,
+        splits_csv="symbol,date,ratio\nAAA,2999-01-02,2\n",
+    )
+    with pytest.raises(ImportRefused) as caught:
+        import_paths(store, [folder], today=TODAY)
+    assert written == [("companies", 2), ("prices", 3)]
+    assert len(caught.value.failures) == 1
+    assert caught.value.failures[0].startswith(f"{folder / 'splits.csv'}, row 2, column date: failed ")
+    store.close()
+    assert snapshot(db_path) == before
+
+
+def test_every_file_is_still_read_and_reported_once_one_fails(
+    store: Store, db_path: Path, tmp_path: Path, written: list[tuple[str, int]]
+) -> None:
+    """Prices fail validation, so nothing after them is written; the splits file is still read and its cell that
+    cannot be parsed is reported together with the prices' failing value, and the companies written first are
+    rolled back."""
+    before = snapshot(db_path)
+    folder = _folder(
+        tmp_path,
+        companies_csv=COMPANIES,
+        prices_csv=PRICES + "AAA,2999-01-06,10.9,1300\n",
+        splits_csv="symbol,date,ratio\nAAA,2025-01-02,abc\n",
+    )
+    with pytest.raises(ContractError) as caught:
+        import_paths(store, [folder], today=TODAY)
+    assert written == [("companies", 2)]
+    details = caught.value.details
+    assert len(details) == 2, details
+    assert details[0].startswith(f"{folder / 'prices.csv'}, row 5, column date: failed ")
+    assert details[1] == f"{folder / 'splits.csv'}, row 2, column ratio: not a number 'abc'"
+    store.close()
+    assert snapshot(db_path) == before
+
+
+def test_a_cell_that_cannot_be_read_in_the_last_file_rolls_back_a_quarantined_import(
+    store: Store, db_path: Path, tmp_path: Path, written: list[tuple[str, int]]
+) -> None:
+    """Under ``quarantine`` the passing rows are stored file by file, but a cell that cannot be typed still refuses
+    the whole import: the files stored before it are rolled back."""
+    before = snapshot(db_path)
+    folder = _folder(
+        tmp_path,
+        companies_csv=COMPANIES,
+        prices_csv=PRICES,
+        splits_csv="symbol,date,ratio\nAAA,2025-01-02,abc\n",
+    )
+    with pytest.raises(ContractError) as caught:
+        import_paths(store, [folder], today=TODAY, quarantine=True)
+    assert written == [("companies", 2), ("prices", 3)]
+    assert str(caught.value) == f"{folder / 'splits.csv'}, row 2, column ratio: not a number 'abc'"
+    store.close()
+    assert snapshot(db_path) == before
+
+
+def test_the_first_unreadable_file_in_file_order_is_named_although_splits_are_read_first(
+    store: Store, tmp_path: Path, written: list[tuple[str, int]]
+) -> None:
+    """The splits are read before the other files (they explain the prices' jumps), but a file that cannot be
+    read at all is named in file order: the companies file, not the splits file that was read first."""
+    folder = _folder(
+        tmp_path,
+        companies_csv="symbol,country\nAAA,US\n",
+        splits_csv="symbol,date\nAAA,2025-01-02\n",
+    )
+    with pytest.raises(Exception) as caught:
+        import_paths(store, [folder], today=TODAY)
+    assert str(caught.value).startswith(f"{folder / 'companies.csv'}, row 1, column name: missing required column")
+    assert written == []
+
+
+def test_warnings_and_notes_come_in_file_order_and_the_notes_after_the_commit(
+    store: Store, tmp_path: Path, written: list[tuple[str, int]]
+) -> None:
+    """The files' own warnings (unknown columns, passed-over files) in file order, then the text cells with control
+    characters, then the symbols outside the universe as each file is stored, and what the writes did (demo rows
+    replaced) last: the order of the import that read every file before its first write."""
+    store.upsert(
+        "prices",
+        pl.DataFrame({"symbol": ["AAA"], "date": [date(2024, 12, 31)], "close": [9.0]}),
+        "demo",
+    )
+    companies = COMPANIES.replace("symbol,name,", "symbol,analyst,name,").replace("\nAAA,", "\nAAA,me,")
+    companies = companies.replace("\nBBB.AX,", "\nBBB.AX,you,").replace("Alpha Magnets", "Alpha\x1b[31m Magnets")
+    folder = _folder(
+        tmp_path,
+        companies_csv=companies,
+        prices_csv="symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n",
+        readme_txt="not a contract file\n",
+    )
+    notes: list[str] = []
+    summary = import_paths(store, [folder], today=TODAY, note=notes.append)
+    companies_path, prices_path = folder / "companies.csv", folder / "prices.csv"
+    assert notes == [
+        f"Warning: {companies_path}: ignoring 1 unknown column(s): analyst",
+        "Warning: not imported (the name is not companies, fundamentals, prices, fx, events or splits, or "
+        f"the type is not .csv/.parquet/.xlsx): {folder / 'readme.txt'}",
+        f"Warning: {prices_path}: ignoring 1 unknown column(s): note",
+        f"Warning: 1 text cell(s) hold control characters, first at {companies_path}, row 2, column name; they are "
+        "stored as given and shown escaped in tables",
+        f"Warning: {prices_path}: 1 symbol(s) not in the universe, e.g. ZZZ; add them with a companies file to score "
+        "them",
+        f"Note: {prices_path}: replaced 1 synthetic demo row(s) of the same series, so real and demo numbers never mix",
+    ]
+    assert written == [("companies", 2), ("prices", 2)]
+    assert summary.table()["stored"].to_list() == [2, 2]
+
+
+def test_a_write_that_fails_yields_to_the_problems_of_later_files_and_is_raised_after_the_warnings(
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails (a full disk, the write lock not free) ends the writing and rolls back, but the files are
+    read on: a later file's problems are what the user hears, as when every file was read before the first write.
+    With no problem anywhere, the write's own error is raised, after the warnings said up to that file."""
+    import screener.intake
+    from screener.errors import ScreenerError
+
+    admit = screener.intake.admit
+
+    def failing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        if checked.kind == "prices":
+            raise ScreenerError("the disk is full")
+        return admit(store, checked, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", failing)
+    before = snapshot(db_path)
+    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
+    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices, splits_csv="symbol,date,ratio\nAAA,x,2\n")
+    with pytest.raises(ContractError) as unreadable:
+        import_paths(store, [folder], today=TODAY)
+    assert str(unreadable.value).startswith(f"{folder / 'splits.csv'}, row 2, column date: not a date 'x'")
+    write(folder / "splits.csv", "symbol,date,ratio\nAAA,2025-01-02,2\n")
+    notes: list[str] = []
+    with pytest.raises(ScreenerError) as full:
+        import_paths(store, [folder], today=TODAY, note=notes.append)
+    assert str(full.value) == "the disk is full"
+    prices_path = folder / "prices.csv"
+    assert notes == [
+        f"Warning: {prices_path}: ignoring 1 unknown column(s): note",
+        f"Warning: {prices_path}: 1 symbol(s) not in the universe, e.g. ZZZ; add them with a companies file to score "
+        "them",
+    ]
+    store.close()
+    assert snapshot(db_path) == before
