@@ -37,6 +37,10 @@ class _Scanned:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         if self.frame is None:
             raise ScreenerError("a frame was read after its registration ended")
+        if any(dtype == pl.Null for dtype in self.frame.dtypes):
+            # a column that is all missing (pl.Null): polars exports Arrow's null type without a validity buffer,
+            # which DuckDB refuses; pyarrow's export of the same column DuckDB reads as SQL NULL, as writes always did
+            return self.frame.to_arrow().__arrow_c_stream__(requested_schema)
         return self.frame.__arrow_c_stream__(requested_schema)
 
 

@@ -369,15 +369,17 @@ class MarketData(StoreBase):
         with self.transaction(inputs=False):
             before = self._row_count(kind)
             if before == 0:
-                # A first load: one bulk insert, nothing to match against; the provider is one value for every row,
-                # given to the statement instead of a column of millions of copies. The rows go over in key order
+                # A first load: one bulk insert, nothing to match against; the provider and the load time are one
+                # value for every row, given to the statement instead of columns of millions of copies (13 million
+                # load times cost a tenth of the insert's CPU to export and compress). The rows go over in key order
                 # (``_in_key_order``: readers scan a table stored so fastest) as one Arrow export of the frame's own
                 # buffers, in one statement: slices left a part-filled row group at every seam (a larger file, more
                 # work). Prices and fundamentals have no key index to fill (migration 13): the append is the cost.
-                values = ", ".join("?" if c == "provider" else c for c in all_cols)
-                with self.registered("_incoming", incoming.drop("provider")):
+                bound = {"provider": "?", "loaded_at": "?::TIMESTAMP"}
+                values = ", ".join(bound.get(c, c) for c in all_cols)  # provider comes before loaded_at
+                with self.registered("_incoming", incoming.drop("provider", "loaded_at")):
                     written = self._affected(
-                        f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider]
+                        f"INSERT INTO {kind} ({collist}) SELECT {values} FROM _incoming", [provider, stamp]
                     )
             else:
                 with self.registered("_incoming", incoming):

@@ -765,3 +765,13 @@ def test_check_counts_the_keys_the_writes_keep(store: Store) -> None:
     con.close()
     found = {f.name: f for f in check_store(store.path) if f.kind == "key"}
     assert not found["prices(symbol, date)"].ok and "1 repeated key value(s)" in found["prices(symbol, date)"].detail
+
+
+def test_a_write_of_a_frame_with_an_all_missing_column_stores_nulls(store: Store) -> None:
+    """A column with no known value at all (polars' null type) reaches DuckDB as SQL NULL, as a typed one would."""
+    frame = pl.DataFrame({"symbol": ["AAA"], "date": [date(2024, 1, 2)], "close": [1.0], "volume": [None]})
+    assert frame.schema["volume"] == pl.Null
+    store.upsert("prices", frame, "test")
+    assert store.rows("SELECT symbol, close, volume FROM prices") == [("AAA", 1.0, None)]
+    with store.registered("_probe", pl.DataFrame({"a": [None, None]})) as name:
+        assert store.rows(f"SELECT count(*), count(a) FROM {name}") == [(2, 0)]
