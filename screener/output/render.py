@@ -466,19 +466,14 @@ def chosen_columns(frame: pl.DataFrame, view: View, width: int) -> list[str]:
     return sorted(shown, key=lambda n: order[n])
 
 
-def to_table_text(
-    frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None, view: View = EVERYTHING
-) -> None:
-    """A table that fits the width (``table_width``): one line per row, long text cut with an ellipsis (csv and
-    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``.
-
-    Every text, the title and the column names included, has its control characters shown as escapes
-    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact.
-    The table is drawn by ``boxes`` (rich's characters and escapes, without loading rich's layout); rich itself
-    draws only where ``_needs_rich`` says."""
+def table_layout(
+    frame: pl.DataFrame, view: View, out: IO[str]
+) -> tuple[list[boxes.Column], list[tuple[str, ...]], int, int, bool]:
+    """What a terminal table of ``frame`` shows on ``out``: its columns (headers escaped and wrapped, widths fitted
+    to the width), the rows' texts, the table's whole width, the width it was fitted to, and whether ``out`` is a
+    terminal. Whoever draws it (``boxes``, or rich where ``_needs_rich``) draws exactly this."""
     from screener.output import boxes
 
-    out = stream or sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
     width = table_width(out) if is_tty or view.fit else 1_000_000
     frame = _flatten(frame) if any(isinstance(t, pl.Struct) for t in frame.dtypes) else frame
@@ -494,8 +489,25 @@ def to_table_text(
         for name in names
     ]
     rows = list(zip(*(texts[n] for n in names), strict=True))
-    safe_title = None if title is None else terminal_safe(title)
     total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
+    return columns, rows, total, width, is_tty
+
+
+def to_table_text(
+    frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None, view: View = EVERYTHING
+) -> None:
+    """A table that fits the width (``table_width``): one line per row, long text cut with an ellipsis (csv and
+    json carry it whole); a table wider than the width even so (``wide``) is printed whole, for ``less -S``.
+
+    Every text, the title and the column names included, has its control characters shown as escapes
+    (``terminal_safe``): stored text never reaches the terminal as escape sequences. csv and json keep it exact.
+    The table is drawn by ``boxes`` (rich's characters and escapes, without loading rich's layout); rich itself
+    draws only where ``_needs_rich`` says."""
+    from screener.output import boxes
+
+    out = stream or sys.stdout
+    columns, rows, total, width, is_tty = table_layout(frame, view, out)
+    safe_title = None if title is None else terminal_safe(title)
     mode = boxes.stream_mode(out, is_tty)
     if _needs_rich(mode, total):
         _rich_print(columns, rows, safe_title, out, max(width, total), is_tty)

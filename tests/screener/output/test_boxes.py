@@ -26,12 +26,8 @@ from screener.output.render import (
     _PER_COLUMN,
     EVERYTHING,
     View,
-    _column_texts,
-    _flatten,
-    _widths,
-    _wrap_header,
-    chosen_columns,
-    table_width,
+    _rich_print,
+    table_layout,
     to_table_text,
 )
 from screener.output.terminal import terminal_safe
@@ -70,41 +66,11 @@ class _Stream(io.StringIO):
 def _rich_table_text(
     frame: pl.DataFrame, title: str | None = None, stream: IO[str] | None = None, view: View = EVERYTHING
 ) -> None:
-    """``to_table_text`` as it was when rich drew every table: the reference ``boxes`` is held to."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """``to_table_text`` as it was when rich drew every table: the same layout (``table_layout``, unchanged),
+    drawn by rich's console and table. The reference ``boxes`` is held to."""
     out = stream or io.StringIO()
-    is_tty = hasattr(out, "isatty") and out.isatty()
-    width = table_width(out) if is_tty or view.fit else 1_000_000
-    frame = _flatten(frame) if any(isinstance(t, pl.Struct) for t in frame.dtypes) else frame
-    names = chosen_columns(frame, view, width)
-    frame = frame.select(names)
-    texts = _column_texts(frame)
-    numeric = {n for n, t in frame.schema.items() if t.is_numeric()}
-    widths, _ = _widths(names, texts, numeric, width if view.cut else 1_000_000, squeeze=view.cut)
-    table = Table(title=None if title is None else terminal_safe(title), show_lines=False, header_style="bold")
-    for name in names:
-        table.add_column(
-            _wrap_header(terminal_safe(name), widths[name]),
-            justify="right" if name in numeric or name in view.right else "left",
-            no_wrap=True,
-            overflow="ellipsis",
-            width=widths[name],
-        )
-    for i in range(frame.height):
-        table.add_row(*(texts[n][i] for n in names))
-    total = 1 + _PER_COLUMN * len(names) + sum(widths.values())
-    console = Console(
-        file=out,
-        width=max(width, total),
-        highlight=False,
-        soft_wrap=False,
-        emoji=False,
-        markup=False,
-        force_terminal=is_tty or None,
-    )
-    console.print(table)
+    columns, rows, total, width, is_tty = table_layout(frame, view, out)
+    _rich_print(columns, rows, None if title is None else terminal_safe(title), out, max(width, total), is_tty)
 
 
 def _rich_boxes_text(
