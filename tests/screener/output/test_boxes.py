@@ -76,29 +76,12 @@ def _rich_table_text(
 def _rich_boxes_text(
     columns: list[boxes.Column], rows: list[tuple[str, ...]], title: str | None, mode: boxes.Mode
 ) -> str:
-    """``boxes.Column``s drawn by rich the way ``to_table_text`` drew them, in a terminal when ``mode.styled``."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for c in columns:
-        table.add_column(
-            c.header, justify="right" if c.right else "left", no_wrap=True, overflow="ellipsis", width=c.width
-        )
-    for row in rows:
-        table.add_row(*row)
+    """``boxes.Column``s drawn by rich the way ``to_table_text`` drew them (``_rich_print``), in a terminal when
+    ``mode.styled``, with none of the environment rich reads."""
     out = _Stream(encoding="latin-1" if mode.ascii else "utf-8")
     width = 1 + _PER_COLUMN * len(columns) + sum(c.width for c in columns)
-    Console(
-        file=out,
-        width=width,
-        highlight=False,
-        soft_wrap=False,
-        emoji=False,
-        markup=False,
-        force_terminal=mode.styled or None,
-        _environ={},
-    ).print(table)
+    with _environment({}):
+        _rich_print(columns, rows, title, out, width, mode.styled)
     return out.getvalue()
 
 
