@@ -623,6 +623,12 @@ print(json.dumps({{"code": code, "loaded": sorted(m for m in watched if m in sys
 def modules_loaded_by(args: Sequence[str], watched: Sequence[str]) -> list[str]:
     """The modules of ``watched`` a fresh ``screener ARGS`` imported (nothing imported before it); the command must
     succeed. Why a fresh interpreter: the test process has imported everything already."""
+    return loaded_and_said(args, watched)[0]
+
+
+def loaded_and_said(args: Sequence[str], watched: Sequence[str]) -> tuple[list[str], str]:
+    """``modules_loaded_by`` and what the command said on stderr (a test checks what it did, not only what it
+    imported)."""
     import json
     import subprocess
     import sys
@@ -636,7 +642,7 @@ def modules_loaded_by(args: Sequence[str], watched: Sequence[str]) -> list[str]:
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["code"] in (0, None), (list(args), out.stderr)
-    return list(got["loaded"])
+    return list(got["loaded"]), out.stderr
 
 
 def load_template(store: Any, template: Path) -> None:

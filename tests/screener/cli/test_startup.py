@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.builders import loaded_and_said
+
 HEAVY = ("pandas", "great_expectations", "sklearn", "yfinance")
 
 _SCRIPT = """
@@ -56,19 +58,6 @@ def test_every_command_help_is_light() -> None:
     assert got["modules"] == []
 
 
-_STORED_SCORES_SCRIPT = """
-import json, sys
-from screener.cli.app import cli
-
-try:
-    cli.main(args={args!r}, prog_name="screener", standalone_mode=False)
-    code = 0
-except SystemExit as exc:
-    code = exc.code
-print(json.dumps({{"code": code, "modules": sorted(m for m in sys.modules if m in {engine!r})}}))
-"""
-
-
 def test_screen_on_stored_scores_does_not_import_the_engine(db_path: Path) -> None:
     """Reading a stored score set that is still current needs the registry's declarations (the freshness key) and
     the set itself: neither the engine nor the point-in-time inputs it computes from are imported."""
@@ -84,9 +73,6 @@ def test_screen_on_stored_scores_does_not_import_the_engine(db_path: Path) -> No
         assert current_scores(store, day, today=day)[1] == "computed now"
     engine = ("factors.engine", "factors.inputs")
     args = ["--db", str(db_path), "screen", "--as-of", day.isoformat(), "--format", "csv", "--top", "3"]
-    script = _STORED_SCORES_SCRIPT.format(args=args, engine=engine)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got == {"code": 0, "modules": []}
-    assert "(stored)" in out.stderr
+    loaded, said = loaded_and_said(args, engine)
+    assert loaded == []
+    assert "(stored)" in said

@@ -106,3 +106,22 @@ def test_a_run_on_stored_scores_stores_only_the_run(db: Path, rules: str, monkey
         assert opens == [True, False]
         assert store.score_set_info(AS_OF) == computed  # reused, not stored again
     assert again.replaced == first.run_id and again.data_freshness == first.data_freshness
+
+
+def test_a_refused_run_whose_scores_cannot_be_stored_either_reports_the_refusal(
+    db: Path, rules: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's own error is what the user hears; the failed store of the set is noted beside it, not instead."""
+
+    def refuse(_rows: object) -> None:
+        raise ScreenerError("the caller refuses these rows")
+
+    def full_disk(*_args: object, **_kwargs: object) -> None:
+        raise ScreenerError("the disk is full")
+
+    with Store(db, writes="brief") as store:
+        monkeypatch.setattr(store, "save_scores", full_disk)
+        with pytest.raises(ScreenerError, match="the caller refuses these rows"):
+            run_weekly(store, rules, AS_OF, check_rows=refuse)
+        assert store.notices == ["the computed scores were not stored either: the disk is full"]
+        assert store.score_set_info(AS_OF) is None and store.run_list().height == 0
