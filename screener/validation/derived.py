@@ -60,7 +60,7 @@ def _closest_to_one(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 def _split_factor(rows: pl.DataFrame, series: str, on: str, splits: pl.DataFrame | None) -> pl.Series:
     """Per row, the product of the ratios of every split of its symbol on or before its date (1 before any)."""
     if splits is None or splits.height == 0 or series != "symbol":
-        return pl.Series("_cum", [1.0] * rows.height, dtype=pl.Float64)
+        return pl.repeat(1.0, rows.height, dtype=pl.Float64, eager=True).alias("_cum")
     cum = (
         splits.select(
             pl.col("symbol").cast(pl.String),
@@ -190,10 +190,17 @@ def _jumps(
         return frame.with_columns(derived[name], derived[shown])
     # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
     at = rows[_ROW]
-    added = []
-    for col, dtype in ((name, pl.Float64), (shown, pl.String)):
-        values = derived[col] if in_order else derived[col].gather(rows["_first"])
-        added.append(pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(col).scatter(at, values))
+    values = derived[name] if in_order else derived[name].gather(rows["_first"])
+    added = [pl.repeat(None, frame.height, dtype=pl.Float64, eager=True).alias(name).scatter(at, values)]
+    # the readable text is set on the few rows that break the limit: only those are gathered and placed
+    written = derived[shown].is_not_null().arg_true()
+    if in_order:
+        to, text = at.gather(written), derived[shown].gather(written)
+    else:
+        firsts = rows["_first"]
+        taking = firsts.is_in(written.implode())
+        to, text = at.filter(taking), derived[shown].gather(firsts.filter(taking))
+    added.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(shown).scatter(to, text))
     return frame.with_columns(added)
 
 

@@ -76,3 +76,16 @@ def test_screen_on_stored_scores_does_not_import_the_engine(db_path: Path) -> No
     loaded, said = loaded_and_said(args, engine)
     assert loaded == []
     assert "(stored)" in said
+
+
+def test_import_validates_without_loading_what_great_expectations_imports_unused(db_path: Path, tmp_path: Path) -> None:
+    """great-expectations imports scipy.stats and altair for checks no suite here runs (about 1.5 s of an import):
+    a validated import stores its rows without either being loaded."""
+    from tests._foundation_helpers import COMPANIES_CSV, PRICES_CSV
+
+    (tmp_path / "companies.csv").write_text(COMPANIES_CSV)
+    (tmp_path / "prices.csv").write_text(PRICES_CSV)
+    args = ["--db", str(db_path), "import", str(tmp_path / "companies.csv"), str(tmp_path / "prices.csv")]
+    loaded, said = loaded_and_said(args, ("great_expectations", "scipy.stats", "altair"))
+    assert loaded == ["great_expectations"]
+    assert "stored: 2 companies" in said
