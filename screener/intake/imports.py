@@ -215,6 +215,9 @@ def import_paths(
     policy: Policy = "quarantine" if quarantine else "refuse"
     strict = not quarantine
     pairs, skipped = expand_paths(paths, kind)
+    from screener.validation.runner import ready, warm_up
+
+    warm_up()  # great-expectations loads on another thread while the first files are read
     # The splits an import brings explain the jumps of the prices before them in file order: they are read first.
     # A splits file that cannot be read at all raises at its turn, so the user hears of the first such file.
     early: dict[int, ParsedFile | Exception] = {}
@@ -245,6 +248,14 @@ def import_paths(
             if i == 0 and skipped:
                 pf.warnings.append(skipped_note(skipped))
             summary.warnings.extend(pf.warnings)
+            ahead = i + 1
+            if not ready() and ahead < len(pairs) and ahead not in early:
+                # great-expectations is still loading: the next file is read meanwhile (its errors, like an early
+                # splits file's, are raised at its turn), instead of after this file's checks waited for it
+                try:
+                    early[ahead] = read_file(*pairs[ahead], strict=strict, collect=True)
+                except Exception as exc:  # raised at its turn, below
+                    early[ahead] = exc
             checked = check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing)
             control.add(pf)
             if pf.problems or checked.failures.height:

@@ -42,20 +42,56 @@ class CheckResult:
     error: str | None = None
 
 
+#: Held while the context is made: by the first check, or by ``warm_up``'s thread while the caller reads files.
+_CONTEXT_LOCK = threading.Lock()
+
+
 def _context() -> Any:
-    """The process-wide ephemeral GX context, made on first use."""
+    """The process-wide ephemeral GX context, made on first use (or waited for, when ``warm_up`` is making it)."""
     ctx = _STATE.get("context")
-    if ctx is None:
-        # The import and the context make hundreds of thousands of objects that live as long as the process: the
-        # collector is paused while they are made (its passes over them were a seventh of the import) and they are
-        # then frozen out of every later collection (``gc.freeze``), which would otherwise walk them again.
-        gc.disable()
-        try:
-            ctx = _make_context()
-        finally:
-            gc.enable()
-            gc.freeze()
+    if ctx is not None:
+        return ctx
+    with _CONTEXT_LOCK:
+        ctx = _STATE.get("context")
+        if ctx is None:
+            # The import and the context make hundreds of thousands of objects that live as long as the process:
+            # the collector is paused while they are made (its passes over them were a seventh of the import) and
+            # they are then frozen out of every later collection (``gc.freeze``), which would otherwise walk them
+            # again.
+            gc.disable()
+            try:
+                ctx = _make_context()
+            finally:
+                gc.enable()
+                gc.freeze()
     return ctx
+
+
+def warm_up() -> None:
+    """Start importing great-expectations and making its context on another thread, once per process.
+
+    Why: that is about two seconds of Python that holds the interpreter, while reading and parsing a file is
+    mostly polars and DuckDB, which let it go. An import starts this before it reads its files, and reads the next
+    file while the context is not ``ready`` (``intake.imports``), so the two overlap instead of following each
+    other. The first check waits for the thread's context; if making it failed there, the check makes it again
+    and raises the error itself."""
+    if "context" in _STATE or _STATE.get("warming") is not None:
+        return
+
+    def make() -> None:
+        try:
+            _context()
+        except Exception:  # said by the first check, which makes the context again
+            return
+
+    thread = threading.Thread(target=make, name="great-expectations", daemon=True)
+    _STATE["warming"] = thread
+    thread.start()
+
+
+def ready() -> bool:
+    """Whether the context is made (a check would not wait for it)."""
+    return "context" in _STATE
 
 
 #: Modules great-expectations imports when it loads and that no check here uses: its KL-divergence expectation and
@@ -117,11 +153,11 @@ def _make_context() -> Any:
     pandas_execution_engine.HASH_THRESHOLD = 0
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    _STATE["context"] = ctx
     _STATE["suites"] = {}
     # One data asset for every run: ``read_dataframe`` would delete and re-add its asset on each call, and the
     # context rewrites its whole configuration as YAML twice for that (a fifth of a small frame's validation).
     _STATE["asset"] = ctx.data_sources.pandas_default.add_dataframe_asset(name="screener-frame")
+    _STATE["context"] = ctx  # last: a caller that finds the context finds everything made with it
     return ctx
 
 

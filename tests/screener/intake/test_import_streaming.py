@@ -210,3 +210,60 @@ def test_a_write_that_fails_yields_to_the_problems_of_later_files_and_is_raised_
     ]
     store.close()
     assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_their_order(
+    store: Store,
+    db_path: Path,
+    tmp_path: Path,
+    written: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    loaded: bool,
+) -> None:
+    """While the validation library is still loading (``runner.ready`` false) the import reads the next file
+    before it checks the current one, so the two overlap; once it is loaded, files are read one at a time. Either
+    way the problems are reported in file order, with every file's, and nothing is left stored."""
+    import screener.intake.imports as imports
+    import screener.validation.runner as runner
+
+    steps: list[str] = []
+    read, check = imports.read_file, screener_check()
+
+    def reading(path: Any, kind: str, **kwargs: Any) -> Any:
+        steps.append(f"read {kind}")
+        return read(path, kind, **kwargs)
+
+    def checking(kind: str, *args: Any, **kwargs: Any) -> Any:
+        steps.append(f"check {kind}")
+        return check(kind, *args, **kwargs)
+
+    monkeypatch.setattr(imports, "read_file", reading)
+    monkeypatch.setattr("screener.intake.check", checking)
+    monkeypatch.setattr(runner, "ready", lambda: loaded)
+    before = snapshot(db_path)
+    folder = _folder(
+        tmp_path,
+        companies_csv=COMPANIES,
+        fx_csv="currency,date,usd_per_unit\nAUD,2025-01-02,abc\n",
+        prices_csv="symbol,date,close,volume\nAAA,2999-01-02,10.5,1000\n",
+    )
+    with pytest.raises(ContractError) as caught:
+        import_paths(store, [folder], today=TODAY)
+    if loaded:
+        assert steps[:3] == ["read companies", "check companies", "read fx"]
+    else:
+        assert steps[:3] == ["read companies", "read fx", "check companies"]
+    assert steps.count("read fx") == 1 and steps.count("read prices") == 1
+    details = caught.value.details
+    assert details[0] == f"{folder / 'fx.csv'}, row 2, column usd_per_unit: not a number 'abc'"
+    assert details[1].startswith(f"{folder / 'prices.csv'}, row 2, column date: failed ")
+    assert written == [("companies", 2)]
+    store.close()
+    assert snapshot(db_path) == before
+
+
+def screener_check() -> Any:
+    import screener.intake
+
+    return screener.intake.check
