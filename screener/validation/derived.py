@@ -206,15 +206,39 @@ def _jumps(
 
 def _in_series_order(rows: pl.DataFrame, on: str, value: str) -> pl.DataFrame:
     """``rows`` (no series or date unknown) sorted on series, date, value and row. When no two rows share a series
-    and a date (a file out of order, but each date once), the order is told by one sort of a 64-bit key (series,
-    then day) instead of a sort on four columns, half its cost on 13 million rows; rows that share one are sorted
-    on all four."""
-    day = pl.col(on).cast(pl.Date).to_physical().cast(pl.Int64) + 2**31  # 0 .. 2**32 for any date
+    and a date (a file out of order, but each date once), the order is told by one sort of 64-bit keys instead of a
+    sort on four columns: each key packs the series, the day and the row's position, so the sorted keys carry the
+    order in their low bits (a plain sort, about a third of an arg-sort of the same keys); rows that share a series
+    and a date are sorted on all four."""
+    day = pl.col(on).cast(pl.Date).to_physical().cast(pl.Int64)
+    n = rows.height
+    if n < 2:
+        return rows
+    low, high, first, last = rows.select(
+        pl.col("_series").min().alias("low"),
+        pl.col("_series").max().alias("high"),
+        day.min().alias("lo"),
+        day.max().alias("hi"),
+    ).row(0)
+    series_bits = max(1, int(high).bit_length())
+    day_bits, row_bits = max(1, int(last - first).bit_length()), max(1, (n - 1).bit_length())
+    if int(low) >= 0 and series_bits + day_bits + row_bits <= 63:
+        packed = (
+            (pl.col("_series").cast(pl.Int64) * (1 << (day_bits + row_bits)))
+            + ((day - first) * (1 << row_bits))
+            + pl.int_range(n, dtype=pl.Int64)
+        )
+        ordered = rows.select(packed.sort().alias("_k")).to_series()
+        by_day = ordered // (1 << row_bits)  # series and day, in order
+        if bool((by_day.slice(1) == by_day.slice(0, n - 1)).any()):
+            return rows.sort("_series", on, value, _ROW)
+        return rows[ordered % (1 << row_bits)]
+    day = day + 2**31  # 0 .. 2**32 for any date
     key = rows.select((pl.col("_series").cast(pl.UInt64) * 2**32 + day.cast(pl.UInt64)).alias("_k")).to_series()
     order = key.arg_sort()
     ordered = key.gather(order)
     del key
-    if rows.height > 1 and bool((ordered.slice(1) == ordered.slice(0, rows.height - 1)).any()):
+    if bool((ordered.slice(1) == ordered.slice(0, n - 1)).any()):
         return rows.sort("_series", on, value, _ROW)
     return rows[order]
 
