@@ -109,6 +109,10 @@ def _jumps(
     if not bool(usable.all()):
         rows = rows.filter(usable)  # a copy of the columns only when a row is left out
     del usable
+    # Each row's split factor is read off its text series here, before any sort: the rows are then ordered and
+    # deduplicated with the series as a small integer only (gathering 13 million symbols in a new order costs
+    # several times more than gathering their factors).
+    rows = rows.with_columns(_split_factor(rows, series, on, splits).alias("_cum").cast(pl.Float64)).drop(series)
     # A file in series and date order, each date once (the usual file), is in the order the sort below gives
     # already, with no row repeating another: tested as (series, then day) rising from each row to the next, which
     # costs a pass instead of a sort (compared as they are: no column of 64-bit keys is made for it).
@@ -134,8 +138,7 @@ def _jumps(
         rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
         distinct = rows.filter(~repeat)
     rows = rows.select(_ROW) if in_order else rows.select(_ROW, "_first")  # where each result goes
-    distinct = distinct.with_columns(_split_factor(distinct, series, on, splits).alias("_cum").cast(pl.Float64))
-    distinct = distinct.drop(series, on, _ROW)  # the text series and the dates are read no further
+    distinct = distinct.drop(on, _ROW)  # the dates are read no further
     x = pl.col(value).cast(pl.Float64)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:

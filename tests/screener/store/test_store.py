@@ -602,8 +602,30 @@ def test_migration_13_keeps_every_price_and_statement_of_a_v11_store(db_path: Pa
 
 def test_rejections_are_recorded_set_based(store: Store) -> None:
     many = _rejections(*(f"S{i}/2024-01-02" for i in range(1000)))
-    assert _statements(store, lambda: store.record_rejections(many, provider="file")) < 5
+    assert _statements(store, lambda: store.record_rejections(many, provider="file")) <= 5
     assert store.scalar("SELECT count(*) FROM rejected_rows") == 1000
+
+
+def test_ledger_ids_follow_each_frames_order_across_appends_and_matches(store: Store) -> None:
+    """A first quarantine takes its ids from the sequence in one draw (no sort), a later one that is matched
+    against the open entries draws them row by row: the ids keep rising in recording order, and the sequence stays
+    ahead of every id stored, so any later append (by this or an older version) never reuses one."""
+    store.record_rejections(_rejections("C/1", "A/1", "B/1"), provider="file")
+    store.record_rejections(_rejections("Z/1", "A/1", "Y/1"), provider="file")  # matched: A/1 is open already
+    store.record_rejections(_rejections("X/1", "W/1", kind="fx"), provider="yahoo")
+    rows = store.rows("SELECT id, provider, key FROM rejected_rows ORDER BY id")
+    assert [(p, k) for _, p, k in rows] == [
+        ("file", "C/1"),
+        ("file", "A/1"),
+        ("file", "B/1"),
+        ("file", "Z/1"),
+        ("file", "Y/1"),
+        ("yahoo", "X/1"),
+        ("yahoo", "W/1"),
+    ]
+    ids = [i for i, _, _ in rows]
+    assert ids == sorted(set(ids))
+    assert store.scalar("SELECT nextval('seq_rejected')") > ids[-1]
 
 
 # -- the rejected-rows ledger ------------------------------------------------------------------------------------
