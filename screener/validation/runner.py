@@ -28,7 +28,7 @@ import polars as pl
 
 from screener.validation.derived import value_codes
 from screener.validation.keys import key_strings
-from screener.validation.suites import Check, checks_for, columns_of
+from screener.validation.suites import Check, checks_for, columns_of, key_columns
 
 _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
@@ -525,8 +525,10 @@ def failures_frame(kind: str, frame: pl.DataFrame, results: list[CheckResult], s
         if not res.failed_rows:
             continue
         idx = pl.Series("_i", res.failed_rows, dtype=pl.Int64)
-        failing = frame[idx]
         shown = res.check.shown_columns
+        # only the columns the report reads (the key and the values shown) are gathered, not the whole frame
+        read = [c for c in dict.fromkeys((*key_columns(kind), *shown)) if c in frame.columns]
+        failing = frame.select(read)[idx]
         texts = [value_texts(failing.get_column(c)) for c in shown]
         if len(shown) == 1:
             values = texts[0]
