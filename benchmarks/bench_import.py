@@ -190,10 +190,62 @@ def _env(code: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(code) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def run_size(n: int, formats: list[str], work: Path, baseline: Path | None = None) -> list[dict[str, object]]:
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
+
+
+def _report(mine: list[dict[str, object]], whos: list[str], rounds: int) -> None:
+    """The ratios of one size and format: each import step against the bulk load, each quarantine against its clean
+    import (medians of the per-round ratios, every round's CPU ratio in brackets), and each step's medians."""
+    steps = ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)")
+    labels = [who + s for s in steps for who in whos]
+
+    def at(label: str, round_no: int) -> dict[str, object]:
+        return next(r for r in mine if r["round"] == round_no and r["step"] == label)
+
+    def num(row: dict[str, object], key: str) -> float:
+        value = row[key]
+        assert isinstance(value, (int, float))
+        return float(value)
+
+    def ratios(label: str, against: str) -> tuple[float, float, str]:
+        pairs = [(at(label, k), at(against, k)) for k in range(1, rounds + 1)]
+        walls = [num(a, "wall_s") / num(b, "wall_s") for a, b in pairs]
+        cpus = [num(a, "cpu_s") / num(b, "cpu_s") for a, b in pairs]
+        return _median(walls), _median(cpus), ", ".join(f"{c:.2f}" for c in cpus)
+
+    pad = f"{'':>7} {'':<8}   "
+    print(f"{pad} ratios ({'median of rounds' if rounds > 1 else 'one round'}; CPU per round in brackets)", flush=True)
+    for label in labels:
+        wall, cpu, each = ratios(label, "duckdb bulk load")
+        print(f"{pad} {label + ' / bulk load':<32} {wall:7.2f}x wall {cpu:7.2f}x CPU  [{each}]", flush=True)
+    for who in whos:
+        q_label = who + steps[2]
+        wall, cpu, each = ratios(q_label, who + "import")
+        rejected = at(q_label, rounds).get("stored_rejected_rows")
+        name = who + "quarantine / clean import"
+        print(f"{pad} {name:<32} {wall:7.2f}x wall {cpu:7.2f}x CPU  [{each}]  (rejected rows {rejected})", flush=True)
+    for label in ("duckdb bulk load", *labels):
+        runs = [r for r in mine if r["step"] == label]
+        wall = _median([num(r, "wall_s") for r in runs])
+        cpu = _median([num(r, "cpu_s") for r in runs])
+        peak = max(num(r, "peak_gb") for r in runs)
+        print(f"{pad} {label:<32} median {wall:6.2f} s wall {cpu:6.2f} s CPU, peak {peak:.2f} GB", flush=True)
+
+
+def run_size(
+    n: int, formats: list[str], work: Path, baseline: Path | None = None, rounds: int = 1
+) -> list[dict[str, object]]:
     """Every step at ``n`` companies. With ``baseline`` (another checkout), each import step runs with that
     checkout's code first and then with this one, on the same files and one after the other, so the two are
-    compared under the same load; the files in ``work`` are reused when a run wrote them before."""
+    compared under the same load; the files in ``work`` are reused when a run wrote them before.
+
+    With ``rounds`` above 1 the whole sequence (bulk load, imports, re-imports, quarantines) runs that many times,
+    every store new in each round, and the ratios reported are the medians of each round's ratios: a step and the
+    step it is compared with always ran side by side, and a round that a burst of other work slowed does not decide
+    the figure."""
     rows_out: list[dict[str, object]] = []
     cli = [sys.executable, "-m", "screener"]
     codes = [("", ROOT)] if baseline is None else [("baseline ", baseline), ("", ROOT)]
@@ -204,8 +256,6 @@ def run_size(n: int, formats: list[str], work: Path, baseline: Path | None = Non
             frames = contract_frames(n)
             rows = write_dir(frames, clean_dir, fmt)
             write_dir(broken(frames), bad_dir, fmt)
-        for old in work.glob(f"{n}-{fmt}*.duckdb*"):
-            old.unlink()  # every store starts new
         steps: list[tuple[str, list[str], Path, Path]] = []
         floor_db = work / f"{n}-{fmt}-floor.duckdb"
         steps.append(
@@ -234,55 +284,40 @@ def run_size(n: int, formats: list[str], work: Path, baseline: Path | None = Non
                 else:
                     argv = [*cli, "--db", str(qstore), "import", "--quarantine", str(bad_dir)]
                     steps.append((who + step, argv, qstore, code))
-        for label, argv, db, code_dir in steps:
-            # run from the checkout itself: ``python -m`` puts the working directory first on the path
-            wall, cpu, peak, code, last = timed(argv, _env(code_dir), cwd=code_dir)
-            counts = _counts(db) if db.exists() and label != "duckdb bulk load" else {}
-            row = {
-                "n": n,
-                "format": fmt,
-                "rows": rows,
-                "step": label,
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "peak_gb": peak,
-                "exit": code,
-            }
-            row.update({f"stored_{k}": v for k, v in counts.items()})
-            rows_out.append(row)
-            print(
-                f"{n:>7,} {fmt:<8} {label:<32} {wall:7.2f} s wall {cpu:7.2f} s CPU  peak {peak:5.2f} GB  exit {code}"
-                + (f"  ({last})" if code not in (0,) and last else ""),
-                flush=True,
-            )
-            if label.endswith("re-import"):
-                first = next(
-                    r
-                    for r in rows_out
-                    if r["n"] == n and r["format"] == fmt and r["step"] == label.replace("re-import", "import")
+        mine: list[dict[str, object]] = []
+        for round_no in range(1, rounds + 1):
+            for old in work.glob(f"{n}-{fmt}*.duckdb*"):
+                old.unlink()  # every store starts new
+            for label, argv, db, code_dir in steps:
+                # run from the checkout itself: ``python -m`` puts the working directory first on the path
+                wall, cpu, peak, code, last = timed(argv, _env(code_dir), cwd=code_dir)
+                counts = _counts(db) if db.exists() and label != "duckdb bulk load" else {}
+                row = {
+                    "n": n,
+                    "format": fmt,
+                    "rows": rows,
+                    "round": round_no,
+                    "step": label,
+                    "wall_s": wall,
+                    "cpu_s": cpu,
+                    "peak_gb": peak,
+                    "exit": code,
+                }
+                row.update({f"stored_{k}": v for k, v in counts.items()})
+                mine.append(row)
+                print(
+                    f"{n:>7,} {fmt:<8} r{round_no} {label:<32} {wall:7.2f} s wall {cpu:7.2f} s CPU  "
+                    f"peak {peak:5.2f} GB  exit {code}" + (f"  ({last})" if code not in (0,) and last else ""),
+                    flush=True,
                 )
-                same = all(first.get(f"stored_{k}") == row.get(f"stored_{k}") for k in FILE_KINDS)
-                print(f"{'':>7} {'':<8} {'re-import duplicated nothing:':<32} {same}", flush=True)
-        labels = [
-            who + s
-            for s in ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)")
-            for who, _ in codes
-        ]
-        for label in labels:
-            base = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "duckdb bulk load")
-            mine = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == label)
-            ratio = float(mine["wall_s"]) / float(base["wall_s"])  # type: ignore[arg-type]
-            cpu_ratio = float(mine["cpu_s"]) / float(base["cpu_s"])  # type: ignore[arg-type]
-            print(f"{'':>7} {'':<8} {label + ' / bulk load':<32} {ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU", flush=True)
-        clean = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == "import")
-        q = next(r for r in rows_out if r["n"] == n and r["format"] == fmt and r["step"] == labels[-1])
-        wall_ratio = float(q["wall_s"]) / float(clean["wall_s"])  # type: ignore[arg-type]
-        cpu_ratio = float(q["cpu_s"]) / float(clean["cpu_s"])  # type: ignore[arg-type]
-        print(
-            f"{'':>7} {'':<8} {'quarantine / clean import':<32} {wall_ratio:7.2f}x wall {cpu_ratio:7.2f}x CPU"
-            f"  (rejected rows {q.get('stored_rejected_rows')})",
-            flush=True,
-        )
+                if label.endswith("re-import"):
+                    first = next(
+                        r for r in mine if r["round"] == round_no and r["step"] == label.replace("re-import", "import")
+                    )
+                    same = all(first.get(f"stored_{k}") == row.get(f"stored_{k}") for k in FILE_KINDS)
+                    print(f"{'':>7} {'':<8}    {'re-import duplicated nothing:':<32} {same}", flush=True)
+        rows_out.extend(mine)
+        _report(mine, [who for who, _ in codes], rounds)
     return rows_out
 
 
@@ -303,6 +338,12 @@ def main() -> None:
         default=None,
         help="another checkout (e.g. a worktree of main): each import step runs with its code, then with this one",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every step this many times, interleaved; ratios are medians of the rounds (default 1)",
+    )
     ap.add_argument("--bare", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--format", default="parquet", help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
@@ -315,7 +356,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = (args.work or Path(tmp)).resolve()
         for n in sizes:
-            run_size(n, formats, work, args.baseline)
+            run_size(n, formats, work, args.baseline, max(1, args.rounds))
 
 
 if __name__ == "__main__":
