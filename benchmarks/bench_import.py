@@ -4,6 +4,7 @@
     python benchmarks/bench_import.py --n 5000 --formats parquet   # a quick run while developing
     python benchmarks/bench_import.py --sizes 5000,20000,50000 --formats parquet   # cost growth, three points
     python benchmarks/bench_import.py --n 20000 --formats parquet --work DIR --baseline MAIN   # against main's code
+    python benchmarks/bench_import.py --formats parquet --work DIR --baseline MAIN --rounds 3   # medians of 3 rounds
 
 For each size and format the contract files a user would import (``companies``, ``fundamentals``, ``prices``,
 ``fx``, ``events``, ``splits``) are written from ``gen_universe.generate`` (fiscal years as the sums of their
@@ -20,6 +21,10 @@ a fresh process, side by side on the same machine:
 With ``--baseline`` (a checkout of another version, such as a worktree of main) each import step runs twice, with
 that checkout's code and then with this one, on the same files, so both are measured under the same load; with
 ``--work`` the generated files are kept and reused by later runs.
+
+With ``--rounds N`` the whole sequence runs N times (every store new in each round) and each ratio is the median
+of the N rounds' ratios, every round's CPU ratio printed beside it: on a shared machine one step of a single run can
+take half as long again as the same step a minute later.
 
 Wall time is measured around each child, CPU time (user + system) and peak resident set size are the child's own
 (``os.wait4``).
