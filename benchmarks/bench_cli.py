@@ -11,7 +11,8 @@ libraries every command needs (``python -c "import polars, duckdb, click"``):
     python benchmarks/bench_cli.py --n 5000 --rounds 5
 
 Rounds interleave the commands, so each sees the same machine; medians are reported, with each command's ratio to
-the bare import (wall and CPU).
+the bare import (wall and CPU). With a baseline, each command runs with this checkout first in even rounds and with
+the baseline first in odd ones, so neither side always gets the slot right after another command.
 
 ``--baseline DIR`` runs ``screen`` and ``show`` a second time in every round with another checkout of the project
 (e.g. ``git worktree add --detach ../old HEAD~3``) first on the path, so a change is measured side by side with
@@ -137,12 +138,18 @@ def main() -> None:
         results: dict[str, list[dict[str, float]]] = {n: [] for n in names}
         if not args.no_weekly:
             results["weekly (demo, new date)"] = []
-        for _ in range(args.rounds):
+        for round_no in range(args.rounds):
             for name, argv in commands.items():
-                results[name].append(run_child(argv))
+                theirs = [str(base_store) if a == str(store) else a for a in argv]
+                # with a baseline, which of the two runs first alternates by round: a command run right after
+                # another (or after a pause) is not favoured on one side only
+                mine_first = round_no % 2 == 0 or not args.baseline or name == "bare import"
+                if mine_first:
+                    results[name].append(run_child(argv))
                 if args.baseline and name != "bare import":
-                    theirs = [str(base_store) if a == str(store) else a for a in argv]
                     results[f"{name} (baseline)"].append(_baseline_child(theirs, args.baseline))
+                if not mine_first:
+                    results[name].append(run_child(argv))
             if args.no_weekly:
                 continue
             fresh = Path(tmp) / "weekly.duckdb"
