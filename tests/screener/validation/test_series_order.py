@@ -34,7 +34,7 @@ def frames(draw: st.DrawFn) -> pl.DataFrame:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(frames())
 def test_the_order_is_the_plain_sort_of_series_date_value_and_row(rows: pl.DataFrame) -> None:
     assert _in_series_order(rows, "date", "close").equals(rows.sort("_series", "date", "close", _ROW))
