@@ -15,6 +15,8 @@ from screener.store.connection import StoreBase, utcnow
 #: row (by its key), the column and expectation that failed, and the value. ``record_rejections`` keeps one open
 #: ledger entry per identity and occurrence.
 REJECTION_IDENTITY: tuple[str, ...] = ("source", "kind", "key", "column_name", "expectation", "value")
+#: Draws ``?`` ledger ids from the sequence in one statement: the first, the last and how many (``_append_rejections``).
+DRAW_REJECTION_IDS = "SELECT min(v), max(v), count(*) FROM (SELECT nextval('seq_rejected') AS v FROM range(?))"
 
 
 class Logs(StoreBase):
@@ -112,9 +114,7 @@ class Logs(StoreBase):
         so nobody else draws from the sequence meanwhile and the ids are consecutive (checked; if they were not, the
         rows are sorted as before and the ids drawn are left unused). The sequence stays ahead of every id stored, as
         for any other append."""
-        first, last, drawn = self.con.execute(
-            "SELECT min(v), max(v), count(*) FROM (SELECT nextval('seq_rejected') AS v FROM range(?))", [count]
-        ).fetchone() or (None, None, 0)
+        first, last, drawn = self.con.execute(DRAW_REJECTION_IDS, [count]).fetchone() or (None, None, 0)
         columns = "rejected_at, provider, source, kind, key, expectation, column_name, value"
         if drawn == count and first is not None and last - first + 1 == count:
             sql = (

@@ -224,11 +224,12 @@ def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_t
     """While the validation library is still loading (``runner.ready`` false) the import reads the next file
     before it checks the current one, so the two overlap; once it is loaded, files are read one at a time. Either
     way the problems are reported in file order, with every file's, and nothing is left stored."""
+    import screener.intake
     import screener.intake.imports as imports
     import screener.validation.runner as runner
 
     steps: list[str] = []
-    read, check = imports.read_file, screener_check()
+    read, check = imports.read_file, screener.intake.check
 
     def reading(path: Any, kind: str, **kwargs: Any) -> Any:
         steps.append(f"read {kind}")
@@ -239,7 +240,7 @@ def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_t
         return check(kind, *args, **kwargs)
 
     monkeypatch.setattr(imports, "read_file", reading)
-    monkeypatch.setattr("screener.intake.check", checking)
+    monkeypatch.setattr(screener.intake, "check", checking)
     monkeypatch.setattr(runner, "ready", lambda: loaded)
     before = snapshot(db_path)
     folder = _folder(
@@ -261,9 +262,3 @@ def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_t
     assert written == [("companies", 2)]
     store.close()
     assert snapshot(db_path) == before
-
-
-def screener_check() -> Any:
-    import screener.intake
-
-    return screener.intake.check

@@ -628,6 +628,20 @@ def test_ledger_ids_follow_each_frames_order_across_appends_and_matches(store: S
     assert store.scalar("SELECT nextval('seq_rejected')") > ids[-1]
 
 
+def test_ids_drawn_with_a_gap_leave_the_rows_to_be_numbered_in_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the ids drawn in one go not consecutive (another user of the sequence between two draws), the rows would
+    be numbered one by one in frame order instead, never given ids that other rows may hold."""
+    import screener.store.logs as logs
+
+    monkeypatch.setattr(logs, "DRAW_REJECTION_IDS", "SELECT 10, 100, ?::BIGINT")  # three ids, not consecutive
+    assert store.record_rejections(_rejections("C/1", "A/1", "B/1"), provider="file") == 3
+    rows = store.rows("SELECT id, key FROM rejected_rows ORDER BY id")
+    assert [k for _, k in rows] == ["C/1", "A/1", "B/1"]
+    assert [i for i, _ in rows] == [1, 2, 3]  # the sequence's own numbers
+
+
 # -- the rejected-rows ledger ------------------------------------------------------------------------------------
 def _rejections(*keys: str, kind: str = "prices") -> pl.DataFrame:
     return pl.DataFrame(
