@@ -221,12 +221,17 @@ def import_paths(
     # The splits an import brings explain the jumps of the prices before them in file order: they are read first.
     # A splits file that cannot be read at all raises at its turn, so the user hears of the first such file.
     early: dict[int, ParsedFile | Exception] = {}
-    for i, (path, k) in enumerate(pairs):
+
+    def read_early(i: int) -> None:
+        """Read file ``i`` before its turn; an error is kept and raised at its turn, so problems keep file order."""
+        try:
+            early[i] = read_file(*pairs[i], strict=strict, collect=True)
+        except Exception as exc:  # raised at its turn, below
+            early[i] = exc
+
+    for i, (_path, k) in enumerate(pairs):
         if k == "splits":
-            try:
-                early[i] = read_file(path, k, strict=strict, collect=True)
-            except Exception as exc:  # raised at its turn, below
-                early[i] = exc
+            read_early(i)
     splits = _known_splits(store, [pf for pf in early.values() if isinstance(pf, ParsedFile)])
     known = store.company_symbols()
     summary = ImportSummary()
@@ -248,14 +253,10 @@ def import_paths(
             if i == 0 and skipped:
                 pf.warnings.append(skipped_note(skipped))
             summary.warnings.extend(pf.warnings)
-            ahead = i + 1
-            if not ready() and ahead < len(pairs) and ahead not in early:
-                # great-expectations is still loading: the next file is read meanwhile (its errors, like an early
-                # splits file's, are raised at its turn), instead of after this file's checks waited for it
-                try:
-                    early[ahead] = read_file(*pairs[ahead], strict=strict, collect=True)
-                except Exception as exc:  # raised at its turn, below
-                    early[ahead] = exc
+            if not ready() and i + 1 < len(pairs) and i + 1 not in early:
+                # great-expectations is still loading: the next file is read meanwhile, instead of after this
+                # file's checks waited for it
+                read_early(i + 1)
             checked = check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing)
             control.add(pf)
             if pf.problems or checked.failures.height:
