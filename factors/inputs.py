@@ -5,7 +5,8 @@ money and share counts. The rules are enforced here once, so no factor can get t
 
 * **Reporting lag.** A statement period counts only from ``period_end + lag``: 60 days after a quarter (``Q``), 90
   after a half year (``H``) or a fiscal year (``FY``). A quarter that ended 30 days before the as-of date does not
-  exist yet. ``is_public``/``public_statements_sql``/``reported_by`` are the one definition every caller uses.
+  exist yet. ``is_public``/``public_statements_sql``/``reported_by`` (in ``factors.methodology``, beside the lags) are
+  the one definition every caller uses.
 * **Trailing twelve months from whole periods.** Four consecutive quarters, two consecutive halves, or a fiscal year
   (rolled forward by the half year that follows it): never a partial sum scaled up.
 * **Prices on or before the as-of date.** Nothing later is read.
@@ -39,6 +40,10 @@ from factors.ledger import government_backing_view, ordered_sum, received_from_g
 from factors.methodology import FIELD_COLUMNS as FIELD_COLUMNS
 from factors.methodology import IDENTITY_COLUMNS as IDENTITY_COLUMNS
 from factors.methodology import SETTINGS as SETTINGS
+from factors.methodology import is_public as is_public
+from factors.methodology import public_statements_sql as public_statements_sql
+from factors.methodology import reported_by as reported_by
+from factors.methodology import reporting_lags as reporting_lags
 from screener.contract import (
     BOOLEAN_TEXT,
     ENABLER_ROLES,
@@ -85,44 +90,6 @@ STALE_FIELDS: tuple[str, ...] = (
     "shares_outstanding",
 )
 FIELD_FLAGS: tuple[str, ...] = tuple(f"stale:{c}" for c in STALE_FIELDS)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The reporting lag: one definition for scoring, the watchlist's freshness line and the company card
-# --------------------------------------------------------------------------------------------------------------
-def reporting_lags(settings: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """Days after its period end from which a statement of each period label counts, for every contract period.
-
-    Why it refuses a missing label: a period without a lag would either never count or count at once; both are
-    silent errors, so a settings mapping that forgets one (as ``H`` once was) fails loudly instead.
-    """
-    lags = (settings or SETTINGS)["reporting_lag_days"]
-    missing = [p for p in PERIODS if p not in lags]
-    if missing:
-        raise ValueError(f"reporting_lag_days has no lag for period(s) {', '.join(missing)}")
-    return {p: int(lags[p]) for p in PERIODS}
-
-
-def is_public(as_of: date, settings: Mapping[str, Any] | None = None) -> pl.Expr:
-    """True where a statement row (``period``, ``period_end``) was public on ``as_of``; null/false otherwise
-    (a period label outside the contract is never public)."""
-    cutoffs = {p: as_of - timedelta(days=d) for p, d in reporting_lags(settings).items()}
-    cutoff = pl.col("period").replace_strict(cutoffs, default=None, return_dtype=pl.Date)
-    return (pl.col("period_end") <= cutoff).fill_null(False)
-
-
-def reported_by(settings: Mapping[str, Any] | None = None) -> pl.Expr:
-    """The day a statement row counts for scoring: period end plus its period's reporting lag (null for a label
-    outside the contract)."""
-    days = pl.col("period").replace_strict(reporting_lags(settings), default=None, return_dtype=pl.Int64)
-    return (pl.col("period_end") + pl.duration(days=days)).cast(pl.Date)
-
-
-def public_statements_sql(as_of: date, settings: Mapping[str, Any] | None = None) -> tuple[str, list[Any]]:
-    """The same rule as ``is_public`` as a SQL condition on ``period``/``period_end`` with its parameters."""
-    lags = reporting_lags(settings)
-    sql = "(" + " OR ".join("(period = ? AND period_end <= ?)" for _ in lags) + ")"
-    return sql, [x for period, days in lags.items() for x in (period, as_of - timedelta(days=days))]
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from factors.registry import FACTORS
+from screener.contract import PERIODS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -39,6 +40,49 @@ SETTINGS: Mapping[str, Any] = MappingProxyType(
         "share_growth_late_days": 120,
     }
 )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The reporting lag: one definition for scoring, the watchlist's freshness line and the company card
+# --------------------------------------------------------------------------------------------------------------
+def reporting_lags(settings: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Days after its period end from which a statement of each period label counts, for every contract period.
+
+    Why it refuses a missing label: a period without a lag would either never count or count at once; both are
+    silent errors, so a settings mapping that forgets one (as ``H`` once was) fails loudly instead.
+    """
+    lags = (settings or SETTINGS)["reporting_lag_days"]
+    missing = [p for p in PERIODS if p not in lags]
+    if missing:
+        raise ValueError(f"reporting_lag_days has no lag for period(s) {', '.join(missing)}")
+    return {p: int(lags[p]) for p in PERIODS}
+
+
+def is_public(as_of: date, settings: Mapping[str, Any] | None = None) -> pl.Expr:
+    """True where a statement row (``period``, ``period_end``) was public on ``as_of``; null/false otherwise
+    (a period label outside the contract is never public)."""
+    import polars as pl
+
+    cutoffs = {p: as_of - timedelta(days=d) for p, d in reporting_lags(settings).items()}
+    cutoff = pl.col("period").replace_strict(cutoffs, default=None, return_dtype=pl.Date)
+    return (pl.col("period_end") <= cutoff).fill_null(False)
+
+
+def reported_by(settings: Mapping[str, Any] | None = None) -> pl.Expr:
+    """The day a statement row counts for scoring: period end plus its period's reporting lag (null for a label
+    outside the contract)."""
+    import polars as pl
+
+    days = pl.col("period").replace_strict(reporting_lags(settings), default=None, return_dtype=pl.Int64)
+    return (pl.col("period_end") + pl.duration(days=days)).cast(pl.Date)
+
+
+def public_statements_sql(as_of: date, settings: Mapping[str, Any] | None = None) -> tuple[str, list[Any]]:
+    """The same rule as ``is_public`` as a SQL condition on ``period``/``period_end`` with its parameters."""
+    lags = reporting_lags(settings)
+    sql = "(" + " OR ".join("(period = ? AND period_end <= ?)" for _ in lags) + ")"
+    return sql, [x for period, days in lags.items() for x in (period, as_of - timedelta(days=days))]
+
 
 #: The point-in-time fields every score row carries (USD unless named otherwise).
 FIELD_COLUMNS: tuple[str, ...] = (

@@ -102,6 +102,8 @@ def test_show_by_symbol_does_not_load_the_fuzzy_name_search(scored_db: Path) -> 
 @pytest.mark.parametrize("symbol", ["PROC", "MAGN"])
 def test_show_reads_a_stored_set_without_the_factor_engine(scored_db: Path, symbol: str) -> None:
     """A card of a stored set (its fills included) needs the registry's declarations, not the engine that computes
-    scores: its import is about a tenth of a short command."""
+    scores: its import is about a tenth of a short command. Nor the point-in-time inputs (``factors.inputs``): the
+    reporting lag the card dates each period with is ``factors.methodology``'s."""
     args = ["--db", str(scored_db), "show", symbol, "--as-of", MARKET_END.isoformat(), "--format", "json"]
-    assert _loaded(args, ("factors.engine", "factors.methodology")) == ["factors.methodology"]
+    watched = ("factors.engine", "factors.inputs", "factors.methodology")
+    assert _loaded(args, watched) == ["factors.methodology"]

@@ -193,7 +193,7 @@ def _fundamental_rows(store: Store, symbol: str, as_of: date) -> pl.DataFrame:
     and ``public`` whether that day is on or before the as-of date: a listed period that is not public yet is in
     the store but not in the scores.
     """
-    from factors.inputs import is_public, reported_by
+    from factors.methodology import is_public, reported_by
 
     rows = store.company_fundamentals(symbol, as_of, _FUNDAMENTAL_FIELDS)
     rows = pl.concat(
@@ -366,39 +366,50 @@ def funding_line(row: dict[str, Any]) -> dict[str, Any]:
 
 def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_json: bool = False) -> CompanyCard:
     """Assemble the card of ``symbol`` as of ``as_of`` (default today); scores come from ``scores_for``, of which
-    only this company's row, the columns its missing components are filled from and the demo flags are decoded."""
+    only this company's row, the columns its missing components are filled from and the demo flags are decoded.
+
+    The sections that do not rest on the scores (tags, fundamentals, events, freshness, runs) are read on a second
+    thread (``Store.reader``) while this one reads the identity and the score row: the card's reads are a dozen
+    small queries, each a wait on DuckDB. The score set is made current first, alone: a stale set is recomputed and
+    stored there, and nothing reads beside a write."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from factors.methodology import current_scores_lazy, rests_on_demo
 
     sym = resolve_symbol(store, symbol)
     day = as_of or date.today()
-    identity = _identity(store, sym, day)
-    current, history = _tags(store, sym)
     scores, _ = current_scores_lazy(store, day)
-    scored = scores.filter(pl.col("symbol") == sym).collect()
-    if scored.height == 0:
-        raise ScreenerError(
-            f"{sym} was not listed on {day} (listed from {identity['listed_from'] or 'unknown'}"
-            f"{', delisted on ' + str(identity['delisted_on']) if identity['delisted_on'] else ''}): nothing to score"
-        )
-    row = scored.row(0, named=True)
-    identity["government_backing"] = row.get("government_backing")
-    filled = _filled_row(scores, row)
+    with store.reader() as side, ThreadPoolExecutor(1) as pool:
+        aside = pool.submit(_unscored_sections, side, sym, day, for_json)
+        identity = _identity(store, sym, day)
+        scored = scores.filter(pl.col("symbol") == sym).collect()
+        if scored.height == 0:
+            delisted = f", delisted on {identity['delisted_on']}" if identity["delisted_on"] else ""
+            raise ScreenerError(
+                f"{sym} was not listed on {day} (listed from {identity['listed_from'] or 'unknown'}{delisted}): "
+                "nothing to score"
+            )
+        row = scored.row(0, named=True)
+        identity["government_backing"] = row.get("government_backing")
+        filled = _filled_row(scores, row)
+        demo_peers = rests_on_demo(scores.select("demo").collect())
+        unscored = aside.result()
     factor_frame, factor_obj = _factors(row, filled)
     factor_obj["funding"] = funding_line(row)
-    fundamentals = _fundamental_rows(store, sym, day)
     identity_frame = pl.DataFrame(
         {"field": list(identity), "value": ["" if v is None else str(v) for v in identity.values()]}
     )
     sections = {
         "identity": identity_frame,
-        "tags": current,
-        "tag_history": history,
-        "fundamentals": fundamentals if for_json else _fundamentals(fundamentals),
-        "events": _events(store, sym, day),
-        "freshness": _freshness(store, sym, day),
+        "tags": unscored["tags"],
+        "tag_history": unscored["tag_history"],
+        "fundamentals": unscored["fundamentals"],
+        "events": unscored["events"],
+        "freshness": unscored["freshness"],
         "factors": factor_frame,
+        "membership": unscored["membership"],
+        "rank_history": unscored["rank_history"],
     }
-    sections["membership"], sections["rank_history"] = run_history(store, sym)
     return CompanyCard(
         symbol=sym,
         as_of=day,
@@ -406,8 +417,25 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
         identity=identity,
         sections=sections,
         factors=factor_obj,
-        rests_on_demo=rests_on_demo(scores.select("demo").collect()),
+        rests_on_demo=demo_peers,
     )
+
+
+def _unscored_sections(store: Store, symbol: str, day: date, for_json: bool) -> dict[str, pl.DataFrame]:
+    """The card's sections that read no score: role tags and their recent changes, fundamentals, events, freshness,
+    and the stored runs' membership and rank history."""
+    current, history = _tags(store, symbol)
+    fundamentals = _fundamental_rows(store, symbol, day)
+    membership, rank_history = run_history(store, symbol)
+    return {
+        "tags": current,
+        "tag_history": history,
+        "fundamentals": fundamentals if for_json else _fundamentals(fundamentals),
+        "events": _events(store, symbol, day),
+        "freshness": _freshness(store, symbol, day),
+        "membership": membership,
+        "rank_history": rank_history,
+    }
 
 
 def _filled_row(scores: pl.LazyFrame, row: dict[str, Any]) -> dict[str, Any]:

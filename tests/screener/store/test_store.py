@@ -811,3 +811,27 @@ def test_a_write_of_a_frame_with_an_all_missing_column_stores_nulls(store: Store
     assert store.rows("SELECT symbol, close, volume FROM prices") == [("AAA", 1.0, None)]
     with store.registered("_probe", pl.DataFrame({"a": [None, None]})) as name:
         assert store.rows(f"SELECT count(*), count(a) FROM {name}") == [(2, 0)]
+
+
+# -- a second handle for another thread --------------------------------------------------------------------------
+def test_a_reader_reads_the_store_from_another_thread_and_never_writes(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 10.0, 1000.0)]), provider="user")
+    with store.reader() as side, ThreadPoolExecutor(1) as pool:
+        assert side is not store and side.con is not store.con
+        seen = pool.submit(side.query, "SELECT symbol, close FROM prices").result()
+        assert seen.rows() == store.query("SELECT symbol, close FROM prices").rows() == [("AAA", 10.0)]
+        with pytest.raises(ScreenerError, match="read-only"), side.transaction():
+            pass
+    # the store's own connection is untouched by the reader's close, and still writes
+    store.upsert("prices", _prices([("AAA", date(2024, 1, 3), 11.0, 1000.0)]), provider="user")
+    assert store.scalar("SELECT count(*) FROM prices") == 2
+
+
+def test_a_reader_is_refused_inside_a_transaction(store: Store) -> None:
+    """A cursor would not see the transaction's uncommitted writes: reading beside a write is refused, not wrong."""
+    with store.transaction():
+        store.upsert("prices", _prices([("AAA", date(2024, 1, 2), 10.0, 1000.0)]), provider="user")
+        with pytest.raises(RuntimeError, match="transaction"), store.reader():
+            pass

@@ -426,3 +426,33 @@ def test_a_stored_score_set_is_a_table_a_one_company_read_fetches_its_row(store)
     assert two["value"].to_list() == [2.0, 16386.0]
     assert any("rowid IN (2, 16386)" in sql for sql in asked), asked
     assert store.scan_scores(date(2026, 1, 6)) is None
+
+
+def test_the_sections_beside_the_scores_are_read_on_a_second_handle(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tags, fundamentals, events, freshness and runs are read through ``Store.reader`` on the card's worker thread
+    while the identity and the score row are read beside it: the card is the same either way."""
+    import threading
+
+    from screener.store import Store
+
+    expected = loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json")  # stores the score set
+    assert expected.exit_code == 0, expected.stderr
+    where: dict[str, set[bool]] = {}
+    query = Store.query
+
+    def spy(self: Store, sql: str, params: object = None) -> object:
+        tables = ("fundamentals", "events", "role_tag_history", "watchlist_runs", "score_rows", "companies")
+        table = next((t for t in tables if f"FROM {t}" in sql.replace('"', "")), None)
+        if table is not None:
+            where.setdefault(table, set()).add(threading.current_thread().name.startswith("ThreadPoolExecutor"))
+        return query(self, sql, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "query", spy)
+    again = loaded("show", "ENB", "--as-of", AS_OF.isoformat(), "--format", "json")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout == expected.stdout
+    aside = {t for t, seen in where.items() if seen == {True}}
+    beside = {t for t, seen in where.items() if seen == {False}}
+    assert {"score_rows", "companies"} <= beside, where
+    assert {"fundamentals", "events", "watchlist_runs"} <= aside, where
+    assert True in where["role_tag_history"]  # the tag changes (the identity's roles as of the day read it too)
