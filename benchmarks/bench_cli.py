@@ -10,6 +10,8 @@ libraries every command needs (``python -c "import polars, duckdb, click"``):
     python benchmarks/bench_cli.py --data /tmp/uni --store /tmp/uni.duckdb    # both made if missing
     python benchmarks/bench_cli.py --n 5000 --rounds 5
 
+Commands run as a user types them: the ``screener`` script the install put beside this Python (``--module`` runs
+``python -m screener`` instead, which adds finding and running the package's ``__main__`` through ``runpy``).
 Rounds interleave the commands, so each sees the same machine; medians are reported, with each command's ratio to
 the bare import (wall and CPU). With a baseline, each command runs with this checkout first in even rounds and with
 the baseline first in odd ones, so neither side always gets the slot right after another command.
@@ -45,6 +47,16 @@ for entry in (HERE.parent, HERE):
         sys.path.insert(0, str(entry))
 
 from bench_score import child_env, prepared_universe, run_child, universe_arguments  # noqa: E402
+
+
+def screener_command(*, module: bool = False) -> list[str]:
+    """How a command is started: the installed ``screener`` script beside this Python (what a user types), or
+    ``python -m screener`` when asked or when the project is not installed here. The script imports the package
+    from the path like ``-m`` does, so a baseline checkout put first on ``PYTHONPATH`` runs through it the same."""
+    script = Path(sys.executable).with_name("screener")
+    if module or not script.is_file():
+        return [sys.executable, "-m", "screener"]
+    return [str(script)]
 
 
 def _baseline_child(argv: list[str], root: Path) -> dict[str, float]:
@@ -91,6 +103,7 @@ def main() -> None:
         help="a copy of --store the baseline reads (its own schema version); default: --store",
     )
     ap.add_argument("--no-weekly", action="store_true", help="skip the weekly command and its demo store")
+    ap.add_argument("--module", action="store_true", help="run python -m screener instead of the screener script")
     args = ap.parse_args()
 
     from gen_universe import AS_OF
@@ -114,7 +127,8 @@ def main() -> None:
         base_store = args.baseline_store or store
         if args.baseline and args.baseline_store:
             _baseline_child([py, "-m", "screener", "--db", str(base_store), "score", "--as-of", day], args.baseline)
-        base = [py, "-m", "screener", "--db", str(store)]
+        cli = screener_command(module=args.module)
+        base = [*cli, "--db", str(store)]
         commands = {
             "bare import": [py, "-c", "import polars, duckdb, click"],
             "screen (all, csv)": [*base, "screen", "--as-of", day, "--format", "csv"],
@@ -154,12 +168,13 @@ def main() -> None:
                 continue
             fresh = Path(tmp) / "weekly.duckdb"
             shutil.copyfile(demo, fresh)
-            weekly = [py, "-m", "screener", "--db", str(fresh), "weekly", "--as-of", weekly_day, "--format", "csv"]
+            weekly = [*cli, "--db", str(fresh), "weekly", "--as-of", weekly_day, "--format", "csv"]
             results["weekly (demo, new date)"].append(run_child(weekly))
         load = os.getloadavg()
     bare_wall = statistics.median(r["wall"] for r in results["bare import"])
     bare_cpu = statistics.median(r["cpu"] for r in results["bare import"])
     print(f"large store {args.n:,} companies; {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f}")
+    print(f"commands run as: {' '.join(Path(c).name for c in cli)}")
     for name, runs in results.items():
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)

@@ -300,7 +300,7 @@ def current_scores_lazy(
     stores something of its own from the set (``weekly``, its run) runs the save inside its own transaction, so the
     command takes the write lock (and opens DuckDB for writing) once instead of twice. The save stores the set
     under the fingerprint of the data it was computed from, whenever it runs."""
-    from screener.errors import ScreenerError
+    from screener.errors import NO_COMPANIES, ScreenerError
 
     today = today or date.today()
     day = as_of or today
@@ -309,7 +309,7 @@ def current_scores_lazy(
             f"as-of {day.isoformat()} is in the future; use today ({today.isoformat()}) or an earlier date"
         )
     if not store.company_count():
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
+        raise ScreenerError(NO_COMPANIES)
     fingerprint = inputs_fingerprint(store, day)
     info = store.score_set_info(day)
     if not recompute and info is not None and info.get("inputs_hash") == fingerprint:

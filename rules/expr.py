@@ -38,7 +38,6 @@ case, so ``country == 'kr'`` means ``country == 'KR'``, as ``screen --country kr
 
 from __future__ import annotations
 
-import difflib
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
@@ -246,7 +245,9 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     lowered = {c.lower(): c for c in options}
     if word.lower() in lowered and lowered[word.lower()] != word:
         return f" (did you mean {lowered[word.lower()]!r}?)"
-    hits = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    from difflib import get_close_matches  # here: only a condition that misses pays for its import
+
+    hits = get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     if not hits and len(word) >= 3:
         hits = sorted(c for c in lowered if c.startswith(word.lower()))[:1]
     return f" (did you mean {lowered[hits[0]]!r}?)" if hits else ""

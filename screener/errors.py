@@ -13,6 +13,10 @@ class ScreenerError(Exception):
     exit_code = 1
 
 
+#: What every command that needs companies says to a store without any: one wording, whichever command meets it.
+NO_COMPANIES = "the store has no companies yet: run 'screener init' (or 'screener demo') first"
+
+
 class StoreLockedError(ScreenerError):
     """Another process holds the DuckDB file; DuckDB allows one writer process at a time."""
 

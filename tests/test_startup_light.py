@@ -87,9 +87,10 @@ def test_a_terminal_table_loads_nothing_of_rich_but_its_cell_widths(scored_db: P
 
 
 def test_screen_without_rules_does_not_load_the_rule_set_parser(scored_db: Path) -> None:
-    """A screen without ``--rules`` filters with the expression grammar only: the rule-set (TOML) parser stays out."""
+    """A screen without ``--rules`` filters with the expression grammar only: the rule-set (TOML) parser stays out,
+    and so does the close-match search (difflib), which only a name the grammar does not know needs."""
     args = ["--db", str(scored_db), "screen", "--as-of", MARKET_END.isoformat(), "--format", "csv"]
-    watched = ("rules.expr", "rules.ruleset", "tomllib")
+    watched = ("difflib", "rules.expr", "rules.ruleset", "tomllib")
     assert _loaded([*args, "--where", "net_cash_usd > 0"], watched) == ["rules.expr"]
 
 

@@ -27,7 +27,7 @@ from screener.backtest import stats
 from screener.backtest.evaluate import evaluate_factors, factor_directions
 from screener.backtest.result import BacktestParams, BacktestResult
 from screener.backtest.simulate import Book, active_share, benchmark_curve, hold, select_books
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import NO_COMPANIES, ArgumentError, Option, ScreenerError
 
 if TYPE_CHECKING:
     from screener.store import Store
@@ -193,7 +193,7 @@ def run_backtest(
     rs = load(rules)
     weighting, max_weight = weight_choice if weight_choice is not None else (rs.weighting, rs.max_weight)
     if not store.company_count():
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
+        raise ScreenerError(NO_COMPANIES)
     last_dates = store.last_dates("prices", "symbol")
     if not last_dates:
         raise ScreenerError("the store has no prices: a backtest needs stored closes (refresh or import prices)")

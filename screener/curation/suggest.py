@@ -30,7 +30,7 @@ from screener.contract import ROLES, exposure_band
 from screener.curation import model as m
 from screener.curation.corpus import CORPUS_FILE, check_corpus, read_corpus
 from screener.curation.keywords import keyword_matrix
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import NO_COMPANIES, ArgumentError, Option, ScreenerError
 from screener.store import Store, utcnow
 from screener.store.suggestions import StoredModel
 
@@ -225,7 +225,7 @@ def _resolve(texts: pl.DataFrame, symbols: Sequence[str], all_untagged: bool) ->
     from screener.intake.universe import suggest_symbol
 
     if texts.height == 0:
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
+        raise ScreenerError(NO_COMPANIES)
     if symbols and all_untagged:
         raise ArgumentError(
             Option("all_untagged"), " takes no symbols: name companies or ask for every untagged one, not both"

@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 
 from screener.contract import REGIONS, ROLES, region_of, split_places
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import NO_COMPANIES, ArgumentError, Option, ScreenerError
 from screener.paths import bundled_data_dir
 from screener.providers.files import read_file
 from screener.store import Store, UpsertResult, utcnow
@@ -115,7 +115,7 @@ def list_universe(
     """The universe, filtered; a company matches a role filter when it carries any of the roles asked for."""
     df = store.companies()
     if df.height == 0:
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
+        raise ScreenerError(NO_COMPANIES)
     df = df.with_columns(
         pl.col("country").replace_strict(REGIONS, default=region_of(None), return_dtype=pl.String).alias("region")
     )

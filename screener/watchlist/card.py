@@ -15,7 +15,7 @@ from typing import IO, Any
 import polars as pl
 
 from screener.contract import region_of
-from screener.errors import ScreenerError
+from screener.errors import NO_COMPANIES, ScreenerError
 from screener.output.render import human_money, utc_text
 from screener.store import Store
 
@@ -117,7 +117,7 @@ def resolve_symbol(store: Store, text: str) -> str:
         return wanted
     companies = store.company_names()
     if companies.height == 0:
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo')")
+        raise ScreenerError(NO_COMPANIES)
     pairs: list[tuple[str, str | None]] = list(companies.iter_rows())
     key = wanted.casefold()
     for match in ([s for s, _ in pairs if s == wanted], [s for s, _ in pairs if s.casefold() == key]):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import NO_COMPANIES, ArgumentError, Option, ScreenerError
 from screener.store import Store, utcnow
 
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ def run_weekly(
     rs = load(rules)
     day = as_of or date.today()
     if not store.company_count():
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
+        raise ScreenerError(NO_COMPANIES)
     # a freshly computed score set is stored with the run, in its transaction (one write-lock open, not two)
     saves: list[PendingSave] = []
     if scores is None:

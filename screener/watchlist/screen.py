@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from screener.contract import ROLES, split_places
-from screener.errors import ArgumentError, Option, ScreenerError
+from screener.errors import ArgumentError, Option
 
 if TYPE_CHECKING:
     from rules.expr import Compiled
@@ -43,9 +43,8 @@ class ScreenResult:
 
 
 def _scores(store: Store, as_of: date | None) -> tuple[date, pl.LazyFrame, str]:
-    """The current score set for ``as_of`` (default today), not decoded yet, and how it was obtained."""
-    if not store.company_count():
-        raise ScreenerError("the store has no companies yet: run 'screener init' (or 'screener demo') first")
+    """The current score set for ``as_of`` (default today), not decoded yet, and how it was obtained (an empty store
+    is refused there, in the words every command uses)."""
     from factors.methodology import current_scores_lazy
 
     day = as_of or date.today()

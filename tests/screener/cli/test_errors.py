@@ -38,7 +38,7 @@ def test_a_domain_error_is_one_line_and_exit_1(invoke, db_path) -> None:
     result = invoke("universe", "list")  # an empty store
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        "Error: the store has no companies yet: run 'screener init' (or 'screener demo')"
+        "Error: the store has no companies yet: run 'screener init' (or 'screener demo') first"
     ]
 
 
