@@ -210,7 +210,7 @@ class MarketData(StoreBase):
         else:
             roles = pl.DataFrame(schema={"symbol": pl.String, "roles": pl.String})
         if as_of is not None:
-            base = self._attributes_as_of(base, as_of)
+            base = self._attributes_as_of(base, as_of, symbol=symbol)
         out = base.join(roles, on="symbol", how="left").with_columns(pl.col("roles").fill_null(""))
         return out.select([*KINDS["companies"].names, "origin", "provider", "loaded_at"])
 
@@ -517,13 +517,15 @@ class MarketData(StoreBase):
             return self.query(sql + " WHERE symbol = ? ORDER BY id", [symbol])
         return self.query(sql + " ORDER BY id")
 
-    def _attributes_as_of(self, base: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    def _attributes_as_of(self, base: pl.DataFrame, as_of: date, *, symbol: str | None = None) -> pl.DataFrame:
         """``base`` with each dated attribute put back to its value on ``as_of``: the old value of its first change
-        that took effect after ``as_of``."""
+        that took effect after ``as_of``. With ``symbol`` (``base`` is that company's row) only its changes are
+        read: a company card does not read the history of the whole universe."""
+        one = " AND symbol = ?" if symbol is not None else ""
         before = self.query(
             "SELECT symbol, field, arg_min(old_value, (effective_on, id)) AS old_value FROM company_history "
-            "WHERE effective_on > ? GROUP BY symbol, field ORDER BY symbol, field",
-            [as_of],
+            f"WHERE effective_on > ?{one} GROUP BY symbol, field ORDER BY symbol, field",
+            [as_of, *([symbol] if symbol is not None else [])],
         )
         for field in HISTORY_FIELDS:
             old = before.filter(pl.col("field") == field).select(
