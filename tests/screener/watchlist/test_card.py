@@ -456,3 +456,19 @@ def test_the_sections_beside_the_scores_are_read_on_a_second_handle(loaded, monk
     assert {"score_rows", "companies"} <= beside, where
     assert {"fundamentals", "events", "watchlist_runs"} <= aside, where
     assert True in where["role_tag_history"]  # the tag changes (the identity's roles as of the day read it too)
+
+
+def test_an_error_in_a_section_read_beside_the_scores_is_one_line(loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read on the card's worker thread that fails reaches the user as the command's one line and exit 1, as it
+    did when the card read everything on one thread."""
+    from screener.errors import ScreenerError
+    from screener.store import Store
+
+    def fails(self: Store, *args: object) -> None:
+        raise ScreenerError("the events could not be read")
+
+    monkeypatch.setattr(Store, "company_events", fails)
+    result = loaded("show", "ENB", "--as-of", AS_OF.isoformat())
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == ["Error: the events could not be read"]
+    assert result.stdout == ""
