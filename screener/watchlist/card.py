@@ -399,17 +399,8 @@ def company_card(store: Store, symbol: str, as_of: date | None = None, *, for_js
     identity_frame = pl.DataFrame(
         {"field": list(identity), "value": ["" if v is None else str(v) for v in identity.values()]}
     )
-    sections = {
-        "identity": identity_frame,
-        "tags": unscored["tags"],
-        "tag_history": unscored["tag_history"],
-        "fundamentals": unscored["fundamentals"],
-        "events": unscored["events"],
-        "freshness": unscored["freshness"],
-        "factors": factor_frame,
-        "membership": unscored["membership"],
-        "rank_history": unscored["rank_history"],
-    }
+    read = {"identity": identity_frame, "factors": factor_frame, **unscored}
+    sections = {key: read[key] for key in SECTION_TITLES}  # in the card's order, whichever thread read them
     return CompanyCard(
         symbol=sym,
         as_of=day,
