@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,12 +77,22 @@ def test_a_locked_store_names_the_process_that_holds_it(fresh_store: Callable[[s
     )
 
 
+def _week_without_a_run(store: Store) -> str:
+    """An as-of date a week before the store's first stored run: inside its data, and in an ISO week no run has, so
+    a weekly run of it adds a run whatever the clock says (a weekly run of today replaces this week's run, and on a
+    weekend the demo's last run is this week's)."""
+    first = store.run_list()["as_of"].min()
+    assert isinstance(first, date)
+    return (first - timedelta(days=7)).isoformat()
+
+
 def test_a_writer_waits_for_the_lock_then_writes(fresh_store: Callable[[str], Path]) -> None:
     db = fresh_store("waits.duckdb")
     with Store(db, read_only=True) as store:
         runs_before = store.marker()["run"]
+        day = _week_without_a_run(store)
     with held(db, read_only=False):
-        writer = spawn(db, "weekly", "--format", "csv", "--wait", "60")
+        writer = spawn(db, "weekly", "--as-of", day, "--format", "csv", "--wait", "60")
         assert writer.stderr is not None
         first = writer.stderr.readline()  # the progress line: the writer is waiting, so release the holder now
         assert first.startswith("waiting for the store "), first
@@ -96,7 +106,8 @@ def test_two_writers_both_land(fresh_store: Callable[[str], Path]) -> None:
     db = fresh_store("two.duckdb")
     with Store(db, read_only=True) as store:
         before = store.marker()
-    first = spawn(db, "weekly", "--format", "csv", "--wait", "120")
+        day = _week_without_a_run(store)
+    first = spawn(db, "weekly", "--as-of", day, "--format", "csv", "--wait", "120")
     second = spawn(db, "score", "--recompute", "--as-of", "2026-05-01", "--format", "csv", "--wait", "120")
     for proc in (first, second):
         _, err = proc.communicate(timeout=TIMEOUT)
