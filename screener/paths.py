@@ -27,6 +27,16 @@ def default_db_path() -> Path:
     return data_home() / "screener.duckdb"
 
 
+def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
+    """The store file a command uses: ``--db`` when given, else ``SCREENER_DB``, else the per-user default."""
+    if path:
+        return Path(path).expanduser()
+    env = os.environ.get("SCREENER_DB")
+    if env:
+        return Path(env).expanduser()
+    return default_db_path()
+
+
 def bundled_data_dir() -> Path:
     """The bundled universe: inside the wheel as ``screener/_data``, or ``data/`` beside the package in a checkout."""
     here = Path(__file__).resolve().parent

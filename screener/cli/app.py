@@ -130,6 +130,11 @@ def load_command(name: str) -> click.Command | None:
     return command
 
 
+#: The commands a user waits on at the terminal that open the store for reading first: their store is opened ahead,
+#: on a worker thread, while their code loads (``screener.store.opening``).
+OPENS_STORE_AHEAD = frozenset({"screen", "show"})
+
+
 class ScreenerGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         # names only: listing must not import every command module; help imports them through get_command
@@ -137,6 +142,19 @@ class ScreenerGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return load_command(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # before the command's module is imported (polars, most of a short command's start-up): the store's open
+        # runs beside that import; the command's own open takes it, and ``invoke`` closes one nobody took
+        asks_help = any(a in ctx.help_option_names for a in args[1:])  # help loads neither polars nor DuckDB
+        if args and args[0] in OPENS_STORE_AHEAD and not asks_help and not ctx.resilient_parsing:
+            from screener.paths import resolve_db_path
+            from screener.store import opening
+
+            opening.start(resolve_db_path(ctx.params.get("db")))
+        return super().resolve_command(ctx, args)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # ``screener --help`` (or no arguments) formats the command list while parsing, before ``invoke``: a broken
@@ -151,6 +169,9 @@ class ScreenerGroup(click.Group):
                 return super().invoke(ctx)
             finally:
                 _COMMAND_ENDED[0] = True
+                from screener.store import opening
+
+                opening.discard()
         return None  # not reached: the handler exits
 
 

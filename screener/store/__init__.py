@@ -1,32 +1,44 @@
 """The DuckDB store: the only package that persists anything, and the only one that speaks SQL.
 
 One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores``, ``runs``, ``backtests``,
-``suggestions``), each a part of the one ``Store`` class, so that callers hold a single object and a transaction spans
-every concern.
+``suggestions``, ``headlines``), each a part of the one ``Store`` class (``store``), so that callers hold a single
+object and a transaction spans every concern.
+
+Why the names below are loaded on first use: importing any module of this package runs this file first, and the
+store's classes import polars. ``opening``, which starts DuckDB's open of a store while a command's code is still
+loading, must come without them; ``from screener.store import Store`` works as it always did.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from screener.store.backtests import Backtests
-from screener.store.connection import StoreBase, WriteMode, resolve_db_path, utcnow
-from screener.store.headlines import Headlines
-from screener.store.live import LiveData
-from screener.store.logs import Logs
-from screener.store.market import (
-    DEFAULT_PRECEDENCE,
-    DEMO_PROVIDER,
-    PROVIDER_PRECEDENCE,
-    MarketData,
-    UpsertResult,
-    precedence,
-)
-from screener.store.runs import Runs
-from screener.store.scores import Scores
-from screener.store.suggestions import Suggestions
+if TYPE_CHECKING:
+    from screener.store.connection import StoreBase, WriteMode, resolve_db_path, utcnow
+    from screener.store.market import (
+        DEFAULT_PRECEDENCE,
+        DEMO_PROVIDER,
+        PROVIDER_PRECEDENCE,
+        UpsertResult,
+        precedence,
+    )
+    from screener.store.store import Store, open_store
+
+#: Each name this package gives, and the module that defines it.
+_HOMES: dict[str, str] = {
+    "DEFAULT_PRECEDENCE": "screener.store.market",
+    "DEMO_PROVIDER": "screener.store.market",
+    "PROVIDER_PRECEDENCE": "screener.store.market",
+    "Store": "screener.store.store",
+    "StoreBase": "screener.store.connection",
+    "UpsertResult": "screener.store.market",
+    "WriteMode": "screener.store.connection",
+    "open_store": "screener.store.store",
+    "precedence": "screener.store.market",
+    "resolve_db_path": "screener.store.connection",
+    "utcnow": "screener.store.connection",
+}
 
 __all__ = [
     "DEFAULT_PRECEDENCE",
@@ -43,24 +55,14 @@ __all__ = [
 ]
 
 
-class Store(MarketData, LiveData, Logs, Scores, Runs, Backtests, Suggestions, Headlines):
-    """An open DuckDB file with the schema at the latest version.
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later reads are plain attribute reads
+    return value
 
-    Use as a context manager; ``transaction()`` wraps a group of writes so that they land together or not at all.
-    """
 
-
-@contextmanager
-def open_store(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    read_only: bool = False,
-    writes: WriteMode = "hold",
-    wait: float = 0.0,
-) -> Iterator[Store]:
-    """The store for the block, closed after it; ``writes`` and ``wait`` as ``StoreBase`` takes them."""
-    store = Store(path, read_only=read_only, writes=writes, wait=wait)
-    try:
-        yield store
-    finally:
-        store.close()
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -22,8 +22,10 @@ import polars as pl
 
 from screener.contract import known_from
 from screener.errors import ArgumentError, Option, ScreenerError, StoreDamagedError, StoreLockedError, disk_full
-from screener.paths import default_db_path
+from screener.paths import resolve_db_path
+from screener.store import opening
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS, Step
+from screener.store.opening import SAFE_CONFIG
 
 
 class _Scanned:
@@ -50,15 +52,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
-    if path:
-        return Path(path).expanduser()
-    env = os.environ.get("SCREENER_DB")
-    if env:
-        return Path(env).expanduser()
-    return default_db_path()
-
-
 #: DuckDB's file header: an 8-byte checksum, then the magic bytes ``DUCK``. A file without them is refused before
 #: DuckDB sees it: given a SQLite file, DuckDB would otherwise try to download an extension to read it.
 DUCKDB_MAGIC = b"DUCK"
@@ -68,11 +61,6 @@ _FOREIGN_HEADERS: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "a Parquet file"),
     (b"PK\x03\x04", "a zip archive (an xlsx workbook?)"),
 )
-#: No extension is ever loaded or downloaded behind the user's back.
-SAFE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
-    "autoload_known_extensions": False,
-    "autoinstall_known_extensions": False,
-}
 #: How long a command waits for another process's lock by default (``--wait``).
 DEFAULT_WAIT = 10.0
 #: How often the wait says it is still waiting.
@@ -207,6 +195,10 @@ def connect(
     ``StoreLockedError`` naming the process that holds the lock. A damaged file is a ``StoreDamagedError``.
     """
     refuse_foreign(path)
+    if read_only:
+        early = opening.take(path)  # opened ahead while the command loaded (``screener.store.opening``): the same open
+        if early is not None:
+            return early
     deadline = time.monotonic() + max(wait, 0.0)
     last_note: float | None = None
     while True:

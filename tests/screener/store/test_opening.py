@@ -1,0 +1,154 @@
+"""The store opened ahead (``screener.store.opening``): ``screen`` and ``show`` start DuckDB's open of their store while
+their code loads, and their own open takes that connection. It must be only a head start: the same answers, the
+same errors, and no connection left behind when the command never reached its store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from screener.errors import ScreenerError
+from screener.store import Store, opening
+from screener.store.connection import connect
+from tests.builders import MARKET_END, copy_template, scored_market_template
+
+
+def test_the_open_ahead_loads_duckdb_and_not_the_store_classes() -> None:
+    """The open ahead runs beside polars' import only if importing it does not import polars first."""
+    script = (
+        "import sys; from screener.store import opening; "
+        "print(sorted(m for m in ('duckdb', 'polars', 'screener.store.store') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["[]"]  # DuckDB itself only when an open starts (``start``)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_pending() -> Iterator[None]:
+    opening.discard()
+    yield
+    assert not opening.pending(), "an open ahead outlived the test"
+
+
+@pytest.fixture
+def opened_on(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every ``duckdb.connect`` as (file name, name of the thread that made it)."""
+    calls: list[tuple[str, str]] = []
+    real = duckdb.connect
+
+    def tracked(database: str = ":memory:", *args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        calls.append((Path(str(database)).name, threading.current_thread().name))
+        return real(database, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duckdb, "connect", tracked)
+    return calls
+
+
+@pytest.fixture
+def scored_db(db_path: Path, store_template) -> Path:
+    return copy_template(scored_market_template(store_template), db_path)
+
+
+def test_the_stores_own_open_takes_the_connection_opened_ahead(scored_db: Path, opened_on: list) -> None:
+    assert opening.start(scored_db)
+    con = connect(scored_db, read_only=True)
+    try:
+        assert opened_on == [(scored_db.name, "store-open-ahead")]  # one open, made on the worker thread
+        assert con.execute("SELECT count(*) FROM companies").fetchone()[0] > 0
+        assert not opening.pending()
+    finally:
+        con.close()
+    again = connect(scored_db, read_only=True)  # taken once: the next open is the store's own
+    again.close()
+    assert opened_on[-1] == (scored_db.name, threading.current_thread().name)
+
+
+def test_an_open_ahead_of_another_file_is_closed_and_the_store_opens_its_own(
+    scored_db: Path, tmp_path: Path, opened_on: list
+) -> None:
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    assert opening.start(other)
+    con = connect(scored_db, read_only=True)
+    con.close()
+    assert opened_on[-1] == (scored_db.name, threading.current_thread().name)
+    with duckdb.connect(str(other)) as writer:  # the other file is not held: a writer of this process gets it
+        writer.execute("CREATE TABLE t (x INTEGER)")
+
+
+def test_a_writable_open_never_takes_the_read_only_connection(scored_db: Path) -> None:
+    assert opening.start(scored_db)
+    opening._pending[0].thread.join()  # the read-only connection is open now
+    with pytest.raises(ScreenerError, match="already open in this process in another mode"):
+        # while it is held this process cannot open the file for writing: the writable open does not take it
+        connect(scored_db, read_only=False)
+    assert opening.pending()
+    opening.discard()
+    con = connect(scored_db, read_only=False)  # nothing held after the discard
+    con.close()
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "folder"])
+def test_nothing_is_opened_ahead_for_a_path_that_is_no_store_file(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "store.duckdb"
+    if case == "empty":
+        path.touch()
+    elif case == "folder":
+        path.mkdir()
+    assert not opening.start(path)
+    assert not opening.pending()
+
+
+def test_an_open_ahead_that_failed_leaves_the_error_to_the_stores_own_open(tmp_path: Path) -> None:
+    """A file DuckDB cannot read fails on the worker thread without a word; the store's open then says what it
+    always said."""
+    path = tmp_path / "store.duckdb"
+    path.write_bytes(b"\0" * 8 + b"DUCK" + b"\xff" * 4096)  # DuckDB's magic, then garbage
+    assert opening.start(path)
+    with pytest.raises(Exception) as ahead:
+        Store(path, read_only=True)
+    opening.discard()
+    with pytest.raises(Exception) as alone:
+        Store(path, read_only=True)
+    assert type(ahead.value) is type(alone.value) and str(ahead.value) == str(alone.value)
+
+
+def test_screen_and_show_open_their_store_ahead(invoke, scored_db: Path, opened_on: list) -> None:
+    day = MARKET_END.isoformat()
+    for args in (["screen", "--as-of", day, "--format", "csv"], ["show", "MP", "--as-of", day, "--format", "json"]):
+        opened_on.clear()
+        result = invoke(*args)
+        assert result.exit_code == 0, result.stderr
+        assert opened_on[0] == (scored_db.name, "store-open-ahead")
+        assert len(opened_on) == 1, opened_on  # the command's open took it: the file was opened once
+
+
+def test_a_command_that_never_reached_its_store_leaves_no_connection(invoke, scored_db: Path) -> None:
+    result = invoke("screen", "--format", "xml")  # a usage error: the command never opens its store
+    assert result.exit_code == 2
+    assert not opening.pending()
+    with Store(scored_db) as store, store.transaction():  # the file is free for writing in this process again
+        store.con.execute("CREATE TABLE scratch (x INTEGER)")
+
+
+def test_help_opens_nothing_ahead(invoke, scored_db: Path, opened_on: list) -> None:
+    for args in (["screen", "--help"], ["show", "-h"]):
+        assert invoke(*args).exit_code == 0
+    assert opened_on == []
+
+
+def test_a_screen_gives_the_same_answer_with_or_without_the_open_ahead(
+    invoke, scored_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["screen", "--as-of", MARKET_END.isoformat(), "--format", "csv", "--where", "net_cash_usd > 0"]
+    ahead = invoke(*args)
+    monkeypatch.setattr(opening, "start", lambda path: False)
+    alone = invoke(*args)
+    assert (ahead.exit_code, ahead.stdout, ahead.stderr) == (alone.exit_code, alone.stdout, alone.stderr)
+    assert ahead.stdout.count("\n") > 1
