@@ -4,8 +4,8 @@ One module per concern (``connection``, ``market``, ``live``, ``logs``, ``scores
 ``suggestions``, ``headlines``), each a part of the one ``Store`` class (``store``), so that callers hold a single
 object and a transaction spans every concern.
 
-Why the names below are loaded on first use: importing any module of this package runs this file first, and the
-store's classes import polars. ``opening``, which starts DuckDB's open of a store while a command's code is still
+Why the names below are loaded on first use: importing any module of this package runs this file first.
+``opening``, which starts DuckDB's open of a store while a command's code and the store's classes are still
 loading, must come without them; ``from screener.store import Store`` works as it always did.
 """
 

@@ -19,8 +19,8 @@ from screener.store.connection import connect
 from tests.builders import MARKET_END, copy_template, scored_market_template
 
 
-def test_the_open_ahead_loads_duckdb_and_not_the_store_classes() -> None:
-    """The open ahead runs beside polars' import only if importing it does not import polars first."""
+def test_the_open_ahead_module_loads_nothing_heavy() -> None:
+    """It is imported before the command's code: the store's classes load beside the open, not before it."""
     script = (
         "import sys; from screener.store import opening; "
         "print(sorted(m for m in ('duckdb', 'polars', 'screener.store.store') if m in sys.modules))"
@@ -152,3 +152,14 @@ def test_a_screen_gives_the_same_answer_with_or_without_the_open_ahead(
     alone = invoke(*args)
     assert (ahead.exit_code, ahead.stdout, ahead.stderr) == (alone.exit_code, alone.stdout, alone.stderr)
     assert ahead.stdout.count("\n") > 1
+
+
+def test_the_store_named_by_the_environment_is_the_one_opened_ahead(
+    runner, scored_db: Path, opened_on: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screener.cli import cli
+
+    monkeypatch.setenv("SCREENER_DB", str(scored_db))
+    result = runner.invoke(cli, ["show", "MP", "--as-of", MARKET_END.isoformat(), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert opened_on == [(scored_db.name, "store-open-ahead")]
