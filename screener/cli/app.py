@@ -146,8 +146,8 @@ class ScreenerGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        # before the command's module is imported (polars, most of a short command's start-up): the store's open
-        # runs beside that import; the command's own open takes it, and ``invoke`` closes one nobody took
+        # before the command's module is imported: the store's open runs while the command's code and the store's
+        # classes load; the command's own open takes it, and ``invoke`` closes one nobody took
         asks_help = any(a in ctx.help_option_names for a in args[1:])  # help loads neither polars nor DuckDB
         if args and args[0] in OPENS_STORE_AHEAD and not asks_help and not ctx.resilient_parsing:
             from screener.paths import resolve_db_path
