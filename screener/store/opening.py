@@ -91,7 +91,12 @@ def take(path: Path) -> duckdb.DuckDBPyConnection | None:
         if not _pending:
             return None
         ahead = _pending.pop()
-    ahead.thread.join()
+    try:
+        ahead.thread.join()
+    except BaseException:  # a Ctrl-C while waiting: ``discard`` closes it when the command ends
+        with _lock:
+            _pending.append(ahead)
+        raise
     if ahead.path == path and ahead.con is not None:
         con, ahead.con = ahead.con, None
         return con

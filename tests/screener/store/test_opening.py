@@ -163,3 +163,23 @@ def test_the_store_named_by_the_environment_is_the_one_opened_ahead(
     result = runner.invoke(cli, ["show", "MP", "--as-of", MARKET_END.isoformat(), "--format", "json"])
     assert result.exit_code == 0, result.stderr
     assert opened_on == [(scored_db.name, "store-open-ahead")]
+
+
+def test_an_interrupt_while_waiting_for_the_open_leaves_it_to_discard(
+    scored_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert opening.start(scored_db)
+    ahead = opening._pending[0]
+    ahead.thread.join()
+    real_join = ahead.thread.join
+
+    def interrupted(timeout: float | None = None) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ahead.thread, "join", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        opening.take(scored_db)
+    monkeypatch.setattr(ahead.thread, "join", real_join)
+    assert opening.pending() and ahead.con is not None
+    opening.discard()
+    assert ahead.con is None  # closed, not left to the end of the process
