@@ -25,7 +25,6 @@ from screener.errors import ArgumentError, Option, ScreenerError, StoreDamagedEr
 from screener.paths import resolve_db_path
 from screener.store import opening
 from screener.store.migrations import LATEST_VERSION, MIGRATIONS, Step
-from screener.store.opening import SAFE_CONFIG
 
 
 class _Scanned:
@@ -203,7 +202,7 @@ def connect(
     last_note: float | None = None
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=SAFE_CONFIG)
+            return duckdb.connect(str(path), read_only=read_only, config=opening.SAFE_CONFIG)
         except duckdb.Error as exc:
             message = str(exc)
             if not _is_lock_error(message):

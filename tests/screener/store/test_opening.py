@@ -183,3 +183,15 @@ def test_an_interrupt_while_waiting_for_the_open_leaves_it_to_discard(
     assert opening.pending() and ahead.con is not None
     opening.discard()
     assert ahead.con is None  # closed, not left to the end of the process
+
+
+def test_every_name_the_store_package_gives_is_found_on_first_use() -> None:
+    """The package loads its names on first use (so that this module comes without them): each name it lists
+    resolves, from the module that defines it, and a name it does not give is an ``AttributeError``."""
+    import screener.store as package
+
+    assert sorted(package.__all__) == sorted(package._HOMES)
+    for name in package.__all__:
+        assert getattr(package, name) is getattr(sys.modules[package._HOMES[name]], name)
+    with pytest.raises(AttributeError, match="no attribute 'Stor'"):
+        package.Stor  # noqa: B018
