@@ -305,7 +305,8 @@ def _damaged(ctx: click.Context, exc: BaseException) -> str | None:
     """The one-line message for a DuckDB error that says the store is damaged; None for any other error."""
     if "duckdb" not in type(exc).__module__:
         return None
-    from screener.store.connection import damage_of, damaged_message, resolve_db_path
+    from screener.paths import resolve_db_path
+    from screener.store.connection import damage_of, damaged_message
 
     reason = damage_of(exc)
     if reason is None:

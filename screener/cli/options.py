@@ -462,7 +462,7 @@ def store_from(ctx: click.Context, writes: WriteMode = "hold") -> Iterator[Store
 def store_path_of(ctx: click.Context) -> Path:
     """The store file ``--db``/``SCREENER_DB`` names (or the default one), without opening it: an output path is
     checked against it before any work, so no command writes over the store."""
-    from screener.store.connection import resolve_db_path
+    from screener.paths import resolve_db_path
 
     root = ctx.find_root()
     return resolve_db_path(root.obj.db if root.obj else None)

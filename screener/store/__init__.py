@@ -15,7 +15,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from screener.store.connection import StoreBase, WriteMode, resolve_db_path, utcnow
+    from screener.paths import resolve_db_path
+    from screener.store.connection import StoreBase, WriteMode, utcnow
     from screener.store.market import (
         DEFAULT_PRECEDENCE,
         DEMO_PROVIDER,
@@ -36,7 +37,7 @@ _HOMES: dict[str, str] = {
     "WriteMode": "screener.store.connection",
     "open_store": "screener.store.store",
     "precedence": "screener.store.market",
-    "resolve_db_path": "screener.store.connection",
+    "resolve_db_path": "screener.paths",
     "utcnow": "screener.store.connection",
 }
 

@@ -36,7 +36,7 @@ import polars as pl
 from duckdb.sqltypes import DuckDBPyType
 
 from screener.errors import ArgumentError, Option, ScreenerError, StoreLockedError
-from screener.store.connection import resolve_db_path
+from screener.paths import resolve_db_path
 
 #: The rows a query returns unless told otherwise: plenty to read or paste, small enough for any memory.
 DEFAULT_MAX_ROWS = 10_000
