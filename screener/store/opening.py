@@ -52,7 +52,8 @@ class _Ahead:
 
 
 _lock = threading.Lock()
-_pending: list[_Ahead] = []
+#: The open ahead not taken yet: one at most (a command opens one store first).
+_pending: _Ahead | None = None
 
 
 def start(path: Path) -> bool:
@@ -73,11 +74,11 @@ def start(path: Path) -> bool:
     # isort: split
     import duckdb  # noqa: F401
 
+    global _pending
     with _lock:
-        if _pending:
+        if _pending is not None:
             return False
-        ahead = _Ahead(path)
-        _pending.append(ahead)
+        ahead = _pending = _Ahead(path)
     ahead.thread.start()
     return True
 
@@ -87,15 +88,16 @@ def take(path: Path) -> duckdb.DuckDBPyConnection | None:
     open was started, when it failed, or when it was of another file (then it is closed).
 
     Taken once: the next call (a second open of the store in the same command) opens afresh."""
+    global _pending
     with _lock:
-        if not _pending:
-            return None
-        ahead = _pending.pop()
+        ahead, _pending = _pending, None
+    if ahead is None:
+        return None
     try:
         ahead.thread.join()
     except BaseException:  # a Ctrl-C while waiting: ``discard`` closes it when the command ends
         with _lock:
-            _pending.append(ahead)
+            _pending = ahead
         raise
     if ahead.path == path and ahead.con is not None:
         con, ahead.con = ahead.con, None
@@ -107,14 +109,14 @@ def take(path: Path) -> duckdb.DuckDBPyConnection | None:
 def discard() -> None:
     """Close an open ahead that nothing took (a command that ended before opening the store: a usage error,
     ``--help``), so that the file is not held past the command."""
+    global _pending
     with _lock:
-        left = list(_pending)
-        _pending.clear()
-    for ahead in left:
+        ahead, _pending = _pending, None
+    if ahead is not None:
         ahead.close()
 
 
 def pending() -> bool:
     """Whether an open ahead waits to be taken (tests check that none outlives a command)."""
     with _lock:
-        return bool(_pending)
+        return _pending is not None

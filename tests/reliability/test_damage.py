@@ -55,9 +55,11 @@ def test_a_foreign_file_is_refused_by_its_header_and_left_alone(kind: str, tmp_p
     db = tmp_path / "store.duckdb"
     make(db)
     before = db.read_bytes()
-    commands = [("init",), ("universe", "list"), ("check",), ("backup", str(tmp_path / "copy.duckdb"))]
-    # every command for the case that once downloaded an extension, a reader and check for the rest
-    for args in commands if kind == "sqlite" else commands[1:3]:
+    # readers, check, and the commands that start opening their store before its header is checked (``opening``)
+    readers = [("universe", "list"), ("check",), ("screen",), ("show", "MP")]
+    commands = [("init",), *readers, ("backup", str(tmp_path / "copy.duckdb"))]
+    # every command for the case that once downloaded an extension, the readers for the rest
+    for args in commands if kind == "sqlite" else readers:
         done = run(db, *args, "--wait", "0")
         _clean(done.stderr)
         assert done.returncode == 1, (args, done.stderr)

@@ -84,7 +84,9 @@ def test_an_open_ahead_of_another_file_is_closed_and_the_store_opens_its_own(
 
 def test_a_writable_open_never_takes_the_read_only_connection(scored_db: Path) -> None:
     assert opening.start(scored_db)
-    opening._pending[0].thread.join()  # the read-only connection is open now
+    ahead = opening._pending
+    assert ahead is not None
+    ahead.thread.join()  # the read-only connection is open now
     with pytest.raises(ScreenerError, match="already open in this process in another mode"):
         # while it is held this process cannot open the file for writing: the writable open does not take it
         connect(scored_db, read_only=False)
@@ -169,7 +171,8 @@ def test_an_interrupt_while_waiting_for_the_open_leaves_it_to_discard(
     scored_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert opening.start(scored_db)
-    ahead = opening._pending[0]
+    ahead = opening._pending
+    assert ahead is not None
     ahead.thread.join()
     real_join = ahead.thread.join
 
