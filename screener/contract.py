@@ -453,3 +453,14 @@ def known_from(date: pl.Expr, precision: pl.Expr) -> pl.Expr:
         .then(pl.date(date.dt.year(), 12, 31))
         .otherwise(date)
     )
+
+
+def distinct(column: pl.Series) -> pl.Series:
+    """The distinct values of ``column`` (a null once if there is one), in no stated order.
+
+    Why not ``unique`` alone: the files of a load come in key order, so a symbol fills one run of rows, and
+    hashing 13 million strings to find 50,000 values is the slow part. Runs of equal neighbours are folded first
+    (one pass comparing each row with the row before), and only the runs' values are hashed: a quarter of the time
+    on a price file, and never more than one extra pass on a column without runs. Every stage that asks a rule of
+    a column's values (parsing, validation, the import's notes, the store's demo rows) asks it of these."""
+    return column.rle().struct.field("value").unique().alias(column.name)

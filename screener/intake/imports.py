@@ -8,6 +8,8 @@ Validation is not optional: every file goes through the suites of ``screener.int
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from screener.contract import distinct
 from screener.errors import CompletedWithProblems, ScreenerError
 from screener.intake import Checked, Intake, Policy, Refused
 from screener.providers.files import ContractError, ParsedFile, Problem, expand_paths, read_file, skipped_note
@@ -64,6 +67,21 @@ class ImportRefused(Refused):
         ScreenerError.__init__(self, f"{failures[0]}; nothing was imported ({len(failures)} failing value(s))")
 
 
+#: How much an import holds of frames other than the file it reads or checks: the files read ahead (``_held``)
+#: while great-expectations loads, and the files still being written (``_Unit.wait_while_holding``). Reading ahead
+#: stops once those hold this much, and a file is read while a write runs only if the writes hold less; so a large
+#: file is never read, with its parser's own copies, while another large frame is held (the 2 GB ceiling of a
+#: 50,000-company import). Why the overlap at all: loading great-expectations is a couple of seconds of Python on
+#: another thread, writing is mostly DuckDB, and reading a Parquet or CSV file is mostly polars' own threads, so on
+#: two cores each overlaps the others instead of following them.
+HELD_BYTES = 128 * 1024 * 1024
+
+
+def _held(early: dict[int, ParsedFile | Exception]) -> int:
+    """The bytes held by the frames of the files read ahead (an error holds none)."""
+    return sum(int(pf.frame.estimated_size()) for pf in early.values() if isinstance(pf, ParsedFile))
+
+
 def _known_splits(store: Store, parsed: Sequence[ParsedFile]) -> pl.DataFrame:
     """Splits that explain jumps in this import: the stored ones, and those the import itself brings."""
     frames = [store.frame("splits").select("symbol", "date", "ratio")]
@@ -87,7 +105,7 @@ class _ControlCells:
             if dtype != pl.String:
                 continue
             column = pf.frame.get_column(name)
-            if not column.unique().str.contains(CONTROL_PATTERN).any():
+            if not distinct(column).str.contains(CONTROL_PATTERN).any():
                 continue  # asked of the distinct values first: 13 million symbols are 50,000 values
             hits = column.str.contains(CONTROL_PATTERN).fill_null(False)
             count = int(hits.sum())
@@ -137,37 +155,122 @@ class _Refusal(ScreenerError):
     """What rolls back the writes of an import that is then refused with every problem (never raised)."""
 
 
-class _Unit:
-    """The import's one transaction, opened at its first write and left open while the next file is read.
+@dataclass
+class _Write:
+    """One file's write, queued for the writing thread: ``admit``'s answer once it ran (None while it has not, or
+    when it failed or was skipped after a failure)."""
 
-    A write that fails (the write lock not free, a full disk) rolls the transaction back at once and nothing more
-    is written, but the files are still read and checked: their problems are what the user must hear first, as
-    when every file was read before the first write. ``error`` is what the failed write raised."""
+    path: Path
+    kind: str
+    checked: Checked | None
+    policy: Policy
+    done: Intake | None = None
+    size: int = 0  # the bytes its frame holds until it is written
+
+
+class _Unit:
+    """The import's one transaction, opened at its first write and left open while the next file is read, and the
+    thread that writes into it.
+
+    Why a thread: a write is mostly DuckDB, which lets the interpreter go, and reading and checking the next file
+    is mostly polars, pandas and great-expectations; on two cores they overlap instead of following each other.
+    The writes run one at a time, in file order, on that one thread, and nothing else uses the store until they
+    are all done (``finish``), so the store is never used by two threads at once. The transaction is opened,
+    committed and rolled back by the importing thread.
+
+    A write that fails (the write lock not free, a full disk) ends the writing: the writes queued after it are
+    skipped, nothing more is started, and the transaction is rolled back once the writes in flight ended. The
+    files are still read and checked: their problems are what the user must hear first, as when every file was
+    read before the first write. ``error`` is what the failed write raised, ``failed_at`` its file's position."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.error: BaseException | None = None
+        self.failed_at: int | None = None
+        self.writes: list[_Write] = []
         self._open: AbstractContextManager[Store] | None = None
+        self._queue: queue.Queue[tuple[int, _Write] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._failure: tuple[int, BaseException] | None = None  # set by the writing thread
+        self._skip = False  # set when the import is abandoned: the queued writes are not run
 
-    def write(self, checked: Checked, policy: Policy) -> Intake | None:
-        """Store one file's checked rows through ``intake.admit``; None once a write failed (this one or before)."""
-        from screener.intake import admit
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed: then nothing more is started."""
+        return self.error is not None or self._failure is not None
 
-        if self.error is not None:
-            return None
+    def start(self, index: int, path: Path, checked: Checked, policy: Policy) -> None:
+        """Queue the write of one file's checked rows (``intake.admit``); nothing once a write failed."""
+        if self.failed:
+            return
         try:
             if self._open is None:
                 opened = self.store.transaction(inputs=False)
                 opened.__enter__()
                 self._open = opened
-            return admit(self.store, checked, IMPORT_PROVIDER, origin="user", policy=policy)
         except Exception as exc:  # raised once every file is read
+            self.failed_at = index
             self.error = self.abandon(exc)
-            return None
+            return
+        write = _Write(path, checked.kind, checked, policy, size=int(checked.passing.estimated_size()))
+        self.writes.append(write)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="import-write", daemon=True)
+            self._thread.start()
+        self._queue.put((index, write))
+
+    def _work(self) -> None:
+        """The writing thread: run the queued writes in order until the end of the queue (None)."""
+        from screener.intake import admit
+
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                index, write = item
+                checked, write.checked = write.checked, None  # its frames go once it is written
+                if self._skip or self._failure is not None or checked is None:
+                    continue
+                try:
+                    write.done = admit(self.store, checked, IMPORT_PROVIDER, origin="user", policy=write.policy)
+                except BaseException as exc:  # handed to the importing thread, which raises or reports it
+                    self._failure = (index, exc)
+                del checked
+            finally:
+                if item is not None:
+                    item[1].size = 0
+                self._queue.task_done()
+
+    def wait_while_holding(self, limit: int) -> None:
+        """Wait for the queued writes when their frames hold ``limit`` bytes or more (``HELD_BYTES``)."""
+        if self._thread is not None and sum(w.size for w in self.writes) >= limit:
+            self._queue.join()
+
+    def _wait(self) -> None:
+        """Wait until the queued writes ran (or were skipped), then let the thread end."""
+        if self._thread is None:
+            return
+        self._queue.join()
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def finish(self) -> None:
+        """Wait for every queued write; a failed one rolls the transaction back and leaves its error in ``error``."""
+        self._wait()
+        if self._failure is not None and self.error is None:
+            (self.failed_at, failure), self._failure = self._failure, None
+            if not isinstance(failure, Exception):  # an interrupt or exit raised on the writing thread
+                self.abandon(failure)
+                raise failure
+            self.error = self.abandon(failure)
 
     def abandon(self, exc: BaseException) -> BaseException:
-        """Roll back what was written (nothing is kept of a failed import); return the error to raise: ``exc``, or
-        what the rollback raised instead."""
+        """Roll back what was written (nothing is kept of a failed import), once the write in flight ended (the
+        queued ones are skipped); return the error to raise: ``exc``, or what the rollback raised instead."""
+        self._skip = True
+        self._wait()
         opened, self._open = self._open, None
         if opened is None:
             return exc
@@ -240,12 +343,13 @@ def import_paths(
     refused: list[Checked] = []
     unreadable = False
     # Said in this order once every file passed: the files' warnings, symbols outside the universe (as each file
-    # was stored; up to the one whose write failed), and after the commit what the writes did.
-    outside: list[str] = []
-    done_notes: list[str] = []
+    # was queued for writing; up to the one whose write failed), and after the commit what the writes did.
+    outside: list[tuple[int, str]] = []
     unit = _Unit(store)
     try:
         for i, (path, k) in enumerate(pairs):
+            if i not in early:
+                unit.wait_while_holding(HELD_BYTES)  # a large frame being written is not held beside this read
             got = early.pop(i) if i in early else read_file(path, k, strict=strict, collect=True)
             if isinstance(got, Exception):
                 raise got
@@ -253,10 +357,13 @@ def import_paths(
             if i == 0 and skipped:
                 pf.warnings.append(skipped_note(skipped))
             summary.warnings.extend(pf.warnings)
-            if not ready() and i + 1 < len(pairs) and i + 1 not in early:
-                # great-expectations is still loading: the next file is read meanwhile, instead of after this
-                # file's checks waited for it
-                read_early(i + 1)
+            ahead = i + 1
+            while not ready() and ahead < len(pairs) and _held(early) < HELD_BYTES:
+                # great-expectations is still loading: the next files are read meanwhile, instead of after this
+                # file's checks waited for it; reading stops once the files read ahead hold HELD_BYTES
+                if ahead not in early:
+                    read_early(ahead)
+                ahead += 1
             checked = check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing)
             control.add(pf)
             if pf.problems or checked.failures.height:
@@ -264,45 +371,29 @@ def import_paths(
             unreadable = unreadable or bool(pf.problems)
             if policy == "refuse" and checked.failures.height:
                 refused.append(Checked(checked.kind, checked.source, pl.DataFrame(), checked.failures))
-            if unreadable or refused or unit.error is not None:
+            if unreadable or refused or unit.failed:
                 continue  # nothing more is written: the files are read on only to report every problem
             frame = checked.passing
-            if pf.kind != "companies" and "symbol" in frame.columns:
-                introduced = set(frame.filter(pl.col("symbol") != "*")["symbol"].unique().to_list())
+            if pf.kind == "companies":
+                # the universe as the next files see it, once this file is written (if its write fails, nothing
+                # is written after it and the lines said about later files are dropped, below)
+                known |= set(frame["symbol"].to_list())
+            elif "symbol" in frame.columns:
+                introduced = set(distinct(frame.get_column("symbol")).drop_nulls().to_list()) - {"*"}
                 unknown = sorted(introduced - known)
                 if unknown:
                     outside.append(
-                        f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
-                        f"{', '.join(unknown[:5])}; add them with a companies file to score them"
+                        (
+                            i,
+                            f"Warning: {pf.path}: {len(unknown)} symbol(s) not in the universe, e.g. "
+                            f"{', '.join(unknown[:5])}; add them with a companies file to score them",
+                        )
                     )
-            # A missing cell (or column) means "unknown": it never erases what the user's own import stored.
-            done = unit.write(checked, policy)
-            if done is None:
-                continue
-            if done.dropped:
-                done_notes.append(
-                    f"Note: {pf.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real "
-                    "and demo numbers never mix"
-                )
-            if done.kept_out:
-                done_notes.append(
-                    f"Note: {pf.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them"
-                )
-            if pf.kind == "companies":
-                known |= set(frame["symbol"].to_list())
-            summary.rejected += done.rejected
-            summary.rows.append(
-                {
-                    "file": str(pf.path),
-                    "kind": pf.kind,
-                    "rows": done.rows,
-                    "inserted": done.inserted,
-                    "updated": done.updated,
-                    "stored": done.inserted + done.updated,
-                    "rejected": done.rejected,
-                }
-            )
-            del pf, got, checked, frame  # this file's frames go before the next file is read
+            # A missing cell (or column) means "unknown": it never erases what the user's own import stored. The
+            # write runs on the writing thread while the next file is read and checked.
+            unit.start(i, pf.path, checked, policy)
+            del pf, got, checked, frame  # only the queued write holds this file's frames now, until it ran
+        unit.finish()
     except BaseException as exc:
         error = unit.abandon(exc)  # nothing of the import is kept
         if error is exc:
@@ -322,8 +413,9 @@ def import_paths(
         summary.warnings.append(warning)
     for w in summary.warnings:
         say(f"Warning: {w}")
-    for line in outside:
-        say(line)
+    for index, line in outside:
+        if unit.failed_at is None or index <= unit.failed_at:
+            say(line)
     if unit.error is not None:
         raise unit.error
     # What a load did (demo rows replaced, rows kept out) is said only once the transaction committed: an import
@@ -331,6 +423,27 @@ def import_paths(
     # whether it changed anything (``Store.mark_inputs_changed``): an import of files stored already commits
     # without bumping the data version, so the stored scores stay current.
     unit.commit()
-    for line in done_notes:
-        say(line)
+    for write in unit.writes:
+        done = write.done
+        if done is None:
+            continue
+        summary.rejected += done.rejected
+        summary.rows.append(
+            {
+                "file": str(write.path),
+                "kind": write.kind,
+                "rows": done.rows,
+                "inserted": done.inserted,
+                "updated": done.updated,
+                "stored": done.inserted + done.updated,
+                "rejected": done.rejected,
+            }
+        )
+        if done.dropped:
+            say(
+                f"Note: {write.path}: replaced {done.dropped} synthetic demo row(s) of the same series, so real and "
+                "demo numbers never mix"
+            )
+        if done.kept_out:
+            say(f"Note: {write.path}: {done.kept_out} row(s) kept out: a provider of higher precedence stored them")
     return summary

@@ -32,6 +32,7 @@ from screener.contract import (
     polars_schema,
     with_defaults,
 )
+from screener.contract import distinct as distinct_values
 from screener.errors import ArgumentError, Option, ScreenerError, and_more
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".xlsx")
@@ -418,14 +419,14 @@ def _parse_column(
             raw = raw.to_frame().select(_as_text(Path(), raw.to_frame())).to_series()
         # Text repeats (13 million prices, 50,000 symbols): whether any cell needs stripping or is blank is asked of
         # the distinct values, and the column is rewritten only when one does.
-        distinct = raw.unique()
+        distinct = distinct_values(raw)
         stripped = distinct.str.strip_chars()
         if bool((stripped == distinct).all()) and not bool((stripped == "").any()):
             text = raw
         else:
             text = raw.str.strip_chars()
             text = pl.select(pl.when(text == "").then(None).otherwise(text).alias(col.name)).to_series()
-            distinct = text.unique()
+            distinct = distinct_values(text)
         shown = text  # type: ignore[assignment]
     if strict and col.required:
         bad(text.is_null(), lambda i: "required value is empty")
@@ -444,7 +445,7 @@ def _parse_column(
                 problems.append((i + 2, position, col.name, said[v]))
             if col.multi:
                 text = text.str.split(";").list.eval(pl.element().str.strip_chars()).list.join(";")
-                distinct = text.unique()
+                distinct = distinct_values(text)
         if strict and col.name == "currency":
             # Statements and fx rates are in whole currency units; only a listing may be quoted in a sub-unit.
             for i, v in _where(text, distinct.filter(unknown_currency(distinct, listing=kind == "companies"))):

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from screener.contract import KINDS, ROLES, known_from, polars_schema
+from screener.contract import KINDS, ROLES, distinct, known_from, polars_schema
 from screener.errors import ScreenerError
 from screener.store.connection import StoreBase, utcnow
 from screener.store.migrations import KEYS_KEPT_BY_WRITES
@@ -276,7 +276,7 @@ class MarketData(StoreBase):
                 and self.rows(f"SELECT 1 FROM {kind} WHERE provider = ? LIMIT 1", [DEMO_PROVIDER])
             ):
                 col = "currency" if kind == "fx" else "symbol"
-                series = frame.select(pl.col(col).drop_nulls().unique())
+                series = distinct(frame.get_column(col)).drop_nulls().to_frame()
                 with self.registered("_real_series", series) as name:
                     where = f"provider = ? AND {col} IN (SELECT {col} FROM {name})"
                     dropped = int(self.scalar(f"SELECT count(*) FROM {kind} WHERE {where}", [DEMO_PROVIDER]))

@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 
+from screener.contract import distinct as distinct_values
 from screener.validation.derived import value_codes
 from screener.validation.keys import key_strings
 from screener.validation.suites import Check, checks_for, columns_of, key_columns
@@ -431,7 +432,7 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
         if by_column:
             # Every column's distinct values side by side, each padded with nulls (which these checks skip) to the
             # longest: one great-expectations run for all of them.
-            distinct = {c: frame.get_column(c).drop_nulls().unique().sort() for c in sorted(by_column)}
+            distinct = {c: distinct_values(frame.get_column(c)).drop_nulls().sort() for c in sorted(by_column)}
             longest = max(v.len() for v in distinct.values())
             values = pl.DataFrame([v.extend_constant(None, longest - v.len()) for v in distinct.values()])
             group = [c for cs in by_column.values() for c in cs]

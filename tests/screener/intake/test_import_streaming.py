@@ -212,18 +212,20 @@ def test_a_write_that_fails_yields_to_the_problems_of_later_files_and_is_raised_
     assert snapshot(db_path) == before
 
 
-@pytest.mark.parametrize("loaded", [False, True])
-def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_their_order(
+@pytest.mark.parametrize(("loaded", "budget"), [(False, None), (False, 1), (True, None)])
+def test_the_next_files_are_read_while_great_expectations_loads_and_reports_keep_their_order(
     store: Store,
     db_path: Path,
     tmp_path: Path,
     written: list[tuple[str, int]],
     monkeypatch: pytest.MonkeyPatch,
     loaded: bool,
+    budget: int | None,
 ) -> None:
-    """While the validation library is still loading (``runner.ready`` false) the import reads the next file
-    before it checks the current one, so the two overlap; once it is loaded, files are read one at a time. Either
-    way the problems are reported in file order, with every file's, and nothing is left stored."""
+    """While the validation library is still loading (``runner.ready`` false) the import reads the next files
+    before it checks the current one, so the two overlap, until the files read ahead hold ``HELD_BYTES``
+    (with a budget of one byte, the first file read ahead fills it); once it is loaded, files are read one at a
+    time. Either way the problems are reported in file order, with every file's, and nothing is left stored."""
     import screener.intake
     import screener.intake.imports as imports
     import screener.validation.runner as runner
@@ -242,6 +244,8 @@ def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_t
     monkeypatch.setattr(imports, "read_file", reading)
     monkeypatch.setattr(screener.intake, "check", checking)
     monkeypatch.setattr(runner, "ready", lambda: loaded)
+    if budget is not None:
+        monkeypatch.setattr(imports, "HELD_BYTES", budget)
     before = snapshot(db_path)
     folder = _folder(
         tmp_path,
@@ -253,8 +257,10 @@ def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_t
         import_paths(store, [folder], today=TODAY)
     if loaded:
         assert steps[:3] == ["read companies", "check companies", "read fx"]
+    elif budget is None:
+        assert steps[:4] == ["read companies", "read fx", "read prices", "check companies"]
     else:
-        assert steps[:3] == ["read companies", "read fx", "check companies"]
+        assert steps[:5] == ["read companies", "read fx", "check companies", "read prices", "check fx"]
     assert steps.count("read fx") == 1 and steps.count("read prices") == 1
     details = caught.value.details
     assert details[0] == f"{folder / 'fx.csv'}, row 2, column usd_per_unit: not a number 'abc'"
@@ -262,3 +268,146 @@ def test_the_next_file_is_read_while_great_expectations_loads_and_reports_keep_t
     assert written == [("companies", 2)]
     store.close()
     assert snapshot(db_path) == before
+
+
+def test_each_write_runs_on_the_writing_thread_while_the_next_file_is_checked(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's write runs on one writing thread, in file order, while the importing thread checks the next file:
+    the companies' write here waits until the prices' check has started, which only a write that does not hold
+    up the importing thread lets happen. The store then holds every file, as one commit."""
+    import threading
+
+    import screener.intake
+
+    admit, check = screener.intake.admit, screener.intake.check
+    prices_checked = threading.Event()
+    writes: list[tuple[str, str, bool]] = []
+
+    def writing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        overlapped = checked.kind != "companies" or prices_checked.wait(timeout=30)
+        writes.append((checked.kind, threading.current_thread().name, overlapped))
+        return admit(store, checked, *args, **kwargs)
+
+    def checking(kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "prices":
+            prices_checked.set()
+        return check(kind, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", writing)
+    monkeypatch.setattr(screener.intake, "check", checking)
+    summary = import_paths(store, [_folder(tmp_path, companies_csv=COMPANIES, prices_csv=PRICES)], today=TODAY)
+    assert writes == [("companies", "import-write", True), ("prices", "import-write", True)]
+    assert summary.table().select("kind", "stored").rows() == [("companies", 2), ("prices", 3)]
+    assert store.frame("prices").height == 3
+    assert not [t for t in threading.enumerate() if t.name == "import-write"]
+
+
+def test_a_failed_write_stops_the_writes_after_it_and_their_warnings(
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The companies' write fails while the prices are checked: the prices are not written, the warning about
+    their symbols outside the universe (said of a file written after the failure) is not said, the write's
+    error is raised after the warnings, and the store is as before."""
+    import screener.intake
+    from screener.errors import ScreenerError
+
+    admit = screener.intake.admit
+    kinds: list[str] = []
+
+    def failing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        kinds.append(checked.kind)
+        if checked.kind == "companies":
+            raise ScreenerError("the disk is full")
+        return admit(store, checked, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", failing)
+    before = snapshot(db_path)
+    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
+    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices)
+    notes: list[str] = []
+    with pytest.raises(ScreenerError, match=r"^the disk is full$"):
+        import_paths(store, [folder], today=TODAY, note=notes.append)
+    assert kinds == ["companies"]
+    assert notes == [f"Warning: {folder / 'prices.csv'}: ignoring 1 unknown column(s): note"]
+    store.close()
+    assert snapshot(db_path) == before
+
+
+def test_an_interrupt_while_a_write_runs_waits_for_it_then_rolls_back(
+    store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C on the importing thread (here: during the prices' check) while the companies are being written: the
+    write in flight ends first, then everything is rolled back, the interrupt is raised, and no writing thread
+    is left behind."""
+    import threading
+
+    import screener.intake
+
+    admit, check = screener.intake.admit, screener.intake.check
+    interrupted = threading.Event()
+    ended: list[str] = []
+
+    def slow(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        interrupted.wait(timeout=30)
+        done = admit(store, checked, *args, **kwargs)
+        ended.append(checked.kind)
+        return done
+
+    def checking(kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "prices":
+            interrupted.set()
+            raise KeyboardInterrupt
+        return check(kind, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", slow)
+    monkeypatch.setattr(screener.intake, "check", checking)
+    before = snapshot(db_path)
+    with pytest.raises(KeyboardInterrupt):
+        import_paths(store, [_folder(tmp_path, companies_csv=COMPANIES, prices_csv=PRICES)], today=TODAY)
+    assert ended == ["companies"]
+    assert not [t for t in threading.enumerate() if t.name == "import-write"]
+    assert store.frame("companies").height == 0
+    store.close()
+    assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize("limit", [1, 1 << 40])
+def test_a_file_is_read_while_a_write_runs_only_when_the_writes_hold_less_than_the_limit(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """With the writes holding more than ``HELD_BYTES`` (a limit of one byte: any frame) the prices are read only
+    once the companies are written, so two large frames and a parser's copies are never held at once; under the
+    limit they are read while the companies are written (the write here waits to see the read start)."""
+    import threading
+
+    import screener.intake
+    import screener.intake.imports as imports
+    import screener.validation.runner as runner
+
+    admit, read = screener.intake.admit, imports.read_file
+    prices_read = threading.Event()
+    steps: list[str] = []
+
+    def writing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        if checked.kind == "companies":
+            prices_read.wait(timeout=0.5 if limit == 1 else 30)
+        done = admit(store, checked, *args, **kwargs)
+        steps.append(f"written {checked.kind}")
+        return done
+
+    def reading(path: Any, kind: str, **kwargs: Any) -> Any:
+        steps.append(f"read {kind}")
+        if kind == "prices":
+            prices_read.set()
+        return read(path, kind, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", writing)
+    monkeypatch.setattr(imports, "read_file", reading)
+    monkeypatch.setattr(runner, "ready", lambda: True)  # no reading ahead while great-expectations loads
+    monkeypatch.setattr(imports, "HELD_BYTES", limit)
+    import_paths(store, [_folder(tmp_path, companies_csv=COMPANIES, prices_csv=PRICES)], today=TODAY)
+    if limit == 1:
+        assert steps == ["read companies", "written companies", "read prices", "written prices"]
+    else:
+        assert steps == ["read companies", "read prices", "written companies", "written prices"]
