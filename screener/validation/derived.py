@@ -145,49 +145,78 @@ def _jumps(
         return pl.when(pl.col("_series").shift(k) == pl.col("_series")).then(expr.shift(k))
 
     low, high = 1 / limit, limit
-    # Each step is the ratio to the previous value, or to the previous split-adjusted level when that is nearer 1.
-    # Where neither the row nor the two before it follow a split (a factor of exactly 1), the level is the value
-    # itself and the ratio is the plain one: the comparison (two logarithms a row) is made only on the rows near a
-    # split.
-    distinct = distinct.with_columns(prev(x, 1).alias("_x1"), prev(x, 2).alias("_x2"))
-    distinct = distinct.with_columns((x / pl.col("_x1")).alias("_step1"), (x / pl.col("_x2")).alias("_step2"))
-    if bool((distinct["_cum"] != 1.0).any()):
+    # Why one column at a time: of a step's parts (the values one and two rows back, both ratios, the value
+    # before) every row needs only the ratio to the previous value; the others matter on the few rows near a split,
+    # after a jump or failing the check, and are computed there alone, so 13 million closes cost one new column
+    # instead of six (the memory of an import's largest file).
+    series = distinct.get_column("_series")
+    values = distinct.select(x.alias(value)).to_series()
+    factors = distinct.get_column("_cum").cast(pl.Float64)
+    step1 = distinct.select((x / prev(x, 1)).alias(name)).to_series()
+    near: pl.Series | None = None
+    if bool((factors != 1.0).any()):
         cum = pl.col("_cum")
-        distinct = distinct.with_columns(prev(cum, 1).alias("_c1"), prev(cum, 2).alias("_c2"))
-        moved = (cum != 1.0) | (pl.col("_c1") != 1.0).fill_null(False) | (pl.col("_c2") != 1.0).fill_null(False)
+        moved = (cum != 1.0) | (prev(cum, 1) != 1.0).fill_null(False) | (prev(cum, 2) != 1.0).fill_null(False)
         near = distinct.select(pl.arg_where(moved)).to_series()
-        level = x * cum.pow(exponent)
-        steps = distinct[near].select(
-            _closest_to_one(x / pl.col("_x1"), level / (pl.col("_x1") * pl.col("_c1").pow(exponent))).alias("_s1"),
-            _closest_to_one(x / pl.col("_x2"), level / (pl.col("_x2") * pl.col("_c2").pow(exponent))).alias("_s2"),
-        )
-        # the factors are let go first, and each step column leaves the frame before it is written in place: 13
-        # million closes are not copied twice more while four other columns of them are held
-        distinct = distinct.drop("_c1", "_c2")
-        for k, step in enumerate(("_step1", "_step2")):
-            column = distinct.drop_in_place(step)
-            distinct = distinct.with_columns(column.scatter(near, steps.to_series(k)))
-            del column
-        del steps, near
-    distinct = distinct.drop("_cum")
-    step1, step2 = pl.col("_step1"), pl.col("_step2")
-    jumped = (step1.is_not_null() & ~step1.is_between(low, high)).alias("_jumped")
-    distinct = distinct.with_columns(jumped)
-    back = pl.col("_jumped") & prev(pl.col("_jumped"), 1).fill_null(False) & step2.is_between(low, high)
-    derived = distinct.with_columns(
-        pl.when(back).then(step2).otherwise(step1).alias(name),
-        pl.when(back).then(pl.col("_x2")).otherwise(pl.col("_x1")).alias("_before"),
-    ).select(value, name, "_before")
     del distinct
-    # written only where the check fails: it is what a report shows, and formatting every close costs seconds
-    derived = derived.with_columns(
-        _only_where(
-            derived,
-            ~pl.col(name).is_between(low, high),
-            pl.format("{} after {}", x, pl.col("_before")),
-            pl.repeat(None, derived.height, dtype=pl.String, eager=True).alias(shown),
+
+    def back(column: pl.Series, at: pl.Series, k: int) -> pl.Series:
+        """``prev`` at the rows ``at`` alone: the value ``k`` rows back where that row is of the same series."""
+        at = at.cast(pl.Int64)
+        source = (at - k).clip(lower_bound=0)
+        same = (at >= k) & (series.gather(source) == series.gather(at))
+        return pl.DataFrame({"same": same, "v": column.gather(source)}).select(pl.when("same").then("v")).to_series()
+
+    def steps(at: pl.Series, k: int) -> pl.Series:
+        """The ratio to the value ``k`` rows back at the rows ``at``, or, at a row near a split (``near``), to the
+        split-adjusted level when that is nearer 1."""
+        parts = pl.DataFrame(
+            {
+                value: values.gather(at),
+                "_cum": factors.gather(at),
+                "_xk": back(values, at, k),
+                "_ck": back(factors, at, k),
+            }
         )
+        plain = x / pl.col("_xk")
+        if near is None:
+            return parts.select(plain).to_series()
+        level = x * pl.col("_cum").pow(exponent)
+        adjusted = _closest_to_one(plain, level / (pl.col("_xk") * pl.col("_ck").pow(exponent)))
+        return (
+            parts.with_columns(at.is_in(near.implode()).alias("_near"))
+            .select(pl.when("_near").then(adjusted).otherwise(plain))
+            .to_series()
+        )
+
+    if near is not None and near.len():
+        step1 = step1.scatter(near, steps(near, 1))
+    jumped = step1.is_not_null() & ~step1.is_between(low, high)
+    # A row that jumps right after a row that jumped may be the return from a one-row spike: compared with the row
+    # before the spike instead (step 2), it is blamed only when that comparison breaks the limit too.
+    after_jump = pl.DataFrame({"_series": series, "_j": jumped}).select(
+        pl.arg_where(pl.col("_j") & prev(pl.col("_j"), 1).fill_null(False))
     )
+    after_jump = after_jump.to_series()
+    step2 = steps(after_jump, 2)
+    returned = step2.is_between(low, high).fill_null(False)
+    spike = after_jump.filter(returned)
+    changes = step1.scatter(spike, step2.filter(returned)) if spike.len() else step1
+    del step1, step2, jumped
+    # written only where the check fails: it is what a report shows, and formatting every close costs seconds
+    failing = changes.to_frame().select(pl.arg_where((~pl.col(name).is_between(low, high)).fill_null(False)))
+    failing = failing.to_series()
+    texts = pl.repeat(None, changes.len(), dtype=pl.String, eager=True).alias(shown)
+    if failing.len():
+        from_spike = failing.is_in(spike.implode())
+        before = pl.DataFrame(
+            {"_spike": from_spike, "_x1": back(values, failing, 1), "_x2": back(values, failing, 2)}
+        ).select(pl.when("_spike").then("_x2").otherwise("_x1").alias("_before"))
+        text = pl.DataFrame({value: values.gather(failing), "_before": before.to_series()}).select(
+            pl.format("{} after {}", x, pl.col("_before")).cast(pl.String)
+        )
+        texts = texts.scatter(failing, text.to_series())
+    derived = pl.DataFrame([changes.alias(name), texts])
     if in_order and rows.height == frame.height:
         # every row of the frame, in its order, each its own: the columns are the frame's as they are
         return frame.with_columns(derived[name], derived[shown])
