@@ -139,6 +139,31 @@ def _jumps(
         distinct = rows.filter(~repeat)
     rows = rows.select(_ROW) if in_order else rows.select(_ROW, "_first")  # where each result goes
     distinct = distinct.drop(on, _ROW)  # the dates are read no further
+    derived = _changes(distinct, value=value, limit=limit, exponent=exponent)
+    if in_order and rows.height == frame.height:
+        # every row of the frame, in its order, each its own: the columns are the frame's as they are
+        return frame.with_columns(derived[name], derived[shown])
+    # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
+    at = rows[_ROW]
+    values = derived[name] if in_order else derived[name].gather(rows["_first"])
+    added = [pl.repeat(None, frame.height, dtype=pl.Float64, eager=True).alias(name).scatter(at, values)]
+    # the readable text is set on the few rows that break the limit: only those are gathered and placed
+    written = derived[shown].is_not_null().arg_true()
+    if in_order:
+        to, text = at.gather(written), derived[shown].gather(written)
+    else:
+        firsts = rows["_first"]
+        taking = firsts.is_in(written.implode())
+        to, text = at.filter(taking), derived[shown].gather(firsts.filter(taking))
+    added.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(shown).scatter(to, text))
+    return frame.with_columns(added)
+
+
+def _changes(distinct: pl.DataFrame, *, value: str, limit: float, exponent: int) -> pl.DataFrame:
+    """``_jumps``'s measure on rows in series and date order, each (series, date) once (columns ``_series``,
+    ``value`` and ``_cum``, the split factor): ``<value>_change`` for every row and its ``..._shown`` text where it
+    breaks the limit, in the rows' order."""
+    name, shown = change_column(value), shown_column(change_column(value))
     x = pl.col(value).cast(pl.Float64)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:
@@ -158,7 +183,6 @@ def _jumps(
         cum = pl.col("_cum")
         moved = (cum != 1.0) | (prev(cum, 1) != 1.0).fill_null(False) | (prev(cum, 2) != 1.0).fill_null(False)
         near = distinct.select(pl.arg_where(moved)).to_series()
-    del distinct
 
     def back(column: pl.Series, at: pl.Series, k: int) -> pl.Series:
         """``prev`` at the rows ``at`` alone: the value ``k`` rows back where that row is of the same series."""
@@ -216,24 +240,7 @@ def _jumps(
             pl.format("{} after {}", x, pl.col("_before")).cast(pl.String)
         )
         texts = texts.scatter(failing, text.to_series())
-    derived = pl.DataFrame([changes.alias(name), texts])
-    if in_order and rows.height == frame.height:
-        # every row of the frame, in its order, each its own: the columns are the frame's as they are
-        return frame.with_columns(derived[name], derived[shown])
-    # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
-    at = rows[_ROW]
-    values = derived[name] if in_order else derived[name].gather(rows["_first"])
-    added = [pl.repeat(None, frame.height, dtype=pl.Float64, eager=True).alias(name).scatter(at, values)]
-    # the readable text is set on the few rows that break the limit: only those are gathered and placed
-    written = derived[shown].is_not_null().arg_true()
-    if in_order:
-        to, text = at.gather(written), derived[shown].gather(written)
-    else:
-        firsts = rows["_first"]
-        taking = firsts.is_in(written.implode())
-        to, text = at.filter(taking), derived[shown].gather(firsts.filter(taking))
-    added.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(shown).scatter(to, text))
-    return frame.with_columns(added)
+    return pl.DataFrame([changes.alias(name), texts])
 
 
 def _in_series_order(rows: pl.DataFrame, on: str, value: str) -> pl.DataFrame:

@@ -49,6 +49,24 @@ def written(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     return seen
 
 
+def _disk_full_at(kind: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make the write of ``kind`` fail as a full disk would; return the kinds whose write was started, in order."""
+    import screener.intake
+    from screener.errors import ScreenerError
+
+    admit = screener.intake.admit
+    started: list[str] = []
+
+    def failing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        started.append(checked.kind)
+        if checked.kind == kind:
+            raise ScreenerError("the disk is full")
+        return admit(store, checked, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", failing)
+    return started
+
+
 def _folder(tmp_path: Path, **files: str) -> Path:
     folder = tmp_path / "in"
     for name, text in files.items():
@@ -180,17 +198,9 @@ def test_a_write_that_fails_yields_to_the_problems_of_later_files_and_is_raised_
     """A write that fails (a full disk, the write lock not free) ends the writing and rolls back, but the files are
     read on: a later file's problems are what the user hears, as when every file was read before the first write.
     With no problem anywhere, the write's own error is raised, after the warnings said up to that file."""
-    import screener.intake
     from screener.errors import ScreenerError
 
-    admit = screener.intake.admit
-
-    def failing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
-        if checked.kind == "prices":
-            raise ScreenerError("the disk is full")
-        return admit(store, checked, *args, **kwargs)
-
-    monkeypatch.setattr(screener.intake, "admit", failing)
+    _disk_full_at("prices", monkeypatch)
     before = snapshot(db_path)
     prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
     folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices, splits_csv="symbol,date,ratio\nAAA,x,2\n")
@@ -309,19 +319,9 @@ def test_a_failed_write_stops_the_writes_after_it_and_their_warnings(
     """The companies' write fails while the prices are checked: the prices are not written, the warning about
     their symbols outside the universe (said of a file written after the failure) is not said, the write's
     error is raised after the warnings, and the store is as before."""
-    import screener.intake
     from screener.errors import ScreenerError
 
-    admit = screener.intake.admit
-    kinds: list[str] = []
-
-    def failing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
-        kinds.append(checked.kind)
-        if checked.kind == "companies":
-            raise ScreenerError("the disk is full")
-        return admit(store, checked, *args, **kwargs)
-
-    monkeypatch.setattr(screener.intake, "admit", failing)
+    kinds = _disk_full_at("companies", monkeypatch)
     before = snapshot(db_path)
     prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
     folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices)

@@ -1,5 +1,5 @@
 """The jumps of a value from row to row (``derived._jumps``) computed one column at a time give exactly what the
-first way gave, every part of a step a column of every row (``_reference_jumps`` below, kept as it was): the same
+first way gave, every part of a step a column of every row (``_reference_changes`` below, kept as it was): the same
 ratio on every row and the same text on every failing one, with splits, one-row spikes and their returns, repeated
 and unordered rows, and rows left out (no series, no date, a value not above 0)."""
 
@@ -8,64 +8,26 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from screener.validation import derived as derived_module
 from screener.validation.derived import (
     _ROW,
     _closest_to_one,
-    _in_series_order,
     _jumps,
     _only_where,
-    _split_factor,
     change_column,
     shown_column,
-    value_codes,
 )
 
 START = date(2020, 1, 1)
 
 
-def _reference_jumps(
-    frame: pl.DataFrame, *, series: str, on: str, value: str, limit: float, splits: pl.DataFrame | None, exponent: int
-) -> pl.DataFrame:
-    """The measure as it was written first: every part of a step as a column of every row."""
+def _reference_changes(distinct: pl.DataFrame, *, value: str, limit: float, exponent: int) -> pl.DataFrame:
+    """The measure as it was written first: every part of a step a column of every row."""
     name, shown = change_column(value), shown_column(change_column(value))
-    rows = frame.select(_ROW, series, value_codes(frame.get_column(series)).alias("_series"), on, value)
-    usable = rows.select(pl.col(series).is_not_null() & pl.col(on).is_not_null() & (pl.col(value) > 0)).to_series()
-    if not bool(usable.all()):
-        rows = rows.filter(usable)  # a copy of the columns only when a row is left out
-    del usable
-    # Each row's split factor is read off its text series here, before any sort: the rows are then ordered and
-    # deduplicated with the series as a small integer only (gathering 13 million symbols in a new order costs
-    # several times more than gathering their factors).
-    rows = rows.with_columns(_split_factor(rows, series, on, splits).alias("_cum").cast(pl.Float64)).drop(series)
-    # A file in series and date order, each date once (the usual file), is in the order the sort below gives
-    # already, with no row repeating another: tested as (series, then day) rising from each row to the next, which
-    # costs a pass instead of a sort (compared as they are: no column of 64-bit keys is made for it).
-    n = rows.height
-    code, day = pl.col("_series"), pl.col(on).cast(pl.Date).to_physical()
-    after = code.slice(1) > code.slice(0, n - 1)
-    later = (code.slice(1) == code.slice(0, n - 1)) & (day.slice(1) > day.slice(0, n - 1))
-    in_order = n > 1 and bool(rows.select((after | later).all()).item())
-    if not in_order:
-        rows = _in_series_order(rows, on, value)
-    if rows.height == 0:
-        return frame.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias(name), pl.lit(None, dtype=pl.String).alias(shown)
-        )
-    if in_order:
-        distinct = rows  # each (series, date) once: no row repeats another
-    else:
-        repeat = (
-            (pl.col("_series") == pl.col("_series").shift(1))
-            & (pl.col(on) == pl.col(on).shift(1))
-            & (pl.col(value) == pl.col(value).shift(1))
-        ).fill_null(False)
-        rows = rows.with_columns(((~repeat).cum_sum() - 1).alias("_first"))
-        distinct = rows.filter(~repeat)
-    rows = rows.select(_ROW) if in_order else rows.select(_ROW, "_first")  # where each result goes
-    distinct = distinct.drop(on, _ROW)  # the dates are read no further
     x = pl.col(value).cast(pl.Float64)
 
     def prev(expr: pl.Expr, k: int) -> pl.Expr:
@@ -115,23 +77,7 @@ def _reference_jumps(
             pl.repeat(None, derived.height, dtype=pl.String, eager=True).alias(shown),
         )
     )
-    if in_order and rows.height == frame.height:
-        # every row of the frame, in its order, each its own: the columns are the frame's as they are
-        return frame.with_columns(derived[name], derived[shown])
-    # each row takes the result of its first repeat, put at its own position (``_ROW`` is the row's position)
-    at = rows[_ROW]
-    values = derived[name] if in_order else derived[name].gather(rows["_first"])
-    added = [pl.repeat(None, frame.height, dtype=pl.Float64, eager=True).alias(name).scatter(at, values)]
-    # the readable text is set on the few rows that break the limit: only those are gathered and placed
-    written = derived[shown].is_not_null().arg_true()
-    if in_order:
-        to, text = at.gather(written), derived[shown].gather(written)
-    else:
-        firsts = rows["_first"]
-        taking = firsts.is_in(written.implode())
-        to, text = at.filter(taking), derived[shown].gather(firsts.filter(taking))
-    added.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias(shown).scatter(to, text))
-    return frame.with_columns(added)
+    return derived.select(name, shown)
 
 
 @st.composite
@@ -174,7 +120,9 @@ def test_one_column_at_a_time_gives_what_every_column_gave(
     kwargs = {"series": "symbol", "on": "date", "value": "close", "limit": 20.0, "exponent": exponent}
     for known in (splits, None):
         got = _jumps(frame, splits=known, **kwargs)  # type: ignore[arg-type]
-        expected = _reference_jumps(frame, splits=known, **kwargs)  # type: ignore[arg-type]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(derived_module, "_changes", _reference_changes)
+            expected = _jumps(frame, splits=known, **kwargs)  # type: ignore[arg-type]
         assert got.equals(expected), (got, expected)
 
 
