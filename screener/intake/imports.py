@@ -261,9 +261,6 @@ class _Unit:
         self._wait()
         if self._failure is not None and self.error is None:
             (self.failed_at, failure), self._failure = self._failure, None
-            if not isinstance(failure, Exception):  # an interrupt or exit raised on the writing thread
-                self.abandon(failure)
-                raise failure
             self.error = self.abandon(failure)
 
     def abandon(self, exc: BaseException) -> BaseException:

@@ -218,18 +218,20 @@ def _changes(distinct: pl.DataFrame, *, value: str, limit: float, exponent: int)
     jumped = step1.is_not_null() & ~step1.is_between(low, high)
     # A row that jumps right after a row that jumped may be the return from a one-row spike: compared with the row
     # before the spike instead (step 2), it is blamed only when that comparison breaks the limit too.
-    after_jump = pl.DataFrame({"_series": series, "_j": jumped}).select(
-        pl.arg_where(pl.col("_j") & prev(pl.col("_j"), 1).fill_null(False))
+    after_jump = (
+        pl.DataFrame({"_series": series, "_j": jumped})
+        .select(pl.arg_where(pl.col("_j") & prev(pl.col("_j"), 1).fill_null(False)))
+        .to_series()
     )
-    after_jump = after_jump.to_series()
     step2 = steps(after_jump, 2)
     returned = step2.is_between(low, high).fill_null(False)
     spike = after_jump.filter(returned)
     changes = step1.scatter(spike, step2.filter(returned)) if spike.len() else step1
     del step1, step2, jumped
     # written only where the check fails: it is what a report shows, and formatting every close costs seconds
-    failing = changes.to_frame().select(pl.arg_where((~pl.col(name).is_between(low, high)).fill_null(False)))
-    failing = failing.to_series()
+    failing = (
+        changes.to_frame().select(pl.arg_where((~pl.col(name).is_between(low, high)).fill_null(False))).to_series()
+    )
     texts = pl.repeat(None, changes.len(), dtype=pl.String, eager=True).alias(shown)
     if failing.len():
         from_spike = failing.is_in(spike.implode())

@@ -334,6 +334,38 @@ def test_a_failed_write_stops_the_writes_after_it_and_their_warnings(
     assert snapshot(db_path) == before
 
 
+def test_a_transaction_that_cannot_be_opened_stores_nothing_and_is_raised_after_the_warnings(
+    store: Store,
+    db_path: Path,
+    tmp_path: Path,
+    written: list[tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first write cannot open the import's transaction (the write lock not free): no write is started, the
+    later files are still read and checked, their warnings are said, but not the one about symbols outside the
+    universe (said of files that would be written), and the lock's own error is raised, the store as before."""
+    from contextlib import contextmanager
+
+    from screener.errors import ScreenerError
+
+    @contextmanager
+    def busy(*, inputs: bool = True) -> Any:
+        raise ScreenerError("the store is being written by another process")
+        yield store
+
+    monkeypatch.setattr(store, "transaction", busy)
+    before = snapshot(db_path)
+    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
+    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices)
+    notes: list[str] = []
+    with pytest.raises(ScreenerError, match=r"^the store is being written by another process$"):
+        import_paths(store, [folder], today=TODAY, note=notes.append)
+    assert written == []
+    assert notes == [f"Warning: {folder / 'prices.csv'}: ignoring 1 unknown column(s): note"]
+    store.close()
+    assert snapshot(db_path) == before
+
+
 def test_an_interrupt_while_a_write_runs_waits_for_it_then_rolls_back(
     store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
