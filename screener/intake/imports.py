@@ -67,14 +67,19 @@ class ImportRefused(Refused):
         ScreenerError.__init__(self, f"{failures[0]}; nothing was imported ({len(failures)} failing value(s))")
 
 
-#: How much an import holds of frames other than the file it reads or checks: the files read ahead (``_held``)
-#: while great-expectations loads, and the files still being written (``_Unit.wait_while_holding``). Reading ahead
-#: stops once those hold this much, and a file is read while a write runs only if the writes hold less; so a large
-#: file is never read, with its parser's own copies, while another large frame is held (the 2 GB ceiling of a
-#: 50,000-company import). Why the overlap at all: loading great-expectations is a couple of seconds of Python on
+#: How much an import reads ahead while great-expectations loads: every next file (``_held``) until those read
+#: ahead hold this much. Why the overlap at all: loading great-expectations is a couple of seconds of Python on
 #: another thread, writing is mostly DuckDB, and reading a Parquet or CSV file is mostly polars' own threads, so on
 #: two cores each overlaps the others instead of following them.
 HELD_BYTES = 128 * 1024 * 1024
+
+#: How much the files still being written may hold while the next file is read (``_Unit.wait_while_holding``):
+#: above it, the read waits for the writes. Why this much: a 50,000-company import reads its 13 million prices
+#: while its 2.5 million statements (0.27 GB of frames) are written, about a second sooner than one after the
+#: other, and stays under its 2 GB ceiling because every write hands back DuckDB's copies of the blocks it wrote
+#: (``Store.release_cache``); without that, the two together reached 2.0 to 2.1 GB. Two large frames being written (the
+#: prices and the statements) are never held beside a third read.
+WRITE_HELD = 512 * 1024 * 1024
 
 
 def _held(early: dict[int, ParsedFile | Exception]) -> int:
@@ -234,6 +239,9 @@ class _Unit:
                     continue
                 try:
                     write.done = admit(self.store, checked, IMPORT_PROVIDER, origin="user", policy=write.policy)
+                    # the blocks just written are in the file: DuckDB's copies of them are not held beside the
+                    # next, larger file while it is read and checked
+                    self.store.release_cache()
                 except BaseException as exc:  # handed to the importing thread, which raises or reports it
                     self._failure = (index, exc)
                 del checked
@@ -243,7 +251,7 @@ class _Unit:
                 self._queue.task_done()
 
     def wait_while_holding(self, limit: int) -> None:
-        """Wait for the queued writes when their frames hold ``limit`` bytes or more (``HELD_BYTES``)."""
+        """Wait for the queued writes when their frames hold ``limit`` bytes or more (``WRITE_HELD``)."""
         if self._thread is not None and sum(w.size for w in self.writes) >= limit:
             self._queue.join()
 
@@ -346,7 +354,7 @@ def import_paths(
     try:
         for i, (path, k) in enumerate(pairs):
             if i not in early:
-                unit.wait_while_holding(HELD_BYTES)  # a large frame being written is not held beside this read
+                unit.wait_while_holding(WRITE_HELD)  # a large frame being written is not held beside this read
             got = early.pop(i) if i in early else read_file(path, k, strict=strict, collect=True)
             if isinstance(got, Exception):
                 raise got

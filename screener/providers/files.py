@@ -476,6 +476,8 @@ def _parse_column(
         return parsed.alias(col.name)
     # numbers: accept plain decimals and exponents only; "1,234" or "12%" are errors, not guesses
     parsed = text if typed else text.cast(pl.Float64, strict=False)
+    if _numbers_fit(col, parsed, None if typed else text, strict=strict):
+        return parsed.alias(col.name).cast(pl.Int64) if col.dtype == "int" else parsed.alias(col.name)
     # a number too large for the column's type (``1e400``; ``1e20`` as a whole number) is a problem of its row, like
     # text in a number column: it would otherwise overflow to infinity or fail the cast to a whole number (a typed
     # infinity reads as ``inf``: not a number, never an overflow)
@@ -504,6 +506,31 @@ def _parse_column(
         bad(fractional, lambda i: f"not a whole number {text[i]!r}")
         return pl.select(pl.when(fractional).then(None).otherwise(parsed).alias(col.name)).to_series().cast(pl.Int64)
     return parsed
+
+
+def _numbers_fit(col: Column, parsed: pl.Series, text: pl.Series | None, *, strict: bool) -> bool:
+    """Whether no cell of a number column breaks a rule ``_parse_column`` checks (text that is not a number, not a
+    finite number, too large, the wrong sign or range, a fraction where a whole number is due).
+
+    Why: a clean column (the usual one) is then read once, every rule in one pass over it, instead of one pass and
+    one mask per rule: a tenth of a second per million values. Any doubt sends the column through the rules one by
+    one, which name each failing cell; a column that passes here passes each of them (the same conditions)."""
+    value = pl.col("value")
+    troubles = [value.is_nan() | value.is_infinite()]
+    if text is not None:  # a cell with text that is not a number
+        troubles.append(value.is_null() & pl.col("text").is_not_null())
+    if strict:
+        troubles.append(value.abs() > MAX_AMOUNT)
+        if col.positive:
+            troubles.append(value <= 0)
+        if col.non_negative:
+            troubles.append(value < 0)
+        if col.fraction:
+            troubles.append((value < 0) | (value > 1))
+    if col.dtype == "int":
+        troubles += [value.abs() >= INT_LIMIT, value != value.round(0)]
+    columns = {"value": parsed} if text is None else {"value": parsed, "text": text}
+    return not pl.DataFrame(columns).select(pl.any_horizontal(troubles).any()).item()
 
 
 def parse_frame(raw: pl.DataFrame, kind: str, path: Path, *, strict: bool = True, collect: bool = False) -> ParsedFile:

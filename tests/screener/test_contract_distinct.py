@@ -26,3 +26,21 @@ def test_distinct_of_numbers_and_of_sorted_runs(values: list[int | None]) -> Non
         assert sorted(distinct(column).to_list(), key=lambda v: (v is None, v or 0)) == sorted(
             set(values), key=lambda v: (v is None, v or 0)
         )
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(-5, 5)), min_size=1, max_size=40),
+    st.integers(1, 300),
+    st.booleans(),
+)
+def test_distinct_of_long_columns_with_and_without_runs(values: list[int | None], run: int, runs_first: bool) -> None:
+    """Columns longer than the rows ``distinct`` looks at to choose its way (a run per value, values changing every
+    row, or one after the other): the values are ``unique``'s either way."""
+    n = 4096 + 1000
+    runs = [v for v in values for _ in range(run)]
+    tiled = values * (n // len(values) + 1)
+    head, tail = (runs, tiled) if runs_first else (tiled, runs)
+    column = pl.Series("n", (head * (n // len(head) + 1))[:n] + tail[:n], dtype=pl.Int64)
+    assert sorted(distinct(column).to_list(), key=lambda v: (v is None, v or 0)) == sorted(
+        set(values), key=lambda v: (v is None, v or 0)
+    )

@@ -313,6 +313,39 @@ def test_each_write_runs_on_the_writing_thread_while_the_next_file_is_checked(
     assert not [t for t in threading.enumerate() if t.name == "import-write"]
 
 
+def test_each_write_hands_back_duckdbs_copies_of_its_blocks_before_the_next_write(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each file's write, on the writing thread, the store hands back DuckDB's cached copies of the blocks
+    written (``Store.release_cache``), inside the import's transaction, which still commits every file."""
+    import threading
+
+    import screener.intake
+
+    admit = screener.intake.admit
+    steps: list[tuple[str, str, bool]] = []
+    release = store.release_cache
+
+    def writing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        steps.append((f"write {checked.kind}", threading.current_thread().name, store._in_tx))
+        return admit(store, checked, *args, **kwargs)
+
+    def releasing() -> None:
+        steps.append(("release", threading.current_thread().name, store._in_tx))
+        release()
+
+    monkeypatch.setattr(screener.intake, "admit", writing)
+    monkeypatch.setattr(store, "release_cache", releasing)
+    import_paths(store, [_folder(tmp_path, companies_csv=COMPANIES, prices_csv=PRICES)], today=TODAY)
+    assert steps == [
+        ("write companies", "import-write", True),
+        ("release", "import-write", True),
+        ("write prices", "import-write", True),
+        ("release", "import-write", True),
+    ]
+    assert store.frame("prices").height == 3 and store.frame("companies").height == 2
+
+
 def test_a_failed_write_stops_the_writes_after_it_and_their_warnings(
     store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -408,7 +441,7 @@ def test_an_interrupt_while_a_write_runs_waits_for_it_then_rolls_back(
 def test_a_file_is_read_while_a_write_runs_only_when_the_writes_hold_less_than_the_limit(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
-    """With the writes holding more than ``HELD_BYTES`` (a limit of one byte: any frame) the prices are read only
+    """With the writes holding more than ``WRITE_HELD`` (a limit of one byte: any frame) the prices are read only
     once the companies are written, so two large frames and a parser's copies are never held at once; under the
     limit they are read while the companies are written (the write here waits to see the read start)."""
     import threading
@@ -441,7 +474,7 @@ def test_a_file_is_read_while_a_write_runs_only_when_the_writes_hold_less_than_t
     monkeypatch.setattr(screener.intake, "admit", writing)
     monkeypatch.setattr(imports, "read_file", reading)
     monkeypatch.setattr(runner, "ready", lambda: True)  # no reading ahead while great-expectations loads
-    monkeypatch.setattr(imports, "HELD_BYTES", limit)
+    monkeypatch.setattr(imports, "WRITE_HELD", limit)
     import_paths(store, [_folder(tmp_path, companies_csv=COMPANIES, prices_csv=PRICES)], today=TODAY)
     if limit == 1:
         assert steps == ["read companies", "written companies", "read prices", "written prices"]

@@ -111,16 +111,59 @@ def test_release_cache_hands_back_read_blocks_and_restores_the_limit(store: Stor
     assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == sum(f.height for f in frames)
 
 
-def test_release_cache_leaves_a_transaction_alone(store: Store) -> None:
-    """Lowering DuckDB's limit inside a transaction with writes pending would abort it: the release waits."""
+def test_release_cache_inside_a_transaction_drops_the_written_blocks_and_keeps_the_transaction(store: Store) -> None:
+    """Inside a transaction (an import between its files) the blocks written and read are handed back from a
+    second connection: the transaction goes on (a statement that failed in it would abort it), nothing is moved
+    to a temporary file, the limit is back, and the commit keeps every row. 640,000 closes: a write of whole row
+    groups, which DuckDB puts in the file before the commit."""
+    _companies(store, [f"S{i:03d}" for i in range(300)])
+    frames = [_closes(f"S{i:03d}", AS_OF - timedelta(days=3000), AS_OF) for i in range(300)]
+    limit = store.scalar("SELECT current_setting('memory_limit')")
+
+    def memory(tag: str, column: str = "memory_usage_bytes") -> int:
+        return int(store.scalar(f"SELECT {column} FROM duckdb_memory() WHERE tag = ?", [tag]))
+
+    with store.transaction():
+        store.upsert("prices", pl.concat(frames[:250]), "file")
+        store.query("SELECT * FROM prices")
+        before = memory("BASE_TABLE")
+        store.release_cache()
+        assert memory("BASE_TABLE") < before and memory("BASE_TABLE") <= 1 << 20  # 1 MiB may stay: the margin
+        assert sum(memory(t, "temporary_storage_bytes") for t in ("BASE_TABLE", "IN_MEMORY_TABLE")) == 0
+        assert store.scalar("SELECT current_setting('memory_limit')") == limit
+        store.upsert("prices", pl.concat(frames[250:]), "file")  # the transaction was not aborted
+    assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == sum(f.height for f in frames)
+
+
+def test_a_limit_that_cannot_be_met_inside_a_transaction_is_let_go(store: Store) -> None:
+    """The second connection's lowered limit fails (blocks pinned, say): the failure stays there, the limit is
+    reset and that connection closed, and the transaction's writes commit."""
+    import duckdb
+
+    class Refusing:
+        def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+            self.con, self.said, self.closed = con, [], False
+
+        def execute(self, sql: str, *args: object) -> duckdb.DuckDBPyConnection:
+            self.said.append(sql)
+            if sql.startswith("SET memory_limit"):
+                raise duckdb.OutOfMemoryException("could not free up enough memory for the new limit")
+            return self.con.execute(sql, *args)
+
+        def close(self) -> None:
+            self.closed = True
+            self.con.close()
+
     _companies(store, ["A", "B"])
     old, new = _closes("B", AS_OF - timedelta(days=3000), AS_OF), _closes("A", AS_OF - timedelta(days=3000), AS_OF)
     store.upsert("prices", old, "file")
+    side = Refusing(store.con.cursor())
     with store.transaction():
         store.upsert("prices", new, "file")
-        store.query("SELECT * FROM prices")
-        store.release_cache()
-    assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == old.height + new.height
+        store._release(side, written=True)  # type: ignore[arg-type]
+        store.upsert("prices", _closes("B", AS_OF, AS_OF + timedelta(days=3)), "file")
+    assert [s.split(" =")[0].split(" ")[0] for s in side.said] == ["SELECT", "SET", "RESET"] and side.closed
+    assert store.query("SELECT count(*) AS n FROM prices")["n"][0] == old.height + new.height + 3
 
 
 def test_coded_closes_are_the_text_closes_with_each_symbol_as_its_position(store: Store) -> None:
