@@ -18,7 +18,7 @@ import sys
 import threading
 import types
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -368,9 +368,13 @@ def _rows_seen(check: Check, frame: pl.DataFrame) -> tuple[str, tuple[str, ...]]
     return None
 
 
-def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> list[CheckResult]:
+def run_checks(
+    kind: str, frame: pl.DataFrame, today: date | None = None, *, skip: Collection[str] = ()
+) -> list[CheckResult]:
     """Run the kind's checks on the columns the frame has; a check on an absent column is skipped. Checks on
     derived columns need the frame from ``derived.derive`` (``validate_frame`` and ``validate_store`` pass it).
+    ``skip``: columns whose checks ran already (``validation.checked``: the frame's own columns, checked while
+    the derived ones were computed); a check on those columns alone (or on no column) is left out.
 
     Rules on single text or date values run on each column's distinct values (``per_value``); the rest run on every
     row that can fail them: a value rule skips nulls, so a column's nulls are not handed over, and a uniqueness
@@ -378,7 +382,11 @@ def run_checks(kind: str, frame: pl.DataFrame, today: date | None = None) -> lis
     it vectorises; the failing rows it names are mapped back to the frame's rows. A check that cannot fail
     (``vacuous``, or a key that never repeats) passes without one."""
     today = today or date.today()
-    checks = [c for c in checks_for(kind, today) if all(col in frame.columns for col in c.columns)]
+    checks = [
+        c
+        for c in checks_for(kind, today)
+        if all(col in frame.columns for col in c.columns) and not all(col in skip for col in c.columns)
+    ]
     if frame.height == 0 or not checks:
         return [CheckResult(c, 0) for c in checks]
     by_key = {c.match_key: CheckResult(c, frame.height) for c in checks}
