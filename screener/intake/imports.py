@@ -68,17 +68,19 @@ class ImportRefused(Refused):
 
 
 #: How much an import reads ahead while great-expectations loads: every next file (``_held``) until those read
-#: ahead hold this much. Why the overlap at all: loading great-expectations is a couple of seconds of Python on
-#: another thread, writing is mostly DuckDB, and reading a Parquet or CSV file is mostly polars' own threads, so on
-#: two cores each overlaps the others instead of following them.
+#: ahead hold this much; and how much the files still being written may hold while a file is checked (above it,
+#: the check waits for the writes). Why the overlap at all: loading great-expectations is a couple of seconds of
+#: Python on another thread, writing is mostly DuckDB, and reading a Parquet or CSV file is mostly polars' own
+#: threads, so on two cores each overlaps the others instead of following them.
 HELD_BYTES = 128 * 1024 * 1024
 
 #: How much the files still being written may hold while the next file is read (``_Unit.wait_while_holding``):
 #: above it, the read waits for the writes. Why this much: a 50,000-company import reads its 13 million prices
 #: while its 2.5 million statements (0.27 GB of frames) are written, about a second sooner than one after the
 #: other, and stays under its 2 GB ceiling because every write hands back DuckDB's copies of the blocks it wrote
-#: (``Store.release_cache``); without that, the two together reached 2.0 to 2.1 GB. Two large frames being written (the
-#: prices and the statements) are never held beside a third read.
+#: (``Store.release_cache``) and the check of the prices waits for the statements' write (``HELD_BYTES``);
+#: without those, the two together reached 2.0 to 2.1 GB. Two large frames being written (the prices and the
+#: statements) are never held beside a third read.
 WRITE_HELD = 512 * 1024 * 1024
 
 
@@ -369,6 +371,9 @@ def import_paths(
                 if ahead not in early:
                     read_early(ahead)
                 ahead += 1
+            # a check's own copies (derived columns, great-expectations' frames) are not made beside a large frame
+            # still being written: the read overlapped that write, the check waits for it
+            unit.wait_while_holding(HELD_BYTES)
             checked = check(pf.kind, pf.frame, str(pf.path), today=today, splits=splits, spacing=pf.spacing)
             control.add(pf)
             if pf.problems or checked.failures.height:

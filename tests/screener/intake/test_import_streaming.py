@@ -480,3 +480,49 @@ def test_a_file_is_read_while_a_write_runs_only_when_the_writes_hold_less_than_t
         assert steps == ["read companies", "written companies", "read prices", "written prices"]
     else:
         assert steps == ["read companies", "read prices", "written companies", "written prices"]
+
+
+@pytest.mark.parametrize("limit", [1, 1 << 40])
+def test_a_file_is_checked_only_once_the_writes_hold_less_than_the_limit(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """The prices are read while the companies are written (``WRITE_HELD`` allows it), but with the writes holding
+    more than ``HELD_BYTES`` (one byte: any frame) they are checked only once that write ended, so a check's own
+    copies are never made beside a large frame being written; under the limit the check runs while the companies
+    are written (the write here waits to see it start)."""
+    import threading
+    import time
+
+    import screener.intake
+    import screener.intake.imports as imports
+    import screener.validation.runner as runner
+
+    admit, check = screener.intake.admit, screener.intake.check
+    prices_checked = threading.Event()
+    steps: list[str] = []
+
+    def writing(store: Store, checked: Any, *args: Any, **kwargs: Any) -> Any:
+        if checked.kind == "companies" and limit == 1:
+            time.sleep(0.3)  # time enough for the prices to be checked, were the check not held back
+        elif checked.kind == "companies":
+            prices_checked.wait(timeout=30)
+        done = admit(store, checked, *args, **kwargs)
+        steps.append(f"written {checked.kind}")
+        return done
+
+    def checking(kind: str, *args: Any, **kwargs: Any) -> Any:
+        steps.append(f"check {kind}")
+        if kind == "prices":
+            prices_checked.set()
+        return check(kind, *args, **kwargs)
+
+    monkeypatch.setattr(screener.intake, "admit", writing)
+    monkeypatch.setattr(screener.intake, "check", checking)
+    monkeypatch.setattr(runner, "ready", lambda: True)  # no reading ahead while great-expectations loads
+    monkeypatch.setattr(imports, "HELD_BYTES", limit)
+    monkeypatch.setattr(imports, "WRITE_HELD", 1 << 40)
+    import_paths(store, [_folder(tmp_path, companies_csv=COMPANIES, prices_csv=PRICES)], today=TODAY)
+    if limit == 1:
+        assert steps == ["check companies", "written companies", "check prices", "written prices"]
+    else:
+        assert steps == ["check companies", "check prices", "written companies", "written prices"]
