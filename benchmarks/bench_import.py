@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -201,11 +202,18 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _report(mine: list[dict[str, object]], whos: list[str], rounds: int) -> None:
+#: The import steps, by the names ``--steps`` takes.
+STEPS: dict[str, str] = {
+    "import": "import",
+    "re-import": "re-import",
+    "quarantine": f"import --quarantine ({BAD_PER_HUNDRED}% bad)",
+}
+
+
+def _report(mine: list[dict[str, object]], whos: list[str], rounds: int, chosen: Sequence[str]) -> None:
     """The ratios of one size and format: each import step against the bulk load, each quarantine against its clean
     import (medians of the per-round ratios, every round's CPU ratio in brackets), and each step's medians."""
-    steps = ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)")
-    labels = [who + s for s in steps for who in whos]
+    labels = [who + STEPS[s] for s in chosen for who in whos]
 
     def at(label: str, round_no: int) -> dict[str, object]:
         return next(r for r in mine if r["round"] == round_no and r["step"] == label)
@@ -226,8 +234,8 @@ def _report(mine: list[dict[str, object]], whos: list[str], rounds: int) -> None
     for label in labels:
         wall, cpu, each = ratios(label, "duckdb bulk load")
         print(f"{pad} {label + ' / bulk load':<32} {wall:7.2f}x wall {cpu:7.2f}x CPU  [{each}]", flush=True)
-    for who in whos:
-        q_label = who + steps[2]
+    for who in whos if {"import", "quarantine"} <= set(chosen) else ():
+        q_label = who + STEPS["quarantine"]
         wall, cpu, each = ratios(q_label, who + "import")
         rejected = at(q_label, rounds).get("stored_rejected_rows")
         name = who + "quarantine / clean import"
@@ -241,11 +249,17 @@ def _report(mine: list[dict[str, object]], whos: list[str], rounds: int) -> None
 
 
 def run_size(
-    n: int, formats: list[str], work: Path, baseline: Path | None = None, rounds: int = 1
+    n: int,
+    formats: list[str],
+    work: Path,
+    baseline: Path | None = None,
+    rounds: int = 1,
+    chosen: Sequence[str] = tuple(STEPS),
 ) -> list[dict[str, object]]:
-    """Every step at ``n`` companies. With ``baseline`` (another checkout), each import step runs with that
-    checkout's code first and then with this one, on the same files and one after the other, so the two are
-    compared under the same load; the files in ``work`` are reused when a run wrote them before.
+    """The ``chosen`` steps at ``n`` companies. With ``baseline`` (another checkout), each import step runs with
+    that checkout's code and with this one, on the same files and one after the other, so the two are compared
+    under the same load; which of the two goes first alternates round by round, so neither always runs on a
+    machine the other just warmed (or tired). The files in ``work`` are reused when a run wrote them before.
 
     With ``rounds`` above 1 the whole sequence (bulk load, imports, re-imports, quarantines) runs that many times,
     every store new in each round, and the ratios reported are the medians of each round's ratios: a step and the
@@ -280,7 +294,7 @@ def run_size(
                 ROOT,
             )
         )
-        for step in ("import", "re-import", f"import --quarantine ({BAD_PER_HUNDRED}% bad)"):
+        for step in (STEPS[c] for c in chosen):
             for who, code in codes:
                 tag = "base" if who else "this"
                 store, qstore = work / f"{n}-{fmt}-{tag}.duckdb", work / f"{n}-{fmt}-{tag}-q.duckdb"
@@ -293,7 +307,8 @@ def run_size(
         for round_no in range(1, rounds + 1):
             for old in work.glob(f"{n}-{fmt}*.duckdb*"):
                 old.unlink()  # every store starts new
-            for label, argv, db, code_dir in steps:
+            ordered = steps if round_no % 2 or baseline is None else _this_first(steps)
+            for label, argv, db, code_dir in ordered:
                 # run from the checkout itself: ``python -m`` puts the working directory first on the path
                 wall, cpu, peak, code, last = timed(argv, _env(code_dir), cwd=code_dir)
                 counts = _counts(db) if db.exists() and label != "duckdb bulk load" else {}
@@ -322,8 +337,16 @@ def run_size(
                     same = all(first.get(f"stored_{k}") == row.get(f"stored_{k}") for k in FILE_KINDS)
                     print(f"{'':>7} {'':<8}    {'re-import duplicated nothing:':<32} {same}", flush=True)
         rows_out.extend(mine)
-        _report(mine, [who for who, _ in codes], rounds)
+        _report(mine, [who for who, _ in codes], rounds, chosen)
     return rows_out
+
+
+def _this_first(steps: list[tuple[str, list[str], Path, Path]]) -> list[tuple[str, list[str], Path, Path]]:
+    """``steps`` with this checkout's run of each step before the baseline's (they come in pairs, baseline first)."""
+    out = steps[:1]
+    for i in range(1, len(steps), 2):
+        out += [steps[i + 1], steps[i]]
+    return out
 
 
 def main() -> None:
@@ -349,6 +372,11 @@ def main() -> None:
         default=1,
         help="run every step this many times, interleaved; ratios are medians of the rounds (default 1)",
     )
+    ap.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="comma-separated import steps: import, re-import, quarantine (default all; re-import needs import)",
+    )
     ap.add_argument("--bare", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--format", default="parquet", help=argparse.SUPPRESS)
     ap.add_argument("--db", type=Path, default=None, help=argparse.SUPPRESS)
@@ -356,12 +384,17 @@ def main() -> None:
     if args.bare is not None:
         _bare_load(args.bare, args.format, args.db)
         return
+    chosen = [c.strip() for c in args.steps.split(",") if c.strip()]
+    unknown = [c for c in chosen if c not in STEPS]
+    if unknown or not chosen or ("re-import" in chosen and "import" not in chosen):
+        ap.error(f"--steps takes {', '.join(STEPS)} (re-import with import), not {args.steps!r}")
+    chosen = [c for c in STEPS if c in chosen]  # always in this order: a re-import follows its import
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [args.n]
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         work = (args.work or Path(tmp)).resolve()
         for n in sizes:
-            run_size(n, formats, work, args.baseline, max(1, args.rounds))
+            run_size(n, formats, work, args.baseline, max(1, args.rounds), chosen)
 
 
 if __name__ == "__main__":
