@@ -385,7 +385,7 @@ def run_checks(
     checks = [
         c
         for c in checks_for(kind, today)
-        if all(col in frame.columns for col in c.columns) and not all(col in skip for col in c.columns)
+        if all(col in frame.columns for col in c.columns) and not (skip and all(col in skip for col in c.columns))
     ]
     if frame.height == 0 or not checks:
         return [CheckResult(c, 0) for c in checks]
