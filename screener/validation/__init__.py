@@ -5,6 +5,8 @@
   ratio) are the known splits, which explain price and share-count jumps. Every load goes through
   ``screener.intake``, which keeps failing rows out and records them; ``import`` refuses the file instead (or, with
   ``--quarantine``, stores the rest).
+- ``checked(kind, frame, splits, *, today)``: the frame with its derived columns and every check's result, in the
+  suite's order: what ``validate_frame`` reports from (the two halves of the checks run side by side).
 - ``validate_parsed(parsed, *, today, splits)``: the same per imported file.
 - ``validate_store(store, *, today)``: every suite over what is stored (with the stored splits), for
   ``screener validate``, including the refresh subjects whose latest answer was empty.
@@ -34,6 +36,7 @@ __all__ = [
     "SUITE_KINDS",
     "Check",
     "StoreValidation",
+    "checked",
     "checks_for",
     "key_columns",
     "validate_frame",
