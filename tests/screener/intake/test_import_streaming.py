@@ -346,25 +346,35 @@ def test_each_write_hands_back_duckdbs_copies_of_its_blocks_before_the_next_writ
     assert store.frame("prices").height == 3 and store.frame("companies").height == 2
 
 
+def _fails_after_the_warnings(store: Store, db_path: Path, tmp_path: Path, message: str) -> None:
+    """Import companies and prices (one unknown column, one symbol outside the universe) into a store whose first
+    write fails with ``message``: only the unknown column's warning is said (the symbols' is said of files that
+    would be written), ``message`` is what is raised, and the store is as before."""
+    import re
+
+    from screener.errors import ScreenerError
+
+    before = snapshot(db_path)
+    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
+    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices)
+    notes: list[str] = []
+    with pytest.raises(ScreenerError, match=f"^{re.escape(message)}$"):
+        import_paths(store, [folder], today=TODAY, note=notes.append)
+    assert notes == [f"Warning: {folder / 'prices.csv'}: ignoring 1 unknown column(s): note"]
+    store.close()
+    assert snapshot(db_path) == before
+
+
 def test_a_failed_write_stops_the_writes_after_it_and_their_warnings(
     store: Store, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The companies' write fails while the prices are checked: the prices are not written, the warning about
     their symbols outside the universe (said of a file written after the failure) is not said, the write's
     error is raised after the warnings, and the store is as before."""
-    from screener.errors import ScreenerError
 
     kinds = _disk_full_at("companies", monkeypatch)
-    before = snapshot(db_path)
-    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
-    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices)
-    notes: list[str] = []
-    with pytest.raises(ScreenerError, match=r"^the disk is full$"):
-        import_paths(store, [folder], today=TODAY, note=notes.append)
+    _fails_after_the_warnings(store, db_path, tmp_path, "the disk is full")
     assert kinds == ["companies"]
-    assert notes == [f"Warning: {folder / 'prices.csv'}: ignoring 1 unknown column(s): note"]
-    store.close()
-    assert snapshot(db_path) == before
 
 
 def test_a_transaction_that_cannot_be_opened_stores_nothing_and_is_raised_after_the_warnings(
@@ -387,16 +397,8 @@ def test_a_transaction_that_cannot_be_opened_stores_nothing_and_is_raised_after_
         yield store
 
     monkeypatch.setattr(store, "transaction", busy)
-    before = snapshot(db_path)
-    prices = "symbol,date,close,note\nAAA,2025-01-02,10.5,x\nZZZ,2025-01-02,3,y\n"
-    folder = _folder(tmp_path, companies_csv=COMPANIES, prices_csv=prices)
-    notes: list[str] = []
-    with pytest.raises(ScreenerError, match=r"^the store is being written by another process$"):
-        import_paths(store, [folder], today=TODAY, note=notes.append)
+    _fails_after_the_warnings(store, db_path, tmp_path, "the store is being written by another process")
     assert written == []
-    assert notes == [f"Warning: {folder / 'prices.csv'}: ignoring 1 unknown column(s): note"]
-    store.close()
-    assert snapshot(db_path) == before
 
 
 def test_an_interrupt_while_a_write_runs_waits_for_it_then_rolls_back(
