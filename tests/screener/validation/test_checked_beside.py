@@ -105,3 +105,21 @@ def test_a_failure_of_the_derived_columns_is_raised_as_itself(monkeypatch: pytes
     with pytest.raises(MemoryError, match="no room for the derived columns"):
         checked("prices", FRAMES["prices"], today=TODAY)
     assert not [t for t in threading.enumerate() if t.name == "validate-derive"]
+
+
+def test_the_results_keep_the_suites_order_wherever_its_derived_checks_stand(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A suite that lists its checks on derived columns first (reversed here) gets its results in that order too,
+    not the own columns' results first because they ran first."""
+    import screener.validation as validation
+    import screener.validation.runner as runner
+
+    def reversed_checks(kind: str, today: date | None = None) -> list[Any]:
+        return list(reversed(validation.suites.checks_for(kind, today)))
+
+    monkeypatch.setattr(runner, "checks_for", reversed_checks)
+    monkeypatch.setattr(validation, "checks_for", reversed_checks)
+    frame = FRAMES["prices"]
+    _derived, results = checked("prices", frame, today=TODAY)
+    expected = run_checks("prices", derive("prices", frame), TODAY)
+    assert _shown(results) == _shown(expected)
+    assert not set(results[0].check.columns) <= set(frame.columns)  # a derived column's check comes first
