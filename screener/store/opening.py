@@ -1,9 +1,10 @@
 """How the store's DuckDB file is opened: the settings of every connection, and an open started ahead of need.
 
-Why open ahead: opening DuckDB is about 25 ms of a 0.4 s ``screen`` (DuckDB builds its catalogue of built-in
-functions) and it lets go of the interpreter meanwhile, so it can run on a second core while the command's own code
-and the store's classes load (Python, which holds the interpreter). Why a module of its own: it is started before
-those load, so it imports nothing of them (the package loads its other names on first use).
+Why open ahead: opening DuckDB is about 25 ms of a 0.35 s ``screen`` (DuckDB builds its catalogue of built-in
+functions), and its first statement about 5 ms more; it lets go of the interpreter meanwhile, so it can run on a
+second core while polars, the command's own code and the store's classes load (Python, which holds the
+interpreter). Why a module of its own: it is started before those load, so it imports nothing of them (the package
+loads its other names on first use).
 
 The open ahead is only ever a head start on the very call the store would make (``screener.store.connection.
 connect``, reading, the same file, the same settings): ``take`` hands it to that call, and anything unusual (an
@@ -40,9 +41,19 @@ class _Ahead:
         import duckdb  # loaded already by ``start``, on the calling thread: nothing is imported on this one
 
         try:
-            self.con = duckdb.connect(str(self.path), read_only=True, config=SAFE_CONFIG)
+            con = duckdb.connect(str(self.path), read_only=True, config=SAFE_CONFIG)
         except Exception:  # the store's own open meets the same problem and says it in its words
             self.con = None
+            return
+        try:
+            # DuckDB's first statement in a process sets up its query machinery (about 5 ms): done here, beside
+            # polars' import, it is not paid by the store's first question on the command's thread
+            con.execute("SELECT 1").fetchall()
+        except Exception:
+            con.close()
+            self.con = None
+            return
+        self.con = con
 
     def close(self) -> None:
         self.thread.join()
@@ -60,18 +71,15 @@ def start(path: Path) -> bool:
     """Start opening the store file at ``path`` for reading on a worker thread; whether an open was started.
 
     Nothing is started for a path that is not a file with content (a store to be created, a typo: the store's
-    own open refuses those at once) or while another open ahead is pending. polars and DuckDB are imported here,
-    on the calling thread, so that two threads never import at once (two imports that meet in a shared module can
-    deadlock), and in the order the commands load them: DuckDB loaded before polars costs a process about 25 ms
-    more CPU."""
+    own open refuses those at once) or while another open ahead is pending. DuckDB is imported first, then the
+    open starts, then polars is imported, all on the calling thread: the open (which imports nothing) runs while
+    polars loads, about 0.15 s, so the command never waits for it; and two threads never import at once (two imports
+    that meet in a shared module can deadlock)."""
     try:
         if not path.is_file() or path.stat().st_size == 0 or not os.access(path, os.R_OK):
             return False
     except OSError:
         return False
-    import polars  # noqa: F401
-
-    # isort: split
     import duckdb  # noqa: F401
 
     global _pending
@@ -80,6 +88,8 @@ def start(path: Path) -> bool:
             return False
         ahead = _pending = _Ahead(path)
     ahead.thread.start()
+    import polars  # noqa: F401
+
     return True
 
 

@@ -29,6 +29,31 @@ def test_the_open_ahead_module_loads_nothing_heavy() -> None:
     assert out.stdout.split() == ["[]"]  # DuckDB itself only when an open starts (``start``)
 
 
+def test_the_open_runs_while_polars_loads(tmp_path: Path) -> None:
+    """The open starts once DuckDB is loaded and before polars is (about 0.15 s of a command's start that the open
+    runs beside), and polars is loaded when ``start`` returns, on the calling thread."""
+    path = tmp_path / "store.duckdb"
+    duckdb.connect(str(path)).close()
+    script = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from screener.store import opening\n"
+        "seen = []\n"
+        "real = threading.Thread.start\n"
+        "def start(self):\n"
+        "    seen.append((self.name, 'duckdb' in sys.modules, 'polars' in sys.modules))\n"
+        "    real(self)\n"
+        "threading.Thread.start = start\n"
+        "assert opening.start(Path(sys.argv[1]))\n"
+        "print(seen, 'polars' in sys.modules)\n"
+        "opening.discard()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[('store-open-ahead', True, False)] True"
+
+
 @pytest.fixture(autouse=True)
 def _nothing_pending() -> Iterator[None]:
     opening.discard()
@@ -119,6 +144,49 @@ def test_an_open_ahead_that_failed_leaves_the_error_to_the_stores_own_open(tmp_p
     with pytest.raises(Exception) as alone:
         Store(path, read_only=True)
     assert type(ahead.value) is type(alone.value) and str(ahead.value) == str(alone.value)
+
+
+class _Recording:
+    """A connection that records each statement with the thread that ran it, or refuses them all."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, ran: list[tuple[str, str]], refuse: bool) -> None:
+        self.con, self.ran, self.refuse = con, ran, refuse
+        self.closed = False
+
+    def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
+        self.ran.append((sql, threading.current_thread().name))
+        if self.refuse:
+            raise duckdb.IOException("IO Error: the disk went away")
+        return self.con.execute(sql)
+
+    def close(self) -> None:
+        self.closed = True
+        self.con.close()
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+def test_the_first_statement_is_run_ahead_and_a_connection_that_refuses_it_is_closed(
+    scored_db: Path, monkeypatch: pytest.MonkeyPatch, refuse: bool
+) -> None:
+    """DuckDB's first statement sets up its query machinery: it is run on the worker thread too. A connection whose
+    first statement fails is closed there and not handed over: the store's own open meets whatever is wrong."""
+    ran: list[tuple[str, str]] = []
+    made: list[_Recording] = []
+    real = duckdb.connect
+
+    def recording(database: str = ":memory:", *args: object, **kwargs: object) -> _Recording:
+        made.append(_Recording(real(database, *args, **kwargs), ran, refuse))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(duckdb, "connect", recording)
+    assert opening.start(scored_db)
+    taken = opening.take(scored_db)
+    assert ran == [("SELECT 1", "store-open-ahead")]
+    if refuse:
+        assert taken is None and made[0].closed
+    else:
+        assert taken is made[0] and not made[0].closed
+        taken.close()
 
 
 def test_screen_and_show_open_their_store_ahead(invoke, scored_db: Path, opened_on: list) -> None:
