@@ -129,3 +129,42 @@ def test_csv_written_straight_to_a_utf8_stream_is_the_same_bytes(monkeypatch: py
     render(frame, "csv", dest=latin)
     latin.flush()
     assert other.getvalue().decode("utf-16") == to_csv_text(frame)
+
+
+_CELL_TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("=+-@\t\r\n a,\"';é|")), max_size=6))
+
+
+@given(
+    st.lists(
+        st.tuples(_CELL_TEXT, st.one_of(st.none(), st.lists(_CELL_TEXT.filter(lambda t: t is not None), max_size=3))),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_every_csv_text_cell_is_neutralised_whatever_its_column_type(cells: list) -> None:
+    """A cell of text, of a list (joined with ``;``), of a categorical or of an enum reads back as ``neutralise`` of
+    its text, so no spreadsheet runs it; and the bytes written straight to a stream are the same as the text."""
+    texts = [t for t, _ in cells]
+    lists = [items for _, items in cells]
+    kinds = sorted({t for t in texts if t is not None})
+    frame = pl.DataFrame(
+        {
+            "text": pl.Series(texts, dtype=pl.String),
+            "items": pl.Series(lists, dtype=pl.List(pl.String)),
+            "category": pl.Series(texts, dtype=pl.Categorical),
+            "kind": pl.Series(texts, dtype=pl.Enum(kinds)),
+            "n": list(range(len(cells))),
+        }
+    )
+    text = to_csv_text(frame)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[0] == ["text", "items", "category", "kind", "n"]
+    for row, (cell, items) in zip(rows[1:], cells, strict=True):
+        shown = neutralise(cell or "")
+        joined = "" if items is None else neutralise(";".join(items))
+        assert row == [shown, joined, shown, shown, row[4]]
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    render(frame, "csv", dest=stream)
+    stream.flush()
+    assert raw.getvalue() == text.encode("utf-8")
