@@ -84,7 +84,7 @@ def _place_condition(countries: Sequence[str]) -> str:
 
 
 def conditions(
-    scores: pl.DataFrame,
+    scores: pl.DataFrame | Mapping[str, pl.DataType],
     roles: Sequence[str],
     countries: Sequence[str],
     where: str | None,
@@ -94,14 +94,15 @@ def conditions(
     """``roles``, ``countries`` and ``where`` as checked conditions against the columns actually present.
 
     Each condition is labelled ``label_of(parameter)``: the label names the filter in a ranked row's exclusion
-    reason, so a script reads ``where: ...`` and the CLI (passing its flag namer) reads ``--where: ...``.
+    reason, so a script reads ``where: ...`` and the CLI (passing its flag namer) reads ``--where: ...``. ``scores``
+    is the frame the conditions will filter, or its schema alone.
     """
     out: list[tuple[str, Compiled]] = []
     if not roles and not countries and where is None:
         return out
     from rules.expr import ExprError, compile_condition, namespace_from_schema, suggest
 
-    ns = namespace_from_schema(scores.schema)
+    ns = namespace_from_schema(scores.schema if isinstance(scores, pl.DataFrame) else scores)
     for r in roles:
         if r not in ROLES:
             raise ArgumentError(Option("roles"), f": unknown role {r!r}{suggest(r, ROLES)}")
@@ -258,7 +259,7 @@ def run_screen(
         raise ArgumentError(Option("top"), f" must be a whole number of at least 1, got {top!r}")
     day, lazy, basis = _scores(store, as_of)
     schema = lazy.collect_schema()
-    conds = conditions(pl.DataFrame(schema=schema), roles, countries, where, label_of=label_of)
+    conds = conditions(schema, roles, countries, where, label_of=label_of)  # a schema: no empty frame of 64 columns
     keys = sort_keys(schema, sort) if sort and rules is None else []
     used = [c for c in where_fields(where) if c in schema]
     # a ranking reads every factor and component; a filter only the columns shown and the columns it reads
