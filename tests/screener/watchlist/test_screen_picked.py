@@ -24,11 +24,17 @@ def _frames(draw: st.DrawFn) -> pl.DataFrame:
         {
             "symbol": symbols,
             "name": draw(st.lists(_NAMES, min_size=n, max_size=n)),
-            "net_cash_usd": pl.Series(draw(st.lists(_NUMBERS, min_size=n, max_size=n)), dtype=pl.Float64),
-            "dilution_risk_pct": pl.Series(draw(st.lists(_NUMBERS, min_size=n, max_size=n)), dtype=pl.Float64),
+            "net_cash_usd": draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
+            "dilution_risk_pct": draw(st.lists(_NUMBERS, min_size=n, max_size=n)),
             "flags": draw(st.lists(st.lists(_NAMES, max_size=2), min_size=n, max_size=n)),
         },
-        schema_overrides={"flags": pl.List(pl.String)},
+        schema={  # given, so an empty frame has the same columns' types
+            "symbol": pl.String,
+            "name": pl.String,
+            "net_cash_usd": pl.Float64,
+            "dilution_risk_pct": pl.Float64,
+            "flags": pl.List(pl.String),
+        },
     )
 
 
