@@ -240,9 +240,9 @@ class Scores(StoreBase):
         # DuckDB cannot select no column: the row id stands in and is dropped, so the height stays right
         select = ", ".join(_quoted(c) for c in columns) or "rowid"
         if predicate is None:
-            limit = f" LIMIT {int(n_rows)}" if n_rows is not None else ""
-            frame = self.query(f"SELECT {select} FROM {table}{limit}")
-            return frame.select(columns)
+            if n_rows is None:  # every row: a wide read runs on two connections at once
+                return self._read_columns(table, [_quoted(c) for c in columns]).select(columns)
+            return self.query(f"SELECT {select} FROM {table} LIMIT {int(n_rows)}").select(columns)
         equal = _equal_text(predicate, schema)
         if equal is not None:  # one company's row (``show``): DuckDB finds it by itself, in one query
             column, text = equal

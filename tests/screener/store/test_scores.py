@@ -178,3 +178,50 @@ def test_the_first_write_of_an_if_free_store_runs_its_hook_once_before_it(store:
         st.save_scores(DAY, _plain(10), demo=False)
         st.save_scores(date(2026, 1, 6), _plain(10), demo=False)
         assert seen == [0]  # once, before anything was written
+
+
+def test_a_wide_read_runs_in_two_halves_at_once_and_gives_what_one_query_gives(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A set's rows read whole, many columns at once, come from two connections on two threads; the frame is the
+    one a single query gives, its columns in the order asked, even for a set stored in no sorted order."""
+    import threading
+
+    from screener.store import connection
+
+    frame = _plain(20_000)
+    store.save_scores(DAY, frame, demo=False)
+    started: list[str] = []
+
+    class Recorded(threading.Thread):
+        def start(self) -> None:
+            started.append(self.name)
+            super().start()
+
+    monkeypatch.setattr(connection.threading, "Thread", Recorded)
+    lazy = store.scan_scores(DAY)
+    assert lazy is not None
+    for columns in (
+        frame.columns,
+        frame.columns[::-1],
+        ["flags", "symbol", "name", "score", "pct", "f32", "small", "big"],
+    ):
+        started.clear()
+        assert_frame_equal(lazy.select(columns).collect(), frame.select(columns), check_exact=True)
+        assert started == ["store-read-beside"]
+    started.clear()
+    assert_frame_equal(lazy.select("symbol", "name").collect(), frame.select("symbol", "name"), check_exact=True)
+    assert started == []  # a narrow read is one query
+    table = 'score_rows."2026-01-05"'
+    with pytest.raises(Exception, match="missing"):  # a failure of either half is raised, on the calling thread
+        store._read_columns(table, [f'"{c}"' for c in frame.columns] + ['"missing"'])
+
+
+def test_a_wide_read_inside_a_transaction_sees_its_writes(store: Store) -> None:
+    """A second connection would not see what the open transaction wrote: inside one, a wide read is one query."""
+    frame = _plain(3_000)
+    with store.transaction(inputs=False):
+        store.save_scores(DAY, frame, demo=False)
+        lazy = store.scan_scores(DAY)
+        assert lazy is not None
+        assert_frame_equal(lazy.collect(), frame, check_exact=True)
