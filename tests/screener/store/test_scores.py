@@ -217,6 +217,30 @@ def test_a_wide_read_runs_in_two_halves_at_once_and_gives_what_one_query_gives(
         store._read_columns(table, [f'"{c}"' for c in frame.columns] + ['"missing"'])
 
 
+def test_two_halves_of_different_lengths_are_refused_in_one_line(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not reachable while nothing writes the table, but if the halves ever disagreed the read says so in one line
+    rather than putting rows of different companies side by side."""
+    import threading
+
+    from screener.errors import ScreenerError
+    from screener.store import connection
+
+    frame = _plain(1_000)
+    store.save_scores(DAY, frame, demo=False)
+    real = connection._frame
+
+    def short_beside(relation: object) -> pl.DataFrame:
+        read = real(relation)  # type: ignore[arg-type]
+        return read.head(-1) if threading.current_thread().name == "store-read-beside" else read
+
+    monkeypatch.setattr(connection, "_frame", short_beside)
+    lazy = store.scan_scores(DAY)
+    assert lazy is not None
+    with pytest.raises(ScreenerError) as refused:
+        lazy.collect()
+    assert str(refused.value) == 'score_rows."2026-01-05" changed while it was read; read it again'
+
+
 def test_a_wide_read_inside_a_transaction_sees_its_writes(store: Store) -> None:
     """A second connection would not see what the open transaction wrote: inside one, a wide read is one query."""
     frame = _plain(3_000)
