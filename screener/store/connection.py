@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -798,8 +799,8 @@ class StoreBase:
             raise second
         if second.height != first.height:  # not reached: the table cannot change between the two reads
             raise ScreenerError(f"{table} changed while it was read; read it again")
-        both = pl.concat([first, second], how="horizontal")
-        return both.select(both.columns[i // 2 if i % 2 == 0 else len(mine) + i // 2] for i in range(len(columns)))
+        order = [name for pair in zip_longest(first.columns, second.columns) for name in pair if name is not None]
+        return pl.concat([first, second], how="horizontal").select(order)  # the columns as asked: alternating
 
     def release_cache(self) -> None:
         """Hand back the memory DuckDB keeps of the table blocks it read or wrote, by lowering its memory limit for a

@@ -204,6 +204,7 @@ def test_a_wide_read_runs_in_two_halves_at_once_and_gives_what_one_query_gives(
     for columns in (
         frame.columns,
         frame.columns[::-1],
+        frame.columns[:9],  # an odd count: one half a column longer
         ["flags", "symbol", "name", "score", "pct", "f32", "small", "big"],
     ):
         started.clear()
