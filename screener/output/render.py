@@ -97,14 +97,19 @@ def neutralise(text: str) -> str:
     return text
 
 
+def _flat(name: str, dtype: pl.DataType) -> pl.Expr | None:
+    """The column ``name`` as the text every format shows when it is a list (``;``-joined) or a struct (JSON); None
+    for any other column. The one place where lists and structs become cells (``_flatten``, ``_csv_cells``)."""
+    if isinstance(dtype, pl.List):
+        return pl.col(name).cast(pl.List(pl.String)).list.join(";")
+    if isinstance(dtype, pl.Struct):
+        return pl.col(name).struct.json_encode()
+    return None
+
+
 def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     """Lists become ``;``-joined text and dates ISO text, so every format shows the same cell."""
-    exprs = []
-    for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.List):
-            exprs.append(pl.col(name).cast(pl.List(pl.String)).list.join(";").alias(name))
-        elif isinstance(dtype, pl.Struct):
-            exprs.append(pl.col(name).struct.json_encode().alias(name))
+    exprs = [e.alias(n) for n, t in frame.schema.items() if (e := _flat(n, t)) is not None]
     return frame.with_columns(exprs) if exprs else frame
 
 
@@ -114,7 +119,7 @@ def _neutralised(text: pl.Expr) -> pl.Expr:
 
 
 def _csv_cells(frame: pl.DataFrame) -> pl.LazyFrame:
-    """``frame`` as its csv cells, lazily: lists and structs as ``_flatten`` writes them, then every text cell
+    """``frame`` as its csv cells, lazily: lists and structs flattened (``_flat``), then every text cell
     neutralised (``neutralise``), categorical ones too.
 
     Why one lazy pass: written straight to a sink, the flattened and neutralised columns are made batch by batch
@@ -122,12 +127,11 @@ def _csv_cells(frame: pl.DataFrame) -> pl.LazyFrame:
     of a 0.35 s ``screen``)."""
     exprs = []
     for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.List):
-            exprs.append(_neutralised(pl.col(name).cast(pl.List(pl.String)).list.join(";")).alias(name))
-        elif isinstance(dtype, pl.Struct):
-            exprs.append(_neutralised(pl.col(name).struct.json_encode()).alias(name))
-        elif dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
-            exprs.append(_neutralised(pl.col(name).cast(pl.String)).alias(name))
+        text = _flat(name, dtype)
+        if text is None and (dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))):
+            text = pl.col(name).cast(pl.String)
+        if text is not None:
+            exprs.append(_neutralised(text).alias(name))
     lazy = frame.lazy()
     return lazy.with_columns(exprs) if exprs else lazy
 
